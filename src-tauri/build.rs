@@ -1,1 +1,11 @@
-fn main() {}
+//! Tauri's build step, told where our capabilities live (tauri.conf.json sits at the repository
+//! root, src-tauri/ beside it) and which app commands exist, so the ACL covers every command.
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(&["app_status"]));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        println!("cargo::error=tauri-build failed: {error:#}");
+    }
+}

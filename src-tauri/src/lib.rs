@@ -1,1 +1,35 @@
-//! app
+//! The Enigm desktop shell: a thin Tauri layer over the engine crates.
+//!
+//! Commands parse their arguments, call the engine on a blocking thread where it touches the
+//! keychain or the disk, and map errors to `{code, message}`. No protocol or policy logic lives
+//! here; it lives in enigm-core and is shared with the CLI and the service.
+
+mod commands;
+mod error;
+mod profile;
+
+use tracing_subscriber::EnvFilter;
+
+/// Starts the app: logging, the profile, the window and its commands.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("ENIGM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            let profile = profile::Profile::locate(app.handle())?;
+            tracing::info!("profile located");
+            tauri::Manager::manage(app, profile);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![commands::app::app_status])
+        .run(tauri::generate_context!());
+    if let Err(error) = result {
+        tracing::error!(%error, "the app stopped with an error");
+        std::process::exit(1);
+    }
+}

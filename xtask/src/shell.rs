@@ -1,0 +1,115 @@
+//! Running child processes loudly (every command is echoed) and inside a private keychain.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// A command that runs in `dir`.
+pub fn cmd(program: &str, dir: &Path) -> Command {
+    let mut command = Command::new(program);
+    command.current_dir(dir);
+    command
+}
+
+/// Runs `command`, echoing it first; a non-zero exit is an error naming the command.
+pub fn run(command: &mut Command) -> Result<()> {
+    let shown = describe(command);
+    println!("\n$ {shown}");
+    let status = command
+        .status()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Whether `program` can be found on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+    })
+}
+
+/// Whether `cargo <name>` is installed.
+pub fn has_cargo_subcommand(name: &str) -> bool {
+    on_path(&format!("cargo-{name}"))
+}
+
+fn describe(command: &Command) -> String {
+    let mut shown = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        shown.push(' ');
+        shown.push_str(&arg.to_string_lossy());
+    }
+    shown
+}
+
+/// A private D-Bus session with an unlocked gnome-keyring and its own keyring directory, so
+/// tests use the real Secret Service without touching the developer's own keyrings.
+pub struct KeychainSession {
+    dir: tempfile::TempDir,
+}
+
+impl KeychainSession {
+    /// Prepares the session's private directories (the daemon starts with each command).
+    pub fn new() -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("enigm-keychain-")
+            .tempdir()
+            .context("could not create a temporary keychain directory")?;
+        std::fs::create_dir_all(dir.path().join("data"))?;
+        let runtime = dir.path().join("runtime");
+        std::fs::create_dir_all(&runtime)?;
+        restrict_to_owner(&runtime)?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `command` inside `dbus-run-session` after unlocking a fresh gnome-keyring. On
+    /// macOS and Windows the platform keychain needs no session, so the command runs as is.
+    pub fn run(&self, command: &mut Command) -> Result<()> {
+        if !cfg!(target_os = "linux") {
+            return run(command);
+        }
+        let mut wrapped = Command::new("dbus-run-session");
+        if let Some(dir) = command.get_current_dir() {
+            wrapped.current_dir(dir);
+        }
+        wrapped
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_RUNTIME_DIR", self.path("runtime"))
+            .args([
+                "--",
+                "sh",
+                "-c",
+                "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"",
+                "sh",
+            ])
+            .arg(command.get_program())
+            .args(command.get_args());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => wrapped.env(key, value),
+                None => wrapped.env_remove(key),
+            };
+        }
+        run(&mut wrapped)
+    }
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("could not restrict {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> Result<()> {
+    Ok(())
+}
