@@ -37,8 +37,47 @@ pub enum Error {
         event: LifecycleEvent,
     },
     // --- recovery phrase (recovery.rs) ---
+    /// The recovery phrase does not have 24 words. Counted after normalisation, so stray
+    /// whitespace never changes the count.
+    #[error("recovery phrase has {found} words; it must have 24")]
+    RecoveryPhraseWordCount {
+        /// How many words were entered.
+        found: usize,
+    },
+    /// A word of the recovery phrase is not in the BIP39 English word list (nor an unambiguous
+    /// prefix of one). The typed word is deliberately absent: it is part of a secret.
+    #[error("word {position} of the recovery phrase is not in the word list")]
+    RecoveryPhraseUnknownWord {
+        /// 1-based position of the word in the phrase.
+        position: usize,
+        /// Up to three close words from the list, for the UI; `Debug` redacts them because
+        /// they are close to the secret word.
+        suggestions: crate::recovery::WordSuggestions,
+    },
+    /// Every word is valid but the BIP39 checksum does not match: a word is wrong or words are
+    /// out of order.
+    #[error("recovery phrase checksum does not match; a word is wrong or out of order")]
+    RecoveryPhraseChecksum,
 
     // --- SAS (sas.rs) ---
+    /// The new device's revealed ephemeral key and device keys do not match the commitment it
+    /// made in its enrollment request: someone substituted a key after seeing ours.
+    #[error("the new device's keys do not match its enrollment commitment")]
+    SasCommitmentMismatch,
+    /// The peer's key-confirmation MAC did not verify: the keys it claims are not the ones the
+    /// confirmed short code covered.
+    #[error("the peer's SAS key confirmation did not verify")]
+    SasMacMismatch,
+    /// The existing device MACed a signing key whose device id is not the one named in the
+    /// SAS transcript.
+    #[error("the approving device's key does not match the device named in the request")]
+    SasDeviceMismatch,
+    /// The enrollment request id is longer than the transcript encoding allows.
+    #[error("enrollment request id is longer than {max} bytes")]
+    SasRequestIdTooLong {
+        /// The largest accepted length in bytes.
+        max: usize,
+    },
 
     // --- ledger (ledger/) ---
 
