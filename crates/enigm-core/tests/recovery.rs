@@ -20,7 +20,11 @@ fn vectors() -> Result<Vec<Vector>, serde_json::Error> {
 fn bip39_english_vectors_entropy_and_mnemonic_both_ways() {
     let mut ours = 0;
     let vectors = vectors().unwrap();
-    assert_eq!(vectors.len(), 24, "the trezor english section has 24 vectors");
+    assert_eq!(
+        vectors.len(),
+        24,
+        "the trezor english section has 24 vectors"
+    );
     for (entropy_hex, mnemonic, seed_hex, _xprv) in vectors {
         let entropy = hex::decode(&entropy_hex).unwrap();
 
