@@ -82,4 +82,31 @@ pub enum Error {
     // --- ledger (ledger/) ---
 
     // --- trust evaluation (trust.rs) and pseudonyms (pseudonym.rs) ---
+    /// The username is shorter than the minimum once normalised. Only the count is reported:
+    /// the username itself never appears in an error.
+    #[error("username has {length} characters after normalisation; at least {min} are required")]
+    UsernameTooShort {
+        /// Characters after normalisation.
+        length: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// The username is longer than the maximum (after normalisation, or already as entered).
+    #[error("username has {length} characters; at most {max} are allowed")]
+    UsernameTooLong {
+        /// Characters counted.
+        length: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// A character of the normalised username is outside the allowed set (or is a separator
+    /// in first position).
+    #[error("username character {position} is not allowed")]
+    UsernameInvalidCharacter {
+        /// 1-based position, in characters of the normalised username.
+        position: usize,
+    },
+    /// A string presented as a pseudonym does not have a pseudonym's shape.
+    #[error("not a valid pseudonym")]
+    InvalidPseudonym,
 }
