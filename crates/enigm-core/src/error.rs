@@ -80,6 +80,139 @@ pub enum Error {
     },
 
     // --- ledger (ledger/) ---
+    /// An encoded ledger entry or list ended before a field was complete.
+    #[error("ledger encoding is truncated")]
+    LedgerTruncated,
+    /// Bytes follow a complete ledger encoding; accepting them would give one entry two encodings.
+    #[error("ledger encoding has trailing bytes")]
+    LedgerTrailingBytes,
+    /// The encoding's version byte is not one this build understands.
+    #[error("ledger encoding version {version} is not supported")]
+    LedgerUnsupportedVersion {
+        /// The version byte found.
+        version: u8,
+    },
+    /// A tag byte (entry kind, signer, revoke reason, flag) has no meaning in this version.
+    #[error("ledger encoding has an unknown {field} tag {tag}")]
+    LedgerUnknownTag {
+        /// Which field carried the tag.
+        field: &'static str,
+        /// The tag found.
+        tag: u8,
+    },
+    /// An input is larger than the documented limit, refused before it is parsed further.
+    #[error("ledger {what} is too large ({len} > {max})")]
+    LedgerTooLarge {
+        /// What was too large (entry, list, signatures, revoke list).
+        what: &'static str,
+        /// The size found.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Signatures are not in canonical order or a signer appears twice: one entry must have one encoding.
+    #[error("ledger entry signatures are not in canonical order")]
+    LedgerUnsortedSignatures,
+    /// The chain is empty: there is no genesis to anchor it.
+    #[error("ledger is empty")]
+    LedgerEmpty,
+    /// A genesis entry appears anywhere but first, or the first entry is not a genesis.
+    #[error("ledger entry {seq}: genesis must be the first entry and only the first")]
+    LedgerGenesisMisplaced {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// An entry's sequence number is not the one after the current head.
+    #[error("ledger entry has sequence number {found}, expected {expected}")]
+    LedgerWrongSeq {
+        /// The sequence number the chain requires.
+        expected: u64,
+        /// The sequence number found.
+        found: u64,
+    },
+    /// An entry's previous-hash does not match the hash of the entry before it.
+    #[error("ledger entry {seq} does not extend the previous entry (hash chain broken)")]
+    LedgerBrokenChain {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// A signature did not verify under strict Ed25519 rules.
+    #[error("ledger entry {seq} carries an invalid signature")]
+    LedgerBadSignature {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// A signature names a device the ledger does not know.
+    #[error("ledger entry {seq} is signed by an unknown device")]
+    LedgerUnknownSigner {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// A signature comes from a device that is not active (pending, suspended, revoked, ...).
+    #[error("ledger entry {seq} is signed by a {state} device")]
+    LedgerSignerNotActive {
+        /// Sequence number of the offending entry.
+        seq: u64,
+        /// The signer's state when it signed.
+        state: DeviceState,
+    },
+    /// A signature the entry's kind requires is absent.
+    #[error("ledger entry {seq} is missing a required signature")]
+    LedgerMissingSignature {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// A signature the entry's kind does not allow is present.
+    #[error("ledger entry {seq} carries a signature its kind does not allow")]
+    LedgerUnexpectedSignature {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// An entry names a device the ledger does not know.
+    #[error("ledger entry {seq} names an unknown device")]
+    LedgerUnknownDevice {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// An entry adds a device id that is already in the ledger (device ids are never reused).
+    #[error("ledger entry {seq} adds a device that is already in the ledger")]
+    LedgerDuplicateDevice {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// An organization action on an account that is not managed by an organization.
+    #[error("ledger entry {seq} is an organization action but the account is not managed")]
+    LedgerNotManaged {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// The account tries to join an organization while it is already in one.
+    #[error("ledger entry {seq} joins an organization while the account already has one")]
+    LedgerAlreadyInOrganization {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// A key entering the ledger has a small-order component; honest keys never do, and such
+    /// keys would let batch and strict verification disagree.
+    #[error("ledger entry {seq} introduces a key with a small-order component")]
+    LedgerKeyNotTorsionFree {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
+    /// The presented ledger disagrees with the pinned head at the same sequence number.
+    #[error("ledger fork at entry {seq}: the presented history differs from the verified one")]
+    LedgerFork {
+        /// Sequence number where the histories differ.
+        seq: u64,
+    },
+    /// The presented ledger is shorter than the pinned head: someone is hiding entries.
+    #[error("ledger rollback: presented head {presented} is older than verified head {pinned}")]
+    LedgerRollback {
+        /// Sequence number of the pinned head.
+        pinned: u64,
+        /// Sequence number of the presented head.
+        presented: u64,
+    },
 
     // --- trust evaluation (trust.rs) and pseudonyms (pseudonym.rs) ---
     /// The username is shorter than the minimum once normalised. Only the count is reported:
