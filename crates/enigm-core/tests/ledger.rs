@@ -2,6 +2,9 @@
 //! that random valid histories verify (fully and incrementally, to the same state) while every
 //! tampering a hostile service could try is refused with the precise error.
 
+// Test helpers outside #[test] functions build fixtures and must fail loudly.
+#![allow(clippy::unwrap_used)]
+
 use ed25519_dalek::SigningKey;
 use enigm_core::Error;
 use enigm_core::identity::{DeviceId, DeviceSecrets, SigningPublicKey};
@@ -59,10 +62,34 @@ fn golden_history() -> Vec<LedgerEntry> {
         }
     };
     push(s, e, add(&d2, &d1, None), &[&d1, &d2], &[]);
-    push(s, e, EntryKind::Suspend { device: d2.device_id() }, &[&d1], &[]);
-    push(s, e, EntryKind::Resume { device: d2.device_id() }, &[&d1], &[]);
+    push(
+        s,
+        e,
+        EntryKind::Suspend {
+            device: d2.device_id(),
+        },
+        &[&d1],
+        &[],
+    );
+    push(
+        s,
+        e,
+        EntryKind::Resume {
+            device: d2.device_id(),
+        },
+        &[&d1],
+        &[],
+    );
     push(s, e, add(&d3, &d2, Some(d2.device_id())), &[&d2, &d3], &[]);
-    push(s, e, EntryKind::Retire { device: d2.device_id() }, &[&d1], &[]);
+    push(
+        s,
+        e,
+        EntryKind::Retire {
+            device: d2.device_id(),
+        },
+        &[&d1],
+        &[],
+    );
     push(
         s,
         e,
@@ -156,12 +183,18 @@ fn golden_vectors_do_not_drift() {
     let entries = golden_history();
     let actual = golden_json(&entries);
     if std::env::var_os("ENIGM_WRITE_GOLDEN").is_some() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ledger_golden.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/ledger_golden.json"
+        );
         std::fs::write(path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();
         return;
     }
     let expected: serde_json::Value = serde_json::from_str(GOLDEN).unwrap();
-    assert_eq!(actual, expected, "ledger encoding drifted from the golden vectors");
+    assert_eq!(
+        actual, expected,
+        "ledger encoding drifted from the golden vectors"
+    );
     // Every kind is covered, and every golden encoding decodes to an entry that re-encodes
     // byte for byte.
     let mut kinds: Vec<&str> = entries.iter().map(|entry| kind_name(&entry.kind)).collect();
@@ -209,7 +242,7 @@ struct Generated {
     secrets: Vec<DeviceSecrets>,
 }
 
-fn pick<'a>(state: &'a LedgerState, want: DeviceState, index: usize) -> Option<DeviceId> {
+fn pick(state: &LedgerState, want: DeviceState, index: usize) -> Option<DeviceId> {
     let matching: Vec<&DeviceId> = state
         .devices()
         .filter(|(_, record)| record.state == want)
@@ -231,26 +264,49 @@ fn generate(ops: &[Op]) -> Generated {
         let next = u8::try_from(secrets.len() + 1).unwrap();
         match op {
             Op::Add { approver } | Op::Replace { target: approver } => {
-                let Some(by) = pick(&state, DeviceState::Active, *approver) else { continue };
+                let Some(by) = pick(&state, DeviceState::Active, *approver) else {
+                    continue;
+                };
                 let replaces = matches!(op, Op::Replace { .. }).then_some(by);
                 let new = device(next);
-                let kind = EntryKind::AddDevice { device: new.public(), approved_by: by, replaces };
+                let kind = EntryKind::AddDevice {
+                    device: new.public(),
+                    approved_by: by,
+                    replaces,
+                };
                 let by = secret_of(&secrets, by);
                 let signers = [&secrets[by], &new];
                 push(&mut state, &mut entries, kind, &signers, &[]);
                 secrets.push(new);
             }
-            Op::Suspend { target } | Op::Resume { target } | Op::Revoke { target } | Op::Retire { target } => {
+            Op::Suspend { target }
+            | Op::Resume { target }
+            | Op::Revoke { target }
+            | Op::Retire { target } => {
                 let (want, make): (DeviceState, fn(DeviceId) -> EntryKind) = match op {
-                    Op::Suspend { .. } => (DeviceState::Active, |device| EntryKind::Suspend { device }),
-                    Op::Resume { .. } => (DeviceState::Suspended, |device| EntryKind::Resume { device }),
-                    Op::Revoke { .. } => (DeviceState::Suspended, |device| EntryKind::Revoke { device, reason: RevokeReason::Lost }),
-                    Op::Retire { .. } | Op::Add { .. } | Op::Replace { .. } | Op::Recover { .. } => {
+                    Op::Suspend { .. } => {
+                        (DeviceState::Active, |device| EntryKind::Suspend { device })
+                    }
+                    Op::Resume { .. } => (DeviceState::Suspended, |device| EntryKind::Resume {
+                        device,
+                    }),
+                    Op::Revoke { .. } => (DeviceState::Suspended, |device| EntryKind::Revoke {
+                        device,
+                        reason: RevokeReason::Lost,
+                    }),
+                    Op::Retire { .. }
+                    | Op::Add { .. }
+                    | Op::Replace { .. }
+                    | Op::Recover { .. } => {
                         (DeviceState::Revoked, |device| EntryKind::Retire { device })
                     }
                 };
-                let Some(id) = pick(&state, want, *target) else { continue };
-                let Some(by) = pick(&state, DeviceState::Active, *target) else { continue };
+                let Some(id) = pick(&state, want, *target) else {
+                    continue;
+                };
+                let Some(by) = pick(&state, DeviceState::Active, *target) else {
+                    continue;
+                };
                 let by = secret_of(&secrets, by);
                 push(&mut state, &mut entries, make(id), &[&secrets[by]], &[]);
             }
@@ -264,13 +320,26 @@ fn generate(ops: &[Op]) -> Generated {
                     .map(|(_, id)| id)
                     .collect();
                 let new = device(next);
-                let kind = EntryKind::Recover { new_device: new.public(), revoke };
-                push(&mut state, &mut entries, kind, &[&new], &[(Signer::Recovery, &recovery)]);
+                let kind = EntryKind::Recover {
+                    new_device: new.public(),
+                    revoke,
+                };
+                push(
+                    &mut state,
+                    &mut entries,
+                    kind,
+                    &[&new],
+                    &[(Signer::Recovery, &recovery)],
+                );
                 secrets.push(new);
             }
         }
     }
-    Generated { entries, state, secrets }
+    Generated {
+        entries,
+        state,
+        secrets,
+    }
 }
 
 proptest! {

@@ -330,7 +330,11 @@ fn decode_reason(tag: u8) -> Result<RevokeReason, Error> {
 /// Encodes a list of entries (the form the service stores and relays).
 pub fn encode_entries(entries: &[LedgerEntry]) -> Vec<u8> {
     let mut out = Vec::new();
-    out.extend_from_slice(&u32::try_from(entries.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(
+        &u32::try_from(entries.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
     for entry in entries {
         let bytes = entry.encode();
         out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());

@@ -41,11 +41,13 @@ pub use encoding::{
     decode_entries, encode_entries,
 };
 pub use entry::{
-    AccountId, EntryHash, EntryKind, EntrySignature, LedgerEntry, RevokeReason,
-    SIGNATURE_DOMAIN, Signer,
+    AccountId, EntryHash, EntryKind, EntrySignature, LedgerEntry, RevokeReason, SIGNATURE_DOMAIN,
+    Signer,
 };
 pub use state::{DeviceOrigin, DeviceRecord, Head, LedgerState, Organization};
-pub use verify::{BATCH_THRESHOLD, TORSION_ROUNDS, check_presented_head, compare_heads, verify_chain};
+pub use verify::{
+    BATCH_THRESHOLD, TORSION_ROUNDS, check_presented_head, compare_heads, verify_chain,
+};
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -175,9 +175,7 @@ impl LedgerState {
     }
 
     /// Builds the state a genesis entry creates and the signatures it must carry.
-    pub(crate) fn from_genesis(
-        entry: &LedgerEntry,
-    ) -> Result<(Self, Vec<SignatureCheck>), Error> {
+    pub(crate) fn from_genesis(entry: &LedgerEntry) -> Result<(Self, Vec<SignatureCheck>), Error> {
         let seq = entry.seq;
         let EntryKind::Genesis {
             account_id,
@@ -243,14 +241,10 @@ impl LedgerState {
     /// it on error) and returns the signatures still to be checked cryptographically.
     pub(crate) fn step(&mut self, entry: &LedgerEntry) -> Result<Vec<SignatureCheck>, Error> {
         let seq = entry.seq;
-        let expected = self
-            .head
-            .seq
-            .checked_add(1)
-            .ok_or(Error::LedgerWrongSeq {
-                expected: u64::MAX,
-                found: seq,
-            })?;
+        let expected = self.head.seq.checked_add(1).ok_or(Error::LedgerWrongSeq {
+            expected: u64::MAX,
+            found: seq,
+        })?;
         if seq != expected {
             return Err(Error::LedgerWrongSeq {
                 expected,
@@ -354,9 +348,10 @@ impl LedgerState {
                 if self.organization.is_none() {
                     return Err(Error::LedgerNotManaged { seq });
                 }
-                let checks = expect_signatures(entry, Vec::new(), Authority::ActiveDevice, |signer| {
-                    self.authority_key(seq, signer, false)
-                })?;
+                let checks =
+                    expect_signatures(entry, Vec::new(), Authority::ActiveDevice, |signer| {
+                        self.authority_key(seq, signer, false)
+                    })?;
                 self.organization = None;
                 checks
             }
@@ -566,7 +561,10 @@ fn expect_signatures(
         (Authority::ActiveDevice | Authority::ActiveDeviceOrManagedOrganization, None) => {
             return Err(Error::LedgerMissingSignature { seq });
         }
-        (Authority::ActiveDevice | Authority::ActiveDeviceOrManagedOrganization, Some(signature)) => {
+        (
+            Authority::ActiveDevice | Authority::ActiveDeviceOrManagedOrganization,
+            Some(signature),
+        ) => {
             checks.push(SignatureCheck {
                 key: resolve_authority(signature.signer)?,
                 signature: signature.signature,
@@ -608,7 +606,10 @@ mod tests {
                     managed_mode,
                     remote_wipe_allowed: false,
                 },
-                &[Key::Device(&device(1)), Key::Raw(Signer::Organization, &org)],
+                &[
+                    Key::Device(&device(1)),
+                    Key::Raw(Signer::Organization, &org),
+                ],
             )
             .unwrap();
     }
@@ -706,7 +707,9 @@ mod tests {
     fn suspended_and_revoked_devices_cannot_approve() {
         let mut history = History::new();
         history.add(2, 1).unwrap();
-        history.push(suspend(2), &[Key::Device(&device(1))]).unwrap();
+        history
+            .push(suspend(2), &[Key::Device(&device(1))])
+            .unwrap();
         assert_eq!(
             history.add(3, 2),
             Err(Error::LedgerSignerNotActive {
@@ -755,14 +758,20 @@ mod tests {
         let mut history = History::new();
         history.add(2, 1).unwrap();
         assert_eq!(
-            history.push(EntryKind::Resume { device: id(2) }, &[Key::Device(&device(1))]),
+            history.push(
+                EntryKind::Resume { device: id(2) },
+                &[Key::Device(&device(1))]
+            ),
             Err(Error::IllegalTransition {
                 from: DeviceState::Active,
                 event: LifecycleEvent::Resume
             })
         );
         assert_eq!(
-            history.push(EntryKind::Retire { device: id(2) }, &[Key::Device(&device(1))]),
+            history.push(
+                EntryKind::Retire { device: id(2) },
+                &[Key::Device(&device(1))]
+            ),
             Err(Error::IllegalTransition {
                 from: DeviceState::Active,
                 event: LifecycleEvent::Retire
@@ -840,13 +849,22 @@ mod tests {
         join(&mut history, true);
         let org = org_key();
         assert_eq!(
-            history.push(EntryKind::LeaveOrganization, &[Key::Raw(Signer::Organization, &org)]),
+            history.push(
+                EntryKind::LeaveOrganization,
+                &[Key::Raw(Signer::Organization, &org)]
+            ),
             Err(Error::LedgerUnexpectedSignature { seq: 2 })
         );
         history.add(2, 1).unwrap();
-        assert_eq!(history.state.device(&id(2)).unwrap().state, DeviceState::Review);
+        assert_eq!(
+            history.state.device(&id(2)).unwrap().state,
+            DeviceState::Review
+        );
         // A device under review cannot sign, and a device cannot pass its own review.
-        assert!(matches!(history.add(3, 2), Err(Error::LedgerSignerNotActive { .. })));
+        assert!(matches!(
+            history.add(3, 2),
+            Err(Error::LedgerSignerNotActive { .. })
+        ));
         assert_eq!(
             history.push(
                 EntryKind::Review {
@@ -866,7 +884,10 @@ mod tests {
                 &[Key::Raw(Signer::Organization, &org)],
             )
             .unwrap();
-        assert_eq!(history.state.device(&id(2)).unwrap().state, DeviceState::Active);
+        assert_eq!(
+            history.state.device(&id(2)).unwrap().state,
+            DeviceState::Active
+        );
         // The organization may suspend in managed mode.
         history
             .push(suspend(2), &[Key::Raw(Signer::Organization, &org)])
@@ -882,7 +903,10 @@ mod tests {
                     managed_mode: true,
                     remote_wipe_allowed: true
                 },
-                &[Key::Device(&device(1)), Key::Raw(Signer::Organization, &org)],
+                &[
+                    Key::Device(&device(1)),
+                    Key::Raw(Signer::Organization, &org)
+                ],
             ),
             Err(Error::LedgerAlreadyInOrganization { seq: 5 })
         );
@@ -907,20 +931,32 @@ mod tests {
         assert_eq!(
             history.push(
                 kind.clone(),
-                &[Key::Raw(Signer::Recovery, &recovery_key(2)), Key::Device(&new)]
+                &[
+                    Key::Raw(Signer::Recovery, &recovery_key(2)),
+                    Key::Device(&new)
+                ]
             ),
             Err(Error::LedgerBadSignature { seq: 2 })
         );
         history
-            .push(kind, &[Key::Raw(Signer::Recovery, &recovery), Key::Device(&new)])
+            .push(
+                kind,
+                &[Key::Raw(Signer::Recovery, &recovery), Key::Device(&new)],
+            )
             .unwrap();
         let state = &history.state;
         assert_eq!(state.recovery_epoch(), 1);
         assert_eq!(state.device(&id(1)).unwrap().state, DeviceState::Revoked);
         assert_eq!(state.device(&id(2)).unwrap().state, DeviceState::Revoked);
-        assert_eq!(state.device(&id(3)).unwrap().origin, DeviceOrigin::Recovered);
         assert_eq!(
-            state.active_devices().map(|(id, _)| *id).collect::<Vec<_>>(),
+            state.device(&id(3)).unwrap().origin,
+            DeviceOrigin::Recovered
+        );
+        assert_eq!(
+            state
+                .active_devices()
+                .map(|(id, _)| *id)
+                .collect::<Vec<_>>(),
             vec![id(3)]
         );
     }
@@ -943,10 +979,16 @@ mod tests {
         history
             .push(
                 kind,
-                &[Key::Device(&device(1)), Key::Raw(Signer::NewRecovery, &new_key)],
+                &[
+                    Key::Device(&device(1)),
+                    Key::Raw(Signer::NewRecovery, &new_key),
+                ],
             )
             .unwrap();
-        assert_eq!(history.state.recovery_key(), &SigningPublicKey::from(&new_key));
+        assert_eq!(
+            history.state.recovery_key(),
+            &SigningPublicKey::from(&new_key)
+        );
         // The old recovery key no longer recovers.
         let recover = EntryKind::Recover {
             new_device: device(5).public(),
@@ -955,7 +997,10 @@ mod tests {
         assert_eq!(
             history.push(
                 recover,
-                &[Key::Raw(Signer::Recovery, &recovery_key(1)), Key::Device(&device(5))]
+                &[
+                    Key::Raw(Signer::Recovery, &recovery_key(1)),
+                    Key::Device(&device(5))
+                ]
             ),
             Err(Error::LedgerBadSignature { seq: 2 })
         );

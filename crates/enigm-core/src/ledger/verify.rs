@@ -210,7 +210,11 @@ fn check_form(entry: &LedgerEntry) -> Result<(), Error> {
 
 /// Runs the rules of `entries` on `state`, then checks the signatures; the first error in
 /// chain order wins.
-fn run(state: &mut LedgerState, entries: &[LedgerEntry], collector: &mut Collector) -> Result<(), Error> {
+fn run(
+    state: &mut LedgerState,
+    entries: &[LedgerEntry],
+    collector: &mut Collector,
+) -> Result<(), Error> {
     for entry in entries {
         let outcome = check_form(entry).and_then(|()| {
             let message = entry.signing_message(state.account_id());
@@ -237,7 +241,11 @@ pub fn verify_chain(entries: &[LedgerEntry]) -> Result<LedgerState, Error> {
     check_form(genesis)?;
     let (mut state, checks) = LedgerState::from_genesis(genesis)?;
     let mut collector = Collector::default();
-    collector.add(genesis.seq, genesis.signing_message(state.account_id()), checks);
+    collector.add(
+        genesis.seq,
+        genesis.signing_message(state.account_id()),
+        checks,
+    );
     run(&mut state, rest, &mut collector)?;
     Ok(state)
 }
@@ -334,10 +342,20 @@ mod tests {
         history.add(2, 1).unwrap();
         for _ in 0..20 {
             history
-                .push(EntryKind::Suspend { device: device(2).device_id() }, &[Key::Device(&device(1))])
+                .push(
+                    EntryKind::Suspend {
+                        device: device(2).device_id(),
+                    },
+                    &[Key::Device(&device(1))],
+                )
                 .unwrap();
             history
-                .push(EntryKind::Resume { device: device(2).device_id() }, &[Key::Device(&device(1))])
+                .push(
+                    EntryKind::Resume {
+                        device: device(2).device_id(),
+                    },
+                    &[Key::Device(&device(1))],
+                )
                 .unwrap();
         }
         for n in 3..20 {
@@ -457,7 +475,13 @@ mod tests {
             Err(Error::LedgerMissingSignature { seq: 9 })
         );
         assert_eq!(state, before);
-        assert_eq!(state.apply(&history.entries[..5]), Err(Error::LedgerWrongSeq { expected: 5, found: 0 }));
+        assert_eq!(
+            state.apply(&history.entries[..5]),
+            Err(Error::LedgerWrongSeq {
+                expected: 5,
+                found: 0
+            })
+        );
         assert_eq!(state, before);
     }
 
@@ -494,7 +518,9 @@ mod tests {
             reason: crate::ledger::RevokeReason::Stolen,
         });
         alternative.sign_device(forked_state.account_id(), &device(1));
-        forked_state.apply(std::slice::from_ref(&alternative)).unwrap();
+        forked_state
+            .apply(std::slice::from_ref(&alternative))
+            .unwrap();
         forked.push(alternative);
         assert_eq!(
             check_presented_head(&pinned, &forked),
@@ -559,7 +585,12 @@ mod tests {
             ("mixed-order R (order 4)", EIGHT_TORSION[2]),
             ("mixed-order R (order 8)", EIGHT_TORSION[1]),
         ] {
-            vectors.push((name, key.public, message.clone(), sign_with_r(&key, r, torsion, &message)));
+            vectors.push((
+                name,
+                key.public,
+                message.clone(),
+                sign_with_r(&key, r, torsion, &message),
+            ));
         }
         // Small-order R with s = 0 and with s = k·a (the "R = identity" cases).
         let identity = EdwardsPoint::identity().compress();
@@ -642,8 +673,12 @@ mod tests {
         let fillers: Vec<_> = (0..BATCH_THRESHOLD as u64)
             .map(|i| {
                 let message = i.to_be_bytes().to_vec();
-                let signature =
-                    sign_with_r(&filler_key, Scalar::from(i + 1), EdwardsPoint::identity(), &message);
+                let signature = sign_with_r(
+                    &filler_key,
+                    Scalar::from(i + 1),
+                    EdwardsPoint::identity(),
+                    &message,
+                );
                 (filler_key.public, message, signature)
             })
             .collect();
@@ -661,7 +696,9 @@ mod tests {
                 let expected = if strict {
                     Ok(())
                 } else {
-                    Err(Error::LedgerBadSignature { seq: position as u64 })
+                    Err(Error::LedgerBadSignature {
+                        seq: position as u64,
+                    })
                 };
                 assert_eq!(collector.verify(), expected, "{name} at {position}");
             }
@@ -669,7 +706,11 @@ mod tests {
         }
         // The vectors cover both outcomes; only the honest signature is valid.
         assert_eq!(
-            results.iter().filter(|(_, ok)| *ok).map(|(name, _)| *name).collect::<Vec<_>>(),
+            results
+                .iter()
+                .filter(|(_, ok)| *ok)
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>(),
             vec!["honest"]
         );
     }
@@ -693,7 +734,10 @@ mod tests {
         assert!(key.public.verify(&message, &signature).is_err());
         let collector = collector_of(&[(key.public, message, signature)]);
         assert!(!collector.batch_accepts());
-        assert_eq!(collector.verify(), Err(Error::LedgerBadSignature { seq: 0 }));
+        assert_eq!(
+            collector.verify(),
+            Err(Error::LedgerBadSignature { seq: 0 })
+        );
     }
 
     #[test]
@@ -721,7 +765,10 @@ mod tests {
         let history = History::new();
         let mut entry = history.entries[0].clone();
         entry.signatures.reverse();
-        assert_eq!(verify_chain(&[entry.clone()]), Err(Error::LedgerUnsortedSignatures));
+        assert_eq!(
+            verify_chain(&[entry.clone()]),
+            Err(Error::LedgerUnsortedSignatures)
+        );
         entry.signatures[0].signer = Signer::Recovery;
         assert_eq!(verify_chain(&[entry]), Err(Error::LedgerUnsortedSignatures));
     }
