@@ -1,0 +1,64 @@
+//! The store's schema and its migrations on `PRAGMA user_version`.
+//!
+//! Migration `n` (1-based) moves the schema from version `n - 1` to `n`. All pending migrations
+//! and the version bump run in one `IMMEDIATE` transaction: a crash leaves the old schema or the
+//! new one, never a mix. A file whose version is newer than [`LATEST`] is refused untouched.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::Error;
+
+/// Migration scripts, in order. Never edit a released one: append.
+const MIGRATIONS: &[&str] = &[
+    // v1: store metadata and what the client needs first.
+    "
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value BLOB NOT NULL
+    ) STRICT;
+
+    -- This device's private keys (enigm_core::identity::DeviceSecrets::to_bytes). One row.
+    CREATE TABLE device (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        secrets BLOB NOT NULL CHECK (length(secrets) = 64)
+    ) STRICT;
+
+    -- The account this profile belongs to. One row.
+    CREATE TABLE account (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        account_id BLOB NOT NULL CHECK (length(account_id) = 16)
+    ) STRICT;
+
+    -- The last device-ledger head this client verified (DESIGN §4). One row.
+    CREATE TABLE ledger_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL CHECK (seq >= 0),
+        hash BLOB NOT NULL CHECK (length(hash) = 32)
+    ) STRICT;
+    ",
+];
+
+/// The newest schema version this build understands.
+pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the schema to [`LATEST`]; returns the version found before migrating.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let raw: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let found = u32::try_from(raw).map_err(|_| Error::ValueOutOfRange("schema version"))?;
+    if found > LATEST {
+        return Err(Error::NewerSchema {
+            found,
+            supported: LATEST,
+        });
+    }
+    for script in MIGRATIONS.iter().skip(found as usize) {
+        tx.execute_batch(script)?;
+    }
+    if found < LATEST {
+        tx.pragma_update(None, "user_version", LATEST)?;
+        tracing::info!(from = found, to = LATEST, "store schema migrated");
+    }
+    tx.commit()?;
+    Ok(found)
+}

@@ -1,0 +1,476 @@
+//! The encrypted store of one profile: opening (creating on first use) and typed access.
+//!
+//! [`Store::open`] decides, before SQLCipher ever sees a key, which situation it is in:
+//!
+//! | profile files                       | outcome                                          |
+//! |-------------------------------------|--------------------------------------------------|
+//! | none                                | create: id, key in keychain, database, then kcv  |
+//! | `store.db` is plaintext SQLite      | [`Error::PlaintextDatabase`]                     |
+//! | id + kcv, key absent from keychain  | [`Error::KeyMissing`]                            |
+//! | id + kcv, key does not match kcv    | [`Error::WrongKey`] (the database is not opened) |
+//! | id + kcv, key matches, db unreadable| [`Error::Corrupted`]                             |
+//! | id + kcv, no database               | [`Error::DatabaseMissing`]                       |
+//! | id, no kcv (creation interrupted)   | finish creating (reusing a key already stored)   |
+//!
+//! Nothing is ever deleted or recreated over existing data automatically; only
+//! [`Store::wipe_profile`], called explicitly, removes anything.
+//!
+//! All methods block (keychain round trips, disk I/O): call them from a blocking thread in
+//! async code (`tokio::task::spawn_blocking`). A `Store` is `Send`, not `Sync`: keep one per
+//! profile, behind a mutex if it is shared. One process should own a profile at a time.
+
+use std::path::Path;
+use std::time::Duration;
+
+use enigm_core::identity::DeviceSecrets;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use zeroize::Zeroizing;
+
+use crate::Error;
+use crate::keychain::{Keychain, StoreKey};
+use crate::profile::{DatabaseFile, ProfileDir, ProfileId, kcv_matches};
+use crate::schema;
+
+/// What the app shows about the store: "store: encrypted (SQLCipher 4.x) / keychain: <backend>".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreInfo {
+    /// The database is SQLCipher-encrypted: `cipher_version` is non-empty and the file on disk
+    /// does not carry the plaintext SQLite header. An open store is never unencrypted (open
+    /// fails instead), so this is `true` for every `Store`; it is here for the status view.
+    pub encrypted: bool,
+    /// `PRAGMA cipher_version`, e.g. `"4.6.1 community"`.
+    pub cipher_version: String,
+    /// Where the key is kept: the keychain backend name ("Secret Service", "macOS Keychain",
+    /// "Windows Credential Manager", "mock"), or `None` when the caller supplied the key
+    /// ([`Store::open_with_key`]).
+    pub keychain_backend: Option<String>,
+    /// The schema version after migrations.
+    pub schema_version: u32,
+    /// This open created the profile (first use).
+    pub created: bool,
+}
+
+/// A pinned device-ledger head: the last `(seq, hash)` this client verified (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinnedHead {
+    /// Sequence number of the entry (genesis is 0). At most `i64::MAX`.
+    pub seq: u64,
+    /// SHA-256 of the entry's canonical encoding.
+    pub hash: [u8; 32],
+}
+
+/// An open, encrypted profile store.
+pub struct Store {
+    conn: Connection,
+    info: StoreInfo,
+    profile_id: ProfileId,
+}
+
+/// Where the key comes from.
+#[derive(Clone, Copy)]
+enum KeySource<'a> {
+    Keychain(&'a Keychain),
+    Given(&'a StoreKey),
+}
+
+impl KeySource<'_> {
+    fn load(self, id: &ProfileId) -> Result<StoreKey, Error> {
+        match self {
+            Self::Keychain(keychain) => keychain.load(id),
+            Self::Given(key) => Ok(key.clone()),
+        }
+    }
+
+    /// The key of a profile whose creation has not completed: reuse one already stored (an
+    /// interrupted earlier attempt), else create and store a new one.
+    fn load_or_create(self, id: &ProfileId) -> Result<StoreKey, Error> {
+        match self {
+            Self::Keychain(keychain) => match keychain.load(id) {
+                Ok(key) => Ok(key),
+                Err(Error::KeyMissing) => {
+                    let key = StoreKey::generate();
+                    keychain.save(id, &key)?;
+                    Ok(key)
+                }
+                Err(other) => Err(other),
+            },
+            Self::Given(key) => Ok(key.clone()),
+        }
+    }
+
+    fn backend(self) -> Option<String> {
+        match self {
+            Self::Keychain(keychain) => Some(keychain.backend_name().to_owned()),
+            Self::Given(_) => None,
+        }
+    }
+}
+
+impl Store {
+    /// Opens the profile in `dir` with its key from `keychain`, creating the profile (directory,
+    /// id, key, database) on first use. Blocking: see the module docs.
+    ///
+    /// # Errors
+    /// One variant per situation (see the table in the module docs): keychain unavailable,
+    /// locked, key missing, wrong key, corrupted, plaintext database, newer schema, missing
+    /// database, damaged profile files; [`Error::Io`] for file-system failures.
+    pub fn open(dir: &Path, keychain: &Keychain) -> Result<Self, Error> {
+        Self::open_inner(dir, KeySource::Keychain(keychain))
+    }
+
+    /// Opens (or creates) the profile in `dir` with a key the caller holds, bypassing the
+    /// keychain: for benches, tests and tools that keep the key elsewhere. The same key check
+    /// value and error rules apply. Blocking.
+    ///
+    /// # Errors
+    /// As [`Store::open`], minus the keychain variants.
+    pub fn open_with_key(dir: &Path, key: &StoreKey) -> Result<Self, Error> {
+        Self::open_inner(dir, KeySource::Given(key))
+    }
+
+    fn open_inner(dir: &Path, source: KeySource<'_>) -> Result<Self, Error> {
+        let profile = ProfileDir::new(dir);
+        profile.ensure_exists()?;
+        let database = profile.inspect_database()?;
+        if database == DatabaseFile::Plaintext {
+            return Err(Error::PlaintextDatabase);
+        }
+        let kcv = profile.read_kcv()?;
+        let (profile_id, key, created) = match (profile.read_profile_id()?, kcv) {
+            (None, Some(_)) => return Err(Error::ProfileDamaged("profile id missing")),
+            (None, None) => {
+                if database == DatabaseFile::Opaque {
+                    return Err(Error::ProfileDamaged("profile id missing"));
+                }
+                let id = ProfileId::generate();
+                profile.write_profile_id(&id)?;
+                let key = source.load_or_create(&id)?;
+                tracing::info!(profile = %id, "creating a new profile store");
+                (id, key, true)
+            }
+            (Some(id), Some(stored)) => {
+                let key = source.load(&id)?;
+                if !kcv_matches(&key, &stored) {
+                    return Err(Error::WrongKey);
+                }
+                match database {
+                    DatabaseFile::Absent => return Err(Error::DatabaseMissing),
+                    DatabaseFile::Empty => return Err(Error::Corrupted),
+                    DatabaseFile::Opaque | DatabaseFile::Plaintext => {}
+                }
+                (id, key, false)
+            }
+            (Some(id), None) => {
+                // Creation was interrupted before the key check value was written.
+                let key = match database {
+                    DatabaseFile::Absent | DatabaseFile::Empty => source.load_or_create(&id)?,
+                    DatabaseFile::Opaque | DatabaseFile::Plaintext => source.load(&id)?,
+                };
+                tracing::info!(profile = %id, "finishing an interrupted profile creation");
+                (id, key, database != DatabaseFile::Opaque)
+            }
+        };
+
+        let may_create = matches!(database, DatabaseFile::Absent | DatabaseFile::Empty);
+        let (mut conn, cipher_version) = open_database(&profile, &key, may_create)?;
+        // Without a key check value a failed read cannot tell a wrong key from damage; the
+        // key is the likelier culprit (it came from an interrupted creation).
+        verify_readable(&conn).map_err(|err| match (kcv.is_some(), Error::from(err)) {
+            (false, Error::Corrupted) => Error::WrongKey,
+            (_, other) => other,
+        })?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        if created {
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_with', ?1)",
+                params![format!("enigm-store {}", env!("CARGO_PKG_VERSION")).into_bytes()],
+            )?;
+            // Push the first pages into the main file so the header check below sees them.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        profile.restrict_database_files()?;
+        if profile.inspect_database()? != DatabaseFile::Opaque {
+            // SQLCipher accepted a key yet wrote a plaintext (or no) header: never use it.
+            return Err(Error::CipherUnavailable);
+        }
+        if kcv.is_none() {
+            profile.write_kcv(&key)?;
+        }
+        let info = StoreInfo {
+            encrypted: true,
+            cipher_version,
+            keychain_backend: source.backend(),
+            schema_version: schema::LATEST,
+            created,
+        };
+        Ok(Self {
+            conn,
+            info,
+            profile_id,
+        })
+    }
+
+    /// What the app's status view shows.
+    pub fn info(&self) -> &StoreInfo {
+        &self.info
+    }
+
+    /// The profile's random id (the keychain entry's user name).
+    pub fn profile_id(&self) -> ProfileId {
+        self.profile_id
+    }
+
+    /// This device's secrets, if saved.
+    ///
+    /// # Errors
+    /// [`Error::Database`] / [`Error::Corrupted`] if the row cannot be read.
+    pub fn device_secrets(&self) -> Result<Option<DeviceSecrets>, Error> {
+        let stored: Option<Zeroizing<Vec<u8>>> = self
+            .conn
+            .query_row("SELECT secrets FROM device WHERE id = 1", [], |row| {
+                row.get::<_, Vec<u8>>(0).map(Zeroizing::new)
+            })
+            .optional()?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let bytes: Zeroizing<[u8; DeviceSecrets::ENCODED_LEN]> = Zeroizing::new(
+            stored
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::ValueOutOfRange("stored device secrets"))?,
+        );
+        Ok(Some(DeviceSecrets::from_bytes(&bytes)))
+    }
+
+    /// Saves this device's secrets. Written once: saving the same secrets again is a no-op
+    /// (safe to retry after a crash), different ones are refused.
+    ///
+    /// # Errors
+    /// [`Error::AlreadySet`] if other secrets are stored.
+    pub fn save_device_secrets(&mut self, secrets: &DeviceSecrets) -> Result<(), Error> {
+        let bytes = secrets.to_bytes();
+        self.write_once(
+            "SELECT secrets FROM device WHERE id = 1",
+            "INSERT INTO device (id, secrets) VALUES (1, ?1)",
+            bytes.as_slice(),
+            "device secrets",
+        )
+    }
+
+    /// The account this profile belongs to, if known.
+    ///
+    /// # Errors
+    /// [`Error::Database`] / [`Error::Corrupted`] if the row cannot be read.
+    pub fn account_id(&self) -> Result<Option<[u8; 16]>, Error> {
+        let stored: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT account_id FROM account WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        stored
+            .map(|bytes| {
+                <[u8; 16]>::try_from(bytes).map_err(|_| Error::ValueOutOfRange("stored account id"))
+            })
+            .transpose()
+    }
+
+    /// Records the account id. Written once, like [`Store::save_device_secrets`].
+    ///
+    /// # Errors
+    /// [`Error::AlreadySet`] if a different account id is stored.
+    pub fn set_account_id(&mut self, account_id: [u8; 16]) -> Result<(), Error> {
+        self.write_once(
+            "SELECT account_id FROM account WHERE id = 1",
+            "INSERT INTO account (id, account_id) VALUES (1, ?1)",
+            &account_id,
+            "account id",
+        )
+    }
+
+    /// The pinned ledger head, if one was pinned.
+    ///
+    /// # Errors
+    /// [`Error::Database`] / [`Error::Corrupted`] if the row cannot be read.
+    pub fn pinned_head(&self) -> Result<Option<PinnedHead>, Error> {
+        read_head(&self.conn)
+    }
+
+    /// Pins a newly verified ledger head. The pin only moves forward: a lower `seq`, or the same
+    /// `seq` with another hash (a fork), is refused and the pin stays. Re-pinning the current
+    /// head is a no-op.
+    ///
+    /// # Errors
+    /// [`Error::LedgerHeadRollback`] as above; [`Error::ValueOutOfRange`] if `seq > i64::MAX`.
+    pub fn pin_head(&mut self, head: PinnedHead) -> Result<(), Error> {
+        let seq = i64::try_from(head.seq).map_err(|_| Error::ValueOutOfRange("ledger seq"))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(pinned) = read_head(&tx)? {
+            if head.seq < pinned.seq || (head.seq == pinned.seq && head.hash != pinned.hash) {
+                return Err(Error::LedgerHeadRollback {
+                    pinned: pinned.seq,
+                    offered: head.seq,
+                });
+            }
+        }
+        tx.execute(
+            "INSERT INTO ledger_head (id, seq, hash) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            params![seq, head.hash.as_slice()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A value from the `meta` table (store-level facts such as `created_with`).
+    ///
+    /// # Errors
+    /// [`Error::Database`] / [`Error::Corrupted`] if the row cannot be read.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets a value in the `meta` table, replacing any previous one.
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the write fails.
+    pub fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Checkpoints the write-ahead log into the database file and closes it. Dropping a `Store`
+    /// also closes it; this reports errors instead of logging them.
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the checkpoint or close fails.
+    pub fn close(self) -> Result<(), Error> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.close().map_err(|(_, err)| Error::from(err))
+    }
+
+    /// Deletes the profile's keychain entry and its store files: the explicit wipe (DESIGN §10,
+    /// remote wipe or the user removing the profile). Never called implicitly. Files other than
+    /// the store's own are left in place. Blocking.
+    ///
+    /// # Errors
+    /// Keychain errors other than a missing entry; [`Error::Io`] if a file cannot be removed.
+    pub fn wipe_profile(dir: &Path, keychain: &Keychain) -> Result<(), Error> {
+        let profile = ProfileDir::new(dir);
+        if let Some(id) = profile.read_profile_id()? {
+            keychain.delete(&id)?;
+        }
+        profile.remove_files()
+    }
+
+    /// Writes a one-row value once; the same value again is accepted (idempotent retry).
+    fn write_once(
+        &mut self,
+        select: &str,
+        insert: &str,
+        value: &[u8],
+        what: &'static str,
+    ) -> Result<(), Error> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<Zeroizing<Vec<u8>>> = tx
+            .query_row(select, [], |row| {
+                row.get::<_, Vec<u8>>(0).map(Zeroizing::new)
+            })
+            .optional()?;
+        match existing {
+            Some(stored) if stored.as_slice() == value => return Ok(()),
+            Some(_) => return Err(Error::AlreadySet(what)),
+            None => {}
+        }
+        tx.execute(insert, [value])?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("profile_id", &self.profile_id)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the SQLCipher database with the raw key and checks that SQLCipher is really there.
+fn open_database(
+    profile: &ProfileDir,
+    key: &StoreKey,
+    may_create: bool,
+) -> Result<(Connection, String), Error> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if may_create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(profile.database_path(), flags)?;
+    // A raw key: SQLCipher uses these 256 bits directly, with no passphrase KDF.
+    let key_hex = Zeroizing::new(hex::encode(key.as_bytes()));
+    let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", key_hex.as_str()));
+    conn.execute_batch(&pragma)?;
+    let cipher_version: Option<String> = conn
+        .query_row("PRAGMA cipher_version", [], |row| row.get(0))
+        .optional()?;
+    match cipher_version {
+        Some(version) if !version.trim().is_empty() => Ok((conn, version)),
+        _ => Err(Error::CipherUnavailable),
+    }
+}
+
+/// Reads page 1: with SQLCipher this fails with `SQLITE_NOTADB` if the key is wrong or the
+/// page does not authenticate.
+fn verify_readable(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|_| ())
+}
+
+fn configure(conn: &Connection) -> Result<(), Error> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "store could not switch to WAL mode");
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+fn read_head(conn: &Connection) -> Result<Option<PinnedHead>, Error> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, hash FROM ledger_head WHERE id = 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(seq, hash)| {
+        Ok(PinnedHead {
+            seq: u64::try_from(seq).map_err(|_| Error::ValueOutOfRange("stored ledger seq"))?,
+            hash: hash
+                .try_into()
+                .map_err(|_| Error::ValueOutOfRange("stored ledger hash"))?,
+        })
+    })
+    .transpose()
+}

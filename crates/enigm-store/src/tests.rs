@@ -1,0 +1,450 @@
+//! Unit tests of the open rules and typed access, with keyring-core's mock keychain.
+//!
+//! Each test builds its own mock store (no global state), except the one test that exercises
+//! `keyring_core`'s default-store slot. The real-keychain, cross-process versions of these
+//! tests live in the workspace's `tests/` crate.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use enigm_core::identity::DeviceSecrets;
+use keyring_core::CredentialStore;
+use keyring_core::api::CredentialStoreApi;
+use rand_core::OsRng;
+
+use crate::profile::{DATABASE_FILE, KCV_FILE, PROFILE_ID_FILE};
+use crate::{Error, KEYCHAIN_SERVICE, Keychain, PinnedHead, SCHEMA_VERSION, Store, StoreKey};
+
+fn mock() -> (Arc<keyring_core::mock::Store>, Keychain) {
+    let store = keyring_core::mock::Store::new().unwrap();
+    let shared: Arc<CredentialStore> = store.clone();
+    (store, Keychain::from_credential_store(shared))
+}
+
+fn profile_user(dir: &Path) -> String {
+    fs::read_to_string(dir.join(PROFILE_ID_FILE))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn entry(store: &keyring_core::mock::Store, dir: &Path) -> keyring_core::Entry {
+    store
+        .build(KEYCHAIN_SERVICE, &profile_user(dir), None)
+        .unwrap()
+}
+
+fn created(keychain: &Keychain) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), keychain).unwrap();
+    store.set_meta("marker", b"ENIGM-MARKER-1234").unwrap();
+    store.close().unwrap();
+    dir
+}
+
+#[test]
+fn first_open_creates_and_reopen_reads_the_same_data() {
+    let (_, keychain) = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = DeviceSecrets::generate(&mut OsRng);
+    let head = PinnedHead {
+        seq: 42,
+        hash: [0x11; 32],
+    };
+    {
+        let mut store = Store::open(dir.path(), &keychain).unwrap();
+        let info = store.info().clone();
+        assert!(info.created && info.encrypted);
+        assert!(!info.cipher_version.is_empty());
+        assert_eq!(info.keychain_backend.as_deref(), Some("mock"));
+        assert_eq!(info.schema_version, SCHEMA_VERSION);
+        assert_eq!(store.device_secrets().unwrap().map(|s| s.device_id()), None);
+        store.save_device_secrets(&secrets).unwrap();
+        store.set_account_id([0x5A; 16]).unwrap();
+        store.pin_head(head).unwrap();
+        store.close().unwrap();
+    }
+    let store = Store::open(dir.path(), &keychain).unwrap();
+    assert!(!store.info().created);
+    assert_eq!(
+        store.device_secrets().unwrap().map(|s| s.device_id()),
+        Some(secrets.device_id())
+    );
+    assert_eq!(store.account_id().unwrap(), Some([0x5A; 16]));
+    assert_eq!(store.pinned_head().unwrap(), Some(head));
+    assert!(store.meta("created_with").unwrap().is_some());
+    let header = &fs::read(dir.path().join(DATABASE_FILE)).unwrap()[..16];
+    assert_ne!(header, b"SQLite format 3\0");
+}
+
+#[test]
+fn the_key_lives_in_the_keychain_under_the_profile_id() {
+    let (mock_store, keychain) = mock();
+    let dir = created(&keychain);
+    let user = profile_user(dir.path());
+    assert_eq!(user.len(), 32, "profile id is 128 random bits in hex");
+    let key = entry(&mock_store, dir.path()).get_secret().unwrap();
+    assert_eq!(key.len(), 32);
+    // The same key opens the store without the keychain.
+    let key = StoreKey::from_bytes(key.try_into().unwrap());
+    let store = Store::open_with_key(dir.path(), &key).unwrap();
+    assert_eq!(store.info().keychain_backend, None);
+    assert_eq!(store.profile_id().to_hex(), user);
+}
+
+#[test]
+fn wrong_key_is_refused_without_touching_the_file() {
+    let (mock_store, keychain) = mock();
+    let dir = created(&keychain);
+    let db = dir.path().join(DATABASE_FILE);
+    let before = fs::read(&db).unwrap();
+    entry(&mock_store, dir.path())
+        .set_secret(&[9u8; 32])
+        .unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::WrongKey)
+    ));
+    // A keychain secret of the wrong length cannot be the key either.
+    entry(&mock_store, dir.path())
+        .set_secret(&[9u8; 7])
+        .unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::WrongKey)
+    ));
+    assert_eq!(fs::read(&db).unwrap(), before);
+    assert!(!dir.path().join("store.db-wal").exists());
+}
+
+#[test]
+fn deleted_keychain_entry_is_key_missing_and_nothing_is_recreated() {
+    let (mock_store, keychain) = mock();
+    let dir = created(&keychain);
+    let kcv = fs::read(dir.path().join(KCV_FILE)).unwrap();
+    entry(&mock_store, dir.path()).delete_credential().unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::KeyMissing)
+    ));
+    assert!(matches!(
+        entry(&mock_store, dir.path()).get_secret(),
+        Err(keyring_core::Error::NoEntry)
+    ));
+    assert_eq!(fs::read(dir.path().join(KCV_FILE)).unwrap(), kcv);
+}
+
+#[test]
+fn locked_and_failing_keychains_have_their_own_errors() {
+    let (mock_store, keychain) = mock();
+    let dir = created(&keychain);
+    let set_error = |err| {
+        let entry = entry(&mock_store, dir.path());
+        entry
+            .as_any()
+            .downcast_ref::<keyring_core::mock::Cred>()
+            .unwrap()
+            .set_error(err);
+    };
+    set_error(keyring_core::Error::NoStorageAccess(Box::new(
+        std::io::Error::other("locked"),
+    )));
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::KeychainLocked)
+    ));
+    set_error(keyring_core::Error::PlatformFailure(Box::new(
+        std::io::Error::other("bus gone"),
+    )));
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::KeychainFailure(_))
+    ));
+    // The errors were one-shot: the store opens again.
+    Store::open(dir.path(), &keychain).unwrap();
+}
+
+#[test]
+fn default_store_slot_unset_is_unavailable_and_set_is_used() {
+    // The only test touching keyring-core's global default store.
+    keyring_core::unset_default_store();
+    assert!(matches!(
+        Keychain::default_store(),
+        Err(Error::KeychainUnavailable)
+    ));
+    keyring_core::set_default_store(keyring_core::mock::Store::new().unwrap());
+    let keychain = Keychain::default_store().unwrap();
+    assert_eq!(keychain.backend_name(), "mock");
+    let dir = created(&keychain);
+    Store::open(dir.path(), &keychain).unwrap();
+    keyring_core::unset_default_store();
+}
+
+#[test]
+fn plaintext_sqlite_is_refused() {
+    let (_, keychain) = mock();
+    // A plain SQLite file where a fresh profile's store would go.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    plain
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    drop(plain);
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::PlaintextDatabase)
+    ));
+    // And in place of an existing profile's store.
+    let existing = created(&keychain);
+    fs::copy(
+        dir.path().join(DATABASE_FILE),
+        existing.path().join(DATABASE_FILE),
+    )
+    .unwrap();
+    assert!(matches!(
+        Store::open(existing.path(), &keychain),
+        Err(Error::PlaintextDatabase)
+    ));
+}
+
+#[test]
+fn damaged_files_with_the_right_key_are_corrupted() {
+    let (_, keychain) = mock();
+    // Truncated inside page 1.
+    let dir = created(&keychain);
+    let db = dir.path().join(DATABASE_FILE);
+    let bytes = fs::read(&db).unwrap();
+    fs::write(&db, &bytes[..1000]).unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::Corrupted)
+    ));
+    // Garbled page 1 (after the salt).
+    let mut garbled = bytes.clone();
+    for byte in &mut garbled[100..600] {
+        *byte ^= 0x5A;
+    }
+    fs::write(&db, &garbled).unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::Corrupted)
+    ));
+    // Truncated to nothing.
+    fs::write(&db, b"").unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::Corrupted)
+    ));
+    // Nothing was "repaired": the empty file is still there.
+    assert_eq!(fs::read(&db).unwrap().len(), 0);
+}
+
+#[test]
+fn missing_database_is_not_silently_recreated() {
+    let (_, keychain) = mock();
+    let dir = created(&keychain);
+    fs::remove_file(dir.path().join(DATABASE_FILE)).unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::DatabaseMissing)
+    ));
+    assert!(!dir.path().join(DATABASE_FILE).exists());
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let key = StoreKey::from_bytes([3u8; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    Store::open_with_key(dir.path(), &key)
+        .unwrap()
+        .close()
+        .unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; PRAGMA user_version = 99;",
+        hex::encode([3u8; 32])
+    ))
+    .unwrap();
+    drop(conn);
+    match Store::open_with_key(dir.path(), &key) {
+        Err(Error::NewerSchema { found, supported }) => {
+            assert_eq!((found, supported), (99, SCHEMA_VERSION));
+        }
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+}
+
+#[test]
+fn interrupted_creation_is_finished_not_restarted() {
+    let (mock_store, keychain) = mock();
+    let dir = created(&keychain);
+    let key_before = entry(&mock_store, dir.path()).get_secret().unwrap();
+    // Crash before the key check value was written.
+    fs::remove_file(dir.path().join(KCV_FILE)).unwrap();
+    let store = Store::open(dir.path(), &keychain).unwrap();
+    assert_eq!(
+        store.meta("marker").unwrap().as_deref(),
+        Some(&b"ENIGM-MARKER-1234"[..])
+    );
+    drop(store);
+    assert!(dir.path().join(KCV_FILE).exists());
+    assert_eq!(
+        entry(&mock_store, dir.path()).get_secret().unwrap(),
+        key_before
+    );
+
+    // Crash right after the profile id was written, before any key: creation resumes.
+    let fresh = tempfile::tempdir().unwrap();
+    fs::write(
+        fresh.path().join(PROFILE_ID_FILE),
+        "00112233445566778899aabbccddeeff\n",
+    )
+    .unwrap();
+    let store = Store::open(fresh.path(), &keychain).unwrap();
+    assert!(store.info().created);
+    assert_eq!(
+        store.profile_id().to_hex(),
+        "00112233445566778899aabbccddeeff"
+    );
+}
+
+#[test]
+fn a_store_without_its_profile_id_is_damage() {
+    let (_, keychain) = mock();
+    let dir = created(&keychain);
+    fs::remove_file(dir.path().join(PROFILE_ID_FILE)).unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &keychain),
+        Err(Error::ProfileDamaged(_))
+    ));
+}
+
+#[test]
+fn write_once_values_are_idempotent_and_never_overwritten() {
+    let key = StoreKey::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &key).unwrap();
+    let secrets = DeviceSecrets::generate(&mut OsRng);
+    store.save_device_secrets(&secrets).unwrap();
+    store.save_device_secrets(&secrets).unwrap();
+    assert!(matches!(
+        store.save_device_secrets(&DeviceSecrets::generate(&mut OsRng)),
+        Err(Error::AlreadySet("device secrets"))
+    ));
+    store.set_account_id([1; 16]).unwrap();
+    store.set_account_id([1; 16]).unwrap();
+    assert!(matches!(
+        store.set_account_id([2; 16]),
+        Err(Error::AlreadySet("account id"))
+    ));
+    assert_eq!(
+        store.device_secrets().unwrap().map(|s| s.device_id()),
+        Some(secrets.device_id())
+    );
+}
+
+#[test]
+fn pinned_head_only_moves_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let at = |seq, byte| PinnedHead {
+        seq,
+        hash: [byte; 32],
+    };
+    store.pin_head(at(5, 1)).unwrap();
+    store.pin_head(at(5, 1)).unwrap();
+    assert!(matches!(
+        store.pin_head(at(4, 1)),
+        Err(Error::LedgerHeadRollback {
+            pinned: 5,
+            offered: 4
+        })
+    ));
+    assert!(matches!(
+        store.pin_head(at(5, 2)),
+        Err(Error::LedgerHeadRollback { .. })
+    ));
+    store.pin_head(at(6, 3)).unwrap();
+    assert_eq!(store.pinned_head().unwrap(), Some(at(6, 3)));
+    assert!(matches!(
+        store.pin_head(at(u64::MAX, 3)),
+        Err(Error::ValueOutOfRange(_))
+    ));
+    assert_eq!(store.pinned_head().unwrap(), Some(at(6, 3)));
+}
+
+#[test]
+fn messages_carry_no_paths_or_secrets_and_debug_redacts() {
+    let (mock_store, keychain) = mock();
+    let dir = created(&keychain);
+    let key_hex = hex::encode(entry(&mock_store, dir.path()).get_secret().unwrap());
+    let path = dir.path().to_string_lossy().into_owned();
+    let errors = [
+        Error::KeychainUnavailable,
+        Error::KeychainLocked,
+        Error::KeyMissing,
+        Error::WrongKey,
+        Error::Corrupted,
+        Error::PlaintextDatabase,
+        Error::NewerSchema {
+            found: 9,
+            supported: 1,
+        },
+        Error::DatabaseMissing,
+        Error::ProfileDamaged("profile id missing"),
+        Error::CipherUnavailable,
+        Error::Io(std::io::Error::other(path.clone())),
+    ];
+    for err in &errors {
+        let message = err.to_string();
+        assert!(!message.contains(&path), "{message}");
+        assert!(message.contains(';'), "no remedy in: {message}");
+        assert!(!err.code().is_empty());
+    }
+    let store = Store::open(dir.path(), &keychain).unwrap();
+    for printed in [format!("{store:?}"), format!("{keychain:?}")] {
+        assert!(!printed.contains(&key_hex[..16]), "{printed}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn profile_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_, keychain) = mock();
+    let dir = created(&keychain);
+    let mode = |name: &str| {
+        fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    for name in [DATABASE_FILE, KCV_FILE, PROFILE_ID_FILE] {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+}
+
+#[test]
+fn wipe_removes_the_key_and_the_files_only_when_asked() {
+    let (mock_store, keychain) = mock();
+    let dir = created(&keychain);
+    let user_entry = entry(&mock_store, dir.path());
+    fs::write(dir.path().join("unrelated.txt"), b"keep").unwrap();
+    Store::wipe_profile(dir.path(), &keychain).unwrap();
+    assert!(matches!(
+        user_entry.get_secret(),
+        Err(keyring_core::Error::NoEntry)
+    ));
+    for name in [DATABASE_FILE, KCV_FILE, PROFILE_ID_FILE] {
+        assert!(!dir.path().join(name).exists(), "{name}");
+    }
+    assert!(dir.path().join("unrelated.txt").exists());
+    // A wiped directory is a fresh profile again.
+    assert!(Store::open(dir.path(), &keychain).unwrap().info().created);
+}
