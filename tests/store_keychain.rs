@@ -12,6 +12,12 @@
 //! Every store is created and read by the `store-probe` binary in separate processes; this test
 //! process only inspects the files and tampers with the keychain entry through `keyring`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test on any setup error"
+)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

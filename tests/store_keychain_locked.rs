@@ -3,9 +3,16 @@
 //!
 //! This locks the Secret Service's default collection (gnome-keyring's login keyring) through
 //! its D-Bus API (`gdbus`), has `store-probe` open a store in another process, then unlocks it
-//! again with `gnome-keyring-daemon --unlock`, reading the keyring password from
+//! again by replacing the daemon with `gnome-keyring-daemon --replace --unlock` (a running
+//! daemon ignores a second `--unlock`), reading the keyring password from
 //! `ENIGM_TEST_KEYRING_PASSWORD` (default `pw`, the one `cargo xtask test` uses). It lives in its
 //! own test binary so that no other keychain test runs while the keyring is locked.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test on any setup error"
+)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,7 +60,7 @@ fn default_collection() -> String {
 fn unlock_login_keyring() {
     let password = std::env::var("ENIGM_TEST_KEYRING_PASSWORD").unwrap_or_else(|_| "pw".into());
     let mut child = Command::new("gnome-keyring-daemon")
-        .args(["--unlock", "--components=secrets"])
+        .args(["--replace", "--unlock", "--components=secrets"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -8,6 +8,10 @@
 //! SQLCipher derives the key.
 
 #![allow(clippy::unwrap_used, reason = "a bench aborts on setup failure")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
 
 use std::path::Path;
 
@@ -60,5 +64,9 @@ fn bench_open(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_open);
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = bench_open
+}
 criterion_main!(benches);

@@ -309,13 +309,13 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(pinned) = read_head(&tx)? {
-            if head.seq < pinned.seq || (head.seq == pinned.seq && head.hash != pinned.hash) {
-                return Err(Error::LedgerHeadRollback {
-                    pinned: pinned.seq,
-                    offered: head.seq,
-                });
-            }
+        if let Some(pinned) = read_head(&tx)?
+            && (head.seq < pinned.seq || (head.seq == pinned.seq && head.hash != pinned.hash))
+        {
+            return Err(Error::LedgerHeadRollback {
+                pinned: pinned.seq,
+                offered: head.seq,
+            });
         }
         tx.execute(
             "INSERT INTO ledger_head (id, seq, hash) VALUES (1, ?1, ?2)
