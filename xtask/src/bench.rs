@@ -29,7 +29,10 @@ pub fn run(root: &Path) -> Result<()> {
     let mut rows = Vec::new();
     collect(&results, &mut rows)?;
     rows.sort();
-    println!("\n{:<58} {:>14} {:>22}", "benchmark", "mean", "95% interval");
+    println!(
+        "\n{:<58} {:>14} {:>22}",
+        "benchmark", "mean", "95% interval"
+    );
     for row in &rows {
         println!("{:<58} {:>14} {:>22}", row.0, row.1, row.2);
     }

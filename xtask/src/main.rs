@@ -81,9 +81,14 @@ fn test(root: &Path) -> Result<()> {
         "warnings",
     ]))?;
     check_capabilities(root)?;
+    // The app smoke test starts the real binary; build it with the same features the user runs.
+    run(cmd("cargo", root).args(["build", "--package", "enigm-app", "--locked"]))?;
+    let app_bin = target_dir(root)
+        .join("debug")
+        .join(format!("enigm-app{}", std::env::consts::EXE_SUFFIX));
     let session = shell::KeychainSession::new()?;
     if shell::has_cargo_subcommand("nextest") {
-        session.run(cmd("cargo", root).args([
+        session.run(cmd("cargo", root).env("ENIGM_APP_BIN", &app_bin).args([
             "nextest",
             "run",
             "--workspace",
@@ -93,7 +98,7 @@ fn test(root: &Path) -> Result<()> {
             "--no-fail-fast",
         ]))?;
     } else {
-        session.run(cmd("cargo", root).args([
+        session.run(cmd("cargo", root).env("ENIGM_APP_BIN", &app_bin).args([
             "test",
             "--workspace",
             "--locked",
@@ -104,6 +109,13 @@ fn test(root: &Path) -> Result<()> {
     run(cmd("cargo", root).args(["test", "--workspace", "--locked", "--doc"]))?;
     println!("\nxtask test: all checks passed");
     Ok(())
+}
+
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 /// Builds `ui/dist`, which the app embeds at compile time.

@@ -22,10 +22,12 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "libxdo-dev",
     "libssl-dev",
     "libsecret-1-dev",
-    // Tests: a private D-Bus session with gnome-keyring, a virtual display, the WebView driver.
+    // Tests: a private D-Bus session with gnome-keyring (gdbus locks it), a virtual display,
+    // the WebView driver.
     "dbus",
     "gnome-keyring",
     "libsecret-tools",
+    "libglib2.0-bin",
     "xvfb",
     "xauth",
     "webkit2gtk-driver",
@@ -109,12 +111,18 @@ fn is_root() -> bool {
 /// `npm ci` when `node_modules` is missing or older than the lockfile.
 fn npm_packages(root: &Path) -> Result<()> {
     if !on_path("npm") {
-        bail!("npm not found: install Node.js 20 or newer (https://nodejs.org or your package manager)");
+        bail!(
+            "npm not found: install Node.js 20 or newer (https://nodejs.org or your package manager)"
+        );
     }
     let ui = root.join("ui");
     let stamp = ui.join("node_modules/.package-lock.json");
     let lock = ui.join("package-lock.json");
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|meta| meta.modified()).ok();
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    };
     let current = match (modified(&stamp), modified(&lock)) {
         (Some(installed), Some(locked)) => installed >= locked,
         _ => false,

@@ -27,9 +27,8 @@ pub fn run(command: &mut Command) -> Result<()> {
 
 /// Whether `program` can be found on PATH.
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// Whether `cargo <name>` is installed.
@@ -45,6 +44,9 @@ fn describe(command: &Command) -> String {
     }
     shown
 }
+
+/// The password of the throwaway test keyring (the keychain tests re-unlock it after locking).
+const TEST_KEYRING_PASSWORD: &str = "pw";
 
 /// A private D-Bus session with an unlocked gnome-keyring and its own keyring directory, so
 /// tests use the real Secret Service without touching the developer's own keyrings.
@@ -83,11 +85,12 @@ impl KeychainSession {
         wrapped
             .env("XDG_DATA_HOME", self.path("data"))
             .env("XDG_RUNTIME_DIR", self.path("runtime"))
+            .env("ENIGM_TEST_KEYRING_PASSWORD", TEST_KEYRING_PASSWORD)
             .args([
                 "--",
                 "sh",
                 "-c",
-                "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"",
+                "printf %s \"$ENIGM_TEST_KEYRING_PASSWORD\" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"",
                 "sh",
             ])
             .arg(command.get_program())

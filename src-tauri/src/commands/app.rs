@@ -1,5 +1,6 @@
 //! What the window shows at start: the app version and the state of the encrypted store.
 
+use enigm_store::{Keychain, Store};
 use serde::Serialize;
 use tauri::State;
 
@@ -32,9 +33,13 @@ pub async fn app_status(profile: State<'_, Profile>) -> Result<AppStatus, IpcErr
         let mut slot = slot.lock().map_err(|error| IpcError::internal(&error))?;
         let store = match slot.take() {
             Some(store) => store,
-            None => enigm_store::Store::open(&dir)?,
+            None => {
+                let store = Store::open(&dir, &Keychain::platform()?)?;
+                tracing::info!(created = store.info().created, "store opened");
+                store
+            }
         };
-        let info = store.info();
+        let info = store.info().clone();
         *slot = Some(store);
         Ok::<_, IpcError>(info)
     })
@@ -43,9 +48,9 @@ pub async fn app_status(profile: State<'_, Profile>) -> Result<AppStatus, IpcErr
     Ok(AppStatus {
         app_version: env!("CARGO_PKG_VERSION"),
         store: StoreStatus {
-            encrypted: true,
+            encrypted: info.encrypted,
             cipher_version: info.cipher_version,
-            keychain_backend: info.keychain_backend,
+            keychain_backend: info.keychain_backend.unwrap_or_else(|| "none".to_owned()),
         },
     })
 }
