@@ -242,4 +242,52 @@ pub enum Error {
     /// A string presented as a pseudonym does not have a pseudonym's shape.
     #[error("not a valid pseudonym")]
     InvalidPseudonym,
+
+    // --- requests, audit, OPAQUE (request.rs, audit.rs, opaque.rs) ---
+    /// A signed request's timestamp is further from the verifier's clock than the allowed skew
+    /// (too old or in the future). The client should resync its clock and sign again.
+    #[error("request timestamp is outside the allowed clock skew")]
+    RequestStale,
+    /// The `Authorization` value of a signed request is not well formed. `reason` is a fixed
+    /// text naming what is wrong; it never echoes the input.
+    #[error("request authorization header is malformed: {reason}")]
+    RequestHeaderMalformed {
+        /// What is wrong, e.g. "duplicate field" or "nonce is not 16 bytes".
+        reason: &'static str,
+    },
+    /// A session id is not 16 bytes in the expected text encoding.
+    #[error("not a valid session id")]
+    InvalidSessionId,
+    /// An audit code (ledger kind tag, rejection reason) is empty, too long or uses characters
+    /// other than `a-z`, `0-9` and `_`.
+    #[error("not a valid audit code")]
+    InvalidAuditCode,
+    /// An audit record's sequence number is not the one after the previous record.
+    #[error("audit record has sequence number {found}, expected {expected}")]
+    AuditWrongSeq {
+        /// The sequence number the chain requires.
+        expected: u64,
+        /// The sequence number found.
+        found: u64,
+    },
+    /// An audit record's previous-hash does not match the hash of the record before it (or is
+    /// not all zeros for the first record).
+    #[error("audit record {seq} does not extend the previous record (hash chain broken)")]
+    AuditBrokenChain {
+        /// Sequence number of the offending record.
+        seq: u64,
+    },
+    /// An audit export is signed by a key other than the one the verifier expects.
+    #[error("audit export is signed by an unexpected service key")]
+    AuditExportWrongKey,
+    /// An audit export's signature does not verify: it was altered after signing.
+    #[error("audit export signature is invalid")]
+    AuditExportBadSignature,
+    /// An OPAQUE protocol message has the wrong length or is not a valid encoding.
+    #[error("OPAQUE message is malformed")]
+    OpaqueMalformedMessage,
+    /// The OPAQUE exchange failed: wrong password, unknown account, or a tampered message.
+    /// Deliberately one variant, so nobody learns which.
+    #[error("password authentication failed")]
+    OpaqueFailed,
 }

@@ -5,12 +5,15 @@
 //! every rule deterministic, testable with fixed vectors, and shared unchanged by the service
 //! (which enforces it) and the clients (which display and verify it).
 
+pub mod audit;
 pub mod error;
 pub mod identity;
 pub mod ledger;
 pub mod lifecycle;
+pub mod opaque;
 pub mod pseudonym;
 pub mod recovery;
+pub mod request;
 pub mod sas;
 pub mod trust;
 
