@@ -1,0 +1,87 @@
+//! `enigm`: the Enigm engine headless (DESIGN §16). For now it has the `server` subcommand;
+//! the user and admin subcommands share the global options declared here.
+
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The `enigm` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "enigm",
+    version,
+    about = "Enigm: accounts, devices and the service"
+)]
+struct Cli {
+    /// Profile directory (the local encrypted store of one device).
+    #[arg(long, global = true, env = "ENIGM_PROFILE")]
+    profile: Option<PathBuf>,
+    /// Service URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, global = true, env = "ENIGM_SERVER")]
+    server: Option<String>,
+    /// Print one JSON object per command (JSON lines for long-running ones).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand can read.
+#[derive(Debug, Clone)]
+pub(crate) struct Global {
+    /// `--profile` / `ENIGM_PROFILE`.
+    #[allow(dead_code, reason = "read by the user subcommands of issue 5")]
+    pub(crate) profile: Option<PathBuf>,
+    /// `--server` / `ENIGM_SERVER`.
+    #[allow(dead_code, reason = "read by the user subcommands of issue 5")]
+    pub(crate) server: Option<String>,
+    /// `--json`.
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the Enigm service.
+    Server(server::ServerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let global = Global {
+        profile: cli.profile,
+        server: cli.server,
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Server(args) => server::run(&global, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report_error(&global, &error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints one line saying what went wrong: JSON on stdout with `--json`, text on stderr.
+fn report_error(global: &Global, error: &CliError) {
+    if global.json {
+        let body = serde_json::json!({ "error": { "code": error.code, "message": error.message } });
+        println!("{body}");
+    } else {
+        eprintln!("enigm: {}", error.message);
+    }
+}
+
+/// A failed command: a stable code and a one-line message.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    /// Stable, machine-readable.
+    pub(crate) code: &'static str,
+    /// One line for people.
+    pub(crate) message: String,
+}

@@ -1,0 +1,125 @@
+//! `enigm server`: runs the service until SIGTERM or Ctrl-C.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use enigm_server::{Config, Server, ServerError};
+
+use crate::{CliError, Global};
+
+/// `enigm server --listen ADDR --data DIR [--database URL]`.
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Data directory: database and service secrets (created if missing).
+    #[arg(long)]
+    data: PathBuf,
+    /// PostgreSQL URL, for several nodes sharing one database.
+    #[arg(long, env = "ENIGM_DATABASE")]
+    database: Option<String>,
+}
+
+impl From<ServerError> for CliError {
+    fn from(error: ServerError) -> Self {
+        let code = match &error {
+            ServerError::Config(_) => "config",
+            ServerError::DataDir(_) => "data_dir",
+            ServerError::Storage(_) => "storage",
+            ServerError::Malformed(_)
+            | ServerError::PayloadTooLarge
+            | ServerError::InvalidUsername(_)
+            | ServerError::InvalidLedger(_)
+            | ServerError::InvalidCredentials
+            | ServerError::LoginExpired
+            | ServerError::UsernameTaken
+            | ServerError::Unauthenticated(_)
+            | ServerError::Refused(_)
+            | ServerError::DeviceRemoved
+            | ServerError::LedgerConflict { .. }
+            | ServerError::RateLimited { .. }
+            | ServerError::NotFound
+            | ServerError::Timeout
+            | ServerError::Internal(_) => "server",
+        };
+        Self {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Starts the service; prints `listening on http://ADDR` as the first stdout line.
+pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError {
+            code: "runtime",
+            message: format!("cannot start the async runtime: {error}"),
+        })?;
+    runtime.block_on(async move {
+        let mut config = Config::new(args.listen, args.data);
+        config.database = args.database;
+        config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
+        let server = Server::bind(config).await?;
+        let address = server.local_addr();
+        let mut stdout = std::io::stdout().lock();
+        let line = if global.json {
+            serde_json::json!({ "event": "listening", "url": format!("http://{address}") })
+                .to_string()
+        } else {
+            format!("listening on http://{address}")
+        };
+        writeln!(stdout, "{line}")
+            .and_then(|()| stdout.flush())
+            .map_err(|error| CliError {
+                code: "stdout",
+                message: format!("cannot write to stdout: {error}"),
+            })?;
+        drop(stdout);
+        server.run(shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Logs to stderr; `ENIGM_LOG` sets the filter (default `info`). Log lines carry pseudonyms,
+/// never usernames, keys or device ids.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ENIGM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,220 @@
+//! A small Enigm client for tests: OPAQUE registration and login with the real client side of
+//! enigm-core, the genesis entry, and signed requests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use data_encoding::BASE64URL_NOPAD;
+use ed25519_dalek::SigningKey;
+use enigm_core::identity::DeviceSecrets;
+use enigm_core::ledger::LedgerEntry;
+use enigm_core::opaque::{
+    ClientLogin, ClientLoginFinishParameters, ClientRegistration,
+    ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
+};
+use enigm_core::request::{SessionId, sign_request};
+use enigm_server::protocol::session_binding_message;
+use rand_core::{OsRng, RngCore};
+use serde_json::json;
+
+use super::{Http, Response};
+
+/// Unpadded base64url.
+pub fn b64(bytes: &[u8]) -> String {
+    BASE64URL_NOPAD.encode(bytes)
+}
+
+/// Decodes unpadded base64url.
+pub fn unb64(text: &str) -> Vec<u8> {
+    BASE64URL_NOPAD.decode(text.as_bytes()).unwrap()
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A registered account as its first device knows it.
+pub struct Account {
+    pub username: String,
+    pub password: String,
+    pub account_id: [u8; 16],
+    pub device: DeviceSecrets,
+    pub recovery: SigningKey,
+}
+
+/// Registers `username` with `password`; panics unless the service answers 201.
+pub fn register(http: &Http, username: &str, password: &str) -> Account {
+    try_register(http, username, password).unwrap_or_else(|reply| panic!("{:?}", reply.json()))
+}
+
+/// Registers `username` with `password`; the finish reply when it is not 201.
+pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Account, Response> {
+    let mut account_id = [0u8; 16];
+    OsRng.fill_bytes(&mut account_id);
+    let device = DeviceSecrets::generate(&mut OsRng);
+    let recovery = SigningKey::generate(&mut OsRng);
+    let start = ClientRegistration::start(&mut OsRng, password.as_bytes()).unwrap();
+    let reply = http.post_json(
+        "/v1/accounts/register/start",
+        &json!({ "username": username, "registration_request": b64(&start.message.serialize()) }),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    let response = RegistrationResponse::deserialize(&unb64(
+        reply.json()["registration_response"].as_str().unwrap(),
+    ))
+    .unwrap();
+    let finish = start
+        .state
+        .finish(
+            &mut OsRng,
+            password.as_bytes(),
+            response,
+            ClientRegistrationFinishParameters::default(),
+        )
+        .unwrap();
+    let genesis = LedgerEntry::genesis(account_id, &device, &recovery);
+    let reply = http.post_json(
+        "/v1/accounts/register/finish",
+        &json!({
+            "username": username,
+            "registration_upload": b64(&finish.message.serialize()),
+            "genesis": b64(&genesis.encode()),
+        }),
+    );
+    if reply.status != 201 {
+        return Err(reply);
+    }
+    assert_eq!(reply.json()["account_id"], hex::encode(account_id));
+    Ok(Account {
+        username: username.to_owned(),
+        password: password.to_owned(),
+        account_id,
+        device,
+        recovery,
+    })
+}
+
+/// The first half of a login: the client state, the login id and the raw reply.
+pub struct LoginStarted {
+    pub state: ClientLogin,
+    pub login_id: String,
+    pub reply: Response,
+}
+
+/// `POST /v1/sessions/login/start`.
+pub fn login_start(http: &Http, username: &str, password: &str) -> LoginStarted {
+    let start = ClientLogin::start(&mut OsRng, password.as_bytes()).unwrap();
+    let reply = http.post_json(
+        "/v1/sessions/login/start",
+        &json!({ "username": username, "credential_request": b64(&start.message.serialize()) }),
+    );
+    let login_id = if reply.status == 200 {
+        reply.json()["login_id"].as_str().unwrap().to_owned()
+    } else {
+        String::new()
+    };
+    LoginStarted {
+        state: start.state,
+        login_id,
+        reply,
+    }
+}
+
+/// A session as the device holds it.
+#[derive(Debug)]
+pub struct Session {
+    pub id: SessionId,
+    pub kind: String,
+}
+
+/// Logs in `device` with the account's credentials; returns the session or the error reply.
+pub fn login(
+    http: &Http,
+    username: &str,
+    password: &str,
+    device: &DeviceSecrets,
+) -> Result<Session, Response> {
+    let started = login_start(http, username, password);
+    if started.reply.status != 200 {
+        return Err(started.reply);
+    }
+    let response = CredentialResponse::deserialize(&unb64(
+        started.reply.json()["credential_response"]
+            .as_str()
+            .unwrap(),
+    ))
+    .unwrap();
+    let finished = started
+        .state
+        .finish(
+            password.as_bytes(),
+            response,
+            ClientLoginFinishParameters::default(),
+        )
+        .expect("client-side OPAQUE finish (wrong password?)");
+    let login_id: [u8; 16] = unb64(&started.login_id).try_into().unwrap();
+    let device_key = *device.public().signing.as_bytes();
+    let binding = session_binding_message(&login_id, &finished.session_key, &device_key);
+    let signature = device.sign(&binding);
+    let reply = http.post_json(
+        "/v1/sessions/login/finish",
+        &json!({
+            "login_id": started.login_id,
+            "credential_finalization": b64(&finished.message.serialize()),
+            "device_key": b64(&device_key),
+            "device_signature": b64(&signature.to_bytes()),
+        }),
+    );
+    if reply.status != 200 {
+        return Err(reply);
+    }
+    let body = reply.json();
+    Ok(Session {
+        id: SessionId::from_b64url(body["session_id"].as_str().unwrap()).unwrap(),
+        kind: body["kind"].as_str().unwrap().to_owned(),
+    })
+}
+
+/// How to sign a request; the defaults make a valid one.
+#[derive(Default)]
+pub struct SignOptions {
+    /// Timestamp to sign with (default: now).
+    pub timestamp: Option<u64>,
+    /// Body to send instead of the signed one (tampering).
+    pub send_body: Option<Vec<u8>>,
+}
+
+/// The Authorization header for a request.
+pub fn authorization(
+    session: &Session,
+    device: &DeviceSecrets,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    options: &SignOptions,
+) -> String {
+    let timestamp = options.timestamp.unwrap_or_else(now);
+    sign_request(
+        device, session.id, method, path, body, timestamp, &mut OsRng,
+    )
+    .to_header()
+}
+
+/// Sends a signed request.
+pub fn signed(
+    http: &Http,
+    session: &Session,
+    device: &DeviceSecrets,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    options: &SignOptions,
+) -> Response {
+    let header = authorization(session, device, method, path, body, options);
+    let sent = options.send_body.as_deref().unwrap_or(body);
+    http.request(method, path, &[("Authorization", &header)], sent)
+}

@@ -1,0 +1,254 @@
+//! The device ledger (DESIGN §4): read it, append to it.
+//!
+//! `GET /v1/ledger?since=N` -> `{entries: [b64url…], head: {seq, hash}, more}`: the entries with
+//! `seq >= N` (default 0), at most [`PAGE`] of them; `more` says a further page exists.
+//!
+//! `POST /v1/ledger` `{entries: [b64url…]}` appends entries that extend the current head. Each
+//! is decoded strictly and applied with `LedgerState::apply` (signatures, signer rules,
+//! lifecycle); the append then runs as a compare-and-swap on the head, in one transaction with
+//! the state it implies (sessions of revoked, replaced or retired devices end; a recovery moves
+//! the epoch). Entries that do not extend the current head, or an append that loses a race,
+//! get 409 `ledger_conflict` with the current head.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN};
+use enigm_core::lifecycle::DeviceState;
+use enigm_core::trust::Operation;
+use serde::{Deserialize, Serialize};
+
+use super::accounts::HeadJson;
+use super::{decode_b64, encode_b64, parse_json};
+use crate::audit::Event;
+use crate::auth::Authenticated;
+use crate::error::ServerError;
+use crate::state::AppState;
+use crate::storage::{AppendOutcome, LedgerEffects, StoredEntry, StoredHead};
+
+/// Entries per `GET` page.
+const PAGE: usize = 500;
+
+/// Entries per append.
+const MAX_APPEND: usize = 16;
+
+/// The ledger routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/ledger", get(read).post(append))
+}
+
+/// The `GET` query.
+struct ReadQuery {
+    since: u64,
+}
+
+#[derive(Serialize)]
+struct LedgerPage {
+    entries: Vec<String>,
+    head: HeadJson,
+    more: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppendRequest {
+    entries: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct AppendReply {
+    head: HeadJson,
+}
+
+fn head_json(head: StoredHead) -> HeadJson {
+    HeadJson {
+        seq: head.seq,
+        hash: hex::encode(head.hash),
+    }
+}
+
+fn conflict(head: StoredHead) -> ServerError {
+    ServerError::LedgerConflict {
+        seq: head.seq,
+        hash: hex::encode(head.hash),
+    }
+}
+
+/// Parses the query string strictly (unknown parameters are refused).
+fn parse_query(query: Option<&str>) -> Result<ReadQuery, ServerError> {
+    let mut since = None;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("since", value)) if since.is_none() => {
+                since = Some(value.parse::<u64>().map_err(|_| {
+                    ServerError::Malformed("`since` must be a non-negative integer".into())
+                })?);
+            }
+            Some(_) | None => {
+                return Err(ServerError::Malformed(
+                    "the only query parameter is `since`, given once".into(),
+                ));
+            }
+        }
+    }
+    Ok(ReadQuery {
+        since: since.unwrap_or_default(),
+    })
+}
+
+async fn read(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    request: Authenticated,
+) -> Result<Json<LedgerPage>, ServerError> {
+    request.authorize(Operation::Sync)?;
+    let query = parse_query(uri.query())?;
+    let mut entries = state
+        .storage()
+        .ledger_entries(&request.account.account_id, query.since, PAGE + 1)
+        .await?;
+    let more = entries.len() > PAGE;
+    entries.truncate(PAGE);
+    Ok(Json(LedgerPage {
+        entries: entries
+            .iter()
+            .map(|entry| encode_b64(&entry.bytes))
+            .collect(),
+        head: head_json(request.account.head),
+        more,
+    }))
+}
+
+/// The operation an entry needs, or a refusal for kinds that have their own flow.
+fn operation_for(kind: &EntryKind) -> Result<Operation, ServerError> {
+    match kind {
+        EntryKind::AddDevice { .. } => Ok(Operation::ApproveEnrollment),
+        EntryKind::Suspend { .. }
+        | EntryKind::Resume { .. }
+        | EntryKind::Revoke { .. }
+        | EntryKind::Retire { .. }
+        | EntryKind::RotateRecovery { .. }
+        | EntryKind::JoinOrganization { .. }
+        | EntryKind::LeaveOrganization => Ok(Operation::ChangeDevices),
+        EntryKind::Review { .. } => Ok(Operation::Admin),
+        EntryKind::Genesis { .. } => Err(ServerError::Malformed(
+            "a genesis entry is accepted only at registration".into(),
+        )),
+        EntryKind::Recover { .. } => Err(ServerError::Malformed(
+            "recovery entries go through the recovery flow".into(),
+        )),
+    }
+}
+
+async fn append(
+    State(state): State<AppState>,
+    request: Authenticated,
+) -> Result<(StatusCode, Json<AppendReply>), ServerError> {
+    let body: AppendRequest = parse_json(&request.body)?;
+    if body.entries.is_empty() || body.entries.len() > MAX_APPEND {
+        return Err(ServerError::Malformed(format!(
+            "`entries` must hold 1 to {MAX_APPEND} entries"
+        )));
+    }
+    let mut entries = Vec::with_capacity(body.entries.len());
+    let mut stored = Vec::with_capacity(body.entries.len());
+    for text in &body.entries {
+        let bytes = decode_b64("entries", text, MAX_ENTRY_LEN)?;
+        let entry = LedgerEntry::decode(&bytes).map_err(ServerError::InvalidLedger)?;
+        stored.push(StoredEntry {
+            seq: entry.seq,
+            hash: entry.hash().0,
+            bytes,
+        });
+        entries.push(entry);
+    }
+    let mut operations: Vec<Operation> = entries
+        .iter()
+        .map(|entry| operation_for(&entry.kind))
+        .collect::<Result<_, _>>()?;
+    operations.sort();
+    operations.dedup();
+    for operation in operations {
+        request.authorize(operation)?;
+    }
+
+    let before = &request.ledger;
+    let expected = StoredHead {
+        seq: before.head().seq,
+        hash: before.head().hash.0,
+    };
+    let extends = entries.first().is_some_and(|first| {
+        Some(first.seq) == expected.seq.checked_add(1) && first.prev_hash.0 == expected.hash
+    });
+    if !extends {
+        return Err(conflict(expected));
+    }
+    let mut after = before.clone();
+    after.apply(&entries).map_err(ServerError::InvalidLedger)?;
+
+    let end_sessions_of = after
+        .devices()
+        .filter(|(id, record)| {
+            let removed = matches!(
+                record.state,
+                DeviceState::Revoked | DeviceState::Replaced | DeviceState::Retired
+            );
+            let was = before.device(id).map(|old| old.state);
+            removed && was != Some(record.state)
+        })
+        .map(|(id, _)| *id.as_bytes())
+        .collect();
+    let recovery_epoch =
+        (after.recovery_epoch() != before.recovery_epoch()).then_some(after.recovery_epoch());
+    let effects = LedgerEffects {
+        end_sessions_of,
+        recovery_epoch,
+    };
+    let outcome = state
+        .storage()
+        .append_ledger(&request.account.account_id, expected, stored, effects)
+        .await?;
+    match outcome {
+        AppendOutcome::Appended(head) => {
+            state
+                .audit(
+                    Event::LedgerAppended,
+                    Some(&request.account.account_id),
+                    Some(&request.session.device_id),
+                )
+                .await?;
+            tracing::info!(
+                account = %request.account_pseudonym(&state),
+                seq = head.seq,
+                "ledger appended"
+            );
+            Ok((
+                StatusCode::CREATED,
+                Json(AppendReply {
+                    head: head_json(head),
+                }),
+            ))
+        }
+        AppendOutcome::Conflict(head) => Err(conflict(head)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_strict() {
+        assert_eq!(parse_query(None).unwrap().since, 0);
+        assert_eq!(parse_query(Some("since=7")).unwrap().since, 7);
+        assert!(parse_query(Some("since=-1")).is_err());
+        assert!(parse_query(Some("since=1&since=2")).is_err());
+        assert!(parse_query(Some("limit=2")).is_err());
+    }
+}

@@ -1,0 +1,387 @@
+//! Login over OPAQUE, ending in a session bound to the device's Ed25519 key (DESIGN §3, §6).
+//!
+//! `POST /v1/sessions/login/start` `{username, credential_request}` ->
+//! `{login_id, credential_response}`. Unknown usernames get a response built from a dummy
+//! record (opaque-ke's `ServerLogin::start` with `None`): same shape, same size, and a
+//! consistent OPRF evaluation for the same username, so the reply does not tell whether the
+//! username exists. Every start counts as a failure for the account (by lookup key, known or
+//! not) and for the source address until a finish succeeds; past the free attempts each one
+//! doubles the wait, and a 429 says `retry_after`.
+//!
+//! `POST /v1/sessions/login/finish` `{login_id, credential_finalization, device_key,
+//! device_signature}` -> `{session_id, kind, expires_at, account_id, head}`. The login state is
+//! taken once from storage (another node may finish what this one started). After OPAQUE
+//! succeeds the device proves possession of `device_key` by signing
+//! [`crate::protocol::session_binding_message`], which MACs the login id and the device key
+//! under the OPAQUE session key: the signature cannot be made without having run this very
+//! login, and it binds the session to that key. A device active (or suspended) in the
+//! verified ledger gets a full session; a key the ledger does not know, or a device still
+//! pending, gets an enrollment-restricted session; a removed device is refused.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::routing::post;
+use ed25519_dalek::Signature;
+use enigm_core::identity::{DeviceId, SigningPublicKey};
+use enigm_core::lifecycle::DeviceState;
+use enigm_core::opaque::{
+    CREDENTIAL_FINALIZATION_LEN, CREDENTIAL_REQUEST_LEN, CredentialFinalization, CredentialRequest,
+    ServerLogin, ServerLoginStartParameters, ServerRegistration,
+};
+use enigm_core::pseudonym::{PseudonymKind, pseudonym};
+use enigm_core::request::SessionId;
+use enigm_core::trust::{Operation, SessionKind};
+use rand_core::{OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+
+use super::accounts::{HeadJson, lookup_key};
+use super::{decode_b64, encode_b64, parse_json};
+use crate::audit::Event;
+use crate::auth::Authenticated;
+use crate::error::{AuthFailure, ServerError};
+use crate::protocol::session_binding_message;
+use crate::state::AppState;
+use crate::storage::{PendingLogin, SessionRecord};
+
+/// The login routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sessions/login/start", post(login_start))
+        .route("/v1/sessions/login/finish", post(login_finish))
+        .route(
+            "/v1/sessions/current",
+            axum::routing::get(current).delete(end),
+        )
+        .route("/v1/sessions/refresh", post(refresh))
+}
+
+/// `GET /v1/sessions/current`: where this session and device stand, with the decision for
+/// every operation (what the client shows in `session status`).
+async fn current(request: Authenticated) -> Result<Json<serde_json::Value>, ServerError> {
+    let decisions: serde_json::Map<String, serde_json::Value> = Operation::ALL
+        .iter()
+        .map(|operation| {
+            let decision = request.decide(*operation);
+            (
+                operation.as_str().to_owned(),
+                serde_json::to_value(decision).unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "session": {
+            "kind": request.session.kind,
+            "issued_at": request.session.issued_at,
+            "expires_at": request.session.expires_at,
+        },
+        "account_id": hex::encode(request.account.account_id),
+        "device_id": hex::encode(request.session.device_id),
+        "device_state": request.device_state().as_str(),
+        "decisions": decisions,
+    })))
+}
+
+/// The operation a session exists for: enrollment-restricted ones only enroll.
+fn natural_operation(kind: SessionKind) -> Operation {
+    match kind {
+        SessionKind::Full => Operation::Sync,
+        SessionKind::EnrollmentRestricted => Operation::Enroll,
+    }
+}
+
+/// `POST /v1/sessions/refresh`: moves the expiry forward (the policy's maximum age still
+/// bounds the session, through trust evaluation).
+async fn refresh(
+    State(state): State<AppState>,
+    request: Authenticated,
+) -> Result<Json<serde_json::Value>, ServerError> {
+    request.authorize(natural_operation(request.session.kind))?;
+    let expires_at = request.now.saturating_add(state.config().session_ttl_secs);
+    if !state
+        .storage()
+        .refresh_session(&request.session.session_id, expires_at)
+        .await?
+    {
+        return Err(ServerError::Unauthenticated(AuthFailure::UnknownSession));
+    }
+    state
+        .audit(
+            Event::SessionRefreshed,
+            Some(&request.account.account_id),
+            Some(&request.session.device_id),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({ "expires_at": expires_at })))
+}
+
+/// `DELETE /v1/sessions/current`: signs out.
+async fn end(
+    State(state): State<AppState>,
+    request: Authenticated,
+) -> Result<axum::http::StatusCode, ServerError> {
+    state
+        .storage()
+        .delete_session(&request.session.session_id)
+        .await?;
+    state
+        .audit(
+            Event::SessionEnded,
+            Some(&request.account.account_id),
+            Some(&request.session.device_id),
+        )
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginStart {
+    username: String,
+    credential_request: String,
+}
+
+#[derive(Serialize)]
+struct LoginStartReply {
+    login_id: String,
+    credential_response: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginFinish {
+    login_id: String,
+    credential_finalization: String,
+    device_key: String,
+    device_signature: String,
+}
+
+/// A newly issued session.
+#[derive(Serialize)]
+struct SessionReply {
+    session_id: String,
+    kind: SessionKind,
+    expires_at: u64,
+    account_id: String,
+    head: HeadJson,
+}
+
+/// Rate-limit key of an account (by lookup key, so unknown usernames are limited alike).
+fn account_limit_key(lookup_key: &[u8; 32]) -> String {
+    format!("acct:{}", hex::encode(&lookup_key[..16]))
+}
+
+/// Rate-limit key of a source address.
+fn source_limit_key(source: &SocketAddr) -> String {
+    format!("src:{}", source.ip())
+}
+
+/// Refuses the attempt if either counter is in its backoff; otherwise counts it.
+async fn check_and_count(
+    state: &AppState,
+    account_key: &str,
+    source_key: &str,
+) -> Result<(), ServerError> {
+    let now = state.now();
+    for key in [account_key, source_key] {
+        if let Some(limit) = state.storage().rate_limit(key).await?
+            && limit.blocked_until > now
+        {
+            return Err(ServerError::RateLimited {
+                retry_after: limit.blocked_until - now,
+            });
+        }
+    }
+    let config = state.config();
+    state
+        .storage()
+        .record_failure(account_key, now, config.account_backoff)
+        .await?;
+    state
+        .storage()
+        .record_failure(source_key, now, config.source_backoff)
+        .await?;
+    Ok(())
+}
+
+async fn login_start(
+    State(state): State<AppState>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Result<Json<LoginStartReply>, ServerError> {
+    let request: LoginStart = parse_json(&body)?;
+    let key = lookup_key(&state, &request.username)?;
+    let message = decode_b64(
+        "credential_request",
+        &request.credential_request,
+        CREDENTIAL_REQUEST_LEN,
+    )?;
+    let message = CredentialRequest::deserialize(&message).map_err(|_| {
+        ServerError::Malformed("`credential_request` is not an OPAQUE credential request".into())
+    })?;
+    let limited =
+        check_and_count(&state, &account_limit_key(&key), &source_limit_key(&source)).await;
+    if let Err(ServerError::RateLimited { .. }) = &limited
+        && let Some(account) = state.storage().account_by_lookup_key(&key).await?
+    {
+        state
+            .audit(Event::LoginRateLimited, Some(&account.account_id), None)
+            .await?;
+    }
+    limited?;
+
+    let account = state.storage().account_by_lookup_key(&key).await?;
+    let record = match &account {
+        Some(account) => Some(
+            ServerRegistration::deserialize(&account.opaque_record)
+                .map_err(|_| ServerError::Internal("stored OPAQUE record unreadable".into()))?,
+        ),
+        None => None,
+    };
+    let started = ServerLogin::start(
+        &mut OsRng,
+        state.opaque_setup(),
+        record,
+        message,
+        &key,
+        ServerLoginStartParameters::default(),
+    )
+    .map_err(|_| ServerError::Malformed("the credential request was refused".into()))?;
+
+    let mut login_id = [0u8; 16];
+    OsRng.fill_bytes(&mut login_id);
+    state
+        .storage()
+        .insert_pending_login(PendingLogin {
+            login_id,
+            lookup_key: key,
+            account_id: account.as_ref().map(|account| account.account_id),
+            state: started.state.serialize().to_vec(),
+            expires_at: state.now().saturating_add(state.config().login_ttl_secs),
+        })
+        .await?;
+    Ok(Json(LoginStartReply {
+        login_id: encode_b64(&login_id),
+        credential_response: encode_b64(&started.message.serialize()),
+    }))
+}
+
+async fn login_finish(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<SessionReply>, ServerError> {
+    let request: LoginFinish = parse_json(&body)?;
+    let login_id: [u8; 16] = decode_b64("login_id", &request.login_id, 16)?
+        .try_into()
+        .map_err(|_| ServerError::Malformed("`login_id` must be 16 bytes".into()))?;
+    let finalization = decode_b64(
+        "credential_finalization",
+        &request.credential_finalization,
+        CREDENTIAL_FINALIZATION_LEN,
+    )?;
+    let finalization = CredentialFinalization::deserialize(&finalization).map_err(|_| {
+        ServerError::Malformed(
+            "`credential_finalization` is not an OPAQUE credential finalization".into(),
+        )
+    })?;
+    let device_key: [u8; 32] = decode_b64("device_key", &request.device_key, 32)?
+        .try_into()
+        .map_err(|_| ServerError::Malformed("`device_key` must be 32 bytes".into()))?;
+    let device_key = SigningPublicKey::from_bytes(&device_key)
+        .map_err(|_| ServerError::Malformed("`device_key` is not a valid Ed25519 key".into()))?;
+    let signature: [u8; 64] = decode_b64("device_signature", &request.device_signature, 64)?
+        .try_into()
+        .map_err(|_| ServerError::Malformed("`device_signature` must be 64 bytes".into()))?;
+    let signature = Signature::from_bytes(&signature);
+
+    let now = state.now();
+    let pending = state
+        .storage()
+        .take_pending_login(&login_id, now)
+        .await?
+        .ok_or(ServerError::LoginExpired)?;
+    let login = ServerLogin::deserialize(&pending.state)
+        .map_err(|_| ServerError::Internal("stored login state unreadable".into()))?;
+    let finished = login.finish(finalization);
+    let (Some(account_id), Ok(finished)) = (pending.account_id, finished) else {
+        if let Some(account_id) = pending.account_id {
+            state
+                .audit(Event::LoginFailed, Some(&account_id), None)
+                .await?;
+        }
+        return Err(ServerError::InvalidCredentials);
+    };
+    let message = session_binding_message(
+        &login_id,
+        finished.session_key.as_slice(),
+        device_key.as_bytes(),
+    );
+    device_key
+        .verify(&message, &signature)
+        .map_err(|_| ServerError::Unauthenticated(AuthFailure::BadSignature))?;
+    state
+        .storage()
+        .reset_rate_limit(&account_limit_key(&pending.lookup_key))
+        .await?;
+
+    let account = state
+        .storage()
+        .account(&account_id)
+        .await?
+        .ok_or(ServerError::InvalidCredentials)?;
+    let ledger = state.ledger(&account_id).await?;
+    let device_id = DeviceId::derive(&device_key);
+    let kind = match ledger.device(&device_id).map(|record| record.state) {
+        None | Some(DeviceState::Pending | DeviceState::Review) => {
+            SessionKind::EnrollmentRestricted
+        }
+        Some(DeviceState::Active | DeviceState::Suspended) => SessionKind::Full,
+        Some(DeviceState::Revoked | DeviceState::Replaced | DeviceState::Retired) => {
+            return Err(ServerError::DeviceRemoved);
+        }
+    };
+    let session_id = SessionId::generate(&mut OsRng);
+    let expires_at = now.saturating_add(state.config().session_ttl_secs);
+    state
+        .storage()
+        .insert_session(SessionRecord {
+            session_id: *session_id.as_bytes(),
+            account_id,
+            device_key: *device_key.as_bytes(),
+            device_id: *device_id.as_bytes(),
+            kind,
+            issued_at: now,
+            expires_at,
+            strong_auth_at: now,
+            recovery_epoch: account.recovery_epoch,
+        })
+        .await?;
+    let event = match kind {
+        SessionKind::Full => Event::LoginSucceeded,
+        SessionKind::EnrollmentRestricted => Event::EnrollmentSessionIssued,
+    };
+    state
+        .audit(event, Some(&account_id), Some(device_id.as_bytes()))
+        .await?;
+    let logs = &state.secrets().service_logs;
+    tracing::info!(
+        account = %pseudonym(logs, PseudonymKind::Account, &account_id),
+        device = %pseudonym(logs, PseudonymKind::Device, device_id.as_bytes()),
+        ?kind,
+        "session issued"
+    );
+    let head = ledger.head();
+    Ok(Json(SessionReply {
+        session_id: session_id.to_b64url(),
+        kind,
+        expires_at,
+        account_id: hex::encode(account_id),
+        head: HeadJson {
+            seq: head.seq,
+            hash: head.hash.to_hex(),
+        },
+    }))
+}

@@ -1,0 +1,188 @@
+//! Signed requests (DESIGN §6): the extractor every protected route takes.
+//!
+//! A request carries `Authorization: Enigm session=…, ts=…, nonce=…, sig=…`. [`Authenticated`]
+//! accepts it only when, in this order: the header parses; the session exists, has not
+//! expired, and belongs to the account's current recovery epoch; the timestamp is within the
+//! allowed clock skew; the signature by the session's device key verifies over the method, the
+//! path with its query, the SHA-256 of the exact body bytes received, the timestamp, the nonce
+//! and the session id; and the nonce is new for the session (recorded atomically in storage, so
+//! a replay is refused on every node). It then loads the account's verified ledger. The
+//! handler must still call [`Authenticated::authorize`] with its operation: trust is evaluated
+//! with enigm-core's `evaluate` on every request, and a deny or step-up is refused with the
+//! decision's reason codes.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::AUTHORIZATION;
+use enigm_core::identity::{DeviceId, SigningPublicKey};
+use enigm_core::ledger::LedgerState;
+use enigm_core::lifecycle::DeviceState;
+use enigm_core::pseudonym::{Pseudonym, PseudonymKind, pseudonym};
+use enigm_core::trust::{
+    AccountState, AccountTrust, Decision, DeviceTrust, Operation, Policy, Posture, Session,
+    Timestamp, TrustInput, evaluate,
+};
+
+use crate::audit::Event;
+use crate::error::{AuthFailure, ServerError};
+use crate::state::AppState;
+use crate::storage::{AccountRecord, AccountStatus, SessionRecord};
+use enigm_core::request::{RequestAuth, verify_request};
+
+/// An authentic request: its session, account, verified ledger and body.
+pub(crate) struct Authenticated {
+    /// The session that signed the request.
+    pub(crate) session: SessionRecord,
+    /// The session's account.
+    pub(crate) account: AccountRecord,
+    /// The account's verified ledger.
+    pub(crate) ledger: LedgerState,
+    /// The exact body bytes that were signed.
+    pub(crate) body: Bytes,
+    /// The service time the request was checked at.
+    pub(crate) now: u64,
+}
+
+impl FromRequest<AppState> for Authenticated {
+    type Rejection = ServerError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ServerError> {
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path_and_query().map_or_else(
+            || request.uri().path().to_owned(),
+            |pq| pq.as_str().to_owned(),
+        );
+        let header = request
+            .headers()
+            .get(AUTHORIZATION)
+            .ok_or(ServerError::Unauthenticated(AuthFailure::Missing))?
+            .to_str()
+            .map_err(|_| ServerError::Unauthenticated(AuthFailure::Malformed))?
+            .to_owned();
+        let auth = RequestAuth::parse_header(&header)
+            .map_err(|_| ServerError::Unauthenticated(AuthFailure::Malformed))?;
+        let session_id = *auth.session.as_bytes();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| ServerError::PayloadTooLarge)?;
+
+        let now = state.now();
+        let session = state
+            .storage()
+            .session(&session_id)
+            .await?
+            .ok_or(ServerError::Unauthenticated(AuthFailure::UnknownSession))?;
+        if now >= session.expires_at {
+            return Err(ServerError::Unauthenticated(AuthFailure::SessionExpired));
+        }
+        let skew = state.config().max_clock_skew_secs;
+        let key = SigningPublicKey::from_bytes(&session.device_key)
+            .map_err(|_| ServerError::Internal("stored session key invalid".into()))?;
+        verify_request(&key, &auth, &method, &path, &body, now, skew).map_err(|error| {
+            ServerError::Unauthenticated(match error {
+                enigm_core::Error::RequestStale => AuthFailure::StaleTimestamp,
+                _ => AuthFailure::BadSignature,
+            })
+        })?;
+        // A nonce must be remembered as long as its timestamp would still be accepted.
+        let keep_until = auth.timestamp.saturating_add(skew).saturating_add(1);
+        let fresh = state
+            .storage()
+            .insert_nonce(&session_id, &auth.nonce, keep_until)
+            .await?;
+        if !fresh {
+            state
+                .audit(
+                    Event::ReplayRefused,
+                    Some(&session.account_id),
+                    Some(&session.device_id),
+                )
+                .await?;
+            return Err(ServerError::Unauthenticated(AuthFailure::Replayed));
+        }
+        let account = state
+            .storage()
+            .account(&session.account_id)
+            .await?
+            .ok_or(ServerError::Unauthenticated(AuthFailure::UnknownSession))?;
+        if session.recovery_epoch != account.recovery_epoch {
+            return Err(ServerError::Unauthenticated(
+                AuthFailure::SessionBeforeRecovery,
+            ));
+        }
+        let ledger = state.ledger(&account.account_id).await?;
+        Ok(Self {
+            session,
+            account,
+            ledger,
+            body,
+            now,
+        })
+    }
+}
+
+impl Authenticated {
+    /// Trust evaluation for `operation` with this request's facts.
+    pub(crate) fn decide(&self, operation: Operation) -> Decision {
+        evaluate(&self.trust_input(), operation)
+    }
+
+    /// Refuses the request unless trust evaluation allows `operation`.
+    pub(crate) fn authorize(&self, operation: Operation) -> Result<(), ServerError> {
+        let decision = self.decide(operation);
+        if decision.is_allowed() {
+            Ok(())
+        } else {
+            Err(ServerError::Refused(decision))
+        }
+    }
+
+    /// This device's state in the verified ledger (`Pending` for a key it does not know yet).
+    pub(crate) fn device_state(&self) -> DeviceState {
+        self.ledger
+            .device(&DeviceId::from_bytes(self.session.device_id))
+            .map_or(DeviceState::Pending, |record| record.state)
+    }
+
+    /// The account's pseudonym for logs.
+    pub(crate) fn account_pseudonym(&self, state: &AppState) -> Pseudonym {
+        pseudonym(
+            &state.secrets().service_logs,
+            PseudonymKind::Account,
+            &self.account.account_id,
+        )
+    }
+
+    fn trust_input(&self) -> TrustInput {
+        let account_state = match self.account.status {
+            AccountStatus::Active => AccountState::Active,
+            AccountStatus::Locked { until } => AccountState::Locked {
+                until: until.map(Timestamp),
+            },
+            AccountStatus::Recovering => AccountState::Recovering,
+        };
+        TrustInput {
+            now: Timestamp(self.now),
+            account: AccountTrust {
+                state: account_state,
+                recovery_epoch: self.account.recovery_epoch,
+                admin_role: None,
+            },
+            session: Some(Session {
+                kind: self.session.kind,
+                issued_at: Timestamp(self.session.issued_at),
+                expires_at: Timestamp(self.session.expires_at),
+                strong_auth_at: Timestamp(self.session.strong_auth_at),
+                recovery_epoch: self.session.recovery_epoch,
+            }),
+            device: DeviceTrust {
+                state: self.device_state(),
+                // The service verified the ledger itself; the device proved its key by signing.
+                ledger_verified: true,
+                key_present: true,
+                posture: Posture::default(),
+            },
+            policy: Policy::default(),
+        }
+    }
+}

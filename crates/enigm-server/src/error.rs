@@ -1,0 +1,336 @@
+//! The one error type of the service, and how it reaches a client.
+//!
+//! Every variant maps to an HTTP status and a stable `code`; the body is always
+//! `{"error":{"code","message"}}`, plus machine-readable details where a client needs them
+//! (`retry_after` for 429, `head` for a ledger conflict, `reasons` for a trust denial).
+//! Internal failures (storage, bugs) are logged and answered with a generic `internal` error:
+//! their text never leaves the process, and it never carries usernames or keys either.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use enigm_core::trust::Decision;
+use serde_json::{Map, Value, json};
+
+/// Why a signed request was not accepted as authentic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization: Enigm ...` header.
+    Missing,
+    /// The header is not a well-formed Enigm authorization.
+    Malformed,
+    /// The session does not exist (never did, ended, or purged).
+    UnknownSession,
+    /// The session's expiry passed; refresh is no longer possible.
+    SessionExpired,
+    /// The account was recovered after the session was issued.
+    SessionBeforeRecovery,
+    /// The signature does not verify under the session's device key.
+    BadSignature,
+    /// The timestamp is too far from the service's clock.
+    StaleTimestamp,
+    /// The nonce was already used with this session.
+    Replayed,
+}
+
+impl AuthFailure {
+    /// The stable code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing_authorization",
+            AuthFailure::Malformed => "malformed_authorization",
+            AuthFailure::UnknownSession => "unknown_session",
+            AuthFailure::SessionExpired => "session_expired",
+            AuthFailure::SessionBeforeRecovery => "session_before_recovery",
+            AuthFailure::BadSignature => "bad_signature",
+            AuthFailure::StaleTimestamp => "stale_timestamp",
+            AuthFailure::Replayed => "replayed",
+        }
+    }
+
+    /// A plain-English sentence for the client.
+    pub const fn message(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "this request needs an Enigm authorization header",
+            AuthFailure::Malformed => "the authorization header is not well formed",
+            AuthFailure::UnknownSession => "the session does not exist; sign in again",
+            AuthFailure::SessionExpired => "the session has expired; sign in again",
+            AuthFailure::SessionBeforeRecovery => {
+                "the account was recovered after this session began; sign in again"
+            }
+            AuthFailure::BadSignature => "the request signature does not verify",
+            AuthFailure::StaleTimestamp => {
+                "the request timestamp is too far from the service's clock"
+            }
+            AuthFailure::Replayed => "this request was already received once",
+        }
+    }
+}
+
+/// Everything that can go wrong in the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The request is not what the endpoint accepts; the message says what is wrong (it never
+    /// echoes input).
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// The request body is larger than the endpoint allows.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The username is not acceptable (too short, too long, forbidden character).
+    #[error("invalid username: {0}")]
+    InvalidUsername(enigm_core::Error),
+    /// A ledger entry was refused by enigm-core's verification.
+    #[error("ledger entry refused: {0}")]
+    InvalidLedger(enigm_core::Error),
+    /// Login failed: wrong password, unknown username or a forged login message. One variant
+    /// for all, so a response never tells which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The login id is unknown, already used, or expired.
+    #[error("login expired")]
+    LoginExpired,
+    /// A registration for a username that is taken.
+    #[error("username taken")]
+    UsernameTaken,
+    /// The signed request was not accepted as authentic.
+    #[error("unauthenticated: {}", .0.code())]
+    Unauthenticated(AuthFailure),
+    /// Trust evaluation refused the operation (deny or step-up).
+    #[error("operation refused by trust evaluation")]
+    Refused(Decision),
+    /// The device named at login was removed from the account for good.
+    #[error("device removed from the account")]
+    DeviceRemoved,
+    /// A ledger append raced another one; the client must fetch and retry.
+    #[error("ledger head moved")]
+    LedgerConflict {
+        /// The current head's sequence number.
+        seq: u64,
+        /// The current head's hash (hex).
+        hash: String,
+    },
+    /// Too many attempts; retry after this many seconds.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until the next attempt is accepted.
+        retry_after: u64,
+    },
+    /// No such resource (or route).
+    #[error("not found")]
+    NotFound,
+    /// The request took longer than the service allows.
+    #[error("request timed out")]
+    Timeout,
+    /// The service cannot start as configured; the message says why and what to do.
+    #[error("{0}")]
+    Config(String),
+    /// The data directory or a secret in it could not be read or written.
+    #[error("data directory: {0}")]
+    DataDir(String),
+    /// A storage backend failure; logged, never sent.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// A bug or an unexpected failure; logged, never sent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ServerError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServerError::Malformed(_)
+            | ServerError::InvalidUsername(_)
+            | ServerError::InvalidLedger(_) => StatusCode::BAD_REQUEST,
+            ServerError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::InvalidCredentials
+            | ServerError::LoginExpired
+            | ServerError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ServerError::Refused(_) | ServerError::DeviceRemoved => StatusCode::FORBIDDEN,
+            ServerError::UsernameTaken | ServerError::LedgerConflict { .. } => StatusCode::CONFLICT,
+            ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServerError::NotFound => StatusCode::NOT_FOUND,
+            ServerError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ServerError::Config(_)
+            | ServerError::DataDir(_)
+            | ServerError::Storage(_)
+            | ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServerError::Malformed(_) => "malformed_request",
+            ServerError::PayloadTooLarge => "payload_too_large",
+            ServerError::InvalidUsername(_) => "invalid_username",
+            ServerError::InvalidLedger(_) => "invalid_ledger_entry",
+            ServerError::InvalidCredentials => "invalid_credentials",
+            ServerError::LoginExpired => "login_expired",
+            ServerError::UsernameTaken => "username_taken",
+            ServerError::Unauthenticated(failure) => failure.code(),
+            ServerError::Refused(decision) => match decision.outcome {
+                enigm_core::trust::Outcome::StepUp => "step_up_required",
+                enigm_core::trust::Outcome::Allow | enigm_core::trust::Outcome::Deny => {
+                    "trust_denied"
+                }
+            },
+            ServerError::DeviceRemoved => "device_removed",
+            ServerError::LedgerConflict { .. } => "ledger_conflict",
+            ServerError::RateLimited { .. } => "rate_limited",
+            ServerError::NotFound => "not_found",
+            ServerError::Timeout => "timeout",
+            ServerError::Config(_)
+            | ServerError::DataDir(_)
+            | ServerError::Storage(_)
+            | ServerError::Internal(_) => "internal",
+        }
+    }
+
+    /// What the client is told. Internal variants say nothing about their cause.
+    pub fn public_message(&self) -> String {
+        match self {
+            ServerError::Malformed(what) => format!("malformed request: {what}"),
+            ServerError::PayloadTooLarge => "the request body is too large".into(),
+            ServerError::InvalidUsername(error) | ServerError::InvalidLedger(error) => {
+                error.to_string()
+            }
+            ServerError::InvalidCredentials => "the username or password is wrong".into(),
+            ServerError::LoginExpired => {
+                "this login is unknown, already used or expired; start again".into()
+            }
+            ServerError::UsernameTaken => "this username is not available".into(),
+            ServerError::Unauthenticated(failure) => failure.message().into(),
+            ServerError::Refused(decision) => decision
+                .reasons
+                .iter()
+                .map(|reason| reason.message())
+                .collect::<Vec<_>>()
+                .join(" "),
+            ServerError::DeviceRemoved => {
+                "this device was removed from the account and can no longer sign in".into()
+            }
+            ServerError::LedgerConflict { .. } => {
+                "the ledger changed since your head; fetch the new entries and retry".into()
+            }
+            ServerError::RateLimited { retry_after } => {
+                format!("too many attempts; retry in {retry_after} seconds")
+            }
+            ServerError::NotFound => "not found".into(),
+            ServerError::Timeout => "the request took too long".into(),
+            ServerError::Config(_)
+            | ServerError::DataDir(_)
+            | ServerError::Storage(_)
+            | ServerError::Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// Extra machine-readable fields merged into the error object.
+    fn details(&self) -> Map<String, Value> {
+        let mut details = Map::new();
+        match self {
+            ServerError::RateLimited { retry_after } => {
+                details.insert("retry_after".into(), json!(retry_after));
+            }
+            ServerError::LedgerConflict { seq, hash } => {
+                details.insert("head".into(), json!({ "seq": seq, "hash": hash }));
+            }
+            ServerError::Refused(decision) => {
+                let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code()).collect();
+                details.insert("reasons".into(), json!(codes));
+            }
+            ServerError::Malformed(_)
+            | ServerError::PayloadTooLarge
+            | ServerError::InvalidUsername(_)
+            | ServerError::InvalidLedger(_)
+            | ServerError::InvalidCredentials
+            | ServerError::LoginExpired
+            | ServerError::UsernameTaken
+            | ServerError::Unauthenticated(_)
+            | ServerError::DeviceRemoved
+            | ServerError::NotFound
+            | ServerError::Timeout
+            | ServerError::Config(_)
+            | ServerError::DataDir(_)
+            | ServerError::Storage(_)
+            | ServerError::Internal(_) => {}
+        }
+        details
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("code".into(), json!(self.code()));
+        error.insert("message".into(), json!(self.public_message()));
+        error.extend(self.details());
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // Internal texts come from storage and our own code: no usernames, keys or ids.
+            tracing::error!(code = self.code(), error = %self, "request failed");
+        } else {
+            tracing::debug!(code = self.code(), "request refused");
+        }
+        let mut response = (status, Json(self.body())).into_response();
+        if let ServerError::RateLimited { retry_after } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enigm_core::trust::Reason;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let error = ServerError::Storage("disk I/O error at /secret/path".into());
+        let body = error.body().to_string();
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.contains("secret"), "{body}");
+        assert_eq!(
+            body,
+            r#"{"error":{"code":"internal","message":"internal error"}}"#
+        );
+    }
+
+    #[test]
+    fn details_are_machine_readable() {
+        let body = ServerError::RateLimited { retry_after: 8 }.body();
+        assert_eq!(body["error"]["code"], "rate_limited");
+        assert_eq!(body["error"]["retry_after"], 8);
+
+        let body = ServerError::LedgerConflict {
+            seq: 3,
+            hash: "ab".into(),
+        }
+        .body();
+        assert_eq!(body["error"]["head"]["seq"], 3);
+
+        let decision = Decision::from_reasons(vec![Reason::DeviceRevoked]);
+        let body = ServerError::Refused(decision).body();
+        assert_eq!(body["error"]["code"], "trust_denied");
+        assert_eq!(body["error"]["reasons"][0], "device_revoked");
+
+        let decision = Decision::from_reasons(vec![Reason::StepUpRequired]);
+        assert_eq!(ServerError::Refused(decision).code(), "step_up_required");
+    }
+
+    #[test]
+    fn auth_failures_are_401_with_their_own_code() {
+        let error = ServerError::Unauthenticated(AuthFailure::Replayed);
+        assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(error.body()["error"]["code"], "replayed");
+    }
+}

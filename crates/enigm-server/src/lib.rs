@@ -1,0 +1,33 @@
+//! The Enigm service (DESIGN §1, §3, §4, §6, §13): accounts over OPAQUE, sessions bound to a
+//! device's Ed25519 key with every request signed, the device ledger, and a hash-chained audit
+//! trail that carries pseudonyms only.
+//!
+//! The protocol and policy live in enigm-core; this crate is the I/O around them: HTTP (axum),
+//! persistence behind the [`storage::Storage`] trait, the service's secrets, rate limits and
+//! the clock. `enigm server` (crate enigm-cli) is a thin shell over [`Server`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), enigm_server::ServerError> {
+//! use enigm_server::{Config, Server};
+//! let config = Config::new("127.0.0.1:0".parse().unwrap(), "/tmp/enigm-data".into());
+//! let server = Server::bind(config).await?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.run(std::future::pending()).await
+//! # }
+//! ```
+
+mod api;
+mod audit;
+mod auth;
+mod config;
+mod error;
+mod ledger_cache;
+pub mod protocol;
+mod secrets;
+mod server;
+mod state;
+pub mod storage;
+
+pub use config::Config;
+pub use error::{AuthFailure, ServerError};
+pub use server::Server;

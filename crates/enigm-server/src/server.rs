@@ -1,0 +1,108 @@
+//! Binding and running the service.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use enigm_core::opaque::ServerSetup;
+use rand_core::OsRng;
+use tokio::net::TcpListener;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::error::ServerError;
+use crate::secrets::Secrets;
+use crate::state::AppState;
+use crate::storage::SqliteStorage;
+
+/// How often expired nonces, logins and sessions are purged.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A bound, ready-to-run service.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Opens the data directory (secrets, database) and binds the listen address.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] for a PostgreSQL URL (not available yet) or a bad pepper,
+    /// [`ServerError::DataDir`] / [`ServerError::Storage`] when the data directory cannot be
+    /// used, [`ServerError::Config`] when the address cannot be bound.
+    pub async fn bind(config: Config) -> Result<Self, ServerError> {
+        if config.database.is_some() {
+            return Err(ServerError::Config(
+                "the PostgreSQL backend is not available yet; omit --database to use the \
+                 embedded SQLite database in the data directory"
+                    .into(),
+            ));
+        }
+        let secrets = Secrets::load_or_create(&config.data_dir, config.pepper_hex.as_deref())?;
+        let setup_bytes = crate::secrets::load_or_create(&config.data_dir, "opaque-setup", || {
+            Zeroizing::new(ServerSetup::new(&mut OsRng).serialize().to_vec())
+        })?;
+        let opaque_setup = ServerSetup::deserialize(&setup_bytes).map_err(|_| {
+            ServerError::DataDir(
+                "opaque-setup is not a valid OPAQUE server setup; restore it".into(),
+            )
+        })?;
+        let path = config.data_dir.join("enigm.db");
+        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
+            .await
+            .map_err(|error| ServerError::Internal(error.to_string()))??;
+        let listener = TcpListener::bind(config.listen).await.map_err(|error| {
+            ServerError::Config(format!("cannot listen on {}: {error}", config.listen))
+        })?;
+        let state = AppState::new(Arc::new(storage), secrets, opaque_setup, config);
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (the real port when the configured one was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config().listen)
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    ///
+    /// # Errors
+    /// [`ServerError::Internal`] if the accept loop fails.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let purger = tokio::spawn(purge_loop(self.state.clone()));
+        let app =
+            crate::api::api_router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|error| ServerError::Internal(format!("server failed: {error}")));
+        purger.abort();
+        result
+    }
+}
+
+/// Deletes expired rows now and then.
+async fn purge_loop(state: AppState) {
+    let mut ticker = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        ticker.tick().await;
+        match state.storage().purge_expired(state.now()).await {
+            Ok(removed) => tracing::debug!(removed, "purged expired rows"),
+            Err(error) => tracing::warn!(%error, "purging expired rows failed"),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! What every handler shares: storage, secrets, configuration and the clock.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use enigm_core::opaque::ServerSetup;
+
+use crate::config::Config;
+use crate::ledger_cache::LedgerCache;
+use crate::secrets::Secrets;
+use crate::storage::Storage;
+
+/// The state behind every request; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Arc<dyn Storage>,
+    secrets: Secrets,
+    opaque_setup: ServerSetup,
+    config: Config,
+    ledgers: LedgerCache,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub(crate) fn new(
+        storage: Arc<dyn Storage>,
+        secrets: Secrets,
+        opaque_setup: ServerSetup,
+        config: Config,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                storage,
+                secrets,
+                opaque_setup,
+                config,
+                ledgers: LedgerCache::default(),
+            }),
+        }
+    }
+
+    /// The OPAQUE server setup.
+    pub(crate) fn opaque_setup(&self) -> &ServerSetup {
+        &self.inner.opaque_setup
+    }
+
+    /// This node's verified ledgers.
+    pub(crate) fn ledger_cache(&self) -> &LedgerCache {
+        &self.inner.ledgers
+    }
+
+    /// The storage backend.
+    pub(crate) fn storage(&self) -> &dyn Storage {
+        self.inner.storage.as_ref()
+    }
+
+    /// The service secrets.
+    pub(crate) fn secrets(&self) -> &Secrets {
+        &self.inner.secrets
+    }
+
+    /// The configuration.
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Seconds since the Unix epoch, from the system clock.
+    pub(crate) fn now(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs())
+    }
+}

@@ -1,0 +1,417 @@
+//! The storage conformance suite: every [`Storage`] implementation must pass it.
+//!
+//! Each check is a generic async fn over `S: Storage`; `storage_conformance!(expr)` expands to
+//! one `#[tokio::test]` per check, building a fresh, empty storage with `expr` each time. The
+//! PostgreSQL backend runs the same macro against a real server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use enigm_core::trust::SessionKind;
+
+use super::{
+    AccountStatus, AppendOutcome, Backoff, CreateOutcome, LedgerEffects, NewAccount, PendingLogin,
+    SessionRecord, Storage, StoredAudit, StoredEntry, StoredHead,
+};
+
+/// Expands to one test per conformance check for the storage `$make` builds.
+macro_rules! storage_conformance {
+    ($make:expr) => {
+        mod conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::storage::conformance as suite;
+
+            macro_rules! check {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        suite::$name(std::sync::Arc::new($make)).await;
+                    }
+                };
+            }
+
+            check!(accounts_are_created_once_and_found_by_key);
+            check!(pending_logins_are_taken_once_and_expire);
+            check!(sessions_round_trip_refresh_and_end);
+            check!(nonces_are_accepted_once_even_concurrently);
+            check!(rate_limits_count_back_off_and_reset);
+            check!(ledger_append_is_compare_and_swap);
+            check!(concurrent_ledger_appends_let_exactly_one_win);
+            check!(audit_chain_positions_are_taken_once);
+            check!(purge_removes_only_expired_rows);
+        }
+    };
+}
+
+/// A deterministic stored entry for tests (the backend never parses entries).
+pub(crate) fn entry(seq: u64, tag: u8) -> StoredEntry {
+    StoredEntry {
+        seq,
+        hash: [tag; 32],
+        bytes: vec![tag; 8],
+    }
+}
+
+/// Creates account `[id; 16]` with lookup key `[id; 32]` and a genesis entry.
+pub(crate) async fn create_sample_account<S: Storage>(storage: &S, id: u8) -> CreateOutcome {
+    storage
+        .create_account(NewAccount {
+            account_id: [id; 16],
+            lookup_key: [id; 32],
+            opaque_record: vec![1, 2, 3],
+            genesis: entry(0, id),
+            created_at: 1_000,
+        })
+        .await
+        .unwrap()
+}
+
+fn session(id: u8, device: u8) -> SessionRecord {
+    SessionRecord {
+        session_id: [id; 16],
+        account_id: [1; 16],
+        device_key: [device; 32],
+        device_id: [device; 16],
+        kind: SessionKind::Full,
+        issued_at: 100,
+        expires_at: 200,
+        strong_auth_at: 100,
+        recovery_epoch: 0,
+    }
+}
+
+pub(crate) async fn accounts_are_created_once_and_found_by_key<S: Storage>(storage: Arc<S>) {
+    assert_eq!(
+        create_sample_account(&*storage, 1).await,
+        CreateOutcome::Created
+    );
+    assert_eq!(
+        create_sample_account(&*storage, 1).await,
+        CreateOutcome::AlreadyExists
+    );
+    // Same lookup key, another id: still refused, and nothing of it is stored.
+    let outcome = storage
+        .create_account(NewAccount {
+            account_id: [9; 16],
+            lookup_key: [1; 32],
+            opaque_record: vec![],
+            genesis: entry(0, 9),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, CreateOutcome::AlreadyExists);
+    assert!(storage.account(&[9; 16]).await.unwrap().is_none());
+
+    let account = storage
+        .account_by_lookup_key(&[1; 32])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.account_id, [1; 16]);
+    assert_eq!(account.opaque_record, vec![1, 2, 3]);
+    assert_eq!(account.status, AccountStatus::Active);
+    assert_eq!(account.recovery_epoch, 0);
+    assert_eq!(
+        account.head,
+        StoredHead {
+            seq: 0,
+            hash: [1; 32]
+        }
+    );
+    assert_eq!(storage.account(&[1; 16]).await.unwrap(), Some(account));
+    assert!(
+        storage
+            .account_by_lookup_key(&[2; 32])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        storage.ledger_entries(&[1; 16], 0, 10).await.unwrap(),
+        vec![entry(0, 1)]
+    );
+}
+
+pub(crate) async fn pending_logins_are_taken_once_and_expire<S: Storage>(storage: Arc<S>) {
+    let login = PendingLogin {
+        login_id: [5; 16],
+        lookup_key: [6; 32],
+        account_id: None,
+        state: vec![7; 10],
+        expires_at: 100,
+    };
+    storage.insert_pending_login(login.clone()).await.unwrap();
+    assert_eq!(
+        storage.take_pending_login(&[5; 16], 50).await.unwrap(),
+        Some(login.clone())
+    );
+    assert_eq!(
+        storage.take_pending_login(&[5; 16], 50).await.unwrap(),
+        None
+    );
+
+    let known = PendingLogin {
+        login_id: [8; 16],
+        account_id: Some([1; 16]),
+        ..login
+    };
+    storage.insert_pending_login(known).await.unwrap();
+    assert_eq!(
+        storage.take_pending_login(&[8; 16], 100).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage.take_pending_login(&[8; 16], 10).await.unwrap(),
+        None
+    );
+}
+
+pub(crate) async fn sessions_round_trip_refresh_and_end<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    let mut restricted = session(2, 4);
+    restricted.kind = SessionKind::EnrollmentRestricted;
+    storage.insert_session(session(1, 3)).await.unwrap();
+    storage.insert_session(restricted.clone()).await.unwrap();
+    assert_eq!(
+        storage.session(&[1; 16]).await.unwrap(),
+        Some(session(1, 3))
+    );
+    assert_eq!(storage.session(&[2; 16]).await.unwrap(), Some(restricted));
+    assert!(storage.refresh_session(&[1; 16], 500).await.unwrap());
+    assert_eq!(
+        storage.session(&[1; 16]).await.unwrap().unwrap().expires_at,
+        500
+    );
+    assert!(storage.delete_session(&[1; 16]).await.unwrap());
+    assert!(!storage.delete_session(&[1; 16]).await.unwrap());
+    assert!(!storage.refresh_session(&[1; 16], 600).await.unwrap());
+    assert_eq!(storage.session(&[1; 16]).await.unwrap(), None);
+}
+
+pub(crate) async fn nonces_are_accepted_once_even_concurrently<S: Storage>(storage: Arc<S>) {
+    assert!(storage.insert_nonce(&[1; 16], b"n1", 100).await.unwrap());
+    assert!(!storage.insert_nonce(&[1; 16], b"n1", 100).await.unwrap());
+    // The same nonce under another session is another request.
+    assert!(storage.insert_nonce(&[2; 16], b"n1", 100).await.unwrap());
+
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let storage = Arc::clone(&storage);
+        tasks.push(tokio::spawn(async move {
+            storage.insert_nonce(&[3; 16], b"race", 100).await.unwrap()
+        }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            accepted += 1;
+        }
+    }
+    assert_eq!(
+        accepted, 1,
+        "exactly one of the racing requests is accepted"
+    );
+}
+
+pub(crate) async fn rate_limits_count_back_off_and_reset<S: Storage>(storage: Arc<S>) {
+    let backoff = Backoff {
+        free: 1,
+        base_secs: 10,
+        max_secs: 100,
+        decay_secs: 1_000,
+    };
+    assert_eq!(storage.rate_limit("acct:x").await.unwrap(), None);
+    let first = storage.record_failure("acct:x", 50, backoff).await.unwrap();
+    assert_eq!((first.failures, first.blocked_until), (1, 0));
+    let second = storage.record_failure("acct:x", 51, backoff).await.unwrap();
+    assert_eq!((second.failures, second.blocked_until), (2, 61));
+    assert_eq!(storage.rate_limit("acct:x").await.unwrap(), Some(second));
+    assert_eq!(storage.rate_limit("ip:y").await.unwrap(), None);
+
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let storage = Arc::clone(&storage);
+        tasks.push(tokio::spawn(async move {
+            storage.record_failure("ip:y", 60, backoff).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        storage.rate_limit("ip:y").await.unwrap().unwrap().failures,
+        8,
+        "concurrent failures are all counted"
+    );
+    storage.reset_rate_limit("acct:x").await.unwrap();
+    assert_eq!(storage.rate_limit("acct:x").await.unwrap(), None);
+}
+
+pub(crate) async fn ledger_append_is_compare_and_swap<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    let genesis = StoredHead {
+        seq: 0,
+        hash: [1; 32],
+    };
+    storage.insert_session(session(1, 3)).await.unwrap();
+    storage.insert_session(session(2, 4)).await.unwrap();
+
+    let outcome = storage
+        .append_ledger(
+            &[1; 16],
+            genesis,
+            vec![entry(1, 11), entry(2, 12)],
+            LedgerEffects {
+                end_sessions_of: vec![[3; 16]],
+                recovery_epoch: Some(1),
+            },
+        )
+        .await
+        .unwrap();
+    let head = StoredHead {
+        seq: 2,
+        hash: [12; 32],
+    };
+    assert_eq!(outcome, AppendOutcome::Appended(head));
+    assert_eq!(storage.session(&[1; 16]).await.unwrap(), None, "ended");
+    assert!(storage.session(&[2; 16]).await.unwrap().is_some(), "kept");
+    let account = storage.account(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!((account.head, account.recovery_epoch), (head, 1));
+
+    // A stale expected head changes nothing.
+    let stale = storage
+        .append_ledger(
+            &[1; 16],
+            genesis,
+            vec![entry(1, 21)],
+            LedgerEffects {
+                end_sessions_of: vec![[4; 16]],
+                recovery_epoch: Some(5),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale, AppendOutcome::Conflict(head));
+    assert!(storage.session(&[2; 16]).await.unwrap().is_some());
+    assert_eq!(
+        storage
+            .account(&[1; 16])
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_epoch,
+        1
+    );
+    assert_eq!(
+        storage.ledger_entries(&[1; 16], 0, 10).await.unwrap(),
+        vec![entry(0, 1), entry(1, 11), entry(2, 12)]
+    );
+    assert_eq!(
+        storage.ledger_entries(&[1; 16], 2, 10).await.unwrap(),
+        vec![entry(2, 12)]
+    );
+    assert_eq!(
+        storage.ledger_entries(&[1; 16], 1, 1).await.unwrap(),
+        vec![entry(1, 11)]
+    );
+    assert!(
+        storage
+            .ledger_entries(&[2; 16], 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub(crate) async fn concurrent_ledger_appends_let_exactly_one_win<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    let genesis = StoredHead {
+        seq: 0,
+        hash: [1; 32],
+    };
+    let mut tasks = Vec::new();
+    for tag in 0..8u8 {
+        let storage = Arc::clone(&storage);
+        tasks.push(tokio::spawn(async move {
+            storage
+                .append_ledger(
+                    &[1; 16],
+                    genesis,
+                    vec![entry(1, 100 + tag)],
+                    LedgerEffects::default(),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            AppendOutcome::Appended(head) => {
+                wins += 1;
+                assert_eq!(head.seq, 1);
+            }
+            AppendOutcome::Conflict(head) => assert_eq!(head.seq, 1),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(
+        storage.ledger_entries(&[1; 16], 0, 10).await.unwrap().len(),
+        2
+    );
+}
+
+pub(crate) async fn audit_chain_positions_are_taken_once<S: Storage>(storage: Arc<S>) {
+    assert_eq!(storage.audit_head().await.unwrap(), None);
+    let record = |seq: u64, account: &str| StoredAudit {
+        seq,
+        hash: [seq as u8; 32],
+        account: Some(account.to_owned()),
+        bytes: vec![seq as u8; 4],
+    };
+    assert!(
+        !storage.append_audit(record(1, "acct_a")).await.unwrap(),
+        "gap"
+    );
+    assert!(storage.append_audit(record(0, "acct_a")).await.unwrap());
+    assert!(
+        !storage.append_audit(record(0, "acct_b")).await.unwrap(),
+        "taken"
+    );
+    assert!(storage.append_audit(record(1, "acct_b")).await.unwrap());
+    assert!(storage.append_audit(record(2, "acct_a")).await.unwrap());
+    let mut unowned = record(3, "x");
+    unowned.account = None;
+    assert!(storage.append_audit(unowned).await.unwrap());
+    assert_eq!(storage.audit_head().await.unwrap(), Some((3, [3; 32])));
+    assert_eq!(
+        storage.audit_records("acct_a", 0, 10).await.unwrap(),
+        vec![record(0, "acct_a"), record(2, "acct_a")]
+    );
+    assert_eq!(
+        storage.audit_records("acct_a", 1, 10).await.unwrap(),
+        vec![record(2, "acct_a")]
+    );
+    assert_eq!(
+        storage.audit_records("acct_a", 0, 1).await.unwrap().len(),
+        1
+    );
+}
+
+pub(crate) async fn purge_removes_only_expired_rows<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    storage.insert_session(session(1, 3)).await.unwrap(); // expires at 200
+    let mut long = session(2, 4);
+    long.expires_at = 1_000;
+    storage.insert_session(long).await.unwrap();
+    storage.insert_nonce(&[1; 16], b"old", 150).await.unwrap();
+    storage.insert_nonce(&[1; 16], b"new", 900).await.unwrap();
+    let removed = storage.purge_expired(300).await.unwrap();
+    assert_eq!(removed, 2);
+    assert!(storage.session(&[1; 16]).await.unwrap().is_none());
+    assert!(storage.session(&[2; 16]).await.unwrap().is_some());
+    assert!(storage.insert_nonce(&[1; 16], b"old", 900).await.unwrap());
+    assert!(!storage.insert_nonce(&[1; 16], b"new", 900).await.unwrap());
+}

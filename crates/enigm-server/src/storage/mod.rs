@@ -1,0 +1,372 @@
+//! Persistence behind one async trait, so the service runs on embedded SQLite (one node) or on
+//! a shared database (several stateless nodes) with the same handlers (DESIGN §13).
+//!
+//! The trait is shaped by what must stay correct when several nodes share one database:
+//!
+//! - every check-then-write is one call, done atomically by the backend: nonce insertion
+//!   ([`Storage::insert_nonce`]), taking a pending login ([`Storage::take_pending_login`]),
+//!   rate-limit counting ([`Storage::record_failure`]), the ledger compare-and-swap
+//!   ([`Storage::append_ledger`]) and the audit chain link ([`Storage::append_audit`]);
+//! - nothing is cached by the backend: a node may cache derived state (the verified ledger) only
+//!   when it can tell from storage that it is still current (the account's ledger head);
+//! - values are plain bytes and integers; protocol meaning (OPAQUE, ledger, audit encodings) is
+//!   decided above this layer, so a backend never parses protocol data.
+//!
+//! Every backend runs the same suite (`conformance.rs`, the `storage_conformance!` macro).
+
+#[cfg(test)]
+#[macro_use]
+pub(crate) mod conformance;
+
+mod sqlite;
+
+pub use sqlite::SqliteStorage;
+
+use async_trait::async_trait;
+use enigm_core::trust::SessionKind;
+
+use crate::error::ServerError;
+
+/// A random 128-bit account id (DESIGN §3).
+pub type AccountId = [u8; 16];
+
+/// The stored form of an account's state (mirrors `enigm_core::trust::AccountState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// Usable.
+    Active,
+    /// Closed until the given time (seconds since the epoch), or until lifted.
+    Locked {
+        /// When the lock lapses by itself.
+        until: Option<u64>,
+    },
+    /// A recovery is in progress.
+    Recovering,
+}
+
+/// A ledger position as stored: sequence number and entry hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredHead {
+    /// Sequence number of the last entry.
+    pub seq: u64,
+    /// SHA-256 of its canonical encoding.
+    pub hash: [u8; 32],
+}
+
+/// One ledger entry as stored: its canonical encoding with its position and hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Sequence number.
+    pub seq: u64,
+    /// SHA-256 of `bytes`.
+    pub hash: [u8; 32],
+    /// The canonical encoding (`enigm_core::ledger::LedgerEntry::encode`).
+    pub bytes: Vec<u8>,
+}
+
+/// An account as stored. There is no username: only its peppered lookup key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// The account id.
+    pub account_id: AccountId,
+    /// `HMAC(pepper, normalize(username))`.
+    pub lookup_key: [u8; 32],
+    /// The serialized OPAQUE registration record (`ServerRegistration`).
+    pub opaque_record: Vec<u8>,
+    /// Active, locked or recovering.
+    pub status: AccountStatus,
+    /// Bumped by every recovery; sessions from an older epoch are stale.
+    pub recovery_epoch: u64,
+    /// The ledger head.
+    pub head: StoredHead,
+    /// Creation time (seconds since the epoch).
+    pub created_at: u64,
+}
+
+/// What creating an account stores, all in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAccount {
+    /// The account id.
+    pub account_id: AccountId,
+    /// `HMAC(pepper, normalize(username))`.
+    pub lookup_key: [u8; 32],
+    /// The serialized OPAQUE registration record.
+    pub opaque_record: Vec<u8>,
+    /// The verified genesis entry.
+    pub genesis: StoredEntry,
+    /// Creation time (seconds since the epoch).
+    pub created_at: u64,
+}
+
+/// The result of [`Storage::create_account`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The account, its record and its genesis are stored.
+    Created,
+    /// Another account already has this lookup key (or this id); nothing was written.
+    AlreadyExists,
+}
+
+/// A login between its OPAQUE start and finish. Nodes keep no login state in memory, so the
+/// finish may land on another node than the start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingLogin {
+    /// Random id handed to the client.
+    pub login_id: [u8; 16],
+    /// The lookup key the login was for (also for unknown usernames).
+    pub lookup_key: [u8; 32],
+    /// The account, when the username exists.
+    pub account_id: Option<AccountId>,
+    /// The serialized `ServerLogin` state.
+    pub state: Vec<u8>,
+    /// When the login may no longer be finished.
+    pub expires_at: u64,
+}
+
+/// A device-bound session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Random session id.
+    pub session_id: [u8; 16],
+    /// The account.
+    pub account_id: AccountId,
+    /// The device's Ed25519 public key: every request must be signed by it.
+    pub device_key: [u8; 32],
+    /// The device id derived from `device_key`.
+    pub device_id: [u8; 16],
+    /// Full, or restricted to enrollment.
+    pub kind: SessionKind,
+    /// When the login created it.
+    pub issued_at: u64,
+    /// When it stops being honoured unless refreshed.
+    pub expires_at: u64,
+    /// The last password proof (login).
+    pub strong_auth_at: u64,
+    /// The account's recovery epoch at login.
+    pub recovery_epoch: u64,
+}
+
+/// A rate-limit counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RateLimitState {
+    /// Failures counted since the counter last reset or decayed.
+    pub failures: u32,
+    /// Time of the last failure.
+    pub last_failure_at: u64,
+    /// No attempt is accepted before this time.
+    pub blocked_until: u64,
+}
+
+/// Exponential backoff: `free` failures cost nothing; each further one doubles the wait,
+/// from `base_secs` up to `max_secs`. A counter whose last failure is older than `decay_secs`
+/// starts over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// Failures allowed before any wait.
+    pub free: u32,
+    /// The first wait, in seconds.
+    pub base_secs: u64,
+    /// The longest wait.
+    pub max_secs: u64,
+    /// Quiet time after which the counter resets.
+    pub decay_secs: u64,
+}
+
+impl Backoff {
+    /// The counter after one more failure at `now`, starting from `previous`.
+    pub fn next(&self, previous: Option<RateLimitState>, now: u64) -> RateLimitState {
+        let failures = match previous {
+            Some(state) if now.saturating_sub(state.last_failure_at) < self.decay_secs => {
+                state.failures.saturating_add(1)
+            }
+            Some(_) | None => 1,
+        };
+        let blocked_until = if failures <= self.free {
+            0
+        } else {
+            let doublings = (failures - self.free - 1).min(32);
+            let wait = self
+                .base_secs
+                .saturating_mul(1u64 << doublings)
+                .min(self.max_secs);
+            now.saturating_add(wait)
+        };
+        RateLimitState {
+            failures,
+            last_failure_at: now,
+            blocked_until,
+        }
+    }
+}
+
+/// State changes a ledger append implies, applied in the same transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LedgerEffects {
+    /// Devices whose sessions end (revoked, replaced, retired, suspended).
+    pub end_sessions_of: Vec<[u8; 16]>,
+    /// The account's new recovery epoch, when the append is a recovery.
+    pub recovery_epoch: Option<u64>,
+}
+
+/// The result of [`Storage::append_ledger`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// The entries are stored; this is the new head.
+    Appended(StoredHead),
+    /// The head was not the expected one; nothing was written. This is the current head.
+    Conflict(StoredHead),
+}
+
+/// One link of the service's audit chain as stored. `bytes` is the encoded record; the backend
+/// only enforces the chain's shape (unique, consecutive `seq`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAudit {
+    /// Position in the deployment-wide chain, from 0.
+    pub seq: u64,
+    /// Hash of this record.
+    pub hash: [u8; 32],
+    /// The account's pseudonym, for per-account queries (never the account id).
+    pub account: Option<String>,
+    /// The encoded record.
+    pub bytes: Vec<u8>,
+}
+
+/// Everything the service persists. Implementations must make each method atomic.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Creates an account with its OPAQUE record and its genesis entry, atomically.
+    async fn create_account(&self, account: NewAccount) -> Result<CreateOutcome, ServerError>;
+
+    /// The account with this lookup key.
+    async fn account_by_lookup_key(
+        &self,
+        lookup_key: &[u8; 32],
+    ) -> Result<Option<AccountRecord>, ServerError>;
+
+    /// The account with this id.
+    async fn account(&self, account_id: &AccountId) -> Result<Option<AccountRecord>, ServerError>;
+
+    /// Stores a login between its start and its finish.
+    async fn insert_pending_login(&self, login: PendingLogin) -> Result<(), ServerError>;
+
+    /// Removes and returns a pending login, once: a second call, or a call after its expiry,
+    /// returns `None`.
+    async fn take_pending_login(
+        &self,
+        login_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingLogin>, ServerError>;
+
+    /// Stores a new session.
+    async fn insert_session(&self, session: SessionRecord) -> Result<(), ServerError>;
+
+    /// A session by id (expired ones included: the caller decides).
+    async fn session(&self, session_id: &[u8; 16]) -> Result<Option<SessionRecord>, ServerError>;
+
+    /// Moves a session's expiry; `false` when the session no longer exists.
+    async fn refresh_session(
+        &self,
+        session_id: &[u8; 16],
+        expires_at: u64,
+    ) -> Result<bool, ServerError>;
+
+    /// Ends a session; `false` when it did not exist.
+    async fn delete_session(&self, session_id: &[u8; 16]) -> Result<bool, ServerError>;
+
+    /// Records a request nonce for a session until `expires_at`. Returns `false`, writing
+    /// nothing, if the same (session, nonce) is already recorded: the request is a replay.
+    async fn insert_nonce(
+        &self,
+        session_id: &[u8; 16],
+        nonce: &[u8],
+        expires_at: u64,
+    ) -> Result<bool, ServerError>;
+
+    /// The counter for `key`, if any.
+    async fn rate_limit(&self, key: &str) -> Result<Option<RateLimitState>, ServerError>;
+
+    /// Counts one failure for `key` at `now` under `backoff`, atomically; returns the counter.
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: u64,
+        backoff: Backoff,
+    ) -> Result<RateLimitState, ServerError>;
+
+    /// Forgets the counter for `key`.
+    async fn reset_rate_limit(&self, key: &str) -> Result<(), ServerError>;
+
+    /// Ledger entries of an account with `seq >= since`, in order, at most `limit`.
+    async fn ledger_entries(
+        &self,
+        account_id: &AccountId,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, ServerError>;
+
+    /// Appends entries if the account's head is still `expected`, applying `effects` in the
+    /// same transaction; otherwise writes nothing and returns the current head.
+    async fn append_ledger(
+        &self,
+        account_id: &AccountId,
+        expected: StoredHead,
+        entries: Vec<StoredEntry>,
+        effects: LedgerEffects,
+    ) -> Result<AppendOutcome, ServerError>;
+
+    /// The last audit record's `(seq, hash)`.
+    async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, ServerError>;
+
+    /// Appends an audit record if `record.seq` is the next position (0 for the first);
+    /// `false`, writing nothing, when another writer took that position first.
+    async fn append_audit(&self, record: StoredAudit) -> Result<bool, ServerError>;
+
+    /// Audit records of one account pseudonym with `seq >= since`, in order, at most `limit`.
+    async fn audit_records(
+        &self,
+        account: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredAudit>, ServerError>;
+
+    /// Deletes expired nonces, pending logins and sessions; returns how many rows went.
+    async fn purge_expired(&self, now: u64) -> Result<u64, ServerError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_after_free_failures_and_caps() {
+        let backoff = Backoff {
+            free: 2,
+            base_secs: 1,
+            max_secs: 10,
+            decay_secs: 600,
+        };
+        let mut state = None;
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            let next = backoff.next(state, 100);
+            waits.push(next.blocked_until.saturating_sub(100));
+            state = Some(next);
+        }
+        assert_eq!(waits, vec![0, 0, 1, 2, 4, 8, 10]);
+    }
+
+    #[test]
+    fn backoff_decays_after_quiet_time() {
+        let backoff = Backoff {
+            free: 0,
+            base_secs: 1,
+            max_secs: 10,
+            decay_secs: 60,
+        };
+        let first = backoff.next(None, 0);
+        let second = backoff.next(Some(first), 10);
+        assert_eq!(second.failures, 2);
+        let later = backoff.next(Some(second), 100);
+        assert_eq!(later.failures, 1);
+    }
+}

@@ -1,0 +1,844 @@
+//! Embedded SQLite storage: one file in the data directory, one node.
+//!
+//! WAL journal with `synchronous=FULL`, so an acknowledged write survives `kill -9` and power
+//! loss; every multi-statement change runs in an `IMMEDIATE` transaction; migrations run on
+//! `PRAGMA user_version` inside one transaction. Calls run on tokio's blocking pool, never on an
+//! async worker. One connection serialises access, which is what SQLite does for writers anyway.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use enigm_core::trust::SessionKind;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome, LedgerEffects,
+    NewAccount, PendingLogin, RateLimitState, SessionRecord, Storage, StoredAudit, StoredEntry,
+    StoredHead,
+};
+use crate::error::ServerError;
+
+/// Migration scripts, in order. Never edit a released one: append.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE accounts (
+        account_id     BLOB PRIMARY KEY NOT NULL CHECK (length(account_id) = 16),
+        lookup_key     BLOB NOT NULL UNIQUE CHECK (length(lookup_key) = 32),
+        opaque_record  BLOB NOT NULL,
+        status         TEXT NOT NULL CHECK (status IN ('active', 'locked', 'recovering')),
+        locked_until   INTEGER,
+        recovery_epoch INTEGER NOT NULL,
+        head_seq       INTEGER NOT NULL,
+        head_hash      BLOB NOT NULL CHECK (length(head_hash) = 32),
+        created_at     INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE ledger_entries (
+        account_id BLOB NOT NULL REFERENCES accounts (account_id),
+        seq        INTEGER NOT NULL CHECK (seq >= 0),
+        hash       BLOB NOT NULL CHECK (length(hash) = 32),
+        bytes      BLOB NOT NULL,
+        PRIMARY KEY (account_id, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE pending_logins (
+        login_id   BLOB PRIMARY KEY NOT NULL CHECK (length(login_id) = 16),
+        lookup_key BLOB NOT NULL,
+        account_id BLOB,
+        state      BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE sessions (
+        session_id     BLOB PRIMARY KEY NOT NULL CHECK (length(session_id) = 16),
+        account_id     BLOB NOT NULL REFERENCES accounts (account_id),
+        device_key     BLOB NOT NULL CHECK (length(device_key) = 32),
+        device_id      BLOB NOT NULL CHECK (length(device_id) = 16),
+        kind           TEXT NOT NULL CHECK (kind IN ('full', 'enrollment')),
+        issued_at      INTEGER NOT NULL,
+        expires_at     INTEGER NOT NULL,
+        strong_auth_at INTEGER NOT NULL,
+        recovery_epoch INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_by_device ON sessions (account_id, device_id);
+
+    CREATE TABLE nonces (
+        session_id BLOB NOT NULL,
+        nonce      BLOB NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (session_id, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX nonces_by_expiry ON nonces (expires_at);
+
+    CREATE TABLE rate_limits (
+        key             TEXT PRIMARY KEY NOT NULL,
+        failures        INTEGER NOT NULL,
+        last_failure_at INTEGER NOT NULL,
+        blocked_until   INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE audit (
+        seq     INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 0),
+        hash    BLOB NOT NULL CHECK (length(hash) = 32),
+        account TEXT,
+        bytes   BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_by_account ON audit (account, seq);
+"];
+
+/// The service's SQLite database.
+#[derive(Clone)]
+pub struct SqliteStorage {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStorage")
+    }
+}
+
+/// Maps a rusqlite error; the text is logged, never sent.
+fn db(error: rusqlite::Error) -> ServerError {
+    ServerError::Storage(error.to_string())
+}
+
+/// SQLite integers are signed; our counters and times are not.
+fn to_sql(value: u64) -> Result<i64, ServerError> {
+    i64::try_from(value).map_err(|_| ServerError::Storage("integer out of range".into()))
+}
+
+/// Reads a non-negative integer column.
+fn from_sql(value: i64) -> Result<u64, ServerError> {
+    u64::try_from(value).map_err(|_| ServerError::Storage("negative integer in database".into()))
+}
+
+/// Reads a fixed-size blob column.
+fn fixed<const N: usize>(bytes: Vec<u8>) -> Result<[u8; N], ServerError> {
+    bytes
+        .try_into()
+        .map_err(|_| ServerError::Storage("blob of unexpected length in database".into()))
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// # Errors
+    /// [`ServerError::Storage`] when the file cannot be opened, is newer than this build, or a
+    /// migration fails (nothing is changed then).
+    pub fn open(path: &Path) -> Result<Self, ServerError> {
+        let conn = Connection::open(path).map_err(db)?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory database, for tests.
+    ///
+    /// # Errors
+    /// As [`SqliteStorage::open`].
+    pub fn open_in_memory() -> Result<Self, ServerError> {
+        let conn = Connection::open_in_memory().map_err(db)?;
+        Self::setup(conn)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Self, ServerError> {
+        conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
+        // journal_mode returns a row, so it is queried rather than updated.
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T, ServerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ServerError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| ServerError::Storage("database lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|error| ServerError::Storage(format!("blocking task failed: {error}")))?
+    }
+}
+
+/// Brings the schema to the newest version in one transaction.
+fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(db)?;
+    let found = usize::try_from(found)
+        .map_err(|_| ServerError::Storage("negative schema version".into()))?;
+    if found > MIGRATIONS.len() {
+        return Err(ServerError::Storage(format!(
+            "database schema version {found} is newer than this build ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for script in MIGRATIONS.iter().skip(found) {
+        tx.execute_batch(script).map_err(db)?;
+    }
+    if found < MIGRATIONS.len() {
+        let latest = i64::try_from(MIGRATIONS.len())
+            .map_err(|_| ServerError::Storage("too many migrations".into()))?;
+        tx.pragma_update(None, "user_version", latest).map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+fn status_columns(status: AccountStatus) -> Result<(&'static str, Option<i64>), ServerError> {
+    Ok(match status {
+        AccountStatus::Active => ("active", None),
+        AccountStatus::Locked { until } => ("locked", until.map(to_sql).transpose()?),
+        AccountStatus::Recovering => ("recovering", None),
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "account_id, lookup_key, opaque_record, status, locked_until, \
+     recovery_epoch, head_seq, head_hash, created_at";
+
+type AccountRow = (
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    Vec<u8>,
+    i64,
+);
+
+fn read_account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn account_from_row(row: AccountRow) -> Result<AccountRecord, ServerError> {
+    let (id, lookup, record, status, until, epoch, head_seq, head_hash, created) = row;
+    let status = match status.as_str() {
+        "active" => AccountStatus::Active,
+        "locked" => AccountStatus::Locked {
+            until: until.map(from_sql).transpose()?,
+        },
+        "recovering" => AccountStatus::Recovering,
+        _ => return Err(ServerError::Storage("unknown account status".into())),
+    };
+    Ok(AccountRecord {
+        account_id: fixed(id)?,
+        lookup_key: fixed(lookup)?,
+        opaque_record: record,
+        status,
+        recovery_epoch: from_sql(epoch)?,
+        head: StoredHead {
+            seq: from_sql(head_seq)?,
+            hash: fixed(head_hash)?,
+        },
+        created_at: from_sql(created)?,
+    })
+}
+
+fn kind_column(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::Full => "full",
+        SessionKind::EnrollmentRestricted => "enrollment",
+    }
+}
+
+fn current_head(conn: &Connection, account_id: &AccountId) -> Result<StoredHead, ServerError> {
+    let (seq, hash): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT head_seq, head_hash FROM accounts WHERE account_id = ?1",
+            params![account_id.as_slice()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(db)?
+        .ok_or(ServerError::NotFound)?;
+    Ok(StoredHead {
+        seq: from_sql(seq)?,
+        hash: fixed(hash)?,
+    })
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn create_account(&self, account: NewAccount) -> Result<CreateOutcome, ServerError> {
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let taken: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM accounts WHERE lookup_key = ?1 OR account_id = ?2)",
+                    params![account.lookup_key.as_slice(), account.account_id.as_slice()],
+                    |row| row.get(0),
+                )
+                .map_err(db)?;
+            if taken {
+                return Ok(CreateOutcome::AlreadyExists);
+            }
+            let (status, until) = status_columns(AccountStatus::Active)?;
+            tx.execute(
+                "INSERT INTO accounts (account_id, lookup_key, opaque_record, status, locked_until,
+                     recovery_epoch, head_seq, head_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)",
+                params![
+                    account.account_id.as_slice(),
+                    account.lookup_key.as_slice(),
+                    account.opaque_record,
+                    status,
+                    until,
+                    to_sql(account.genesis.seq)?,
+                    account.genesis.hash.as_slice(),
+                    to_sql(account.created_at)?,
+                ],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO ledger_entries (account_id, seq, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    account.account_id.as_slice(),
+                    to_sql(account.genesis.seq)?,
+                    account.genesis.hash.as_slice(),
+                    account.genesis.bytes,
+                ],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(CreateOutcome::Created)
+        })
+        .await
+    }
+
+    async fn account_by_lookup_key(
+        &self,
+        lookup_key: &[u8; 32],
+    ) -> Result<Option<AccountRecord>, ServerError> {
+        let key = *lookup_key;
+        self.with(move |conn| {
+            conn.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lookup_key = ?1"),
+                params![key.as_slice()],
+                read_account_row,
+            )
+            .optional()
+            .map_err(db)?
+            .map(account_from_row)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn account(&self, account_id: &AccountId) -> Result<Option<AccountRecord>, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            conn.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1"),
+                params![id.as_slice()],
+                read_account_row,
+            )
+            .optional()
+            .map_err(db)?
+            .map(account_from_row)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn insert_pending_login(&self, login: PendingLogin) -> Result<(), ServerError> {
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO pending_logins (login_id, lookup_key, account_id, state, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    login.login_id.as_slice(),
+                    login.lookup_key.as_slice(),
+                    login.account_id.as_ref().map(|id| id.as_slice()),
+                    login.state,
+                    to_sql(login.expires_at)?,
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_pending_login(
+        &self,
+        login_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingLogin>, ServerError> {
+        let id = *login_id;
+        self.with(move |conn| {
+            type Row = (Vec<u8>, Option<Vec<u8>>, Vec<u8>, i64);
+            let row: Option<Row> = conn
+                .query_row(
+                    "DELETE FROM pending_logins WHERE login_id = ?1
+                     RETURNING lookup_key, account_id, state, expires_at",
+                    params![id.as_slice()],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            let Some((lookup_key, account_id, state, expires_at)) = row else {
+                return Ok(None);
+            };
+            let expires_at = from_sql(expires_at)?;
+            if now >= expires_at {
+                return Ok(None);
+            }
+            Ok(Some(PendingLogin {
+                login_id: id,
+                lookup_key: fixed(lookup_key)?,
+                account_id: account_id.map(fixed).transpose()?,
+                state,
+                expires_at,
+            }))
+        })
+        .await
+    }
+
+    async fn insert_session(&self, session: SessionRecord) -> Result<(), ServerError> {
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO sessions (session_id, account_id, device_key, device_id, kind,
+                     issued_at, expires_at, strong_auth_at, recovery_epoch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    session.session_id.as_slice(),
+                    session.account_id.as_slice(),
+                    session.device_key.as_slice(),
+                    session.device_id.as_slice(),
+                    kind_column(session.kind),
+                    to_sql(session.issued_at)?,
+                    to_sql(session.expires_at)?,
+                    to_sql(session.strong_auth_at)?,
+                    to_sql(session.recovery_epoch)?,
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, session_id: &[u8; 16]) -> Result<Option<SessionRecord>, ServerError> {
+        let id = *session_id;
+        self.with(move |conn| {
+            type Row = (Vec<u8>, Vec<u8>, Vec<u8>, String, i64, i64, i64, i64);
+            let row: Option<Row> = conn
+                .query_row(
+                    "SELECT account_id, device_key, device_id, kind, issued_at, expires_at,
+                         strong_auth_at, recovery_epoch
+                     FROM sessions WHERE session_id = ?1",
+                    params![id.as_slice()],
+                    |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                            row.get(5)?,
+                            row.get(6)?,
+                            row.get(7)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(db)?;
+            let Some((account, key, device, kind, issued, expires, strong, epoch)) = row else {
+                return Ok(None);
+            };
+            let kind = match kind.as_str() {
+                "full" => SessionKind::Full,
+                "enrollment" => SessionKind::EnrollmentRestricted,
+                _ => return Err(ServerError::Storage("unknown session kind".into())),
+            };
+            Ok(Some(SessionRecord {
+                session_id: id,
+                account_id: fixed(account)?,
+                device_key: fixed(key)?,
+                device_id: fixed(device)?,
+                kind,
+                issued_at: from_sql(issued)?,
+                expires_at: from_sql(expires)?,
+                strong_auth_at: from_sql(strong)?,
+                recovery_epoch: from_sql(epoch)?,
+            }))
+        })
+        .await
+    }
+
+    async fn refresh_session(
+        &self,
+        session_id: &[u8; 16],
+        expires_at: u64,
+    ) -> Result<bool, ServerError> {
+        let id = *session_id;
+        self.with(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE sessions SET expires_at = ?2 WHERE session_id = ?1",
+                    params![id.as_slice(), to_sql(expires_at)?],
+                )
+                .map_err(db)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, session_id: &[u8; 16]) -> Result<bool, ServerError> {
+        let id = *session_id;
+        self.with(move |conn| {
+            let changed = conn
+                .execute(
+                    "DELETE FROM sessions WHERE session_id = ?1",
+                    params![id.as_slice()],
+                )
+                .map_err(db)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn insert_nonce(
+        &self,
+        session_id: &[u8; 16],
+        nonce: &[u8],
+        expires_at: u64,
+    ) -> Result<bool, ServerError> {
+        let id = *session_id;
+        let nonce = nonce.to_vec();
+        self.with(move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO nonces (session_id, nonce, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (session_id, nonce) DO NOTHING",
+                    params![id.as_slice(), nonce, to_sql(expires_at)?],
+                )
+                .map_err(db)?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn rate_limit(&self, key: &str) -> Result<Option<RateLimitState>, ServerError> {
+        let key = key.to_owned();
+        self.with(move |conn| read_rate_limit(conn, &key)).await
+    }
+
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: u64,
+        backoff: Backoff,
+    ) -> Result<RateLimitState, ServerError> {
+        let key = key.to_owned();
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let previous = read_rate_limit(&tx, &key)?;
+            let next = backoff.next(previous, now);
+            tx.execute(
+                "INSERT INTO rate_limits (key, failures, last_failure_at, blocked_until)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+                     last_failure_at = excluded.last_failure_at,
+                     blocked_until = excluded.blocked_until",
+                params![
+                    key,
+                    next.failures,
+                    to_sql(next.last_failure_at)?,
+                    to_sql(next.blocked_until)?
+                ],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn reset_rate_limit(&self, key: &str) -> Result<(), ServerError> {
+        let key = key.to_owned();
+        self.with(move |conn| {
+            conn.execute("DELETE FROM rate_limits WHERE key = ?1", params![key])
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ledger_entries(
+        &self,
+        account_id: &AccountId,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT seq, hash, bytes FROM ledger_entries
+                     WHERE account_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = statement
+                .query_map(params![id.as_slice(), to_sql(since)?, limit], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                    ))
+                })
+                .map_err(db)?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (seq, hash, bytes) = row.map_err(db)?;
+                entries.push(StoredEntry {
+                    seq: from_sql(seq)?,
+                    hash: fixed(hash)?,
+                    bytes,
+                });
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
+    async fn append_ledger(
+        &self,
+        account_id: &AccountId,
+        expected: StoredHead,
+        entries: Vec<StoredEntry>,
+        effects: LedgerEffects,
+    ) -> Result<AppendOutcome, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let head = current_head(&tx, &id)?;
+            if head != expected {
+                return Ok(AppendOutcome::Conflict(head));
+            }
+            let Some(last) = entries.last() else {
+                return Ok(AppendOutcome::Appended(head));
+            };
+            let new_head = StoredHead {
+                seq: last.seq,
+                hash: last.hash,
+            };
+            for entry in &entries {
+                tx.execute(
+                    "INSERT INTO ledger_entries (account_id, seq, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.as_slice(), to_sql(entry.seq)?, entry.hash.as_slice(), entry.bytes],
+                )
+                .map_err(db)?;
+            }
+            tx.execute(
+                "UPDATE accounts SET head_seq = ?2, head_hash = ?3 WHERE account_id = ?1",
+                params![id.as_slice(), to_sql(new_head.seq)?, new_head.hash.as_slice()],
+            )
+            .map_err(db)?;
+            for device in &effects.end_sessions_of {
+                tx.execute(
+                    "DELETE FROM sessions WHERE account_id = ?1 AND device_id = ?2",
+                    params![id.as_slice(), device.as_slice()],
+                )
+                .map_err(db)?;
+            }
+            if let Some(epoch) = effects.recovery_epoch {
+                tx.execute(
+                    "UPDATE accounts SET recovery_epoch = ?2 WHERE account_id = ?1",
+                    params![id.as_slice(), to_sql(epoch)?],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(AppendOutcome::Appended(new_head))
+        })
+        .await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, ServerError> {
+        self.with(|conn| {
+            let row: Option<(i64, Vec<u8>)> = conn
+                .query_row(
+                    "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            row.map(|(seq, hash)| Ok((from_sql(seq)?, fixed(hash)?)))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn append_audit(&self, record: StoredAudit) -> Result<bool, ServerError> {
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let next: i64 = tx
+                .query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit", [], |row| {
+                    row.get(0)
+                })
+                .map_err(db)?;
+            if from_sql(next)? != record.seq {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO audit (seq, hash, account, bytes) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    to_sql(record.seq)?,
+                    record.hash.as_slice(),
+                    record.account,
+                    record.bytes
+                ],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn audit_records(
+        &self,
+        account: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredAudit>, ServerError> {
+        let account = account.to_owned();
+        self.with(move |conn| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT seq, hash, bytes FROM audit
+                     WHERE account = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = statement
+                .query_map(params![account, to_sql(since)?, limit], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                    ))
+                })
+                .map_err(db)?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (seq, hash, bytes) = row.map_err(db)?;
+                records.push(StoredAudit {
+                    seq: from_sql(seq)?,
+                    hash: fixed(hash)?,
+                    account: Some(account.clone()),
+                    bytes,
+                });
+            }
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: u64) -> Result<u64, ServerError> {
+        self.with(move |conn| {
+            let now = to_sql(now)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let mut removed = 0usize;
+            for table in ["nonces", "pending_logins", "sessions"] {
+                removed += tx
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE expires_at <= ?1"),
+                        params![now],
+                    )
+                    .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+}
+
+fn read_rate_limit(conn: &Connection, key: &str) -> Result<Option<RateLimitState>, ServerError> {
+    let row: Option<(u32, i64, i64)> = conn
+        .query_row(
+            "SELECT failures, last_failure_at, blocked_until FROM rate_limits WHERE key = ?1",
+            params![key],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .map_err(db)?;
+    row.map(|(failures, last, blocked)| {
+        Ok(RateLimitState {
+            failures,
+            last_failure_at: from_sql(last)?,
+            blocked_until: from_sql(blocked)?,
+        })
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    storage_conformance!(SqliteStorage::open_in_memory().unwrap());
+
+    #[tokio::test]
+    async fn file_database_persists_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enigm.db");
+        {
+            let storage = SqliteStorage::open(&path).unwrap();
+            crate::storage::conformance::create_sample_account(&storage, 1).await;
+        }
+        let storage = SqliteStorage::open(&path).unwrap();
+        assert!(storage.account(&[1; 16]).await.unwrap().is_some());
+        let conn = storage.conn.lock().unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let sync: i64 = conn
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+    }
+}
