@@ -6,6 +6,7 @@ mod common;
 
 use common::enigm::{self, SignOptions, b64, login, login_start, register, signed, unb64};
 use common::{Http, ServerProcess, contains, read_tree};
+use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, verify_chain};
 use enigm_core::opaque::{
@@ -195,16 +196,36 @@ fn register_login_ledger_and_nothing_leaks() {
     let audit = audit.json();
     let pseudonym = audit["account"].as_str().unwrap().to_owned();
     assert!(pseudonym.starts_with("acct_"));
-    let events: Vec<&str> = audit["records"]
+    let records: Vec<AuditRecord> = audit["records"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|record| record["record"]["event"].as_str().unwrap())
+        .map(|item| {
+            let record: AuditRecord = serde_json::from_value(item["record"].clone()).unwrap();
+            assert_eq!(
+                item["hash"],
+                hex::encode(record.hash()),
+                "hash covers the record"
+            );
+            record
+        })
         .collect();
-    assert_eq!(events.first(), Some(&"account_registered"));
-    assert!(events.contains(&"ledger_appended"));
-    for record in audit["records"].as_array().unwrap() {
-        assert_eq!(record["record"]["account"], pseudonym.as_str());
+    assert_eq!(records[0].action, AuditAction::AccountRegistered);
+    let actions: Vec<serde_json::Value> = records
+        .iter()
+        .map(|record| serde_json::to_value(&record.action).unwrap())
+        .collect();
+    assert!(actions.contains(&json!({"ledger_appended": {"kind": "device_added"}})));
+    assert!(actions.contains(&json!({"ledger_appended": {"kind": "device_revoked"}})));
+    assert!(actions.contains(&json!("login_succeeded")));
+    for record in &records {
+        assert_eq!(record.actor.as_str(), pseudonym);
+        assert!(
+            record
+                .subject
+                .as_ref()
+                .is_none_or(|s| s.as_str().starts_with("dev_"))
+        );
     }
 
     // The password never left the client, in any form the test can recognise.

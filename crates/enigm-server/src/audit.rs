@@ -1,102 +1,78 @@
-//! The service's audit trail: one hash-chained record per security-relevant action, carrying
-//! pseudonyms only (DESIGN §9, §13).
+//! The service's audit trail: one hash-chained `enigm_core::audit::AuditRecord` per
+//! security-relevant action, carrying pseudonyms only (DESIGN §9, §13).
 //!
-//! Each record is the JSON object `{seq, prev_hash, time, event, account?, device?}` and its
-//! hash is `SHA-256("enigm/audit/v1" || prev_hash || record bytes)`, so the chain covers every
-//! byte stored. Appending takes the next position with the storage's compare-and-set
-//! ([`crate::storage::Storage::append_audit`]), retrying when another node took it first.
+//! The actor is the account's pseudonym and the subject the device's, both in the service's
+//! own audience. Records are stored as their JSON form (readable back and exportable) next to
+//! their canonical hash; appending takes the next position with the storage's compare-and-set
+//! ([`crate::storage::Storage::append_audit`]), retrying when another node took it first, so
+//! nodes sharing a database extend one chain.
 
+use enigm_core::audit::{AuditAction, AuditCode, AuditOutcome, AuditRecord};
+use enigm_core::ledger::EntryKind;
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::ServerError;
 use crate::state::AppState;
 use crate::storage::{AccountId, StoredAudit};
 
-/// Domain separator of audit record hashes.
-const AUDIT_DOMAIN: &[u8] = b"enigm/audit/v1";
-
 /// How often an append retries after losing a race for the next position.
 const MAX_ATTEMPTS: usize = 16;
 
-/// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Event {
-    /// An account was created.
-    AccountRegistered,
-    /// A login finished and a full session was issued.
-    LoginSucceeded,
-    /// A login finished and an enrollment-restricted session was issued.
-    EnrollmentSessionIssued,
-    /// A login finish failed its OPAQUE check.
-    LoginFailed,
-    /// Login attempts were refused by the rate limiter.
-    LoginRateLimited,
-    /// A session was refreshed.
-    SessionRefreshed,
-    /// A session was ended by its device.
-    SessionEnded,
-    /// Ledger entries were appended.
-    LedgerAppended,
-    /// A replayed request was refused.
-    ReplayRefused,
+/// The audit code of a ledger entry kind.
+pub(crate) fn entry_code(kind: &EntryKind) -> Result<AuditCode, ServerError> {
+    let code = match kind {
+        EntryKind::Genesis { .. } => "genesis",
+        EntryKind::AddDevice { .. } => "device_added",
+        EntryKind::Suspend { .. } => "device_suspended",
+        EntryKind::Resume { .. } => "device_resumed",
+        EntryKind::Revoke { .. } => "device_revoked",
+        EntryKind::Retire { .. } => "device_retired",
+        EntryKind::Review { .. } => "device_reviewed",
+        EntryKind::Recover { .. } => "account_recovered",
+        EntryKind::RotateRecovery { .. } => "recovery_rotated",
+        EntryKind::JoinOrganization { .. } => "organization_joined",
+        EntryKind::LeaveOrganization => "organization_left",
+    };
+    AuditCode::new(code).map_err(|error| ServerError::Internal(format!("audit code: {error}")))
 }
 
-#[derive(Serialize)]
-struct Record<'a> {
-    seq: u64,
-    prev_hash: String,
-    time: u64,
-    event: Event,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    device: Option<&'a str>,
-}
-
-/// The hash of a record given its predecessor's hash.
-pub(crate) fn record_hash(prev_hash: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(AUDIT_DOMAIN)
-        .chain_update(prev_hash)
-        .chain_update(bytes)
-        .finalize()
-        .into()
+/// The audit code of a refusal.
+pub(crate) fn reason_code(code: &str) -> Result<AuditCode, ServerError> {
+    AuditCode::new(code).map_err(|error| ServerError::Internal(format!("audit code: {error}")))
 }
 
 impl AppState {
-    /// Appends an audit record for `event` about `account` and `device` (raw ids, turned into
-    /// service pseudonyms here).
+    /// Appends an audit record: `account` did `action` (to or with `device`).
     pub(crate) async fn audit(
         &self,
-        event: Event,
-        account: Option<&AccountId>,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        account: &AccountId,
         device: Option<&[u8; 16]>,
     ) -> Result<(), ServerError> {
         let key = &self.secrets().service_logs;
-        let account = account.map(|id| pseudonym(key, PseudonymKind::Account, id));
-        let device = device.map(|id| pseudonym(key, PseudonymKind::Device, id));
+        let actor = pseudonym(key, PseudonymKind::Account, account);
+        let subject = device.map(|id| pseudonym(key, PseudonymKind::Device, id));
         for _ in 0..MAX_ATTEMPTS {
             let (seq, prev_hash) = match self.storage().audit_head().await? {
                 Some((seq, hash)) => (seq.saturating_add(1), hash),
                 None => (0, [0u8; 32]),
             };
-            let record = Record {
+            let record = AuditRecord {
                 seq,
-                prev_hash: hex::encode(prev_hash),
-                time: self.now(),
-                event,
-                account: account.as_ref().map(|p| p.as_str()),
-                device: device.as_ref().map(|p| p.as_str()),
+                prev_hash,
+                at: self.now(),
+                actor: actor.clone(),
+                action: action.clone(),
+                subject: subject.clone(),
+                outcome,
             };
             let bytes = serde_json::to_vec(&record)
                 .map_err(|error| ServerError::Internal(format!("audit encoding: {error}")))?;
             let stored = StoredAudit {
                 seq,
-                hash: record_hash(&prev_hash, &bytes),
-                account: account.as_ref().map(|p| p.as_str().to_owned()),
+                hash: record.hash(),
+                account: Some(actor.as_str().to_owned()),
                 bytes,
             };
             if self.storage().append_audit(stored).await? {
@@ -106,5 +82,87 @@ impl AppState {
         Err(ServerError::Internal(
             "audit chain position contended too long".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use enigm_core::audit::verify_audit_chain;
+    use enigm_core::opaque::ServerSetup;
+    use rand_core::OsRng;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::secrets::Secrets;
+    use crate::storage::SqliteStorage;
+
+    #[tokio::test]
+    async fn records_form_one_verifiable_chain_of_pseudonyms() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Secrets::load_or_create(dir.path(), None).unwrap();
+        let config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        let storage = Arc::new(SqliteStorage::open_in_memory().unwrap());
+        let state = AppState::new(storage, secrets, ServerSetup::new(&mut OsRng), config);
+        let account = [7u8; 16];
+        state
+            .audit(
+                AuditAction::AccountRegistered,
+                AuditOutcome::Success,
+                &account,
+                Some(&[1; 16]),
+            )
+            .await
+            .unwrap();
+        state
+            .audit(
+                AuditAction::LoginFailed,
+                AuditOutcome::Denied,
+                &account,
+                None,
+            )
+            .await
+            .unwrap();
+        let kind = entry_code(&EntryKind::LeaveOrganization).unwrap();
+        state
+            .audit(
+                AuditAction::LedgerAppended { kind },
+                AuditOutcome::Success,
+                &account,
+                None,
+            )
+            .await
+            .unwrap();
+
+        let actor = pseudonym(
+            &state.secrets().service_logs,
+            PseudonymKind::Account,
+            &account,
+        );
+        let stored = state
+            .storage()
+            .audit_records(actor.as_str(), 0, 10)
+            .await
+            .unwrap();
+        let records: Vec<AuditRecord> = stored
+            .iter()
+            .map(|stored| serde_json::from_slice(&stored.bytes).unwrap())
+            .collect();
+        verify_audit_chain(&records).unwrap();
+        for (stored, record) in stored.iter().zip(&records) {
+            assert_eq!(stored.hash, record.hash());
+            assert_eq!(record.actor, actor);
+            let text = String::from_utf8(stored.bytes.clone()).unwrap();
+            assert!(!text.contains(&hex::encode(account)), "no raw ids: {text}");
+        }
+        assert!(
+            records[0]
+                .subject
+                .as_ref()
+                .unwrap()
+                .as_str()
+                .starts_with("dev_")
+        );
     }
 }

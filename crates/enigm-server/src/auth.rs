@@ -14,6 +14,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::AUTHORIZATION;
+use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::identity::{DeviceId, SigningPublicKey};
 use enigm_core::ledger::LedgerState;
 use enigm_core::lifecycle::DeviceState;
@@ -23,7 +24,7 @@ use enigm_core::trust::{
     Timestamp, TrustInput, evaluate,
 };
 
-use crate::audit::Event;
+use crate::audit::reason_code;
 use crate::error::{AuthFailure, ServerError};
 use crate::state::AppState;
 use crate::storage::{AccountRecord, AccountStatus, SessionRecord};
@@ -93,8 +94,11 @@ impl FromRequest<AppState> for Authenticated {
         if !fresh {
             state
                 .audit(
-                    Event::ReplayRefused,
-                    Some(&session.account_id),
+                    AuditAction::RequestRejected {
+                        reason: reason_code(AuthFailure::Replayed.code())?,
+                    },
+                    AuditOutcome::Denied,
+                    &session.account_id,
                     Some(&session.device_id),
                 )
                 .await?;

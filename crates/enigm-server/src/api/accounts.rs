@@ -14,7 +14,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use enigm_core::ledger::{LedgerEntry, MAX_ENTRY_LEN, verify_chain};
+use enigm_core::audit::{AuditAction, AuditOutcome};
+use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN, verify_chain};
 use enigm_core::opaque::{
     REGISTRATION_REQUEST_LEN, REGISTRATION_UPLOAD_LEN, RegistrationRequest, RegistrationUpload,
     ServerRegistration,
@@ -123,6 +124,12 @@ async fn register_finish(
     let ledger =
         verify_chain(std::slice::from_ref(&genesis)).map_err(ServerError::InvalidLedger)?;
     let account_id = *ledger.account_id();
+    let EntryKind::Genesis { first_device, .. } = &genesis.kind else {
+        return Err(ServerError::Malformed(
+            "`genesis` is not a genesis entry".into(),
+        ));
+    };
+    let genesis_device = first_device.device_id();
     let head = ledger.head();
 
     let outcome = state
@@ -149,9 +156,10 @@ async fn register_finish(
             tracing::info!(%account, "account registered");
             state
                 .audit(
-                    crate::audit::Event::AccountRegistered,
-                    Some(&account_id),
-                    None,
+                    AuditAction::AccountRegistered,
+                    AuditOutcome::Success,
+                    &account_id,
+                    Some(genesis_device.as_bytes()),
                 )
                 .await?;
             Ok((

@@ -15,6 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN};
 use enigm_core::lifecycle::DeviceState;
 use enigm_core::trust::Operation;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::accounts::HeadJson;
 use super::{decode_b64, encode_b64, parse_json};
-use crate::audit::Event;
+use crate::audit::entry_code;
 use crate::auth::Authenticated;
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -216,13 +217,17 @@ async fn append(
         .await?;
     match outcome {
         AppendOutcome::Appended(head) => {
-            state
-                .audit(
-                    Event::LedgerAppended,
-                    Some(&request.account.account_id),
-                    Some(&request.session.device_id),
-                )
-                .await?;
+            for entry in &entries {
+                let kind = entry_code(&entry.kind)?;
+                state
+                    .audit(
+                        AuditAction::LedgerAppended { kind },
+                        AuditOutcome::Success,
+                        &request.account.account_id,
+                        Some(&request.session.device_id),
+                    )
+                    .await?;
+            }
             tracing::info!(
                 account = %request.account_pseudonym(&state),
                 seq = head.seq,

@@ -26,6 +26,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::routing::post;
 use ed25519_dalek::Signature;
+use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::identity::{DeviceId, SigningPublicKey};
 use enigm_core::lifecycle::DeviceState;
 use enigm_core::opaque::{
@@ -40,7 +41,6 @@ use serde::{Deserialize, Serialize};
 
 use super::accounts::{HeadJson, lookup_key};
 use super::{decode_b64, encode_b64, parse_json};
-use crate::audit::Event;
 use crate::auth::Authenticated;
 use crate::error::{AuthFailure, ServerError};
 use crate::protocol::session_binding_message;
@@ -108,13 +108,6 @@ async fn refresh(
     {
         return Err(ServerError::Unauthenticated(AuthFailure::UnknownSession));
     }
-    state
-        .audit(
-            Event::SessionRefreshed,
-            Some(&request.account.account_id),
-            Some(&request.session.device_id),
-        )
-        .await?;
     Ok(Json(serde_json::json!({ "expires_at": expires_at })))
 }
 
@@ -129,8 +122,9 @@ async fn end(
         .await?;
     state
         .audit(
-            Event::SessionEnded,
-            Some(&request.account.account_id),
+            AuditAction::SessionEnded,
+            AuditOutcome::Success,
+            &request.account.account_id,
             Some(&request.session.device_id),
         )
         .await?;
@@ -228,7 +222,12 @@ async fn login_start(
         && let Some(account) = state.storage().account_by_lookup_key(&key).await?
     {
         state
-            .audit(Event::LoginRateLimited, Some(&account.account_id), None)
+            .audit(
+                AuditAction::LoginRateLimited,
+                AuditOutcome::Denied,
+                &account.account_id,
+                None,
+            )
             .await?;
     }
     limited?;
@@ -309,7 +308,12 @@ async fn login_finish(
     let (Some(account_id), Ok(finished)) = (pending.account_id, finished) else {
         if let Some(account_id) = pending.account_id {
             state
-                .audit(Event::LoginFailed, Some(&account_id), None)
+                .audit(
+                    AuditAction::LoginFailed,
+                    AuditOutcome::Denied,
+                    &account_id,
+                    None,
+                )
                 .await?;
         }
         return Err(ServerError::InvalidCredentials);
@@ -359,12 +363,13 @@ async fn login_finish(
             recovery_epoch: account.recovery_epoch,
         })
         .await?;
-    let event = match kind {
-        SessionKind::Full => Event::LoginSucceeded,
-        SessionKind::EnrollmentRestricted => Event::EnrollmentSessionIssued,
-    };
     state
-        .audit(event, Some(&account_id), Some(device_id.as_bytes()))
+        .audit(
+            AuditAction::LoginSucceeded,
+            AuditOutcome::Success,
+            &account_id,
+            Some(device_id.as_bytes()),
+        )
         .await?;
     let logs = &state.secrets().service_logs;
     tracing::info!(
