@@ -553,3 +553,24 @@ fn registration_refuses_bad_input_precisely() {
         (409, "username_taken")
     );
 }
+
+#[test]
+fn registration_is_throttled_per_source() {
+    let server = ServerProcess::start();
+    let http = Http::new(server.addr);
+    let request = |name: &str| {
+        let start = enigm_core::opaque::ClientRegistration::start(&mut OsRng, b"pw").unwrap();
+        http.post_json(
+            "/v1/accounts/register/start",
+            &json!({ "username": name, "registration_request": b64(&start.message.serialize()) }),
+        )
+    };
+    for n in 0..31 {
+        assert_eq!(request(&format!("user{n}")).status, 200, "attempt {n}");
+    }
+    let limited = request("one-more");
+    assert_eq!(
+        (limited.status, limited.error_code().as_str()),
+        (429, "rate_limited")
+    );
+}

@@ -87,6 +87,12 @@ impl ServerProcess {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
+    /// Kills the process at once (SIGKILL): no shutdown code runs.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Sends SIGTERM (kill on other platforms) and waits for the exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         #[cfg(unix)]

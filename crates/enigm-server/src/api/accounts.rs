@@ -6,12 +6,15 @@
 //! Bytes are unpadded base64url. The genesis ledger entry is verified with enigm-core before
 //! anything is stored, and the account, its OPAQUE record and its genesis are written in one
 //! transaction. The username is used only to compute its peppered lookup key; it is neither
-//! stored nor logged.
+//! stored nor logged. Registration starts are throttled per source address (the same backoff
+//! as logins), which also bounds how fast anyone can probe for taken usernames.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use enigm_core::audit::{AuditAction, AuditOutcome};
@@ -23,7 +26,7 @@ use enigm_core::opaque::{
 use enigm_core::pseudonym::{PseudonymKind, normalize_username, pseudonym, username_lookup_key};
 use serde::{Deserialize, Serialize};
 
-use super::{decode_b64, encode_b64, parse_json};
+use super::{decode_b64, encode_b64, parse_json, throttle};
 use crate::error::ServerError;
 use crate::state::AppState;
 use crate::storage::{CreateOutcome, NewAccount, StoredEntry};
@@ -82,9 +85,12 @@ pub(crate) fn lookup_key(state: &AppState, username: &str) -> Result<[u8; 32], S
 
 async fn register_start(
     State(state): State<AppState>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Result<Json<RegisterStartReply>, ServerError> {
     let request: RegisterStart = parse_json(&body)?;
+    let source_key = format!("reg:{}", source.ip());
+    throttle(&state, &[(&source_key, state.config().source_backoff)]).await?;
     let key = lookup_key(&state, &request.username)?;
     let message = decode_b64(
         "registration_request",

@@ -40,6 +40,28 @@ pub(crate) fn api_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Refuses the attempt if any counter is in its backoff; otherwise counts it on every counter
+/// (it stays counted until a success resets the counter, or it decays).
+pub(crate) async fn throttle(
+    state: &AppState,
+    counters: &[(&str, crate::storage::Backoff)],
+) -> Result<(), ServerError> {
+    let now = state.now();
+    for (key, _) in counters {
+        if let Some(limit) = state.storage().rate_limit(key).await?
+            && limit.blocked_until > now
+        {
+            return Err(ServerError::RateLimited {
+                retry_after: limit.blocked_until - now,
+            });
+        }
+    }
+    for (key, backoff) in counters {
+        state.storage().record_failure(key, now, *backoff).await?;
+    }
+    Ok(())
+}
+
 async fn not_found() -> ServerError {
     ServerError::NotFound
 }

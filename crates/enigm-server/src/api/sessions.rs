@@ -40,7 +40,7 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{HeadJson, lookup_key};
-use super::{decode_b64, encode_b64, parse_json};
+use super::{decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
 use crate::error::{AuthFailure, ServerError};
 use crate::protocol::session_binding_message;
@@ -173,34 +173,6 @@ fn source_limit_key(source: &SocketAddr) -> String {
     format!("src:{}", source.ip())
 }
 
-/// Refuses the attempt if either counter is in its backoff; otherwise counts it.
-async fn check_and_count(
-    state: &AppState,
-    account_key: &str,
-    source_key: &str,
-) -> Result<(), ServerError> {
-    let now = state.now();
-    for key in [account_key, source_key] {
-        if let Some(limit) = state.storage().rate_limit(key).await?
-            && limit.blocked_until > now
-        {
-            return Err(ServerError::RateLimited {
-                retry_after: limit.blocked_until - now,
-            });
-        }
-    }
-    let config = state.config();
-    state
-        .storage()
-        .record_failure(account_key, now, config.account_backoff)
-        .await?;
-    state
-        .storage()
-        .record_failure(source_key, now, config.source_backoff)
-        .await?;
-    Ok(())
-}
-
 async fn login_start(
     State(state): State<AppState>,
     ConnectInfo(source): ConnectInfo<SocketAddr>,
@@ -216,8 +188,15 @@ async fn login_start(
     let message = CredentialRequest::deserialize(&message).map_err(|_| {
         ServerError::Malformed("`credential_request` is not an OPAQUE credential request".into())
     })?;
-    let limited =
-        check_and_count(&state, &account_limit_key(&key), &source_limit_key(&source)).await;
+    let config = state.config();
+    let limited = throttle(
+        &state,
+        &[
+            (&account_limit_key(&key), config.account_backoff),
+            (&source_limit_key(&source), config.source_backoff),
+        ],
+    )
+    .await;
     if let Err(ServerError::RateLimited { .. }) = &limited
         && let Some(account) = state.storage().account_by_lookup_key(&key).await?
     {
