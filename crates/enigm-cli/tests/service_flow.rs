@@ -574,3 +574,69 @@ fn registration_is_throttled_per_source() {
         (429, "rate_limited")
     );
 }
+
+#[test]
+fn concurrent_conflicting_appends_let_exactly_one_win() {
+    let server = ServerProcess::start();
+    let http = Http::new(server.addr);
+    let account = register(&http, "judy", PASSWORD);
+    let session = login(&http, "judy", PASSWORD, &account.device).unwrap();
+    let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
+    let state = verify_chain(&[genesis]).unwrap();
+    let requests: Vec<(String, String)> = (0..6)
+        .map(|_| {
+            let newcomer = DeviceSecrets::generate(&mut OsRng);
+            let mut add = state.next_entry(EntryKind::AddDevice {
+                device: newcomer.public(),
+                approved_by: account.device.device_id(),
+                replaces: None,
+            });
+            add.sign_device(&account.account_id, &account.device);
+            add.sign_device(&account.account_id, &newcomer);
+            let body = json!({ "entries": [b64(&add.encode())] }).to_string();
+            let header = enigm::authorization(
+                &session,
+                &account.device,
+                "POST",
+                "/v1/ledger",
+                body.as_bytes(),
+                &SignOptions::default(),
+            );
+            (header, body)
+        })
+        .collect();
+    let replies: Vec<common::Response> = std::thread::scope(|scope| {
+        let handles: Vec<_> = requests
+            .iter()
+            .map(|(header, body)| {
+                let http = http.clone();
+                scope.spawn(move || {
+                    http.request(
+                        "POST",
+                        "/v1/ledger",
+                        &[("Authorization", header)],
+                        body.as_bytes(),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let won = replies.iter().filter(|reply| reply.status == 201).count();
+    assert_eq!(
+        won,
+        1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for reply in replies.iter().filter(|reply| reply.status != 201) {
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (409, "ledger_conflict")
+        );
+        assert_eq!(reply.json()["error"]["head"]["seq"], 1);
+    }
+}
