@@ -5,6 +5,7 @@
 //! UI's npm packages) and says precisely what to install where it cannot.
 
 mod bench;
+mod postgres;
 mod setup;
 mod shell;
 
@@ -87,8 +88,14 @@ fn test(root: &Path) -> Result<()> {
         .join("debug")
         .join(format!("enigm-app{}", std::env::consts::EXE_SUFFIX));
     let session = shell::KeychainSession::new()?;
+    // Stopped when it drops, after the tests, whether they passed or not.
+    let postgres = postgres::TestPostgres::start()?;
+    let mut tests = cmd("cargo", root);
+    tests
+        .env("ENIGM_APP_BIN", &app_bin)
+        .env("ENIGM_TEST_POSTGRES_URL", postgres.url());
     if shell::has_cargo_subcommand("nextest") {
-        session.run(cmd("cargo", root).env("ENIGM_APP_BIN", &app_bin).args([
+        session.run(tests.args([
             "nextest",
             "run",
             "--workspace",
@@ -98,13 +105,7 @@ fn test(root: &Path) -> Result<()> {
             "--no-fail-fast",
         ]))?;
     } else {
-        session.run(cmd("cargo", root).env("ENIGM_APP_BIN", &app_bin).args([
-            "test",
-            "--workspace",
-            "--locked",
-            "--",
-            "--include-ignored",
-        ]))?;
+        session.run(tests.args(["test", "--workspace", "--locked", "--", "--include-ignored"]))?;
     }
     run(cmd("cargo", root).args(["test", "--workspace", "--locked", "--doc"]))?;
     println!("\nxtask test: all checks passed");

@@ -39,19 +39,40 @@ fn errors_have_one_shape() {
 }
 
 #[test]
-fn database_url_is_refused_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_enigm"))
-        .args(["server", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .args(["--database", "postgres://localhost/enigm"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(output.stdout.is_empty(), "no listening line");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("PostgreSQL backend is not available yet"),
-        "{stderr}"
-    );
+fn bad_or_unreachable_database_is_refused_without_the_password() {
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cases = [
+        (
+            "postgres://enigm:s3cret-pw@localhost:notaport/enigm".to_owned(),
+            "not a valid PostgreSQL URL",
+        ),
+        (
+            format!("postgres://enigm:s3cret-pw@127.0.0.1:{port}/enigm"),
+            "storage: postgres",
+        ),
+    ];
+    for (url, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_enigm"))
+            .args(["server", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path())
+            .args(["--database", &url])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        assert!(output.stdout.is_empty(), "no listening line");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "gave up in bounded time"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+    }
 }

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::error::ServerError;
 use crate::secrets::Secrets;
 use crate::state::AppState;
-use crate::storage::SqliteStorage;
+use crate::storage::{PostgresStorage, SqliteStorage, Storage};
 
 /// How often expired nonces, logins and sessions are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -37,17 +37,10 @@ impl Server {
     /// Opens the data directory (secrets, database) and binds the listen address.
     ///
     /// # Errors
-    /// [`ServerError::Config`] for a PostgreSQL URL (not available yet) or a bad pepper,
-    /// [`ServerError::DataDir`] / [`ServerError::Storage`] when the data directory cannot be
-    /// used, [`ServerError::Config`] when the address cannot be bound.
+    /// [`ServerError::Config`] for a malformed PostgreSQL URL or a bad pepper,
+    /// [`ServerError::DataDir`] / [`ServerError::Storage`] when the data directory or the
+    /// database cannot be used, [`ServerError::Config`] when the address cannot be bound.
     pub async fn bind(config: Config) -> Result<Self, ServerError> {
-        if config.database.is_some() {
-            return Err(ServerError::Config(
-                "the PostgreSQL backend is not available yet; omit --database to use the \
-                 embedded SQLite database in the data directory"
-                    .into(),
-            ));
-        }
         let secrets = Secrets::load_or_create(&config.data_dir, config.pepper_hex.as_deref())?;
         let setup_bytes = crate::secrets::load_or_create(&config.data_dir, "opaque-setup", || {
             Zeroizing::new(ServerSetup::new(&mut OsRng).serialize().to_vec())
@@ -57,14 +50,23 @@ impl Server {
                 "opaque-setup is not a valid OPAQUE server setup; restore it".into(),
             )
         })?;
-        let path = config.data_dir.join("enigm.db");
-        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
-            .await
-            .map_err(|error| ServerError::Internal(error.to_string()))??;
+        // The data directory keeps the secrets either way; the data goes to PostgreSQL when a
+        // URL is given (several nodes), else to the embedded SQLite file (one node).
+        let storage: Arc<dyn Storage> = match &config.database {
+            Some(url) => Arc::new(PostgresStorage::connect(url).await?),
+            None => {
+                let path = config.data_dir.join("enigm.db");
+                Arc::new(
+                    tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
+                        .await
+                        .map_err(|error| ServerError::Internal(error.to_string()))??,
+                )
+            }
+        };
         let listener = TcpListener::bind(config.listen).await.map_err(|error| {
             ServerError::Config(format!("cannot listen on {}: {error}", config.listen))
         })?;
-        let state = AppState::new(Arc::new(storage), secrets, opaque_setup, config);
+        let state = AppState::new(storage, secrets, opaque_setup, config);
         Ok(Self { listener, state })
     }
 

@@ -14,9 +14,11 @@ use super::{
     SessionRecord, Storage, StoredAudit, StoredEntry, StoredHead,
 };
 
-/// Expands to one test per conformance check for the storage `$make` builds.
+/// Expands to one test per conformance check for the storage `$make` builds (an expression,
+/// which may `.await`); attributes after it (`storage_conformance!(make, #[ignore = "..."])`)
+/// go on every test.
 macro_rules! storage_conformance {
-    ($make:expr) => {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
         mod conformance {
             #[allow(unused_imports)]
             use super::*;
@@ -25,6 +27,7 @@ macro_rules! storage_conformance {
             macro_rules! check {
                 ($name:ident) => {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    $(#[$attr])*
                     async fn $name() {
                         suite::$name(std::sync::Arc::new($make)).await;
                     }

@@ -18,8 +18,10 @@
 #[macro_use]
 pub(crate) mod conformance;
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;

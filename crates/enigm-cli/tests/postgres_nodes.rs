@@ -1,0 +1,209 @@
+//! Two real `enigm server` nodes on one PostgreSQL database (DESIGN §13): what one node
+//! accepts or writes, the other one honours — sessions, nonces (a replay is refused whichever
+//! node it reaches) and the ledger's compare-and-swap.
+//!
+//! Needs a PostgreSQL server: `cargo xtask test` starts one and sets `ENIGM_TEST_POSTGRES_URL`.
+//! Plain `cargo test` skips these tests (ignored); asked for without the variable, they fail.
+
+mod common;
+
+use common::enigm::{self, SignOptions, b64, login, register, signed, unb64};
+use common::{Http, ServerProcess};
+use enigm_core::identity::DeviceSecrets;
+use enigm_core::ledger::{EntryKind, LedgerEntry, verify_chain};
+use rand_core::{OsRng, RngCore};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple 42";
+
+/// A username no earlier run on the same database has taken.
+fn fresh_username(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", OsRng.next_u64())
+}
+
+#[test]
+#[ignore = "needs PostgreSQL; run by cargo xtask test"]
+fn two_nodes_share_sessions_nonces_and_the_ledger() {
+    // Asked for without a server, the test fails: it must never pass vacuously.
+    let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run it \
+             with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The nodes share the service's secrets (pepper, OPAQUE setup), as a deployment would:
+    // the first creates them, the second starts once they exist.
+    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
+    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
+    assert!(
+        !data.join("enigm.db").exists(),
+        "no SQLite file with --database"
+    );
+    let http1 = Http::new(node1.addr);
+    let http2 = Http::new(node2.addr);
+
+    // Register and log in through node 1; the session is valid on node 2.
+    let username = fresh_username("nodes");
+    let account = register(&http1, &username, PASSWORD);
+    let session = login(&http1, &username, PASSWORD, &account.device).unwrap();
+    let device = &account.device;
+    let read = signed(
+        &http2,
+        &session,
+        device,
+        "GET",
+        "/v1/ledger?since=0",
+        b"",
+        &SignOptions::default(),
+    );
+    assert_eq!(read.status, 200, "{:?}", read.json());
+
+    // A request accepted by node 1 and replayed against node 2 is refused: shared nonces.
+    let header = enigm::authorization(
+        &session,
+        device,
+        "GET",
+        "/v1/ledger",
+        b"",
+        &SignOptions::default(),
+    );
+    let first = http1.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
+    assert_eq!(first.status, 200, "{:?}", first.json());
+    let replay = http2.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
+    assert_eq!(
+        (replay.status, replay.error_code().as_str()),
+        (401, "replayed")
+    );
+
+    // An append through node 1 is what node 2 serves next.
+    let genesis = LedgerEntry::genesis(account.account_id, device, &account.recovery);
+    let mut chain = vec![genesis];
+    let state = verify_chain(&chain).unwrap();
+    let phone = DeviceSecrets::generate(&mut OsRng);
+    let mut add = state.next_entry(EntryKind::AddDevice {
+        device: phone.public(),
+        approved_by: device.device_id(),
+        replaces: None,
+    });
+    add.sign_device(&account.account_id, device);
+    add.sign_device(&account.account_id, &phone);
+    let body = json!({ "entries": [b64(&add.encode())] }).to_string();
+    let appended = signed(
+        &http1,
+        &session,
+        device,
+        "POST",
+        "/v1/ledger",
+        body.as_bytes(),
+        &SignOptions::default(),
+    );
+    assert_eq!(appended.status, 201, "{:?}", appended.json());
+    let seen = signed(
+        &http2,
+        &session,
+        device,
+        "GET",
+        "/v1/ledger?since=1",
+        b"",
+        &SignOptions::default(),
+    );
+    assert_eq!(seen.status, 200, "{:?}", seen.json());
+    let seen = seen.json();
+    assert_eq!(seen["head"]["seq"], 1);
+    assert_eq!(seen["head"]["hash"], add.hash().to_hex());
+    assert_eq!(seen["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(unb64(seen["entries"][0].as_str().unwrap()), add.encode());
+    chain.push(add);
+
+    // Conflicting appends raced through both nodes at once: exactly one wins, the others get
+    // 409 with the winner's head, and both nodes then serve the same head.
+    let state = verify_chain(&chain).unwrap();
+    let requests: Vec<(Http, String, String)> = (0..8)
+        .map(|index| {
+            let newcomer = DeviceSecrets::generate(&mut OsRng);
+            let mut add = state.next_entry(EntryKind::AddDevice {
+                device: newcomer.public(),
+                approved_by: device.device_id(),
+                replaces: None,
+            });
+            add.sign_device(&account.account_id, device);
+            add.sign_device(&account.account_id, &newcomer);
+            let body = json!({ "entries": [b64(&add.encode())] }).to_string();
+            let header = enigm::authorization(
+                &session,
+                device,
+                "POST",
+                "/v1/ledger",
+                body.as_bytes(),
+                &SignOptions::default(),
+            );
+            let http = if index % 2 == 0 { &http1 } else { &http2 };
+            (http.clone(), header, body)
+        })
+        .collect();
+    let replies: Vec<common::Response> = std::thread::scope(|scope| {
+        let handles: Vec<_> = requests
+            .iter()
+            .map(|(http, header, body)| {
+                scope.spawn(move || {
+                    http.request(
+                        "POST",
+                        "/v1/ledger",
+                        &[("Authorization", header)],
+                        body.as_bytes(),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let statuses: Vec<u16> = replies.iter().map(|reply| reply.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    let winner = replies.iter().find(|reply| reply.status == 201).unwrap();
+    let head = winner.json()["head"].clone();
+    assert_eq!(head["seq"], 2);
+    for reply in replies.iter().filter(|reply| reply.status != 201) {
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (409, "ledger_conflict")
+        );
+        assert_eq!(reply.json()["error"]["head"], head);
+    }
+    for http in [&http1, &http2] {
+        let page = signed(
+            http,
+            &session,
+            device,
+            "GET",
+            "/v1/ledger?since=0",
+            b"",
+            &SignOptions::default(),
+        );
+        assert_eq!(page.status, 200, "{:?}", page.json());
+        let page = page.json();
+        assert_eq!(page["head"], head);
+        let entries: Vec<LedgerEntry> = page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
+            .collect();
+        assert_eq!(entries.len(), 3);
+        verify_chain(&entries).unwrap();
+    }
+
+    // Neither node logged the username (log lines carry pseudonyms only).
+    for node in [&node1, &node2] {
+        let log = node.stderr();
+        assert!(!log.contains(&username), "username in the log");
+    }
+}

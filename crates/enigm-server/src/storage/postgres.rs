@@ -1,0 +1,958 @@
+//! PostgreSQL storage: one database shared by several stateless nodes (DESIGN §13).
+//!
+//! tokio-postgres behind a deadpool pool (sqlx would clash with rusqlite's SQLite link). Every
+//! check-then-write is atomic in the database itself, so it holds across nodes and not just
+//! within one process:
+//!
+//! - nonces and pending logins rely on primary keys (`ON CONFLICT DO NOTHING`, `DELETE ...
+//!   RETURNING`): a replay is refused whichever node it reaches;
+//! - the ledger compare-and-swap locks the account row (`SELECT ... FOR UPDATE`) and the
+//!   `(account_id, seq)` primary key backs it up;
+//! - rate-limit counters and the audit chain serialise their writers on transaction-scoped
+//!   advisory locks;
+//! - migrations run in one transaction under an advisory lock, recorded in `schema_version`,
+//!   so several nodes may start at once.
+//!
+//! Every call is bounded: connecting, waiting for a pooled connection and each whole storage
+//! call time out. Errors carry the database's message, never the connection URL.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
+};
+use enigm_core::trust::SessionKind;
+use tokio_postgres::{NoTls, Row};
+
+use super::{
+    AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome, LedgerEffects,
+    NewAccount, PendingLogin, RateLimitState, SessionRecord, Storage, StoredAudit, StoredEntry,
+    StoredHead,
+};
+use crate::error::ServerError;
+
+/// Migration scripts, in order. Never edit a released one: append.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE accounts (
+        account_id     BYTEA PRIMARY KEY CHECK (length(account_id) = 16),
+        lookup_key     BYTEA NOT NULL UNIQUE CHECK (length(lookup_key) = 32),
+        opaque_record  BYTEA NOT NULL,
+        status         TEXT NOT NULL CHECK (status IN ('active', 'locked', 'recovering')),
+        locked_until   BIGINT,
+        recovery_epoch BIGINT NOT NULL,
+        head_seq       BIGINT NOT NULL,
+        head_hash      BYTEA NOT NULL CHECK (length(head_hash) = 32),
+        created_at     BIGINT NOT NULL
+    );
+
+    CREATE TABLE ledger_entries (
+        account_id BYTEA NOT NULL REFERENCES accounts (account_id),
+        seq        BIGINT NOT NULL CHECK (seq >= 0),
+        hash       BYTEA NOT NULL CHECK (length(hash) = 32),
+        bytes      BYTEA NOT NULL,
+        PRIMARY KEY (account_id, seq)
+    );
+
+    CREATE TABLE pending_logins (
+        login_id   BYTEA PRIMARY KEY CHECK (length(login_id) = 16),
+        lookup_key BYTEA NOT NULL,
+        account_id BYTEA,
+        state      BYTEA NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);
+
+    CREATE TABLE sessions (
+        session_id     BYTEA PRIMARY KEY CHECK (length(session_id) = 16),
+        account_id     BYTEA NOT NULL REFERENCES accounts (account_id),
+        device_key     BYTEA NOT NULL CHECK (length(device_key) = 32),
+        device_id      BYTEA NOT NULL CHECK (length(device_id) = 16),
+        kind           TEXT NOT NULL CHECK (kind IN ('full', 'enrollment')),
+        issued_at      BIGINT NOT NULL,
+        expires_at     BIGINT NOT NULL,
+        strong_auth_at BIGINT NOT NULL,
+        recovery_epoch BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_by_device ON sessions (account_id, device_id);
+    CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+    CREATE TABLE nonces (
+        session_id BYTEA NOT NULL,
+        nonce      BYTEA NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (session_id, nonce)
+    );
+    CREATE INDEX nonces_by_expiry ON nonces (expires_at);
+
+    CREATE TABLE rate_limits (
+        key             TEXT PRIMARY KEY,
+        failures        BIGINT NOT NULL CHECK (failures >= 0),
+        last_failure_at BIGINT NOT NULL,
+        blocked_until   BIGINT NOT NULL
+    );
+
+    CREATE TABLE audit (
+        seq     BIGINT PRIMARY KEY CHECK (seq >= 0),
+        hash    BYTEA NOT NULL CHECK (length(hash) = 32),
+        account TEXT,
+        bytes   BYTEA NOT NULL
+    );
+    CREATE INDEX audit_by_account ON audit (account, seq);
+"];
+
+/// The advisory lock (64-bit key space) held while migrating: "enigm" + "mig" in ASCII.
+const MIGRATION_LOCK: i64 = 0x656e_6967_6d6d_6967;
+/// Advisory lock class (two 32-bit keys space) serialising one rate-limit key's writers.
+const RATE_LIMIT_LOCK_CLASS: i32 = 0x656e_0001;
+/// Advisory lock class serialising audit-chain writers (object 0).
+const AUDIT_LOCK_CLASS: i32 = 0x656e_0002;
+
+/// How long connecting to the database may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long waiting for, creating or recycling a pooled connection may take.
+const POOL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one whole storage call (all its statements) may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Connections per node.
+const POOL_SIZE: usize = 16;
+
+/// The service's PostgreSQL database, shared by every node.
+#[derive(Clone)]
+pub struct PostgresStorage {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pool's configuration holds the password: never print it.
+        f.write_str("PostgresStorage")
+    }
+}
+
+/// Maps a database error; the text is logged, never sent, and never holds the URL.
+fn db(error: tokio_postgres::Error) -> ServerError {
+    ServerError::Storage(format!("postgres: {error}"))
+}
+
+/// Maps a pool error (timeout, connection refused, ...).
+fn pool(error: deadpool_postgres::PoolError) -> ServerError {
+    ServerError::Storage(format!("postgres pool: {error}"))
+}
+
+/// Our counters and times are unsigned; PostgreSQL's integers are not.
+fn to_sql(value: u64) -> Result<i64, ServerError> {
+    i64::try_from(value).map_err(|_| ServerError::Storage("integer out of range".into()))
+}
+
+/// Reads a non-negative integer column.
+fn from_sql(value: i64) -> Result<u64, ServerError> {
+    u64::try_from(value).map_err(|_| ServerError::Storage("negative integer in database".into()))
+}
+
+/// Reads a fixed-size bytea column.
+fn fixed<const N: usize>(bytes: Vec<u8>) -> Result<[u8; N], ServerError> {
+    bytes
+        .try_into()
+        .map_err(|_| ServerError::Storage("bytea of unexpected length in database".into()))
+}
+
+/// Reads column `index` of `row`.
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    index: usize,
+) -> Result<T, ServerError> {
+    row.try_get(index).map_err(db)
+}
+
+/// Bounds one storage call.
+async fn bounded<T>(call: impl Future<Output = Result<T, ServerError>>) -> Result<T, ServerError> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .map_err(|_| ServerError::Storage("postgres call timed out".into()))?
+}
+
+impl PostgresStorage {
+    /// Connects to the database at `url` (`postgres://user@host/db`, or key=value form) and
+    /// migrates it.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] when the URL cannot be parsed; otherwise as
+    /// [`PostgresStorage::from_config`].
+    pub async fn connect(url: &str) -> Result<Self, ServerError> {
+        // The parser's message may quote the URL, password included: say only what is wrong.
+        let config: tokio_postgres::Config = url.parse().map_err(|_| {
+            ServerError::Config(
+                "--database is not a valid PostgreSQL URL (postgres://USER@HOST:PORT/DB)".into(),
+            )
+        })?;
+        Self::from_config(config).await
+    }
+
+    /// Builds the pool for `config`, checks that the database answers, and migrates it.
+    ///
+    /// # Errors
+    /// [`ServerError::Storage`] when the database cannot be reached in time, is newer than this
+    /// build, or a migration fails (nothing is changed then).
+    pub async fn from_config(mut config: tokio_postgres::Config) -> Result<Self, ServerError> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .timeouts(Timeouts {
+                wait: Some(POOL_TIMEOUT),
+                create: Some(POOL_TIMEOUT),
+                recycle: Some(POOL_TIMEOUT),
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|error| ServerError::Storage(format!("postgres pool: {error}")))?;
+        let storage = Self { pool };
+        bounded(storage.migrate()).await?;
+        Ok(storage)
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> Result<deadpool_postgres::Object, ServerError> {
+        self.pool.get().await.map_err(pool)
+    }
+
+    /// Brings the schema to the newest version in one transaction, under an advisory lock so
+    /// that nodes starting together migrate once.
+    async fn migrate(&self) -> Result<(), ServerError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(db)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                 version    INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )
+        .await
+        .map_err(db)?;
+        let row = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .await
+            .map_err(db)?;
+        let found: i32 = get(&row, 0)?;
+        let found = usize::try_from(found)
+            .map_err(|_| ServerError::Storage("negative schema version".into()))?;
+        if found > MIGRATIONS.len() {
+            return Err(ServerError::Storage(format!(
+                "database schema version {found} is newer than this build ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (index, script) in MIGRATIONS.iter().enumerate().skip(found) {
+            tx.batch_execute(script).await.map_err(db)?;
+            let version = i32::try_from(index + 1)
+                .map_err(|_| ServerError::Storage("too many migrations".into()))?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&version],
+            )
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+}
+
+fn status_columns(status: AccountStatus) -> Result<(&'static str, Option<i64>), ServerError> {
+    Ok(match status {
+        AccountStatus::Active => ("active", None),
+        AccountStatus::Locked { until } => ("locked", until.map(to_sql).transpose()?),
+        AccountStatus::Recovering => ("recovering", None),
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "account_id, lookup_key, opaque_record, status, locked_until, \
+     recovery_epoch, head_seq, head_hash, created_at";
+
+fn account_from_row(row: &Row) -> Result<AccountRecord, ServerError> {
+    let status: String = get(row, 3)?;
+    let until: Option<i64> = get(row, 4)?;
+    let status = match status.as_str() {
+        "active" => AccountStatus::Active,
+        "locked" => AccountStatus::Locked {
+            until: until.map(from_sql).transpose()?,
+        },
+        "recovering" => AccountStatus::Recovering,
+        _ => return Err(ServerError::Storage("unknown account status".into())),
+    };
+    Ok(AccountRecord {
+        account_id: fixed(get(row, 0)?)?,
+        lookup_key: fixed(get(row, 1)?)?,
+        opaque_record: get(row, 2)?,
+        status,
+        recovery_epoch: from_sql(get(row, 5)?)?,
+        head: StoredHead {
+            seq: from_sql(get(row, 6)?)?,
+            hash: fixed(get(row, 7)?)?,
+        },
+        created_at: from_sql(get(row, 8)?)?,
+    })
+}
+
+fn kind_column(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::Full => "full",
+        SessionKind::EnrollmentRestricted => "enrollment",
+    }
+}
+
+async fn read_rate_limit(
+    client: &impl GenericClient,
+    key: &str,
+) -> Result<Option<RateLimitState>, ServerError> {
+    let row = client
+        .query_opt(
+            "SELECT failures, last_failure_at, blocked_until FROM rate_limits WHERE key = $1",
+            &[&key],
+        )
+        .await
+        .map_err(db)?;
+    row.map(|row| {
+        let failures: i64 = get(&row, 0)?;
+        Ok(RateLimitState {
+            failures: u32::try_from(failures)
+                .map_err(|_| ServerError::Storage("failure count out of range".into()))?,
+            last_failure_at: from_sql(get(&row, 1)?)?,
+            blocked_until: from_sql(get(&row, 2)?)?,
+        })
+    })
+    .transpose()
+}
+
+fn entry_from_row(row: &Row) -> Result<StoredEntry, ServerError> {
+    Ok(StoredEntry {
+        seq: from_sql(get(row, 0)?)?,
+        hash: fixed(get(row, 1)?)?,
+        bytes: get(row, 2)?,
+    })
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    async fn create_account(&self, account: NewAccount) -> Result<CreateOutcome, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            let (status, until) = status_columns(AccountStatus::Active)?;
+            // No conflict target: a clash on the id or on the lookup key both mean "exists".
+            let inserted = tx
+                .execute(
+                    "INSERT INTO accounts (account_id, lookup_key, opaque_record, status,
+                         locked_until, recovery_epoch, head_seq, head_hash, created_at)
+                     VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)
+                     ON CONFLICT DO NOTHING",
+                    &[
+                        &account.account_id.as_slice(),
+                        &account.lookup_key.as_slice(),
+                        &account.opaque_record,
+                        &status,
+                        &until,
+                        &to_sql(account.genesis.seq)?,
+                        &account.genesis.hash.as_slice(),
+                        &to_sql(account.created_at)?,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            if inserted != 1 {
+                return Ok(CreateOutcome::AlreadyExists);
+            }
+            tx.execute(
+                "INSERT INTO ledger_entries (account_id, seq, hash, bytes) VALUES ($1, $2, $3, $4)",
+                &[
+                    &account.account_id.as_slice(),
+                    &to_sql(account.genesis.seq)?,
+                    &account.genesis.hash.as_slice(),
+                    &account.genesis.bytes,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(CreateOutcome::Created)
+        })
+        .await
+    }
+
+    async fn account_by_lookup_key(
+        &self,
+        lookup_key: &[u8; 32],
+    ) -> Result<Option<AccountRecord>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lookup_key = $1"),
+                    &[&lookup_key.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            row.as_ref().map(account_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn account(&self, account_id: &AccountId) -> Result<Option<AccountRecord>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1"),
+                    &[&account_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            row.as_ref().map(account_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn insert_pending_login(&self, login: PendingLogin) -> Result<(), ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO pending_logins (login_id, lookup_key, account_id, state, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &login.login_id.as_slice(),
+                        &login.lookup_key.as_slice(),
+                        &login.account_id.as_ref().map(|id| id.as_slice()),
+                        &login.state,
+                        &to_sql(login.expires_at)?,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_pending_login(
+        &self,
+        login_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingLogin>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "DELETE FROM pending_logins WHERE login_id = $1
+                     RETURNING lookup_key, account_id, state, expires_at",
+                    &[&login_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let expires_at = from_sql(get(&row, 3)?)?;
+            if now >= expires_at {
+                return Ok(None);
+            }
+            let account_id: Option<Vec<u8>> = get(&row, 1)?;
+            Ok(Some(PendingLogin {
+                login_id: *login_id,
+                lookup_key: fixed(get(&row, 0)?)?,
+                account_id: account_id.map(fixed).transpose()?,
+                state: get(&row, 2)?,
+                expires_at,
+            }))
+        })
+        .await
+    }
+
+    async fn insert_session(&self, session: SessionRecord) -> Result<(), ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO sessions (session_id, account_id, device_key, device_id, kind,
+                         issued_at, expires_at, strong_auth_at, recovery_epoch)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    &[
+                        &session.session_id.as_slice(),
+                        &session.account_id.as_slice(),
+                        &session.device_key.as_slice(),
+                        &session.device_id.as_slice(),
+                        &kind_column(session.kind),
+                        &to_sql(session.issued_at)?,
+                        &to_sql(session.expires_at)?,
+                        &to_sql(session.strong_auth_at)?,
+                        &to_sql(session.recovery_epoch)?,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, session_id: &[u8; 16]) -> Result<Option<SessionRecord>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT account_id, device_key, device_id, kind, issued_at, expires_at,
+                         strong_auth_at, recovery_epoch
+                     FROM sessions WHERE session_id = $1",
+                    &[&session_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let kind: String = get(&row, 3)?;
+            let kind = match kind.as_str() {
+                "full" => SessionKind::Full,
+                "enrollment" => SessionKind::EnrollmentRestricted,
+                _ => return Err(ServerError::Storage("unknown session kind".into())),
+            };
+            Ok(Some(SessionRecord {
+                session_id: *session_id,
+                account_id: fixed(get(&row, 0)?)?,
+                device_key: fixed(get(&row, 1)?)?,
+                device_id: fixed(get(&row, 2)?)?,
+                kind,
+                issued_at: from_sql(get(&row, 4)?)?,
+                expires_at: from_sql(get(&row, 5)?)?,
+                strong_auth_at: from_sql(get(&row, 6)?)?,
+                recovery_epoch: from_sql(get(&row, 7)?)?,
+            }))
+        })
+        .await
+    }
+
+    async fn refresh_session(
+        &self,
+        session_id: &[u8; 16],
+        expires_at: u64,
+    ) -> Result<bool, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let changed = client
+                .execute(
+                    "UPDATE sessions SET expires_at = $2 WHERE session_id = $1",
+                    &[&session_id.as_slice(), &to_sql(expires_at)?],
+                )
+                .await
+                .map_err(db)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, session_id: &[u8; 16]) -> Result<bool, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let changed = client
+                .execute(
+                    "DELETE FROM sessions WHERE session_id = $1",
+                    &[&session_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn insert_nonce(
+        &self,
+        session_id: &[u8; 16],
+        nonce: &[u8],
+        expires_at: u64,
+    ) -> Result<bool, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let inserted = client
+                .execute(
+                    "INSERT INTO nonces (session_id, nonce, expires_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (session_id, nonce) DO NOTHING",
+                    &[&session_id.as_slice(), &nonce, &to_sql(expires_at)?],
+                )
+                .await
+                .map_err(db)?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn rate_limit(&self, key: &str) -> Result<Option<RateLimitState>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            read_rate_limit(&client, key).await
+        })
+        .await
+    }
+
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: u64,
+        backoff: Backoff,
+    ) -> Result<RateLimitState, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            // Serialise this key's writers (a row lock cannot cover a row not yet inserted).
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&RATE_LIMIT_LOCK_CLASS, &key],
+            )
+            .await
+            .map_err(db)?;
+            let previous = read_rate_limit(&tx, key).await?;
+            let next = backoff.next(previous, now);
+            tx.execute(
+                "INSERT INTO rate_limits (key, failures, last_failure_at, blocked_until)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+                     last_failure_at = excluded.last_failure_at,
+                     blocked_until = excluded.blocked_until",
+                &[
+                    &key,
+                    &i64::from(next.failures),
+                    &to_sql(next.last_failure_at)?,
+                    &to_sql(next.blocked_until)?,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn reset_rate_limit(&self, key: &str) -> Result<(), ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            client
+                .execute("DELETE FROM rate_limits WHERE key = $1", &[&key])
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ledger_entries(
+        &self,
+        account_id: &AccountId,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = client
+                .query(
+                    "SELECT seq, hash, bytes FROM ledger_entries
+                     WHERE account_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                    &[&account_id.as_slice(), &to_sql(since)?, &limit],
+                )
+                .await
+                .map_err(db)?;
+            rows.iter().map(entry_from_row).collect()
+        })
+        .await
+    }
+
+    async fn append_ledger(
+        &self,
+        account_id: &AccountId,
+        expected: StoredHead,
+        entries: Vec<StoredEntry>,
+        effects: LedgerEffects,
+    ) -> Result<AppendOutcome, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            // The row lock makes a concurrent append wait, then read the head it wrote.
+            let row = tx
+                .query_opt(
+                    "SELECT head_seq, head_hash FROM accounts WHERE account_id = $1 FOR UPDATE",
+                    &[&account_id.as_slice()],
+                )
+                .await
+                .map_err(db)?
+                .ok_or(ServerError::NotFound)?;
+            let head = StoredHead {
+                seq: from_sql(get(&row, 0)?)?,
+                hash: fixed(get(&row, 1)?)?,
+            };
+            if head != expected {
+                return Ok(AppendOutcome::Conflict(head));
+            }
+            let Some(last) = entries.last() else {
+                return Ok(AppendOutcome::Appended(head));
+            };
+            let new_head = StoredHead {
+                seq: last.seq,
+                hash: last.hash,
+            };
+            for entry in &entries {
+                tx.execute(
+                    "INSERT INTO ledger_entries (account_id, seq, hash, bytes)
+                     VALUES ($1, $2, $3, $4)",
+                    &[
+                        &account_id.as_slice(),
+                        &to_sql(entry.seq)?,
+                        &entry.hash.as_slice(),
+                        &entry.bytes,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            }
+            tx.execute(
+                "UPDATE accounts SET head_seq = $2, head_hash = $3 WHERE account_id = $1",
+                &[
+                    &account_id.as_slice(),
+                    &to_sql(new_head.seq)?,
+                    &new_head.hash.as_slice(),
+                ],
+            )
+            .await
+            .map_err(db)?;
+            for device in &effects.end_sessions_of {
+                tx.execute(
+                    "DELETE FROM sessions WHERE account_id = $1 AND device_id = $2",
+                    &[&account_id.as_slice(), &device.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            }
+            if let Some(epoch) = effects.recovery_epoch {
+                tx.execute(
+                    "UPDATE accounts SET recovery_epoch = $2 WHERE account_id = $1",
+                    &[&account_id.as_slice(), &to_sql(epoch)?],
+                )
+                .await
+                .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(AppendOutcome::Appended(new_head))
+        })
+        .await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])
+                .await
+                .map_err(db)?;
+            row.map(|row| Ok((from_sql(get(&row, 0)?)?, fixed(get(&row, 1)?)?)))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn append_audit(&self, record: StoredAudit) -> Result<bool, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&AUDIT_LOCK_CLASS])
+                .await
+                .map_err(db)?;
+            // Read committed: this statement sees everything the previous lock holder wrote.
+            let row = tx
+                .query_one("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit", &[])
+                .await
+                .map_err(db)?;
+            if from_sql(get(&row, 0)?)? != record.seq {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO audit (seq, hash, account, bytes) VALUES ($1, $2, $3, $4)",
+                &[
+                    &to_sql(record.seq)?,
+                    &record.hash.as_slice(),
+                    &record.account,
+                    &record.bytes,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn audit_records(
+        &self,
+        account: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredAudit>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = client
+                .query(
+                    "SELECT seq, hash, bytes FROM audit
+                     WHERE account = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                    &[&account, &to_sql(since)?, &limit],
+                )
+                .await
+                .map_err(db)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredAudit {
+                        seq: from_sql(get(row, 0)?)?,
+                        hash: fixed(get(row, 1)?)?,
+                        account: Some(account.to_owned()),
+                        bytes: get(row, 2)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: u64) -> Result<u64, ServerError> {
+        bounded(async {
+            let now = to_sql(now)?;
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            let mut removed = 0u64;
+            for statement in [
+                "DELETE FROM nonces WHERE expires_at <= $1",
+                "DELETE FROM pending_logins WHERE expires_at <= $1",
+                "DELETE FROM sessions WHERE expires_at <= $1",
+            ] {
+                removed += tx.execute(statement, &[&now]).await.map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh, empty storage: its own schema in the test database, so tests run in parallel.
+    /// Panics (failing the test) when `ENIGM_TEST_POSTGRES_URL` is not set: these tests are
+    /// ignored by plain `cargo test`, and must not pass silently when asked for.
+    async fn fresh() -> PostgresStorage {
+        PostgresStorage::from_config(fresh_schema().await)
+            .await
+            .unwrap()
+    }
+
+    /// The test database's configuration with a new, empty schema as its search path.
+    async fn fresh_schema() -> tokio_postgres::Config {
+        let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "ENIGM_TEST_POSTGRES_URL is not set: the PostgreSQL tests need a server; \
+                 run them with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
+            )
+        });
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .expect("ENIGM_TEST_POSTGRES_URL is not a PostgreSQL URL");
+        let mut suffix = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
+        let schema = format!("enigm_test_{}", hex::encode(suffix));
+        let (client, connection) = config.connect(NoTls).await.unwrap();
+        let driver = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        drop(client);
+        driver.await.unwrap().unwrap();
+        config.options(format!("-c search_path={schema}"));
+        config
+    }
+
+    storage_conformance!(fresh().await, #[ignore = "needs PostgreSQL; run by cargo xtask test"]);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL; run by cargo xtask test"]
+    async fn nodes_starting_together_migrate_once() {
+        let config = fresh_schema().await;
+        let mut starts = Vec::new();
+        for _ in 0..4 {
+            let config = config.clone();
+            starts.push(tokio::spawn(PostgresStorage::from_config(config)));
+        }
+        let mut nodes = Vec::new();
+        for start in starts {
+            nodes.push(start.await.unwrap().unwrap());
+        }
+        let client = nodes[0].client().await.unwrap();
+        let versions: Vec<i32> = client
+            .query("SELECT version FROM schema_version ORDER BY version", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let expected: Vec<i32> = (1..=MIGRATIONS.len() as i32).collect();
+        assert_eq!(versions, expected);
+        // A restart finds the schema current and changes nothing.
+        let again = PostgresStorage::from_config(config).await.unwrap();
+        crate::storage::conformance::create_sample_account(&again, 1).await;
+        assert!(nodes[1].account(&[1; 16]).await.unwrap().is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL; run by cargo xtask test"]
+    async fn a_replay_is_refused_by_another_node() {
+        let config = fresh_schema().await;
+        let first = PostgresStorage::from_config(config.clone()).await.unwrap();
+        let second = PostgresStorage::from_config(config).await.unwrap();
+        assert!(first.insert_nonce(&[1; 16], b"n", 100).await.unwrap());
+        assert!(!second.insert_nonce(&[1; 16], b"n", 100).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_bad_url_is_refused_without_echoing_it() {
+        let error = PostgresStorage::connect("postgres://user:s3cret@host:notaport/db")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ServerError::Config(_)));
+        assert!(!error.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_configuration() {
+        let manager = Manager::from_config(
+            "postgres://user:s3cret@127.0.0.1/db".parse().unwrap(),
+            NoTls,
+            ManagerConfig::default(),
+        );
+        let storage = PostgresStorage {
+            pool: Pool::builder(manager).build().unwrap(),
+        };
+        assert_eq!(format!("{storage:?}"), "PostgresStorage");
+    }
+}
