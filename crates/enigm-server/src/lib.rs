@@ -23,6 +23,7 @@ mod config;
 mod error;
 mod ledger_cache;
 pub mod protocol;
+pub mod push;
 mod secrets;
 mod server;
 mod state;

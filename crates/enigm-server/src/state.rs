@@ -7,6 +7,7 @@ use enigm_core::opaque::ServerSetup;
 
 use crate::config::Config;
 use crate::ledger_cache::LedgerCache;
+use crate::push::{PushBus, PushHub};
 use crate::secrets::Secrets;
 use crate::storage::Storage;
 
@@ -22,6 +23,7 @@ struct Inner {
     opaque_setup: ServerSetup,
     config: Config,
     ledgers: LedgerCache,
+    push: Arc<dyn PushBus>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
                 opaque_setup,
                 config,
                 ledgers: LedgerCache::default(),
+                push: Arc::new(PushHub::default()),
             }),
         }
     }
@@ -51,6 +54,11 @@ impl AppState {
     /// This node's verified ledgers.
     pub(crate) fn ledger_cache(&self) -> &LedgerCache {
         &self.inner.ledgers
+    }
+
+    /// Push delivery to connected devices.
+    pub(crate) fn push(&self) -> &dyn PushBus {
+        self.inner.push.as_ref()
     }
 
     /// The storage backend.

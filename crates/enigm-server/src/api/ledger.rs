@@ -233,6 +233,14 @@ async fn append(
                 seq = head.seq,
                 "ledger appended"
             );
+            super::push::announce_append(
+                &state,
+                &request.account.account_id,
+                before,
+                &after,
+                &entries,
+            )
+            .await;
             Ok((
                 StatusCode::CREATED,
                 Json(AppendReply {

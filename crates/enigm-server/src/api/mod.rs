@@ -7,6 +7,7 @@ mod audit;
 mod health;
 mod json;
 mod ledger;
+mod push;
 mod sessions;
 
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub(crate) fn api_router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(sessions::router())
         .merge(ledger::router())
+        .merge(push::router())
         .merge(audit::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))

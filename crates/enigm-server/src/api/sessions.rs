@@ -86,7 +86,7 @@ async fn current(request: Authenticated) -> Result<Json<serde_json::Value>, Serv
 }
 
 /// The operation a session exists for: enrollment-restricted ones only enroll.
-fn natural_operation(kind: SessionKind) -> Operation {
+pub(super) fn natural_operation(kind: SessionKind) -> Operation {
     match kind {
         SessionKind::Full => Operation::Sync,
         SessionKind::EnrollmentRestricted => Operation::Enroll,
@@ -120,6 +120,13 @@ async fn end(
         .storage()
         .delete_session(&request.session.session_id)
         .await?;
+    super::push::end_session(
+        &state,
+        &request.account.account_id,
+        request.session.session_id,
+        crate::push::EndReason::SignedOut,
+    )
+    .await;
     state
         .audit(
             AuditAction::SessionEnded,

@@ -1,0 +1,460 @@
+//! Push (DESIGN §6, §7, §13): what the service tells connected devices at once.
+//!
+//! A device keeps one WebSocket per session open on `GET /v1/push`; the service sends
+//! [`PushEvent`]s as JSON text frames and never receives anything but control frames. Events
+//! carry ids, hashes and states only: never plaintext, never a username.
+//!
+//! Delivery goes through the [`PushBus`] trait so that several nodes can share it: the
+//! in-process [`PushHub`] serves one node; a bus over the shared database can fan events out
+//! across nodes and hand them to each node's hub. The hub keeps a few bytes per connection and
+//! a small bounded queue: a connection that cannot keep up is dropped, never buffered for.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::error::ServerError;
+use crate::storage::AccountId;
+
+/// Events queued per connection; past this the connection is too slow and is dropped.
+pub const QUEUE_CAPACITY: usize = 8;
+
+/// The largest event, encoded, in bytes.
+pub const MAX_EVENT_BYTES: usize = 256;
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The device was revoked, replaced or retired in the ledger.
+    Revoked,
+    /// The device was suspended in the ledger.
+    Suspended,
+    /// The account was recovered: every earlier session is stale.
+    Recovery,
+    /// The session signed out.
+    SignedOut,
+    /// The session expired.
+    Expired,
+}
+
+impl EndReason {
+    /// The wire name (also the close frame's reason text).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Revoked => "revoked",
+            EndReason::Suspended => "suspended",
+            EndReason::Recovery => "recovery",
+            EndReason::SignedOut => "signed_out",
+            EndReason::Expired => "expired",
+        }
+    }
+}
+
+/// One push event: a JSON object with a `type` tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PushEvent {
+    /// An entry was appended to the account's ledger.
+    LedgerAppended {
+        /// Its sequence number.
+        seq: u64,
+        /// Its hash (hex).
+        hash: String,
+        /// Its kind, as an audit code (`device_revoked`, …).
+        kind: String,
+    },
+    /// A device of the account changed lifecycle state.
+    DeviceStateChanged {
+        /// The device id (hex).
+        device_id: String,
+        /// The new state (`active`, `suspended`, `revoked`, …).
+        state: String,
+    },
+    /// This connection's session ended; the socket closes right after.
+    SessionEnded {
+        /// Why.
+        reason: EndReason,
+    },
+    /// A recovery of the account started.
+    RecoveryStarted,
+    /// A new device asks to be enrolled (DESIGN §7).
+    EnrollmentRequest {
+        /// The request id.
+        id: String,
+    },
+    /// This device must delete its secrets (DESIGN §10).
+    Wipe,
+}
+
+impl PushEvent {
+    /// The JSON text frame.
+    ///
+    /// # Errors
+    /// [`ServerError::Internal`] if it cannot be encoded or exceeds [`MAX_EVENT_BYTES`].
+    pub fn encode(&self) -> Result<String, ServerError> {
+        let text = serde_json::to_string(self)
+            .map_err(|error| ServerError::Internal(format!("push encoding: {error}")))?;
+        if text.len() > MAX_EVENT_BYTES {
+            return Err(ServerError::Internal("push event too large".into()));
+        }
+        Ok(text)
+    }
+
+    /// The reason, when this event ends the session.
+    pub fn ends_session(&self) -> Option<EndReason> {
+        match self {
+            PushEvent::SessionEnded { reason } => Some(*reason),
+            PushEvent::LedgerAppended { .. }
+            | PushEvent::DeviceStateChanged { .. }
+            | PushEvent::RecoveryStarted
+            | PushEvent::EnrollmentRequest { .. }
+            | PushEvent::Wipe => None,
+        }
+    }
+}
+
+/// Which connections of an account an event is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Every full session (enrollment-restricted sessions are not told account events).
+    TrustedSessions,
+    /// Every session of the account, restricted ones included.
+    AllSessions,
+    /// Every session of one device.
+    Device([u8; 16]),
+    /// One session.
+    Session([u8; 16]),
+}
+
+/// A connection as the hub knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listener {
+    /// The account.
+    pub account_id: AccountId,
+    /// The session that opened the connection.
+    pub session_id: [u8; 16],
+    /// The session's device.
+    pub device_id: [u8; 16],
+    /// Whether the session is restricted to enrollment.
+    pub restricted: bool,
+}
+
+impl Listener {
+    fn hears(&self, audience: Audience) -> bool {
+        match audience {
+            Audience::TrustedSessions => !self.restricted,
+            Audience::AllSessions => true,
+            Audience::Device(device) => self.device_id == device,
+            Audience::Session(session) => self.session_id == session,
+        }
+    }
+}
+
+/// What a connection receives: an encoded event, and whether it ends the session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    /// The JSON text frame, shared by every recipient.
+    pub text: Arc<str>,
+    /// Set when the connection must close after sending it.
+    pub ends: Option<EndReason>,
+}
+
+/// A registered connection: its id (to unsubscribe) and its queue. When the queue closes the
+/// bus dropped the connection (too slow, or its session ended).
+#[derive(Debug)]
+pub struct Subscription {
+    /// Id within the bus.
+    pub id: u64,
+    /// Events for this connection.
+    pub events: mpsc::Receiver<Outbound>,
+}
+
+/// Delivery of push events to connected devices, on one node or across nodes.
+#[async_trait]
+pub trait PushBus: Send + Sync + 'static {
+    /// Delivers `event` to the connections of `account_id` that `audience` selects, on every
+    /// node. Delivery is best effort: a connection that is too slow is dropped. An event that
+    /// ends the session also drops its connections once it is queued.
+    async fn publish(
+        &self,
+        account_id: &AccountId,
+        audience: Audience,
+        event: &PushEvent,
+    ) -> Result<(), ServerError>;
+
+    /// Registers a connection on this node.
+    fn subscribe(&self, listener: Listener) -> Subscription;
+
+    /// Forgets a connection (it closed).
+    fn unsubscribe(&self, account_id: &AccountId, id: u64);
+}
+
+/// One connection in the hub: who it is and where its events go.
+struct Slot {
+    id: u64,
+    listener: Listener,
+    queue: mpsc::Sender<Outbound>,
+}
+
+/// The in-process bus: connections of this node by account.
+#[derive(Default)]
+pub struct PushHub {
+    next_id: AtomicU64,
+    accounts: Mutex<HashMap<AccountId, Vec<Slot>>>,
+}
+
+impl std::fmt::Debug for PushHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushHub")
+            .field("connections", &self.connections())
+            .finish()
+    }
+}
+
+impl PushHub {
+    /// Connections currently registered.
+    pub fn connections(&self) -> usize {
+        self.accounts
+            .lock()
+            .map_or(0, |accounts| accounts.values().map(Vec::len).sum())
+    }
+
+    /// Hands `event` to this node's connections only (what a cross-node bus calls when an
+    /// event arrives from another node).
+    ///
+    /// # Errors
+    /// [`ServerError::Internal`] if the event cannot be encoded or the hub's lock is poisoned.
+    pub fn deliver_local(
+        &self,
+        account_id: &AccountId,
+        audience: Audience,
+        event: &PushEvent,
+    ) -> Result<(), ServerError> {
+        let outbound = Outbound {
+            text: Arc::from(event.encode()?),
+            ends: event.ends_session(),
+        };
+        let mut accounts = self
+            .accounts
+            .lock()
+            .map_err(|_| ServerError::Internal("push hub poisoned".into()))?;
+        let Some(slots) = accounts.get_mut(account_id) else {
+            return Ok(());
+        };
+        slots.retain(|slot| {
+            if !slot.listener.hears(audience) {
+                return true;
+            }
+            // A full queue means a slow consumer: dropping the sender closes its connection.
+            let queued = slot.queue.try_send(outbound.clone()).is_ok();
+            queued && outbound.ends.is_none()
+        });
+        if slots.is_empty() {
+            accounts.remove(account_id);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PushBus for PushHub {
+    async fn publish(
+        &self,
+        account_id: &AccountId,
+        audience: Audience,
+        event: &PushEvent,
+    ) -> Result<(), ServerError> {
+        self.deliver_local(account_id, audience, event)
+    }
+
+    fn subscribe(&self, listener: Listener) -> Subscription {
+        let (queue, events) = mpsc::channel(QUEUE_CAPACITY);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut accounts) = self.accounts.lock() {
+            accounts.entry(listener.account_id).or_default().push(Slot {
+                id,
+                listener,
+                queue,
+            });
+        }
+        // On a poisoned lock the sender is dropped here: the connection closes at once.
+        Subscription { id, events }
+    }
+
+    fn unsubscribe(&self, account_id: &AccountId, id: u64) {
+        if let Ok(mut accounts) = self.accounts.lock()
+            && let Some(slots) = accounts.get_mut(account_id)
+        {
+            slots.retain(|slot| slot.id != id);
+            if slots.is_empty() {
+                accounts.remove(account_id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCOUNT: AccountId = [1; 16];
+
+    fn listener(session: u8, device: u8, restricted: bool) -> Listener {
+        Listener {
+            account_id: ACCOUNT,
+            session_id: [session; 16],
+            device_id: [device; 16],
+            restricted,
+        }
+    }
+
+    fn appended(seq: u64) -> PushEvent {
+        PushEvent::LedgerAppended {
+            seq,
+            hash: "ab".repeat(32),
+            kind: "device_revoked".into(),
+        }
+    }
+
+    fn parse(outbound: &Outbound) -> PushEvent {
+        serde_json::from_str(&outbound.text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn account_events_reach_trusted_sessions_only() {
+        let hub = PushHub::default();
+        let mut full = hub.subscribe(listener(1, 1, false));
+        let mut restricted = hub.subscribe(listener(2, 2, true));
+        let mut other = hub.subscribe(Listener {
+            account_id: [9; 16],
+            ..listener(3, 3, false)
+        });
+        hub.publish(&ACCOUNT, Audience::TrustedSessions, &appended(4))
+            .await
+            .unwrap();
+        assert_eq!(parse(&full.events.try_recv().unwrap()), appended(4));
+        assert!(restricted.events.try_recv().is_err());
+        assert!(other.events.try_recv().is_err());
+        // A restricted session still hears what is meant for it.
+        hub.publish(&ACCOUNT, Audience::Device([2; 16]), &PushEvent::Wipe)
+            .await
+            .unwrap();
+        assert_eq!(
+            parse(&restricted.events.try_recv().unwrap()),
+            PushEvent::Wipe
+        );
+        hub.publish(&ACCOUNT, Audience::AllSessions, &PushEvent::RecoveryStarted)
+            .await
+            .unwrap();
+        assert!(full.events.try_recv().is_ok());
+        assert!(restricted.events.try_recv().is_ok());
+        assert_eq!(hub.connections(), 3);
+    }
+
+    #[tokio::test]
+    async fn ending_a_session_queues_the_event_then_drops_the_connection() {
+        let hub = PushHub::default();
+        let mut phone = hub.subscribe(listener(1, 7, false));
+        let mut laptop = hub.subscribe(listener(2, 8, false));
+        let ended = PushEvent::SessionEnded {
+            reason: EndReason::Revoked,
+        };
+        hub.publish(&ACCOUNT, Audience::Device([7; 16]), &ended)
+            .await
+            .unwrap();
+        let first = phone.events.recv().await.unwrap();
+        assert_eq!(first.ends, Some(EndReason::Revoked));
+        assert_eq!(parse(&first), ended);
+        assert!(phone.events.recv().await.is_none(), "queue closed");
+        assert_eq!(hub.connections(), 1);
+        // Later account events no longer reach it; the others still get them.
+        hub.publish(&ACCOUNT, Audience::TrustedSessions, &appended(2))
+            .await
+            .unwrap();
+        assert!(laptop.events.try_recv().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_slow_consumer_is_dropped_not_buffered() {
+        let hub = PushHub::default();
+        let mut slow = hub.subscribe(listener(1, 1, false));
+        for seq in 0..=QUEUE_CAPACITY as u64 {
+            hub.publish(&ACCOUNT, Audience::TrustedSessions, &appended(seq))
+                .await
+                .unwrap();
+        }
+        assert_eq!(hub.connections(), 0);
+        let mut received = 0;
+        while slow.events.recv().await.is_some() {
+            received += 1;
+        }
+        assert_eq!(received, QUEUE_CAPACITY);
+    }
+
+    #[test]
+    fn unsubscribe_forgets_the_connection() {
+        let hub = PushHub::default();
+        let first = hub.subscribe(listener(1, 1, false));
+        let second = hub.subscribe(listener(2, 1, false));
+        assert_ne!(first.id, second.id);
+        hub.unsubscribe(&ACCOUNT, first.id);
+        assert_eq!(hub.connections(), 1);
+        hub.unsubscribe(&ACCOUNT, second.id);
+        assert_eq!(hub.connections(), 0);
+        assert!(hub.accounts.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn wire_format_is_tagged_snake_case_and_small() {
+        let events = [
+            appended(u64::MAX),
+            PushEvent::DeviceStateChanged {
+                device_id: "cd".repeat(16),
+                state: "suspended".into(),
+            },
+            PushEvent::SessionEnded {
+                reason: EndReason::SignedOut,
+            },
+            PushEvent::RecoveryStarted,
+            PushEvent::EnrollmentRequest {
+                id: "ef".repeat(16),
+            },
+            PushEvent::Wipe,
+        ];
+        for event in &events {
+            let text = event.encode().unwrap();
+            assert!(text.len() <= MAX_EVENT_BYTES, "{text}");
+            assert_eq!(&serde_json::from_str::<PushEvent>(&text).unwrap(), event);
+        }
+        assert_eq!(
+            events[2].encode().unwrap(),
+            r#"{"type":"session_ended","reason":"signed_out"}"#
+        );
+        assert_eq!(events[5].encode().unwrap(), r#"{"type":"wipe"}"#);
+        let text = events[1].encode().unwrap();
+        assert!(text.starts_with(r#"{"type":"device_state_changed","device_id":""#));
+        for reason in [
+            EndReason::Revoked,
+            EndReason::Suspended,
+            EndReason::Recovery,
+            EndReason::SignedOut,
+            EndReason::Expired,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::json!(reason.as_str())
+            );
+        }
+        let oversized = PushEvent::EnrollmentRequest {
+            id: "x".repeat(MAX_EVENT_BYTES),
+        };
+        assert!(oversized.encode().is_err());
+    }
+}
