@@ -244,9 +244,65 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     );
     expect_closed(&mut newcomer_socket, EndReason::SignedOut).await;
 
-    // Nothing personal went over the sockets' wire or into the logs.
+    // The events above are compared whole, so they carried nothing else; nor do the logs.
     let logs = server.stderr();
     assert!(!logs.contains(USERNAME), "username in logs");
+}
+
+#[tokio::test]
+async fn suspending_a_device_closes_its_socket_and_refuses_it() {
+    let server = ServerProcess::start();
+    let http = Http::new(server.addr);
+    let account = register(&http, USERNAME, PASSWORD);
+    let laptop = &account.device;
+    let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
+    let phone = add_device(&http, &account, &laptop_session);
+    let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
+    let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
+    let mut phone_socket = connect(&server, &phone_session, &phone).await;
+
+    let state = ledger(&http, &laptop_session, laptop);
+    let mut suspend = state.next_entry(EntryKind::Suspend {
+        device: phone.device_id(),
+    });
+    suspend.sign_device(&account.account_id, laptop);
+    append(&http, &laptop_session, laptop, &suspend);
+
+    assert_eq!(
+        next_event(&mut phone_socket).await,
+        PushEvent::SessionEnded {
+            reason: EndReason::Suspended
+        }
+    );
+    expect_closed(&mut phone_socket, EndReason::Suspended).await;
+    assert_eq!(
+        next_event(&mut laptop_socket).await,
+        PushEvent::LedgerAppended {
+            seq: suspend.seq,
+            hash: suspend.hash().to_hex(),
+            kind: "device_suspended".into(),
+        }
+    );
+    assert_eq!(
+        next_event(&mut laptop_socket).await,
+        PushEvent::DeviceStateChanged {
+            device_id: hex::encode(phone.device_id().as_bytes()),
+            state: "suspended".into(),
+        }
+    );
+    // A suspended device keeps its session but trust refuses it, sockets included.
+    let refused = signed(
+        &http,
+        &phone_session,
+        &phone,
+        "GET",
+        "/v1/ledger",
+        b"",
+        &SignOptions::default(),
+    );
+    assert_eq!(refused.status, 403, "{:?}", refused.json());
+    let again = open(&server, Some(&upgrade_header(&phone_session, &phone))).await;
+    assert_http_status(again, 403);
 }
 
 #[tokio::test]

@@ -96,8 +96,10 @@ async fn connect(
 /// Why the service stops serving a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Closing {
-    /// The session ended; `session_ended` was or must be sent.
+    /// The session ended; `session_ended` must still be sent.
     Ended(EndReason),
+    /// The session ended and the bus's `session_ended` was sent.
+    Told(EndReason),
     /// The queue overflowed.
     TooSlow,
     /// A ping went unanswered.
@@ -114,7 +116,9 @@ impl Closing {
     /// The close frame to send, if any.
     fn frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            Closing::Ended(reason) => (CLOSE_SESSION_ENDED, reason.as_str()),
+            Closing::Ended(reason) | Closing::Told(reason) => {
+                (CLOSE_SESSION_ENDED, reason.as_str())
+            }
             Closing::TooSlow => (CLOSE_TOO_SLOW, "too_slow"),
             Closing::Unresponsive => (CLOSE_UNRESPONSIVE, "ping_timeout"),
             Closing::Unsupported => (CLOSE_UNSUPPORTED, "push_only"),
@@ -169,7 +173,7 @@ async fn serve(state: AppState, listener: Listener, expires_at: u64, mut socket:
         }
     };
     if let Closing::Ended(reason) = closing {
-        // Found by a check here or in `run` (ends from the bus were sent and closed there).
+        // Found by a check here or in `run`; ends from the bus were sent already.
         let _ = send_event(&mut socket, &PushEvent::SessionEnded { reason }).await;
     }
     if let Some(frame) = closing.frame() {
@@ -184,7 +188,7 @@ async fn serve(state: AppState, listener: Listener, expires_at: u64, mut socket:
 }
 
 /// Relays events and pings until something closes the socket. A `session_ended` from the bus
-/// is sent here; the caller sends it for ends found otherwise.
+/// is sent here ([`Closing::Told`]); the caller sends it for ends found otherwise.
 async fn run(
     state: &AppState,
     listener: &Listener,
@@ -204,10 +208,7 @@ async fn run(
                     return Closing::Gone;
                 }
                 if let Some(reason) = outbound.ends {
-                    // Sent already: close without repeating it.
-                    let frame = Closing::Ended(reason).frame();
-                    let _ = timeout(SEND_TIMEOUT, socket.send(Message::Close(frame))).await;
-                    return Closing::Gone;
+                    return Closing::Told(reason);
                 }
             }
             message = socket.recv() => match message {
@@ -372,4 +373,51 @@ async fn announce(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_and_suspended_devices_end_their_sessions() {
+        let ends = [
+            (DeviceState::Revoked, Some(EndReason::Revoked)),
+            (DeviceState::Replaced, Some(EndReason::Revoked)),
+            (DeviceState::Retired, Some(EndReason::Revoked)),
+            (DeviceState::Suspended, Some(EndReason::Suspended)),
+            (DeviceState::Active, None),
+            (DeviceState::Pending, None),
+            (DeviceState::Review, None),
+        ];
+        for (state, reason) in ends {
+            assert_eq!(end_reason(state), reason, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn close_frames_say_why() {
+        let frame = Closing::Told(EndReason::Revoked).frame().unwrap();
+        assert_eq!(frame.code, CLOSE_SESSION_ENDED);
+        assert_eq!(frame.reason.as_str(), "revoked");
+        assert_eq!(
+            Closing::Ended(EndReason::Expired)
+                .frame()
+                .unwrap()
+                .reason
+                .as_str(),
+            "expired"
+        );
+        assert_eq!(Closing::TooSlow.frame().unwrap().code, CLOSE_TOO_SLOW);
+        assert_eq!(
+            Closing::Unresponsive.frame().unwrap().code,
+            CLOSE_UNRESPONSIVE
+        );
+        assert_eq!(
+            Closing::Unsupported.frame().unwrap().code,
+            CLOSE_UNSUPPORTED
+        );
+        assert_eq!(Closing::Failed.frame().unwrap().code, CLOSE_INTERNAL);
+        assert!(Closing::Gone.frame().is_none());
+    }
 }
