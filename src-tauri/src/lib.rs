@@ -8,6 +8,8 @@ mod commands;
 mod error;
 mod profile;
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Starts the app: logging, the profile, the window and its commands.
@@ -17,6 +19,7 @@ pub fn run() {
             EnvFilter::try_from_env("ENIGM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let result = tauri::Builder::default()

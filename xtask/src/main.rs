@@ -82,8 +82,9 @@ fn test(root: &Path) -> Result<()> {
         "warnings",
     ]))?;
     check_capabilities(root)?;
-    // The app smoke test starts the real binary; build it with the same features the user runs.
-    run(cmd("cargo", root).args(["build", "--package", "enigm-app", "--locked"]))?;
+    // The app smoke test starts the real binary. Building every binary of the workspace at once
+    // unifies features as the test build does, so the tests reuse these artifacts.
+    run(cmd("cargo", root).args(["build", "--workspace", "--bins", "--locked"]))?;
     let app_bin = target_dir(root)
         .join("debug")
         .join(format!("enigm-app{}", std::env::consts::EXE_SUFFIX));

@@ -8,7 +8,6 @@ use crate::lifecycle::{DeviceState, LifecycleEvent};
 
 /// Everything that can go wrong in the pure core.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     // --- keys and signatures (identity.rs) ---
     /// A public key is not a valid curve point encoding.
