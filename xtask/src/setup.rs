@@ -108,7 +108,7 @@ fn is_root() -> bool {
         .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
 }
 
-/// `npm ci` when `node_modules` is missing or older than the lockfile.
+/// Installs the UI's npm packages when `node_modules` is missing or older than the lockfile.
 fn npm_packages(root: &Path) -> Result<()> {
     if !on_path("npm") {
         bail!(
@@ -130,6 +130,10 @@ fn npm_packages(root: &Path) -> Result<()> {
     if current {
         return Ok(());
     }
-    run(cmd("npm", &ui).args(["ci", "--no-audit", "--no-fund"]))
+    // Not `npm ci`: npm 11 writes lockfiles without other platforms' optional packages
+    // (rollup's and the Tauri CLI's native builds) and then `npm ci` refuses its own lockfile.
+    // `npm install` honours the same lockfile without rewriting it, and package.json pins
+    // every direct dependency exactly.
+    run(cmd("npm", &ui).args(["install", "--no-audit", "--no-fund"]))
         .context("installing the UI's npm packages failed")
 }
