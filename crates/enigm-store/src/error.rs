@@ -86,6 +86,17 @@ pub enum Error {
     )]
     KeychainFailure(#[source] keyring_core::Error),
 
+    /// Ledger entries offered to the store do not continue the stored ones. Nothing was written.
+    #[error(
+        "the ledger entries start at {offered} but the store holds {stored}; nothing was written"
+    )]
+    LedgerGap {
+        /// How many entries are stored (the next expected sequence number).
+        stored: u64,
+        /// The sequence number the offered entries start at.
+        offered: u64,
+    },
+
     /// A value that is written once (this device's secrets, the account id) is already stored.
     #[error("the {0} is already stored and is never overwritten")]
     AlreadySet(&'static str),
@@ -133,6 +144,7 @@ impl Error {
             Self::CipherUnavailable => "cipher_unavailable",
             Self::KeychainFailure(_) => "keychain_failure",
             Self::AlreadySet(_) => "already_set",
+            Self::LedgerGap { .. } => "ledger_gap",
             Self::LedgerHeadRollback { .. } => "ledger_head_rollback",
             Self::ValueOutOfRange(_) => "value_out_of_range",
             Self::Io(_) => "store_io",

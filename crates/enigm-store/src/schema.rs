@@ -36,6 +36,24 @@ const MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL CHECK (length(hash) = 32)
     ) STRICT;
     ",
+    // v2: the verified ledger itself (so each start re-verifies locally and fetches only what
+    // is new) and the session with the service.
+    "
+    -- Verified device-ledger entries, canonical encodings, from genesis (seq 0) up to the
+    -- pinned head. Written in the same transaction as the pin.
+    CREATE TABLE ledger_entry (
+        seq   INTEGER PRIMARY KEY CHECK (seq >= 0),
+        bytes BLOB NOT NULL
+    ) STRICT;
+
+    -- The device-bound session with the service (its id is useless without the device key).
+    CREATE TABLE session (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        session_id BLOB NOT NULL CHECK (length(session_id) = 16),
+        kind       TEXT NOT NULL,
+        expires_at INTEGER NOT NULL CHECK (expires_at >= 0)
+    ) STRICT;
+    ",
 ];
 
 /// The newest schema version this build understands.

@@ -59,6 +59,18 @@ pub struct PinnedHead {
     pub hash: [u8; 32],
 }
 
+/// The device-bound session with the service, as saved between runs. Its id is not a bearer
+/// token: every request is also signed by the device key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSession {
+    /// The session id the service issued.
+    pub session_id: [u8; 16],
+    /// `full` or `enrollment` (the service's session kind).
+    pub kind: String,
+    /// When the service stops honouring it unless refreshed (seconds since the epoch).
+    pub expires_at: u64,
+}
+
 /// An open, encrypted profile store.
 pub struct Store {
     conn: Connection,
@@ -305,24 +317,111 @@ impl Store {
     /// # Errors
     /// [`Error::LedgerHeadRollback`] as above; [`Error::ValueOutOfRange`] if `seq > i64::MAX`.
     pub fn pin_head(&mut self, head: PinnedHead) -> Result<(), Error> {
-        let seq = i64::try_from(head.seq).map_err(|_| Error::ValueOutOfRange("ledger seq"))?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(pinned) = read_head(&tx)?
-            && (head.seq < pinned.seq || (head.seq == pinned.seq && head.hash != pinned.hash))
-        {
-            return Err(Error::LedgerHeadRollback {
-                pinned: pinned.seq,
-                offered: head.seq,
+        write_head(&tx, head)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The verified ledger entries (canonical encodings) from genesis to the pinned head.
+    ///
+    /// # Errors
+    /// [`Error::Database`] / [`Error::Corrupted`] if the rows cannot be read.
+    pub fn ledger_entries(&self) -> Result<Vec<Vec<u8>>, Error> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT bytes FROM ledger_entry ORDER BY seq")?;
+        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores newly verified entries and pins their head, in one transaction. `entries` must
+    /// continue the stored ones exactly (the first has `seq` = the number already stored) and
+    /// `head` must move the pin forward, else nothing is written.
+    ///
+    /// # Errors
+    /// [`Error::LedgerGap`] when `first_seq` does not continue the stored entries;
+    /// [`Error::LedgerHeadRollback`] as for [`Store::pin_head`].
+    pub fn append_ledger(
+        &mut self,
+        first_seq: u64,
+        entries: &[Vec<u8>],
+        head: PinnedHead,
+    ) -> Result<(), Error> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: i64 =
+            tx.query_row("SELECT count(*) FROM ledger_entry", [], |row| row.get(0))?;
+        let stored = u64::try_from(stored).map_err(|_| Error::ValueOutOfRange("entry count"))?;
+        if stored != first_seq {
+            return Err(Error::LedgerGap {
+                stored,
+                offered: first_seq,
             });
         }
-        tx.execute(
-            "INSERT INTO ledger_head (id, seq, hash) VALUES (1, ?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            params![seq, head.hash.as_slice()],
-        )?;
+        for (seq, bytes) in (first_seq..).zip(entries) {
+            let seq = i64::try_from(seq).map_err(|_| Error::ValueOutOfRange("ledger seq"))?;
+            tx.execute(
+                "INSERT INTO ledger_entry (seq, bytes) VALUES (?1, ?2)",
+                params![seq, bytes],
+            )?;
+        }
+        write_head(&tx, head)?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// The saved session, if any.
+    ///
+    /// # Errors
+    /// [`Error::Database`] / [`Error::Corrupted`] if the row cannot be read.
+    pub fn session(&self) -> Result<Option<SavedSession>, Error> {
+        let row: Option<(Vec<u8>, String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT session_id, kind, expires_at FROM session WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(session_id, kind, expires_at)| {
+            Ok(SavedSession {
+                session_id: session_id
+                    .try_into()
+                    .map_err(|_| Error::ValueOutOfRange("stored session id"))?,
+                kind,
+                expires_at: u64::try_from(expires_at)
+                    .map_err(|_| Error::ValueOutOfRange("stored session expiry"))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Saves the session, replacing any previous one.
+    ///
+    /// # Errors
+    /// [`Error::ValueOutOfRange`] if `expires_at > i64::MAX`; [`Error::Database`].
+    pub fn save_session(&mut self, session: &SavedSession) -> Result<(), Error> {
+        let expires_at = i64::try_from(session.expires_at)
+            .map_err(|_| Error::ValueOutOfRange("session expiry"))?;
+        self.conn.execute(
+            "INSERT INTO session (id, session_id, kind, expires_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET session_id = excluded.session_id,
+                 kind = excluded.kind, expires_at = excluded.expires_at",
+            params![session.session_id.as_slice(), session.kind, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the session (signed out, or ended by the service).
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the write fails.
+    pub fn clear_session(&mut self) -> Result<(), Error> {
+        self.conn.execute("DELETE FROM session", [])?;
         Ok(())
     }
 
@@ -453,6 +552,25 @@ fn configure(conn: &Connection) -> Result<(), Error> {
         tracing::warn!(%mode, "store could not switch to WAL mode");
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+/// Moves the pin forward inside the caller's transaction; refuses a rollback or a fork.
+fn write_head(conn: &Connection, head: PinnedHead) -> Result<(), Error> {
+    let seq = i64::try_from(head.seq).map_err(|_| Error::ValueOutOfRange("ledger seq"))?;
+    if let Some(pinned) = read_head(conn)?
+        && (head.seq < pinned.seq || (head.seq == pinned.seq && head.hash != pinned.hash))
+    {
+        return Err(Error::LedgerHeadRollback {
+            pinned: pinned.seq,
+            offered: head.seq,
+        });
+    }
+    conn.execute(
+        "INSERT INTO ledger_head (id, seq, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        params![seq, head.hash.as_slice()],
+    )?;
     Ok(())
 }
 

@@ -14,7 +14,9 @@ use keyring_core::api::CredentialStoreApi;
 use rand_core::OsRng;
 
 use crate::profile::{DATABASE_FILE, KCV_FILE, PROFILE_ID_FILE};
-use crate::{Error, KEYCHAIN_SERVICE, Keychain, PinnedHead, SCHEMA_VERSION, Store, StoreKey};
+use crate::{
+    Error, KEYCHAIN_SERVICE, Keychain, PinnedHead, SCHEMA_VERSION, SavedSession, Store, StoreKey,
+};
 
 fn mock() -> (Arc<keyring_core::mock::Store>, Keychain) {
     let store = keyring_core::mock::Store::new().unwrap();
@@ -372,6 +374,63 @@ fn pinned_head_only_moves_forward() {
         Err(Error::ValueOutOfRange(_))
     ));
     assert_eq!(store.pinned_head().unwrap(), Some(at(6, 3)));
+}
+
+#[test]
+fn ledger_entries_are_stored_with_their_pin_in_order_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let head = |seq, byte| PinnedHead {
+        seq,
+        hash: [byte; 32],
+    };
+    store
+        .append_ledger(0, &[b"genesis".to_vec(), b"one".to_vec()], head(1, 1))
+        .unwrap();
+    // A gap (or a repeat) is refused and changes nothing.
+    assert!(matches!(
+        store.append_ledger(3, &[b"three".to_vec()], head(3, 3)),
+        Err(Error::LedgerGap {
+            stored: 2,
+            offered: 3
+        })
+    ));
+    assert!(matches!(
+        store.append_ledger(1, &[b"one again".to_vec()], head(1, 1)),
+        Err(Error::LedgerGap { .. })
+    ));
+    // A rollback of the pin rolls back the entries written with it.
+    assert!(matches!(
+        store.append_ledger(2, &[b"two".to_vec()], head(0, 9)),
+        Err(Error::LedgerHeadRollback { .. })
+    ));
+    assert_eq!(
+        store.ledger_entries().unwrap(),
+        vec![b"genesis".to_vec(), b"one".to_vec()]
+    );
+    assert_eq!(store.pinned_head().unwrap(), Some(head(1, 1)));
+    store
+        .append_ledger(2, &[b"two".to_vec()], head(2, 2))
+        .unwrap();
+    assert_eq!(store.ledger_entries().unwrap().len(), 3);
+}
+
+#[test]
+fn the_session_is_saved_replaced_and_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    assert_eq!(store.session().unwrap(), None);
+    let mut session = SavedSession {
+        session_id: [4; 16],
+        kind: "full".into(),
+        expires_at: 1_000,
+    };
+    store.save_session(&session).unwrap();
+    session.expires_at = 2_000;
+    store.save_session(&session).unwrap();
+    assert_eq!(store.session().unwrap(), Some(session));
+    store.clear_session().unwrap();
+    assert_eq!(store.session().unwrap(), None);
 }
 
 #[test]
