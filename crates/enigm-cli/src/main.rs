@@ -1,7 +1,9 @@
-//! `enigm`: the Enigm engine headless (DESIGN §16). For now it has the `server` subcommand;
-//! the user and admin subcommands share the global options declared here.
+//! `enigm`: the Enigm engine headless (DESIGN §16): the user subcommands over the engine
+//! (enigm-client) and `server` over the service (enigm-server), sharing the global options
+//! declared here.
 
 mod server;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,10 +35,8 @@ struct Cli {
 #[derive(Debug, Clone)]
 pub(crate) struct Global {
     /// `--profile` / `ENIGM_PROFILE`.
-    #[allow(dead_code, reason = "read by the user subcommands of issue 5")]
     pub(crate) profile: Option<PathBuf>,
     /// `--server` / `ENIGM_SERVER`.
-    #[allow(dead_code, reason = "read by the user subcommands of issue 5")]
     pub(crate) server: Option<String>,
     /// `--json`.
     pub(crate) json: bool,
@@ -44,6 +44,18 @@ pub(crate) struct Global {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Register or sign in.
+    #[command(subcommand)]
+    Account(user::AccountCommand),
+    /// The account's devices.
+    #[command(subcommand)]
+    Device(user::DeviceCommand),
+    /// This device's session.
+    #[command(subcommand)]
+    Session(user::SessionCommand),
+    /// The account's device ledger.
+    #[command(subcommand)]
+    Ledger(user::LedgerCommand),
     /// Run the Enigm service.
     Server(server::ServerArgs),
 }
@@ -56,6 +68,10 @@ fn main() -> ExitCode {
         json: cli.json,
     };
     let result = match cli.command {
+        Command::Account(command) => user::account(&global, command),
+        Command::Device(command) => user::device(&global, command),
+        Command::Session(command) => user::session(&global, command),
+        Command::Ledger(command) => user::ledger(&global, command),
         Command::Server(args) => server::run(&global, args),
     };
     match result {
@@ -81,7 +97,17 @@ fn report_error(global: &Global, error: &CliError) {
 #[derive(Debug)]
 pub(crate) struct CliError {
     /// Stable, machine-readable.
-    pub(crate) code: &'static str,
+    pub(crate) code: String,
     /// One line for people.
     pub(crate) message: String,
+}
+
+impl CliError {
+    /// An error with a code and a message.
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
 }

@@ -46,7 +46,7 @@ impl From<ServerError> for CliError {
             | ServerError::Internal(_) => "server",
         };
         Self {
-            code,
+            code: code.to_owned(),
             message: error.to_string(),
         }
     }
@@ -58,9 +58,11 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|error| CliError {
-            code: "runtime",
-            message: format!("cannot start the async runtime: {error}"),
+        .map_err(|error| {
+            CliError::new(
+                "runtime",
+                format!("cannot start the async runtime: {error}"),
+            )
         })?;
     runtime.block_on(async move {
         let mut config = Config::new(args.listen, args.data);
@@ -77,10 +79,7 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         };
         writeln!(stdout, "{line}")
             .and_then(|()| stdout.flush())
-            .map_err(|error| CliError {
-                code: "stdout",
-                message: format!("cannot write to stdout: {error}"),
-            })?;
+            .map_err(|error| CliError::new("stdout", format!("cannot write to stdout: {error}")))?;
         drop(stdout);
         server.run(shutdown_signal()).await?;
         tracing::info!("stopped");

@@ -374,9 +374,39 @@ fn decode_b64_fixed<const N: usize>(text: &str) -> Option<[u8; N]> {
         .ok()
 }
 
+/// Domain separator of the login binding.
+pub const SESSION_BINDING_DOMAIN: &[u8] = b"enigm/session-binding/v1";
+
+/// The message a device signs with its Ed25519 key to finish a login:
+/// `domain || login_id || device_key || HMAC-SHA256(session_key, domain || login_id || device_key)`,
+/// where `session_key` is the OPAQUE session key both sides derived in this login. Only the
+/// party that ran the login knows the MAC, and the signature binds the session to the key.
+pub fn session_binding_message(
+    login_id: &[u8; 16],
+    session_key: &[u8],
+    device_key: &[u8; 32],
+) -> Vec<u8> {
+    let mut message = Vec::with_capacity(SESSION_BINDING_DOMAIN.len() + 16 + 32 + 32);
+    message.extend_from_slice(SESSION_BINDING_DOMAIN);
+    message.extend_from_slice(login_id);
+    message.extend_from_slice(device_key);
+    let tag = crate::recovery::hmac_sha256(session_key, &[&message]);
+    message.extend_from_slice(tag.as_slice());
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_binding_depends_on_every_input() {
+        let base = session_binding_message(&[1; 16], &[2; 64], &[3; 32]);
+        assert_eq!(base.len(), SESSION_BINDING_DOMAIN.len() + 16 + 32 + 32);
+        assert_ne!(base, session_binding_message(&[9; 16], &[2; 64], &[3; 32]));
+        assert_ne!(base, session_binding_message(&[1; 16], &[9; 64], &[3; 32]));
+        assert_ne!(base, session_binding_message(&[1; 16], &[2; 64], &[9; 32]));
+    }
     use proptest::prelude::*;
     use rand_core::OsRng;
 

@@ -1,0 +1,322 @@
+//! The user subcommands (DESIGN §16): each parses its arguments, runs one engine step and
+//! prints the result, as text or as one JSON object with `--json`. Secrets come from stdin
+//! only (hidden prompt when stdin is a terminal), never from arguments.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use enigm_client::{ClientError, DeviceChange, DeviceList, DeviceView, Engine};
+use enigm_core::ledger::RevokeReason;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::{CliError, Global};
+
+/// Where the CLI looks for the service when neither `--server` nor `ENIGM_SERVER` is given:
+/// the local service `cargo xtask run` starts.
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+/// Longest secret line read from stdin.
+const MAX_SECRET_LINE: usize = 4096;
+
+/// `enigm account ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountCommand {
+    /// Create an account with this device as its first device; prints the recovery phrase once.
+    Register(Credentials),
+    /// Sign in on this device.
+    Login(Credentials),
+}
+
+/// `--username U --password-stdin`.
+#[derive(Debug, Args)]
+pub(crate) struct Credentials {
+    /// The account's username.
+    #[arg(long)]
+    username: String,
+    /// Read the password from stdin (the only way to pass it; hidden prompt on a terminal).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+/// `enigm device ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeviceCommand {
+    /// The account's devices from the verified ledger.
+    List,
+    /// Withdraw trust from a device for now.
+    Suspend(DeviceTarget),
+    /// Restore a suspended device.
+    Resume(DeviceTarget),
+    /// Remove a device from the account for good.
+    Revoke(RevokeArgs),
+    /// Retire a device that is no longer used.
+    Retire(DeviceTarget),
+}
+
+/// A device id or a unique prefix of one (at least 4 hex characters).
+#[derive(Debug, Args)]
+pub(crate) struct DeviceTarget {
+    /// Device id, or a unique prefix of it.
+    device: String,
+}
+
+/// `device revoke DEVICE [--reason R]`.
+#[derive(Debug, Args)]
+pub(crate) struct RevokeArgs {
+    /// Device id, or a unique prefix of it.
+    device: String,
+    /// Why (recorded in the ledger).
+    #[arg(long, value_enum, default_value_t = Reason::Unspecified)]
+    reason: Reason,
+}
+
+/// Revocation reasons as typed on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Reason {
+    /// No reason given.
+    Unspecified,
+    /// Lost.
+    Lost,
+    /// Stolen.
+    Stolen,
+    /// Keys may be known to someone else.
+    Compromised,
+    /// No longer used.
+    Decommissioned,
+}
+
+/// `enigm session ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCommand {
+    /// Account, device, session and what each operation is allowed to do now.
+    Status,
+}
+
+/// `enigm ledger ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LedgerCommand {
+    /// Fetch, verify and pin the account's device ledger.
+    Verify,
+}
+
+impl From<ClientError> for CliError {
+    fn from(error: ClientError) -> Self {
+        Self {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Runs `work` with an engine on this profile and service, on a small runtime.
+fn with_engine<T>(
+    global: &Global,
+    work: impl AsyncFnOnce(Engine) -> Result<T, ClientError>,
+) -> Result<T, CliError> {
+    let profile = profile_dir(global)?;
+    let server = global
+        .server
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::new("runtime", format!("cannot start the runtime: {error}")))?;
+    runtime
+        .block_on(async move {
+            let engine = Engine::open(&profile, &server).await?;
+            work(engine).await
+        })
+        .map_err(CliError::from)
+}
+
+/// `--profile`, `ENIGM_PROFILE`, or the platform's data directory.
+fn profile_dir(global: &Global) -> Result<PathBuf, CliError> {
+    if let Some(dir) = &global.profile {
+        return Ok(dir.clone());
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .ok_or_else(|| {
+            CliError::new(
+                "no_profile",
+                "no profile directory: pass --profile DIR or set ENIGM_PROFILE",
+            )
+        })?;
+    Ok(data.join("enigm/profiles/default"))
+}
+
+/// Reads the password: a hidden prompt on a terminal, else one line of stdin.
+fn read_password() -> Result<Zeroizing<String>, CliError> {
+    let stdin = std::io::stdin();
+    let password =
+        if stdin.is_terminal() {
+            Zeroizing::new(rpassword::prompt_password("Password: ").map_err(|_| {
+                CliError::new("stdin", "could not read the password from the terminal")
+            })?)
+        } else {
+            let mut line = Zeroizing::new(String::new());
+            stdin
+                .lock()
+                .take(MAX_SECRET_LINE as u64)
+                .read_line(&mut line)
+                .map_err(|_| CliError::new("stdin", "could not read the password from stdin"))?;
+            Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())
+        };
+    if password.is_empty() {
+        return Err(CliError::new("empty_password", "the password is empty"));
+    }
+    Ok(password)
+}
+
+/// Prints `value` as JSON with `--json`, else `text`.
+fn print(global: &Global, value: &serde_json::Value, text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    let line = if global.json {
+        value.to_string()
+    } else {
+        text.to_owned()
+    };
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|_| CliError::new("stdout", "cannot write to stdout"))
+}
+
+/// `enigm account ...`.
+pub(crate) fn account(global: &Global, command: AccountCommand) -> Result<(), CliError> {
+    match command {
+        AccountCommand::Register(credentials) => {
+            let password = read_password()?;
+            let registered = with_engine(global, async |engine| {
+                engine.register(&credentials.username, &password).await
+            })?;
+            let words = registered.phrase.words();
+            let numbered: Vec<String> = words
+                .split(' ')
+                .enumerate()
+                .map(|(index, word)| format!("{:>2}. {word}", index + 1))
+                .collect();
+            print(
+                global,
+                &json!({
+                    "device_id": registered.device_id.to_hex(),
+                    "recovery_phrase": words.as_str(),
+                }),
+                &format!(
+                    "Account created; this device is active.\n\nYour recovery phrase. Write it \
+                     down and keep it safe: it is shown only this once, and it is the only way \
+                     back in if you lose all your devices.\n\n{}",
+                    numbered.join("\n")
+                ),
+            )
+        }
+        AccountCommand::Login(credentials) => {
+            let password = read_password()?;
+            let session = with_engine(global, async |engine| {
+                engine.login(&credentials.username, &password).await
+            })?;
+            let text = if session.kind == "full" {
+                "Signed in."
+            } else {
+                "Signed in; this device is not part of the account yet and can only enroll."
+            };
+            print(
+                global,
+                &json!({ "session": { "kind": session.kind, "expires_at": session.expires_at } }),
+                text,
+            )
+        }
+    }
+}
+
+/// `enigm device ...`.
+pub(crate) fn device(global: &Global, command: DeviceCommand) -> Result<(), CliError> {
+    let (target, change) = match command {
+        DeviceCommand::List => {
+            let list = with_engine(global, async |engine| engine.sync().await)?;
+            return print(global, &to_json(&list)?, &device_table(&list));
+        }
+        DeviceCommand::Suspend(target) => (target.device, DeviceChange::Suspend),
+        DeviceCommand::Resume(target) => (target.device, DeviceChange::Resume),
+        DeviceCommand::Retire(target) => (target.device, DeviceChange::Retire),
+        DeviceCommand::Revoke(args) => (
+            args.device,
+            DeviceChange::Revoke(match args.reason {
+                Reason::Unspecified => RevokeReason::Unspecified,
+                Reason::Lost => RevokeReason::Lost,
+                Reason::Stolen => RevokeReason::Stolen,
+                Reason::Compromised => RevokeReason::Compromised,
+                Reason::Decommissioned => RevokeReason::Decommissioned,
+            }),
+        ),
+    };
+    let view = with_engine(global, async |engine| {
+        engine.change_device(&target, change).await
+    })?;
+    print(
+        global,
+        &json!({ "device": to_json(&view)? }),
+        &format!("{} is now {}.", view.fingerprint, view.state),
+    )
+}
+
+/// `enigm session ...`.
+pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), CliError> {
+    match command {
+        SessionCommand::Status => {
+            let status = with_engine(global, async |engine| engine.session_status().await)?;
+            let text = format!(
+                "device: {}\nsession: {}",
+                status["device_state"].as_str().unwrap_or("unknown"),
+                status["session"]["kind"].as_str().unwrap_or("unknown"),
+            );
+            print(global, &status, &text)
+        }
+    }
+}
+
+/// `enigm ledger ...`.
+pub(crate) fn ledger(global: &Global, command: LedgerCommand) -> Result<(), CliError> {
+    match command {
+        LedgerCommand::Verify => {
+            let list = with_engine(global, async |engine| engine.sync().await)?;
+            print(
+                global,
+                &json!({ "verified": true, "head": to_json(&list.head)? }),
+                &format!(
+                    "ledger verified: {} entries, head {}",
+                    list.head.seq + 1,
+                    hex::encode(&list.head.hash[..8])
+                ),
+            )
+        }
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {
+    serde_json::to_value(value).map_err(|_| CliError::new("internal", "cannot encode the result"))
+}
+
+fn device_table(list: &DeviceList) -> String {
+    let mut lines = vec![format!(
+        "{:<34} {:<19} {:<10} {}",
+        "DEVICE", "FINGERPRINT", "STATE", ""
+    )];
+    lines.extend(list.devices.iter().map(|device: &DeviceView| {
+        format!(
+            "{:<34} {:<19} {:<10} {}",
+            device.device_id.to_hex(),
+            device.fingerprint,
+            device.state,
+            if device.this_device {
+                "(this device)"
+            } else {
+                ""
+            }
+        )
+    }));
+    lines.push(format!("verified at entry {}", list.head.seq));
+    lines.join("\n")
+}

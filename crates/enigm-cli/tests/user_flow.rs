@@ -1,0 +1,234 @@
+//! The user subcommands of the real `enigm` binary against the real service, with profiles in
+//! the real OS keychain (a throwaway gnome-keyring in a private D-Bus session under
+//! `cargo xtask test`): register, sign in, the verified device list, device changes, and the
+//! precise one-line errors scripts rely on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{ServerProcess, contains, read_tree};
+use serde_json::Value;
+
+const KEYCHAIN: &str =
+    "needs a Secret Service session (the real keychain); run by cargo xtask test";
+const PASSWORD: &str = "correct horse battery staple 42";
+
+/// One run of `enigm --json --profile DIR --server URL ARGS` with `stdin`.
+fn enigm(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .arg("--json")
+        .arg("--profile")
+        .arg(profile)
+        .arg("--server")
+        .arg(format!("http://{}", server.addr))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The one JSON object a successful command prints.
+fn ok(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stdout {} stderr {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    one_json_line(output)
+}
+
+/// The error code of a failed command, checking the one-line `{"error":{code,message}}` shape.
+fn failed(output: &Output) -> String {
+    assert!(!output.status.success(), "the command succeeded");
+    let body = one_json_line(output);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    body["error"]["code"].as_str().unwrap().to_owned()
+}
+
+fn one_json_line(output: &Output) -> Value {
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got {text:?}");
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+fn register(profile: &Path, server: &ServerProcess, username: &str) -> Value {
+    ok(&enigm(
+        profile,
+        server,
+        &[
+            "account",
+            "register",
+            "--username",
+            username,
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    ))
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn register_shows_the_phrase_once_and_lists_this_device_verified() {
+    let _ = KEYCHAIN;
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("a");
+
+    let registered = register(&profile, &server, "Alice.Flow");
+    let phrase = registered["recovery_phrase"].as_str().unwrap().to_owned();
+    assert_eq!(phrase.split(' ').count(), 24);
+    enigm_core::recovery::RecoveryPhrase::parse(&phrase).unwrap();
+    let device_id = registered["device_id"].as_str().unwrap().to_owned();
+
+    let list = ok(&enigm(&profile, &server, &["device", "list"], ""));
+    assert_eq!(list["verified"], true);
+    assert_eq!(list["head"]["seq"], 0);
+    let devices = list["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0]["device_id"], device_id.as_str());
+    assert_eq!(devices[0]["state"], "active");
+    assert_eq!(devices[0]["this_device"], true);
+
+    let status = ok(&enigm(&profile, &server, &["session", "status"], ""));
+    assert_eq!(status["device_state"], "active");
+    assert_eq!(status["device_id"], device_id.as_str());
+    assert_eq!(status["session"]["kind"], "full");
+
+    let verified = ok(&enigm(&profile, &server, &["ledger", "verify"], ""));
+    assert_eq!(verified["verified"], true);
+
+    // The phrase is never stored: not in the profile's files (which are encrypted anyway), and
+    // no word sequence of it anywhere on disk.
+    let files = read_tree(&profile);
+    assert!(!contains(&files, phrase.as_bytes()));
+    assert!(!contains(&files, b"Alice.Flow"));
+    // Nor did the username or password reach the service's logs.
+    let logs = server.stderr();
+    assert!(
+        !logs.contains("Alice.Flow") && !logs.contains(PASSWORD),
+        "{logs}"
+    );
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn bad_input_gets_a_precise_error_and_changes_nothing() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("a");
+    register(&profile, &server, "bob.flow");
+
+    // Registering the profile again, or the same username from another profile.
+    let again = enigm(
+        &profile,
+        &server,
+        &[
+            "account",
+            "register",
+            "--username",
+            "bob.flow2",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(failed(&again), "already_registered");
+    let other = dir.path().join("b");
+    let taken = enigm(
+        &other,
+        &server,
+        &[
+            "account",
+            "register",
+            "--username",
+            "BOB.flow",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(failed(&taken), "username_taken");
+
+    // A wrong password and an unknown username are the same error.
+    for username in ["bob.flow", "nobody.here"] {
+        let wrong = enigm(
+            &profile,
+            &server,
+            &[
+                "account",
+                "login",
+                "--username",
+                username,
+                "--password-stdin",
+            ],
+            "not the password\n",
+        );
+        assert_eq!(failed(&wrong), "wrong_password");
+    }
+    // The wrong password did not end the good session.
+    let list = ok(&enigm(&profile, &server, &["device", "list"], ""));
+    assert_eq!(list["devices"].as_array().unwrap().len(), 1);
+
+    // Device arguments: unknown, too short, and a change the ledger rules refuse.
+    let unknown = enigm(&profile, &server, &["device", "suspend", "ffffffff"], "");
+    assert_eq!(failed(&unknown), "unknown_device");
+    let short = enigm(&profile, &server, &["device", "suspend", "ab"], "");
+    assert_eq!(failed(&short), "unknown_device");
+    let own = list["devices"][0]["device_id"].as_str().unwrap().to_owned();
+    let resume = enigm(&profile, &server, &["device", "resume", &own], "");
+    assert_eq!(failed(&resume), "not_allowed");
+    let after = ok(&enigm(&profile, &server, &["device", "list"], ""));
+    assert_eq!(after["head"], list["head"]);
+
+    // An empty password is refused before anything is sent; so is a non-loopback http URL.
+    let empty = enigm(
+        &other,
+        &server,
+        &[
+            "account",
+            "login",
+            "--username",
+            "bob.flow",
+            "--password-stdin",
+        ],
+        "\n",
+    );
+    assert_eq!(failed(&empty), "empty_password");
+    let insecure = Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .args(["--json", "--profile"])
+        .arg(&other)
+        .args(["--server", "http://enigm.example", "device", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(failed(&insecure), "invalid_server_url");
+
+    // Without --json, errors are one line on stderr.
+    let plain = Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .arg("--profile")
+        .arg(&profile)
+        .args(["--server", &format!("http://{}", server.addr)])
+        .args(["device", "suspend", "ffffffff"])
+        .output()
+        .unwrap();
+    assert!(!plain.status.success());
+    let stderr = String::from_utf8(plain.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("enigm: "), "{stderr}");
+}

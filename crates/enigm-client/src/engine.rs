@@ -1,0 +1,563 @@
+//! The engine: one profile (encrypted store + keychain entry) talking to one service.
+//!
+//! Every method is a whole user step and leaves the profile consistent if the process dies in
+//! the middle: the device keys are saved before the service ever sees them, the account id and
+//! the ledger only after the service acknowledged them, and a retry picks up where the last
+//! attempt stopped (a login adopts an account whose registration finished on the service but
+//! not locally).
+//!
+//! The ledger is verified here, never trusted from the service: the store keeps the verified
+//! entries and the pinned head; each sync re-verifies them, checks that what the service
+//! presents extends the pin (no fork, no rollback, no hidden entries), applies the new entries
+//! and pins the new head in one store transaction.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use data_encoding::BASE64URL_NOPAD;
+use enigm_core::identity::{DeviceId, DeviceSecrets};
+use enigm_core::ledger::{
+    EntryKind, Head, LedgerEntry, LedgerState, RevokeReason, check_presented_head, compare_heads,
+    verify_chain,
+};
+use enigm_core::opaque::{
+    ClientLogin, ClientLoginFinishParameters, ClientRegistration,
+    ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
+};
+use enigm_core::recovery::RecoveryPhrase;
+use enigm_core::request::{SessionId, session_binding_message};
+use enigm_store::{Keychain, PinnedHead, SavedSession, Store};
+use rand_core::{OsRng, RngCore};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::ClientError;
+use crate::api::{ServiceClient, Signer};
+use crate::view::{DeviceList, DeviceView};
+
+/// Entries fetched per ledger page request are bounded by the service; this bounds the loop.
+const MAX_LEDGER_PAGES: usize = 10_000;
+
+/// One profile bound to one service.
+#[derive(Clone)]
+pub struct Engine {
+    api: ServiceClient,
+    store: Arc<Mutex<Store>>,
+}
+
+/// What a registration leaves with the user: the phrase, shown once and never stored.
+pub struct Registered {
+    /// The recovery phrase: show it once, have the user confirm it, then drop it.
+    pub phrase: RecoveryPhrase,
+    /// This device's id.
+    pub device_id: DeviceId,
+}
+
+/// A device-state change made by an active device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChange {
+    /// Withdraw trust for now.
+    Suspend,
+    /// Restore a suspended device.
+    Resume,
+    /// Remove for good.
+    Revoke(RevokeReason),
+    /// Retire a device that is no longer used.
+    Retire,
+}
+
+#[derive(Deserialize)]
+struct RegisterStartReply {
+    registration_response: String,
+}
+
+#[derive(Deserialize)]
+struct LoginStartReply {
+    login_id: String,
+    credential_response: String,
+}
+
+#[derive(Deserialize)]
+struct HeadJson {
+    seq: u64,
+    hash: String,
+}
+
+#[derive(Deserialize)]
+struct SessionReply {
+    session_id: String,
+    kind: String,
+    expires_at: u64,
+    account_id: String,
+}
+
+#[derive(Deserialize)]
+struct LedgerPage {
+    entries: Vec<String>,
+    head: HeadJson,
+    more: bool,
+}
+
+impl Engine {
+    /// Opens (creating on first use) the profile in `dir`, its key in the OS keychain, for the
+    /// service at `server`.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidServerUrl`]; the store's and keychain's own errors.
+    pub async fn open(dir: &Path, server: &str) -> Result<Self, ClientError> {
+        let api = ServiceClient::new(server)?;
+        let dir = dir.to_path_buf();
+        let store = tokio::task::spawn_blocking(move || {
+            let keychain = Keychain::platform()?;
+            Store::open(&dir, &keychain)
+        })
+        .await
+        .map_err(|_| ClientError::Task)??;
+        Ok(Self::with_store(store, api))
+    }
+
+    /// An engine over an already open store (tests open it with a given key).
+    pub fn with_store(store: Store, api: ServiceClient) -> Self {
+        Self {
+            api,
+            store: Arc::new(Mutex::new(store)),
+        }
+    }
+
+    /// Runs `work` on the store on a blocking thread.
+    async fn with_store_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, enigm_store::Error> + Send + 'static,
+    ) -> Result<T, ClientError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = store.lock().map_err(|_| ClientError::Task)?;
+            work(&mut guard).map_err(ClientError::from)
+        })
+        .await
+        .map_err(|_| ClientError::Task)?
+    }
+
+    /// This device's secrets, created and saved on first use (before any service sees them).
+    async fn device(&self) -> Result<DeviceSecrets, ClientError> {
+        self.with_store_blocking(|store| match store.device_secrets()? {
+            Some(secrets) => Ok(secrets),
+            None => {
+                let secrets = DeviceSecrets::generate(&mut OsRng);
+                store.save_device_secrets(&secrets)?;
+                Ok(secrets)
+            }
+        })
+        .await
+    }
+
+    /// Creates an account with this device as its first device, then signs in.
+    ///
+    /// # Errors
+    /// [`ClientError::AlreadyRegistered`] if this profile has an account; the service's
+    /// refusals (`username_taken`, `invalid_username`, `rate_limited`, ...).
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &Zeroizing<String>,
+    ) -> Result<Registered, ClientError> {
+        if self
+            .with_store_blocking(|store| store.account_id())
+            .await?
+            .is_some()
+        {
+            return Err(ClientError::AlreadyRegistered);
+        }
+        let device = self.device().await?;
+        let mut account_id = [0u8; 16];
+        OsRng.fill_bytes(&mut account_id);
+        let phrase = RecoveryPhrase::generate(&mut OsRng);
+        let genesis =
+            LedgerEntry::genesis(account_id, &device, phrase.recovery_key().signing_key());
+
+        let start = ClientRegistration::start(&mut OsRng, password.as_bytes())
+            .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
+        let reply: RegisterStartReply = self
+            .api
+            .post(
+                "/v1/accounts/register/start",
+                &json!({
+                    "username": username,
+                    "registration_request": b64(&start.message.serialize()),
+                }),
+            )
+            .await?;
+        let response = RegistrationResponse::deserialize(&unb64(&reply.registration_response)?)
+            .map_err(|_| ClientError::MalformedResponse("registration response"))?;
+        let finish = start
+            .state
+            .finish(
+                &mut OsRng,
+                password.as_bytes(),
+                response,
+                ClientRegistrationFinishParameters::default(),
+            )
+            .map_err(|_| ClientError::MalformedResponse("registration response"))?;
+        let _: serde_json::Value = self
+            .api
+            .post(
+                "/v1/accounts/register/finish",
+                &json!({
+                    "username": username,
+                    "registration_upload": b64(&finish.message.serialize()),
+                    "genesis": b64(&genesis.encode()),
+                }),
+            )
+            .await?;
+        let head = PinnedHead {
+            seq: 0,
+            hash: genesis.hash().0,
+        };
+        let genesis_bytes = genesis.encode();
+        self.with_store_blocking(move |store| {
+            store.set_account_id(account_id)?;
+            store.append_ledger(0, &[genesis_bytes], head)
+        })
+        .await?;
+        tracing::info!("account registered");
+        self.login(username, password).await?;
+        Ok(Registered {
+            phrase,
+            device_id: device.device_id(),
+        })
+    }
+
+    /// Signs in with OPAQUE and binds the new session to this device's key. A device that is
+    /// not (yet) in the account's ledger gets a session that can only enroll.
+    ///
+    /// # Errors
+    /// [`ClientError::WrongPassword`] when OPAQUE fails (wrong username or password: the two are
+    /// indistinguishable by design); the service's refusals (`rate_limited`, `device_removed`).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &Zeroizing<String>,
+    ) -> Result<SavedSession, ClientError> {
+        let device = self.device().await?;
+        let start = ClientLogin::start(&mut OsRng, password.as_bytes())
+            .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
+        let reply: LoginStartReply = self
+            .api
+            .post(
+                "/v1/sessions/login/start",
+                &json!({
+                    "username": username,
+                    "credential_request": b64(&start.message.serialize()),
+                }),
+            )
+            .await?;
+        let response = CredentialResponse::deserialize(&unb64(&reply.credential_response)?)
+            .map_err(|_| ClientError::MalformedResponse("credential response"))?;
+        let finished = start
+            .state
+            .finish(
+                password.as_bytes(),
+                response,
+                ClientLoginFinishParameters::default(),
+            )
+            .map_err(|_| ClientError::WrongPassword)?;
+        let login_id: [u8; 16] = unb64(&reply.login_id)?
+            .try_into()
+            .map_err(|_| ClientError::MalformedResponse("login id"))?;
+        let device_key = *device.public().signing.as_bytes();
+        let binding = session_binding_message(&login_id, &finished.session_key, &device_key);
+        let signature = device.sign(&binding);
+        let session: SessionReply = self
+            .api
+            .post(
+                "/v1/sessions/login/finish",
+                &json!({
+                    "login_id": reply.login_id,
+                    "credential_finalization": b64(&finished.message.serialize()),
+                    "device_key": b64(&device_key),
+                    "device_signature": b64(&signature.to_bytes()),
+                }),
+            )
+            .await?;
+        let account_id: [u8; 16] = hex::decode(&session.account_id)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or(ClientError::MalformedResponse("account id"))?;
+        let saved = SavedSession {
+            session_id: *SessionId::from_b64url(&session.session_id)
+                .map_err(|_| ClientError::MalformedResponse("session id"))?
+                .as_bytes(),
+            kind: session.kind,
+            expires_at: session.expires_at,
+        };
+        let to_save = saved.clone();
+        self.with_store_blocking(move |store| {
+            match store.account_id()? {
+                Some(stored) if stored != account_id => {
+                    return Err(enigm_store::Error::AlreadySet("account id"));
+                }
+                Some(_) => {}
+                None => store.set_account_id(account_id)?,
+            }
+            store.save_session(&to_save)
+        })
+        .await?;
+        tracing::info!(kind = %saved.kind, "signed in");
+        if saved.kind == "full" {
+            self.sync().await?;
+        }
+        Ok(saved)
+    }
+
+    /// The saved session and what signs with it.
+    async fn signer_parts(&self) -> Result<(SessionId, DeviceSecrets), ClientError> {
+        self.with_store_blocking(|store| Ok((store.session()?, store.device_secrets()?)))
+            .await
+            .and_then(|(session, device)| match (session, device) {
+                (Some(session), Some(device)) => {
+                    Ok((SessionId::from_bytes(session.session_id), device))
+                }
+                (None, _) | (_, None) => Err(ClientError::SignedOut),
+            })
+    }
+
+    /// A signed request with the saved session.
+    async fn signed<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ClientError> {
+        let (session, device) = self.signer_parts().await?;
+        let signer = Signer {
+            session,
+            device: &device,
+            now: now(),
+        };
+        let result = self.api.signed(signer, method, path, body).await;
+        match &result {
+            Err(error) if error.is_session_over() => {
+                self.with_store_blocking(Store::clear_session).await?;
+            }
+            Err(error) if error.code() == "device_removed" => {
+                return Err(ClientError::DeviceRevoked);
+            }
+            Ok(_) | Err(_) => {}
+        }
+        result
+    }
+
+    /// The locally verified ledger state (re-verified from the store), if any.
+    async fn local_state(&self) -> Result<Option<(LedgerState, usize)>, ClientError> {
+        let (entries, pinned) = self
+            .with_store_blocking(|store| Ok((store.ledger_entries()?, store.pinned_head()?)))
+            .await?;
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let decoded = entries
+            .iter()
+            .map(|bytes| LedgerEntry::decode(bytes))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ClientError::LedgerRejected)?;
+        let state = verify_chain(&decoded).map_err(ClientError::LedgerRejected)?;
+        if let Some(pinned) = pinned {
+            compare_heads(&to_head(pinned), &state.head()).map_err(ClientError::LedgerRejected)?;
+        }
+        Ok(Some((state, entries.len())))
+    }
+
+    /// Fetches what the service has beyond the pinned head, verifies it, and pins the new head.
+    ///
+    /// # Errors
+    /// [`ClientError::LedgerRejected`] for a fork, a rollback, a bad signature or rule, or a
+    /// head the entries do not reach (hidden entries); nothing is stored then.
+    pub async fn sync(&self) -> Result<DeviceList, ClientError> {
+        let account_id = self
+            .with_store_blocking(|store| store.account_id())
+            .await?
+            .ok_or(ClientError::NoAccount)?;
+        let local = self.local_state().await?;
+        // Re-fetch the pinned entry too, so a service that rewrote it is caught as a fork.
+        let since = local.as_ref().map_or(0, |(state, _)| state.head().seq);
+        let (presented, service_head) = self.fetch_ledger(since).await?;
+        let (state, first_new, new_entries) = match local {
+            Some((mut state, stored)) => {
+                let pinned = state.head();
+                check_presented_head(&pinned, &presented).map_err(ClientError::LedgerRejected)?;
+                let new: Vec<LedgerEntry> = presented
+                    .into_iter()
+                    .filter(|entry| entry.seq > pinned.seq)
+                    .collect();
+                state.apply(&new).map_err(ClientError::LedgerRejected)?;
+                (state, stored as u64, new)
+            }
+            None => {
+                let state = verify_chain(&presented).map_err(ClientError::LedgerRejected)?;
+                if state.account_id() != &account_id {
+                    return Err(ClientError::LedgerInconsistent(
+                        "the ledger belongs to another account",
+                    ));
+                }
+                (state, 0, presented)
+            }
+        };
+        if state.head() != service_head {
+            return Err(ClientError::LedgerInconsistent(
+                "the service's head is not where its entries lead (entries withheld)",
+            ));
+        }
+        let head = PinnedHead {
+            seq: state.head().seq,
+            hash: state.head().hash.0,
+        };
+        if !new_entries.is_empty() {
+            let bytes: Vec<Vec<u8>> = new_entries.iter().map(LedgerEntry::encode).collect();
+            self.with_store_blocking(move |store| store.append_ledger(first_new, &bytes, head))
+                .await?;
+            tracing::info!(seq = head.seq, "ledger verified and pinned");
+        }
+        let this = self
+            .with_store_blocking(|store| store.device_secrets())
+            .await?
+            .map(|device| device.device_id());
+        Ok(DeviceList::from_state(&state, this))
+    }
+
+    /// All ledger entries from `since`, following pages.
+    async fn fetch_ledger(&self, since: u64) -> Result<(Vec<LedgerEntry>, Head), ClientError> {
+        let mut entries = Vec::new();
+        let mut next = since;
+        for _ in 0..MAX_LEDGER_PAGES {
+            let page: LedgerPage = self
+                .signed(Method::GET, &format!("/v1/ledger?since={next}"), None)
+                .await?;
+            for text in &page.entries {
+                let entry =
+                    LedgerEntry::decode(&unb64(text)?).map_err(ClientError::LedgerRejected)?;
+                if entry.seq != next {
+                    return Err(ClientError::LedgerInconsistent(
+                        "the service sent ledger entries out of order",
+                    ));
+                }
+                next = next.saturating_add(1);
+                entries.push(entry);
+            }
+            if !page.more {
+                let hash: [u8; 32] = hex::decode(&page.head.hash)
+                    .ok()
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .ok_or(ClientError::MalformedResponse("ledger head"))?;
+                let head = Head {
+                    seq: page.head.seq,
+                    hash: enigm_core::ledger::EntryHash(hash),
+                };
+                return Ok((entries, head));
+            }
+            if page.entries.is_empty() {
+                return Err(ClientError::MalformedResponse(
+                    "an empty ledger page with more",
+                ));
+            }
+        }
+        Err(ClientError::MalformedResponse("too many ledger pages"))
+    }
+
+    /// The verified device list as last synced, without asking the service.
+    ///
+    /// # Errors
+    /// [`ClientError::NoAccount`]; [`ClientError::LedgerRejected`] if the stored ledger no
+    /// longer verifies (a damaged store).
+    pub async fn devices(&self) -> Result<DeviceList, ClientError> {
+        let (state, _) = self.local_state().await?.ok_or(ClientError::NoAccount)?;
+        let this = self
+            .with_store_blocking(|store| store.device_secrets())
+            .await?
+            .map(|device| device.device_id());
+        Ok(DeviceList::from_state(&state, this))
+    }
+
+    /// Suspends, resumes, revokes or retires a device of the account, signed by this device.
+    /// `target` is a device id or a unique prefix of one.
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownDevice`] / [`ClientError::AmbiguousDevice`];
+    /// [`ClientError::NotAllowed`] when the ledger rules refuse the change (checked locally
+    /// before anything is sent); the service's refusals.
+    pub async fn change_device(
+        &self,
+        target: &str,
+        change: DeviceChange,
+    ) -> Result<DeviceView, ClientError> {
+        let list = self.sync().await?;
+        let device = list.resolve(target)?.device_id;
+        let (account_id, secrets) = self
+            .with_store_blocking(|store| Ok((store.account_id()?, store.device_secrets()?)))
+            .await?;
+        let (Some(account_id), Some(secrets)) = (account_id, secrets) else {
+            return Err(ClientError::NoAccount);
+        };
+        let (state, _) = self.local_state().await?.ok_or(ClientError::NoAccount)?;
+        let kind = match change {
+            DeviceChange::Suspend => EntryKind::Suspend { device },
+            DeviceChange::Resume => EntryKind::Resume { device },
+            DeviceChange::Revoke(reason) => EntryKind::Revoke { device, reason },
+            DeviceChange::Retire => EntryKind::Retire { device },
+        };
+        let mut entry = state.next_entry(kind);
+        entry.sign_device(&account_id, &secrets);
+        let mut check = state.clone();
+        if check.apply(std::slice::from_ref(&entry)).is_err() {
+            return Err(ClientError::NotAllowed(
+                "the ledger rules do not allow this change for this device in its current state",
+            ));
+        }
+        let _: serde_json::Value = self
+            .signed(
+                Method::POST,
+                "/v1/ledger",
+                Some(&json!({ "entries": [b64(&entry.encode())] })),
+            )
+            .await?;
+        let list = self.sync().await?;
+        list.devices
+            .into_iter()
+            .find(|view| view.device_id == device)
+            .ok_or(ClientError::UnknownDevice(device.to_hex()))
+    }
+
+    /// Where this session and device stand, as the service evaluates them.
+    ///
+    /// # Errors
+    /// [`ClientError::SignedOut`]; the service's refusals.
+    pub async fn session_status(&self) -> Result<serde_json::Value, ClientError> {
+        self.signed(Method::GET, "/v1/sessions/current", None).await
+    }
+}
+
+fn to_head(pinned: PinnedHead) -> Head {
+    Head {
+        seq: pinned.seq,
+        hash: enigm_core::ledger::EntryHash(pinned.hash),
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    BASE64URL_NOPAD.encode(bytes)
+}
+
+fn unb64(text: &str) -> Result<Vec<u8>, ClientError> {
+    BASE64URL_NOPAD
+        .decode(text.as_bytes())
+        .map_err(|_| ClientError::MalformedResponse("base64"))
+}
+
+/// Seconds since the epoch from the system clock (the engine is I/O; the core takes time in).
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}

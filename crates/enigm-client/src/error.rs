@@ -1,0 +1,140 @@
+//! The engine's one error type. Every variant has a stable [`ClientError::code`] (what the CLI
+//! prints with `--json` and the app maps to a screen) and a message a user can act on; none
+//! carries a secret, a path or a raw key.
+
+/// What went wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The local store or the keychain refused (its own code and remedy pass through).
+    #[error(transparent)]
+    Store(#[from] enigm_store::Error),
+
+    /// The service answered with an error. `message` is the service's own sentence.
+    #[error("{message}")]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The service's stable error code.
+        code: String,
+        /// The service's message.
+        message: String,
+        /// Seconds to wait before retrying, when the service said so.
+        retry_after: Option<u64>,
+    },
+
+    /// The service could not be reached or did not answer in time.
+    #[error("the Enigm service at {0} cannot be reached; check the address and your connection")]
+    Unreachable(String),
+
+    /// The service answered something that is not what the protocol says.
+    #[error("the service sent an answer this client does not understand ({0})")]
+    MalformedResponse(&'static str),
+
+    /// The service URL is not usable.
+    #[error("{0}")]
+    InvalidServerUrl(&'static str),
+
+    /// OPAQUE could not finish: the password (or the username) is wrong.
+    #[error("the username or password is wrong")]
+    WrongPassword,
+
+    /// The ledger the service presented does not verify, or does not extend the pinned head.
+    #[error("the device list from the service failed verification: {0}")]
+    LedgerRejected(#[source] enigm_core::Error),
+
+    /// What the service presents about the ledger contradicts itself or this account.
+    #[error("the device list from the service failed verification: {0}")]
+    LedgerInconsistent(&'static str),
+
+    /// A protocol construction failed locally (a key, an encoding).
+    #[error("a protocol step failed: {0}")]
+    Protocol(#[source] enigm_core::Error),
+
+    /// This profile already belongs to an account.
+    #[error("this profile already belongs to an account; use another profile directory")]
+    AlreadyRegistered,
+
+    /// This profile has no account yet.
+    #[error("this profile has no account yet; register, enroll or recover first")]
+    NoAccount,
+
+    /// There is no session: sign in first.
+    #[error("you are signed out; sign in with `enigm account login`")]
+    SignedOut,
+
+    /// This device was removed from the account.
+    #[error("this device was revoked and can no longer act for the account")]
+    DeviceRevoked,
+
+    /// No device of the account matches the given id or prefix.
+    #[error("no device of this account matches {0:?}")]
+    UnknownDevice(String),
+
+    /// Several devices match the given prefix.
+    #[error("{0:?} matches more than one device; give more of the device id")]
+    AmbiguousDevice(String),
+
+    /// The requested change does not apply to the device in its current state.
+    #[error("{0}")]
+    NotAllowed(&'static str),
+
+    /// A background task of the engine failed.
+    #[error("an internal task failed")]
+    Task,
+}
+
+impl ClientError {
+    /// The stable code, the same across the CLI (`--json`) and the app.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Store(error) => error.code(),
+            Self::Service { code, .. } => code,
+            Self::Unreachable(_) => "service_unreachable",
+            Self::MalformedResponse(_) => "malformed_response",
+            Self::InvalidServerUrl(_) => "invalid_server_url",
+            Self::WrongPassword => "wrong_password",
+            Self::LedgerRejected(_) | Self::LedgerInconsistent(_) => "ledger_rejected",
+            Self::Protocol(_) => "protocol_error",
+            Self::AlreadyRegistered => "already_registered",
+            Self::NoAccount => "no_account",
+            Self::SignedOut => "signed_out",
+            Self::DeviceRevoked => "device_revoked",
+            Self::UnknownDevice(_) => "unknown_device",
+            Self::AmbiguousDevice(_) => "ambiguous_device",
+            Self::NotAllowed(_) => "not_allowed",
+            Self::Task => "internal",
+        }
+    }
+
+    /// Whether the service refused because this session is over (the caller should sign in
+    /// again).
+    pub fn is_session_over(&self) -> bool {
+        matches!(
+            self.code(),
+            "unknown_session" | "session_expired" | "session_before_recovery"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_pass_through_from_the_store_and_the_service() {
+        let store = ClientError::from(enigm_store::Error::KeyMissing);
+        assert_eq!(store.code(), "key_missing");
+        let service = ClientError::Service {
+            status: 401,
+            code: "session_expired".into(),
+            message: "the session has expired; sign in again".into(),
+            retry_after: None,
+        };
+        assert!(service.is_session_over());
+        assert_eq!(
+            service.to_string(),
+            "the session has expired; sign in again"
+        );
+        assert!(!ClientError::WrongPassword.is_session_over());
+    }
+}

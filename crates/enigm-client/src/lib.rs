@@ -1,0 +1,32 @@
+//! The Enigm engine (DESIGN §2): what the desktop app and the `enigm` CLI both run.
+//!
+//! An [`Engine`] is one profile (an encrypted store whose key lives in the OS keychain) bound
+//! to one service. It registers accounts, signs in with OPAQUE and binds the session to the
+//! device key, signs every request, and keeps a device ledger it verified itself: the service
+//! relays the ledger but cannot add a device, hide a revocation, roll back or fork it without
+//! the engine refusing ([`ClientError::LedgerRejected`]).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), enigm_client::ClientError> {
+//! use enigm_client::Engine;
+//! use zeroize::Zeroizing;
+//!
+//! let engine = Engine::open("/tmp/profile".as_ref(), "http://127.0.0.1:8080").await?;
+//! let registered = engine.register("alice", &Zeroizing::new("correct horse".into())).await?;
+//! println!("write down: {}", registered.phrase.words().as_str());
+//! for device in engine.devices().await?.devices {
+//!     println!("{} {}", device.fingerprint, device.state);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod api;
+mod engine;
+mod error;
+mod view;
+
+pub use api::ServiceClient;
+pub use engine::{DeviceChange, Engine, Registered};
+pub use error::ClientError;
+pub use view::{DeviceList, DeviceView, HeadView};

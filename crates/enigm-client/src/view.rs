@@ -1,0 +1,173 @@
+//! What the app and the CLI show about the account's devices: plain data drawn from a verified
+//! ledger state. The JSON shape is the CLI contract of DESIGN §16 (`device list --json`).
+
+use enigm_core::identity::DeviceId;
+use enigm_core::ledger::{DeviceOrigin, LedgerState};
+use serde::Serialize;
+
+use crate::ClientError;
+
+/// Shortest device-id prefix a command accepts, so a typo cannot hit another device by luck.
+const MIN_PREFIX_LEN: usize = 4;
+
+/// One device of the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceView {
+    /// The device id.
+    #[serde(serialize_with = "hex_id")]
+    pub device_id: DeviceId,
+    /// The short fingerprint users compare.
+    pub fingerprint: String,
+    /// The label, once decrypted with the account sync key (not yet shared: `None`).
+    pub label: Option<String>,
+    /// Lower-case lifecycle state (`active`, `revoked`, ...).
+    pub state: &'static str,
+    /// Whether this is the device running the engine.
+    pub this_device: bool,
+    /// How it joined: `genesis`, `enrollment` or `recovery`.
+    pub origin: &'static str,
+    /// The device that approved its enrollment.
+    #[serde(serialize_with = "hex_opt")]
+    pub approved_by: Option<DeviceId>,
+    /// Ledger time it was added (seq of its entry).
+    pub added_at: u64,
+    /// Ledger position of its last state change.
+    pub changed_at: u64,
+    /// The device it replaces, if any.
+    #[serde(serialize_with = "hex_opt")]
+    pub replaces: Option<DeviceId>,
+    /// The device that replaced it, if any.
+    #[serde(serialize_with = "hex_opt")]
+    pub replaced_by: Option<DeviceId>,
+}
+
+/// The head a device list was verified at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HeadView {
+    /// Sequence number.
+    pub seq: u64,
+    /// Entry hash.
+    #[serde(serialize_with = "hex_hash")]
+    pub hash: [u8; 32],
+}
+
+/// The account's devices from the verified ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceList {
+    /// Every device the ledger knows, in the order they joined.
+    pub devices: Vec<DeviceView>,
+    /// The verified head.
+    pub head: HeadView,
+    /// Always `true`: a list is only built from a ledger that verified.
+    pub verified: bool,
+}
+
+impl DeviceList {
+    /// The view of a verified state; `this` is the engine's own device.
+    pub fn from_state(state: &LedgerState, this: Option<DeviceId>) -> Self {
+        let mut devices: Vec<DeviceView> = state
+            .devices()
+            .map(|(id, record)| DeviceView {
+                device_id: *id,
+                fingerprint: id.fingerprint(),
+                label: None,
+                state: record.state.as_str(),
+                this_device: Some(*id) == this,
+                origin: match record.origin {
+                    DeviceOrigin::Genesis => "genesis",
+                    DeviceOrigin::ApprovedBy(_) => "enrollment",
+                    DeviceOrigin::Recovered => "recovery",
+                },
+                approved_by: match record.origin {
+                    DeviceOrigin::ApprovedBy(approver) => Some(approver),
+                    DeviceOrigin::Genesis | DeviceOrigin::Recovered => None,
+                },
+                added_at: record.added_at,
+                changed_at: record.changed_at,
+                replaces: record.replaces,
+                replaced_by: record.replaced_by,
+            })
+            .collect();
+        devices.sort_by_key(|device| (device.added_at, device.device_id.to_hex()));
+        let head = state.head();
+        Self {
+            devices,
+            head: HeadView {
+                seq: head.seq,
+                hash: head.hash.0,
+            },
+            verified: true,
+        }
+    }
+
+    /// The device whose id is `text` or starts with it (hex, at least 4 characters).
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownDevice`] / [`ClientError::AmbiguousDevice`].
+    pub fn resolve(&self, text: &str) -> Result<&DeviceView, ClientError> {
+        let wanted = text.trim().to_ascii_lowercase();
+        if wanted.len() < MIN_PREFIX_LEN || !wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ClientError::UnknownDevice(text.to_owned()));
+        }
+        let mut matches = self
+            .devices
+            .iter()
+            .filter(|device| device.device_id.to_hex().starts_with(&wanted));
+        match (matches.next(), matches.next()) {
+            (Some(device), None) => Ok(device),
+            (Some(_), Some(_)) => Err(ClientError::AmbiguousDevice(text.to_owned())),
+            (None, _) => Err(ClientError::UnknownDevice(text.to_owned())),
+        }
+    }
+}
+
+fn hex_id<S: serde::Serializer>(id: &DeviceId, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&id.to_hex())
+}
+
+fn hex_opt<S: serde::Serializer>(id: &Option<DeviceId>, serializer: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => serializer.serialize_str(&id.to_hex()),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn hex_hash<S: serde::Serializer>(hash: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&hex::encode(hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enigm_core::identity::DeviceSecrets;
+    use enigm_core::ledger::{LedgerEntry, verify_chain};
+    use rand_core::OsRng;
+
+    #[test]
+    fn the_list_marks_this_device_and_resolves_prefixes() {
+        let device = DeviceSecrets::generate(&mut OsRng);
+        let recovery = ed25519_dalek::SigningKey::generate(&mut OsRng);
+        let genesis = LedgerEntry::genesis([5; 16], &device, &recovery);
+        let state = verify_chain(&[genesis]).unwrap();
+        let list = DeviceList::from_state(&state, Some(device.device_id()));
+        assert_eq!(list.devices.len(), 1);
+        assert!(list.devices[0].this_device);
+        assert_eq!(list.devices[0].state, "active");
+        let hex = device.device_id().to_hex();
+        assert_eq!(
+            list.resolve(&hex[..6]).unwrap().device_id,
+            device.device_id()
+        );
+        assert_eq!(
+            list.resolve(&hex.to_uppercase()).unwrap().device_id,
+            device.device_id()
+        );
+        assert_eq!(list.resolve("abc").unwrap_err().code(), "unknown_device");
+        assert_eq!(list.resolve("zzzzzz").unwrap_err().code(), "unknown_device");
+
+        let json = serde_json::to_value(&list).unwrap();
+        assert_eq!(json["devices"][0]["device_id"], hex);
+        assert_eq!(json["verified"], true);
+        assert_eq!(json["head"]["seq"], 0);
+    }
+}
