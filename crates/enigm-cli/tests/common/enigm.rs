@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use data_encoding::BASE64URL_NOPAD;
 use ed25519_dalek::SigningKey;
 use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::LedgerEntry;
+use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, verify_chain};
 use enigm_core::opaque::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration,
     ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
@@ -217,4 +217,61 @@ pub fn signed(
     let header = authorization(session, device, method, path, body, options);
     let sent = options.send_body.as_deref().unwrap_or(body);
     http.request(method, path, &[("Authorization", &header)], sent)
+}
+
+/// Appends `entry` as `session`; panics unless 201.
+pub fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &LedgerEntry) {
+    let body = json!({ "entries": [b64(&entry.encode())] }).to_string();
+    let reply = signed(
+        http,
+        session,
+        device,
+        "POST",
+        "/v1/ledger",
+        body.as_bytes(),
+        &SignOptions::default(),
+    );
+    assert_eq!(reply.status, 201, "{:?}", reply.json());
+}
+
+/// The account's whole ledger as `session` reads it, verified.
+pub fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerState {
+    let page = signed(
+        http,
+        session,
+        device,
+        "GET",
+        "/v1/ledger",
+        b"",
+        &SignOptions::default(),
+    )
+    .json();
+    let entries: Vec<LedgerEntry> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
+        .collect();
+    verify_chain(&entries).unwrap()
+}
+
+/// Adds a new device approved by `approver` (signed by both, as an enrollment ends); returns
+/// the new device's secrets.
+pub fn add_device(
+    http: &Http,
+    session: &Session,
+    account_id: [u8; 16],
+    approver: &DeviceSecrets,
+) -> DeviceSecrets {
+    let state = ledger(http, session, approver);
+    let device = DeviceSecrets::generate(&mut OsRng);
+    let mut add = state.next_entry(EntryKind::AddDevice {
+        device: device.public(),
+        approved_by: approver.device_id(),
+        replaces: None,
+    });
+    add.sign_device(&account_id, approver);
+    add.sign_device(&account_id, &device);
+    append(http, session, approver, &add);
+    device
 }

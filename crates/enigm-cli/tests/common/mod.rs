@@ -294,3 +294,4 @@ pub fn read_tree(dir: &Path) -> Vec<u8> {
 }
 
 pub mod enigm;
+pub mod hostile;

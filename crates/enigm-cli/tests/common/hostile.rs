@@ -1,0 +1,174 @@
+//! A hostile service for client tests: an HTTP/1.1 proxy in front of the real `enigm server`
+//! that forwards every request unchanged and rewrites ledger pages (`GET /v1/ledger`) the way a
+//! compromised or buggy service could: a rewritten past entry (a fork), a shorter history (a
+//! rollback), a forged entry (an injected device), or entries withheld behind the true head.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use enigm_core::ledger::LedgerEntry;
+use serde_json::{Value, json};
+
+use super::Http;
+use super::enigm::{b64, unb64};
+
+/// How ledger pages are rewritten.
+#[derive(Clone, Debug)]
+pub enum Tamper {
+    /// Forward unchanged.
+    Honest,
+    /// Serve `bytes` in place of the entry at `seq`.
+    Replace { seq: u64, bytes: Vec<u8> },
+    /// Serve the history only up to `seq`, with that entry as the head.
+    RollBackTo { seq: u64 },
+    /// Serve `bytes` as one more entry after the real head, and make it the head.
+    Inject { bytes: Vec<u8> },
+    /// Drop the last entry but keep announcing the real head.
+    Withhold,
+}
+
+/// The proxy; it serves until the test process ends.
+pub struct HostileService {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    tamper: Arc<Mutex<Tamper>>,
+}
+
+impl HostileService {
+    /// Starts a proxy in front of the service at `upstream`.
+    pub fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tamper = Arc::new(Mutex::new(Tamper::Honest));
+        let shared = Arc::clone(&tamper);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let tamper = Arc::clone(&shared);
+                let http = Http::new(upstream);
+                std::thread::spawn(move || serve(stream, &http, &tamper));
+            }
+        });
+        Self { addr, tamper }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sets how ledger pages are rewritten from now on.
+    pub fn set(&self, tamper: Tamper) {
+        *self.tamper.lock().unwrap() = tamper;
+    }
+}
+
+/// Serves one keep-alive connection, request after request.
+fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_owned();
+        let path = parts.next().unwrap_or_default().to_owned();
+        let mut headers = Vec::new();
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').unwrap();
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+            if name == "content-length" {
+                length = value.parse().unwrap();
+            }
+            if name == "authorization" {
+                headers.push(("Authorization".to_owned(), value));
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+        let borrowed: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let response = http.request(&method, &path, &borrowed, &body);
+        let mut out = response.body;
+        if method == "GET" && path.starts_with("/v1/ledger") && response.status == 200 {
+            let since: u64 = path
+                .split_once("since=")
+                .map_or(0, |(_, value)| value.parse().unwrap());
+            let current = tamper.lock().unwrap().clone();
+            out = rewrite(&serde_json::from_slice(&out).unwrap(), since, &current)
+                .to_string()
+                .into_bytes();
+        }
+        let head = format!(
+            "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            response.status,
+            out.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+/// The page a hostile service would serve instead of `page` (which starts at `since`).
+fn rewrite(page: &Value, since: u64, tamper: &Tamper) -> Value {
+    let mut entries: Vec<Vec<u8>> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|text| unb64(text.as_str().unwrap()))
+        .collect();
+    let mut head = page["head"].clone();
+    match tamper {
+        Tamper::Honest => return page.clone(),
+        Tamper::Replace { seq, bytes } => {
+            if let Some(slot) = seq
+                .checked_sub(since)
+                .and_then(|i| entries.get_mut(i as usize))
+            {
+                *slot = bytes.clone();
+            }
+            head = head_of(&entries, since);
+        }
+        Tamper::RollBackTo { seq } => {
+            entries.truncate((seq + 1).saturating_sub(since) as usize);
+            head = head_of(&entries, since);
+        }
+        Tamper::Inject { bytes } => {
+            entries.push(bytes.clone());
+            head = head_of(&entries, since);
+        }
+        Tamper::Withhold => {
+            entries.pop();
+        }
+    }
+    json!({
+        "entries": entries.iter().map(|bytes| b64(bytes)).collect::<Vec<_>>(),
+        "head": head,
+        "more": false,
+    })
+}
+
+/// The head a page of entries (starting at `since`) ends at.
+fn head_of(entries: &[Vec<u8>], since: u64) -> Value {
+    match entries.last() {
+        Some(last) => json!({
+            "seq": since + entries.len() as u64 - 1,
+            "hash": hex::encode(LedgerEntry::decode(last).map_or([0; 32], |entry| entry.hash().0)),
+        }),
+        None => json!({ "seq": since.saturating_sub(1), "hash": hex::encode([0u8; 32]) }),
+    }
+}

@@ -1,0 +1,125 @@
+//! The engine against a hostile service (DESIGN §4, §15): a proxy in front of the real
+//! `enigm server` rewrites ledger pages, and the engine must refuse each lie with a clear
+//! error, pin nothing from it, and carry on normally once the service is honest again.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::enigm::{self, add_device, append, ledger};
+use common::hostile::{HostileService, Tamper};
+use common::{Http, ServerProcess};
+use enigm_client::{Engine, ServiceClient};
+use enigm_core::identity::DeviceSecrets;
+use enigm_core::ledger::{EntryKind, RevokeReason};
+use enigm_store::{Store, StoreKey};
+use rand_core::OsRng;
+use zeroize::Zeroizing;
+
+const USERNAME: &str = "carol.hostile";
+const PASSWORD: &str = "correct horse battery staple 42";
+
+/// A sync must fail as `ledger_rejected`, naming `what`, and leave the verified view as it was.
+async fn refused(engine: &Engine, what: &str) {
+    let before = engine.devices().await.unwrap();
+    let error = engine.sync().await.unwrap_err();
+    assert_eq!(error.code(), "ledger_rejected", "{error}");
+    let message = format!("{error}: {:?}", std::error::Error::source(&error));
+    assert!(message.contains(what), "{message}");
+    assert_eq!(
+        engine.devices().await.unwrap(),
+        before,
+        "something was pinned"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_ledger_lie_is_refused_and_nothing_is_pinned() {
+    let server = ServerProcess::start();
+    let hostile = HostileService::start(server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let laptop = DeviceSecrets::generate(&mut OsRng);
+    store.save_device_secrets(&laptop).unwrap();
+    let engine = Engine::with_store(store, ServiceClient::new(&hostile.url()).unwrap());
+    engine
+        .register(USERNAME, &Zeroizing::new(PASSWORD.to_owned()))
+        .await
+        .unwrap();
+
+    // A second device joins (through the honest path); the engine pins head 1.
+    let http = Http::new(server.addr);
+    let session = enigm::login(&http, USERNAME, PASSWORD, &laptop).unwrap();
+    let account_id = ledger(&http, &session, &laptop).account_id().to_owned();
+    let phone = add_device(&http, &session, account_id, &laptop);
+    let synced = engine.sync().await.unwrap();
+    assert_eq!(synced.head.seq, 1);
+    assert_eq!(synced.devices.len(), 2);
+
+    // A fork: the service rewrites the pinned entry (here: one signature bit).
+    let mut rewritten = ledger(&http, &session, &laptop);
+    let mut bytes = fetch_entry(&http, &session, &laptop, 1);
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    hostile.set(Tamper::Replace { seq: 1, bytes });
+    refused(&engine, "fork").await;
+
+    // A rollback: the service presents the history as it was before the phone joined.
+    hostile.set(Tamper::RollBackTo { seq: 0 });
+    refused(&engine, "rollback").await;
+
+    // An injected device: an AddDevice signed by a key the ledger does not know.
+    let intruder = DeviceSecrets::generate(&mut OsRng);
+    let mut inject = rewritten.next_entry(EntryKind::AddDevice {
+        device: intruder.public(),
+        approved_by: intruder.device_id(),
+        replaces: None,
+    });
+    inject.sign_device(&account_id, &intruder);
+    hostile.set(Tamper::Inject {
+        bytes: inject.encode(),
+    });
+    refused(&engine, "signed by an unknown device").await;
+
+    // A hidden revocation: the laptop revokes the phone, the service withholds that entry but
+    // still announces the real head.
+    let mut revoke = rewritten.next_entry(EntryKind::Revoke {
+        device: phone.device_id(),
+        reason: RevokeReason::Lost,
+    });
+    revoke.sign_device(&account_id, &laptop);
+    append(&http, &session, &laptop, &revoke);
+    rewritten = ledger(&http, &session, &laptop);
+    hostile.set(Tamper::Withhold);
+    refused(&engine, "withheld").await;
+
+    // Honest again: the engine catches up and sees the revocation.
+    hostile.set(Tamper::Honest);
+    let honest = engine.sync().await.unwrap();
+    assert_eq!(honest.head.seq, rewritten.head().seq);
+    let phone_view = honest
+        .devices
+        .iter()
+        .find(|device| device.device_id == phone.device_id())
+        .unwrap();
+    assert_eq!(phone_view.state, "revoked");
+}
+
+/// The raw bytes of entry `seq` as the real service has them.
+fn fetch_entry(
+    http: &Http,
+    session: &enigm::Session,
+    device: &DeviceSecrets,
+    seq: usize,
+) -> Vec<u8> {
+    let page = enigm::signed(
+        http,
+        session,
+        device,
+        "GET",
+        "/v1/ledger",
+        b"",
+        &enigm::SignOptions::default(),
+    )
+    .json();
+    enigm::unb64(page["entries"][seq].as_str().unwrap())
+}
