@@ -11,10 +11,9 @@
 //! get 409 `ledger_conflict` with the current head.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN};
 use enigm_core::lifecycle::DeviceState;
@@ -22,7 +21,7 @@ use enigm_core::trust::Operation;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::HeadJson;
-use super::{decode_b64, encode_b64, parse_json};
+use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
 use crate::error::ServerError;
@@ -35,10 +34,19 @@ const PAGE: usize = 500;
 /// Entries per append.
 const MAX_APPEND: usize = 16;
 
-/// The ledger routes.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/ledger", get(read).post(append))
-}
+/// The ledger endpoints.
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        verb: Verb::Get,
+        path: "/v1/ledger",
+        handler: |filter| on(filter, read),
+    },
+    Endpoint {
+        verb: Verb::Post,
+        path: "/v1/ledger",
+        handler: |filter| on(filter, append),
+    },
+];
 
 /// The `GET` query.
 struct ReadQuery {
