@@ -1,8 +1,13 @@
 //! Wire-level constructions clients must reproduce exactly that enigm-core does not define
-//! (request signing itself is `enigm_core::request`).
+//! (request signing itself is `enigm_core::request`), and the service's pure checks of a signed
+//! request, public so that benches measure the very code every protected request runs.
 
+use enigm_core::identity::SigningPublicKey;
+use enigm_core::request::{RequestAuth, verify_request};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use crate::error::{AuthFailure, ServerError};
 
 /// Domain separator of the login binding.
 pub const SESSION_BINDING_DOMAIN: &[u8] = b"enigm/session-binding/v1";
@@ -27,6 +32,44 @@ pub fn session_binding_message(
         .unwrap_or_default();
     message.extend_from_slice(&tag);
     message
+}
+
+/// Parses an `Authorization` header value as the service does for every signed request.
+///
+/// # Errors
+/// [`ServerError::Unauthenticated`] with [`AuthFailure::Malformed`] unless it is a well-formed
+/// `Enigm` authorization (the client is not told which part is wrong).
+pub fn parse_authorization(header: &str) -> Result<RequestAuth, ServerError> {
+    RequestAuth::parse_header(header)
+        .map_err(|_| ServerError::Unauthenticated(AuthFailure::Malformed))
+}
+
+/// Checks a parsed authorization against the session's device key, as the service does for
+/// every signed request once it has loaded the session: the timestamp within `max_skew_secs`
+/// of `now`, then the strict Ed25519 signature over the method, the path with its query, the
+/// body, the timestamp, the nonce and the session id. The nonce's freshness is storage's job.
+///
+/// # Errors
+/// [`AuthFailure::StaleTimestamp`] or [`AuthFailure::BadSignature`] as
+/// [`ServerError::Unauthenticated`]; [`ServerError::Internal`] if `device_key` is not a valid
+/// Ed25519 key (it was checked at login, so storage is corrupt).
+pub fn verify_signed_request(
+    auth: &RequestAuth,
+    device_key: &[u8; 32],
+    method: &str,
+    path: &str,
+    body: &[u8],
+    now: u64,
+    max_skew_secs: u64,
+) -> Result<(), ServerError> {
+    let key = SigningPublicKey::from_bytes(device_key)
+        .map_err(|_| ServerError::Internal("stored session key invalid".into()))?;
+    verify_request(&key, auth, method, path, body, now, max_skew_secs).map_err(|error| {
+        ServerError::Unauthenticated(match error {
+            enigm_core::Error::RequestStale => AuthFailure::StaleTimestamp,
+            _ => AuthFailure::BadSignature,
+        })
+    })
 }
 
 #[cfg(test)]
