@@ -75,6 +75,75 @@ pub fn verify_signed_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use enigm_core::identity::DeviceSecrets;
+    use enigm_core::request::{MAX_CLOCK_SKEW_SECS, SessionId, sign_request};
+    use proptest::prelude::*;
+    use rand_core::OsRng;
+
+    const NOW: u64 = 1_750_000_000;
+
+    fn auth_failure(error: ServerError) -> Option<AuthFailure> {
+        match error {
+            ServerError::Unauthenticated(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_headers_are_malformed_authorizations(header in ".{0,300}") {
+            if let Err(error) = parse_authorization(&header) {
+                prop_assert_eq!(auth_failure(error), Some(AuthFailure::Malformed));
+            }
+        }
+
+        #[test]
+        fn signed_requests_verify_and_any_change_is_a_bad_signature(
+            method in "[A-Z]{1,7}",
+            path in "/[ -~]{0,60}",
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            skew in 0u64..=MAX_CLOCK_SKEW_SECS,
+            flip in any::<prop::sample::Index>(),
+        ) {
+            let device = DeviceSecrets::generate(&mut OsRng);
+            let key = *device.public().signing.as_bytes();
+            let session = SessionId::generate(&mut OsRng);
+            let header =
+                sign_request(&device, session, &method, &path, &body, NOW, &mut OsRng).to_header();
+            let auth = parse_authorization(&header).unwrap();
+            let check = |method: &str, path: &str, body: &[u8], now: u64| {
+                verify_signed_request(&auth, &key, method, path, body, now, MAX_CLOCK_SKEW_SECS)
+                    .map_err(auth_failure)
+            };
+            prop_assert_eq!(check(&method, &path, &body, NOW + skew), Ok(()));
+            prop_assert_eq!(check(&method, &path, &body, NOW - skew), Ok(()));
+            prop_assert_eq!(
+                check(&method, &path, &body, NOW + MAX_CLOCK_SKEW_SECS + 1 + skew),
+                Err(Some(AuthFailure::StaleTimestamp))
+            );
+            let mut tampered = body.clone();
+            if tampered.is_empty() {
+                tampered.push(0);
+            } else {
+                let i = flip.index(tampered.len());
+                tampered[i] ^= 1;
+            }
+            prop_assert_eq!(
+                check(&method, &path, &tampered, NOW),
+                Err(Some(AuthFailure::BadSignature))
+            );
+            prop_assert_eq!(
+                check(&method, &format!("{path}x"), &body, NOW),
+                Err(Some(AuthFailure::BadSignature))
+            );
+            let stranger = *DeviceSecrets::generate(&mut OsRng).public().signing.as_bytes();
+            prop_assert_eq!(
+                verify_signed_request(&auth, &stranger, &method, &path, &body, NOW, MAX_CLOCK_SKEW_SECS)
+                    .map_err(auth_failure),
+                Err(Some(AuthFailure::BadSignature))
+            );
+        }
+    }
 
     #[test]
     fn binding_depends_on_every_input() {

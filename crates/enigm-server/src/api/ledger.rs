@@ -272,4 +272,35 @@ mod tests {
         assert!(parse_query(Some("since=1&since=2")).is_err());
         assert!(parse_query(Some("limit=2")).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_queries_never_panic_and_get_the_precise_error(query in "[ -~]{0,64}") {
+            match parse_query(Some(&query)) {
+                Ok(parsed) => {
+                    // Accepted: empty pairs only, or `since` once with a u64.
+                    let pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+                    match pairs.as_slice() {
+                        [] => proptest::prop_assert_eq!(parsed.since, 0),
+                        [pair] => proptest::prop_assert_eq!(
+                            Some(parsed.since),
+                            pair.strip_prefix("since=").and_then(|v| v.parse().ok())
+                        ),
+                        _ => proptest::prop_assert!(false, "accepted {}", query),
+                    }
+                }
+                Err(ServerError::Malformed(message)) => proptest::prop_assert!(
+                    message == "`since` must be a non-negative integer"
+                        || message == "the only query parameter is `since`, given once",
+                    "{}", message
+                ),
+                Err(other) => proptest::prop_assert!(false, "{:?}", other),
+            }
+        }
+
+        #[test]
+        fn since_round_trips(since in proptest::prelude::any::<u64>()) {
+            proptest::prop_assert_eq!(parse_query(Some(&format!("since={since}"))).unwrap().since, since);
+        }
+    }
 }
