@@ -1,7 +1,10 @@
-//! `cargo xtask bench`: runs every criterion bench and prints one table of the results.
+//! `cargo xtask bench`: runs every criterion bench, then the whole-service figures, and prints
+//! one table of the results.
 //!
-//! Criterion leaves `target/criterion/<group>/<bench>/new/{benchmark,estimates}.json`; the table
-//! is read from there, so it shows exactly what criterion measured in this run.
+//! Criterion leaves `<target>/criterion/<group>/<bench>/new/{benchmark,estimates}.json`; its
+//! rows are read from there, so they show exactly what criterion measured in this run. The
+//! service figures come from enigm-cli's `service` bench (the real `enigm server`, built with
+//! the bench profile, driven on loopback), which writes its rows to a JSON file.
 
 use std::path::Path;
 
@@ -10,37 +13,83 @@ use serde_json::Value;
 
 use crate::shell::{self, cmd};
 
+/// Packages with criterion benches.
+const CRITERION_PACKAGES: &[&str] = &["enigm-core", "enigm-store", "enigm-server"];
+
+/// One table row: figure, value, detail.
+type Row = (String, String, String);
+
 /// Runs the benches and prints the table.
 pub fn run(root: &Path) -> Result<()> {
     crate::setup::all(root)?;
-    let results = root.join("target/criterion");
+    let target = crate::target_dir(root);
+    let results = target.join("criterion");
     if results.exists() {
         std::fs::remove_dir_all(&results)
             .with_context(|| format!("could not clear {}", results.display()))?;
     }
-    shell::run(cmd("cargo", root).args([
-        "bench",
-        "--locked",
-        "--package",
-        "enigm-core",
-        "--package",
-        "enigm-store",
-    ]))?;
+    let mut criterion = cmd("cargo", root);
+    criterion.args(["bench", "--locked"]);
+    for package in CRITERION_PACKAGES {
+        criterion.args(["--package", package]);
+    }
+    shell::run(&mut criterion)?;
+
+    let service_out = target.join("enigm-bench-service.json");
+    if service_out.exists() {
+        std::fs::remove_file(&service_out)
+            .with_context(|| format!("could not clear {}", service_out.display()))?;
+    }
+    shell::run(
+        cmd("cargo", root)
+            .args([
+                "bench",
+                "--locked",
+                "--package",
+                "enigm-cli",
+                "--bench",
+                "service",
+            ])
+            .env("ENIGM_BENCH_OUT", &service_out),
+    )?;
+
     let mut rows = Vec::new();
     collect(&results, &mut rows)?;
     rows.sort();
-    println!(
-        "\n{:<58} {:>14} {:>22}",
-        "benchmark", "mean", "95% interval"
-    );
-    for row in &rows {
-        println!("{:<58} {:>14} {:>22}", row.0, row.1, row.2);
+    rows.extend(service_rows(&service_out)?);
+    let width = rows
+        .iter()
+        .map(|row| row.0.chars().count())
+        .max()
+        .unwrap_or(0);
+    println!("\n{:<width$} {:>14}  detail", "figure", "value");
+    for (figure, value, detail) in &rows {
+        println!("{figure:<width$} {value:>14}  {detail}");
     }
     Ok(())
 }
 
+/// The rows the service bench wrote.
+fn service_rows(path: &Path) -> Result<Vec<Row>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("the service bench wrote no {}", path.display()))?;
+    let rows: Vec<Value> =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let field = |row: &Value, name: &str| row[name].as_str().unwrap_or_default().to_owned();
+    Ok(rows
+        .iter()
+        .map(|row| {
+            (
+                field(row, "figure"),
+                field(row, "value"),
+                field(row, "detail"),
+            )
+        })
+        .collect())
+}
+
 /// Walks criterion's output for `new/benchmark.json` files.
-fn collect(dir: &Path, rows: &mut Vec<(String, String, String)>) -> Result<()> {
+fn collect(dir: &Path, rows: &mut Vec<Row>) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
@@ -59,7 +108,7 @@ fn collect(dir: &Path, rows: &mut Vec<(String, String, String)>) -> Result<()> {
     Ok(())
 }
 
-fn row(dir: &Path) -> Result<(String, String, String)> {
+fn row(dir: &Path) -> Result<Row> {
     let read = |name: &str| -> Result<Value> {
         let path = dir.join("new").join(name);
         let text = std::fs::read_to_string(&path)
@@ -71,12 +120,17 @@ fn row(dir: &Path) -> Result<(String, String, String)> {
     let name = benchmark["full_id"].as_str().unwrap_or("?").to_owned();
     let mean = &estimates["mean"];
     let nanos = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
-    let interval = format!(
-        "{} .. {}",
+    let point = nanos(&mean["point_estimate"]);
+    let mut detail = format!(
+        "95% {} .. {}",
         human(nanos(&mean["confidence_interval"]["lower_bound"])),
         human(nanos(&mean["confidence_interval"]["upper_bound"]))
     );
-    Ok((name, human(nanos(&mean["point_estimate"])), interval))
+    // Benches that declare one element per iteration are rates as well.
+    if benchmark["throughput"]["Elements"].as_u64() == Some(1) && point > 0.0 {
+        detail.push_str(&format!("; {:.0}/s", 1e9 / point));
+    }
+    Ok((name, human(point), detail))
 }
 
 /// Nanoseconds as a short human duration.

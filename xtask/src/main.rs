@@ -114,7 +114,7 @@ fn test(root: &Path) -> Result<()> {
 }
 
 /// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))

@@ -683,10 +683,111 @@ mod tests {
         assert!(serde_json::from_str::<SessionId>("\"short\"").is_err());
     }
 
+    /// Every reason [`RequestAuth::parse_header`] can give.
+    const REASONS: &[&str] = &[
+        "header is too long",
+        "scheme `Enigm` and a space are required",
+        "scheme is not `Enigm`",
+        "a field is not `name=value`",
+        "session is not 16 bytes of base64url",
+        "nonce is not 16 bytes of base64url",
+        "sig is not 64 bytes of base64url",
+        "unknown field",
+        "duplicate field",
+        "ts is not a decimal number",
+        "ts has leading zeros",
+        "ts does not fit in 64 bits",
+        "session is missing",
+        "ts is missing",
+        "nonce is missing",
+        "sig is missing",
+    ];
+
+    fn any_auth() -> impl Strategy<Value = RequestAuth> {
+        (
+            any::<[u8; 16]>(),
+            any::<u64>(),
+            any::<[u8; 16]>(),
+            proptest::collection::vec(any::<u8>(), 64),
+        )
+            .prop_map(|(session, timestamp, nonce, sig)| {
+                let mut bytes = [0u8; 64];
+                bytes.copy_from_slice(&sig);
+                RequestAuth {
+                    session: SessionId::from_bytes(session),
+                    timestamp,
+                    nonce,
+                    signature: Signature::from_bytes(&bytes),
+                }
+            })
+    }
+
+    /// The four `name=value` fields of a header, in the canonical order.
+    fn fields(auth: &RequestAuth) -> Vec<String> {
+        vec![
+            format!("session={}", auth.session.to_b64url()),
+            format!("ts={}", auth.timestamp),
+            format!("nonce={}", BASE64URL_NOPAD.encode(&auth.nonce)),
+            format!("sig={}", BASE64URL_NOPAD.encode(&auth.signature.to_bytes())),
+        ]
+    }
+
     proptest! {
         #[test]
         fn parse_header_never_panics(value in ".{0,300}") {
             let _ = RequestAuth::parse_header(&value);
+        }
+
+        #[test]
+        fn every_refusal_is_malformed_with_a_known_reason(value in "(?i:enigm)?[ ,=\t]?.{0,260}") {
+            match RequestAuth::parse_header(&value) {
+                Ok(_) => {}
+                Err(Error::RequestHeaderMalformed { reason }) => {
+                    prop_assert!(REASONS.contains(&reason), "unlisted reason {}", reason);
+                }
+                Err(other) => prop_assert!(false, "not a header error: {:?}", other),
+            }
+        }
+
+        #[test]
+        fn fields_parse_in_any_order_with_any_separators(
+            auth in any_auth(),
+            order in Just(vec![0usize, 1, 2, 3]).prop_shuffle(),
+            separators in proptest::collection::vec("[ \t]{0,2},[ \t]{0,2}", 3),
+            scheme in "(?i:enigm)",
+        ) {
+            let fields = fields(&auth);
+            let mut value = format!("{scheme} {}", fields[order[0]]);
+            for (index, separator) in order[1..].iter().zip(&separators) {
+                value.push_str(separator);
+                value.push_str(&fields[*index]);
+            }
+            prop_assume!(value.len() <= MAX_HEADER_LEN);
+            prop_assert_eq!(RequestAuth::parse_header(&value), Ok(auth));
+        }
+
+        #[test]
+        fn a_missing_or_repeated_field_is_named(auth in any_auth(), field in 0usize..4) {
+            let all = fields(&auth);
+            let names = ["session", "ts", "nonce", "sig"];
+            let without: Vec<&str> = all
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| *index != field)
+                .map(|(_, text)| text.as_str())
+                .collect();
+            match RequestAuth::parse_header(&format!("Enigm {}", without.join(", "))) {
+                Err(Error::RequestHeaderMalformed { reason }) => {
+                    prop_assert_eq!(reason, format!("{} is missing", names[field]));
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+            let repeated = format!("Enigm {}, {}", all[field], all.join(", "));
+            prop_assume!(repeated.len() <= MAX_HEADER_LEN);
+            prop_assert_eq!(
+                RequestAuth::parse_header(&repeated),
+                Err(Error::RequestHeaderMalformed { reason: "duplicate field" })
+            );
         }
 
         #[test]

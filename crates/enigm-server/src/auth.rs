@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::AUTHORIZATION;
 use enigm_core::audit::{AuditAction, AuditOutcome};
-use enigm_core::identity::{DeviceId, SigningPublicKey};
+use enigm_core::identity::DeviceId;
 use enigm_core::ledger::LedgerState;
 use enigm_core::lifecycle::DeviceState;
 use enigm_core::pseudonym::{Pseudonym, PseudonymKind, pseudonym};
@@ -26,9 +26,9 @@ use enigm_core::trust::{
 
 use crate::audit::reason_code;
 use crate::error::{AuthFailure, ServerError};
+use crate::protocol::{parse_authorization, verify_signed_request};
 use crate::state::AppState;
 use crate::storage::{AccountRecord, AccountStatus, SessionRecord};
-use enigm_core::request::{RequestAuth, verify_request};
 
 /// An authentic request: its session, account, verified ledger and body.
 pub(crate) struct Authenticated {
@@ -60,8 +60,7 @@ impl FromRequest<AppState> for Authenticated {
             .to_str()
             .map_err(|_| ServerError::Unauthenticated(AuthFailure::Malformed))?
             .to_owned();
-        let auth = RequestAuth::parse_header(&header)
-            .map_err(|_| ServerError::Unauthenticated(AuthFailure::Malformed))?;
+        let auth = parse_authorization(&header)?;
         let session_id = *auth.session.as_bytes();
         let body = Bytes::from_request(request, state)
             .await
@@ -77,14 +76,7 @@ impl FromRequest<AppState> for Authenticated {
             return Err(ServerError::Unauthenticated(AuthFailure::SessionExpired));
         }
         let skew = state.config().max_clock_skew_secs;
-        let key = SigningPublicKey::from_bytes(&session.device_key)
-            .map_err(|_| ServerError::Internal("stored session key invalid".into()))?;
-        verify_request(&key, &auth, &method, &path, &body, now, skew).map_err(|error| {
-            ServerError::Unauthenticated(match error {
-                enigm_core::Error::RequestStale => AuthFailure::StaleTimestamp,
-                _ => AuthFailure::BadSignature,
-            })
-        })?;
+        verify_signed_request(&auth, &session.device_key, &method, &path, &body, now, skew)?;
         // A nonce must be remembered as long as its timestamp would still be accepted.
         let keep_until = auth.timestamp.saturating_add(skew).saturating_add(1);
         let fresh = state

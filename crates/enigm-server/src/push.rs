@@ -81,15 +81,16 @@ pub enum PushEvent {
         /// Why.
         reason: EndReason,
     },
-    /// A recovery of the account started.
-    RecoveryStarted,
+    /// A recovery of the account started. (Braced, like `Wipe`: serde refuses unknown fields
+    /// only in struct variants, and the wire format is the same `{"type":"recovery_started"}`.)
+    RecoveryStarted {},
     /// A new device asks to be enrolled (DESIGN §7).
     EnrollmentRequest {
         /// The request id.
         id: String,
     },
     /// This device must delete its secrets (DESIGN §10).
-    Wipe,
+    Wipe {},
 }
 
 impl PushEvent {
@@ -112,9 +113,9 @@ impl PushEvent {
             PushEvent::SessionEnded { reason } => Some(*reason),
             PushEvent::LedgerAppended { .. }
             | PushEvent::DeviceStateChanged { .. }
-            | PushEvent::RecoveryStarted
+            | PushEvent::RecoveryStarted {}
             | PushEvent::EnrollmentRequest { .. }
-            | PushEvent::Wipe => None,
+            | PushEvent::Wipe {} => None,
         }
     }
 }
@@ -303,6 +304,7 @@ impl PushBus for PushHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const ACCOUNT: AccountId = [1; 16];
 
@@ -343,16 +345,20 @@ mod tests {
         assert!(restricted.events.try_recv().is_err());
         assert!(other.events.try_recv().is_err());
         // A restricted session still hears what is meant for it.
-        hub.publish(&ACCOUNT, Audience::Device([2; 16]), &PushEvent::Wipe)
+        hub.publish(&ACCOUNT, Audience::Device([2; 16]), &PushEvent::Wipe {})
             .await
             .unwrap();
         assert_eq!(
             parse(&restricted.events.try_recv().unwrap()),
-            PushEvent::Wipe
+            PushEvent::Wipe {}
         );
-        hub.publish(&ACCOUNT, Audience::AllSessions, &PushEvent::RecoveryStarted)
-            .await
-            .unwrap();
+        hub.publish(
+            &ACCOUNT,
+            Audience::AllSessions,
+            &PushEvent::RecoveryStarted {},
+        )
+        .await
+        .unwrap();
         assert!(full.events.try_recv().is_ok());
         assert!(restricted.events.try_recv().is_ok());
         assert_eq!(hub.connections(), 3);
@@ -422,11 +428,11 @@ mod tests {
             PushEvent::SessionEnded {
                 reason: EndReason::SignedOut,
             },
-            PushEvent::RecoveryStarted,
+            PushEvent::RecoveryStarted {},
             PushEvent::EnrollmentRequest {
                 id: "ef".repeat(16),
             },
-            PushEvent::Wipe,
+            PushEvent::Wipe {},
         ];
         for event in &events {
             let text = event.encode().unwrap();
@@ -456,5 +462,76 @@ mod tests {
             id: "x".repeat(MAX_EVENT_BYTES),
         };
         assert!(oversized.encode().is_err());
+    }
+
+    fn any_reason() -> impl Strategy<Value = EndReason> {
+        prop_oneof![
+            Just(EndReason::Revoked),
+            Just(EndReason::Suspended),
+            Just(EndReason::Recovery),
+            Just(EndReason::SignedOut),
+            Just(EndReason::Expired),
+        ]
+    }
+
+    fn any_event() -> impl Strategy<Value = PushEvent> {
+        // Any text, including quotes, escapes and non-ASCII, up to past the size limit.
+        let text = || ".{0,140}";
+        prop_oneof![
+            (any::<u64>(), text(), text())
+                .prop_map(|(seq, hash, kind)| PushEvent::LedgerAppended { seq, hash, kind }),
+            (text(), text())
+                .prop_map(|(device_id, state)| PushEvent::DeviceStateChanged { device_id, state }),
+            any_reason().prop_map(|reason| PushEvent::SessionEnded { reason }),
+            Just(PushEvent::RecoveryStarted {}),
+            text().prop_map(|id| PushEvent::EnrollmentRequest { id }),
+            Just(PushEvent::Wipe {}),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn events_round_trip_or_are_refused_as_too_large(event in any_event()) {
+            let full = serde_json::to_string(&event).unwrap();
+            match event.encode() {
+                Ok(text) => {
+                    prop_assert!(text.len() <= MAX_EVENT_BYTES);
+                    prop_assert_eq!(&text, &full);
+                    prop_assert_eq!(serde_json::from_str::<PushEvent>(&text).unwrap(), event);
+                }
+                Err(ServerError::Internal(message)) => {
+                    prop_assert!(full.len() > MAX_EVENT_BYTES);
+                    prop_assert_eq!(message, "push event too large");
+                }
+                Err(other) => prop_assert!(false, "{:?}", other),
+            }
+        }
+
+        #[test]
+        fn truncated_or_arbitrary_frames_never_decode_to_an_event(
+            event in any_event(),
+            cut in any::<prop::sample::Index>(),
+            noise in ".{0,300}",
+        ) {
+            let text = serde_json::to_string(&event).unwrap();
+            let boundaries: Vec<usize> =
+                (0..text.len()).filter(|i| text.is_char_boundary(*i)).collect();
+            let prefix = &text[..boundaries[cut.index(boundaries.len())]];
+            prop_assert!(serde_json::from_str::<PushEvent>(prefix).is_err());
+            // Arbitrary text: no panic; an event only if it is one encoded exactly.
+            if let Ok(decoded) = serde_json::from_str::<PushEvent>(&noise) {
+                let again = serde_json::to_value(&decoded).unwrap();
+                prop_assert_eq!(again, serde_json::from_str::<serde_json::Value>(&noise).unwrap());
+            }
+        }
+
+        #[test]
+        fn unknown_fields_and_types_are_refused(event in any_event(), extra in "[a-z_]{1,12}") {
+            let mut value = serde_json::to_value(&event).unwrap();
+            let object = value.as_object_mut().unwrap();
+            prop_assume!(!object.contains_key(&extra));
+            object.insert(extra, serde_json::json!(1));
+            prop_assert!(serde_json::from_value::<PushEvent>(value).is_err());
+        }
     }
 }

@@ -176,14 +176,15 @@ impl Http {
         }
     }
 
-    /// Sends one request and reads the whole response (`Connection: close`).
-    pub fn request(
+    /// Sends one request and reads the whole response (`Connection: close`); `None` when the
+    /// connection fails or ends before a response head (the server died, say).
+    pub fn try_request(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Response {
+    ) -> Option<Response> {
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.addr,
@@ -200,14 +201,28 @@ impl Http {
         bytes.extend_from_slice(body);
         self.sent.lock().unwrap().push(bytes.clone());
 
-        let mut stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT).unwrap();
+        let mut stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT).ok()?;
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         // The server may answer (413) before reading a large body and close; ignore write errors.
         let _ = stream.write_all(&bytes);
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
-        parse_response(&raw)
+        raw.windows(4)
+            .any(|window| window == b"\r\n\r\n")
+            .then(|| parse_response(&raw))
+    }
+
+    /// Sends one request and reads the whole response (`Connection: close`).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        self.try_request(method, path, headers, body)
+            .unwrap_or_else(|| panic!("no response to {method} {path}"))
     }
 
     /// `GET path`.
@@ -269,6 +284,40 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&data[end + 2..end + 2 + size]);
         data = &data[end + 2 + size + 2..];
     }
+}
+
+/// `ENIGM_TEST_POSTGRES_URL` with a new, empty schema as its search path, so a test gets a
+/// database of its own (other runs and other branches may share the server). Panics when the
+/// variable is not set: PostgreSQL tests are ignored by plain `cargo test` and must not pass
+/// silently when asked for.
+pub fn fresh_postgres_url() -> String {
+    let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run it \
+             with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
+        )
+    });
+    let mut suffix = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
+    let schema = format!("enigm_cli_test_{}", hex::encode(suffix));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        drop(client);
+        driver.await.unwrap().unwrap();
+    });
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 
 /// Whether `needle` occurs anywhere in `haystack`.

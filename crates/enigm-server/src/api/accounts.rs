@@ -10,13 +10,12 @@
 //! as logins), which also bounds how fast anyone can probe for taken usernames.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN, verify_chain};
 use enigm_core::opaque::{
@@ -26,17 +25,24 @@ use enigm_core::opaque::{
 use enigm_core::pseudonym::{PseudonymKind, normalize_username, pseudonym, username_lookup_key};
 use serde::{Deserialize, Serialize};
 
-use super::{decode_b64, encode_b64, parse_json, throttle};
+use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::error::ServerError;
 use crate::state::AppState;
 use crate::storage::{CreateOutcome, NewAccount, StoredEntry};
 
-/// The account routes.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/accounts/register/start", post(register_start))
-        .route("/v1/accounts/register/finish", post(register_finish))
-}
+/// The account endpoints.
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        verb: Verb::Post,
+        path: "/v1/accounts/register/start",
+        handler: |filter| on(filter, register_start),
+    },
+    Endpoint {
+        verb: Verb::Post,
+        path: "/v1/accounts/register/finish",
+        handler: |filter| on(filter, register_finish),
+    },
+];
 
 /// Longest username accepted as input, in bytes, before normalisation.
 const MAX_USERNAME_BYTES: usize = 256;

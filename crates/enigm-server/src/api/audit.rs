@@ -1,12 +1,12 @@
 //! `GET /v1/audit?since=N`: the caller's own account's audit records.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::on;
 use enigm_core::trust::Operation;
 use serde_json::{Value, json};
 
+use super::{Endpoint, Verb};
 use crate::auth::Authenticated;
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -14,10 +14,12 @@ use crate::state::AppState;
 /// Records per page.
 const PAGE: usize = 500;
 
-/// The audit route.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/audit", get(own_records))
-}
+/// The audit endpoint.
+pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
+    verb: Verb::Get,
+    path: "/v1/audit",
+    handler: |filter| on(filter, own_records),
+}];
 
 async fn own_records(
     State(state): State<AppState>,

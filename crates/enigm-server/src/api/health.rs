@@ -1,16 +1,17 @@
 //! `GET /v1/health`: liveness, for load balancers and the test harness.
 
 use axum::Json;
-use axum::Router;
-use axum::routing::get;
+use axum::routing::on;
 use serde_json::{Value, json};
 
-use crate::state::AppState;
+use super::{Endpoint, Verb};
 
-/// The health route.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/health", get(health))
-}
+/// The health endpoint.
+pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
+    verb: Verb::Get,
+    path: "/v1/health",
+    handler: |filter| on(filter, health),
+}];
 
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))

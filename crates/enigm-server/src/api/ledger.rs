@@ -11,10 +11,9 @@
 //! get 409 `ledger_conflict` with the current head.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN};
 use enigm_core::lifecycle::DeviceState;
@@ -22,7 +21,7 @@ use enigm_core::trust::Operation;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::HeadJson;
-use super::{decode_b64, encode_b64, parse_json};
+use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
 use crate::error::ServerError;
@@ -35,10 +34,19 @@ const PAGE: usize = 500;
 /// Entries per append.
 const MAX_APPEND: usize = 16;
 
-/// The ledger routes.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/ledger", get(read).post(append))
-}
+/// The ledger endpoints.
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        verb: Verb::Get,
+        path: "/v1/ledger",
+        handler: |filter| on(filter, read),
+    },
+    Endpoint {
+        verb: Verb::Post,
+        path: "/v1/ledger",
+        handler: |filter| on(filter, append),
+    },
+];
 
 /// The `GET` query.
 struct ReadQuery {
@@ -263,5 +271,36 @@ mod tests {
         assert!(parse_query(Some("since=-1")).is_err());
         assert!(parse_query(Some("since=1&since=2")).is_err());
         assert!(parse_query(Some("limit=2")).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_queries_never_panic_and_get_the_precise_error(query in "[ -~]{0,64}") {
+            match parse_query(Some(&query)) {
+                Ok(parsed) => {
+                    // Accepted: empty pairs only, or `since` once with a u64.
+                    let pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+                    match pairs.as_slice() {
+                        [] => proptest::prop_assert_eq!(parsed.since, 0),
+                        [pair] => proptest::prop_assert_eq!(
+                            Some(parsed.since),
+                            pair.strip_prefix("since=").and_then(|v| v.parse().ok())
+                        ),
+                        _ => proptest::prop_assert!(false, "accepted {}", query),
+                    }
+                }
+                Err(ServerError::Malformed(message)) => proptest::prop_assert!(
+                    message == "`since` must be a non-negative integer"
+                        || message == "the only query parameter is `since`, given once",
+                    "{}", message
+                ),
+                Err(other) => proptest::prop_assert!(false, "{:?}", other),
+            }
+        }
+
+        #[test]
+        fn since_round_trips(since in proptest::prelude::any::<u64>()) {
+            proptest::prop_assert_eq!(parse_query(Some(&format!("since={since}"))).unwrap().since, since);
+        }
     }
 }

@@ -1,12 +1,18 @@
-//! The HTTP API: one router per resource, merged in [`api_router`], with the limits every
-//! request shares (body size, time) and one error shape for everything, including the
-//! rejections axum and tower produce themselves (404, 405, 413, 408).
+//! The HTTP API: one table of endpoints per resource, listed in [`RESOURCES`] and turned into
+//! one router by [`api_router`], with the limits every request shares (body size, time) and one
+//! error shape for everything, including the rejections axum and tower produce themselves (404,
+//! 405, 413, 408).
+//!
+//! The tables are data so that the router cannot serve an endpoint the tables do not list:
+//! `docs/openapi.json` is tested against them both ways (the `openapi` tests below).
 
 mod accounts;
 mod audit;
 mod health;
 mod json;
 mod ledger;
+#[cfg(test)]
+mod openapi;
 mod push;
 mod sessions;
 
@@ -17,6 +23,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::ServerError;
@@ -24,16 +31,59 @@ use crate::state::AppState;
 
 pub(crate) use json::{decode_b64, encode_b64, parse_json};
 
-/// Every route of the service, with its shared layers.
+/// Every resource of the service. A new resource adds its table here, and its endpoints to
+/// `docs/openapi.json` (a test compares the two).
+const RESOURCES: &[&[Endpoint]] = &[
+    health::ENDPOINTS,
+    accounts::ENDPOINTS,
+    sessions::ENDPOINTS,
+    ledger::ENDPOINTS,
+    push::ENDPOINTS,
+    audit::ENDPOINTS,
+];
+
+/// One endpoint: a method on a path (axum and OpenAPI share the `{param}` syntax) and the
+/// handler, given the method filter so the method is named once, in [`Endpoint::verb`].
+pub(crate) struct Endpoint {
+    /// The method.
+    pub(crate) verb: Verb,
+    /// The path.
+    pub(crate) path: &'static str,
+    /// Builds the handler's method router for [`Endpoint::verb`]'s filter.
+    pub(crate) handler: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+/// The methods the API uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verb {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// `DELETE`.
+    Delete,
+}
+
+impl Verb {
+    /// The axum method filter.
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// Every endpoint of the service, with its shared layers.
 pub(crate) fn api_router(state: AppState) -> Router {
     let max_body = state.config().max_body_bytes;
-    Router::new()
-        .merge(health::router())
-        .merge(accounts::router())
-        .merge(sessions::router())
-        .merge(ledger::router())
-        .merge(push::router())
-        .merge(audit::router())
+    let mut router = Router::new();
+    for endpoint in RESOURCES.iter().copied().flatten() {
+        // Endpoints sharing a path merge into one method router.
+        router = router.route(endpoint.path, (endpoint.handler)(endpoint.verb.filter()));
+    }
+    router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))

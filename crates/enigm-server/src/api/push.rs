@@ -12,11 +12,10 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::on;
 use enigm_core::identity::DeviceId;
 use enigm_core::ledger::{LedgerEntry, LedgerState};
 use enigm_core::lifecycle::DeviceState;
@@ -25,6 +24,7 @@ use enigm_core::trust::SessionKind;
 use tokio::time::{Instant, MissedTickBehavior, timeout};
 
 use super::sessions::natural_operation;
+use super::{Endpoint, Verb};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
 use crate::error::ServerError;
@@ -62,10 +62,12 @@ const CLOSE_UNSUPPORTED: u16 = 1003;
 /// Close code: a failure on the service's side.
 const CLOSE_INTERNAL: u16 = 1011;
 
-/// The push route.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/push", get(connect))
-}
+/// The push endpoint.
+pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
+    verb: Verb::Get,
+    path: "/v1/push",
+    handler: |filter| on(filter, connect),
+}];
 
 /// Checks the signed upgrade request, then hands the socket to [`serve`].
 async fn connect(

@@ -21,10 +21,9 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::routing::post;
+use axum::routing::on;
 use ed25519_dalek::Signature;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::identity::{DeviceId, SigningPublicKey};
@@ -40,24 +39,41 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{HeadJson, lookup_key};
-use super::{decode_b64, encode_b64, parse_json, throttle};
+use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
 use crate::error::{AuthFailure, ServerError};
 use crate::protocol::session_binding_message;
 use crate::state::AppState;
 use crate::storage::{PendingLogin, SessionRecord};
 
-/// The login routes.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sessions/login/start", post(login_start))
-        .route("/v1/sessions/login/finish", post(login_finish))
-        .route(
-            "/v1/sessions/current",
-            axum::routing::get(current).delete(end),
-        )
-        .route("/v1/sessions/refresh", post(refresh))
-}
+/// The session endpoints.
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        verb: Verb::Post,
+        path: "/v1/sessions/login/start",
+        handler: |filter| on(filter, login_start),
+    },
+    Endpoint {
+        verb: Verb::Post,
+        path: "/v1/sessions/login/finish",
+        handler: |filter| on(filter, login_finish),
+    },
+    Endpoint {
+        verb: Verb::Get,
+        path: "/v1/sessions/current",
+        handler: |filter| on(filter, current),
+    },
+    Endpoint {
+        verb: Verb::Delete,
+        path: "/v1/sessions/current",
+        handler: |filter| on(filter, end),
+    },
+    Endpoint {
+        verb: Verb::Post,
+        path: "/v1/sessions/refresh",
+        handler: |filter| on(filter, refresh),
+    },
+];
 
 /// `GET /v1/sessions/current`: where this session and device stand, with the decision for
 /// every operation (what the client shows in `session status`).
