@@ -6,8 +6,9 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use enigm_client::{ClientError, DeviceChange, DeviceList, DeviceView, Engine};
+use enigm_client::{ClientError, DeviceChange, DeviceList, DeviceView, Engine, WatchUpdate};
 use enigm_core::ledger::RevokeReason;
+use enigm_core::session::SessionState;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -91,6 +92,9 @@ pub(crate) enum Reason {
 pub(crate) enum SessionCommand {
     /// Account, device, session and what each operation is allowed to do now.
     Status,
+    /// Follow the session live (JSON lines with --json) until it needs you: revoked,
+    /// signed out, suspended, or the account recovered elsewhere.
+    Watch,
 }
 
 /// `enigm ledger ...`.
@@ -274,7 +278,75 @@ pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), Cl
             );
             print(global, &status, &text)
         }
+        SessionCommand::Watch => {
+            let json = global.json;
+            let mut failure = None;
+            let last = with_engine(global, async |engine| {
+                engine
+                    .watch(|update| {
+                        if failure.is_none()
+                            && let Err(error) = print_update(json, update)
+                        {
+                            failure = Some(error);
+                        }
+                    })
+                    .await
+            })?;
+            match failure {
+                Some(error) => Err(error),
+                None => {
+                    tracing::debug!(state = last.as_str(), "watch ended");
+                    Ok(())
+                }
+            }
+        }
     }
+}
+
+/// One line per live update: the JSON object, or a sentence.
+fn print_update(json: bool, update: &WatchUpdate) -> Result<(), CliError> {
+    let line = if json {
+        serde_json::to_string(update)
+            .map_err(|_| CliError::new("internal", "cannot encode the update"))?
+    } else {
+        match update {
+            WatchUpdate::State { state } => match state {
+                SessionState::SignedOut => "Signed out.".to_owned(),
+                SessionState::Enrolling => "Waiting to be added to the account.".to_owned(),
+                SessionState::Active { .. } => "This device is active.".to_owned(),
+                SessionState::Restricted { .. } => {
+                    "This device is suspended; another device of the account can resume it."
+                        .to_owned()
+                }
+                SessionState::Revoked { .. } => {
+                    "This device was removed from your account; its keys are erased.".to_owned()
+                }
+                SessionState::RecoveringElsewhere => {
+                    "Your account was recovered on another device; sign in again.".to_owned()
+                }
+                SessionState::Wiped => "This device was wiped.".to_owned(),
+            },
+            WatchUpdate::Devices { list } => format!(
+                "Device list verified at entry {}: {} active.",
+                list.head.seq,
+                list.devices.iter().filter(|d| d.state == "active").count()
+            ),
+            WatchUpdate::EnrollmentRequest { id } => {
+                format!("A new device asks to join your account (request {id}).")
+            }
+            WatchUpdate::RecoveryStarted => {
+                "Someone is recovering your account with the recovery phrase.".to_owned()
+            }
+            WatchUpdate::Offline { retry_in_ms } => {
+                format!("Offline; retrying in {} s.", retry_in_ms.div_ceil(1000))
+            }
+            WatchUpdate::Online => "Connected.".to_owned(),
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|_| CliError::new("stdout", "cannot write to stdout"))
 }
 
 /// `enigm ledger ...`.

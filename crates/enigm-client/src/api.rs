@@ -161,7 +161,11 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Client
 }
 
 /// The `{"error":{"code","message"}}` body as an error; anything else is malformed.
-fn service_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -> ClientError {
+pub(crate) fn service_error(
+    status: StatusCode,
+    body: &[u8],
+    retry_after: Option<u64>,
+) -> ClientError {
     #[derive(serde::Deserialize)]
     struct Envelope {
         error: Body,

@@ -127,8 +127,13 @@ impl Engine {
         }
     }
 
+    /// The service connection.
+    pub(crate) fn api(&self) -> &ServiceClient {
+        &self.api
+    }
+
     /// Runs `work` on the store on a blocking thread.
-    async fn with_store_blocking<T: Send + 'static>(
+    pub(crate) async fn with_store_blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Store) -> Result<T, enigm_store::Error> + Send + 'static,
     ) -> Result<T, ClientError> {
@@ -142,16 +147,27 @@ impl Engine {
     }
 
     /// This device's secrets, created and saved on first use (before any service sees them).
+    /// A revoked profile never gets new ones: it stays a record of what happened.
     async fn device(&self) -> Result<DeviceSecrets, ClientError> {
-        self.with_store_blocking(|store| match store.device_secrets()? {
-            Some(secrets) => Ok(secrets),
-            None => {
-                let secrets = DeviceSecrets::generate(&mut OsRng);
-                store.save_device_secrets(&secrets)?;
-                Ok(secrets)
-            }
-        })
-        .await
+        let (revoked, secrets) = self
+            .with_store_blocking(|store| {
+                if store.revoked()?.is_some() {
+                    return Ok((true, None));
+                }
+                match store.device_secrets()? {
+                    Some(secrets) => Ok((false, Some(secrets))),
+                    None => {
+                        let secrets = DeviceSecrets::generate(&mut OsRng);
+                        store.save_device_secrets(&secrets)?;
+                        Ok((false, Some(secrets)))
+                    }
+                }
+            })
+            .await?;
+        match (revoked, secrets) {
+            (false, Some(secrets)) => Ok(secrets),
+            (true, _) | (false, None) => Err(ClientError::DeviceRevoked),
+        }
     }
 
     /// Creates an account with this device as its first device, then signs in.
@@ -270,7 +286,7 @@ impl Engine {
         let device_key = *device.public().signing.as_bytes();
         let binding = session_binding_message(&login_id, &finished.session_key, &device_key);
         let signature = device.sign(&binding);
-        let session: SessionReply = self
+        let session: Result<SessionReply, ClientError> = self
             .api
             .post(
                 "/v1/sessions/login/finish",
@@ -281,7 +297,14 @@ impl Engine {
                     "device_signature": b64(&signature.to_bytes()),
                 }),
             )
-            .await?;
+            .await;
+        let session = match session {
+            Err(error) if error.code() == "device_removed" => {
+                self.erase_as_revoked("revoked").await?;
+                return Err(ClientError::DeviceRevoked);
+            }
+            other => other?,
+        };
         let account_id: [u8; 16] = hex::decode(&session.account_id)
             .ok()
             .and_then(|bytes| bytes.try_into().ok())
@@ -313,15 +336,19 @@ impl Engine {
     }
 
     /// The saved session and what signs with it.
-    async fn signer_parts(&self) -> Result<(SessionId, DeviceSecrets), ClientError> {
-        self.with_store_blocking(|store| Ok((store.session()?, store.device_secrets()?)))
-            .await
-            .and_then(|(session, device)| match (session, device) {
-                (Some(session), Some(device)) => {
-                    Ok((SessionId::from_bytes(session.session_id), device))
-                }
-                (None, _) | (_, None) => Err(ClientError::SignedOut),
+    pub(crate) async fn signer_parts(&self) -> Result<(SessionId, DeviceSecrets), ClientError> {
+        let (revoked, session, device) = self
+            .with_store_blocking(|store| {
+                Ok((store.revoked()?, store.session()?, store.device_secrets()?))
             })
+            .await?;
+        match (revoked, session, device) {
+            (Some(_), _, _) => Err(ClientError::DeviceRevoked),
+            (None, Some(session), Some(device)) => {
+                Ok((SessionId::from_bytes(session.session_id), device))
+            }
+            (None, None, _) | (None, _, None) => Err(ClientError::SignedOut),
+        }
     }
 
     /// A signed request with the saved session.
@@ -343,6 +370,7 @@ impl Engine {
                 self.with_store_blocking(Store::clear_session).await?;
             }
             Err(error) if error.code() == "device_removed" => {
+                self.erase_as_revoked("revoked").await?;
                 return Err(ClientError::DeviceRevoked);
             }
             Ok(_) | Err(_) => {}

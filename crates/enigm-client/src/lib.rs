@@ -25,8 +25,10 @@ mod api;
 mod engine;
 mod error;
 mod view;
+mod watch;
 
 pub use api::ServiceClient;
 pub use engine::{DeviceChange, Engine, Registered};
 pub use error::ClientError;
 pub use view::{DeviceList, DeviceView, HeadView};
+pub use watch::WatchUpdate;

@@ -35,6 +35,15 @@ pub enum Error {
         /// What was attempted.
         event: LifecycleEvent,
     },
+
+    // --- client session (session.rs) ---
+    /// The client's session state machine refused an event.
+    #[error("this event cannot happen while the session is {state}")]
+    IllegalSessionEvent {
+        /// The state the session was in (`SessionState::as_str`).
+        state: &'static str,
+    },
+
     // --- recovery phrase (recovery.rs) ---
     /// The recovery phrase does not have 24 words. Counted after normalisation, so stray
     /// whitespace never changes the count.

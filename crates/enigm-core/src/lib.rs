@@ -15,6 +15,7 @@ pub mod pseudonym;
 pub mod recovery;
 pub mod request;
 pub mod sas;
+pub mod session;
 pub mod trust;
 
 pub use error::Error;

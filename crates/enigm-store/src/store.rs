@@ -71,6 +71,15 @@ pub struct SavedSession {
     pub expires_at: u64,
 }
 
+/// When and why this device was removed from its account (kept after its keys are erased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedMark {
+    /// When the device learned it (seconds since the epoch).
+    pub at: u64,
+    /// A short lower-case reason (`revoked`, `lost`, `replaced`, ...).
+    pub reason: String,
+}
+
 /// An open, encrypted profile store.
 pub struct Store {
     conn: Connection,
@@ -425,6 +434,51 @@ impl Store {
         Ok(())
     }
 
+    /// Records that this device was removed from its account and erases what it could still
+    /// use: its private keys and its session, in one transaction, then checkpoints the log so
+    /// the old pages do not linger in it. The account id and the verified ledger stay, so the
+    /// profile can still say what happened. Idempotent.
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the writes fail (nothing is erased then).
+    pub fn mark_revoked(&mut self, mark: &RevokedMark) -> Result<(), Error> {
+        let at = i64::try_from(mark.at).map_err(|_| Error::ValueOutOfRange("revocation time"))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM device", [])?;
+        tx.execute("DELETE FROM session", [])?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('revoked', ?1)
+             ON CONFLICT (key) DO NOTHING",
+            [format!("{at} {}", mark.reason).into_bytes()],
+        )?;
+        tx.commit()?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// The revocation mark, if this device was removed.
+    ///
+    /// # Errors
+    /// [`Error::Database`]; [`Error::ValueOutOfRange`] if the stored mark is damaged.
+    pub fn revoked(&self) -> Result<Option<RevokedMark>, Error> {
+        let Some(raw) = self.meta("revoked")? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(raw).map_err(|_| Error::ValueOutOfRange("revocation mark"))?;
+        let (at, reason) = text
+            .split_once(' ')
+            .ok_or(Error::ValueOutOfRange("revocation mark"))?;
+        Ok(Some(RevokedMark {
+            at: at
+                .parse()
+                .map_err(|_| Error::ValueOutOfRange("revocation mark"))?,
+            reason: reason.to_owned(),
+        }))
+    }
+
     /// A value from the `meta` table (store-level facts such as `created_with`).
     ///
     /// # Errors
@@ -551,7 +605,10 @@ fn configure(conn: &Connection) -> Result<(), Error> {
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(%mode, "store could not switch to WAL mode");
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // secure_delete: erased secrets are overwritten in the file, not left in free pages.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    )?;
     Ok(())
 }
 

@@ -15,7 +15,8 @@ use rand_core::OsRng;
 
 use crate::profile::{DATABASE_FILE, KCV_FILE, PROFILE_ID_FILE};
 use crate::{
-    Error, KEYCHAIN_SERVICE, Keychain, PinnedHead, SCHEMA_VERSION, SavedSession, Store, StoreKey,
+    Error, KEYCHAIN_SERVICE, Keychain, PinnedHead, RevokedMark, SCHEMA_VERSION, SavedSession,
+    Store, StoreKey,
 };
 
 fn mock() -> (Arc<keyring_core::mock::Store>, Keychain) {
@@ -413,6 +414,52 @@ fn ledger_entries_are_stored_with_their_pin_in_order_or_not_at_all() {
         .append_ledger(2, &[b"two".to_vec()], head(2, 2))
         .unwrap();
     assert_eq!(store.ledger_entries().unwrap().len(), 3);
+}
+
+#[test]
+fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = StoreKey::generate();
+    let mut store = Store::open_with_key(dir.path(), &key).unwrap();
+    let secrets = DeviceSecrets::generate(&mut OsRng);
+    store.save_device_secrets(&secrets).unwrap();
+    store.set_account_id([3; 16]).unwrap();
+    store
+        .save_session(&SavedSession {
+            session_id: [4; 16],
+            kind: "full".into(),
+            expires_at: 10,
+        })
+        .unwrap();
+    store
+        .append_ledger(
+            0,
+            &[b"genesis".to_vec()],
+            PinnedHead {
+                seq: 0,
+                hash: [1; 32],
+            },
+        )
+        .unwrap();
+    let mark = RevokedMark {
+        at: 1_700_000_000,
+        reason: "revoked".into(),
+    };
+    store.mark_revoked(&mark).unwrap();
+    store
+        .mark_revoked(&RevokedMark {
+            at: 1,
+            reason: "later".into(),
+        })
+        .unwrap();
+    store.close().unwrap();
+
+    let store = Store::open_with_key(dir.path(), &key).unwrap();
+    assert!(store.device_secrets().unwrap().is_none());
+    assert!(store.session().unwrap().is_none());
+    assert_eq!(store.revoked().unwrap(), Some(mark));
+    assert_eq!(store.account_id().unwrap(), Some([3; 16]));
+    assert_eq!(store.ledger_entries().unwrap().len(), 1);
 }
 
 #[test]

@@ -1,0 +1,295 @@
+//! Live session state: the engine holds the device's push socket open, turns what arrives into
+//! [`SessionState`] changes (enigm-core's one transition function) and tells an observer.
+//!
+//! Ledger news is never taken on the service's word: a `ledger_appended` or
+//! `device_state_changed` event makes the engine sync and verify, and the observer sees the
+//! verified device list. A `session_ended` with reason `revoked` erases this device's keys (the
+//! service also refuses the device from then on); the profile keeps the mark of when and why.
+//! Lost connections are retried with exponential backoff; the observer sees `offline` meanwhile.
+
+use std::time::Duration;
+
+use enigm_core::request::sign_request;
+use enigm_core::session::{Restriction, SessionEnd, SessionEvent, SessionState};
+use enigm_store::RevokedMark;
+use futures_util::StreamExt;
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::engine::now;
+use crate::{ClientError, DeviceList, Engine};
+
+/// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Bound on opening the socket.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest frame accepted from the service (its events are at most 256 bytes).
+const MAX_FRAME: usize = 4 * 1024;
+
+/// What the observer is told.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WatchUpdate {
+    /// The session state changed (or, first, what it is).
+    State {
+        /// The new state.
+        #[serde(flatten)]
+        state: SessionState,
+    },
+    /// The device list changed; this is the newly verified list.
+    Devices {
+        /// The verified list.
+        #[serde(flatten)]
+        list: DeviceList,
+    },
+    /// A new device asks to join the account.
+    EnrollmentRequest {
+        /// The request id.
+        id: String,
+    },
+    /// Someone started a recovery of the account with the recovery phrase.
+    RecoveryStarted,
+    /// The push connection is down; the engine retries after `retry_in_ms`.
+    Offline {
+        /// Wait before the next attempt.
+        retry_in_ms: u64,
+    },
+    /// The push connection is up.
+    Online,
+}
+
+/// The service's push events, as far as the engine needs them.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum PushEvent {
+    LedgerAppended,
+    DeviceStateChanged,
+    SessionEnded {
+        reason: String,
+    },
+    RecoveryStarted,
+    EnrollmentRequest {
+        id: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+impl Engine {
+    /// The session state as the profile records it.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn session_state(&self) -> Result<SessionState, ClientError> {
+        let (revoked, session) = self
+            .with_store_blocking(|store| Ok((store.revoked()?, store.session()?)))
+            .await?;
+        Ok(match (revoked, session) {
+            (Some(mark), _) => SessionState::Revoked { at: mark.at },
+            (None, None) => SessionState::SignedOut,
+            (None, Some(session)) if session.kind == "full" => SessionState::Active {
+                expires_at: session.expires_at,
+            },
+            (None, Some(_)) => SessionState::Enrolling,
+        })
+    }
+
+    /// Erases this device's keys and session and marks the profile revoked.
+    pub(crate) async fn erase_as_revoked(&self, reason: &str) -> Result<(), ClientError> {
+        let mark = RevokedMark {
+            at: now(),
+            reason: reason.to_owned(),
+        };
+        self.with_store_blocking(move |store| store.mark_revoked(&mark))
+            .await?;
+        tracing::warn!(
+            reason,
+            "this device was removed from its account; its keys are erased"
+        );
+        Ok(())
+    }
+
+    /// Follows the session live until it reaches a state that needs the user (revoked, wiped,
+    /// signed out, recovered elsewhere, suspended), telling `observer` every change. Returns
+    /// that state.
+    ///
+    /// # Errors
+    /// The store's errors; a session state transition the core refuses.
+    pub async fn watch(
+        &self,
+        mut observer: impl FnMut(&WatchUpdate),
+    ) -> Result<SessionState, ClientError> {
+        let mut state = self.session_state().await?;
+        observer(&WatchUpdate::State { state });
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            if !matches!(state, SessionState::Active { .. } | SessionState::Enrolling) {
+                return Ok(state);
+            }
+            match self.listen(&mut state, &mut observer, &mut backoff).await {
+                Ok(())
+                    if !matches!(state, SessionState::Active { .. } | SessionState::Enrolling) =>
+                {
+                    continue;
+                }
+                Ok(()) => {}
+                Err(error) if error.is_session_over() => {
+                    state = self.transition(state, SessionEvent::Ended(SessionEnd::Expired))?;
+                    self.with_store_blocking(enigm_store::Store::clear_session)
+                        .await?;
+                    observer(&WatchUpdate::State { state });
+                    continue;
+                }
+                Err(ClientError::DeviceRevoked) => {
+                    self.erase_as_revoked("revoked").await?;
+                    state =
+                        self.transition(state, SessionEvent::Ended(SessionEnd::DeviceRemoved))?;
+                    observer(&WatchUpdate::State { state });
+                    continue;
+                }
+                Err(
+                    ClientError::Unreachable(_)
+                    | ClientError::MalformedResponse(_)
+                    | ClientError::Service { .. },
+                ) => {}
+                Err(other) => return Err(other),
+            }
+            observer(&WatchUpdate::Offline {
+                retry_in_ms: u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+            });
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    fn transition(
+        &self,
+        state: SessionState,
+        event: SessionEvent,
+    ) -> Result<SessionState, ClientError> {
+        state.next(event, now()).map_err(ClientError::Protocol)
+    }
+
+    /// One connection: open, then handle events until it closes.
+    async fn listen(
+        &self,
+        state: &mut SessionState,
+        observer: &mut impl FnMut(&WatchUpdate),
+        backoff: &mut Duration,
+    ) -> Result<(), ClientError> {
+        let (session, device) = self.signer_parts().await?;
+        let mut url = self.api().base_url().join("/v1/push").map_err(|_| {
+            ClientError::InvalidServerUrl("the service address cannot carry a push path")
+        })?;
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        url.set_scheme(scheme)
+            .map_err(|()| ClientError::InvalidServerUrl("no push URL for this address"))?;
+        let auth = sign_request(&device, session, "GET", "/v1/push", b"", now(), &mut OsRng);
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|_| ClientError::InvalidServerUrl("no push URL for this address"))?;
+        let header = auth
+            .to_header()
+            .parse()
+            .map_err(|_| ClientError::MalformedResponse("authorization header"))?;
+        request.headers_mut().insert("Authorization", header);
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME))
+            .max_frame_size(Some(MAX_FRAME));
+        let connected = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(request, Some(config), false),
+        )
+        .await
+        .map_err(|_| ClientError::Unreachable(self.api().base_url().to_string()))?;
+        let (mut socket, _) = match connected {
+            Ok(pair) => pair,
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status();
+                let body = response.body().clone().unwrap_or_default();
+                let error = crate::api::service_error(status, &body, None);
+                return Err(if error.code() == "device_removed" {
+                    ClientError::DeviceRevoked
+                } else {
+                    error
+                });
+            }
+            Err(_) => return Err(ClientError::Unreachable(self.api().base_url().to_string())),
+        };
+        observer(&WatchUpdate::Online);
+        *backoff = FIRST_BACKOFF;
+        // Whatever happened while offline: catch up once.
+        if matches!(state, SessionState::Active { .. }) {
+            observer(&WatchUpdate::Devices {
+                list: self.sync().await?,
+            });
+        }
+        while let Some(message) = socket.next().await {
+            let Ok(Message::Text(text)) = message else {
+                continue;
+            };
+            let Ok(event) = serde_json::from_str::<PushEvent>(text.as_str()) else {
+                continue;
+            };
+            match event {
+                PushEvent::LedgerAppended | PushEvent::DeviceStateChanged => {
+                    if matches!(state, SessionState::Active { .. }) {
+                        observer(&WatchUpdate::Devices {
+                            list: self.sync().await?,
+                        });
+                    }
+                }
+                PushEvent::EnrollmentRequest { id } => {
+                    observer(&WatchUpdate::EnrollmentRequest { id });
+                }
+                PushEvent::RecoveryStarted => observer(&WatchUpdate::RecoveryStarted),
+                PushEvent::SessionEnded { reason } => {
+                    let event = match reason.as_str() {
+                        "revoked" => {
+                            self.erase_as_revoked("revoked").await?;
+                            SessionEvent::Ended(SessionEnd::DeviceRemoved)
+                        }
+                        "suspended" => SessionEvent::Restricted(Restriction::Suspended),
+                        "recovery" => SessionEvent::Ended(SessionEnd::Recovery),
+                        _ => SessionEvent::Ended(SessionEnd::Expired),
+                    };
+                    if !matches!(event, SessionEvent::Ended(SessionEnd::DeviceRemoved)) {
+                        self.with_store_blocking(enigm_store::Store::clear_session)
+                            .await?;
+                    }
+                    *state = self.transition(*state, event)?;
+                    observer(&WatchUpdate::State { state: *state });
+                    return Ok(());
+                }
+                PushEvent::Other => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_are_one_flat_json_object_each() {
+        let update = WatchUpdate::State {
+            state: SessionState::Active { expires_at: 5 },
+        };
+        assert_eq!(
+            serde_json::to_value(&update).unwrap(),
+            serde_json::json!({ "event": "state", "state": "active", "expires_at": 5 })
+        );
+        let offline = WatchUpdate::Offline { retry_in_ms: 500 };
+        assert_eq!(
+            serde_json::to_value(&offline).unwrap(),
+            serde_json::json!({ "event": "offline", "retry_in_ms": 500 })
+        );
+    }
+}
