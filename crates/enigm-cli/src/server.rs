@@ -88,10 +88,14 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
 }
 
 /// Logs to stderr; `ENIGM_LOG` sets the filter (default `info`). Log lines carry pseudonyms,
-/// never usernames, keys or device ids.
+/// never usernames, keys or device ids. tokio-postgres stays at `info` whatever the filter
+/// says: its debug lines print every query's parameters (account ids, keys, OPAQUE records).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ENIGM_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ENIGM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if let Ok(quiet) = "tokio_postgres=info".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

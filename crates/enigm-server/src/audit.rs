@@ -104,7 +104,13 @@ mod tests {
         let secrets = Secrets::load_or_create(dir.path(), None).unwrap();
         let config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
         let storage = Arc::new(SqliteStorage::open_in_memory().unwrap());
-        let state = AppState::new(storage, secrets, ServerSetup::new(&mut OsRng), config);
+        let state = AppState::new(
+            storage,
+            secrets,
+            ServerSetup::new(&mut OsRng),
+            config,
+            Arc::new(crate::push::PushHub::default()),
+        );
         let account = [7u8; 16];
         state
             .audit(

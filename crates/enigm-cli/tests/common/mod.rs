@@ -295,3 +295,4 @@ pub fn read_tree(dir: &Path) -> Vec<u8> {
 
 pub mod enigm;
 pub mod hostile;
+pub mod push;

@@ -22,6 +22,8 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::PostgresStorage;
+#[cfg(test)]
+pub(crate) use postgres::tests as postgres_tests;
 pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;

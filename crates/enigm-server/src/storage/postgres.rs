@@ -122,6 +122,8 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
+    /// What the pool connects with; a node's push listener opens its own connection with it.
+    config: tokio_postgres::Config,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -200,7 +202,7 @@ impl PostgresStorage {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -216,9 +218,42 @@ impl PostgresStorage {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|error| ServerError::Storage(format!("postgres pool: {error}")))?;
-        let storage = Self { pool };
+        let storage = Self { pool, config };
         bounded(storage.migrate()).await?;
         Ok(storage)
+    }
+
+    /// The connection settings (URL, credentials), for a dedicated connection such as a push
+    /// listener's. Never log them: they hold the password.
+    pub(crate) fn connection_config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// The schema this service's tables live in (the connection's search path decides).
+    pub(crate) async fn current_schema(&self) -> Result<String, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_one("SELECT current_schema()", &[])
+                .await
+                .map_err(db)?;
+            get(&row, 0)
+        })
+        .await
+    }
+
+    /// `NOTIFY channel, payload` on a pooled connection; delivered to every listening
+    /// connection of the database once this (autocommitted) statement commits, in commit order.
+    pub(crate) async fn notify(&self, channel: &str, payload: &str) -> Result<(), ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            client
+                .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
     }
 
     /// A pooled connection.
@@ -855,7 +890,7 @@ impl Storage for PostgresStorage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A fresh, empty storage: its own schema in the test database, so tests run in parallel.
@@ -868,7 +903,7 @@ mod tests {
     }
 
     /// The test database's configuration with a new, empty schema as its search path.
-    async fn fresh_schema() -> tokio_postgres::Config {
+    pub(crate) async fn fresh_schema() -> tokio_postgres::Config {
         let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
             panic!(
                 "ENIGM_TEST_POSTGRES_URL is not set: the PostgreSQL tests need a server; \
@@ -945,13 +980,11 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_configuration() {
-        let manager = Manager::from_config(
-            "postgres://user:s3cret@127.0.0.1/db".parse().unwrap(),
-            NoTls,
-            ManagerConfig::default(),
-        );
+        let config: tokio_postgres::Config = "postgres://user:s3cret@127.0.0.1/db".parse().unwrap();
+        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig::default());
         let storage = PostgresStorage {
             pool: Pool::builder(manager).build().unwrap(),
+            config,
         };
         assert_eq!(format!("{storage:?}"), "PostgresStorage");
     }
