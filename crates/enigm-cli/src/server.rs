@@ -68,6 +68,7 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         let mut config = Config::new(args.listen, args.data);
         config.database = args.database;
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
+        config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;
         let address = server.local_addr();
         let mut stdout = std::io::stdout().lock();

@@ -19,6 +19,9 @@ pub struct Config {
     pub database: Option<String>,
     /// The username pepper as 64 hex digits, instead of `DATA_DIR/pepper` (from `ENIGM_PEPPER`).
     pub pepper_hex: Option<String>,
+    /// The audit export signing key's Ed25519 seed as 64 hex digits, instead of
+    /// `DATA_DIR/audit-signing-key` (from `ENIGM_AUDIT_KEY`).
+    pub audit_key_hex: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Longest time a request may take.
@@ -44,6 +47,7 @@ impl Config {
             data_dir,
             database: None,
             pepper_hex: None,
+            audit_key_hex: None,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(15),
             session_ttl_secs: 60 * 60,

@@ -45,7 +45,11 @@ impl Server {
     /// [`ServerError::DataDir`] / [`ServerError::Storage`] when the data directory or the
     /// database cannot be used, [`ServerError::Config`] when the address cannot be bound.
     pub async fn bind(config: Config) -> Result<Self, ServerError> {
-        let secrets = Secrets::load_or_create(&config.data_dir, config.pepper_hex.as_deref())?;
+        let secrets = Secrets::load_or_create(
+            &config.data_dir,
+            config.pepper_hex.as_deref(),
+            config.audit_key_hex.as_deref(),
+        )?;
         let setup_bytes = crate::secrets::load_or_create(&config.data_dir, "opaque-setup", || {
             Zeroizing::new(ServerSetup::new(&mut OsRng).serialize().to_vec())
         })?;

@@ -1,9 +1,18 @@
-//! `GET /v1/audit?since=N`: the caller's own account's audit records.
+//! The caller's own account's audit trail (DESIGN §9, §13):
+//!
+//! - `GET /v1/audit?since=N`: its records, a page at a time, for display;
+//! - `GET /v1/audit/export`: its whole chain as an `enigm_core::audit::AuditExport` signed by
+//!   the service, to keep and check offline (`enigm audit verify FILE --key HEX`);
+//! - `GET /v1/audit/key`: the service's audit signing public key (no authentication), to pin.
+//!
+//! Records carry pseudonyms only; the one raw key an export holds is the service's own.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use enigm_core::audit::AuditExport;
+use enigm_core::identity::SigningPublicKey;
 use enigm_core::trust::Operation;
 use serde_json::{Value, json};
 
@@ -14,9 +23,28 @@ use crate::state::AppState;
 /// Records per page.
 const PAGE: usize = 500;
 
-/// The audit route.
+/// The audit routes.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/audit", get(own_records))
+    Router::new()
+        .route("/v1/audit", get(own_records))
+        .route("/v1/audit/export", get(export))
+        .route("/v1/audit/key", get(service_key))
+}
+
+/// The caller's whole audit chain, signed.
+async fn export(
+    State(state): State<AppState>,
+    request: Authenticated,
+) -> Result<Json<AuditExport>, ServerError> {
+    request.authorize(Operation::Sync)?;
+    let account = request.account_pseudonym(&state);
+    Ok(Json(state.audit_export(&account).await?))
+}
+
+/// The public key audit exports are signed with, as hex.
+async fn service_key(State(state): State<AppState>) -> Json<Value> {
+    let key = SigningPublicKey::from(&state.secrets().audit_signing);
+    Json(json!({ "key": hex::encode(key.as_bytes()), "algorithm": "ed25519" }))
 }
 
 async fn own_records(

@@ -34,7 +34,8 @@ use super::{
 use crate::error::ServerError;
 
 /// Migration scripts, in order. Never edit a released one: append.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE accounts (
         account_id     BYTEA PRIMARY KEY CHECK (length(account_id) = 16),
         lookup_key     BYTEA NOT NULL UNIQUE CHECK (length(lookup_key) = 32),
@@ -100,13 +101,26 @@ const MIGRATIONS: &[&str] = &["
         bytes   BYTEA NOT NULL
     );
     CREATE INDEX audit_by_account ON audit (account, seq);
-"];
+",
+    "
+    -- One audit chain per account, so an account's export is a whole chain from record 0.
+    -- Records of the earlier deployment-wide chain stay in audit_global_v1, no longer written.
+    ALTER TABLE audit RENAME TO audit_global_v1;
+    CREATE TABLE audit (
+        account TEXT NOT NULL,
+        seq     BIGINT NOT NULL CHECK (seq >= 0),
+        hash    BYTEA NOT NULL CHECK (length(hash) = 32),
+        bytes   BYTEA NOT NULL,
+        PRIMARY KEY (account, seq)
+    );
+",
+];
 
 /// The advisory lock (64-bit key space) held while migrating: "enigm" + "mig" in ASCII.
 const MIGRATION_LOCK: i64 = 0x656e_6967_6d6d_6967;
 /// Advisory lock class (two 32-bit keys space) serialising one rate-limit key's writers.
 const RATE_LIMIT_LOCK_CLASS: i32 = 0x656e_0001;
-/// Advisory lock class serialising audit-chain writers (object 0).
+/// Advisory lock class serialising the writers of one account's audit chain.
 const AUDIT_LOCK_CLASS: i32 = 0x656e_0002;
 
 /// How long connecting to the database may take.
@@ -793,11 +807,14 @@ impl Storage for PostgresStorage {
         .await
     }
 
-    async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, ServerError> {
+    async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
         bounded(async {
             let client = self.client().await?;
             let row = client
-                .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])
+                .query_opt(
+                    "SELECT seq, hash FROM audit WHERE account = $1 ORDER BY seq DESC LIMIT 1",
+                    &[&account],
+                )
                 .await
                 .map_err(db)?;
             row.map(|row| Ok((from_sql(get(&row, 0)?)?, fixed(get(&row, 1)?)?)))
@@ -810,12 +827,18 @@ impl Storage for PostgresStorage {
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&AUDIT_LOCK_CLASS])
-                .await
-                .map_err(db)?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&AUDIT_LOCK_CLASS, &record.account],
+            )
+            .await
+            .map_err(db)?;
             // Read committed: this statement sees everything the previous lock holder wrote.
             let row = tx
-                .query_one("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit", &[])
+                .query_one(
+                    "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit WHERE account = $1",
+                    &[&record.account],
+                )
                 .await
                 .map_err(db)?;
             if from_sql(get(&row, 0)?)? != record.seq {
@@ -860,7 +883,7 @@ impl Storage for PostgresStorage {
                     Ok(StoredAudit {
                         seq: from_sql(get(row, 0)?)?,
                         hash: fixed(get(row, 1)?)?,
-                        account: Some(account.to_owned()),
+                        account: account.to_owned(),
                         bytes: get(row, 2)?,
                     })
                 })
