@@ -28,7 +28,7 @@ impl From<ServerError> for CliError {
         let code = match &error {
             ServerError::Config(_) => "config",
             ServerError::DataDir(_) => "data_dir",
-            ServerError::Storage(_) => "storage",
+            ServerError::Storage(_) | ServerError::Unavailable(_) => "storage",
             ServerError::Malformed(_)
             | ServerError::PayloadTooLarge
             | ServerError::InvalidUsername(_)

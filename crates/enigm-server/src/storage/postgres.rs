@@ -127,8 +127,9 @@ const AUDIT_LOCK_CLASS: i32 = 0x656e_0002;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long waiting for, creating or recycling a pooled connection may take.
 const POOL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one whole storage call (all its statements) may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one whole storage call (all its statements) may take; shorter than the request
+/// time limit, so a stalled database is reported as unavailable (503), not as a slow request.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections per node.
 const POOL_SIZE: usize = 16;
 
@@ -147,14 +148,38 @@ impl std::fmt::Debug for PostgresStorage {
     }
 }
 
-/// Maps a database error; the text is logged, never sent, and never holds the URL.
+/// Maps a database error; the text is logged, never sent, and never holds the URL. A lost
+/// connection or a database that is shutting down, starting up or out of resources is
+/// [`ServerError::Unavailable`] (the client retries); anything else is a storage failure.
 fn db(error: tokio_postgres::Error) -> ServerError {
-    ServerError::Storage(format!("postgres: {error}"))
+    if unavailable(&error) {
+        ServerError::Unavailable(format!("postgres: {error}"))
+    } else {
+        ServerError::Storage(format!("postgres: {error}"))
+    }
 }
 
-/// Maps a pool error (timeout, connection refused, ...).
+/// Whether `error` says the database cannot serve now, rather than that the request failed.
+fn unavailable(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    let Some(code) = error.code() else {
+        // No SQLSTATE: unavailable if the connection itself failed (I/O), not if a value did
+        // not convert.
+        return std::error::Error::source(error)
+            .is_some_and(|source| source.is::<std::io::Error>());
+    };
+    let code = code.code();
+    // 08: connection exception; 53: insufficient resources; 57P01-57P03: admin or crash
+    // shutdown, cannot connect now.
+    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+/// Maps a pool error: waiting for, creating or recycling a connection failed, which means the
+/// database is unreachable or saturated.
 fn pool(error: deadpool_postgres::PoolError) -> ServerError {
-    ServerError::Storage(format!("postgres pool: {error}"))
+    ServerError::Unavailable(format!("postgres pool: {error}"))
 }
 
 /// Our counters and times are unsigned; PostgreSQL's integers are not.
@@ -186,7 +211,7 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
 async fn bounded<T>(call: impl Future<Output = Result<T, ServerError>>) -> Result<T, ServerError> {
     tokio::time::timeout(CALL_TIMEOUT, call)
         .await
-        .map_err(|_| ServerError::Storage("postgres call timed out".into()))?
+        .map_err(|_| ServerError::Unavailable("postgres call timed out".into()))?
 }
 
 impl PostgresStorage {

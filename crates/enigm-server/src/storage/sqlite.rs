@@ -113,9 +113,15 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
-/// Maps a rusqlite error; the text is logged, never sent.
+/// Maps a rusqlite error; the text is logged, never sent. The database being locked by another process past the busy timeout is
+/// [`ServerError::Unavailable`]: the client retries.
 fn db(error: rusqlite::Error) -> ServerError {
-    ServerError::Storage(error.to_string())
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            ServerError::Unavailable(error.to_string())
+        }
+        _ => ServerError::Storage(error.to_string()),
+    }
 }
 
 /// SQLite integers are signed; our counters and times are not.
@@ -835,6 +841,20 @@ fn read_rate_limit(conn: &Connection, key: &str) -> Result<Option<RateLimitState
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_locked_database_is_unavailable_not_broken() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(db(busy), ServerError::Unavailable(_)));
+        let corrupt = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            None,
+        );
+        assert!(matches!(db(corrupt), ServerError::Storage(_)));
+    }
 
     storage_conformance!(SqliteStorage::open_in_memory().unwrap());
 
