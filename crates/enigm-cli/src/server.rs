@@ -18,9 +18,13 @@ pub(crate) struct ServerArgs {
     /// Data directory: database and service secrets (created if missing).
     #[arg(long)]
     data: PathBuf,
-    /// PostgreSQL URL, for several nodes sharing one database.
+    /// PostgreSQL URL, for several nodes sharing one database. `?sslmode=require` insists on
+    /// TLS; TLS always verifies the server's certificate.
     #[arg(long, env = "ENIGM_DATABASE")]
     database: Option<String>,
+    /// CA certificates (PEM) to trust for PostgreSQL TLS, besides the system's.
+    #[arg(long, env = "ENIGM_DATABASE_CA", requires = "database")]
+    database_ca: Option<PathBuf>,
 }
 
 impl From<ServerError> for CliError {
@@ -67,6 +71,7 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
     runtime.block_on(async move {
         let mut config = Config::new(args.listen, args.data);
         config.database = args.database;
+        config.database_ca = args.database_ca;
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
         config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;

@@ -26,7 +26,8 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::ServerError;
 use crate::push::{Audience, Listener, PushBus, PushEvent, PushHub, Subscription};
@@ -146,6 +147,7 @@ struct Listening {
 /// This node's listener: hears the other nodes' events and hands them to the hub.
 pub(crate) struct NotifyListener {
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     channel: String,
     node: String,
     hub: Arc<PushHub>,
@@ -183,6 +185,7 @@ pub(crate) async fn start(
     }
     let mut listener = NotifyListener {
         config,
+        tls: storage.tls().clone(),
         channel: channel.clone(),
         node: node.clone(),
         hub: Arc::clone(&hub),
@@ -204,7 +207,7 @@ impl NotifyListener {
         let unreachable =
             |error: tokio_postgres::Error| ServerError::Storage(format!("push listener: {error}"));
         let (client, mut connection) =
-            tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(NoTls))
+            tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(self.tls.clone()))
                 .await
                 .map_err(|_| ServerError::Storage("push listener: connecting timed out".into()))?
                 .map_err(unreachable)?;
@@ -409,8 +412,10 @@ mod tests {
     #[ignore = "needs PostgreSQL; run by cargo xtask test"]
     async fn events_cross_nodes_once() {
         let config = crate::storage::postgres_tests::fresh_schema().await;
-        let first = PostgresStorage::from_config(config.clone()).await.unwrap();
-        let second = PostgresStorage::from_config(config).await.unwrap();
+        let first = PostgresStorage::from_config(config.clone(), None)
+            .await
+            .unwrap();
+        let second = PostgresStorage::from_config(config, None).await.unwrap();
         let (bus1, listener1) = start(&first).await.unwrap();
         let (bus2, listener2) = start(&second).await.unwrap();
         assert_eq!(bus1.channel, bus2.channel);

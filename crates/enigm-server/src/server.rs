@@ -61,21 +61,22 @@ impl Server {
         // The data directory keeps the secrets either way; the data goes to PostgreSQL when a
         // URL is given (several nodes, push fanned out with LISTEN/NOTIFY), else to the
         // embedded SQLite file (one node, push in process).
-        let (storage, push, push_listener): (Arc<dyn Storage>, Arc<dyn PushBus>, _) =
-            match &config.database {
-                Some(url) => {
-                    let storage = PostgresStorage::connect(url).await?;
-                    let (bus, listener) = crate::push_notify::start(&storage).await?;
-                    (Arc::new(storage), Arc::new(bus), Some(listener))
-                }
-                None => {
-                    let path = config.data_dir.join("enigm.db");
-                    let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
-                        .await
-                        .map_err(|error| ServerError::Internal(error.to_string()))??;
-                    (Arc::new(storage), Arc::new(PushHub::default()), None)
-                }
-            };
+        let (storage, push, push_listener): (Arc<dyn Storage>, Arc<dyn PushBus>, _) = match &config
+            .database
+        {
+            Some(url) => {
+                let storage = PostgresStorage::connect(url, config.database_ca.as_deref()).await?;
+                let (bus, listener) = crate::push_notify::start(&storage).await?;
+                (Arc::new(storage), Arc::new(bus), Some(listener))
+            }
+            None => {
+                let path = config.data_dir.join("enigm.db");
+                let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
+                    .await
+                    .map_err(|error| ServerError::Internal(error.to_string()))??;
+                (Arc::new(storage), Arc::new(PushHub::default()), None)
+            }
+        };
         let listener = TcpListener::bind(config.listen).await.map_err(|error| {
             ServerError::Config(format!("cannot listen on {}: {error}", config.listen))
         })?;

@@ -19,6 +19,7 @@
 pub(crate) mod conformance;
 
 mod postgres;
+mod postgres_tls;
 mod sqlite;
 
 pub use postgres::PostgresStorage;

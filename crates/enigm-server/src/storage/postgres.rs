@@ -14,9 +14,11 @@
 //!   so several nodes may start at once.
 //!
 //! Every call is bounded: connecting, waiting for a pooled connection and each whole storage
-//! call time out. Errors carry the database's message, never the connection URL.
+//! call time out. Errors carry the database's message, never the connection URL. Connections
+//! use TLS as the URL's `sslmode` says, always verifying the server (`postgres_tls.rs`).
 
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,7 +26,8 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
 };
 use enigm_core::trust::SessionKind;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome, LedgerEffects,
@@ -139,6 +142,8 @@ pub struct PostgresStorage {
     pool: Pool,
     /// What the pool connects with; a node's push listener opens its own connection with it.
     config: tokio_postgres::Config,
+    /// The TLS connector every connection uses.
+    tls: MakeRustlsConnect,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -153,10 +158,32 @@ impl std::fmt::Debug for PostgresStorage {
 /// [`ServerError::Unavailable`] (the client retries); anything else is a storage failure.
 fn db(error: tokio_postgres::Error) -> ServerError {
     if unavailable(&error) {
-        ServerError::Unavailable(format!("postgres: {error}"))
+        ServerError::Unavailable(format!("postgres: {}", describe(&error)))
     } else {
-        ServerError::Storage(format!("postgres: {error}"))
+        ServerError::Storage(format!("postgres: {}", describe(&error)))
     }
+}
+
+/// What went wrong, with its causes (tokio-postgres says only "db error" or "error performing
+/// TLS handshake" by itself). A database error gives its severity, message and code but not
+/// its detail, which can quote row values (ids, keys).
+fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!(
+            "{error}: {} {} ({})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Whether `error` says the database cannot serve now, rather than that the request failed.
@@ -179,7 +206,12 @@ fn unavailable(error: &tokio_postgres::Error) -> bool {
 /// Maps a pool error: waiting for, creating or recycling a connection failed, which means the
 /// database is unreachable or saturated.
 fn pool(error: deadpool_postgres::PoolError) -> ServerError {
-    ServerError::Unavailable(format!("postgres pool: {error}"))
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => {
+            ServerError::Unavailable(format!("postgres pool: {}", describe(&error)))
+        }
+        other => ServerError::Unavailable(format!("postgres pool: {other}")),
+    }
 }
 
 /// Our counters and times are unsigned; PostgreSQL's integers are not.
@@ -216,33 +248,40 @@ async fn bounded<T>(call: impl Future<Output = Result<T, ServerError>>) -> Resul
 
 impl PostgresStorage {
     /// Connects to the database at `url` (`postgres://user@host/db`, or key=value form) and
-    /// migrates it.
+    /// migrates it. `ca_file` adds CA certificates (PEM) to the system's for TLS.
     ///
     /// # Errors
     /// [`ServerError::Config`] when the URL cannot be parsed; otherwise as
     /// [`PostgresStorage::from_config`].
-    pub async fn connect(url: &str) -> Result<Self, ServerError> {
+    pub async fn connect(url: &str, ca_file: Option<&Path>) -> Result<Self, ServerError> {
         // The parser's message may quote the URL, password included: say only what is wrong.
         let config: tokio_postgres::Config = url.parse().map_err(|_| {
             ServerError::Config(
                 "--database is not a valid PostgreSQL URL (postgres://USER@HOST:PORT/DB)".into(),
             )
         })?;
-        Self::from_config(config).await
+        Self::from_config(config, ca_file).await
     }
 
     /// Builds the pool for `config`, checks that the database answers, and migrates it.
+    /// `ca_file` adds CA certificates (PEM) to the system's for TLS.
     ///
     /// # Errors
-    /// [`ServerError::Storage`] when the database cannot be reached in time, is newer than this
-    /// build, or a migration fails (nothing is changed then).
-    pub async fn from_config(mut config: tokio_postgres::Config) -> Result<Self, ServerError> {
+    /// [`ServerError::Config`] when `ca_file` is unusable; [`ServerError::Unavailable`] when
+    /// the database cannot be reached in time (or its certificate does not verify);
+    /// [`ServerError::Storage`] when it is newer than this build or a migration fails
+    /// (nothing is changed then).
+    pub async fn from_config(
+        mut config: tokio_postgres::Config,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, ServerError> {
+        let tls = super::postgres_tls::connector(ca_file)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -257,7 +296,7 @@ impl PostgresStorage {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|error| ServerError::Storage(format!("postgres pool: {error}")))?;
-        let storage = Self { pool, config };
+        let storage = Self { pool, config, tls };
         bounded(storage.migrate()).await?;
         Ok(storage)
     }
@@ -266,6 +305,11 @@ impl PostgresStorage {
     /// listener's. Never log them: they hold the password.
     pub(crate) fn connection_config(&self) -> &tokio_postgres::Config {
         &self.config
+    }
+
+    /// The TLS connector, for a dedicated connection.
+    pub(crate) fn tls(&self) -> &MakeRustlsConnect {
+        &self.tls
     }
 
     /// The schema this service's tables live in (the connection's search path decides).
@@ -945,7 +989,7 @@ pub(crate) mod tests {
     /// Panics (failing the test) when `ENIGM_TEST_POSTGRES_URL` is not set: these tests are
     /// ignored by plain `cargo test`, and must not pass silently when asked for.
     async fn fresh() -> PostgresStorage {
-        PostgresStorage::from_config(fresh_schema().await)
+        PostgresStorage::from_config(fresh_schema().await, None)
             .await
             .unwrap()
     }
@@ -964,7 +1008,7 @@ pub(crate) mod tests {
         let mut suffix = [0u8; 8];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
         let schema = format!("enigm_test_{}", hex::encode(suffix));
-        let (client, connection) = config.connect(NoTls).await.unwrap();
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
         let driver = tokio::spawn(connection);
         client
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
@@ -985,7 +1029,9 @@ pub(crate) mod tests {
         let mut starts = Vec::new();
         for _ in 0..4 {
             let config = config.clone();
-            starts.push(tokio::spawn(PostgresStorage::from_config(config)));
+            starts.push(tokio::spawn(async move {
+                PostgresStorage::from_config(config, None).await
+            }));
         }
         let mut nodes = Vec::new();
         for start in starts {
@@ -1002,7 +1048,7 @@ pub(crate) mod tests {
         let expected: Vec<i32> = (1..=MIGRATIONS.len() as i32).collect();
         assert_eq!(versions, expected);
         // A restart finds the schema current and changes nothing.
-        let again = PostgresStorage::from_config(config).await.unwrap();
+        let again = PostgresStorage::from_config(config, None).await.unwrap();
         crate::storage::conformance::create_sample_account(&again, 1).await;
         assert!(nodes[1].account(&[1; 16]).await.unwrap().is_some());
     }
@@ -1011,15 +1057,17 @@ pub(crate) mod tests {
     #[ignore = "needs PostgreSQL; run by cargo xtask test"]
     async fn a_replay_is_refused_by_another_node() {
         let config = fresh_schema().await;
-        let first = PostgresStorage::from_config(config.clone()).await.unwrap();
-        let second = PostgresStorage::from_config(config).await.unwrap();
+        let first = PostgresStorage::from_config(config.clone(), None)
+            .await
+            .unwrap();
+        let second = PostgresStorage::from_config(config, None).await.unwrap();
         assert!(first.insert_nonce(&[1; 16], b"n", 100).await.unwrap());
         assert!(!second.insert_nonce(&[1; 16], b"n", 100).await.unwrap());
     }
 
     #[tokio::test]
     async fn a_bad_url_is_refused_without_echoing_it() {
-        let error = PostgresStorage::connect("postgres://user:s3cret@host:notaport/db")
+        let error = PostgresStorage::connect("postgres://user:s3cret@host:notaport/db", None)
             .await
             .unwrap_err();
         assert!(matches!(error, ServerError::Config(_)));
@@ -1029,10 +1077,12 @@ pub(crate) mod tests {
     #[test]
     fn debug_never_shows_the_configuration() {
         let config: tokio_postgres::Config = "postgres://user:s3cret@127.0.0.1/db".parse().unwrap();
-        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig::default());
+        let tls = super::super::postgres_tls::connector(None).unwrap();
+        let manager = Manager::from_config(config.clone(), tls.clone(), ManagerConfig::default());
         let storage = PostgresStorage {
             pool: Pool::builder(manager).build().unwrap(),
             config,
+            tls,
         };
         assert_eq!(format!("{storage:?}"), "PostgresStorage");
     }
