@@ -18,7 +18,7 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
-/// A username no earlier run on the same database has taken.
+/// A fresh username (each test has its own schema; this keeps the logs' usernames distinct).
 fn fresh_username(prefix: &str) -> String {
     format!("{prefix}-{:016x}", OsRng.next_u64())
 }
@@ -26,7 +26,7 @@ fn fresh_username(prefix: &str) -> String {
 #[test]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 fn two_nodes_share_sessions_nonces_and_the_ledger() {
-    let url = postgres_url();
+    let url = common::fresh_postgres_url();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // The nodes share the service's secrets (pepper, OPAQUE setup), as a deployment would:
@@ -215,7 +215,7 @@ async fn push_crosses_nodes() {
     use enigm_core::ledger::RevokeReason;
     use enigm_server::push::{EndReason, PushEvent};
 
-    let url = postgres_url();
+    let url = common::fresh_postgres_url();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let node1 = ServerProcess::start_in(&data, &["--database", &url]);
@@ -302,14 +302,4 @@ async fn push_crosses_nodes() {
         );
         assert!(!log.contains(&hex::encode(phone.device_id().as_bytes())));
     }
-}
-
-/// The test database, or a loud failure: these tests must never pass vacuously.
-fn postgres_url() -> String {
-    std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run it \
-             with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
-        )
-    })
 }

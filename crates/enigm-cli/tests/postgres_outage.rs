@@ -63,13 +63,8 @@ impl Relay {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 async fn an_unreachable_database_is_503_with_retry_after_then_recovers() {
-    let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run it \
-             with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
-        )
-    });
-    // postgres://USER@HOST:PORT/DB -> the relay takes HOST:PORT's place.
+    let url = common::fresh_postgres_url();
+    // postgres://USER@HOST:PORT/DB?... -> the relay takes HOST:PORT's place.
     let (scheme_user, rest) = url.split_once('@').unwrap();
     let (host_port, database) = rest.split_once('/').unwrap();
     let upstream: SocketAddr = tokio::net::lookup_host(host_port)

@@ -48,6 +48,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// TCP keepalive on the listener connection, so a silently dead peer is noticed.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 
+/// How the listener's connection shows in `pg_stat_activity`.
+const APPLICATION_NAME: &str = "enigm-push-listener";
+
 /// One event on the wire between nodes.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,7 +182,10 @@ pub(crate) async fn start(
     let channel = channel_for(&storage.current_schema().await?);
     let hub = Arc::new(PushHub::default());
     let mut config = storage.connection_config().clone();
-    config.keepalives(true).keepalives_idle(KEEPALIVE_IDLE);
+    config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .application_name(APPLICATION_NAME);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -463,6 +469,38 @@ mod tests {
             .unwrap();
         assert_eq!(&*next.text, r#"{"type":"recovery_started"}"#);
         assert!(local.events.try_recv().is_err());
+
+        // Node 1's listener loses its connection (the database ends it): it reconnects, drops
+        // its sockets (they may have missed events), and hears node 2 again.
+        let (killer, connection) = second
+            .connection_config()
+            .connect(tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let killed = killer
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = $1 AND query = $2 AND pid <> pg_backend_pid()",
+                &[&APPLICATION_NAME, &format!("LISTEN {}", bus1.channel)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(killed, 2, "both nodes' listeners");
+        let dropped = tokio::time::timeout(wait, local.events.recv())
+            .await
+            .unwrap();
+        assert!(dropped.is_none(), "sockets dropped once listening again");
+        let mut again = bus1.subscribe(listener(3, 3));
+        // Node 2's listener reconnected too; an event from it proves node 1 listens again.
+        bus2.publish(&ACCOUNT, Audience::AllSessions, &PushEvent::Wipe)
+            .await
+            .unwrap();
+        let heard = tokio::time::timeout(wait, again.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&*heard.text, r#"{"type":"wipe"}"#);
         run1.abort();
         run2.abort();
     }
