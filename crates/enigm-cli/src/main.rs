@@ -1,7 +1,8 @@
 //! `enigm`: the Enigm engine headless (DESIGN §16): the user subcommands over the engine
-//! (enigm-client) and `server` over the service (enigm-server), sharing the global options
-//! declared here.
+//! (enigm-client), `server` over the service (enigm-server) and `audit verify` (offline, over
+//! enigm-core), sharing the global options declared here.
 
+mod audit;
 mod server;
 mod user;
 
@@ -58,6 +59,8 @@ enum Command {
     Ledger(user::LedgerCommand),
     /// Run the Enigm service.
     Server(server::ServerArgs),
+    /// Audit exports: verify one offline.
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Session(command) => user::session(&global, command),
         Command::Ledger(command) => user::ledger(&global, command),
         Command::Server(args) => server::run(&global, args),
+        Command::Audit(args) => audit::run(&global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,9 +18,13 @@ pub(crate) struct ServerArgs {
     /// Data directory: database and service secrets (created if missing).
     #[arg(long)]
     data: PathBuf,
-    /// PostgreSQL URL, for several nodes sharing one database.
+    /// PostgreSQL URL, for several nodes sharing one database. `?sslmode=require` insists on
+    /// TLS; TLS always verifies the server's certificate.
     #[arg(long, env = "ENIGM_DATABASE")]
     database: Option<String>,
+    /// CA certificates (PEM) to trust for PostgreSQL TLS, besides the system's.
+    #[arg(long, env = "ENIGM_DATABASE_CA", requires = "database")]
+    database_ca: Option<PathBuf>,
 }
 
 impl From<ServerError> for CliError {
@@ -28,7 +32,7 @@ impl From<ServerError> for CliError {
         let code = match &error {
             ServerError::Config(_) => "config",
             ServerError::DataDir(_) => "data_dir",
-            ServerError::Storage(_) => "storage",
+            ServerError::Storage(_) | ServerError::Unavailable(_) => "storage",
             ServerError::Malformed(_)
             | ServerError::PayloadTooLarge
             | ServerError::InvalidUsername(_)
@@ -67,7 +71,9 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
     runtime.block_on(async move {
         let mut config = Config::new(args.listen, args.data);
         config.database = args.database;
+        config.database_ca = args.database_ca;
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
+        config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;
         let address = server.local_addr();
         let mut stdout = std::io::stdout().lock();
@@ -88,10 +94,14 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
 }
 
 /// Logs to stderr; `ENIGM_LOG` sets the filter (default `info`). Log lines carry pseudonyms,
-/// never usernames, keys or device ids.
+/// never usernames, keys or device ids. tokio-postgres stays at `info` whatever the filter
+/// says: its debug lines print every query's parameters (account ids, keys, OPAQUE records).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ENIGM_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ENIGM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if let Ok(quiet) = "tokio_postgres=info".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

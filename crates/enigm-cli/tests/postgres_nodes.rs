@@ -1,9 +1,11 @@
 //! Two real `enigm server` nodes on one PostgreSQL database (DESIGN §13): what one node
 //! accepts or writes, the other one honours — sessions, nonces (a replay is refused whichever
-//! node it reaches) and the ledger's compare-and-swap.
+//! node it reaches), the ledger's compare-and-swap, and push (a revocation through one node
+//! closes the device's socket on the other).
 //!
 //! Needs a PostgreSQL server: `cargo xtask test` starts one and sets `ENIGM_TEST_POSTGRES_URL`.
 //! Plain `cargo test` skips these tests (ignored); asked for without the variable, they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -16,7 +18,7 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
-/// A username no earlier run on the same database has taken.
+/// A fresh username (each test has its own schema; this keeps the logs' usernames distinct).
 fn fresh_username(prefix: &str) -> String {
     format!("{prefix}-{:016x}", OsRng.next_u64())
 }
@@ -24,13 +26,7 @@ fn fresh_username(prefix: &str) -> String {
 #[test]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 fn two_nodes_share_sessions_nonces_and_the_ledger() {
-    // Asked for without a server, the test fails: it must never pass vacuously.
-    let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run it \
-             with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
-        )
-    });
+    let url = common::fresh_postgres_url();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // The nodes share the service's secrets (pepper, OPAQUE setup), as a deployment would:
@@ -205,5 +201,105 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     for node in [&node1, &node2] {
         let log = node.stderr();
         assert!(!log.contains(&username), "username in the log");
+    }
+}
+
+/// A revocation appended through node 1 closes the revoked device's socket on node 2 with
+/// `session_ended`, and the account's other sockets on node 2 hear the entry: push crosses
+/// nodes through the database (LISTEN/NOTIFY). No sleeps: every wait is a socket read with a
+/// deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL; run by cargo xtask test"]
+async fn push_crosses_nodes() {
+    use common::push::{add_device, append, connect, expect_closed, ledger, next_event};
+    use enigm_core::ledger::RevokeReason;
+    use enigm_server::push::{EndReason, PushEvent};
+
+    let url = common::fresh_postgres_url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
+    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
+    let http1 = Http::new(node1.addr);
+    let http2 = Http::new(node2.addr);
+
+    let username = fresh_username("push");
+    let account = register(&http1, &username, PASSWORD);
+    let laptop = &account.device;
+    let laptop_session = login(&http1, &username, PASSWORD, laptop).unwrap();
+    let phone = add_device(&http1, &account, &laptop_session);
+    let phone_session = login(&http1, &username, PASSWORD, &phone).unwrap();
+    let tablet = add_device(&http1, &account, &laptop_session);
+    let tablet_session = login(&http1, &username, PASSWORD, &tablet).unwrap();
+
+    // The phone and the tablet listen on node 2; the laptop, which revokes, on node 1.
+    let mut phone_socket = connect(&node2, &phone_session, &phone).await;
+    let mut tablet_socket = connect(&node2, &tablet_session, &tablet).await;
+    let mut laptop_socket = connect(&node1, &laptop_session, laptop).await;
+
+    let state = ledger(&http1, &laptop_session, laptop);
+    let mut revoke = state.next_entry(EntryKind::Revoke {
+        device: phone.device_id(),
+        reason: RevokeReason::Lost,
+    });
+    revoke.sign_device(&account.account_id, laptop);
+    append(&http1, &laptop_session, laptop, &revoke);
+
+    assert_eq!(
+        next_event(&mut phone_socket).await,
+        PushEvent::SessionEnded {
+            reason: EndReason::Revoked
+        }
+    );
+    expect_closed(&mut phone_socket, EndReason::Revoked).await;
+    let appended = PushEvent::LedgerAppended {
+        seq: revoke.seq,
+        hash: revoke.hash().to_hex(),
+        kind: "device_revoked".into(),
+    };
+    let changed = PushEvent::DeviceStateChanged {
+        device_id: hex::encode(phone.device_id().as_bytes()),
+        state: "revoked".into(),
+    };
+    // Node 2's other socket hears it through the database, node 1's socket directly, and
+    // each exactly once (the next event is the one after).
+    for socket in [&mut tablet_socket, &mut laptop_socket] {
+        assert_eq!(next_event(socket).await, appended);
+        assert_eq!(next_event(socket).await, changed);
+    }
+
+    // An append through node 2 now reaches node 1's socket the same way.
+    let state = ledger(&http2, &tablet_session, &tablet);
+    let mut suspend = state.next_entry(EntryKind::Suspend {
+        device: tablet.device_id(),
+    });
+    suspend.sign_device(&account.account_id, laptop);
+    append(&http2, &laptop_session, laptop, &suspend);
+    assert_eq!(
+        next_event(&mut laptop_socket).await,
+        PushEvent::LedgerAppended {
+            seq: suspend.seq,
+            hash: suspend.hash().to_hex(),
+            kind: "device_suspended".into(),
+        }
+    );
+    assert_eq!(
+        next_event(&mut tablet_socket).await,
+        PushEvent::SessionEnded {
+            reason: EndReason::Suspended
+        }
+    );
+    expect_closed(&mut tablet_socket, EndReason::Suspended).await;
+
+    // Logs carry pseudonyms only: no username, no account or device id (the nodes log at
+    // debug level, where tokio-postgres would print query parameters if not held back).
+    for node in [&node1, &node2] {
+        let log = node.stderr();
+        assert!(!log.contains(&username), "username in the log");
+        assert!(
+            !log.contains(&hex::encode(account.account_id)),
+            "account id in the log"
+        );
+        assert!(!log.contains(&hex::encode(phone.device_id().as_bytes())));
     }
 }

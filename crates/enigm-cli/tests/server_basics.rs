@@ -53,7 +53,7 @@ fn bad_or_unreachable_database_is_refused_without_the_password() {
         ),
         (
             format!("postgres://enigm:s3cret-pw@127.0.0.1:{port}/enigm"),
-            "storage: postgres",
+            "storage unavailable: postgres",
         ),
     ];
     for (url, expected) in cases {

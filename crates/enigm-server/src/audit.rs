@@ -2,14 +2,17 @@
 //! security-relevant action, carrying pseudonyms only (DESIGN §9, §13).
 //!
 //! The actor is the account's pseudonym and the subject the device's, both in the service's
-//! own audience. Records are stored as their JSON form (readable back and exportable) next to
-//! their canonical hash; appending takes the next position with the storage's compare-and-set
+//! own audience. Each account has its own chain (record 0 is its first record), so the account
+//! can be given its whole chain, signed by the service, without anyone else's records
+//! ([`AppState::audit_export`], checked offline by `enigm audit verify`). Records are stored
+//! as their JSON form (readable back and exportable) next to their canonical hash; appending
+//! takes the next position with the storage's compare-and-set
 //! ([`crate::storage::Storage::append_audit`]), retrying when another node took it first, so
-//! nodes sharing a database extend one chain.
+//! nodes sharing a database extend one chain per account.
 
-use enigm_core::audit::{AuditAction, AuditCode, AuditOutcome, AuditRecord};
+use enigm_core::audit::{AuditAction, AuditCode, AuditExport, AuditOutcome, AuditRecord};
 use enigm_core::ledger::EntryKind;
-use enigm_core::pseudonym::{PseudonymKind, pseudonym};
+use enigm_core::pseudonym::{Pseudonym, PseudonymKind, pseudonym};
 
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -17,6 +20,9 @@ use crate::storage::{AccountId, StoredAudit};
 
 /// How often an append retries after losing a race for the next position.
 const MAX_ATTEMPTS: usize = 16;
+
+/// The most records one export holds (an account writes a few per sign-in and device change).
+pub(crate) const MAX_EXPORT_RECORDS: usize = 100_000;
 
 /// The audit code of a ledger entry kind.
 pub(crate) fn entry_code(kind: &EntryKind) -> Result<AuditCode, ServerError> {
@@ -54,7 +60,7 @@ impl AppState {
         let actor = pseudonym(key, PseudonymKind::Account, account);
         let subject = device.map(|id| pseudonym(key, PseudonymKind::Device, id));
         for _ in 0..MAX_ATTEMPTS {
-            let (seq, prev_hash) = match self.storage().audit_head().await? {
+            let (seq, prev_hash) = match self.storage().audit_head(actor.as_str()).await? {
                 Some((seq, hash)) => (seq.saturating_add(1), hash),
                 None => (0, [0u8; 32]),
             };
@@ -72,7 +78,7 @@ impl AppState {
             let stored = StoredAudit {
                 seq,
                 hash: record.hash(),
-                account: Some(actor.as_str().to_owned()),
+                account: actor.as_str().to_owned(),
                 bytes,
             };
             if self.storage().append_audit(stored).await? {
@@ -83,6 +89,40 @@ impl AppState {
             "audit chain position contended too long".into(),
         ))
     }
+
+    /// The audit chain of `account` (an account pseudonym) from record 0, signed by the
+    /// service's audit key: at most [`MAX_EXPORT_RECORDS`] records, as of now.
+    pub(crate) async fn audit_export(
+        &self,
+        account: &Pseudonym,
+    ) -> Result<AuditExport, ServerError> {
+        let stored = self
+            .storage()
+            .audit_records(account.as_str(), 0, MAX_EXPORT_RECORDS)
+            .await?;
+        let records = stored
+            .iter()
+            .map(|stored| {
+                let record: AuditRecord = serde_json::from_slice(&stored.bytes).map_err(|_| {
+                    ServerError::Storage(format!("audit record {} does not decode", stored.seq))
+                })?;
+                // What the chain stored must be what it hashed: a mismatch is storage damage,
+                // and signing it would vouch for it.
+                if record.seq != stored.seq || record.hash() != stored.hash {
+                    return Err(ServerError::Storage(format!(
+                        "audit record {} does not match its stored hash",
+                        stored.seq
+                    )));
+                }
+                Ok(record)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AuditExport::sign(
+            records,
+            self.now(),
+            &self.secrets().audit_signing,
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +130,7 @@ mod tests {
     use std::sync::Arc;
 
     use enigm_core::audit::verify_audit_chain;
+    use enigm_core::identity::SigningPublicKey;
     use enigm_core::opaque::ServerSetup;
     use rand_core::OsRng;
 
@@ -101,10 +142,16 @@ mod tests {
     #[tokio::test]
     async fn records_form_one_verifiable_chain_of_pseudonyms() {
         let dir = tempfile::tempdir().unwrap();
-        let secrets = Secrets::load_or_create(dir.path(), None).unwrap();
+        let secrets = Secrets::load_or_create(dir.path(), None, None).unwrap();
         let config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
         let storage = Arc::new(SqliteStorage::open_in_memory().unwrap());
-        let state = AppState::new(storage, secrets, ServerSetup::new(&mut OsRng), config);
+        let state = AppState::new(
+            storage,
+            secrets,
+            ServerSetup::new(&mut OsRng),
+            config,
+            Arc::new(crate::push::PushHub::default()),
+        );
         let account = [7u8; 16];
         state
             .audit(
@@ -164,5 +211,30 @@ mod tests {
                 .as_str()
                 .starts_with("dev_")
         );
+
+        // Another account starts its own chain; the first account's export holds its own
+        // records only, whole and signed.
+        state
+            .audit(
+                AuditAction::LoginSucceeded,
+                AuditOutcome::Success,
+                &[8; 16],
+                None,
+            )
+            .await
+            .unwrap();
+        let export = state.audit_export(&actor).await.unwrap();
+        let service_key = SigningPublicKey::from(&state.secrets().audit_signing);
+        export.verify(Some(&service_key)).unwrap();
+        assert_eq!(export.records, records);
+        let other = pseudonym(
+            &state.secrets().service_logs,
+            PseudonymKind::Account,
+            &[8; 16],
+        );
+        let other_export = state.audit_export(&other).await.unwrap();
+        other_export.verify(Some(&service_key)).unwrap();
+        assert_eq!(other_export.records.len(), 1);
+        assert_eq!(other_export.records[0].seq, 0);
     }
 }

@@ -15,10 +15,16 @@ pub struct Config {
     /// Data directory: the SQLite database and the service secrets (pepper, OPAQUE setup,
     /// pseudonym master secret). Created if missing.
     pub data_dir: PathBuf,
-    /// A PostgreSQL URL; `None` uses the embedded SQLite database.
+    /// A PostgreSQL URL; `None` uses the embedded SQLite database. Its `sslmode` decides
+    /// whether TLS is used; TLS always verifies the server.
     pub database: Option<String>,
+    /// CA certificates (PEM) trusted for PostgreSQL TLS besides the system's.
+    pub database_ca: Option<PathBuf>,
     /// The username pepper as 64 hex digits, instead of `DATA_DIR/pepper` (from `ENIGM_PEPPER`).
     pub pepper_hex: Option<String>,
+    /// The audit export signing key's Ed25519 seed as 64 hex digits, instead of
+    /// `DATA_DIR/audit-signing-key` (from `ENIGM_AUDIT_KEY`).
+    pub audit_key_hex: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Longest time a request may take.
@@ -43,7 +49,9 @@ impl Config {
             listen,
             data_dir,
             database: None,
+            database_ca: None,
             pepper_hex: None,
+            audit_key_hex: None,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(15),
             session_ttl_secs: 60 * 60,

@@ -4,13 +4,18 @@
 //! `{"error":{"code","message"}}`, plus machine-readable details where a client needs them
 //! (`retry_after` for 429, `head` for a ledger conflict, `reasons` for a trust denial).
 //! Internal failures (storage, bugs) are logged and answered with a generic `internal` error:
-//! their text never leaves the process, and it never carries usernames or keys either.
+//! their text never leaves the process, and it never carries usernames or keys either. A
+//! storage backend that is unreachable or too slow is not a bug: it gets 503
+//! `service_unavailable` with a `Retry-After` header, so clients and load balancers retry.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enigm_core::trust::Decision;
 use serde_json::{Map, Value, json};
+
+/// Seconds a client is asked to wait before retrying when the service is unavailable.
+pub const RETRY_UNAVAILABLE_SECS: u64 = 5;
 
 /// Why a signed request was not accepted as authentic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +136,11 @@ pub enum ServerError {
     /// A storage backend failure; logged, never sent.
     #[error("storage: {0}")]
     Storage(String),
+    /// The storage backend cannot be reached, or did not answer in time (a connection refused
+    /// or lost, a pool or call timeout, the database shutting down). The cause is logged,
+    /// never sent; the client is told to retry.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// A bug or an unexpected failure; logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -152,6 +162,7 @@ impl ServerError {
             ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::NotFound => StatusCode::NOT_FOUND,
             ServerError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ServerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServerError::Config(_)
             | ServerError::DataDir(_)
             | ServerError::Storage(_)
@@ -181,6 +192,7 @@ impl ServerError {
             ServerError::RateLimited { .. } => "rate_limited",
             ServerError::NotFound => "not_found",
             ServerError::Timeout => "timeout",
+            ServerError::Unavailable(_) => "service_unavailable",
             ServerError::Config(_)
             | ServerError::DataDir(_)
             | ServerError::Storage(_)
@@ -219,6 +231,9 @@ impl ServerError {
             }
             ServerError::NotFound => "not found".into(),
             ServerError::Timeout => "the request took too long".into(),
+            ServerError::Unavailable(_) => format!(
+                "the service is temporarily unavailable; retry in {RETRY_UNAVAILABLE_SECS} seconds"
+            ),
             ServerError::Config(_)
             | ServerError::DataDir(_)
             | ServerError::Storage(_)
@@ -226,12 +241,37 @@ impl ServerError {
         }
     }
 
+    /// Seconds the client should wait before retrying, when it should (`Retry-After`).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ServerError::RateLimited { retry_after } => Some(*retry_after),
+            ServerError::Unavailable(_) => Some(RETRY_UNAVAILABLE_SECS),
+            ServerError::Malformed(_)
+            | ServerError::PayloadTooLarge
+            | ServerError::InvalidUsername(_)
+            | ServerError::InvalidLedger(_)
+            | ServerError::InvalidCredentials
+            | ServerError::LoginExpired
+            | ServerError::UsernameTaken
+            | ServerError::Unauthenticated(_)
+            | ServerError::Refused(_)
+            | ServerError::DeviceRemoved
+            | ServerError::LedgerConflict { .. }
+            | ServerError::NotFound
+            | ServerError::Timeout
+            | ServerError::Config(_)
+            | ServerError::DataDir(_)
+            | ServerError::Storage(_)
+            | ServerError::Internal(_) => None,
+        }
+    }
+
     /// Extra machine-readable fields merged into the error object.
     fn details(&self) -> Map<String, Value> {
         let mut details = Map::new();
         match self {
-            ServerError::RateLimited { retry_after } => {
-                details.insert("retry_after".into(), json!(retry_after));
+            ServerError::RateLimited { .. } | ServerError::Unavailable(_) => {
+                details.insert("retry_after".into(), json!(self.retry_after()));
             }
             ServerError::LedgerConflict { seq, hash } => {
                 details.insert("head".into(), json!({ "seq": seq, "hash": hash }));
@@ -272,15 +312,17 @@ impl ServerError {
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if let ServerError::Unavailable(_) = &self {
+            tracing::warn!(code = self.code(), error = %self, "request failed");
+        } else if status.is_server_error() {
             // Internal texts come from storage and our own code: no usernames, keys or ids.
             tracing::error!(code = self.code(), error = %self, "request failed");
         } else {
             tracing::debug!(code = self.code(), "request refused");
         }
         let mut response = (status, Json(self.body())).into_response();
-        if let ServerError::RateLimited { retry_after } = &self
-            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        if let Some(seconds) = self.retry_after()
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
@@ -325,6 +367,23 @@ mod tests {
 
         let decision = Decision::from_reasons(vec![Reason::StepUpRequired]);
         assert_eq!(ServerError::Refused(decision).code(), "step_up_required");
+    }
+
+    #[test]
+    fn unavailable_storage_is_503_with_retry_after_and_no_detail() {
+        let error =
+            ServerError::Unavailable("postgres pool: connection refused at 10.0.0.7".into());
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = error.body();
+        assert_eq!(body["error"]["code"], "service_unavailable");
+        assert_eq!(body["error"]["retry_after"], RETRY_UNAVAILABLE_SECS);
+        assert!(!body.to_string().contains("10.0.0.7"), "{body}");
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            RETRY_UNAVAILABLE_SECS.to_string()
+        );
     }
 
     #[test]

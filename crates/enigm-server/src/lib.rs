@@ -24,6 +24,7 @@ mod error;
 mod ledger_cache;
 pub mod protocol;
 pub mod push;
+mod push_notify;
 mod secrets;
 mod server;
 mod state;

@@ -227,6 +227,17 @@ impl PushHub {
             .map_or(0, |accounts| accounts.values().map(Vec::len).sum())
     }
 
+    /// Drops every connection of this node (their queues close, so their sockets close and
+    /// the clients reconnect); what a cross-node bus does after it may have missed events.
+    /// Returns how many were dropped.
+    pub fn disconnect_all(&self) -> usize {
+        self.accounts.lock().map_or(0, |mut accounts| {
+            let dropped = accounts.values().map(Vec::len).sum();
+            accounts.clear();
+            dropped
+        })
+    }
+
     /// Hands `event` to this node's connections only (what a cross-node bus calls when an
     /// event arrives from another node).
     ///
@@ -402,6 +413,20 @@ mod tests {
             received += 1;
         }
         assert_eq!(received, QUEUE_CAPACITY);
+    }
+
+    #[tokio::test]
+    async fn disconnect_all_closes_every_queue() {
+        let hub = PushHub::default();
+        let mut first = hub.subscribe(listener(1, 1, false));
+        let mut second = hub.subscribe(Listener {
+            account_id: [9; 16],
+            ..listener(2, 2, true)
+        });
+        assert_eq!(hub.disconnect_all(), 2);
+        assert_eq!(hub.connections(), 0);
+        assert!(first.events.recv().await.is_none());
+        assert!(second.events.recv().await.is_none());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! - `pepper`: 32 random bytes keying the username lookup HMAC (DESIGN §3); `ENIGM_PEPPER`
 //!   (64 hex digits) overrides it, so nodes sharing one database can share it without a file.
 //! - `pseudonym-master`: 32 random bytes from which per-audience pseudonym keys derive (§9).
+//! - `audit-signing-key`: the Ed25519 seed that signs audit exports (§13); `ENIGM_AUDIT_KEY`
+//!   (64 hex digits) overrides it. Nodes sharing a database must share it, as the pepper.
 //!
 //! Files are created with mode 0600 and `create_new`, so two processes starting at once cannot
 //! both write one; the loser reads the winner's file.
@@ -11,6 +13,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::Path;
 
+use ed25519_dalek::SigningKey;
 use enigm_core::pseudonym::{Audience, PseudonymKey, audience_key};
 use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
@@ -23,6 +26,8 @@ pub(crate) struct Secrets {
     pub(crate) pepper: Zeroizing<[u8; 32]>,
     /// Pseudonyms for the service's logs and audit trail.
     pub(crate) service_logs: PseudonymKey,
+    /// Signs audit exports (zeroized on drop).
+    pub(crate) audit_signing: SigningKey,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -32,32 +37,40 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// Loads the secrets from `dir`, creating the missing ones.
+    /// Loads the secrets from `dir`, creating the missing ones; `pepper_hex` and
+    /// `audit_key_hex` (64 hex digits each) replace the files when given.
     pub(crate) fn load_or_create(
         dir: &Path,
         pepper_hex: Option<&str>,
+        audit_key_hex: Option<&str>,
     ) -> Result<Self, ServerError> {
         fs::create_dir_all(dir)
             .map_err(|e| ServerError::DataDir(format!("cannot create the data directory: {e}")))?;
         let pepper = match pepper_hex {
-            Some(text) => {
-                let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
-                    ServerError::Config("ENIGM_PEPPER must be 64 hex digits".into())
-                })?);
-                let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                    ServerError::Config("ENIGM_PEPPER must be 64 hex digits".into())
-                })?;
-                Zeroizing::new(array)
-            }
+            Some(text) => from_hex(text, "ENIGM_PEPPER")?,
             None => fixed_secret(dir, "pepper")?,
         };
         let master = fixed_secret(dir, "pseudonym-master")?;
         let service_logs = audience_key(&master, &Audience::ServiceLogs);
+        let audit_seed = match audit_key_hex {
+            Some(text) => from_hex(text, "ENIGM_AUDIT_KEY")?,
+            None => fixed_secret(dir, "audit-signing-key")?,
+        };
         Ok(Self {
             pepper,
             service_logs,
+            audit_signing: SigningKey::from_bytes(&audit_seed),
         })
     }
+}
+
+/// A 32-byte secret given as 64 hex digits in the variable `name` (named in the error, which
+/// never echoes the value).
+fn from_hex(text: &str, name: &str) -> Result<Zeroizing<[u8; 32]>, ServerError> {
+    let invalid = || ServerError::Config(format!("{name} must be 64 hex digits"));
+    let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| invalid())?);
+    let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| invalid())?;
+    Ok(Zeroizing::new(array))
 }
 
 /// A 32-byte random secret file.
@@ -122,9 +135,13 @@ mod tests {
     #[test]
     fn secrets_are_created_once_with_private_permissions() {
         let dir = tempfile::tempdir().unwrap();
-        let first = Secrets::load_or_create(dir.path(), None).unwrap();
-        let second = Secrets::load_or_create(dir.path(), None).unwrap();
+        let first = Secrets::load_or_create(dir.path(), None, None).unwrap();
+        let second = Secrets::load_or_create(dir.path(), None, None).unwrap();
         assert_eq!(*first.pepper, *second.pepper);
+        assert_eq!(
+            first.audit_signing.verifying_key(),
+            second.audit_signing.verifying_key()
+        );
         let setup =
             load_or_create(dir.path(), "opaque-setup", || Zeroizing::new(vec![1, 2])).unwrap();
         let again = load_or_create(dir.path(), "opaque-setup", || Zeroizing::new(vec![9])).unwrap();
@@ -132,7 +149,12 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            for name in ["pepper", "pseudonym-master", "opaque-setup"] {
+            for name in [
+                "pepper",
+                "pseudonym-master",
+                "opaque-setup",
+                "audit-signing-key",
+            ] {
                 let mode = fs::metadata(dir.path().join(name))
                     .unwrap()
                     .permissions()
@@ -146,10 +168,16 @@ mod tests {
     fn pepper_from_environment_overrides_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let hex_pepper = "11".repeat(32);
-        let secrets = Secrets::load_or_create(dir.path(), Some(&hex_pepper)).unwrap();
+        let hex_audit = "22".repeat(32);
+        let secrets =
+            Secrets::load_or_create(dir.path(), Some(&hex_pepper), Some(&hex_audit)).unwrap();
         assert_eq!(*secrets.pepper, [0x11; 32]);
+        assert_eq!(secrets.audit_signing.to_bytes(), [0x22; 32]);
         assert!(!dir.path().join("pepper").exists());
-        let error = Secrets::load_or_create(dir.path(), Some("zz")).unwrap_err();
+        assert!(!dir.path().join("audit-signing-key").exists());
+        let error = Secrets::load_or_create(dir.path(), Some("zz"), None).unwrap_err();
         assert!(matches!(error, ServerError::Config(_)));
+        let error = Secrets::load_or_create(dir.path(), None, Some(&"33".repeat(31))).unwrap_err();
+        assert_eq!(error.to_string(), "ENIGM_AUDIT_KEY must be 64 hex digits");
     }
 }

@@ -12,6 +12,8 @@ use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::error::ServerError;
+use crate::push::{PushBus, PushHub};
+use crate::push_notify::NotifyListener;
 use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::storage::{PostgresStorage, SqliteStorage, Storage};
@@ -23,6 +25,8 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    /// With PostgreSQL: this node's end of cross-node push, already listening.
+    push_listener: Option<NotifyListener>,
 }
 
 impl std::fmt::Debug for Server {
@@ -41,7 +45,11 @@ impl Server {
     /// [`ServerError::DataDir`] / [`ServerError::Storage`] when the data directory or the
     /// database cannot be used, [`ServerError::Config`] when the address cannot be bound.
     pub async fn bind(config: Config) -> Result<Self, ServerError> {
-        let secrets = Secrets::load_or_create(&config.data_dir, config.pepper_hex.as_deref())?;
+        let secrets = Secrets::load_or_create(
+            &config.data_dir,
+            config.pepper_hex.as_deref(),
+            config.audit_key_hex.as_deref(),
+        )?;
         let setup_bytes = crate::secrets::load_or_create(&config.data_dir, "opaque-setup", || {
             Zeroizing::new(ServerSetup::new(&mut OsRng).serialize().to_vec())
         })?;
@@ -51,23 +59,33 @@ impl Server {
             )
         })?;
         // The data directory keeps the secrets either way; the data goes to PostgreSQL when a
-        // URL is given (several nodes), else to the embedded SQLite file (one node).
-        let storage: Arc<dyn Storage> = match &config.database {
-            Some(url) => Arc::new(PostgresStorage::connect(url).await?),
+        // URL is given (several nodes, push fanned out with LISTEN/NOTIFY), else to the
+        // embedded SQLite file (one node, push in process).
+        let (storage, push, push_listener): (Arc<dyn Storage>, Arc<dyn PushBus>, _) = match &config
+            .database
+        {
+            Some(url) => {
+                let storage = PostgresStorage::connect(url, config.database_ca.as_deref()).await?;
+                let (bus, listener) = crate::push_notify::start(&storage).await?;
+                (Arc::new(storage), Arc::new(bus), Some(listener))
+            }
             None => {
                 let path = config.data_dir.join("enigm.db");
-                Arc::new(
-                    tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
-                        .await
-                        .map_err(|error| ServerError::Internal(error.to_string()))??,
-                )
+                let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
+                    .await
+                    .map_err(|error| ServerError::Internal(error.to_string()))??;
+                (Arc::new(storage), Arc::new(PushHub::default()), None)
             }
         };
         let listener = TcpListener::bind(config.listen).await.map_err(|error| {
             ServerError::Config(format!("cannot listen on {}: {error}", config.listen))
         })?;
-        let state = AppState::new(storage, secrets, opaque_setup, config);
-        Ok(Self { listener, state })
+        let state = AppState::new(storage, secrets, opaque_setup, config, push);
+        Ok(Self {
+            listener,
+            state,
+            push_listener,
+        })
     }
 
     /// The address actually bound (the real port when the configured one was 0).
@@ -86,6 +104,9 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let purger = tokio::spawn(purge_loop(self.state.clone()));
+        let push_listener = self
+            .push_listener
+            .map(|listener| tokio::spawn(listener.run()));
         let app =
             crate::api::api_router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
@@ -93,6 +114,9 @@ impl Server {
             .await
             .map_err(|error| ServerError::Internal(format!("server failed: {error}")));
         purger.abort();
+        if let Some(task) = push_listener {
+            task.abort();
+        }
         result
     }
 }

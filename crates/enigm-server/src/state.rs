@@ -7,7 +7,7 @@ use enigm_core::opaque::ServerSetup;
 
 use crate::config::Config;
 use crate::ledger_cache::LedgerCache;
-use crate::push::{PushBus, PushHub};
+use crate::push::PushBus;
 use crate::secrets::Secrets;
 use crate::storage::Storage;
 
@@ -27,12 +27,13 @@ struct Inner {
 }
 
 impl AppState {
-    /// Builds the state.
+    /// Builds the state; `push` is the node's bus (a [`crate::push::PushHub`] for one node).
     pub(crate) fn new(
         storage: Arc<dyn Storage>,
         secrets: Secrets,
         opaque_setup: ServerSetup,
         config: Config,
+        push: Arc<dyn PushBus>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -41,7 +42,7 @@ impl AppState {
                 opaque_setup,
                 config,
                 ledgers: LedgerCache::default(),
-                push: Arc::new(PushHub::default()),
+                push,
             }),
         }
     }

@@ -286,10 +286,10 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
-/// `ENIGM_TEST_POSTGRES_URL` with a new, empty schema as its search path, so a test gets a
-/// database of its own (other runs and other branches may share the server). Panics when the
-/// variable is not set: PostgreSQL tests are ignored by plain `cargo test` and must not pass
-/// silently when asked for.
+/// The test database's URL with a new, empty schema as its search path, so tests and runs
+/// sharing one database never see each other's rows (accounts, rate-limit counters, audit
+/// chains) or push channels. Fails loudly without `ENIGM_TEST_POSTGRES_URL`: these tests must
+/// never pass vacuously.
 pub fn fresh_postgres_url() -> String {
     let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
         panic!(
@@ -299,23 +299,29 @@ pub fn fresh_postgres_url() -> String {
     });
     let mut suffix = [0u8; 8];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
-    let schema = format!("enigm_cli_test_{}", hex::encode(suffix));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
+    let schema = format!("enigm_it_{}", hex::encode(suffix));
+    let (target, name) = (url.clone(), schema.clone());
+    // Its own thread and runtime: callers may be inside a runtime already.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
             .unwrap();
-        let driver = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        drop(client);
-        driver.await.unwrap().unwrap();
-    });
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&target, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let driver = tokio::spawn(connection);
+            client
+                .batch_execute(&format!("CREATE SCHEMA {name}"))
+                .await
+                .unwrap();
+            drop(client);
+            driver.await.unwrap().unwrap();
+        });
+    })
+    .join()
+    .unwrap();
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
@@ -344,3 +350,4 @@ pub fn read_tree(dir: &Path) -> Vec<u8> {
 
 pub mod enigm;
 pub mod hostile;
+pub mod push;

@@ -1,8 +1,17 @@
-//! `GET /v1/audit?since=N`: the caller's own account's audit records.
+//! The caller's own account's audit trail (DESIGN §9, §13):
+//!
+//! - `GET /v1/audit?since=N`: its records, a page at a time, for display;
+//! - `GET /v1/audit/export`: its whole chain as an `enigm_core::audit::AuditExport` signed by
+//!   the service, to keep and check offline (`enigm audit verify FILE --key HEX`);
+//! - `GET /v1/audit/key`: the service's audit signing public key (no authentication), to pin.
+//!
+//! Records carry pseudonyms only; the one raw key an export holds is the service's own.
 
 use axum::Json;
 use axum::extract::State;
 use axum::routing::on;
+use enigm_core::audit::AuditExport;
+use enigm_core::identity::SigningPublicKey;
 use enigm_core::trust::Operation;
 use serde_json::{Value, json};
 
@@ -14,12 +23,40 @@ use crate::state::AppState;
 /// Records per page.
 const PAGE: usize = 500;
 
-/// The audit endpoint.
-pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
-    verb: Verb::Get,
-    path: "/v1/audit",
-    handler: |filter| on(filter, own_records),
-}];
+/// The audit endpoints.
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        verb: Verb::Get,
+        path: "/v1/audit",
+        handler: |filter| on(filter, own_records),
+    },
+    Endpoint {
+        verb: Verb::Get,
+        path: "/v1/audit/export",
+        handler: |filter| on(filter, export),
+    },
+    Endpoint {
+        verb: Verb::Get,
+        path: "/v1/audit/key",
+        handler: |filter| on(filter, service_key),
+    },
+];
+
+/// The caller's whole audit chain, signed.
+async fn export(
+    State(state): State<AppState>,
+    request: Authenticated,
+) -> Result<Json<AuditExport>, ServerError> {
+    request.authorize(Operation::Sync)?;
+    let account = request.account_pseudonym(&state);
+    Ok(Json(state.audit_export(&account).await?))
+}
+
+/// The public key audit exports are signed with, as hex.
+async fn service_key(State(state): State<AppState>) -> Json<Value> {
+    let key = SigningPublicKey::from(&state.secrets().audit_signing);
+    Json(json!({ "key": hex::encode(key.as_bytes()), "algorithm": "ed25519" }))
+}
 
 async fn own_records(
     State(state): State<AppState>,

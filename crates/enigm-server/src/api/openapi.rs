@@ -196,6 +196,7 @@ fn every_error() -> Vec<ServerError> {
         ServerError::Config(String::new()),
         ServerError::DataDir(String::new()),
         ServerError::Storage(String::new()),
+        ServerError::Unavailable(String::new()),
         ServerError::Internal(String::new()),
     ];
     let failures = [
@@ -239,6 +240,7 @@ fn every_error() -> Vec<ServerError> {
             | ServerError::Config(_)
             | ServerError::DataDir(_)
             | ServerError::Storage(_)
+            | ServerError::Unavailable(_)
             | ServerError::Internal(_) => {}
         }
     }

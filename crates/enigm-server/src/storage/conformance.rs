@@ -367,11 +367,11 @@ pub(crate) async fn concurrent_ledger_appends_let_exactly_one_win<S: Storage>(st
 }
 
 pub(crate) async fn audit_chain_positions_are_taken_once<S: Storage>(storage: Arc<S>) {
-    assert_eq!(storage.audit_head().await.unwrap(), None);
+    assert_eq!(storage.audit_head("acct_a").await.unwrap(), None);
     let record = |seq: u64, account: &str| StoredAudit {
         seq,
-        hash: [seq as u8; 32],
-        account: Some(account.to_owned()),
+        hash: [seq as u8 + account.len() as u8; 32],
+        account: account.to_owned(),
         bytes: vec![seq as u8; 4],
     };
     assert!(
@@ -380,26 +380,45 @@ pub(crate) async fn audit_chain_positions_are_taken_once<S: Storage>(storage: Ar
     );
     assert!(storage.append_audit(record(0, "acct_a")).await.unwrap());
     assert!(
-        !storage.append_audit(record(0, "acct_b")).await.unwrap(),
+        !storage.append_audit(record(0, "acct_a")).await.unwrap(),
         "taken"
     );
-    assert!(storage.append_audit(record(1, "acct_b")).await.unwrap());
+    // Each account has its own chain.
+    assert!(storage.append_audit(record(0, "acct_bb")).await.unwrap());
+    assert!(storage.append_audit(record(1, "acct_a")).await.unwrap());
     assert!(storage.append_audit(record(2, "acct_a")).await.unwrap());
-    let mut unowned = record(3, "x");
-    unowned.account = None;
-    assert!(storage.append_audit(unowned).await.unwrap());
-    assert_eq!(storage.audit_head().await.unwrap(), Some((3, [3; 32])));
-    assert_eq!(
-        storage.audit_records("acct_a", 0, 10).await.unwrap(),
-        vec![record(0, "acct_a"), record(2, "acct_a")]
+    assert!(
+        !storage.append_audit(record(2, "acct_bb")).await.unwrap(),
+        "gap in the other chain"
     );
     assert_eq!(
-        storage.audit_records("acct_a", 1, 10).await.unwrap(),
+        storage.audit_head("acct_a").await.unwrap(),
+        Some((2, record(2, "acct_a").hash))
+    );
+    assert_eq!(
+        storage.audit_head("acct_bb").await.unwrap(),
+        Some((0, record(0, "acct_bb").hash))
+    );
+    assert_eq!(storage.audit_head("acct_c").await.unwrap(), None);
+    assert_eq!(
+        storage.audit_records("acct_a", 0, 10).await.unwrap(),
+        vec![
+            record(0, "acct_a"),
+            record(1, "acct_a"),
+            record(2, "acct_a")
+        ]
+    );
+    assert_eq!(
+        storage.audit_records("acct_a", 2, 10).await.unwrap(),
         vec![record(2, "acct_a")]
     );
     assert_eq!(
         storage.audit_records("acct_a", 0, 1).await.unwrap().len(),
         1
+    );
+    assert_eq!(
+        storage.audit_records("acct_bb", 0, 10).await.unwrap(),
+        vec![record(0, "acct_bb")]
     );
 }
 

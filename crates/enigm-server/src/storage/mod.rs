@@ -19,9 +19,12 @@
 pub(crate) mod conformance;
 
 mod postgres;
+mod postgres_tls;
 mod sqlite;
 
 pub use postgres::PostgresStorage;
+#[cfg(test)]
+pub(crate) use postgres::tests as postgres_tests;
 pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
@@ -219,16 +222,18 @@ pub enum AppendOutcome {
     Conflict(StoredHead),
 }
 
-/// One link of the service's audit chain as stored. `bytes` is the encoded record; the backend
-/// only enforces the chain's shape (unique, consecutive `seq`).
+/// One link of an account's audit chain as stored. Each account (by its pseudonym) has its own
+/// chain, so it can be exported and verified on its own, from record 0, without anyone else's
+/// records. `bytes` is the encoded record; the backend only enforces the chain's shape (unique,
+/// consecutive `seq` per account).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredAudit {
-    /// Position in the deployment-wide chain, from 0.
+    /// Position in the account's chain, from 0.
     pub seq: u64,
     /// Hash of this record.
     pub hash: [u8; 32],
-    /// The account's pseudonym, for per-account queries (never the account id).
-    pub account: Option<String>,
+    /// The account's pseudonym, naming the chain (never the account id).
+    pub account: String,
     /// The encoded record.
     pub bytes: Vec<u8>,
 }
@@ -316,11 +321,11 @@ pub trait Storage: Send + Sync + 'static {
         effects: LedgerEffects,
     ) -> Result<AppendOutcome, ServerError>;
 
-    /// The last audit record's `(seq, hash)`.
-    async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, ServerError>;
+    /// The last `(seq, hash)` of the audit chain of one account pseudonym.
+    async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError>;
 
-    /// Appends an audit record if `record.seq` is the next position (0 for the first);
-    /// `false`, writing nothing, when another writer took that position first.
+    /// Appends an audit record if `record.seq` is the next position of its account's chain (0
+    /// for the first); `false`, writing nothing, when another writer took that position first.
     async fn append_audit(&self, record: StoredAudit) -> Result<bool, ServerError>;
 
     /// Audit records of one account pseudonym with `seq >= since`, in order, at most `limit`.

@@ -14,9 +14,11 @@
 //!   so several nodes may start at once.
 //!
 //! Every call is bounded: connecting, waiting for a pooled connection and each whole storage
-//! call time out. Errors carry the database's message, never the connection URL.
+//! call time out. Errors carry the database's message, never the connection URL. Connections
+//! use TLS as the URL's `sslmode` says, always verifying the server (`postgres_tls.rs`).
 
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,7 +26,8 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
 };
 use enigm_core::trust::SessionKind;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome, LedgerEffects,
@@ -34,7 +37,8 @@ use super::{
 use crate::error::ServerError;
 
 /// Migration scripts, in order. Never edit a released one: append.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE accounts (
         account_id     BYTEA PRIMARY KEY CHECK (length(account_id) = 16),
         lookup_key     BYTEA NOT NULL UNIQUE CHECK (length(lookup_key) = 32),
@@ -100,21 +104,35 @@ const MIGRATIONS: &[&str] = &["
         bytes   BYTEA NOT NULL
     );
     CREATE INDEX audit_by_account ON audit (account, seq);
-"];
+",
+    "
+    -- One audit chain per account, so an account's export is a whole chain from record 0.
+    -- Records of the earlier deployment-wide chain stay in audit_global_v1, no longer written.
+    ALTER TABLE audit RENAME TO audit_global_v1;
+    CREATE TABLE audit (
+        account TEXT NOT NULL,
+        seq     BIGINT NOT NULL CHECK (seq >= 0),
+        hash    BYTEA NOT NULL CHECK (length(hash) = 32),
+        bytes   BYTEA NOT NULL,
+        PRIMARY KEY (account, seq)
+    );
+",
+];
 
 /// The advisory lock (64-bit key space) held while migrating: "enigm" + "mig" in ASCII.
 const MIGRATION_LOCK: i64 = 0x656e_6967_6d6d_6967;
 /// Advisory lock class (two 32-bit keys space) serialising one rate-limit key's writers.
 const RATE_LIMIT_LOCK_CLASS: i32 = 0x656e_0001;
-/// Advisory lock class serialising audit-chain writers (object 0).
+/// Advisory lock class serialising the writers of one account's audit chain.
 const AUDIT_LOCK_CLASS: i32 = 0x656e_0002;
 
 /// How long connecting to the database may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long waiting for, creating or recycling a pooled connection may take.
 const POOL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one whole storage call (all its statements) may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one whole storage call (all its statements) may take; shorter than the request
+/// time limit, so a stalled database is reported as unavailable (503), not as a slow request.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections per node.
 const POOL_SIZE: usize = 16;
 
@@ -122,6 +140,10 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
+    /// What the pool connects with; a node's push listener opens its own connection with it.
+    config: tokio_postgres::Config,
+    /// The TLS connector every connection uses.
+    tls: MakeRustlsConnect,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -131,14 +153,65 @@ impl std::fmt::Debug for PostgresStorage {
     }
 }
 
-/// Maps a database error; the text is logged, never sent, and never holds the URL.
+/// Maps a database error; the text is logged, never sent, and never holds the URL. A lost
+/// connection or a database that is shutting down, starting up or out of resources is
+/// [`ServerError::Unavailable`] (the client retries); anything else is a storage failure.
 fn db(error: tokio_postgres::Error) -> ServerError {
-    ServerError::Storage(format!("postgres: {error}"))
+    if unavailable(&error) {
+        ServerError::Unavailable(format!("postgres: {}", describe(&error)))
+    } else {
+        ServerError::Storage(format!("postgres: {}", describe(&error)))
+    }
 }
 
-/// Maps a pool error (timeout, connection refused, ...).
+/// What went wrong, with its causes (tokio-postgres says only "db error" or "error performing
+/// TLS handshake" by itself). A database error gives its severity, message and code but not
+/// its detail, which can quote row values (ids, keys).
+fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!(
+            "{error}: {} {} ({})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether `error` says the database cannot serve now, rather than that the request failed.
+fn unavailable(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    let Some(code) = error.code() else {
+        // No SQLSTATE: unavailable if the connection itself failed (I/O), not if a value did
+        // not convert.
+        return std::error::Error::source(error)
+            .is_some_and(|source| source.is::<std::io::Error>());
+    };
+    let code = code.code();
+    // 08: connection exception; 53: insufficient resources; 57P01-57P03: admin or crash
+    // shutdown, cannot connect now.
+    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+/// Maps a pool error: waiting for, creating or recycling a connection failed, which means the
+/// database is unreachable or saturated.
 fn pool(error: deadpool_postgres::PoolError) -> ServerError {
-    ServerError::Storage(format!("postgres pool: {error}"))
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => {
+            ServerError::Unavailable(format!("postgres pool: {}", describe(&error)))
+        }
+        other => ServerError::Unavailable(format!("postgres pool: {other}")),
+    }
 }
 
 /// Our counters and times are unsigned; PostgreSQL's integers are not.
@@ -170,38 +243,45 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
 async fn bounded<T>(call: impl Future<Output = Result<T, ServerError>>) -> Result<T, ServerError> {
     tokio::time::timeout(CALL_TIMEOUT, call)
         .await
-        .map_err(|_| ServerError::Storage("postgres call timed out".into()))?
+        .map_err(|_| ServerError::Unavailable("postgres call timed out".into()))?
 }
 
 impl PostgresStorage {
     /// Connects to the database at `url` (`postgres://user@host/db`, or key=value form) and
-    /// migrates it.
+    /// migrates it. `ca_file` adds CA certificates (PEM) to the system's for TLS.
     ///
     /// # Errors
     /// [`ServerError::Config`] when the URL cannot be parsed; otherwise as
     /// [`PostgresStorage::from_config`].
-    pub async fn connect(url: &str) -> Result<Self, ServerError> {
+    pub async fn connect(url: &str, ca_file: Option<&Path>) -> Result<Self, ServerError> {
         // The parser's message may quote the URL, password included: say only what is wrong.
         let config: tokio_postgres::Config = url.parse().map_err(|_| {
             ServerError::Config(
                 "--database is not a valid PostgreSQL URL (postgres://USER@HOST:PORT/DB)".into(),
             )
         })?;
-        Self::from_config(config).await
+        Self::from_config(config, ca_file).await
     }
 
     /// Builds the pool for `config`, checks that the database answers, and migrates it.
+    /// `ca_file` adds CA certificates (PEM) to the system's for TLS.
     ///
     /// # Errors
-    /// [`ServerError::Storage`] when the database cannot be reached in time, is newer than this
-    /// build, or a migration fails (nothing is changed then).
-    pub async fn from_config(mut config: tokio_postgres::Config) -> Result<Self, ServerError> {
+    /// [`ServerError::Config`] when `ca_file` is unusable; [`ServerError::Unavailable`] when
+    /// the database cannot be reached in time (or its certificate does not verify);
+    /// [`ServerError::Storage`] when it is newer than this build or a migration fails
+    /// (nothing is changed then).
+    pub async fn from_config(
+        mut config: tokio_postgres::Config,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, ServerError> {
+        let tls = super::postgres_tls::connector(ca_file)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         let manager = Manager::from_config(
-            config,
-            NoTls,
+            config.clone(),
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -216,9 +296,47 @@ impl PostgresStorage {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|error| ServerError::Storage(format!("postgres pool: {error}")))?;
-        let storage = Self { pool };
+        let storage = Self { pool, config, tls };
         bounded(storage.migrate()).await?;
         Ok(storage)
+    }
+
+    /// The connection settings (URL, credentials), for a dedicated connection such as a push
+    /// listener's. Never log them: they hold the password.
+    pub(crate) fn connection_config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// The TLS connector, for a dedicated connection.
+    pub(crate) fn tls(&self) -> &MakeRustlsConnect {
+        &self.tls
+    }
+
+    /// The schema this service's tables live in (the connection's search path decides).
+    pub(crate) async fn current_schema(&self) -> Result<String, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_one("SELECT current_schema()", &[])
+                .await
+                .map_err(db)?;
+            get(&row, 0)
+        })
+        .await
+    }
+
+    /// `NOTIFY channel, payload` on a pooled connection; delivered to every listening
+    /// connection of the database once this (autocommitted) statement commits, in commit order.
+    pub(crate) async fn notify(&self, channel: &str, payload: &str) -> Result<(), ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            client
+                .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
     }
 
     /// A pooled connection.
@@ -758,11 +876,14 @@ impl Storage for PostgresStorage {
         .await
     }
 
-    async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, ServerError> {
+    async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
         bounded(async {
             let client = self.client().await?;
             let row = client
-                .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])
+                .query_opt(
+                    "SELECT seq, hash FROM audit WHERE account = $1 ORDER BY seq DESC LIMIT 1",
+                    &[&account],
+                )
                 .await
                 .map_err(db)?;
             row.map(|row| Ok((from_sql(get(&row, 0)?)?, fixed(get(&row, 1)?)?)))
@@ -775,12 +896,18 @@ impl Storage for PostgresStorage {
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&AUDIT_LOCK_CLASS])
-                .await
-                .map_err(db)?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&AUDIT_LOCK_CLASS, &record.account],
+            )
+            .await
+            .map_err(db)?;
             // Read committed: this statement sees everything the previous lock holder wrote.
             let row = tx
-                .query_one("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit", &[])
+                .query_one(
+                    "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit WHERE account = $1",
+                    &[&record.account],
+                )
                 .await
                 .map_err(db)?;
             if from_sql(get(&row, 0)?)? != record.seq {
@@ -825,7 +952,7 @@ impl Storage for PostgresStorage {
                     Ok(StoredAudit {
                         seq: from_sql(get(row, 0)?)?,
                         hash: fixed(get(row, 1)?)?,
-                        account: Some(account.to_owned()),
+                        account: account.to_owned(),
                         bytes: get(row, 2)?,
                     })
                 })
@@ -855,20 +982,20 @@ impl Storage for PostgresStorage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A fresh, empty storage: its own schema in the test database, so tests run in parallel.
     /// Panics (failing the test) when `ENIGM_TEST_POSTGRES_URL` is not set: these tests are
     /// ignored by plain `cargo test`, and must not pass silently when asked for.
     async fn fresh() -> PostgresStorage {
-        PostgresStorage::from_config(fresh_schema().await)
+        PostgresStorage::from_config(fresh_schema().await, None)
             .await
             .unwrap()
     }
 
     /// The test database's configuration with a new, empty schema as its search path.
-    async fn fresh_schema() -> tokio_postgres::Config {
+    pub(crate) async fn fresh_schema() -> tokio_postgres::Config {
         let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
             panic!(
                 "ENIGM_TEST_POSTGRES_URL is not set: the PostgreSQL tests need a server; \
@@ -881,7 +1008,7 @@ mod tests {
         let mut suffix = [0u8; 8];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
         let schema = format!("enigm_test_{}", hex::encode(suffix));
-        let (client, connection) = config.connect(NoTls).await.unwrap();
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
         let driver = tokio::spawn(connection);
         client
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
@@ -902,7 +1029,9 @@ mod tests {
         let mut starts = Vec::new();
         for _ in 0..4 {
             let config = config.clone();
-            starts.push(tokio::spawn(PostgresStorage::from_config(config)));
+            starts.push(tokio::spawn(async move {
+                PostgresStorage::from_config(config, None).await
+            }));
         }
         let mut nodes = Vec::new();
         for start in starts {
@@ -919,7 +1048,7 @@ mod tests {
         let expected: Vec<i32> = (1..=MIGRATIONS.len() as i32).collect();
         assert_eq!(versions, expected);
         // A restart finds the schema current and changes nothing.
-        let again = PostgresStorage::from_config(config).await.unwrap();
+        let again = PostgresStorage::from_config(config, None).await.unwrap();
         crate::storage::conformance::create_sample_account(&again, 1).await;
         assert!(nodes[1].account(&[1; 16]).await.unwrap().is_some());
     }
@@ -928,15 +1057,17 @@ mod tests {
     #[ignore = "needs PostgreSQL; run by cargo xtask test"]
     async fn a_replay_is_refused_by_another_node() {
         let config = fresh_schema().await;
-        let first = PostgresStorage::from_config(config.clone()).await.unwrap();
-        let second = PostgresStorage::from_config(config).await.unwrap();
+        let first = PostgresStorage::from_config(config.clone(), None)
+            .await
+            .unwrap();
+        let second = PostgresStorage::from_config(config, None).await.unwrap();
         assert!(first.insert_nonce(&[1; 16], b"n", 100).await.unwrap());
         assert!(!second.insert_nonce(&[1; 16], b"n", 100).await.unwrap());
     }
 
     #[tokio::test]
     async fn a_bad_url_is_refused_without_echoing_it() {
-        let error = PostgresStorage::connect("postgres://user:s3cret@host:notaport/db")
+        let error = PostgresStorage::connect("postgres://user:s3cret@host:notaport/db", None)
             .await
             .unwrap_err();
         assert!(matches!(error, ServerError::Config(_)));
@@ -945,13 +1076,13 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_configuration() {
-        let manager = Manager::from_config(
-            "postgres://user:s3cret@127.0.0.1/db".parse().unwrap(),
-            NoTls,
-            ManagerConfig::default(),
-        );
+        let config: tokio_postgres::Config = "postgres://user:s3cret@127.0.0.1/db".parse().unwrap();
+        let tls = super::super::postgres_tls::connector(None).unwrap();
+        let manager = Manager::from_config(config.clone(), tls.clone(), ManagerConfig::default());
         let storage = PostgresStorage {
             pool: Pool::builder(manager).build().unwrap(),
+            config,
+            tls,
         };
         assert_eq!(format!("{storage:?}"), "PostgresStorage");
     }

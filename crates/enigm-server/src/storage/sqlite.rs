@@ -21,7 +21,8 @@ use super::{
 use crate::error::ServerError;
 
 /// Migration scripts, in order. Never edit a released one: append.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE accounts (
         account_id     BLOB PRIMARY KEY NOT NULL CHECK (length(account_id) = 16),
         lookup_key     BLOB NOT NULL UNIQUE CHECK (length(lookup_key) = 32),
@@ -85,7 +86,20 @@ const MIGRATIONS: &[&str] = &["
         bytes   BLOB NOT NULL
     ) STRICT;
     CREATE INDEX audit_by_account ON audit (account, seq);
-"];
+",
+    "
+    -- One audit chain per account, so an account's export is a whole chain from record 0.
+    -- Records of the earlier deployment-wide chain stay in audit_global_v1, no longer written.
+    ALTER TABLE audit RENAME TO audit_global_v1;
+    CREATE TABLE audit (
+        account TEXT NOT NULL,
+        seq     INTEGER NOT NULL CHECK (seq >= 0),
+        hash    BLOB NOT NULL CHECK (length(hash) = 32),
+        bytes   BLOB NOT NULL,
+        PRIMARY KEY (account, seq)
+    ) STRICT;
+",
+];
 
 /// The service's SQLite database.
 #[derive(Clone)]
@@ -99,9 +113,15 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
-/// Maps a rusqlite error; the text is logged, never sent.
+/// Maps a rusqlite error; the text is logged, never sent. The database being locked by another process past the busy timeout is
+/// [`ServerError::Unavailable`]: the client retries.
 fn db(error: rusqlite::Error) -> ServerError {
-    ServerError::Storage(error.to_string())
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            ServerError::Unavailable(error.to_string())
+        }
+        _ => ServerError::Storage(error.to_string()),
+    }
 }
 
 /// SQLite integers are signed; our counters and times are not.
@@ -690,12 +710,13 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, ServerError> {
-        self.with(|conn| {
+    async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
+        let account = account.to_owned();
+        self.with(move |conn| {
             let row: Option<(i64, Vec<u8>)> = conn
                 .query_row(
-                    "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                    [],
+                    "SELECT seq, hash FROM audit WHERE account = ?1 ORDER BY seq DESC LIMIT 1",
+                    [&account],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()
@@ -712,9 +733,11 @@ impl Storage for SqliteStorage {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
             let next: i64 = tx
-                .query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit", [], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit WHERE account = ?1",
+                    [&record.account],
+                    |row| row.get(0),
+                )
                 .map_err(db)?;
             if from_sql(next)? != record.seq {
                 return Ok(false);
@@ -765,7 +788,7 @@ impl Storage for SqliteStorage {
                 records.push(StoredAudit {
                     seq: from_sql(seq)?,
                     hash: fixed(hash)?,
-                    account: Some(account.clone()),
+                    account: account.clone(),
                     bytes,
                 });
             }
@@ -818,6 +841,20 @@ fn read_rate_limit(conn: &Connection, key: &str) -> Result<Option<RateLimitState
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_locked_database_is_unavailable_not_broken() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(db(busy), ServerError::Unavailable(_)));
+        let corrupt = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            None,
+        );
+        assert!(matches!(db(corrupt), ServerError::Storage(_)));
+    }
 
     storage_conformance!(SqliteStorage::open_in_memory().unwrap());
 
