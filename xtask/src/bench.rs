@@ -40,18 +40,23 @@ pub fn run(root: &Path) -> Result<()> {
         std::fs::remove_file(&service_out)
             .with_context(|| format!("could not clear {}", service_out.display()))?;
     }
-    shell::run(
-        cmd("cargo", root)
-            .args([
-                "bench",
-                "--locked",
-                "--package",
-                "enigm-cli",
-                "--bench",
-                "service",
-            ])
-            .env("ENIGM_BENCH_OUT", &service_out),
-    )?;
+    // 10,000 idle sockets need more open files than many shells allow by default; the soft
+    // limit may be raised up to the hard one without privileges.
+    let service_bench = "cargo bench --locked --package enigm-cli --bench service";
+    let mut service = if cfg!(unix) {
+        let mut shell = cmd("sh", root);
+        shell.args([
+            "-c",
+            &format!("ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec {service_bench}"),
+        ]);
+        shell
+    } else {
+        let mut words = service_bench.split(' ');
+        let mut direct = cmd(words.next().unwrap_or("cargo"), root);
+        direct.args(words);
+        direct
+    };
+    shell::run(service.env("ENIGM_BENCH_OUT", &service_out))?;
 
     let mut rows = Vec::new();
     collect(&results, &mut rows)?;

@@ -76,6 +76,7 @@ fn main() -> Result<()> {
         println!("service figures run under `cargo bench` (or `cargo xtask bench`) only");
         return Ok(());
     }
+    check_open_files()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -388,6 +389,25 @@ async fn idle_sockets(
         ));
     }
     Ok(rows)
+}
+
+/// The idle-socket figure needs the largest count of sockets, plus some, as open files in
+/// this process and in the service (which inherits the limit).
+fn check_open_files() -> Result<()> {
+    let needed = SOCKET_COUNTS.iter().max().copied().unwrap_or(0) + 1_000;
+    let limits = std::fs::read_to_string("/proc/self/limits")?;
+    let soft: Option<usize> = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse().ok());
+    match soft {
+        Some(soft) if soft < needed => Err(fail(format!(
+            "the open files limit is {soft}; the idle-socket figure needs {needed}: raise it \
+             with `ulimit -n {needed}` (cargo xtask bench raises it to the hard limit)"
+        ))),
+        Some(_) | None => Ok(()),
+    }
 }
 
 /// Cores this machine offers.
