@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use enigm_core::trust::Decision;
 use serde_json::{Map, Value, json};
 
+use crate::enrollment::EnrollmentRefusal;
+
 /// Why a signed request was not accepted as authentic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthFailure {
@@ -116,6 +118,9 @@ pub enum ServerError {
         /// Seconds until the next attempt is accepted.
         retry_after: u64,
     },
+    /// An enrollment relay step or request was refused (DESIGN §7).
+    #[error("enrollment refused: {}", .0.code())]
+    Enrollment(crate::enrollment::EnrollmentRefusal),
     /// No such resource (or route).
     #[error("not found")]
     NotFound,
@@ -149,6 +154,13 @@ impl ServerError {
             | ServerError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ServerError::Refused(_) | ServerError::DeviceRemoved => StatusCode::FORBIDDEN,
             ServerError::UsernameTaken | ServerError::LedgerConflict { .. } => StatusCode::CONFLICT,
+            ServerError::Enrollment(refusal) => {
+                if refusal.is_forbidden() {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::CONFLICT
+                }
+            }
             ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::NotFound => StatusCode::NOT_FOUND,
             ServerError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -178,6 +190,7 @@ impl ServerError {
             },
             ServerError::DeviceRemoved => "device_removed",
             ServerError::LedgerConflict { .. } => "ledger_conflict",
+            ServerError::Enrollment(refusal) => refusal.code(),
             ServerError::RateLimited { .. } => "rate_limited",
             ServerError::NotFound => "not_found",
             ServerError::Timeout => "timeout",
@@ -214,6 +227,7 @@ impl ServerError {
             ServerError::LedgerConflict { .. } => {
                 "the ledger changed since your head; fetch the new entries and retry".into()
             }
+            ServerError::Enrollment(refusal) => refusal.message(),
             ServerError::RateLimited { retry_after } => {
                 format!("too many attempts; retry in {retry_after} seconds")
             }
@@ -240,6 +254,21 @@ impl ServerError {
                 let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code()).collect();
                 details.insert("reasons".into(), json!(codes));
             }
+            ServerError::Enrollment(refusal) => match refusal {
+                EnrollmentRefusal::Closed(state) => {
+                    details.insert("state".into(), json!(state));
+                }
+                EnrollmentRefusal::AlreadyOpen { id } => {
+                    details.insert("id".into(), json!(id));
+                }
+                EnrollmentRefusal::LimitReached { max } => {
+                    details.insert("max".into(), json!(max));
+                }
+                EnrollmentRefusal::OutOfOrder
+                | EnrollmentRefusal::Conflict
+                | EnrollmentRefusal::WrongParty
+                | EnrollmentRefusal::NotInLedger => {}
+            },
             ServerError::Malformed(_)
             | ServerError::PayloadTooLarge
             | ServerError::InvalidUsername(_)
@@ -325,6 +354,23 @@ mod tests {
 
         let decision = Decision::from_reasons(vec![Reason::StepUpRequired]);
         assert_eq!(ServerError::Refused(decision).code(), "step_up_required");
+    }
+
+    #[test]
+    fn enrollment_refusals_have_stable_codes_and_details() {
+        let error = ServerError::Enrollment(EnrollmentRefusal::Closed("expired"));
+        assert_eq!(error.status(), StatusCode::CONFLICT);
+        assert_eq!(error.body()["error"]["code"], "enrollment_closed");
+        assert_eq!(error.body()["error"]["state"], "expired");
+        let error = ServerError::Enrollment(EnrollmentRefusal::WrongParty);
+        assert_eq!(error.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error.code(), "enrollment_wrong_party");
+        let error = ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen { id: "ab".into() });
+        assert_eq!(error.body()["error"]["id"], "ab");
+        assert_eq!(
+            ServerError::Enrollment(EnrollmentRefusal::OutOfOrder).code(),
+            "enrollment_out_of_order"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod api;
 mod audit;
 mod auth;
 mod config;
+mod enrollment;
 mod error;
 mod ledger_cache;
 pub mod protocol;
@@ -30,5 +31,6 @@ mod state;
 pub mod storage;
 
 pub use config::Config;
+pub use enrollment::EnrollmentRefusal;
 pub use error::{AuthFailure, ServerError};
 pub use server::Server;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod enrollments;
 mod health;
 mod json;
 mod ledger;
@@ -34,6 +35,7 @@ pub(crate) fn api_router(state: AppState) -> Router {
         .merge(ledger::router())
         .merge(push::router())
         .merge(audit::router())
+        .merge(enrollments::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
