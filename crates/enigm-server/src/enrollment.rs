@@ -123,6 +123,8 @@ pub(crate) struct NewDeviceMac {
 pub(crate) struct Accepted {
     /// The approving device.
     pub(crate) approver: Bytes<16>,
+    /// Its Ed25519 key (from its session), which B needs to check A's MAC.
+    pub(crate) approver_key: Bytes<32>,
     /// A's ephemeral X25519 key.
     pub(crate) approver_ephemeral: Bytes<32>,
 }
@@ -205,6 +207,8 @@ pub(crate) enum Step {
     Accept {
         /// A's ephemeral X25519 key.
         ephemeral: [u8; 32],
+        /// A's Ed25519 key, from its session.
+        signing_key: [u8; 32],
     },
     /// A: decline.
     Reject,
@@ -465,9 +469,13 @@ pub(crate) fn transition(
     }
     let state = state.clone().at(expires_at, now);
     match step {
-        Step::Accept { ephemeral } => match &state {
+        Step::Accept {
+            ephemeral,
+            signing_key,
+        } => match &state {
             RelayState::Requested => Ok(Transition::Changed(RelayState::Accepted(Accepted {
                 approver: Bytes(actor.device),
+                approver_key: Bytes(*signing_key),
                 approver_ephemeral: Bytes(*ephemeral),
             }))),
             RelayState::Rejected { .. } | RelayState::Cancelled { .. } | RelayState::Expired => {
@@ -661,7 +669,13 @@ mod tests {
 
     fn happy_path() -> Vec<(Actor, Step)> {
         vec![
-            (A, Step::Accept { ephemeral: [1; 32] }),
+            (
+                A,
+                Step::Accept {
+                    ephemeral: [1; 32],
+                    signing_key: [0xaa; 32],
+                },
+            ),
             (B, Step::Reveal { ephemeral: [2; 32] }),
             (A, Step::ApproverMac(approver_mac(3))),
             (B, Step::NewDeviceMac(new_mac(4))),
@@ -706,7 +720,13 @@ mod tests {
     fn a_different_message_for_a_taken_step_is_a_conflict() {
         let state = run(&happy_path()[..4]);
         let different = [
-            (A, Step::Accept { ephemeral: [9; 32] }),
+            (
+                A,
+                Step::Accept {
+                    ephemeral: [9; 32],
+                    signing_key: [0xaa; 32],
+                },
+            ),
             (B, Step::Reveal { ephemeral: [9; 32] }),
             (A, Step::ApproverMac(approver_mac(9))),
             (B, Step::NewDeviceMac(new_mac(9))),
@@ -761,7 +781,10 @@ mod tests {
                 EXPIRES,
                 NOW,
                 B,
-                &Step::Accept { ephemeral: [1; 32] }
+                &Step::Accept {
+                    ephemeral: [1; 32],
+                    signing_key: [0xaa; 32]
+                }
             ),
             Err(EnrollmentRefusal::WrongParty)
         );
@@ -807,7 +830,13 @@ mod tests {
         );
         for canceller in [A, B] {
             let cancelled = run(&[
-                (A, Step::Accept { ephemeral: [1; 32] }),
+                (
+                    A,
+                    Step::Accept {
+                        ephemeral: [1; 32],
+                        signing_key: [0xaa; 32],
+                    },
+                ),
                 (canceller, Step::Cancel),
             ]);
             assert_eq!(cancelled, RelayState::Cancelled { by: canceller.role });
@@ -912,7 +941,10 @@ mod tests {
     fn any_step() -> impl Strategy<Value = Step> {
         let key = prop_oneof![Just([1u8; 32]), Just([2u8; 32])];
         prop_oneof![
-            key.clone().prop_map(|ephemeral| Step::Accept { ephemeral }),
+            key.clone().prop_map(|ephemeral| Step::Accept {
+                ephemeral,
+                signing_key: [0xaa; 32]
+            }),
             Just(Step::Reject),
             key.prop_map(|ephemeral| Step::Reveal { ephemeral }),
             (3u8..5).prop_map(|tag| Step::ApproverMac(approver_mac(tag))),

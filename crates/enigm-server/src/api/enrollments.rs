@@ -22,7 +22,7 @@
 //!    or runs `ExistingDeviceOffered::start` (context: account id, the 16 id bytes, A's device
 //!    id) and posts `POST /v1/enrollments/{id}/accept` `{ephemeral}`. From then on only that
 //!    device (the approver) acts for the existing side.
-//! 3. **B** reads `GET /v1/enrollments/{id}` (the approver and its `ephemeral`), runs
+//! 3. **B** reads `GET /v1/enrollments/{id}` (the approver, its key and `ephemeral`), runs
 //!    `receive_existing_key` and posts `POST .../reveal` `{ephemeral}`; A reads it, checks the
 //!    commitment with `receive_new_device_key`. Both show the code.
 //! 4. After its user confirmed, **A** posts `POST .../mac` `{mac, head: {seq, hash}}` (its SAS
@@ -44,7 +44,8 @@
 //! completion are audited, with pseudonyms only.
 //!
 //! The view: `{id, state, created_at, expires_at, platform, device_id, fingerprint,
-//! signing_key, agreement_key, commitment, replaces, approver: {device_id, ephemeral} | null,
+//! signing_key, agreement_key, commitment, replaces, approver: {device_id, signing_key,
+//! ephemeral} | null,
 //! new_ephemeral, approver_mac: {mac, head: {seq, hash}} | null, new_device_mac: {mac,
 //! signature} | null, cancelled_by, sealed_key}` with `null` for what is not posted yet.
 
@@ -373,6 +374,7 @@ async fn accept(
         let body: EphemeralBody = parse_json(&request.body)?;
         Ok(Step::Accept {
             ephemeral: fixed_b64("ephemeral", &body.ephemeral)?,
+            signing_key: request.session.device_key,
         })
     })
     .await
@@ -604,6 +606,7 @@ fn view(stored: &StoredEnrollment, relay: &Relay, role: Role, now: u64) -> Value
     let approver = state.accepted().map(|accepted| {
         json!({
             "device_id": hex::encode(accepted.approver.0),
+            "signing_key": encode_b64(&accepted.approver_key.0),
             "ephemeral": encode_b64(&accepted.approver_ephemeral.0),
         })
     });
@@ -691,6 +694,7 @@ mod tests {
         };
         let accepted = crate::enrollment::Accepted {
             approver: Bytes([4; 16]),
+            approver_key: Bytes([15; 32]),
             approver_ephemeral: Bytes([5; 32]),
         };
         let revealed = crate::enrollment::Revealed {
