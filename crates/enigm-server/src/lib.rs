@@ -1,6 +1,7 @@
 //! The Enigm service (DESIGN §1, §3, §4, §6, §13): accounts over OPAQUE, sessions bound to a
-//! device's Ed25519 key with every request signed, the device ledger, and a hash-chained audit
-//! trail that carries pseudonyms only.
+//! device's Ed25519 key with every request signed, the device ledger, the enrollment relay
+//! (DESIGN §7, [`EnrollmentRefusal`] for its refusals), push, and a hash-chained audit trail that
+//! carries pseudonyms only.
 //!
 //! The protocol and policy live in enigm-core; this crate is the I/O around them: HTTP (axum),
 //! persistence behind the [`storage::Storage`] trait, the service's secrets, rate limits and
