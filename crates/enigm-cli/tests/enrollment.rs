@@ -4,8 +4,9 @@
 //! or abuse it (reject, cancel by either side, expiry, replays, steps out of order, the wrong
 //! device, another account, limits) is refused with a precise code.
 //!
-//! The PostgreSQL variant of the happy path is ignored unless asked for (it needs
-//! `ENIGM_TEST_POSTGRES_URL`, as `cargo xtask test` sets).
+//! Every test runs on SQLite and on PostgreSQL (in a schema of its own); the PostgreSQL variants
+//! are ignored unless asked for (`--include-ignored`, with `ENIGM_TEST_POSTGRES_URL` set, as
+//! `cargo xtask test` does).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -567,9 +568,55 @@ async fn fresh_schema(url: &str) -> String {
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 
-#[test]
-fn reject_and_cancel_by_either_side_close_the_request() {
-    let server = ServerProcess::start();
+/// Starts a server on SQLite, or on PostgreSQL in a fresh schema when `postgres`, with
+/// `extra` arguments; the directory must outlive the server.
+fn start(postgres: bool, extra: &[&str]) -> (ServerProcess, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+    if postgres {
+        let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run \
+                 it with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
+            )
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        args.push("--database".into());
+        args.push(runtime.block_on(fresh_schema(&url)));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = ServerProcess::start_in(&dir.path().join("data"), &args);
+    (server, dir)
+}
+
+/// One `#[test]` on SQLite and one, ignored unless asked for, on PostgreSQL.
+macro_rules! on_both_backends {
+    ($check:ident) => {
+        mod $check {
+            #[test]
+            fn sqlite() {
+                super::$check(false);
+            }
+
+            #[test]
+            #[ignore = "needs PostgreSQL; run by cargo xtask test"]
+            fn postgres() {
+                super::$check(true);
+            }
+        }
+    };
+}
+
+on_both_backends!(reject_and_cancel_by_either_side_close_the_request);
+on_both_backends!(requests_expire);
+on_both_backends!(steps_out_of_order_wrong_parties_and_other_accounts_are_refused);
+on_both_backends!(open_requests_and_creations_are_limited);
+
+fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
+    let (server, _dir) = start(postgres, &[]);
     let http = Http::new(server.addr);
     let (account, a) = sign_up(&http, "enroll");
     let b = new_device(&http, &account);
@@ -669,10 +716,8 @@ fn reject_and_cancel_by_either_side_close_the_request() {
     );
 }
 
-#[test]
-fn requests_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(&dir.path().join("data"), &["--enrollment-ttl-secs", "4"]);
+fn requests_expire(postgres: bool) {
+    let (server, _dir) = start(postgres, &["--enrollment-ttl-secs", "4"]);
     let http = Http::new(server.addr);
     let (account, a) = sign_up(&http, "enroll");
     let b = new_device(&http, &account);
@@ -717,9 +762,8 @@ fn requests_expire() {
     request(&http, &b);
 }
 
-#[test]
-fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused() {
-    let server = ServerProcess::start();
+fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: bool) {
+    let (server, _dir) = start(postgres, &[]);
     let http = Http::new(server.addr);
     let (account, a) = sign_up(&http, "enroll");
     let b = new_device(&http, &account);
@@ -869,10 +913,8 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused() {
     );
 }
 
-#[test]
-fn open_requests_and_creations_are_limited() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(&dir.path().join("data"), &["--enrollment-max-open", "2"]);
+fn open_requests_and_creations_are_limited(postgres: bool) {
+    let (server, _dir) = start(postgres, &["--enrollment-max-open", "2"]);
     let http = Http::new(server.addr);
     let (account, _a) = sign_up(&http, "enroll");
     let first = new_device(&http, &account);

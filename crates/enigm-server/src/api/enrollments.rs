@@ -32,7 +32,8 @@
 //! 5. **A** verifies B's MAC (`verify_new_device`), signs the same entry, adds B's signature,
 //!    appends it with `POST /v1/ledger`, then posts `POST .../complete` `{sealed_key}` (the
 //!    account sync key sealed to B's agreement key, at most 1 KiB). The service refuses it
-//!    with 409 `enrollment_not_in_ledger` unless the ledger holds B's keys approved by A.
+//!    with 409 `enrollment_not_in_ledger` unless the ledger holds B's keys approved by A
+//!    (replacing what B asked to replace).
 //! 6. **B** reads `completed` and its `sealed_key` (shown to B only), verifies the ledger and
 //!    signs in again for a full session.
 //!
@@ -473,6 +474,8 @@ async fn complete(
                 .is_some_and(|record| {
                     record.origin == DeviceOrigin::ApprovedBy(DeviceId::from_bytes(actor.device))
                         && record.keys.agreement.as_bytes() == &relay.request.agreement_key.0
+                        && record.replaces.map(|id| *id.as_bytes())
+                            == relay.request.replaces.map(|id| id.0)
                         && matches!(record.state, DeviceState::Active | DeviceState::Review)
                 });
             if !added {
