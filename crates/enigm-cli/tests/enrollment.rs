@@ -903,6 +903,20 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     let mut body = create_body(&other, &committed);
     body["platform"] = json!("linux\u{1b}[31m");
     other.refused(&http, "/v1/enrollments", body, 400, "malformed_request");
+    // `replaces` must name an active or suspended device of the account...
+    let mut body = create_body(&other, &committed);
+    body["replaces"] = json!("ab".repeat(16));
+    other.refused(&http, "/v1/enrollments", body, 400, "malformed_request");
+    // ... and is shown to the approver as asked.
+    let mut body = create_body(&other, &committed);
+    body["replaces"] = json!(phone.secrets.device_id().to_hex());
+    let created = other.post(&http, "/v1/enrollments", body, 201);
+    assert_eq!(created["replaces"], phone.secrets.device_id().to_hex());
+    let listed = a.get(
+        &http,
+        &format!("/v1/enrollments/{}", created["id"].as_str().unwrap()),
+    );
+    assert_eq!(listed["replaces"], phone.secrets.device_id().to_hex());
     // An active device does not enroll.
     a.refused(
         &http,
