@@ -758,6 +758,26 @@ fn requests_expire(postgres: bool) {
             .unwrap()
             .is_empty()
     );
+    // The service also records the expiry (audited, and pushed to both sides).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let audit = a.get(&http, "/v1/audit");
+        let expired = audit["records"].as_array().unwrap().iter().any(|record| {
+            serde_json::from_value::<AuditRecord>(record["record"].clone())
+                .unwrap()
+                .action
+                == AuditAction::EnrollmentExpired
+        });
+        if expired {
+            break;
+        }
+        assert!(Instant::now() < deadline, "expiry never recorded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        b.get(&http, &format!("/v1/enrollments/{}", requested.id))["state"],
+        "expired"
+    );
     // An expired request does not block the device from asking again.
     request(&http, &b);
 }

@@ -39,10 +39,11 @@
 //!
 //! Either side may `POST .../cancel` `{}` while the request is open (before acceptance any
 //! active device; after, the approver). A request expires `expires_at` (10 minutes by default)
-//! after creation; finished and expired requests stay readable for an hour, then are purged.
-//! Every step is pushed to the account's trusted sessions and to B's sockets as
-//! `enrollment_updated {id, state}`; creation, acceptance, rejection, cancellation and
-//! completion are audited, with pseudonyms only.
+//! after creation: from then on it reads and acts as `expired` on every node; the node that
+//! created it also records the expiry then, pushes it and audits it. Finished and expired
+//! requests stay readable for an hour, then are purged. Every step is pushed to the account's
+//! trusted sessions and to B's sockets as `enrollment_updated {id, state}`; creation,
+//! acceptance, rejection, cancellation, completion and expiry are audited, with pseudonyms only.
 //!
 //! The view: `{id, state, created_at, expires_at, platform, device_id, fingerprint,
 //! signing_key, agreement_key, commitment, replaces, approver: {device_id, signing_key,
@@ -294,6 +295,7 @@ async fn create(
         )
         .await?;
     log_step(&state, &stored, "requested");
+    tokio::spawn(expire_later(state.clone(), id, expires_at));
     let event = PushEvent::EnrollmentRequested {
         id: hex::encode(id),
     };
@@ -531,7 +533,7 @@ async fn apply(
         {
             stored.version = stored.version.saturating_add(1);
             stored.open = open;
-            announce(state, &stored, &updated.state, &step).await?;
+            announce(state, &stored, &updated.state, audit_action(&step)).await?;
             return Ok(Json(view(&stored, &updated, actor.role, now)));
         }
         // Another step landed first: decide again on what it wrote.
@@ -547,20 +549,69 @@ async fn apply(
     ))
 }
 
-/// Audits (for the steps that decide) and pushes a stored change.
-async fn announce(
-    state: &AppState,
-    stored: &StoredEnrollment,
-    next: &RelayState,
-    step: &Step,
-) -> Result<(), ServerError> {
-    let action = match step {
+/// The audit action of the steps that decide something.
+fn audit_action(step: &Step) -> Option<AuditAction> {
+    match step {
         Step::Accept { .. } => Some(AuditAction::EnrollmentApproved),
         Step::Reject => Some(AuditAction::EnrollmentRejected),
         Step::Cancel => Some(AuditAction::EnrollmentCancelled),
         Step::Complete { .. } => Some(AuditAction::EnrollmentCompleted),
         Step::Reveal { .. } | Step::ApproverMac(_) | Step::NewDeviceMac(_) => None,
-    };
+    }
+}
+
+/// Once `expires_at` passed, records the request as expired if it is still open, and tells
+/// both sides. Expiry does not depend on this (an open request past its time *is* expired,
+/// [`RelayState::at`]); it only makes it visible at once, and a restart merely loses the push.
+async fn expire_later(state: AppState, id: [u8; 16], expires_at: u64) {
+    let wait = expires_at.saturating_sub(state.now());
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    if let Err(error) = expire(&state, id).await {
+        tracing::warn!(%error, "enrollment: recording an expiry failed");
+    }
+}
+
+async fn expire(state: &AppState, id: [u8; 16]) -> Result<(), ServerError> {
+    for _ in 0..MAX_RACES {
+        let Some(mut stored) = state.storage().enrollment(&id).await? else {
+            return Ok(());
+        };
+        let relay = decode(&stored)?;
+        let now_state = relay.state.clone().at(stored.expires_at, state.now());
+        if !relay.state.is_open() || now_state.is_open() {
+            // Finished in time (or, with a clock step, not due yet: the rule still applies).
+            return Ok(());
+        }
+        let expired = Relay {
+            request: relay.request,
+            state: now_state,
+        };
+        if state
+            .storage()
+            .update_enrollment(&id, stored.version, false, encode(&expired)?)
+            .await?
+        {
+            stored.version = stored.version.saturating_add(1);
+            stored.open = false;
+            return announce(
+                state,
+                &stored,
+                &expired.state,
+                Some(AuditAction::EnrollmentExpired),
+            )
+            .await;
+        }
+    }
+    Ok(())
+}
+
+/// Audits (when `action` is given) and pushes a stored change.
+async fn announce(
+    state: &AppState,
+    stored: &StoredEnrollment,
+    next: &RelayState,
+    action: Option<AuditAction>,
+) -> Result<(), ServerError> {
     if let Some(action) = action {
         state
             .audit(
