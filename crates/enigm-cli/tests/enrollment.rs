@@ -1017,3 +1017,17 @@ fn open_requests_and_creations_are_limited(postgres: bool) {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_is_pushed_to_both_sides() {
+    let (server, _dir) =
+        tokio::task::block_in_place(|| start(false, &["--enrollment-ttl-secs", "2"]));
+    let http = Http::new(server.addr);
+    let (account, a) = sign_up(&http, "enroll");
+    let b = new_device(&http, &account);
+    let mut a_socket = connect(&server, &a).await;
+    let mut b_socket = connect(&server, &b).await;
+    let Requested { id, .. } = request(&http, &b);
+    expect_event(&mut a_socket, &updated(&id, "expired")).await;
+    expect_event(&mut b_socket, &updated(&id, "expired")).await;
+}
