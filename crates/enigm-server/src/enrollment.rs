@@ -24,8 +24,9 @@
 //! - Only B takes B's steps; A's steps are taken by an active device of the account, and once
 //!   one device accepted, only that device (the *approver*) continues
 //!   ([`EnrollmentRefusal::WrongParty`]).
-//! - Expiry is a function of time, not a write: an open request whose `expires_at` has passed
-//!   *is* expired ([`RelayState::at`]), on every node at once, with no timer to run.
+//! - Expiry is a function of time: an open request whose `expires_at` has passed *is* expired
+//!   ([`RelayState::at`]), on every node at once, whether or not anyone has recorded it yet (the
+//!   creating node records it, to push and audit it, but correctness never waits for that).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
