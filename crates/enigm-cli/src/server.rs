@@ -25,6 +25,14 @@ pub(crate) struct ServerArgs {
     /// CA certificates (PEM) to trust for PostgreSQL TLS, besides the system's.
     #[arg(long, env = "ENIGM_DATABASE_CA", requires = "database")]
     database_ca: Option<PathBuf>,
+    /// Seconds an enrollment request stays open before it expires.
+    #[arg(long, env = "ENIGM_ENROLLMENT_TTL_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    enrollment_ttl_secs: u64,
+    /// Open enrollment requests an account may have at once.
+    #[arg(long, env = "ENIGM_ENROLLMENT_MAX_OPEN", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=100))]
+    enrollment_max_open: u64,
 }
 
 impl From<ServerError> for CliError {
@@ -44,6 +52,7 @@ impl From<ServerError> for CliError {
             | ServerError::Refused(_)
             | ServerError::DeviceRemoved
             | ServerError::LedgerConflict { .. }
+            | ServerError::Enrollment(_)
             | ServerError::RateLimited { .. }
             | ServerError::NotFound
             | ServerError::Timeout
@@ -72,6 +81,8 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         let mut config = Config::new(args.listen, args.data);
         config.database = args.database;
         config.database_ca = args.database_ca;
+        config.enrollment_ttl_secs = args.enrollment_ttl_secs;
+        config.enrollment_max_open = args.enrollment_max_open;
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
         config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;

@@ -72,7 +72,7 @@ enum PushEvent {
         reason: String,
     },
     RecoveryStarted,
-    EnrollmentRequest {
+    EnrollmentRequested {
         id: String,
     },
     #[serde(other)]
@@ -244,7 +244,7 @@ impl Engine {
                         });
                     }
                 }
-                PushEvent::EnrollmentRequest { id } => {
+                PushEvent::EnrollmentRequested { id } => {
                     observer(&WatchUpdate::EnrollmentRequest { id });
                 }
                 PushEvent::RecoveryStarted => observer(&WatchUpdate::RecoveryStarted),

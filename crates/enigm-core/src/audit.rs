@@ -145,6 +145,9 @@ pub enum AuditAction {
     WipeRequested,
     /// A device confirmed a remote wipe.
     WipeReceipt,
+    /// An enrollment finished: the new device is in the ledger and its sealed account sync key
+    /// was handed over.
+    EnrollmentCompleted,
 }
 
 impl AuditAction {
@@ -172,6 +175,7 @@ impl AuditAction {
             AuditAction::RequestRejected { .. } => 19,
             AuditAction::WipeRequested => 20,
             AuditAction::WipeReceipt => 21,
+            AuditAction::EnrollmentCompleted => 22,
         }
     }
 
@@ -198,7 +202,8 @@ impl AuditAction {
             | AuditAction::RecoveryStarted
             | AuditAction::RecoveryCompleted
             | AuditAction::WipeRequested
-            | AuditAction::WipeReceipt => None,
+            | AuditAction::WipeReceipt
+            | AuditAction::EnrollmentCompleted => None,
         }
     }
 }

@@ -40,6 +40,12 @@ pub struct Config {
     pub account_backoff: Backoff,
     /// Backoff for login attempts per source address.
     pub source_backoff: Backoff,
+    /// How long an enrollment request stays open (DESIGN §7: 10 minutes by default).
+    pub enrollment_ttl_secs: u64,
+    /// Open enrollment requests an account may have at once.
+    pub enrollment_max_open: u64,
+    /// Backoff for creating enrollment requests, per account (every creation counts).
+    pub enrollment_backoff: Backoff,
 }
 
 impl Config {
@@ -68,6 +74,14 @@ impl Config {
                 base_secs: 1,
                 max_secs: 15 * 60,
                 decay_secs: 15 * 60,
+            },
+            enrollment_ttl_secs: 10 * 60,
+            enrollment_max_open: 5,
+            enrollment_backoff: Backoff {
+                free: 10,
+                base_secs: 60,
+                max_secs: 60 * 60,
+                decay_secs: 60 * 60,
             },
         }
     }

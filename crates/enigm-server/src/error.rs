@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 /// Seconds a client is asked to wait before retrying when the service is unavailable.
 pub const RETRY_UNAVAILABLE_SECS: u64 = 5;
+use crate::enrollment::EnrollmentRefusal;
 
 /// Why a signed request was not accepted as authentic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +122,9 @@ pub enum ServerError {
         /// Seconds until the next attempt is accepted.
         retry_after: u64,
     },
+    /// An enrollment relay step or request was refused (DESIGN §7).
+    #[error("enrollment refused: {}", .0.code())]
+    Enrollment(crate::enrollment::EnrollmentRefusal),
     /// No such resource (or route).
     #[error("not found")]
     NotFound,
@@ -159,6 +163,13 @@ impl ServerError {
             | ServerError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ServerError::Refused(_) | ServerError::DeviceRemoved => StatusCode::FORBIDDEN,
             ServerError::UsernameTaken | ServerError::LedgerConflict { .. } => StatusCode::CONFLICT,
+            ServerError::Enrollment(refusal) => {
+                if refusal.is_forbidden() {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::CONFLICT
+                }
+            }
             ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::NotFound => StatusCode::NOT_FOUND,
             ServerError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -189,6 +200,7 @@ impl ServerError {
             },
             ServerError::DeviceRemoved => "device_removed",
             ServerError::LedgerConflict { .. } => "ledger_conflict",
+            ServerError::Enrollment(refusal) => refusal.code(),
             ServerError::RateLimited { .. } => "rate_limited",
             ServerError::NotFound => "not_found",
             ServerError::Timeout => "timeout",
@@ -226,6 +238,7 @@ impl ServerError {
             ServerError::LedgerConflict { .. } => {
                 "the ledger changed since your head; fetch the new entries and retry".into()
             }
+            ServerError::Enrollment(refusal) => refusal.message(),
             ServerError::RateLimited { retry_after } => {
                 format!("too many attempts; retry in {retry_after} seconds")
             }
@@ -256,6 +269,7 @@ impl ServerError {
             | ServerError::Unauthenticated(_)
             | ServerError::Refused(_)
             | ServerError::DeviceRemoved
+            | ServerError::Enrollment(_)
             | ServerError::LedgerConflict { .. }
             | ServerError::NotFound
             | ServerError::Timeout
@@ -280,6 +294,21 @@ impl ServerError {
                 let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code()).collect();
                 details.insert("reasons".into(), json!(codes));
             }
+            ServerError::Enrollment(refusal) => match refusal {
+                EnrollmentRefusal::Closed(state) => {
+                    details.insert("state".into(), json!(state));
+                }
+                EnrollmentRefusal::AlreadyOpen { id } => {
+                    details.insert("id".into(), json!(id));
+                }
+                EnrollmentRefusal::LimitReached { max } => {
+                    details.insert("max".into(), json!(max));
+                }
+                EnrollmentRefusal::OutOfOrder
+                | EnrollmentRefusal::Conflict
+                | EnrollmentRefusal::WrongParty
+                | EnrollmentRefusal::NotInLedger => {}
+            },
             ServerError::Malformed(_)
             | ServerError::PayloadTooLarge
             | ServerError::InvalidUsername(_)
@@ -383,6 +412,23 @@ mod tests {
         assert_eq!(
             response.headers()[header::RETRY_AFTER],
             RETRY_UNAVAILABLE_SECS.to_string()
+        );
+    }
+
+    #[test]
+    fn enrollment_refusals_have_stable_codes_and_details() {
+        let error = ServerError::Enrollment(EnrollmentRefusal::Closed("expired"));
+        assert_eq!(error.status(), StatusCode::CONFLICT);
+        assert_eq!(error.body()["error"]["code"], "enrollment_closed");
+        assert_eq!(error.body()["error"]["state"], "expired");
+        let error = ServerError::Enrollment(EnrollmentRefusal::WrongParty);
+        assert_eq!(error.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error.code(), "enrollment_wrong_party");
+        let error = ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen { id: "ab".into() });
+        assert_eq!(error.body()["error"]["id"], "ab");
+        assert_eq!(
+            ServerError::Enrollment(EnrollmentRefusal::OutOfOrder).code(),
+            "enrollment_out_of_order"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The Enigm service (DESIGN §1, §3, §4, §6, §13): accounts over OPAQUE, sessions bound to a
-//! device's Ed25519 key with every request signed, the device ledger, and a hash-chained audit
-//! trail that carries pseudonyms only.
+//! device's Ed25519 key with every request signed, the device ledger, the enrollment relay
+//! (DESIGN §7, [`EnrollmentRefusal`] for its refusals), push, and a hash-chained audit trail that
+//! carries pseudonyms only.
 //!
 //! The protocol and policy live in enigm-core; this crate is the I/O around them: HTTP (axum),
 //! persistence behind the [`storage::Storage`] trait, the service's secrets, rate limits and
@@ -20,6 +21,7 @@ mod api;
 mod audit;
 mod auth;
 mod config;
+mod enrollment;
 mod error;
 mod ledger_cache;
 pub mod protocol;
@@ -31,5 +33,6 @@ mod state;
 pub mod storage;
 
 pub use config::Config;
+pub use enrollment::EnrollmentRefusal;
 pub use error::{AuthFailure, ServerError};
 pub use server::Server;

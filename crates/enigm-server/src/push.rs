@@ -84,10 +84,18 @@ pub enum PushEvent {
     /// A recovery of the account started. (Braced, like `Wipe`: serde refuses unknown fields
     /// only in struct variants, and the wire format is the same `{"type":"recovery_started"}`.)
     RecoveryStarted {},
-    /// A new device asks to be enrolled (DESIGN §7).
-    EnrollmentRequest {
-        /// The request id.
+    /// A new device asks to be enrolled (DESIGN §7); sent to the account's trusted sessions.
+    EnrollmentRequested {
+        /// The request id (hex).
         id: String,
+    },
+    /// An enrollment request moved to another state; sent to the account's trusted sessions
+    /// and to the requesting device.
+    EnrollmentUpdated {
+        /// The request id (hex).
+        id: String,
+        /// The new state (`accepted`, `revealed`, …, `completed`, `rejected`, `cancelled`).
+        state: String,
     },
     /// This device must delete its secrets (DESIGN §10).
     Wipe {},
@@ -114,7 +122,8 @@ impl PushEvent {
             PushEvent::LedgerAppended { .. }
             | PushEvent::DeviceStateChanged { .. }
             | PushEvent::RecoveryStarted {}
-            | PushEvent::EnrollmentRequest { .. }
+            | PushEvent::EnrollmentRequested { .. }
+            | PushEvent::EnrollmentUpdated { .. }
             | PushEvent::Wipe {} => None,
         }
     }
@@ -454,8 +463,12 @@ mod tests {
                 reason: EndReason::SignedOut,
             },
             PushEvent::RecoveryStarted {},
-            PushEvent::EnrollmentRequest {
+            PushEvent::EnrollmentRequested {
                 id: "ef".repeat(16),
+            },
+            PushEvent::EnrollmentUpdated {
+                id: "ef".repeat(16),
+                state: "approver_confirmed".into(),
             },
             PushEvent::Wipe {},
         ];
@@ -468,7 +481,13 @@ mod tests {
             events[2].encode().unwrap(),
             r#"{"type":"session_ended","reason":"signed_out"}"#
         );
-        assert_eq!(events[5].encode().unwrap(), r#"{"type":"wipe"}"#);
+        assert_eq!(events[6].encode().unwrap(), r#"{"type":"wipe"}"#);
+        assert!(
+            events[4]
+                .encode()
+                .unwrap()
+                .starts_with(r#"{"type":"enrollment_requested","id":"#)
+        );
         let text = events[1].encode().unwrap();
         assert!(text.starts_with(r#"{"type":"device_state_changed","device_id":""#));
         for reason in [
@@ -483,7 +502,7 @@ mod tests {
                 serde_json::json!(reason.as_str())
             );
         }
-        let oversized = PushEvent::EnrollmentRequest {
+        let oversized = PushEvent::EnrollmentRequested {
             id: "x".repeat(MAX_EVENT_BYTES),
         };
         assert!(oversized.encode().is_err());
@@ -509,7 +528,8 @@ mod tests {
                 .prop_map(|(device_id, state)| PushEvent::DeviceStateChanged { device_id, state }),
             any_reason().prop_map(|reason| PushEvent::SessionEnded { reason }),
             Just(PushEvent::RecoveryStarted {}),
-            text().prop_map(|id| PushEvent::EnrollmentRequest { id }),
+            text().prop_map(|id| PushEvent::EnrollmentRequested { id }),
+            (text(), text()).prop_map(|(id, state)| PushEvent::EnrollmentUpdated { id, state }),
             Just(PushEvent::Wipe {}),
         ]
     }

@@ -18,7 +18,7 @@ use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::storage::{PostgresStorage, SqliteStorage, Storage};
 
-/// How often expired nonces, logins and sessions are purged.
+/// How often expired nonces, logins, sessions and old enrollment requests are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A bound, ready-to-run service.

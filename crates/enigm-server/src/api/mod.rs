@@ -8,6 +8,7 @@
 
 mod accounts;
 mod audit;
+mod enrollments;
 mod health;
 mod json;
 mod ledger;
@@ -40,6 +41,7 @@ const RESOURCES: &[&[Endpoint]] = &[
     ledger::ENDPOINTS,
     push::ENDPOINTS,
     audit::ENDPOINTS,
+    enrollments::ENDPOINTS,
 ];
 
 /// One endpoint: a method on a path (axum and OpenAPI share the `{param}` syntax) and the

@@ -12,6 +12,7 @@ use enigm_core::trust::{Decision, Reason};
 use serde_json::Value;
 
 use super::{RESOURCES, Verb};
+use crate::enrollment::EnrollmentRefusal;
 use crate::error::{AuthFailure, ServerError};
 
 /// The document, read at compile time so that editing it rebuilds the tests.
@@ -198,6 +199,13 @@ fn every_error() -> Vec<ServerError> {
         ServerError::Storage(String::new()),
         ServerError::Unavailable(String::new()),
         ServerError::Internal(String::new()),
+        ServerError::Enrollment(EnrollmentRefusal::OutOfOrder),
+        ServerError::Enrollment(EnrollmentRefusal::Conflict),
+        ServerError::Enrollment(EnrollmentRefusal::Closed("expired")),
+        ServerError::Enrollment(EnrollmentRefusal::WrongParty),
+        ServerError::Enrollment(EnrollmentRefusal::LimitReached { max: 5 }),
+        ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen { id: String::new() }),
+        ServerError::Enrollment(EnrollmentRefusal::NotInLedger),
     ];
     let failures = [
         AuthFailure::Missing,
@@ -241,6 +249,7 @@ fn every_error() -> Vec<ServerError> {
             | ServerError::DataDir(_)
             | ServerError::Storage(_)
             | ServerError::Unavailable(_)
+            | ServerError::Enrollment(_)
             | ServerError::Internal(_) => {}
         }
     }

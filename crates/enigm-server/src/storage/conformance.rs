@@ -10,8 +10,9 @@ use std::sync::Arc;
 use enigm_core::trust::SessionKind;
 
 use super::{
-    AccountStatus, AppendOutcome, Backoff, CreateOutcome, LedgerEffects, NewAccount, PendingLogin,
-    SessionRecord, Storage, StoredAudit, StoredEntry, StoredHead,
+    AccountStatus, AppendOutcome, Backoff, CreateOutcome, EnrollmentInsert, LedgerEffects,
+    NewAccount, PendingLogin, SessionRecord, Storage, StoredAudit, StoredEnrollment, StoredEntry,
+    StoredHead,
 };
 
 /// Expands to one test per conformance check for the storage `$make` builds (an expression,
@@ -43,6 +44,11 @@ macro_rules! storage_conformance {
             check!(concurrent_ledger_appends_let_exactly_one_win);
             check!(audit_chain_positions_are_taken_once);
             check!(purge_removes_only_expired_rows);
+            // Enrollment relay.
+            check!(enrollment_inserts_respect_device_and_account_limits);
+            check!(concurrent_enrollment_inserts_stop_at_the_limit);
+            check!(enrollment_updates_are_compare_and_set);
+            check!(purge_removes_enrollments_past_retention);
         }
     };
 }
@@ -436,4 +442,194 @@ pub(crate) async fn purge_removes_only_expired_rows<S: Storage>(storage: Arc<S>)
     assert!(storage.session(&[2; 16]).await.unwrap().is_some());
     assert!(storage.insert_nonce(&[1; 16], b"old", 900).await.unwrap());
     assert!(!storage.insert_nonce(&[1; 16], b"new", 900).await.unwrap());
+}
+
+// --- Enrollment relay -----------------------------------------------------------------------
+
+/// Request `[id; 16]` of device `[device; 16]` in account `[account; 16]`, created at 100,
+/// expiring at `expires_at`, purgeable an hour later.
+fn enrollment(id: u8, account: u8, device: u8, expires_at: u64) -> StoredEnrollment {
+    StoredEnrollment {
+        id: [id; 16],
+        account_id: [account; 16],
+        device_id: [device; 16],
+        version: 0,
+        open: true,
+        created_at: 100 + u64::from(id),
+        expires_at,
+        purge_after: expires_at + 3_600,
+        data: vec![id; 5],
+    }
+}
+
+pub(crate) async fn enrollment_inserts_respect_device_and_account_limits<S: Storage>(
+    storage: Arc<S>,
+) {
+    create_sample_account(&*storage, 1).await;
+    create_sample_account(&*storage, 2).await;
+    let insert = |record: StoredEnrollment, now: u64| {
+        let storage = Arc::clone(&storage);
+        async move { storage.insert_enrollment(record, 2, now).await.unwrap() }
+    };
+    assert_eq!(
+        insert(enrollment(1, 1, 1, 700), 100).await,
+        EnrollmentInsert::Created
+    );
+    // The same device again: its open request is returned, nothing is written.
+    assert_eq!(
+        insert(enrollment(2, 1, 1, 700), 100).await,
+        EnrollmentInsert::DeviceHasOpen(enrollment(1, 1, 1, 700))
+    );
+    assert_eq!(
+        insert(enrollment(3, 1, 3, 900), 100).await,
+        EnrollmentInsert::Created
+    );
+    assert_eq!(
+        insert(enrollment(4, 1, 4, 900), 100).await,
+        EnrollmentInsert::LimitReached
+    );
+    assert!(storage.enrollment(&[4; 16]).await.unwrap().is_none());
+    // Another account has its own limit.
+    assert_eq!(
+        insert(enrollment(5, 2, 5, 900), 100).await,
+        EnrollmentInsert::Created
+    );
+    let open = storage.open_enrollments(&[1; 16], 100).await.unwrap();
+    assert_eq!(
+        open,
+        vec![enrollment(1, 1, 1, 700), enrollment(3, 1, 3, 900)]
+    );
+
+    // An expired request no longer counts, nor blocks its device.
+    assert_eq!(
+        storage.open_enrollments(&[1; 16], 700).await.unwrap(),
+        vec![enrollment(3, 1, 3, 900)]
+    );
+    assert_eq!(
+        insert(enrollment(6, 1, 1, 1_300), 700).await,
+        EnrollmentInsert::Created
+    );
+    // A closed request no longer counts either.
+    assert!(
+        storage
+            .update_enrollment(&[3; 16], 0, false, vec![0])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        insert(enrollment(7, 1, 7, 1_300), 700).await,
+        EnrollmentInsert::Created
+    );
+    // Finished and expired requests stay readable until purged.
+    assert_eq!(
+        storage.enrollment(&[1; 16]).await.unwrap(),
+        Some(enrollment(1, 1, 1, 700))
+    );
+    let closed = storage.enrollment(&[3; 16]).await.unwrap().unwrap();
+    assert_eq!(
+        (closed.open, closed.version, closed.data),
+        (false, 1, vec![0])
+    );
+}
+
+pub(crate) async fn concurrent_enrollment_inserts_stop_at_the_limit<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    let mut tasks = Vec::new();
+    for id in 1..=8u8 {
+        let storage = Arc::clone(&storage);
+        tasks.push(tokio::spawn(async move {
+            storage
+                .insert_enrollment(enrollment(id, 1, id, 900), 3, 100)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            EnrollmentInsert::Created => created += 1,
+            EnrollmentInsert::LimitReached => {}
+            EnrollmentInsert::DeviceHasOpen(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(created, 3);
+    assert_eq!(
+        storage.open_enrollments(&[1; 16], 100).await.unwrap().len(),
+        3
+    );
+}
+
+pub(crate) async fn enrollment_updates_are_compare_and_set<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    storage
+        .insert_enrollment(enrollment(1, 1, 1, 900), 5, 100)
+        .await
+        .unwrap();
+    assert!(
+        storage
+            .update_enrollment(&[1; 16], 0, true, vec![10])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !storage
+            .update_enrollment(&[1; 16], 0, true, vec![11])
+            .await
+            .unwrap(),
+        "stale version"
+    );
+    assert!(
+        !storage
+            .update_enrollment(&[9; 16], 0, true, vec![11])
+            .await
+            .unwrap(),
+        "unknown id"
+    );
+    let mut tasks = Vec::new();
+    for tag in 0..8u8 {
+        let storage = Arc::clone(&storage);
+        tasks.push(tokio::spawn(async move {
+            storage
+                .update_enrollment(&[1; 16], 1, tag % 2 == 0, vec![20 + tag])
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1, "exactly one racing update wins");
+    let stored = storage.enrollment(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.open, stored.data[0] % 2 == 0);
+    assert!((20..28).contains(&stored.data[0]));
+    // Everything else is as inserted.
+    assert_eq!(
+        StoredEnrollment {
+            version: 0,
+            open: true,
+            data: vec![1; 5],
+            ..stored
+        },
+        enrollment(1, 1, 1, 900)
+    );
+}
+
+pub(crate) async fn purge_removes_enrollments_past_retention<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    let mut short = enrollment(1, 1, 1, 200);
+    short.purge_after = 300;
+    storage.insert_enrollment(short, 5, 100).await.unwrap();
+    let mut long = enrollment(2, 1, 2, 200);
+    long.purge_after = 5_000;
+    storage.insert_enrollment(long, 5, 100).await.unwrap();
+    // Expired but within retention: still readable.
+    assert_eq!(storage.purge_expired(250).await.unwrap(), 0);
+    assert!(storage.enrollment(&[1; 16]).await.unwrap().is_some());
+    assert_eq!(storage.purge_expired(300).await.unwrap(), 1);
+    assert!(storage.enrollment(&[1; 16]).await.unwrap().is_none());
+    assert!(storage.enrollment(&[2; 16]).await.unwrap().is_some());
 }

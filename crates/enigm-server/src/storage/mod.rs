@@ -6,7 +6,9 @@
 //! - every check-then-write is one call, done atomically by the backend: nonce insertion
 //!   ([`Storage::insert_nonce`]), taking a pending login ([`Storage::take_pending_login`]),
 //!   rate-limit counting ([`Storage::record_failure`]), the ledger compare-and-swap
-//!   ([`Storage::append_ledger`]) and the audit chain link ([`Storage::append_audit`]);
+//!   ([`Storage::append_ledger`]), the audit chain link ([`Storage::append_audit`]), and the
+//!   enrollment relay's limit check and compare-and-set ([`Storage::insert_enrollment`],
+//!   [`Storage::update_enrollment`]);
 //! - nothing is cached by the backend: a node may cache derived state (the verified ledger) only
 //!   when it can tell from storage that it is still current (the account's ledger head);
 //! - values are plain bytes and integers; protocol meaning (OPAQUE, ledger, audit encodings) is
@@ -238,6 +240,45 @@ pub struct StoredAudit {
     pub bytes: Vec<u8>,
 }
 
+// --- Enrollment relay (DESIGN §7) -------------------------------------------------------------
+
+/// An enrollment request as stored. The relay's meaning (keys, MACs, the step reached) is the
+/// opaque `data`, encoded above this layer; the backend sees only what it needs to enforce the
+/// per-account limit, the compare-and-set on `version`, and purging.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEnrollment {
+    /// Random request id.
+    pub id: [u8; 16],
+    /// The account the new device asks to join.
+    pub account_id: AccountId,
+    /// The requesting (new) device.
+    pub device_id: [u8; 16],
+    /// Bumped by every update; updates compare and set it.
+    pub version: u64,
+    /// Whether the request still waits for a step (it counts against the limit until it
+    /// expires).
+    pub open: bool,
+    /// Creation time.
+    pub created_at: u64,
+    /// When an open request expires.
+    pub expires_at: u64,
+    /// When the record may be deleted.
+    pub purge_after: u64,
+    /// The encoded relay record.
+    pub data: Vec<u8>,
+}
+
+/// The result of [`Storage::insert_enrollment`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnrollmentInsert {
+    /// The request is stored.
+    Created,
+    /// The device already has this open, unexpired request; nothing was written.
+    DeviceHasOpen(StoredEnrollment),
+    /// The account already has the maximum of open, unexpired requests; nothing was written.
+    LimitReached,
+}
+
 /// Everything the service persists. Implementations must make each method atomic.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -336,8 +377,40 @@ pub trait Storage: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredAudit>, ServerError>;
 
-    /// Deletes expired nonces, pending logins and sessions; returns how many rows went.
+    /// Deletes expired nonces, pending logins and sessions, and enrollment requests past their
+    /// `purge_after`; returns how many rows went.
     async fn purge_expired(&self, now: u64) -> Result<u64, ServerError>;
+
+    // --- Enrollment relay (DESIGN §7) ---------------------------------------------------------
+
+    /// Stores a new enrollment request, atomically checking first that its device has no open
+    /// request and its account fewer than `max_open` open ones (open and `expires_at > now`).
+    async fn insert_enrollment(
+        &self,
+        enrollment: StoredEnrollment,
+        max_open: u64,
+        now: u64,
+    ) -> Result<EnrollmentInsert, ServerError>;
+
+    /// An enrollment request by id (expired and finished ones included, until purged).
+    async fn enrollment(&self, id: &[u8; 16]) -> Result<Option<StoredEnrollment>, ServerError>;
+
+    /// The account's open requests with `expires_at > now`, oldest first.
+    async fn open_enrollments(
+        &self,
+        account_id: &AccountId,
+        now: u64,
+    ) -> Result<Vec<StoredEnrollment>, ServerError>;
+
+    /// Replaces a request's `open` flag and `data` if its version is still `expected_version`,
+    /// bumping the version; `false`, writing nothing, when another writer got there first.
+    async fn update_enrollment(
+        &self,
+        id: &[u8; 16],
+        expected_version: u64,
+        open: bool,
+        data: Vec<u8>,
+    ) -> Result<bool, ServerError>;
 }
 
 #[cfg(test)]

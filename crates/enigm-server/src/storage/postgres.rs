@@ -30,9 +30,9 @@ use tokio_postgres::Row;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
-    AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome, LedgerEffects,
-    NewAccount, PendingLogin, RateLimitState, SessionRecord, Storage, StoredAudit, StoredEntry,
-    StoredHead,
+    AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
+    EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, RateLimitState, SessionRecord,
+    Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
 };
 use crate::error::ServerError;
 
@@ -116,6 +116,23 @@ const MIGRATIONS: &[&str] = &[
         bytes   BYTEA NOT NULL,
         PRIMARY KEY (account, seq)
     );
+",
+    "
+    -- Enrollment relay (DESIGN §7).
+    CREATE TABLE enrollments (
+        id          BYTEA PRIMARY KEY CHECK (length(id) = 16),
+        account_id  BYTEA NOT NULL REFERENCES accounts (account_id),
+        device_id   BYTEA NOT NULL CHECK (length(device_id) = 16),
+        version     BIGINT NOT NULL CHECK (version >= 0),
+        open        BOOLEAN NOT NULL,
+        created_at  BIGINT NOT NULL,
+        expires_at  BIGINT NOT NULL,
+        purge_after BIGINT NOT NULL,
+        data        BYTEA NOT NULL
+    );
+    CREATE INDEX enrollments_by_account ON enrollments (account_id, open, expires_at);
+    CREATE INDEX enrollments_by_device ON enrollments (device_id, open, expires_at);
+    CREATE INDEX enrollments_by_purge ON enrollments (purge_after);
 ",
 ];
 
@@ -971,6 +988,7 @@ impl Storage for PostgresStorage {
                 "DELETE FROM nonces WHERE expires_at <= $1",
                 "DELETE FROM pending_logins WHERE expires_at <= $1",
                 "DELETE FROM sessions WHERE expires_at <= $1",
+                "DELETE FROM enrollments WHERE purge_after <= $1",
             ] {
                 removed += tx.execute(statement, &[&now]).await.map_err(db)?;
             }
@@ -979,6 +997,155 @@ impl Storage for PostgresStorage {
         })
         .await
     }
+
+    // --- Enrollment relay (DESIGN §7) ---------------------------------------------------------
+
+    async fn insert_enrollment(
+        &self,
+        enrollment: StoredEnrollment,
+        max_open: u64,
+        now: u64,
+    ) -> Result<EnrollmentInsert, ServerError> {
+        bounded(async {
+            let now = to_sql(now)?;
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            // The account row lock serialises the account's creations across nodes, so the
+            // count below cannot be raced past the limit.
+            tx.query_opt(
+                "SELECT 1 FROM accounts WHERE account_id = $1 FOR UPDATE",
+                &[&enrollment.account_id.as_slice()],
+            )
+            .await
+            .map_err(db)?
+            .ok_or(ServerError::NotFound)?;
+            let existing = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
+                         WHERE device_id = $1 AND open AND expires_at > $2
+                         ORDER BY created_at LIMIT 1"
+                    ),
+                    &[&enrollment.device_id.as_slice(), &now],
+                )
+                .await
+                .map_err(db)?;
+            if let Some(row) = existing {
+                return Ok(EnrollmentInsert::DeviceHasOpen(enrollment_from_row(&row)?));
+            }
+            let row = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM enrollments
+                     WHERE account_id = $1 AND open AND expires_at > $2",
+                    &[&enrollment.account_id.as_slice(), &now],
+                )
+                .await
+                .map_err(db)?;
+            if from_sql(get(&row, 0)?)? >= max_open {
+                return Ok(EnrollmentInsert::LimitReached);
+            }
+            tx.execute(
+                "INSERT INTO enrollments (id, account_id, device_id, version, open, created_at,
+                     expires_at, purge_after, data)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &enrollment.id.as_slice(),
+                    &enrollment.account_id.as_slice(),
+                    &enrollment.device_id.as_slice(),
+                    &to_sql(enrollment.version)?,
+                    &enrollment.open,
+                    &to_sql(enrollment.created_at)?,
+                    &to_sql(enrollment.expires_at)?,
+                    &to_sql(enrollment.purge_after)?,
+                    &enrollment.data,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(EnrollmentInsert::Created)
+        })
+        .await
+    }
+
+    async fn enrollment(&self, id: &[u8; 16]) -> Result<Option<StoredEnrollment>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            client
+                .query_opt(
+                    &format!("SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE id = $1"),
+                    &[&id.as_slice()],
+                )
+                .await
+                .map_err(db)?
+                .as_ref()
+                .map(enrollment_from_row)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn open_enrollments(
+        &self,
+        account_id: &AccountId,
+        now: u64,
+    ) -> Result<Vec<StoredEnrollment>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
+                         WHERE account_id = $1 AND open AND expires_at > $2
+                         ORDER BY created_at, id"
+                    ),
+                    &[&account_id.as_slice(), &to_sql(now)?],
+                )
+                .await
+                .map_err(db)?;
+            rows.iter().map(enrollment_from_row).collect()
+        })
+        .await
+    }
+
+    async fn update_enrollment(
+        &self,
+        id: &[u8; 16],
+        expected_version: u64,
+        open: bool,
+        data: Vec<u8>,
+    ) -> Result<bool, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let changed = client
+                .execute(
+                    "UPDATE enrollments SET version = version + 1, open = $3, data = $4
+                     WHERE id = $1 AND version = $2",
+                    &[&id.as_slice(), &to_sql(expected_version)?, &open, &data],
+                )
+                .await
+                .map_err(db)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+}
+
+const ENROLLMENT_COLUMNS: &str =
+    "id, account_id, device_id, version, open, created_at, expires_at, purge_after, data";
+
+fn enrollment_from_row(row: &Row) -> Result<StoredEnrollment, ServerError> {
+    Ok(StoredEnrollment {
+        id: fixed(get(row, 0)?)?,
+        account_id: fixed(get(row, 1)?)?,
+        device_id: fixed(get(row, 2)?)?,
+        version: from_sql(get(row, 3)?)?,
+        open: get(row, 4)?,
+        created_at: from_sql(get(row, 5)?)?,
+        expires_at: from_sql(get(row, 6)?)?,
+        purge_after: from_sql(get(row, 7)?)?,
+        data: get(row, 8)?,
+    })
 }
 
 #[cfg(test)]

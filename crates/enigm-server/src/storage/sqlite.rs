@@ -14,9 +14,9 @@ use enigm_core::trust::SessionKind;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome, LedgerEffects,
-    NewAccount, PendingLogin, RateLimitState, SessionRecord, Storage, StoredAudit, StoredEntry,
-    StoredHead,
+    AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
+    EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, RateLimitState, SessionRecord,
+    Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
 };
 use crate::error::ServerError;
 
@@ -98,6 +98,23 @@ const MIGRATIONS: &[&str] = &[
         bytes   BLOB NOT NULL,
         PRIMARY KEY (account, seq)
     ) STRICT;
+",
+    "
+    -- Enrollment relay (DESIGN §7).
+    CREATE TABLE enrollments (
+        id          BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+        account_id  BLOB NOT NULL REFERENCES accounts (account_id),
+        device_id   BLOB NOT NULL CHECK (length(device_id) = 16),
+        version     INTEGER NOT NULL CHECK (version >= 0),
+        open        INTEGER NOT NULL CHECK (open IN (0, 1)),
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        purge_after INTEGER NOT NULL,
+        data        BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX enrollments_by_account ON enrollments (account_id, open, expires_at);
+    CREATE INDEX enrollments_by_device ON enrollments (device_id, open, expires_at);
+    CREATE INDEX enrollments_by_purge ON enrollments (purge_after);
 ",
 ];
 
@@ -812,11 +829,176 @@ impl Storage for SqliteStorage {
                     )
                     .map_err(db)?;
             }
+            removed += tx
+                .execute(
+                    "DELETE FROM enrollments WHERE purge_after <= ?1",
+                    params![now],
+                )
+                .map_err(db)?;
             tx.commit().map_err(db)?;
             Ok(removed as u64)
         })
         .await
     }
+
+    // --- Enrollment relay (DESIGN §7) ---------------------------------------------------------
+
+    async fn insert_enrollment(
+        &self,
+        enrollment: StoredEnrollment,
+        max_open: u64,
+        now: u64,
+    ) -> Result<EnrollmentInsert, ServerError> {
+        self.with(move |conn| {
+            let now = to_sql(now)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let existing = tx
+                .query_row(
+                    &format!(
+                        "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
+                         WHERE device_id = ?1 AND open = 1 AND expires_at > ?2
+                         ORDER BY created_at LIMIT 1"
+                    ),
+                    params![enrollment.device_id.as_slice(), now],
+                    read_enrollment_row,
+                )
+                .optional()
+                .map_err(db)?;
+            if let Some(row) = existing {
+                return Ok(EnrollmentInsert::DeviceHasOpen(enrollment_from_row(row)?));
+            }
+            let open: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM enrollments
+                     WHERE account_id = ?1 AND open = 1 AND expires_at > ?2",
+                    params![enrollment.account_id.as_slice(), now],
+                    |row| row.get(0),
+                )
+                .map_err(db)?;
+            if from_sql(open)? >= max_open {
+                return Ok(EnrollmentInsert::LimitReached);
+            }
+            tx.execute(
+                "INSERT INTO enrollments (id, account_id, device_id, version, open, created_at,
+                     expires_at, purge_after, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    enrollment.id.as_slice(),
+                    enrollment.account_id.as_slice(),
+                    enrollment.device_id.as_slice(),
+                    to_sql(enrollment.version)?,
+                    enrollment.open,
+                    to_sql(enrollment.created_at)?,
+                    to_sql(enrollment.expires_at)?,
+                    to_sql(enrollment.purge_after)?,
+                    enrollment.data,
+                ],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(EnrollmentInsert::Created)
+        })
+        .await
+    }
+
+    async fn enrollment(&self, id: &[u8; 16]) -> Result<Option<StoredEnrollment>, ServerError> {
+        let id = *id;
+        self.with(move |conn| {
+            conn.query_row(
+                &format!("SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE id = ?1"),
+                params![id.as_slice()],
+                read_enrollment_row,
+            )
+            .optional()
+            .map_err(db)?
+            .map(enrollment_from_row)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn open_enrollments(
+        &self,
+        account_id: &AccountId,
+        now: u64,
+    ) -> Result<Vec<StoredEnrollment>, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
+                     WHERE account_id = ?1 AND open = 1 AND expires_at > ?2
+                     ORDER BY created_at, id"
+                ))
+                .map_err(db)?;
+            let rows = statement
+                .query_map(params![id.as_slice(), to_sql(now)?], read_enrollment_row)
+                .map_err(db)?;
+            let mut enrollments = Vec::new();
+            for row in rows {
+                enrollments.push(enrollment_from_row(row.map_err(db)?)?);
+            }
+            Ok(enrollments)
+        })
+        .await
+    }
+
+    async fn update_enrollment(
+        &self,
+        id: &[u8; 16],
+        expected_version: u64,
+        open: bool,
+        data: Vec<u8>,
+    ) -> Result<bool, ServerError> {
+        let id = *id;
+        self.with(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE enrollments SET version = version + 1, open = ?3, data = ?4
+                     WHERE id = ?1 AND version = ?2",
+                    params![id.as_slice(), to_sql(expected_version)?, open, data],
+                )
+                .map_err(db)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+}
+
+const ENROLLMENT_COLUMNS: &str =
+    "id, account_id, device_id, version, open, created_at, expires_at, purge_after, data";
+
+type EnrollmentRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, bool, i64, i64, i64, Vec<u8>);
+
+fn read_enrollment_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EnrollmentRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn enrollment_from_row(row: EnrollmentRow) -> Result<StoredEnrollment, ServerError> {
+    let (id, account, device, version, open, created, expires, purge, data) = row;
+    Ok(StoredEnrollment {
+        id: fixed(id)?,
+        account_id: fixed(account)?,
+        device_id: fixed(device)?,
+        version: from_sql(version)?,
+        open,
+        created_at: from_sql(created)?,
+        expires_at: from_sql(expires)?,
+        purge_after: from_sql(purge)?,
+        data,
+    })
 }
 
 fn read_rate_limit(conn: &Connection, key: &str) -> Result<Option<RateLimitState>, ServerError> {

@@ -1,0 +1,1033 @@
+//! The enrollment relay (DESIGN §7) against the real `enigm server`: a new device B (restricted
+//! session) and an active device A run enigm-core's SAS through the service, compare the short
+//! codes, exchange MACs, append `AddDevice` and hand over the sealed key; and every way to stop
+//! or abuse it (reject, cancel by either side, expiry, replays, steps out of order, the wrong
+//! device, another account, limits) is refused with a precise code.
+//!
+//! Every test runs on SQLite and on PostgreSQL (in a schema of its own); the PostgreSQL variants
+//! are ignored unless asked for (`--include-ignored`, with `ENIGM_TEST_POSTGRES_URL` set, as
+//! `cargo xtask test` does).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::enigm::{self, Account, Session, SignOptions, b64, login, register, signed, unb64};
+use common::{Http, ServerProcess, contains};
+use ed25519_dalek::Signature;
+use enigm_core::audit::{AuditAction, AuditRecord};
+use enigm_core::identity::{
+    AgreementPublicKey, DeviceId, DevicePublicKeys, DeviceSecrets, SigningPublicKey,
+};
+use enigm_core::ledger::{
+    EntryHash, EntryKind, EntrySignature, LedgerEntry, LedgerState, Signer, verify_chain,
+};
+use enigm_core::sas::{
+    Commitment, EnrollmentContext, ExistingDeviceOffered, LedgerHeadClaim, NewDeviceCommitted,
+    SasMac, SasPublicKey,
+};
+use enigm_server::push::PushEvent;
+use futures_util::StreamExt;
+use rand_core::{OsRng, RngCore};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const PASSWORD: &str = "correct horse battery staple 42";
+
+/// A device with its session.
+struct Device {
+    secrets: DeviceSecrets,
+    session: Session,
+}
+
+impl Device {
+    /// Sends a signed request with a JSON body (`Value::Null` for none).
+    fn call(&self, http: &Http, method: &str, path: &str, body: &Value) -> common::Response {
+        let bytes = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        signed(
+            http,
+            &self.session,
+            &self.secrets,
+            method,
+            path,
+            &bytes,
+            &SignOptions::default(),
+        )
+    }
+
+    /// `POST` expecting `status`; returns the body.
+    fn post(&self, http: &Http, path: &str, body: Value, status: u16) -> Value {
+        let reply = self.call(http, "POST", path, &body);
+        assert_eq!(reply.status, status, "{path}: {:?}", reply.json());
+        reply.json()
+    }
+
+    /// `POST` expecting a refusal with `status` and `code`.
+    fn refused(&self, http: &Http, path: &str, body: Value, status: u16, code: &str) -> Value {
+        let reply = self.call(http, "POST", path, &body);
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (status, code),
+            "{path}: {:?}",
+            reply.json()
+        );
+        reply.json()
+    }
+
+    /// `GET` expecting 200.
+    fn get(&self, http: &Http, path: &str) -> Value {
+        let reply = self.call(http, "GET", path, &Value::Null);
+        assert_eq!(reply.status, 200, "{path}: {:?}", reply.json());
+        reply.json()
+    }
+}
+
+/// A username no earlier run on the same database has taken.
+fn fresh_username(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", OsRng.next_u64())
+}
+
+/// An account with its first device signed in (A).
+fn sign_up(http: &Http, prefix: &str) -> (Account, Device) {
+    let username = fresh_username(prefix);
+    let account = register(http, &username, PASSWORD);
+    let session = login(http, &username, PASSWORD, &account.device).unwrap();
+    assert_eq!(session.kind, "full");
+    let secrets = DeviceSecrets::from_bytes(&account.device.to_bytes());
+    (account, Device { secrets, session })
+}
+
+/// A new device signed in to `account`: its session is restricted to enrollment.
+fn new_device(http: &Http, account: &Account) -> Device {
+    let secrets = DeviceSecrets::generate(&mut OsRng);
+    let session = login(http, &account.username, PASSWORD, &secrets).unwrap();
+    assert_eq!(session.kind, "enrollment_restricted");
+    Device { secrets, session }
+}
+
+/// B's side of a request just created.
+struct Requested {
+    id: String,
+    committed: NewDeviceCommitted,
+}
+
+/// B asks to join; returns the id and its SAS state.
+fn request(http: &Http, b: &Device) -> Requested {
+    let committed = NewDeviceCommitted::start(&mut OsRng, b.secrets.public());
+    let reply = b.post(http, "/v1/enrollments", create_body(b, &committed), 201);
+    assert_eq!(reply["state"], "requested");
+    Requested {
+        id: reply["id"].as_str().unwrap().to_owned(),
+        committed,
+    }
+}
+
+fn create_body(b: &Device, committed: &NewDeviceCommitted) -> Value {
+    let keys = b.secrets.public();
+    json!({
+        "commitment": b64(committed.commitment().as_bytes()),
+        "signing_key": b64(keys.signing.as_bytes()),
+        "agreement_key": b64(keys.agreement.as_bytes()),
+        "platform": "linux",
+    })
+}
+
+fn b32(value: &Value) -> [u8; 32] {
+    unb64(value.as_str().unwrap()).try_into().unwrap()
+}
+
+fn id_bytes(id: &str) -> Vec<u8> {
+    hex::decode(id).unwrap()
+}
+
+/// The account's verified ledger as `device` reads it.
+fn ledger(http: &Http, device: &Device) -> LedgerState {
+    let page = device.get(http, "/v1/ledger");
+    let entries: Vec<LedgerEntry> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
+        .collect();
+    verify_chain(&entries).unwrap()
+}
+
+/// A accepts the request `view` (as listed): its SAS state.
+fn accept(http: &Http, account: &Account, a: &Device, view: &Value) -> ExistingDeviceOffered {
+    let id = view["id"].as_str().unwrap();
+    let context =
+        EnrollmentContext::new(account.account_id, &id_bytes(id), a.secrets.device_id()).unwrap();
+    let new_device = DevicePublicKeys {
+        signing: SigningPublicKey::from_bytes(&b32(&view["signing_key"])).unwrap(),
+        agreement: AgreementPublicKey::from_bytes(b32(&view["agreement_key"])),
+    };
+    let offered = ExistingDeviceOffered::start(
+        &mut OsRng,
+        context,
+        new_device,
+        Commitment::from_bytes(b32(&view["commitment"])),
+    );
+    let reply = a.post(
+        http,
+        &format!("/v1/enrollments/{id}/accept"),
+        json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) }),
+        200,
+    );
+    assert_eq!(reply["state"], "accepted");
+    offered
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens `/v1/push` as `device`.
+async fn connect(server: &ServerProcess, device: &Device) -> Socket {
+    let header = enigm::authorization(
+        &device.session,
+        &device.secrets,
+        "GET",
+        "/v1/push",
+        b"",
+        &SignOptions::default(),
+    );
+    let mut request = format!("ws://{}/v1/push", server.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", header.parse().unwrap());
+    let (socket, _) = timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    socket
+}
+
+/// Reads events until `wanted` arrives (other events are skipped), within five seconds.
+async fn expect_event(socket: &mut Socket, wanted: &PushEvent) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {wanted:?} within five seconds"))
+            .expect("socket ended")
+            .unwrap();
+        if let Message::Text(text) = message
+            && serde_json::from_str::<PushEvent>(text.as_str()).unwrap() == *wanted
+        {
+            return;
+        }
+    }
+}
+
+fn updated(id: &str, state: &str) -> PushEvent {
+    PushEvent::EnrollmentUpdated {
+        id: id.to_owned(),
+        state: state.to_owned(),
+    }
+}
+
+/// The whole flow, both sides driven by enigm-core's SAS types, ending with B in the ledger
+/// and holding the sealed key; then replays of every step.
+async fn happy_path(server: &ServerProcess) {
+    let http = Http::new(server.addr);
+    let (account, a) = sign_up(&http, "enroll");
+    let b = new_device(&http, &account);
+    let mut a_socket = connect(server, &a).await;
+    // B listens on its restricted session.
+    let mut b_socket = connect(server, &b).await;
+
+    // 1. B commits and asks.
+    let Requested { id, committed } = request(&http, &b);
+    expect_event(
+        &mut a_socket,
+        &PushEvent::EnrollmentRequested { id: id.clone() },
+    )
+    .await;
+    // Re-posting the same request (a lost reply) answers it again.
+    let again = b.post(&http, "/v1/enrollments", create_body(&b, &committed), 200);
+    assert_eq!(again["id"], id);
+
+    // 2. A sees it with what the user needs to decide, and accepts.
+    let listed = a.get(&http, "/v1/enrollments");
+    let requests = listed["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1);
+    let view = &requests[0];
+    assert_eq!(view["id"], id);
+    assert_eq!(view["platform"], "linux");
+    assert_eq!(view["device_id"], b.secrets.device_id().to_hex());
+    assert_eq!(view["fingerprint"], b.secrets.device_id().fingerprint());
+    assert!(view["created_at"].as_u64().unwrap() <= enigm::now());
+    let offered = accept(&http, &account, &a, view);
+    expect_event(&mut b_socket, &updated(&id, "accepted")).await;
+
+    // 3. B reveals; both derive the code.
+    let seen = b.get(&http, &format!("/v1/enrollments/{id}"));
+    assert_eq!(seen["state"], "accepted");
+    assert_eq!(
+        seen["approver"]["device_id"],
+        a.secrets.device_id().to_hex()
+    );
+    let context = EnrollmentContext::new(
+        account.account_id,
+        &id_bytes(&id),
+        DeviceId::from_hex(seen["approver"]["device_id"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let (b_ephemeral, b_exchanged) = committed
+        .receive_existing_key(
+            context,
+            SasPublicKey::from_bytes(b32(&seen["approver"]["ephemeral"])),
+        )
+        .unwrap();
+    let reveal = json!({ "ephemeral": b64(b_ephemeral.as_bytes()) });
+    let reply = b.post(
+        &http,
+        &format!("/v1/enrollments/{id}/reveal"),
+        reveal.clone(),
+        200,
+    );
+    assert_eq!(reply["state"], "revealed");
+    expect_event(&mut a_socket, &updated(&id, "revealed")).await;
+
+    let seen = a.get(&http, &format!("/v1/enrollments/{id}"));
+    let a_exchanged = offered
+        .receive_new_device_key(SasPublicKey::from_bytes(b32(&seen["new_ephemeral"])))
+        .unwrap();
+    // The users compare the codes: they match.
+    assert_eq!(a_exchanged.short_code(), b_exchanged.short_code());
+    assert_eq!(
+        a_exchanged.short_code().emoji(),
+        b_exchanged.short_code().emoji()
+    );
+
+    // 4. A confirms and MACs its key and the head; B verifies, signs AddDevice and MACs.
+    let a_confirmed = a_exchanged.confirm();
+    let state = ledger(&http, &a);
+    let head = LedgerHeadClaim {
+        seq: state.head().seq,
+        hash: state.head().hash.0,
+    };
+    let a_mac = a_confirmed.mac(&a.secrets.public().signing, &head).unwrap();
+    let approver_mac = json!({
+        "mac": b64(a_mac.as_bytes()),
+        "head": { "seq": head.seq, "hash": hex::encode(head.hash) },
+    });
+    // Out of order: B's MAC before A's.
+    let early = json!({ "mac": b64(&[0; 32]), "signature": b64(&[0; 64]) });
+    b.refused(
+        &http,
+        &format!("/v1/enrollments/{id}/mac"),
+        early,
+        409,
+        "enrollment_out_of_order",
+    );
+    let reply = a.post(
+        &http,
+        &format!("/v1/enrollments/{id}/mac"),
+        approver_mac.clone(),
+        200,
+    );
+    assert_eq!(reply["state"], "approver_confirmed");
+    expect_event(&mut b_socket, &updated(&id, "approver_confirmed")).await;
+
+    let seen = b.get(&http, &format!("/v1/enrollments/{id}"));
+    let b_confirmed = b_exchanged.confirm();
+    let b_mac = b_confirmed.mac();
+    let vouched = LedgerHeadClaim {
+        seq: seen["approver_mac"]["head"]["seq"].as_u64().unwrap(),
+        hash: hex::decode(seen["approver_mac"]["head"]["hash"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    };
+    let verified = b_confirmed
+        .verify_existing_device(
+            SigningPublicKey::from_bytes(&b32(&seen["approver"]["signing_key"])).unwrap(),
+            vouched,
+            &SasMac::from_bytes(b32(&seen["approver_mac"]["mac"])),
+        )
+        .unwrap();
+    assert_eq!(verified.head, head);
+    let b_entry = LedgerEntry::new(
+        vouched.seq + 1,
+        EntryHash(vouched.hash),
+        EntryKind::AddDevice {
+            device: b.secrets.public(),
+            approved_by: DeviceId::derive(&verified.key),
+            replaces: None,
+        },
+    );
+    let b_signature = b
+        .secrets
+        .sign(&b_entry.signing_message(&account.account_id));
+    let new_device_mac = json!({
+        "mac": b64(b_mac.as_bytes()),
+        "signature": b64(&b_signature.to_bytes()),
+    });
+    let reply = b.post(
+        &http,
+        &format!("/v1/enrollments/{id}/mac"),
+        new_device_mac.clone(),
+        200,
+    );
+    assert_eq!(reply["state"], "confirmed");
+
+    // 5. A verifies B's MAC, appends AddDevice with both signatures, hands over the key.
+    let seen = a.get(&http, &format!("/v1/enrollments/{id}"));
+    let verified_new = a_confirmed
+        .verify_new_device(&SasMac::from_bytes(b32(&seen["new_device_mac"]["mac"])))
+        .unwrap();
+    let sealed = vec![0x5e; 120];
+    let complete = json!({ "sealed_key": b64(&sealed) });
+    // Not before the device is in the ledger.
+    a.refused(
+        &http,
+        &format!("/v1/enrollments/{id}/complete"),
+        complete.clone(),
+        409,
+        "enrollment_not_in_ledger",
+    );
+    let mut add = state.next_entry(EntryKind::AddDevice {
+        device: verified_new.device,
+        approved_by: a.secrets.device_id(),
+        replaces: None,
+    });
+    add.sign_device(&account.account_id, &a.secrets);
+    let signature: [u8; 64] = unb64(seen["new_device_mac"]["signature"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    add.insert_signature(EntrySignature {
+        signer: Signer::Device(b.secrets.device_id()),
+        signature: Signature::from_bytes(&signature),
+    });
+    // A built exactly the entry B signed.
+    assert_eq!(
+        add.signing_message(&account.account_id),
+        b_entry.signing_message(&account.account_id)
+    );
+    a.post(
+        &http,
+        "/v1/ledger",
+        json!({ "entries": [b64(&add.encode())] }),
+        201,
+    );
+    let reply = a.post(
+        &http,
+        &format!("/v1/enrollments/{id}/complete"),
+        complete.clone(),
+        200,
+    );
+    assert_eq!(reply["state"], "completed");
+    assert!(reply["sealed_key"].is_null(), "the key is for B only");
+    expect_event(&mut b_socket, &updated(&id, "completed")).await;
+
+    // 6. B fetches the sealed key, signs in again and is a full device.
+    let seen = b.get(&http, &format!("/v1/enrollments/{id}"));
+    assert_eq!(seen["state"], "completed");
+    assert_eq!(unb64(seen["sealed_key"].as_str().unwrap()), sealed);
+    let b_full = login(&http, &account.username, PASSWORD, &b.secrets).unwrap();
+    assert_eq!(b_full.kind, "full");
+    let b_full = Device {
+        secrets: DeviceSecrets::from_bytes(&b.secrets.to_bytes()),
+        session: b_full,
+    };
+    let after = ledger(&http, &b_full);
+    assert_eq!(after.head().hash, add.hash());
+    assert_eq!(after.active_devices().count(), 2);
+    assert!(
+        a.get(&http, "/v1/enrollments")["requests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Replays: every step re-posted as it was is answered with the same state...
+    let path = |step: &str| format!("/v1/enrollments/{id}/{step}");
+    let accept_again = json!({ "ephemeral": b64(&offered_key(&seen)) });
+    assert_eq!(
+        a.post(&http, &path("accept"), accept_again, 200)["state"],
+        "completed"
+    );
+    assert_eq!(
+        b.post(&http, &path("reveal"), reveal, 200)["state"],
+        "completed"
+    );
+    assert_eq!(
+        a.post(&http, &path("mac"), approver_mac, 200)["state"],
+        "completed"
+    );
+    assert_eq!(
+        b.post(&http, &path("mac"), new_device_mac, 200)["state"],
+        "completed"
+    );
+    assert_eq!(
+        a.post(&http, &path("complete"), complete, 200)["state"],
+        "completed"
+    );
+    // ... and a different message for a taken step is a conflict; a finished request is closed.
+    let other = json!({ "ephemeral": b64(&[9; 32]) });
+    a.refused(
+        &http,
+        &path("accept"),
+        other.clone(),
+        409,
+        "enrollment_conflict",
+    );
+    b.refused(&http, &path("reveal"), other, 409, "enrollment_conflict");
+    let other = json!({ "sealed_key": b64(&[1; 8]) });
+    a.refused(&http, &path("complete"), other, 409, "enrollment_conflict");
+    let closed = b.refused(&http, &path("cancel"), json!({}), 409, "enrollment_closed");
+    assert_eq!(closed["error"]["state"], "completed");
+
+    // Audited with pseudonyms: requested, approved, completed.
+    let audit = a.get(&http, "/v1/audit");
+    let actions: Vec<AuditAction> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| {
+            serde_json::from_value::<AuditRecord>(record["record"].clone())
+                .unwrap()
+                .action
+        })
+        .collect();
+    for wanted in [
+        AuditAction::EnrollmentRequested,
+        AuditAction::EnrollmentApproved,
+        AuditAction::EnrollmentCompleted,
+    ] {
+        assert!(actions.contains(&wanted), "{wanted:?} in {actions:?}");
+    }
+    // Logs name no username, device id or key.
+    let logs = server.stderr();
+    for secret in [
+        account.username.as_bytes(),
+        b.secrets.device_id().to_hex().as_bytes(),
+        b64(b.secrets.public().signing.as_bytes()).as_bytes(),
+        hex::encode(b.secrets.public().agreement.as_bytes()).as_bytes(),
+    ] {
+        assert!(!contains(logs.as_bytes(), secret), "a secret in the logs");
+    }
+    assert!(logs.contains("enrollment"), "steps are logged");
+}
+
+/// A's ephemeral key as the view shows it.
+fn offered_key(view: &Value) -> Vec<u8> {
+    unb64(view["approver"]["ephemeral"].as_str().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_by_approval_end_to_end() {
+    let server = ServerProcess::start();
+    happy_path(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL; run by cargo xtask test"]
+async fn enrollment_by_approval_end_to_end_on_postgres() {
+    let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run it \
+             with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
+        )
+    });
+    // A schema of its own: rate limits and accounts left by other runs on a shared database
+    // do not leak in.
+    let url = fresh_schema(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(&dir.path().join("data"), &["--database", &url]);
+    happy_path(&server).await;
+}
+
+/// Creates an empty schema and returns `url` with it as the search path.
+async fn fresh_schema(url: &str) -> String {
+    let schema = format!("enigm_enroll_{:016x}", OsRng.next_u64());
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    drop(client);
+    driver.await.unwrap().unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// Starts a server on SQLite, or on PostgreSQL in a fresh schema when `postgres`, with
+/// `extra` arguments; the directory must outlive the server.
+fn start(postgres: bool, extra: &[&str]) -> (ServerProcess, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+    if postgres {
+        let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run \
+                 it with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
+            )
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        args.push("--database".into());
+        args.push(runtime.block_on(fresh_schema(&url)));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = ServerProcess::start_in(&dir.path().join("data"), &args);
+    (server, dir)
+}
+
+/// One `#[test]` on SQLite and one, ignored unless asked for, on PostgreSQL.
+macro_rules! on_both_backends {
+    ($check:ident) => {
+        mod $check {
+            #[test]
+            fn sqlite() {
+                super::$check(false);
+            }
+
+            #[test]
+            #[ignore = "needs PostgreSQL; run by cargo xtask test"]
+            fn postgres() {
+                super::$check(true);
+            }
+        }
+    };
+}
+
+on_both_backends!(reject_and_cancel_by_either_side_close_the_request);
+on_both_backends!(requests_expire);
+on_both_backends!(steps_out_of_order_wrong_parties_and_other_accounts_are_refused);
+on_both_backends!(open_requests_and_creations_are_limited);
+
+fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
+    let (server, _dir) = start(postgres, &[]);
+    let http = Http::new(server.addr);
+    let (account, a) = sign_up(&http, "enroll");
+    let b = new_device(&http, &account);
+    let path = |id: &str, step: &str| format!("/v1/enrollments/{id}/{step}");
+
+    // A rejects: B sees it; nothing more can happen; a repeat is fine.
+    let first = request(&http, &b);
+    let reply = a.post(&http, &path(&first.id, "reject"), json!({}), 200);
+    assert_eq!(reply["state"], "rejected");
+    a.post(&http, &path(&first.id, "reject"), Value::Null, 200);
+    assert_eq!(
+        b.get(&http, &format!("/v1/enrollments/{}", first.id))["state"],
+        "rejected"
+    );
+    let reveal = json!({ "ephemeral": b64(&[1; 32]) });
+    let closed = b.refused(
+        &http,
+        &path(&first.id, "reveal"),
+        reveal.clone(),
+        409,
+        "enrollment_closed",
+    );
+    assert_eq!(closed["error"]["state"], "rejected");
+    let accept_body = json!({ "ephemeral": b64(&[2; 32]) });
+    a.refused(
+        &http,
+        &path(&first.id, "accept"),
+        accept_body.clone(),
+        409,
+        "enrollment_closed",
+    );
+
+    // B cancels after A accepted: A's next step is refused.
+    let second = request(&http, &b);
+    let view = a.get(&http, &format!("/v1/enrollments/{}", second.id));
+    accept(&http, &account, &a, &view);
+    // Accepted already: rejecting now is a different decision for the same step.
+    a.refused(
+        &http,
+        &path(&second.id, "reject"),
+        json!({}),
+        409,
+        "enrollment_conflict",
+    );
+    let reply = b.post(&http, &path(&second.id, "cancel"), json!({}), 200);
+    assert_eq!(
+        (reply["state"].as_str(), reply["cancelled_by"].as_str()),
+        (Some("cancelled"), Some("new_device"))
+    );
+    b.post(&http, &path(&second.id, "cancel"), json!({}), 200);
+    let mac = json!({ "mac": b64(&[0; 32]), "head": { "seq": 0, "hash": "00".repeat(32) } });
+    a.refused(
+        &http,
+        &path(&second.id, "mac"),
+        mac,
+        409,
+        "enrollment_closed",
+    );
+
+    // A cancels before anything else: B's reveal is refused.
+    let third = request(&http, &b);
+    let reply = a.post(&http, &path(&third.id, "cancel"), json!({}), 200);
+    assert_eq!(reply["cancelled_by"], "existing_device");
+    b.refused(
+        &http,
+        &path(&third.id, "reveal"),
+        reveal,
+        409,
+        "enrollment_closed",
+    );
+    assert!(
+        a.get(&http, "/v1/enrollments")["requests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The audit trail has the rejection and the cancellations.
+    let audit = a.get(&http, "/v1/audit");
+    let actions: Vec<AuditAction> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| {
+            serde_json::from_value::<AuditRecord>(record["record"].clone())
+                .unwrap()
+                .action
+        })
+        .collect();
+    assert!(actions.contains(&AuditAction::EnrollmentRejected));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|action| **action == AuditAction::EnrollmentCancelled)
+            .count(),
+        2
+    );
+}
+
+fn requests_expire(postgres: bool) {
+    let (server, _dir) = start(postgres, &["--enrollment-ttl-secs", "4"]);
+    let http = Http::new(server.addr);
+    let (account, a) = sign_up(&http, "enroll");
+    let b = new_device(&http, &account);
+    let requested = request(&http, &b);
+    let view = a.get(&http, &format!("/v1/enrollments/{}", requested.id));
+    let expires_at = view["expires_at"].as_u64().unwrap();
+    let created_at = view["created_at"].as_u64().unwrap();
+    assert_eq!(expires_at - created_at, 4);
+    accept(&http, &account, &a, &view);
+
+    // Poll until the request reads as expired (it must within a few seconds).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = b.get(&http, &format!("/v1/enrollments/{}", requested.id));
+        if seen["state"] == "expired" {
+            assert!(
+                seen["approver"].is_null(),
+                "an expired request shows nothing"
+            );
+            break;
+        }
+        assert_eq!(seen["state"], "accepted");
+        assert!(Instant::now() < deadline, "never expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let reveal = json!({ "ephemeral": b64(&[1; 32]) });
+    let closed = b.refused(
+        &http,
+        &format!("/v1/enrollments/{}/reveal", requested.id),
+        reveal,
+        409,
+        "enrollment_closed",
+    );
+    assert_eq!(closed["error"]["state"], "expired");
+    assert!(
+        a.get(&http, "/v1/enrollments")["requests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The service also records the expiry (audited, and pushed to both sides).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let audit = a.get(&http, "/v1/audit");
+        let expired = audit["records"].as_array().unwrap().iter().any(|record| {
+            serde_json::from_value::<AuditRecord>(record["record"].clone())
+                .unwrap()
+                .action
+                == AuditAction::EnrollmentExpired
+        });
+        if expired {
+            break;
+        }
+        assert!(Instant::now() < deadline, "expiry never recorded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        b.get(&http, &format!("/v1/enrollments/{}", requested.id))["state"],
+        "expired"
+    );
+    // An expired request does not block the device from asking again.
+    request(&http, &b);
+}
+
+fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: bool) {
+    let (server, _dir) = start(postgres, &[]);
+    let http = Http::new(server.addr);
+    let (account, a) = sign_up(&http, "enroll");
+    let b = new_device(&http, &account);
+    let Requested { id, .. } = request(&http, &b);
+    let path = |step: &str| format!("/v1/enrollments/{id}/{step}");
+
+    // Out of order.
+    let reveal = json!({ "ephemeral": b64(&[1; 32]) });
+    b.refused(
+        &http,
+        &path("reveal"),
+        reveal.clone(),
+        409,
+        "enrollment_out_of_order",
+    );
+    let approver_mac =
+        json!({ "mac": b64(&[0; 32]), "head": { "seq": 0, "hash": "00".repeat(32) } });
+    a.refused(
+        &http,
+        &path("mac"),
+        approver_mac.clone(),
+        409,
+        "enrollment_out_of_order",
+    );
+    a.refused(
+        &http,
+        &path("complete"),
+        json!({ "sealed_key": b64(&[1; 8]) }),
+        409,
+        "enrollment_out_of_order",
+    );
+    // B cannot take A's steps (its restricted session may not approve at all).
+    let accept_body = json!({ "ephemeral": b64(&[2; 32]) });
+    b.refused(
+        &http,
+        &path("accept"),
+        accept_body.clone(),
+        403,
+        "enrollment_wrong_party",
+    );
+    // B cannot list the account's requests.
+    let reply = b.call(&http, "GET", "/v1/enrollments", &Value::Null);
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (403, "trust_denied")
+    );
+
+    // A second active device of the account cannot continue what A accepted.
+    let phone = DeviceSecrets::generate(&mut OsRng);
+    let state = ledger(&http, &a);
+    let mut add = state.next_entry(EntryKind::AddDevice {
+        device: phone.public(),
+        approved_by: a.secrets.device_id(),
+        replaces: None,
+    });
+    add.sign_device(&account.account_id, &a.secrets);
+    add.sign_device(&account.account_id, &phone);
+    a.post(
+        &http,
+        "/v1/ledger",
+        json!({ "entries": [b64(&add.encode())] }),
+        201,
+    );
+    let phone = Device {
+        session: login(&http, &account.username, PASSWORD, &phone).unwrap(),
+        secrets: phone,
+    };
+    let view = a.get(&http, &format!("/v1/enrollments/{id}"));
+    accept(&http, &account, &a, &view);
+    phone.refused(
+        &http,
+        &path("accept"),
+        accept_body,
+        403,
+        "enrollment_wrong_party",
+    );
+    phone.refused(
+        &http,
+        &path("cancel"),
+        json!({}),
+        403,
+        "enrollment_wrong_party",
+    );
+    // Malformed messages change nothing.
+    b.refused(
+        &http,
+        &path("reveal"),
+        json!({ "ephemeral": b64(&[1; 31]) }),
+        400,
+        "malformed_request",
+    );
+    b.refused(
+        &http,
+        &path("reveal"),
+        json!({ "ephemeral": b64(&[1; 32]), "extra": 1 }),
+        400,
+        "malformed_request",
+    );
+    assert_eq!(
+        b.get(&http, &format!("/v1/enrollments/{id}"))["state"],
+        "accepted"
+    );
+
+    // Another account's device sees nothing and can do nothing: 404, as for an unknown id.
+    let (_, stranger) = sign_up(&http, "stranger");
+    let reply = stranger.call(&http, "GET", &format!("/v1/enrollments/{id}"), &Value::Null);
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (404, "not_found")
+    );
+    for step in ["accept", "reject", "cancel", "mac", "complete"] {
+        let reply = stranger.call(&http, "POST", &path(step), &json!({}));
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (404, "not_found"),
+            "{step}"
+        );
+    }
+    assert!(
+        stranger.get(&http, "/v1/enrollments")["requests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let unknown = format!("/v1/enrollments/{}", "ab".repeat(16));
+    let reply = a.call(&http, "GET", &unknown, &Value::Null);
+    assert_eq!(reply.status, 404);
+    let reply = a.call(&http, "GET", "/v1/enrollments/not-an-id", &Value::Null);
+    assert_eq!(reply.error_code(), "malformed_request");
+
+    // A request must carry the session's own key and a plain platform.
+    let other = new_device(&http, &account);
+    let committed = NewDeviceCommitted::start(&mut OsRng, other.secrets.public());
+    let mut body = create_body(&other, &committed);
+    body["signing_key"] = json!(b64(b.secrets.public().signing.as_bytes()));
+    other.refused(&http, "/v1/enrollments", body, 400, "malformed_request");
+    let mut body = create_body(&other, &committed);
+    body["platform"] = json!("linux\u{1b}[31m");
+    other.refused(&http, "/v1/enrollments", body, 400, "malformed_request");
+    // `replaces` must name an active or suspended device of the account...
+    let mut body = create_body(&other, &committed);
+    body["replaces"] = json!("ab".repeat(16));
+    other.refused(&http, "/v1/enrollments", body, 400, "malformed_request");
+    // ... and is shown to the approver as asked.
+    let mut body = create_body(&other, &committed);
+    body["replaces"] = json!(phone.secrets.device_id().to_hex());
+    let created = other.post(&http, "/v1/enrollments", body, 201);
+    assert_eq!(created["replaces"], phone.secrets.device_id().to_hex());
+    let listed = a.get(
+        &http,
+        &format!("/v1/enrollments/{}", created["id"].as_str().unwrap()),
+    );
+    assert_eq!(listed["replaces"], phone.secrets.device_id().to_hex());
+    // An active device does not enroll.
+    a.refused(
+        &http,
+        "/v1/enrollments",
+        create_body(&a, &committed),
+        403,
+        "trust_denied",
+    );
+}
+
+fn open_requests_and_creations_are_limited(postgres: bool) {
+    let (server, _dir) = start(postgres, &["--enrollment-max-open", "2"]);
+    let http = Http::new(server.addr);
+    let (account, _a) = sign_up(&http, "enroll");
+    let first = new_device(&http, &account);
+    let second = new_device(&http, &account);
+    let third = new_device(&http, &account);
+    let mut attempts = 0;
+
+    let one = request(&http, &first);
+    request(&http, &second);
+    attempts += 2;
+    let committed = NewDeviceCommitted::start(&mut OsRng, third.secrets.public());
+    let refused = third.refused(
+        &http,
+        "/v1/enrollments",
+        create_body(&third, &committed),
+        409,
+        "enrollment_limit_reached",
+    );
+    assert_eq!(refused["error"]["max"], 2);
+    attempts += 1;
+    // One open request per device: a different one names the open one.
+    let committed = NewDeviceCommitted::start(&mut OsRng, first.secrets.public());
+    let refused = first.refused(
+        &http,
+        "/v1/enrollments",
+        create_body(&first, &committed),
+        409,
+        "enrollment_already_open",
+    );
+    assert_eq!(refused["error"]["id"], one.id);
+    attempts += 1;
+
+    // Creations are rate limited per account (every attempt that passed validation counts).
+    first.post(
+        &http,
+        &format!("/v1/enrollments/{}/cancel", one.id),
+        json!({}),
+        200,
+    );
+    loop {
+        let committed = NewDeviceCommitted::start(&mut OsRng, first.secrets.public());
+        let reply = first.call(
+            &http,
+            "POST",
+            "/v1/enrollments",
+            &create_body(&first, &committed),
+        );
+        attempts += 1;
+        // Ten are free; the eleventh starts the backoff, so the twelfth must wait.
+        if attempts <= 11 {
+            assert_eq!(reply.status, 201, "{:?}", reply.json());
+            let id = reply.json()["id"].as_str().unwrap().to_owned();
+            first.post(
+                &http,
+                &format!("/v1/enrollments/{id}/cancel"),
+                json!({}),
+                200,
+            );
+        } else {
+            assert_eq!(
+                (reply.status, reply.error_code().as_str()),
+                (429, "rate_limited")
+            );
+            assert!(reply.header("retry-after").is_some());
+            break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_is_pushed_to_both_sides() {
+    let (server, _dir) =
+        tokio::task::block_in_place(|| start(false, &["--enrollment-ttl-secs", "2"]));
+    let http = Http::new(server.addr);
+    let (account, a) = sign_up(&http, "enroll");
+    let b = new_device(&http, &account);
+    let mut a_socket = connect(&server, &a).await;
+    let mut b_socket = connect(&server, &b).await;
+    let Requested { id, .. } = request(&http, &b);
+    expect_event(&mut a_socket, &updated(&id, "expired")).await;
+    expect_event(&mut b_socket, &updated(&id, "expired")).await;
+}
