@@ -14,6 +14,7 @@ mod ledger;
 #[cfg(test)]
 mod openapi;
 mod push;
+mod recovery;
 mod sessions;
 
 use std::time::Duration;
@@ -40,6 +41,7 @@ const RESOURCES: &[&[Endpoint]] = &[
     ledger::ENDPOINTS,
     push::ENDPOINTS,
     audit::ENDPOINTS,
+    recovery::ENDPOINTS,
 ];
 
 /// One endpoint: a method on a path (axum and OpenAPI share the `{param}` syntax) and the

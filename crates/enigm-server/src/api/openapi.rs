@@ -182,6 +182,8 @@ fn every_error() -> Vec<ServerError> {
         ServerError::InvalidLedger(core()),
         ServerError::InvalidCredentials,
         ServerError::LoginExpired,
+        ServerError::RecoveryExpired,
+        ServerError::RecoveryRefused,
         ServerError::UsernameTaken,
         ServerError::Refused(Decision::from_reasons(vec![Reason::DeviceRevoked])),
         ServerError::Refused(Decision::from_reasons(vec![Reason::StepUpRequired])),
@@ -228,6 +230,8 @@ fn every_error() -> Vec<ServerError> {
             | ServerError::InvalidLedger(_)
             | ServerError::InvalidCredentials
             | ServerError::LoginExpired
+            | ServerError::RecoveryExpired
+            | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
             | ServerError::Refused(_)
