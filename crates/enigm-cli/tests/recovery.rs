@@ -364,6 +364,11 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
     let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
     let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
     let mut phone_socket = connect(&server, &phone_session, &phone).await;
+    // A device still enrolling holds a restricted session: it is told too, and ended.
+    let newcomer = DeviceSecrets::generate(&mut OsRng);
+    let newcomer_session = login(&http, USERNAME, PASSWORD, &newcomer).unwrap();
+    assert_eq!(newcomer_session.kind, "enrollment_restricted");
+    let mut newcomer_socket = connect(&server, &newcomer_session, &newcomer).await;
 
     // The user lost the laptop and forgot the password. On a new computer they type the
     // username and the 24 words (as shown at registration; typed back, parsed by enigm-core).
@@ -402,6 +407,17 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
     ];
     expect_recovery_told(&mut laptop_socket, entry, &changed).await;
     expect_recovery_told(&mut phone_socket, entry, &changed).await;
+    assert_eq!(
+        next_event(&mut newcomer_socket).await,
+        PushEvent::RecoveryStarted
+    );
+    assert_eq!(
+        next_event(&mut newcomer_socket).await,
+        PushEvent::SessionEnded {
+            reason: EndReason::Recovery
+        }
+    );
+    expect_closed(&mut newcomer_socket, EndReason::Recovery).await;
 
     // Sessions from before the recovery are refused with a precise code.
     for (session, device) in [(&laptop_session, laptop), (&phone_session, &phone)] {
