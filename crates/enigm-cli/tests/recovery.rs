@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::enigm::{
-    self, Account, Session, SignOptions, b64, login, login_start, register, signed, unb64,
+    self, Session, SignOptions, add_device, append, b64, ledger, login, login_start, register,
+    signed, unb64,
 };
 use common::{Http, Response, ServerProcess, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
@@ -208,7 +209,7 @@ fn password_accepted(http: &Http, password: &str) -> bool {
         .is_ok()
 }
 
-// --- ledger and sockets, as in push.rs ---
+// --- requests and sockets, as in push.rs ---
 
 fn get(http: &Http, session: &Session, device: &DeviceSecrets, path: &str) -> Response {
     signed(
@@ -220,46 +221,6 @@ fn get(http: &Http, session: &Session, device: &DeviceSecrets, path: &str) -> Re
         b"",
         &SignOptions::default(),
     )
-}
-
-fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerState {
-    let page = get(http, session, device, "/v1/ledger");
-    assert_eq!(page.status, 200, "{:?}", page.json());
-    let entries: Vec<LedgerEntry> = page.json()["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
-    verify_chain(&entries).unwrap()
-}
-
-fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &LedgerEntry) {
-    let body = json!({ "entries": [b64(&entry.encode())] }).to_string();
-    let reply = signed(
-        http,
-        session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
-    assert_eq!(reply.status, 201, "{:?}", reply.json());
-}
-
-fn add_device(http: &Http, account: &Account, session: &Session) -> DeviceSecrets {
-    let state = ledger(http, session, &account.device);
-    let phone = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: phone.public(),
-        approved_by: account.device.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, &account.device);
-    add.sign_device(&account.account_id, &phone);
-    append(http, session, &account.device, &add);
-    phone
 }
 
 async fn connect(server: &ServerProcess, session: &Session, device: &DeviceSecrets) -> Socket {
@@ -321,7 +282,7 @@ async fn expect_recovery_told(
     entry: &LedgerEntry,
     changed: &[(String, &str)],
 ) {
-    assert_eq!(next_event(socket).await, PushEvent::RecoveryStarted);
+    assert_eq!(next_event(socket).await, PushEvent::RecoveryStarted {});
     assert_eq!(
         next_event(socket).await,
         PushEvent::LedgerAppended {
@@ -360,7 +321,7 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
     let account = register(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
     let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
-    let phone = add_device(&http, &account, &laptop_session);
+    let phone = add_device(&http, &laptop_session, account.account_id, laptop);
     let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
     let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
     let mut phone_socket = connect(&server, &phone_session, &phone).await;
@@ -409,7 +370,7 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
     expect_recovery_told(&mut phone_socket, entry, &changed).await;
     assert_eq!(
         next_event(&mut newcomer_socket).await,
-        PushEvent::RecoveryStarted
+        PushEvent::RecoveryStarted {}
     );
     assert_eq!(
         next_event(&mut newcomer_socket).await,
@@ -647,7 +608,7 @@ fn a_stale_head_is_a_conflict_and_a_rotated_phrase_no_longer_recovers() {
     // A recovery reads the ledger; meanwhile the laptop adds a phone.
     let recovery = start(&http, USERNAME, NEW_PASSWORD);
     let (_, stale) = verified_ledger(&disclose(&http, &recovery, &old_key), &old_key);
-    add_device(&http, &account, &session);
+    add_device(&http, &session, account.account_id, laptop);
     let current = ledger(&http, &session, laptop).head();
     let id = recovery.id;
     let finish = build_finish(
