@@ -47,6 +47,8 @@ impl From<ServerError> for CliError {
             | ServerError::InvalidLedger(_)
             | ServerError::InvalidCredentials
             | ServerError::LoginExpired
+            | ServerError::RecoveryExpired
+            | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
             | ServerError::Refused(_)

@@ -14,6 +14,11 @@
 //! is caught like any wrong word: by the checksum, or by the recovery key not matching the
 //! ledger). Errors say which word (1-based) is unknown, with suggestions, but never echo what
 //! was typed.
+//!
+//! Recovering an account with the service (DESIGN §8) uses two more domain-separated messages
+//! signed by the recovery key: [`recovery_proof_message`] (the key is the one the ledger pins)
+//! and [`recovery_authorization_message`] (the key authorizes this `Recover` entry together with
+//! this new OPAQUE record).
 
 use core::fmt;
 
@@ -252,6 +257,63 @@ impl fmt::Debug for RecoveryKey {
     }
 }
 
+/// Domain separator of [`recovery_proof_message`].
+pub const RECOVERY_PROOF_DOMAIN: &[u8] = b"enigm/recovery-proof/v1";
+
+/// Domain separator of [`recovery_authorization_message`].
+pub const RECOVERY_AUTHORIZATION_DOMAIN: &[u8] = b"enigm/recovery-authorization/v1";
+
+/// Bytes of a recovery id: a random one-time id the service hands out when a recovery starts.
+pub const RECOVERY_ID_LEN: usize = 16;
+
+/// The message the recovery key signs to prove it is the key the account's ledger pins, before
+/// the service discloses the ledger to a new device (DESIGN §8):
+///
+/// ```text
+/// "enigm/recovery-proof/v1" (23 bytes) || recovery_id (16 bytes)
+/// ```
+///
+/// The recovery id is chosen at random by the service for this recovery and used once, so it is
+/// the challenge: a proof cannot be replayed into another recovery, and the domain keeps it from
+/// ever being a valid signature over a ledger entry or a request.
+pub fn recovery_proof_message(recovery_id: &[u8; RECOVERY_ID_LEN]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(RECOVERY_PROOF_DOMAIN.len() + RECOVERY_ID_LEN);
+    message.extend_from_slice(RECOVERY_PROOF_DOMAIN);
+    message.extend_from_slice(recovery_id);
+    message
+}
+
+/// The message that authorizes a recovery: signed by the recovery key (it authorizes the new
+/// password) and by the recovering device (it binds the device to this recovery):
+///
+/// ```text
+/// "enigm/recovery-authorization/v1" (31 bytes)
+/// || account_id (16 bytes)
+/// || recovery_id (16 bytes)
+/// || SHA-256(registration_upload) (32 bytes)   the exact serialized OPAQUE upload sent
+/// || recover_entry_hash (32 bytes)             `LedgerEntry::hash` of the `Recover` entry
+/// ```
+///
+/// Every field has a fixed size, so no two authorizations share an encoding. The `Recover`
+/// entry's own signatures do not cover the password: without this message, whoever relays the
+/// entry (the service included) could pair it with a password of its choosing. With it, the
+/// recovery key's holder chose both the entry and the OPAQUE record, for this one recovery.
+pub fn recovery_authorization_message(
+    account_id: &crate::ledger::AccountId,
+    recovery_id: &[u8; RECOVERY_ID_LEN],
+    registration_upload: &[u8],
+    recover_entry: &crate::ledger::EntryHash,
+) -> Vec<u8> {
+    let mut message =
+        Vec::with_capacity(RECOVERY_AUTHORIZATION_DOMAIN.len() + 16 + RECOVERY_ID_LEN + 64);
+    message.extend_from_slice(RECOVERY_AUTHORIZATION_DOMAIN);
+    message.extend_from_slice(account_id);
+    message.extend_from_slice(recovery_id);
+    message.extend_from_slice(&Sha256::digest(registration_upload));
+    message.extend_from_slice(&recover_entry.0);
+    message
+}
+
 /// NFKC, lower case, single spaces, no leading or trailing space. Zeroizing: it may be the
 /// whole phrase.
 fn normalise(input: &str) -> Zeroizing<String> {
@@ -455,6 +517,32 @@ mod tests {
         assert_eq!(suggest("ab"), vec!["abandon", "ability", "able"]);
         assert!(suggest("zzzzzzzz").is_empty());
         assert!(suggest("wrld").contains(&"world"));
+    }
+
+    #[test]
+    fn recovery_messages_are_fixed_layouts_over_every_input() {
+        let proof = recovery_proof_message(&[3; 16]);
+        assert_eq!(proof.len(), 23 + 16);
+        assert!(proof.starts_with(b"enigm/recovery-proof/v1"));
+        assert_ne!(proof, recovery_proof_message(&[4; 16]));
+
+        let hash = crate::ledger::EntryHash([9; 32]);
+        let base = recovery_authorization_message(&[1; 16], &[2; 16], b"upload", &hash);
+        assert_eq!(RECOVERY_AUTHORIZATION_DOMAIN.len(), 31);
+        assert_eq!(base.len(), 31 + 16 + 16 + 32 + 32);
+        assert_eq!(&base[31..47], &[1; 16]);
+        assert_eq!(&base[47..63], &[2; 16]);
+        assert_eq!(&base[63..95], Sha256::digest(b"upload").as_slice());
+        assert_eq!(&base[95..], &[9; 32]);
+        let other = crate::ledger::EntryHash([8; 32]);
+        for changed in [
+            recovery_authorization_message(&[7; 16], &[2; 16], b"upload", &hash),
+            recovery_authorization_message(&[1; 16], &[7; 16], b"upload", &hash),
+            recovery_authorization_message(&[1; 16], &[2; 16], b"uploaD", &hash),
+            recovery_authorization_message(&[1; 16], &[2; 16], b"upload", &other),
+        ] {
+            assert_ne!(changed, base);
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Config {
     pub session_ttl_secs: u64,
     /// How long a login may sit between its start and its finish.
     pub login_ttl_secs: u64,
+    /// How long a recovery may sit between its start and its finish (the user picks the
+    /// devices to revoke in between).
+    pub recovery_ttl_secs: u64,
     /// How far a request timestamp may be from the service clock (either way).
     pub max_clock_skew_secs: u64,
     /// Backoff for login attempts per account (by lookup key, so unknown usernames get the
@@ -62,6 +65,7 @@ impl Config {
             request_timeout: Duration::from_secs(15),
             session_ttl_secs: 60 * 60,
             login_ttl_secs: 120,
+            recovery_ttl_secs: 600,
             max_clock_skew_secs: enigm_core::request::MAX_CLOCK_SKEW_SECS,
             account_backoff: Backoff {
                 free: 5,

@@ -96,6 +96,14 @@ pub enum ServerError {
     /// The login id is unknown, already used, or expired.
     #[error("login expired")]
     LoginExpired,
+    /// The recovery id is unknown, already used, or expired.
+    #[error("recovery expired")]
+    RecoveryExpired,
+    /// The recovery key's proof or authorization does not verify under the recovery key the
+    /// account's ledger pins (or the username is unknown: one variant for both, so a response
+    /// never tells which).
+    #[error("recovery refused")]
+    RecoveryRefused,
     /// A registration for a username that is taken.
     #[error("username taken")]
     UsernameTaken,
@@ -160,8 +168,11 @@ impl ServerError {
             ServerError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::InvalidCredentials
             | ServerError::LoginExpired
+            | ServerError::RecoveryExpired
             | ServerError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ServerError::Refused(_) | ServerError::DeviceRemoved => StatusCode::FORBIDDEN,
+            ServerError::Refused(_) | ServerError::DeviceRemoved | ServerError::RecoveryRefused => {
+                StatusCode::FORBIDDEN
+            }
             ServerError::UsernameTaken | ServerError::LedgerConflict { .. } => StatusCode::CONFLICT,
             ServerError::Enrollment(refusal) => {
                 if refusal.is_forbidden() {
@@ -190,6 +201,8 @@ impl ServerError {
             ServerError::InvalidLedger(_) => "invalid_ledger_entry",
             ServerError::InvalidCredentials => "invalid_credentials",
             ServerError::LoginExpired => "login_expired",
+            ServerError::RecoveryExpired => "recovery_expired",
+            ServerError::RecoveryRefused => "recovery_refused",
             ServerError::UsernameTaken => "username_taken",
             ServerError::Unauthenticated(failure) => failure.code(),
             ServerError::Refused(decision) => match decision.outcome {
@@ -223,6 +236,12 @@ impl ServerError {
             ServerError::InvalidCredentials => "the username or password is wrong".into(),
             ServerError::LoginExpired => {
                 "this login is unknown, already used or expired; start again".into()
+            }
+            ServerError::RecoveryExpired => {
+                "this recovery is unknown, already used or expired; start again".into()
+            }
+            ServerError::RecoveryRefused => {
+                "the recovery phrase does not match this account's recovery key".into()
             }
             ServerError::UsernameTaken => "this username is not available".into(),
             ServerError::Unauthenticated(failure) => failure.message().into(),
@@ -270,6 +289,8 @@ impl ServerError {
             | ServerError::Refused(_)
             | ServerError::DeviceRemoved
             | ServerError::Enrollment(_)
+            | ServerError::RecoveryExpired
+            | ServerError::RecoveryRefused
             | ServerError::LedgerConflict { .. }
             | ServerError::NotFound
             | ServerError::Timeout
@@ -315,6 +336,8 @@ impl ServerError {
             | ServerError::InvalidLedger(_)
             | ServerError::InvalidCredentials
             | ServerError::LoginExpired
+            | ServerError::RecoveryExpired
+            | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
             | ServerError::DeviceRemoved
@@ -430,6 +453,16 @@ mod tests {
             ServerError::Enrollment(EnrollmentRefusal::OutOfOrder).code(),
             "enrollment_out_of_order"
         );
+    }
+
+    #[test]
+    fn recovery_refusals_have_their_own_codes() {
+        let expired = ServerError::RecoveryExpired;
+        assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(expired.body()["error"]["code"], "recovery_expired");
+        let refused = ServerError::RecoveryRefused;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(refused.body()["error"]["code"], "recovery_refused");
     }
 
     #[test]

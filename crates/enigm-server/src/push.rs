@@ -81,8 +81,10 @@ pub enum PushEvent {
         /// Why.
         reason: EndReason,
     },
-    /// A recovery of the account started. (Braced, like `Wipe`: serde refuses unknown fields
-    /// only in struct variants, and the wire format is the same `{"type":"recovery_started"}`.)
+    /// The account was recovered with its recovery key (sent to every session, before the
+    /// events of the `Recover` entry and the `session_ended` that follows: DESIGN §8). (Braced,
+    /// like `Wipe`: serde refuses unknown fields only in struct variants, and the wire format is
+    /// the same `{"type":"recovery_started"}`.)
     RecoveryStarted {},
     /// A new device asks to be enrolled (DESIGN §7); sent to the account's trusted sessions.
     EnrollmentRequested {

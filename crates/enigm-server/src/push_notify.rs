@@ -460,9 +460,13 @@ mod tests {
             &*local.events.try_recv().unwrap().text,
             r#"{"type":"wipe"}"#
         );
-        bus2.publish(&ACCOUNT, Audience::AllSessions, &PushEvent::RecoveryStarted {})
-            .await
-            .unwrap();
+        bus2.publish(
+            &ACCOUNT,
+            Audience::AllSessions,
+            &PushEvent::RecoveryStarted {},
+        )
+        .await
+        .unwrap();
         let next = tokio::time::timeout(wait, local.events.recv())
             .await
             .unwrap()

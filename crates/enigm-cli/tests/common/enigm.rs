@@ -12,6 +12,7 @@ use enigm_core::opaque::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration,
     ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
 };
+use enigm_core::recovery::RecoveryPhrase;
 use enigm_core::request::{SessionId, sign_request};
 use enigm_server::protocol::session_binding_message;
 use rand_core::{OsRng, RngCore};
@@ -43,6 +44,9 @@ pub struct Account {
     pub password: String,
     pub account_id: [u8; 16],
     pub device: DeviceSecrets,
+    /// The recovery phrase shown at registration.
+    pub phrase: RecoveryPhrase,
+    /// The recovery key it derives (pinned by the genesis).
     pub recovery: SigningKey,
 }
 
@@ -56,7 +60,8 @@ pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Accou
     let mut account_id = [0u8; 16];
     OsRng.fill_bytes(&mut account_id);
     let device = DeviceSecrets::generate(&mut OsRng);
-    let recovery = SigningKey::generate(&mut OsRng);
+    let phrase = RecoveryPhrase::generate(&mut OsRng);
+    let recovery = phrase.recovery_key().signing_key().clone();
     let start = ClientRegistration::start(&mut OsRng, password.as_bytes()).unwrap();
     let reply = http.post_json(
         "/v1/accounts/register/start",
@@ -94,6 +99,7 @@ pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Accou
         password: password.to_owned(),
         account_id,
         device,
+        phrase,
         recovery,
     })
 }

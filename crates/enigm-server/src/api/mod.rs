@@ -15,6 +15,7 @@ mod ledger;
 #[cfg(test)]
 mod openapi;
 mod push;
+mod recovery;
 mod sessions;
 
 use std::time::Duration;
@@ -42,6 +43,7 @@ const RESOURCES: &[&[Endpoint]] = &[
     push::ENDPOINTS,
     audit::ENDPOINTS,
     enrollments::ENDPOINTS,
+    recovery::ENDPOINTS,
 ];
 
 /// One endpoint: a method on a path (axum and OpenAPI share the `{param}` syntax) and the

@@ -183,6 +183,8 @@ fn every_error() -> Vec<ServerError> {
         ServerError::InvalidLedger(core()),
         ServerError::InvalidCredentials,
         ServerError::LoginExpired,
+        ServerError::RecoveryExpired,
+        ServerError::RecoveryRefused,
         ServerError::UsernameTaken,
         ServerError::Refused(Decision::from_reasons(vec![Reason::DeviceRevoked])),
         ServerError::Refused(Decision::from_reasons(vec![Reason::StepUpRequired])),
@@ -237,6 +239,8 @@ fn every_error() -> Vec<ServerError> {
             | ServerError::InvalidLedger(_)
             | ServerError::InvalidCredentials
             | ServerError::LoginExpired
+            | ServerError::RecoveryExpired
+            | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
             | ServerError::Refused(_)

@@ -315,9 +315,11 @@ pub(crate) async fn end_session(
 }
 
 /// Tells the account's devices about an append that is already stored: the sockets of devices
-/// it removed or suspended get `session_ended` and close (a recovery closes every socket),
-/// then every trusted session gets `ledger_appended` per entry and `device_state_changed` per
-/// device whose state moved. Failures are logged: the append itself stands.
+/// it removed or suspended get `session_ended` and close, then every trusted session gets
+/// `ledger_appended` per entry and `device_state_changed` per device whose state moved. A
+/// recovery (the epoch moved) ends every session instead: every socket first gets
+/// `recovery_started`, trusted ones the entry and state events, then every socket gets
+/// `session_ended{reason: recovery}` and closes. Failures are logged: the append itself stands.
 pub(crate) async fn announce_append(
     state: &AppState,
     account_id: &AccountId,
@@ -343,18 +345,22 @@ async fn announce(
         .filter(|(id, record)| before.device(id).map(|old| old.state) != Some(record.state))
         .map(|(id, record)| (*id.as_bytes(), record.state))
         .collect();
-    if after.recovery_epoch() != before.recovery_epoch() {
-        let event = PushEvent::SessionEnded {
-            reason: EndReason::Recovery,
-        };
-        bus.publish(account_id, Audience::AllSessions, &event)
-            .await?;
-    }
-    for (device, device_state) in &changed {
-        if let Some(reason) = end_reason(*device_state) {
-            let event = PushEvent::SessionEnded { reason };
-            bus.publish(account_id, Audience::Device(*device), &event)
-                .await?;
+    // A recovery ends every session, so every socket hears what happened before it closes.
+    let recovered = after.recovery_epoch() != before.recovery_epoch();
+    if recovered {
+        bus.publish(
+            account_id,
+            Audience::AllSessions,
+            &PushEvent::RecoveryStarted {},
+        )
+        .await?;
+    } else {
+        for (device, device_state) in &changed {
+            if let Some(reason) = end_reason(*device_state) {
+                let event = PushEvent::SessionEnded { reason };
+                bus.publish(account_id, Audience::Device(*device), &event)
+                    .await?;
+            }
         }
     }
     for entry in entries {
@@ -372,6 +378,13 @@ async fn announce(
             state: device_state.as_str().to_owned(),
         };
         bus.publish(account_id, Audience::TrustedSessions, &event)
+            .await?;
+    }
+    if recovered {
+        let event = PushEvent::SessionEnded {
+            reason: EndReason::Recovery,
+        };
+        bus.publish(account_id, Audience::AllSessions, &event)
             .await?;
     }
     Ok(())

@@ -16,7 +16,10 @@
 //! under the OPAQUE session key: the signature cannot be made without having run this very
 //! login, and it binds the session to that key. A device active (or suspended) in the
 //! verified ledger gets a full session; a key the ledger does not know, or a device still
-//! pending, gets an enrollment-restricted session; a removed device is refused.
+//! pending, gets an enrollment-restricted session; a removed device is refused. The session
+//! belongs to the recovery epoch the login started in: a login that straddles an account
+//! recovery (which replaces the password) gets `login_expired`, or a session that is already
+//! stale, never a session of the new epoch.
 
 use std::net::SocketAddr;
 
@@ -196,6 +199,26 @@ fn source_limit_key(source: &SocketAddr) -> String {
     format!("src:{}", source.ip())
 }
 
+/// What a pending login stores: the OPAQUE server state, then the account's recovery epoch
+/// when the login started (`u64` big-endian). A recovery replaces the OPAQUE record and moves
+/// the epoch; a login that started before it must not yield a session after it, even when the
+/// finish took its pending login just before the recovery committed.
+fn pending_state(opaque: &[u8], recovery_epoch: u64) -> Vec<u8> {
+    let mut state = Vec::with_capacity(opaque.len() + 8);
+    state.extend_from_slice(opaque);
+    state.extend_from_slice(&recovery_epoch.to_be_bytes());
+    state
+}
+
+/// The inverse of [`pending_state`].
+fn split_pending_state(state: &[u8]) -> Result<(&[u8], u64), ServerError> {
+    let unreadable = || ServerError::Internal("stored login state unreadable".into());
+    let split = state.len().checked_sub(8).ok_or_else(unreadable)?;
+    let (opaque, epoch) = state.split_at(split);
+    let epoch: [u8; 8] = epoch.try_into().map_err(|_| unreadable())?;
+    Ok((opaque, u64::from_be_bytes(epoch)))
+}
+
 async fn login_start(
     State(state): State<AppState>,
     ConnectInfo(source): ConnectInfo<SocketAddr>,
@@ -260,7 +283,10 @@ async fn login_start(
             login_id,
             lookup_key: key,
             account_id: account.as_ref().map(|account| account.account_id),
-            state: started.state.serialize().to_vec(),
+            state: pending_state(
+                &started.state.serialize(),
+                account.as_ref().map_or(0, |account| account.recovery_epoch),
+            ),
             expires_at: state.now().saturating_add(state.config().login_ttl_secs),
         })
         .await?;
@@ -304,7 +330,8 @@ async fn login_finish(
         .take_pending_login(&login_id, now)
         .await?
         .ok_or(ServerError::LoginExpired)?;
-    let login = ServerLogin::deserialize(&pending.state)
+    let (login, started_epoch) = split_pending_state(&pending.state)?;
+    let login = ServerLogin::deserialize(login)
         .map_err(|_| ServerError::Internal("stored login state unreadable".into()))?;
     let finished = login.finish(finalization);
     let (Some(account_id), Ok(finished)) = (pending.account_id, finished) else {
@@ -338,6 +365,10 @@ async fn login_finish(
         .account(&account_id)
         .await?
         .ok_or(ServerError::InvalidCredentials)?;
+    if account.recovery_epoch != started_epoch {
+        // A recovery replaced the password between this login's start and its finish.
+        return Err(ServerError::LoginExpired);
+    }
     let ledger = state.ledger(&account_id).await?;
     let device_id = DeviceId::derive(&device_key);
     let kind = match ledger.device(&device_id).map(|record| record.state) {
@@ -362,7 +393,7 @@ async fn login_finish(
             issued_at: now,
             expires_at,
             strong_auth_at: now,
-            recovery_epoch: account.recovery_epoch,
+            recovery_epoch: started_epoch,
         })
         .await?;
     state
@@ -391,4 +422,18 @@ async fn login_finish(
             hash: head.hash.to_hex(),
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_state_keeps_the_epoch_the_login_started_in() {
+        let state = pending_state(&[1, 2, 3], 7);
+        assert_eq!(state.len(), 3 + 8);
+        let (opaque, epoch) = split_pending_state(&state).unwrap();
+        assert_eq!((opaque, epoch), (&[1u8, 2, 3][..], 7));
+        assert!(split_pending_state(&[0; 7]).is_err());
+    }
 }

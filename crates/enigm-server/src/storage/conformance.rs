@@ -11,8 +11,8 @@ use enigm_core::trust::SessionKind;
 
 use super::{
     AccountStatus, AppendOutcome, Backoff, CreateOutcome, EnrollmentInsert, LedgerEffects,
-    NewAccount, PendingLogin, SessionRecord, Storage, StoredAudit, StoredEnrollment, StoredEntry,
-    StoredHead,
+    NewAccount, PendingLogin, PendingRecovery, RecoveryCommit, SessionRecord, Storage, StoredAudit,
+    StoredEnrollment, StoredEntry, StoredHead,
 };
 
 /// Expands to one test per conformance check for the storage `$make` builds (an expression,
@@ -49,6 +49,10 @@ macro_rules! storage_conformance {
             check!(concurrent_enrollment_inserts_stop_at_the_limit);
             check!(enrollment_updates_are_compare_and_set);
             check!(purge_removes_enrollments_past_retention);
+            // account recovery (DESIGN §8)
+            check!(pending_recoveries_are_read_taken_once_and_expire);
+            check!(recovery_is_compare_and_swap_and_all_or_nothing);
+            check!(a_recovery_and_an_append_racing_let_exactly_one_win);
         }
     };
 }
@@ -633,3 +637,227 @@ pub(crate) async fn purge_removes_enrollments_past_retention<S: Storage>(storage
     assert!(storage.enrollment(&[1; 16]).await.unwrap().is_none());
     assert!(storage.enrollment(&[2; 16]).await.unwrap().is_some());
 }
+
+// --- account recovery (DESIGN §8) ---
+
+fn pending_recovery(id: u8, account: Option<u8>) -> PendingRecovery {
+    PendingRecovery {
+        recovery_id: [id; 16],
+        lookup_key: [account.unwrap_or(id); 32],
+        account_id: account.map(|account| [account; 16]),
+        expires_at: 100,
+    }
+}
+
+pub(crate) async fn pending_recoveries_are_read_taken_once_and_expire<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    let known = pending_recovery(5, Some(1));
+    let unknown = pending_recovery(6, None);
+    storage
+        .insert_pending_recovery(known.clone())
+        .await
+        .unwrap();
+    storage
+        .insert_pending_recovery(unknown.clone())
+        .await
+        .unwrap();
+    // Reading leaves it in place; taking removes it, once.
+    for _ in 0..2 {
+        assert_eq!(
+            storage.pending_recovery(&[5; 16], 50).await.unwrap(),
+            Some(known.clone())
+        );
+    }
+    assert_eq!(
+        storage.take_pending_recovery(&[5; 16], 50).await.unwrap(),
+        Some(known)
+    );
+    assert_eq!(
+        storage.take_pending_recovery(&[5; 16], 50).await.unwrap(),
+        None
+    );
+    assert_eq!(storage.pending_recovery(&[5; 16], 50).await.unwrap(), None);
+    // Expired ones are neither read nor taken.
+    assert_eq!(storage.pending_recovery(&[6; 16], 100).await.unwrap(), None);
+    assert_eq!(
+        storage.take_pending_recovery(&[6; 16], 100).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage.take_pending_recovery(&[6; 16], 10).await.unwrap(),
+        None
+    );
+    // And purged.
+    storage
+        .insert_pending_recovery(pending_recovery(7, None))
+        .await
+        .unwrap();
+    assert_eq!(storage.purge_expired(100).await.unwrap(), 1);
+    assert_eq!(storage.pending_recovery(&[7; 16], 10).await.unwrap(), None);
+}
+
+fn commit(expected: StoredHead, tag: u8, epoch: u64) -> RecoveryCommit {
+    RecoveryCommit {
+        expected,
+        entry: entry(expected.seq + 1, tag),
+        opaque_record: vec![tag; 5],
+        recovery_epoch: epoch,
+    }
+}
+
+pub(crate) async fn recovery_is_compare_and_swap_and_all_or_nothing<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    create_sample_account(&*storage, 2).await;
+    let genesis = StoredHead {
+        seq: 0,
+        hash: [1; 32],
+    };
+    storage.insert_session(session(1, 3)).await.unwrap();
+    let login = |id: u8, account: u8| PendingLogin {
+        login_id: [id; 16],
+        lookup_key: [account; 32],
+        account_id: Some([account; 16]),
+        state: vec![id; 4],
+        expires_at: 100,
+    };
+    storage.insert_pending_login(login(10, 1)).await.unwrap();
+    storage.insert_pending_login(login(20, 2)).await.unwrap();
+    storage
+        .insert_pending_recovery(pending_recovery(11, Some(1)))
+        .await
+        .unwrap();
+    storage
+        .insert_pending_recovery(pending_recovery(21, Some(2)))
+        .await
+        .unwrap();
+
+    // A stale head changes nothing at all.
+    let stale = StoredHead {
+        seq: 0,
+        hash: [9; 32],
+    };
+    let outcome = storage
+        .complete_recovery(&[1; 16], commit(stale, 30, 1))
+        .await
+        .unwrap();
+    assert_eq!(outcome, AppendOutcome::Conflict(genesis));
+    let account = storage.account(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!(
+        (account.head, account.recovery_epoch, account.opaque_record),
+        (genesis, 0, vec![1, 2, 3])
+    );
+    assert_eq!(
+        storage.ledger_entries(&[1; 16], 0, 10).await.unwrap().len(),
+        1
+    );
+    assert!(
+        storage
+            .pending_recovery(&[11; 16], 50)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // On the current head: entry, record, epoch, and the account's pending logins and
+    // recoveries go; sessions stay stored (stale by epoch); other accounts are untouched.
+    let outcome = storage
+        .complete_recovery(&[1; 16], commit(genesis, 40, 1))
+        .await
+        .unwrap();
+    let head = StoredHead {
+        seq: 1,
+        hash: [40; 32],
+    };
+    assert_eq!(outcome, AppendOutcome::Appended(head));
+    let account = storage.account(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!(
+        (account.head, account.recovery_epoch, account.opaque_record),
+        (head, 1, vec![40; 5])
+    );
+    assert_eq!(account.status, AccountStatus::Active);
+    assert_eq!(
+        storage.ledger_entries(&[1; 16], 0, 10).await.unwrap(),
+        vec![entry(0, 1), entry(1, 40)]
+    );
+    assert_eq!(
+        storage.take_pending_login(&[10; 16], 50).await.unwrap(),
+        None
+    );
+    assert_eq!(storage.pending_recovery(&[11; 16], 50).await.unwrap(), None);
+    assert!(
+        storage
+            .take_pending_login(&[20; 16], 50)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        storage
+            .pending_recovery(&[21; 16], 50)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let stale_session = storage.session(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!(stale_session.recovery_epoch, 0);
+    let other = storage.account(&[2; 16]).await.unwrap().unwrap();
+    assert_eq!(
+        (other.recovery_epoch, other.opaque_record),
+        (0, vec![1, 2, 3])
+    );
+
+    // Replaying the same commit is a conflict: the head moved.
+    let again = storage
+        .complete_recovery(&[1; 16], commit(genesis, 40, 1))
+        .await
+        .unwrap();
+    assert_eq!(again, AppendOutcome::Conflict(head));
+}
+
+pub(crate) async fn a_recovery_and_an_append_racing_let_exactly_one_win<S: Storage>(
+    storage: Arc<S>,
+) {
+    create_sample_account(&*storage, 1).await;
+    let genesis = StoredHead {
+        seq: 0,
+        hash: [1; 32],
+    };
+    let recovering = {
+        let storage = Arc::clone(&storage);
+        tokio::spawn(async move {
+            storage
+                .complete_recovery(&[1; 16], commit(genesis, 50, 1))
+                .await
+                .unwrap()
+        })
+    };
+    let appending = {
+        let storage = Arc::clone(&storage);
+        tokio::spawn(async move {
+            storage
+                .append_ledger(
+                    &[1; 16],
+                    genesis,
+                    vec![entry(1, 60)],
+                    LedgerEffects::default(),
+                )
+                .await
+                .unwrap()
+        })
+    };
+    let outcomes = [recovering.await.unwrap(), appending.await.unwrap()];
+    let wins = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, AppendOutcome::Appended(_)))
+        .count();
+    assert_eq!(wins, 1, "{outcomes:?}");
+    let account = storage.account(&[1; 16]).await.unwrap().unwrap();
+    let recovered = matches!(outcomes[0], AppendOutcome::Appended(_));
+    assert_eq!(account.recovery_epoch, u64::from(recovered));
+    assert_eq!(
+        storage.ledger_entries(&[1; 16], 0, 10).await.unwrap().len(),
+        2
+    );
+}
+
+// --- end of account recovery ---

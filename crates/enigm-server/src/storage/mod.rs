@@ -6,9 +6,9 @@
 //! - every check-then-write is one call, done atomically by the backend: nonce insertion
 //!   ([`Storage::insert_nonce`]), taking a pending login ([`Storage::take_pending_login`]),
 //!   rate-limit counting ([`Storage::record_failure`]), the ledger compare-and-swap
-//!   ([`Storage::append_ledger`]), the audit chain link ([`Storage::append_audit`]), and the
-//!   enrollment relay's limit check and compare-and-set ([`Storage::insert_enrollment`],
-//!   [`Storage::update_enrollment`]);
+//!   ([`Storage::append_ledger`]), the recovery ([`Storage::complete_recovery`]), the audit
+//!   chain link ([`Storage::append_audit`]), and the enrollment relay's limit check and
+//!   compare-and-set ([`Storage::insert_enrollment`], [`Storage::update_enrollment`]);
 //! - nothing is cached by the backend: a node may cache derived state (the verified ledger) only
 //!   when it can tell from storage that it is still current (the account's ledger head);
 //! - values are plain bytes and integers; protocol meaning (OPAQUE, ledger, audit encodings) is
@@ -224,6 +224,38 @@ pub enum AppendOutcome {
     Conflict(StoredHead),
 }
 
+// --- account recovery (DESIGN §8) ---
+
+/// A recovery between its start and its finish (like [`PendingLogin`], nodes keep no recovery
+/// state in memory). Unknown usernames get one too, so a start never tells whether the
+/// username exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRecovery {
+    /// Random one-time id handed to the client; the recovery key signs it.
+    pub recovery_id: [u8; 16],
+    /// The lookup key the recovery is for.
+    pub lookup_key: [u8; 32],
+    /// The account, when the username exists.
+    pub account_id: Option<AccountId>,
+    /// When the recovery may no longer be continued.
+    pub expires_at: u64,
+}
+
+/// What a verified recovery changes, all in one transaction (see [`Storage::complete_recovery`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryCommit {
+    /// The head the `Recover` entry extends (compare-and-swap).
+    pub expected: StoredHead,
+    /// The verified `Recover` entry.
+    pub entry: StoredEntry,
+    /// The new OPAQUE registration record, replacing the old one.
+    pub opaque_record: Vec<u8>,
+    /// The account's new recovery epoch (the ledger's, after the entry).
+    pub recovery_epoch: u64,
+}
+
+// --- end of account recovery ---
+
 /// One link of an account's audit chain as stored. Each account (by its pseudonym) has its own
 /// chain, so it can be exported and verified on its own, from record 0, without anyone else's
 /// records. `bytes` is the encoded record; the backend only enforces the chain's shape (unique,
@@ -362,6 +394,40 @@ pub trait Storage: Send + Sync + 'static {
         effects: LedgerEffects,
     ) -> Result<AppendOutcome, ServerError>;
 
+    // --- account recovery (DESIGN §8) ---
+
+    /// Stores a recovery between its start and its finish.
+    async fn insert_pending_recovery(&self, recovery: PendingRecovery) -> Result<(), ServerError>;
+
+    /// A pending recovery that has not expired at `now`, left in place.
+    async fn pending_recovery(
+        &self,
+        recovery_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingRecovery>, ServerError>;
+
+    /// Removes and returns a pending recovery, once: a second call, or a call after its expiry,
+    /// returns `None`.
+    async fn take_pending_recovery(
+        &self,
+        recovery_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingRecovery>, ServerError>;
+
+    /// Completes a recovery if the account's head is still `commit.expected`, in one
+    /// transaction: appends the entry, replaces the OPAQUE record, sets the recovery epoch
+    /// (which ends every earlier session: they stay stored until they expire, so their next
+    /// request is refused as `session_before_recovery`), and drops the account's pending logins
+    /// and recoveries (a login started with the old password cannot
+    /// finish after the password changed). Otherwise writes nothing and returns the current head.
+    async fn complete_recovery(
+        &self,
+        account_id: &AccountId,
+        commit: RecoveryCommit,
+    ) -> Result<AppendOutcome, ServerError>;
+
+    // --- end of account recovery ---
+
     /// The last `(seq, hash)` of the audit chain of one account pseudonym.
     async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError>;
 
@@ -377,8 +443,8 @@ pub trait Storage: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredAudit>, ServerError>;
 
-    /// Deletes expired nonces, pending logins and sessions, and enrollment requests past their
-    /// `purge_after`; returns how many rows went.
+    /// Deletes expired nonces, pending logins, pending recoveries and sessions, and enrollment
+    /// requests past their `purge_after`; returns how many rows went.
     async fn purge_expired(&self, now: u64) -> Result<u64, ServerError>;
 
     // --- Enrollment relay (DESIGN §7) ---------------------------------------------------------

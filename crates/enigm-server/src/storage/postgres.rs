@@ -31,8 +31,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
-    EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, RateLimitState, SessionRecord,
-    Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
+    EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, PendingRecovery, RateLimitState,
+    RecoveryCommit, SessionRecord, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
 };
 use crate::error::ServerError;
 
@@ -133,6 +133,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX enrollments_by_account ON enrollments (account_id, open, expires_at);
     CREATE INDEX enrollments_by_device ON enrollments (device_id, open, expires_at);
     CREATE INDEX enrollments_by_purge ON enrollments (purge_after);
+",
+    "
+    -- account recovery (DESIGN §8)
+    CREATE TABLE pending_recoveries (
+        recovery_id BYTEA PRIMARY KEY CHECK (length(recovery_id) = 16),
+        lookup_key  BYTEA NOT NULL CHECK (length(lookup_key) = 32),
+        account_id  BYTEA,
+        expires_at  BIGINT NOT NULL
+    );
+    CREATE INDEX pending_recoveries_by_account ON pending_recoveries (account_id);
+    CREATE INDEX pending_recoveries_by_expiry ON pending_recoveries (expires_at);
+    CREATE INDEX pending_logins_by_account ON pending_logins (account_id);
 ",
 ];
 
@@ -469,6 +481,28 @@ async fn read_rate_limit(
         })
     })
     .transpose()
+}
+
+/// A pending recovery from its row, unless it expired at `now`.
+fn recovery_from_row(
+    recovery_id: [u8; 16],
+    row: Option<&Row>,
+    now: u64,
+) -> Result<Option<PendingRecovery>, ServerError> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let expires_at = from_sql(get(row, 2)?)?;
+    if now >= expires_at {
+        return Ok(None);
+    }
+    let account_id: Option<Vec<u8>> = get(row, 1)?;
+    Ok(Some(PendingRecovery {
+        recovery_id,
+        lookup_key: fixed(get(row, 0)?)?,
+        account_id: account_id.map(fixed).transpose()?,
+        expires_at,
+    }))
 }
 
 fn entry_from_row(row: &Row) -> Result<StoredEntry, ServerError> {
@@ -893,6 +927,138 @@ impl Storage for PostgresStorage {
         .await
     }
 
+    // --- account recovery (DESIGN §8) ---
+
+    async fn insert_pending_recovery(&self, recovery: PendingRecovery) -> Result<(), ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO pending_recoveries (recovery_id, lookup_key, account_id, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                    &[
+                        &recovery.recovery_id.as_slice(),
+                        &recovery.lookup_key.as_slice(),
+                        &recovery.account_id.as_ref().map(|id| id.as_slice()),
+                        &to_sql(recovery.expires_at)?,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pending_recovery(
+        &self,
+        recovery_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingRecovery>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT lookup_key, account_id, expires_at FROM pending_recoveries
+                     WHERE recovery_id = $1",
+                    &[&recovery_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            recovery_from_row(*recovery_id, row.as_ref(), now)
+        })
+        .await
+    }
+
+    async fn take_pending_recovery(
+        &self,
+        recovery_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingRecovery>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "DELETE FROM pending_recoveries WHERE recovery_id = $1
+                     RETURNING lookup_key, account_id, expires_at",
+                    &[&recovery_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            recovery_from_row(*recovery_id, row.as_ref(), now)
+        })
+        .await
+    }
+
+    async fn complete_recovery(
+        &self,
+        account_id: &AccountId,
+        commit: RecoveryCommit,
+    ) -> Result<AppendOutcome, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            // The same row lock as a ledger append: recoveries and appends serialise.
+            let row = tx
+                .query_opt(
+                    "SELECT head_seq, head_hash FROM accounts WHERE account_id = $1 FOR UPDATE",
+                    &[&account_id.as_slice()],
+                )
+                .await
+                .map_err(db)?
+                .ok_or(ServerError::NotFound)?;
+            let head = StoredHead {
+                seq: from_sql(get(&row, 0)?)?,
+                hash: fixed(get(&row, 1)?)?,
+            };
+            if head != commit.expected {
+                return Ok(AppendOutcome::Conflict(head));
+            }
+            let entry = &commit.entry;
+            tx.execute(
+                "INSERT INTO ledger_entries (account_id, seq, hash, bytes) VALUES ($1, $2, $3, $4)",
+                &[
+                    &account_id.as_slice(),
+                    &to_sql(entry.seq)?,
+                    &entry.hash.as_slice(),
+                    &entry.bytes,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE accounts SET head_seq = $2, head_hash = $3, opaque_record = $4,
+                     recovery_epoch = $5
+                 WHERE account_id = $1",
+                &[
+                    &account_id.as_slice(),
+                    &to_sql(entry.seq)?,
+                    &entry.hash.as_slice(),
+                    &commit.opaque_record,
+                    &to_sql(commit.recovery_epoch)?,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            for statement in [
+                "DELETE FROM pending_logins WHERE account_id = $1",
+                "DELETE FROM pending_recoveries WHERE account_id = $1",
+            ] {
+                tx.execute(statement, &[&account_id.as_slice()])
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(AppendOutcome::Appended(StoredHead {
+                seq: entry.seq,
+                hash: entry.hash,
+            }))
+        })
+        .await
+    }
+
+    // --- end of account recovery ---
+
     async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
         bounded(async {
             let client = self.client().await?;
@@ -987,6 +1153,7 @@ impl Storage for PostgresStorage {
             for statement in [
                 "DELETE FROM nonces WHERE expires_at <= $1",
                 "DELETE FROM pending_logins WHERE expires_at <= $1",
+                "DELETE FROM pending_recoveries WHERE expires_at <= $1",
                 "DELETE FROM sessions WHERE expires_at <= $1",
                 "DELETE FROM enrollments WHERE purge_after <= $1",
             ] {

@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
-    EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, RateLimitState, SessionRecord,
-    Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
+    EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, PendingRecovery, RateLimitState,
+    RecoveryCommit, SessionRecord, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
 };
 use crate::error::ServerError;
 
@@ -115,6 +115,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX enrollments_by_account ON enrollments (account_id, open, expires_at);
     CREATE INDEX enrollments_by_device ON enrollments (device_id, open, expires_at);
     CREATE INDEX enrollments_by_purge ON enrollments (purge_after);
+",
+    "
+    -- account recovery (DESIGN §8)
+    CREATE TABLE pending_recoveries (
+        recovery_id BLOB PRIMARY KEY NOT NULL CHECK (length(recovery_id) = 16),
+        lookup_key  BLOB NOT NULL CHECK (length(lookup_key) = 32),
+        account_id  BLOB,
+        expires_at  INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX pending_recoveries_by_account ON pending_recoveries (account_id);
+    CREATE INDEX pending_logins_by_account ON pending_logins (account_id);
 ",
 ];
 
@@ -727,6 +738,124 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    // --- account recovery (DESIGN §8) ---
+
+    async fn insert_pending_recovery(&self, recovery: PendingRecovery) -> Result<(), ServerError> {
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO pending_recoveries (recovery_id, lookup_key, account_id, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    recovery.recovery_id.as_slice(),
+                    recovery.lookup_key.as_slice(),
+                    recovery.account_id.as_ref().map(|id| id.as_slice()),
+                    to_sql(recovery.expires_at)?,
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pending_recovery(
+        &self,
+        recovery_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingRecovery>, ServerError> {
+        let id = *recovery_id;
+        self.with(move |conn| {
+            let row = conn
+                .query_row(
+                    "SELECT lookup_key, account_id, expires_at FROM pending_recoveries
+                     WHERE recovery_id = ?1",
+                    params![id.as_slice()],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            recovery_from_row(id, row, now)
+        })
+        .await
+    }
+
+    async fn take_pending_recovery(
+        &self,
+        recovery_id: &[u8; 16],
+        now: u64,
+    ) -> Result<Option<PendingRecovery>, ServerError> {
+        let id = *recovery_id;
+        self.with(move |conn| {
+            let row = conn
+                .query_row(
+                    "DELETE FROM pending_recoveries WHERE recovery_id = ?1
+                     RETURNING lookup_key, account_id, expires_at",
+                    params![id.as_slice()],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            recovery_from_row(id, row, now)
+        })
+        .await
+    }
+
+    async fn complete_recovery(
+        &self,
+        account_id: &AccountId,
+        commit: RecoveryCommit,
+    ) -> Result<AppendOutcome, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let head = current_head(&tx, &id)?;
+            if head != commit.expected {
+                return Ok(AppendOutcome::Conflict(head));
+            }
+            let entry = &commit.entry;
+            tx.execute(
+                "INSERT INTO ledger_entries (account_id, seq, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    id.as_slice(),
+                    to_sql(entry.seq)?,
+                    entry.hash.as_slice(),
+                    entry.bytes
+                ],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE accounts SET head_seq = ?2, head_hash = ?3, opaque_record = ?4,
+                     recovery_epoch = ?5
+                 WHERE account_id = ?1",
+                params![
+                    id.as_slice(),
+                    to_sql(entry.seq)?,
+                    entry.hash.as_slice(),
+                    commit.opaque_record,
+                    to_sql(commit.recovery_epoch)?,
+                ],
+            )
+            .map_err(db)?;
+            for table in ["pending_logins", "pending_recoveries"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE account_id = ?1"),
+                    params![id.as_slice()],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(AppendOutcome::Appended(StoredHead {
+                seq: entry.seq,
+                hash: entry.hash,
+            }))
+        })
+        .await
+    }
+
+    // --- end of account recovery ---
+
     async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
         let account = account.to_owned();
         self.with(move |conn| {
@@ -821,7 +950,7 @@ impl Storage for SqliteStorage {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
             let mut removed = 0usize;
-            for table in ["nonces", "pending_logins", "sessions"] {
+            for table in ["nonces", "pending_logins", "pending_recoveries", "sessions"] {
                 removed += tx
                     .execute(
                         &format!("DELETE FROM {table} WHERE expires_at <= ?1"),
@@ -999,6 +1128,27 @@ fn enrollment_from_row(row: EnrollmentRow) -> Result<StoredEnrollment, ServerErr
         purge_after: from_sql(purge)?,
         data,
     })
+}
+
+/// A pending recovery from its row, unless it expired at `now`.
+fn recovery_from_row(
+    recovery_id: [u8; 16],
+    row: Option<(Vec<u8>, Option<Vec<u8>>, i64)>,
+    now: u64,
+) -> Result<Option<PendingRecovery>, ServerError> {
+    let Some((lookup_key, account_id, expires_at)) = row else {
+        return Ok(None);
+    };
+    let expires_at = from_sql(expires_at)?;
+    if now >= expires_at {
+        return Ok(None);
+    }
+    Ok(Some(PendingRecovery {
+        recovery_id,
+        lookup_key: fixed(lookup_key)?,
+        account_id: account_id.map(fixed).transpose()?,
+        expires_at,
+    }))
 }
 
 fn read_rate_limit(conn: &Connection, key: &str) -> Result<Option<RateLimitState>, ServerError> {
