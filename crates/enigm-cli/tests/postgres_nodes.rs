@@ -211,7 +211,8 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 async fn push_crosses_nodes() {
-    use common::push::{add_device, append, connect, expect_closed, ledger, next_event};
+    use common::enigm::{append, ledger};
+    use common::push::{add_device, connect, expect_closed, next_event};
     use enigm_core::ledger::RevokeReason;
     use enigm_server::push::{EndReason, PushEvent};
 

@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::enigm::{SignOptions, login, register, signed};
+use common::enigm::{SignOptions, append, ledger, login, register, signed};
 use common::push::{
-    add_device, append, assert_http_status, connect, expect_closed, ledger, next_event, open,
-    upgrade_header,
+    add_device, assert_http_status, connect, expect_closed, next_event, open, upgrade_header,
 };
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;

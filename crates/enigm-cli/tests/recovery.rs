@@ -8,12 +8,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use common::enigm::{
-    self, Session, SignOptions, add_device, append, b64, ledger, login, login_start, register,
-    signed, unb64,
+    Session, SignOptions, add_device, append, b64, ledger, login, login_start, register, signed,
+    unb64,
 };
+use common::push::{Socket, connect, expect_closed, next_event};
 use common::{Http, Response, ServerProcess, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, Signer, verify_chain};
@@ -25,24 +25,12 @@ use enigm_core::recovery::{
     RecoveryKey, RecoveryPhrase, recovery_authorization_message, recovery_proof_message,
 };
 use enigm_server::push::{EndReason, PushEvent};
-use futures_util::StreamExt;
 use rand_core::OsRng;
 use serde_json::json;
-use tokio::net::TcpStream;
-use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const USERNAME: &str = "Robin.Recovers";
 const PASSWORD: &str = "first password, soon forgotten";
 const NEW_PASSWORD: &str = "a brand new password 77";
-
-/// How long a socket may take to see an event.
-const PROMPT: Duration = Duration::from_secs(1);
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 // --- the recovering device's side of the protocol ---
 
@@ -221,59 +209,6 @@ fn get(http: &Http, session: &Session, device: &DeviceSecrets, path: &str) -> Re
         b"",
         &SignOptions::default(),
     )
-}
-
-async fn connect(server: &ServerProcess, session: &Session, device: &DeviceSecrets) -> Socket {
-    let header = enigm::authorization(
-        session,
-        device,
-        "GET",
-        "/v1/push",
-        b"",
-        &SignOptions::default(),
-    );
-    let mut request = format!("ws://{}/v1/push", server.addr)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Authorization", header.parse().unwrap());
-    let (socket, _) = timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .expect("connecting timed out")
-    .unwrap();
-    socket
-}
-
-async fn next_event(socket: &mut Socket) -> PushEvent {
-    loop {
-        let message = timeout(PROMPT, socket.next())
-            .await
-            .expect("no event within a second")
-            .expect("socket ended")
-            .unwrap();
-        match message {
-            Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("expected an event, got {other:?}"),
-        }
-    }
-}
-
-async fn expect_closed(socket: &mut Socket, reason: EndReason) {
-    let message = timeout(PROMPT, socket.next())
-        .await
-        .expect("not closed within a second")
-        .expect("socket ended without a close frame")
-        .unwrap();
-    let Message::Close(Some(frame)) = message else {
-        panic!("expected a close frame, got {message:?}");
-    };
-    assert_eq!(frame.code, CloseCode::Library(4001));
-    assert_eq!(frame.reason.as_str(), reason.as_str());
 }
 
 /// What a trusted socket hears about a recovery, in order, then its close.

@@ -5,11 +5,8 @@
 use std::time::Duration;
 
 use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, verify_chain};
 use enigm_server::push::{EndReason, PushEvent};
 use futures_util::StreamExt;
-use rand_core::OsRng;
-use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -17,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::enigm::{self, Account, Session, SignOptions, b64, signed, unb64};
+use super::enigm::{self, Account, Session, SignOptions};
 use super::{Http, ServerProcess};
 
 /// How long a socket may take to see an event.
@@ -99,55 +96,9 @@ pub async fn expect_closed(socket: &mut Socket, reason: EndReason) {
     );
 }
 
-/// Appends `entry` as `session`; panics unless 201.
-pub fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &LedgerEntry) {
-    let body = json!({ "entries": [b64(&entry.encode())] }).to_string();
-    let reply = signed(
-        http,
-        session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
-    assert_eq!(reply.status, 201, "{:?}", reply.json());
-}
-
-/// The account's verified ledger as `session` reads it.
-pub fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerState {
-    let page = signed(
-        http,
-        session,
-        device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    )
-    .json();
-    let entries: Vec<LedgerEntry> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
-    verify_chain(&entries).unwrap()
-}
-
-/// Adds a second device approved by the first; returns it.
+/// Adds a second device approved by the account's first; returns it.
 pub fn add_device(http: &Http, account: &Account, session: &Session) -> DeviceSecrets {
-    let state = ledger(http, session, &account.device);
-    let phone = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: phone.public(),
-        approved_by: account.device.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, &account.device);
-    add.sign_device(&account.account_id, &phone);
-    append(http, session, &account.device, &add);
-    phone
+    super::enigm::add_device(http, session, account.account_id, &account.device)
 }
 
 /// Asserts the upgrade was refused with `status`.

@@ -479,6 +479,24 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<bool, ServerError>;
 }
 
+/// Database integers are signed; our counters and times are not. Both backends store them
+/// through these three, so a value out of range is the same error everywhere.
+fn to_sql(value: u64) -> Result<i64, ServerError> {
+    i64::try_from(value).map_err(|_| ServerError::Storage("integer out of range".into()))
+}
+
+/// Reads a non-negative integer column.
+fn from_sql(value: i64) -> Result<u64, ServerError> {
+    u64::try_from(value).map_err(|_| ServerError::Storage("negative integer in database".into()))
+}
+
+/// Reads a fixed-size byte column.
+fn fixed<const N: usize>(bytes: Vec<u8>) -> Result<[u8; N], ServerError> {
+    bytes
+        .try_into()
+        .map_err(|_| ServerError::Storage("byte column of unexpected length in database".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

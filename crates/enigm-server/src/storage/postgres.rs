@@ -33,6 +33,7 @@ use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
     EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, PendingRecovery, RateLimitState,
     RecoveryCommit, SessionRecord, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
+    fixed, from_sql, to_sql,
 };
 use crate::error::ServerError;
 
@@ -241,23 +242,6 @@ fn pool(error: deadpool_postgres::PoolError) -> ServerError {
         }
         other => ServerError::Unavailable(format!("postgres pool: {other}")),
     }
-}
-
-/// Our counters and times are unsigned; PostgreSQL's integers are not.
-fn to_sql(value: u64) -> Result<i64, ServerError> {
-    i64::try_from(value).map_err(|_| ServerError::Storage("integer out of range".into()))
-}
-
-/// Reads a non-negative integer column.
-fn from_sql(value: i64) -> Result<u64, ServerError> {
-    u64::try_from(value).map_err(|_| ServerError::Storage("negative integer in database".into()))
-}
-
-/// Reads a fixed-size bytea column.
-fn fixed<const N: usize>(bytes: Vec<u8>) -> Result<[u8; N], ServerError> {
-    bytes
-        .try_into()
-        .map_err(|_| ServerError::Storage("bytea of unexpected length in database".into()))
 }
 
 /// Reads column `index` of `row`.
