@@ -239,7 +239,11 @@ impl Engine {
         })
         .await?;
         tracing::info!("account registered");
-        self.login(username, password).await?;
+        // The account exists now: the phrase must reach the user even if signing in fails
+        // (rate limit, network); the next command then asks to sign in.
+        if let Err(error) = self.login(username, password).await {
+            tracing::warn!(code = error.code(), "registered, but signing in failed");
+        }
         Ok(Registered {
             phrase,
             device_id: device.device_id(),
