@@ -80,6 +80,28 @@ pub(crate) struct HeadJson {
     pub(crate) hash: String,
 }
 
+/// The `registration_request` field of registration and recovery: base64url, then OPAQUE.
+pub(super) fn registration_request(text: &str) -> Result<RegistrationRequest, ServerError> {
+    let bytes = decode_b64("registration_request", text, REGISTRATION_REQUEST_LEN)?;
+    RegistrationRequest::deserialize(&bytes).map_err(|_| {
+        ServerError::Malformed(
+            "`registration_request` is not an OPAQUE registration request".into(),
+        )
+    })
+}
+
+/// The `registration_upload` field of registration and recovery: its bytes (recovery signs
+/// their hash) and the OPAQUE message.
+pub(super) fn registration_upload(
+    text: &str,
+) -> Result<(Vec<u8>, RegistrationUpload), ServerError> {
+    let bytes = decode_b64("registration_upload", text, REGISTRATION_UPLOAD_LEN)?;
+    let upload = RegistrationUpload::deserialize(&bytes).map_err(|_| {
+        ServerError::Malformed("`registration_upload` is not an OPAQUE registration upload".into())
+    })?;
+    Ok((bytes, upload))
+}
+
 /// The peppered lookup key of a username given as input.
 pub(crate) fn lookup_key(state: &AppState, username: &str) -> Result<[u8; 32], ServerError> {
     if username.len() > MAX_USERNAME_BYTES {
@@ -98,16 +120,7 @@ async fn register_start(
     let source_key = format!("reg:{}", source.ip());
     throttle(&state, &[(&source_key, state.config().source_backoff)]).await?;
     let key = lookup_key(&state, &request.username)?;
-    let message = decode_b64(
-        "registration_request",
-        &request.registration_request,
-        REGISTRATION_REQUEST_LEN,
-    )?;
-    let message = RegistrationRequest::deserialize(&message).map_err(|_| {
-        ServerError::Malformed(
-            "`registration_request` is not an OPAQUE registration request".into(),
-        )
-    })?;
+    let message = registration_request(&request.registration_request)?;
     let started = ServerRegistration::start(state.opaque_setup(), message, &key)
         .map_err(|_| ServerError::Malformed("the registration request was refused".into()))?;
     Ok(Json(RegisterStartReply {
@@ -121,14 +134,7 @@ async fn register_finish(
 ) -> Result<(StatusCode, Json<RegisterFinishReply>), ServerError> {
     let request: RegisterFinish = parse_json(&body)?;
     let key = lookup_key(&state, &request.username)?;
-    let upload = decode_b64(
-        "registration_upload",
-        &request.registration_upload,
-        REGISTRATION_UPLOAD_LEN,
-    )?;
-    let upload = RegistrationUpload::deserialize(&upload).map_err(|_| {
-        ServerError::Malformed("`registration_upload` is not an OPAQUE registration upload".into())
-    })?;
+    let (_, upload) = registration_upload(&request.registration_upload)?;
     let record = ServerRegistration::finish(upload);
 
     let genesis_bytes = decode_b64("genesis", &request.genesis, MAX_ENTRY_LEN)?;

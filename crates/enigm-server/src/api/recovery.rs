@@ -52,10 +52,7 @@ use axum::routing::on;
 use ed25519_dalek::Signature;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN};
-use enigm_core::opaque::{
-    REGISTRATION_REQUEST_LEN, REGISTRATION_UPLOAD_LEN, RegistrationRequest, RegistrationUpload,
-    ServerRegistration,
-};
+use enigm_core::opaque::ServerRegistration;
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
 use enigm_core::recovery::{
     RECOVERY_ID_LEN, recovery_authorization_message, recovery_proof_message,
@@ -63,7 +60,7 @@ use enigm_core::recovery::{
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{HeadJson, lookup_key};
+use super::accounts::{HeadJson, lookup_key, registration_request, registration_upload};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::audit::{entry_code, reason_code};
 use crate::error::{AuthFailure, ServerError};
@@ -192,16 +189,7 @@ async fn start(
 ) -> Result<Json<StartReply>, ServerError> {
     let request: StartRequest = parse_json(&body)?;
     let key = lookup_key(&state, &request.username)?;
-    let message = decode_b64(
-        "registration_request",
-        &request.registration_request,
-        REGISTRATION_REQUEST_LEN,
-    )?;
-    let message = RegistrationRequest::deserialize(&message).map_err(|_| {
-        ServerError::Malformed(
-            "`registration_request` is not an OPAQUE registration request".into(),
-        )
-    })?;
+    let message = registration_request(&request.registration_request)?;
     let config = state.config();
     throttle(
         &state,
@@ -299,14 +287,7 @@ async fn finish(
 ) -> Result<(StatusCode, Json<FinishReply>), ServerError> {
     let request: FinishRequest = parse_json(&body)?;
     let id = recovery_id(&request.recovery_id)?;
-    let upload_bytes = decode_b64(
-        "registration_upload",
-        &request.registration_upload,
-        REGISTRATION_UPLOAD_LEN,
-    )?;
-    let upload = RegistrationUpload::deserialize(&upload_bytes).map_err(|_| {
-        ServerError::Malformed("`registration_upload` is not an OPAQUE registration upload".into())
-    })?;
+    let (upload_bytes, upload) = registration_upload(&request.registration_upload)?;
     let entry_bytes = decode_b64("entry", &request.entry, MAX_ENTRY_LEN)?;
     let entry = LedgerEntry::decode(&entry_bytes).map_err(ServerError::InvalidLedger)?;
     let EntryKind::Recover { new_device, .. } = &entry.kind else {
