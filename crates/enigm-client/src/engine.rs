@@ -408,6 +408,12 @@ impl Engine {
     /// [`ClientError::LedgerRejected`] for a fork, a rollback, a bad signature or rule, or a
     /// head the entries do not reach (hidden entries); nothing is stored then.
     pub async fn sync(&self) -> Result<DeviceList, ClientError> {
+        let state = self.sync_state().await?;
+        self.device_list(&state).await
+    }
+
+    /// [`Engine::sync`]'s verified state itself, for callers that build on it.
+    async fn sync_state(&self) -> Result<LedgerState, ClientError> {
         let account_id = self
             .with_store_blocking(|store| store.account_id())
             .await?
@@ -452,11 +458,16 @@ impl Engine {
                 .await?;
             tracing::info!(seq = head.seq, "ledger verified and pinned");
         }
+        Ok(state)
+    }
+
+    /// The view of a verified state, marking this device.
+    async fn device_list(&self, state: &LedgerState) -> Result<DeviceList, ClientError> {
         let this = self
             .with_store_blocking(|store| store.device_secrets())
             .await?
             .map(|device| device.device_id());
-        Ok(DeviceList::from_state(&state, this))
+        Ok(DeviceList::from_state(state, this))
     }
 
     /// All ledger entries from `since`, following pages.
@@ -505,11 +516,7 @@ impl Engine {
     /// longer verifies (a damaged store).
     pub async fn devices(&self) -> Result<DeviceList, ClientError> {
         let (state, _) = self.local_state().await?.ok_or(ClientError::NoAccount)?;
-        let this = self
-            .with_store_blocking(|store| store.device_secrets())
-            .await?
-            .map(|device| device.device_id());
-        Ok(DeviceList::from_state(&state, this))
+        self.device_list(&state).await
     }
 
     /// Suspends, resumes, revokes or retires a device of the account, signed by this device.
@@ -524,15 +531,14 @@ impl Engine {
         target: &str,
         change: DeviceChange,
     ) -> Result<DeviceView, ClientError> {
-        let list = self.sync().await?;
-        let device = list.resolve(target)?.device_id;
+        let state = self.sync_state().await?;
+        let device = self.device_list(&state).await?.resolve(target)?.device_id;
         let (account_id, secrets) = self
             .with_store_blocking(|store| Ok((store.account_id()?, store.device_secrets()?)))
             .await?;
         let (Some(account_id), Some(secrets)) = (account_id, secrets) else {
             return Err(ClientError::NoAccount);
         };
-        let (state, _) = self.local_state().await?.ok_or(ClientError::NoAccount)?;
         let kind = match change {
             DeviceChange::Suspend => EntryKind::Suspend { device },
             DeviceChange::Resume => EntryKind::Resume { device },
