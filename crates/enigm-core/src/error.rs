@@ -298,4 +298,31 @@ pub enum Error {
     /// Deliberately one variant, so nobody learns which.
     #[error("password authentication failed")]
     OpaqueFailed,
+
+    // --- account sync key (sync_key.rs) ---
+    /// A sealed sync key or shared item has the wrong length or an unknown version.
+    #[error("sealed sync key or shared item is malformed")]
+    SyncKeyMalformed,
+    /// A shared item is larger than items may be.
+    #[error("shared item is larger than {max} bytes")]
+    SyncItemTooLarge {
+        /// The largest accepted plaintext in bytes.
+        max: usize,
+    },
+    /// A sealed sync key names another device as its recipient.
+    #[error("the sealed sync key was sealed to another device")]
+    SyncKeyWrongRecipient,
+    /// A sealed sync key or shared item did not decrypt: it was altered, or it belongs to
+    /// another account, item or key.
+    #[error("sealed data did not decrypt; it was altered or belongs elsewhere")]
+    SyncKeyDecryptFailed,
+    /// A shared item was written under a sync-key epoch this key is not: a device removed
+    /// before that epoch cannot read it.
+    #[error("shared item is from sync-key epoch {need}, this key is epoch {have}")]
+    SyncKeyEpochMismatch {
+        /// The epoch of the key at hand.
+        have: u64,
+        /// The epoch the item was written under.
+        need: u64,
+    },
 }

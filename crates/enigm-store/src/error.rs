@@ -114,6 +114,14 @@ pub enum Error {
         offered: u64,
     },
 
+    /// A different account sync key is already stored for this epoch: someone is offering a
+    /// second key for an epoch this device already holds. The stored key is unchanged.
+    #[error("a different account sync key is already stored for epoch {epoch}")]
+    SyncKeyConflict {
+        /// The epoch both keys claim.
+        epoch: u64,
+    },
+
     /// A value does not fit the store's representation (for example a ledger sequence number
     /// above `i64::MAX`), or a stored value is out of its valid range.
     #[error("the {0} is out of range")]
@@ -146,6 +154,7 @@ impl Error {
             Self::AlreadySet(_) => "already_set",
             Self::LedgerGap { .. } => "ledger_gap",
             Self::LedgerHeadRollback { .. } => "ledger_head_rollback",
+            Self::SyncKeyConflict { .. } => "sync_key_conflict",
             Self::ValueOutOfRange(_) => "value_out_of_range",
             Self::Io(_) => "store_io",
             Self::Database(_) => "store_database",

@@ -54,6 +54,14 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL CHECK (expires_at >= 0)
     ) STRICT;
     ",
+    // v3: the account sync key, one row per epoch this device held (older epochs keep data
+    // written under them readable).
+    "
+    CREATE TABLE sync_key (
+        epoch INTEGER PRIMARY KEY CHECK (epoch >= 1),
+        key   BLOB NOT NULL CHECK (length(key) = 32)
+    ) STRICT;
+    ",
 ];
 
 /// The newest schema version this build understands.

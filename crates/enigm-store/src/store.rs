@@ -23,6 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use enigm_core::identity::DeviceSecrets;
+use enigm_core::sync_key::SyncKey;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
@@ -434,8 +435,86 @@ impl Store {
         Ok(())
     }
 
+    /// The newest account sync key this device holds.
+    ///
+    /// # Errors
+    /// [`Error::Database`]; [`Error::ValueOutOfRange`] if a stored row is damaged.
+    pub fn sync_key(&self) -> Result<Option<SyncKey>, Error> {
+        self.read_sync_key(
+            "SELECT epoch, key FROM sync_key ORDER BY epoch DESC LIMIT 1",
+            [],
+        )
+    }
+
+    /// The account sync key of one epoch, if this device held it.
+    ///
+    /// # Errors
+    /// [`Error::ValueOutOfRange`] if `epoch > i64::MAX`; [`Error::Database`].
+    pub fn sync_key_at(&self, epoch: u64) -> Result<Option<SyncKey>, Error> {
+        let epoch = i64::try_from(epoch).map_err(|_| Error::ValueOutOfRange("sync-key epoch"))?;
+        self.read_sync_key("SELECT epoch, key FROM sync_key WHERE epoch = ?1", [epoch])
+    }
+
+    fn read_sync_key(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<SyncKey>, Error> {
+        let row: Option<(i64, Zeroizing<Vec<u8>>)> = self
+            .conn
+            .query_row(sql, params, |row| {
+                Ok((row.get(0)?, Zeroizing::new(row.get(1)?)))
+            })
+            .optional()?;
+        row.map(|(epoch, key)| {
+            let epoch = u64::try_from(epoch)
+                .map_err(|_| Error::ValueOutOfRange("stored sync-key epoch"))?;
+            let key: &[u8; 32] = key
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::ValueOutOfRange("stored sync key"))?;
+            Ok(SyncKey::from_bytes(epoch, key))
+        })
+        .transpose()
+    }
+
+    /// Saves an account sync key. Saving the same key for its epoch again is a no-op, so a
+    /// retried step is harmless.
+    ///
+    /// # Errors
+    /// [`Error::SyncKeyConflict`] if a different key is stored for that epoch (nothing is
+    /// changed); [`Error::ValueOutOfRange`]; [`Error::Database`].
+    pub fn save_sync_key(&mut self, key: &SyncKey) -> Result<(), Error> {
+        let epoch = i64::try_from(key.epoch())
+            .ok()
+            .filter(|epoch| *epoch >= 1)
+            .ok_or(Error::ValueOutOfRange("sync-key epoch"))?;
+        let bytes = key.to_bytes();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<Zeroizing<Vec<u8>>> = tx
+            .query_row(
+                "SELECT key FROM sync_key WHERE epoch = ?1",
+                [epoch],
+                |row| Ok(Zeroizing::new(row.get(0)?)),
+            )
+            .optional()?;
+        match stored {
+            Some(stored) if stored.as_slice() == bytes.as_slice() => return Ok(()),
+            Some(_) => return Err(Error::SyncKeyConflict { epoch: key.epoch() }),
+            None => {}
+        }
+        tx.execute(
+            "INSERT INTO sync_key (epoch, key) VALUES (?1, ?2)",
+            params![epoch, bytes.as_slice()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records that this device was removed from its account and erases what it could still
-    /// use: its private keys and its session, in one transaction, then checkpoints the log so
+    /// use: its private keys, its account sync keys and its session, in one transaction, then checkpoints the log so
     /// the old pages do not linger in it. The account id and the verified ledger stay, so the
     /// profile can still say what happened. Idempotent.
     ///
@@ -448,6 +527,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM device", [])?;
         tx.execute("DELETE FROM session", [])?;
+        tx.execute("DELETE FROM sync_key", [])?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('revoked', ?1)
              ON CONFLICT (key) DO NOTHING",

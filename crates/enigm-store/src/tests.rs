@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use enigm_core::identity::DeviceSecrets;
+use enigm_core::sync_key::SyncKey;
 use keyring_core::CredentialStore;
 use keyring_core::api::CredentialStoreApi;
 use rand_core::OsRng;
@@ -425,6 +426,9 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     store.save_device_secrets(&secrets).unwrap();
     store.set_account_id([3; 16]).unwrap();
     store
+        .save_sync_key(&SyncKey::generate(&mut OsRng, 1))
+        .unwrap();
+    store
         .save_session(&SavedSession {
             session_id: [4; 16],
             kind: "full".into(),
@@ -457,6 +461,7 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     let store = Store::open_with_key(dir.path(), &key).unwrap();
     assert!(store.device_secrets().unwrap().is_none());
     assert!(store.session().unwrap().is_none());
+    assert!(store.sync_key().unwrap().is_none());
     assert_eq!(store.revoked().unwrap(), Some(mark));
     assert_eq!(store.account_id().unwrap(), Some([3; 16]));
     assert_eq!(store.ledger_entries().unwrap().len(), 1);
@@ -553,4 +558,35 @@ fn wipe_removes_the_key_and_the_files_only_when_asked() {
     assert!(dir.path().join("unrelated.txt").exists());
     // A wiped directory is a fresh profile again.
     assert!(Store::open(dir.path(), &keychain).unwrap().info().created);
+}
+
+#[test]
+fn sync_keys_are_kept_per_epoch_and_a_second_key_for_an_epoch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = StoreKey::generate();
+    let mut store = Store::open_with_key(dir.path(), &key).unwrap();
+    assert!(store.sync_key().unwrap().is_none());
+    let first = SyncKey::generate(&mut OsRng, 1);
+    let second = SyncKey::generate(&mut OsRng, 2);
+    store.save_sync_key(&second).unwrap();
+    store.save_sync_key(&first).unwrap();
+    store.save_sync_key(&first).unwrap();
+    let impostor = SyncKey::generate(&mut OsRng, 2);
+    assert!(matches!(
+        store.save_sync_key(&impostor),
+        Err(Error::SyncKeyConflict { epoch: 2 })
+    ));
+    assert!(matches!(
+        store.save_sync_key(&SyncKey::generate(&mut OsRng, 0)),
+        Err(Error::ValueOutOfRange(_))
+    ));
+    store.close().unwrap();
+
+    let store = Store::open_with_key(dir.path(), &key).unwrap();
+    let newest = store.sync_key().unwrap().unwrap();
+    assert_eq!(newest.epoch(), 2);
+    assert_eq!(*newest.to_bytes(), *second.to_bytes());
+    let older = store.sync_key_at(1).unwrap().unwrap();
+    assert_eq!(*older.to_bytes(), *first.to_bytes());
+    assert!(store.sync_key_at(3).unwrap().is_none());
 }
