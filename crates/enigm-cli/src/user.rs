@@ -6,7 +6,9 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use enigm_client::{ClientError, DeviceChange, DeviceList, DeviceView, Engine, WatchUpdate};
+use enigm_client::{
+    ClientError, DeviceChange, DeviceList, DeviceView, Engine, EntryView, HeadView, WatchUpdate,
+};
 use enigm_core::ledger::RevokeReason;
 use enigm_core::session::SessionState;
 use serde_json::json;
@@ -100,6 +102,8 @@ pub(crate) enum SessionCommand {
 /// `enigm ledger ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum LedgerCommand {
+    /// The account's device history, entry by entry, from the verified ledger.
+    Show,
     /// Fetch, verify and pin the account's device ledger.
     Verify,
 }
@@ -352,19 +356,77 @@ fn print_update(json: bool, update: &WatchUpdate) -> Result<(), CliError> {
 /// `enigm ledger ...`.
 pub(crate) fn ledger(global: &Global, command: LedgerCommand) -> Result<(), CliError> {
     match command {
+        LedgerCommand::Show => {
+            let history = with_engine(global, async |engine| engine.ledger_history().await)?;
+            let mut lines: Vec<String> = history.entries.iter().map(entry_line).collect();
+            lines.push(verified_line(&history.head));
+            print(global, &to_json(&history)?, &lines.join("\n"))
+        }
         LedgerCommand::Verify => {
             let list = with_engine(global, async |engine| engine.sync().await)?;
             print(
                 global,
                 &json!({ "verified": true, "head": to_json(&list.head)? }),
-                &format!(
-                    "ledger verified: {} entries, head {}",
-                    list.head.seq + 1,
-                    hex::encode(&list.head.hash[..8])
-                ),
+                &verified_line(&list.head),
             )
         }
     }
+}
+
+/// "ledger verified: N entries, head H".
+fn verified_line(head: &HeadView) -> String {
+    let count = head.seq + 1;
+    format!(
+        "ledger verified: {count} {}, head {}",
+        if count == 1 { "entry" } else { "entries" },
+        hex::encode(&head.hash[..8])
+    )
+}
+
+/// One history entry in words, devices by fingerprint.
+fn entry_line(entry: &EntryView) -> String {
+    let device = entry
+        .device
+        .map_or_else(String::new, |device| device.fingerprint());
+    let what = match entry.kind {
+        "genesis" => format!("account created by {device}"),
+        "add_device" => match entry.replaces {
+            Some(old) => format!("{device} added, replacing {}", old.fingerprint()),
+            None => format!("{device} added"),
+        },
+        "recover" => format!("recovered with the recovery phrase on {device}"),
+        "revoke" => format!(
+            "{device} revoked ({})",
+            entry.reason.unwrap_or("unspecified")
+        ),
+        "review" => format!(
+            "{device} {} by the organization",
+            if entry.approved == Some(true) {
+                "approved"
+            } else {
+                "refused"
+            }
+        ),
+        "rotate_recovery" => "recovery phrase replaced".to_owned(),
+        "join_organization" => "joined an organization".to_owned(),
+        "leave_organization" => "left its organization".to_owned(),
+        "suspend" => format!("{device} suspended"),
+        "resume" => format!("{device} resumed"),
+        "retire" => format!("{device} retired"),
+        other => format!("{device} {other}"),
+    };
+    let by = match (entry.kind, entry.by) {
+        ("genesis", _) | (_, None) => String::new(),
+        ("add_device", Some(by)) => format!(", approved by {}", by.fingerprint()),
+        (_, Some(by)) => format!(", by {}", by.fingerprint()),
+    };
+    let revoked: Vec<String> = entry.revoked.iter().map(|d| d.fingerprint()).collect();
+    let revoked = if revoked.is_empty() {
+        String::new()
+    } else {
+        format!("; revoked {}", revoked.join(", "))
+    };
+    format!("#{:<3} {what}{by}{revoked}", entry.seq)
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {

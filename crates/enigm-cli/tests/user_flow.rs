@@ -119,6 +119,23 @@ fn register_shows_the_phrase_once_and_lists_this_device_verified() {
 
     let verified = ok(&enigm(&profile, &server, &["ledger", "verify"], ""));
     assert_eq!(verified["verified"], true);
+    let text = Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--server")
+        .arg(format!("http://{}", server.addr))
+        .args(["ledger", "show"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    let fingerprint = enigm_core::identity::DeviceId::from_hex(&device_id)
+        .unwrap()
+        .fingerprint();
+    assert!(
+        text.starts_with(&format!("#0   account created by {fingerprint}\n")),
+        "{text}"
+    );
+    assert!(text.contains("\nledger verified: 1 entry, head "), "{text}");
 
     // The phrase is never stored: not in the profile's files (which are encrypted anyway), and
     // no word sequence of it anywhere on disk.
@@ -349,6 +366,22 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
         "",
     ));
     assert_eq!(revoked["device"]["state"], "revoked");
+    // The laptop's history says who did what, from its own verified ledger.
+    let history = ok(&enigm(&laptop, &server, &["ledger", "show"], ""));
+    assert_eq!(history["verified"], true);
+    let entries = history["entries"].as_array().unwrap();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["genesis", "add_device", "revoke"]);
+    let laptop_id = laptop_secrets.device_id().to_hex();
+    assert_eq!(entries[1]["device"], phone_id.as_str());
+    assert_eq!(entries[1]["by"], laptop_id.as_str());
+    assert_eq!(entries[2]["device"], phone_id.as_str());
+    assert_eq!(entries[2]["by"], laptop_id.as_str());
+    assert_eq!(entries[2]["reason"], "lost");
+    assert_eq!(entries[2]["hash"], history["head"]["hash"]);
     // Within a second of the revocation being acknowledged, the phone's watch says so and ends.
     let mut update = next(Duration::from_secs(1));
     while update["event"] != "state" {

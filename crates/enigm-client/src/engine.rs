@@ -413,7 +413,7 @@ impl Engine {
     }
 
     /// [`Engine::sync`]'s verified state itself, for callers that build on it.
-    async fn sync_state(&self) -> Result<LedgerState, ClientError> {
+    pub(crate) async fn sync_state(&self) -> Result<LedgerState, ClientError> {
         let account_id = self
             .with_store_blocking(|store| store.account_id())
             .await?

@@ -24,11 +24,13 @@
 mod api;
 mod engine;
 mod error;
+mod history;
 mod view;
 mod watch;
 
 pub use api::ServiceClient;
 pub use engine::{DeviceChange, Engine, Registered};
 pub use error::ClientError;
+pub use history::{Actor, EntryView, LedgerHistory};
 pub use view::{DeviceList, DeviceView, HeadView};
 pub use watch::WatchUpdate;

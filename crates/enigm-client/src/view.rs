@@ -125,14 +125,27 @@ fn hex_id<S: serde::Serializer>(id: &DeviceId, serializer: S) -> Result<S::Ok, S
     serializer.serialize_str(&id.to_hex())
 }
 
-fn hex_opt<S: serde::Serializer>(id: &Option<DeviceId>, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn hex_opt<S: serde::Serializer>(
+    id: &Option<DeviceId>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match id {
         Some(id) => serializer.serialize_str(&id.to_hex()),
         None => serializer.serialize_none(),
     }
 }
 
-fn hex_hash<S: serde::Serializer>(hash: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn hex_id_list<S: serde::Serializer>(
+    ids: &[DeviceId],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(ids.iter().map(DeviceId::to_hex))
+}
+
+pub(crate) fn hex_hash<S: serde::Serializer>(
+    hash: &[u8; 32],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&hex::encode(hash))
 }
 

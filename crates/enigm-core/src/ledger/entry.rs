@@ -60,6 +60,19 @@ pub enum RevokeReason {
     Decommissioned,
 }
 
+impl RevokeReason {
+    /// The lower-case name the app and the CLI show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Lost => "lost",
+            Self::Stolen => "stolen",
+            Self::Compromised => "compromised",
+            Self::Decommissioned => "decommissioned",
+        }
+    }
+}
+
 /// The change an entry makes. Each variant's signer rules are in [`super::LedgerState`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {
