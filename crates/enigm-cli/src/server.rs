@@ -29,6 +29,10 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "ENIGM_ENROLLMENT_TTL_SECS", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     enrollment_ttl_secs: u64,
+    /// Seconds a session lasts without a refresh.
+    #[arg(long, env = "ENIGM_SESSION_TTL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    session_ttl_secs: u64,
     /// Open enrollment requests an account may have at once.
     #[arg(long, env = "ENIGM_ENROLLMENT_MAX_OPEN", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=100))]
@@ -84,6 +88,7 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         config.database = args.database;
         config.database_ca = args.database_ca;
         config.enrollment_ttl_secs = args.enrollment_ttl_secs;
+        config.session_ttl_secs = args.session_ttl_secs;
         config.enrollment_max_open = args.enrollment_max_open;
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
         config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();

@@ -9,7 +9,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::enigm::{self as client, append, ledger};
 use common::{Http, ServerProcess, contains, read_tree};
@@ -413,4 +413,42 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
         .unwrap()
         .to_owned();
     assert!(message.contains("this device was revoked"), "{message}");
+}
+
+#[test]
+fn a_session_in_use_is_refreshed_and_an_idle_one_expires() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(&data.path().join("data"), &["--session-ttl-secs", "3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("a");
+    register(&profile, &server, "erin.refresh");
+
+    // Used every half second for longer than the session's whole lifetime: still signed in,
+    // because each use refreshes a session close to its expiry.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let list = ok(&enigm(&profile, &server, &["device", "list"], ""));
+        assert_eq!(list["devices"][0]["this_device"], true);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Left alone past its lifetime, the session ends, and the CLI says to sign in again.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        failed(&enigm(&profile, &server, &["device", "list"], "")),
+        "signed_out"
+    );
+    let status = enigm(
+        &profile,
+        &server,
+        &[
+            "account",
+            "login",
+            "--username",
+            "erin.refresh",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(ok(&status)["session"]["kind"], "full");
 }

@@ -27,6 +27,7 @@ use enigm_core::opaque::{
 };
 use enigm_core::recovery::RecoveryPhrase;
 use enigm_core::request::{SessionId, session_binding_message};
+use enigm_core::session::refresh_due;
 use enigm_store::{Keychain, PinnedHead, SavedSession, Store};
 use rand_core::{OsRng, RngCore};
 use reqwest::Method;
@@ -92,6 +93,11 @@ struct SessionReply {
     kind: String,
     expires_at: u64,
     account_id: String,
+}
+
+#[derive(Deserialize)]
+struct RefreshReply {
+    expires_at: u64,
 }
 
 #[derive(Deserialize)]
@@ -355,6 +361,49 @@ impl Engine {
         }
     }
 
+    /// Refreshes the saved session when it is close to expiry, so a device in use stays signed
+    /// in. A session the service no longer knows is forgotten (the caller's request then says
+    /// why).
+    ///
+    /// # Errors
+    /// The store's errors; [`ClientError::DeviceRevoked`] for a removed device.
+    pub async fn refresh_if_due(&self) -> Result<(), ClientError> {
+        let Some(saved) = self.with_store_blocking(|store| store.session()).await? else {
+            return Ok(());
+        };
+        let now = now();
+        if !refresh_due(saved.expires_at, now) {
+            return Ok(());
+        }
+        let (session, device) = self.signer_parts().await?;
+        let signer = Signer {
+            session,
+            device: &device,
+            now,
+        };
+        let reply: Result<RefreshReply, ClientError> = self
+            .api
+            .signed(signer, Method::POST, "/v1/sessions/refresh", None)
+            .await;
+        match reply {
+            Ok(reply) => {
+                let refreshed = SavedSession {
+                    expires_at: reply.expires_at,
+                    ..saved
+                };
+                self.with_store_blocking(move |store| store.save_session(&refreshed))
+                    .await?;
+                tracing::debug!("session refreshed");
+            }
+            Err(error) if error.is_session_over() => {
+                self.with_store_blocking(Store::clear_session).await?;
+            }
+            // Offline or refused for another reason: the request itself will say so.
+            Err(_) => {}
+        }
+        Ok(())
+    }
+
     /// A signed request with the saved session.
     async fn signed<T: serde::de::DeserializeOwned>(
         &self,
@@ -362,6 +411,7 @@ impl Engine {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<T, ClientError> {
+        self.refresh_if_due().await?;
         let (session, device) = self.signer_parts().await?;
         let signer = Signer {
             session,

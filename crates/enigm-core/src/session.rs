@@ -12,6 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+/// How long before its expiry a client refreshes a session it is using, so a user who keeps
+/// working is never signed out by the clock; an idle session still expires.
+pub const REFRESH_MARGIN_SECS: u64 = 15 * 60;
+
+/// Whether a session that expires at `expires_at` is due for a refresh at `now`.
+pub const fn refresh_due(expires_at: u64, now: u64) -> bool {
+    now.saturating_add(REFRESH_MARGIN_SECS) >= expires_at
+}
+
 /// Why a signed-in device may do less than usual.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -282,5 +291,17 @@ mod tests {
         );
         let json = serde_json::to_value(SessionState::Revoked { at: 5 }).unwrap();
         assert_eq!(json, serde_json::json!({ "state": "revoked", "at": 5 }));
+    }
+
+    #[test]
+    fn a_session_is_refreshed_only_in_its_last_minutes() {
+        let expires_at = 10_000;
+        assert!(!refresh_due(
+            expires_at,
+            expires_at - REFRESH_MARGIN_SECS - 1
+        ));
+        assert!(refresh_due(expires_at, expires_at - REFRESH_MARGIN_SECS));
+        assert!(refresh_due(expires_at, expires_at + 1));
+        assert!(refresh_due(0, u64::MAX));
     }
 }
