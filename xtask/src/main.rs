@@ -4,6 +4,7 @@
 //! Every command first runs [`setup`], which installs what is missing (Debian packages, the
 //! UI's npm packages) and says precisely what to install where it cannot.
 
+mod app;
 mod bench;
 mod postgres;
 mod setup;
@@ -18,8 +19,9 @@ use crate::shell::{cmd, run};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  run      set up, build and start the app (against a local profile)
+  run      set up, build, start the local service and the app against it
   test     set up, then fmt, clippy, UI checks and every test (real keychain, real WebView)
+  bundle   the release .deb and .rpm, with their sizes
   bench    criterion benchmarks, printed as one table
   setup    install missing system and npm packages only";
 
@@ -27,7 +29,8 @@ fn main() -> Result<()> {
     let command = std::env::args().nth(1).unwrap_or_default();
     let root = workspace_root()?;
     match command.as_str() {
-        "run" => run_app(&root),
+        "run" => app::run_app(&root),
+        "bundle" => app::bundle_command(&root),
         "test" => test(&root),
         "bench" => bench::run(&root),
         "setup" => setup::all(&root),
@@ -46,22 +49,6 @@ fn workspace_root() -> Result<PathBuf> {
         .parent()
         .map(Path::to_path_buf)
         .context("xtask has no parent directory")
-}
-
-/// `cargo xtask run`: set up, build the UI and start the app.
-fn run_app(root: &Path) -> Result<()> {
-    setup::all(root)?;
-    build_ui(root)?;
-    if cfg!(target_os = "linux")
-        && std::env::var_os("DISPLAY").is_none()
-        && std::env::var_os("WAYLAND_DISPLAY").is_none()
-    {
-        bail!(
-            "no display: set DISPLAY or WAYLAND_DISPLAY, or start a virtual one with \
-             `xvfb-run -a cargo xtask run`"
-        );
-    }
-    run(cmd("cargo", root).args(["run", "--package", "enigm-app"]))
 }
 
 /// `cargo xtask test`: everything CI checks, in the order that fails fastest.
@@ -109,6 +96,7 @@ fn test(root: &Path) -> Result<()> {
         session.run(tests.args(["test", "--workspace", "--locked", "--", "--include-ignored"]))?;
     }
     run(cmd("cargo", root).args(["test", "--workspace", "--locked", "--doc"]))?;
+    app::check_installed_package(root, &session)?;
     println!("\nxtask test: all checks passed");
     Ok(())
 }
