@@ -143,11 +143,15 @@ fn login(profile: &Path, server: &ServerProcess, password: &str) -> Output {
     )
 }
 
-/// This device's secrets, read from its profile store (the real keychain holds its key).
-fn holds_device_keys(profile: &Path) -> bool {
+/// Whether the profile's store (its key in the real keychain) holds the device's private keys,
+/// and the newest account sync key epoch it holds.
+fn held_keys(profile: &Path) -> (bool, Option<u64>) {
     let keychain = Keychain::platform().unwrap();
     let store = Store::open(profile, &keychain).unwrap();
-    store.device_secrets().unwrap().is_some()
+    (
+        store.device_secrets().unwrap().is_some(),
+        store.sync_key().unwrap().map(|key| key.epoch()),
+    )
 }
 
 /// The device with `id` in a `device list`-shaped object.
@@ -268,6 +272,8 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     assert_eq!(this["origin"], "recovery");
     let status = ok(&enigm(&desktop, &server, &["session", "status"], ""));
     assert_eq!(status["device_state"], "active");
+    // It starts a new account sync key epoch of its own.
+    assert_eq!(held_keys(&desktop), (true, Some(1)));
 
     // The laptop's watch says a recovery happened, then that this device is revoked, and ends.
     assert_eq!(watch.next_news()["event"], "recovery_started");
@@ -282,7 +288,7 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     assert!(watch.child.wait().unwrap().success());
 
     // Its keys are gone and its next command says why.
-    assert!(!holds_device_keys(&laptop));
+    assert_eq!(held_keys(&laptop), (false, None));
     let (code, _) = failed(&enigm(&laptop, &server, &["device", "list"], ""));
     assert_eq!(code, "device_revoked");
 

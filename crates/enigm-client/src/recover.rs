@@ -6,8 +6,9 @@
 //! it pins this phrase's key, so the list it shows was signed by the account's devices, not
 //! made up by the service. [`RecoveryCandidate::finish`] then sets the new password (OPAQUE
 //! re-registration authorized by the recovery key), appends the `Recover` entry that adds this
-//! device and revokes the lost ones, pins the verified ledger, signs in with the new password
-//! and starts a new account sync key epoch on this device.
+//! device and revokes the lost ones, pins the verified ledger, starts a new account sync key
+//! epoch on this device (DESIGN §3: a recovered device gets no earlier keys), and signs in with
+//! the new password.
 //!
 //! The service binds OPAQUE's registration request to the recovery it starts, and the request
 //! needs the password, which the user chooses after seeing the devices. So `finish` starts a
@@ -32,6 +33,7 @@ use enigm_core::recovery::{
     RECOVERY_ID_LEN, RecoveryKey, RecoveryPhrase, recovery_authorization_message,
     recovery_proof_message,
 };
+use enigm_core::sync_key::SyncKey;
 use enigm_store::PinnedHead;
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
@@ -334,7 +336,12 @@ impl RecoveryCandidate {
         engine
             .with_store_blocking(move |store| {
                 store.set_account_id(account_id)?;
-                store.append_ledger(0, &bytes, pinned)
+                store.append_ledger(0, &bytes, pinned)?;
+                // A recovered device starts a new sync-key epoch: it gets no earlier keys.
+                let epoch = store
+                    .sync_key()?
+                    .map_or(1, |newest| newest.epoch().saturating_add(1));
+                store.save_sync_key(&SyncKey::generate(&mut OsRng, epoch))
             })
             .await?;
         tracing::info!(
