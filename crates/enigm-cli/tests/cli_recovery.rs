@@ -396,14 +396,26 @@ fn a_rotated_phrase_replaces_the_old_one() {
 
     let (code, _) = failed(&recover(&desktop, &server, USERNAME, &old_phrase, &[]));
     assert_eq!(code, "recovery_refused");
+    let mut watch = Watch::start(&laptop, &server);
+    assert_eq!(watch.next_news()["state"], "active");
+    watch.wait_connected();
     let recovered = ok(&recover(&desktop, &server, USERNAME, &new_phrase, &[]));
     assert_eq!(device(&recovered, &laptop_id)["state"], "active");
     assert_eq!(recovered["head"]["seq"], 2);
 
-    // The laptop was not marked lost: its session ended with the recovery, and it signs in again
-    // with the new password and sees both devices.
+    // The laptop was not marked lost: its watch says the account was recovered elsewhere and
+    // ends there (it keeps its keys); it signs in again with the new password and sees both
+    // devices.
+    assert_eq!(watch.next_news()["event"], "recovery_started");
+    assert_eq!(watch.next_news()["state"], "recovering_elsewhere");
+    assert!(watch.child.wait().unwrap().success());
+    assert!(
+        watch.lines.recv_timeout(WAIT).is_err(),
+        "news after the end"
+    );
+    assert!(held_keys(&laptop).0);
     let (code, _) = failed(&enigm(&laptop, &server, &["device", "list"], ""));
-    assert_eq!(code, "session_before_recovery");
+    assert_eq!(code, "signed_out");
     assert_eq!(
         failed(&login(&laptop, &server, PASSWORD)).0,
         "wrong_password"
