@@ -427,6 +427,22 @@ fn a_rotated_phrase_replaces_the_old_one() {
     let list = ok(&enigm(&laptop, &server, &["device", "list"], ""));
     assert_eq!(list["head"], recovered["head"]);
     assert_eq!(list["devices"].as_array().unwrap().len(), 2);
+
+    // Another recovery while the laptop is not listening: when it starts watching, it learns
+    // that its session ended with a recovery, not merely that it expired.
+    ok(&recover(
+        &dir.path().join("tablet"),
+        &server,
+        USERNAME,
+        &new_phrase,
+        &[],
+    ));
+    let mut watch = Watch::start(&laptop, &server);
+    assert_eq!(watch.next_news()["state"], "active");
+    assert_eq!(watch.next_news()["state"], "recovering_elsewhere");
+    assert!(watch.child.wait().unwrap().success());
+    let (code, _) = failed(&enigm(&laptop, &server, &["device", "list"], ""));
+    assert_eq!(code, "signed_out");
 }
 
 #[test]

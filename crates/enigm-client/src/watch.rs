@@ -148,6 +148,8 @@ impl Engine {
                 // The account was recovered while this device was not listening.
                 Err(error) if error.code() == "session_before_recovery" => {
                     state = self.transition(state, SessionEvent::Ended(SessionEnd::Recovery))?;
+                    self.with_store_blocking(enigm_store::Store::clear_session)
+                        .await?;
                     observer(&WatchUpdate::State { state });
                     continue;
                 }
