@@ -108,8 +108,9 @@ impl Engine {
     /// [`ClientError::AlreadyRegistered`] if this profile has an account;
     /// [`ClientError::DeviceRevoked`] for a revoked profile; the service's `recovery_refused`
     /// for a phrase that is not the account's (or an unknown username) and `rate_limited`;
-    /// [`ClientError::LedgerRejected`] when the disclosed ledger does not verify or does not
-    /// pin this phrase's key.
+    /// [`ClientError::LedgerRejected`] / [`ClientError::LedgerInconsistent`] (both
+    /// `ledger_rejected`) when the disclosed ledger does not verify, does not reach the head the
+    /// service names, or does not pin this phrase's key.
     pub async fn begin_recovery(
         &self,
         username: &str,
