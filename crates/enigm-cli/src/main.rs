@@ -3,6 +3,7 @@
 //! enigm-core), sharing the global options declared here.
 
 mod audit;
+mod recover;
 mod server;
 mod user;
 
@@ -57,6 +58,9 @@ enum Command {
     /// The account's device ledger.
     #[command(subcommand)]
     Ledger(user::LedgerCommand),
+    /// The recovery phrase: check one offline, or replace it.
+    #[command(subcommand)]
+    Recovery(recover::RecoveryCommand),
     /// Run the Enigm service.
     Server(server::ServerArgs),
     /// Audit exports: verify one offline.
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Device(command) => user::device(&global, command),
         Command::Session(command) => user::session(&global, command),
         Command::Ledger(command) => user::ledger(&global, command),
+        Command::Recovery(command) => recover::recovery(&global, command),
         Command::Server(args) => server::run(&global, args),
         Command::Audit(args) => audit::run(&global, args),
     };

@@ -29,6 +29,8 @@ pub(crate) enum AccountCommand {
     Register(Credentials),
     /// Sign in on this device.
     Login(Credentials),
+    /// Recover the account on this new device with the recovery phrase; sets a new password.
+    Recover(crate::recover::RecoverArgs),
 }
 
 /// `--username U --password-stdin`.
@@ -118,7 +120,7 @@ impl From<ClientError> for CliError {
 }
 
 /// Runs `work` with an engine on this profile and service, on a small runtime.
-fn with_engine<T>(
+pub(crate) fn with_engine<T>(
     global: &Global,
     work: impl AsyncFnOnce(Engine) -> Result<T, ClientError>,
 ) -> Result<T, CliError> {
@@ -157,7 +159,7 @@ fn profile_dir(global: &Global) -> Result<PathBuf, CliError> {
 }
 
 /// Reads the password: a hidden prompt on a terminal, else one line of stdin.
-fn read_password() -> Result<Zeroizing<String>, CliError> {
+pub(crate) fn read_password() -> Result<Zeroizing<String>, CliError> {
     let stdin = std::io::stdin();
     let password =
         if stdin.is_terminal() {
@@ -180,7 +182,11 @@ fn read_password() -> Result<Zeroizing<String>, CliError> {
 }
 
 /// Prints `value` as JSON with `--json`, else `text`.
-fn print(global: &Global, value: &serde_json::Value, text: &str) -> Result<(), CliError> {
+pub(crate) fn print(
+    global: &Global,
+    value: &serde_json::Value,
+    text: &str,
+) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     let line = if global.json {
         value.to_string()
@@ -201,11 +207,6 @@ pub(crate) fn account(global: &Global, command: AccountCommand) -> Result<(), Cl
                 engine.register(&credentials.username, &password).await
             })?;
             let words = registered.phrase.words();
-            let numbered: Vec<String> = words
-                .split(' ')
-                .enumerate()
-                .map(|(index, word)| format!("{:>2}. {word}", index + 1))
-                .collect();
             print(
                 global,
                 &json!({
@@ -216,10 +217,11 @@ pub(crate) fn account(global: &Global, command: AccountCommand) -> Result<(), Cl
                     "Account created; this device is active.\n\nYour recovery phrase. Write it \
                      down and keep it safe: it is shown only this once, and it is the only way \
                      back in if you lose all your devices.\n\n{}",
-                    numbered.join("\n")
+                    numbered(&words).as_str()
                 ),
             )
         }
+        AccountCommand::Recover(args) => crate::recover::recover(global, &args),
         AccountCommand::Login(credentials) => {
             let password = read_password()?;
             let session = with_engine(global, async |engine| {
@@ -237,6 +239,18 @@ pub(crate) fn account(global: &Global, command: AccountCommand) -> Result<(), Cl
             )
         }
     }
+}
+
+/// The phrase's words one per line, numbered, for writing down.
+pub(crate) fn numbered(words: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::new());
+    for (index, word) in words.split(' ').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{:>2}. {word}", index + 1));
+    }
+    out
 }
 
 /// `enigm device ...`.
@@ -429,11 +443,11 @@ fn entry_line(entry: &EntryView) -> String {
     format!("#{:<3} {what}{by}{revoked}", entry.seq)
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {
+pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {
     serde_json::to_value(value).map_err(|_| CliError::new("internal", "cannot encode the result"))
 }
 
-fn device_table(list: &DeviceList) -> String {
+pub(crate) fn device_table(list: &DeviceList) -> String {
     let mut lines = vec![format!(
         "{:<34} {:<19} {:<10} {}",
         "DEVICE", "FINGERPRINT", "STATE", ""

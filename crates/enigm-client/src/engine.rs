@@ -81,10 +81,25 @@ struct LoginStartReply {
     credential_response: String,
 }
 
+/// A ledger head as the service sends it (`{"seq", "hash"}`, hash in hex).
 #[derive(Deserialize)]
-struct HeadJson {
+pub(crate) struct HeadJson {
     seq: u64,
     hash: String,
+}
+
+impl HeadJson {
+    /// The head, or an error naming what was malformed.
+    pub(crate) fn to_head(&self) -> Result<Head, ClientError> {
+        let hash: [u8; 32] = hex::decode(&self.hash)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or(ClientError::MalformedResponse("ledger head"))?;
+        Ok(Head {
+            seq: self.seq,
+            hash: enigm_core::ledger::EntryHash(hash),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -154,7 +169,7 @@ impl Engine {
 
     /// This device's secrets, created and saved on first use (before any service sees them).
     /// A revoked profile never gets new ones: it stays a record of what happened.
-    async fn device(&self) -> Result<DeviceSecrets, ClientError> {
+    pub(crate) async fn device(&self) -> Result<DeviceSecrets, ClientError> {
         let (revoked, secrets) = self
             .with_store_blocking(|store| {
                 if store.revoked()?.is_some() {
@@ -512,7 +527,7 @@ impl Engine {
     }
 
     /// The view of a verified state, marking this device.
-    async fn device_list(&self, state: &LedgerState) -> Result<DeviceList, ClientError> {
+    pub(crate) async fn device_list(&self, state: &LedgerState) -> Result<DeviceList, ClientError> {
         let this = self
             .with_store_blocking(|store| store.device_secrets())
             .await?
@@ -540,15 +555,7 @@ impl Engine {
                 entries.push(entry);
             }
             if !page.more {
-                let hash: [u8; 32] = hex::decode(&page.head.hash)
-                    .ok()
-                    .and_then(|bytes| bytes.try_into().ok())
-                    .ok_or(ClientError::MalformedResponse("ledger head"))?;
-                let head = Head {
-                    seq: page.head.seq,
-                    hash: enigm_core::ledger::EntryHash(hash),
-                };
-                return Ok((entries, head));
+                return Ok((entries, page.head.to_head()?));
             }
             if page.entries.is_empty() {
                 return Err(ClientError::MalformedResponse(
@@ -597,8 +604,27 @@ impl Engine {
         };
         let mut entry = state.next_entry(kind);
         entry.sign_device(&account_id, &secrets);
+        self.append(&state, &entry).await?;
+        let list = self.sync().await?;
+        list.devices
+            .into_iter()
+            .find(|view| view.device_id == device)
+            .ok_or(ClientError::UnknownDevice(device.to_hex()))
+    }
+
+    /// Appends `entry` (built on `state`'s head, which is the head the service must still
+    /// have) after checking locally that the ledger rules accept it.
+    ///
+    /// # Errors
+    /// [`ClientError::NotAllowed`] when the rules refuse it (nothing is sent); the service's
+    /// refusals (`ledger_conflict` when the head moved).
+    pub(crate) async fn append(
+        &self,
+        state: &LedgerState,
+        entry: &LedgerEntry,
+    ) -> Result<(), ClientError> {
         let mut check = state.clone();
-        if check.apply(std::slice::from_ref(&entry)).is_err() {
+        if check.apply(std::slice::from_ref(entry)).is_err() {
             return Err(ClientError::NotAllowed(
                 "the ledger rules do not allow this change for this device in its current state",
             ));
@@ -610,11 +636,7 @@ impl Engine {
                 Some(&json!({ "entries": [b64(&entry.encode())] })),
             )
             .await?;
-        let list = self.sync().await?;
-        list.devices
-            .into_iter()
-            .find(|view| view.device_id == device)
-            .ok_or(ClientError::UnknownDevice(device.to_hex()))
+        Ok(())
     }
 
     /// Where this session and device stand, as the service evaluates them.
@@ -633,11 +655,11 @@ fn to_head(pinned: PinnedHead) -> Head {
     }
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     BASE64URL_NOPAD.encode(bytes)
 }
 
-fn unb64(text: &str) -> Result<Vec<u8>, ClientError> {
+pub(crate) fn unb64(text: &str) -> Result<Vec<u8>, ClientError> {
     BASE64URL_NOPAD
         .decode(text.as_bytes())
         .map_err(|_| ClientError::MalformedResponse("base64"))

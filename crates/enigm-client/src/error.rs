@@ -78,6 +78,11 @@ pub enum ClientError {
     #[error("{0}")]
     NotAllowed(&'static str),
 
+    /// What was typed is not a recovery phrase: too few or too many words, a word not in the
+    /// list (with the closest list words as suggestions), or a bad checksum.
+    #[error("{}", phrase_message(.0))]
+    Phrase(#[source] enigm_core::Error),
+
     /// A background task of the engine failed.
     #[error("an internal task failed")]
     Task,
@@ -102,6 +107,12 @@ impl ClientError {
             Self::UnknownDevice(_) => "unknown_device",
             Self::AmbiguousDevice(_) => "ambiguous_device",
             Self::NotAllowed(_) => "not_allowed",
+            Self::Phrase(error) => match error {
+                enigm_core::Error::RecoveryPhraseWordCount { .. } => "phrase_word_count",
+                enigm_core::Error::RecoveryPhraseUnknownWord { .. } => "phrase_unknown_word",
+                enigm_core::Error::RecoveryPhraseChecksum => "phrase_checksum",
+                _ => "protocol_error",
+            },
             Self::Task => "internal",
         }
     }
@@ -113,6 +124,27 @@ impl ClientError {
             self.code(),
             "unknown_session" | "session_expired" | "session_before_recovery"
         )
+    }
+}
+
+/// The core's sentence, plus the suggestions for an unknown word: they are what the user needs
+/// to fix the word (the word typed is never repeated).
+fn phrase_message(error: &enigm_core::Error) -> String {
+    match error {
+        enigm_core::Error::RecoveryPhraseUnknownWord { suggestions, .. }
+            if !suggestions.as_slice().is_empty() =>
+        {
+            format!(
+                "{error}; did you mean {}?",
+                suggestions
+                    .as_slice()
+                    .iter()
+                    .map(|word| format!("\"{word}\""))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        }
+        _ => error.to_string(),
     }
 }
 

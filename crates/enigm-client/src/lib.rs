@@ -25,6 +25,7 @@ mod api;
 mod engine;
 mod error;
 mod history;
+mod recover;
 mod view;
 mod watch;
 
@@ -32,5 +33,6 @@ pub use api::ServiceClient;
 pub use engine::{DeviceChange, Engine, Registered};
 pub use error::ClientError;
 pub use history::{Actor, EntryView, LedgerHistory};
+pub use recover::{Recovered, RecoveryCandidate, check_phrase};
 pub use view::{DeviceList, DeviceView, HeadView};
 pub use watch::WatchUpdate;

@@ -5,6 +5,11 @@
 //! `device_state_changed` event makes the engine sync and verify, and the observer sees the
 //! verified device list. A `session_ended` with reason `revoked` erases this device's keys (the
 //! service also refuses the device from then on); the profile keeps the mark of when and why.
+//! A recovery elsewhere (`recovery_started`, the `Recover` entry's events, then
+//! `session_ended{recovery}`) ends this session: the old session can no longer read the ledger,
+//! so the engine does not try; the state becomes `recovering_elsewhere` (sign in again with the
+//! new password), and then `revoked`, keys erased, when the recovery named this device lost
+//! (the service refuses it from then on, as for any revocation).
 //! Lost connections are retried with exponential backoff; the observer sees `offline` meanwhile.
 
 use std::time::Duration;
@@ -67,7 +72,10 @@ pub enum WatchUpdate {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum PushEvent {
     LedgerAppended,
-    DeviceStateChanged,
+    DeviceStateChanged {
+        device_id: String,
+        state: String,
+    },
     SessionEnded {
         reason: String,
     },
@@ -137,6 +145,14 @@ impl Engine {
                     continue;
                 }
                 Ok(()) => {}
+                // The account was recovered while this device was not listening.
+                Err(error) if error.code() == "session_before_recovery" => {
+                    state = self.transition(state, SessionEvent::Ended(SessionEnd::Recovery))?;
+                    self.with_store_blocking(enigm_store::Store::clear_session)
+                        .await?;
+                    observer(&WatchUpdate::State { state });
+                    continue;
+                }
                 Err(error) if error.is_session_over() => {
                     state = self.transition(state, SessionEvent::Ended(SessionEnd::Expired))?;
                     self.with_store_blocking(enigm_store::Store::clear_session)
@@ -223,6 +239,11 @@ impl Engine {
         };
         observer(&WatchUpdate::Online);
         *backoff = FIRST_BACKOFF;
+        let this_device = device.device_id().to_hex();
+        // Set by `recovery_started`: the session is over and whether the recovery revoked this
+        // device is all that is left to learn.
+        let mut recovering = false;
+        let mut revoked_by_recovery = false;
         // Whatever happened while offline: catch up once.
         if matches!(state, SessionState::Active { .. }) {
             observer(&WatchUpdate::Devices {
@@ -237,7 +258,14 @@ impl Engine {
                 continue;
             };
             match event {
-                PushEvent::LedgerAppended | PushEvent::DeviceStateChanged => {
+                PushEvent::DeviceStateChanged {
+                    device_id,
+                    state: changed_to,
+                } if recovering => {
+                    revoked_by_recovery |= device_id == this_device && changed_to == "revoked";
+                }
+                PushEvent::LedgerAppended if recovering => {}
+                PushEvent::LedgerAppended | PushEvent::DeviceStateChanged { .. } => {
                     if matches!(state, SessionState::Active { .. }) {
                         observer(&WatchUpdate::Devices {
                             list: self.sync().await?,
@@ -247,7 +275,10 @@ impl Engine {
                 PushEvent::EnrollmentRequested { id } => {
                     observer(&WatchUpdate::EnrollmentRequest { id });
                 }
-                PushEvent::RecoveryStarted => observer(&WatchUpdate::RecoveryStarted),
+                PushEvent::RecoveryStarted => {
+                    recovering = true;
+                    observer(&WatchUpdate::RecoveryStarted);
+                }
                 PushEvent::SessionEnded { reason } => {
                     let event = match reason.as_str() {
                         "revoked" => {
@@ -264,6 +295,12 @@ impl Engine {
                     }
                     *state = self.transition(*state, event)?;
                     observer(&WatchUpdate::State { state: *state });
+                    if *state == SessionState::RecoveringElsewhere && revoked_by_recovery {
+                        self.erase_as_revoked("recovery").await?;
+                        *state = self
+                            .transition(*state, SessionEvent::Ended(SessionEnd::DeviceRemoved))?;
+                        observer(&WatchUpdate::State { state: *state });
+                    }
                     return Ok(());
                 }
                 PushEvent::Other => {}
