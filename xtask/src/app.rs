@@ -167,7 +167,7 @@ pub fn check_installed_package(root: &Path, session: &KeychainSession) -> Result
         .iter()
         .find(|path| path.extension().is_some_and(|e| e == "deb"))
         .context("no .deb was made")?;
-    run(cmd("dpkg", root).arg("--install").arg(deb))?;
+    run(setup::privileged("dpkg").arg("--install").arg(deb))?;
     let installed = InstalledPackage;
     let result = session.run(
         cmd("cargo", root)
@@ -192,6 +192,6 @@ struct InstalledPackage;
 
 impl Drop for InstalledPackage {
     fn drop(&mut self) {
-        let _ = run(Command::new("dpkg").args(["--remove", "enigm"]));
+        let _ = run(setup::privileged("dpkg").args(["--remove", "enigm"]));
     }
 }

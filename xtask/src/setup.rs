@@ -67,21 +67,14 @@ fn system_packages() -> Result<()> {
         return Ok(());
     }
     println!("setup: installing {}", missing.join(" "));
-    let as_root = is_root();
-    if !as_root && !on_path("sudo") {
+    if !is_root() && !on_path("sudo") {
         bail!(
             "missing packages and no sudo; as root run: apt-get install -y {}",
             missing.join(" ")
         );
     }
     let apt = |args: &[&str]| -> Command {
-        let mut command = if as_root {
-            Command::new("apt-get")
-        } else {
-            let mut sudo = Command::new("sudo");
-            sudo.arg("apt-get");
-            sudo
-        };
+        let mut command = privileged("apt-get");
         command.env("DEBIAN_FRONTEND", "noninteractive").args(args);
         command
     };
@@ -99,6 +92,17 @@ fn is_installed(package: &str) -> bool {
             output.status.success()
                 && String::from_utf8_lossy(&output.stdout).ends_with("install ok installed")
         })
+}
+
+/// `program` as root: directly when we are root, otherwise through sudo.
+pub(crate) fn privileged(program: &str) -> Command {
+    if is_root() {
+        Command::new(program)
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg(program);
+        sudo
+    }
 }
 
 fn is_root() -> bool {
