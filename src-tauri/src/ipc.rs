@@ -281,7 +281,7 @@ pub struct SessionStatusView {
     /// Seconds since the epoch.
     #[ts(type = "number")]
     pub expires_at: u64,
-    /// One decision per protected operation, in the core's order.
+    /// One decision per protected operation, in the core's order (enrolling is not one).
     pub decisions: Vec<DecisionView>,
 }
 
@@ -305,7 +305,11 @@ impl SessionStatusView {
             serde_json::from_value(value).map_err(|error| IpcError::internal(&error))?;
         let mut decisions = Vec::new();
         let mut account_state = AccountState::Active;
-        for operation in Operation::ALL {
+        // Enrolling is not protected, and only a new device's concern.
+        let protected = Operation::ALL
+            .into_iter()
+            .filter(|operation| operation.is_protected());
+        for operation in protected {
             let Some(decision) = current.decisions.remove(operation.as_str()) else {
                 continue;
             };
@@ -466,7 +470,7 @@ mod tests {
             .iter()
             .map(|d| d.operation.as_str())
             .collect();
-        assert_eq!(order, ["enroll", "sync", "admin"]);
-        assert!(view.decisions[1].reasons[0].message.contains("suspended"));
+        assert_eq!(order, ["sync", "admin"]);
+        assert!(view.decisions[0].reasons[0].message.contains("suspended"));
     }
 }

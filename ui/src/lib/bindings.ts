@@ -168,7 +168,7 @@ session_kind: string,
  */
 expires_at: number, 
 /**
- * One decision per protected operation, in the core's order.
+ * One decision per protected operation, in the core's order (enrolling is not one).
  */
 decisions: Array<DecisionView>, };
 
