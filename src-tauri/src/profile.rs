@@ -93,12 +93,18 @@ impl Profile {
 
     /// The engine, for commands that need an account.
     pub async fn engine(&self) -> Result<Engine, IpcError> {
-        self.open().await?.engine.ok_or_else(|| {
-            IpcError::new(
+        let opened = self.open().await?;
+        match (opened.engine, opened.has_account) {
+            (Some(engine), _) => Ok(engine),
+            (None, true) => Err(IpcError::new(
+                "server_unknown",
+                "This computer belongs to an account, but the address of its Enigm service is not known. Start Enigm with ENIGM_SERVER set to it.",
+            )),
+            (None, false) => Err(IpcError::new(
                 "no_account",
                 "This computer does not belong to an account yet.",
-            )
-        })
+            )),
+        }
     }
 
     /// The engine bound to `server`, saving the address in the profile. A profile that belongs
@@ -147,8 +153,18 @@ impl Profile {
     }
 
     /// Follows the session live and forwards every update to the UI as a `session-update`
-    /// event, replacing any earlier watch.
+    /// event; a watch that is still running is kept (it ends by itself when the session needs
+    /// the user, e.g. signed out, and the next sign-in starts a new one).
     pub fn start_watch(&self, app: &AppHandle, engine: Engine) {
+        let Ok(mut slot) = self.watch.lock() else {
+            return;
+        };
+        if slot
+            .as_ref()
+            .is_some_and(|task| !task.inner().is_finished())
+        {
+            return;
+        }
         let app = app.clone();
         let task = tauri::async_runtime::spawn(async move {
             let result = engine
@@ -166,11 +182,7 @@ impl Profile {
                 Err(error) => tracing::warn!(code = error.code(), "watching the session failed"),
             }
         });
-        if let Ok(mut slot) = self.watch.lock()
-            && let Some(previous) = slot.replace(task)
-        {
-            previous.abort();
-        }
+        *slot = Some(task);
     }
 
     fn stop_watch(&self) {
