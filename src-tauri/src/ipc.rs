@@ -376,6 +376,18 @@ pub enum SessionUpdate {
 }
 
 impl SessionUpdate {
+    /// The event's name, for the log (the payload may name devices).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::State { .. } => "state",
+            Self::Devices { .. } => "devices",
+            Self::EnrollmentRequested => "enrollment_requested",
+            Self::RecoveryStarted => "recovery_started",
+            Self::Offline { .. } => "offline",
+            Self::Online => "online",
+        }
+    }
+
     /// The view of an engine update.
     pub fn new(update: &WatchUpdate) -> Result<Self, IpcError> {
         Ok(match update {

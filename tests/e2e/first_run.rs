@@ -135,7 +135,7 @@ impl Screens {
 #[ignore = "needs the built app and CLI, tauri-driver, WebKitWebDriver, Xvfb and a Secret Service session; run by cargo xtask test"]
 async fn a_new_user_creates_an_account_and_sees_this_computer_verified() {
     let work = tempfile::tempdir().unwrap();
-    let (_server, url) = start_server(&work.path().join("server"));
+    let (service, url) = start_server(&work.path().join("server"));
     let screens_dir = env_path("ENIGM_E2E_SCREENSHOTS");
     std::fs::create_dir_all(&screens_dir).unwrap();
     let mut screens = Screens {
@@ -167,11 +167,20 @@ async fn a_new_user_creates_an_account_and_sees_this_computer_verified() {
         )
         .unwrap();
     capabilities.set("browserName", "wry").unwrap();
-    let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), capabilities)
-        .await
-        .unwrap();
+    // tauri-driver listens before WebKitWebDriver behind it does: retry until a deadline.
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let driver = loop {
+        match WebDriver::new(format!("http://127.0.0.1:{port}"), capabilities.clone()).await {
+            Ok(driver) => break driver,
+            Err(error) if Instant::now() < deadline => {
+                eprintln!("no WebDriver session yet ({error}); retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => panic!("no WebDriver session: {error}"),
+        }
+    };
 
-    let result = run_first_run(&driver, &url, &mut screens).await;
+    let result = run_first_run(&driver, &url, &mut screens, service).await;
     driver.quit().await.unwrap();
     result.unwrap();
 }
@@ -180,6 +189,7 @@ async fn run_first_run(
     driver: &WebDriver,
     url: &str,
     screens: &mut Screens,
+    service: Group,
 ) -> WebDriverResult<()> {
     find(driver, "//h1[normalize-space()='Welcome to Enigm']").await;
     screens.save(driver, "first-run").await;
@@ -286,5 +296,17 @@ async fn run_first_run(
         status.text().await?,
         "store: encrypted / keychain: Secret Service"
     );
+
+    // The service goes away: the live session watch tells the window, which says so at once
+    // (this screen asks the backend nothing by itself).
+    drop(service);
+    let started = Instant::now();
+    find(driver, "//*[@data-testid='offline']").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the offline banner took {:?}",
+        started.elapsed()
+    );
+    screens.save(driver, "offline").await;
     Ok(())
 }
