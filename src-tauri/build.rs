@@ -4,7 +4,14 @@
 fn main() {
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")
-        .app_manifest(tauri_build::AppManifest::new().commands(&["app_status"]));
+        .app_manifest(tauri_build::AppManifest::new().commands(&[
+            "app_status",
+            "create_account",
+            "sign_in",
+            "list_devices",
+            "change_device",
+            "session_status",
+        ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         println!("cargo::error=tauri-build failed: {error:#}");
     }

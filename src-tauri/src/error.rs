@@ -2,12 +2,13 @@
 //! that is safe to show. Internal details (paths, OS error text) are logged, never sent.
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// An error as the UI receives it.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, TS)]
 pub struct IpcError {
-    /// Stable, lower-case, machine-readable.
-    pub code: &'static str,
+    /// Stable, lower-case, machine-readable (the engine's `ClientError::code`).
+    pub code: String,
     /// One or two plain sentences: what happened and what to do.
     pub message: String,
 }
@@ -17,8 +18,16 @@ impl IpcError {
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
         Self {
-            code: "internal",
+            code: "internal".to_owned(),
             message: "Something went wrong inside Enigm. Please try again.".to_owned(),
+        }
+    }
+
+    /// An error with a fixed code and message.
+    pub fn new(code: &str, message: &str) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.to_owned(),
         }
     }
 }
@@ -26,8 +35,58 @@ impl IpcError {
 impl From<enigm_store::Error> for IpcError {
     fn from(error: enigm_store::Error) -> Self {
         Self {
-            code: error.code(),
+            code: error.code().to_owned(),
             message: error.to_string(),
         }
+    }
+}
+
+impl From<enigm_client::ClientError> for IpcError {
+    fn from(error: enigm_client::ClientError) -> Self {
+        let code = error.code().to_owned();
+        tracing::info!(code, "a command was refused");
+        // The engine's own sentences are written for the CLI; these few name CLI commands.
+        let message = match code.as_str() {
+            "internal" => return Self::internal(&error),
+            "signed_out" => "You are signed out. Sign in to continue.".to_owned(),
+            "no_account" => "This computer does not belong to an account yet.".to_owned(),
+            "already_registered" => "This computer already belongs to an account.".to_owned(),
+            _ => capitalized(&error.to_string()),
+        };
+        Self { code, message }
+    }
+}
+
+/// The engine's messages start lower-case (they follow "error: " in the CLI).
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => {
+            let mut out: String = first.to_uppercase().collect();
+            out.push_str(chars.as_str());
+            if !out.ends_with('.') {
+                out.push('.');
+            }
+            out
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enigm_client::ClientError;
+
+    #[test]
+    fn engine_errors_keep_their_code_and_read_as_sentences() {
+        let error = IpcError::from(ClientError::WrongPassword);
+        assert_eq!(error.code, "wrong_password");
+        assert_eq!(error.message, "The username or password is wrong.");
+        let error = IpcError::from(ClientError::SignedOut);
+        assert_eq!(error.code, "signed_out");
+        assert!(!error.message.contains("enigm account"));
+        let error = IpcError::from(ClientError::Task);
+        assert_eq!(error.code, "internal");
     }
 }

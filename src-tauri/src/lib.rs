@@ -6,6 +6,7 @@
 
 mod commands;
 mod error;
+mod ipc;
 mod profile;
 
 use std::io::IsTerminal;
@@ -29,7 +30,14 @@ pub fn run() {
             tauri::Manager::manage(app, profile);
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![commands::app::app_status])
+        .invoke_handler(tauri::generate_handler![
+            commands::app::app_status,
+            commands::account::create_account,
+            commands::account::sign_in,
+            commands::devices::list_devices,
+            commands::devices::change_device,
+            commands::session::session_status,
+        ])
         .run(tauri::generate_context!());
     if let Err(error) = result {
         tracing::error!(%error, "the app stopped with an error");

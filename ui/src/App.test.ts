@@ -1,30 +1,239 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, render, screen } from '@testing-library/svelte';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
+import type { SessionStatusView } from './lib/bindings';
+import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
   cleanup();
   clearMocks();
+  vi.restoreAllMocks();
 });
 
-describe('start screen', () => {
-  it('shows the store and keychain the backend reports', async () => {
-    mockIPC((command) => {
-      expect(command).toBe('app_status');
-      return {
-        appVersion: '0.1.0',
-        store: { encrypted: true, cipherVersion: '4.6.1 community', keychainBackend: 'Secret Service' },
-      };
+const words = Array.from({ length: 24 }, (_, index) => `word${index + 1}`);
+
+describe('first run and account creation', () => {
+  it('creates an account, shows the phrase once as numbered words and checks three of them', async () => {
+    const clipboard = vi.fn();
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: clipboard }, configurable: true });
+    let hasAccount = false;
+    const calls: { cmd: string; args: unknown }[] = [];
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      switch (cmd) {
+        case 'app_status':
+          return status(hasAccount, hasAccount ? active : { state: 'signed_out' });
+        case 'create_account':
+          hasAccount = true;
+          return { words };
+        case 'list_devices':
+          return twoDevices;
+        default:
+          return undefined;
+      }
     });
     render(App);
-    expect(await screen.findByTestId('status-line')).toHaveProperty(
-      'textContent',
-      'store: encrypted / keychain: Secret Service',
-    );
-    expect(screen.getByText('Version 0.1.0')).toBeTruthy();
+    await fireEvent.click(await screen.findByRole('button', { name: /Create account/ }));
+    expect((screen.getByLabelText('Service address') as HTMLInputElement).value).toBe('http://127.0.0.1:4000');
+    await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'short' } });
+    expect(screen.getByTestId('strength').textContent).toContain('Too short');
+    expect((screen.getByRole('button', { name: 'Create account' }) as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'correct horse battery staple' } });
+    expect(screen.getByTestId('strength').textContent).toContain('Strong');
+    await fireEvent.click(screen.getByRole('button', { name: 'Create account' }));
+
+    const phrase = await screen.findByRole('list', { name: 'Recovery phrase' });
+    const items = within(phrase).getAllByRole('listitem');
+    expect(items).toHaveLength(24);
+    expect(items[0]?.textContent).toBe('1word1');
+    expect(screen.getByRole('note').textContent).toContain('will not show them again');
+    expect(calls.find((call) => call.cmd === 'create_account')?.args).toEqual({
+      server: 'http://127.0.0.1:4000',
+      username: 'alice',
+      password: 'correct horse battery staple',
+    });
+
+    await fireEvent.click(screen.getByRole('button', { name: 'I wrote them down' }));
+    const inputs = screen.getAllByLabelText(/^Word \d+$/) as HTMLInputElement[];
+    expect(inputs).toHaveLength(3);
+    for (const input of inputs) {
+      await fireEvent.input(input, { target: { value: 'wrong' } });
+    }
+    await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('does not match');
+    expect(calls.filter((call) => call.cmd === 'app_status')).toHaveLength(1);
+
+    for (const input of inputs) {
+      const position = Number(input.id.replace('word-', ''));
+      await fireEvent.input(input, { target: { value: ` ${words[position]?.toUpperCase()} ` } });
+    }
+    await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
+    expect(await screen.findByText('Device list verified')).toBeTruthy();
+    expect(clipboard).not.toHaveBeenCalled();
   });
 
+  it('keeps the form and says why when the service refuses', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'app_status') return status(false, { state: 'signed_out' });
+      throw { code: 'username_taken', message: 'That username is taken.' };
+    });
+    render(App);
+    await fireEvent.click(await screen.findByRole('button', { name: /Create account/ }));
+    await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'correct horse battery staple' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Create account' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('That username is taken.');
+    expect((screen.getByLabelText('Username') as HTMLInputElement).value).toBe('alice');
+  });
+});
+
+describe('sign in', () => {
+  it('shows a wrong password plainly, then signs in', async () => {
+    let signedIn = false;
+    mockIPC((cmd, args) => {
+      if (cmd === 'app_status') return status(true, signedIn ? active : { state: 'signed_out' });
+      if (cmd === 'list_devices') return twoDevices;
+      if (cmd === 'sign_in') {
+        if ((args as { password: string }).password !== 'right') {
+          throw { code: 'wrong_password', message: 'The username or password is wrong.' };
+        }
+        signedIn = true;
+      }
+      return undefined;
+    });
+    render(App);
+    await fireEvent.input(await screen.findByLabelText('Username'), { target: { value: 'alice' } });
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'nope' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('The username or password is wrong.');
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'right' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
+  });
+});
+
+describe('devices', () => {
+  it('marks this computer, shows verification and asks before removing a device', async () => {
+    const changes: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === 'app_status') return status(true, active);
+      if (cmd === 'list_devices') return twoDevices;
+      if (cmd === 'change_device') {
+        changes.push(args);
+        return twoDevices.devices[1];
+      }
+      return undefined;
+    });
+    render(App);
+    const rows = await screen.findAllByTestId('device');
+    expect(rows[0]?.textContent).toContain('This computer');
+    expect(rows[0]?.textContent).toContain('AAAA-BBBB-CCCC');
+    expect(within(rows[0] as HTMLElement).queryByRole('button', { name: 'Remove…' })).toBeNull();
+    const badge = rows[1]?.querySelector('[data-state="active"]');
+    expect(badge?.getAttribute('title')).toContain('can use the account');
+    expect(badge?.textContent).toContain('Active');
+    expect(screen.getByTestId('verified').textContent).toContain('Device list verified');
+
+    await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Remove…' }));
+    const dialog = screen.getByRole('alertdialog');
+    expect(dialog.textContent).toContain('Work laptop');
+    expect(changes).toHaveLength(0);
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(changes).toHaveLength(0);
+
+    await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Remove…' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Remove device' }));
+    await vi.waitFor(() => expect(changes).toEqual([{ deviceId: 'bbbb1111', action: 'revoke' }]));
+  });
+
+  it('warns loudly when the device list fails verification', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'app_status') return status(true, active);
+      throw { code: 'ledger_rejected', message: 'The device list from the service failed verification.' };
+    });
+    render(App);
+    const warning = await screen.findByTestId('verification-failed');
+    expect(warning.getAttribute('role')).toBe('alert');
+    expect(warning.textContent).toContain('failed verification');
+    expect(screen.queryByText('Device list verified')).toBeNull();
+  });
+
+  it('shows the last verified list and an offline banner when the service is unreachable', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'app_status') return status(true, active);
+      if (cmd === 'list_devices') return { ...twoDevices, synced: false };
+      return undefined;
+    });
+    render(App);
+    expect((await screen.findByTestId('offline')).textContent).toContain('cannot be reached');
+    expect(screen.getByTestId('verified').textContent).toContain('last known');
+  });
+});
+
+describe('live updates', () => {
+  it('shows the removed screen when the service says this device was revoked', async () => {
+    mockIPC(
+      (cmd) => {
+        if (cmd === 'app_status') return status(true, active);
+        if (cmd === 'list_devices') return twoDevices;
+        return undefined;
+      },
+      { shouldMockEvents: true },
+    );
+    render(App);
+    await screen.findAllByTestId('device');
+    await emit('session-update', { event: 'offline', retry_in_ms: 500 });
+    expect(await screen.findByTestId('offline')).toBeTruthy();
+    await emit('session-update', { event: 'online' });
+    await vi.waitFor(() => expect(screen.queryByTestId('offline')).toBeNull());
+    await emit('session-update', { event: 'state', session: { state: 'revoked', at: 1_800_000_000 } });
+    expect(await screen.findByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
+  });
+});
+
+describe('session and settings', () => {
+  it('lists a decision per operation with the reasons', async () => {
+    const session: SessionStatusView = {
+      account_state: 'active',
+      device_state: 'active',
+      session_kind: 'full',
+      expires_at: 1_900_000_000,
+      decisions: [
+        { operation: 'sync', outcome: 'allow', reasons: [] },
+        {
+          operation: 'admin',
+          outcome: 'deny',
+          reasons: [{ code: 'not_admin', message: 'This account is not an administrator of an organization.' }],
+        },
+      ],
+    };
+    mockIPC((cmd) => {
+      if (cmd === 'app_status') return status(true, active);
+      if (cmd === 'list_devices') return twoDevices;
+      if (cmd === 'session_status') return session;
+      return undefined;
+    });
+    render(App);
+    const nav = await screen.findByRole('navigation', { name: 'Main' });
+    await fireEvent.click(within(nav).getByRole('button', { name: 'Session' }));
+    const list = await screen.findByRole('list', { name: 'Decisions per operation' });
+    const rows = within(list).getAllByRole('listitem');
+    expect(rows[0]?.textContent).toContain('Sync with your other devices');
+    expect(rows[0]?.textContent).toContain('Allowed');
+    expect(list.textContent).toContain('Not allowed');
+    expect(list.textContent).toContain('not an administrator');
+
+    await fireEvent.keyDown(within(nav).getByRole('button', { name: 'Session' }), { key: 'ArrowDown' });
+    await fireEvent.keyDown(within(nav).getByRole('button', { name: 'Recovery' }), { key: 'ArrowDown' });
+    expect(screen.getByTestId('status-line').textContent).toBe('store: encrypted / keychain: Secret Service');
+  });
+});
+
+describe('store problems', () => {
   it('explains a keychain problem and offers a retry', async () => {
     mockIPC(() => {
       throw { code: 'keychain_unavailable', message: 'Start your keychain and try again.' };

@@ -6,6 +6,7 @@
 
 mod app;
 mod bench;
+mod e2e;
 mod postgres;
 mod setup;
 mod shell;
@@ -91,12 +92,23 @@ fn test(root: &Path) -> Result<()> {
             "--run-ignored",
             "all",
             "--no-fail-fast",
+            "--exclude",
+            "enigm-e2e",
         ]))?;
     } else {
-        session.run(tests.args(["test", "--workspace", "--locked", "--", "--include-ignored"]))?;
+        session.run(tests.args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--exclude",
+            "enigm-e2e",
+            "--",
+            "--include-ignored",
+        ]))?;
     }
     run(cmd("cargo", root).args(["test", "--workspace", "--locked", "--doc"]))?;
     app::check_installed_package(root, &session)?;
+    e2e::run_tests(root, &session)?;
     println!("\nxtask test: all checks passed");
     Ok(())
 }

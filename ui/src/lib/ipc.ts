@@ -1,32 +1,53 @@
-// The only module that talks to the Rust backend. Every command's request and response type is
-// declared here, matching src-tauri/src/commands; components import functions, never `invoke`.
+// The only module that talks to the Rust backend. The types are generated from Rust
+// (bindings.ts); components import these functions, never `invoke` or `listen`.
 import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type {
+  AppStatus,
+  CreatedAccount,
+  DeviceAction,
+  DeviceItem,
+  DeviceListView,
+  IpcError,
+  SessionStatusView,
+  SessionUpdate,
+} from './bindings';
 
-/** The encrypted local store and where its key is kept. */
-export interface StoreStatus {
-  /** Always true: there is no plaintext mode; the field exists so the UI never assumes. */
-  encrypted: boolean;
-  /** SQLCipher's own version string, read from the open database. */
-  cipherVersion: string;
-  /** The OS keychain holding the store key, e.g. "Secret Service". */
-  keychainBackend: string;
-}
+export type * from './bindings';
 
-/** What the window shows at start. */
-export interface AppStatus {
-  appVersion: string;
-  store: StoreStatus;
-}
-
-/** Errors cross IPC as a stable code and a message that is safe to show. */
-export interface IpcError {
-  code: string;
-  message: string;
-}
-
-/** Opens (or creates) this computer's profile and reports its store and keychain. */
+/** Opens (or creates) this computer's profile and reports its store, account and session. */
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
+}
+
+/** Creates an account with this computer as its first device; the phrase comes back once. */
+export function createAccount(server: string, username: string, password: string): Promise<CreatedAccount> {
+  return invoke<CreatedAccount>('create_account', { server, username, password });
+}
+
+/** Signs in to this computer's account. */
+export function signIn(username: string, password: string): Promise<void> {
+  return invoke<void>('sign_in', { username, password });
+}
+
+/** The account's devices, verified on this computer. */
+export function listDevices(): Promise<DeviceListView> {
+  return invoke<DeviceListView>('list_devices');
+}
+
+/** Suspends, resumes, revokes or retires a device; returns it in its new state. */
+export function changeDevice(deviceId: string, action: DeviceAction): Promise<DeviceItem> {
+  return invoke<DeviceItem>('change_device', { deviceId, action });
+}
+
+/** The service's decisions for this session and device. */
+export function sessionStatus(): Promise<SessionStatusView> {
+  return invoke<SessionStatusView>('session_status');
+}
+
+/** Calls `handler` with every live session update until the returned function is called. */
+export function onSessionUpdate(handler: (update: SessionUpdate) => void): Promise<UnlistenFn> {
+  return listen<SessionUpdate>('session-update', (event) => handler(event.payload));
 }
 
 /** Narrows whatever a rejected command threw into an {@link IpcError}. */

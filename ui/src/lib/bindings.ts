@@ -1,0 +1,187 @@
+// Generated from src-tauri/src/ipc.rs by ts-rs; do not edit. Regenerate with
+// `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib bindings`.
+
+export type IpcError = { 
+/**
+ * Stable, lower-case, machine-readable (the engine's `ClientError::code`).
+ */
+code: string, 
+/**
+ * One or two plain sentences: what happened and what to do.
+ */
+message: string, };
+
+export type AppStatus = { 
+/**
+ * The app version.
+ */
+app_version: string, 
+/**
+ * The service this profile talks to, once known (saved in the profile or `ENIGM_SERVER`).
+ */
+server: string | null, 
+/**
+ * The encrypted store and its keychain.
+ */
+store: StoreStatus, 
+/**
+ * Whether this computer already belongs to an account.
+ */
+has_account: boolean, 
+/**
+ * The session as this computer last knew it.
+ */
+session: SessionView, };
+
+export type StoreStatus = { 
+/**
+ * Always true: there is no plaintext mode; the field exists so the UI never assumes.
+ */
+encrypted: boolean, 
+/**
+ * SQLCipher's own version string.
+ */
+cipher_version: string, 
+/**
+ * The OS keychain holding the store key, e.g. "Secret Service".
+ */
+keychain_backend: string, };
+
+export type SessionView = { "state": "signed_out" } | { "state": "enrolling" } | { "state": "active", 
+/**
+ * Seconds since the epoch.
+ */
+expires_at: number, } | { "state": "restricted", 
+/**
+ * Why.
+ */
+reason: RestrictionView, } | { "state": "revoked", 
+/**
+ * When this computer learned it (seconds since the epoch).
+ */
+at: number, } | { "state": "recovering_elsewhere" } | { "state": "wiped" };
+
+export type RestrictionView = "suspended" | "in_review" | "account_locked";
+
+export type DeviceState = "pending" | "review" | "active" | "suspended" | "revoked" | "replaced" | "retired";
+
+export type DeviceItem = { 
+/**
+ * The device id (hex): what device commands take.
+ */
+device_id: string, 
+/**
+ * The short fingerprint users compare.
+ */
+fingerprint: string, 
+/**
+ * The label, once shared under the account sync key.
+ */
+label: string | null, 
+/**
+ * Its lifecycle state.
+ */
+state: DeviceState, 
+/**
+ * Whether it is the computer running this app.
+ */
+this_device: boolean, 
+/**
+ * How it joined: `genesis`, `enrollment` or `recovery`.
+ */
+origin: string, 
+/**
+ * Ledger position of its last state change.
+ */
+changed_at: number, };
+
+export type DeviceListView = { 
+/**
+ * Every device, in the order they joined.
+ */
+devices: Array<DeviceItem>, 
+/**
+ * The verified ledger head's sequence number.
+ */
+head_seq: number, 
+/**
+ * The list was verified (always true: an unverifiable ledger is an error, `ledger_rejected`).
+ */
+verified: boolean, 
+/**
+ * True when just checked with the service; false when the service is unreachable and this
+ * is the copy verified last time.
+ */
+synced: boolean, };
+
+export type CreatedAccount = { 
+/**
+ * The recovery phrase's words in order.
+ */
+words: Array<string>, };
+
+export type DeviceAction = "suspend" | "resume" | "revoke" | "retire";
+
+export type OutcomeView = "allow" | "step_up" | "deny";
+
+export type ReasonView = { 
+/**
+ * Stable code.
+ */
+code: string, 
+/**
+ * A plain sentence: what the user can or cannot do, and why.
+ */
+message: string, };
+
+export type DecisionView = { 
+/**
+ * The operation (`messaging`, `change_devices`, ...).
+ */
+operation: string, 
+/**
+ * The outcome.
+ */
+outcome: OutcomeView, 
+/**
+ * Every reason that applies.
+ */
+reasons: Array<ReasonView>, };
+
+export type AccountState = "active" | "locked" | "recovering";
+
+export type SessionStatusView = { 
+/**
+ * The account's state.
+ */
+account_state: AccountState, 
+/**
+ * This device's lifecycle state.
+ */
+device_state: DeviceState, 
+/**
+ * `full` or `enrollment`.
+ */
+session_kind: string, 
+/**
+ * Seconds since the epoch.
+ */
+expires_at: number, 
+/**
+ * One decision per protected operation, in the core's order (enrolling is not one).
+ */
+decisions: Array<DecisionView>, };
+
+export type SessionUpdate = { "event": "state", 
+/**
+ * The new state.
+ */
+session: SessionView, } | { "event": "devices", 
+/**
+ * The verified list.
+ */
+list: DeviceListView, } | { "event": "enrollment_requested" } | { "event": "recovery_started" } | { "event": "offline", 
+/**
+ * Wait before the next attempt.
+ */
+retry_in_ms: number, } | { "event": "online" };

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { pickPositions, sameWord } from './phrase';
+import { passwordStrength } from './strength';
+
+describe('phrase confirmation', () => {
+  it('asks for three distinct positions in order, whatever the random source', () => {
+    const repeating = [0.5, 0.5, 0.5, 0.1, 0.9];
+    let index = 0;
+    const positions = pickPositions(24, () => repeating[index++ % repeating.length] ?? 0);
+    expect(positions).toEqual([2, 12, 21]);
+  });
+
+  it('compares words without regard to case or spaces, and nothing else', () => {
+    expect(sameWord('  Abandon ', 'abandon')).toBe(true);
+    expect(sameWord('abando', 'abandon')).toBe(false);
+  });
+});
+
+describe('password strength', () => {
+  it('grows with length and variety', () => {
+    expect(passwordStrength('abc').word).toBe('Too short');
+    expect(passwordStrength('abcdefgh').word).toBe('Weak');
+    expect(passwordStrength('abcdefgh1!').word).toBe('Fair');
+    expect(passwordStrength('correct horse battery').word).toBe('Strong');
+  });
+});

@@ -1,0 +1,40 @@
+// Fixtures for the component tests: what the backend answers, in the generated types.
+import type { AppStatus, DeviceListView, SessionView } from './lib/bindings';
+
+export function status(hasAccount: boolean, session: SessionView): AppStatus {
+  return {
+    app_version: '0.1.0',
+    server: 'http://127.0.0.1:4000',
+    store: { encrypted: true, cipher_version: '4.6.1 community', keychain_backend: 'Secret Service' },
+    has_account: hasAccount,
+    session,
+  };
+}
+
+export const active: SessionView = { state: 'active', expires_at: 1_900_000_000 };
+
+export const twoDevices: DeviceListView = {
+  devices: [
+    {
+      device_id: 'aaaa0000',
+      fingerprint: 'AAAA-BBBB-CCCC',
+      label: null,
+      state: 'active',
+      this_device: true,
+      origin: 'genesis',
+      changed_at: 0,
+    },
+    {
+      device_id: 'bbbb1111',
+      fingerprint: 'DDDD-EEEE-FFFF',
+      label: 'Work laptop',
+      state: 'active',
+      this_device: false,
+      origin: 'enrollment',
+      changed_at: 1,
+    },
+  ],
+  head_seq: 1,
+  verified: true,
+  synced: true,
+};
