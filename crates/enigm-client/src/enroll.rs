@@ -393,10 +393,10 @@ impl Engine {
                 Err(error) => return Err(self.refuse(&id, error).await),
             };
         let revealed: RelayView = self
-            .signed(
-                Method::POST,
-                &step(&id, "reveal"),
-                Some(&json!({ "ephemeral": b64(ephemeral.as_bytes()) })),
+            .post_step(
+                &id,
+                "reveal",
+                &json!({ "ephemeral": b64(ephemeral.as_bytes()) }),
             )
             .await?;
         if let Some(outcome) = revealed.state.outcome() {
@@ -443,13 +443,13 @@ impl Engine {
         );
         let signature = device.sign(&entry.signing_message(&account_id));
         let answered: RelayView = self
-            .signed(
-                Method::POST,
-                &step(&id, "mac"),
-                Some(&json!({
+            .post_step(
+                &id,
+                "mac",
+                &json!({
                     "mac": b64(own_mac.as_bytes()),
                     "signature": b64(&signature.to_bytes()),
-                })),
+                }),
             )
             .await?;
         if let Some(outcome) = answered
@@ -576,10 +576,10 @@ impl Engine {
         let offered = ExistingDeviceOffered::start(&mut OsRng, context, new_device, commitment);
         let wake = Wake::start(self, request_id);
         let accepted: RelayView = self
-            .signed(
-                Method::POST,
-                &step(request_id, "accept"),
-                Some(&json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) })),
+            .post_step(
+                request_id,
+                "accept",
+                &json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) }),
             )
             .await?;
         if let Some(outcome) = accepted.state.outcome() {
@@ -617,13 +617,13 @@ impl Engine {
             .mac(&device.public().signing, &claim)
             .map_err(ClientError::Protocol)?;
         let answered: RelayView = self
-            .signed(
-                Method::POST,
-                &step(request_id, "mac"),
-                Some(&json!({
+            .post_step(
+                request_id,
+                "mac",
+                &json!({
                     "mac": b64(mac.as_bytes()),
                     "head": { "seq": claim.seq, "hash": hex::encode(claim.hash) },
-                })),
+                }),
             )
             .await?;
         if let Some(outcome) = answered.state.outcome() {
@@ -706,10 +706,10 @@ impl Engine {
             .ok_or(ClientError::NoSyncKey)?;
         let sealed = key.seal_to(&mut OsRng, account_id, new_device);
         let completed: RelayView = self
-            .signed(
-                Method::POST,
-                &step(request_id, "complete"),
-                Some(&json!({ "sealed_key": b64(sealed.as_bytes()) })),
+            .post_step(
+                request_id,
+                "complete",
+                &json!({ "sealed_key": b64(sealed.as_bytes()) }),
             )
             .await?;
         tracing::info!("enrollment completed");
@@ -873,6 +873,20 @@ impl Engine {
                 Ok(())
             }
             other => other.map(|_| ()),
+        }
+    }
+
+    /// Posts one step; a request that closed meanwhile (the other side cancelled, or it
+    /// expired) answers with its view, so the caller sees the outcome rather than an error.
+    async fn post_step(
+        &self,
+        id: &str,
+        name: &str,
+        body: &serde_json::Value,
+    ) -> Result<RelayView, ClientError> {
+        match self.signed(Method::POST, &step(id, name), Some(body)).await {
+            Err(error) if error.code() == "enrollment_closed" => self.relay_view(id).await,
+            other => other,
         }
     }
 
