@@ -245,124 +245,137 @@ async fn the_approver_refuses_an_old_reveal_and_a_mac_from_another_run() {
     assert_eq!(account_id(&a).await.1, devices, "nothing was added");
 }
 
+/// A by hand, honest up to and including the append of `AddDevice` for request `id`.
+fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) {
+    let view = a.call("GET", &format!("/v1/enrollments/{id}"), &Value::Null);
+    let new_device = enigm_core::identity::DevicePublicKeys {
+        signing: SigningPublicKey::from_bytes(&b32(&view["signing_key"])).unwrap(),
+        agreement: enigm_core::identity::AgreementPublicKey::from_bytes(b32(
+            &view["agreement_key"],
+        )),
+    };
+    let context =
+        EnrollmentContext::new(account_id, &hex::decode(id).unwrap(), a.secrets.device_id())
+            .unwrap();
+    let offered = enigm_core::sas::ExistingDeviceOffered::start(
+        &mut OsRng,
+        context,
+        new_device,
+        enigm_core::sas::Commitment::from_bytes(b32(&view["commitment"])),
+    );
+    a.call(
+        "POST",
+        &format!("/v1/enrollments/{id}/accept"),
+        &json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) }),
+    );
+    let view = a.wait_for(id, "revealed");
+    let confirmed = offered
+        .receive_new_device_key(SasPublicKey::from_bytes(b32(&view["new_ephemeral"])))
+        .unwrap()
+        .confirm();
+    let page = a.call("GET", "/v1/ledger", &Value::Null);
+    let entries: Vec<LedgerEntry> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
+        .collect();
+    let state = enigm_core::ledger::verify_chain(&entries).unwrap();
+    let claim = LedgerHeadClaim {
+        seq: state.head().seq,
+        hash: state.head().hash.0,
+    };
+    let mac = confirmed.mac(&a.secrets.public().signing, &claim).unwrap();
+    a.call(
+        "POST",
+        &format!("/v1/enrollments/{id}/mac"),
+        &json!({
+            "mac": b64(mac.as_bytes()),
+            "head": { "seq": claim.seq, "hash": hex::encode(claim.hash) },
+        }),
+    );
+    let view = a.wait_for(id, "confirmed");
+    let verified = confirmed
+        .verify_new_device(&SasMac::from_bytes(b32(&view["new_device_mac"]["mac"])))
+        .unwrap();
+    let mut add = state.next_entry(EntryKind::AddDevice {
+        device: verified.device,
+        approved_by: a.secrets.device_id(),
+        replaces: None,
+    });
+    add.sign_device(&account_id, &a.secrets);
+    let signature: [u8; 64] = unb64(view["new_device_mac"]["signature"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    add.insert_signature(enigm_core::ledger::EntrySignature {
+        signer: enigm_core::ledger::Signer::Device(DeviceId::derive(&verified.device.signing)),
+        signature: ed25519_dalek::Signature::from_bytes(&signature),
+    });
+    a.call(
+        "POST",
+        "/v1/ledger",
+        &json!({ "entries": [b64(&add.encode())] }),
+    );
+}
+
+/// A registered account with its first device signed in by hand (A), and B's engine enrolling
+/// in the background: its request id and the run.
+async fn start_against_raw_approver(
+    server: &ServerProcess,
+    dir: &Path,
+    username: &str,
+) -> (
+    Raw,
+    [u8; 16],
+    String,
+    [u8; 32],
+    tokio::task::JoinHandle<Result<enigm_client::EnrollmentOutcome, ClientError>>,
+) {
+    let account = tokio::task::block_in_place(|| {
+        common::enigm::register(&Http::new(server.addr), username, PASSWORD)
+    });
+    let a = tokio::task::block_in_place(|| {
+        Raw::sign_in(
+            server,
+            username,
+            DeviceSecrets::from_bytes(&account.device.to_bytes()),
+        )
+    });
+    let (b, b_key) = engine(&dir.join("b"), server);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let username = username.to_owned();
+    let run = tokio::spawn(async move {
+        let mut sender = Some(sender);
+        b.enroll(
+            &username,
+            &Zeroizing::new(PASSWORD.to_owned()),
+            "linux",
+            |event| {
+                let enigm_client::EnrollEvent::Request { id } = event;
+                if let Some(sender) = sender.take() {
+                    sender.send(id.clone()).unwrap();
+                }
+            },
+            async |_| true,
+        )
+        .await
+    });
+    let id = receiver.await.unwrap();
+    (a, account.account_id, id, b_key, run)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_new_device_refuses_a_sealed_key_for_another_device() {
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().unwrap();
-    // A by hand, every step honest except the hand-over.
-    let account = tokio::task::block_in_place(|| {
-        common::enigm::register(&Http::new(server.addr), "wrong.key", PASSWORD)
-    });
-    let a = tokio::task::block_in_place(|| {
-        Raw::sign_in(
-            &server,
-            "wrong.key",
-            DeviceSecrets::from_bytes(&account.device.to_bytes()),
-        )
-    });
-    let (b, b_key) = engine(&dir.path().join("b"), &server);
-
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    let run = {
-        let b = b.clone();
-        tokio::spawn(async move {
-            let mut sender = Some(sender);
-            b.enroll(
-                "wrong.key",
-                &Zeroizing::new(PASSWORD.to_owned()),
-                "linux",
-                |event| {
-                    let enigm_client::EnrollEvent::Request { id } = event;
-                    if let Some(sender) = sender.take() {
-                        sender.send(id.clone()).unwrap();
-                    }
-                },
-                async |_| true,
-            )
-            .await
-        })
-    };
-    let id = receiver.await.unwrap();
+    let (a, account_id, id, b_key, run) =
+        start_against_raw_approver(&server, dir.path(), "wrong.key").await;
     tokio::task::block_in_place(|| {
-        let view = a.call("GET", &format!("/v1/enrollments/{id}"), &Value::Null);
-        let new_device = enigm_core::identity::DevicePublicKeys {
-            signing: SigningPublicKey::from_bytes(&b32(&view["signing_key"])).unwrap(),
-            agreement: enigm_core::identity::AgreementPublicKey::from_bytes(b32(
-                &view["agreement_key"],
-            )),
-        };
-        let context = EnrollmentContext::new(
-            account.account_id,
-            &hex::decode(&id).unwrap(),
-            a.secrets.device_id(),
-        )
-        .unwrap();
-        let offered = enigm_core::sas::ExistingDeviceOffered::start(
-            &mut OsRng,
-            context,
-            new_device,
-            enigm_core::sas::Commitment::from_bytes(b32(&view["commitment"])),
-        );
-        a.call(
-            "POST",
-            &format!("/v1/enrollments/{id}/accept"),
-            &json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) }),
-        );
-        let view = a.wait_for(&id, "revealed");
-        let confirmed = offered
-            .receive_new_device_key(SasPublicKey::from_bytes(b32(&view["new_ephemeral"])))
-            .unwrap()
-            .confirm();
-        let page = a.call("GET", "/v1/ledger", &Value::Null);
-        let entries: Vec<LedgerEntry> = page["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-            .collect();
-        let state = enigm_core::ledger::verify_chain(&entries).unwrap();
-        let claim = LedgerHeadClaim {
-            seq: state.head().seq,
-            hash: state.head().hash.0,
-        };
-        let mac = confirmed.mac(&a.secrets.public().signing, &claim).unwrap();
-        a.call(
-            "POST",
-            &format!("/v1/enrollments/{id}/mac"),
-            &json!({
-                "mac": b64(mac.as_bytes()),
-                "head": { "seq": claim.seq, "hash": hex::encode(claim.hash) },
-            }),
-        );
-        let view = a.wait_for(&id, "confirmed");
-        let verified = confirmed
-            .verify_new_device(&SasMac::from_bytes(b32(&view["new_device_mac"]["mac"])))
-            .unwrap();
-        let mut add = state.next_entry(EntryKind::AddDevice {
-            device: verified.device,
-            approved_by: a.secrets.device_id(),
-            replaces: None,
-        });
-        add.sign_device(&account.account_id, &a.secrets);
-        let signature: [u8; 64] = unb64(view["new_device_mac"]["signature"].as_str().unwrap())
-            .try_into()
-            .unwrap();
-        add.insert_signature(enigm_core::ledger::EntrySignature {
-            signer: enigm_core::ledger::Signer::Device(DeviceId::derive(&verified.device.signing)),
-            signature: ed25519_dalek::Signature::from_bytes(&signature),
-        });
-        a.call(
-            "POST",
-            "/v1/ledger",
-            &json!({ "entries": [b64(&add.encode())] }),
-        );
+        approve_until_appended(&a, account_id, &id);
         // The key sealed to some other device.
         let elsewhere = DeviceSecrets::generate(&mut OsRng);
-        let sealed = SyncKey::generate(&mut OsRng, 1).seal_to(
-            &mut OsRng,
-            &account.account_id,
-            &elsewhere.public(),
-        );
+        let sealed =
+            SyncKey::generate(&mut OsRng, 1).seal_to(&mut OsRng, &account_id, &elsewhere.public());
         a.call(
             "POST",
             &format!("/v1/enrollments/{id}/complete"),
@@ -373,4 +386,18 @@ async fn the_new_device_refuses_a_sealed_key_for_another_device() {
     assert_eq!(error.code(), "enrollment_wrong_recipient");
     let store = Store::open_with_key(&dir.path().join("b"), &StoreKey::from_bytes(b_key)).unwrap();
     assert!(store.sync_key().unwrap().is_none(), "no foreign key kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_that_appends_but_never_hands_over_is_reported_as_such() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, account_id, id, _, run) =
+        start_against_raw_approver(&server, dir.path(), "no.handover").await;
+    tokio::task::block_in_place(|| {
+        approve_until_appended(&a, account_id, &id);
+        a.call("POST", &format!("/v1/enrollments/{id}/cancel"), &json!({}));
+    });
+    let error = run.await.unwrap().unwrap_err();
+    assert_eq!(error.code(), "enrolled_without_sync_key");
 }

@@ -322,6 +322,8 @@ impl Engine {
     ///
     /// # Errors
     /// [`ClientError::AlreadyRegistered`] if this device is already part of the account;
+    /// [`ClientError::EnrolledWithoutSyncKey`] if the approver added it but the request ended
+    /// before the hand-over;
     /// [`ClientError::EnrollmentVerification`] if a relayed message does not verify (the request
     /// is cancelled); [`ClientError::LedgerRejected`] if the ledger does not extend the head the
     /// approver vouched for; the service's refusals.
@@ -771,6 +773,12 @@ impl Engine {
     ) -> Result<EnrollmentOutcome, ClientError> {
         let view = self.wait_past(id, Stage::Confirmed, wake).await?;
         if view.state != Stage::Completed {
+            // The approver may have appended this device and died before the hand-over.
+            let session = self.login(username, password).await?;
+            self.set_pending(None).await?;
+            if session.kind == "full" {
+                return Err(ClientError::EnrolledWithoutSyncKey);
+            }
             return self.closed_or_out_of_turn(&view).await;
         }
         let (Some(approver_mac), Some(sealed), Some(approver)) =

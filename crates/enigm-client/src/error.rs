@@ -110,6 +110,14 @@ pub enum ClientError {
     )]
     EnrollmentStaleHead,
 
+    /// The approving device added this device to the ledger but the request ended before it
+    /// handed over the account sync key.
+    #[error(
+        "this device was added to the account, but the approving device did not hand over the \
+         account sync key; it arrives with the next key rotation"
+    )]
+    EnrolledWithoutSyncKey,
+
     /// No enrollment request has this id (request ids are 32 hex digits).
     #[error("there is no enrollment request with this id")]
     UnknownEnrollment,
@@ -155,6 +163,7 @@ impl ClientError {
             },
             Self::EnrollmentStaleHead => "enrollment_stale_head",
             Self::UnknownEnrollment => "unknown_enrollment",
+            Self::EnrolledWithoutSyncKey => "enrolled_without_sync_key",
             Self::NoSyncKey => "no_sync_key",
         }
     }
