@@ -440,7 +440,8 @@ impl Engine {
             EntryKind::AddDevice {
                 device: keys,
                 approved_by: DeviceId::derive(&verified.key),
-                replaces: view.replaces()?,
+                // What this device asked for, never what the relay says it asked for.
+                replaces: None,
             },
         );
         let signature = device.sign(&entry.signing_message(&account_id));
@@ -561,6 +562,13 @@ impl Engine {
             Stage::Requested => {}
             Stage::Completed | Stage::Rejected | Stage::Cancelled | Stage::Expired => {
                 return Ok(view.state.outcome().unwrap_or(EnrollmentOutcome::Cancelled));
+            }
+            Stage::Accepted | Stage::Revealed | Stage::ApproverConfirmed | Stage::Confirmed
+                if view.approver_id()? != Some(own_id) =>
+            {
+                return Err(ClientError::NotAllowed(
+                    "another device of the account is already approving this request",
+                ));
             }
             Stage::Confirmed if approved_by(&state, &new_device, own_id) => {
                 // Appended before a crash; only the hand-over is missing.
