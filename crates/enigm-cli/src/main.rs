@@ -3,6 +3,7 @@
 //! enigm-core), sharing the global options declared here.
 
 mod audit;
+mod enroll;
 mod recover;
 mod server;
 mod user;

@@ -57,6 +57,14 @@ pub(crate) enum DeviceCommand {
     Revoke(RevokeArgs),
     /// Retire a device that is no longer used.
     Retire(DeviceTarget),
+    /// Ask to add this device to an account; a device already in it approves.
+    Enroll(crate::enroll::EnrollArgs),
+    /// Devices asking to join the account.
+    Requests,
+    /// Approve a device's request after comparing the short code.
+    Approve(crate::enroll::RequestArgs),
+    /// Refuse a device's request.
+    Reject(crate::enroll::RequestArgs),
 }
 
 /// A device id or a unique prefix of one (at least 4 hex characters).
@@ -260,6 +268,10 @@ pub(crate) fn device(global: &Global, command: DeviceCommand) -> Result<(), CliE
             let list = with_engine(global, async |engine| engine.sync().await)?;
             return print(global, &to_json(&list)?, &device_table(&list));
         }
+        DeviceCommand::Enroll(args) => return crate::enroll::enroll(global, args),
+        DeviceCommand::Requests => return crate::enroll::requests(global),
+        DeviceCommand::Approve(args) => return crate::enroll::approve(global, &args),
+        DeviceCommand::Reject(args) => return crate::enroll::reject(global, &args),
         DeviceCommand::Suspend(target) => (target.device, DeviceChange::Suspend),
         DeviceCommand::Resume(target) => (target.device, DeviceChange::Resume),
         DeviceCommand::Retire(target) => (target.device, DeviceChange::Retire),

@@ -174,8 +174,16 @@ pub(crate) fn service_error(
     struct Body {
         code: String,
         message: String,
+        #[serde(default)]
+        id: Option<String>,
     }
     match serde_json::from_slice::<Envelope>(body) {
+        Ok(Envelope { error }) if error.code == "enrollment_already_open" => match error.id {
+            Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                ClientError::EnrollmentAlreadyOpen { id }
+            }
+            Some(_) | None => ClientError::MalformedResponse("an open request without its id"),
+        },
         Ok(Envelope { error }) if is_code(&error.code) && error.message.len() <= 500 => {
             ClientError::Service {
                 status: status.as_u16(),

@@ -420,7 +420,7 @@ impl Engine {
     }
 
     /// A signed request with the saved session.
-    async fn signed<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn signed<T: serde::de::DeserializeOwned>(
         &self,
         method: Method,
         path: &str,

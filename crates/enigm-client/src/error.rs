@@ -86,6 +86,45 @@ pub enum ClientError {
     /// A background task of the engine failed.
     #[error("an internal task failed")]
     Task,
+
+    /// This device already has an open enrollment request (its id, hex), e.g. from a run that
+    /// was killed before it could remember the request.
+    #[error("this device already has an open enrollment request")]
+    EnrollmentAlreadyOpen {
+        /// The open request's id.
+        id: String,
+    },
+
+    /// A message relayed during enrollment does not verify: a reveal that does not match the
+    /// commitment, a MAC or countersignature from another run, a sealed key for another device.
+    /// The request is cancelled.
+    #[error(
+        "the other device's enrollment message failed verification ({0}); the request is cancelled"
+    )]
+    EnrollmentVerification(#[source] enigm_core::Error),
+
+    /// The device list changed between the approval's MAC and the append of the new device.
+    #[error(
+        "the device list changed while this approval was in progress; the request is cancelled, \
+         start the enrollment again"
+    )]
+    EnrollmentStaleHead,
+
+    /// The approving device added this device to the ledger but the request ended before it
+    /// handed over the account sync key.
+    #[error(
+        "this device was added to the account, but the approving device did not hand over the \
+         account sync key; it arrives with the next key rotation"
+    )]
+    EnrolledWithoutSyncKey,
+
+    /// No enrollment request has this id (request ids are 32 hex digits).
+    #[error("there is no enrollment request with this id")]
+    UnknownEnrollment,
+
+    /// This device does not hold the account sync key, so it cannot hand it to a new device.
+    #[error("this device does not hold the account sync key and cannot approve new devices")]
+    NoSyncKey,
 }
 
 impl ClientError {
@@ -114,6 +153,18 @@ impl ClientError {
                 _ => "protocol_error",
             },
             Self::Task => "internal",
+            Self::EnrollmentAlreadyOpen { .. } => "enrollment_already_open",
+            Self::EnrollmentVerification(error) => match error {
+                enigm_core::Error::SasCommitmentMismatch => "enrollment_commitment_mismatch",
+                enigm_core::Error::SasMacMismatch => "enrollment_mac_mismatch",
+                enigm_core::Error::SasDeviceMismatch => "enrollment_wrong_device",
+                enigm_core::Error::SyncKeyWrongRecipient => "enrollment_wrong_recipient",
+                _ => "enrollment_verification_failed",
+            },
+            Self::EnrollmentStaleHead => "enrollment_stale_head",
+            Self::UnknownEnrollment => "unknown_enrollment",
+            Self::EnrolledWithoutSyncKey => "enrolled_without_sync_key",
+            Self::NoSyncKey => "no_sync_key",
         }
     }
 

@@ -23,6 +23,7 @@
 
 mod api;
 mod engine;
+mod enroll;
 mod error;
 mod history;
 mod recover;
@@ -31,6 +32,7 @@ mod watch;
 
 pub use api::ServiceClient;
 pub use engine::{DeviceChange, Engine, Registered};
+pub use enroll::{EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ShortCodeView};
 pub use error::ClientError;
 pub use history::{Actor, EntryView, LedgerHistory};
 pub use recover::{Recovered, RecoveryCandidate, check_phrase};

@@ -35,6 +35,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest frame accepted from the service (its events are at most 256 bytes).
 const MAX_FRAME: usize = 4 * 1024;
 
+/// An open push connection.
+pub(crate) type PushSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// What the observer is told.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -190,13 +194,8 @@ impl Engine {
         state.next(event, now()).map_err(ClientError::Protocol)
     }
 
-    /// One connection: open, then handle events until it closes.
-    async fn listen(
-        &self,
-        state: &mut SessionState,
-        observer: &mut impl FnMut(&WatchUpdate),
-        backoff: &mut Duration,
-    ) -> Result<(), ClientError> {
+    /// Opens this device's push socket, signed with the saved session.
+    pub(crate) async fn push_socket(&self) -> Result<PushSocket, ClientError> {
         let (session, device) = self.signer_parts().await?;
         let mut url = self.api().base_url().join("/v1/push").map_err(|_| {
             ClientError::InvalidServerUrl("the service address cannot carry a push path")
@@ -223,20 +222,31 @@ impl Engine {
         )
         .await
         .map_err(|_| ClientError::Unreachable(self.api().base_url().to_string()))?;
-        let (mut socket, _) = match connected {
-            Ok(pair) => pair,
+        match connected {
+            Ok((socket, _)) => Ok(socket),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status();
                 let body = response.body().clone().unwrap_or_default();
                 let error = crate::api::service_error(status, &body, None);
-                return Err(if error.code() == "device_removed" {
+                Err(if error.code() == "device_removed" {
                     ClientError::DeviceRevoked
                 } else {
                     error
-                });
+                })
             }
-            Err(_) => return Err(ClientError::Unreachable(self.api().base_url().to_string())),
-        };
+            Err(_) => Err(ClientError::Unreachable(self.api().base_url().to_string())),
+        }
+    }
+
+    /// One connection: open, then handle events until it closes.
+    async fn listen(
+        &self,
+        state: &mut SessionState,
+        observer: &mut impl FnMut(&WatchUpdate),
+        backoff: &mut Duration,
+    ) -> Result<(), ClientError> {
+        let (_, device) = self.signer_parts().await?;
+        let mut socket = self.push_socket().await?;
         observer(&WatchUpdate::Online);
         *backoff = FIRST_BACKOFF;
         let this_device = device.device_id().to_hex();

@@ -1,0 +1,226 @@
+//! Enrollment by approval from the command line (DESIGN §7, §16): `device enroll` on the new
+//! device, `device requests`, `device approve` and `device reject` on an existing one. The
+//! engine runs the protocol; this module prints its events (JSON lines with `--json`) and asks
+//! the user whether the codes match (one line, `yes` or `no`, from stdin; a prompt on a
+//! terminal). Ctrl-C cancels the request on the relay before exiting.
+
+use std::cell::RefCell;
+use std::io::{BufRead, IsTerminal, Read, Write};
+
+use clap::Args;
+use enigm_client::{EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ShortCodeView};
+use serde_json::json;
+
+use crate::user::{print, read_password, to_json, with_engine};
+use crate::{CliError, Global};
+
+/// Longest answer line read from stdin.
+const MAX_ANSWER_LINE: u64 = 64;
+
+/// `device enroll --username U --password-stdin [--auto-confirm]`.
+#[derive(Debug, Args)]
+pub(crate) struct EnrollArgs {
+    /// The account's username.
+    #[arg(long)]
+    username: String,
+    /// Read the password from stdin (the only way to pass it; hidden prompt on a terminal).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+    /// Take the short code as confirmed without asking (when the codes are compared elsewhere).
+    #[arg(long)]
+    auto_confirm: bool,
+}
+
+/// `device approve|reject REQUEST_ID`.
+#[derive(Debug, Args)]
+pub(crate) struct RequestArgs {
+    /// The request id, as `device requests` lists it.
+    request_id: String,
+}
+
+/// `enigm device enroll`: waits for approval, shows the code, ends with the outcome.
+pub(crate) fn enroll(global: &Global, args: EnrollArgs) -> Result<(), CliError> {
+    let password = read_password()?;
+    let json = global.json;
+    let failure = RefCell::new(None);
+    let report = |result: Result<(), CliError>| {
+        if let Err(error) = result {
+            failure.borrow_mut().get_or_insert(error);
+        }
+    };
+    let report = &report;
+    let auto_confirm = args.auto_confirm;
+    let outcome = with_engine(global, async |engine| {
+        let run = engine.enroll(
+            &args.username,
+            &password,
+            std::env::consts::OS,
+            |event| report(print_event(json, event)),
+            |code| async move {
+                report(print_code(json, &code));
+                auto_confirm || ask(json).await
+            },
+        );
+        let finished = tokio::select! {
+            outcome = run => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        match finished {
+            Some(outcome) => outcome,
+            None => {
+                engine.cancel_enrollment().await?;
+                Ok(EnrollmentOutcome::Cancelled)
+            }
+        }
+    })?;
+    if let Some(error) = failure.into_inner() {
+        return Err(error);
+    }
+    print_outcome(global, outcome, true)
+}
+
+/// `enigm device requests`: the account's open requests.
+pub(crate) fn requests(global: &Global) -> Result<(), CliError> {
+    let requests = with_engine(global, async |engine| engine.enrollment_requests().await)?;
+    let text = if requests.is_empty() {
+        "No device is asking to join your account.".to_owned()
+    } else {
+        let mut lines = vec![format!(
+            "{:<34} {:<10} {:<19} {}",
+            "REQUEST", "PLATFORM", "FINGERPRINT", "STATE"
+        )];
+        lines.extend(requests.iter().map(|request: &EnrollmentRequest| {
+            format!(
+                "{:<34} {:<10} {:<19} {}",
+                request.id, request.platform, request.fingerprint, request.state
+            )
+        }));
+        lines.push("Approve one with: enigm device approve REQUEST".to_owned());
+        lines.join("\n")
+    };
+    print(global, &json!({ "requests": to_json(&requests)? }), &text)
+}
+
+/// `enigm device approve REQUEST_ID`: shows the code, asks, ends with the outcome.
+pub(crate) fn approve(global: &Global, args: &RequestArgs) -> Result<(), CliError> {
+    let json = global.json;
+    let failure = RefCell::new(None);
+    let outcome = with_engine(global, async |engine| {
+        let failure = &failure;
+        let run = engine.approve_enrollment(&args.request_id, |code| async move {
+            if let Err(error) = print_code(json, &code) {
+                failure.borrow_mut().get_or_insert(error);
+            }
+            ask(json).await
+        });
+        let finished = tokio::select! {
+            outcome = run => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        match finished {
+            Some(outcome) => outcome,
+            None => {
+                engine.cancel_enrollment_request(&args.request_id).await?;
+                Ok(EnrollmentOutcome::Cancelled)
+            }
+        }
+    })?;
+    if let Some(error) = failure.into_inner() {
+        return Err(error);
+    }
+    print_outcome(global, outcome, false)
+}
+
+/// `enigm device reject REQUEST_ID`.
+pub(crate) fn reject(global: &Global, args: &RequestArgs) -> Result<(), CliError> {
+    with_engine(global, async |engine| {
+        engine.reject_enrollment(&args.request_id).await
+    })?;
+    print(
+        global,
+        &json!({ "id": args.request_id, "state": "rejected" }),
+        "Request rejected; that device was not added.",
+    )
+}
+
+fn print_event(json: bool, event: &EnrollEvent) -> Result<(), CliError> {
+    let EnrollEvent::Request { id } = event;
+    let text = format!(
+        "Asked to join the account. On a device already in it, run:\n\n    enigm device approve \
+         {id}\n\nWaiting for your other device..."
+    );
+    line(json, &to_json(event)?, &text)
+}
+
+fn print_code(json: bool, code: &ShortCodeView) -> Result<(), CliError> {
+    let emoji: Vec<String> = code
+        .emoji
+        .iter()
+        .map(|emoji| format!("{} {}", emoji.symbol, emoji.name))
+        .collect();
+    let text = format!(
+        "Check that both devices show the same code:\n\n    {}\n\n    {}\n",
+        code.code,
+        emoji.join("   ")
+    );
+    line(
+        json,
+        &json!({ "event": "sas", "code": code.code, "emoji": to_json(&code.emoji)? }),
+        &text,
+    )
+}
+
+fn print_outcome(
+    global: &Global,
+    outcome: EnrollmentOutcome,
+    this_device: bool,
+) -> Result<(), CliError> {
+    let text = match (outcome, this_device) {
+        (EnrollmentOutcome::Active, true) => "This device is now active in your account.",
+        (EnrollmentOutcome::Active, false) => "The new device is now active in your account.",
+        (EnrollmentOutcome::Rejected, true) => {
+            "Your other device said no; this device was not added."
+        }
+        (EnrollmentOutcome::Rejected, false) => "Not approved; the new device was not added.",
+        (EnrollmentOutcome::Expired, _) => {
+            "The request expired before it was finished; nothing was added."
+        }
+        (EnrollmentOutcome::Cancelled, _) => "The enrollment was cancelled; nothing was added.",
+    };
+    print(global, &json!({ "event": outcome.as_str() }), text)
+}
+
+/// One line on stdout, flushed at once (the other side of a pipe waits for it).
+fn line(json: bool, value: &serde_json::Value, text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    let out = if json {
+        value.to_string()
+    } else {
+        text.to_owned()
+    };
+    writeln!(stdout, "{out}")
+        .and_then(|()| stdout.flush())
+        .map_err(|_| CliError::new("stdout", "cannot write to stdout"))
+}
+
+/// Whether the user confirms that the codes match: one line of stdin, `yes` or `no` (a prompt
+/// first on a terminal). Anything else, or no answer, is a no.
+async fn ask(json: bool) -> bool {
+    let prompt = !json && std::io::stdin().is_terminal();
+    let answer = tokio::task::spawn_blocking(move || {
+        if prompt {
+            eprint!("Do both devices show the same code? [yes/no] ");
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .take(MAX_ANSWER_LINE)
+            .read_line(&mut line)
+            .ok()
+            .map(|_| line.trim().to_ascii_lowercase())
+    })
+    .await
+    .ok()
+    .flatten();
+    matches!(answer.as_deref(), Some("yes" | "y"))
+}

@@ -1,0 +1,1060 @@
+//! Enrollment by approval (DESIGN §7), both sides, over the service's relay
+//! (`/v1/enrollments`, see enigm-server's `api::enrollments`) and enigm-core's typed SAS states.
+//!
+//! The new device ([`Engine::enroll`]) signs in with a session that can only enroll, posts a
+//! request with its commitment, waits for an approver, reveals, shows the short code, MACs its
+//! keys and countersigns `AddDevice` once the user confirmed, waits for the hand-over, then
+//! verifies the ledger up to its own entry, pins it and keeps the sealed account sync key.
+//! The existing device lists requests ([`Engine::enrollment_requests`]), rejects
+//! ([`Engine::reject_enrollment`]) or approves ([`Engine::approve_enrollment`]): it checks the
+//! commitment, shows the code, MACs the head it vouches for, verifies the new device's MAC and
+//! countersignature, appends `AddDevice` on exactly that head and seals the sync key to it.
+//!
+//! Nothing here talks to a terminal: the caller gets events and answers the confirmation with
+//! a future (a prompt in the CLI, a button in the app).
+//!
+//! Waiting is push first (`enrollment_updated` wakes the waiter), with polling as the fallback,
+//! bounded by the request's own expiry on the relay.
+//!
+//! Crash safety: the SAS secrets live only in memory, so a run that dies mid-way cannot resume
+//! the key exchange; the relay's state says what is left. The new device remembers its open
+//! request in the store: a restarted enrollment resumes a request that is past both MACs (the
+//! approver is authenticated; only the hand-over is missing) and cancels any earlier one
+//! before asking again. An approver that restarts completes a request whose `AddDevice` it
+//! already appended and cancels one it can no longer finish. The ledger only ever gets an
+//! `AddDevice` carrying both signatures, so no device is ever half-added.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::Signature;
+use enigm_core::identity::{AgreementPublicKey, DeviceId, DevicePublicKeys, SigningPublicKey};
+use enigm_core::ledger::{EntryHash, EntryKind, EntrySignature, LedgerEntry, LedgerState, Signer};
+use enigm_core::sas::{
+    Commitment, EnrollmentContext, ExistingDeviceOffered, LedgerHeadClaim, NewDeviceCommitted,
+    SasMac, SasPublicKey, ShortCode,
+};
+use enigm_core::sync_key::SealedSyncKey;
+use futures_util::StreamExt;
+use rand_core::OsRng;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
+use zeroize::Zeroizing;
+
+use crate::engine::{b64, unb64};
+use crate::{ClientError, Engine};
+
+/// How often the relay is polled when no push arrives.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Wait before reopening a lost push socket (polling goes on meanwhile).
+const PUSH_RETRY: Duration = Duration::from_secs(2);
+/// Store key of the new device's open request id.
+const PENDING_REQUEST: &str = "enrollment.pending_request";
+
+/// What the new device tells its user while it enrolls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EnrollEvent {
+    /// The request is posted; the other device can now see it.
+    Request {
+        /// The request id (what `device approve` takes).
+        id: String,
+    },
+}
+
+/// How an enrollment ended, on either side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentOutcome {
+    /// The new device is in the ledger and holds the account sync key.
+    Active,
+    /// The existing device (or its user, on a code mismatch) said no.
+    Rejected,
+    /// The request passed its time on the relay.
+    Expired,
+    /// Either side cancelled (the new device's user reported a mismatch, or a side gave up).
+    Cancelled,
+}
+
+impl EnrollmentOutcome {
+    /// The lower-case word the CLI prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One emoji of the short code with its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct EmojiView {
+    /// The emoji.
+    pub symbol: &'static str,
+    /// Its English name, shown under it.
+    pub name: &'static str,
+}
+
+/// The short code both devices show: six digits grouped `482 913` and seven emoji.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShortCodeView {
+    /// The digits in two groups of three.
+    pub code: String,
+    /// The emoji, in order.
+    pub emoji: Vec<EmojiView>,
+}
+
+impl From<ShortCode> for ShortCodeView {
+    fn from(code: ShortCode) -> Self {
+        Self {
+            code: code.decimal_grouped(),
+            emoji: code
+                .emoji()
+                .iter()
+                .map(|emoji| EmojiView {
+                    symbol: emoji.symbol,
+                    name: emoji.name,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A pending request as an existing device shows it before the user decides.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EnrollmentRequest {
+    /// The request id.
+    pub id: String,
+    /// The platform the new device reports (`linux`, `macos`, `windows`).
+    pub platform: String,
+    /// The fingerprint of the committed device, computed here from its key.
+    pub fingerprint: String,
+    /// When it was asked (seconds since the epoch, the service's clock).
+    pub created_at: u64,
+    /// Where it stands on the relay (`requested`, `accepted`, ...).
+    pub state: String,
+}
+
+/// The relay's states, as on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Stage {
+    Requested,
+    Accepted,
+    Revealed,
+    ApproverConfirmed,
+    Confirmed,
+    Completed,
+    Rejected,
+    Cancelled,
+    Expired,
+}
+
+impl Stage {
+    /// The outcome of a closed request; `None` while it is open.
+    fn outcome(self) -> Option<EnrollmentOutcome> {
+        match self {
+            Self::Completed => Some(EnrollmentOutcome::Active),
+            Self::Rejected => Some(EnrollmentOutcome::Rejected),
+            Self::Cancelled => Some(EnrollmentOutcome::Cancelled),
+            Self::Expired => Some(EnrollmentOutcome::Expired),
+            Self::Requested
+            | Self::Accepted
+            | Self::Revealed
+            | Self::ApproverConfirmed
+            | Self::Confirmed => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ApproverJson {
+    device_id: String,
+    signing_key: String,
+    ephemeral: String,
+}
+
+#[derive(Deserialize)]
+struct HeadJson {
+    seq: u64,
+    hash: String,
+}
+
+#[derive(Deserialize)]
+struct ApproverMacJson {
+    mac: String,
+    head: HeadJson,
+}
+
+#[derive(Deserialize)]
+struct NewDeviceMacJson {
+    mac: String,
+    signature: String,
+}
+
+/// A request as the relay shows it (`GET /v1/enrollments/{id}`).
+#[derive(Deserialize)]
+struct RelayView {
+    id: String,
+    state: Stage,
+    created_at: u64,
+    platform: String,
+    signing_key: String,
+    agreement_key: String,
+    commitment: String,
+    replaces: Option<String>,
+    approver: Option<ApproverJson>,
+    new_ephemeral: Option<String>,
+    approver_mac: Option<ApproverMacJson>,
+    new_device_mac: Option<NewDeviceMacJson>,
+    sealed_key: Option<String>,
+}
+
+impl RelayView {
+    /// The new device's keys as the request carries them.
+    fn new_device(&self) -> Result<DevicePublicKeys, ClientError> {
+        Ok(DevicePublicKeys {
+            signing: SigningPublicKey::from_bytes(&fixed(&self.signing_key, "signing key")?)
+                .map_err(|_| ClientError::MalformedResponse("signing key"))?,
+            agreement: AgreementPublicKey::from_bytes(fixed(&self.agreement_key, "agreement key")?),
+        })
+    }
+
+    /// The approving device, once one accepted.
+    fn approver_id(&self) -> Result<Option<DeviceId>, ClientError> {
+        self.approver
+            .as_ref()
+            .map(|approver| {
+                DeviceId::from_hex(&approver.device_id)
+                    .ok_or(ClientError::MalformedResponse("approver id"))
+            })
+            .transpose()
+    }
+
+    /// The device this request replaces, if any.
+    fn replaces(&self) -> Result<Option<DeviceId>, ClientError> {
+        self.replaces
+            .as_deref()
+            .map(|text| DeviceId::from_hex(text).ok_or(ClientError::MalformedResponse("replaces")))
+            .transpose()
+    }
+
+    /// The SAS context both sides share.
+    fn context(
+        &self,
+        account_id: [u8; 16],
+        approver: DeviceId,
+    ) -> Result<EnrollmentContext, ClientError> {
+        let id = hex::decode(&self.id).map_err(|_| ClientError::MalformedResponse("request id"))?;
+        EnrollmentContext::new(account_id, &id, approver)
+            .map_err(|_| ClientError::MalformedResponse("request id"))
+    }
+}
+
+/// Wakes a waiter when the relay pushes a change of one request; polling covers lost pushes.
+struct Wake {
+    notify: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Wake {
+    /// Listens on this device's push socket for `enrollment_updated` of request `id`.
+    fn start(engine: &Engine, id: &str) -> Self {
+        #[derive(Deserialize)]
+        struct Update {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(default)]
+            id: Option<String>,
+        }
+        let notify = Arc::new(Notify::new());
+        let wake = Arc::clone(&notify);
+        let engine = engine.clone();
+        let id = id.to_owned();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Ok(mut socket) = engine.push_socket().await {
+                    // Whatever changed while the socket was down: look once.
+                    wake.notify_one();
+                    while let Some(Ok(message)) = socket.next().await {
+                        let Message::Text(text) = message else {
+                            continue;
+                        };
+                        if let Ok(update) = serde_json::from_str::<Update>(text.as_str())
+                            && update.kind == "enrollment_updated"
+                            && update.id.as_deref() == Some(id.as_str())
+                        {
+                            wake.notify_one();
+                        }
+                    }
+                }
+                tokio::time::sleep(PUSH_RETRY).await;
+            }
+        });
+        Self { notify, task }
+    }
+
+    /// Returns on a push for the request or after [`POLL_INTERVAL`].
+    async fn wait(&self) {
+        let _ = tokio::time::timeout(POLL_INTERVAL, self.notify.notified()).await;
+    }
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Engine {
+    /// Enrolls this device into the account of `username` by approval from one of its devices.
+    ///
+    /// `on_event` hears progress (the request id to approve); `confirm` is shown the short code
+    /// and resolves to whether the user saw the same code on the other device (`false` cancels
+    /// the request). A request left open by an earlier run of this profile is resumed when only
+    /// the hand-over is missing, else cancelled before a new one is posted.
+    ///
+    /// # Errors
+    /// [`ClientError::AlreadyRegistered`] if this device is already part of the account;
+    /// [`ClientError::EnrolledWithoutSyncKey`] if the approver added it but the request ended
+    /// before the hand-over;
+    /// [`ClientError::EnrollmentVerification`] if a relayed message does not verify (the request
+    /// is cancelled); [`ClientError::LedgerRejected`] if the ledger does not extend the head the
+    /// approver vouched for; the service's refusals.
+    pub async fn enroll<F, Fut>(
+        &self,
+        username: &str,
+        password: &Zeroizing<String>,
+        platform: &str,
+        mut on_event: impl FnMut(&EnrollEvent),
+        confirm: F,
+    ) -> Result<EnrollmentOutcome, ClientError>
+    where
+        F: FnOnce(ShortCodeView) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let session = self.login(username, password).await?;
+        if let Some(outcome) = self.resume_pending(username, password).await? {
+            return Ok(outcome);
+        }
+        if session.kind == "full" {
+            return Err(ClientError::AlreadyRegistered);
+        }
+        let device = self.device().await?;
+        let account_id = self.account_id().await?;
+        let committed = NewDeviceCommitted::start(&mut OsRng, device.public());
+        let keys = device.public();
+        let body = json!({
+            "commitment": b64(committed.commitment().as_bytes()),
+            "signing_key": b64(keys.signing.as_bytes()),
+            "agreement_key": b64(keys.agreement.as_bytes()),
+            "platform": platform,
+        });
+        let created: RelayView = match self
+            .signed(Method::POST, "/v1/enrollments", Some(&body))
+            .await
+        {
+            // Left by a run killed before it could remember it: nothing can finish it now.
+            Err(ClientError::EnrollmentAlreadyOpen { id }) => {
+                self.cancel_request(&id).await?;
+                self.signed(Method::POST, "/v1/enrollments", Some(&body))
+                    .await?
+            }
+            other => other?,
+        };
+        let id = created.id.clone();
+        self.set_pending(Some(&id)).await?;
+        tracing::info!("enrollment requested");
+        on_event(&EnrollEvent::Request { id: id.clone() });
+        let wake = Wake::start(self, &id);
+
+        let view = self.wait_past(&id, Stage::Requested, &wake).await?;
+        if view.state != Stage::Accepted {
+            return self.closed_or_out_of_turn(&view).await;
+        }
+        let approver = view
+            .approver
+            .as_ref()
+            .ok_or(ClientError::MalformedResponse(
+                "an accepted request without its approver",
+            ))?;
+        let approver_id = view
+            .approver_id()?
+            .ok_or(ClientError::MalformedResponse("approver id"))?;
+        let context = view.context(account_id, approver_id)?;
+        let existing_ephemeral = SasPublicKey::from_bytes(fixed(&approver.ephemeral, "ephemeral")?);
+        let (ephemeral, exchanged) =
+            match committed.receive_existing_key(context, existing_ephemeral) {
+                Ok(pair) => pair,
+                Err(error) => return Err(self.refuse(&id, error).await),
+            };
+        let revealed: RelayView = self
+            .post_step(
+                &id,
+                "reveal",
+                &json!({ "ephemeral": b64(ephemeral.as_bytes()) }),
+            )
+            .await?;
+        if let Some(outcome) = revealed.state.outcome() {
+            return self.finish_closed(outcome).await;
+        }
+        if !confirm(exchanged.short_code().into()).await {
+            tracing::info!("the user reported different codes; cancelling the enrollment");
+            self.cancel_request(&id).await?;
+            self.set_pending(None).await?;
+            return Ok(EnrollmentOutcome::Cancelled);
+        }
+        let confirmed = exchanged.confirm();
+
+        let view = self.wait_past(&id, Stage::Revealed, &wake).await?;
+        if view.state != Stage::ApproverConfirmed {
+            return self.closed_or_out_of_turn(&view).await;
+        }
+        let (Some(approver), Some(approver_mac)) = (&view.approver, &view.approver_mac) else {
+            return Err(ClientError::MalformedResponse(
+                "a confirmation without the approver's MAC",
+            ));
+        };
+        let claim = LedgerHeadClaim {
+            seq: approver_mac.head.seq,
+            hash: hex32(&approver_mac.head.hash)?,
+        };
+        let approver_key =
+            SigningPublicKey::from_bytes(&fixed(&approver.signing_key, "signing key")?)
+                .map_err(|_| ClientError::MalformedResponse("approver key"))?;
+        let mac = SasMac::from_bytes(fixed(&approver_mac.mac, "mac")?);
+        let own_mac = confirmed.mac();
+        let verified = match confirmed.verify_existing_device(approver_key, claim, &mac) {
+            Ok(verified) => verified,
+            Err(error) => return Err(self.refuse(&id, error).await),
+        };
+        let entry = LedgerEntry::new(
+            claim.seq.saturating_add(1),
+            EntryHash(claim.hash),
+            EntryKind::AddDevice {
+                device: keys,
+                approved_by: DeviceId::derive(&verified.key),
+                // What this device asked for, never what the relay says it asked for.
+                replaces: None,
+            },
+        );
+        let signature = device.sign(&entry.signing_message(&account_id));
+        let answered: RelayView = self
+            .post_step(
+                &id,
+                "mac",
+                &json!({
+                    "mac": b64(own_mac.as_bytes()),
+                    "signature": b64(&signature.to_bytes()),
+                }),
+            )
+            .await?;
+        if let Some(outcome) = answered
+            .state
+            .outcome()
+            .filter(|o| *o != EnrollmentOutcome::Active)
+        {
+            return self.finish_closed(outcome).await;
+        }
+        self.finish_new_device(&id, &wake, username, password).await
+    }
+
+    /// Cancels the request this device left open (an interrupted `enroll`), if any.
+    ///
+    /// # Errors
+    /// The service's refusals other than "already closed".
+    pub async fn cancel_enrollment(&self) -> Result<(), ClientError> {
+        if let Some(id) = self.pending().await? {
+            self.cancel_request(&id).await?;
+            self.set_pending(None).await?;
+        }
+        Ok(())
+    }
+
+    /// Cancels request `request_id` (an approval the user abandoned); a closed one is fine.
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownEnrollment`] for a malformed id; the service's refusals.
+    pub async fn cancel_enrollment_request(&self, request_id: &str) -> Result<(), ClientError> {
+        check_id(request_id)?;
+        self.cancel_request(request_id).await
+    }
+
+    /// The account's open enrollment requests, for an active device to decide on.
+    ///
+    /// # Errors
+    /// [`ClientError::SignedOut`]; the service's refusals (`trust_denied` for a device that may
+    /// not approve).
+    pub async fn enrollment_requests(&self) -> Result<Vec<EnrollmentRequest>, ClientError> {
+        #[derive(Deserialize)]
+        struct Listed {
+            requests: Vec<RelayView>,
+        }
+        let listed: Listed = self.signed(Method::GET, "/v1/enrollments", None).await?;
+        listed
+            .requests
+            .iter()
+            .map(|view| {
+                let keys = view.new_device()?;
+                Ok(EnrollmentRequest {
+                    id: view.id.clone(),
+                    platform: view.platform.clone(),
+                    fingerprint: DeviceId::derive(&keys.signing).fingerprint(),
+                    created_at: view.created_at,
+                    state: stage_name(view.state).to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Rejects request `request_id`.
+    ///
+    /// # Errors
+    /// The service's refusals (`enrollment_closed`, `enrollment_conflict` once accepted).
+    pub async fn reject_enrollment(&self, request_id: &str) -> Result<(), ClientError> {
+        check_id(request_id)?;
+        let _: serde_json::Value = self
+            .signed(Method::POST, &step(request_id, "reject"), Some(&json!({})))
+            .await?;
+        tracing::info!("enrollment rejected");
+        Ok(())
+    }
+
+    /// Approves request `request_id` from this (active) device. `confirm` is shown the short
+    /// code and resolves to whether the user saw the same code on the new device; `false`
+    /// cancels the request and ends as [`EnrollmentOutcome::Rejected`].
+    ///
+    /// # Errors
+    /// [`ClientError::NoSyncKey`] before anything is sent if this device cannot hand over the
+    /// sync key; [`ClientError::EnrollmentVerification`] for a reveal, MAC or countersignature
+    /// that does not verify and [`ClientError::EnrollmentStaleHead`] if the ledger moved since
+    /// the MAC (the request is cancelled in both cases); the service's refusals.
+    pub async fn approve_enrollment<F, Fut>(
+        &self,
+        request_id: &str,
+        confirm: F,
+    ) -> Result<EnrollmentOutcome, ClientError>
+    where
+        F: FnOnce(ShortCodeView) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        check_id(request_id)?;
+        let state = self.sync_state().await?;
+        let account_id = self.account_id().await?;
+        let device = self.device().await?;
+        let own_id = device.device_id();
+        if self
+            .with_store_blocking(|store| store.sync_key())
+            .await?
+            .is_none()
+        {
+            return Err(ClientError::NoSyncKey);
+        }
+        let view = self.relay_view(request_id).await?;
+        let new_device = view.new_device()?;
+        match view.state {
+            Stage::Requested => {}
+            Stage::Completed | Stage::Rejected | Stage::Cancelled | Stage::Expired => {
+                return Ok(view.state.outcome().unwrap_or(EnrollmentOutcome::Cancelled));
+            }
+            Stage::Accepted | Stage::Revealed | Stage::ApproverConfirmed | Stage::Confirmed
+                if view.approver_id()? != Some(own_id) =>
+            {
+                return Err(ClientError::NotAllowed(
+                    "another device of the account is already approving this request",
+                ));
+            }
+            Stage::Confirmed if approved_by(&state, &new_device, own_id) => {
+                // Appended before a crash; only the hand-over is missing.
+                return self.hand_over(request_id, &account_id, &new_device).await;
+            }
+            Stage::Accepted | Stage::Revealed | Stage::ApproverConfirmed | Stage::Confirmed => {
+                // This device's SAS secrets died with an earlier run: nothing can finish it.
+                tracing::warn!("an interrupted approval cannot continue; cancelling it");
+                self.cancel_request(request_id).await?;
+                return Ok(EnrollmentOutcome::Cancelled);
+            }
+        }
+        let context = view.context(account_id, own_id)?;
+        let commitment = Commitment::from_bytes(fixed(&view.commitment, "commitment")?);
+        let offered = ExistingDeviceOffered::start(&mut OsRng, context, new_device, commitment);
+        let wake = Wake::start(self, request_id);
+        let accepted: RelayView = self
+            .post_step(
+                request_id,
+                "accept",
+                &json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) }),
+            )
+            .await?;
+        if let Some(outcome) = accepted.state.outcome() {
+            return Ok(outcome);
+        }
+        tracing::info!("enrollment accepted");
+
+        let view = self.wait_past(request_id, Stage::Accepted, &wake).await?;
+        if view.state != Stage::Revealed {
+            return approver_closed(&view);
+        }
+        let revealed = fixed(
+            view.new_ephemeral
+                .as_deref()
+                .ok_or(ClientError::MalformedResponse("a reveal without its key"))?,
+            "ephemeral",
+        )?;
+        let exchanged = match offered.receive_new_device_key(SasPublicKey::from_bytes(revealed)) {
+            Ok(exchanged) => exchanged,
+            Err(error) => return Err(self.refuse(request_id, error).await),
+        };
+        if !confirm(exchanged.short_code().into()).await {
+            tracing::info!("the user reported different codes; cancelling the enrollment");
+            self.cancel_request(request_id).await?;
+            return Ok(EnrollmentOutcome::Rejected);
+        }
+        let confirmed = exchanged.confirm();
+        let state = self.sync_state().await?;
+        let head = state.head();
+        let claim = LedgerHeadClaim {
+            seq: head.seq,
+            hash: head.hash.0,
+        };
+        let mac = confirmed
+            .mac(&device.public().signing, &claim)
+            .map_err(ClientError::Protocol)?;
+        let answered: RelayView = self
+            .post_step(
+                request_id,
+                "mac",
+                &json!({
+                    "mac": b64(mac.as_bytes()),
+                    "head": { "seq": claim.seq, "hash": hex::encode(claim.hash) },
+                }),
+            )
+            .await?;
+        if let Some(outcome) = answered.state.outcome() {
+            return Ok(outcome);
+        }
+
+        let view = self
+            .wait_past(request_id, Stage::ApproverConfirmed, &wake)
+            .await?;
+        if view.state != Stage::Confirmed {
+            return approver_closed(&view);
+        }
+        let new_mac = view
+            .new_device_mac
+            .as_ref()
+            .ok_or(ClientError::MalformedResponse(
+                "a confirmation without the new device's MAC",
+            ))?;
+        let verified =
+            match confirmed.verify_new_device(&SasMac::from_bytes(fixed(&new_mac.mac, "mac")?)) {
+                Ok(verified) => verified,
+                Err(error) => return Err(self.refuse(request_id, error).await),
+            };
+        let signature: [u8; 64] = unb64(&new_mac.signature)?
+            .try_into()
+            .map_err(|_| ClientError::MalformedResponse("signature"))?;
+        // Exactly the head the MAC vouched for: anything that landed since would make the new
+        // device verify a ledger its approver never saw.
+        let state = self.sync_state().await?;
+        if state.head() != head {
+            self.cancel_request(request_id).await?;
+            return Err(ClientError::EnrollmentStaleHead);
+        }
+        let mut entry = state.next_entry(EntryKind::AddDevice {
+            device: verified.device,
+            approved_by: own_id,
+            replaces: view.replaces()?,
+        });
+        entry.sign_device(&account_id, &device);
+        entry.insert_signature(EntrySignature {
+            signer: Signer::Device(DeviceId::derive(&verified.device.signing)),
+            signature: Signature::from_bytes(&signature),
+        });
+        let mut check = state.clone();
+        if let Err(error) = check.apply(std::slice::from_ref(&entry)) {
+            return Err(self.refuse(request_id, error).await);
+        }
+        let appended: Result<serde_json::Value, ClientError> = self
+            .signed(
+                Method::POST,
+                "/v1/ledger",
+                Some(&json!({ "entries": [b64(&entry.encode())] })),
+            )
+            .await;
+        match appended {
+            Err(error) if error.code() == "ledger_conflict" => {
+                self.cancel_request(request_id).await?;
+                return Err(ClientError::EnrollmentStaleHead);
+            }
+            other => {
+                other?;
+            }
+        }
+        tracing::info!("new device appended to the ledger");
+        self.sync_state().await?;
+        self.hand_over(request_id, &account_id, &verified.device)
+            .await
+    }
+
+    /// Seals the current sync key to the new device and completes the request.
+    async fn hand_over(
+        &self,
+        request_id: &str,
+        account_id: &[u8; 16],
+        new_device: &DevicePublicKeys,
+    ) -> Result<EnrollmentOutcome, ClientError> {
+        let key = self
+            .with_store_blocking(|store| store.sync_key())
+            .await?
+            .ok_or(ClientError::NoSyncKey)?;
+        let sealed = key.seal_to(&mut OsRng, account_id, new_device);
+        let completed: RelayView = self
+            .post_step(
+                request_id,
+                "complete",
+                &json!({ "sealed_key": b64(sealed.as_bytes()) }),
+            )
+            .await?;
+        tracing::info!("enrollment completed");
+        Ok(completed
+            .state
+            .outcome()
+            .unwrap_or(EnrollmentOutcome::Active))
+    }
+
+    /// Picks up the request an earlier run of this profile left: finishes it when only the
+    /// hand-over is missing, otherwise cancels it. `None` when a new request is needed.
+    async fn resume_pending(
+        &self,
+        username: &str,
+        password: &Zeroizing<String>,
+    ) -> Result<Option<EnrollmentOutcome>, ClientError> {
+        let Some(id) = self.pending().await? else {
+            return Ok(None);
+        };
+        let view = match self.relay_view(&id).await {
+            Ok(view) => view,
+            // Purged long ago.
+            Err(error) if error.code() == "not_found" => {
+                self.set_pending(None).await?;
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        match view.state {
+            Stage::Confirmed | Stage::Completed => {
+                tracing::info!("resuming an enrollment past both confirmations");
+                let wake = Wake::start(self, &id);
+                self.finish_new_device(&id, &wake, username, password)
+                    .await
+                    .map(Some)
+            }
+            Stage::Requested | Stage::Accepted | Stage::Revealed | Stage::ApproverConfirmed => {
+                tracing::info!("cancelling an interrupted enrollment request");
+                self.cancel_request(&id).await?;
+                self.set_pending(None).await?;
+                Ok(None)
+            }
+            Stage::Rejected | Stage::Cancelled | Stage::Expired => {
+                self.set_pending(None).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// New device, after both MACs: waits for the hand-over, signs in for a full session
+    /// (which syncs and pins the ledger), checks the ledger extends the vouched head with this
+    /// device's entry, and keeps the sync key.
+    async fn finish_new_device(
+        &self,
+        id: &str,
+        wake: &Wake,
+        username: &str,
+        password: &Zeroizing<String>,
+    ) -> Result<EnrollmentOutcome, ClientError> {
+        let view = self.wait_past(id, Stage::Confirmed, wake).await?;
+        if view.state != Stage::Completed {
+            // The approver may have appended this device and died before the hand-over.
+            let session = self.login(username, password).await?;
+            self.set_pending(None).await?;
+            if session.kind == "full" {
+                return Err(ClientError::EnrolledWithoutSyncKey);
+            }
+            return self.closed_or_out_of_turn(&view).await;
+        }
+        let (Some(approver_mac), Some(sealed), Some(approver)) =
+            (&view.approver_mac, &view.sealed_key, view.approver_id()?)
+        else {
+            return Err(ClientError::MalformedResponse(
+                "a completion without its key",
+            ));
+        };
+        let claim_seq = approver_mac.head.seq;
+        let claim_hash = hex32(&approver_mac.head.hash)?;
+        let sealed = SealedSyncKey::from_bytes(&unb64(sealed)?)
+            .map_err(ClientError::EnrollmentVerification)?;
+        let session = self.login(username, password).await?;
+        if session.kind != "full" {
+            return Err(ClientError::LedgerInconsistent(
+                "the enrollment completed but this device is not in the ledger",
+            ));
+        }
+        let device = self.device().await?;
+        let account_id = self.account_id().await?;
+        let entries = self
+            .with_store_blocking(|store| store.ledger_entries())
+            .await?;
+        let entry_at = |seq: u64| -> Result<LedgerEntry, ClientError> {
+            let bytes = usize::try_from(seq)
+                .ok()
+                .and_then(|index| entries.get(index))
+                .ok_or(ClientError::LedgerInconsistent(
+                    "the ledger does not reach the head the approving device vouched for",
+                ))?;
+            LedgerEntry::decode(bytes).map_err(ClientError::LedgerRejected)
+        };
+        let vouched = entry_at(claim_seq)?;
+        let added = entry_at(claim_seq.saturating_add(1))?;
+        let extends = vouched.hash().0 == claim_hash
+            && matches!(
+                added.kind,
+                EntryKind::AddDevice { device: keys, approved_by, .. }
+                    if keys == device.public() && approved_by == approver
+            );
+        if !extends {
+            return Err(ClientError::LedgerInconsistent(
+                "the ledger does not add this device on the head the approving device vouched for",
+            ));
+        }
+        let key = sealed
+            .open(&account_id, &device)
+            .map_err(ClientError::EnrollmentVerification)?;
+        self.with_store_blocking(move |store| store.save_sync_key(&key))
+            .await?;
+        self.set_pending(None).await?;
+        tracing::info!("enrolled: this device is active");
+        Ok(EnrollmentOutcome::Active)
+    }
+
+    /// New device: a request that closed (or moved out of turn) while waiting.
+    async fn closed_or_out_of_turn(
+        &self,
+        view: &RelayView,
+    ) -> Result<EnrollmentOutcome, ClientError> {
+        match view.state.outcome() {
+            Some(outcome) if outcome != EnrollmentOutcome::Active => {
+                self.finish_closed(outcome).await
+            }
+            Some(_) | None => Err(ClientError::MalformedResponse(
+                "the enrollment request moved out of turn",
+            )),
+        }
+    }
+
+    /// New device: forgets a request that ended without it.
+    async fn finish_closed(
+        &self,
+        outcome: EnrollmentOutcome,
+    ) -> Result<EnrollmentOutcome, ClientError> {
+        self.set_pending(None).await?;
+        tracing::info!(outcome = outcome.as_str(), "enrollment ended");
+        Ok(outcome)
+    }
+
+    /// Cancels the request after a message failed verification, and returns the error.
+    async fn refuse(&self, id: &str, error: enigm_core::Error) -> ClientError {
+        tracing::warn!("an enrollment message failed verification; cancelling the request");
+        if let Err(cancel) = self.cancel_request(id).await {
+            tracing::warn!(code = cancel.code(), "cancelling the enrollment failed");
+        }
+        // Best effort: the request is closed either way.
+        let _ = self.set_pending(None).await;
+        ClientError::EnrollmentVerification(error)
+    }
+
+    /// Cancels request `id` on the relay; one that is already closed is fine.
+    async fn cancel_request(&self, id: &str) -> Result<(), ClientError> {
+        let cancelled: Result<serde_json::Value, ClientError> = self
+            .signed(Method::POST, &step(id, "cancel"), Some(&json!({})))
+            .await;
+        match cancelled {
+            Err(error) if error.code() == "enrollment_closed" || error.code() == "not_found" => {
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Posts one step; a request that closed meanwhile (the other side cancelled, or it
+    /// expired) answers with its view, so the caller sees the outcome rather than an error.
+    async fn post_step(
+        &self,
+        id: &str,
+        name: &str,
+        body: &serde_json::Value,
+    ) -> Result<RelayView, ClientError> {
+        match self.signed(Method::POST, &step(id, name), Some(body)).await {
+            Err(error) if error.code() == "enrollment_closed" => self.relay_view(id).await,
+            other => other,
+        }
+    }
+
+    /// The relay's view of request `id`.
+    async fn relay_view(&self, id: &str) -> Result<RelayView, ClientError> {
+        self.signed(Method::GET, &format!("/v1/enrollments/{id}"), None)
+            .await
+    }
+
+    /// Polls (woken early by push) until request `id` leaves `stage`.
+    async fn wait_past(
+        &self,
+        id: &str,
+        stage: Stage,
+        wake: &Wake,
+    ) -> Result<RelayView, ClientError> {
+        loop {
+            let view = self.relay_view(id).await?;
+            if view.state != stage {
+                return Ok(view);
+            }
+            wake.wait().await;
+        }
+    }
+
+    async fn account_id(&self) -> Result<[u8; 16], ClientError> {
+        self.with_store_blocking(|store| store.account_id())
+            .await?
+            .ok_or(ClientError::NoAccount)
+    }
+
+    /// The open request this profile remembers.
+    async fn pending(&self) -> Result<Option<String>, ClientError> {
+        let bytes = self
+            .with_store_blocking(|store| store.meta(PENDING_REQUEST))
+            .await?;
+        Ok(bytes
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|id| check_id(id).is_ok()))
+    }
+
+    /// Remembers (or, with `None`, forgets) the open request.
+    async fn set_pending(&self, id: Option<&str>) -> Result<(), ClientError> {
+        let value = id.unwrap_or_default().as_bytes().to_vec();
+        self.with_store_blocking(move |store| store.set_meta(PENDING_REQUEST, &value))
+            .await
+    }
+}
+
+/// Existing device: a request that closed while waiting.
+fn approver_closed(view: &RelayView) -> Result<EnrollmentOutcome, ClientError> {
+    view.state
+        .outcome()
+        .filter(|outcome| *outcome != EnrollmentOutcome::Active)
+        .ok_or(ClientError::MalformedResponse(
+            "the enrollment request moved out of turn",
+        ))
+}
+
+/// Whether the verified ledger holds `keys` approved by `approver`.
+fn approved_by(state: &LedgerState, keys: &DevicePublicKeys, approver: DeviceId) -> bool {
+    state
+        .device(&DeviceId::derive(&keys.signing))
+        .is_some_and(|record| {
+            record.keys == *keys
+                && record.origin == enigm_core::ledger::DeviceOrigin::ApprovedBy(approver)
+        })
+}
+
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Requested => "requested",
+        Stage::Accepted => "accepted",
+        Stage::Revealed => "revealed",
+        Stage::ApproverConfirmed => "approver_confirmed",
+        Stage::Confirmed => "confirmed",
+        Stage::Completed => "completed",
+        Stage::Rejected => "rejected",
+        Stage::Cancelled => "cancelled",
+        Stage::Expired => "expired",
+    }
+}
+
+/// A request id as the relay makes them: 32 hex digits. Anything else never reaches a path.
+fn check_id(id: &str) -> Result<(), ClientError> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ClientError::UnknownEnrollment)
+    }
+}
+
+fn step(id: &str, name: &str) -> String {
+    format!("/v1/enrollments/{id}/{name}")
+}
+
+fn fixed(text: &str, what: &'static str) -> Result<[u8; 32], ClientError> {
+    unb64(text)?
+        .try_into()
+        .map_err(|_| ClientError::MalformedResponse(what))
+}
+
+fn hex32(text: &str) -> Result<[u8; 32], ClientError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(ClientError::MalformedResponse("ledger head"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_short_code_is_grouped_with_named_emoji() {
+        use enigm_core::identity::DeviceSecrets;
+        let device = DeviceSecrets::generate(&mut OsRng);
+        let approver = DeviceSecrets::generate(&mut OsRng);
+        let context = EnrollmentContext::new([1; 16], &[2; 16], approver.device_id()).unwrap();
+        let committed = NewDeviceCommitted::start(&mut OsRng, device.public());
+        let offered = ExistingDeviceOffered::start(
+            &mut OsRng,
+            context.clone(),
+            device.public(),
+            committed.commitment(),
+        );
+        let (revealed, new_side) = committed
+            .receive_existing_key(context, offered.ephemeral_key())
+            .unwrap();
+        let existing_side = offered.receive_new_device_key(revealed).unwrap();
+        let shown = ShortCodeView::from(new_side.short_code());
+        assert_eq!(shown, ShortCodeView::from(existing_side.short_code()));
+        assert_eq!(shown.code.len(), 7);
+        assert_eq!(shown.code.as_bytes()[3], b' ');
+        assert_eq!(shown.emoji.len(), 7);
+        assert!(shown.emoji.iter().all(|emoji| !emoji.name.is_empty()));
+    }
+
+    #[test]
+    fn request_ids_are_checked_before_they_reach_a_path() {
+        assert!(check_id(&"ab".repeat(16)).is_ok());
+        for bad in ["", "../ledger", &"ab".repeat(17), &"zz".repeat(16)] {
+            assert_eq!(check_id(bad).unwrap_err().code(), "unknown_enrollment");
+        }
+    }
+
+    #[test]
+    fn closed_stages_are_outcomes() {
+        assert_eq!(Stage::Expired.outcome(), Some(EnrollmentOutcome::Expired));
+        assert_eq!(Stage::Rejected.outcome(), Some(EnrollmentOutcome::Rejected));
+        assert_eq!(Stage::Confirmed.outcome(), None);
+        let stage: Stage = serde_json::from_value(json!("approver_confirmed")).unwrap();
+        assert_eq!(stage_name(stage), "approver_confirmed");
+    }
+}
