@@ -4,8 +4,8 @@
 //! write none of it; every refusal is precise and changes nothing; rotations are pushed and
 //! audited with pseudonyms only.
 //!
-//! The service sees only opaque bytes, so the copies here are bytes with the sealed key's
-//! header (a version byte, then the epoch, big-endian). Every test runs on SQLite and on
+//! The copies are real sealed keys (enigm-core's `SyncKey::seal_to`): the service reads their
+//! public header (epoch, recipient) and can open none of them. Every test runs on SQLite and on
 //! PostgreSQL (in a schema of its own); the PostgreSQL variants are ignored unless asked for
 //! (`--run-ignored`, with `ENIGM_TEST_POSTGRES_URL` set, as `cargo xtask test` does).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -18,6 +18,7 @@ use common::{Http, ServerProcess, contains};
 use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
+use enigm_core::sync_key::{SealedItem, SealedSyncKey, SyncKey};
 use enigm_server::push::PushEvent;
 use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
@@ -81,20 +82,17 @@ impl Device {
     }
 }
 
-/// Bytes shaped like a sealed key for `epoch` (the service reads only the header).
-fn sealed(epoch: u64, tag: u8) -> Vec<u8> {
-    let mut bytes = vec![1];
-    bytes.extend_from_slice(&epoch.to_be_bytes());
-    bytes.extend_from_slice(&[tag; 80]);
-    bytes
+/// A fresh key of `epoch` sealed to `to`.
+fn sealed(account: &Account, epoch: u64, to: &DeviceSecrets) -> Vec<u8> {
+    SyncKey::generate(&mut OsRng, epoch)
+        .seal_to(&mut OsRng, &account.account_id, &to.public())
+        .as_bytes()
+        .to_vec()
 }
 
-fn copy(device: &Device, epoch: u64, tag: u8) -> Value {
-    copy_for(&device.id(), epoch, tag)
-}
-
-fn copy_for(device_id: &str, epoch: u64, tag: u8) -> Value {
-    json!({ "device_id": device_id, "sealed": b64(&sealed(epoch, tag)) })
+/// A copy for `for_` (named by its id) holding `sealed`.
+fn copy_of(for_: &DeviceSecrets, sealed: &[u8]) -> Value {
+    json!({ "device_id": for_.device_id().to_hex(), "sealed": b64(sealed) })
 }
 
 fn rotation(epoch: u64, copies: Vec<Value>) -> Value {
@@ -122,6 +120,20 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     let http = Http::new(server.addr);
     let (account, a) = sign_up(&http);
     let mine = "/v1/sync-keys/mine";
+    let post = |device: &Device, body: Value, status: u16| {
+        device.expect(&http, "POST", "/v1/sync-keys", body, status)
+    };
+    let refuse = |device: &Device, body: Value, code: &str| {
+        device.refused(&http, "POST", "/v1/sync-keys", body, 409, code)
+    };
+    // A shared item under `key`, as the engine writes it.
+    let item = |key: &SyncKey, name: &str, text: &str| {
+        let sealed = key
+            .encrypt(&mut OsRng, &account.account_id, name, text.as_bytes())
+            .unwrap();
+        json!({ "epoch": key.epoch(), "ciphertext": b64(sealed.as_bytes()) })
+    };
+    let epoch1 = SyncKey::generate(&mut OsRng, 1);
 
     // Before the first epoch: no copy, no items, and nothing can be written under an epoch.
     a.refused(&http, "GET", mine, Value::Null, 404, "no_sync_key");
@@ -129,36 +141,61 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
         a.expect(&http, "GET", "/v1/shared", Value::Null, 200),
         json!({ "items": [] })
     );
-    let label_a = format!("/v1/shared/label.{}", a.id());
-    let item = |epoch: u64, tag: u8| json!({ "epoch": epoch, "ciphertext": b64(&[tag; 48]) });
-    let stale = a.refused(&http, "PUT", &label_a, item(1, 1), 409, "stale_sync_epoch");
+    let name_a = format!("label.{}", a.id());
+    let label_a = format!("/v1/shared/{name_a}");
+    let stale = a.refused(
+        &http,
+        "PUT",
+        &label_a,
+        item(&epoch1, &name_a, "Laptop"),
+        409,
+        "stale_sync_epoch",
+    );
     assert_eq!(stale["error"]["epoch"], 0);
 
-    // The first epoch is 1, with exactly A's copy, sealed at epoch 1.
-    let post = |device: &Device, body: Value, status: u16| {
-        device.expect(&http, "POST", "/v1/sync-keys", body, status)
-    };
-    let refuse = |device: &Device, body: Value, code: &str| {
-        device.refused(&http, "POST", "/v1/sync-keys", body, 409, code)
-    };
-    let skipped = refuse(&a, rotation(2, vec![copy(&a, 2, 1)]), "sync_epoch_conflict");
+    // The first epoch is 1, with exactly A's copy, sealed to A at epoch 1.
+    let a_copy1 = epoch1
+        .seal_to(&mut OsRng, &account.account_id, &a.secrets.public())
+        .as_bytes()
+        .to_vec();
+    let skipped = refuse(
+        &a,
+        rotation(
+            2,
+            vec![copy_of(&a.secrets, &sealed(&account, 2, &a.secrets))],
+        ),
+        "sync_epoch_conflict",
+    );
     assert_eq!(skipped["error"]["epoch"], 0);
-    let stranger = DeviceSecrets::generate(&mut OsRng).device_id().to_hex();
+    let stranger = DeviceSecrets::generate(&mut OsRng);
+    let to_stranger = sealed(&account, 1, &stranger);
     for copies in [
-        vec![copy_for(&stranger, 1, 1)],
-        vec![copy(&a, 1, 1), copy_for(&stranger, 1, 2)],
-        vec![copy(&a, 2, 1)],
-        vec![copy(&a, 1, 1), copy(&a, 1, 2)],
+        // A device the ledger does not know, instead of A or besides it.
+        vec![copy_of(&stranger, &to_stranger)],
+        vec![
+            copy_of(&a.secrets, &a_copy1),
+            copy_of(&stranger, &to_stranger),
+        ],
+        // A's copy sealed at another epoch, or to another device, or twice.
+        vec![copy_of(&a.secrets, &sealed(&account, 2, &a.secrets))],
+        vec![copy_of(&a.secrets, &to_stranger)],
+        vec![copy_of(&a.secrets, &a_copy1), copy_of(&a.secrets, &a_copy1)],
     ] {
         refuse(&a, rotation(1, copies), "sync_key_copies_mismatch");
     }
+    let mut truncated = a_copy1.clone();
+    truncated.pop();
+    let upper = json!({ "device_id": a.id().to_uppercase(), "sealed": b64(&a_copy1) });
     for malformed in [
-        rotation(0, vec![copy(&a, 0, 1)]),
+        rotation(
+            0,
+            vec![copy_of(&a.secrets, &sealed(&account, 0, &a.secrets))],
+        ),
         rotation(1, vec![]),
-        json!({ "epoch": 1, "copies": [{ "device_id": a.id(), "sealed": b64(&[1; 8]) }] }),
-        json!({ "epoch": 1, "copies": [{ "device_id": a.id().to_uppercase(), "sealed": b64(&sealed(1, 1)) }] }),
-        json!({ "epoch": 1, "copies": [{ "device_id": a.id(), "sealed": b64(&[1; 2000]) }] }),
-        json!({ "epoch": 1, "copies": [copy(&a, 1, 1)], "extra": true }),
+        rotation(1, vec![copy_of(&a.secrets, &truncated)]),
+        rotation(1, vec![copy_of(&a.secrets, &[1; 2000])]),
+        rotation(1, vec![upper]),
+        json!({ "epoch": 1, "copies": [copy_of(&a.secrets, &a_copy1)], "extra": true }),
     ] {
         a.refused(
             &http,
@@ -171,16 +208,30 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     }
     a.refused(&http, "GET", mine, Value::Null, 404, "no_sync_key");
     assert_eq!(
-        post(&a, rotation(1, vec![copy(&a, 1, 1)]), 201),
+        post(&a, rotation(1, vec![copy_of(&a.secrets, &a_copy1)]), 201),
         json!({ "epoch": 1 })
     );
-    let again = refuse(&a, rotation(1, vec![copy(&a, 1, 9)]), "sync_epoch_conflict");
+    let again = refuse(
+        &a,
+        rotation(
+            1,
+            vec![copy_of(&a.secrets, &sealed(&account, 1, &a.secrets))],
+        ),
+        "sync_epoch_conflict",
+    );
     assert_eq!(again["error"]["epoch"], 1);
     let read = a.expect(&http, "GET", mine, Value::Null, 200);
     assert_eq!(read["epoch"], 1);
-    assert_eq!(unb64(read["sealed"].as_str().unwrap()), sealed(1, 1));
+    assert_eq!(unb64(read["sealed"].as_str().unwrap()), a_copy1);
+    a.expect(
+        &http,
+        "PUT",
+        &label_a,
+        item(&epoch1, &name_a, "Laptop"),
+        200,
+    );
 
-    // B joins; a rotation must now include it, and both hear of it.
+    // B joins; the next epoch must include it, and both hear of it.
     let b_secrets = enigm::add_device(&http, &a.session, account.account_id, &a.secrets);
     let b = Device {
         session: login(&http, &account.username, PASSWORD, &b_secrets).unwrap(),
@@ -190,22 +241,38 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     b.refused(&http, "GET", mine, Value::Null, 404, "no_sync_key");
     let mut a_socket = connect(&server, &a.session, &a.secrets).await;
     let mut b_socket = connect(&server, &b.session, &b.secrets).await;
+    let epoch2 = SyncKey::generate(&mut OsRng, 2);
+    let seal2 = |to: &Device| {
+        epoch2
+            .seal_to(&mut OsRng, &account.account_id, &to.secrets.public())
+            .as_bytes()
+            .to_vec()
+    };
+    let (a_copy2, b_copy2) = (seal2(&a), seal2(&b));
     refuse(
         &a,
-        rotation(2, vec![copy(&a, 2, 2)]),
+        rotation(2, vec![copy_of(&a.secrets, &a_copy2)]),
         "sync_key_copies_mismatch",
     );
-    post(&b, rotation(2, vec![copy(&a, 2, 2), copy(&b, 2, 3)]), 201);
+    post(
+        &b,
+        rotation(
+            2,
+            vec![copy_of(&a.secrets, &a_copy2), copy_of(&b.secrets, &b_copy2)],
+        ),
+        201,
+    );
     for socket in [&mut a_socket, &mut b_socket] {
         assert_eq!(
             next_event(socket).await,
             PushEvent::SyncKeyRotated { epoch: 2 }
         );
     }
-    // Each device reads its own copy; older epochs stay readable by who held them.
+    // Each device reads its own copy, which opens for it alone; older epochs stay readable by
+    // the devices that held them.
     let read = b.expect(&http, "GET", mine, Value::Null, 200);
     assert_eq!(read["epoch"], 2);
-    assert_eq!(unb64(read["sealed"].as_str().unwrap()), sealed(2, 3));
+    assert_eq!(unb64(read["sealed"].as_str().unwrap()), b_copy2);
     b.refused(
         &http,
         "GET",
@@ -215,7 +282,7 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
         "no_sync_key",
     );
     let old = a.expect(&http, "GET", &format!("{mine}?epoch=1"), Value::Null, 200);
-    assert_eq!(unb64(old["sealed"].as_str().unwrap()), sealed(1, 1));
+    assert_eq!(unb64(old["sealed"].as_str().unwrap()), a_copy1);
     a.refused(
         &http,
         "GET",
@@ -226,39 +293,78 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     );
 
     // Shared items: only under the current epoch, named for a device of the account.
-    let label_b = format!("/v1/shared/label.{}", b.id());
-    let stale = a.refused(&http, "PUT", &label_b, item(1, 4), 409, "stale_sync_epoch");
+    let name_b = format!("label.{}", b.id());
+    let label_b = format!("/v1/shared/{name_b}");
+    let stale = a.refused(
+        &http,
+        "PUT",
+        &label_b,
+        item(&epoch1, &name_b, "Phone"),
+        409,
+        "stale_sync_epoch",
+    );
     assert_eq!(stale["error"]["epoch"], 2);
+    let mislabelled = json!({
+        "epoch": 1,
+        "ciphertext": item(&epoch2, &name_b, "Phone")["ciphertext"],
+    });
     for (path, body) in [
-        (format!("/v1/shared/label.{stranger}"), item(2, 4)),
-        ("/v1/shared/settings".to_owned(), item(2, 4)),
+        (
+            format!("/v1/shared/label.{}", stranger.device_id().to_hex()),
+            item(&epoch2, &name_b, "Phone"),
+        ),
+        (
+            "/v1/shared/settings".to_owned(),
+            item(&epoch2, "settings", "x"),
+        ),
         (
             format!("/v1/shared/label.{}", b.id().to_uppercase()),
-            item(2, 4),
+            item(&epoch2, &name_b, "Phone"),
         ),
         (label_b.clone(), json!({ "epoch": 2, "ciphertext": "" })),
         (
             label_b.clone(),
             json!({ "epoch": 2, "ciphertext": b64(&[1; 1025]) }),
         ),
+        (label_b.clone(), mislabelled),
     ] {
         a.refused(&http, "PUT", &path, body, 400, "malformed_request");
     }
-    a.expect(&http, "PUT", &label_b, item(2, 4), 200);
+    a.expect(&http, "PUT", &label_b, item(&epoch2, &name_b, "Phone"), 200);
     let updated = PushEvent::SharedUpdated {
-        name: format!("label.{}", b.id()),
+        name: name_b.clone(),
     };
     for socket in [&mut a_socket, &mut b_socket] {
         assert_eq!(next_event(socket).await, updated);
     }
-    b.expect(&http, "PUT", &label_a, item(2, 5), 200);
     let items = b.expect(&http, "GET", "/v1/shared", Value::Null, 200);
-    let mut expected = vec![
-        json!({ "name": format!("label.{}", a.id()), "epoch": 2, "ciphertext": b64(&[5; 48]) }),
-        json!({ "name": format!("label.{}", b.id()), "epoch": 2, "ciphertext": b64(&[4; 48]) }),
-    ];
-    expected.sort_by_key(|item| item["name"].as_str().unwrap().to_owned());
-    assert_eq!(items, json!({ "items": expected }));
+    let items = items["items"].as_array().unwrap();
+    let found: Vec<(&str, u64)> = items
+        .iter()
+        .map(|item| {
+            (
+                item["name"].as_str().unwrap(),
+                item["epoch"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut wanted = vec![(name_a.as_str(), 1), (name_b.as_str(), 2)];
+    wanted.sort_unstable();
+    assert_eq!(found, wanted);
+    // What B reads opens with B's key of that epoch, and only there.
+    let b_key = SealedSyncKey::from_bytes(&b_copy2)
+        .unwrap()
+        .open(&account.account_id, &b.secrets)
+        .unwrap();
+    let phone = items.iter().find(|item| item["name"] == name_b).unwrap();
+    let phone = SealedItem::from_bytes(&unb64(phone["ciphertext"].as_str().unwrap())).unwrap();
+    assert_eq!(
+        b_key
+            .decrypt(&account.account_id, &name_b, &phone)
+            .unwrap()
+            .as_slice(),
+        b"Phone"
+    );
 
     // A suspended device reads and writes none of it, and is left out of the next epoch.
     change(
@@ -269,25 +375,46 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
             device: b.secrets.device_id(),
         },
     );
+    let epoch3 = SyncKey::generate(&mut OsRng, 3);
+    let seal3 = |to: &Device| {
+        epoch3
+            .seal_to(&mut OsRng, &account.account_id, &to.secrets.public())
+            .as_bytes()
+            .to_vec()
+    };
+    let a_copy3 = seal3(&a);
     b.refused(&http, "GET", mine, Value::Null, 403, "trust_denied");
     b.refused(&http, "GET", "/v1/shared", Value::Null, 403, "trust_denied");
-    b.refused(&http, "PUT", &label_b, item(2, 6), 403, "trust_denied");
+    b.refused(
+        &http,
+        "PUT",
+        &label_b,
+        item(&epoch2, &name_b, "Mine now"),
+        403,
+        "trust_denied",
+    );
     b.refused(
         &http,
         "POST",
         "/v1/sync-keys",
-        rotation(3, vec![copy(&a, 3, 6)]),
+        rotation(3, vec![copy_of(&a.secrets, &a_copy3)]),
         403,
         "trust_denied",
     );
     refuse(
         &a,
-        rotation(3, vec![copy(&a, 3, 6), copy(&b, 3, 7)]),
+        rotation(
+            3,
+            vec![
+                copy_of(&a.secrets, &a_copy3),
+                copy_of(&b.secrets, &seal3(&b)),
+            ],
+        ),
         "sync_key_copies_mismatch",
     );
-    post(&a, rotation(3, vec![copy(&a, 3, 6)]), 201);
+    post(&a, rotation(3, vec![copy_of(&a.secrets, &a_copy3)]), 201);
 
-    // Revoked: its session is over; the service never hands it the new epoch.
+    // Revoked: its session is over and it cannot sign in again; the next epoch is A's alone.
     change(
         &http,
         &account,
@@ -300,9 +427,20 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     let gone = b.call(&http, "GET", mine, &Value::Null);
     assert_eq!(gone.status, 401, "{:?}", gone.json());
     let relogin = login(&http, &account.username, PASSWORD, &b.secrets);
-    let refused = relogin.expect_err("a revoked device cannot sign in");
-    assert_eq!(refused.error_code(), "device_removed");
-    post(&a, rotation(4, vec![copy(&a, 4, 8)]), 201);
+    assert_eq!(
+        relogin
+            .expect_err("a revoked device cannot sign in")
+            .error_code(),
+        "device_removed"
+    );
+    post(
+        &a,
+        rotation(
+            4,
+            vec![copy_of(&a.secrets, &sealed(&account, 4, &a.secrets))],
+        ),
+        201,
+    );
 
     // Rotations are audited, with pseudonyms only; logs name no username or device id.
     let audit = a.expect(&http, "GET", "/v1/audit", Value::Null, 200);

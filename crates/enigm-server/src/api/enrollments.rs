@@ -34,7 +34,8 @@
 //!    account sync key sealed to B's agreement key, at most 1 KiB). The service refuses it
 //!    with 409 `enrollment_not_in_ledger` unless the ledger holds B's keys approved by A
 //!    (replacing what B asked to replace). Once the account has a sync key, the sealed key's
-//!    header must name the current sync epoch (409 `stale_sync_epoch`), and it becomes B's copy
+//!    header must name the current sync epoch (409 `stale_sync_epoch`) and B (409
+//!    `sync_key_copies_mismatch`), and it becomes B's copy
 //!    for `GET /v1/sync-keys/mine` (api/sync_keys.rs).
 //! 6. **B** reads `completed` and its `sealed_key` (shown to B only), verifies the ledger and
 //!    signs in again for a full session.
@@ -62,12 +63,12 @@ use enigm_core::identity::DeviceId;
 use enigm_core::ledger::DeviceOrigin;
 use enigm_core::lifecycle::DeviceState;
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
+use enigm_core::sync_key::SealedSyncKey;
 use enigm_core::trust::{Operation, Reason};
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::sync_keys::sealed_epoch;
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
 use crate::enrollment::{
@@ -505,7 +506,10 @@ async fn complete(
             && sync_epoch > 0
             && matches!(relay.state, RelayState::Confirmed(_))
         {
-            if sealed_epoch(&sealed_key) != Some(sync_epoch) {
+            let sealed = SealedSyncKey::from_bytes(&sealed_key).map_err(|_| {
+                ServerError::Malformed("`sealed_key` is not a sealed sync key".into())
+            })?;
+            if sealed.epoch() != sync_epoch {
                 return Err(ServerError::SyncKey(SyncKeyRefusal::StaleEpoch {
                     current: sync_epoch,
                 }));
@@ -513,8 +517,12 @@ async fn complete(
             let signing =
                 enigm_core::identity::SigningPublicKey::from_bytes(&relay.request.signing_key.0)
                     .map_err(|_| ServerError::Internal("stored enrollment key invalid".into()))?;
+            let device_id = DeviceId::derive(&signing);
+            if sealed.recipient() != device_id {
+                return Err(ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch));
+            }
             handover = Some(SyncKeyCopy {
-                device_id: *DeviceId::derive(&signing).as_bytes(),
+                device_id: *device_id.as_bytes(),
                 sealed: sealed_key.clone(),
             });
         }

@@ -29,6 +29,7 @@ use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::identity::DeviceId;
 use enigm_core::lifecycle::DeviceState;
+use enigm_core::sync_key::{SealedItem, SealedSyncKey};
 use enigm_core::trust::Operation;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -100,22 +101,12 @@ struct SharedBody {
     ciphertext: String,
 }
 
-/// The epoch a sealed sync key names in its header: a version byte, then the epoch as a
-/// big-endian u64 (enigm-core's `SealedSyncKey` layout). `None` when it is too short.
-pub(crate) fn sealed_epoch(sealed: &[u8]) -> Option<u64> {
-    let header: [u8; 8] = sealed.get(1..9)?.try_into().ok()?;
-    Some(u64::from_be_bytes(header))
-}
-
-/// Decodes a sealed copy: bounded, and long enough to carry its header.
-pub(crate) fn decode_sealed(field: &str, text: &str) -> Result<Vec<u8>, ServerError> {
-    let sealed = decode_b64(field, text, MAX_SEALED_LEN)?;
-    if sealed_epoch(&sealed).is_none() {
-        return Err(ServerError::Malformed(format!(
-            "`{field}` is too short to be a sealed key"
-        )));
-    }
-    Ok(sealed)
+/// Decodes a sealed copy: bounded, and shaped as enigm-core's `SealedSyncKey` (whose public
+/// header names its epoch and recipient; the service cannot open it).
+pub(crate) fn decode_sealed(field: &str, text: &str) -> Result<SealedSyncKey, ServerError> {
+    let bytes = decode_b64(field, text, MAX_SEALED_LEN)?;
+    SealedSyncKey::from_bytes(&bytes)
+        .map_err(|_| ServerError::Malformed(format!("`{field}` is not a sealed sync key")))
 }
 
 /// Parses a lower-case hex device id.
@@ -200,10 +191,15 @@ async fn rotate(
         )));
     }
     let mut copies = Vec::with_capacity(body.copies.len());
+    let mut sealed_as_named = true;
     for copy in &body.copies {
+        let device_id = parse_device_id(&copy.device_id)?;
+        let sealed = decode_sealed("sealed", &copy.sealed)?;
+        sealed_as_named &=
+            sealed.epoch() == body.epoch && *sealed.recipient().as_bytes() == device_id;
         copies.push(SyncKeyCopy {
-            device_id: parse_device_id(&copy.device_id)?,
-            sealed: decode_sealed("sealed", &copy.sealed)?,
+            device_id,
+            sealed: sealed.as_bytes().to_vec(),
         });
     }
     let account_id = request.account.account_id;
@@ -220,10 +216,7 @@ async fn rotate(
         .map(|(id, _)| *id.as_bytes())
         .collect();
     let named: BTreeSet<[u8; 16]> = copies.iter().map(|copy| copy.device_id).collect();
-    let sealed_now = copies
-        .iter()
-        .all(|copy| sealed_epoch(&copy.sealed) == Some(body.epoch));
-    if named.len() != copies.len() || named != active || !sealed_now {
+    if named.len() != copies.len() || named != active || !sealed_as_named {
         return Err(ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch));
     }
     let head = request.ledger.head();
@@ -308,8 +301,12 @@ async fn put_shared(
     check_item_name(&request, &name)?;
     let body: SharedBody = parse_json(&request.body)?;
     let ciphertext = decode_b64("ciphertext", &body.ciphertext, MAX_ITEM_LEN)?;
-    if ciphertext.is_empty() {
-        return Err(ServerError::Malformed("`ciphertext` is empty".into()));
+    let sealed = SealedItem::from_bytes(&ciphertext)
+        .map_err(|_| ServerError::Malformed("`ciphertext` is not a sealed item".into()))?;
+    if sealed.epoch() != body.epoch {
+        return Err(ServerError::Malformed(
+            "`ciphertext` is sealed under another epoch than `epoch`".into(),
+        ));
     }
     let account_id = request.account.account_id;
     let item = SharedItem {
@@ -360,13 +357,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sealed_header_names_the_epoch() {
-        let mut sealed = vec![1];
-        sealed.extend_from_slice(&7u64.to_be_bytes());
-        assert_eq!(sealed_epoch(&sealed), Some(7));
-        sealed.extend_from_slice(&[0; 40]);
-        assert_eq!(sealed_epoch(&sealed), Some(7));
-        assert_eq!(sealed_epoch(&sealed[..8]), None);
+    fn sealed_copies_are_read_without_opening_them() {
+        let key = enigm_core::sync_key::SyncKey::generate(&mut rand_core::OsRng, 7);
+        let device = enigm_core::identity::DeviceSecrets::generate(&mut rand_core::OsRng);
+        let sealed = key.seal_to(&mut rand_core::OsRng, &[1; 16], &device.public());
+        let read = decode_sealed("sealed", &encode_b64(sealed.as_bytes())).unwrap();
+        assert_eq!(read.epoch(), 7);
+        assert_eq!(read.recipient(), device.device_id());
+        assert!(decode_sealed("sealed", &encode_b64(&sealed.as_bytes()[1..])).is_err());
         assert!(decode_sealed("sealed", &encode_b64(&[1; 8])).is_err());
         assert!(decode_sealed("sealed", &encode_b64(&[1; MAX_SEALED_LEN + 1])).is_err());
     }
