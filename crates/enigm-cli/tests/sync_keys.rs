@@ -8,11 +8,21 @@
 //! public header (epoch, recipient) and can open none of them. Every test runs on SQLite and on
 //! PostgreSQL (in a schema of its own); the PostgreSQL variants are ignored unless asked for
 //! (`--run-ignored`, with `ENIGM_TEST_POSTGRES_URL` set, as `cargo xtask test` does).
+//!
+//! The engine's side runs through the real `enigm` binary with profiles in the real keychain
+//! (ignored unless asked for, like user_flow.rs): registration creates epoch 1, labels are
+//! shared encrypted, a revocation moves the epoch on without the revoked device, and a hostile
+//! copy is refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
 use common::enigm::{self, Account, Session, SignOptions, b64, login, register, signed, unb64};
+use common::hostile::{HostileService, Tamper};
 use common::push::{connect, next_event};
 use common::{Http, ServerProcess, contains};
 use enigm_core::audit::{AuditAction, AuditRecord};
@@ -20,6 +30,7 @@ use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
 use enigm_core::sync_key::{SealedItem, SealedSyncKey, SyncKey};
 use enigm_server::push::PushEvent;
+use enigm_store::{Keychain, Store};
 use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 
@@ -474,4 +485,275 @@ async fn sync_key_epochs_copies_and_shared_items_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start_in(&dir.path().join("data"), &["--database", &url]);
     epochs_copies_and_shared_items(server).await;
+}
+
+// --- The engine and the CLI, with profiles in the real keychain ---
+
+/// One run of `enigm --json --profile DIR --server URL ARGS` with `stdin`.
+fn cli(profile: &Path, server: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .arg("--json")
+        .arg("--profile")
+        .arg(profile)
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The one JSON line a command printed.
+fn json_line(output: &Output) -> Value {
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got {text:?}");
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+/// The output of a command that must succeed.
+fn ok(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stdout {} stderr {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json_line(output)
+}
+
+/// The error code of a command that must fail.
+fn failed(output: &Output) -> String {
+    assert!(!output.status.success(), "the command succeeded");
+    json_line(output)["error"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The profile's store, opened with its key from the real keychain.
+fn store(profile: &Path) -> Store {
+    Store::open(profile, &Keychain::platform().unwrap()).unwrap()
+}
+
+/// The labels a device list shows, by device id.
+fn labels(list: &Value) -> Vec<(String, Option<String>)> {
+    list["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|device| {
+            (
+                device["device_id"].as_str().unwrap().to_owned(),
+                device["label"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
+    let server = ServerProcess::start();
+    let url = format!("http://{}", server.addr);
+    let http = Http::new(server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let (laptop, phone) = (dir.path().join("laptop"), dir.path().join("phone"));
+    let username = format!("erin-{:08x}", OsRng.next_u32());
+    let password = format!("{PASSWORD}\n");
+    let run = |profile: &Path, args: &[&str]| cli(profile, &url, args, "");
+    let login = |profile: &Path| {
+        ok(&cli(
+            profile,
+            &url,
+            &[
+                "account",
+                "login",
+                "--username",
+                &username,
+                "--password-stdin",
+            ],
+            &password,
+        ))
+    };
+
+    // Registration creates epoch 1 with the laptop's copy.
+    ok(&cli(
+        &laptop,
+        &url,
+        &[
+            "account",
+            "register",
+            "--username",
+            &username,
+            "--password-stdin",
+        ],
+        &password,
+    ));
+    assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 1);
+
+    // Until enrollment is driven by the CLI, the phone joins the way an approval ends (AddDevice
+    // signed by both), and the next epoch is sealed to both, as the approver's rotation after an
+    // enrollment will do.
+    login(&phone);
+    let laptop_secrets = store(&laptop).device_secrets().unwrap().unwrap();
+    let phone_secrets = store(&phone).device_secrets().unwrap().unwrap();
+    let (laptop_id, phone_id) = (
+        laptop_secrets.device_id().to_hex(),
+        phone_secrets.device_id().to_hex(),
+    );
+    let session = login_raw(&http, &username, &laptop_secrets);
+    let account = enigm::ledger(&http, &session, &laptop_secrets);
+    let account_id = *account.account_id();
+    let mut add = account.next_entry(EntryKind::AddDevice {
+        device: phone_secrets.public(),
+        approved_by: laptop_secrets.device_id(),
+        replaces: None,
+    });
+    add.sign_device(&account_id, &laptop_secrets);
+    add.sign_device(&account_id, &phone_secrets);
+    enigm::append(&http, &session, &laptop_secrets, &add);
+    let epoch2 = SyncKey::generate(&mut OsRng, 2);
+    let laptop_device = Device {
+        secrets: DeviceSecrets::from_bytes(&laptop_secrets.to_bytes()),
+        session,
+    };
+    let seal = |to: &DeviceSecrets| {
+        epoch2
+            .seal_to(&mut OsRng, &account_id, &to.public())
+            .as_bytes()
+            .to_vec()
+    };
+    let copies = vec![
+        copy_of(&laptop_secrets, &seal(&laptop_secrets)),
+        copy_of(&phone_secrets, &seal(&phone_secrets)),
+    ];
+    laptop_device.expect(&http, "POST", "/v1/sync-keys", rotation(2, copies), 201);
+    assert_eq!(login(&phone)["session"]["kind"], "full");
+
+    // Each side labels the other; both lists show both labels.
+    let renamed = ok(&run(
+        &laptop,
+        &[
+            "device",
+            "rename",
+            &phone_id[..8],
+            "--label",
+            "  Erin's phone ",
+        ],
+    ));
+    assert_eq!(renamed["device"]["label"], "Erin's phone");
+    ok(&run(
+        &phone,
+        &["device", "rename", &laptop_id, "--label", "Work laptop"],
+    ));
+    for profile in [&laptop, &phone] {
+        let list = ok(&run(profile, &["device", "list"]));
+        let mut shown = labels(&list);
+        shown.sort();
+        let mut wanted = vec![
+            (laptop_id.clone(), Some("Work laptop".to_owned())),
+            (phone_id.clone(), Some("Erin's phone".to_owned())),
+        ];
+        wanted.sort();
+        assert_eq!(shown, wanted);
+    }
+    assert_eq!(ok(&run(&phone, &["session", "status"]))["sync_epoch"], 2);
+    // The service holds ciphertext only.
+    let shared = laptop_device.expect(&http, "GET", "/v1/shared", Value::Null, 200);
+    assert!(!shared.to_string().contains("Work laptop"));
+    // Bad labels change nothing.
+    for bad in ["", "   ", "tab\there", &"x".repeat(65)] {
+        let output = run(&laptop, &["device", "rename", &phone_id, "--label", bad]);
+        assert_eq!(failed(&output), "invalid_label", "{bad:?}");
+    }
+
+    // The phone's key of epoch 2, as an attacker holding the phone would keep it.
+    let phone_key = store(&phone).sync_key().unwrap().unwrap();
+    assert_eq!(phone_key.epoch(), 2);
+
+    // The laptop revokes the phone: the epoch moves on without it, the labels follow.
+    ok(&run(
+        &laptop,
+        &["device", "revoke", &phone_id, "--reason", "lost"],
+    ));
+    assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 3);
+    let shared = laptop_device.expect(&http, "GET", "/v1/shared", Value::Null, 200);
+    let epochs: Vec<u64> = shared["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        epochs,
+        vec![3, 3],
+        "labels re-encrypted under the new epoch"
+    );
+    ok(&run(
+        &laptop,
+        &["device", "rename", &laptop_id, "--label", "Erin's laptop"],
+    ));
+    let list = ok(&run(&laptop, &["device", "list"]));
+    assert!(labels(&list).contains(&(laptop_id.clone(), Some("Erin's laptop".to_owned()))));
+
+    // What was written after the revocation is closed to the phone's old key...
+    let shared = laptop_device.expect(&http, "GET", "/v1/shared", Value::Null, 200);
+    let name = format!("label.{laptop_id}");
+    let item = shared["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["name"] == name.as_str())
+        .unwrap();
+    let sealed = SealedItem::from_bytes(&unb64(item["ciphertext"].as_str().unwrap())).unwrap();
+    let error = phone_key.decrypt(&account_id, &name, &sealed).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            enigm_core::Error::SyncKeyEpochMismatch { have: 2, need: 3 }
+        ),
+        "{error:?}"
+    );
+    // ... and the phone can neither fetch the new copy nor sign in again.
+    assert_eq!(failed(&run(&phone, &["device", "list"])), "unknown_session");
+    let refused = enigm::login(&http, &username, PASSWORD, &phone_secrets).unwrap_err();
+    assert_eq!(refused.error_code(), "device_removed");
+
+    // A hostile service handing the laptop a copy sealed to another device, or a tampered one,
+    // is refused precisely and changes nothing.
+    let hostile = HostileService::start(server.addr);
+    let stranger = DeviceSecrets::generate(&mut OsRng);
+    let epoch4 = SyncKey::generate(&mut OsRng, 4);
+    let wrong_recipient = epoch4
+        .seal_to(&mut OsRng, &account_id, &stranger.public())
+        .as_bytes()
+        .to_vec();
+    let mut tampered = epoch4
+        .seal_to(&mut OsRng, &account_id, &laptop_secrets.public())
+        .as_bytes()
+        .to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    for sealed in [wrong_recipient, tampered] {
+        hostile.set(Tamper::SyncKeyCopy { sealed });
+        let output = cli(&laptop, &hostile.url(), &["device", "list"], "");
+        assert_eq!(failed(&output), "sync_key_refused");
+    }
+    assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 3);
+    assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 3);
+}
+
+/// Signs `device` in with the raw protocol.
+fn login_raw(http: &Http, username: &str, device: &DeviceSecrets) -> Session {
+    login(http, username, PASSWORD, device).unwrap()
 }
