@@ -579,7 +579,8 @@ impl Engine {
         Err(ClientError::MalformedResponse("too many ledger pages"))
     }
 
-    /// The verified device list as last synced, without asking the service.
+    /// The verified device list as last synced, without syncing the ledger; the labels are
+    /// fetched from the service when it can be reached (unknown otherwise).
     ///
     /// # Errors
     /// [`ClientError::NoAccount`]; [`ClientError::LedgerRejected`] if the stored ledger no
