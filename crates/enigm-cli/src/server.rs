@@ -59,6 +59,7 @@ impl From<ServerError> for CliError {
             | ServerError::DeviceRemoved
             | ServerError::LedgerConflict { .. }
             | ServerError::Enrollment(_)
+            | ServerError::SyncKey(_)
             | ServerError::RateLimited { .. }
             | ServerError::NotFound
             | ServerError::Timeout

@@ -65,6 +65,19 @@ pub(crate) enum DeviceCommand {
     Approve(crate::enroll::RequestArgs),
     /// Refuse a device's request.
     Reject(crate::enroll::RequestArgs),
+    /// Give a device a label, shared with the account's devices encrypted (the service cannot
+    /// read it).
+    Rename(RenameArgs),
+}
+
+/// `device rename DEVICE --label TEXT`.
+#[derive(Debug, Args)]
+pub(crate) struct RenameArgs {
+    /// Device id, or a unique prefix of it.
+    device: String,
+    /// The new label (at most 64 characters).
+    #[arg(long)]
+    label: String,
 }
 
 /// A device id or a unique prefix of one (at least 4 hex characters).
@@ -272,6 +285,16 @@ pub(crate) fn device(global: &Global, command: DeviceCommand) -> Result<(), CliE
         DeviceCommand::Requests => return crate::enroll::requests(global),
         DeviceCommand::Approve(args) => return crate::enroll::approve(global, &args),
         DeviceCommand::Reject(args) => return crate::enroll::reject(global, &args),
+        DeviceCommand::Rename(args) => {
+            let view = with_engine(global, async |engine| {
+                engine.rename_device(&args.device, &args.label).await
+            })?;
+            return print(
+                global,
+                &json!({ "device": to_json(&view)? }),
+                &format!("{} is now labelled.", view.fingerprint),
+            );
+        }
         DeviceCommand::Suspend(target) => (target.device, DeviceChange::Suspend),
         DeviceCommand::Resume(target) => (target.device, DeviceChange::Resume),
         DeviceCommand::Retire(target) => (target.device, DeviceChange::Retire),
@@ -300,11 +323,19 @@ pub(crate) fn device(global: &Global, command: DeviceCommand) -> Result<(), CliE
 pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), CliError> {
     match command {
         SessionCommand::Status => {
-            let status = with_engine(global, async |engine| engine.session_status().await)?;
+            let status = with_engine(global, async |engine| {
+                let status = engine.session_status().await?;
+                Ok((status, engine.sync_epoch().await?))
+            })
+            .map(|(mut status, epoch)| {
+                status["sync_epoch"] = json!(epoch);
+                status
+            })?;
             let text = format!(
-                "device: {}\nsession: {}",
+                "device: {}\nsession: {}\nsync key epoch: {}",
                 status["device_state"].as_str().unwrap_or("unknown"),
                 status["session"]["kind"].as_str().unwrap_or("unknown"),
+                status["sync_epoch"],
             );
             print(global, &status, &text)
         }
@@ -461,15 +492,16 @@ pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value
 
 pub(crate) fn device_table(list: &DeviceList) -> String {
     let mut lines = vec![format!(
-        "{:<34} {:<19} {:<10} {}",
-        "DEVICE", "FINGERPRINT", "STATE", ""
+        "{:<34} {:<19} {:<10} {:<20} {}",
+        "DEVICE", "FINGERPRINT", "STATE", "LABEL", ""
     )];
     lines.extend(list.devices.iter().map(|device: &DeviceView| {
         format!(
-            "{:<34} {:<19} {:<10} {}",
+            "{:<34} {:<19} {:<10} {:<20} {}",
             device.device_id.to_hex(),
             device.fingerprint,
             device.state,
+            device.label.as_deref().unwrap_or("-"),
             if device.this_device {
                 "(this device)"
             } else {

@@ -27,6 +27,7 @@ use enigm_core::sas::{
     Commitment, EnrollmentContext, ExistingDeviceOffered, LedgerHeadClaim, NewDeviceCommitted,
     SasMac, SasPublicKey,
 };
+use enigm_core::sync_key::{SealedSyncKey, SyncKey};
 use enigm_server::push::PushEvent;
 use futures_util::StreamExt;
 use rand_core::{OsRng, RngCore};
@@ -244,6 +245,18 @@ async fn happy_path(server: &ServerProcess) {
     let http = Http::new(server.addr);
     let (account, a) = sign_up(&http, "enroll");
     let b = new_device(&http, &account);
+    // The account's sync key is at epoch 1, held by A.
+    let sync_key = SyncKey::generate(&mut OsRng, 1);
+    let seal = |key: &SyncKey, to: &DeviceSecrets| {
+        key.seal_to(&mut OsRng, &account.account_id, &to.public())
+            .as_bytes()
+            .to_vec()
+    };
+    let first = json!({ "epoch": 1, "copies": [{
+        "device_id": a.secrets.device_id().to_hex(),
+        "sealed": b64(&seal(&sync_key, &a.secrets)),
+    }] });
+    a.post(&http, "/v1/sync-keys", first, 201);
     let mut a_socket = connect(server, &a).await;
     // B listens on its restricted session.
     let mut b_socket = connect(server, &b).await;
@@ -389,7 +402,7 @@ async fn happy_path(server: &ServerProcess) {
     let verified_new = a_confirmed
         .verify_new_device(&SasMac::from_bytes(b32(&seen["new_device_mac"]["mac"])))
         .unwrap();
-    let sealed = vec![0x5e; 120];
+    let sealed = seal(&sync_key, &b.secrets);
     let complete = json!({ "sealed_key": b64(&sealed) });
     // Not before the device is in the ledger.
     a.refused(
@@ -423,6 +436,27 @@ async fn happy_path(server: &ServerProcess) {
         json!({ "entries": [b64(&add.encode())] }),
         201,
     );
+    // The key handed over must be the account's current epoch, sealed to B.
+    for (key, to, code) in [
+        (
+            SyncKey::generate(&mut OsRng, 2),
+            &b.secrets,
+            "stale_sync_epoch",
+        ),
+        (
+            SyncKey::generate(&mut OsRng, 1),
+            &a.secrets,
+            "sync_key_copies_mismatch",
+        ),
+    ] {
+        a.refused(
+            &http,
+            &format!("/v1/enrollments/{id}/complete"),
+            json!({ "sealed_key": b64(&seal(&key, to)) }),
+            409,
+            code,
+        );
+    }
     let reply = a.post(
         &http,
         &format!("/v1/enrollments/{id}/complete"),
@@ -443,6 +477,13 @@ async fn happy_path(server: &ServerProcess) {
         secrets: DeviceSecrets::from_bytes(&b.secrets.to_bytes()),
         session: b_full,
     };
+    // The handed-over key is also B's copy of the current epoch, and opens for B.
+    let copy = b_full.get(&http, "/v1/sync-keys/mine");
+    assert_eq!(copy["epoch"], 1);
+    let copy = SealedSyncKey::from_bytes(&unb64(copy["sealed"].as_str().unwrap())).unwrap();
+    assert_eq!(copy.as_bytes(), sealed.as_slice());
+    let opened = copy.open(&account.account_id, &b_full.secrets).unwrap();
+    assert_eq!(opened.to_bytes(), sync_key.to_bytes());
     let after = ledger(&http, &b_full);
     assert_eq!(after.head().hash, add.hash());
     assert_eq!(after.active_devices().count(), 2);

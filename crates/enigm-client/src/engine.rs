@@ -262,8 +262,18 @@ impl Engine {
         tracing::info!("account registered");
         // The account exists now: the phrase must reach the user even if signing in fails
         // (rate limit, network); the next command then asks to sign in.
-        if let Err(error) = self.login(username, password).await {
-            tracing::warn!(code = error.code(), "registered, but signing in failed");
+        match self.login(username, password).await {
+            Ok(_) => {
+                if let Err(error) = self.rotate_sync_key().await {
+                    tracing::warn!(
+                        code = error.code(),
+                        "registered, but the sync key is not set up"
+                    );
+                }
+            }
+            Err(error) => {
+                tracing::warn!(code = error.code(), "registered, but signing in failed");
+            }
         }
         Ok(Registered {
             phrase,
@@ -474,6 +484,7 @@ impl Engine {
     /// head the entries do not reach (hidden entries); nothing is stored then.
     pub async fn sync(&self) -> Result<DeviceList, ClientError> {
         let state = self.sync_state().await?;
+        self.refresh_sync_key().await?;
         self.device_list(&state).await
     }
 
@@ -526,13 +537,15 @@ impl Engine {
         Ok(state)
     }
 
-    /// The view of a verified state, marking this device.
+    /// The view of a verified state, marking this device, with the labels that decrypt.
     pub(crate) async fn device_list(&self, state: &LedgerState) -> Result<DeviceList, ClientError> {
         let this = self
             .with_store_blocking(|store| store.device_secrets())
             .await?
             .map(|device| device.device_id());
-        Ok(DeviceList::from_state(state, this))
+        let mut list = DeviceList::from_state(state, this);
+        self.add_labels(state, &mut list).await;
+        Ok(list)
     }
 
     /// All ledger entries from `since`, following pages.
@@ -566,7 +579,8 @@ impl Engine {
         Err(ClientError::MalformedResponse("too many ledger pages"))
     }
 
-    /// The verified device list as last synced, without asking the service.
+    /// The verified device list as last synced, without syncing the ledger; the labels are
+    /// fetched from the service when it can be reached (unknown otherwise).
     ///
     /// # Errors
     /// [`ClientError::NoAccount`]; [`ClientError::LedgerRejected`] if the stored ledger no
@@ -605,6 +619,14 @@ impl Engine {
         let mut entry = state.next_entry(kind);
         entry.sign_device(&account_id, &secrets);
         self.append(&state, &entry).await?;
+        // Whoever left must not read what is written from now on (DESIGN §3); a resumed
+        // device needs a copy of the epoch it was left out of.
+        if matches!(
+            change,
+            DeviceChange::Suspend | DeviceChange::Resume | DeviceChange::Revoke(_)
+        ) {
+            self.rotate_sync_key().await?;
+        }
         let list = self.sync().await?;
         list.devices
             .into_iter()

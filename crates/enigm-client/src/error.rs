@@ -83,6 +83,15 @@ pub enum ClientError {
     #[error("{}", phrase_message(.0))]
     Phrase(#[source] enigm_core::Error),
 
+    /// A sealed copy of the account sync key was refused: malformed, sealed to another device,
+    /// or it does not open (a hostile or broken service). Nothing was saved.
+    #[error("the account sync key from the service was refused: {0}")]
+    SyncKeyRefused(#[source] enigm_core::Error),
+
+    /// A device label is not acceptable.
+    #[error("{0}")]
+    InvalidLabel(&'static str),
+
     /// A background task of the engine failed.
     #[error("an internal task failed")]
     Task,
@@ -122,8 +131,12 @@ pub enum ClientError {
     #[error("there is no enrollment request with this id")]
     UnknownEnrollment,
 
-    /// This device does not hold the account sync key, so it cannot hand it to a new device.
-    #[error("this device does not hold the account sync key and cannot approve new devices")]
+    /// This device does not hold the account sync key, so it cannot hand it to a new device
+    /// or label devices.
+    #[error(
+        "this device does not hold the account sync key, which approving a new device and \
+         labelling devices need"
+    )]
     NoSyncKey,
 }
 
@@ -152,6 +165,8 @@ impl ClientError {
                 enigm_core::Error::RecoveryPhraseChecksum => "phrase_checksum",
                 _ => "protocol_error",
             },
+            Self::SyncKeyRefused(_) => "sync_key_refused",
+            Self::InvalidLabel(_) => "invalid_label",
             Self::Task => "internal",
             Self::EnrollmentAlreadyOpen { .. } => "enrollment_already_open",
             Self::EnrollmentVerification(error) => match error {

@@ -18,7 +18,8 @@ pub struct DeviceView {
     pub device_id: DeviceId,
     /// The short fingerprint users compare.
     pub fingerprint: String,
-    /// The label, once decrypted with the account sync key (not yet shared: `None`).
+    /// The label, decrypted with the account sync key; `None` when unset, unreachable, or it
+    /// does not decrypt for this device (never an error for the whole list).
     pub label: Option<String>,
     /// Lower-case lifecycle state (`active`, `revoked`, ...).
     pub state: &'static str,

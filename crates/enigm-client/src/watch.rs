@@ -80,6 +80,8 @@ enum PushEvent {
         device_id: String,
         state: String,
     },
+    SyncKeyRotated,
+    SharedUpdated,
     SessionEnded {
         reason: String,
     },
@@ -275,7 +277,11 @@ impl Engine {
                     revoked_by_recovery |= device_id == this_device && changed_to == "revoked";
                 }
                 PushEvent::LedgerAppended if recovering => {}
-                PushEvent::LedgerAppended | PushEvent::DeviceStateChanged { .. } => {
+                // A sync fetches this device's newest sync key too, and labels come with the list.
+                PushEvent::LedgerAppended
+                | PushEvent::DeviceStateChanged { .. }
+                | PushEvent::SyncKeyRotated
+                | PushEvent::SharedUpdated => {
                     if matches!(state, SessionState::Active { .. }) {
                         observer(&WatchUpdate::Devices {
                             list: self.sync().await?,

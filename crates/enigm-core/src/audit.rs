@@ -148,6 +148,9 @@ pub enum AuditAction {
     /// An enrollment finished: the new device is in the ledger and its sealed account sync key
     /// was handed over.
     EnrollmentCompleted,
+    /// The account sync key moved to a new epoch (a device of the account sealed it to every
+    /// active device).
+    SyncKeyRotated,
 }
 
 impl AuditAction {
@@ -176,6 +179,7 @@ impl AuditAction {
             AuditAction::WipeRequested => 20,
             AuditAction::WipeReceipt => 21,
             AuditAction::EnrollmentCompleted => 22,
+            AuditAction::SyncKeyRotated => 23,
         }
     }
 
@@ -203,7 +207,8 @@ impl AuditAction {
             | AuditAction::RecoveryCompleted
             | AuditAction::WipeRequested
             | AuditAction::WipeReceipt
-            | AuditAction::EnrollmentCompleted => None,
+            | AuditAction::EnrollmentCompleted
+            | AuditAction::SyncKeyRotated => None,
         }
     }
 }

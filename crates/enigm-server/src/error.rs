@@ -73,6 +73,65 @@ impl AuthFailure {
     }
 }
 
+/// Why a sync-key or shared-item write was refused (DESIGN §3). Nothing is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncKeyRefusal {
+    /// A rotation's epoch is not the account's current sync epoch plus one.
+    EpochConflict {
+        /// The account's current sync epoch.
+        current: u64,
+    },
+    /// A rotation's copies are not exactly one per device active in the ledger, or a copy is
+    /// not sealed for its device at the rotation's epoch.
+    CopiesMismatch,
+    /// A write under an epoch that is not the account's current one.
+    StaleEpoch {
+        /// The account's current sync epoch.
+        current: u64,
+    },
+    /// The device holds no copy (at that epoch).
+    NoSyncKey,
+}
+
+impl SyncKeyRefusal {
+    /// The stable code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            SyncKeyRefusal::EpochConflict { .. } => "sync_epoch_conflict",
+            SyncKeyRefusal::CopiesMismatch => "sync_key_copies_mismatch",
+            SyncKeyRefusal::StaleEpoch { .. } => "stale_sync_epoch",
+            SyncKeyRefusal::NoSyncKey => "no_sync_key",
+        }
+    }
+
+    /// A plain-English sentence for the client.
+    pub const fn message(self) -> &'static str {
+        match self {
+            SyncKeyRefusal::EpochConflict { .. } => {
+                "the sync key epoch must be the account's current epoch plus one; fetch and retry"
+            }
+            SyncKeyRefusal::CopiesMismatch => {
+                "the sync key copies must be exactly one per active device, each sealed to it \
+                 at this epoch"
+            }
+            SyncKeyRefusal::StaleEpoch { .. } => {
+                "the account's sync key was rotated; encrypt under the current epoch and retry"
+            }
+            SyncKeyRefusal::NoSyncKey => "this device holds no copy of the account sync key",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            SyncKeyRefusal::EpochConflict { .. }
+            | SyncKeyRefusal::CopiesMismatch
+            | SyncKeyRefusal::StaleEpoch { .. } => StatusCode::CONFLICT,
+            SyncKeyRefusal::NoSyncKey => StatusCode::NOT_FOUND,
+        }
+    }
+}
+
 /// Everything that can go wrong in the service.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -133,6 +192,9 @@ pub enum ServerError {
     /// An enrollment relay step or request was refused (DESIGN §7).
     #[error("enrollment refused: {}", .0.code())]
     Enrollment(crate::enrollment::EnrollmentRefusal),
+    /// A sync-key or shared-item request was refused (DESIGN §3).
+    #[error("sync key refused: {}", .0.code())]
+    SyncKey(SyncKeyRefusal),
     /// No such resource (or route).
     #[error("not found")]
     NotFound,
@@ -181,6 +243,7 @@ impl ServerError {
                     StatusCode::CONFLICT
                 }
             }
+            ServerError::SyncKey(refusal) => refusal.status(),
             ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::NotFound => StatusCode::NOT_FOUND,
             ServerError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -214,6 +277,7 @@ impl ServerError {
             ServerError::DeviceRemoved => "device_removed",
             ServerError::LedgerConflict { .. } => "ledger_conflict",
             ServerError::Enrollment(refusal) => refusal.code(),
+            ServerError::SyncKey(refusal) => refusal.code(),
             ServerError::RateLimited { .. } => "rate_limited",
             ServerError::NotFound => "not_found",
             ServerError::Timeout => "timeout",
@@ -258,6 +322,7 @@ impl ServerError {
                 "the ledger changed since your head; fetch the new entries and retry".into()
             }
             ServerError::Enrollment(refusal) => refusal.message(),
+            ServerError::SyncKey(refusal) => refusal.message().into(),
             ServerError::RateLimited { retry_after } => {
                 format!("too many attempts; retry in {retry_after} seconds")
             }
@@ -289,6 +354,7 @@ impl ServerError {
             | ServerError::Refused(_)
             | ServerError::DeviceRemoved
             | ServerError::Enrollment(_)
+            | ServerError::SyncKey(_)
             | ServerError::RecoveryExpired
             | ServerError::RecoveryRefused
             | ServerError::LedgerConflict { .. }
@@ -329,6 +395,13 @@ impl ServerError {
                 | EnrollmentRefusal::Conflict
                 | EnrollmentRefusal::WrongParty
                 | EnrollmentRefusal::NotInLedger => {}
+            },
+            ServerError::SyncKey(refusal) => match refusal {
+                SyncKeyRefusal::EpochConflict { current }
+                | SyncKeyRefusal::StaleEpoch { current } => {
+                    details.insert("epoch".into(), json!(current));
+                }
+                SyncKeyRefusal::CopiesMismatch | SyncKeyRefusal::NoSyncKey => {}
             },
             ServerError::Malformed(_)
             | ServerError::PayloadTooLarge
@@ -463,6 +536,24 @@ mod tests {
         let refused = ServerError::RecoveryRefused;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         assert_eq!(refused.body()["error"]["code"], "recovery_refused");
+    }
+
+    #[test]
+    fn sync_key_refusals_have_stable_codes_and_the_current_epoch() {
+        let error = ServerError::SyncKey(SyncKeyRefusal::EpochConflict { current: 3 });
+        assert_eq!(error.status(), StatusCode::CONFLICT);
+        assert_eq!(error.body()["error"]["code"], "sync_epoch_conflict");
+        assert_eq!(error.body()["error"]["epoch"], 3);
+        let error = ServerError::SyncKey(SyncKeyRefusal::StaleEpoch { current: 4 });
+        assert_eq!(error.body()["error"]["code"], "stale_sync_epoch");
+        assert_eq!(error.body()["error"]["epoch"], 4);
+        let error = ServerError::SyncKey(SyncKeyRefusal::NoSyncKey);
+        assert_eq!(error.status(), StatusCode::NOT_FOUND);
+        assert_eq!(error.code(), "no_sync_key");
+        assert_eq!(
+            ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch).code(),
+            "sync_key_copies_mismatch"
+        );
     }
 
     #[test]

@@ -101,6 +101,17 @@ pub enum PushEvent {
     },
     /// This device must delete its secrets (DESIGN §10).
     Wipe {},
+    /// The account sync key moved to a new epoch (DESIGN §3); sent to the account's trusted
+    /// sessions, which fetch their copy.
+    SyncKeyRotated {
+        /// The new epoch.
+        epoch: u64,
+    },
+    /// A shared item was written (DESIGN §3); sent to the account's trusted sessions.
+    SharedUpdated {
+        /// The item's name.
+        name: String,
+    },
 }
 
 impl PushEvent {
@@ -126,7 +137,9 @@ impl PushEvent {
             | PushEvent::RecoveryStarted {}
             | PushEvent::EnrollmentRequested { .. }
             | PushEvent::EnrollmentUpdated { .. }
-            | PushEvent::Wipe {} => None,
+            | PushEvent::Wipe {}
+            | PushEvent::SyncKeyRotated { .. }
+            | PushEvent::SharedUpdated { .. } => None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! A hostile service for client tests: an HTTP/1.1 proxy in front of the real `enigm server`
 //! that forwards every request unchanged and rewrites ledger pages (`GET /v1/ledger`) the way a
 //! compromised or buggy service could: a rewritten past entry (a fork), a shorter history (a
-//! rollback), a forged entry (an injected device), or entries withheld behind the true head.
+//! rollback), a forged entry (an injected device), or entries withheld behind the true head; or
+//! it hands a device a sync-key copy of its choosing (`GET /v1/sync-keys/mine`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -27,6 +28,9 @@ pub enum Tamper {
     Inject { bytes: Vec<u8> },
     /// Drop the last entry but keep announcing the real head.
     Withhold,
+    /// Answer `GET /v1/sync-keys/mine` with `sealed` as the device's copy, at the epoch its
+    /// header names (ledger pages are forwarded unchanged).
+    SyncKeyCopy { sealed: Vec<u8> },
 }
 
 /// The proxy; it serves until the test process ends.
@@ -103,6 +107,19 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
             .collect();
         let response = http.request(&method, &path, &borrowed, &body);
         let mut out = response.body;
+        let mut status = response.status;
+        if let Tamper::SyncKeyCopy { sealed } = &*tamper.lock().unwrap()
+            && method == "GET"
+            && path.starts_with("/v1/sync-keys/mine")
+        {
+            let epoch = sealed
+                .get(1..9)
+                .map_or(0, |bytes| u64::from_be_bytes(bytes.try_into().unwrap()));
+            out = json!({ "epoch": epoch, "sealed": b64(sealed) })
+                .to_string()
+                .into_bytes();
+            status = 200;
+        }
         if method == "GET" && path.starts_with("/v1/ledger") && response.status == 200 {
             let since: u64 = path
                 .split_once("since=")
@@ -114,7 +131,7 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
         }
         let head = format!(
             "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            response.status,
+            status,
             out.len()
         );
         if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&out).is_err() {
@@ -133,7 +150,7 @@ fn rewrite(page: &Value, since: u64, tamper: &Tamper) -> Value {
         .collect();
     let mut head = page["head"].clone();
     match tamper {
-        Tamper::Honest => return page.clone(),
+        Tamper::Honest | Tamper::SyncKeyCopy { .. } => return page.clone(),
         Tamper::Replace { seq, bytes } => {
             if let Some(slot) = seq
                 .checked_sub(since)

@@ -33,7 +33,10 @@
 //!    appends it with `POST /v1/ledger`, then posts `POST .../complete` `{sealed_key}` (the
 //!    account sync key sealed to B's agreement key, at most 1 KiB). The service refuses it
 //!    with 409 `enrollment_not_in_ledger` unless the ledger holds B's keys approved by A
-//!    (replacing what B asked to replace).
+//!    (replacing what B asked to replace). Once the account has a sync key, the sealed key's
+//!    header must name the current sync epoch (409 `stale_sync_epoch`) and B (409
+//!    `sync_key_copies_mismatch`), and it becomes B's copy
+//!    for `GET /v1/sync-keys/mine` (api/sync_keys.rs).
 //! 6. **B** reads `completed` and its `sealed_key` (shown to B only), verifies the ledger and
 //!    signs in again for a full session.
 //!
@@ -60,6 +63,7 @@ use enigm_core::identity::DeviceId;
 use enigm_core::ledger::DeviceOrigin;
 use enigm_core::lifecycle::DeviceState;
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
+use enigm_core::sync_key::SealedSyncKey;
 use enigm_core::trust::{Operation, Reason};
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
@@ -71,10 +75,10 @@ use crate::enrollment::{
     Actor, ApproverMac, Bytes, EnrollmentRefusal, MAX_SEALED_KEY_LEN, NewDeviceMac, RETENTION_SECS,
     Relay, RelayState, Request, Role, Step, Transition, transition, valid_platform,
 };
-use crate::error::ServerError;
+use crate::error::{ServerError, SyncKeyRefusal};
 use crate::push::{Audience, PushEvent};
 use crate::state::AppState;
-use crate::storage::{EnrollmentInsert, StoredEnrollment};
+use crate::storage::{EnrollmentInsert, EpochWrite, StoredEnrollment, SyncKeyCopy};
 
 /// How often a step is retried after losing a compare-and-set to a concurrent one.
 const MAX_RACES: usize = 4;
@@ -480,17 +484,47 @@ async fn mac(
 }
 
 /// `POST /v1/enrollments/{id}/complete` `{sealed_key}`: only once the ledger holds the new
-/// device, approved by the approver, with the keys it asked with.
+/// device, approved by the approver, with the keys it asked with. Once the account has a sync
+/// key, the sealed key must be at its current epoch (409 `stale_sync_epoch`), and it is also
+/// recorded as the new device's copy, for `GET /v1/sync-keys/mine`.
 async fn complete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Authenticated,
 ) -> Result<Json<Value>, ServerError> {
-    apply(&state, &request, &id, |actor, relay| {
+    let account_id = request.account.account_id;
+    let sync_epoch = state.storage().sync_epoch(&account_id).await?;
+    let mut handover = None;
+    let view = apply(&state, &request, &id, |actor, relay| {
         let body: CompleteBody = parse_json(&request.body)?;
         let sealed_key = decode_b64("sealed_key", &body.sealed_key, MAX_SEALED_KEY_LEN)?;
         if sealed_key.is_empty() {
             return Err(ServerError::Malformed("`sealed_key` is empty".into()));
+        }
+        // A repeat of a completion is answered as such, whatever the epoch is by now.
+        if actor.role == Role::ExistingDevice
+            && sync_epoch > 0
+            && matches!(relay.state, RelayState::Confirmed(_))
+        {
+            let sealed = SealedSyncKey::from_bytes(&sealed_key).map_err(|_| {
+                ServerError::Malformed("`sealed_key` is not a sealed sync key".into())
+            })?;
+            if sealed.epoch() != sync_epoch {
+                return Err(ServerError::SyncKey(SyncKeyRefusal::StaleEpoch {
+                    current: sync_epoch,
+                }));
+            }
+            let signing =
+                enigm_core::identity::SigningPublicKey::from_bytes(&relay.request.signing_key.0)
+                    .map_err(|_| ServerError::Internal("stored enrollment key invalid".into()))?;
+            let device_id = DeviceId::derive(&signing);
+            if sealed.recipient() != device_id {
+                return Err(ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch));
+            }
+            handover = Some(SyncKeyCopy {
+                device_id: *device_id.as_bytes(),
+                sealed: sealed_key.clone(),
+            });
         }
         let step = Step::Complete { sealed_key };
         // Only the approver's completion of a confirmed request needs the ledger check; every
@@ -521,7 +555,22 @@ async fn complete(
         }
         Ok(step)
     })
-    .await
+    .await?;
+    // Recorded after the relay completed (a repeat records it again, idempotently), so a
+    // completion the relay refuses leaves no copy behind.
+    if let Some(copy) = handover {
+        match state
+            .storage()
+            .add_sync_key_copy(&account_id, sync_epoch, copy)
+            .await?
+        {
+            EpochWrite::Stored => {}
+            EpochWrite::Stale { current } => {
+                return Err(ServerError::SyncKey(SyncKeyRefusal::StaleEpoch { current }));
+            }
+        }
+    }
+    Ok(view)
 }
 
 /// `POST /v1/enrollments/{id}/cancel`.

@@ -17,6 +17,7 @@ mod openapi;
 mod push;
 mod recovery;
 mod sessions;
+mod sync_keys;
 
 use std::time::Duration;
 
@@ -44,6 +45,7 @@ const RESOURCES: &[&[Endpoint]] = &[
     audit::ENDPOINTS,
     enrollments::ENDPOINTS,
     recovery::ENDPOINTS,
+    sync_keys::ENDPOINTS,
 ];
 
 /// One endpoint: a method on a path (axum and OpenAPI share the `{param}` syntax) and the
@@ -64,6 +66,8 @@ pub(crate) enum Verb {
     Get,
     /// `POST`.
     Post,
+    /// `PUT`.
+    Put,
     /// `DELETE`.
     Delete,
 }
@@ -74,6 +78,7 @@ impl Verb {
         match self {
             Verb::Get => MethodFilter::GET,
             Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
             Verb::Delete => MethodFilter::DELETE,
         }
     }

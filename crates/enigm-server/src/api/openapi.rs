@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{RESOURCES, Verb};
 use crate::enrollment::EnrollmentRefusal;
-use crate::error::{AuthFailure, ServerError};
+use crate::error::{AuthFailure, ServerError, SyncKeyRefusal};
 
 /// The document, read at compile time so that editing it rebuilds the tests.
 const DOCUMENT: &str = include_str!("../../../../docs/openapi.json");
@@ -35,6 +35,7 @@ fn method_key(verb: Verb) -> &'static str {
     match verb {
         Verb::Get => "get",
         Verb::Post => "post",
+        Verb::Put => "put",
         Verb::Delete => "delete",
     }
 }
@@ -208,6 +209,10 @@ fn every_error() -> Vec<ServerError> {
         ServerError::Enrollment(EnrollmentRefusal::LimitReached { max: 5 }),
         ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen { id: String::new() }),
         ServerError::Enrollment(EnrollmentRefusal::NotInLedger),
+        ServerError::SyncKey(SyncKeyRefusal::EpochConflict { current: 1 }),
+        ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch),
+        ServerError::SyncKey(SyncKeyRefusal::StaleEpoch { current: 1 }),
+        ServerError::SyncKey(SyncKeyRefusal::NoSyncKey),
     ];
     let failures = [
         AuthFailure::Missing,
@@ -254,6 +259,7 @@ fn every_error() -> Vec<ServerError> {
             | ServerError::Storage(_)
             | ServerError::Unavailable(_)
             | ServerError::Enrollment(_)
+            | ServerError::SyncKey(_)
             | ServerError::Internal(_) => {}
         }
     }

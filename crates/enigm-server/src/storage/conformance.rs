@@ -10,9 +10,10 @@ use std::sync::Arc;
 use enigm_core::trust::SessionKind;
 
 use super::{
-    AccountStatus, AppendOutcome, Backoff, CreateOutcome, EnrollmentInsert, LedgerEffects,
-    NewAccount, PendingLogin, PendingRecovery, RecoveryCommit, SessionRecord, Storage, StoredAudit,
-    StoredEnrollment, StoredEntry, StoredHead,
+    AccountStatus, AppendOutcome, Backoff, CreateOutcome, EnrollmentInsert, EpochWrite,
+    LedgerEffects, NewAccount, PendingLogin, PendingRecovery, RecoveryCommit, RotationOutcome,
+    SessionRecord, SharedItem, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
+    StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
 };
 
 /// Expands to one test per conformance check for the storage `$make` builds (an expression,
@@ -53,6 +54,10 @@ macro_rules! storage_conformance {
             check!(pending_recoveries_are_read_taken_once_and_expire);
             check!(recovery_is_compare_and_swap_and_all_or_nothing);
             check!(a_recovery_and_an_append_racing_let_exactly_one_win);
+            // account sync key (DESIGN §3)
+            check!(sync_key_rotation_checks_head_and_epoch);
+            check!(concurrent_sync_key_rotations_let_exactly_one_win);
+            check!(enrolled_copies_and_shared_items_need_the_current_epoch);
         }
     };
 }
@@ -861,3 +866,250 @@ pub(crate) async fn a_recovery_and_an_append_racing_let_exactly_one_win<S: Stora
 }
 
 // --- end of account recovery ---
+
+// --- account sync key (DESIGN §3) ---
+
+/// Copy of the key for device `[device; 16]`.
+fn copy(device: u8, tag: u8) -> SyncKeyCopy {
+    SyncKeyCopy {
+        device_id: [device; 16],
+        sealed: vec![tag; 40],
+    }
+}
+
+/// The sample account's genesis head.
+const GENESIS: StoredHead = StoredHead {
+    seq: 0,
+    hash: [1; 32],
+};
+
+fn rotation(epoch: u64, copies: Vec<SyncKeyCopy>) -> SyncKeyRotation {
+    SyncKeyRotation {
+        expected_head: GENESIS,
+        epoch,
+        copies,
+    }
+}
+
+pub(crate) async fn sync_key_rotation_checks_head_and_epoch<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    let account = [1; 16];
+    assert_eq!(storage.sync_epoch(&account).await.unwrap(), 0);
+    // A head the ledger moved past, or an epoch that skips one: nothing is written.
+    let stale_head = SyncKeyRotation {
+        expected_head: StoredHead {
+            seq: 0,
+            hash: [9; 32],
+        },
+        ..rotation(1, vec![copy(7, 1)])
+    };
+    assert_eq!(
+        storage.rotate_sync_key(&account, stale_head).await.unwrap(),
+        RotationOutcome::HeadMoved(GENESIS)
+    );
+    assert_eq!(
+        storage
+            .rotate_sync_key(&account, rotation(2, vec![copy(7, 1)]))
+            .await
+            .unwrap(),
+        RotationOutcome::EpochTaken { current: 0 }
+    );
+    assert_eq!(storage.sync_epoch(&account).await.unwrap(), 0);
+    assert_eq!(
+        storage
+            .sync_key_copy(&account, &[7; 16], None)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let first = rotation(1, vec![copy(7, 1), copy(8, 2)]);
+    assert_eq!(
+        storage
+            .rotate_sync_key(&account, first.clone())
+            .await
+            .unwrap(),
+        RotationOutcome::Rotated
+    );
+    assert_eq!(
+        storage.rotate_sync_key(&account, first).await.unwrap(),
+        RotationOutcome::EpochTaken { current: 1 }
+    );
+    // Device 8 is left out of epoch 2: its newest copy stays at epoch 1.
+    assert_eq!(
+        storage
+            .rotate_sync_key(&account, rotation(2, vec![copy(7, 3)]))
+            .await
+            .unwrap(),
+        RotationOutcome::Rotated
+    );
+    assert_eq!(storage.sync_epoch(&account).await.unwrap(), 2);
+    let newest = |device: u8, epoch: Option<u64>| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .sync_key_copy(&account, &[device; 16], epoch)
+                .await
+                .unwrap()
+        }
+    };
+    let stored = |epoch, tag| {
+        Some(StoredSyncKey {
+            epoch,
+            sealed: vec![tag; 40],
+        })
+    };
+    assert_eq!(newest(7, None).await, stored(2, 3));
+    assert_eq!(newest(7, Some(1)).await, stored(1, 1));
+    assert_eq!(newest(8, None).await, stored(1, 2));
+    assert_eq!(newest(8, Some(2)).await, None);
+    assert_eq!(newest(9, None).await, None);
+    // Other accounts are untouched.
+    create_sample_account(&*storage, 2).await;
+    assert_eq!(storage.sync_epoch(&[2; 16]).await.unwrap(), 0);
+    assert_eq!(
+        storage
+            .sync_key_copy(&[2; 16], &[7; 16], None)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub(crate) async fn concurrent_sync_key_rotations_let_exactly_one_win<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    let mut tasks = Vec::new();
+    for tag in 0..8u8 {
+        let storage = storage.clone();
+        tasks.push(tokio::spawn(async move {
+            storage
+                .rotate_sync_key(&[1; 16], rotation(1, vec![copy(7, tag), copy(8, tag)]))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut rotated = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            RotationOutcome::Rotated => rotated += 1,
+            RotationOutcome::EpochTaken { current } => assert_eq!(current, 1),
+            RotationOutcome::HeadMoved(head) => panic!("the head did not move: {head:?}"),
+        }
+    }
+    assert_eq!(rotated, 1);
+    // Both copies come from the same winner.
+    let a = storage
+        .sync_key_copy(&[1; 16], &[7; 16], None)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = storage
+        .sync_key_copy(&[1; 16], &[8; 16], None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.sealed, b.sealed);
+}
+
+pub(crate) async fn enrolled_copies_and_shared_items_need_the_current_epoch<S: Storage>(
+    storage: Arc<S>,
+) {
+    create_sample_account(&*storage, 1).await;
+    let account = [1; 16];
+    let item = |name: &str, epoch, tag| SharedItem {
+        name: name.into(),
+        epoch,
+        ciphertext: vec![tag; 30],
+    };
+    // Before the first epoch nothing can be written under one.
+    assert_eq!(
+        storage
+            .add_sync_key_copy(&account, 1, copy(9, 1))
+            .await
+            .unwrap(),
+        EpochWrite::Stale { current: 0 }
+    );
+    assert_eq!(
+        storage
+            .put_shared_item(&account, item("label.a", 1, 1))
+            .await
+            .unwrap(),
+        EpochWrite::Stale { current: 0 }
+    );
+    storage
+        .rotate_sync_key(&account, rotation(1, vec![copy(7, 1)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage
+            .add_sync_key_copy(&account, 1, copy(9, 2))
+            .await
+            .unwrap(),
+        EpochWrite::Stored
+    );
+    // A repeat keeps the first copy.
+    assert_eq!(
+        storage
+            .add_sync_key_copy(&account, 1, copy(9, 3))
+            .await
+            .unwrap(),
+        EpochWrite::Stored
+    );
+    assert_eq!(
+        storage
+            .sync_key_copy(&account, &[9; 16], None)
+            .await
+            .unwrap(),
+        Some(StoredSyncKey {
+            epoch: 1,
+            sealed: vec![2; 40]
+        })
+    );
+    assert_eq!(storage.sync_epoch(&account).await.unwrap(), 1);
+
+    for write in [
+        item("label.b", 1, 1),
+        item("label.a", 1, 2),
+        item("label.b", 1, 3),
+    ] {
+        assert_eq!(
+            storage.put_shared_item(&account, write).await.unwrap(),
+            EpochWrite::Stored
+        );
+    }
+    assert_eq!(
+        storage.shared_items(&account).await.unwrap(),
+        vec![item("label.a", 1, 2), item("label.b", 1, 3)]
+    );
+    // After a rotation, writes under the old epoch are refused; items already there stay.
+    storage
+        .rotate_sync_key(&account, rotation(2, vec![copy(7, 4)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage
+            .put_shared_item(&account, item("label.a", 1, 5))
+            .await
+            .unwrap(),
+        EpochWrite::Stale { current: 2 }
+    );
+    assert_eq!(
+        storage
+            .add_sync_key_copy(&account, 1, copy(6, 1))
+            .await
+            .unwrap(),
+        EpochWrite::Stale { current: 2 }
+    );
+    assert_eq!(
+        storage
+            .put_shared_item(&account, item("label.a", 2, 6))
+            .await
+            .unwrap(),
+        EpochWrite::Stored
+    );
+    assert_eq!(
+        storage.shared_items(&account).await.unwrap(),
+        vec![item("label.a", 2, 6), item("label.b", 1, 3)]
+    );
+    assert!(storage.shared_items(&[2; 16]).await.unwrap().is_empty());
+}

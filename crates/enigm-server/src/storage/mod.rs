@@ -8,7 +8,9 @@
 //!   rate-limit counting ([`Storage::record_failure`]), the ledger compare-and-swap
 //!   ([`Storage::append_ledger`]), the recovery ([`Storage::complete_recovery`]), the audit
 //!   chain link ([`Storage::append_audit`]), and the enrollment relay's limit check and
-//!   compare-and-set ([`Storage::insert_enrollment`], [`Storage::update_enrollment`]);
+//!   compare-and-set ([`Storage::insert_enrollment`], [`Storage::update_enrollment`]), and the
+//!   sync-key epoch checks ([`Storage::rotate_sync_key`], [`Storage::add_sync_key_copy`],
+//!   [`Storage::put_shared_item`]);
 //! - nothing is cached by the backend: a node may cache derived state (the verified ledger) only
 //!   when it can tell from storage that it is still current (the account's ledger head);
 //! - values are plain bytes and integers; protocol meaning (OPAQUE, ledger, audit encodings) is
@@ -256,6 +258,77 @@ pub struct RecoveryCommit {
 
 // --- end of account recovery ---
 
+// --- account sync key (DESIGN §3) ---
+
+/// One device's sealed copy of the account sync key (opaque bytes to the service).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncKeyCopy {
+    /// The device the copy is sealed to.
+    pub device_id: [u8; 16],
+    /// The sealed key.
+    pub sealed: Vec<u8>,
+}
+
+/// A new sync epoch: one copy per device active in the ledger at `expected_head`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncKeyRotation {
+    /// The ledger head the copies were checked against (compare-and-swap: a device added or
+    /// removed meanwhile would make the set of copies wrong).
+    pub expected_head: StoredHead,
+    /// The new epoch: the account's current one plus one.
+    pub epoch: u64,
+    /// The copies, one per active device.
+    pub copies: Vec<SyncKeyCopy>,
+}
+
+/// The result of [`Storage::rotate_sync_key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The epoch and its copies are stored.
+    Rotated,
+    /// The ledger head moved; nothing was written. This is the current head.
+    HeadMoved(StoredHead),
+    /// The epoch is not the current one plus one; nothing was written.
+    EpochTaken {
+        /// The account's current sync epoch.
+        current: u64,
+    },
+}
+
+/// The result of a write that is accepted only under the account's current sync epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpochWrite {
+    /// Stored (or already stored, for an identical copy).
+    Stored,
+    /// The epoch is not the current one; nothing was written.
+    Stale {
+        /// The account's current sync epoch (0 before the first).
+        current: u64,
+    },
+}
+
+/// A sealed copy as stored, with its epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSyncKey {
+    /// The epoch.
+    pub epoch: u64,
+    /// The sealed key.
+    pub sealed: Vec<u8>,
+}
+
+/// An item the account's devices share, encrypted under the sync key of `epoch`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedItem {
+    /// Its name (validated above this layer, e.g. `label.<device id hex>`).
+    pub name: String,
+    /// The sync epoch it is encrypted under.
+    pub epoch: u64,
+    /// The ciphertext.
+    pub ciphertext: Vec<u8>,
+}
+
+// --- end of account sync key ---
+
 /// One link of an account's audit chain as stored. Each account (by its pseudonym) has its own
 /// chain, so it can be exported and verified on its own, from record 0, without anyone else's
 /// records. `bytes` is the encoded record; the backend only enforces the chain's shape (unique,
@@ -477,6 +550,49 @@ pub trait Storage: Send + Sync + 'static {
         open: bool,
         data: Vec<u8>,
     ) -> Result<bool, ServerError>;
+
+    // --- account sync key (DESIGN §3) ---
+
+    /// The account's current sync epoch: the newest rotation's, 0 before the first.
+    async fn sync_epoch(&self, account_id: &AccountId) -> Result<u64, ServerError>;
+
+    /// Stores a new sync epoch with its copies if the account's ledger head is still
+    /// `rotation.expected_head` and its sync epoch still `rotation.epoch - 1`, in one
+    /// transaction; otherwise writes nothing and says which check failed.
+    async fn rotate_sync_key(
+        &self,
+        account_id: &AccountId,
+        rotation: SyncKeyRotation,
+    ) -> Result<RotationOutcome, ServerError>;
+
+    /// Adds one device's copy (an enrolled device) if `epoch` is the account's current sync
+    /// epoch. A copy the device already has at that epoch is kept as it is.
+    async fn add_sync_key_copy(
+        &self,
+        account_id: &AccountId,
+        epoch: u64,
+        copy: SyncKeyCopy,
+    ) -> Result<EpochWrite, ServerError>;
+
+    /// A device's copy at `epoch`, or its newest one.
+    async fn sync_key_copy(
+        &self,
+        account_id: &AccountId,
+        device_id: &[u8; 16],
+        epoch: Option<u64>,
+    ) -> Result<Option<StoredSyncKey>, ServerError>;
+
+    /// Stores (or replaces) a shared item if its epoch is the account's current sync epoch.
+    async fn put_shared_item(
+        &self,
+        account_id: &AccountId,
+        item: SharedItem,
+    ) -> Result<EpochWrite, ServerError>;
+
+    /// The account's shared items, by name.
+    async fn shared_items(&self, account_id: &AccountId) -> Result<Vec<SharedItem>, ServerError>;
+
+    // --- end of account sync key ---
 }
 
 /// Database integers are signed; our counters and times are not. Both backends store them

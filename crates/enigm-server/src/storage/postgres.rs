@@ -8,6 +8,8 @@
 //!   RETURNING`): a replay is refused whichever node it reaches;
 //! - the ledger compare-and-swap locks the account row (`SELECT ... FOR UPDATE`) and the
 //!   `(account_id, seq)` primary key backs it up;
+//! - the sync-key writers (rotation, an enrolled device's copy, shared items) lock the account
+//!   row too, so a rotation and a write under the epoch it replaces are ordered;
 //! - rate-limit counters and the audit chain serialise their writers on transaction-scoped
 //!   advisory locks;
 //! - migrations run in one transaction under an advisory lock, recorded in `schema_version`,
@@ -31,9 +33,10 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
-    EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, PendingRecovery, RateLimitState,
-    RecoveryCommit, SessionRecord, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
-    fixed, from_sql, to_sql,
+    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PendingLogin, PendingRecovery,
+    RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
+    StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
+    SyncKeyRotation, fixed, from_sql, to_sql,
 };
 use crate::error::ServerError;
 
@@ -146,6 +149,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pending_recoveries_by_account ON pending_recoveries (account_id);
     CREATE INDEX pending_recoveries_by_expiry ON pending_recoveries (expires_at);
     CREATE INDEX pending_logins_by_account ON pending_logins (account_id);
+",
+    "
+    -- account sync key (DESIGN §3): one sealed copy per device and epoch (the newest epoch is
+    -- the account's current one), and the items the devices share encrypted under it.
+    CREATE TABLE sync_key_copies (
+        account_id BYTEA NOT NULL REFERENCES accounts (account_id),
+        epoch      BIGINT NOT NULL CHECK (epoch >= 1),
+        device_id  BYTEA NOT NULL CHECK (length(device_id) = 16),
+        sealed     BYTEA NOT NULL,
+        PRIMARY KEY (account_id, epoch, device_id)
+    );
+    CREATE INDEX sync_key_copies_by_device ON sync_key_copies (account_id, device_id, epoch);
+    CREATE TABLE shared_items (
+        account_id BYTEA NOT NULL REFERENCES accounts (account_id),
+        name       TEXT NOT NULL,
+        epoch      BIGINT NOT NULL CHECK (epoch >= 1),
+        ciphertext BYTEA NOT NULL,
+        PRIMARY KEY (account_id, name)
+    );
 ",
 ];
 
@@ -1280,6 +1302,206 @@ impl Storage for PostgresStorage {
         })
         .await
     }
+
+    // --- account sync key (DESIGN §3) ---
+
+    async fn sync_epoch(&self, account_id: &AccountId) -> Result<u64, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let row = client
+                .query_one(
+                    "SELECT COALESCE(MAX(epoch), 0) FROM sync_key_copies WHERE account_id = $1",
+                    &[&account_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            from_sql(get(&row, 0)?)
+        })
+        .await
+    }
+
+    async fn rotate_sync_key(
+        &self,
+        account_id: &AccountId,
+        rotation: SyncKeyRotation,
+    ) -> Result<RotationOutcome, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            let (head, current) = lock_sync_state(&tx, account_id).await?;
+            if head != rotation.expected_head {
+                return Ok(RotationOutcome::HeadMoved(head));
+            }
+            if current.checked_add(1) != Some(rotation.epoch) {
+                return Ok(RotationOutcome::EpochTaken { current });
+            }
+            let epoch = to_sql(rotation.epoch)?;
+            for copy in &rotation.copies {
+                tx.execute(
+                    "INSERT INTO sync_key_copies (account_id, epoch, device_id, sealed)
+                     VALUES ($1, $2, $3, $4)",
+                    &[
+                        &account_id.as_slice(),
+                        &epoch,
+                        &copy.device_id.as_slice(),
+                        &copy.sealed,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(RotationOutcome::Rotated)
+        })
+        .await
+    }
+
+    async fn add_sync_key_copy(
+        &self,
+        account_id: &AccountId,
+        epoch: u64,
+        copy: SyncKeyCopy,
+    ) -> Result<EpochWrite, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            let (_, current) = lock_sync_state(&tx, account_id).await?;
+            if current != epoch {
+                return Ok(EpochWrite::Stale { current });
+            }
+            tx.execute(
+                "INSERT INTO sync_key_copies (account_id, epoch, device_id, sealed)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[
+                    &account_id.as_slice(),
+                    &to_sql(epoch)?,
+                    &copy.device_id.as_slice(),
+                    &copy.sealed,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(EpochWrite::Stored)
+        })
+        .await
+    }
+
+    async fn sync_key_copy(
+        &self,
+        account_id: &AccountId,
+        device_id: &[u8; 16],
+        epoch: Option<u64>,
+    ) -> Result<Option<StoredSyncKey>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let epoch = epoch.map(to_sql).transpose()?;
+            let row = client
+                .query_opt(
+                    "SELECT epoch, sealed FROM sync_key_copies
+                     WHERE account_id = $1 AND device_id = $2
+                       AND ($3::BIGINT IS NULL OR epoch = $3)
+                     ORDER BY epoch DESC LIMIT 1",
+                    &[&account_id.as_slice(), &device_id.as_slice(), &epoch],
+                )
+                .await
+                .map_err(db)?;
+            row.map(|row| {
+                Ok(StoredSyncKey {
+                    epoch: from_sql(get(&row, 0)?)?,
+                    sealed: get(&row, 1)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_shared_item(
+        &self,
+        account_id: &AccountId,
+        item: SharedItem,
+    ) -> Result<EpochWrite, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            let (_, current) = lock_sync_state(&tx, account_id).await?;
+            if current != item.epoch {
+                return Ok(EpochWrite::Stale { current });
+            }
+            tx.execute(
+                "INSERT INTO shared_items (account_id, name, epoch, ciphertext)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account_id, name)
+                 DO UPDATE SET epoch = excluded.epoch, ciphertext = excluded.ciphertext",
+                &[
+                    &account_id.as_slice(),
+                    &item.name,
+                    &to_sql(item.epoch)?,
+                    &item.ciphertext,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(EpochWrite::Stored)
+        })
+        .await
+    }
+
+    async fn shared_items(&self, account_id: &AccountId) -> Result<Vec<SharedItem>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT name, epoch, ciphertext FROM shared_items
+                     WHERE account_id = $1 ORDER BY name",
+                    &[&account_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(SharedItem {
+                        name: get(row, 0)?,
+                        epoch: from_sql(get(row, 1)?)?,
+                        ciphertext: get(row, 2)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    // --- end of account sync key ---
+}
+
+/// Locks the account row for the rest of `tx` and reads its ledger head and current sync epoch
+/// (0 before the first rotation).
+async fn lock_sync_state(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account_id: &AccountId,
+) -> Result<(StoredHead, u64), ServerError> {
+    let row = tx
+        .query_opt(
+            "SELECT head_seq, head_hash FROM accounts WHERE account_id = $1 FOR UPDATE",
+            &[&account_id.as_slice()],
+        )
+        .await
+        .map_err(db)?
+        .ok_or(ServerError::NotFound)?;
+    let head = StoredHead {
+        seq: from_sql(get(&row, 0)?)?,
+        hash: fixed(get(&row, 1)?)?,
+    };
+    let row = tx
+        .query_one(
+            "SELECT COALESCE(MAX(epoch), 0) FROM sync_key_copies WHERE account_id = $1",
+            &[&account_id.as_slice()],
+        )
+        .await
+        .map_err(db)?;
+    Ok((head, from_sql(get(&row, 0)?)?))
 }
 
 const ENROLLMENT_COLUMNS: &str =

@@ -15,9 +15,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
-    EnrollmentInsert, LedgerEffects, NewAccount, PendingLogin, PendingRecovery, RateLimitState,
-    RecoveryCommit, SessionRecord, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
-    fixed, from_sql, to_sql,
+    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PendingLogin, PendingRecovery,
+    RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
+    StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
+    SyncKeyRotation, fixed, from_sql, to_sql,
 };
 use crate::error::ServerError;
 
@@ -127,6 +128,25 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX pending_recoveries_by_account ON pending_recoveries (account_id);
     CREATE INDEX pending_logins_by_account ON pending_logins (account_id);
+",
+    "
+    -- account sync key (DESIGN §3): one sealed copy per device and epoch (the newest epoch is
+    -- the account's current one), and the items the devices share encrypted under it.
+    CREATE TABLE sync_key_copies (
+        account_id BLOB NOT NULL REFERENCES accounts (account_id),
+        epoch      INTEGER NOT NULL CHECK (epoch >= 1),
+        device_id  BLOB NOT NULL CHECK (length(device_id) = 16),
+        sealed     BLOB NOT NULL,
+        PRIMARY KEY (account_id, epoch, device_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX sync_key_copies_by_device ON sync_key_copies (account_id, device_id, epoch);
+    CREATE TABLE shared_items (
+        account_id BLOB NOT NULL REFERENCES accounts (account_id),
+        name       TEXT NOT NULL,
+        epoch      INTEGER NOT NULL CHECK (epoch >= 1),
+        ciphertext BLOB NOT NULL,
+        PRIMARY KEY (account_id, name)
+    ) STRICT, WITHOUT ROWID;
 ",
 ];
 
@@ -315,6 +335,18 @@ fn current_head(conn: &Connection, account_id: &AccountId) -> Result<StoredHead,
         seq: from_sql(seq)?,
         hash: fixed(hash)?,
     })
+}
+
+/// The account's current sync epoch (0 before the first rotation).
+fn current_sync_epoch(conn: &Connection, account_id: &AccountId) -> Result<u64, ServerError> {
+    let epoch: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(epoch), 0) FROM sync_key_copies WHERE account_id = ?1",
+            params![account_id.as_slice()],
+            |row| row.get(0),
+        )
+        .map_err(db)?;
+    from_sql(epoch)
 }
 
 #[async_trait]
@@ -1078,6 +1110,179 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+
+    // --- account sync key (DESIGN §3) ---
+
+    async fn sync_epoch(&self, account_id: &AccountId) -> Result<u64, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| current_sync_epoch(conn, &id)).await
+    }
+
+    async fn rotate_sync_key(
+        &self,
+        account_id: &AccountId,
+        rotation: SyncKeyRotation,
+    ) -> Result<RotationOutcome, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let head = current_head(&tx, &id)?;
+            if head != rotation.expected_head {
+                return Ok(RotationOutcome::HeadMoved(head));
+            }
+            let current = current_sync_epoch(&tx, &id)?;
+            if current.checked_add(1) != Some(rotation.epoch) {
+                return Ok(RotationOutcome::EpochTaken { current });
+            }
+            for copy in &rotation.copies {
+                tx.execute(
+                    "INSERT INTO sync_key_copies (account_id, epoch, device_id, sealed)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        id.as_slice(),
+                        to_sql(rotation.epoch)?,
+                        copy.device_id.as_slice(),
+                        copy.sealed
+                    ],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(RotationOutcome::Rotated)
+        })
+        .await
+    }
+
+    async fn add_sync_key_copy(
+        &self,
+        account_id: &AccountId,
+        epoch: u64,
+        copy: SyncKeyCopy,
+    ) -> Result<EpochWrite, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let current = current_sync_epoch(&tx, &id)?;
+            if current != epoch {
+                return Ok(EpochWrite::Stale { current });
+            }
+            tx.execute(
+                "INSERT INTO sync_key_copies (account_id, epoch, device_id, sealed)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![
+                    id.as_slice(),
+                    to_sql(epoch)?,
+                    copy.device_id.as_slice(),
+                    copy.sealed
+                ],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(EpochWrite::Stored)
+        })
+        .await
+    }
+
+    async fn sync_key_copy(
+        &self,
+        account_id: &AccountId,
+        device_id: &[u8; 16],
+        epoch: Option<u64>,
+    ) -> Result<Option<StoredSyncKey>, ServerError> {
+        let (id, device) = (*account_id, *device_id);
+        self.with(move |conn| {
+            let epoch = epoch.map(to_sql).transpose()?;
+            let row: Option<(i64, Vec<u8>)> = conn
+                .query_row(
+                    "SELECT epoch, sealed FROM sync_key_copies
+                     WHERE account_id = ?1 AND device_id = ?2 AND (?3 IS NULL OR epoch = ?3)
+                     ORDER BY epoch DESC LIMIT 1",
+                    params![id.as_slice(), device.as_slice(), epoch],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            row.map(|(epoch, sealed)| {
+                Ok(StoredSyncKey {
+                    epoch: from_sql(epoch)?,
+                    sealed,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_shared_item(
+        &self,
+        account_id: &AccountId,
+        item: SharedItem,
+    ) -> Result<EpochWrite, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let current = current_sync_epoch(&tx, &id)?;
+            if current != item.epoch {
+                return Ok(EpochWrite::Stale { current });
+            }
+            tx.execute(
+                "INSERT INTO shared_items (account_id, name, epoch, ciphertext)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account_id, name)
+                 DO UPDATE SET epoch = excluded.epoch, ciphertext = excluded.ciphertext",
+                params![
+                    id.as_slice(),
+                    item.name,
+                    to_sql(item.epoch)?,
+                    item.ciphertext
+                ],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(EpochWrite::Stored)
+        })
+        .await
+    }
+
+    async fn shared_items(&self, account_id: &AccountId) -> Result<Vec<SharedItem>, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT name, epoch, ciphertext FROM shared_items
+                     WHERE account_id = ?1 ORDER BY name",
+                )
+                .map_err(db)?;
+            let rows = statement
+                .query_map(params![id.as_slice()], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                    ))
+                })
+                .map_err(db)?;
+            let mut items = Vec::new();
+            for row in rows {
+                let (name, epoch, ciphertext) = row.map_err(db)?;
+                items.push(SharedItem {
+                    name,
+                    epoch: from_sql(epoch)?,
+                    ciphertext,
+                });
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    // --- end of account sync key ---
 }
 
 const ENROLLMENT_COLUMNS: &str =

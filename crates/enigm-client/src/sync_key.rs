@@ -1,0 +1,326 @@
+//! The account sync key in the engine (DESIGN §3): creating epoch 1 at registration, rotating
+//! it after a device is suspended or revoked, fetching this device's copy, and the device labels
+//! the devices share encrypted under it.
+//!
+//! Nothing here takes the service's word for a key: a rotation seals the new key to the public
+//! keys of the devices active in the ledger this engine verified itself, and a fetched copy is
+//! saved only once it opens with this device's own secret and names this device and the epoch
+//! the service claims ([`ClientError::SyncKeyRefused`] otherwise). The service sees sealed
+//! copies and ciphertext only.
+
+use enigm_core::identity::{DeviceId, DeviceSecrets};
+use enigm_core::ledger::LedgerState;
+use enigm_core::lifecycle::DeviceState;
+use enigm_core::sync_key::{SealedItem, SealedSyncKey, SyncKey};
+use rand_core::OsRng;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::engine::{b64, unb64};
+use crate::view::DeviceList;
+use crate::{ClientError, DeviceView, Engine};
+
+/// The longest label, in characters.
+pub(crate) const MAX_LABEL_CHARS: usize = 64;
+
+/// How often a rotation is retried after losing a race (another device rotated, or the ledger
+/// moved).
+const MAX_ROTATION_ATTEMPTS: usize = 3;
+
+/// The prefix of a device label's item name.
+const LABEL_PREFIX: &str = "label.";
+
+#[derive(Deserialize)]
+struct MineReply {
+    epoch: u64,
+    sealed: String,
+}
+
+#[derive(Deserialize)]
+struct SharedList {
+    items: Vec<SharedItemJson>,
+}
+
+#[derive(Deserialize)]
+struct SharedItemJson {
+    name: String,
+    epoch: u64,
+    ciphertext: String,
+}
+
+/// The item name of a device's label.
+fn label_item(device: &DeviceId) -> String {
+    format!("{LABEL_PREFIX}{}", device.to_hex())
+}
+
+/// A label as users type it, trimmed; refused when empty, too long or with control characters.
+///
+/// # Errors
+/// [`ClientError::InvalidLabel`].
+pub(crate) fn normalize_label(text: &str) -> Result<String, ClientError> {
+    let label = text.trim();
+    if label.is_empty() {
+        return Err(ClientError::InvalidLabel("a label cannot be empty"));
+    }
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Err(ClientError::InvalidLabel(
+            "a label is at most 64 characters long",
+        ));
+    }
+    if label.chars().any(char::is_control) {
+        return Err(ClientError::InvalidLabel(
+            "a label cannot contain control characters",
+        ));
+    }
+    Ok(label.to_owned())
+}
+
+impl Engine {
+    /// The account id and this device's secrets.
+    async fn identity(&self) -> Result<([u8; 16], DeviceSecrets), ClientError> {
+        let (account_id, secrets) = self
+            .with_store_blocking(|store| Ok((store.account_id()?, store.device_secrets()?)))
+            .await?;
+        match (account_id, secrets) {
+            (Some(account_id), Some(secrets)) => Ok((account_id, secrets)),
+            (None, _) | (_, None) => Err(ClientError::NoAccount),
+        }
+    }
+
+    /// The sync epoch this device holds (0 for none yet).
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn sync_epoch(&self) -> Result<u64, ClientError> {
+        let key = self.with_store_blocking(|store| store.sync_key()).await?;
+        Ok(key.map_or(0, |key| key.epoch()))
+    }
+
+    /// Fetches this device's newest copy of the sync key, opens it and saves it. Returns the
+    /// epoch this device now holds (0 when the service has no copy for it).
+    ///
+    /// # Errors
+    /// [`ClientError::SyncKeyRefused`] when the copy is malformed, names another device or
+    /// another epoch than the service says, or does not open (nothing is saved); the store's
+    /// `sync_key_conflict` for a second, different key at an epoch already held; the service's
+    /// refusals.
+    pub async fn refresh_sync_key(&self) -> Result<u64, ClientError> {
+        let reply: Result<MineReply, ClientError> =
+            self.signed(Method::GET, "/v1/sync-keys/mine", None).await;
+        let reply = match reply {
+            Err(error) if error.code() == "no_sync_key" => return self.sync_epoch().await,
+            other => other?,
+        };
+        let (account_id, secrets) = self.identity().await?;
+        let sealed = SealedSyncKey::from_bytes(&unb64(&reply.sealed)?)
+            .map_err(ClientError::SyncKeyRefused)?;
+        if sealed.epoch() != reply.epoch {
+            return Err(ClientError::SyncKeyRefused(
+                enigm_core::Error::SyncKeyMalformed,
+            ));
+        }
+        let key = sealed
+            .open(&account_id, &secrets)
+            .map_err(ClientError::SyncKeyRefused)?;
+        let epoch = key.epoch();
+        self.with_store_blocking(move |store| store.save_sync_key(&key))
+            .await?;
+        Ok(self.sync_epoch().await?.max(epoch))
+    }
+
+    /// Starts the next sync-key epoch: a new key sealed to every device active in the locally
+    /// verified ledger, uploaded, saved, and the device labels re-encrypted under it. Returns
+    /// the new epoch. Call it after every suspend, revoke, replace and recovery.
+    ///
+    /// # Errors
+    /// [`ClientError::SyncKeyRefused`] for a hostile copy met while catching up; the ledger's
+    /// and the service's refusals (after [`MAX_ROTATION_ATTEMPTS`] lost races, the last one).
+    pub async fn rotate_sync_key(&self) -> Result<u64, ClientError> {
+        let (account_id, _) = self.identity().await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let state = self.sync_state().await?;
+            let held = self.refresh_sync_key().await?;
+            let key = SyncKey::generate(&mut OsRng, held.saturating_add(1));
+            let copies: Vec<serde_json::Value> = state
+                .devices()
+                .filter(|(_, record)| record.state == DeviceState::Active)
+                .map(|(id, record)| {
+                    let sealed = key.seal_to(&mut OsRng, &account_id, &record.keys);
+                    json!({ "device_id": id.to_hex(), "sealed": b64(sealed.as_bytes()) })
+                })
+                .collect();
+            let body = json!({ "epoch": key.epoch(), "copies": copies });
+            let posted: Result<serde_json::Value, ClientError> = self
+                .signed(Method::POST, "/v1/sync-keys", Some(&body))
+                .await;
+            match posted {
+                Ok(_) => break self.adopt_rotation(key, &state).await,
+                Err(error)
+                    if attempt < MAX_ROTATION_ATTEMPTS
+                        && matches!(
+                            error.code(),
+                            "sync_epoch_conflict" | "ledger_conflict" | "sync_key_copies_mismatch"
+                        ) => {}
+                Err(error) => break Err(error),
+            }
+        }
+    }
+
+    /// Saves a rotation the service accepted and re-encrypts the labels under it.
+    async fn adopt_rotation(&self, key: SyncKey, state: &LedgerState) -> Result<u64, ClientError> {
+        let epoch = key.epoch();
+        let stored = SyncKey::from_bytes(epoch, &key.to_bytes());
+        self.with_store_blocking(move |store| store.save_sync_key(&stored))
+            .await?;
+        tracing::info!(epoch, "sync key rotated");
+        let labels = self.labels(state).await?;
+        for (device, label) in labels {
+            self.put_label(&key, &device, &label).await?;
+        }
+        Ok(epoch)
+    }
+
+    /// Encrypts `label` for `device` under `key` and stores it on the service.
+    async fn put_label(
+        &self,
+        key: &SyncKey,
+        device: &DeviceId,
+        label: &str,
+    ) -> Result<(), ClientError> {
+        let (account_id, _) = self.identity().await?;
+        let name = label_item(device);
+        let sealed = key
+            .encrypt(&mut OsRng, &account_id, &name, label.as_bytes())
+            .map_err(ClientError::Protocol)?;
+        let body = json!({ "epoch": key.epoch(), "ciphertext": b64(sealed.as_bytes()) });
+        let _: serde_json::Value = self
+            .signed(Method::PUT, &format!("/v1/shared/{name}"), Some(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a device of the account a label, encrypted with the account sync key so the
+    /// service never reads it. `target` is a device id or a unique prefix of one.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidLabel`]; [`ClientError::UnknownDevice`] /
+    /// [`ClientError::AmbiguousDevice`]; [`ClientError::NoSyncKey`] when this device holds no
+    /// sync key; the service's refusals.
+    pub async fn rename_device(
+        &self,
+        target: &str,
+        label: &str,
+    ) -> Result<DeviceView, ClientError> {
+        let label = normalize_label(label)?;
+        let state = self.sync_state().await?;
+        let device = self.device_list(&state).await?.resolve(target)?.device_id;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.refresh_sync_key().await?;
+            let key = self
+                .with_store_blocking(|store| store.sync_key())
+                .await?
+                .ok_or(ClientError::NoSyncKey)?;
+            match self.put_label(&key, &device, &label).await {
+                Ok(()) => break,
+                Err(error)
+                    if attempt < MAX_ROTATION_ATTEMPTS && error.code() == "stale_sync_epoch" => {}
+                Err(error) => return Err(error),
+            }
+        }
+        tracing::info!("device label changed");
+        self.device_list(&state)
+            .await?
+            .devices
+            .into_iter()
+            .find(|view| view.device_id == device)
+            .ok_or(ClientError::UnknownDevice(device.to_hex()))
+    }
+
+    /// The labels of the ledger's devices that this device can decrypt. A label that does not
+    /// decrypt (an epoch this device never held, tampered ciphertext) is left out; an item that
+    /// names no device of the ledger is ignored.
+    async fn labels(&self, state: &LedgerState) -> Result<Vec<(DeviceId, String)>, ClientError> {
+        let (account_id, _) = self.identity().await?;
+        let list: SharedList = self.signed(Method::GET, "/v1/shared", None).await?;
+        let mut labels = Vec::new();
+        for item in list.items {
+            let Some(device) = item
+                .name
+                .strip_prefix(LABEL_PREFIX)
+                .and_then(DeviceId::from_hex)
+                .filter(|device| item.name == label_item(device))
+                .filter(|device| state.device(device).is_some())
+            else {
+                continue;
+            };
+            let Some(key) = self
+                .with_store_blocking(move |store| store.sync_key_at(item.epoch))
+                .await?
+            else {
+                continue;
+            };
+            let Ok(bytes) = unb64(&item.ciphertext) else {
+                continue;
+            };
+            let opened = SealedItem::from_bytes(&bytes)
+                .and_then(|sealed| key.decrypt(&account_id, &item.name, &sealed));
+            let Ok(plaintext) = opened else {
+                tracing::warn!("a device label did not decrypt; it is shown as unknown");
+                continue;
+            };
+            if let Some(label) = std::str::from_utf8(&plaintext)
+                .ok()
+                .and_then(|text| normalize_label(text).ok())
+            {
+                labels.push((device, label));
+            }
+        }
+        Ok(labels)
+    }
+
+    /// Fills in the labels of `list` from the service, as far as they decrypt. Best effort:
+    /// signed out, offline or a refusal leaves every label unknown, never fails the list.
+    pub(crate) async fn add_labels(&self, state: &LedgerState, list: &mut DeviceList) {
+        match self.labels(state).await {
+            Ok(labels) => {
+                for (device, label) in labels {
+                    if let Some(view) = list.devices.iter_mut().find(|v| v.device_id == device) {
+                        view.label = Some(label);
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::debug!(code = error.code(), "device labels unavailable");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_trimmed_bounded_and_printable() {
+        assert_eq!(normalize_label("  Work laptop \n").unwrap(), "Work laptop");
+        assert_eq!(normalize_label(&"é".repeat(64)).unwrap(), "é".repeat(64));
+        for bad in ["", "   ", "a\u{7}b", "line\nbreak", &"x".repeat(65)] {
+            assert_eq!(
+                normalize_label(bad).unwrap_err().code(),
+                "invalid_label",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn label_items_name_the_device_in_hex() {
+        let device = DeviceId::from_bytes([0xab; 16]);
+        assert_eq!(label_item(&device), format!("label.{}", "ab".repeat(16)));
+    }
+}
