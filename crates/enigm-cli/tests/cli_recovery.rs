@@ -272,8 +272,10 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     assert_eq!(this["origin"], "recovery");
     let status = ok(&enigm(&desktop, &server, &["session", "status"], ""));
     assert_eq!(status["device_state"], "active");
-    // It starts a new account sync key epoch of its own.
-    assert_eq!(held_keys(&desktop), (true, Some(1)));
+    // It starts a new account sync key epoch (registration made epoch 1), sealed to the devices
+    // still trusted, and holds no earlier one.
+    assert_eq!(held_keys(&desktop), (true, Some(2)));
+    assert_eq!(status["sync_epoch"], 2);
 
     // The laptop's watch says a recovery happened, then that this device is revoked, and ends.
     assert_eq!(watch.next_news()["event"], "recovery_started");

@@ -176,6 +176,8 @@ pub(crate) fn service_error(
         message: String,
         #[serde(default)]
         id: Option<String>,
+        #[serde(default)]
+        epoch: Option<u64>,
     }
     match serde_json::from_slice::<Envelope>(body) {
         Ok(Envelope { error }) if error.code == "enrollment_already_open" => match error.id {
@@ -183,6 +185,10 @@ pub(crate) fn service_error(
                 ClientError::EnrollmentAlreadyOpen { id }
             }
             Some(_) | None => ClientError::MalformedResponse("an open request without its id"),
+        },
+        Ok(Envelope { error }) if error.code == "sync_epoch_conflict" => match error.epoch {
+            Some(current) => ClientError::SyncEpochConflict { current },
+            None => ClientError::MalformedResponse("an epoch conflict without the epoch"),
         },
         Ok(Envelope { error }) if is_code(&error.code) && error.message.len() <= 500 => {
             ClientError::Service {

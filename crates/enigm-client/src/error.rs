@@ -104,6 +104,13 @@ pub enum ClientError {
         id: String,
     },
 
+    /// Another device started a newer sync-key epoch first; the next rotation builds on it.
+    #[error("the account's sync key was rotated meanwhile (epoch {current})")]
+    SyncEpochConflict {
+        /// The account's current sync epoch.
+        current: u64,
+    },
+
     /// A message relayed during enrollment does not verify: a reveal that does not match the
     /// commitment, a MAC or countersignature from another run, a sealed key for another device.
     /// The request is cancelled.
@@ -169,6 +176,7 @@ impl ClientError {
             Self::InvalidLabel(_) => "invalid_label",
             Self::Task => "internal",
             Self::EnrollmentAlreadyOpen { .. } => "enrollment_already_open",
+            Self::SyncEpochConflict { .. } => "sync_epoch_conflict",
             Self::EnrollmentVerification(error) => match error {
                 enigm_core::Error::SasCommitmentMismatch => "enrollment_commitment_mismatch",
                 enigm_core::Error::SasMacMismatch => "enrollment_mac_mismatch",

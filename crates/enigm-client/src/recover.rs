@@ -33,7 +33,6 @@ use enigm_core::recovery::{
     RECOVERY_ID_LEN, RecoveryKey, RecoveryPhrase, recovery_authorization_message,
     recovery_proof_message,
 };
-use enigm_core::sync_key::SyncKey;
 use enigm_store::PinnedHead;
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
@@ -337,12 +336,7 @@ impl RecoveryCandidate {
         engine
             .with_store_blocking(move |store| {
                 store.set_account_id(account_id)?;
-                store.append_ledger(0, &bytes, pinned)?;
-                // A recovered device starts a new sync-key epoch: it gets no earlier keys.
-                let epoch = store
-                    .sync_key()?
-                    .map_or(1, |newest| newest.epoch().saturating_add(1));
-                store.save_sync_key(&SyncKey::generate(&mut OsRng, epoch))
+                store.append_ledger(0, &bytes, pinned)
             })
             .await?;
         tracing::info!(
@@ -351,8 +345,18 @@ impl RecoveryCandidate {
         );
         // The recovery is done: signing in may still fail (rate limit, network), and the user
         // then signs in with the new password.
-        if let Err(error) = engine.login(&self.username, new_password).await {
-            tracing::warn!(code = error.code(), "recovered, but signing in failed");
+        // A recovered device starts a new sync-key epoch, sealed to the devices still trusted:
+        // it gets no earlier keys.
+        match engine.login(&self.username, new_password).await {
+            Ok(_) => {
+                if let Err(error) = engine.rotate_sync_key().await {
+                    tracing::warn!(
+                        code = error.code(),
+                        "recovered, but the sync key is not rotated"
+                    );
+                }
+            }
+            Err(error) => tracing::warn!(code = error.code(), "recovered, but signing in failed"),
         }
         Ok(Recovered {
             device_id: device.device_id(),

@@ -139,11 +139,14 @@ impl Engine {
     pub async fn rotate_sync_key(&self) -> Result<u64, ClientError> {
         let (account_id, _) = self.identity().await?;
         let mut attempt = 0;
+        // A device without a copy (a recovered one) learns the account's epoch from the
+        // service's refusal; epochs only grow, so building on it is safe.
+        let mut newest_elsewhere = 0;
         loop {
             attempt += 1;
             let state = self.sync_state().await?;
             let held = self.refresh_sync_key().await?;
-            let key = SyncKey::generate(&mut OsRng, held.saturating_add(1));
+            let key = SyncKey::generate(&mut OsRng, held.max(newest_elsewhere).saturating_add(1));
             let copies: Vec<serde_json::Value> = state
                 .devices()
                 .filter(|(_, record)| record.state == DeviceState::Active)
@@ -158,11 +161,16 @@ impl Engine {
                 .await;
             match posted {
                 Ok(_) => break self.adopt_rotation(key, &state).await,
+                Err(ClientError::SyncEpochConflict { current })
+                    if attempt < MAX_ROTATION_ATTEMPTS =>
+                {
+                    newest_elsewhere = current;
+                }
                 Err(error)
                     if attempt < MAX_ROTATION_ATTEMPTS
                         && matches!(
                             error.code(),
-                            "sync_epoch_conflict" | "ledger_conflict" | "sync_key_copies_mismatch"
+                            "ledger_conflict" | "sync_key_copies_mismatch"
                         ) => {}
                 Err(error) => break Err(error),
             }
