@@ -85,14 +85,19 @@ pub(crate) fn recover(global: &Global, args: &RecoverArgs) -> Result<(), CliErro
         };
         lost.sort_by_key(DeviceId::to_hex);
         lost.dedup();
-        candidate.finish(&password, &lost).await.map(Ok)
+        let count = lost.len();
+        candidate
+            .finish(&password, &lost)
+            .await
+            .map(|recovered| Ok((recovered, count)))
     })??;
+    let (recovered, lost) = recovered;
     let list = &recovered.devices;
-    let revoked = list
-        .devices
-        .iter()
-        .filter(|device| device.state == "revoked")
-        .count();
+    let revoked = match lost {
+        0 => "no device was revoked".to_owned(),
+        1 => "the device you marked lost is revoked".to_owned(),
+        n => format!("the {n} devices you marked lost are revoked"),
+    };
     print(
         global,
         &json!({
@@ -103,7 +108,7 @@ pub(crate) fn recover(global: &Global, args: &RecoverArgs) -> Result<(), CliErro
         }),
         &format!(
             "Account recovered; this device is active and your new password is set. Every \
-             other device must sign in again; {revoked} device(s) are revoked.\n\n{}",
+             other device must sign in again; {revoked}.\n\n{}",
             device_table(list)
         ),
     )
