@@ -11,11 +11,12 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use common::ServerProcess;
+use common::cli::{enigm, ok, url};
 use enigm_core::sync_key::SyncKey;
 use enigm_store::{Keychain, Store};
 use rand_core::OsRng;
@@ -24,48 +25,6 @@ use serde_json::Value;
 const PASSWORD: &str = "correct horse battery staple 42";
 /// Bound on waiting for one line from a running command (debug builds run OPAQUE slowly).
 const WAIT: Duration = Duration::from_secs(60);
-
-/// `enigm --json --profile DIR --server URL` with `args`, as a command to run.
-fn command(profile: &Path, server: &ServerProcess, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_enigm"));
-    command
-        .arg("--json")
-        .arg("--profile")
-        .arg(profile)
-        .arg("--server")
-        .arg(format!("http://{}", server.addr))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// One finished run with `stdin`.
-fn enigm(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str) -> Output {
-    let mut child = command(profile, server, args).spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// The one JSON object a successful command prints.
-fn ok(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout {} stderr {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout.clone()).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line, got {text:?}");
-    serde_json::from_str(lines[0]).unwrap()
-}
 
 /// A long-running command whose JSON lines are read as they come.
 struct Running {
@@ -76,7 +35,9 @@ struct Running {
 
 impl Running {
     fn start(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str) -> Self {
-        let mut child = command(profile, server, args).spawn().unwrap();
+        let mut child = common::cli::command(Some(profile), Some(&url(server)), args)
+            .spawn()
+            .unwrap();
         let mut input = child.stdin.take().unwrap();
         input.write_all(stdin.as_bytes()).unwrap();
         input.flush().unwrap();

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+use common::cli::{enigm, failed, ok, run};
 use common::{ServerProcess, contains, read_tree};
 use enigm_core::recovery::RecoveryPhrase;
 use enigm_store::{Keychain, Store};
@@ -23,69 +24,6 @@ const WAIT: Duration = Duration::from_secs(10);
 const USERNAME: &str = "Rita.Recovers";
 const PASSWORD: &str = "the first password 123";
 const NEW_PASSWORD: &str = "a new password after recovery 456";
-
-/// `enigm --json --server URL ARGS` with `stdin`, on `profile` when given.
-fn run(
-    profile: Option<&Path>,
-    server: Option<&ServerProcess>,
-    args: &[&str],
-    stdin: &str,
-) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_enigm"));
-    command.arg("--json");
-    if let Some(profile) = profile {
-        command.arg("--profile").arg(profile);
-    }
-    if let Some(server) = server {
-        command.args(["--server", &format!("http://{}", server.addr)]);
-    }
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// `enigm` on `profile` against `server`.
-fn enigm(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str) -> Output {
-    run(Some(profile), Some(server), args, stdin)
-}
-
-/// The one JSON object a successful command prints.
-fn ok(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout {} stderr {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    one_json_line(output)
-}
-
-/// The `{"error":{code,message}}` of a failed command: (code, message).
-fn failed(output: &Output) -> (String, String) {
-    assert!(!output.status.success(), "the command succeeded");
-    let body = one_json_line(output);
-    let message = body["error"]["message"].as_str().unwrap().to_owned();
-    assert!(!message.is_empty());
-    (body["error"]["code"].as_str().unwrap().to_owned(), message)
-}
-
-fn one_json_line(output: &Output) -> Value {
-    let text = String::from_utf8(output.stdout.clone()).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line, got {text:?}");
-    serde_json::from_str(lines[0]).unwrap()
-}
 
 /// Registers `username` on `profile`: (recovery phrase, device id).
 fn register(profile: &Path, server: &ServerProcess, username: &str) -> (String, String) {

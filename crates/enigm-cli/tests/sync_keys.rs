@@ -17,10 +17,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
+use common::cli::{failed_code, ok};
 use common::enigm::{self, Account, Session, SignOptions, b64, login, register, signed, unb64};
 use common::hostile::{HostileService, Tamper};
 use common::push::{connect, next_event};
@@ -489,55 +489,9 @@ async fn sync_key_epochs_copies_and_shared_items_on_postgres() {
 
 // --- The engine and the CLI, with profiles in the real keychain ---
 
-/// One run of `enigm --json --profile DIR --server URL ARGS` with `stdin`.
-fn cli(profile: &Path, server: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_enigm"))
-        .arg("--json")
-        .arg("--profile")
-        .arg(profile)
-        .arg("--server")
-        .arg(server)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// The one JSON line a command printed.
-fn json_line(output: &Output) -> Value {
-    let text = String::from_utf8(output.stdout.clone()).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line, got {text:?}");
-    serde_json::from_str(lines[0]).unwrap()
-}
-
-/// The output of a command that must succeed.
-fn ok(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout {} stderr {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    json_line(output)
-}
-
-/// The error code of a command that must fail.
-fn failed(output: &Output) -> String {
-    assert!(!output.status.success(), "the command succeeded");
-    json_line(output)["error"]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+/// One run of the CLI on `profile` against the service at `server`.
+fn cli_run(profile: &Path, server: &str, args: &[&str], stdin: &str) -> Output {
+    common::cli::run(Some(profile), Some(server), args, stdin)
 }
 
 /// The profile's store, opened with its key from the real keychain.
@@ -570,9 +524,9 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     let (laptop, phone) = (dir.path().join("laptop"), dir.path().join("phone"));
     let username = format!("erin-{:08x}", OsRng.next_u32());
     let password = format!("{PASSWORD}\n");
-    let run = |profile: &Path, args: &[&str]| cli(profile, &url, args, "");
+    let run = |profile: &Path, args: &[&str]| cli_run(profile, &url, args, "");
     let login = |profile: &Path| {
-        ok(&cli(
+        ok(&cli_run(
             profile,
             &url,
             &[
@@ -587,7 +541,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     };
 
     // Registration creates epoch 1 with the laptop's copy.
-    ok(&cli(
+    ok(&cli_run(
         &laptop,
         &url,
         &[
@@ -674,7 +628,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     // Bad labels change nothing.
     for bad in ["", "   ", "tab\there", &"x".repeat(65)] {
         let output = run(&laptop, &["device", "rename", &phone_id, "--label", bad]);
-        assert_eq!(failed(&output), "invalid_label", "{bad:?}");
+        assert_eq!(failed_code(&output), "invalid_label", "{bad:?}");
     }
 
     // The phone's key of epoch 2, as an attacker holding the phone would keep it.
@@ -725,7 +679,10 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
         "{error:?}"
     );
     // ... and the phone can neither fetch the new copy nor sign in again.
-    assert_eq!(failed(&run(&phone, &["device", "list"])), "unknown_session");
+    assert_eq!(
+        failed_code(&run(&phone, &["device", "list"])),
+        "unknown_session"
+    );
     let refused = enigm::login(&http, &username, PASSWORD, &phone_secrets).unwrap_err();
     assert_eq!(refused.error_code(), "device_removed");
 
@@ -746,8 +703,8 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     tampered[last] ^= 1;
     for sealed in [wrong_recipient, tampered] {
         hostile.set(Tamper::SyncKeyCopy { sealed });
-        let output = cli(&laptop, &hostile.url(), &["device", "list"], "");
-        assert_eq!(failed(&output), "sync_key_refused");
+        let output = cli_run(&laptop, &hostile.url(), &["device", "list"], "");
+        assert_eq!(failed_code(&output), "sync_key_refused");
     }
     assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 3);
     assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 3);

@@ -6,11 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cli::{enigm, failed_code, ok, one_json_line};
 use common::enigm::{self as client, append, ledger};
 use common::{Http, ServerProcess, contains, read_tree};
 use enigm_core::identity::DeviceSecrets;
@@ -21,59 +22,6 @@ use serde_json::Value;
 /// Bound on waiting for a live update that does not measure anything.
 const WAIT: Duration = Duration::from_secs(10);
 const PASSWORD: &str = "correct horse battery staple 42";
-
-/// One run of `enigm --json --profile DIR --server URL ARGS` with `stdin`.
-fn enigm(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_enigm"))
-        .arg("--json")
-        .arg("--profile")
-        .arg(profile)
-        .arg("--server")
-        .arg(format!("http://{}", server.addr))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// The one JSON object a successful command prints.
-fn ok(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout {} stderr {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    one_json_line(output)
-}
-
-/// The error code of a failed command, checking the one-line `{"error":{code,message}}` shape.
-fn failed(output: &Output) -> String {
-    assert!(!output.status.success(), "the command succeeded");
-    let body = one_json_line(output);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty())
-    );
-    body["error"]["code"].as_str().unwrap().to_owned()
-}
-
-fn one_json_line(output: &Output) -> Value {
-    let text = String::from_utf8(output.stdout.clone()).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line, got {text:?}");
-    serde_json::from_str(lines[0]).unwrap()
-}
 
 fn register(profile: &Path, server: &ServerProcess, username: &str) -> Value {
     ok(&enigm(
@@ -171,7 +119,7 @@ fn bad_input_gets_a_precise_error_and_changes_nothing() {
         ],
         &format!("{PASSWORD}\n"),
     );
-    assert_eq!(failed(&again), "already_registered");
+    assert_eq!(failed_code(&again), "already_registered");
     let other = dir.path().join("b");
     let taken = enigm(
         &other,
@@ -185,7 +133,7 @@ fn bad_input_gets_a_precise_error_and_changes_nothing() {
         ],
         &format!("{PASSWORD}\n"),
     );
-    assert_eq!(failed(&taken), "username_taken");
+    assert_eq!(failed_code(&taken), "username_taken");
 
     // A wrong password and an unknown username are the same error.
     for username in ["bob.flow", "nobody.here"] {
@@ -201,7 +149,7 @@ fn bad_input_gets_a_precise_error_and_changes_nothing() {
             ],
             "not the password\n",
         );
-        assert_eq!(failed(&wrong), "wrong_password");
+        assert_eq!(failed_code(&wrong), "wrong_password");
     }
     // The wrong password did not end the good session.
     let list = ok(&enigm(&profile, &server, &["device", "list"], ""));
@@ -209,12 +157,12 @@ fn bad_input_gets_a_precise_error_and_changes_nothing() {
 
     // Device arguments: unknown, too short, and a change the ledger rules refuse.
     let unknown = enigm(&profile, &server, &["device", "suspend", "ffffffff"], "");
-    assert_eq!(failed(&unknown), "unknown_device");
+    assert_eq!(failed_code(&unknown), "unknown_device");
     let short = enigm(&profile, &server, &["device", "suspend", "ab"], "");
-    assert_eq!(failed(&short), "unknown_device");
+    assert_eq!(failed_code(&short), "unknown_device");
     let own = list["devices"][0]["device_id"].as_str().unwrap().to_owned();
     let resume = enigm(&profile, &server, &["device", "resume", &own], "");
-    assert_eq!(failed(&resume), "not_allowed");
+    assert_eq!(failed_code(&resume), "not_allowed");
     let after = ok(&enigm(&profile, &server, &["device", "list"], ""));
     assert_eq!(after["head"], list["head"]);
 
@@ -231,14 +179,14 @@ fn bad_input_gets_a_precise_error_and_changes_nothing() {
         ],
         "\n",
     );
-    assert_eq!(failed(&empty), "empty_password");
+    assert_eq!(failed_code(&empty), "empty_password");
     let insecure = Command::new(env!("CARGO_BIN_EXE_enigm"))
         .args(["--json", "--profile"])
         .arg(&other)
         .args(["--server", "http://enigm.example", "device", "list"])
         .output()
         .unwrap();
-    assert_eq!(failed(&insecure), "invalid_server_url");
+    assert_eq!(failed_code(&insecure), "invalid_server_url");
 
     // Without --json, errors are one line on stderr.
     let plain = Command::new(env!("CARGO_BIN_EXE_enigm"))
@@ -394,7 +342,7 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
     // Its keys are gone, and every later command says why.
     assert!(device_secrets(&phone).is_none());
     let refused = enigm(&phone, &server, &["device", "list"], "");
-    assert_eq!(failed(&refused), "device_revoked");
+    assert_eq!(failed_code(&refused), "device_revoked");
     let again = enigm(
         &phone,
         &server,
@@ -407,7 +355,7 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
         ],
         &format!("{PASSWORD}\n"),
     );
-    assert_eq!(failed(&again), "device_revoked");
+    assert_eq!(failed_code(&again), "device_revoked");
     let message = one_json_line(&again)["error"]["message"]
         .as_str()
         .unwrap()
@@ -435,7 +383,7 @@ fn a_session_in_use_is_refreshed_and_an_idle_one_expires() {
     // Left alone past its lifetime, the session ends, and the CLI says to sign in again.
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(
-        failed(&enigm(&profile, &server, &["device", "list"], "")),
+        failed_code(&enigm(&profile, &server, &["device", "list"], "")),
         "signed_out"
     );
     let status = enigm(

@@ -348,6 +348,7 @@ pub fn read_tree(dir: &Path) -> Vec<u8> {
     all
 }
 
+pub mod cli;
 pub mod enigm;
 pub mod hostile;
 pub mod push;

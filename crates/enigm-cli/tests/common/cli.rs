@@ -1,0 +1,84 @@
+//! The real `enigm` CLI, run with `--json`, and its one-line answers: what every cross-process
+//! test of the CLI contract (DESIGN §16) needs.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use super::ServerProcess;
+
+/// `enigm --json [--profile DIR] [--server URL] ARGS` with piped stdio, ready to spawn.
+pub fn command(profile: Option<&Path>, server: Option<&str>, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_enigm"));
+    command.arg("--json");
+    if let Some(profile) = profile {
+        command.arg("--profile").arg(profile);
+    }
+    if let Some(server) = server {
+        command.args(["--server", server]);
+    }
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// One finished run with `stdin`.
+pub fn run(profile: Option<&Path>, server: Option<&str>, args: &[&str], stdin: &str) -> Output {
+    let mut child = command(profile, server, args).spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The service's URL for `--server`.
+pub fn url(server: &ServerProcess) -> String {
+    format!("http://{}", server.addr)
+}
+
+/// One finished run on `profile` against `server`.
+pub fn enigm(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str) -> Output {
+    run(Some(profile), Some(&url(server)), args, stdin)
+}
+
+/// The one JSON line a command printed.
+pub fn one_json_line(output: &Output) -> Value {
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got {text:?}");
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+/// The one JSON object a successful command prints.
+pub fn ok(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stdout {} stderr {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    one_json_line(output)
+}
+
+/// The `{"error":{code,message}}` of a failed command, as (code, message); the message is never
+/// empty.
+pub fn failed(output: &Output) -> (String, String) {
+    assert!(!output.status.success(), "the command succeeded");
+    let body = one_json_line(output);
+    let message = body["error"]["message"].as_str().unwrap().to_owned();
+    assert!(!message.is_empty());
+    (body["error"]["code"].as_str().unwrap().to_owned(), message)
+}
+
+/// The error code of a failed command.
+pub fn failed_code(output: &Output) -> String {
+    failed(output).0
+}
