@@ -192,14 +192,15 @@ async fn run_first_run(
     service: Group,
 ) -> WebDriverResult<()> {
     find(driver, "//h1[normalize-space()='Welcome to Enigm']").await;
-    screens.save(driver, "first-run").await;
-    find(
+    // The screenshot shows what the user chooses from, not the store opening before it.
+    let create = find(
         driver,
         "//button[.//strong[normalize-space()='Create account']]",
     )
-    .await
-    .click()
-    .await?;
+    .await;
+    find(driver, "//button[.//strong[normalize-space()='Restore']]").await;
+    screens.save(driver, "first-run").await;
+    create.click().await?;
 
     let server = find(driver, "//input[@id='server']").await;
     assert_eq!(
