@@ -1,6 +1,7 @@
-//! The engine's session against the real `enigm server`: signing out ends the session at the
-//! service (the old session is refused afterwards) and here; with the service down, the session
-//! is forgotten here and the answer says the service was not told.
+//! The engine's session against the real `enigm server`: the status names the account's
+//! recovery epoch, and signing out ends the session at the service (the old session is refused
+//! afterwards) and here; with the service down, the session is forgotten here and the answer
+//! says the service was not told.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -66,6 +67,8 @@ async fn signing_out_ends_the_session_at_the_service_and_here() {
         .await
         .unwrap();
 
+    let status = engine.session_status().await.unwrap();
+    assert_eq!(status["recovery_epoch"], 0, "{status}");
     let session = profile.saved_session().expect("registering signs in");
 
     assert_eq!(engine.sign_out().await.unwrap(), SignOut::Ended);
