@@ -11,6 +11,8 @@ fn main() {
             "list_devices",
             "change_device",
             "session_status",
+            "sign_out",
+            "regenerate_recovery_phrase",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         println!("cargo::error=tauri-build failed: {error:#}");

@@ -211,6 +211,32 @@ pub struct CreatedAccount {
     pub words: Vec<String>,
 }
 
+/// A new recovery phrase, shown once; the old one no longer works.
+#[derive(Serialize, TS)]
+pub struct NewRecoveryPhrase {
+    /// The recovery phrase's words in order.
+    pub words: Vec<String>,
+}
+
+/// How signing out went; this computer is signed out either way.
+#[derive(Clone, Copy, Debug, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SignOutView {
+    /// The service ended the session.
+    Ended,
+    /// The service could not be reached: only this computer forgot the session.
+    ForgottenLocally,
+}
+
+impl From<enigm_client::SignOut> for SignOutView {
+    fn from(outcome: enigm_client::SignOut) -> Self {
+        match outcome {
+            enigm_client::SignOut::Ended => Self::Ended,
+            enigm_client::SignOut::ForgottenLocally => Self::ForgottenLocally,
+        }
+    }
+}
+
 /// A change to a device of the account.
 #[derive(Clone, Copy, Debug, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -281,6 +307,9 @@ pub struct SessionStatusView {
     /// Seconds since the epoch.
     #[ts(type = "number")]
     pub expires_at: u64,
+    /// How many times the account has been recovered, when the service says.
+    #[ts(type = "number | null")]
+    pub recovery_epoch: Option<u64>,
     /// One decision per protected operation, in the core's order (enrolling is not one).
     pub decisions: Vec<DecisionView>,
 }
@@ -288,6 +317,8 @@ pub struct SessionStatusView {
 #[derive(Deserialize)]
 struct CurrentSession {
     session: SessionJson,
+    #[serde(default)]
+    recovery_epoch: Option<u64>,
     device_state: DeviceState,
     decisions: std::collections::BTreeMap<String, Decision>,
 }
@@ -342,6 +373,7 @@ impl SessionStatusView {
             device_state: current.device_state,
             session_kind: current.session.kind,
             expires_at: current.session.expires_at,
+            recovery_epoch: current.recovery_epoch,
             decisions,
         })
     }
@@ -424,6 +456,8 @@ mod tests {
             DeviceItem::decl(&cfg),
             DeviceListView::decl(&cfg),
             CreatedAccount::decl(&cfg),
+            NewRecoveryPhrase::decl(&cfg),
+            SignOutView::decl(&cfg),
             DeviceAction::decl(&cfg),
             OutcomeView::decl(&cfg),
             ReasonView::decl(&cfg),

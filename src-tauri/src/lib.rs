@@ -37,6 +37,8 @@ pub fn run() {
             commands::devices::list_devices,
             commands::devices::change_device,
             commands::session::session_status,
+            commands::session::sign_out,
+            commands::session::regenerate_recovery_phrase,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -186,7 +186,8 @@ impl Profile {
         *slot = Some(task);
     }
 
-    fn stop_watch(&self) {
+    /// Stops following the session (after signing out).
+    pub fn stop_watch(&self) {
         if let Ok(mut slot) = self.watch.lock()
             && let Some(task) = slot.take()
         {

@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { SessionStatusView } from './lib/bindings';
+import type { SessionStatusView, SessionView } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -202,6 +202,7 @@ describe('session and settings', () => {
       device_state: 'active',
       session_kind: 'full',
       expires_at: 1_900_000_000,
+      recovery_epoch: 2,
       decisions: [
         { operation: 'sync', outcome: 'allow', reasons: [] },
         {
@@ -226,10 +227,121 @@ describe('session and settings', () => {
     expect(rows[0]?.textContent).toContain('Allowed');
     expect(list.textContent).toContain('Not allowed');
     expect(list.textContent).toContain('not an administrator');
+    expect(screen.getByTestId('recovery-epoch').textContent).toContain('2 (recovered 2 times)');
 
     await fireEvent.keyDown(within(nav).getByRole('button', { name: 'Session' }), { key: 'ArrowDown' });
     await fireEvent.keyDown(within(nav).getByRole('button', { name: 'Recovery' }), { key: 'ArrowDown' });
-    expect(screen.getByTestId('status-line').textContent).toBe('store: encrypted / keychain: Secret Service');
+    const facts = screen.getByLabelText('This computer');
+    expect(facts.textContent).toContain('Encrypted');
+    expect(facts.textContent).toContain('Secret Service');
+    expect(screen.queryByText(/keychain: Secret Service/)).toBeNull();
+  });
+});
+
+describe('signing out', () => {
+  it('ends the session at the service and shows the sign-in screen', async () => {
+    let session: SessionView = active;
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd === 'app_status') return status(true, session);
+      if (cmd === 'list_devices') return twoDevices;
+      if (cmd === 'sign_out') {
+        session = { state: 'signed_out' };
+        return 'ended';
+      }
+      return undefined;
+    });
+    render(App);
+    const nav = await screen.findByRole('navigation', { name: 'Main' });
+    await fireEvent.click(within(nav).getByRole('button', { name: 'Settings' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Sign out' }));
+    expect(await screen.findByLabelText('Password')).toBeTruthy();
+    expect(calls.filter((cmd) => cmd === 'sign_out')).toHaveLength(1);
+  });
+
+  it('says so when only this computer forgot the session', async () => {
+    let session: SessionView = active;
+    mockIPC((cmd) => {
+      if (cmd === 'app_status') return status(true, session);
+      if (cmd === 'list_devices') return twoDevices;
+      if (cmd === 'sign_out') {
+        session = { state: 'signed_out' };
+        return 'forgotten_locally';
+      }
+      return undefined;
+    });
+    render(App);
+    const nav = await screen.findByRole('navigation', { name: 'Main' });
+    await fireEvent.click(within(nav).getByRole('button', { name: 'Settings' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Sign out' }));
+    expect((await screen.findByTestId('signed-out-locally')).textContent).toContain('could not be reached');
+    await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    expect(await screen.findByLabelText('Password')).toBeTruthy();
+  });
+});
+
+describe('regenerating the recovery phrase', () => {
+  it('asks first, shows the new phrase once as numbered words and checks three of them', async () => {
+    const clipboard = vi.fn();
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: clipboard }, configurable: true });
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd === 'app_status') return status(true, active);
+      if (cmd === 'list_devices') return twoDevices;
+      if (cmd === 'regenerate_recovery_phrase') return { words };
+      return undefined;
+    });
+    render(App);
+    const nav = await screen.findByRole('navigation', { name: 'Main' });
+    await fireEvent.click(within(nav).getByRole('button', { name: 'Recovery' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Regenerate recovery phrase' }));
+    expect(calls).not.toContain('regenerate_recovery_phrase');
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(calls).not.toContain('regenerate_recovery_phrase');
+    await fireEvent.click(screen.getByRole('button', { name: 'Regenerate recovery phrase' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Make a new phrase' }));
+
+    const phrase = await screen.findByRole('list', { name: 'Recovery phrase' });
+    const items = within(phrase).getAllByRole('listitem');
+    expect(items).toHaveLength(24);
+    expect(items[23]?.textContent).toBe('24word24');
+    expect(screen.getByRole('note').textContent).toContain('will not show them again');
+
+    await fireEvent.click(screen.getByRole('button', { name: 'I wrote them down' }));
+    const inputs = screen.getAllByLabelText(/^Word \d+$/) as HTMLInputElement[];
+    expect(inputs).toHaveLength(3);
+    await fireEvent.input(inputs[0] as HTMLInputElement, { target: { value: 'wrong' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('does not match');
+    for (const input of inputs) {
+      const position = Number(input.id.replace('word-', ''));
+      await fireEvent.input(input, { target: { value: words[position] } });
+    }
+    await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
+    expect((await screen.findByTestId('phrase-replaced')).textContent).toContain('old one no longer works');
+    expect(screen.queryByRole('list', { name: 'Recovery phrase' })).toBeNull();
+    expect(calls.filter((cmd) => cmd === 'regenerate_recovery_phrase')).toHaveLength(1);
+    expect(clipboard).not.toHaveBeenCalled();
+  });
+
+  it('keeps the old phrase and says why when the service refuses', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'app_status') return status(true, active);
+      if (cmd === 'list_devices') return twoDevices;
+      if (cmd === 'regenerate_recovery_phrase') {
+        throw { code: 'not_allowed', message: 'This device may not change the account.' };
+      }
+      return undefined;
+    });
+    render(App);
+    const nav = await screen.findByRole('navigation', { name: 'Main' });
+    await fireEvent.click(within(nav).getByRole('button', { name: 'Recovery' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Regenerate recovery phrase' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Make a new phrase' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('may not change the account');
+    expect(screen.queryByRole('list', { name: 'Recovery phrase' })).toBeNull();
   });
 });
 

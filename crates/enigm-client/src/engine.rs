@@ -57,6 +57,16 @@ pub struct Registered {
     pub device_id: DeviceId,
 }
 
+/// How a sign-out ended: either way this computer no longer holds the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignOut {
+    /// The service ended the session (its push sockets heard `signed_out`), or had already.
+    Ended,
+    /// The service could not be reached: the session was forgotten here only and lasts at
+    /// the service until it expires.
+    ForgottenLocally,
+}
+
 /// A device-state change made by an active device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceChange {
@@ -667,6 +677,32 @@ impl Engine {
     /// [`ClientError::SignedOut`]; the service's refusals.
     pub async fn session_status(&self) -> Result<serde_json::Value, ClientError> {
         self.signed(Method::GET, "/v1/sessions/current", None).await
+    }
+
+    /// Signs this computer out: the service ends the session (`DELETE /v1/sessions/current`),
+    /// then the saved session is forgotten. The user asked to be signed out, so the session is
+    /// forgotten whatever the service answers; offline, [`SignOut::ForgottenLocally`] says so.
+    ///
+    /// # Errors
+    /// [`ClientError::SignedOut`] when there is no session; the store's errors; the service's
+    /// refusals (the session is forgotten all the same).
+    pub async fn sign_out(&self) -> Result<SignOut, ClientError> {
+        let ended: Result<(), ClientError> = self
+            .signed(Method::DELETE, "/v1/sessions/current", None)
+            .await;
+        if matches!(
+            ended,
+            Err(ClientError::SignedOut | ClientError::DeviceRevoked)
+        ) {
+            return ended.map(|()| SignOut::Ended);
+        }
+        self.with_store_blocking(Store::clear_session).await?;
+        match ended {
+            Ok(()) => Ok(SignOut::Ended),
+            Err(error) if error.is_session_over() => Ok(SignOut::Ended),
+            Err(ClientError::Unreachable(_)) => Ok(SignOut::ForgottenLocally),
+            Err(error) => Err(error),
+        }
     }
 }
 

@@ -32,7 +32,7 @@ mod view;
 mod watch;
 
 pub use api::ServiceClient;
-pub use engine::{DeviceChange, Engine, Registered};
+pub use engine::{DeviceChange, Engine, Registered, SignOut};
 pub use enroll::{EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ShortCodeView};
 pub use error::ClientError;
 pub use history::{Actor, EntryView, LedgerHistory};

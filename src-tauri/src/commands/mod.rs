@@ -15,6 +15,8 @@ mod tests {
         "list_devices",
         "change_device",
         "session_status",
+        "sign_out",
+        "regenerate_recovery_phrase",
     ];
 
     /// A command missing from the build's app manifest or from the window's capability is

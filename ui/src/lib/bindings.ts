@@ -120,6 +120,14 @@ export type CreatedAccount = {
  */
 words: Array<string>, };
 
+export type NewRecoveryPhrase = { 
+/**
+ * The recovery phrase's words in order.
+ */
+words: Array<string>, };
+
+export type SignOutView = "ended" | "forgotten_locally";
+
 export type DeviceAction = "suspend" | "resume" | "revoke" | "retire";
 
 export type OutcomeView = "allow" | "step_up" | "deny";
@@ -167,6 +175,10 @@ session_kind: string,
  * Seconds since the epoch.
  */
 expires_at: number, 
+/**
+ * How many times the account has been recovered, when the service says.
+ */
+recovery_epoch: number | null, 
 /**
  * One decision per protected operation, in the core's order (enrolling is not one).
  */

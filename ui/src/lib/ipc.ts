@@ -9,8 +9,10 @@ import type {
   DeviceItem,
   DeviceListView,
   IpcError,
+  NewRecoveryPhrase,
   SessionStatusView,
   SessionUpdate,
+  SignOutView,
 } from './bindings';
 
 export type * from './bindings';
@@ -43,6 +45,16 @@ export function changeDevice(deviceId: string, action: DeviceAction): Promise<De
 /** The service's decisions for this session and device. */
 export function sessionStatus(): Promise<SessionStatusView> {
   return invoke<SessionStatusView>('session_status');
+}
+
+/** Signs this computer out; `forgotten_locally` when the service could not be told. */
+export function signOut(): Promise<SignOutView> {
+  return invoke<SignOutView>('sign_out');
+}
+
+/** Replaces the account's recovery phrase; the new one comes back once, the old one stops working. */
+export function regenerateRecoveryPhrase(): Promise<NewRecoveryPhrase> {
+  return invoke<NewRecoveryPhrase>('regenerate_recovery_phrase');
 }
 
 /** Calls `handler` with every live session update until the returned function is called. */

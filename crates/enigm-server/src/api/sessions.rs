@@ -79,7 +79,8 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
 ];
 
 /// `GET /v1/sessions/current`: where this session and device stand, with the decision for
-/// every operation (what the client shows in `session status`).
+/// every operation (what the client shows in `session status`), and the account's recovery
+/// epoch, so a device can show which recovery its session belongs to.
 async fn current(request: Authenticated) -> Result<Json<serde_json::Value>, ServerError> {
     let decisions: serde_json::Map<String, serde_json::Value> = Operation::ALL
         .iter()
@@ -98,6 +99,7 @@ async fn current(request: Authenticated) -> Result<Json<serde_json::Value>, Serv
             "expires_at": request.session.expires_at,
         },
         "account_id": hex::encode(request.account.account_id),
+        "recovery_epoch": request.account.recovery_epoch,
         "device_id": hex::encode(request.session.device_id),
         "device_state": request.device_state().as_str(),
         "decisions": decisions,
