@@ -348,11 +348,14 @@ impl Store {
     }
 
     /// Stores newly verified entries and pins their head, in one transaction. `entries` must
-    /// continue the stored ones exactly (the first has `seq` = the number already stored) and
-    /// `head` must move the pin forward, else nothing is written.
+    /// continue the stored ones (the first has `seq` at most the number already stored) and
+    /// `head` must move the pin forward, else nothing is written. Entries already stored with
+    /// the same bytes are skipped: two tasks of one engine (a command and the live watch) may
+    /// verify the same new entry, and the second must not fail.
     ///
     /// # Errors
-    /// [`Error::LedgerGap`] when `first_seq` does not continue the stored entries;
+    /// [`Error::LedgerGap`] when `first_seq` leaves a hole, or an entry differs from the one
+    /// stored at its `seq`;
     /// [`Error::LedgerHeadRollback`] as for [`Store::pin_head`].
     pub fn append_ledger(
         &mut self,
@@ -366,18 +369,32 @@ impl Store {
         let stored: i64 =
             tx.query_row("SELECT count(*) FROM ledger_entry", [], |row| row.get(0))?;
         let stored = u64::try_from(stored).map_err(|_| Error::ValueOutOfRange("entry count"))?;
-        if stored != first_seq {
-            return Err(Error::LedgerGap {
-                stored,
-                offered: first_seq,
-            });
+        let gap = Error::LedgerGap {
+            stored,
+            offered: first_seq,
+        };
+        if first_seq > stored {
+            return Err(gap);
         }
         for (seq, bytes) in (first_seq..).zip(entries) {
             let seq = i64::try_from(seq).map_err(|_| Error::ValueOutOfRange("ledger seq"))?;
-            tx.execute(
-                "INSERT INTO ledger_entry (seq, bytes) VALUES (?1, ?2)",
-                params![seq, bytes],
-            )?;
+            let existing: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT bytes FROM ledger_entry WHERE seq = ?1",
+                    [seq],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match existing {
+                Some(existing) if existing == *bytes => {}
+                Some(_) => return Err(gap),
+                None => {
+                    tx.execute(
+                        "INSERT INTO ledger_entry (seq, bytes) VALUES (?1, ?2)",
+                        params![seq, bytes],
+                    )?;
+                }
+            }
         }
         write_head(&tx, head)?;
         tx.commit()?;

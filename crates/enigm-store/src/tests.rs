@@ -389,7 +389,7 @@ fn ledger_entries_are_stored_with_their_pin_in_order_or_not_at_all() {
     store
         .append_ledger(0, &[b"genesis".to_vec(), b"one".to_vec()], head(1, 1))
         .unwrap();
-    // A gap (or a repeat) is refused and changes nothing.
+    // A gap, or a different entry at a stored seq, is refused and changes nothing.
     assert!(matches!(
         store.append_ledger(3, &[b"three".to_vec()], head(3, 3)),
         Err(Error::LedgerGap {
@@ -411,6 +411,14 @@ fn ledger_entries_are_stored_with_their_pin_in_order_or_not_at_all() {
         vec![b"genesis".to_vec(), b"one".to_vec()]
     );
     assert_eq!(store.pinned_head().unwrap(), Some(head(1, 1)));
+    // The same entry stored again (two tasks verified it) is skipped, and the rest appended.
+    store
+        .append_ledger(1, &[b"one".to_vec(), b"two".to_vec()], head(2, 2))
+        .unwrap();
+    assert_eq!(
+        store.ledger_entries().unwrap(),
+        vec![b"genesis".to_vec(), b"one".to_vec(), b"two".to_vec()]
+    );
     store
         .append_ledger(2, &[b"two".to_vec()], head(2, 2))
         .unwrap();
