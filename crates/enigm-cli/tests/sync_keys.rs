@@ -635,11 +635,23 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     let phone_key = store(&phone).sync_key().unwrap().unwrap();
     assert_eq!(phone_key.epoch(), 2);
 
-    // The laptop revokes the phone: the epoch moves on without it, the labels follow.
-    ok(&run(
+    // The laptop revokes the phone while the service refuses rotations: the revocation stands,
+    // the command says the rotation failed, and the laptop still holds epoch 2...
+    let hostile = HostileService::start(server.addr);
+    hostile.set(Tamper::RefuseRotations);
+    let refused = cli_run(
         &laptop,
+        &hostile.url(),
         &["device", "revoke", &phone_id, "--reason", "lost"],
-    ));
+        "",
+    );
+    assert_eq!(failed_code(&refused), "service_unavailable");
+    assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 2);
+    // ... until its next sync with a working service does the owed rotation: the epoch moves
+    // on without the phone, and the labels follow.
+    hostile.set(Tamper::Honest);
+    let list = ok(&cli_run(&laptop, &hostile.url(), &["device", "list"], ""));
+    assert_eq!(device_state(&list, &phone_id), "revoked");
     assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 3);
     let shared = laptop_device.expect(&http, "GET", "/v1/shared", Value::Null, 200);
     let epochs: Vec<u64> = shared["items"]
@@ -688,7 +700,6 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
 
     // A hostile service handing the laptop a copy sealed to another device, or a tampered one,
     // is refused precisely and changes nothing.
-    let hostile = HostileService::start(server.addr);
     let stranger = DeviceSecrets::generate(&mut OsRng);
     let epoch4 = SyncKey::generate(&mut OsRng, 4);
     let wrong_recipient = epoch4
@@ -708,6 +719,17 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     }
     assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 3);
     assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 3);
+}
+
+/// The `state` of the device `id` in a `device list` answer.
+fn device_state<'a>(list: &'a Value, id: &str) -> &'a str {
+    list["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|device| device["device_id"] == id)
+        .and_then(|device| device["state"].as_str())
+        .unwrap()
 }
 
 /// Signs `device` in with the raw protocol.

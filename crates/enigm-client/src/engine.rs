@@ -495,6 +495,14 @@ impl Engine {
     pub async fn sync(&self) -> Result<DeviceList, ClientError> {
         let state = self.sync_state().await?;
         self.refresh_sync_key().await?;
+        // A rotation an earlier change could not finish; the list stays usable if it fails
+        // again (this device may no longer be allowed to rotate).
+        if let Err(error) = self.settle_owed_rotation().await {
+            tracing::warn!(
+                code = error.code(),
+                "an owed sync key rotation failed again"
+            );
+        }
         self.device_list(&state).await
     }
 
@@ -635,7 +643,7 @@ impl Engine {
             change,
             DeviceChange::Suspend | DeviceChange::Resume | DeviceChange::Revoke(_)
         ) {
-            self.rotate_sync_key().await?;
+            self.rotate_after_change().await?;
         }
         let list = self.sync().await?;
         list.devices

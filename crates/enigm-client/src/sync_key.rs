@@ -27,6 +27,8 @@ pub(crate) const MAX_LABEL_CHARS: usize = 64;
 /// How often a rotation is retried after losing a race (another device rotated, or the ledger
 /// moved).
 const MAX_ROTATION_ATTEMPTS: usize = 3;
+/// Store meta key: `1` while a rotation a device change requires has not reached the service.
+const ROTATION_OWED: &str = "sync_key_rotation_owed";
 
 /// The prefix of a device label's item name.
 const LABEL_PREFIX: &str = "label.";
@@ -175,6 +177,37 @@ impl Engine {
                 Err(error) => break Err(error),
             }
         }
+    }
+
+    /// Rotates after a change that removed trust (or restored it), first recording in the
+    /// store that a rotation is owed: if the service refuses or cannot be reached, the ledger
+    /// change stands and the next sync rotates ([`Engine::settle_owed_rotation`]), so a
+    /// removed device never keeps the current key for long.
+    ///
+    /// # Errors
+    /// As [`Engine::rotate_sync_key`]; the rotation stays owed.
+    pub(crate) async fn rotate_after_change(&self) -> Result<u64, ClientError> {
+        self.with_store_blocking(|store| store.set_meta(ROTATION_OWED, b"1"))
+            .await?;
+        let epoch = self.rotate_sync_key().await?;
+        self.with_store_blocking(|store| store.set_meta(ROTATION_OWED, b"0"))
+            .await?;
+        Ok(epoch)
+    }
+
+    /// Performs a rotation an earlier change left owed, if any.
+    ///
+    /// # Errors
+    /// As [`Engine::rotate_sync_key`]; the rotation stays owed.
+    pub(crate) async fn settle_owed_rotation(&self) -> Result<(), ClientError> {
+        let owed = self
+            .with_store_blocking(|store| store.meta(ROTATION_OWED))
+            .await?;
+        if owed.as_deref() == Some(b"1".as_slice()) {
+            self.rotate_after_change().await?;
+            tracing::info!("owed sync key rotation done");
+        }
+        Ok(())
     }
 
     /// Saves a rotation the service accepted and re-encrypts the labels under it.

@@ -31,6 +31,9 @@ pub enum Tamper {
     /// Answer `GET /v1/sync-keys/mine` with `sealed` as the device's copy, at the epoch its
     /// header names (ledger pages are forwarded unchanged).
     SyncKeyCopy { sealed: Vec<u8> },
+    /// Answer every sync-key rotation (`POST /v1/sync-keys`) with 503 without forwarding it, as
+    /// a service that is down at the wrong moment would.
+    RefuseRotations,
 }
 
 /// The proxy; it serves until the test process ends.
@@ -105,6 +108,26 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
+        if matches!(*tamper.lock().unwrap(), Tamper::RefuseRotations)
+            && method == "POST"
+            && path == "/v1/sync-keys"
+        {
+            let out = json!({ "error": {
+                "code": "service_unavailable",
+                "message": "the service is unavailable; retry later",
+            }})
+            .to_string();
+            let head = format!(
+                "HTTP/1.1 503 X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                out.len()
+            );
+            if writer.write_all(head.as_bytes()).is_err()
+                || writer.write_all(out.as_bytes()).is_err()
+            {
+                return;
+            }
+            continue;
+        }
         let response = http.request(&method, &path, &borrowed, &body);
         let mut out = response.body;
         let mut status = response.status;
@@ -150,7 +173,9 @@ fn rewrite(page: &Value, since: u64, tamper: &Tamper) -> Value {
         .collect();
     let mut head = page["head"].clone();
     match tamper {
-        Tamper::Honest | Tamper::SyncKeyCopy { .. } => return page.clone(),
+        Tamper::Honest | Tamper::SyncKeyCopy { .. } | Tamper::RefuseRotations => {
+            return page.clone();
+        }
         Tamper::Replace { seq, bytes } => {
             if let Some(slot) = seq
                 .checked_sub(since)
