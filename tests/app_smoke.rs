@@ -3,6 +3,8 @@
 //! encrypted store with its key in the real keychain. Each link of that chain (WebView, CSP,
 //! capabilities, command, keychain, SQLCipher) must work for the "store opened" line to appear.
 
+#![cfg(target_os = "linux")]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;

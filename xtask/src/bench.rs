@@ -4,7 +4,10 @@
 //! Criterion leaves `<target>/criterion/<group>/<bench>/new/{benchmark,estimates}.json`; its
 //! rows are read from there, so they show exactly what criterion measured in this run. The
 //! service figures come from enigm-cli's `service` bench (the real `enigm server`, built with
-//! the bench profile, driven on loopback), which writes its rows to a JSON file.
+//! the bench profile, driven on loopback), which writes its rows to a JSON file. On Linux the
+//! app figures follow: the release .deb and .rpm sizes, and enigm-tests' `app_figures` bench
+//! (cold start to first screen and idle memory of the release app under Xvfb, in a private
+//! keychain session).
 
 use std::path::Path;
 
@@ -61,7 +64,10 @@ pub fn run(root: &Path) -> Result<()> {
     let mut rows = Vec::new();
     collect(&results, &mut rows)?;
     rows.sort();
-    rows.extend(service_rows(&service_out)?);
+    rows.extend(json_rows(&service_out)?);
+    if cfg!(target_os = "linux") {
+        rows.extend(app_rows(root, &target)?);
+    }
     let width = rows
         .iter()
         .map(|row| row.0.chars().count())
@@ -74,10 +80,53 @@ pub fn run(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The rows the service bench wrote.
-fn service_rows(path: &Path) -> Result<Vec<Row>> {
+/// The release packages' sizes, then the release app's start and memory.
+fn app_rows(root: &Path, target: &Path) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for package in crate::app::bundle(root, crate::app::BundleProfile::Release)? {
+        let size = std::fs::metadata(&package)?.len();
+        let kind = package
+            .extension()
+            .map(|extension| extension.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        rows.push((
+            format!("app .{kind} size (release)"),
+            format!("{:.1} MiB", size as f64 / (1024.0 * 1024.0)),
+            package
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ));
+    }
+    let out = target.join("enigm-bench-app.json");
+    if out.exists() {
+        std::fs::remove_file(&out).with_context(|| format!("could not clear {}", out.display()))?;
+    }
+    let app = target
+        .join("release")
+        .join(format!("enigm-app{}", std::env::consts::EXE_SUFFIX));
+    let session = shell::KeychainSession::new()?;
+    session.run(
+        cmd("cargo", root)
+            .args([
+                "bench",
+                "--locked",
+                "--package",
+                "enigm-tests",
+                "--bench",
+                "app_figures",
+            ])
+            .env("ENIGM_APP_BIN", &app)
+            .env("ENIGM_BENCH_OUT", &out),
+    )?;
+    rows.extend(json_rows(&out)?);
+    Ok(rows)
+}
+
+/// The rows a bench wrote as JSON (`[{"figure","value","detail"}]`).
+fn json_rows(path: &Path) -> Result<Vec<Row>> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("the service bench wrote no {}", path.display()))?;
+        .with_context(|| format!("the bench wrote no {}", path.display()))?;
     let rows: Vec<Value> =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let field = |row: &Value, name: &str| row[name].as_str().unwrap_or_default().to_owned();

@@ -23,7 +23,7 @@ commands:
   run      set up, build, start the local service and the app against it
   test     set up, then fmt, clippy, UI checks and every test (real keychain, real WebView)
   bundle   the release .deb and .rpm, with their sizes
-  bench    criterion benchmarks, printed as one table
+  bench    benchmarks (criterion, the service, the release app) as one table
   setup    install missing system and npm packages only";
 
 fn main() -> Result<()> {

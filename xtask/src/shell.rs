@@ -16,9 +16,12 @@ pub fn cmd(program: &str, dir: &Path) -> Command {
 pub fn run(command: &mut Command) -> Result<()> {
     let shown = describe(command);
     println!("\n$ {shown}");
+    let started = std::time::Instant::now();
     let status = command
         .status()
         .with_context(|| format!("could not start `{shown}`"))?;
+    // Where the minutes of a CI run go, next to each step.
+    println!("[{:.0} s] {shown}", started.elapsed().as_secs_f64());
     if !status.success() {
         bail!("`{shown}` failed ({status})");
     }
