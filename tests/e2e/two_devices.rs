@@ -85,11 +85,7 @@ async fn run(
     screens.save(first, "approve-code").await;
     screens.save(second, "add-computer-code").await;
     click(second, "//button[normalize-space()='Yes, same code']").await?;
-    click(
-        first,
-        "//button[normalize-space()='Yes, same code: approve']",
-    )
-    .await?;
+    click(first, "//button[normalize-space()='Yes, approve']").await?;
 
     find(
         first,

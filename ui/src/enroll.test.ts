@@ -198,7 +198,7 @@ describe('approving from a trusted device', () => {
     expect(await screen.findByRole('heading', { name: 'Waiting for the new device' })).toBeTruthy();
     await emit('enrollment-progress', code);
     expect((await screen.findByTestId('short-code-digits')).textContent).toBe('482 913');
-    await fireEvent.click(screen.getByRole('button', { name: 'Yes, same code: approve' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Yes, approve' }));
     expect(ipc.sent('confirm_short_code')).toEqual([{ same: true }]);
     ipc.setRequests([]);
     ipc.finish('active');
