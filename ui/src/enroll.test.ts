@@ -161,6 +161,14 @@ describe('add this computer', () => {
     expect(screen.getByTestId('enroll-outcome').dataset.outcome).toBe(outcome);
   });
 
+  it('offers to finish joining when this computer started and did not finish', async () => {
+    mockIPC((cmd) => (cmd === 'app_status' ? status(true, { state: 'enrolling' }) : undefined));
+    render(App);
+    expect(await screen.findByRole('heading', { name: 'Add this computer' })).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Back' })).toBeNull();
+    expect(screen.queryByRole('navigation', { name: 'Main' })).toBeNull();
+  });
+
   it('keeps the form and says why on a wrong password', async () => {
     const ipc = backend();
     await startAdding();
