@@ -64,6 +64,28 @@ impl EnrollmentFlow {
         Ok((Running(self.clone()), cancelled))
     }
 
+    /// Hands the user's answer to the code on screen.
+    fn answer(&self, same: bool) -> Result<(), IpcError> {
+        let answer = self.slots.lock().map_err(|_| poisoned())?.confirm.take();
+        match answer.map(|answer| answer.send(same)) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(_)) | None => Err(IpcError::new(
+                "no_code_shown",
+                "No code is waiting for your answer; the enrollment may have ended.",
+            )),
+        }
+    }
+
+    /// Asks the running flow to cancel; nothing running is fine.
+    fn cancel(&self) -> Result<(), IpcError> {
+        let cancel = self.slots.lock().map_err(|_| poisoned())?.cancel.take();
+        if let Some(cancel) = cancel {
+            // The flow may have ended meanwhile: then there is nothing left to cancel.
+            let _ = cancel.send(());
+        }
+        Ok(())
+    }
+
     /// Shows the code and waits for the user's answer; no answer (the flow ended) is a no.
     async fn ask(&self, app: &AppHandle, code: enigm_client::ShortCodeView) -> bool {
         let (answer, answered) = oneshot::channel();
@@ -202,23 +224,43 @@ pub async fn reject_enrollment(
 /// The user's answer to "Same code on both screens?"; `false` ends the enrollment.
 #[tauri::command]
 pub fn confirm_short_code(flow: State<'_, EnrollmentFlow>, same: bool) -> Result<(), IpcError> {
-    let answer = flow.slots.lock().map_err(|_| poisoned())?.confirm.take();
-    match answer.map(|answer| answer.send(same)) {
-        Some(Ok(())) => Ok(()),
-        Some(Err(_)) | None => Err(IpcError::new(
-            "no_code_shown",
-            "No code is waiting for your answer; the enrollment may have ended.",
-        )),
-    }
+    flow.answer(same)
 }
 
 /// Cancels the running enrollment, here and on the service; nothing running is fine.
 #[tauri::command]
 pub fn cancel_enrollment(flow: State<'_, EnrollmentFlow>) -> Result<(), IpcError> {
-    let cancel = flow.slots.lock().map_err(|_| poisoned())?.cancel.take();
-    if let Some(cancel) = cancel {
-        // The flow may have ended meanwhile: then there is nothing left to cancel.
-        let _ = cancel.send(());
+    flow.cancel()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_enrollment_runs_at_a_time_and_cancel_reaches_it() {
+        let flow = EnrollmentFlow::default();
+        let (running, mut cancelled) = flow.begin().unwrap();
+        assert_eq!(flow.begin().err().unwrap().code, "enrollment_busy");
+        flow.cancel().unwrap();
+        assert!(cancelled.try_recv().is_ok());
+        // Cancelling twice, or with nothing running, is not an error.
+        flow.cancel().unwrap();
+        assert_eq!(flow.begin().err().unwrap().code, "enrollment_busy");
+        drop(running);
+        assert!(flow.begin().is_ok());
     }
-    Ok(())
+
+    #[test]
+    fn an_answer_without_a_code_on_screen_is_refused() {
+        let flow = EnrollmentFlow::default();
+        assert_eq!(flow.answer(true).unwrap_err().code, "no_code_shown");
+        let (_running, _cancelled) = flow.begin().unwrap();
+        assert_eq!(flow.answer(true).unwrap_err().code, "no_code_shown");
+        let (answer, mut answered) = oneshot::channel();
+        flow.slots.lock().unwrap().confirm = Some(answer);
+        flow.answer(false).unwrap();
+        assert_eq!(answered.try_recv(), Ok(false));
+        assert_eq!(flow.answer(true).unwrap_err().code, "no_code_shown");
+    }
 }
