@@ -13,6 +13,12 @@ fn main() {
             "session_status",
             "sign_out",
             "regenerate_recovery_phrase",
+            "enroll_this_computer",
+            "enrollment_requests",
+            "approve_enrollment",
+            "reject_enrollment",
+            "confirm_short_code",
+            "cancel_enrollment",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         println!("cargo::error=tauri-build failed: {error:#}");

@@ -439,6 +439,100 @@ impl SessionUpdate {
     }
 }
 
+/// One emoji of the short code, with the name shown under it.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct EmojiView {
+    /// The emoji.
+    pub symbol: String,
+    /// Its English name.
+    pub name: String,
+}
+
+/// What the window hears while an enrollment runs (`enrollment-progress`).
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EnrollmentProgress {
+    /// The request is posted; the account's other devices can see it.
+    Requested,
+    /// Both sides derived the short code: the user compares it with the other screen.
+    Code {
+        /// Six digits in two groups of three (`482 913`).
+        code: String,
+        /// The seven emoji, in order.
+        emoji: Vec<EmojiView>,
+    },
+}
+
+impl EnrollmentProgress {
+    /// The view of the engine's short code.
+    pub fn code(code: enigm_client::ShortCodeView) -> Self {
+        Self::Code {
+            code: code.code,
+            emoji: code
+                .emoji
+                .into_iter()
+                .map(|emoji| EmojiView {
+                    symbol: emoji.symbol.to_owned(),
+                    name: emoji.name.to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How an enrollment ended, on either side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentOutcomeView {
+    /// The new device is in the account and holds its sync key.
+    Active,
+    /// The approving device (or its user, on a code mismatch) said no.
+    Rejected,
+    /// The request passed its time.
+    Expired,
+    /// A side cancelled, or the user said the codes differ.
+    Cancelled,
+}
+
+impl From<enigm_client::EnrollmentOutcome> for EnrollmentOutcomeView {
+    fn from(outcome: enigm_client::EnrollmentOutcome) -> Self {
+        match outcome {
+            enigm_client::EnrollmentOutcome::Active => Self::Active,
+            enigm_client::EnrollmentOutcome::Rejected => Self::Rejected,
+            enigm_client::EnrollmentOutcome::Expired => Self::Expired,
+            enigm_client::EnrollmentOutcome::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// A new device asking to join the account, as a trusted device shows it before deciding.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct EnrollmentRequestView {
+    /// The request id: what approving and rejecting take.
+    pub id: String,
+    /// The platform the new device reports (`linux`, `macos`, `windows`).
+    pub platform: String,
+    /// The new device's fingerprint, computed here from its key.
+    pub fingerprint: String,
+    /// When it asked (seconds since the epoch, the service's clock).
+    #[ts(type = "number")]
+    pub created_at: u64,
+    /// Where it stands (`requested`, `accepted`, ...).
+    pub state: String,
+}
+
+impl From<enigm_client::EnrollmentRequest> for EnrollmentRequestView {
+    fn from(request: enigm_client::EnrollmentRequest) -> Self {
+        Self {
+            id: request.id,
+            platform: request.platform,
+            fingerprint: request.fingerprint,
+            created_at: request.created_at,
+            state: request.state,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,6 +559,10 @@ mod tests {
             AccountState::decl(&cfg),
             SessionStatusView::decl(&cfg),
             SessionUpdate::decl(&cfg),
+            EmojiView::decl(&cfg),
+            EnrollmentProgress::decl(&cfg),
+            EnrollmentOutcomeView::decl(&cfg),
+            EnrollmentRequestView::decl(&cfg),
         ];
         let mut out = String::from(
             "// Generated from src-tauri/src/ipc.rs by ts-rs; do not edit. Regenerate with\n\

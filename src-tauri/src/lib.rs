@@ -24,6 +24,8 @@ pub fn run() {
         .init();
 
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .manage(commands::enroll::EnrollmentFlow::default())
         .setup(|app| {
             let profile = profile::Profile::locate(app.handle())?;
             tracing::info!("profile located");
@@ -39,6 +41,12 @@ pub fn run() {
             commands::session::session_status,
             commands::session::sign_out,
             commands::session::regenerate_recovery_phrase,
+            commands::enroll::enroll_this_computer,
+            commands::enroll::enrollment_requests,
+            commands::enroll::approve_enrollment,
+            commands::enroll::reject_enrollment,
+            commands::enroll::confirm_short_code,
+            commands::enroll::cancel_enrollment,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -170,6 +170,9 @@ impl Profile {
             let result = engine
                 .watch(|update| match SessionUpdate::new(update) {
                     Ok(update) => {
+                        if matches!(update, SessionUpdate::EnrollmentRequested) {
+                            crate::commands::enroll::notify_request(&app);
+                        }
                         tracing::debug!(kind = update.kind(), "session update");
                         if let Err(error) = app.emit(SESSION_UPDATE_EVENT, update) {
                             tracing::warn!(%error, "a session update could not reach the window");

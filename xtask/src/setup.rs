@@ -31,6 +31,8 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
     "webkit2gtk-driver",
+    // The short code's emoji in the end-to-end screenshots (a desktop has an emoji font).
+    "fonts-noto-color-emoji",
     // Tests: the plain (unencrypted) SQLite library, to prove it cannot read our store.
     "python3",
     "sqlite3",

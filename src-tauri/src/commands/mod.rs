@@ -3,6 +3,7 @@
 pub mod account;
 pub mod app;
 pub mod devices;
+pub mod enroll;
 pub mod session;
 
 #[cfg(test)]
@@ -17,6 +18,12 @@ mod tests {
         "session_status",
         "sign_out",
         "regenerate_recovery_phrase",
+        "enroll_this_computer",
+        "enrollment_requests",
+        "approve_enrollment",
+        "reject_enrollment",
+        "confirm_short_code",
+        "cancel_enrollment",
     ];
 
     /// A command missing from the build's app manifest or from the window's capability is

@@ -197,3 +197,47 @@ list: DeviceListView, } | { "event": "enrollment_requested" } | { "event": "reco
  * Wait before the next attempt.
  */
 retry_in_ms: number, } | { "event": "online" };
+
+export type EmojiView = { 
+/**
+ * The emoji.
+ */
+symbol: string, 
+/**
+ * Its English name.
+ */
+name: string, };
+
+export type EnrollmentProgress = { "event": "requested" } | { "event": "code", 
+/**
+ * Six digits in two groups of three (`482 913`).
+ */
+code: string, 
+/**
+ * The seven emoji, in order.
+ */
+emoji: Array<EmojiView>, };
+
+export type EnrollmentOutcomeView = "active" | "rejected" | "expired" | "cancelled";
+
+export type EnrollmentRequestView = { 
+/**
+ * The request id: what approving and rejecting take.
+ */
+id: string, 
+/**
+ * The platform the new device reports (`linux`, `macos`, `windows`).
+ */
+platform: string, 
+/**
+ * The new device's fingerprint, computed here from its key.
+ */
+fingerprint: string, 
+/**
+ * When it asked (seconds since the epoch, the service's clock).
+ */
+created_at: number, 
+/**
+ * Where it stands (`requested`, `accepted`, ...).
+ */
+state: string, };

@@ -10,3 +10,12 @@ export function formatTime(seconds: number): string {
     minute: '2-digit',
   });
 }
+
+/** "just now", "5 minutes ago", else the date: how long ago `seconds` was, at `now` (both since the epoch). */
+export function formatAgo(seconds: number, now: number): string {
+  const minutes = Math.floor((now - seconds) / 60);
+  if (minutes < 1) return 'just now';
+  if (minutes === 1) return 'a minute ago';
+  if (minutes < 60) return `${minutes} minutes ago`;
+  return formatTime(seconds);
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatAgo, formatTime } from './format';
 import { pickPositions, sameWord } from './phrase';
 import { passwordStrength } from './strength';
 
@@ -22,5 +23,15 @@ describe('password strength', () => {
     expect(passwordStrength('abcdefgh').word).toBe('Weak');
     expect(passwordStrength('abcdefgh1!').word).toBe('Fair');
     expect(passwordStrength('correct horse battery').word).toBe('Strong');
+  });
+});
+
+describe('coarse times', () => {
+  it('says how long ago in words while recent, the date after an hour', () => {
+    const now = 1_800_000_000;
+    expect(formatAgo(now - 20, now)).toBe('just now');
+    expect(formatAgo(now - 60, now)).toBe('a minute ago');
+    expect(formatAgo(now - 14 * 60, now)).toBe('14 minutes ago');
+    expect(formatAgo(now - 2 * 3600, now)).toBe(formatTime(now - 2 * 3600));
   });
 });

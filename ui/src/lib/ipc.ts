@@ -8,6 +8,9 @@ import type {
   DeviceAction,
   DeviceItem,
   DeviceListView,
+  EnrollmentOutcomeView,
+  EnrollmentProgress,
+  EnrollmentRequestView,
   IpcError,
   NewRecoveryPhrase,
   SessionStatusView,
@@ -55,6 +58,45 @@ export function signOut(): Promise<SignOutView> {
 /** Replaces the account's recovery phrase; the new one comes back once, the old one stops working. */
 export function regenerateRecoveryPhrase(): Promise<NewRecoveryPhrase> {
   return invoke<NewRecoveryPhrase>('regenerate_recovery_phrase');
+}
+
+/**
+ * Adds this computer to the account of `username` on `server`. Resolves when the enrollment
+ * ends, with its outcome; progress and the short code arrive meanwhile through
+ * {@link onEnrollmentProgress}.
+ */
+export function enrollThisComputer(server: string, username: string, password: string): Promise<EnrollmentOutcomeView> {
+  return invoke<EnrollmentOutcomeView>('enroll_this_computer', { server, username, password });
+}
+
+/** The account's open requests from new devices. */
+export function enrollmentRequests(): Promise<EnrollmentRequestView[]> {
+  return invoke<EnrollmentRequestView[]>('enrollment_requests');
+}
+
+/** Approves a request once the codes were compared; the short code arrives as progress. */
+export function approveEnrollment(requestId: string): Promise<EnrollmentOutcomeView> {
+  return invoke<EnrollmentOutcomeView>('approve_enrollment', { requestId });
+}
+
+/** Rejects a request: that device is not added. */
+export function rejectEnrollment(requestId: string): Promise<void> {
+  return invoke<void>('reject_enrollment', { requestId });
+}
+
+/** The user's answer to "Same code on both screens?"; `false` ends the enrollment. */
+export function confirmShortCode(same: boolean): Promise<void> {
+  return invoke<void>('confirm_short_code', { same });
+}
+
+/** Cancels the running enrollment, on this computer and on the service. */
+export function cancelEnrollment(): Promise<void> {
+  return invoke<void>('cancel_enrollment');
+}
+
+/** Calls `handler` with the running enrollment's progress until the returned function is called. */
+export function onEnrollmentProgress(handler: (progress: EnrollmentProgress) => void): Promise<UnlistenFn> {
+  return listen<EnrollmentProgress>('enrollment-progress', (event) => handler(event.payload));
 }
 
 /** Calls `handler` with every live session update until the returned function is called. */

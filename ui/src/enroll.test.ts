@@ -1,0 +1,245 @@
+// Enrollment by approval in the window: adding this computer, and approving from a trusted one.
+// The backend is mocked; what is checked is what the user sees and what reaches the backend.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import App from './App.svelte';
+import type { EnrollmentOutcomeView, EnrollmentProgress, EnrollmentRequestView } from './lib/bindings';
+import { active, status, twoDevices } from './test-support';
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+  vi.restoreAllMocks();
+});
+
+const code: EnrollmentProgress = {
+  event: 'code',
+  code: '482 913',
+  emoji: [
+    { symbol: '🐶', name: 'Dog' },
+    { symbol: '🐱', name: 'Cat' },
+    { symbol: '🦁', name: 'Lion' },
+    { symbol: '🐎', name: 'Horse' },
+    { symbol: '🦄', name: 'Unicorn' },
+    { symbol: '🐷', name: 'Pig' },
+    { symbol: '🐘', name: 'Elephant' },
+  ],
+};
+
+/** A backend whose enrollment ends when the test says so; it records every call. */
+function backend(options: { hasAccount?: boolean; requests?: EnrollmentRequestView[] } = {}) {
+  const calls: { cmd: string; args: unknown }[] = [];
+  let finish: (outcome: EnrollmentOutcomeView) => void = () => undefined;
+  let fail: (error: unknown) => void = () => undefined;
+  let hasAccount = options.hasAccount ?? false;
+  let requests = options.requests ?? [];
+  const ended = () =>
+    new Promise<EnrollmentOutcomeView>((resolve, reject) => {
+      finish = (outcome) => {
+        if (outcome === 'active') hasAccount = true;
+        resolve(outcome);
+      };
+      fail = reject;
+    });
+  mockIPC(
+    (cmd, args) => {
+      calls.push({ cmd, args });
+      switch (cmd) {
+        case 'app_status':
+          return status(hasAccount, hasAccount ? active : { state: 'signed_out' });
+        case 'list_devices':
+          return twoDevices;
+        case 'enrollment_requests':
+          return requests;
+        case 'enroll_this_computer':
+        case 'approve_enrollment':
+          return ended();
+        case 'reject_enrollment':
+          requests = [];
+          return undefined;
+        default:
+          return undefined;
+      }
+    },
+    { shouldMockEvents: true },
+  );
+  return {
+    calls,
+    finish: (outcome: EnrollmentOutcomeView) => finish(outcome),
+    fail: (error: unknown) => fail(error),
+    sent: (cmd: string) => calls.filter((call) => call.cmd === cmd).map((call) => call.args),
+    setRequests: (open: EnrollmentRequestView[]) => {
+      requests = open;
+    },
+  };
+}
+
+async function startAdding() {
+  render(App);
+  await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
+  expect((screen.getByLabelText('Service address') as HTMLInputElement).value).toBe('http://127.0.0.1:4000');
+  await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
+  await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'correct horse battery staple' } });
+  await fireEvent.click(screen.getByRole('button', { name: 'Add this computer' }));
+  await screen.findByRole('heading', { name: 'Waiting for your other device' });
+}
+
+describe('add this computer', () => {
+  it('waits for the other device, shows the code grouped with named emoji, and lands on Devices', async () => {
+    const ipc = backend();
+    await startAdding();
+    expect(ipc.sent('enroll_this_computer')).toEqual([
+      { server: 'http://127.0.0.1:4000', username: 'alice', password: 'correct horse battery staple' },
+    ]);
+    expect(screen.getByRole('listitem', { current: 'step' }).textContent).toContain('Sign in');
+
+    await emit('enrollment-progress', { event: 'requested' });
+    await vi.waitFor(() =>
+      expect(screen.getByRole('listitem', { current: 'step' }).textContent).toContain('Ask your other device'),
+    );
+    expect(screen.getByText('Compare code')).toBeTruthy();
+
+    await emit('enrollment-progress', code);
+    expect((await screen.findByTestId('short-code-digits')).textContent).toBe('482 913');
+    const emoji = within(screen.getByRole('list', { name: 'Emoji' })).getAllByRole('listitem');
+    expect(emoji.map((item) => item.textContent)).toEqual([
+      '🐶Dog',
+      '🐱Cat',
+      '🦁Lion',
+      '🐎Horse',
+      '🦄Unicorn',
+      '🐷Pig',
+      '🐘Elephant',
+    ]);
+    expect(screen.getByText('Same code on both screens?')).toBeTruthy();
+    expect(ipc.sent('confirm_short_code')).toEqual([]);
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Yes, same code' }));
+    expect(ipc.sent('confirm_short_code')).toEqual([{ same: true }]);
+    expect(await screen.findByRole('heading', { name: 'Finishing…' })).toBeTruthy();
+
+    ipc.finish('active');
+    expect(await screen.findByText('Device list verified')).toBeTruthy();
+  });
+
+  it('says the codes differed when the user saw different codes, and can ask again', async () => {
+    const ipc = backend();
+    await startAdding();
+    await emit('enrollment-progress', code);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Codes differ' }));
+    expect(ipc.sent('confirm_short_code')).toEqual([{ same: false }]);
+    ipc.finish('cancelled');
+    const outcome = await screen.findByTestId('enroll-outcome');
+    expect(outcome.dataset.outcome).toBe('mismatch');
+    expect(screen.getByRole('heading', { name: 'The codes were different' })).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    expect((screen.getByLabelText('Username') as HTMLInputElement).value).toBe('alice');
+  });
+
+  it('cancels on request, at any step, and says nothing was added', async () => {
+    const ipc = backend();
+    await startAdding();
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(ipc.sent('cancel_enrollment')).toHaveLength(1);
+    expect(screen.getByRole('button', { name: 'Cancelling…' })).toBeTruthy();
+    ipc.finish('cancelled');
+    expect(await screen.findByRole('heading', { name: 'Adding this computer was cancelled' })).toBeTruthy();
+    expect(screen.getByText('Nothing was added to your account.')).toBeTruthy();
+  });
+
+  it.each([
+    ['rejected', 'Your other device said no'],
+    ['expired', 'The request expired'],
+  ] as const)('shows a %s request plainly', async (outcome, title) => {
+    const ipc = backend();
+    await startAdding();
+    await emit('enrollment-progress', { event: 'requested' });
+    ipc.finish(outcome);
+    expect(await screen.findByRole('heading', { name: title })).toBeTruthy();
+    expect(screen.getByTestId('enroll-outcome').dataset.outcome).toBe(outcome);
+  });
+
+  it('offers to finish joining when this computer started and did not finish', async () => {
+    mockIPC((cmd) => (cmd === 'app_status' ? status(true, { state: 'enrolling' }) : undefined));
+    render(App);
+    expect(await screen.findByRole('heading', { name: 'Add this computer' })).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Back' })).toBeNull();
+    expect(screen.queryByRole('navigation', { name: 'Main' })).toBeNull();
+  });
+
+  it('keeps the form and says why on a wrong password', async () => {
+    const ipc = backend();
+    await startAdding();
+    ipc.fail({ code: 'wrong_password', message: 'The username or password is wrong.' });
+    expect((await screen.findByRole('alert')).textContent).toContain('The username or password is wrong.');
+    expect((screen.getByLabelText('Username') as HTMLInputElement).value).toBe('alice');
+  });
+});
+
+describe('approving from a trusted device', () => {
+  const request: EnrollmentRequestView = {
+    id: 'ab'.repeat(16),
+    platform: 'linux',
+    fingerprint: '1A2B-3C4D-5E6F',
+    created_at: Math.floor(Date.now() / 1000) - 5,
+    state: 'requested',
+  };
+
+  it('raises a request when the service pushes one, compares the code and approves', async () => {
+    const ipc = backend({ hasAccount: true });
+    render(App);
+    await screen.findAllByTestId('device');
+    expect(screen.queryByTestId('enrollment-request')).toBeNull();
+
+    ipc.setRequests([request]);
+    await emit('session-update', { event: 'enrollment_requested' });
+    const card = await screen.findByTestId('enrollment-request');
+    expect(screen.getByRole('heading', { name: 'A new device asks to join your account' })).toBeTruthy();
+    expect(card.textContent).toContain('Linux');
+    expect(card.textContent).toContain('just now');
+    expect(card.textContent).toContain('1A2B-3C4D-5E6F');
+
+    await fireEvent.click(within(card).getByRole('button', { name: 'Compare code' }));
+    expect(ipc.sent('approve_enrollment')).toEqual([{ requestId: request.id }]);
+    expect(await screen.findByRole('heading', { name: 'Waiting for the new device' })).toBeTruthy();
+    await emit('enrollment-progress', code);
+    expect((await screen.findByTestId('short-code-digits')).textContent).toBe('482 913');
+    await fireEvent.click(screen.getByRole('button', { name: 'Yes, approve' }));
+    expect(ipc.sent('confirm_short_code')).toEqual([{ same: true }]);
+    ipc.setRequests([]);
+    ipc.finish('active');
+    const outcome = await screen.findByTestId('approve-outcome');
+    expect(outcome.textContent).toContain('The new device is now active in your account.');
+  });
+
+  it('rejects a request without comparing, and a mismatch is not an approval', async () => {
+    const ipc = backend({ hasAccount: true, requests: [request] });
+    render(App);
+    const card = await screen.findByTestId('enrollment-request');
+    await fireEvent.click(within(card).getByRole('button', { name: 'Compare code' }));
+    await emit('enrollment-progress', code);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Codes differ' }));
+    expect(ipc.sent('confirm_short_code')).toEqual([{ same: false }]);
+    ipc.finish('rejected');
+    expect((await screen.findByTestId('approve-outcome')).dataset.outcome).toBe('mismatch');
+    await fireEvent.click(screen.getByRole('button', { name: 'Dismiss' }));
+
+    const again = await screen.findByTestId('enrollment-request');
+    await fireEvent.click(within(again).getByRole('button', { name: 'Reject' }));
+    expect(ipc.sent('reject_enrollment')).toEqual([{ requestId: request.id }]);
+    expect((await screen.findByTestId('approve-outcome')).textContent).toContain('Request rejected');
+    expect(ipc.sent('approve_enrollment')).toHaveLength(1);
+  });
+
+  it('cancels an approval on request', async () => {
+    const ipc = backend({ hasAccount: true, requests: [request] });
+    render(App);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Compare code' }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Cancel' }));
+    expect(ipc.sent('cancel_enrollment')).toHaveLength(1);
+    ipc.finish('cancelled');
+    expect((await screen.findByTestId('approve-outcome')).dataset.outcome).toBe('cancelled');
+  });
+});
