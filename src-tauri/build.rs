@@ -13,6 +13,13 @@ fn main() {
             "session_status",
             "sign_out",
             "regenerate_recovery_phrase",
+            "rename_device",
+            "device_history",
+            "recovery_words",
+            "check_recovery_phrase",
+            "begin_recovery",
+            "finish_recovery",
+            "cancel_recovery",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         println!("cargo::error=tauri-build failed: {error:#}");

@@ -24,6 +24,7 @@ pub fn run() {
         .init();
 
     let result = tauri::Builder::default()
+        .manage(commands::recover::PendingRecovery::default())
         .setup(|app| {
             let profile = profile::Profile::locate(app.handle())?;
             tracing::info!("profile located");
@@ -39,6 +40,13 @@ pub fn run() {
             commands::session::session_status,
             commands::session::sign_out,
             commands::session::regenerate_recovery_phrase,
+            commands::devices::rename_device,
+            commands::devices::device_history,
+            commands::recover::recovery_words,
+            commands::recover::check_recovery_phrase,
+            commands::recover::begin_recovery,
+            commands::recover::finish_recovery,
+            commands::recover::cancel_recovery,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

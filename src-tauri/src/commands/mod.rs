@@ -3,6 +3,7 @@
 pub mod account;
 pub mod app;
 pub mod devices;
+pub mod recover;
 pub mod session;
 
 #[cfg(test)]
@@ -17,6 +18,13 @@ mod tests {
         "session_status",
         "sign_out",
         "regenerate_recovery_phrase",
+        "rename_device",
+        "device_history",
+        "recovery_words",
+        "check_recovery_phrase",
+        "begin_recovery",
+        "finish_recovery",
+        "cancel_recovery",
     ];
 
     /// A command missing from the build's app manifest or from the window's capability is
