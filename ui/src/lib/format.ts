@@ -10,3 +10,9 @@ export function formatTime(seconds: number): string {
     minute: '2-digit',
   });
 }
+
+/** What a device is called: its label, "This computer", or the start of its fingerprint. */
+export function deviceName(device: { label: string | null; fingerprint: string; this_device: boolean }): string {
+  if (device.label) return device.label;
+  return device.this_device ? 'This computer' : `Device ${device.fingerprint.slice(0, 9)}`;
+}
