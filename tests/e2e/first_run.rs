@@ -7,181 +7,21 @@
 //! smallest window size (800x600). Every screen is saved as a PNG in `target/e2e-screenshots/`
 //! for a person to look at.
 //!
-//! `cargo xtask test` runs it after the other tests, with `ENIGM_APP_BIN`, `ENIGM_BIN`,
-//! `TAURI_DRIVER` and `ENIGM_E2E_SCREENSHOTS` set, inside its keychain session.
+//! `cargo xtask test` runs it after the other tests (see src/lib.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use enigm_e2e::{Group, Screens, click, find, launch_app, open_section, start_server};
 use thirtyfour::prelude::*;
-
-/// Generous: a cold WebKit start and an Argon2 registration on a loaded two-core CI machine.
-const STEP_TIMEOUT: Duration = Duration::from_secs(90);
-const POLL: Duration = Duration::from_millis(200);
-
-/// A child process whose whole process group is stopped on drop (xvfb-run, Xvfb, tauri-driver,
-/// WebKitWebDriver, the app and WebKit's helpers all share it).
-struct Group(Child);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_group(command: &mut Command) -> Group {
-    use std::os::unix::process::CommandExt;
-    Group(
-        command
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|error| panic!("could not start {:?}: {error}", command.get_program())),
-    )
-}
-
-fn env_path(name: &str) -> PathBuf {
-    PathBuf::from(
-        std::env::var_os(name)
-            .unwrap_or_else(|| panic!("{name} must be set (cargo xtask test sets it)")),
-    )
-}
-
-/// Starts `enigm server` on an ephemeral loopback port and returns it with its URL.
-fn start_server(data: &Path) -> (Group, String) {
-    let mut server = spawn_group(
-        Command::new(env_path("ENIGM_BIN"))
-            .args(["server", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    std::thread::spawn(move || {
-        let mut rest = Vec::new();
-        let _ = stdout.read_to_end(&mut rest);
-    });
-    (server, url)
-}
-
-/// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits until tauri-driver accepts connections.
-fn wait_for_port(port: u16, driver: &mut Group) {
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = driver.0.try_wait() {
-            panic!("tauri-driver exited early ({status})");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tauri-driver did not listen on {port}"
-        );
-        std::thread::sleep(POLL);
-    }
-}
-
-/// The first element matching `xpath`, waiting for it to appear.
-async fn find(driver: &WebDriver, xpath: &str) -> WebElement {
-    driver
-        .query(By::XPath(xpath))
-        .wait(STEP_TIMEOUT, POLL)
-        .and_displayed()
-        .first()
-        .await
-        .unwrap_or_else(|error| panic!("{xpath} did not appear: {error}"))
-}
-
-struct Screens {
-    dir: PathBuf,
-    count: usize,
-}
-
-impl Screens {
-    async fn save(&mut self, driver: &WebDriver, name: &str) {
-        self.count += 1;
-        let path = self.dir.join(format!("{:02}-{name}.png", self.count));
-        driver.screenshot(&path).await.unwrap();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app and CLI, tauri-driver, WebKitWebDriver, Xvfb and a Secret Service session; run by cargo xtask test"]
 async fn a_new_user_creates_an_account_and_sees_this_computer_verified() {
     let work = tempfile::tempdir().unwrap();
     let (service, url) = start_server(&work.path().join("server"));
-    let screens_dir = env_path("ENIGM_E2E_SCREENSHOTS");
-    std::fs::create_dir_all(&screens_dir).unwrap();
-    let mut screens = Screens {
-        dir: screens_dir,
-        count: 0,
-    };
-
-    let port = free_port();
-    let native_port = free_port();
-    let mut driver_process = spawn_group(
-        Command::new("xvfb-run")
-            .args(["-a", "-s", "-screen 0 1280x800x24"])
-            .arg(env_path("TAURI_DRIVER"))
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &native_port.to_string()])
-            .env("ENIGM_PROFILE", work.path().join("profile"))
-            .env("ENIGM_SERVER", &url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit()),
-    );
-    wait_for_port(port, &mut driver_process);
-
-    let mut capabilities = Capabilities::new();
-    capabilities
-        .set(
-            "tauri:options",
-            serde_json::json!({ "application": env_path("ENIGM_APP_BIN") }),
-        )
-        .unwrap();
-    capabilities.set("browserName", "wry").unwrap();
-    // tauri-driver listens before WebKitWebDriver behind it does: retry until a deadline.
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    let driver = loop {
-        match WebDriver::new(format!("http://127.0.0.1:{port}"), capabilities.clone()).await {
-            Ok(driver) => break driver,
-            Err(error) if Instant::now() < deadline => {
-                eprintln!("no WebDriver session yet ({error}); retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(error) => panic!("no WebDriver session: {error}"),
-        }
-    };
+    let mut screens = Screens::new("first-run");
+    let (_app, driver) = launch_app(&work.path().join("profile"), &url).await;
 
     let result = run_first_run(&driver, &url, &mut screens, service).await;
     driver.quit().await.unwrap();
@@ -337,25 +177,6 @@ async fn run_first_run(
     click(driver, "//button[normalize-space()='Continue']").await?;
     find(driver, "//input[@id='password']").await;
     Ok(())
-}
-
-/// Opens a section from the navigation and waits for its heading.
-async fn open_section(driver: &WebDriver, section: &str, heading: &str) -> WebDriverResult<()> {
-    click(
-        driver,
-        &format!("//nav//button[normalize-space()='{section}']"),
-    )
-    .await?;
-    find(
-        driver,
-        &format!("//*[self::h1 or self::h2][normalize-space()='{heading}']"),
-    )
-    .await;
-    Ok(())
-}
-
-async fn click(driver: &WebDriver, xpath: &str) -> WebDriverResult<()> {
-    find(driver, xpath).await.click().await
 }
 
 /// The words of the recovery phrase on screen, in order.
