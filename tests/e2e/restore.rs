@@ -50,8 +50,22 @@ async fn a_user_restores_with_the_phrase_and_removes_the_lost_device() {
     driver.quit().await.unwrap();
     renamed.unwrap();
 
-    // The CLI's device was marked lost: its next command is refused as revoked.
+    // The CLI's device was marked lost: its session ended with the recovery, and signing in
+    // again, even with the new password, is refused as revoked.
     let (ok, answer) = enigm(&cli, &url, &["device", "list"], "");
+    assert!(!ok, "{answer}");
+    let (ok, answer) = enigm(
+        &cli,
+        &url,
+        &[
+            "account",
+            "login",
+            "--username",
+            "e2e-bob",
+            "--password-stdin",
+        ],
+        &format!("{NEW_PASSWORD}\n"),
+    );
     assert!(!ok, "{answer}");
     assert_eq!(answer["error"]["code"], "device_revoked", "{answer}");
 }
