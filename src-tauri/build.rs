@@ -19,6 +19,13 @@ fn main() {
             "reject_enrollment",
             "confirm_short_code",
             "cancel_enrollment",
+            "rename_device",
+            "device_history",
+            "recovery_words",
+            "check_recovery_phrase",
+            "begin_recovery",
+            "finish_recovery",
+            "cancel_recovery",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         println!("cargo::error=tauri-build failed: {error:#}");

@@ -4,7 +4,10 @@
 //! They are plain views of the engine's own types: conversions only, no protocol decisions.
 //! Field names are snake_case like the CLI's JSON (DESIGN §16).
 
-use enigm_client::{DeviceList, DeviceView, WatchUpdate};
+use enigm_client::{Actor, DeviceList, DeviceView, LedgerHistory, WatchUpdate};
+use enigm_core::identity::DeviceId;
+use enigm_core::lifecycle::{self, LifecycleEvent};
+use enigm_core::recovery;
 use enigm_core::session::{Restriction, SessionState};
 use enigm_core::trust::{Decision, Operation, Outcome, Reason};
 use serde::{Deserialize, Serialize};
@@ -533,9 +536,327 @@ impl From<enigm_client::EnrollmentRequest> for EnrollmentRequestView {
     }
 }
 
+/// The recovery phrase's word list, sent once so the UI can complete what is typed; which words
+/// are valid is still decided by [`PhraseCheck`].
+#[derive(Debug, Serialize, TS)]
+pub struct RecoveryWordList {
+    /// How many words a phrase has.
+    #[ts(type = "number")]
+    pub count: usize,
+    /// Every list word, in list order.
+    pub words: Vec<String>,
+}
+
+impl RecoveryWordList {
+    /// The core's BIP39 English list, gathered through its completion (every word starts with
+    /// a letter).
+    pub fn english() -> Self {
+        let words = ('a'..='z')
+            .flat_map(|letter| recovery::complete(letter.encode_utf8(&mut [0; 4])))
+            .map(str::to_owned)
+            .collect();
+        Self {
+            count: recovery::WORD_COUNT,
+            words,
+        }
+    }
+}
+
+/// One typed word of a recovery phrase, as the core reads it.
+#[derive(Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum WordCheck {
+    /// Nothing typed yet.
+    Empty,
+    /// The start of one or more list words, not yet one the phrase accepts.
+    Prefix,
+    /// Accepted; `word` is the list word it stands for (`aban` stands for `abandon`).
+    Valid {
+        /// The full list word.
+        word: String,
+    },
+    /// No list word starts like this.
+    Unknown,
+}
+
+/// Where the typed phrase stands as a whole.
+#[derive(Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PhraseStatus {
+    /// Some word is missing or not a list word.
+    Incomplete,
+    /// Every word is a list word, but the checksum does not match: a word is wrong or out of
+    /// order.
+    ChecksumFailed,
+    /// The phrase is well formed; only the service can say whether it is this account's.
+    Valid,
+}
+
+/// The check of a phrase being typed: each word, then the whole.
+#[derive(Debug, Serialize, TS)]
+pub struct PhraseCheck {
+    /// One check per typed field, in order.
+    pub words: Vec<WordCheck>,
+    /// The phrase as a whole.
+    pub status: PhraseStatus,
+}
+
+impl PhraseCheck {
+    /// Reads `words` (one per field) with the core's rules.
+    pub fn new(words: &[String]) -> Self {
+        let checks: Vec<WordCheck> = words
+            .iter()
+            .map(|typed| {
+                if typed.trim().is_empty() {
+                    WordCheck::Empty
+                } else if let Some(word) = recovery::resolve_word(typed) {
+                    WordCheck::Valid {
+                        word: word.to_owned(),
+                    }
+                } else if recovery::complete(typed).is_empty() {
+                    WordCheck::Unknown
+                } else {
+                    WordCheck::Prefix
+                }
+            })
+            .collect();
+        let every_word = checks.len() == recovery::WORD_COUNT
+            && checks
+                .iter()
+                .all(|check| matches!(check, WordCheck::Valid { .. }));
+        let status = if !every_word {
+            PhraseStatus::Incomplete
+        } else {
+            let joined = zeroize::Zeroizing::new(words.join(" "));
+            match recovery::RecoveryPhrase::parse(&joined) {
+                Ok(_) => PhraseStatus::Valid,
+                Err(enigm_core::Error::RecoveryPhraseChecksum) => PhraseStatus::ChecksumFailed,
+                Err(_) => PhraseStatus::Incomplete,
+            }
+        };
+        Self {
+            words: checks,
+            status,
+        }
+    }
+}
+
+/// Who made a change in the device history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorView {
+    /// A device of the account (`by` names it).
+    Device,
+    /// The recovery phrase.
+    RecoveryKey,
+    /// The organization that manages the account.
+    Organization,
+}
+
+impl From<Actor> for ActorView {
+    fn from(actor: Actor) -> Self {
+        match actor {
+            Actor::Device => Self::Device,
+            Actor::RecoveryKey => Self::RecoveryKey,
+            Actor::Organization => Self::Organization,
+        }
+    }
+}
+
+/// A stretch of a device's life in one state, from the ledger entry that started it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct TimelineSegment {
+    /// Ledger position of the entry that put the device in this state.
+    #[ts(type = "number")]
+    pub from_seq: u64,
+    /// The state.
+    pub state: DeviceState,
+    /// The entry's kind (`genesis`, `add_device`, `revoke`, `recover`, ...).
+    pub change: String,
+    /// Who made the change.
+    pub actor: ActorView,
+    /// The device that made it, when a device did (hex id).
+    pub by: Option<String>,
+    /// Why it was revoked, when the entry says.
+    pub reason: Option<String>,
+}
+
+/// One device's lane: its states over the ledger's history.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct TimelineLane {
+    /// The device id (hex).
+    pub device_id: String,
+    /// The short fingerprint users compare.
+    pub fingerprint: String,
+    /// The label, when this computer can read it.
+    pub label: Option<String>,
+    /// Whether it is the computer running this app.
+    pub this_device: bool,
+    /// Its states, oldest first; the last one lasts until the head.
+    pub segments: Vec<TimelineSegment>,
+}
+
+/// A change to the account itself, not to one device (a new recovery phrase, an organization).
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct TimelineMark {
+    /// Ledger position.
+    #[ts(type = "number")]
+    pub seq: u64,
+    /// The entry's kind (`rotate_recovery`, `join_organization`, `leave_organization`).
+    pub kind: String,
+    /// Who made the change.
+    pub actor: ActorView,
+    /// The device that made it, when a device did (hex id).
+    pub by: Option<String>,
+}
+
+/// The account's device history from the verified ledger, one lane per device, for the
+/// timeline picture and its text alternative.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct DeviceTimelineView {
+    /// The verified head's sequence number: where the lanes end.
+    #[ts(type = "number")]
+    pub head_seq: u64,
+    /// One lane per device, in the order they joined.
+    pub lanes: Vec<TimelineLane>,
+    /// The account-wide changes.
+    pub marks: Vec<TimelineMark>,
+}
+
+impl DeviceTimelineView {
+    /// Replays the verified history through the core's lifecycle to get each device's states;
+    /// names and labels come from the verified device list.
+    pub fn new(history: &LedgerHistory, list: &DeviceList) -> Result<Self, IpcError> {
+        let mut lanes: Vec<(DeviceId, lifecycle::DeviceState, TimelineLane)> = Vec::new();
+        let mut marks = Vec::new();
+        let mut replaces = std::collections::BTreeMap::new();
+        for entry in &history.entries {
+            let segment = |state: lifecycle::DeviceState| -> Result<TimelineSegment, IpcError> {
+                Ok(TimelineSegment {
+                    from_seq: entry.seq,
+                    state: DeviceState::parse(state.as_str())?,
+                    change: entry.kind.to_owned(),
+                    actor: entry.actor.into(),
+                    by: entry.by.as_ref().map(DeviceId::to_hex),
+                    reason: entry.reason.map(str::to_owned),
+                })
+            };
+            let mut moves: Vec<(DeviceId, LifecycleEvent)> = Vec::new();
+            let mut joined: Option<(DeviceId, bool)> = None;
+            match (entry.kind, entry.device) {
+                ("genesis", Some(device)) => joined = Some((device, false)),
+                ("add_device", Some(device)) => {
+                    // The core decides review from the organization's mode, which the history
+                    // does not carry; a device went to review exactly when a review of it
+                    // follows or it is still in review.
+                    let reviewed = history.entries.iter().any(|later| {
+                        later.seq > entry.seq
+                            && later.kind == "review"
+                            && later.device == entry.device
+                    }) || list
+                        .devices
+                        .iter()
+                        .any(|view| view.device_id == device && view.state == "review");
+                    joined = Some((device, reviewed));
+                    if let Some(old) = entry.replaces {
+                        replaces.insert(device, old);
+                    }
+                }
+                ("suspend", Some(device)) => moves.push((device, LifecycleEvent::Suspend)),
+                ("resume", Some(device)) => moves.push((device, LifecycleEvent::Resume)),
+                ("revoke", Some(device)) => moves.push((device, LifecycleEvent::Revoke)),
+                ("retire", Some(device)) => moves.push((device, LifecycleEvent::Retire)),
+                ("review", Some(device)) => moves.push((
+                    device,
+                    if entry.approved == Some(true) {
+                        LifecycleEvent::ReviewApprove
+                    } else {
+                        LifecycleEvent::ReviewReject
+                    },
+                )),
+                ("recover", Some(device)) => {
+                    moves.extend(
+                        entry
+                            .revoked
+                            .iter()
+                            .map(|lost| (*lost, LifecycleEvent::Revoke)),
+                    );
+                    joined = Some((device, false));
+                }
+                (kind, _) => marks.push(TimelineMark {
+                    seq: entry.seq,
+                    kind: kind.to_owned(),
+                    actor: entry.actor.into(),
+                    by: entry.by.as_ref().map(DeviceId::to_hex),
+                }),
+            }
+            for (device, event) in moves {
+                step(&mut lanes, device, event, &segment)?;
+            }
+            if let Some((device, needs_review)) = joined {
+                let state = lifecycle::transition(
+                    lifecycle::DeviceState::Pending,
+                    LifecycleEvent::Approve { needs_review },
+                )
+                .map_err(|error| IpcError::internal(&error))?;
+                let view = list
+                    .devices
+                    .iter()
+                    .find(|view| view.device_id == device)
+                    .ok_or_else(|| {
+                        IpcError::internal(&"a device of the history is not in the list")
+                    })?;
+                lanes.push((
+                    device,
+                    state,
+                    TimelineLane {
+                        device_id: device.to_hex(),
+                        fingerprint: view.fingerprint.clone(),
+                        label: view.label.clone(),
+                        this_device: view.this_device,
+                        segments: vec![segment(state)?],
+                    },
+                ));
+            }
+            // Once a successor is active, the device it replaces is replaced.
+            if let Some(device) = entry.device
+                && let Some(old) = replaces.get(&device).copied()
+                && lanes
+                    .iter()
+                    .any(|(id, state, _)| *id == device && state.is_active())
+            {
+                replaces.remove(&device);
+                step(&mut lanes, old, LifecycleEvent::Replace, &segment)?;
+            }
+        }
+        Ok(Self {
+            head_seq: history.head.seq,
+            lanes: lanes.into_iter().map(|(_, _, lane)| lane).collect(),
+            marks,
+        })
+    }
+}
+
+/// Moves `device`'s lane on by `event`, as the core's lifecycle allows.
+fn step(
+    lanes: &mut [(DeviceId, lifecycle::DeviceState, TimelineLane)],
+    device: DeviceId,
+    event: LifecycleEvent,
+    segment: &dyn Fn(lifecycle::DeviceState) -> Result<TimelineSegment, IpcError>,
+) -> Result<(), IpcError> {
+    let (_, state, lane) = lanes
+        .iter_mut()
+        .find(|(id, _, _)| *id == device)
+        .ok_or_else(|| IpcError::internal(&"the history changes a device before it joined"))?;
+    *state = lifecycle::transition(*state, event).map_err(|error| IpcError::internal(&error))?;
+    lane.segments.push(segment(*state)?);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use enigm_client::EntryView;
 
     /// The TypeScript declarations of every IPC type, as checked in at `ui/src/lib/bindings.ts`.
     fn typescript() -> String {
@@ -563,6 +884,15 @@ mod tests {
             EnrollmentProgress::decl(&cfg),
             EnrollmentOutcomeView::decl(&cfg),
             EnrollmentRequestView::decl(&cfg),
+            RecoveryWordList::decl(&cfg),
+            WordCheck::decl(&cfg),
+            PhraseStatus::decl(&cfg),
+            PhraseCheck::decl(&cfg),
+            ActorView::decl(&cfg),
+            TimelineSegment::decl(&cfg),
+            TimelineLane::decl(&cfg),
+            TimelineMark::decl(&cfg),
+            DeviceTimelineView::decl(&cfg),
         ];
         let mut out = String::from(
             "// Generated from src-tauri/src/ipc.rs by ts-rs; do not edit. Regenerate with\n\
@@ -616,5 +946,170 @@ mod tests {
             .collect();
         assert_eq!(order, ["sync", "admin"]);
         assert!(view.decisions[0].reasons[0].message.contains("suspended"));
+    }
+
+    #[test]
+    fn the_word_list_is_the_cores_whole_list() {
+        let list = RecoveryWordList::english();
+        assert_eq!(list.count, 24);
+        assert_eq!(list.words.len(), 2048);
+        assert_eq!(list.words.first().map(String::as_str), Some("abandon"));
+        assert_eq!(list.words.last().map(String::as_str), Some("zoo"));
+    }
+
+    fn typed(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| (*word).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_typed_phrase_is_checked_word_by_word_then_as_a_whole() {
+        // BIP39's all-zero vector: 23 times "abandon", then "art".
+        let mut words = vec!["abandon"; 23];
+        words.push("art");
+        assert_eq!(PhraseCheck::new(&typed(&words)).status, PhraseStatus::Valid);
+
+        words[0] = "ABAN";
+        words[1] = "ab";
+        words[2] = "xyzzy";
+        words[3] = " ";
+        let check = PhraseCheck::new(&typed(&words));
+        assert_eq!(
+            check.words[..4],
+            [
+                WordCheck::Valid {
+                    word: "abandon".to_owned()
+                },
+                WordCheck::Prefix,
+                WordCheck::Unknown,
+                WordCheck::Empty,
+            ]
+        );
+        assert_eq!(check.status, PhraseStatus::Incomplete);
+
+        let check = PhraseCheck::new(&typed(&["abandon"; 24]));
+        assert_eq!(check.status, PhraseStatus::ChecksumFailed);
+        let check = PhraseCheck::new(&typed(&["abandon"; 23]));
+        assert_eq!(check.status, PhraseStatus::Incomplete);
+    }
+
+    fn id(byte: u8) -> DeviceId {
+        DeviceId::from_bytes([byte; 16])
+    }
+
+    fn entry(seq: u64, kind: &'static str, device: Option<u8>, actor: Actor) -> EntryView {
+        EntryView {
+            seq,
+            hash: [0; 32],
+            kind,
+            device: device.map(id),
+            actor,
+            by: (actor == Actor::Device).then(|| id(1)),
+            reason: None,
+            replaces: None,
+            revoked: Vec::new(),
+            approved: None,
+        }
+    }
+
+    fn device(byte: u8, state: &'static str) -> DeviceView {
+        DeviceView {
+            device_id: id(byte),
+            fingerprint: format!("FP{byte}"),
+            label: None,
+            state,
+            this_device: byte == 3,
+            origin: "enrollment",
+            approved_by: None,
+            added_at: 0,
+            changed_at: 0,
+            replaces: None,
+            replaced_by: None,
+        }
+    }
+
+    fn lane_states(view: &DeviceTimelineView, lane: usize) -> Vec<(u64, DeviceState)> {
+        view.lanes[lane]
+            .segments
+            .iter()
+            .map(|segment| (segment.from_seq, segment.state))
+            .collect()
+    }
+
+    #[test]
+    fn the_timeline_replays_each_devices_states_and_who_changed_them() {
+        let mut recover = entry(3, "recover", Some(3), Actor::RecoveryKey);
+        recover.revoked = vec![id(2)];
+        let mut replace = entry(5, "add_device", Some(4), Actor::Device);
+        replace.replaces = Some(id(1));
+        let history = LedgerHistory {
+            entries: vec![
+                entry(0, "genesis", Some(1), Actor::Device),
+                entry(1, "add_device", Some(2), Actor::Device),
+                entry(2, "suspend", Some(2), Actor::Device),
+                recover,
+                entry(4, "rotate_recovery", None, Actor::Device),
+                replace,
+            ],
+            head: enigm_client::HeadView {
+                seq: 5,
+                hash: [0; 32],
+            },
+            verified: true,
+        };
+        let list = DeviceList {
+            devices: vec![
+                device(1, "replaced"),
+                device(2, "revoked"),
+                device(3, "active"),
+                device(4, "active"),
+            ],
+            head: history.head,
+            verified: true,
+        };
+        let view = DeviceTimelineView::new(&history, &list).unwrap();
+        assert_eq!(view.head_seq, 5);
+        use DeviceState::{Active, Replaced, Revoked, Suspended};
+        assert_eq!(lane_states(&view, 0), [(0, Active), (5, Replaced)]);
+        assert_eq!(
+            lane_states(&view, 1),
+            [(1, Active), (2, Suspended), (3, Revoked)]
+        );
+        assert_eq!(lane_states(&view, 2), [(3, Active)]);
+        assert_eq!(lane_states(&view, 3), [(5, Active)]);
+        // Each lane ends in the state the verified list shows.
+        for (lane, listed) in view.lanes.iter().zip(&list.devices) {
+            let last = lane.segments.last().unwrap().state;
+            assert_eq!(last, DeviceState::parse(listed.state).unwrap());
+        }
+        let lost = &view.lanes[1].segments[2];
+        assert_eq!(lost.actor, ActorView::RecoveryKey);
+        assert_eq!(lost.by, None);
+        let added = &view.lanes[1].segments[0];
+        assert_eq!(added.by.as_deref(), Some(id(1).to_hex().as_str()));
+        assert!(view.lanes[2].this_device);
+        assert_eq!(view.marks.len(), 1);
+        assert_eq!(view.marks[0].kind, "rotate_recovery");
+    }
+
+    #[test]
+    fn a_history_the_lifecycle_forbids_is_refused() {
+        let history = LedgerHistory {
+            entries: vec![
+                entry(0, "genesis", Some(1), Actor::Device),
+                entry(1, "resume", Some(1), Actor::Device),
+            ],
+            head: enigm_client::HeadView {
+                seq: 1,
+                hash: [0; 32],
+            },
+            verified: true,
+        };
+        let list = DeviceList {
+            devices: vec![device(1, "active")],
+            head: history.head,
+            verified: true,
+        };
+        let error = DeviceTimelineView::new(&history, &list).unwrap_err();
+        assert_eq!(error.code, "internal");
     }
 }

@@ -26,6 +26,7 @@ pub fn run() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .manage(commands::enroll::EnrollmentFlow::default())
+        .manage(commands::recover::PendingRecovery::default())
         .setup(|app| {
             let profile = profile::Profile::locate(app.handle())?;
             tracing::info!("profile located");
@@ -47,6 +48,13 @@ pub fn run() {
             commands::enroll::reject_enrollment,
             commands::enroll::confirm_short_code,
             commands::enroll::cancel_enrollment,
+            commands::devices::rename_device,
+            commands::devices::device_history,
+            commands::recover::recovery_words,
+            commands::recover::check_recovery_phrase,
+            commands::recover::begin_recovery,
+            commands::recover::finish_recovery,
+            commands::recover::cancel_recovery,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

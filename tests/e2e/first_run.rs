@@ -24,7 +24,7 @@ use thirtyfour::prelude::*;
 async fn a_new_user_creates_an_account_and_sees_this_computer_verified() {
     let work = tempfile::tempdir().unwrap();
     let (service, url) = start_server(&work.path().join("server"));
-    let mut screens = Screens::new("");
+    let mut screens = Screens::new("first-run");
     let app = App::launch(&work.path().join("profile"), &url).await;
     let result = run_first_run(&app.driver, &url, &mut screens, service).await;
     app.quit().await;

@@ -4,6 +4,7 @@ pub mod account;
 pub mod app;
 pub mod devices;
 pub mod enroll;
+pub mod recover;
 pub mod session;
 
 #[cfg(test)]
@@ -24,6 +25,13 @@ mod tests {
         "reject_enrollment",
         "confirm_short_code",
         "cancel_enrollment",
+        "rename_device",
+        "device_history",
+        "recovery_words",
+        "check_recovery_phrase",
+        "begin_recovery",
+        "finish_recovery",
+        "cancel_recovery",
     ];
 
     /// A command missing from the build's app manifest or from the window's capability is

@@ -1,4 +1,5 @@
-//! End-to-end tests of the desktop app (first_run.rs, two_devices.rs): what they share.
+//! End-to-end tests of the desktop app (first_run.rs, two_devices.rs, restore.rs): what they
+//! share.
 //!
 //! A real `enigm server` on loopback and real debug app instances, each with its own profile,
 //! started through its own tauri-driver (and WebKitWebDriver behind it) under its own Xvfb
@@ -6,7 +7,7 @@
 //! `TAURI_DRIVER` and `ENIGM_E2E_SCREENSHOTS` and runs them inside its keychain session.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -81,6 +82,37 @@ pub fn start_server(data: &Path) -> (Group, String) {
         let _ = stdout.read_to_end(&mut rest);
     });
     (server, url)
+}
+
+/// Runs the real `enigm` CLI with `--json` on `profile` against `server`, `stdin` as its input,
+/// and returns whether it succeeded and its one JSON line.
+pub fn enigm(
+    profile: &Path,
+    server: &str,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, serde_json::Value) {
+    let mut child = Command::new(env_path("ENIGM_BIN"))
+        .arg("--profile")
+        .arg(profile)
+        .args(["--server", server, "--json"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let json = serde_json::from_str(text.trim())
+        .unwrap_or_else(|error| panic!("enigm {args:?} printed no JSON ({error})"));
+    (output.status.success(), json)
 }
 
 /// A loopback port that was free a moment ago.
@@ -213,7 +245,7 @@ pub struct Screens {
 }
 
 impl Screens {
-    /// Screenshots named `<prefix>-NN-<name>.png` (no prefix: `NN-<name>.png`).
+    /// Screenshots named `<prefix>-NN-<name>.png`, so that tests do not overwrite each other.
     pub fn new(prefix: &'static str) -> Self {
         let dir = env_path("ENIGM_E2E_SCREENSHOTS");
         std::fs::create_dir_all(&dir).unwrap();
@@ -227,12 +259,10 @@ impl Screens {
     /// Saves what `driver`'s window shows now.
     pub async fn save(&mut self, driver: &WebDriver, name: &str) {
         self.count += 1;
-        let file = if self.prefix.is_empty() {
-            format!("{:02}-{name}.png", self.count)
-        } else {
-            format!("{}-{:02}-{name}.png", self.prefix, self.count)
-        };
-        driver.screenshot(&self.dir.join(file)).await.unwrap();
+        let path = self
+            .dir
+            .join(format!("{}-{:02}-{name}.png", self.prefix, self.count));
+        driver.screenshot(&path).await.unwrap();
     }
 }
 

@@ -241,3 +241,113 @@ created_at: number,
  * Where it stands (`requested`, `accepted`, ...).
  */
 state: string, };
+
+export type RecoveryWordList = { 
+/**
+ * How many words a phrase has.
+ */
+count: number, 
+/**
+ * Every list word, in list order.
+ */
+words: Array<string>, };
+
+export type WordCheck = { "state": "empty" } | { "state": "prefix" } | { "state": "valid", 
+/**
+ * The full list word.
+ */
+word: string, } | { "state": "unknown" };
+
+export type PhraseStatus = "incomplete" | "checksum_failed" | "valid";
+
+export type PhraseCheck = { 
+/**
+ * One check per typed field, in order.
+ */
+words: Array<WordCheck>, 
+/**
+ * The phrase as a whole.
+ */
+status: PhraseStatus, };
+
+export type ActorView = "device" | "recovery_key" | "organization";
+
+export type TimelineSegment = { 
+/**
+ * Ledger position of the entry that put the device in this state.
+ */
+from_seq: number, 
+/**
+ * The state.
+ */
+state: DeviceState, 
+/**
+ * The entry's kind (`genesis`, `add_device`, `revoke`, `recover`, ...).
+ */
+change: string, 
+/**
+ * Who made the change.
+ */
+actor: ActorView, 
+/**
+ * The device that made it, when a device did (hex id).
+ */
+by: string | null, 
+/**
+ * Why it was revoked, when the entry says.
+ */
+reason: string | null, };
+
+export type TimelineLane = { 
+/**
+ * The device id (hex).
+ */
+device_id: string, 
+/**
+ * The short fingerprint users compare.
+ */
+fingerprint: string, 
+/**
+ * The label, when this computer can read it.
+ */
+label: string | null, 
+/**
+ * Whether it is the computer running this app.
+ */
+this_device: boolean, 
+/**
+ * Its states, oldest first; the last one lasts until the head.
+ */
+segments: Array<TimelineSegment>, };
+
+export type TimelineMark = { 
+/**
+ * Ledger position.
+ */
+seq: number, 
+/**
+ * The entry's kind (`rotate_recovery`, `join_organization`, `leave_organization`).
+ */
+kind: string, 
+/**
+ * Who made the change.
+ */
+actor: ActorView, 
+/**
+ * The device that made it, when a device did (hex id).
+ */
+by: string | null, };
+
+export type DeviceTimelineView = { 
+/**
+ * The verified head's sequence number: where the lanes end.
+ */
+head_seq: number, 
+/**
+ * One lane per device, in the order they joined.
+ */
+lanes: Array<TimelineLane>, 
+/**
+ * The account-wide changes.
+ */
+marks: Array<TimelineMark>, };

@@ -19,3 +19,9 @@ export function formatAgo(seconds: number, now: number): string {
   if (minutes < 60) return `${minutes} minutes ago`;
   return formatTime(seconds);
 }
+
+/** What a device is called: its label, "This computer", or the start of its fingerprint. */
+export function deviceName(device: { label: string | null; fingerprint: string; this_device: boolean }): string {
+  if (device.label) return device.label;
+  return device.this_device ? 'This computer' : `Device ${device.fingerprint.slice(0, 9)}`;
+}

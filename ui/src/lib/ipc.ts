@@ -11,8 +11,11 @@ import type {
   EnrollmentOutcomeView,
   EnrollmentProgress,
   EnrollmentRequestView,
+  DeviceTimelineView,
   IpcError,
   NewRecoveryPhrase,
+  PhraseCheck,
+  RecoveryWordList,
   SessionStatusView,
   SessionUpdate,
   SignOutView,
@@ -43,6 +46,41 @@ export function listDevices(): Promise<DeviceListView> {
 /** Suspends, resumes, revokes or retires a device; returns it in its new state. */
 export function changeDevice(deviceId: string, action: DeviceAction): Promise<DeviceItem> {
   return invoke<DeviceItem>('change_device', { deviceId, action });
+}
+
+/** Gives a device a new label (encrypted by the backend); returns the device. */
+export function renameDevice(deviceId: string, label: string): Promise<DeviceItem> {
+  return invoke<DeviceItem>('rename_device', { deviceId, label });
+}
+
+/** The devices' verified history, one lane per device. */
+export function deviceHistory(): Promise<DeviceTimelineView> {
+  return invoke<DeviceTimelineView>('device_history');
+}
+
+/** The recovery phrase's word list, for completing typed words. */
+export function recoveryWords(): Promise<RecoveryWordList> {
+  return invoke<RecoveryWordList>('recovery_words');
+}
+
+/** Checks the typed recovery words, one per field: each word, then the checksum. */
+export function checkRecoveryPhrase(words: string[]): Promise<PhraseCheck> {
+  return invoke<PhraseCheck>('check_recovery_phrase', { words });
+}
+
+/** Proves the phrase for `username` at `server`; returns the account's verified devices. */
+export function beginRecovery(server: string, username: string, words: string[]): Promise<DeviceListView> {
+  return invoke<DeviceListView>('begin_recovery', { server, username, words });
+}
+
+/** Finishes the begun recovery with a new password, revoking the `lost` devices. */
+export function finishRecovery(password: string, lost: string[]): Promise<DeviceListView> {
+  return invoke<DeviceListView>('finish_recovery', { password, lost });
+}
+
+/** Drops a begun recovery. */
+export function cancelRecovery(): Promise<void> {
+  return invoke<void>('cancel_recovery');
 }
 
 /** The service's decisions for this session and device. */

@@ -1,0 +1,193 @@
+//! Restoring with the recovery phrase, end to end: a real `enigm server`, an account registered
+//! with the real `enigm` CLI (which prints its phrase once), then the real app on a fresh
+//! profile restores the account from the phrase, marking the CLI's device lost. The app lands
+//! on the device list with the CLI's device removed and this computer active, and the CLI's
+//! device can no longer act. Then this computer is renamed, and the device timeline is drawn.
+//! Screens are saved as PNGs in `target/e2e-screenshots/`, the timeline also at 800x600.
+//!
+//! `cargo xtask test` runs it after the other tests (see src/lib.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use enigm_e2e::{App, Screens, click, enigm, find, start_server};
+use thirtyfour::prelude::*;
+
+const OLD_PASSWORD: &str = "old password from the cli";
+const NEW_PASSWORD: &str = "a new passphrase after the restore";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app and CLI, tauri-driver, WebKitWebDriver, Xvfb and a Secret Service session; run by cargo xtask test"]
+async fn a_user_restores_with_the_phrase_and_removes_the_lost_device() {
+    let work = tempfile::tempdir().unwrap();
+    let (_service, url) = start_server(&work.path().join("server"));
+    let cli = work.path().join("cli");
+    let (ok, registered) = enigm(
+        &cli,
+        &url,
+        &[
+            "account",
+            "register",
+            "--username",
+            "e2e-bob",
+            "--password-stdin",
+        ],
+        &format!("{OLD_PASSWORD}\n"),
+    );
+    assert!(ok, "{registered}");
+    let phrase: Vec<String> = registered["recovery_phrase"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+
+    let mut screens = Screens::new("restore");
+    let app = App::launch(&work.path().join("app"), &url).await;
+    let result = restore(&app.driver, &mut screens, &phrase).await;
+    let renamed = match result {
+        Ok(()) => rename(&app.driver, &mut screens).await,
+        Err(error) => Err(error),
+    };
+    app.quit().await;
+    renamed.unwrap();
+
+    // The CLI's device was marked lost: its session ended with the recovery, and signing in
+    // again, even with the new password, is refused as revoked.
+    let (ok, answer) = enigm(&cli, &url, &["device", "list"], "");
+    assert!(!ok, "{answer}");
+    let (ok, answer) = enigm(
+        &cli,
+        &url,
+        &[
+            "account",
+            "login",
+            "--username",
+            "e2e-bob",
+            "--password-stdin",
+        ],
+        &format!("{NEW_PASSWORD}\n"),
+    );
+    assert!(!ok, "{answer}");
+    assert_eq!(answer["error"]["code"], "device_revoked", "{answer}");
+}
+
+async fn restore(
+    driver: &WebDriver,
+    screens: &mut Screens,
+    phrase: &[String],
+) -> WebDriverResult<()> {
+    click(driver, "//button[.//strong[normalize-space()='Restore']]").await?;
+    find(driver, "//input[@id='username']")
+        .await
+        .send_keys("e2e-bob")
+        .await?;
+    for (index, word) in phrase.iter().enumerate() {
+        let field = find(driver, &format!("//input[@id='phrase-word-{index}']")).await;
+        // The first word as its four-letter prefix: the backend completes it on leaving.
+        let typed = if index == 0 {
+            &word[..4.min(word.len())]
+        } else {
+            word
+        };
+        field.send_keys(typed).await?;
+    }
+    find(
+        driver,
+        "//*[@data-testid='phrase-status'][contains(., 'the phrase checks out')]",
+    )
+    .await;
+    let first = find(driver, "//input[@id='phrase-word-0']").await;
+    assert_eq!(first.value().await?.as_deref(), Some(phrase[0].as_str()));
+    find(driver, "//input[@id='password']")
+        .await
+        .send_keys(NEW_PASSWORD)
+        .await?;
+    find(driver, "//p[@id='strength'][contains(., 'Strong')]").await;
+    screens.save(driver, "words").await;
+    click(
+        driver,
+        "//button[@type='submit'][normalize-space()='Continue']",
+    )
+    .await?;
+
+    find(
+        driver,
+        "//h1[normalize-space()='Which devices did you lose?']",
+    )
+    .await;
+    let rows = driver
+        .find_all(By::Css("[data-testid='restore-device']"))
+        .await?;
+    assert_eq!(rows.len(), 1, "the CLI's device, verified with the phrase");
+    rows[0]
+        .find(By::XPath(".//input[@type='checkbox']"))
+        .await?
+        .click()
+        .await?;
+    screens.save(driver, "devices-to-revoke").await;
+    click(
+        driver,
+        "//button[normalize-space()='Restore, remove 1 lost']",
+    )
+    .await?;
+
+    let verified = find(driver, "//*[@data-testid='verified']").await;
+    assert_eq!(verified.text().await?.trim(), "Device list verified");
+    let rows = driver.find_all(By::Css("[data-testid='device']")).await?;
+    assert_eq!(rows.len(), 2);
+    let mut states = Vec::new();
+    for row in &rows {
+        let state = row
+            .find(By::Css("[data-state]"))
+            .await?
+            .attr("data-state")
+            .await?
+            .unwrap_or_default();
+        states.push((row.text().await?.contains("This computer"), state));
+    }
+    states.sort();
+    assert_eq!(
+        states,
+        [(false, "revoked".to_owned()), (true, "active".to_owned())],
+        "the CLI's device removed, this computer active"
+    );
+    screens.save(driver, "devices").await;
+
+    // The timeline: a lane per device, the CLI's ending removed by the recovery phrase.
+    let timeline = find(driver, "//*[@data-testid='timeline']").await;
+    timeline.scroll_into_view().await?;
+    let lanes = timeline.find_all(By::Css(".lane")).await?;
+    assert_eq!(lanes.len(), 2);
+    timeline
+        .find(By::Css(".lane [data-state='revoked']"))
+        .await?;
+    screens.save(driver, "timeline").await;
+    driver.set_window_rect(0, 0, 800, 600).await?;
+    find(driver, "//*[@data-testid='timeline']")
+        .await
+        .scroll_into_view()
+        .await?;
+    screens.save(driver, "timeline-800x600").await;
+    Ok(())
+}
+
+async fn rename(driver: &WebDriver, screens: &mut Screens) -> WebDriverResult<()> {
+    let this = "//li[@data-testid='device'][.//*[@data-state='active']]";
+    find(driver, this).await.scroll_into_view().await?;
+    click(
+        driver,
+        &format!("{this}//button[normalize-space()='Rename…']"),
+    )
+    .await?;
+    let field = find(driver, "//input[starts-with(@id, 'label-')]").await;
+    field.send_keys("E2E desk").await?;
+    screens.save(driver, "rename").await;
+    click(driver, "//button[@type='submit'][normalize-space()='Save']").await?;
+    let row = find(
+        driver,
+        "//li[@data-testid='device'][.//span[@class and contains(@class, 'name')][normalize-space()='E2E desk']]",
+    )
+    .await;
+    assert!(row.text().await?.contains("This computer"));
+    screens.save(driver, "renamed").await;
+    Ok(())
+}
