@@ -4,7 +4,7 @@
 //! They are plain views of the engine's own types: conversions only, no protocol decisions.
 //! Field names are snake_case like the CLI's JSON (DESIGN §16).
 
-use enigm_client::{Actor, DeviceList, DeviceView, LedgerHistory, WatchUpdate};
+use enigm_client::{Actor, DeviceList, DeviceNews, DeviceView, LedgerHistory, WatchUpdate};
 use enigm_core::identity::DeviceId;
 use enigm_core::lifecycle::{self, LifecycleEvent};
 use enigm_core::recovery;
@@ -400,6 +400,13 @@ pub enum SessionUpdate {
     EnrollmentRequested,
     /// Someone started a recovery of the account.
     RecoveryStarted,
+    /// Another device joined, was replaced or was removed: every device tells its user.
+    DeviceNews {
+        /// What happened.
+        news: DeviceNewsKind,
+        /// The device it happened to, as the list now shows it.
+        device: DeviceItem,
+    },
     /// The service cannot be reached; the engine retries after `retry_in_ms`.
     Offline {
         /// Wait before the next attempt.
@@ -418,6 +425,7 @@ impl SessionUpdate {
             Self::Devices { .. } => "devices",
             Self::EnrollmentRequested => "enrollment_requested",
             Self::RecoveryStarted => "recovery_started",
+            Self::DeviceNews { .. } => "device_news",
             Self::Offline { .. } => "offline",
             Self::Online => "online",
         }
@@ -439,6 +447,41 @@ impl SessionUpdate {
             },
             WatchUpdate::Online => Self::Online,
         })
+    }
+
+    /// The news between two verified lists the watch delivered, one update per device.
+    pub fn news(list: &DeviceList, before: &DeviceList) -> Result<Vec<Self>, IpcError> {
+        list.news_since(before)
+            .into_iter()
+            .map(|(news, device)| {
+                Ok(Self::DeviceNews {
+                    news: news.into(),
+                    device: DeviceItem::try_from(device.clone())?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What happened to another device, for [`SessionUpdate::DeviceNews`].
+#[derive(Clone, Copy, Debug, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceNewsKind {
+    /// It became active.
+    Joined,
+    /// A newer device took its place.
+    Replaced,
+    /// It was removed from the account.
+    Removed,
+}
+
+impl From<DeviceNews> for DeviceNewsKind {
+    fn from(news: DeviceNews) -> Self {
+        match news {
+            DeviceNews::Joined => Self::Joined,
+            DeviceNews::Replaced => Self::Replaced,
+            DeviceNews::Removed => Self::Removed,
+        }
     }
 }
 
@@ -880,6 +923,7 @@ mod tests {
             AccountState::decl(&cfg),
             SessionStatusView::decl(&cfg),
             SessionUpdate::decl(&cfg),
+            DeviceNewsKind::decl(&cfg),
             EmojiView::decl(&cfg),
             EnrollmentProgress::decl(&cfg),
             EnrollmentOutcomeView::decl(&cfg),

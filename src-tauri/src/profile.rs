@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use enigm_client::{Engine, ServiceClient};
+use enigm_client::{DeviceList, Engine, ServiceClient, WatchUpdate};
 use enigm_store::{Keychain, Store, StoreInfo};
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter, Manager};
@@ -167,18 +167,22 @@ impl Profile {
         }
         let app = app.clone();
         let task = tauri::async_runtime::spawn(async move {
+            // The list the window was last sent, to tell what changed in the next one.
+            let mut last_list: Option<DeviceList> = None;
             let result = engine
-                .watch(|update| match SessionUpdate::new(update) {
-                    Ok(update) => {
-                        if matches!(update, SessionUpdate::EnrollmentRequested) {
-                            crate::commands::enroll::notify_request(&app);
+                .watch(|update| {
+                    forward(&app, SessionUpdate::new(update));
+                    if let WatchUpdate::Devices { list } = update {
+                        if let Some(before) = &last_list {
+                            match SessionUpdate::news(list, before) {
+                                Ok(news) => {
+                                    news.into_iter().for_each(|item| forward(&app, Ok(item)))
+                                }
+                                Err(error) => forward(&app, Err(error)),
+                            }
                         }
-                        tracing::debug!(kind = update.kind(), "session update");
-                        if let Err(error) = app.emit(SESSION_UPDATE_EVENT, update) {
-                            tracing::warn!(%error, "a session update could not reach the window");
-                        }
+                        last_list = Some(list.clone());
                     }
-                    Err(error) => tracing::warn!(code = error.code, "a session update was dropped"),
                 })
                 .await;
             match result {
@@ -196,6 +200,22 @@ impl Profile {
         {
             task.abort();
         }
+    }
+}
+
+/// Sends one live update to the window (and raises a notification for an enrollment request).
+fn forward(app: &AppHandle, update: Result<SessionUpdate, IpcError>) {
+    match update {
+        Ok(update) => {
+            if matches!(update, SessionUpdate::EnrollmentRequested) {
+                crate::commands::enroll::notify_request(app);
+            }
+            tracing::debug!(kind = update.kind(), "session update");
+            if let Err(error) = app.emit(SESSION_UPDATE_EVENT, update) {
+                tracing::warn!(%error, "a session update could not reach the window");
+            }
+        }
+        Err(error) => tracing::warn!(code = error.code, "a session update was dropped"),
     }
 }
 

@@ -195,6 +195,38 @@ describe('live updates', () => {
   });
 });
 
+describe('notices', () => {
+  it('tells when another device joins or is removed, and when the recovery phrase is used, until dismissed', async () => {
+    mockIPC(
+      (cmd) => {
+        if (cmd === 'app_status') return status(true, active);
+        if (cmd === 'list_devices') return twoDevices;
+        return undefined;
+      },
+      { shouldMockEvents: true },
+    );
+    render(App);
+    await screen.findAllByTestId('device');
+    const laptop = twoDevices.devices[1];
+    await emit('session-update', { event: 'device_news', news: 'joined', device: laptop });
+    await emit('session-update', {
+      event: 'device_news',
+      news: 'removed',
+      device: { ...laptop, state: 'revoked' },
+    });
+    await emit('session-update', { event: 'recovery_started' });
+    await vi.waitFor(() => expect(screen.getAllByTestId('notice')).toHaveLength(3));
+    const texts = screen.getAllByTestId('notice').map((notice) => notice.textContent ?? '');
+    expect(texts[0]).toContain('Work laptop joined your account.');
+    expect(texts[1]).toContain('Work laptop was removed from your account.');
+    expect(texts[2]).toContain('recovery phrase is being used');
+    const [joined] = screen.getAllByTestId('notice');
+    await fireEvent.click(within(joined as HTMLElement).getByRole('button', { name: 'Dismiss' }));
+    await vi.waitFor(() => expect(screen.getAllByTestId('notice')).toHaveLength(2));
+    expect(screen.queryByText('Work laptop joined your account.')).toBeNull();
+  });
+});
+
 describe('session and settings', () => {
   it('lists a decision per operation with the reasons', async () => {
     const session: SessionStatusView = {

@@ -37,5 +37,5 @@ pub use enroll::{EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, S
 pub use error::ClientError;
 pub use history::{Actor, EntryView, LedgerHistory};
 pub use recover::{Recovered, RecoveryCandidate, check_phrase};
-pub use view::{DeviceList, DeviceView, HeadView};
+pub use view::{DeviceList, DeviceNews, DeviceView, HeadView};
 pub use watch::WatchUpdate;

@@ -3,6 +3,7 @@
 
 use enigm_core::identity::DeviceId;
 use enigm_core::ledger::{DeviceOrigin, LedgerState};
+use enigm_core::lifecycle::DeviceState;
 use serde::Serialize;
 
 use crate::ClientError;
@@ -63,6 +64,19 @@ pub struct DeviceList {
     pub verified: bool,
 }
 
+/// What happened to another device of the account between two verified lists: every device
+/// tells its user when one joins, is replaced or is removed (DESIGN §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceNews {
+    /// It became active: approved, or the device a recovery created.
+    Joined,
+    /// A newer device took its place.
+    Replaced,
+    /// It was revoked, or retired while still trusted.
+    Removed,
+}
+
 impl DeviceList {
     /// The view of a verified state; `this` is the engine's own device.
     pub fn from_state(state: &LedgerState, this: Option<DeviceId>) -> Self {
@@ -99,6 +113,45 @@ impl DeviceList {
             },
             verified: true,
         }
+    }
+
+    /// The news between `before` and this later list, in joining order. This device is left
+    /// out (its own removal has a screen of its own), and so is a step that changes nothing
+    /// for the user, like retiring a device already revoked.
+    pub fn news_since<'a>(&'a self, before: &DeviceList) -> Vec<(DeviceNews, &'a DeviceView)> {
+        let is = |state: &str, wanted: DeviceState| state == wanted.as_str();
+        self.devices
+            .iter()
+            .filter(|device| !device.this_device)
+            .filter_map(|device| {
+                let was = before
+                    .devices
+                    .iter()
+                    .find(|old| old.device_id == device.device_id)
+                    .map(|old| old.state);
+                if was == Some(device.state) {
+                    return None;
+                }
+                let was_waiting = was.is_none_or(|old| {
+                    is(old, DeviceState::Pending) || is(old, DeviceState::Review)
+                });
+                let was_trusted = was.is_some_and(|old| {
+                    is(old, DeviceState::Active) || is(old, DeviceState::Suspended)
+                });
+                let news = if is(device.state, DeviceState::Active) && was_waiting {
+                    DeviceNews::Joined
+                } else if is(device.state, DeviceState::Replaced) {
+                    DeviceNews::Replaced
+                } else if is(device.state, DeviceState::Revoked)
+                    || (is(device.state, DeviceState::Retired) && was_trusted)
+                {
+                    DeviceNews::Removed
+                } else {
+                    return None;
+                };
+                Some((news, device))
+            })
+            .collect()
     }
 
     /// The device whose id is `text` or starts with it (hex, at least 4 characters).
@@ -183,5 +236,60 @@ mod tests {
         assert_eq!(json["devices"][0]["device_id"], hex);
         assert_eq!(json["verified"], true);
         assert_eq!(json["head"]["seq"], 0);
+    }
+
+    #[test]
+    fn news_tells_who_joined_was_replaced_or_removed_but_not_this_device() {
+        let device = |n: u8, state: &'static str, this_device: bool| DeviceView {
+            device_id: DeviceId::from_bytes([n; 16]),
+            fingerprint: String::new(),
+            label: None,
+            state,
+            this_device,
+            origin: "enrollment",
+            approved_by: None,
+            added_at: u64::from(n),
+            changed_at: u64::from(n),
+            replaces: None,
+            replaced_by: None,
+        };
+        let list = |devices: Vec<DeviceView>| DeviceList {
+            devices,
+            head: HeadView {
+                seq: 0,
+                hash: [0; 32],
+            },
+            verified: true,
+        };
+        let before = list(vec![
+            device(1, "active", true),
+            device(2, "active", false),
+            device(3, "active", false),
+            device(4, "revoked", false),
+            device(5, "pending", false),
+        ]);
+        let after = list(vec![
+            device(1, "revoked", true),
+            device(2, "replaced", false),
+            device(3, "revoked", false),
+            device(4, "retired", false),
+            device(5, "active", false),
+            device(6, "active", false),
+        ]);
+        let news: Vec<(DeviceNews, u8)> = after
+            .news_since(&before)
+            .into_iter()
+            .map(|(news, view)| (news, view.device_id.as_bytes()[0]))
+            .collect();
+        assert_eq!(
+            news,
+            [
+                (DeviceNews::Replaced, 2),
+                (DeviceNews::Removed, 3),
+                (DeviceNews::Joined, 5),
+                (DeviceNews::Joined, 6),
+            ]
+        );
+        assert!(after.news_since(&after).is_empty());
     }
 }

@@ -192,11 +192,21 @@ session: SessionView, } | { "event": "devices",
 /**
  * The verified list.
  */
-list: DeviceListView, } | { "event": "enrollment_requested" } | { "event": "recovery_started" } | { "event": "offline", 
+list: DeviceListView, } | { "event": "enrollment_requested" } | { "event": "recovery_started" } | { "event": "device_news", 
+/**
+ * What happened.
+ */
+news: DeviceNewsKind, 
+/**
+ * The device it happened to, as the list now shows it.
+ */
+device: DeviceItem, } | { "event": "offline", 
 /**
  * Wait before the next attempt.
  */
 retry_in_ms: number, } | { "event": "online" };
+
+export type DeviceNewsKind = "joined" | "replaced" | "removed";
 
 export type EmojiView = { 
 /**
