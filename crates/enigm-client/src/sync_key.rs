@@ -285,7 +285,10 @@ impl Engine {
     /// The labels of the ledger's devices that this device can decrypt. A label that does not
     /// decrypt (an epoch this device never held, tampered ciphertext) is left out; an item that
     /// names no device of the ledger is ignored.
-    async fn labels(&self, state: &LedgerState) -> Result<Vec<(DeviceId, String)>, ClientError> {
+    pub(crate) async fn labels(
+        &self,
+        state: &LedgerState,
+    ) -> Result<Vec<(DeviceId, String)>, ClientError> {
         let (account_id, _) = self.identity().await?;
         let list: SharedList = self.signed(Method::GET, "/v1/shared", None).await?;
         let mut labels = Vec::new();

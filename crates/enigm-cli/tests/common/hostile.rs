@@ -2,7 +2,8 @@
 //! that forwards every request unchanged and rewrites ledger pages (`GET /v1/ledger`) the way a
 //! compromised or buggy service could: a rewritten past entry (a fork), a shorter history (a
 //! rollback), a forged entry (an injected device), or entries withheld behind the true head; or
-//! it hands a device a sync-key copy of its choosing (`GET /v1/sync-keys/mine`).
+//! it hands a device a sync-key copy of its choosing (`GET /v1/sync-keys/mine`), or shows an
+//! enrollment request naming another device to replace.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -34,6 +35,9 @@ pub enum Tamper {
     /// Answer every sync-key rotation (`POST /v1/sync-keys`) with 503 without forwarding it, as
     /// a service that is down at the wrong moment would.
     RefuseRotations,
+    /// Show every enrollment request (`/v1/enrollments...` answers) as replacing `replaces`
+    /// (a device id in hex).
+    EnrollmentReplaces { replaces: String },
 }
 
 /// The proxy; it serves until the test process ends.
@@ -143,6 +147,14 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
                 .into_bytes();
             status = 200;
         }
+        if let Tamper::EnrollmentReplaces { replaces } = &*tamper.lock().unwrap()
+            && path.starts_with("/v1/enrollments")
+            && let Ok(mut view) = serde_json::from_slice::<Value>(&out)
+            && view.get("replaces").is_some()
+        {
+            view["replaces"] = json!(replaces);
+            out = view.to_string().into_bytes();
+        }
         if method == "GET" && path.starts_with("/v1/ledger") && response.status == 200 {
             let since: u64 = path
                 .split_once("since=")
@@ -173,7 +185,10 @@ fn rewrite(page: &Value, since: u64, tamper: &Tamper) -> Value {
         .collect();
     let mut head = page["head"].clone();
     match tamper {
-        Tamper::Honest | Tamper::SyncKeyCopy { .. } | Tamper::RefuseRotations => {
+        Tamper::Honest
+        | Tamper::SyncKeyCopy { .. }
+        | Tamper::RefuseRotations
+        | Tamper::EnrollmentReplaces { .. } => {
             return page.clone();
         }
         Tamper::Replace { seq, bytes } => {
