@@ -400,6 +400,23 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     assert_enrolled(&server, &pair3);
 }
 
+/// B asks, A (against the service at `approver_url`) approves, both users say yes: the steps
+/// after which the approver is killed. Returns the request id, B and A, still running.
+fn both_confirm(
+    server: &ServerProcess,
+    pair: &Pair,
+    approver_url: &str,
+) -> (String, Running, Running) {
+    let mut b = Running::enroll(&pair.b, server, &pair.username);
+    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let mut a = Running::start_at(&pair.a, approver_url, &["device", "approve", &id], "");
+    a.expect_event("sas");
+    b.expect_event("sas");
+    b.answer("yes");
+    a.answer("yes");
+    (id, b, a)
+}
+
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn kill_9_of_the_approving_device_at_each_step_then_a_retry_completes() {
@@ -427,13 +444,7 @@ fn kill_9_of_the_approving_device_at_each_step_then_a_retry_completes() {
     // Right after A confirmed (its MAC, the append or the hand-over may or may not be out):
     // approving again either finishes the hand-over or cancels; never a half-added device.
     let pair2 = sign_up(&server, "killa2");
-    let mut b = Running::enroll(&pair2.b, &server, &pair2.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair2.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
-    b.answer("yes");
-    a.answer("yes");
+    let (id, mut b, a) = both_confirm(&server, &pair2, &url(&server));
     a.kill9();
     let mut again = Running::approve(&pair2.a, &server, &id);
     match again.next()["event"].as_str().unwrap() {
@@ -651,4 +662,36 @@ fn a_replacement_of_an_unknown_or_removed_device_or_a_tampered_one_changes_nothi
         refused_replacement(&server, &pair, &c, &b_id),
         "not_replaceable"
     );
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn a_device_the_dead_approver_left_without_the_sync_key_gets_it_at_the_next_sync() {
+    let data = tempfile::tempdir().unwrap();
+    let server =
+        ServerProcess::start_in(&data.path().join("data"), &["--enrollment-ttl-secs", "30"]);
+    let pair = sign_up(&server, "heal");
+    let (epoch_before, _) = sync_key(&pair.a).unwrap();
+
+    // A is killed after appending B, while its hand-over has not reached the service.
+    let hostile = HostileService::start(server.addr);
+    let (held, hand_over) = std::sync::mpsc::channel();
+    hostile.set(Tamper::HoldCompletions { held });
+    let (_, mut b, a) = both_confirm(&server, &pair, &hostile.url());
+    hand_over.recv_timeout(running::WAIT).unwrap();
+    a.kill9();
+
+    // The request expires without the hand-over: B is in the account without the key.
+    let ended = b.next();
+    assert_eq!(
+        ended["error"]["code"], "enrolled_without_sync_key",
+        "{ended}"
+    );
+    assert_eq!(sync_key(&pair.b), None);
+
+    // A's next sync sees an active device without a copy and moves to a new epoch that has
+    // one; B's next sync takes it. Both list the same two active devices.
+    devices(&server, &pair.a);
+    assert_eq!(sync_key(&pair.a).unwrap().0, epoch_before + 1);
+    assert_enrolled(&server, &pair);
 }

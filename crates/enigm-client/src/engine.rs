@@ -518,6 +518,13 @@ impl Engine {
                 "an owed sync key rotation failed again"
             );
         }
+        // A device left without the key by an approver that died before the hand-over.
+        if let Err(error) = self.heal_missing_copies(&state).await {
+            tracing::warn!(
+                code = error.code(),
+                "giving a device without the sync key a copy failed"
+            );
+        }
         self.device_list(&state).await
     }
 

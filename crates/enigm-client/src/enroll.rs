@@ -793,18 +793,30 @@ impl Engine {
         new_device: &DevicePublicKeys,
         replaces: Option<DeviceId>,
     ) -> Result<EnrollmentOutcome, ClientError> {
-        let key = self
-            .with_store_blocking(|store| store.sync_key())
-            .await?
-            .ok_or(ClientError::NoSyncKey)?;
-        let sealed = key.seal_to(&mut OsRng, account_id, new_device);
-        let completed: RelayView = self
-            .post_step(
-                request_id,
-                "complete",
-                &json!({ "sealed_key": b64(sealed.as_bytes()) }),
-            )
-            .await?;
+        let mut retried = false;
+        let completed: RelayView = loop {
+            let key = self
+                .with_store_blocking(|store| store.sync_key())
+                .await?
+                .ok_or(ClientError::NoSyncKey)?;
+            let sealed = key.seal_to(&mut OsRng, account_id, new_device);
+            let posted = self
+                .post_step(
+                    request_id,
+                    "complete",
+                    &json!({ "sealed_key": b64(sealed.as_bytes()) }),
+                )
+                .await;
+            match posted {
+                // Another device rotated meanwhile (it saw the new device without a copy):
+                // hand over its epoch instead.
+                Err(error) if error.code() == "stale_sync_epoch" && !retried => {
+                    retried = true;
+                    self.refresh_sync_key().await?;
+                }
+                other => break other?,
+            }
+        };
         tracing::info!("enrollment completed");
         if replaces.is_some()
             && let Err(error) = self.rotate_after_change().await

@@ -40,6 +40,12 @@ struct MineReply {
 }
 
 #[derive(Deserialize)]
+struct MissingReply {
+    epoch: u64,
+    devices: Vec<String>,
+}
+
+#[derive(Deserialize)]
 struct SharedList {
     items: Vec<SharedItemJson>,
 }
@@ -206,6 +212,45 @@ impl Engine {
         if owed.as_deref() == Some(b"1".as_slice()) {
             self.rotate_after_change().await?;
             tracing::info!("owed sync key rotation done");
+        }
+        Ok(())
+    }
+
+    /// Rotates when a device active in `state` (this engine's verified ledger) holds no copy of
+    /// the current epoch, so it gets one: an approver that died between adding a device and
+    /// handing it the key leaves it active without the key
+    /// ([`ClientError::EnrolledWithoutSyncKey`]). Only a device holding the current epoch does
+    /// it; the service's list is a hint checked against the verified ledger, and the worst a
+    /// lying service gets is one rotation per sync.
+    ///
+    /// # Errors
+    /// As [`Engine::rotate_sync_key`]; the service's refusals.
+    pub(crate) async fn heal_missing_copies(&self, state: &LedgerState) -> Result<(), ClientError> {
+        let held = self.sync_epoch().await?;
+        if held == 0 {
+            return Ok(());
+        }
+        let reply: MissingReply = self
+            .signed(Method::GET, "/v1/sync-keys/missing", None)
+            .await?;
+        if reply.epoch != held {
+            return Ok(());
+        }
+        let (_, secrets) = self.identity().await?;
+        let own = secrets.device_id();
+        let lacking = reply
+            .devices
+            .iter()
+            .filter_map(|text| DeviceId::from_hex(text))
+            .any(|id| {
+                id != own
+                    && state
+                        .device(&id)
+                        .is_some_and(|record| record.state == DeviceState::Active)
+            });
+        if lacking {
+            tracing::info!("an active device has no copy of the sync key; rotating");
+            self.rotate_after_change().await?;
         }
         Ok(())
     }
