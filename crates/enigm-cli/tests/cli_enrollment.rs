@@ -18,9 +18,7 @@ use common::ServerProcess;
 use common::cli::{enigm, failed, failed_code, ok, url};
 use common::hostile::{HostileService, Tamper};
 use common::running::{self, PASSWORD, Running};
-use enigm_core::sync_key::SyncKey;
 use enigm_store::{Keychain, Store};
-use rand_core::OsRng;
 use serde_json::Value;
 
 /// Two profiles of one account: A registered (and holding a sync key), B empty.
@@ -48,24 +46,16 @@ fn sign_up(server: &ServerProcess, name: &str) -> Pair {
         ],
         &format!("{PASSWORD}\n"),
     ));
-    seed_sync_key(&a);
+    assert_eq!(
+        sync_key(&a).map(|(epoch, _)| epoch),
+        Some(1),
+        "registration starts sync epoch 1"
+    );
     Pair {
         _dir: dir,
         a,
         b,
         username,
-    }
-}
-
-/// Registration creates sync-key epoch 1 once the sync-key engine lands (branch `synckey`);
-/// until then the test gives A what registration will.
-fn seed_sync_key(profile: &Path) {
-    let keychain = Keychain::platform().unwrap();
-    let mut store = Store::open(profile, &keychain).unwrap();
-    if store.sync_key().unwrap().is_none() {
-        store
-            .save_sync_key(&SyncKey::generate(&mut OsRng, 1))
-            .unwrap();
     }
 }
 
@@ -259,11 +249,7 @@ fn a_mismatch_on_either_side_or_an_interrupt_cancels_and_a_retry_completes() {
     let pair = sign_up(&server, "mismatch");
 
     // B's user sees a different code.
-    let mut b = Running::enroll(&pair.b, &server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (_, mut b, mut a) = codes_shown(&server, &pair, &url(&server));
     a.answer("yes");
     b.answer("no");
     b.expect_event("cancelled");
@@ -273,11 +259,7 @@ fn a_mismatch_on_either_side_or_an_interrupt_cancels_and_a_retry_completes() {
     assert_not_added(&server, &pair);
 
     // A's user sees a different code.
-    let mut b = Running::enroll(&pair.b, &server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (_, mut b, mut a) = codes_shown(&server, &pair, &url(&server));
     a.answer("no");
     a.expect_event("rejected");
     b.answer("yes");
@@ -339,11 +321,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     // After accept and reveal (the code is on screen), with A's MAC posted: the restart
     // cancels; A hears it; a new enrollment completes.
     let pair2 = sign_up(&server, "killb2");
-    let mut b = Running::enroll(&pair2.b, &server, &pair2.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair2.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (_, b, mut a) = codes_shown(&server, &pair2, &url(&server));
     b.kill9();
     a.answer("yes");
     let mut b = Running::enroll(&pair2.b, &server, &pair2.username);
@@ -365,11 +343,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     // Right after B confirmed (its MAC may or may not be out): the restart either resumes the
     // hand-over or starts over; either way one AddDevice, and B ends active with the key.
     let pair3 = sign_up(&server, "killb3");
-    let mut b = Running::enroll(&pair3.b, &server, &pair3.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair3.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (_, mut b, mut a) = codes_shown(&server, &pair3, &url(&server));
     a.answer("yes");
     b.answer("yes");
     b.kill9();
@@ -407,13 +381,24 @@ fn both_confirm(
     pair: &Pair,
     approver_url: &str,
 ) -> (String, Running, Running) {
+    let (id, mut b, mut a) = codes_shown(server, pair, approver_url);
+    b.answer("yes");
+    a.answer("yes");
+    (id, b, a)
+}
+
+/// B asks and A (against the service at `approver_url`) starts approving, until both show the
+/// code: the steps every kill -9 case starts with. Returns the request id, B and A.
+fn codes_shown(
+    server: &ServerProcess,
+    pair: &Pair,
+    approver_url: &str,
+) -> (String, Running, Running) {
     let mut b = Running::enroll(&pair.b, server, &pair.username);
     let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
     let mut a = Running::start_at(&pair.a, approver_url, &["device", "approve", &id], "");
     a.expect_event("sas");
     b.expect_event("sas");
-    b.answer("yes");
-    a.answer("yes");
     (id, b, a)
 }
 
@@ -425,11 +410,7 @@ fn kill_9_of_the_approving_device_at_each_step_then_a_retry_completes() {
     // After accept and reveal: A's SAS secrets are gone; approving again cancels, B hears it,
     // and a new enrollment completes.
     let pair1 = sign_up(&server, "killa1");
-    let mut b = Running::enroll(&pair1.b, &server, &pair1.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair1.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (id, mut b, a) = codes_shown(&server, &pair1, &url(&server));
     a.kill9();
     b.answer("yes");
     let mut again = Running::approve(&pair1.a, &server, &id);

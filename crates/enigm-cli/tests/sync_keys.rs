@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::cli::{failed_code, ok};
-use common::enigm::{self, Account, Session, SignOptions, b64, login, register, signed, unb64};
+use common::enigm::{self, Account, Device, Session, b64, login, sign_up, unb64};
 use common::hostile::{HostileService, Tamper};
 use common::push::{connect, next_event};
 use common::running;
@@ -36,63 +36,6 @@ use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple 42";
-
-/// A device with its session.
-struct Device {
-    secrets: DeviceSecrets,
-    session: Session,
-}
-
-impl Device {
-    fn id(&self) -> String {
-        self.secrets.device_id().to_hex()
-    }
-
-    /// Sends a signed request with a JSON body (`Value::Null` for none).
-    fn call(&self, http: &Http, method: &str, path: &str, body: &Value) -> common::Response {
-        let bytes = if body.is_null() {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        };
-        signed(
-            http,
-            &self.session,
-            &self.secrets,
-            method,
-            path,
-            &bytes,
-            &SignOptions::default(),
-        )
-    }
-
-    /// Expects `status`; returns the body.
-    fn expect(&self, http: &Http, method: &str, path: &str, body: Value, status: u16) -> Value {
-        let reply = self.call(http, method, path, &body);
-        assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.json());
-        reply.json()
-    }
-
-    /// Expects a refusal with `status` and `code`; returns the body.
-    fn refused(
-        &self,
-        http: &Http,
-        method: &str,
-        path: &str,
-        body: Value,
-        status: u16,
-        code: &str,
-    ) -> Value {
-        let reply = self.call(http, method, path, &body);
-        assert_eq!(
-            (reply.status, reply.error_code().as_str()),
-            (status, code),
-            "{method} {path}: {:?}",
-            reply.json()
-        );
-        reply.json()
-    }
-}
 
 /// A fresh key of `epoch` sealed to `to`.
 fn sealed(account: &Account, epoch: u64, to: &DeviceSecrets) -> Vec<u8> {
@@ -111,15 +54,6 @@ fn rotation(epoch: u64, copies: Vec<Value>) -> Value {
     json!({ "epoch": epoch, "copies": copies })
 }
 
-/// An account with its first device signed in.
-fn sign_up(http: &Http) -> (Account, Device) {
-    let username = format!("sync-{:016x}", OsRng.next_u64());
-    let account = register(http, &username, PASSWORD);
-    let session = login(http, &username, PASSWORD, &account.device).unwrap();
-    let secrets = DeviceSecrets::from_bytes(&account.device.to_bytes());
-    (account, Device { secrets, session })
-}
-
 /// Appends one ledger entry of `kind` signed by `by`.
 fn change(http: &Http, account: &Account, by: &Device, kind: EntryKind) {
     let state = enigm::ledger(http, &by.session, &by.secrets);
@@ -130,7 +64,7 @@ fn change(http: &Http, account: &Account, by: &Device, kind: EntryKind) {
 
 async fn epochs_copies_and_shared_items(server: ServerProcess) {
     let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http);
+    let (account, a) = sign_up(&http, "sync", PASSWORD);
     let mine = "/v1/sync-keys/mine";
     let post = |device: &Device, body: Value, status: u16| {
         device.expect(&http, "POST", "/v1/sync-keys", body, status)
