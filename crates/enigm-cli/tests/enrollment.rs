@@ -950,7 +950,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
         400,
         "malformed_request",
     );
-    // `replaces` must name an active or suspended device of the account...
+    // `replaces` must name a device of the account that can be replaced (an active one)...
     let mut body = create_body(&other, &committed);
     body["replaces"] = json!("ab".repeat(16));
     other.refused(
