@@ -75,7 +75,7 @@ pub(crate) fn enroll(global: &Global, args: EnrollArgs) -> Result<(), CliError> 
     let report = &report;
     let auto_confirm = args.auto_confirm;
     let outcome = with_engine(global, async |engine| {
-        let run = engine.enroll(
+        let run = engine.enroll_replacing(
             &args.username,
             &password,
             std::env::consts::OS,
@@ -137,12 +137,13 @@ pub(crate) fn approve(global: &Global, args: &RequestArgs) -> Result<(), CliErro
     let failure = RefCell::new(None);
     let outcome = with_engine(global, async |engine| {
         let failure = &failure;
-        let run = engine.approve_enrollment(&args.request_id, |code, replaces| async move {
-            if let Err(error) = print_code(json, &code, replaces.as_ref()) {
-                failure.borrow_mut().get_or_insert(error);
-            }
-            ask(json).await
-        });
+        let run =
+            engine.approve_enrollment_showing(&args.request_id, |code, replaces| async move {
+                if let Err(error) = print_code(json, &code, replaces.as_ref()) {
+                    failure.borrow_mut().get_or_insert(error);
+                }
+                ask(json).await
+            });
         let finished = tokio::select! {
             outcome = run => Some(outcome),
             _ = tokio::signal::ctrl_c() => None,

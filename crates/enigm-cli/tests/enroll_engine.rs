@@ -177,7 +177,7 @@ async fn the_approver_refuses_an_old_reveal_and_a_mac_from_another_run() {
     let (id, committed) = tokio::task::block_in_place(|| request(&b));
     let run = {
         let (a, id) = (a.clone(), id.clone());
-        tokio::spawn(async move { a.approve_enrollment(&id, async |_, _| true).await })
+        tokio::spawn(async move { a.approve_enrollment(&id, async |_| true).await })
     };
     tokio::task::block_in_place(|| {
         let stale = NewDeviceCommitted::start(&mut OsRng, b.secrets.public());
@@ -192,7 +192,7 @@ async fn the_approver_refuses_an_old_reveal_and_a_mac_from_another_run() {
     let (id, committed) = tokio::task::block_in_place(|| request(&b));
     let run = {
         let (a, id) = (a.clone(), id.clone());
-        tokio::spawn(async move { a.approve_enrollment(&id, async |_, _| true).await })
+        tokio::spawn(async move { a.approve_enrollment(&id, async |_| true).await })
     };
     tokio::task::block_in_place(|| {
         let exchanged = reveal(&b, account, &id, committed, None);
@@ -350,7 +350,6 @@ async fn start_against_raw_approver(
             &username,
             &Zeroizing::new(PASSWORD.to_owned()),
             "linux",
-            None,
             |event| {
                 let enigm_client::EnrollEvent::Request { id } = event;
                 if let Some(sender) = sender.take() {

@@ -345,9 +345,27 @@ impl Engine {
     /// the request). A request left open by an earlier run of this profile is resumed when only
     /// the hand-over is missing, else cancelled before a new one is posted.
     ///
-    /// `replaces` (a device id or a unique prefix of one) makes it a replacement: the device is
-    /// resolved in the service's ledger, verified here, and must be one enigm-core lets a new
-    /// device replace, before anything is posted.
+    /// # Errors
+    /// As [`Engine::enroll_replacing`] without a device to replace.
+    pub async fn enroll<F, Fut>(
+        &self,
+        username: &str,
+        password: &Zeroizing<String>,
+        platform: &str,
+        on_event: impl FnMut(&EnrollEvent),
+        confirm: F,
+    ) -> Result<EnrollmentOutcome, ClientError>
+    where
+        F: FnOnce(ShortCodeView) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        self.enroll_replacing(username, password, platform, None, on_event, confirm)
+            .await
+    }
+
+    /// [`Engine::enroll`], as the replacement of `replaces` when given (a device id or a unique
+    /// prefix of one): the device is resolved in the service's ledger, verified here, and must
+    /// be one enigm-core lets a new device replace, before anything is posted.
     ///
     /// # Errors
     /// [`ClientError::AlreadyRegistered`] if this device is already part of the account;
@@ -360,7 +378,7 @@ impl Engine {
     /// [`ClientError::EnrollmentVerification`] if a relayed message does not verify (the request
     /// is cancelled); [`ClientError::LedgerRejected`] if the ledger does not extend the head the
     /// approver vouched for; the service's refusals.
-    pub async fn enroll<F, Fut>(
+    pub async fn enroll_replacing<F, Fut>(
         &self,
         username: &str,
         password: &Zeroizing<String>,
@@ -582,10 +600,29 @@ impl Engine {
     }
 
     /// Approves request `request_id` from this (active) device. `confirm` is shown the short
-    /// code, and the device the new one replaces if it asked to, and resolves to whether the
-    /// user saw the same code on the new device; `false` cancels the request and ends as
-    /// [`EnrollmentOutcome::Rejected`]. A replacement rotates the account sync key once the new
-    /// device has its copy (a rotation that fails stays owed to the next sync).
+    /// code and resolves to whether the user saw the same code on the new device; `false`
+    /// cancels the request and ends as [`EnrollmentOutcome::Rejected`]. A caller that can show
+    /// which device a replacement supersedes uses [`Engine::approve_enrollment_showing`].
+    ///
+    /// # Errors
+    /// As [`Engine::approve_enrollment_showing`].
+    pub async fn approve_enrollment<F, Fut>(
+        &self,
+        request_id: &str,
+        confirm: F,
+    ) -> Result<EnrollmentOutcome, ClientError>
+    where
+        F: FnOnce(ShortCodeView) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        self.approve_enrollment_showing(request_id, |code, _| confirm(code))
+            .await
+    }
+
+    /// [`Engine::approve_enrollment`], with `confirm` also shown the device the new one
+    /// replaces if it asked to (with its label when this device can decrypt it). A replacement
+    /// rotates the account sync key once the new device has its copy (a rotation that fails
+    /// stays owed to the next sync).
     ///
     /// # Errors
     /// [`ClientError::UnknownDevice`] or [`ClientError::NotReplaceable`] when the request names
@@ -595,7 +632,7 @@ impl Engine {
     /// sync key; [`ClientError::EnrollmentVerification`] for a reveal, MAC or countersignature
     /// that does not verify and [`ClientError::EnrollmentStaleHead`] if the ledger moved since
     /// the MAC (the request is cancelled in both cases); the service's refusals.
-    pub async fn approve_enrollment<F, Fut>(
+    pub async fn approve_enrollment_showing<F, Fut>(
         &self,
         request_id: &str,
         confirm: F,
