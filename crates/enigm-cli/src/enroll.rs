@@ -2,13 +2,16 @@
 //! device, `device requests`, `device approve` and `device reject` on an existing one. The
 //! engine runs the protocol; this module prints its events (JSON lines with `--json`) and asks
 //! the user whether the codes match (one line, `yes` or `no`, from stdin; a prompt on a
-//! terminal). Ctrl-C cancels the request on the relay before exiting.
+//! terminal). Ctrl-C cancels the request on the relay before exiting. `device enroll --replaces
+//! DEVICE` enrolls this device as the replacement of another one (DESIGN §5).
 
 use std::cell::RefCell;
 use std::io::{BufRead, IsTerminal, Read, Write};
 
 use clap::Args;
-use enigm_client::{EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ShortCodeView};
+use enigm_client::{
+    EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ReplacedView, ShortCodeView,
+};
 use serde_json::json;
 
 use crate::user::{print, read_password, to_json, with_engine};
@@ -17,8 +20,9 @@ use crate::{CliError, Global};
 /// Longest answer line read from stdin.
 const MAX_ANSWER_LINE: u64 = 64;
 
-/// `device enroll --username U --password-stdin [--auto-confirm]`.
+/// `device enroll --username U --password-stdin [--auto-confirm] [--replaces DEVICE]`.
 #[derive(Debug, Args)]
+#[command(after_long_help = REPLACES_HELP)]
 pub(crate) struct EnrollArgs {
     /// The account's username.
     #[arg(long)]
@@ -29,7 +33,27 @@ pub(crate) struct EnrollArgs {
     /// Take the short code as confirmed without asking (when the codes are compared elsewhere).
     #[arg(long)]
     auto_confirm: bool,
+    /// Enroll as the replacement of DEVICE (a device id, or a unique prefix of one, as `device
+    /// list` shows it on another device); DEVICE must be active.
+    #[arg(long, value_name = "DEVICE")]
+    replaces: Option<String>,
 }
+
+/// What `device enroll --help` says about replacement.
+const REPLACES_HELP: &str = "\
+Replacing a device (--replaces DEVICE):
+  A replacement is an enrollment that names the device it supersedes, e.g. a new laptop taking
+  over from the old one. It is approved like any other enrollment: the approving device shows
+  the device being replaced (and its label) next to the code, as `replaces` with --json, and
+  `device requests` lists it. Once the new device is active, the replaced one is `replaced` in
+  every device list, can no longer sign in, and the account sync key is rotated so it cannot
+  read anything written afterwards. The new device inherits nothing from it.
+
+  Before anything is sent, this device checks the account's ledger itself: an unknown or
+  ambiguous DEVICE, or a device that is not active (suspended, revoked, already replaced), is
+  refused with `unknown_device`, `ambiguous_device` or `not_replaceable`. If the request as
+  relayed names another device than the one asked, the request is cancelled with
+  `enrollment_replaces_mismatch`.";
 
 /// `device approve|reject REQUEST_ID`.
 #[derive(Debug, Args)]
@@ -51,13 +75,14 @@ pub(crate) fn enroll(global: &Global, args: EnrollArgs) -> Result<(), CliError> 
     let report = &report;
     let auto_confirm = args.auto_confirm;
     let outcome = with_engine(global, async |engine| {
-        let run = engine.enroll(
+        let run = engine.enroll_replacing(
             &args.username,
             &password,
             std::env::consts::OS,
+            args.replaces.as_deref(),
             |event| report(print_event(json, event)),
             |code| async move {
-                report(print_code(json, &code));
+                report(print_code(json, &code, None));
                 auto_confirm || ask(json).await
             },
         );
@@ -86,13 +111,18 @@ pub(crate) fn requests(global: &Global) -> Result<(), CliError> {
         "No device is asking to join your account.".to_owned()
     } else {
         let mut lines = vec![format!(
-            "{:<34} {:<10} {:<19} {}",
-            "REQUEST", "PLATFORM", "FINGERPRINT", "STATE"
+            "{:<34} {:<10} {:<19} {:<18} {}",
+            "REQUEST", "PLATFORM", "FINGERPRINT", "STATE", "REPLACES"
         )];
         lines.extend(requests.iter().map(|request: &EnrollmentRequest| {
+            let replaces = match (&request.replaces, &request.replaces_label) {
+                (Some(id), Some(label)) => format!("{} ({label})", id.to_hex()),
+                (Some(id), None) => id.to_hex(),
+                (None, _) => "-".to_owned(),
+            };
             format!(
-                "{:<34} {:<10} {:<19} {}",
-                request.id, request.platform, request.fingerprint, request.state
+                "{:<34} {:<10} {:<19} {:<18} {}",
+                request.id, request.platform, request.fingerprint, request.state, replaces
             )
         }));
         lines.push("Approve one with: enigm device approve REQUEST".to_owned());
@@ -107,12 +137,13 @@ pub(crate) fn approve(global: &Global, args: &RequestArgs) -> Result<(), CliErro
     let failure = RefCell::new(None);
     let outcome = with_engine(global, async |engine| {
         let failure = &failure;
-        let run = engine.approve_enrollment(&args.request_id, |code| async move {
-            if let Err(error) = print_code(json, &code) {
-                failure.borrow_mut().get_or_insert(error);
-            }
-            ask(json).await
-        });
+        let run =
+            engine.approve_enrollment_showing(&args.request_id, |code, replaces| async move {
+                if let Err(error) = print_code(json, &code, replaces.as_ref()) {
+                    failure.borrow_mut().get_or_insert(error);
+                }
+                ask(json).await
+            });
         let finished = tokio::select! {
             outcome = run => Some(outcome),
             _ = tokio::signal::ctrl_c() => None,
@@ -152,22 +183,37 @@ fn print_event(json: bool, event: &EnrollEvent) -> Result<(), CliError> {
     line(json, &to_json(event)?, &text)
 }
 
-fn print_code(json: bool, code: &ShortCodeView) -> Result<(), CliError> {
+/// The code to compare; on the approving device, with the device a replacement supersedes.
+fn print_code(
+    json: bool,
+    code: &ShortCodeView,
+    replaces: Option<&ReplacedView>,
+) -> Result<(), CliError> {
     let emoji: Vec<String> = code
         .emoji
         .iter()
         .map(|emoji| format!("{} {}", emoji.symbol, emoji.name))
         .collect();
-    let text = format!(
+    let mut text = format!(
         "Check that both devices show the same code:\n\n    {}\n\n    {}\n",
         code.code,
         emoji.join("   ")
     );
-    line(
-        json,
-        &json!({ "event": "sas", "code": code.code, "emoji": to_json(&code.emoji)? }),
-        &text,
-    )
+    let mut value = json!({ "event": "sas", "code": code.code, "emoji": to_json(&code.emoji)? });
+    if let Some(replaced) = replaces {
+        let id = replaced.device_id.to_hex();
+        let name = replaced
+            .label
+            .as_deref()
+            .map_or_else(|| id.clone(), |label| format!("{label} ({id})"));
+        text.push_str(&format!(
+            "\nThe new device replaces {name}: once approved, that device is removed from your \
+             account.\n"
+        ));
+        value["replaces"] = json!(id);
+        value["replaces_label"] = json!(replaced.label);
+    }
+    line(json, &value, &text)
 }
 
 fn print_outcome(

@@ -56,7 +56,7 @@ impl From<ServerError> for CliError {
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
             | ServerError::Refused(_)
-            | ServerError::DeviceRemoved
+            | ServerError::DeviceRemoved { .. }
             | ServerError::LedgerConflict { .. }
             | ServerError::Enrollment(_)
             | ServerError::SyncKey(_)

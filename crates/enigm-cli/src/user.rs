@@ -57,7 +57,8 @@ pub(crate) enum DeviceCommand {
     Revoke(RevokeArgs),
     /// Retire a device that is no longer used.
     Retire(DeviceTarget),
-    /// Ask to add this device to an account; a device already in it approves.
+    /// Ask to add this device to an account (or, with --replaces, to take another device's
+    /// place); a device already in it approves.
     Enroll(crate::enroll::EnrollArgs),
     /// Devices asking to join the account.
     Requests,

@@ -4,145 +4,22 @@
 //! Every way it can end (active, rejected, expired, cancelled by either side, a code mismatch
 //! reported on either side, an interrupt) and kill -9 of either side at each step, followed by
 //! a retry: the ledger always verifies, no device is ever half-added, and a retried enrollment
-//! completes with the new device holding the account sync key.
+//! completes with the new device holding the account sync key. A replacement (`device enroll
+//! --replaces`) supersedes the device it names, which then hears it was replaced, and moves the
+//! sync key on without it; naming a device that cannot be replaced, or a relay that shows
+//! another one, changes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::Duration;
 
 use common::ServerProcess;
-use common::cli::{enigm, ok, url};
-use enigm_core::sync_key::SyncKey;
+use common::cli::{enigm, failed, failed_code, ok, url};
+use common::hostile::{HostileService, Tamper};
+use common::running::{self, PASSWORD, Running};
 use enigm_store::{Keychain, Store};
-use rand_core::OsRng;
 use serde_json::Value;
-
-const PASSWORD: &str = "correct horse battery staple 42";
-/// Bound on waiting for one line from a running command (debug builds run OPAQUE slowly).
-const WAIT: Duration = Duration::from_secs(60);
-
-/// A long-running command whose JSON lines are read as they come.
-struct Running {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-}
-
-impl Running {
-    fn start(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str) -> Self {
-        let mut child = common::cli::command(Some(profile), Some(&url(server)), args)
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).unwrap();
-        input.flush().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (send, lines) = channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            stdin: Some(input),
-            lines,
-        }
-    }
-
-    /// `device enroll` on B with the password on stdin.
-    fn enroll(profile: &Path, server: &ServerProcess, username: &str) -> Self {
-        Self::start(
-            profile,
-            server,
-            &[
-                "device",
-                "enroll",
-                "--username",
-                username,
-                "--password-stdin",
-            ],
-            &format!("{PASSWORD}\n"),
-        )
-    }
-
-    /// `device approve ID` on A.
-    fn approve(profile: &Path, server: &ServerProcess, id: &str) -> Self {
-        Self::start(profile, server, &["device", "approve", id], "")
-    }
-
-    /// The next JSON line, within [`WAIT`].
-    fn next(&mut self) -> Value {
-        match self.lines.recv_timeout(WAIT) {
-            Ok(line) => {
-                serde_json::from_str(&line).unwrap_or_else(|_| panic!("not a JSON line: {line:?}"))
-            }
-            Err(RecvTimeoutError::Timeout) => panic!("no line within {WAIT:?}"),
-            Err(RecvTimeoutError::Disconnected) => {
-                let output = self.child.wait_with_output_now();
-                panic!("the command ended without a line: {output}")
-            }
-        }
-    }
-
-    /// The next line, which must be `{"event": event}`.
-    fn expect_event(&mut self, event: &str) -> Value {
-        let line = self.next();
-        assert_eq!(line["event"], event, "{line}");
-        line
-    }
-
-    /// Answers the code question.
-    fn answer(&mut self, text: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{text}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Waits for a clean exit.
-    fn succeeded(mut self) {
-        drop(self.stdin.take());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "{status:?}");
-    }
-
-    /// kill -9.
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGINT, as Ctrl-C.
-    fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-trait DrainStderr {
-    fn wait_with_output_now(&mut self) -> String;
-}
-
-impl DrainStderr for Child {
-    fn wait_with_output_now(&mut self) -> String {
-        let status = self.wait().unwrap();
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.stderr.take() {
-            std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
-        }
-        format!("{status:?}: {stderr}")
-    }
-}
 
 /// Two profiles of one account: A registered (and holding a sync key), B empty.
 struct Pair {
@@ -169,24 +46,16 @@ fn sign_up(server: &ServerProcess, name: &str) -> Pair {
         ],
         &format!("{PASSWORD}\n"),
     ));
-    seed_sync_key(&a);
+    assert_eq!(
+        sync_key(&a).map(|(epoch, _)| epoch),
+        Some(1),
+        "registration starts sync epoch 1"
+    );
     Pair {
         _dir: dir,
         a,
         b,
         username,
-    }
-}
-
-/// Registration creates sync-key epoch 1 once the sync-key engine lands (branch `synckey`);
-/// until then the test gives A what registration will.
-fn seed_sync_key(profile: &Path) {
-    let keychain = Keychain::platform().unwrap();
-    let mut store = Store::open(profile, &keychain).unwrap();
-    if store.sync_key().unwrap().is_none() {
-        store
-            .save_sync_key(&SyncKey::generate(&mut OsRng, 1))
-            .unwrap();
     }
 }
 
@@ -256,20 +125,9 @@ fn assert_not_added(server: &ServerProcess, pair: &Pair) {
     assert_eq!(sync_key(&pair.b), None);
 }
 
-/// Runs one whole enrollment from a fresh `device enroll`, both users saying yes.
+/// Runs one whole enrollment of B approved by A from a fresh `device enroll`.
 fn enroll_and_approve(server: &ServerProcess, pair: &Pair) {
-    let mut b = Running::enroll(&pair.b, server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair.a, server, &id);
-    let on_a = a.expect_event("sas");
-    let on_b = b.expect_event("sas");
-    assert_eq!(on_a, on_b);
-    a.answer("yes");
-    b.answer("yes");
-    a.expect_event("active");
-    b.expect_event("active");
-    a.succeeded();
-    b.succeeded();
+    running::enroll_and_approve(server, &pair.a, &pair.b, &pair.username);
 }
 
 #[test]
@@ -391,11 +249,7 @@ fn a_mismatch_on_either_side_or_an_interrupt_cancels_and_a_retry_completes() {
     let pair = sign_up(&server, "mismatch");
 
     // B's user sees a different code.
-    let mut b = Running::enroll(&pair.b, &server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (_, mut b, mut a) = codes_shown(&server, &pair, &url(&server));
     a.answer("yes");
     b.answer("no");
     b.expect_event("cancelled");
@@ -405,11 +259,7 @@ fn a_mismatch_on_either_side_or_an_interrupt_cancels_and_a_retry_completes() {
     assert_not_added(&server, &pair);
 
     // A's user sees a different code.
-    let mut b = Running::enroll(&pair.b, &server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (_, mut b, mut a) = codes_shown(&server, &pair, &url(&server));
     a.answer("no");
     a.expect_event("rejected");
     b.answer("yes");
@@ -471,11 +321,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     // After accept and reveal (the code is on screen), with A's MAC posted: the restart
     // cancels; A hears it; a new enrollment completes.
     let pair2 = sign_up(&server, "killb2");
-    let mut b = Running::enroll(&pair2.b, &server, &pair2.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair2.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (_, b, mut a) = codes_shown(&server, &pair2, &url(&server));
     b.kill9();
     a.answer("yes");
     let mut b = Running::enroll(&pair2.b, &server, &pair2.username);
@@ -497,11 +343,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     // Right after B confirmed (its MAC may or may not be out): the restart either resumes the
     // hand-over or starts over; either way one AddDevice, and B ends active with the key.
     let pair3 = sign_up(&server, "killb3");
-    let mut b = Running::enroll(&pair3.b, &server, &pair3.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair3.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (_, mut b, mut a) = codes_shown(&server, &pair3, &url(&server));
     a.answer("yes");
     b.answer("yes");
     b.kill9();
@@ -532,6 +374,34 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     assert_enrolled(&server, &pair3);
 }
 
+/// B asks, A (against the service at `approver_url`) approves, both users say yes: the steps
+/// after which the approver is killed. Returns the request id, B and A, still running.
+fn both_confirm(
+    server: &ServerProcess,
+    pair: &Pair,
+    approver_url: &str,
+) -> (String, Running, Running) {
+    let (id, mut b, mut a) = codes_shown(server, pair, approver_url);
+    b.answer("yes");
+    a.answer("yes");
+    (id, b, a)
+}
+
+/// B asks and A (against the service at `approver_url`) starts approving, until both show the
+/// code: the steps every kill -9 case starts with. Returns the request id, B and A.
+fn codes_shown(
+    server: &ServerProcess,
+    pair: &Pair,
+    approver_url: &str,
+) -> (String, Running, Running) {
+    let mut b = Running::enroll(&pair.b, server, &pair.username);
+    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let mut a = Running::start_at(&pair.a, approver_url, &["device", "approve", &id], "");
+    a.expect_event("sas");
+    b.expect_event("sas");
+    (id, b, a)
+}
+
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn kill_9_of_the_approving_device_at_each_step_then_a_retry_completes() {
@@ -540,11 +410,7 @@ fn kill_9_of_the_approving_device_at_each_step_then_a_retry_completes() {
     // After accept and reveal: A's SAS secrets are gone; approving again cancels, B hears it,
     // and a new enrollment completes.
     let pair1 = sign_up(&server, "killa1");
-    let mut b = Running::enroll(&pair1.b, &server, &pair1.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair1.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
+    let (id, mut b, a) = codes_shown(&server, &pair1, &url(&server));
     a.kill9();
     b.answer("yes");
     let mut again = Running::approve(&pair1.a, &server, &id);
@@ -559,13 +425,7 @@ fn kill_9_of_the_approving_device_at_each_step_then_a_retry_completes() {
     // Right after A confirmed (its MAC, the append or the hand-over may or may not be out):
     // approving again either finishes the hand-over or cancels; never a half-added device.
     let pair2 = sign_up(&server, "killa2");
-    let mut b = Running::enroll(&pair2.b, &server, &pair2.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
-    let mut a = Running::approve(&pair2.a, &server, &id);
-    a.expect_event("sas");
-    b.expect_event("sas");
-    b.answer("yes");
-    a.answer("yes");
+    let (id, mut b, a) = both_confirm(&server, &pair2, &url(&server));
     a.kill9();
     let mut again = Running::approve(&pair2.a, &server, &id);
     match again.next()["event"].as_str().unwrap() {
@@ -584,4 +444,235 @@ fn kill_9_of_the_approving_device_at_each_step_then_a_retry_completes() {
         other => panic!("unexpected {other}"),
     }
     assert_enrolled(&server, &pair2);
+}
+
+/// The device id `profile` lists as its own.
+fn own_id(server: &ServerProcess, profile: &Path) -> String {
+    devices(server, profile)["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|device| device["this_device"] == true)
+        .unwrap()["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The entry of `id` in a `device list`.
+fn listed<'a>(list: &'a Value, id: &str) -> &'a Value {
+    list["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|device| device["device_id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {list}"))
+}
+
+/// A refused `device enroll --replaces DEVICE` on `profile`: its error code; nothing was asked.
+fn refused_replacement(
+    server: &ServerProcess,
+    pair: &Pair,
+    profile: &Path,
+    device: &str,
+) -> String {
+    let before = devices(server, &pair.a);
+    let output = enigm(
+        profile,
+        server,
+        &[
+            "device",
+            "enroll",
+            "--username",
+            &pair.username,
+            "--password-stdin",
+            "--replaces",
+            device,
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let (code, message) = failed(&output);
+    assert!(!message.contains(PASSWORD));
+    assert!(requests(server, &pair.a).is_empty(), "a request was posted");
+    assert_eq!(devices(server, &pair.a), before, "the ledger changed");
+    assert_eq!(sync_key(profile), None);
+    code
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
+    let server = ServerProcess::start();
+    let pair = sign_up(&server, "replace");
+    enroll_and_approve(&server, &pair);
+    let a_id = own_id(&server, &pair.a);
+    let b_id = own_id(&server, &pair.b);
+    ok(&enigm(
+        &pair.a,
+        &server,
+        &["device", "rename", &b_id, "--label", "Old phone"],
+        "",
+    ));
+    let (epoch_before, _) = sync_key(&pair.a).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c");
+
+    // C asks to replace B by a prefix of its id; A sees which device, with its label.
+    let mut on_c = Running::replace(&c, &url(&server), &pair.username, &b_id[..8]);
+    let id = on_c.expect_event("request")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed_requests = requests(&server, &pair.a);
+    assert_eq!(listed_requests.len(), 1);
+    assert_eq!(listed_requests[0]["replaces"], b_id.as_str());
+    assert_eq!(listed_requests[0]["replaces_label"], "Old phone");
+    let mut on_a = Running::approve(&pair.a, &server, &id);
+    let code_a = on_a.expect_event("sas");
+    let code_c = on_c.expect_event("sas");
+    assert_eq!(code_a["code"], code_c["code"]);
+    assert_eq!(code_a["replaces"], b_id.as_str());
+    assert_eq!(code_a["replaces_label"], "Old phone");
+    on_a.answer("yes");
+    on_c.answer("yes");
+    on_a.expect_event("active");
+    on_c.expect_event("active");
+    on_a.succeeded();
+    on_c.succeeded();
+
+    // A and C agree: B replaced by C, C active, at the same verified head.
+    let c_id = own_id(&server, &c);
+    let list_a = devices(&server, &pair.a);
+    let list_c = devices(&server, &c);
+    assert_eq!(list_a["head"], list_c["head"]);
+    assert_eq!(list_a["head"]["seq"], 2, "{list_a}");
+    for list in [&list_a, &list_c] {
+        assert_eq!(list["verified"], true);
+        assert_eq!(listed(list, &a_id)["state"], "active");
+        assert_eq!(listed(list, &b_id)["state"], "replaced");
+        assert_eq!(listed(list, &b_id)["replaced_by"], c_id.as_str());
+        assert_eq!(listed(list, &c_id)["state"], "active");
+        assert_eq!(listed(list, &c_id)["replaces"], b_id.as_str());
+    }
+    // A new sync epoch that C holds and B never got.
+    let (epoch, key) = sync_key(&pair.a).unwrap();
+    assert!(epoch > epoch_before, "{epoch} after {epoch_before}");
+    assert_eq!(sync_key(&c), Some((epoch, key)));
+    assert_eq!(sync_key(&pair.b).unwrap().0, epoch_before);
+
+    // B hears it was replaced, not merely signed out, and its keys are erased.
+    let login = enigm(
+        &pair.b,
+        &server,
+        &[
+            "account",
+            "login",
+            "--username",
+            &pair.username,
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let (code, message) = failed(&login);
+    assert_eq!(code, "device_replaced");
+    assert!(message.contains("replaced"), "{message}");
+    assert_eq!(sync_key(&pair.b), None);
+    assert_eq!(
+        failed_code(&enigm(&pair.b, &server, &["device", "list"], "")),
+        "device_replaced"
+    );
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn a_replacement_of_an_unknown_or_removed_device_or_a_tampered_one_changes_nothing() {
+    let server = ServerProcess::start();
+    let pair = sign_up(&server, "noreplace");
+    enroll_and_approve(&server, &pair);
+    let a_id = own_id(&server, &pair.a);
+    let b_id = own_id(&server, &pair.b);
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c");
+
+    // No device has this id, and a too short prefix names none.
+    let unknown = if a_id.starts_with("ffff") || b_id.starts_with("ffff") {
+        "0000"
+    } else {
+        "ffff"
+    };
+    assert_eq!(
+        refused_replacement(&server, &pair, &c, unknown),
+        "unknown_device"
+    );
+    assert_eq!(
+        refused_replacement(&server, &pair, &c, &b_id[..3]),
+        "unknown_device"
+    );
+
+    // A relay that shows the request as replacing A instead of B: C refuses to countersign,
+    // the request is cancelled on both sides, and nothing changes.
+    let before = devices(&server, &pair.a);
+    let hostile = HostileService::start(server.addr);
+    hostile.set(Tamper::EnrollmentReplaces {
+        replaces: a_id.clone(),
+    });
+    let mut on_c = Running::replace(&c, &hostile.url(), &pair.username, &b_id);
+    let id = on_c.expect_event("request")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut on_a = Running::approve(&pair.a, &server, &id);
+    assert_eq!(on_a.expect_event("sas")["replaces"], b_id.as_str());
+    on_c.expect_event("sas");
+    on_a.answer("yes");
+    on_c.answer("yes");
+    let refused = on_c.next();
+    assert_eq!(
+        refused["error"]["code"], "enrollment_replaces_mismatch",
+        "{refused}"
+    );
+    on_a.expect_event("cancelled");
+    on_a.succeeded();
+    assert!(requests(&server, &pair.a).is_empty());
+    assert_eq!(devices(&server, &pair.a), before);
+    assert_eq!(sync_key(&c), None);
+
+    // Once B is revoked it cannot be replaced.
+    ok(&enigm(&pair.a, &server, &["device", "revoke", &b_id], ""));
+    assert_eq!(
+        refused_replacement(&server, &pair, &c, &b_id),
+        "not_replaceable"
+    );
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn a_device_the_dead_approver_left_without_the_sync_key_gets_it_at_the_next_sync() {
+    let data = tempfile::tempdir().unwrap();
+    let server =
+        ServerProcess::start_in(&data.path().join("data"), &["--enrollment-ttl-secs", "30"]);
+    let pair = sign_up(&server, "heal");
+    let (epoch_before, _) = sync_key(&pair.a).unwrap();
+
+    // A is killed after appending B, while its hand-over has not reached the service.
+    let hostile = HostileService::start(server.addr);
+    let (held, hand_over) = std::sync::mpsc::channel();
+    hostile.set(Tamper::HoldCompletions { held });
+    let (_, mut b, a) = both_confirm(&server, &pair, &hostile.url());
+    hand_over.recv_timeout(running::WAIT).unwrap();
+    a.kill9();
+
+    // The request expires without the hand-over: B is in the account without the key.
+    let ended = b.next();
+    assert_eq!(
+        ended["error"]["code"], "enrolled_without_sync_key",
+        "{ended}"
+    );
+    assert_eq!(sync_key(&pair.b), None);
+
+    // A's next sync sees an active device without a copy and moves to a new epoch that has
+    // one; B's next sync takes it. Both list the same two active devices.
+    devices(&server, &pair.a);
+    assert_eq!(sync_key(&pair.a).unwrap().0, epoch_before + 1);
+    assert_enrolled(&server, &pair);
 }

@@ -13,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::enigm::{self, Account, Session, SignOptions, b64, login, register, signed, unb64};
+use common::enigm::{self, Account, Device, SignOptions, b64, login, sign_up, unb64};
 use common::{Http, ServerProcess, contains};
 use ed25519_dalek::Signature;
 use enigm_core::audit::{AuditAction, AuditRecord};
@@ -39,73 +39,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const PASSWORD: &str = "correct horse battery staple 42";
-
-/// A device with its session.
-struct Device {
-    secrets: DeviceSecrets,
-    session: Session,
-}
-
-impl Device {
-    /// Sends a signed request with a JSON body (`Value::Null` for none).
-    fn call(&self, http: &Http, method: &str, path: &str, body: &Value) -> common::Response {
-        let bytes = if body.is_null() {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        };
-        signed(
-            http,
-            &self.session,
-            &self.secrets,
-            method,
-            path,
-            &bytes,
-            &SignOptions::default(),
-        )
-    }
-
-    /// `POST` expecting `status`; returns the body.
-    fn post(&self, http: &Http, path: &str, body: Value, status: u16) -> Value {
-        let reply = self.call(http, "POST", path, &body);
-        assert_eq!(reply.status, status, "{path}: {:?}", reply.json());
-        reply.json()
-    }
-
-    /// `POST` expecting a refusal with `status` and `code`.
-    fn refused(&self, http: &Http, path: &str, body: Value, status: u16, code: &str) -> Value {
-        let reply = self.call(http, "POST", path, &body);
-        assert_eq!(
-            (reply.status, reply.error_code().as_str()),
-            (status, code),
-            "{path}: {:?}",
-            reply.json()
-        );
-        reply.json()
-    }
-
-    /// `GET` expecting 200.
-    fn get(&self, http: &Http, path: &str) -> Value {
-        let reply = self.call(http, "GET", path, &Value::Null);
-        assert_eq!(reply.status, 200, "{path}: {:?}", reply.json());
-        reply.json()
-    }
-}
-
-/// A username no earlier run on the same database has taken.
-fn fresh_username(prefix: &str) -> String {
-    format!("{prefix}-{:016x}", OsRng.next_u64())
-}
-
-/// An account with its first device signed in (A).
-fn sign_up(http: &Http, prefix: &str) -> (Account, Device) {
-    let username = fresh_username(prefix);
-    let account = register(http, &username, PASSWORD);
-    let session = login(http, &username, PASSWORD, &account.device).unwrap();
-    assert_eq!(session.kind, "full");
-    let secrets = DeviceSecrets::from_bytes(&account.device.to_bytes());
-    (account, Device { secrets, session })
-}
 
 /// A new device signed in to `account`: its session is restricted to enrollment.
 fn new_device(http: &Http, account: &Account) -> Device {
@@ -243,7 +176,7 @@ fn updated(id: &str, state: &str) -> PushEvent {
 /// and holding the sealed key; then replays of every step.
 async fn happy_path(server: &ServerProcess) {
     let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http, "enroll");
+    let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
     // The account's sync key is at epoch 1, held by A.
     let sync_key = SyncKey::generate(&mut OsRng, 1);
@@ -341,6 +274,7 @@ async fn happy_path(server: &ServerProcess) {
     let early = json!({ "mac": b64(&[0; 32]), "signature": b64(&[0; 64]) });
     b.refused(
         &http,
+        "POST",
         &format!("/v1/enrollments/{id}/mac"),
         early,
         409,
@@ -407,6 +341,7 @@ async fn happy_path(server: &ServerProcess) {
     // Not before the device is in the ledger.
     a.refused(
         &http,
+        "POST",
         &format!("/v1/enrollments/{id}/complete"),
         complete.clone(),
         409,
@@ -451,6 +386,7 @@ async fn happy_path(server: &ServerProcess) {
     ] {
         a.refused(
             &http,
+            "POST",
             &format!("/v1/enrollments/{id}/complete"),
             json!({ "sealed_key": b64(&seal(&key, to)) }),
             409,
@@ -521,15 +457,37 @@ async fn happy_path(server: &ServerProcess) {
     let other = json!({ "ephemeral": b64(&[9; 32]) });
     a.refused(
         &http,
+        "POST",
         &path("accept"),
         other.clone(),
         409,
         "enrollment_conflict",
     );
-    b.refused(&http, &path("reveal"), other, 409, "enrollment_conflict");
+    b.refused(
+        &http,
+        "POST",
+        &path("reveal"),
+        other,
+        409,
+        "enrollment_conflict",
+    );
     let other = json!({ "sealed_key": b64(&[1; 8]) });
-    a.refused(&http, &path("complete"), other, 409, "enrollment_conflict");
-    let closed = b.refused(&http, &path("cancel"), json!({}), 409, "enrollment_closed");
+    a.refused(
+        &http,
+        "POST",
+        &path("complete"),
+        other,
+        409,
+        "enrollment_conflict",
+    );
+    let closed = b.refused(
+        &http,
+        "POST",
+        &path("cancel"),
+        json!({}),
+        409,
+        "enrollment_closed",
+    );
     assert_eq!(closed["error"]["state"], "completed");
 
     // Audited with pseudonyms: requested, approved, completed.
@@ -659,7 +617,7 @@ on_both_backends!(open_requests_and_creations_are_limited);
 fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     let (server, _dir) = start(postgres, &[]);
     let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http, "enroll");
+    let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
     let path = |id: &str, step: &str| format!("/v1/enrollments/{id}/{step}");
 
@@ -675,6 +633,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     let reveal = json!({ "ephemeral": b64(&[1; 32]) });
     let closed = b.refused(
         &http,
+        "POST",
         &path(&first.id, "reveal"),
         reveal.clone(),
         409,
@@ -684,6 +643,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     let accept_body = json!({ "ephemeral": b64(&[2; 32]) });
     a.refused(
         &http,
+        "POST",
         &path(&first.id, "accept"),
         accept_body.clone(),
         409,
@@ -697,6 +657,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     // Accepted already: rejecting now is a different decision for the same step.
     a.refused(
         &http,
+        "POST",
         &path(&second.id, "reject"),
         json!({}),
         409,
@@ -711,6 +672,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     let mac = json!({ "mac": b64(&[0; 32]), "head": { "seq": 0, "hash": "00".repeat(32) } });
     a.refused(
         &http,
+        "POST",
         &path(&second.id, "mac"),
         mac,
         409,
@@ -723,6 +685,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     assert_eq!(reply["cancelled_by"], "existing_device");
     b.refused(
         &http,
+        "POST",
         &path(&third.id, "reveal"),
         reveal,
         409,
@@ -760,7 +723,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
 fn requests_expire(postgres: bool) {
     let (server, _dir) = start(postgres, &["--enrollment-ttl-secs", "4"]);
     let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http, "enroll");
+    let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
     let requested = request(&http, &b);
     let view = a.get(&http, &format!("/v1/enrollments/{}", requested.id));
@@ -787,6 +750,7 @@ fn requests_expire(postgres: bool) {
     let reveal = json!({ "ephemeral": b64(&[1; 32]) });
     let closed = b.refused(
         &http,
+        "POST",
         &format!("/v1/enrollments/{}/reveal", requested.id),
         reveal,
         409,
@@ -826,7 +790,7 @@ fn requests_expire(postgres: bool) {
 fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: bool) {
     let (server, _dir) = start(postgres, &[]);
     let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http, "enroll");
+    let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
     let Requested { id, .. } = request(&http, &b);
     let path = |step: &str| format!("/v1/enrollments/{id}/{step}");
@@ -835,6 +799,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     let reveal = json!({ "ephemeral": b64(&[1; 32]) });
     b.refused(
         &http,
+        "POST",
         &path("reveal"),
         reveal.clone(),
         409,
@@ -844,6 +809,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
         json!({ "mac": b64(&[0; 32]), "head": { "seq": 0, "hash": "00".repeat(32) } });
     a.refused(
         &http,
+        "POST",
         &path("mac"),
         approver_mac.clone(),
         409,
@@ -851,6 +817,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     );
     a.refused(
         &http,
+        "POST",
         &path("complete"),
         json!({ "sealed_key": b64(&[1; 8]) }),
         409,
@@ -860,6 +827,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     let accept_body = json!({ "ephemeral": b64(&[2; 32]) });
     b.refused(
         &http,
+        "POST",
         &path("accept"),
         accept_body.clone(),
         403,
@@ -896,6 +864,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     accept(&http, &account, &a, &view);
     phone.refused(
         &http,
+        "POST",
         &path("accept"),
         accept_body,
         403,
@@ -903,6 +872,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     );
     phone.refused(
         &http,
+        "POST",
         &path("cancel"),
         json!({}),
         403,
@@ -911,6 +881,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     // Malformed messages change nothing.
     b.refused(
         &http,
+        "POST",
         &path("reveal"),
         json!({ "ephemeral": b64(&[1; 31]) }),
         400,
@@ -918,6 +889,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     );
     b.refused(
         &http,
+        "POST",
         &path("reveal"),
         json!({ "ephemeral": b64(&[1; 32]), "extra": 1 }),
         400,
@@ -929,7 +901,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     );
 
     // Another account's device sees nothing and can do nothing: 404, as for an unknown id.
-    let (_, stranger) = sign_up(&http, "stranger");
+    let (_, stranger) = sign_up(&http, "stranger", PASSWORD);
     let reply = stranger.call(&http, "GET", &format!("/v1/enrollments/{id}"), &Value::Null);
     assert_eq!(
         (reply.status, reply.error_code().as_str()),
@@ -960,14 +932,35 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     let committed = NewDeviceCommitted::start(&mut OsRng, other.secrets.public());
     let mut body = create_body(&other, &committed);
     body["signing_key"] = json!(b64(b.secrets.public().signing.as_bytes()));
-    other.refused(&http, "/v1/enrollments", body, 400, "malformed_request");
+    other.refused(
+        &http,
+        "POST",
+        "/v1/enrollments",
+        body,
+        400,
+        "malformed_request",
+    );
     let mut body = create_body(&other, &committed);
     body["platform"] = json!("linux\u{1b}[31m");
-    other.refused(&http, "/v1/enrollments", body, 400, "malformed_request");
-    // `replaces` must name an active or suspended device of the account...
+    other.refused(
+        &http,
+        "POST",
+        "/v1/enrollments",
+        body,
+        400,
+        "malformed_request",
+    );
+    // `replaces` must name a device of the account that can be replaced (an active one)...
     let mut body = create_body(&other, &committed);
     body["replaces"] = json!("ab".repeat(16));
-    other.refused(&http, "/v1/enrollments", body, 400, "malformed_request");
+    other.refused(
+        &http,
+        "POST",
+        "/v1/enrollments",
+        body,
+        400,
+        "malformed_request",
+    );
     // ... and is shown to the approver as asked.
     let mut body = create_body(&other, &committed);
     body["replaces"] = json!(phone.secrets.device_id().to_hex());
@@ -981,6 +974,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     // An active device does not enroll.
     a.refused(
         &http,
+        "POST",
         "/v1/enrollments",
         create_body(&a, &committed),
         403,
@@ -991,7 +985,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
 fn open_requests_and_creations_are_limited(postgres: bool) {
     let (server, _dir) = start(postgres, &["--enrollment-max-open", "2"]);
     let http = Http::new(server.addr);
-    let (account, _a) = sign_up(&http, "enroll");
+    let (account, _a) = sign_up(&http, "enroll", PASSWORD);
     let first = new_device(&http, &account);
     let second = new_device(&http, &account);
     let third = new_device(&http, &account);
@@ -1003,6 +997,7 @@ fn open_requests_and_creations_are_limited(postgres: bool) {
     let committed = NewDeviceCommitted::start(&mut OsRng, third.secrets.public());
     let refused = third.refused(
         &http,
+        "POST",
         "/v1/enrollments",
         create_body(&third, &committed),
         409,
@@ -1014,6 +1009,7 @@ fn open_requests_and_creations_are_limited(postgres: bool) {
     let committed = NewDeviceCommitted::start(&mut OsRng, first.secrets.public());
     let refused = first.refused(
         &http,
+        "POST",
         "/v1/enrollments",
         create_body(&first, &committed),
         409,
@@ -1064,7 +1060,7 @@ async fn expiry_is_pushed_to_both_sides() {
     let (server, _dir) =
         tokio::task::block_in_place(|| start(false, &["--enrollment-ttl-secs", "2"]));
     let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http, "enroll");
+    let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
     let mut a_socket = connect(&server, &a).await;
     let mut b_socket = connect(&server, &b).await;

@@ -446,16 +446,27 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
     );
     assert!(!String::from_utf8_lossy(&strict.body).contains("carol"));
 
-    // A key the ledger does not know gets a session that can only enroll.
+    // A key the ledger does not know gets a session that can only enroll: it may read the
+    // ledger (to check the device it would replace) but nothing sealed or shared.
     let newcomer = DeviceSecrets::generate(&mut OsRng);
     let restricted = login(&http, "carol", PASSWORD, &newcomer).unwrap();
     assert_eq!(restricted.kind, "enrollment_restricted");
-    let denied = signed(
+    let ledger = signed(
         &http,
         &restricted,
         &newcomer,
         "GET",
         "/v1/ledger",
+        b"",
+        &SignOptions::default(),
+    );
+    assert_eq!(ledger.status, 200, "{:?}", ledger.json());
+    let denied = signed(
+        &http,
+        &restricted,
+        &newcomer,
+        "GET",
+        "/v1/shared",
         b"",
         &SignOptions::default(),
     );

@@ -21,9 +21,10 @@ use std::path::Path;
 use std::process::Output;
 
 use common::cli::{failed_code, ok};
-use common::enigm::{self, Account, Session, SignOptions, b64, login, register, signed, unb64};
+use common::enigm::{self, Account, Device, Session, b64, login, sign_up, unb64};
 use common::hostile::{HostileService, Tamper};
 use common::push::{connect, next_event};
+use common::running;
 use common::{Http, ServerProcess, contains};
 use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
@@ -35,63 +36,6 @@ use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple 42";
-
-/// A device with its session.
-struct Device {
-    secrets: DeviceSecrets,
-    session: Session,
-}
-
-impl Device {
-    fn id(&self) -> String {
-        self.secrets.device_id().to_hex()
-    }
-
-    /// Sends a signed request with a JSON body (`Value::Null` for none).
-    fn call(&self, http: &Http, method: &str, path: &str, body: &Value) -> common::Response {
-        let bytes = if body.is_null() {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        };
-        signed(
-            http,
-            &self.session,
-            &self.secrets,
-            method,
-            path,
-            &bytes,
-            &SignOptions::default(),
-        )
-    }
-
-    /// Expects `status`; returns the body.
-    fn expect(&self, http: &Http, method: &str, path: &str, body: Value, status: u16) -> Value {
-        let reply = self.call(http, method, path, &body);
-        assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.json());
-        reply.json()
-    }
-
-    /// Expects a refusal with `status` and `code`; returns the body.
-    fn refused(
-        &self,
-        http: &Http,
-        method: &str,
-        path: &str,
-        body: Value,
-        status: u16,
-        code: &str,
-    ) -> Value {
-        let reply = self.call(http, method, path, &body);
-        assert_eq!(
-            (reply.status, reply.error_code().as_str()),
-            (status, code),
-            "{method} {path}: {:?}",
-            reply.json()
-        );
-        reply.json()
-    }
-}
 
 /// A fresh key of `epoch` sealed to `to`.
 fn sealed(account: &Account, epoch: u64, to: &DeviceSecrets) -> Vec<u8> {
@@ -110,15 +54,6 @@ fn rotation(epoch: u64, copies: Vec<Value>) -> Value {
     json!({ "epoch": epoch, "copies": copies })
 }
 
-/// An account with its first device signed in.
-fn sign_up(http: &Http) -> (Account, Device) {
-    let username = format!("sync-{:016x}", OsRng.next_u64());
-    let account = register(http, &username, PASSWORD);
-    let session = login(http, &username, PASSWORD, &account.device).unwrap();
-    let secrets = DeviceSecrets::from_bytes(&account.device.to_bytes());
-    (account, Device { secrets, session })
-}
-
 /// Appends one ledger entry of `kind` signed by `by`.
 fn change(http: &Http, account: &Account, by: &Device, kind: EntryKind) {
     let state = enigm::ledger(http, &by.session, &by.secrets);
@@ -129,7 +64,7 @@ fn change(http: &Http, account: &Account, by: &Device, kind: EntryKind) {
 
 async fn epochs_copies_and_shared_items(server: ServerProcess) {
     let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http);
+    let (account, a) = sign_up(&http, "sync", PASSWORD);
     let mine = "/v1/sync-keys/mine";
     let post = |device: &Device, body: Value, status: u16| {
         device.expect(&http, "POST", "/v1/sync-keys", body, status)
@@ -555,10 +490,10 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     ));
     assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 1);
 
-    // Until enrollment is driven by the CLI, the phone joins the way an approval ends (AddDevice
-    // signed by both), and the next epoch is sealed to both, as the approver's rotation after an
-    // enrollment will do.
-    login(&phone);
+    // The phone enrolls, approved by the laptop (both compare the code); the laptop hands it
+    // the key of epoch 1.
+    running::enroll_and_approve(&server, &laptop, &phone, &username);
+    assert_eq!(login(&phone)["session"]["kind"], "full");
     let laptop_secrets = store(&laptop).device_secrets().unwrap().unwrap();
     let phone_secrets = store(&phone).device_secrets().unwrap().unwrap();
     let (laptop_id, phone_id) = (
@@ -566,33 +501,11 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
         phone_secrets.device_id().to_hex(),
     );
     let session = login_raw(&http, &username, &laptop_secrets);
-    let account = enigm::ledger(&http, &session, &laptop_secrets);
-    let account_id = *account.account_id();
-    let mut add = account.next_entry(EntryKind::AddDevice {
-        device: phone_secrets.public(),
-        approved_by: laptop_secrets.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account_id, &laptop_secrets);
-    add.sign_device(&account_id, &phone_secrets);
-    enigm::append(&http, &session, &laptop_secrets, &add);
-    let epoch2 = SyncKey::generate(&mut OsRng, 2);
+    let account_id = *enigm::ledger(&http, &session, &laptop_secrets).account_id();
     let laptop_device = Device {
         secrets: DeviceSecrets::from_bytes(&laptop_secrets.to_bytes()),
         session,
     };
-    let seal = |to: &DeviceSecrets| {
-        epoch2
-            .seal_to(&mut OsRng, &account_id, &to.public())
-            .as_bytes()
-            .to_vec()
-    };
-    let copies = vec![
-        copy_of(&laptop_secrets, &seal(&laptop_secrets)),
-        copy_of(&phone_secrets, &seal(&phone_secrets)),
-    ];
-    laptop_device.expect(&http, "POST", "/v1/sync-keys", rotation(2, copies), 201);
-    assert_eq!(login(&phone)["session"]["kind"], "full");
 
     // Each side labels the other; both lists show both labels.
     let renamed = ok(&run(
@@ -621,7 +534,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
         wanted.sort();
         assert_eq!(shown, wanted);
     }
-    assert_eq!(ok(&run(&phone, &["session", "status"]))["sync_epoch"], 2);
+    assert_eq!(ok(&run(&phone, &["session", "status"]))["sync_epoch"], 1);
     // The service holds ciphertext only.
     let shared = laptop_device.expect(&http, "GET", "/v1/shared", Value::Null, 200);
     assert!(!shared.to_string().contains("Work laptop"));
@@ -631,12 +544,12 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
         assert_eq!(failed_code(&output), "invalid_label", "{bad:?}");
     }
 
-    // The phone's key of epoch 2, as an attacker holding the phone would keep it.
+    // The phone's key of epoch 1, as an attacker holding the phone would keep it.
     let phone_key = store(&phone).sync_key().unwrap().unwrap();
-    assert_eq!(phone_key.epoch(), 2);
+    assert_eq!(phone_key.epoch(), 1);
 
     // The laptop revokes the phone while the service refuses rotations: the revocation stands,
-    // the command says the rotation failed, and the laptop still holds epoch 2...
+    // the command says the rotation failed, and the laptop still holds epoch 1...
     let hostile = HostileService::start(server.addr);
     hostile.set(Tamper::RefuseRotations);
     let refused = cli_run(
@@ -646,13 +559,13 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
         "",
     );
     assert_eq!(failed_code(&refused), "service_unavailable");
-    assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 2);
+    assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 1);
     // ... until its next sync with a working service does the owed rotation: the epoch moves
     // on without the phone, and the labels follow.
     hostile.set(Tamper::Honest);
     let list = ok(&cli_run(&laptop, &hostile.url(), &["device", "list"], ""));
     assert_eq!(device_state(&list, &phone_id), "revoked");
-    assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 3);
+    assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 2);
     let shared = laptop_device.expect(&http, "GET", "/v1/shared", Value::Null, 200);
     let epochs: Vec<u64> = shared["items"]
         .as_array()
@@ -662,7 +575,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
         .collect();
     assert_eq!(
         epochs,
-        vec![3, 3],
+        vec![2, 2],
         "labels re-encrypted under the new epoch"
     );
     ok(&run(
@@ -686,17 +599,34 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     assert!(
         matches!(
             error,
-            enigm_core::Error::SyncKeyEpochMismatch { have: 2, need: 3 }
+            enigm_core::Error::SyncKeyEpochMismatch { have: 1, need: 2 }
         ),
         "{error:?}"
     );
-    // ... and the phone can neither fetch the new copy nor sign in again.
+    // ... and the phone can neither fetch the new copy nor sign in again; trying, it hears it
+    // was revoked and its keys are erased.
     assert_eq!(
         failed_code(&run(&phone, &["device", "list"])),
         "unknown_session"
     );
     let refused = enigm::login(&http, &username, PASSWORD, &phone_secrets).unwrap_err();
     assert_eq!(refused.error_code(), "device_removed");
+    let relogin = cli_run(
+        &phone,
+        &url,
+        &[
+            "account",
+            "login",
+            "--username",
+            &username,
+            "--password-stdin",
+        ],
+        &password,
+    );
+    assert_eq!(failed_code(&relogin), "device_revoked");
+    let phone_store = store(&phone);
+    assert!(phone_store.device_secrets().unwrap().is_none());
+    assert!(phone_store.sync_key().unwrap().is_none());
 
     // A hostile service handing the laptop a copy sealed to another device, or a tampered one,
     // is refused precisely and changes nothing.
@@ -717,8 +647,8 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
         let output = cli_run(&laptop, &hostile.url(), &["device", "list"], "");
         assert_eq!(failed_code(&output), "sync_key_refused");
     }
-    assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 3);
-    assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 3);
+    assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 2);
+    assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 2);
 }
 
 /// The `state` of the device `id` in a `device list` answer.

@@ -41,6 +41,8 @@ use crate::view::{DeviceList, DeviceView};
 
 /// Entries fetched per ledger page request are bounded by the service; this bounds the loop.
 const MAX_LEDGER_PAGES: usize = 10_000;
+/// The reason a profile is marked removed with when a newer device replaced it.
+const REPLACED: &str = "replaced";
 
 /// One profile bound to one service.
 #[derive(Clone)]
@@ -344,9 +346,8 @@ impl Engine {
             )
             .await;
         let session = match session {
-            Err(error) if error.code() == "device_removed" => {
-                self.erase_as_revoked("revoked").await?;
-                return Err(ClientError::DeviceRevoked);
+            Err(error) if error.code() == "device_removed" || error.code() == "device_replaced" => {
+                return Err(self.removed(error.code()).await);
             }
             other => other?,
         };
@@ -388,6 +389,7 @@ impl Engine {
             })
             .await?;
         match (revoked, session, device) {
+            (Some(mark), _, _) if mark.reason == REPLACED => Err(ClientError::DeviceReplaced),
             (Some(_), _, _) => Err(ClientError::DeviceRevoked),
             (None, Some(session), Some(device)) => {
                 Ok((SessionId::from_bytes(session.session_id), device))
@@ -439,6 +441,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Erases this device after the service said it was removed (`code`: `device_removed` or
+    /// `device_replaced`) and returns the error that says which.
+    async fn removed(&self, code: &str) -> ClientError {
+        let (reason, error) = if code == "device_replaced" {
+            (REPLACED, ClientError::DeviceReplaced)
+        } else {
+            ("revoked", ClientError::DeviceRevoked)
+        };
+        match self.erase_as_revoked(reason).await {
+            Ok(()) => error,
+            Err(failed) => failed,
+        }
+    }
+
     /// A signed request with the saved session.
     pub(crate) async fn signed<T: serde::de::DeserializeOwned>(
         &self,
@@ -458,9 +474,8 @@ impl Engine {
             Err(error) if error.is_session_over() => {
                 self.with_store_blocking(Store::clear_session).await?;
             }
-            Err(error) if error.code() == "device_removed" => {
-                self.erase_as_revoked("revoked").await?;
-                return Err(ClientError::DeviceRevoked);
+            Err(error) if error.code() == "device_removed" || error.code() == "device_replaced" => {
+                return Err(self.removed(error.code()).await);
             }
             Ok(_) | Err(_) => {}
         }
@@ -501,6 +516,13 @@ impl Engine {
             tracing::warn!(
                 code = error.code(),
                 "an owed sync key rotation failed again"
+            );
+        }
+        // A device left without the key by an approver that died before the hand-over.
+        if let Err(error) = self.heal_missing_copies(&state).await {
+            tracing::warn!(
+                code = error.code(),
+                "giving a device without the sync key a copy failed"
             );
         }
         self.device_list(&state).await
@@ -551,6 +573,32 @@ impl Engine {
             self.with_store_blocking(move |store| store.append_ledger(first_new, &bytes, head))
                 .await?;
             tracing::info!(seq = head.seq, "ledger verified and pinned");
+        }
+        Ok(state)
+    }
+
+    /// The service's whole ledger, verified here but not pinned: what a device that is not in
+    /// the account yet (one enrolling as a replacement) checks the device it names against.
+    ///
+    /// # Errors
+    /// [`ClientError::LedgerRejected`] when it does not verify, belongs to another account or
+    /// withholds entries; the service's refusals.
+    pub(crate) async fn unpinned_state(&self) -> Result<LedgerState, ClientError> {
+        let account_id = self
+            .with_store_blocking(|store| store.account_id())
+            .await?
+            .ok_or(ClientError::NoAccount)?;
+        let (entries, service_head) = self.fetch_ledger(0).await?;
+        let state = verify_chain(&entries).map_err(ClientError::LedgerRejected)?;
+        if state.account_id() != &account_id {
+            return Err(ClientError::LedgerInconsistent(
+                "the ledger belongs to another account",
+            ));
+        }
+        if state.head() != service_head {
+            return Err(ClientError::LedgerInconsistent(
+                "the service's head is not where its entries lead (entries withheld)",
+            ));
         }
         Ok(state)
     }

@@ -10,6 +10,14 @@
 //! commitment, shows the code, MACs the head it vouches for, verifies the new device's MAC and
 //! countersignature, appends `AddDevice` on exactly that head and seals the sync key to it.
 //!
+//! Replacement (DESIGN §5) is an enrollment that names the device it supersedes: the new device
+//! resolves the name in the service's ledger, verified here, and asks only for a device
+//! enigm-core lets it replace; it signs `AddDevice{replaces}` with what it asked, never what
+//! the relay says it asked, and refuses to go on if the relay shows something else. The
+//! approver shows the named device (with its label) next to the code, checks it against its
+//! own verified ledger, builds the entry with what its user saw, and rotates the account sync
+//! key once the new device has its copy, so the replaced device cannot read what follows.
+//!
 //! Nothing here talks to a terminal: the caller gets events and answers the confirmation with
 //! a future (a prompt in the CLI, a button in the app).
 //!
@@ -31,6 +39,7 @@ use std::time::Duration;
 use ed25519_dalek::Signature;
 use enigm_core::identity::{AgreementPublicKey, DeviceId, DevicePublicKeys, SigningPublicKey};
 use enigm_core::ledger::{EntryHash, EntryKind, EntrySignature, LedgerEntry, LedgerState, Signer};
+use enigm_core::lifecycle::{LifecycleEvent, transition};
 use enigm_core::sas::{
     Commitment, EnrollmentContext, ExistingDeviceOffered, LedgerHeadClaim, NewDeviceCommitted,
     SasMac, SasPublicKey, ShortCode,
@@ -46,6 +55,7 @@ use tokio_tungstenite::tungstenite::Message;
 use zeroize::Zeroizing;
 
 use crate::engine::{b64, unb64};
+use crate::view::{DeviceList, hex_opt};
 use crate::{ClientError, Engine};
 
 /// How often the relay is polled when no push arrives.
@@ -139,6 +149,21 @@ pub struct EnrollmentRequest {
     pub created_at: u64,
     /// Where it stands on the relay (`requested`, `accepted`, ...).
     pub state: String,
+    /// The device the new one asks to replace, if any.
+    #[serde(serialize_with = "hex_opt")]
+    pub replaces: Option<DeviceId>,
+    /// That device's label, when this device can decrypt it.
+    pub replaces_label: Option<String>,
+}
+
+/// The device an enrollment replaces, as the approving device shows it next to the code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplacedView {
+    /// Its device id.
+    #[serde(serialize_with = "crate::view::hex_id")]
+    pub device_id: DeviceId,
+    /// Its label, when this device can decrypt it.
+    pub label: Option<String>,
 }
 
 /// The relay's states, as on the wire.
@@ -321,17 +346,44 @@ impl Engine {
     /// the hand-over is missing, else cancelled before a new one is posted.
     ///
     /// # Errors
-    /// [`ClientError::AlreadyRegistered`] if this device is already part of the account;
-    /// [`ClientError::EnrolledWithoutSyncKey`] if the approver added it but the request ended
-    /// before the hand-over;
-    /// [`ClientError::EnrollmentVerification`] if a relayed message does not verify (the request
-    /// is cancelled); [`ClientError::LedgerRejected`] if the ledger does not extend the head the
-    /// approver vouched for; the service's refusals.
+    /// As [`Engine::enroll_replacing`] without a device to replace.
     pub async fn enroll<F, Fut>(
         &self,
         username: &str,
         password: &Zeroizing<String>,
         platform: &str,
+        on_event: impl FnMut(&EnrollEvent),
+        confirm: F,
+    ) -> Result<EnrollmentOutcome, ClientError>
+    where
+        F: FnOnce(ShortCodeView) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        self.enroll_replacing(username, password, platform, None, on_event, confirm)
+            .await
+    }
+
+    /// [`Engine::enroll`], as the replacement of `replaces` when given (a device id or a unique
+    /// prefix of one): the device is resolved in the service's ledger, verified here, and must
+    /// be one enigm-core lets a new device replace, before anything is posted.
+    ///
+    /// # Errors
+    /// [`ClientError::AlreadyRegistered`] if this device is already part of the account;
+    /// [`ClientError::UnknownDevice`], [`ClientError::AmbiguousDevice`] or
+    /// [`ClientError::NotReplaceable`] for `replaces` (nothing is posted);
+    /// [`ClientError::EnrollmentReplacesMismatch`] if the relay shows another device to replace
+    /// (the request is cancelled);
+    /// [`ClientError::EnrolledWithoutSyncKey`] if the approver added it but the request ended
+    /// before the hand-over;
+    /// [`ClientError::EnrollmentVerification`] if a relayed message does not verify (the request
+    /// is cancelled); [`ClientError::LedgerRejected`] if the ledger does not extend the head the
+    /// approver vouched for; the service's refusals.
+    pub async fn enroll_replacing<F, Fut>(
+        &self,
+        username: &str,
+        password: &Zeroizing<String>,
+        platform: &str,
+        replaces: Option<&str>,
         mut on_event: impl FnMut(&EnrollEvent),
         confirm: F,
     ) -> Result<EnrollmentOutcome, ClientError>
@@ -346,6 +398,10 @@ impl Engine {
         if session.kind == "full" {
             return Err(ClientError::AlreadyRegistered);
         }
+        let replaces = match replaces {
+            Some(target) => Some(self.replaceable(target).await?),
+            None => None,
+        };
         let device = self.device().await?;
         let account_id = self.account_id().await?;
         let committed = NewDeviceCommitted::start(&mut OsRng, device.public());
@@ -355,6 +411,7 @@ impl Engine {
             "signing_key": b64(keys.signing.as_bytes()),
             "agreement_key": b64(keys.agreement.as_bytes()),
             "platform": platform,
+            "replaces": replaces.map(|id| id.to_hex()),
         });
         let created: RelayView = match self
             .signed(Method::POST, "/v1/enrollments", Some(&body))
@@ -434,6 +491,13 @@ impl Engine {
             Ok(verified) => verified,
             Err(error) => return Err(self.refuse(&id, error).await),
         };
+        // The approver builds its entry from what the relay shows it; if that is not what this
+        // device asked, the signatures could never agree, and the user must hear why.
+        if view.replaces()? != replaces {
+            return Err(self
+                .abandon(&id, ClientError::EnrollmentReplacesMismatch)
+                .await);
+        }
         let entry = LedgerEntry::new(
             claim.seq.saturating_add(1),
             EntryHash(claim.hash),
@@ -441,7 +505,7 @@ impl Engine {
                 device: keys,
                 approved_by: DeviceId::derive(&verified.key),
                 // What this device asked for, never what the relay says it asked for.
-                replaces: None,
+                replaces,
             },
         );
         let signature = device.sign(&entry.signing_message(&account_id));
@@ -497,17 +561,26 @@ impl Engine {
             requests: Vec<RelayView>,
         }
         let listed: Listed = self.signed(Method::GET, "/v1/enrollments", None).await?;
+        let labels = if listed.requests.iter().any(|view| view.replaces.is_some()) {
+            let state = self.sync_state().await?;
+            self.labels(&state).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         listed
             .requests
             .iter()
             .map(|view| {
                 let keys = view.new_device()?;
+                let replaces = view.replaces()?;
                 Ok(EnrollmentRequest {
                     id: view.id.clone(),
                     platform: view.platform.clone(),
                     fingerprint: DeviceId::derive(&keys.signing).fingerprint(),
                     created_at: view.created_at,
                     state: stage_name(view.state).to_owned(),
+                    replaces,
+                    replaces_label: replaces.and_then(|old| label_of(&labels, old)),
                 })
             })
             .collect()
@@ -528,13 +601,11 @@ impl Engine {
 
     /// Approves request `request_id` from this (active) device. `confirm` is shown the short
     /// code and resolves to whether the user saw the same code on the new device; `false`
-    /// cancels the request and ends as [`EnrollmentOutcome::Rejected`].
+    /// cancels the request and ends as [`EnrollmentOutcome::Rejected`]. A caller that can show
+    /// which device a replacement supersedes uses [`Engine::approve_enrollment_showing`].
     ///
     /// # Errors
-    /// [`ClientError::NoSyncKey`] before anything is sent if this device cannot hand over the
-    /// sync key; [`ClientError::EnrollmentVerification`] for a reveal, MAC or countersignature
-    /// that does not verify and [`ClientError::EnrollmentStaleHead`] if the ledger moved since
-    /// the MAC (the request is cancelled in both cases); the service's refusals.
+    /// As [`Engine::approve_enrollment_showing`].
     pub async fn approve_enrollment<F, Fut>(
         &self,
         request_id: &str,
@@ -542,6 +613,32 @@ impl Engine {
     ) -> Result<EnrollmentOutcome, ClientError>
     where
         F: FnOnce(ShortCodeView) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        self.approve_enrollment_showing(request_id, |code, _| confirm(code))
+            .await
+    }
+
+    /// [`Engine::approve_enrollment`], with `confirm` also shown the device the new one
+    /// replaces if it asked to (with its label when this device can decrypt it). A replacement
+    /// rotates the account sync key once the new device has its copy (a rotation that fails
+    /// stays owed to the next sync).
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownDevice`] or [`ClientError::NotReplaceable`] when the request names
+    /// a device this device's verified ledger does not let it replace (the request is
+    /// cancelled);
+    /// [`ClientError::NoSyncKey`] before anything is sent if this device cannot hand over the
+    /// sync key; [`ClientError::EnrollmentVerification`] for a reveal, MAC or countersignature
+    /// that does not verify and [`ClientError::EnrollmentStaleHead`] if the ledger moved since
+    /// the MAC (the request is cancelled in both cases); the service's refusals.
+    pub async fn approve_enrollment_showing<F, Fut>(
+        &self,
+        request_id: &str,
+        confirm: F,
+    ) -> Result<EnrollmentOutcome, ClientError>
+    where
+        F: FnOnce(ShortCodeView, Option<ReplacedView>) -> Fut,
         Fut: Future<Output = bool>,
     {
         check_id(request_id)?;
@@ -572,7 +669,12 @@ impl Engine {
             }
             Stage::Confirmed if approved_by(&state, &new_device, own_id) => {
                 // Appended before a crash; only the hand-over is missing.
-                return self.hand_over(request_id, &account_id, &new_device).await;
+                let replaces = state
+                    .device(&DeviceId::derive(&new_device.signing))
+                    .and_then(|record| record.replaces);
+                return self
+                    .hand_over(request_id, &account_id, &new_device, replaces)
+                    .await;
             }
             Stage::Accepted | Stage::Revealed | Stage::ApproverConfirmed | Stage::Confirmed => {
                 // This device's SAS secrets died with an earlier run: nothing can finish it.
@@ -581,6 +683,22 @@ impl Engine {
                 return Ok(EnrollmentOutcome::Cancelled);
             }
         }
+        // What the user is shown is what the entry will say, whatever the relay shows later.
+        let replaces = view.replaces()?;
+        let replaced = match replaces {
+            Some(old) => {
+                if let Err(error) = check_replaceable(&state, old) {
+                    self.cancel_request(request_id).await?;
+                    return Err(error);
+                }
+                let labels = self.labels(&state).await.unwrap_or_default();
+                Some(ReplacedView {
+                    device_id: old,
+                    label: label_of(&labels, old),
+                })
+            }
+            None => None,
+        };
         let context = view.context(account_id, own_id)?;
         let commitment = Commitment::from_bytes(fixed(&view.commitment, "commitment")?);
         let offered = ExistingDeviceOffered::start(&mut OsRng, context, new_device, commitment);
@@ -611,7 +729,7 @@ impl Engine {
             Ok(exchanged) => exchanged,
             Err(error) => return Err(self.refuse(request_id, error).await),
         };
-        if !confirm(exchanged.short_code().into()).await {
+        if !confirm(exchanged.short_code().into(), replaced).await {
             tracing::info!("the user reported different codes; cancelling the enrollment");
             self.cancel_request(request_id).await?;
             return Ok(EnrollmentOutcome::Rejected);
@@ -670,7 +788,7 @@ impl Engine {
         let mut entry = state.next_entry(EntryKind::AddDevice {
             device: verified.device,
             approved_by: own_id,
-            replaces: view.replaces()?,
+            replaces,
         });
         entry.sign_device(&account_id, &device);
         entry.insert_signature(EntrySignature {
@@ -699,30 +817,53 @@ impl Engine {
         }
         tracing::info!("new device appended to the ledger");
         self.sync_state().await?;
-        self.hand_over(request_id, &account_id, &verified.device)
+        self.hand_over(request_id, &account_id, &verified.device, replaces)
             .await
     }
 
-    /// Seals the current sync key to the new device and completes the request.
+    /// Seals the current sync key to the new device and completes the request; after a
+    /// replacement, starts the next sync epoch without the replaced device.
     async fn hand_over(
         &self,
         request_id: &str,
         account_id: &[u8; 16],
         new_device: &DevicePublicKeys,
+        replaces: Option<DeviceId>,
     ) -> Result<EnrollmentOutcome, ClientError> {
-        let key = self
-            .with_store_blocking(|store| store.sync_key())
-            .await?
-            .ok_or(ClientError::NoSyncKey)?;
-        let sealed = key.seal_to(&mut OsRng, account_id, new_device);
-        let completed: RelayView = self
-            .post_step(
-                request_id,
-                "complete",
-                &json!({ "sealed_key": b64(sealed.as_bytes()) }),
-            )
-            .await?;
+        let mut retried = false;
+        let completed: RelayView = loop {
+            let key = self
+                .with_store_blocking(|store| store.sync_key())
+                .await?
+                .ok_or(ClientError::NoSyncKey)?;
+            let sealed = key.seal_to(&mut OsRng, account_id, new_device);
+            let posted = self
+                .post_step(
+                    request_id,
+                    "complete",
+                    &json!({ "sealed_key": b64(sealed.as_bytes()) }),
+                )
+                .await;
+            match posted {
+                // Another device rotated meanwhile (it saw the new device without a copy):
+                // hand over its epoch instead.
+                Err(error) if error.code() == "stale_sync_epoch" && !retried => {
+                    retried = true;
+                    self.refresh_sync_key().await?;
+                }
+                other => break other?,
+            }
+        };
         tracing::info!("enrollment completed");
+        if replaces.is_some()
+            && let Err(error) = self.rotate_after_change().await
+        {
+            // The new device is in and holds the key; the rotation stays owed to the next sync.
+            tracing::warn!(
+                code = error.code(),
+                "the sync key rotation after a replacement failed"
+            );
+        }
         Ok(completed
             .state
             .outcome()
@@ -870,13 +1011,33 @@ impl Engine {
 
     /// Cancels the request after a message failed verification, and returns the error.
     async fn refuse(&self, id: &str, error: enigm_core::Error) -> ClientError {
-        tracing::warn!("an enrollment message failed verification; cancelling the request");
+        self.abandon(id, ClientError::EnrollmentVerification(error))
+            .await
+    }
+
+    /// Cancels the request this device cannot go on with, and returns why.
+    async fn abandon(&self, id: &str, error: ClientError) -> ClientError {
+        tracing::warn!(
+            code = error.code(),
+            "an enrollment message was refused; cancelling the request"
+        );
         if let Err(cancel) = self.cancel_request(id).await {
             tracing::warn!(code = cancel.code(), "cancelling the enrollment failed");
         }
         // Best effort: the request is closed either way.
         let _ = self.set_pending(None).await;
-        ClientError::EnrollmentVerification(error)
+        error
+    }
+
+    /// Resolves `target` (a device id or a unique prefix of one) in the service's ledger,
+    /// verified here, to a device enigm-core lets a new device replace now.
+    async fn replaceable(&self, target: &str) -> Result<DeviceId, ClientError> {
+        let state = self.unpinned_state().await?;
+        let device = DeviceList::from_state(&state, None)
+            .resolve(target)?
+            .device_id;
+        check_replaceable(&state, device)?;
+        Ok(device)
     }
 
     /// Cancels request `id` on the relay; one that is already closed is fine.
@@ -960,6 +1121,24 @@ fn approver_closed(view: &RelayView) -> Result<EnrollmentOutcome, ClientError> {
         .ok_or(ClientError::MalformedResponse(
             "the enrollment request moved out of turn",
         ))
+}
+
+/// Whether enigm-core's lifecycle lets a new device replace `device` in `state` now.
+fn check_replaceable(state: &LedgerState, device: DeviceId) -> Result<(), ClientError> {
+    let record = state
+        .device(&device)
+        .ok_or_else(|| ClientError::UnknownDevice(device.to_hex()))?;
+    transition(record.state, LifecycleEvent::Replace)
+        .map(|_| ())
+        .map_err(|_| ClientError::NotReplaceable(record.state.as_str()))
+}
+
+/// The label of `device` among `labels`, if it decrypted.
+fn label_of(labels: &[(DeviceId, String)], device: DeviceId) -> Option<String> {
+    labels
+        .iter()
+        .find(|(id, _)| *id == device)
+        .map(|(_, label)| label.clone())
 }
 
 /// Whether the verified ledger holds `keys` approved by `approver`.

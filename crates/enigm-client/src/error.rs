@@ -66,6 +66,26 @@ pub enum ClientError {
     #[error("this device was revoked and can no longer act for the account")]
     DeviceRevoked,
 
+    /// This device was replaced by a newer device of the account (its enrollment named this
+    /// one); its keys are erased.
+    #[error(
+        "this device was replaced by a newer device of the account and can no longer act for it"
+    )]
+    DeviceReplaced,
+
+    /// The device a replacement names cannot be replaced in its current state (the ledger
+    /// rules of enigm-core: only an active device can be).
+    #[error("that device is {0} and cannot be replaced; only an active device can be")]
+    NotReplaceable(&'static str),
+
+    /// The enrollment request, as relayed, names another device to replace than the one this
+    /// device asked to replace (or none). The request is cancelled; nothing is signed.
+    #[error(
+        "the enrollment request as relayed does not replace the device this device asked to \
+         replace; the request is cancelled"
+    )]
+    EnrollmentReplacesMismatch,
+
     /// No device of the account matches the given id or prefix.
     #[error("no device of this account matches {0:?}")]
     UnknownDevice(String),
@@ -163,6 +183,9 @@ impl ClientError {
             Self::NoAccount => "no_account",
             Self::SignedOut => "signed_out",
             Self::DeviceRevoked => "device_revoked",
+            Self::DeviceReplaced => "device_replaced",
+            Self::NotReplaceable(_) => "not_replaceable",
+            Self::EnrollmentReplacesMismatch => "enrollment_replaces_mismatch",
             Self::UnknownDevice(_) => "unknown_device",
             Self::AmbiguousDevice(_) => "ambiguous_device",
             Self::NotAllowed(_) => "not_allowed",

@@ -33,7 +33,9 @@ mod watch;
 
 pub use api::ServiceClient;
 pub use engine::{DeviceChange, Engine, Registered, SignOut};
-pub use enroll::{EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ShortCodeView};
+pub use enroll::{
+    EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ReplacedView, ShortCodeView,
+};
 pub use error::ClientError;
 pub use history::{Actor, EntryView, LedgerHistory};
 pub use recover::{Recovered, RecoveryCandidate, check_phrase};

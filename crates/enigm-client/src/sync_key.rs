@@ -40,6 +40,12 @@ struct MineReply {
 }
 
 #[derive(Deserialize)]
+struct MissingReply {
+    epoch: u64,
+    devices: Vec<String>,
+}
+
+#[derive(Deserialize)]
 struct SharedList {
     items: Vec<SharedItemJson>,
 }
@@ -210,6 +216,45 @@ impl Engine {
         Ok(())
     }
 
+    /// Rotates when a device active in `state` (this engine's verified ledger) holds no copy of
+    /// the current epoch, so it gets one: an approver that died between adding a device and
+    /// handing it the key leaves it active without the key
+    /// ([`ClientError::EnrolledWithoutSyncKey`]). Only a device holding the current epoch does
+    /// it; the service's list is a hint checked against the verified ledger, and the worst a
+    /// lying service gets is one rotation per sync.
+    ///
+    /// # Errors
+    /// As [`Engine::rotate_sync_key`]; the service's refusals.
+    pub(crate) async fn heal_missing_copies(&self, state: &LedgerState) -> Result<(), ClientError> {
+        let held = self.sync_epoch().await?;
+        if held == 0 {
+            return Ok(());
+        }
+        let reply: MissingReply = self
+            .signed(Method::GET, "/v1/sync-keys/missing", None)
+            .await?;
+        if reply.epoch != held {
+            return Ok(());
+        }
+        let (_, secrets) = self.identity().await?;
+        let own = secrets.device_id();
+        let lacking = reply
+            .devices
+            .iter()
+            .filter_map(|text| DeviceId::from_hex(text))
+            .any(|id| {
+                id != own
+                    && state
+                        .device(&id)
+                        .is_some_and(|record| record.state == DeviceState::Active)
+            });
+        if lacking {
+            tracing::info!("an active device has no copy of the sync key; rotating");
+            self.rotate_after_change().await?;
+        }
+        Ok(())
+    }
+
     /// Saves a rotation the service accepted and re-encrypts the labels under it.
     async fn adopt_rotation(&self, key: SyncKey, state: &LedgerState) -> Result<u64, ClientError> {
         let epoch = key.epoch();
@@ -285,7 +330,10 @@ impl Engine {
     /// The labels of the ledger's devices that this device can decrypt. A label that does not
     /// decrypt (an epoch this device never held, tampered ciphertext) is left out; an item that
     /// names no device of the ledger is ignored.
-    async fn labels(&self, state: &LedgerState) -> Result<Vec<(DeviceId, String)>, ClientError> {
+    pub(crate) async fn labels(
+        &self,
+        state: &LedgerState,
+    ) -> Result<Vec<(DeviceId, String)>, ClientError> {
         let (account_id, _) = self.identity().await?;
         let list: SharedList = self.signed(Method::GET, "/v1/shared", None).await?;
         let mut labels = Vec::new();

@@ -175,7 +175,10 @@ impl DeviceList {
     }
 }
 
-fn hex_id<S: serde::Serializer>(id: &DeviceId, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn hex_id<S: serde::Serializer>(
+    id: &DeviceId,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&id.to_hex())
 }
 

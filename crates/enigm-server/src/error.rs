@@ -172,9 +172,13 @@ pub enum ServerError {
     /// Trust evaluation refused the operation (deny or step-up).
     #[error("operation refused by trust evaluation")]
     Refused(Decision),
-    /// The device named at login was removed from the account for good.
+    /// The device named at login was removed from the account for good; `replaced` says it
+    /// was superseded by a newer device (rather than revoked or retired), so it can say so.
     #[error("device removed from the account")]
-    DeviceRemoved,
+    DeviceRemoved {
+        /// Removed by a replacement.
+        replaced: bool,
+    },
     /// A ledger append raced another one; the client must fetch and retry.
     #[error("ledger head moved")]
     LedgerConflict {
@@ -232,9 +236,9 @@ impl ServerError {
             | ServerError::LoginExpired
             | ServerError::RecoveryExpired
             | ServerError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ServerError::Refused(_) | ServerError::DeviceRemoved | ServerError::RecoveryRefused => {
-                StatusCode::FORBIDDEN
-            }
+            ServerError::Refused(_)
+            | ServerError::DeviceRemoved { .. }
+            | ServerError::RecoveryRefused => StatusCode::FORBIDDEN,
             ServerError::UsernameTaken | ServerError::LedgerConflict { .. } => StatusCode::CONFLICT,
             ServerError::Enrollment(refusal) => {
                 if refusal.is_forbidden() {
@@ -274,7 +278,8 @@ impl ServerError {
                     "trust_denied"
                 }
             },
-            ServerError::DeviceRemoved => "device_removed",
+            ServerError::DeviceRemoved { replaced: false } => "device_removed",
+            ServerError::DeviceRemoved { replaced: true } => "device_replaced",
             ServerError::LedgerConflict { .. } => "ledger_conflict",
             ServerError::Enrollment(refusal) => refusal.code(),
             ServerError::SyncKey(refusal) => refusal.code(),
@@ -315,8 +320,13 @@ impl ServerError {
                 .map(|reason| reason.message())
                 .collect::<Vec<_>>()
                 .join(" "),
-            ServerError::DeviceRemoved => {
+            ServerError::DeviceRemoved { replaced: false } => {
                 "this device was removed from the account and can no longer sign in".into()
+            }
+            ServerError::DeviceRemoved { replaced: true } => {
+                "this device was replaced by a newer device of the account and can no longer sign \
+                 in"
+                .into()
             }
             ServerError::LedgerConflict { .. } => {
                 "the ledger changed since your head; fetch the new entries and retry".into()
@@ -352,7 +362,7 @@ impl ServerError {
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
             | ServerError::Refused(_)
-            | ServerError::DeviceRemoved
+            | ServerError::DeviceRemoved { .. }
             | ServerError::Enrollment(_)
             | ServerError::SyncKey(_)
             | ServerError::RecoveryExpired
@@ -413,7 +423,7 @@ impl ServerError {
             | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
-            | ServerError::DeviceRemoved
+            | ServerError::DeviceRemoved { .. }
             | ServerError::NotFound
             | ServerError::Timeout
             | ServerError::Config(_)

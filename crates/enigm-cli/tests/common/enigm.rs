@@ -1,5 +1,6 @@
 //! A small Enigm client for tests: OPAQUE registration and login with the real client side of
-//! enigm-core, the genesis entry, and signed requests.
+//! enigm-core, the genesis entry, signed requests, and a device with its session that tests
+//! speaking the protocol directly share.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,7 +17,7 @@ use enigm_core::recovery::RecoveryPhrase;
 use enigm_core::request::{SessionId, sign_request};
 use enigm_server::protocol::session_binding_message;
 use rand_core::{OsRng, RngCore};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Http, Response};
 
@@ -280,4 +281,90 @@ pub fn add_device(
     add.sign_device(&account_id, &device);
     append(http, session, approver, &add);
     device
+}
+
+/// A device with its session.
+pub struct Device {
+    /// Its keys.
+    pub secrets: DeviceSecrets,
+    /// Its session.
+    pub session: Session,
+}
+
+impl Device {
+    /// Its id in hex.
+    pub fn id(&self) -> String {
+        self.secrets.device_id().to_hex()
+    }
+
+    /// Sends a signed request with a JSON body (`Value::Null` for none).
+    pub fn call(&self, http: &Http, method: &str, path: &str, body: &Value) -> Response {
+        let bytes = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        signed(
+            http,
+            &self.session,
+            &self.secrets,
+            method,
+            path,
+            &bytes,
+            &SignOptions::default(),
+        )
+    }
+
+    /// Expects `status`; returns the body.
+    pub fn expect(&self, http: &Http, method: &str, path: &str, body: Value, status: u16) -> Value {
+        let reply = self.call(http, method, path, &body);
+        assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.json());
+        reply.json()
+    }
+
+    /// `POST` expecting `status`; returns the body.
+    pub fn post(&self, http: &Http, path: &str, body: Value, status: u16) -> Value {
+        self.expect(http, "POST", path, body, status)
+    }
+
+    /// `GET` expecting 200; returns the body.
+    pub fn get(&self, http: &Http, path: &str) -> Value {
+        self.expect(http, "GET", path, Value::Null, 200)
+    }
+
+    /// Expects a refusal with `status` and `code`; returns the body.
+    pub fn refused(
+        &self,
+        http: &Http,
+        method: &str,
+        path: &str,
+        body: Value,
+        status: u16,
+        code: &str,
+    ) -> Value {
+        let reply = self.call(http, method, path, &body);
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (status, code),
+            "{method} {path}: {:?}",
+            reply.json()
+        );
+        reply.json()
+    }
+}
+
+/// A username no earlier run on the same database has taken.
+pub fn fresh_username(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", OsRng.next_u64())
+}
+
+/// A new account (a fresh username starting with `prefix`) with its first device signed in on
+/// a full session.
+pub fn sign_up(http: &Http, prefix: &str, password: &str) -> (Account, Device) {
+    let username = fresh_username(prefix);
+    let account = register(http, &username, password);
+    let session = login(http, &username, password, &account.device).unwrap();
+    assert_eq!(session.kind, "full");
+    let secrets = DeviceSecrets::from_bytes(&account.device.to_bytes());
+    (account, Device { secrets, session })
 }

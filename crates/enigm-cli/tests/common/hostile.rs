@@ -2,11 +2,13 @@
 //! that forwards every request unchanged and rewrites ledger pages (`GET /v1/ledger`) the way a
 //! compromised or buggy service could: a rewritten past entry (a fork), a shorter history (a
 //! rollback), a forged entry (an injected device), or entries withheld behind the true head; or
-//! it hands a device a sync-key copy of its choosing (`GET /v1/sync-keys/mine`).
+//! it hands a device a sync-key copy of its choosing (`GET /v1/sync-keys/mine`), shows an
+//! enrollment request naming another device to replace, or swallows an approver's hand-over.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
 use enigm_core::ledger::LedgerEntry;
@@ -34,6 +36,12 @@ pub enum Tamper {
     /// Answer every sync-key rotation (`POST /v1/sync-keys`) with 503 without forwarding it, as
     /// a service that is down at the wrong moment would.
     RefuseRotations,
+    /// Show every enrollment request (`/v1/enrollments...` answers) as replacing `replaces`
+    /// (a device id in hex).
+    EnrollmentReplaces { replaces: String },
+    /// Never answer an enrollment's `POST .../complete` (the hand-over); say so on `held`, so
+    /// the test can kill the approver while it waits.
+    HoldCompletions { held: Sender<()> },
 }
 
 /// The proxy; it serves until the test process ends.
@@ -128,6 +136,19 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
             }
             continue;
         }
+        let hold = match &*tamper.lock().unwrap() {
+            Tamper::HoldCompletions { held } if method == "POST" && path.ends_with("/complete") => {
+                Some(held.clone())
+            }
+            _ => None,
+        };
+        if let Some(held) = hold {
+            let _ = held.send(());
+            // The approver waits for an answer that never comes, until the test kills it.
+            loop {
+                std::thread::park();
+            }
+        }
         let response = http.request(&method, &path, &borrowed, &body);
         let mut out = response.body;
         let mut status = response.status;
@@ -142,6 +163,14 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
                 .to_string()
                 .into_bytes();
             status = 200;
+        }
+        if let Tamper::EnrollmentReplaces { replaces } = &*tamper.lock().unwrap()
+            && path.starts_with("/v1/enrollments")
+            && let Ok(mut view) = serde_json::from_slice::<Value>(&out)
+            && view.get("replaces").is_some()
+        {
+            view["replaces"] = json!(replaces);
+            out = view.to_string().into_bytes();
         }
         if method == "GET" && path.starts_with("/v1/ledger") && response.status == 200 {
             let since: u64 = path
@@ -173,7 +202,11 @@ fn rewrite(page: &Value, since: u64, tamper: &Tamper) -> Value {
         .collect();
     let mut head = page["head"].clone();
     match tamper {
-        Tamper::Honest | Tamper::SyncKeyCopy { .. } | Tamper::RefuseRotations => {
+        Tamper::Honest
+        | Tamper::SyncKeyCopy { .. }
+        | Tamper::RefuseRotations
+        | Tamper::EnrollmentReplaces { .. }
+        | Tamper::HoldCompletions { .. } => {
             return page.clone();
         }
         Tamper::Replace { seq, bytes } => {

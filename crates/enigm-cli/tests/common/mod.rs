@@ -352,3 +352,4 @@ pub mod cli;
 pub mod enigm;
 pub mod hostile;
 pub mod push;
+pub mod running;

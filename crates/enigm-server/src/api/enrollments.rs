@@ -12,7 +12,8 @@
 //! 1. **B** (enrollment-restricted session; its device is not in the ledger) runs
 //!    `NewDeviceCommitted::start` and posts `POST /v1/enrollments` `{commitment, signing_key,
 //!    agreement_key, platform, replaces?}` (`signing_key` must be the session's key;
-//!    `platform` 1–32 of `A-Za-z0-9._-` and space; `replaces` a device id in hex) -> 201 with
+//!    `platform` 1–32 of `A-Za-z0-9._-` and space; `replaces` the hex id of a device the
+//!    ledger lets a new device replace now: an active one) -> 201 with
 //!    the view. Limits: one open request per device (409 `enrollment_already_open` with its
 //!    `id`; the same request re-posted is answered 200 with its view), the account's open
 //!    requests (409 `enrollment_limit_reached`), and a creation rate per account (429). The
@@ -61,7 +62,7 @@ use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::identity::DeviceId;
 use enigm_core::ledger::DeviceOrigin;
-use enigm_core::lifecycle::DeviceState;
+use enigm_core::lifecycle::{self, DeviceState, LifecycleEvent};
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
 use enigm_core::sync_key::SealedSyncKey;
 use enigm_core::trust::{Operation, Reason};
@@ -256,11 +257,12 @@ async fn create(
             .ledger
             .device(&DeviceId::from_bytes(replaced))
             .is_some_and(|record| {
-                matches!(record.state, DeviceState::Active | DeviceState::Suspended)
+                lifecycle::transition(record.state, LifecycleEvent::Replace).is_ok()
             });
         if !replaceable {
             return Err(ServerError::Malformed(
-                "`replaces` must name an active or suspended device of the account".into(),
+                "`replaces` must name a device of the account that can be replaced (an active one)"
+                    .into(),
             ));
         }
     }

@@ -1,7 +1,10 @@
 //! The device ledger (DESIGN §4): read it, append to it.
 //!
 //! `GET /v1/ledger?since=N` -> `{entries: [b64url…], head: {seq, hash}, more}`: the entries with
-//! `seq >= N` (default 0), at most [`PAGE`] of them; `more` says a further page exists.
+//! `seq >= N` (default 0), at most [`PAGE`] of them; `more` says a further page exists. An
+//! enrollment-restricted session may read it too: a device enrolling as a replacement verifies
+//! the ledger itself to resolve and check the device it names before asking (the ledger holds
+//! public keys and states only; labels stay sealed under the sync key).
 //!
 //! `POST /v1/ledger` `{entries: [b64url…]}` appends entries that extend the current head. Each
 //! is decoded strictly and applied with `LedgerState::apply` (signatures, signer rules,
@@ -21,6 +24,7 @@ use enigm_core::trust::Operation;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::HeadJson;
+use super::sessions::natural_operation;
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
@@ -116,7 +120,7 @@ async fn read(
     uri: axum::http::Uri,
     request: Authenticated,
 ) -> Result<Json<LedgerPage>, ServerError> {
-    request.authorize(Operation::Sync)?;
+    request.authorize(natural_operation(request.session.kind))?;
     let query = parse_query(uri.query())?;
     let mut entries = state
         .storage()

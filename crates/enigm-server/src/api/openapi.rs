@@ -189,7 +189,8 @@ fn every_error() -> Vec<ServerError> {
         ServerError::UsernameTaken,
         ServerError::Refused(Decision::from_reasons(vec![Reason::DeviceRevoked])),
         ServerError::Refused(Decision::from_reasons(vec![Reason::StepUpRequired])),
-        ServerError::DeviceRemoved,
+        ServerError::DeviceRemoved { replaced: false },
+        ServerError::DeviceRemoved { replaced: true },
         ServerError::LedgerConflict {
             seq: 0,
             hash: String::new(),
@@ -249,7 +250,7 @@ fn every_error() -> Vec<ServerError> {
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
             | ServerError::Refused(_)
-            | ServerError::DeviceRemoved
+            | ServerError::DeviceRemoved { .. }
             | ServerError::LedgerConflict { .. }
             | ServerError::RateLimited { .. }
             | ServerError::NotFound

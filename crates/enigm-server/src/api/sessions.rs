@@ -378,8 +378,11 @@ async fn login_finish(
             SessionKind::EnrollmentRestricted
         }
         Some(DeviceState::Active | DeviceState::Suspended) => SessionKind::Full,
-        Some(DeviceState::Revoked | DeviceState::Replaced | DeviceState::Retired) => {
-            return Err(ServerError::DeviceRemoved);
+        Some(DeviceState::Replaced) => {
+            return Err(ServerError::DeviceRemoved { replaced: true });
+        }
+        Some(DeviceState::Revoked | DeviceState::Retired) => {
+            return Err(ServerError::DeviceRemoved { replaced: false });
         }
     };
     let session_id = SessionId::generate(&mut OsRng);

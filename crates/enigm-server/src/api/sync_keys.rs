@@ -11,6 +11,10 @@
 //!   trusted sessions get `sync_key_rotated {epoch}`; the rotation is audited.
 //! - `GET /v1/sync-keys/mine[?epoch=N]` -> `{epoch, sealed}`: the calling device's newest copy
 //!   (or the one at `N`); 404 `no_sync_key` when it has none.
+//! - `GET /v1/sync-keys/missing` -> `{epoch, devices: [id]}`: the devices active in the ledger
+//!   that hold no copy of the current epoch (`epoch`; none before the first). An approver that
+//!   died between adding a device and handing it the key leaves one; a device holding the key
+//!   notices it here and rotates, so the new device gets a copy.
 //! - `PUT /v1/shared/{name}` `{epoch, ciphertext}` stores an item under the account's current
 //!   epoch only (409 `stale_sync_epoch` with the current `epoch`); names are
 //!   `label.<device id hex>` of a device the ledger knows. Trusted sessions get
@@ -67,6 +71,11 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Get,
         path: "/v1/sync-keys/mine",
         handler: |filter| on(filter, mine),
+    },
+    Endpoint {
+        verb: Verb::Get,
+        path: "/v1/sync-keys/missing",
+        handler: |filter| on(filter, missing),
     },
     Endpoint {
         verb: Verb::Put,
@@ -289,6 +298,32 @@ async fn mine(
         "epoch": copy.epoch,
         "sealed": encode_b64(&copy.sealed),
     })))
+}
+
+/// `GET /v1/sync-keys/missing`.
+async fn missing(
+    State(state): State<AppState>,
+    request: Authenticated,
+) -> Result<Json<Value>, ServerError> {
+    request.authorize(Operation::Sync)?;
+    let account_id = request.account.account_id;
+    let epoch = state.storage().sync_epoch(&account_id).await?;
+    let mut devices = Vec::new();
+    if epoch > 0 {
+        for (id, record) in request.ledger.devices() {
+            if record.state != DeviceState::Active {
+                continue;
+            }
+            let copy = state
+                .storage()
+                .sync_key_copy(&account_id, id.as_bytes(), Some(epoch))
+                .await?;
+            if copy.is_none() {
+                devices.push(id.to_hex());
+            }
+        }
+    }
+    Ok(Json(json!({ "epoch": epoch, "devices": devices })))
 }
 
 /// `PUT /v1/shared/{name}`.
