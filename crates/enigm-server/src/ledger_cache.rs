@@ -56,6 +56,13 @@ impl AppState {
                 .storage()
                 .ledger_entries(account_id, next, PAGE)
                 .await?;
+            let full_page = page.len() == PAGE;
+            // Another node may have appended since `account` was read: its entries belong to a
+            // later head, so stop at the head read (entries are written with their head, once).
+            let page: Vec<_> = page
+                .into_iter()
+                .filter(|stored| stored.seq <= account.head.seq)
+                .collect();
             let entries = page
                 .iter()
                 .map(|stored| LedgerEntry::decode(&stored.bytes))
@@ -74,7 +81,7 @@ impl AppState {
                 }
                 None => verify_chain(&entries).map_err(unverifiable)?,
             });
-            if page.len() < PAGE {
+            if !full_page || next > account.head.seq {
                 break;
             }
         }
