@@ -183,19 +183,27 @@ fn start(app: &Path, profile: &Path, display: &str) -> Result<(Duration, AppProc
     let (lines, received) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let seen = line.contains(FIRST_SCREEN_MARKER);
-            if lines.send((seen, Instant::now())).is_err() || seen {
+            let at = Instant::now();
+            if lines.send((line, at)).is_err() {
                 break;
             }
         }
     });
+    let mut log = Vec::new();
     loop {
         match received.recv_timeout(START_TIMEOUT) {
-            Ok((true, at)) => return Ok((at - started, app_process)),
-            Ok((false, _)) => {}
-            Err(_) => {
+            Ok((line, at)) if line.contains(FIRST_SCREEN_MARKER) => {
+                return Ok((at - started, app_process));
+            }
+            Ok((line, _)) => log.push(line),
+            Err(error) => {
+                let status = app_process.0.try_wait().ok().flatten();
                 drop(app_process);
-                return Err("the app did not show its first screen".into());
+                return Err(format!(
+                    "the app did not show its first screen ({error}; exit status {status:?}); its log:\n{}",
+                    log.join("\n")
+                )
+                .into());
             }
         }
     }
