@@ -527,6 +527,11 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
     assert_eq!(listed_requests.len(), 1);
     assert_eq!(listed_requests[0]["replaces"], b_id.as_str());
     assert_eq!(listed_requests[0]["replaces_label"], "Old phone");
+    // B itself may not approve its successor (it would lose its session before handing the
+    // sync key over); the request stays open for A.
+    let refused = enigm(&pair.b, &server, &["device", "approve", &id], "yes\n");
+    assert_eq!(failed_code(&refused), "enrollment_self_replacement");
+    assert_eq!(requests(&server, &pair.a)[0]["state"], "requested");
     let mut on_a = Running::approve(&pair.a, &server, &id);
     let code_a = on_a.expect_event("sas");
     let code_c = on_c.expect_event("sas");

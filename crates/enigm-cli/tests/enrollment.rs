@@ -971,6 +971,18 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
         &format!("/v1/enrollments/{}", created["id"].as_str().unwrap()),
     );
     assert_eq!(listed["replaces"], phone.secrets.device_id().to_hex());
+    // ... but not approved by the device it replaces, whose session ends when the entry lands,
+    // before it could hand the sync key over; the request stays open for another device.
+    let shown = format!("/v1/enrollments/{}", created["id"].as_str().unwrap());
+    phone.refused(
+        &http,
+        "POST",
+        &format!("{shown}/accept"),
+        json!({ "ephemeral": b64(&[7; 32]) }),
+        403,
+        "enrollment_self_replacement",
+    );
+    assert_eq!(a.get(&http, &shown)["state"], "requested");
     // An active device does not enroll.
     a.refused(
         &http,

@@ -627,7 +627,8 @@ impl Engine {
     /// # Errors
     /// [`ClientError::UnknownDevice`] or [`ClientError::NotReplaceable`] when the request names
     /// a device this device's verified ledger does not let it replace (the request is
-    /// cancelled);
+    /// cancelled); [`ClientError::SelfReplacement`] when it names this device (the request
+    /// stays open for another device);
     /// [`ClientError::NoSyncKey`] before anything is sent if this device cannot hand over the
     /// sync key; [`ClientError::EnrollmentVerification`] for a reveal, MAC or countersignature
     /// that does not verify and [`ClientError::EnrollmentStaleHead`] if the ledger moved since
@@ -686,6 +687,8 @@ impl Engine {
         // What the user is shown is what the entry will say, whatever the relay shows later.
         let replaces = view.replaces()?;
         let replaced = match replaces {
+            // Left open: another device of the account can still approve it.
+            Some(old) if old == own_id => return Err(ClientError::SelfReplacement),
             Some(old) => {
                 if let Err(error) = check_replaceable(&state, old) {
                     self.cancel_request(request_id).await?;

@@ -86,6 +86,15 @@ pub enum ClientError {
     )]
     EnrollmentReplacesMismatch,
 
+    /// The request replaces this very device: once the entry lands this device can no longer
+    /// act, so it could never hand the sync key to its successor.
+    #[error(
+        "this device is the one the new device replaces, so it cannot approve it; approve the \
+         request from another active device, or add the new device without replacing and then \
+         retire this one"
+    )]
+    SelfReplacement,
+
     /// No device of the account matches the given id or prefix.
     #[error("no device of this account matches {0:?}")]
     UnknownDevice(String),
@@ -186,6 +195,7 @@ impl ClientError {
             Self::DeviceReplaced => "device_replaced",
             Self::NotReplaceable(_) => "not_replaceable",
             Self::EnrollmentReplacesMismatch => "enrollment_replaces_mismatch",
+            Self::SelfReplacement => "enrollment_self_replacement",
             Self::UnknownDevice(_) => "unknown_device",
             Self::AmbiguousDevice(_) => "ambiguous_device",
             Self::NotAllowed(_) => "not_allowed",

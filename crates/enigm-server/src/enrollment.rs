@@ -268,6 +268,9 @@ pub enum EnrollmentRefusal {
     },
     /// `complete` before the `AddDevice` entry for the new device is in the ledger.
     NotInLedger,
+    /// The device a replacement supersedes tried to approve it: its session ends when the
+    /// entry lands, before it could hand the sync key over.
+    SelfReplacement,
 }
 
 impl EnrollmentRefusal {
@@ -281,13 +284,14 @@ impl EnrollmentRefusal {
             EnrollmentRefusal::LimitReached { .. } => "enrollment_limit_reached",
             EnrollmentRefusal::AlreadyOpen { .. } => "enrollment_already_open",
             EnrollmentRefusal::NotInLedger => "enrollment_not_in_ledger",
+            EnrollmentRefusal::SelfReplacement => "enrollment_self_replacement",
         }
     }
 
     /// Whether the refusal is about who asks (403) rather than when (409).
     pub const fn is_forbidden(&self) -> bool {
         match self {
-            EnrollmentRefusal::WrongParty => true,
+            EnrollmentRefusal::WrongParty | EnrollmentRefusal::SelfReplacement => true,
             EnrollmentRefusal::OutOfOrder
             | EnrollmentRefusal::Conflict
             | EnrollmentRefusal::Closed(_)
@@ -318,6 +322,11 @@ impl EnrollmentRefusal {
             }
             EnrollmentRefusal::NotInLedger => {
                 "append the AddDevice entry for the new device before completing".into()
+            }
+            EnrollmentRefusal::SelfReplacement => {
+                "the device being replaced cannot approve its own replacement; approve it from \
+                 another active device"
+                    .into()
             }
         }
     }

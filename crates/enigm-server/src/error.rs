@@ -404,7 +404,8 @@ impl ServerError {
                 EnrollmentRefusal::OutOfOrder
                 | EnrollmentRefusal::Conflict
                 | EnrollmentRefusal::WrongParty
-                | EnrollmentRefusal::NotInLedger => {}
+                | EnrollmentRefusal::NotInLedger
+                | EnrollmentRefusal::SelfReplacement => {}
             },
             ServerError::SyncKey(refusal) => match refusal {
                 SyncKeyRefusal::EpochConflict { current }

@@ -414,8 +414,11 @@ async fn accept(
     Path(id): Path<String>,
     request: Authenticated,
 ) -> Result<Json<Value>, ServerError> {
-    apply(&state, &request, &id, |_, _| {
+    apply(&state, &request, &id, |actor, relay| {
         let body: EphemeralBody = parse_json(&request.body)?;
+        if relay.request.replaces.map(|id| id.0) == Some(actor.device) {
+            return Err(ServerError::Enrollment(EnrollmentRefusal::SelfReplacement));
+        }
         Ok(Step::Accept {
             ephemeral: fixed_b64("ephemeral", &body.ephemeral)?,
             signing_key: request.session.device_key,

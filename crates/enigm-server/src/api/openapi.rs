@@ -210,6 +210,7 @@ fn every_error() -> Vec<ServerError> {
         ServerError::Enrollment(EnrollmentRefusal::LimitReached { max: 5 }),
         ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen { id: String::new() }),
         ServerError::Enrollment(EnrollmentRefusal::NotInLedger),
+        ServerError::Enrollment(EnrollmentRefusal::SelfReplacement),
         ServerError::SyncKey(SyncKeyRefusal::EpochConflict { current: 1 }),
         ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch),
         ServerError::SyncKey(SyncKeyRefusal::StaleEpoch { current: 1 }),
