@@ -100,7 +100,11 @@ async fn run(
     // The first names itself; the second's list shows the name (pushed as a shared item), so
     // the second can still name the first once it is refused.
     let this = "//li[@data-testid='device'][contains(., 'This computer')]";
-    click(first, &format!("{this}//button[normalize-space()='Rename…']")).await?;
+    click(
+        first,
+        &format!("{this}//button[normalize-space()='Rename…']"),
+    )
+    .await?;
     find(first, "//input[starts-with(@id, 'label-')]")
         .await
         .send_keys("Office desk")
@@ -135,7 +139,10 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // It names who removed it, checked against its own ledger.
-    let by = find(second, "//*[@data-testid='removed-by']").await.text().await?;
+    let by = find(second, "//*[@data-testid='removed-by']")
+        .await
+        .text()
+        .await?;
     assert!(by.starts_with("Removed by Office desk ("), "{by}");
     screens.save(second, "removed").await;
     Ok(())

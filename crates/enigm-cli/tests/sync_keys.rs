@@ -360,7 +360,7 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     );
     post(&a, rotation(3, vec![copy_of(&a.secrets, &a_copy3)]), 201);
 
-    // Revoked: its session is over and it cannot sign in again; the next epoch is A's alone.
+    // Revoked: its session is refused and it cannot sign in again; the next epoch is A's alone.
     change(
         &http,
         &account,
@@ -371,7 +371,8 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
         },
     );
     let gone = b.call(&http, "GET", mine, &Value::Null);
-    assert_eq!(gone.status, 401, "{:?}", gone.json());
+    assert_eq!(gone.status, 403, "{:?}", gone.json());
+    assert_eq!(gone.error_code(), "device_removed");
     let relogin = login(&http, &account.username, PASSWORD, &b.secrets);
     assert_eq!(
         relogin

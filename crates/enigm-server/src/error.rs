@@ -328,11 +328,12 @@ impl ServerError {
                 .join(" "),
             ServerError::DeviceRemoved {
                 replaced: false, ..
-            } => "this device was removed from the account and can no longer sign in".into(),
+            } => "this device was removed from the account and can no longer sign in or act for it"
+                .into(),
             ServerError::DeviceRemoved { replaced: true, .. } => {
                 "this device was replaced by a newer device of the account and can no longer sign \
-                 in"
-                .into()
+                 in or act for it"
+                    .into()
             }
             ServerError::LedgerConflict { .. } => {
                 "the ledger changed since your head; fetch the new entries and retry".into()
