@@ -87,6 +87,9 @@ pub struct RevokedMark {
     pub replaced_by: Option<DeviceId>,
 }
 
+/// A `revocation` row: `at`, `reason`, `removed_by`, `replaced_by`.
+type MarkRow = (i64, String, Option<String>, Option<Vec<u8>>);
+
 /// An open, encrypted profile store.
 pub struct Store {
     conn: Connection,
@@ -575,7 +578,7 @@ impl Store {
     /// # Errors
     /// [`Error::Database`]; [`Error::ValueOutOfRange`] if the stored mark is damaged.
     pub fn revoked(&self) -> Result<Option<RevokedMark>, Error> {
-        let row: Option<(i64, String, Option<String>, Option<Vec<u8>>)> = self
+        let row: Option<MarkRow> = self
             .conn
             .query_row(
                 "SELECT at, reason, removed_by, replaced_by FROM revocation WHERE id = 1",
