@@ -8,7 +8,7 @@ use enigm_client::{Actor, DeviceList, DeviceNews, DeviceView, LedgerHistory, Wat
 use enigm_core::identity::DeviceId;
 use enigm_core::lifecycle::{self, LifecycleEvent};
 use enigm_core::recovery;
-use enigm_core::session::{Restriction, SessionState};
+use enigm_core::session::{DeviceName, RemovedBy, Restriction, Revocation, SessionState};
 use enigm_core::trust::{Decision, Operation, Outcome, Reason};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -42,7 +42,7 @@ pub struct StoreStatus {
 }
 
 /// This device's session state (enigm-core's `SessionState`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SessionView {
     /// No session: sign in.
@@ -65,11 +65,53 @@ pub enum SessionView {
         /// When this computer learned it (seconds since the epoch).
         #[ts(type = "number")]
         at: u64,
+        /// Who removed it, as this computer verified it; `null` when it could not.
+        by: Option<RemovedByView>,
+        /// Why: `lost`, `stolen`, `compromised`, `decommissioned`, `unspecified`, `replaced`,
+        /// `recovery`, `rejected`, or `revoked` when unconfirmed.
+        reason: String,
+        /// The device that replaced it, when it was replaced.
+        replaced_by: Option<DeviceNameView>,
     },
     /// The account was recovered on another device.
     RecoveringElsewhere,
     /// This device's secrets were wiped on the organization's instruction.
     Wiped,
+}
+
+/// A device of the account as a person recognizes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct DeviceNameView {
+    /// Its label, when this computer could read it.
+    pub label: Option<String>,
+    /// Its short fingerprint.
+    pub fingerprint: String,
+}
+
+impl From<DeviceName> for DeviceNameView {
+    fn from(name: DeviceName) -> Self {
+        Self {
+            label: name.label,
+            fingerprint: name.fingerprint,
+        }
+    }
+}
+
+/// Who removed this device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RemovedByView {
+    /// Another device of the account.
+    Device {
+        /// Its label, when this computer could read it.
+        label: Option<String>,
+        /// Its short fingerprint.
+        fingerprint: String,
+    },
+    /// The recovery phrase.
+    Recovery,
+    /// The organization that manages the account.
+    Organization,
 }
 
 /// Why a session is restricted.
@@ -97,7 +139,23 @@ impl From<SessionState> for SessionView {
                     Restriction::AccountLocked => RestrictionView::AccountLocked,
                 },
             },
-            SessionState::Revoked { at } => Self::Revoked { at },
+            SessionState::Revoked(Revocation {
+                at,
+                by,
+                reason,
+                replaced_by,
+            }) => Self::Revoked {
+                at,
+                by: by.map(|by| match by {
+                    RemovedBy::Device(DeviceName { label, fingerprint }) => {
+                        RemovedByView::Device { label, fingerprint }
+                    }
+                    RemovedBy::Recovery => RemovedByView::Recovery,
+                    RemovedBy::Organization => RemovedByView::Organization,
+                }),
+                reason,
+                replaced_by: replaced_by.map(DeviceNameView::from),
+            },
             SessionState::RecoveringElsewhere => Self::RecoveringElsewhere,
             SessionState::Wiped => Self::Wiped,
         }
@@ -435,7 +493,7 @@ impl SessionUpdate {
     pub fn new(update: &WatchUpdate) -> Result<Self, IpcError> {
         Ok(match update {
             WatchUpdate::State { state } => Self::State {
-                session: (*state).into(),
+                session: state.clone().into(),
             },
             WatchUpdate::Devices { list } => Self::Devices {
                 list: DeviceListView::new(list.clone(), true)?,
@@ -909,6 +967,8 @@ mod tests {
             AppStatus::decl(&cfg),
             StoreStatus::decl(&cfg),
             SessionView::decl(&cfg),
+            DeviceNameView::decl(&cfg),
+            RemovedByView::decl(&cfg),
             RestrictionView::decl(&cfg),
             DeviceState::decl(&cfg),
             DeviceItem::decl(&cfg),

@@ -2,8 +2,8 @@
 //! profiles, displays and tauri-drivers. The account is created on the first; the second asks
 //! to join ("Add this computer"); the first raises the request at once and the user compares
 //! the short code, read from both windows, before confirming on both. Both then list two
-//! active devices. The first removes the second, which shows that it was removed within two
-//! seconds of the service learning it. The new screens are saved at 800x600 as
+//! active devices. The first names itself and removes the second, which shows that it was
+//! removed, and by whom, within two seconds of the service learning it. The new screens are saved at 800x600 as
 //! `two-NN-*.png` in `target/e2e-screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -97,6 +97,25 @@ async fn run(
     two_active_devices(second).await?;
     screens.save(second, "joined-devices").await;
 
+    // The first names itself; the second's list shows the name (pushed as a shared item), so
+    // the second can still name the first once it is refused.
+    let this = "//li[@data-testid='device'][contains(., 'This computer')]";
+    click(
+        first,
+        &format!("{this}//button[normalize-space()='Rename…']"),
+    )
+    .await?;
+    find(first, "//input[starts-with(@id, 'label-')]")
+        .await
+        .send_keys("Office desk")
+        .await?;
+    click(first, "//button[@type='submit'][normalize-space()='Save']").await?;
+    find(
+        second,
+        "//li[@data-testid='device']//span[contains(@class, 'name')][normalize-space()='Office desk']",
+    )
+    .await;
+
     // The first removes the second; the second says so within two seconds of the service
     // recording it (the first shows it revoked once the service has).
     click(
@@ -119,6 +138,12 @@ async fn run(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // It names who removed it, checked against its own ledger.
+    let by = find(second, "//*[@data-testid='removed-by']")
+        .await
+        .text()
+        .await?;
+    assert!(by.starts_with("Removed by Office desk ("), "{by}");
     screens.save(second, "removed").await;
     Ok(())
 }

@@ -190,8 +190,50 @@ describe('live updates', () => {
     expect(await screen.findByTestId('offline')).toBeTruthy();
     await emit('session-update', { event: 'online' });
     await vi.waitFor(() => expect(screen.queryByTestId('offline')).toBeNull());
-    await emit('session-update', { event: 'state', session: { state: 'revoked', at: 1_800_000_000 } });
+    await emit('session-update', {
+      event: 'state',
+      session: {
+        state: 'revoked',
+        at: 1_800_000_000,
+        by: { kind: 'device', label: 'Work laptop', fingerprint: 'ABCD EFGH IJKL MNOP' },
+        reason: 'lost',
+        replaced_by: null,
+      },
+    });
     expect(await screen.findByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
+    expect(screen.getByTestId('removed-by').textContent).toContain('Removed by Work laptop (ABCD EFGH IJKL MNOP) on');
+    expect(screen.getByTestId('removed-reason').textContent).toBe('The device was reported lost.');
+  });
+
+  it('says plainly when it could not confirm who removed this device', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'app_status')
+        return status(true, { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null });
+      return undefined;
+    });
+    render(App);
+    expect((await screen.findByTestId('removed-by')).textContent).toContain(
+      'Enigm could not confirm which device did it.',
+    );
+    expect(screen.queryByTestId('removed-reason')).toBeNull();
+  });
+
+  it('names the device that replaced this one', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'app_status')
+        return status(true, {
+          state: 'revoked',
+          at: 1_800_000_000,
+          by: { kind: 'device', label: null, fingerprint: 'ABCD EFGH IJKL MNOP' },
+          reason: 'replaced',
+          replaced_by: { label: 'Desk', fingerprint: 'QRST UVWX YZ23 4567' },
+        });
+      return undefined;
+    });
+    render(App);
+    expect((await screen.findByTestId('removed-by')).textContent).toContain(
+      'Replaced by Desk (QRST UVWX YZ23 4567), approved by a device (ABCD EFGH IJKL MNOP) on',
+    );
   });
 });
 

@@ -123,6 +123,14 @@ pub(crate) enum SessionCommand {
     Watch,
 }
 
+/// `text` with a capital first letter.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 /// `enigm ledger ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum LedgerCommand {
@@ -380,8 +388,8 @@ fn print_update(json: bool, update: &WatchUpdate) -> Result<(), CliError> {
                     "This device is suspended; another device of the account can resume it."
                         .to_owned()
                 }
-                SessionState::Revoked { .. } => {
-                    "This device was removed from your account; its keys are erased.".to_owned()
+                SessionState::Revoked(revocation) => {
+                    format!("{}; its keys are erased.", sentence(&revocation.describe()))
                 }
                 SessionState::RecoveringElsewhere => {
                     "Your account was recovered on another device; sign in again.".to_owned()

@@ -565,7 +565,20 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
     assert_eq!(sync_key(&c), Some((epoch, key)));
     assert_eq!(sync_key(&pair.b).unwrap().0, epoch_before);
 
-    // B hears it was replaced, not merely signed out, and its keys are erased.
+    // B's first request hears it was replaced, and by which device (from the entry it
+    // verified with A's key), not merely that its session is gone; its keys are erased.
+    let (code, message) = failed(&enigm(&pair.b, &server, &["device", "list"], ""));
+    assert_eq!(code, "device_replaced");
+    let c_fingerprint = enigm_core::identity::DeviceId::from_hex(&c_id)
+        .unwrap()
+        .fingerprint();
+    assert!(
+        message.starts_with(&format!(
+            "this device was replaced by device {c_fingerprint}, approved by "
+        )),
+        "{message}"
+    );
+    assert_eq!(sync_key(&pair.b), None);
     let login = enigm(
         &pair.b,
         &server,

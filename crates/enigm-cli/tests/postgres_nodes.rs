@@ -249,7 +249,8 @@ async fn push_crosses_nodes() {
     assert_eq!(
         next_event(&mut phone_socket).await,
         PushEvent::SessionEnded {
-            reason: EndReason::Revoked
+            reason: EndReason::Revoked,
+            entry: Some(b64(&revoke.encode())),
         }
     );
     expect_closed(&mut phone_socket, EndReason::Revoked).await;
@@ -287,7 +288,8 @@ async fn push_crosses_nodes() {
     assert_eq!(
         next_event(&mut tablet_socket).await,
         PushEvent::SessionEnded {
-            reason: EndReason::Suspended
+            reason: EndReason::Suspended,
+            entry: None,
         }
     );
     expect_closed(&mut tablet_socket, EndReason::Suspended).await;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::enigm::{SignOptions, append, ledger, login, register, signed};
+use common::enigm::{SignOptions, append, b64, ledger, login, register, signed};
 use common::push::{
     add_device, assert_http_status, connect, expect_closed, next_event, open, upgrade_header,
 };
@@ -50,7 +50,8 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     assert_eq!(
         next_event(&mut phone_socket).await,
         PushEvent::SessionEnded {
-            reason: EndReason::Revoked
+            reason: EndReason::Revoked,
+            entry: Some(b64(&revoke.encode())),
         }
     );
     expect_closed(&mut phone_socket, EndReason::Revoked).await;
@@ -82,10 +83,10 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
         b"",
         &SignOptions::default(),
     );
-    assert_eq!(refused.status, 401);
-    assert_eq!(refused.error_code(), "unknown_session");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.error_code(), "device_removed");
     let again = open(&server, Some(&upgrade_header(&phone_session, &phone))).await;
-    assert_http_status(again, 401);
+    assert_http_status(again, 403);
 
     // The restricted session heard none of the account's events: the first thing it gets is
     // the end of its own session when it signs out.
@@ -102,7 +103,8 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     assert_eq!(
         next_event(&mut newcomer_socket).await,
         PushEvent::SessionEnded {
-            reason: EndReason::SignedOut
+            reason: EndReason::SignedOut,
+            entry: None,
         }
     );
     expect_closed(&mut newcomer_socket, EndReason::SignedOut).await;
@@ -134,7 +136,8 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
     assert_eq!(
         next_event(&mut phone_socket).await,
         PushEvent::SessionEnded {
-            reason: EndReason::Suspended
+            reason: EndReason::Suspended,
+            entry: None,
         }
     );
     expect_closed(&mut phone_socket, EndReason::Suspended).await;

@@ -241,7 +241,8 @@ async fn expect_recovery_told(
     assert_eq!(
         next_event(socket).await,
         PushEvent::SessionEnded {
-            reason: EndReason::Recovery
+            reason: EndReason::Recovery,
+            entry: None,
         }
     );
     expect_closed(socket, EndReason::Recovery).await;
@@ -310,17 +311,24 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
     assert_eq!(
         next_event(&mut newcomer_socket).await,
         PushEvent::SessionEnded {
-            reason: EndReason::Recovery
+            reason: EndReason::Recovery,
+            entry: None,
         }
     );
     expect_closed(&mut newcomer_socket, EndReason::Recovery).await;
 
-    // Sessions from before the recovery are refused with a precise code.
-    for (session, device) in [(&laptop_session, laptop), (&phone_session, &phone)] {
-        let refused = get(&http, session, device, "/v1/ledger");
-        assert_eq!(refused.status, 401);
-        assert_eq!(refused.error_code(), "session_before_recovery");
-    }
+    // Sessions from before the recovery are refused with a precise code; the laptop the
+    // recovery revoked is told so, with the `Recover` entry as proof.
+    let refused = get(&http, &phone_session, &phone, "/v1/ledger");
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.error_code(), "session_before_recovery");
+    let refused = get(&http, &laptop_session, laptop, "/v1/ledger");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.error_code(), "device_removed");
+    assert_eq!(
+        refused.json()["error"]["entry"],
+        b64(&entry.encode()).as_str()
+    );
     // A replay of the finish is refused: the recovery id was used.
     let replay = send_finish(&http, &id, &finish);
     assert_eq!(replay.status, 401);

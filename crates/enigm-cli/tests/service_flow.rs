@@ -148,7 +148,7 @@ fn register_login_ledger_and_nothing_leaks() {
     assert_eq!(refused.status, 400, "{:?}", refused.json());
     assert_eq!(refused.error_code(), "invalid_ledger_entry");
 
-    // Revoking the phone ends its sessions: log it in, revoke it, its next request fails.
+    // Revoking the phone refuses its sessions: log it in, revoke it, its next request fails.
     let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
     assert_eq!(phone_session.kind, "full");
     let mut revoke = after.next_entry(EntryKind::Revoke {
@@ -176,11 +176,28 @@ fn register_login_ledger_and_nothing_leaks() {
         b"",
         &SignOptions::default(),
     );
-    assert_eq!(gone.status, 401);
-    assert_eq!(gone.error_code(), "unknown_session");
+    // Its session is kept so that its next request, signed with its key, hears what happened:
+    // refused, with the entry that removed it as proof.
+    assert_eq!(gone.status, 403);
+    assert_eq!(gone.error_code(), "device_removed");
+    let proof = gone.json()["error"]["entry"].as_str().unwrap().to_owned();
+    assert_eq!(LedgerEntry::decode(&unb64(&proof)).unwrap(), revoke);
     let again = login(&http, USERNAME, PASSWORD, &phone).unwrap_err();
     assert_eq!(again.status, 403);
     assert_eq!(again.error_code(), "device_removed");
+    assert_eq!(again.json()["error"]["entry"], proof.as_str());
+    // Without the phone's key the kept session tells nothing.
+    let stranger = signed(
+        &http,
+        &phone_session,
+        &DeviceSecrets::generate(&mut OsRng),
+        "GET",
+        "/v1/ledger",
+        b"",
+        &SignOptions::default(),
+    );
+    assert_eq!(stranger.status, 401);
+    assert_eq!(stranger.error_code(), "bad_signature");
 
     // The audit trail: the caller's own records, pseudonyms only.
     let audit = signed(

@@ -20,7 +20,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::cli::{failed_code, ok};
+use common::cli::{failed, failed_code, ok};
 use common::enigm::{self, Account, Device, Session, b64, login, sign_up, unb64};
 use common::hostile::{HostileService, Tamper};
 use common::push::{connect, next_event};
@@ -360,7 +360,7 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     );
     post(&a, rotation(3, vec![copy_of(&a.secrets, &a_copy3)]), 201);
 
-    // Revoked: its session is over and it cannot sign in again; the next epoch is A's alone.
+    // Revoked: its session is refused and it cannot sign in again; the next epoch is A's alone.
     change(
         &http,
         &account,
@@ -371,7 +371,8 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
         },
     );
     let gone = b.call(&http, "GET", mine, &Value::Null);
-    assert_eq!(gone.status, 401, "{:?}", gone.json());
+    assert_eq!(gone.status, 403, "{:?}", gone.json());
+    assert_eq!(gone.error_code(), "device_removed");
     let relogin = login(&http, &account.username, PASSWORD, &b.secrets);
     assert_eq!(
         relogin
@@ -603,12 +604,19 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
         ),
         "{error:?}"
     );
-    // ... and the phone can neither fetch the new copy nor sign in again; trying, it hears it
-    // was revoked and its keys are erased.
-    assert_eq!(
-        failed_code(&run(&phone, &["device", "list"])),
-        "unknown_session"
+    // ... and the phone can neither fetch the new copy nor sign in again. Its next request
+    // (it was not listening) tells it who revoked it and why, from the entry it verified
+    // itself; its keys are erased.
+    let laptop_fingerprint = laptop_secrets.device_id().fingerprint();
+    let (code, message) = failed(&run(&phone, &["device", "list"]));
+    assert_eq!(code, "device_revoked");
+    assert!(
+        message.starts_with(&format!(
+            "this device was revoked by Work laptop ({laptop_fingerprint}) on "
+        )) && message.ends_with(" UTC: lost"),
+        "{message}"
     );
+    assert!(store(&phone).device_secrets().unwrap().is_none());
     let refused = enigm::login(&http, &username, PASSWORD, &phone_secrets).unwrap_err();
     assert_eq!(refused.error_code(), "device_removed");
     let relogin = cli_run(

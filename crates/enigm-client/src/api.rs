@@ -178,6 +178,8 @@ pub(crate) fn service_error(
         id: Option<String>,
         #[serde(default)]
         epoch: Option<u64>,
+        #[serde(default)]
+        entry: Option<String>,
     }
     match serde_json::from_slice::<Envelope>(body) {
         Ok(Envelope { error }) if error.code == "enrollment_already_open" => match error.id {
@@ -190,6 +192,14 @@ pub(crate) fn service_error(
             Some(current) => ClientError::SyncEpochConflict { current },
             None => ClientError::MalformedResponse("an epoch conflict without the epoch"),
         },
+        Ok(Envelope { error })
+            if error.code == "device_removed" || error.code == "device_replaced" =>
+        {
+            ClientError::RemovedByService {
+                replaced: error.code == "device_replaced",
+                entry: error.entry,
+            }
+        }
         Ok(Envelope { error }) if is_code(&error.code) && error.message.len() <= 500 => {
             ClientError::Service {
                 status: status.as_u16(),

@@ -37,12 +37,11 @@ use zeroize::Zeroizing;
 
 use crate::ClientError;
 use crate::api::{ServiceClient, Signer};
+use crate::removal::removal_error;
 use crate::view::{DeviceList, DeviceView};
 
 /// Entries fetched per ledger page request are bounded by the service; this bounds the loop.
 const MAX_LEDGER_PAGES: usize = 10_000;
-/// The reason a profile is marked removed with when a newer device replaced it.
-const REPLACED: &str = "replaced";
 
 /// One profile bound to one service.
 #[derive(Clone)]
@@ -182,25 +181,20 @@ impl Engine {
     /// This device's secrets, created and saved on first use (before any service sees them).
     /// A revoked profile never gets new ones: it stays a record of what happened.
     pub(crate) async fn device(&self) -> Result<DeviceSecrets, ClientError> {
-        let (revoked, secrets) = self
-            .with_store_blocking(|store| {
-                if store.revoked()?.is_some() {
-                    return Ok((true, None));
+        self.with_store_blocking(|store| {
+            if let Some(mark) = store.revoked()? {
+                return Ok(Err(removal_error(store, &mark)?));
+            }
+            match store.device_secrets()? {
+                Some(secrets) => Ok(Ok(secrets)),
+                None => {
+                    let secrets = DeviceSecrets::generate(&mut OsRng);
+                    store.save_device_secrets(&secrets)?;
+                    Ok(Ok(secrets))
                 }
-                match store.device_secrets()? {
-                    Some(secrets) => Ok((false, Some(secrets))),
-                    None => {
-                        let secrets = DeviceSecrets::generate(&mut OsRng);
-                        store.save_device_secrets(&secrets)?;
-                        Ok((false, Some(secrets)))
-                    }
-                }
-            })
-            .await?;
-        match (revoked, secrets) {
-            (false, Some(secrets)) => Ok(secrets),
-            (true, _) | (false, None) => Err(ClientError::DeviceRevoked),
-        }
+            }
+        })
+        .await?
     }
 
     /// Creates an account with this device as its first device, then signs in.
@@ -346,8 +340,8 @@ impl Engine {
             )
             .await;
         let session = match session {
-            Err(error) if error.code() == "device_removed" || error.code() == "device_replaced" => {
-                return Err(self.removed(error.code()).await);
+            Err(ClientError::RemovedByService { replaced, entry }) => {
+                return Err(self.removed(replaced, entry).await);
             }
             other => other?,
         };
@@ -383,19 +377,18 @@ impl Engine {
 
     /// The saved session and what signs with it.
     pub(crate) async fn signer_parts(&self) -> Result<(SessionId, DeviceSecrets), ClientError> {
-        let (revoked, session, device) = self
-            .with_store_blocking(|store| {
-                Ok((store.revoked()?, store.session()?, store.device_secrets()?))
-            })
-            .await?;
-        match (revoked, session, device) {
-            (Some(mark), _, _) if mark.reason == REPLACED => Err(ClientError::DeviceReplaced),
-            (Some(_), _, _) => Err(ClientError::DeviceRevoked),
-            (None, Some(session), Some(device)) => {
-                Ok((SessionId::from_bytes(session.session_id), device))
+        self.with_store_blocking(|store| {
+            if let Some(mark) = store.revoked()? {
+                return Ok(Err(removal_error(store, &mark)?));
             }
-            (None, None, _) | (None, _, None) => Err(ClientError::SignedOut),
-        }
+            Ok(match (store.session()?, store.device_secrets()?) {
+                (Some(session), Some(device)) => {
+                    Ok((SessionId::from_bytes(session.session_id), device))
+                }
+                (None, _) | (_, None) => Err(ClientError::SignedOut),
+            })
+        })
+        .await?
     }
 
     /// Refreshes the saved session when it is close to expiry, so a device in use stays signed
@@ -441,20 +434,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Erases this device after the service said it was removed (`code`: `device_removed` or
-    /// `device_replaced`) and returns the error that says which.
-    async fn removed(&self, code: &str) -> ClientError {
-        let (reason, error) = if code == "device_replaced" {
-            (REPLACED, ClientError::DeviceReplaced)
-        } else {
-            ("revoked", ClientError::DeviceRevoked)
-        };
-        match self.erase_as_revoked(reason).await {
-            Ok(()) => error,
-            Err(failed) => failed,
-        }
-    }
-
     /// A signed request with the saved session.
     pub(crate) async fn signed<T: serde::de::DeserializeOwned>(
         &self,
@@ -474,16 +453,18 @@ impl Engine {
             Err(error) if error.is_session_over() => {
                 self.with_store_blocking(Store::clear_session).await?;
             }
-            Err(error) if error.code() == "device_removed" || error.code() == "device_replaced" => {
-                return Err(self.removed(error.code()).await);
-            }
             Ok(_) | Err(_) => {}
         }
-        result
+        match result {
+            Err(ClientError::RemovedByService { replaced, entry }) => {
+                Err(self.removed(replaced, entry).await)
+            }
+            other => other,
+        }
     }
 
     /// The locally verified ledger state (re-verified from the store), if any.
-    async fn local_state(&self) -> Result<Option<(LedgerState, usize)>, ClientError> {
+    pub(crate) async fn local_state(&self) -> Result<Option<(LedgerState, usize)>, ClientError> {
         let (entries, pinned) = self
             .with_store_blocking(|store| Ok((store.ledger_entries()?, store.pinned_head()?)))
             .await?;
@@ -748,7 +729,9 @@ impl Engine {
             .await;
         if matches!(
             ended,
-            Err(ClientError::SignedOut | ClientError::DeviceRevoked)
+            Err(ClientError::SignedOut
+                | ClientError::DeviceRevoked(_)
+                | ClientError::DeviceReplaced(_))
         ) {
             return ended.map(|()| SignOut::Ended);
         }

@@ -2,6 +2,8 @@
 //! prints with `--json` and the app maps to a screen) and a message a user can act on; none
 //! carries a secret, a path or a raw key.
 
+use enigm_core::session::Revocation;
+
 /// What went wrong in the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -62,16 +64,26 @@ pub enum ClientError {
     #[error("you are signed out; sign in with `enigm account login`")]
     SignedOut,
 
-    /// This device was removed from the account.
-    #[error("this device was revoked and can no longer act for the account")]
-    DeviceRevoked,
+    /// This device was removed from the account; its keys are erased. The sentence says who
+    /// removed it, when and why, as far as this device could verify it.
+    #[error("{}", .0.describe())]
+    DeviceRevoked(Box<Revocation>),
 
     /// This device was replaced by a newer device of the account (its enrollment named this
     /// one); its keys are erased.
-    #[error(
-        "this device was replaced by a newer device of the account and can no longer act for it"
-    )]
-    DeviceReplaced,
+    #[error("{}", .0.describe())]
+    DeviceReplaced(Box<Revocation>),
+
+    /// The service refused this device as removed (`replaced`: by a newer device), handing the
+    /// ledger entry it says removed it. The engine turns it into [`ClientError::DeviceRevoked`]
+    /// or [`ClientError::DeviceReplaced`] after checking the entry and erasing the keys.
+    #[error("the service says this device was removed from the account")]
+    RemovedByService {
+        /// The service's code was `device_replaced`.
+        replaced: bool,
+        /// The removing entry (base64url), unverified.
+        entry: Option<String>,
+    },
 
     /// The device a replacement names cannot be replaced in its current state (the ledger
     /// rules of enigm-core: only an active device can be).
@@ -191,8 +203,12 @@ impl ClientError {
             Self::AlreadyRegistered => "already_registered",
             Self::NoAccount => "no_account",
             Self::SignedOut => "signed_out",
-            Self::DeviceRevoked => "device_revoked",
-            Self::DeviceReplaced => "device_replaced",
+            Self::DeviceRevoked(_) => "device_revoked",
+            Self::DeviceReplaced(_) => "device_replaced",
+            Self::RemovedByService { replaced: true, .. } => "device_replaced",
+            Self::RemovedByService {
+                replaced: false, ..
+            } => "device_removed",
             Self::NotReplaceable(_) => "not_replaceable",
             Self::EnrollmentReplacesMismatch => "enrollment_replaces_mismatch",
             Self::SelfReplacement => "enrollment_self_replacement",

@@ -27,6 +27,7 @@ mod enroll;
 mod error;
 mod history;
 mod recover;
+mod removal;
 mod sync_key;
 mod view;
 mod watch;

@@ -115,12 +115,14 @@ impl Engine {
         username: &str,
         phrase: &RecoveryPhrase,
     ) -> Result<RecoveryCandidate, ClientError> {
-        let (revoked, account) = self
-            .with_store_blocking(|store| Ok((store.revoked()?.is_some(), store.account_id()?)))
-            .await?;
-        if revoked {
-            return Err(ClientError::DeviceRevoked);
-        }
+        let account = self
+            .with_store_blocking(|store| {
+                if let Some(mark) = store.revoked()? {
+                    return Ok(Err(crate::removal::removal_error(store, &mark)?));
+                }
+                Ok(Ok(store.account_id()?))
+            })
+            .await??;
         if account.is_some() {
             return Err(ClientError::AlreadyRegistered);
         }

@@ -327,9 +327,9 @@ impl Engine {
             .ok_or(ClientError::UnknownDevice(device.to_hex()))
     }
 
-    /// The labels of the ledger's devices that this device can decrypt. A label that does not
-    /// decrypt (an epoch this device never held, tampered ciphertext) is left out; an item that
-    /// names no device of the ledger is ignored.
+    /// The labels of the ledger's devices that this device can decrypt, also kept in the store.
+    /// A label that does not decrypt (an epoch this device never held, tampered ciphertext) is
+    /// left out; an item that names no device of the ledger is ignored.
     pub(crate) async fn labels(
         &self,
         state: &LedgerState,
@@ -369,6 +369,10 @@ impl Engine {
                 labels.push((device, label));
             }
         }
+        // Kept, so that this device can still name the one that removes it.
+        let kept = labels.clone();
+        self.with_store_blocking(move |store| store.save_labels(&kept))
+            .await?;
         Ok(labels)
     }
 

@@ -4,7 +4,8 @@
 //! Ledger news is never taken on the service's word: a `ledger_appended` or
 //! `device_state_changed` event makes the engine sync and verify, and the observer sees the
 //! verified device list. A `session_ended` with reason `revoked` erases this device's keys (the
-//! service also refuses the device from then on); the profile keeps the mark of when and why.
+//! service also refuses the device from then on); the profile keeps the mark of when and why,
+//! and who removed it when the entry the event carries verifies (see `removal.rs`).
 //! A recovery elsewhere (`recovery_started`, the `Recover` entry's events, then
 //! `session_ended{recovery}`) ends this session: the old session can no longer read the ledger,
 //! so the engine does not try; the state becomes `recovering_elsewhere` (sign in again with the
@@ -16,14 +17,15 @@ use std::time::Duration;
 
 use enigm_core::request::sign_request;
 use enigm_core::session::{Restriction, SessionEnd, SessionEvent, SessionState};
-use enigm_store::RevokedMark;
 use futures_util::StreamExt;
 use rand_core::OsRng;
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::engine::now;
+use crate::removal::revocation;
 use crate::{ClientError, DeviceList, Engine};
 
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
@@ -32,7 +34,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Bound on opening the socket.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest frame accepted from the service (its events are at most 256 bytes).
+/// Largest frame accepted from the service (its events are at most about 3 KiB: one ledger
+/// entry in base64url and a few fields).
 const MAX_FRAME: usize = 4 * 1024;
 
 /// An open push connection.
@@ -84,6 +87,8 @@ enum PushEvent {
     SharedUpdated,
     SessionEnded {
         reason: String,
+        #[serde(default)]
+        entry: Option<String>,
     },
     RecoveryStarted,
     EnrollmentRequested {
@@ -99,32 +104,36 @@ impl Engine {
     /// # Errors
     /// The store's errors.
     pub async fn session_state(&self) -> Result<SessionState, ClientError> {
-        let (revoked, session) = self
-            .with_store_blocking(|store| Ok((store.revoked()?, store.session()?)))
-            .await?;
-        Ok(match (revoked, session) {
-            (Some(mark), _) => SessionState::Revoked { at: mark.at },
-            (None, None) => SessionState::SignedOut,
-            (None, Some(session)) if session.kind == "full" => SessionState::Active {
-                expires_at: session.expires_at,
-            },
-            (None, Some(_)) => SessionState::Enrolling,
+        self.with_store_blocking(|store| {
+            Ok(match (store.revoked()?, store.session()?) {
+                (Some(mark), _) => SessionState::Revoked(revocation(store, &mark)?),
+                (None, None) => SessionState::SignedOut,
+                (None, Some(session)) if session.kind == "full" => SessionState::Active {
+                    expires_at: session.expires_at,
+                },
+                (None, Some(_)) => SessionState::Enrolling,
+            })
         })
+        .await
     }
 
-    /// Erases this device's keys and session and marks the profile revoked.
-    pub(crate) async fn erase_as_revoked(&self, reason: &str) -> Result<(), ClientError> {
-        let mark = RevokedMark {
-            at: now(),
-            reason: reason.to_owned(),
-        };
-        self.with_store_blocking(move |store| store.mark_revoked(&mark))
-            .await?;
-        tracing::warn!(
-            reason,
-            "this device was removed from its account; its keys are erased"
-        );
-        Ok(())
+    /// Erases this device as the service told it was removed (see [`Engine::removed`]) and
+    /// moves `state` to `revoked` with what it could verify.
+    async fn end_as_removed(
+        &self,
+        state: SessionState,
+        replaced: bool,
+        entry: Option<String>,
+    ) -> Result<SessionState, ClientError> {
+        match self.removed(replaced, entry).await {
+            ClientError::DeviceRevoked(revocation) | ClientError::DeviceReplaced(revocation) => {
+                self.transition(
+                    state,
+                    SessionEvent::Ended(SessionEnd::DeviceRemoved(*revocation)),
+                )
+            }
+            failed => Err(failed),
+        }
     }
 
     /// Follows the session live until it reaches a state that needs the user (revoked, wiped,
@@ -138,7 +147,9 @@ impl Engine {
         mut observer: impl FnMut(&WatchUpdate),
     ) -> Result<SessionState, ClientError> {
         let mut state = self.session_state().await?;
-        observer(&WatchUpdate::State { state });
+        observer(&WatchUpdate::State {
+            state: state.clone(),
+        });
         let mut backoff = FIRST_BACKOFF;
         loop {
             if !matches!(state, SessionState::Active { .. } | SessionState::Enrolling) {
@@ -156,21 +167,40 @@ impl Engine {
                     state = self.transition(state, SessionEvent::Ended(SessionEnd::Recovery))?;
                     self.with_store_blocking(enigm_store::Store::clear_session)
                         .await?;
-                    observer(&WatchUpdate::State { state });
+                    observer(&WatchUpdate::State {
+                        state: state.clone(),
+                    });
                     continue;
                 }
                 Err(error) if error.is_session_over() => {
                     state = self.transition(state, SessionEvent::Ended(SessionEnd::Expired))?;
                     self.with_store_blocking(enigm_store::Store::clear_session)
                         .await?;
-                    observer(&WatchUpdate::State { state });
+                    observer(&WatchUpdate::State {
+                        state: state.clone(),
+                    });
                     continue;
                 }
-                Err(ClientError::DeviceRevoked) => {
-                    self.erase_as_revoked("revoked").await?;
-                    state =
-                        self.transition(state, SessionEvent::Ended(SessionEnd::DeviceRemoved))?;
-                    observer(&WatchUpdate::State { state });
+                // Refused at the upgrade: this device was removed while it was not listening.
+                Err(ClientError::RemovedByService { replaced, entry }) => {
+                    state = self.end_as_removed(state, replaced, entry).await?;
+                    observer(&WatchUpdate::State {
+                        state: state.clone(),
+                    });
+                    continue;
+                }
+                // Refused by a request made while listening (the keys are already erased).
+                Err(
+                    ClientError::DeviceRevoked(revocation)
+                    | ClientError::DeviceReplaced(revocation),
+                ) => {
+                    state = self.transition(
+                        state,
+                        SessionEvent::Ended(SessionEnd::DeviceRemoved(*revocation)),
+                    )?;
+                    observer(&WatchUpdate::State {
+                        state: state.clone(),
+                    });
                     continue;
                 }
                 Err(
@@ -193,7 +223,7 @@ impl Engine {
         state: SessionState,
         event: SessionEvent,
     ) -> Result<SessionState, ClientError> {
-        state.next(event, now()).map_err(ClientError::Protocol)
+        state.next(event).map_err(ClientError::Protocol)
     }
 
     /// Opens this device's push socket, signed with the saved session.
@@ -229,12 +259,7 @@ impl Engine {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status();
                 let body = response.body().clone().unwrap_or_default();
-                let error = crate::api::service_error(status, &body, None);
-                Err(if error.code() == "device_removed" {
-                    ClientError::DeviceRevoked
-                } else {
-                    error
-                })
+                Err(crate::api::service_error(status, &body, None))
             }
             Err(_) => Err(ClientError::Unreachable(self.api().base_url().to_string())),
         }
@@ -295,28 +320,52 @@ impl Engine {
                     recovering = true;
                     observer(&WatchUpdate::RecoveryStarted);
                 }
-                PushEvent::SessionEnded { reason } => {
+                PushEvent::SessionEnded { reason, entry } => {
                     let event = match reason.as_str() {
                         "revoked" => {
-                            self.erase_as_revoked("revoked").await?;
-                            SessionEvent::Ended(SessionEnd::DeviceRemoved)
+                            *state = self.end_as_removed(state.clone(), false, entry).await?;
+                            observer(&WatchUpdate::State {
+                                state: state.clone(),
+                            });
+                            return Ok(());
+                        }
+                        "recovery" if revoked_by_recovery => {
+                            // The session still stands for one more request, which the service
+                            // refuses with the `Recover` entry that revoked this device.
+                            let asked: Result<serde_json::Value, ClientError> =
+                                self.signed(Method::GET, "/v1/ledger", None).await;
+                            let revocation = match asked {
+                                Err(
+                                    ClientError::DeviceRevoked(revocation)
+                                    | ClientError::DeviceReplaced(revocation),
+                                ) => *revocation,
+                                Ok(_) | Err(_) => match self.removed(false, None).await {
+                                    ClientError::DeviceRevoked(revocation)
+                                    | ClientError::DeviceReplaced(revocation) => *revocation,
+                                    failed => return Err(failed),
+                                },
+                            };
+                            *state = self.transition(
+                                state.clone(),
+                                SessionEvent::Ended(SessionEnd::Recovery),
+                            )?;
+                            observer(&WatchUpdate::State {
+                                state: state.clone(),
+                            });
+                            SessionEvent::Ended(SessionEnd::DeviceRemoved(revocation))
                         }
                         "suspended" => SessionEvent::Restricted(Restriction::Suspended),
                         "recovery" => SessionEvent::Ended(SessionEnd::Recovery),
                         _ => SessionEvent::Ended(SessionEnd::Expired),
                     };
-                    if !matches!(event, SessionEvent::Ended(SessionEnd::DeviceRemoved)) {
+                    if !matches!(event, SessionEvent::Ended(SessionEnd::DeviceRemoved(_))) {
                         self.with_store_blocking(enigm_store::Store::clear_session)
                             .await?;
                     }
-                    *state = self.transition(*state, event)?;
-                    observer(&WatchUpdate::State { state: *state });
-                    if *state == SessionState::RecoveringElsewhere && revoked_by_recovery {
-                        self.erase_as_revoked("recovery").await?;
-                        *state = self
-                            .transition(*state, SessionEvent::Ended(SessionEnd::DeviceRemoved))?;
-                        observer(&WatchUpdate::State { state: *state });
-                    }
+                    *state = self.transition(state.clone(), event)?;
+                    observer(&WatchUpdate::State {
+                        state: state.clone(),
+                    });
                     return Ok(());
                 }
                 PushEvent::Other => {}

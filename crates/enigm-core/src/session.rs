@@ -33,20 +33,120 @@ pub enum Restriction {
     AccountLocked,
 }
 
+/// A device of the account as a person recognizes it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DeviceName {
+    /// Its label, when this device could read it.
+    pub label: Option<String>,
+    /// Its short fingerprint (`K3PQ 7WXD 2M9A HF4T`).
+    pub fingerprint: String,
+}
+
+/// Who removed this device, as this device verified it from the removing ledger entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RemovedBy {
+    /// Another device of the account.
+    Device(DeviceName),
+    /// The recovery phrase.
+    Recovery,
+    /// The organization that manages the account.
+    Organization,
+}
+
+/// What a removed device knows about its removal.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Revocation {
+    /// When this device learned it (seconds since the epoch; ledger entries carry no time).
+    pub at: u64,
+    /// Who removed it; `None` when the service gave no removing entry that this device could
+    /// verify (the removal stands: the service refuses the device either way).
+    pub by: Option<RemovedBy>,
+    /// Why: a revocation reason (`lost`, `stolen`, ...), `replaced`, `recovery`, `rejected`;
+    /// `revoked` or `replaced` alone when unconfirmed.
+    pub reason: String,
+    /// The device that replaced it, when it was replaced (and this device verified which).
+    pub replaced_by: Option<DeviceName>,
+}
+
+impl DeviceName {
+    /// `Laptop (K3PQ 7WXD 2M9A HF4T)`, or `device K3PQ 7WXD 2M9A HF4T` without a label.
+    pub fn describe(&self) -> String {
+        match &self.label {
+            Some(label) => format!("{label} ({})", self.fingerprint),
+            None => format!("device {}", self.fingerprint),
+        }
+    }
+}
+
+impl Revocation {
+    /// One sentence for the user, e.g. `this device was revoked by Laptop (K3PQ 7WXD 2M9A
+    /// HF4T) on 2026-12-03 08:01 UTC: lost`.
+    pub fn describe(&self) -> String {
+        let when = utc_minute(self.at);
+        let removed = match &self.replaced_by {
+            Some(new) => format!("replaced by {}", new.describe()),
+            None if self.reason == "replaced" => "replaced by a newer device".to_owned(),
+            None => "revoked".to_owned(),
+        };
+        let by = match &self.by {
+            None => {
+                return format!(
+                    "this device was {removed} (learned {when}); Enigm could not confirm which \
+                     device did it"
+                );
+            }
+            Some(RemovedBy::Device(device)) if self.replaced_by.is_some() => {
+                format!(", approved by {},", device.describe())
+            }
+            Some(RemovedBy::Device(device)) => format!(" by {}", device.describe()),
+            Some(RemovedBy::Recovery) => " with the recovery phrase".to_owned(),
+            Some(RemovedBy::Organization) => " by the account's organization".to_owned(),
+        };
+        let reason = match self.reason.as_str() {
+            "revoked" | "replaced" | "recovery" | "unspecified" => String::new(),
+            other => format!(": {other}"),
+        };
+        format!("this device was {removed}{by} on {when}{reason}")
+    }
+}
+
+/// `2026-12-03 08:01 UTC` for seconds since the epoch.
+pub fn utc_minute(secs: u64) -> String {
+    let days = secs / 86_400;
+    let minutes = (secs % 86_400) / 60;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, for the proleptic
+    // Gregorian calendar).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        minutes / 60,
+        minutes % 60
+    )
+}
+
 /// Why the service ended a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionEnd {
     /// The session expired or the user signed out elsewhere: sign in again.
     Expired,
     /// This device was revoked (or replaced, or retired).
-    DeviceRemoved,
+    DeviceRemoved(Revocation),
     /// The account was recovered with the recovery phrase on another device.
     Recovery,
 }
 
 /// The session state of this device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum SessionState {
     /// No session: sign in (or register, enroll, recover).
@@ -64,10 +164,7 @@ pub enum SessionState {
         reason: Restriction,
     },
     /// This device was removed from the account; its keys are gone.
-    Revoked {
-        /// When the client learned it (seconds since the epoch).
-        at: u64,
-    },
+    Revoked(Revocation),
     /// The account was recovered on another device: sign in again (with the new password).
     RecoveringElsewhere,
     /// This device's secrets were wiped on the organization's instruction.
@@ -75,7 +172,7 @@ pub enum SessionState {
 }
 
 /// What the client learned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SessionEvent {
     /// A login finished with a full session.
     SignedIn {
@@ -117,7 +214,7 @@ impl SessionState {
             Self::Enrolling => "enrolling",
             Self::Active { .. } => "active",
             Self::Restricted { .. } => "restricted",
-            Self::Revoked { .. } => "revoked",
+            Self::Revoked(_) => "revoked",
             Self::RecoveringElsewhere => "recovering_elsewhere",
             Self::Wiped => "wiped",
         }
@@ -126,7 +223,7 @@ impl SessionState {
     /// Whether no event can change this state any more.
     pub const fn is_terminal(&self) -> bool {
         match self {
-            Self::Revoked { .. } | Self::Wiped => true,
+            Self::Revoked(_) | Self::Wiped => true,
             Self::SignedOut
             | Self::Enrolling
             | Self::Active { .. }
@@ -135,20 +232,20 @@ impl SessionState {
         }
     }
 
-    /// The state after `event`, learned at `now`.
+    /// The state after `event`.
     ///
     /// # Errors
     /// [`Error::IllegalSessionEvent`] when the event cannot happen in this state (anything after
     /// a terminal state but a repeated wipe or removal; enrolling from an active device; a
     /// refresh or restriction while signed out), with the state unchanged.
-    pub fn next(self, event: SessionEvent, now: u64) -> Result<Self, Error> {
-        let illegal = || Error::IllegalSessionEvent {
-            state: self.as_str(),
-        };
+    pub fn next(self, event: SessionEvent) -> Result<Self, Error> {
+        let name = self.as_str();
+        let illegal = || Error::IllegalSessionEvent { state: name };
         if self.is_terminal() {
-            // A terminal state absorbs its own cause arriving twice (push and a refusal).
-            return match (self, event) {
-                (Self::Revoked { .. }, SessionEvent::Ended(SessionEnd::DeviceRemoved))
+            // A terminal state absorbs its own cause arriving twice (push and a refusal); the
+            // first news stands.
+            return match (&self, event) {
+                (Self::Revoked(_), SessionEvent::Ended(SessionEnd::DeviceRemoved(_)))
                 | (Self::Wiped, SessionEvent::Wiped) => Ok(self),
                 _ => Err(illegal()),
             };
@@ -166,15 +263,14 @@ impl SessionState {
             SessionEvent::Refreshed { expires_at } => match self {
                 Self::Active { .. } => Self::Active { expires_at },
                 Self::Enrolling | Self::Restricted { .. } => self,
-                Self::SignedOut
-                | Self::RecoveringElsewhere
-                | Self::Revoked { .. }
-                | Self::Wiped => return Err(illegal()),
+                Self::SignedOut | Self::RecoveringElsewhere | Self::Revoked(_) | Self::Wiped => {
+                    return Err(illegal());
+                }
             },
             SessionEvent::Restricted(reason) if signed_in => Self::Restricted { reason },
             SessionEvent::Unrestricted { expires_at } if signed_in => Self::Active { expires_at },
             SessionEvent::Ended(SessionEnd::Expired) | SessionEvent::SignedOut => Self::SignedOut,
-            SessionEvent::Ended(SessionEnd::DeviceRemoved) => Self::Revoked { at: now },
+            SessionEvent::Ended(SessionEnd::DeviceRemoved(revocation)) => Self::Revoked(revocation),
             SessionEvent::Ended(SessionEnd::Recovery) => Self::RecoveringElsewhere,
             SessionEvent::Wiped => Self::Wiped,
             SessionEvent::Enrolled { .. }
@@ -188,43 +284,63 @@ impl SessionState {
 mod tests {
     use super::*;
 
-    const ALL_STATES: [SessionState; 7] = [
-        SessionState::SignedOut,
-        SessionState::Enrolling,
-        SessionState::Active { expires_at: 10 },
-        SessionState::Restricted {
-            reason: Restriction::Suspended,
-        },
-        SessionState::Revoked { at: 5 },
-        SessionState::RecoveringElsewhere,
-        SessionState::Wiped,
-    ];
+    fn revocation(at: u64) -> Revocation {
+        Revocation {
+            at,
+            by: Some(RemovedBy::Device(DeviceName {
+                label: Some("Laptop".into()),
+                fingerprint: "ABCD EFGH IJKL MNOP".into(),
+            })),
+            reason: "lost".into(),
+            replaced_by: None,
+        }
+    }
+
+    fn all_states() -> [SessionState; 7] {
+        [
+            SessionState::SignedOut,
+            SessionState::Enrolling,
+            SessionState::Active { expires_at: 10 },
+            SessionState::Restricted {
+                reason: Restriction::Suspended,
+            },
+            SessionState::Revoked(revocation(5)),
+            SessionState::RecoveringElsewhere,
+            SessionState::Wiped,
+        ]
+    }
 
     #[test]
     fn a_device_goes_from_enrolling_to_active_to_revoked_and_stays_there() {
         let state = SessionState::SignedOut
-            .next(SessionEvent::SignedInToEnroll, 1)
+            .next(SessionEvent::SignedInToEnroll)
             .unwrap();
         assert_eq!(state, SessionState::Enrolling);
         let state = state
-            .next(SessionEvent::Enrolled { expires_at: 99 }, 2)
+            .next(SessionEvent::Enrolled { expires_at: 99 })
             .unwrap();
         assert_eq!(state, SessionState::Active { expires_at: 99 });
         let state = state
-            .next(SessionEvent::Restricted(Restriction::Suspended), 3)
+            .next(SessionEvent::Restricted(Restriction::Suspended))
             .unwrap();
         let state = state
-            .next(SessionEvent::Unrestricted { expires_at: 120 }, 4)
+            .next(SessionEvent::Unrestricted { expires_at: 120 })
             .unwrap();
         assert_eq!(state, SessionState::Active { expires_at: 120 });
         let revoked = state
-            .next(SessionEvent::Ended(SessionEnd::DeviceRemoved), 7)
+            .next(SessionEvent::Ended(SessionEnd::DeviceRemoved(revocation(
+                7,
+            ))))
             .unwrap();
-        assert_eq!(revoked, SessionState::Revoked { at: 7 });
+        assert_eq!(revoked, SessionState::Revoked(revocation(7)));
         // The same news twice (push, then a refusal) changes nothing; anything else is refused.
         assert_eq!(
-            revoked.next(SessionEvent::Ended(SessionEnd::DeviceRemoved), 9),
-            Ok(revoked)
+            revoked
+                .clone()
+                .next(SessionEvent::Ended(SessionEnd::DeviceRemoved(revocation(
+                    9
+                )))),
+            Ok(revoked.clone())
         );
         for event in [
             SessionEvent::SignedIn { expires_at: 1 },
@@ -233,21 +349,57 @@ mod tests {
             SessionEvent::Ended(SessionEnd::Recovery),
         ] {
             assert_eq!(
-                revoked.next(event, 10),
+                revoked.clone().next(event),
                 Err(Error::IllegalSessionEvent { state: "revoked" })
             );
         }
     }
 
     #[test]
+    fn a_revocation_says_who_when_and_why() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_minute(1_796_284_860), "2026-12-03 08:01 UTC");
+        let mut revocation = revocation(1_796_284_860);
+        assert_eq!(
+            revocation.describe(),
+            "this device was revoked by Laptop (ABCD EFGH IJKL MNOP) on 2026-12-03 08:01 UTC: lost"
+        );
+        revocation.replaced_by = Some(DeviceName {
+            label: None,
+            fingerprint: "QRST UVWX YZ23 4567".into(),
+        });
+        revocation.reason = "replaced".into();
+        assert_eq!(
+            revocation.describe(),
+            "this device was replaced by device QRST UVWX YZ23 4567, approved by Laptop \
+             (ABCD EFGH IJKL MNOP), on 2026-12-03 08:01 UTC"
+        );
+        revocation.by = Some(RemovedBy::Recovery);
+        revocation.replaced_by = None;
+        revocation.reason = "recovery".into();
+        assert_eq!(
+            revocation.describe(),
+            "this device was revoked with the recovery phrase on 2026-12-03 08:01 UTC"
+        );
+        revocation.by = None;
+        revocation.reason = "revoked".into();
+        assert_eq!(
+            revocation.describe(),
+            "this device was revoked (learned 2026-12-03 08:01 UTC); Enigm could not confirm \
+             which device did it"
+        );
+    }
+
+    #[test]
     fn recovery_elsewhere_asks_to_sign_in_again() {
         let active = SessionState::Active { expires_at: 50 };
         let state = active
-            .next(SessionEvent::Ended(SessionEnd::Recovery), 1)
+            .next(SessionEvent::Ended(SessionEnd::Recovery))
             .unwrap();
         assert_eq!(state, SessionState::RecoveringElsewhere);
         assert_eq!(
-            state.next(SessionEvent::SignedIn { expires_at: 90 }, 2),
+            state.next(SessionEvent::SignedIn { expires_at: 90 }),
             Ok(SessionState::Active { expires_at: 90 })
         );
     }
@@ -262,14 +414,14 @@ mod tests {
             SessionEvent::Restricted(Restriction::AccountLocked),
             SessionEvent::Unrestricted { expires_at: 1 },
             SessionEvent::Ended(SessionEnd::Expired),
-            SessionEvent::Ended(SessionEnd::DeviceRemoved),
+            SessionEvent::Ended(SessionEnd::DeviceRemoved(revocation(3))),
             SessionEvent::Ended(SessionEnd::Recovery),
             SessionEvent::SignedOut,
             SessionEvent::Wiped,
         ];
-        for state in ALL_STATES {
-            for event in events {
-                match state.next(event, 0) {
+        for state in all_states() {
+            for event in events.clone() {
+                match state.clone().next(event) {
                     Ok(next) => assert!(!state.is_terminal() || next == state),
                     Err(Error::IllegalSessionEvent { state: name }) => {
                         assert_eq!(name, state.as_str());
@@ -281,16 +433,25 @@ mod tests {
         // Enrolled only from Enrolling; restrictions only while signed in.
         assert!(
             SessionState::Active { expires_at: 1 }
-                .next(SessionEvent::Enrolled { expires_at: 2 }, 0)
+                .next(SessionEvent::Enrolled { expires_at: 2 })
                 .is_err()
         );
         assert!(
             SessionState::SignedOut
-                .next(SessionEvent::Restricted(Restriction::Suspended), 0)
+                .next(SessionEvent::Restricted(Restriction::Suspended))
                 .is_err()
         );
-        let json = serde_json::to_value(SessionState::Revoked { at: 5 }).unwrap();
-        assert_eq!(json, serde_json::json!({ "state": "revoked", "at": 5 }));
+        let json = serde_json::to_value(SessionState::Revoked(revocation(5))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "state": "revoked",
+                "at": 5,
+                "by": { "kind": "device", "label": "Laptop", "fingerprint": "ABCD EFGH IJKL MNOP" },
+                "reason": "lost",
+                "replaced_by": null,
+            })
+        );
     }
 
     #[test]

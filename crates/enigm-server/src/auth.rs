@@ -6,7 +6,10 @@
 //! allowed clock skew; the signature by the session's device key verifies over the method, the
 //! path with its query, the SHA-256 of the exact body bytes received, the timestamp, the nonce
 //! and the session id; and the nonce is new for the session (recorded atomically in storage, so
-//! a replay is refused on every node). It then loads the account's verified ledger. The
+//! a replay is refused on every node). It then loads the account's verified ledger and refuses
+//! a device the ledger marks removed with `device_removed` / `device_replaced` and the entry
+//! that removed it (before the recovery-epoch check, so a device a recovery revoked hears that
+//! rather than `session_before_recovery`). The
 //! handler must still call [`Authenticated::authorize`] with its operation: trust is evaluated
 //! with enigm-core's `evaluate` on every request, and a deny or step-up is refused with the
 //! decision's reason codes.
@@ -101,12 +104,20 @@ impl FromRequest<AppState> for Authenticated {
             .account(&session.account_id)
             .await?
             .ok_or(ServerError::Unauthenticated(AuthFailure::UnknownSession))?;
+        let ledger = state.ledger(&account.account_id).await?;
+        // A removed device keeps its sessions until they expire, so that its next request
+        // (signed: only the key holder hears it) says what happened, with the proof.
+        if let Some(removed) = state
+            .removal(&account.account_id, &ledger, session.device_id)
+            .await?
+        {
+            return Err(removed);
+        }
         if session.recovery_epoch != account.recovery_epoch {
             return Err(ServerError::Unauthenticated(
                 AuthFailure::SessionBeforeRecovery,
             ));
         }
-        let ledger = state.ledger(&account.account_id).await?;
         Ok(Self {
             session,
             account,

@@ -172,12 +172,16 @@ pub enum ServerError {
     /// Trust evaluation refused the operation (deny or step-up).
     #[error("operation refused by trust evaluation")]
     Refused(Decision),
-    /// The device named at login was removed from the account for good; `replaced` says it
-    /// was superseded by a newer device (rather than revoked or retired), so it can say so.
+    /// The device (named at login, or whose session signed the request) was removed from the
+    /// account for good; `replaced` says it was superseded by a newer device (rather than
+    /// revoked or retired), so it can say so. Only the device key's holder is told.
     #[error("device removed from the account")]
     DeviceRemoved {
         /// Removed by a replacement.
         replaced: bool,
+        /// The ledger entry that removed it (base64url of its encoding): the device checks it
+        /// against its own verified ledger to learn who removed it and why.
+        entry: String,
     },
     /// A ledger append raced another one; the client must fetch and retry.
     #[error("ledger head moved")]
@@ -278,8 +282,10 @@ impl ServerError {
                     "trust_denied"
                 }
             },
-            ServerError::DeviceRemoved { replaced: false } => "device_removed",
-            ServerError::DeviceRemoved { replaced: true } => "device_replaced",
+            ServerError::DeviceRemoved {
+                replaced: false, ..
+            } => "device_removed",
+            ServerError::DeviceRemoved { replaced: true, .. } => "device_replaced",
             ServerError::LedgerConflict { .. } => "ledger_conflict",
             ServerError::Enrollment(refusal) => refusal.code(),
             ServerError::SyncKey(refusal) => refusal.code(),
@@ -320,13 +326,14 @@ impl ServerError {
                 .map(|reason| reason.message())
                 .collect::<Vec<_>>()
                 .join(" "),
-            ServerError::DeviceRemoved { replaced: false } => {
-                "this device was removed from the account and can no longer sign in".into()
-            }
-            ServerError::DeviceRemoved { replaced: true } => {
+            ServerError::DeviceRemoved {
+                replaced: false, ..
+            } => "this device was removed from the account and can no longer sign in or act for it"
+                .into(),
+            ServerError::DeviceRemoved { replaced: true, .. } => {
                 "this device was replaced by a newer device of the account and can no longer sign \
-                 in"
-                .into()
+                 in or act for it"
+                    .into()
             }
             ServerError::LedgerConflict { .. } => {
                 "the ledger changed since your head; fetch the new entries and retry".into()
@@ -391,6 +398,9 @@ impl ServerError {
                 let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code()).collect();
                 details.insert("reasons".into(), json!(codes));
             }
+            ServerError::DeviceRemoved { entry, .. } => {
+                details.insert("entry".into(), json!(entry));
+            }
             ServerError::Enrollment(refusal) => match refusal {
                 EnrollmentRefusal::Closed(state) => {
                     details.insert("state".into(), json!(state));
@@ -424,7 +434,6 @@ impl ServerError {
             | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
-            | ServerError::DeviceRemoved { .. }
             | ServerError::NotFound
             | ServerError::Timeout
             | ServerError::Config(_)

@@ -9,8 +9,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use enigm_core::identity::DeviceId;
 use enigm_core::ledger::{LedgerEntry, LedgerState, verify_chain};
+use enigm_core::lifecycle::DeviceState;
 
+use crate::api::encode_b64;
 use crate::error::ServerError;
 use crate::state::AppState;
 use crate::storage::AccountId;
@@ -99,5 +102,40 @@ impl AppState {
         }
         states.insert(*account_id, state.clone());
         Ok(state)
+    }
+
+    /// The refusal for a device `ledger` marks removed (`device_removed`, or `device_replaced`),
+    /// carrying the entry that removed it as proof; `None` for a device that was not removed.
+    pub(crate) async fn removal(
+        &self,
+        account_id: &AccountId,
+        ledger: &LedgerState,
+        device_id: [u8; 16],
+    ) -> Result<Option<ServerError>, ServerError> {
+        let Some(record) = ledger.device(&DeviceId::from_bytes(device_id)) else {
+            return Ok(None);
+        };
+        let replaced = match record.state {
+            DeviceState::Replaced => true,
+            DeviceState::Revoked | DeviceState::Retired => false,
+            DeviceState::Pending
+            | DeviceState::Review
+            | DeviceState::Active
+            | DeviceState::Suspended => return Ok(None),
+        };
+        let seq = record
+            .removed_at
+            .ok_or_else(|| ServerError::Internal("removed device without its removal".into()))?;
+        let stored = self
+            .storage()
+            .ledger_entries(account_id, seq, 1)
+            .await?
+            .into_iter()
+            .find(|stored| stored.seq == seq)
+            .ok_or_else(|| ServerError::Internal("removing entry missing".into()))?;
+        Ok(Some(ServerError::DeviceRemoved {
+            replaced,
+            entry: encode_b64(&stored.bytes),
+        }))
     }
 }

@@ -24,8 +24,9 @@ use crate::storage::AccountId;
 /// Events queued per connection; past this the connection is too slow and is dropped.
 pub const QUEUE_CAPACITY: usize = 8;
 
-/// The largest event, encoded, in bytes.
-pub const MAX_EVENT_BYTES: usize = 256;
+/// The largest event, encoded, in bytes: room for a `session_ended{revoked}` carrying one
+/// ledger entry in base64url; every other event is far smaller.
+pub const MAX_EVENT_BYTES: usize = 256 + (enigm_core::ledger::MAX_ENTRY_LEN * 4).div_ceil(3);
 
 /// Why a session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,6 +81,10 @@ pub enum PushEvent {
     SessionEnded {
         /// Why.
         reason: EndReason,
+        /// For `revoked`: the ledger entry that removed the device (base64url), which the
+        /// device checks against its own ledger to learn who removed it and why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entry: Option<String>,
     },
     /// The account was recovered with its recovery key (sent to every session, before the
     /// events of the `Recover` entry and the `session_ended` that follows: DESIGN §8). (Braced,
@@ -131,7 +136,7 @@ impl PushEvent {
     /// The reason, when this event ends the session.
     pub fn ends_session(&self) -> Option<EndReason> {
         match self {
-            PushEvent::SessionEnded { reason } => Some(*reason),
+            PushEvent::SessionEnded { reason, .. } => Some(*reason),
             PushEvent::LedgerAppended { .. }
             | PushEvent::DeviceStateChanged { .. }
             | PushEvent::RecoveryStarted {}
@@ -406,6 +411,7 @@ mod tests {
         let mut laptop = hub.subscribe(listener(2, 8, false));
         let ended = PushEvent::SessionEnded {
             reason: EndReason::Revoked,
+            entry: Some("AQID".into()),
         };
         hub.publish(&ACCOUNT, Audience::Device([7; 16]), &ended)
             .await
@@ -476,6 +482,7 @@ mod tests {
             },
             PushEvent::SessionEnded {
                 reason: EndReason::SignedOut,
+                entry: None,
             },
             PushEvent::RecoveryStarted {},
             PushEvent::EnrollmentRequested {
@@ -521,6 +528,12 @@ mod tests {
             id: "x".repeat(MAX_EVENT_BYTES),
         };
         assert!(oversized.encode().is_err());
+        // The largest removing entry still fits.
+        let largest = PushEvent::SessionEnded {
+            reason: EndReason::Revoked,
+            entry: Some("A".repeat((enigm_core::ledger::MAX_ENTRY_LEN * 4).div_ceil(3))),
+        };
+        assert!(largest.encode().is_ok());
     }
 
     fn any_reason() -> impl Strategy<Value = EndReason> {
@@ -541,7 +554,8 @@ mod tests {
                 .prop_map(|(seq, hash, kind)| PushEvent::LedgerAppended { seq, hash, kind }),
             (text(), text())
                 .prop_map(|(device_id, state)| PushEvent::DeviceStateChanged { device_id, state }),
-            any_reason().prop_map(|reason| PushEvent::SessionEnded { reason }),
+            (any_reason(), proptest::option::of(text()))
+                .prop_map(|(reason, entry)| PushEvent::SessionEnded { reason, entry }),
             Just(PushEvent::RecoveryStarted {}),
             text().prop_map(|id| PushEvent::EnrollmentRequested { id }),
             (text(), text()).prop_map(|(id, state)| PushEvent::EnrollmentUpdated { id, state }),

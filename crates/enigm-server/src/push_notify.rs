@@ -327,6 +327,7 @@ mod tests {
     fn ended() -> PushEvent {
         PushEvent::SessionEnded {
             reason: EndReason::Revoked,
+            entry: None,
         }
     }
 

@@ -62,6 +62,31 @@ const MIGRATIONS: &[&str] = &[
         key   BLOB NOT NULL CHECK (length(key) = 32)
     ) STRICT;
     ",
+    // v4: what a removed device verified about its removal (the mark moves out of `meta`), and
+    // the labels of the account's devices it last read, so that it can still name who removed
+    // it once the service refuses it.
+    "
+    CREATE TABLE revocation (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        at          INTEGER NOT NULL CHECK (at >= 0),
+        reason      TEXT NOT NULL,
+        -- A device id (hex), 'recovery' or 'organization'; NULL when it could not be verified.
+        removed_by  TEXT CHECK (removed_by IS NULL OR removed_by IN ('recovery', 'organization')
+                                OR (length(removed_by) = 32 AND removed_by NOT GLOB '*[^0-9a-f]*')),
+        replaced_by BLOB CHECK (replaced_by IS NULL OR length(replaced_by) = 16)
+    ) STRICT;
+    INSERT INTO revocation (id, at, reason)
+        SELECT 1,
+               CAST(substr(CAST(value AS TEXT), 1, instr(CAST(value AS TEXT), ' ') - 1) AS INTEGER),
+               substr(CAST(value AS TEXT), instr(CAST(value AS TEXT), ' ') + 1)
+        FROM meta WHERE key = 'revoked';
+    DELETE FROM meta WHERE key = 'revoked';
+
+    CREATE TABLE device_label (
+        device_id BLOB PRIMARY KEY NOT NULL CHECK (length(device_id) = 16),
+        label     TEXT NOT NULL
+    ) STRICT;
+    ",
 ];
 
 /// The newest schema version this build understands.

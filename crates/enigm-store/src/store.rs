@@ -22,7 +22,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use enigm_core::identity::DeviceSecrets;
+use enigm_core::identity::{DeviceId, DeviceSecrets};
+use enigm_core::ledger::Remover;
 use enigm_core::sync_key::SyncKey;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use zeroize::Zeroizing;
@@ -79,7 +80,15 @@ pub struct RevokedMark {
     pub at: u64,
     /// A short lower-case reason (`revoked`, `lost`, `replaced`, ...).
     pub reason: String,
+    /// Who removed it, as this device verified from the removing ledger entry; `None` when it
+    /// could not verify it.
+    pub by: Option<Remover>,
+    /// The device that replaced it, when it was replaced (verified like `by`).
+    pub replaced_by: Option<DeviceId>,
 }
+
+/// A `revocation` row: `at`, `reason`, `removed_by`, `replaced_by`.
+type MarkRow = (i64, String, Option<String>, Option<Vec<u8>>);
 
 /// An open, encrypted profile store.
 pub struct Store {
@@ -531,14 +540,21 @@ impl Store {
     }
 
     /// Records that this device was removed from its account and erases what it could still
-    /// use: its private keys, its account sync keys and its session, in one transaction, then checkpoints the log so
-    /// the old pages do not linger in it. The account id and the verified ledger stay, so the
-    /// profile can still say what happened. Idempotent.
+    /// use: its private keys, its account sync keys and its session, in one transaction, then
+    /// checkpoints the log so the old pages do not linger in it. The account id, the verified
+    /// ledger and the device labels stay, so the profile can still say what happened.
+    /// Idempotent: the first mark stands.
     ///
     /// # Errors
     /// [`Error::Database`] if the writes fail (nothing is erased then).
     pub fn mark_revoked(&mut self, mark: &RevokedMark) -> Result<(), Error> {
         let at = i64::try_from(mark.at).map_err(|_| Error::ValueOutOfRange("revocation time"))?;
+        let by = mark.by.map(|by| match by {
+            Remover::Device(id) => id.to_hex(),
+            Remover::Recovery => "recovery".to_owned(),
+            Remover::Organization => "organization".to_owned(),
+        });
+        let replaced_by = mark.replaced_by.map(|id| id.as_bytes().to_vec());
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -546,9 +562,10 @@ impl Store {
         tx.execute("DELETE FROM session", [])?;
         tx.execute("DELETE FROM sync_key", [])?;
         tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('revoked', ?1)
-             ON CONFLICT (key) DO NOTHING",
-            [format!("{at} {}", mark.reason).into_bytes()],
+            "INSERT INTO revocation (id, at, reason, removed_by, replaced_by)
+             VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO NOTHING",
+            params![at, mark.reason, by, replaced_by],
         )?;
         tx.commit()?;
         self.conn
@@ -561,19 +578,73 @@ impl Store {
     /// # Errors
     /// [`Error::Database`]; [`Error::ValueOutOfRange`] if the stored mark is damaged.
     pub fn revoked(&self) -> Result<Option<RevokedMark>, Error> {
-        let Some(raw) = self.meta("revoked")? else {
+        let row: Option<MarkRow> = self
+            .conn
+            .query_row(
+                "SELECT at, reason, removed_by, replaced_by FROM revocation WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()?;
+        let Some((at, reason, by, replaced_by)) = row else {
             return Ok(None);
         };
-        let text = String::from_utf8(raw).map_err(|_| Error::ValueOutOfRange("revocation mark"))?;
-        let (at, reason) = text
-            .split_once(' ')
-            .ok_or(Error::ValueOutOfRange("revocation mark"))?;
+        let damaged = || Error::ValueOutOfRange("revocation mark");
+        let by = match by.as_deref() {
+            None => None,
+            Some("recovery") => Some(Remover::Recovery),
+            Some("organization") => Some(Remover::Organization),
+            Some(hex) => Some(Remover::Device(
+                DeviceId::from_hex(hex).ok_or_else(damaged)?,
+            )),
+        };
+        let replaced_by = match replaced_by {
+            None => None,
+            Some(bytes) => Some(DeviceId::from_bytes(
+                bytes.try_into().map_err(|_| damaged())?,
+            )),
+        };
         Ok(Some(RevokedMark {
-            at: at
-                .parse()
-                .map_err(|_| Error::ValueOutOfRange("revocation mark"))?,
-            reason: reason.to_owned(),
+            at: u64::try_from(at).map_err(|_| damaged())?,
+            reason,
+            by,
+            replaced_by,
         }))
+    }
+
+    /// Keeps the labels of the account's devices this device could read, replacing the ones
+    /// kept before, so that a removed device can still name the device that removed it.
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the writes fail (the old labels stay then).
+    pub fn save_labels(&mut self, labels: &[(DeviceId, String)]) -> Result<(), Error> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM device_label", [])?;
+        for (device, label) in labels {
+            tx.execute(
+                "INSERT INTO device_label (device_id, label) VALUES (?1, ?2)",
+                params![device.as_bytes().as_slice(), label],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The label last read for `device`, if any.
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the row cannot be read.
+    pub fn label(&self, device: &DeviceId) -> Result<Option<String>, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT label FROM device_label WHERE device_id = ?1",
+                [device.as_bytes().as_slice()],
+                |row| row.get(0),
+            )
+            .optional()?)
     }
 
     /// A value from the `meta` table (store-level facts such as `created_with`).

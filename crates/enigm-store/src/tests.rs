@@ -8,7 +8,8 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use enigm_core::identity::DeviceSecrets;
+use enigm_core::identity::{DeviceId, DeviceSecrets};
+use enigm_core::ledger::Remover;
 use enigm_core::sync_key::SyncKey;
 use keyring_core::CredentialStore;
 use keyring_core::api::CredentialStoreApi;
@@ -453,15 +454,21 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
             },
         )
         .unwrap();
+    let laptop = DeviceId::from_bytes([5; 16]);
+    store.save_labels(&[(laptop, "Laptop".into())]).unwrap();
     let mark = RevokedMark {
         at: 1_700_000_000,
-        reason: "revoked".into(),
+        reason: "replaced".into(),
+        by: Some(Remover::Device(laptop)),
+        replaced_by: Some(DeviceId::from_bytes([6; 16])),
     };
     store.mark_revoked(&mark).unwrap();
     store
         .mark_revoked(&RevokedMark {
             at: 1,
             reason: "later".into(),
+            by: None,
+            replaced_by: None,
         })
         .unwrap();
     store.close().unwrap();
@@ -473,6 +480,41 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     assert_eq!(store.revoked().unwrap(), Some(mark));
     assert_eq!(store.account_id().unwrap(), Some([3; 16]));
     assert_eq!(store.ledger_entries().unwrap().len(), 1);
+    // The remover can still be named.
+    assert_eq!(store.label(&laptop).unwrap().as_deref(), Some("Laptop"));
+    assert_eq!(store.label(&DeviceId::from_bytes([6; 16])).unwrap(), None);
+}
+
+#[test]
+fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
+    let key = StoreKey::from_bytes([4u8; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    Store::open_with_key(dir.path(), &key)
+        .unwrap()
+        .close()
+        .unwrap();
+    // Back to how version 3 kept a mark: `at reason` in `meta`.
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; DROP TABLE revocation; DROP TABLE device_label;
+         INSERT INTO meta (key, value) VALUES ('revoked', CAST('1700000000 lost' AS BLOB));
+         PRAGMA user_version = 3;",
+        hex::encode([4u8; 32])
+    ))
+    .unwrap();
+    drop(conn);
+    let store = Store::open_with_key(dir.path(), &key).unwrap();
+    assert_eq!(store.info().schema_version, SCHEMA_VERSION);
+    assert_eq!(
+        store.revoked().unwrap(),
+        Some(RevokedMark {
+            at: 1_700_000_000,
+            reason: "lost".into(),
+            by: None,
+            replaced_by: None,
+        })
+    );
+    assert_eq!(store.meta("revoked").unwrap(), None);
 }
 
 #[test]

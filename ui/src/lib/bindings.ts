@@ -59,7 +59,40 @@ reason: RestrictionView, } | { "state": "revoked",
 /**
  * When this computer learned it (seconds since the epoch).
  */
-at: number, } | { "state": "recovering_elsewhere" } | { "state": "wiped" };
+at: number, 
+/**
+ * Who removed it, as this computer verified it; `null` when it could not.
+ */
+by: RemovedByView | null, 
+/**
+ * Why: `lost`, `stolen`, `compromised`, `decommissioned`, `unspecified`, `replaced`,
+ * `recovery`, `rejected`, or `revoked` when unconfirmed.
+ */
+reason: string, 
+/**
+ * The device that replaced it, when it was replaced.
+ */
+replaced_by: DeviceNameView | null, } | { "state": "recovering_elsewhere" } | { "state": "wiped" };
+
+export type DeviceNameView = { 
+/**
+ * Its label, when this computer could read it.
+ */
+label: string | null, 
+/**
+ * Its short fingerprint.
+ */
+fingerprint: string, };
+
+export type RemovedByView = { "kind": "device", 
+/**
+ * Its label, when this computer could read it.
+ */
+label: string | null, 
+/**
+ * Its short fingerprint.
+ */
+fingerprint: string, } | { "kind": "recovery" } | { "kind": "organization" };
 
 export type RestrictionView = "suspended" | "in_review" | "account_locked";
 

@@ -42,6 +42,9 @@ pub enum Tamper {
     /// Never answer an enrollment's `POST .../complete` (the hand-over); say so on `held`, so
     /// the test can kill the approver while it waits.
     HoldCompletions { held: Sender<()> },
+    /// Put `bytes` in place of the removing entry a `device_removed`/`device_replaced` refusal
+    /// carries.
+    RemovalEntry { bytes: Vec<u8> },
 }
 
 /// The proxy; it serves until the test process ends.
@@ -172,6 +175,13 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
             view["replaces"] = json!(replaces);
             out = view.to_string().into_bytes();
         }
+        if let Tamper::RemovalEntry { bytes } = &*tamper.lock().unwrap()
+            && let Ok(mut refusal) = serde_json::from_slice::<Value>(&out)
+            && refusal["error"].get("entry").is_some()
+        {
+            refusal["error"]["entry"] = json!(b64(bytes));
+            out = refusal.to_string().into_bytes();
+        }
         if method == "GET" && path.starts_with("/v1/ledger") && response.status == 200 {
             let since: u64 = path
                 .split_once("since=")
@@ -206,7 +216,8 @@ fn rewrite(page: &Value, since: u64, tamper: &Tamper) -> Value {
         | Tamper::SyncKeyCopy { .. }
         | Tamper::RefuseRotations
         | Tamper::EnrollmentReplaces { .. }
-        | Tamper::HoldCompletions { .. } => {
+        | Tamper::HoldCompletions { .. }
+        | Tamper::RemovalEntry { .. } => {
             return page.clone();
         }
         Tamper::Replace { seq, bytes } => {

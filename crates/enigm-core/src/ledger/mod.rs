@@ -33,6 +33,7 @@
 
 mod encoding;
 mod entry;
+mod removal;
 mod state;
 mod verify;
 
@@ -44,6 +45,7 @@ pub use entry::{
     AccountId, EntryHash, EntryKind, EntrySignature, LedgerEntry, RevokeReason, SIGNATURE_DOMAIN,
     Signer,
 };
+pub use removal::{Removal, RemovalCause, Remover, verify_removal};
 pub use state::{DeviceOrigin, DeviceRecord, Head, LedgerState, Organization};
 pub use verify::{
     BATCH_THRESHOLD, TORSION_ROUNDS, check_presented_head, compare_heads, verify_chain,

@@ -82,6 +82,9 @@ pub struct DeviceRecord {
     pub changed_at: u64,
     /// Why it was revoked, when it was revoked by a `Revoke` entry.
     pub revoke_reason: Option<RevokeReason>,
+    /// Sequence number of the entry that removed it (revoked or replaced it), kept when it is
+    /// later retired: the proof a removed device is shown of who removed it.
+    pub removed_at: Option<u64>,
 }
 
 /// The organization the account has joined.
@@ -221,6 +224,7 @@ impl LedgerState {
                 added_at: seq,
                 changed_at: seq,
                 revoke_reason: None,
+                removed_at: None,
             },
         );
         let ledger = Self {
@@ -431,6 +435,7 @@ impl LedgerState {
                 added_at: seq,
                 changed_at: seq,
                 revoke_reason: None,
+                removed_at: None,
             },
         );
         Ok(())
@@ -470,6 +475,11 @@ impl LedgerState {
         let record = self.record_mut(seq, id)?;
         record.state = transition(record.state, event)?;
         record.changed_at = seq;
+        if record.removed_at.is_none()
+            && matches!(record.state, DeviceState::Revoked | DeviceState::Replaced)
+        {
+            record.removed_at = Some(seq);
+        }
         Ok(())
     }
 

@@ -19,7 +19,6 @@ use axum::http::StatusCode;
 use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN};
-use enigm_core::lifecycle::DeviceState;
 use enigm_core::trust::Operation;
 use serde::{Deserialize, Serialize};
 
@@ -205,24 +204,9 @@ async fn append(
     let mut after = before.clone();
     after.apply(&entries).map_err(ServerError::InvalidLedger)?;
 
-    let end_sessions_of = after
-        .devices()
-        .filter(|(id, record)| {
-            let removed = matches!(
-                record.state,
-                DeviceState::Revoked | DeviceState::Replaced | DeviceState::Retired
-            );
-            let was = before.device(id).map(|old| old.state);
-            removed && was != Some(record.state)
-        })
-        .map(|(id, _)| *id.as_bytes())
-        .collect();
     let recovery_epoch =
         (after.recovery_epoch() != before.recovery_epoch()).then_some(after.recovery_epoch());
-    let effects = LedgerEffects {
-        end_sessions_of,
-        recovery_epoch,
-    };
+    let effects = LedgerEffects { recovery_epoch };
     let outcome = state
         .storage()
         .append_ledger(&request.account.account_id, expected, stored, effects)

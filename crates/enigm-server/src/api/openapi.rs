@@ -189,8 +189,14 @@ fn every_error() -> Vec<ServerError> {
         ServerError::UsernameTaken,
         ServerError::Refused(Decision::from_reasons(vec![Reason::DeviceRevoked])),
         ServerError::Refused(Decision::from_reasons(vec![Reason::StepUpRequired])),
-        ServerError::DeviceRemoved { replaced: false },
-        ServerError::DeviceRemoved { replaced: true },
+        ServerError::DeviceRemoved {
+            replaced: false,
+            entry: String::new(),
+        },
+        ServerError::DeviceRemoved {
+            replaced: true,
+            entry: String::new(),
+        },
         ServerError::LedgerConflict {
             seq: 0,
             hash: String::new(),

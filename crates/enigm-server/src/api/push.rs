@@ -5,7 +5,8 @@
 //! sends [`PushEvent`]s as JSON text frames and pings every [`PING_INTERVAL`]; a missed pong,
 //! a data frame from the client, or a queue that overflows closes the socket. When the
 //! session ends (revoked, suspended, recovery, sign-out, expiry) the socket receives
-//! `session_ended` and a close frame with code [`CLOSE_SESSION_ENDED`] and the reason as text.
+//! `session_ended` and a close frame with code [`CLOSE_SESSION_ENDED`] and the reason as text;
+//! a removed device's `session_ended{revoked}` carries the ledger entry that removed it.
 //!
 //! Buffers are kept small on purpose: a socket that only receives small events and control
 //! frames needs a few KiB, and the service must hold tens of thousands of idle ones.
@@ -24,7 +25,7 @@ use enigm_core::trust::SessionKind;
 use tokio::time::{Instant, MissedTickBehavior, timeout};
 
 use super::sessions::natural_operation;
-use super::{Endpoint, Verb};
+use super::{Endpoint, Verb, encode_b64};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
 use crate::error::ServerError;
@@ -176,7 +177,14 @@ async fn serve(state: AppState, listener: Listener, expires_at: u64, mut socket:
     };
     if let Closing::Ended(reason) = closing {
         // Found by a check here or in `run`; ends from the bus were sent already.
-        let _ = send_event(&mut socket, &PushEvent::SessionEnded { reason }).await;
+        let entry = match reason {
+            EndReason::Revoked => removing_entry(&state, &listener).await,
+            EndReason::Suspended
+            | EndReason::Recovery
+            | EndReason::SignedOut
+            | EndReason::Expired => None,
+        };
+        let _ = send_event(&mut socket, &PushEvent::SessionEnded { reason, entry }).await;
     }
     if let Some(frame) = closing.frame() {
         let _ = timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
@@ -286,6 +294,27 @@ async fn standing(
     Ok(Ok(session.expires_at))
 }
 
+/// The entry that removed the listener's device (base64url), best effort: the device still
+/// hears that it was removed without it.
+async fn removing_entry(state: &AppState, listener: &Listener) -> Option<String> {
+    let found = match state.ledger(&listener.account_id).await {
+        Ok(ledger) => {
+            state
+                .removal(&listener.account_id, &ledger, listener.device_id)
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match found {
+        Ok(Some(ServerError::DeviceRemoved { entry, .. })) => Some(entry),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(%error, "push: finding the removing entry failed");
+            None
+        }
+    }
+}
+
 /// The end a device state means for the device's sessions, if any.
 fn end_reason(state: DeviceState) -> Option<EndReason> {
     match state {
@@ -304,7 +333,10 @@ pub(crate) async fn end_session(
     session_id: [u8; 16],
     reason: EndReason,
 ) {
-    let event = PushEvent::SessionEnded { reason };
+    let event = PushEvent::SessionEnded {
+        reason,
+        entry: None,
+    };
     if let Err(error) = state
         .push()
         .publish(account_id, Audience::Session(session_id), &event)
@@ -357,7 +389,14 @@ async fn announce(
     } else {
         for (device, device_state) in &changed {
             if let Some(reason) = end_reason(*device_state) {
-                let event = PushEvent::SessionEnded { reason };
+                // A removed device is handed the entry that removed it, as in the refusal.
+                let entry = after
+                    .device(&DeviceId::from_bytes(*device))
+                    .and_then(|record| record.removed_at)
+                    .filter(|_| reason == EndReason::Revoked)
+                    .and_then(|seq| entries.iter().find(|entry| entry.seq == seq))
+                    .map(|entry| encode_b64(&entry.encode()));
+                let event = PushEvent::SessionEnded { reason, entry };
                 bus.publish(account_id, Audience::Device(*device), &event)
                     .await?;
             }
@@ -383,6 +422,7 @@ async fn announce(
     if recovered {
         let event = PushEvent::SessionEnded {
             reason: EndReason::Recovery,
+            entry: None,
         };
         bus.publish(account_id, Audience::AllSessions, &event)
             .await?;

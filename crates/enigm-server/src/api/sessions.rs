@@ -378,11 +378,11 @@ async fn login_finish(
             SessionKind::EnrollmentRestricted
         }
         Some(DeviceState::Active | DeviceState::Suspended) => SessionKind::Full,
-        Some(DeviceState::Replaced) => {
-            return Err(ServerError::DeviceRemoved { replaced: true });
-        }
-        Some(DeviceState::Revoked | DeviceState::Retired) => {
-            return Err(ServerError::DeviceRemoved { replaced: false });
+        Some(DeviceState::Replaced | DeviceState::Revoked | DeviceState::Retired) => {
+            return Err(state
+                .removal(&account_id, &ledger, *device_id.as_bytes())
+                .await?
+                .unwrap_or_else(|| ServerError::Internal("removal not found".into())));
         }
     };
     let session_id = SessionId::generate(&mut OsRng);

@@ -273,16 +273,12 @@ pub(crate) async fn ledger_append_is_compare_and_swap<S: Storage>(storage: Arc<S
         seq: 0,
         hash: [1; 32],
     };
-    storage.insert_session(session(1, 3)).await.unwrap();
-    storage.insert_session(session(2, 4)).await.unwrap();
-
     let outcome = storage
         .append_ledger(
             &[1; 16],
             genesis,
             vec![entry(1, 11), entry(2, 12)],
             LedgerEffects {
-                end_sessions_of: vec![[3; 16]],
                 recovery_epoch: Some(1),
             },
         )
@@ -293,8 +289,6 @@ pub(crate) async fn ledger_append_is_compare_and_swap<S: Storage>(storage: Arc<S
         hash: [12; 32],
     };
     assert_eq!(outcome, AppendOutcome::Appended(head));
-    assert_eq!(storage.session(&[1; 16]).await.unwrap(), None, "ended");
-    assert!(storage.session(&[2; 16]).await.unwrap().is_some(), "kept");
     let account = storage.account(&[1; 16]).await.unwrap().unwrap();
     assert_eq!((account.head, account.recovery_epoch), (head, 1));
 
@@ -305,14 +299,12 @@ pub(crate) async fn ledger_append_is_compare_and_swap<S: Storage>(storage: Arc<S
             genesis,
             vec![entry(1, 21)],
             LedgerEffects {
-                end_sessions_of: vec![[4; 16]],
                 recovery_epoch: Some(5),
             },
         )
         .await
         .unwrap();
     assert_eq!(stale, AppendOutcome::Conflict(head));
-    assert!(storage.session(&[2; 16]).await.unwrap().is_some());
     assert_eq!(
         storage
             .account(&[1; 16])

@@ -208,11 +208,11 @@ impl Backoff {
     }
 }
 
-/// State changes a ledger append implies, applied in the same transaction.
+/// State changes a ledger append implies, applied in the same transaction. (A removed
+/// device's sessions are kept until they expire: its next signed request is refused with the
+/// entry that removed it, see `auth.rs`.)
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct LedgerEffects {
-    /// Devices whose sessions end (revoked, replaced, retired, suspended).
-    pub end_sessions_of: Vec<[u8; 16]>,
     /// The account's new recovery epoch, when the append is a recovery.
     pub recovery_epoch: Option<u64>,
 }

@@ -911,14 +911,6 @@ impl Storage for PostgresStorage {
             )
             .await
             .map_err(db)?;
-            for device in &effects.end_sessions_of {
-                tx.execute(
-                    "DELETE FROM sessions WHERE account_id = $1 AND device_id = $2",
-                    &[&account_id.as_slice(), &device.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            }
             if let Some(epoch) = effects.recovery_epoch {
                 tx.execute(
                     "UPDATE accounts SET recovery_epoch = $2 WHERE account_id = $1",

@@ -1,0 +1,184 @@
+//! A removed device always learns that it was removed, and by whom and why as far as it can
+//! verify (DESIGN §6), on the real `enigm server` with profiles in the real keychain.
+//!
+//! A device that was not listening hears it on its next command, which the service refuses
+//! with the entry that removed it; a listening one hears it on its push socket. Either way the
+//! engine checks the entry against its own verified ledger before naming the remover, erases
+//! the keys, and a hostile service that swaps the entry gets the removal recorded without a
+//! remover.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::ServerProcess;
+use common::cli::{enigm, failed, ok, run};
+use common::hostile::{HostileService, Tamper};
+use common::running::{self, PASSWORD, Running};
+use enigm_core::identity::DeviceId;
+use enigm_core::ledger::{EntryKind, LedgerEntry, Remover};
+use enigm_store::{Keychain, Store};
+use rand_core::{OsRng, RngCore};
+
+/// The profile's store, opened with its key from the real keychain.
+fn store(profile: &Path) -> Store {
+    Store::open(profile, &Keychain::platform().unwrap()).unwrap()
+}
+
+fn device_id(profile: &Path) -> String {
+    store(profile)
+        .device_secrets()
+        .unwrap()
+        .unwrap()
+        .device_id()
+        .to_hex()
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn a_removed_device_hears_who_removed_it_and_why_listening_or_not() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let [laptop, phone, tablet, watch] =
+        ["laptop", "phone", "tablet", "watch"].map(|name| dir.path().join(name));
+    let username = format!("rae-{:08x}", OsRng.next_u32());
+    let cli = |profile: &Path, args: &[&str]| enigm(profile, &server, args, "");
+    ok(&enigm(
+        &laptop,
+        &server,
+        &[
+            "account",
+            "register",
+            "--username",
+            &username,
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    ));
+    for device in [&phone, &tablet, &watch] {
+        running::enroll_and_approve(&server, &laptop, device, &username);
+    }
+    let laptop_id = device_id(&laptop);
+    ok(&cli(
+        &laptop,
+        &["device", "rename", &laptop_id, "--label", "Laptop"],
+    ));
+    // Each device reads the labels once, as it does whenever it shows its list.
+    for device in [&phone, &tablet, &watch] {
+        ok(&cli(device, &["device", "list"]));
+    }
+    let laptop_fingerprint = DeviceId::from_hex(&laptop_id).unwrap().fingerprint();
+    let by_laptop = format!("this device was revoked by Laptop ({laptop_fingerprint}) on ");
+
+    // The phone is revoked while it is not listening: its next command is refused with the
+    // remover and the reason, and its keys are gone.
+    let phone_id = device_id(&phone);
+    ok(&cli(
+        &laptop,
+        &["device", "revoke", &phone_id, "--reason", "lost"],
+    ));
+    let (code, message) = failed(&cli(&phone, &["device", "list"]));
+    assert_eq!(code, "device_revoked");
+    assert!(message.starts_with(&by_laptop), "{message}");
+    assert!(message.ends_with(" UTC: lost"), "{message}");
+    let phone_store = store(&phone);
+    assert!(phone_store.device_secrets().unwrap().is_none());
+    assert!(phone_store.session().unwrap().is_none());
+    assert!(phone_store.sync_key().unwrap().is_none());
+    let mark = phone_store.revoked().unwrap().unwrap();
+    assert_eq!(mark.reason, "lost");
+    assert_eq!(
+        mark.by,
+        Some(Remover::Device(DeviceId::from_hex(&laptop_id).unwrap()))
+    );
+    drop(phone_store);
+    // Every later command says the same, offline too (it is the profile's own record).
+    let (code, again) = failed(&run(
+        Some(&phone),
+        Some("http://127.0.0.1:9"),
+        &["session", "status"],
+        "",
+    ));
+    assert_eq!(
+        (code.as_str(), again.as_str()),
+        ("device_revoked", message.as_str())
+    );
+
+    // The tablet is listening: the push event carries the same proof.
+    let mut watching = Running::start(&tablet, &server, &["session", "watch"], "");
+    loop {
+        let line = watching.next();
+        if line["event"] == "devices" {
+            break;
+        }
+    }
+    let tablet_id = device_id(&tablet);
+    ok(&cli(
+        &laptop,
+        &["device", "revoke", &tablet_id, "--reason", "stolen"],
+    ));
+    let revoked = loop {
+        let line = watching.next();
+        if line["event"] == "state" && line["state"] == "revoked" {
+            break line;
+        }
+    };
+    assert_eq!(revoked["by"]["kind"], "device");
+    assert_eq!(revoked["by"]["label"], "Laptop");
+    assert_eq!(revoked["by"]["fingerprint"], laptop_fingerprint.as_str());
+    assert_eq!(revoked["reason"], "stolen");
+    watching.succeeded();
+    assert!(store(&tablet).device_secrets().unwrap().is_none());
+    let status = failed(&cli(&tablet, &["session", "status"]));
+    assert_eq!(status.0, "device_revoked");
+    assert!(
+        status.1.starts_with(&by_laptop) && status.1.ends_with(": stolen"),
+        "{}",
+        status.1
+    );
+
+    // A hostile service hands the watch a forged entry (its revocation, carrying the laptop's
+    // signature taken from another entry): the removal stands, its keys are erased, and no
+    // remover is recorded.
+    let hostile = HostileService::start(server.addr);
+    let watch_id = device_id(&watch);
+    ok(&cli(
+        &laptop,
+        &["device", "revoke", &watch_id, "--reason", "compromised"],
+    ));
+    let entries: Vec<LedgerEntry> = store(&laptop)
+        .ledger_entries()
+        .unwrap()
+        .iter()
+        .map(|bytes| LedgerEntry::decode(bytes).unwrap())
+        .collect();
+    let revocation_of = |id: &str| {
+        entries
+            .iter()
+            .find(|entry| matches!(&entry.kind, EntryKind::Revoke { device, .. } if device.to_hex() == id))
+            .unwrap()
+            .clone()
+    };
+    let mut forged = revocation_of(&watch_id);
+    forged.signatures = revocation_of(&phone_id).signatures;
+    hostile.set(Tamper::RemovalEntry {
+        bytes: forged.encode(),
+    });
+    let (code, message) = failed(&run(
+        Some(&watch),
+        Some(&hostile.url()),
+        &["device", "list"],
+        "",
+    ));
+    assert_eq!(code, "device_revoked");
+    assert!(
+        message.contains("Enigm could not confirm which device did it"),
+        "{message}"
+    );
+    let watch_store = store(&watch);
+    assert!(watch_store.device_secrets().unwrap().is_none());
+    assert!(watch_store.sync_key().unwrap().is_none());
+    let mark = watch_store.revoked().unwrap().unwrap();
+    assert_eq!((mark.by, mark.reason.as_str()), (None, "revoked"));
+}
