@@ -49,6 +49,8 @@ const REPLACED: &str = "replaced";
 pub struct Engine {
     api: ServiceClient,
     store: Arc<Mutex<Store>>,
+    /// Held by an unlock attempt, so attempts run one at a time.
+    unlocking: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What a registration leaves with the user: the phrase, shown once and never stored.
@@ -157,7 +159,13 @@ impl Engine {
         Self {
             api,
             store: Arc::new(Mutex::new(store)),
+            unlocking: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// The lock unlock attempts take turns on.
+    pub(crate) fn unlocking(&self) -> &tokio::sync::Mutex<()> {
+        &self.unlocking
     }
 
     /// The service connection.
@@ -272,6 +280,13 @@ impl Engine {
         })
         .await?;
         tracing::info!("account registered");
+        // Best effort: the phrase must reach the user; without a verifier, unlocking signs in.
+        if let Err(error) = self.remember_password(password).await {
+            tracing::warn!(
+                code = error.code(),
+                "registered, but the password verifier is not saved"
+            );
+        }
         // The account exists now: the phrase must reach the user even if signing in fails
         // (rate limit, network); the next command then asks to sign in.
         match self.login(username, password).await {
@@ -375,6 +390,7 @@ impl Engine {
         })
         .await?;
         tracing::info!(kind = %saved.kind, "signed in");
+        self.remember_password(password).await?;
         if saved.kind == "full" {
             self.sync().await?;
         }
@@ -480,6 +496,15 @@ impl Engine {
             Ok(_) | Err(_) => {}
         }
         result
+    }
+
+    /// Whether this profile holds a verified ledger: it belongs to its account (it registered,
+    /// was added, or recovered), rather than only having signed in to join it.
+    pub(crate) async fn has_verified_ledger(&self) -> Result<bool, ClientError> {
+        Ok(self
+            .with_store_blocking(|store| store.pinned_head())
+            .await?
+            .is_some())
     }
 
     /// The locally verified ledger state (re-verified from the store), if any.
