@@ -186,7 +186,7 @@ async fn refuse_replacement(
 
     let card = find(driver, "//*[@data-testid='enrollment-request']").await;
     let replaces = card
-        .find(By::Css(&format!(
+        .find(By::Css(format!(
             "[data-testid='replaces'][data-device='{device_id}']"
         )))
         .await?
