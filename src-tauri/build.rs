@@ -26,6 +26,10 @@ fn main() {
             "begin_recovery",
             "finish_recovery",
             "cancel_recovery",
+            "lock_app",
+            "unlock_app",
+            "replaceable_devices",
+            "abandon_joining",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         println!("cargo::error=tauri-build failed: {error:#}");

@@ -28,6 +28,31 @@ pub struct AppStatus {
     pub has_account: bool,
     /// The session as this computer last knew it.
     pub session: SessionView,
+    /// Whether the app is locked (it then shows only the Locked screen).
+    pub lock: LockView,
+}
+
+/// Where the app's Lock stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, TS)]
+pub struct LockView {
+    /// The account is hidden until the password is given again.
+    pub locked: bool,
+    /// The password is checked on this computer; otherwise unlocking signs in with the
+    /// service once, which needs the username.
+    pub offline_unlock: bool,
+    /// Seconds before the next unlock attempt is accepted (0: now).
+    #[ts(type = "number")]
+    pub retry_in: u64,
+}
+
+impl From<enigm_client::LockStatus> for LockView {
+    fn from(status: enigm_client::LockStatus) -> Self {
+        Self {
+            locked: status.locked,
+            offline_unlock: status.offline_unlock,
+            retry_in: status.retry_in,
+        }
+    }
 }
 
 /// The encrypted local store and where its key is kept.
@@ -564,13 +589,47 @@ pub enum EnrollmentProgress {
         code: String,
         /// The seven emoji, in order.
         emoji: Vec<EmojiView>,
+        /// On the approving device: the device this new one replaces (checked against this
+        /// computer's verified ledger), which approving removes.
+        replaces: Option<ReplacedDeviceView>,
     },
 }
 
+/// The device a new device replaces: approving the new one removes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct ReplacedDeviceView {
+    /// Its device id (hex).
+    pub device_id: String,
+    /// Its short fingerprint.
+    pub fingerprint: String,
+    /// Its label, when this computer can decrypt it.
+    pub label: Option<String>,
+}
+
+impl ReplacedDeviceView {
+    fn new(device: enigm_core::identity::DeviceId, label: Option<String>) -> Self {
+        Self {
+            device_id: device.to_hex(),
+            fingerprint: device.fingerprint(),
+            label,
+        }
+    }
+}
+
+impl From<enigm_client::ReplacedView> for ReplacedDeviceView {
+    fn from(replaced: enigm_client::ReplacedView) -> Self {
+        Self::new(replaced.device_id, replaced.label)
+    }
+}
+
 impl EnrollmentProgress {
-    /// The view of the engine's short code.
-    pub fn code(code: enigm_client::ShortCodeView) -> Self {
+    /// The view of the engine's short code, with the device it replaces on the approving side.
+    pub fn code(
+        code: enigm_client::ShortCodeView,
+        replaces: Option<enigm_client::ReplacedView>,
+    ) -> Self {
         Self::Code {
+            replaces: replaces.map(Into::into),
             code: code.code,
             emoji: code
                 .emoji
@@ -623,6 +682,8 @@ pub struct EnrollmentRequestView {
     pub created_at: u64,
     /// Where it stands (`requested`, `accepted`, ...).
     pub state: String,
+    /// The device it asks to replace, if any: approving removes that device.
+    pub replaces: Option<ReplacedDeviceView>,
 }
 
 impl From<enigm_client::EnrollmentRequest> for EnrollmentRequestView {
@@ -633,6 +694,9 @@ impl From<enigm_client::EnrollmentRequest> for EnrollmentRequestView {
             fingerprint: request.fingerprint,
             created_at: request.created_at,
             state: request.state,
+            replaces: request
+                .replaces
+                .map(|device| ReplacedDeviceView::new(device, request.replaces_label)),
         }
     }
 }
@@ -965,6 +1029,7 @@ mod tests {
         let declarations = [
             IpcError::decl(&cfg),
             AppStatus::decl(&cfg),
+            LockView::decl(&cfg),
             StoreStatus::decl(&cfg),
             SessionView::decl(&cfg),
             DeviceNameView::decl(&cfg),
@@ -988,6 +1053,7 @@ mod tests {
             EnrollmentProgress::decl(&cfg),
             EnrollmentOutcomeView::decl(&cfg),
             EnrollmentRequestView::decl(&cfg),
+            ReplacedDeviceView::decl(&cfg),
             RecoveryWordList::decl(&cfg),
             WordCheck::decl(&cfg),
             PhraseStatus::decl(&cfg),

@@ -55,6 +55,10 @@ pub fn run() {
             commands::recover::begin_recovery,
             commands::recover::finish_recovery,
             commands::recover::cancel_recovery,
+            commands::lock::lock_app,
+            commands::lock::unlock_app,
+            commands::enroll::replaceable_devices,
+            commands::enroll::abandon_joining,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

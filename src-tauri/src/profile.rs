@@ -91,8 +91,21 @@ impl Profile {
         Ok(opened)
     }
 
-    /// The engine, for commands that need an account.
+    /// The engine, for commands that need an account; refused while the app is locked, so
+    /// nothing about the account reaches the window until the password is given again.
     pub async fn engine(&self) -> Result<Engine, IpcError> {
+        let engine = self.engine_while_locked().await?;
+        if engine.lock_status().await?.locked {
+            return Err(IpcError::new(
+                "locked",
+                "Enigm is locked. Unlock it with your account password.",
+            ));
+        }
+        Ok(engine)
+    }
+
+    /// The engine whether or not the app is locked: for locking, unlocking and the status.
+    pub async fn engine_while_locked(&self) -> Result<Engine, IpcError> {
         let opened = self.open().await?;
         match (opened.engine, opened.has_account) {
             (Some(engine), _) => Ok(engine),
@@ -143,6 +156,19 @@ impl Profile {
             opened.engine = Some(engine.clone());
         }
         Ok(engine)
+    }
+
+    /// Erases this profile, its store files and its keychain entry, so the next open starts a
+    /// new one: for a computer that gives up joining an account before it was added.
+    pub async fn erase(&self) -> Result<(), IpcError> {
+        let mut slot = self.opened.lock().await;
+        self.stop_watch();
+        // Our engine (and with it the store) closes before its files go.
+        slot.take();
+        let dir = self.dir.clone();
+        blocking(move || Ok(Store::wipe_profile(&dir, &Keychain::platform()?)?)).await?;
+        tracing::info!("profile erased; the next open starts a new one");
+        Ok(())
     }
 
     /// Records that the profile now belongs to an account.

@@ -2,8 +2,10 @@
 //! profile in a private Secret Service session, driven through tauri-driver and WebKitWebDriver
 //! under Xvfb. The user creates an account, confirms three words of the recovery phrase and
 //! lands on the device list: one active device, "This computer", verified. The session shows
-//! the recovery epoch; the user replaces the recovery phrase, signs out and back in, and signs
-//! out again while the service is down. The device list and session are also shot at the
+//! the recovery epoch; the user replaces the recovery phrase, locks the app (a wrong password is
+//! refused, the right one unlocks), signs out and back in, and, while the service is down,
+//! locks again, unlocks offline, locks once more and quits. The app restarts locked, unlocks
+//! offline and signs out. The device list, session and Locked screens are also shot at the
 //! smallest window size (800x600). Every screen is saved as a PNG in `target/e2e-screenshots/`
 //! for a person to look at.
 //!
@@ -19,16 +21,63 @@ use enigm_e2e::{
 };
 use thirtyfour::prelude::*;
 
+const PASSWORD: &str = "correct horse battery staple";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app and CLI, tauri-driver, WebKitWebDriver, Xvfb and a Secret Service session; run by cargo xtask test"]
 async fn a_new_user_creates_an_account_and_sees_this_computer_verified() {
     let work = tempfile::tempdir().unwrap();
     let (service, url) = start_server(&work.path().join("server"));
     let mut screens = Screens::new("first-run");
-    let app = App::launch(&work.path().join("profile"), &url).await;
+    let profile = work.path().join("profile");
+    let app = App::launch(&profile, &url).await;
     let result = run_first_run(&app.driver, &url, &mut screens, service).await;
     app.quit().await;
     result.unwrap();
+
+    // The app was locked when it quit: it starts locked, and unlocks with the service down.
+    let app = App::launch(&profile, &url).await;
+    let result = after_restart(&app.driver, &mut screens).await;
+    app.quit().await;
+    result.unwrap();
+}
+
+/// Locks from Settings and waits for the Locked screen, with no section left on screen.
+async fn lock(driver: &WebDriver) -> WebDriverResult<()> {
+    open_section(driver, "Settings", "Settings").await?;
+    click(driver, "//button[normalize-space()='Lock now']").await?;
+    find(driver, "//h1[normalize-space()='Enigm is locked']").await;
+    assert!(
+        driver.find_all(By::XPath("//nav")).await?.is_empty(),
+        "no section shows while locked"
+    );
+    Ok(())
+}
+
+/// Types the password on the Locked screen and unlocks.
+async fn unlock(driver: &WebDriver, password: &str) -> WebDriverResult<()> {
+    type_into(driver, "password", password).await?;
+    click(
+        driver,
+        "//button[@type='submit'][normalize-space()='Unlock']",
+    )
+    .await
+}
+
+async fn after_restart(driver: &WebDriver, screens: &mut Screens) -> WebDriverResult<()> {
+    find(driver, "//h1[normalize-space()='Enigm is locked']").await;
+    screens.save(driver, "restarted-locked").await;
+    unlock(driver, PASSWORD).await?;
+    find(driver, "//*[@data-testid='offline']").await;
+
+    // Offline, signing out forgets the session here and says the service was not told.
+    open_section(driver, "Settings", "Settings").await?;
+    click(driver, "//button[normalize-space()='Sign out']").await?;
+    find(driver, "//*[@data-testid='signed-out-locally']").await;
+    screens.save(driver, "signed-out-offline").await;
+    click(driver, "//button[normalize-space()='Continue']").await?;
+    find(driver, "//input[@id='password']").await;
+    Ok(())
 }
 
 async fn run_first_run(
@@ -37,14 +86,7 @@ async fn run_first_run(
     screens: &mut Screens,
     service: Group,
 ) -> WebDriverResult<()> {
-    let words = create_account(
-        driver,
-        url,
-        "e2e-alice",
-        "correct horse battery staple",
-        Some(screens),
-    )
-    .await?;
+    let words = create_account(driver, url, "e2e-alice", PASSWORD, Some(screens)).await?;
     let rows = driver.find_all(By::Css("[data-testid='device']")).await?;
     assert_eq!(rows.len(), 1, "one device: this computer");
     let row = rows[0].text().await?;
@@ -92,12 +134,32 @@ async fn run_first_run(
     );
     screens.save(driver, "settings").await;
 
+    // Locked: nothing of the account shows; a wrong password is refused and says so.
+    lock(driver).await?;
+    driver.set_window_rect(0, 0, 800, 600).await?;
+    screens.save(driver, "locked-800x600").await;
+    unlock(driver, "not my password").await?;
+    let error = find(
+        driver,
+        "//*[@data-testid='unlock-error'][@data-code='unlock_wrong_password']",
+    )
+    .await;
+    let error = error.text().await?;
+    assert!(
+        error.contains("That is not your account password"),
+        "{error}"
+    );
+    screens.save(driver, "locked-wrong-password-800x600").await;
+    driver.set_window_rect(0, 0, 960, 660).await?;
+    unlock(driver, PASSWORD).await?;
+    find(driver, "//h1[normalize-space()='Settings']").await;
+
     // Signing out ends the session and shows the sign-in screen; signing in again returns.
     click(driver, "//button[normalize-space()='Sign out']").await?;
     find(driver, "//input[@id='password']").await;
     screens.save(driver, "signed-out").await;
     type_into(driver, "username", "e2e-alice").await?;
-    type_into(driver, "password", "correct horse battery staple").await?;
+    type_into(driver, "password", PASSWORD).await?;
     click(driver, "//button[@type='submit']").await?;
     find(driver, "//*[@data-testid='verified']").await;
 
@@ -113,12 +175,11 @@ async fn run_first_run(
     );
     screens.save(driver, "offline").await;
 
-    // Offline, signing out forgets the session here and says the service was not told.
-    open_section(driver, "Settings", "Settings").await?;
-    click(driver, "//button[normalize-space()='Sign out']").await?;
-    find(driver, "//*[@data-testid='signed-out-locally']").await;
-    screens.save(driver, "signed-out-offline").await;
-    click(driver, "//button[normalize-space()='Continue']").await?;
-    find(driver, "//input[@id='password']").await;
+    // The password is checked on this computer: unlocking works with the service down.
+    lock(driver).await?;
+    unlock(driver, PASSWORD).await?;
+    find(driver, "//h1[normalize-space()='Settings']").await;
+    // Quit locked: the restart must start locked.
+    lock(driver).await?;
     Ok(())
 }

@@ -3,12 +3,25 @@
 //! profile restores the account from the phrase, marking the CLI's device lost. The app lands
 //! on the device list with the CLI's device removed and this computer active, and the CLI's
 //! device can no longer act. Then this computer is renamed, and the device timeline is drawn.
-//! Screens are saved as PNGs in `target/e2e-screenshots/`, the timeline also at 800x600.
+//!
+//! Before restoring, the user first tries "Add this computer" as the replacement of one of the
+//! account's devices, sees the account's devices listed after signing in, and starts over,
+//! which takes the app back to the first screen with nothing of that account left. After
+//! restoring, a second CLI profile asks to join as the replacement of this computer: the app
+//! says which device approving would remove, in the request and beside the code, and the user
+//! refuses by saying the codes differ.
+//!
+//! Screens are saved as PNGs in `target/e2e-screenshots/`, the timeline, the replacement
+//! chooser and the approval with a replacement also at 800x600.
 //!
 //! `cargo xtask test` runs it after the other tests (see src/lib.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use enigm_e2e::{App, Screens, click, enigm, find, start_server};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use enigm_e2e::{App, Screens, click, enigm, env_path, find, start_server, type_into};
 use thirtyfour::prelude::*;
 
 const OLD_PASSWORD: &str = "old password from the cli";
@@ -42,13 +55,22 @@ async fn a_user_restores_with_the_phrase_and_removes_the_lost_device() {
 
     let mut screens = Screens::new("restore");
     let app = App::launch(&work.path().join("app"), &url).await;
-    let result = restore(&app.driver, &mut screens, &phrase).await;
+    let result = match replace_then_start_over(&app.driver, &mut screens).await {
+        Ok(()) => restore(&app.driver, &mut screens, &phrase).await,
+        Err(error) => Err(error),
+    };
     let renamed = match result {
         Ok(()) => rename(&app.driver, &mut screens).await,
         Err(error) => Err(error),
     };
+    let refused = match renamed {
+        Ok(()) => {
+            refuse_replacement(&app.driver, &mut screens, &work.path().join("cli2"), &url).await
+        }
+        Err(error) => Err(error),
+    };
     app.quit().await;
-    renamed.unwrap();
+    refused.unwrap();
 
     // The CLI's device was marked lost: its session ended with the recovery, and signing in
     // again, even with the new password, is refused as revoked.
@@ -68,6 +90,148 @@ async fn a_user_restores_with_the_phrase_and_removes_the_lost_device() {
     );
     assert!(!ok, "{answer}");
     assert_eq!(answer["error"]["code"], "device_revoked", "{answer}");
+}
+
+/// "Add this computer" as the replacement of a device: after signing in the account's devices
+/// are listed to choose from; then the user starts over instead, and confirms it.
+async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> WebDriverResult<()> {
+    click(
+        driver,
+        "//button[.//strong[normalize-space()='Add this computer']]",
+    )
+    .await?;
+    type_into(driver, "username", "e2e-bob").await?;
+    type_into(driver, "password", OLD_PASSWORD).await?;
+    click(
+        driver,
+        "//label[normalize-space()='This computer replaces one of my devices']/input",
+    )
+    .await?;
+    screens.save(driver, "add-replacing").await;
+    click(
+        driver,
+        "//button[@type='submit'][normalize-space()='Continue']",
+    )
+    .await?;
+    find(
+        driver,
+        "//h1[normalize-space()='Which device does this computer replace?']",
+    )
+    .await;
+    let choices = driver.find_all(By::Css("input[name='replaces']")).await?;
+    assert_eq!(choices.len(), 1, "the CLI's device, the only active one");
+    choices[0].click().await?;
+    driver.set_window_rect(0, 0, 800, 600).await?;
+    screens.save(driver, "add-replace-choose-800x600").await;
+    driver.set_window_rect(0, 0, 960, 660).await?;
+
+    click(driver, "//button[normalize-space()='Back']").await?;
+    click(driver, "//button[normalize-space()='Start over']").await?;
+    find(driver, "//*[@role='alertdialog']").await;
+    screens.save(driver, "start-over-confirm").await;
+    click(
+        driver,
+        "//*[@role='alertdialog']//button[normalize-space()='Start over']",
+    )
+    .await?;
+    find(driver, "//h1[normalize-space()='Welcome to Enigm']").await;
+    Ok(())
+}
+
+/// A second CLI profile asks to join as the replacement of this computer: the app says which
+/// device approving removes, in the request and next to the code; the user says the codes
+/// differ, so nothing is added or removed.
+async fn refuse_replacement(
+    driver: &WebDriver,
+    screens: &mut Screens,
+    profile: &Path,
+    url: &str,
+) -> WebDriverResult<()> {
+    let this = find(
+        driver,
+        "//li[@data-testid='device'][.//*[@data-state='active']]",
+    )
+    .await;
+    let device_id = this.attr("data-device").await?.expect("the device id");
+    let mut enroll = Command::new(env_path("ENIGM_BIN"))
+        .arg("--profile")
+        .arg(profile)
+        .args([
+            "--server",
+            url,
+            "--json",
+            "device",
+            "enroll",
+            "--username",
+            "e2e-bob",
+        ])
+        .args([
+            "--password-stdin",
+            "--auto-confirm",
+            "--replaces",
+            &device_id,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    enroll
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{NEW_PASSWORD}\n").as_bytes())
+        .unwrap();
+    let waited = tokio::task::spawn_blocking(move || enroll.wait_with_output());
+
+    let card = find(driver, "//*[@data-testid='enrollment-request']").await;
+    let replaces = card
+        .find(By::Css(format!(
+            "[data-testid='replaces'][data-device='{device_id}']"
+        )))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        replaces.contains("This new device replaces E2E desk")
+            && replaces.contains("which will be removed"),
+        "{replaces}"
+    );
+    screens.save(driver, "approve-replacement-request").await;
+    click(driver, "//button[normalize-space()='Compare code']").await?;
+    find(driver, "//*[@data-testid='short-code-digits']").await;
+    let beside = find(driver, "//*[@data-testid='replaces']")
+        .await
+        .text()
+        .await?;
+    assert!(beside.contains("E2E desk"), "{beside}");
+    driver.set_window_rect(0, 0, 800, 600).await?;
+    screens
+        .save(driver, "approve-replacement-code-800x600")
+        .await;
+    driver.set_window_rect(0, 0, 960, 660).await?;
+    click(driver, "//button[normalize-space()='Codes differ']").await?;
+    find(
+        driver,
+        "//*[@data-testid='approve-outcome'][@data-outcome='mismatch']",
+    )
+    .await;
+
+    let output = waited.await.unwrap().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap();
+    assert!(
+        last["event"] == "rejected" || last["event"] == "cancelled",
+        "the new device was not added: {text}"
+    );
+    // This computer is still active: nothing was replaced.
+    find(
+        driver,
+        "//li[@data-testid='device'][.//*[@data-state='active']][contains(., 'E2E desk')]",
+    )
+    .await;
+    Ok(())
 }
 
 async fn restore(

@@ -5,7 +5,13 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { EnrollmentOutcomeView, EnrollmentProgress, EnrollmentRequestView } from './lib/bindings';
+import type {
+  DeviceItem,
+  EnrollmentOutcomeView,
+  EnrollmentProgress,
+  EnrollmentRequestView,
+  SessionView,
+} from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -26,10 +32,13 @@ const code: EnrollmentProgress = {
     { symbol: '🐷', name: 'Pig' },
     { symbol: '🐘', name: 'Elephant' },
   ],
+  replaces: null,
 };
 
 /** A backend whose enrollment ends when the test says so; it records every call. */
-function backend(options: { hasAccount?: boolean; requests?: EnrollmentRequestView[] } = {}) {
+function backend(
+  options: { hasAccount?: boolean; requests?: EnrollmentRequestView[]; session?: SessionView; replaceable?: DeviceItem[] } = {},
+) {
   const calls: { cmd: string; args: unknown }[] = [];
   let finish: (outcome: EnrollmentOutcomeView) => void = () => undefined;
   let fail: (error: unknown) => void = () => undefined;
@@ -48,9 +57,14 @@ function backend(options: { hasAccount?: boolean; requests?: EnrollmentRequestVi
       calls.push({ cmd, args });
       switch (cmd) {
         case 'app_status':
-          return status(hasAccount, hasAccount ? active : { state: 'signed_out' });
+          return status(hasAccount, hasAccount ? (options.session ?? active) : { state: 'signed_out' });
         case 'list_devices':
           return twoDevices;
+        case 'replaceable_devices':
+          return options.replaceable ?? [];
+        case 'abandon_joining':
+          hasAccount = false;
+          return undefined;
         case 'enrollment_requests':
           return requests;
         case 'enroll_this_computer':
@@ -91,7 +105,7 @@ describe('add this computer', () => {
     const ipc = backend();
     await startAdding();
     expect(ipc.sent('enroll_this_computer')).toEqual([
-      { server: 'http://127.0.0.1:4000', username: 'alice', password: 'correct horse battery staple' },
+      { server: 'http://127.0.0.1:4000', username: 'alice', password: 'correct horse battery staple', replaces: null },
     ]);
     expect(screen.getByRole('listitem', { current: 'step' }).textContent).toContain('Sign in');
 
@@ -169,6 +183,78 @@ describe('add this computer', () => {
     expect(screen.queryByRole('navigation', { name: 'Main' })).toBeNull();
   });
 
+  it('replaces a device the user picks from the account, after signing in', async () => {
+    const old: DeviceItem = { ...twoDevices.devices[1]!, label: null, device_id: 'bbbb1111' };
+    const ipc = backend({ replaceable: [old] });
+    render(App);
+    await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
+    await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'correct horse battery staple' } });
+    await fireEvent.click(screen.getByLabelText('This computer replaces one of my devices'));
+    await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    expect(ipc.sent('replaceable_devices')).toEqual([
+      { server: 'http://127.0.0.1:4000', username: 'alice', password: 'correct horse battery staple' },
+    ]);
+    expect(await screen.findByRole('heading', { name: 'Which device does this computer replace?' })).toBeTruthy();
+    const choice = screen.getByRole('radio', { name: /DDDD-EEEE-FFFF/ });
+    const replace = screen.getByRole('button', { name: 'Replace this device' }) as HTMLButtonElement;
+    expect(replace.disabled).toBe(true);
+    expect(ipc.sent('enroll_this_computer')).toEqual([]);
+    await fireEvent.click(choice);
+    await fireEvent.click(replace);
+    expect(ipc.sent('enroll_this_computer')).toEqual([
+      {
+        server: 'http://127.0.0.1:4000',
+        username: 'alice',
+        password: 'correct horse battery staple',
+        replaces: 'bbbb1111',
+      },
+    ]);
+    expect(await screen.findByRole('heading', { name: 'Waiting for your other device' })).toBeTruthy();
+  });
+
+  it('says when no device of the account can be replaced', async () => {
+    backend({ replaceable: [] });
+    render(App);
+    await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
+    await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'pw' } });
+    await fireEvent.click(screen.getByLabelText('This computer replaces one of my devices'));
+    await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    expect((await screen.findByRole('status')).textContent).toContain('only an active device can be');
+    expect((screen.getByRole('button', { name: 'Replace this device' }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('starts over from a half-joined computer only after confirming, back to the first screen', async () => {
+    const ipc = backend({ hasAccount: true, session: { state: 'enrolling' } });
+    render(App);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Start over' }));
+    const dialog = screen.getByRole('alertdialog', { name: 'Start over?' });
+    expect(dialog.textContent).toContain('forgets that account');
+    await fireEvent.click(screen.getByRole('button', { name: 'Keep joining' }));
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(ipc.sent('abandon_joining')).toEqual([]);
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Start over' }));
+    const confirm = within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Start over' });
+    await fireEvent.click(confirm);
+    expect(ipc.sent('abandon_joining')).toHaveLength(1);
+    expect(await screen.findByRole('button', { name: /Create account/ })).toBeTruthy();
+  });
+
+  it('offers to start over once a request was made from the first screen', async () => {
+    const ipc = backend();
+    await startAdding();
+    await emit('enrollment-progress', { event: 'requested' });
+    ipc.finish('expired');
+    await screen.findByRole('heading', { name: 'The request expired' });
+    expect(screen.queryByRole('button', { name: 'Back' })).toBeNull();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start over' }));
+    await fireEvent.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Start over' }));
+    expect(ipc.sent('abandon_joining')).toHaveLength(1);
+    expect(await screen.findByRole('button', { name: /Create account/ })).toBeTruthy();
+  });
+
   it('keeps the form and says why on a wrong password', async () => {
     const ipc = backend();
     await startAdding();
@@ -185,6 +271,7 @@ describe('approving from a trusted device', () => {
     fingerprint: '1A2B-3C4D-5E6F',
     created_at: Math.floor(Date.now() / 1000) - 5,
     state: 'requested',
+    replaces: null,
   };
 
   it('raises a request when the service pushes one, compares the code and approves', async () => {
@@ -212,6 +299,44 @@ describe('approving from a trusted device', () => {
     ipc.finish('active');
     const outcome = await screen.findByTestId('approve-outcome');
     expect(outcome.textContent).toContain('The new device is now active in your account.');
+  });
+
+  it('says which device a replacement removes, and announces the approval once', async () => {
+    const replaces = { device_id: 'bbbb1111', fingerprint: 'DDDD-EEEE-FFFF', label: 'Work laptop' };
+    const ipc = backend({ hasAccount: true, requests: [{ ...request, replaces }] });
+    render(App);
+    const card = await screen.findByTestId('enrollment-request');
+    expect(within(card).getByTestId('replaces').textContent).toContain(
+      'This new device replaces Work laptop (DDDD-EEEE-FFFF), which will be removed.',
+    );
+    await fireEvent.click(within(card).getByRole('button', { name: 'Compare code' }));
+    await emit('enrollment-progress', { ...code, replaces });
+    await screen.findByTestId('short-code-digits');
+    expect(screen.getByTestId('replaces').textContent).toContain(
+      'This new device replaces Work laptop (DDDD-EEEE-FFFF), which will be removed.',
+    );
+    await fireEvent.click(screen.getByRole('button', { name: 'Yes, approve' }));
+    // The watch hears the new device join and the old one replaced, around the outcome.
+    const newDevice = { ...twoDevices.devices[1]!, device_id: 'cccc', fingerprint: request.fingerprint, label: null };
+    await emit('session-update', { event: 'device_news', news: 'joined', device: newDevice });
+    await emit('session-update', {
+      event: 'device_news',
+      news: 'replaced',
+      device: { ...twoDevices.devices[1]!, state: 'replaced' },
+    });
+    ipc.setRequests([]);
+    ipc.finish('active');
+    const outcome = await screen.findByTestId('approve-outcome');
+    expect(outcome.textContent).toContain('The new device is now active in your account.');
+    expect(outcome.textContent).toContain('Work laptop (DDDD-EEEE-FFFF) was removed.');
+    expect(screen.queryAllByTestId('notice')).toHaveLength(0);
+    // Another device joining later is still announced.
+    await emit('session-update', {
+      event: 'device_news',
+      news: 'joined',
+      device: { ...newDevice, fingerprint: '9999-8888-7777', label: 'Phone' },
+    });
+    await vi.waitFor(() => expect(screen.getAllByTestId('notice')).toHaveLength(1));
   });
 
   it('rejects a request without comparing, and a mismatch is not an approval', async () => {

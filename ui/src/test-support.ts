@@ -1,13 +1,16 @@
 // Fixtures for the component tests: what the backend answers, in the generated types.
-import type { AppStatus, DeviceListView, SessionView } from './lib/bindings';
+import type { AppStatus, DeviceListView, LockView, SessionView } from './lib/bindings';
 
-export function status(hasAccount: boolean, session: SessionView): AppStatus {
+export const unlocked: LockView = { locked: false, offline_unlock: true, retry_in: 0 };
+
+export function status(hasAccount: boolean, session: SessionView, lock: LockView = unlocked): AppStatus {
   return {
     app_version: '0.1.0',
     server: 'http://127.0.0.1:4000',
     store: { encrypted: true, cipher_version: '4.6.1 community', keychain_backend: 'Secret Service' },
     has_account: hasAccount,
     session,
+    lock,
   };
 }
 

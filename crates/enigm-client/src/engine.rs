@@ -48,6 +48,8 @@ const MAX_LEDGER_PAGES: usize = 10_000;
 pub struct Engine {
     api: ServiceClient,
     store: Arc<Mutex<Store>>,
+    /// Held by an unlock attempt, so attempts run one at a time.
+    unlocking: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What a registration leaves with the user: the phrase, shown once and never stored.
@@ -156,7 +158,13 @@ impl Engine {
         Self {
             api,
             store: Arc::new(Mutex::new(store)),
+            unlocking: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// The lock unlock attempts take turns on.
+    pub(crate) fn unlocking(&self) -> &tokio::sync::Mutex<()> {
+        &self.unlocking
     }
 
     /// The service connection.
@@ -266,6 +274,13 @@ impl Engine {
         })
         .await?;
         tracing::info!("account registered");
+        // Best effort: the phrase must reach the user; without a verifier, unlocking signs in.
+        if let Err(error) = self.remember_password(password).await {
+            tracing::warn!(
+                code = error.code(),
+                "registered, but the password verifier is not saved"
+            );
+        }
         // The account exists now: the phrase must reach the user even if signing in fails
         // (rate limit, network); the next command then asks to sign in.
         match self.login(username, password).await {
@@ -369,6 +384,7 @@ impl Engine {
         })
         .await?;
         tracing::info!(kind = %saved.kind, "signed in");
+        self.remember_password(password).await?;
         if saved.kind == "full" {
             self.sync().await?;
         }
@@ -461,6 +477,15 @@ impl Engine {
             }
             other => other,
         }
+    }
+
+    /// Whether this profile holds a verified ledger: it belongs to its account (it registered,
+    /// was added, or recovered), rather than only having signed in to join it.
+    pub(crate) async fn has_verified_ledger(&self) -> Result<bool, ClientError> {
+        Ok(self
+            .with_store_blocking(|store| store.pinned_head())
+            .await?
+            .is_some())
     }
 
     /// The locally verified ledger state (re-verified from the store), if any.

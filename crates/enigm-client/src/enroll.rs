@@ -55,7 +55,7 @@ use tokio_tungstenite::tungstenite::Message;
 use zeroize::Zeroizing;
 
 use crate::engine::{b64, unb64};
-use crate::view::{DeviceList, hex_opt};
+use crate::view::{DeviceList, DeviceView, hex_opt};
 use crate::{ClientError, Engine};
 
 /// How often the relay is polled when no push arrives.
@@ -527,6 +527,58 @@ impl Engine {
             return self.finish_closed(outcome).await;
         }
         self.finish_new_device(&id, &wake, username, password).await
+    }
+
+    /// The account's devices this device may name as the one it replaces, read from the
+    /// service's ledger (verified here) after signing in as `username` with a session that can
+    /// only enroll. Their labels are sealed under the account sync key, which this device does
+    /// not hold yet, so they are known by fingerprint only.
+    ///
+    /// # Errors
+    /// [`ClientError::AlreadyRegistered`] if this device is already part of the account;
+    /// [`ClientError::WrongPassword`]; [`ClientError::LedgerRejected`] when the ledger does not
+    /// verify; the service's refusals.
+    pub async fn replaceable_devices(
+        &self,
+        username: &str,
+        password: &Zeroizing<String>,
+    ) -> Result<Vec<DeviceView>, ClientError> {
+        let session = self.login(username, password).await?;
+        if session.kind == "full" {
+            return Err(ClientError::AlreadyRegistered);
+        }
+        let state = self.unpinned_state().await?;
+        Ok(DeviceList::from_state(&state, None)
+            .devices
+            .into_iter()
+            .filter(|device| check_replaceable(&state, device.device_id).is_ok())
+            .collect())
+    }
+
+    /// Gives up joining an account this device started to join: the open request is cancelled
+    /// and the enrollment-only session ended, as far as the service can be reached (an open
+    /// request otherwise expires by itself). The caller then erases the profile, so it can
+    /// create or join another account.
+    ///
+    /// # Errors
+    /// [`ClientError::NotAllowed`] when this device already belongs to the account (it is
+    /// removed from the device list instead); the store's errors.
+    pub async fn abandon_joining(&self) -> Result<(), ClientError> {
+        if self.has_verified_ledger().await? {
+            return Err(ClientError::NotAllowed(
+                "this computer already belongs to the account; remove it from the device list instead",
+            ));
+        }
+        if let Err(error) = self.cancel_enrollment().await {
+            tracing::warn!(
+                code = error.code(),
+                "the abandoned request was not cancelled; it expires by itself"
+            );
+        }
+        if let Err(error) = self.sign_out().await {
+            tracing::info!(code = error.code(), "the enrollment session was not ended");
+        }
+        Ok(())
     }
 
     /// Cancels the request this device left open (an interrupted `enroll`), if any.

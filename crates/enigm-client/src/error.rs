@@ -186,6 +186,34 @@ pub enum ClientError {
          labelling devices need"
     )]
     NoSyncKey,
+
+    /// The password typed to unlock the app is not the account's password.
+    #[error("that is not your account password{}", retry_hint(*wait))]
+    UnlockWrongPassword {
+        /// Seconds before the next attempt is accepted (0: now).
+        wait: u64,
+    },
+
+    /// Unlocking was tried again before the wait after earlier wrong passwords was over.
+    #[error("too many wrong passwords{}", retry_hint(*wait))]
+    UnlockDelayed {
+        /// Seconds left before the next attempt is accepted.
+        wait: u64,
+    },
+
+    /// This profile has no password verifier yet (it predates the Lock), so unlocking signs in
+    /// with the service, which needs the username.
+    #[error(
+        "this computer cannot check your password by itself yet; enter your username too, to          sign in with the Enigm service once"
+    )]
+    UnlockNeedsUsername,
+
+    /// This profile has no password verifier yet and the service, which would check the
+    /// password instead, cannot be reached.
+    #[error(
+        "this computer cannot check your password by itself yet, and the Enigm service, which          would check it, cannot be reached; connect to the network and try again"
+    )]
+    UnlockNeedsService,
 }
 
 impl ClientError {
@@ -237,6 +265,10 @@ impl ClientError {
             Self::UnknownEnrollment => "unknown_enrollment",
             Self::EnrolledWithoutSyncKey => "enrolled_without_sync_key",
             Self::NoSyncKey => "no_sync_key",
+            Self::UnlockWrongPassword { .. } => "unlock_wrong_password",
+            Self::UnlockDelayed { .. } => "unlock_delayed",
+            Self::UnlockNeedsUsername => "unlock_needs_username",
+            Self::UnlockNeedsService => "unlock_needs_service",
         }
     }
 
@@ -247,6 +279,16 @@ impl ClientError {
             self.code(),
             "unknown_session" | "session_expired" | "session_before_recovery"
         )
+    }
+}
+
+/// When the next unlock attempt is accepted, as the end of a sentence.
+fn retry_hint(wait: u64) -> String {
+    match wait {
+        0 => String::new(),
+        1 => "; try again in 1 second".to_owned(),
+        2..=119 => format!("; try again in {wait} seconds"),
+        _ => format!("; try again in {} minutes", wait.div_ceil(60)),
     }
 }
 
@@ -291,5 +333,28 @@ mod tests {
             "the session has expired; sign in again"
         );
         assert!(!ClientError::WrongPassword.is_session_over());
+    }
+
+    #[test]
+    fn unlock_errors_say_when_to_try_again() {
+        let wrong = ClientError::UnlockWrongPassword { wait: 0 };
+        assert_eq!(wrong.code(), "unlock_wrong_password");
+        assert_eq!(wrong.to_string(), "that is not your account password");
+        assert_eq!(
+            ClientError::UnlockWrongPassword { wait: 5 }.to_string(),
+            "that is not your account password; try again in 5 seconds"
+        );
+        assert_eq!(
+            ClientError::UnlockDelayed { wait: 1 }.to_string(),
+            "too many wrong passwords; try again in 1 second"
+        );
+        assert_eq!(
+            ClientError::UnlockDelayed { wait: 900 }.to_string(),
+            "too many wrong passwords; try again in 15 minutes"
+        );
+        assert_eq!(
+            ClientError::UnlockDelayed { wait: 121 }.to_string(),
+            "too many wrong passwords; try again in 3 minutes"
+        );
     }
 }

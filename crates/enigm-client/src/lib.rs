@@ -26,6 +26,7 @@ mod engine;
 mod enroll;
 mod error;
 mod history;
+mod lock;
 mod recover;
 mod removal;
 mod sync_key;
@@ -39,6 +40,7 @@ pub use enroll::{
 };
 pub use error::ClientError;
 pub use history::{Actor, EntryView, LedgerHistory};
+pub use lock::LockStatus;
 pub use recover::{Recovered, RecoveryCandidate, check_phrase};
 pub use view::{DeviceList, DeviceNews, DeviceView, HeadView};
 pub use watch::WatchUpdate;

@@ -299,6 +299,14 @@ pub enum Error {
     #[error("password authentication failed")]
     OpaqueFailed,
 
+    // --- unlocking the app (unlock.rs) ---
+    /// Argon2 refused to hash (parameters it does not accept).
+    #[error("the password could not be hashed")]
+    PasswordHashFailed,
+    /// A stored password verifier has another length or version, or parameters out of range.
+    #[error("the stored password verifier is malformed")]
+    MalformedPasswordVerifier,
+
     // --- account sync key (sync_key.rs) ---
     /// A sealed sync key or shared item has the wrong length or an unknown version.
     #[error("sealed sync key or shared item is malformed")]

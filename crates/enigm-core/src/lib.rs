@@ -18,5 +18,6 @@ pub mod sas;
 pub mod session;
 pub mod sync_key;
 pub mod trust;
+pub mod unlock;
 
 pub use error::Error;

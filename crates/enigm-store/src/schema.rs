@@ -87,6 +87,18 @@ const MIGRATIONS: &[&str] = &[
         label     TEXT NOT NULL
     ) STRICT;
     ",
+    // v5: unlocking the app offline (enigm_core::unlock): the password verifier, whether the
+    // app is locked (so a restart starts locked), and the wrong passwords typed since the last
+    // success (so a restart does not reset the wait).
+    "
+    CREATE TABLE app_lock (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        verifier        BLOB,
+        locked          INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),
+        failures        INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+        last_failure_at INTEGER NOT NULL DEFAULT 0 CHECK (last_failure_at >= 0)
+    ) STRICT;
+    ",
 ];
 
 /// The newest schema version this build understands.

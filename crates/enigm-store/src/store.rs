@@ -25,6 +25,7 @@ use std::time::Duration;
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::Remover;
 use enigm_core::sync_key::SyncKey;
+use enigm_core::unlock::{PasswordVerifier, UnlockAttempts};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
@@ -89,6 +90,15 @@ pub struct RevokedMark {
 
 /// A `revocation` row: `at`, `reason`, `removed_by`, `replaced_by`.
 type MarkRow = (i64, String, Option<String>, Option<Vec<u8>>);
+
+/// Whether the app is locked, and the wrong passwords typed to unlock it since the last success.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockState {
+    /// The app hides the account until the password is typed again.
+    pub locked: bool,
+    /// Wrong passwords since the last unlock.
+    pub attempts: UnlockAttempts,
+}
 
 /// An open, encrypted profile store.
 pub struct Store {
@@ -561,6 +571,7 @@ impl Store {
         tx.execute("DELETE FROM device", [])?;
         tx.execute("DELETE FROM session", [])?;
         tx.execute("DELETE FROM sync_key", [])?;
+        tx.execute("DELETE FROM app_lock", [])?;
         tx.execute(
             "INSERT INTO revocation (id, at, reason, removed_by, replaced_by)
              VALUES (1, ?1, ?2, ?3, ?4)
@@ -645,6 +656,84 @@ impl Store {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    /// The verifier of the account password, when this profile saved one (profiles from before
+    /// the Lock have none until the next sign-in).
+    ///
+    /// # Errors
+    /// [`Error::ValueOutOfRange`] if the stored verifier is malformed; [`Error::Database`].
+    pub fn password_verifier(&self) -> Result<Option<PasswordVerifier>, Error> {
+        let stored: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row("SELECT verifier FROM app_lock WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        stored
+            .flatten()
+            .map(|bytes| {
+                PasswordVerifier::from_bytes(&bytes)
+                    .map_err(|_| Error::ValueOutOfRange("stored password verifier"))
+            })
+            .transpose()
+    }
+
+    /// Saves the verifier of the account password, replacing any earlier one (the password may
+    /// have changed). The lock state is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the write fails.
+    pub fn save_password_verifier(&mut self, verifier: &PasswordVerifier) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO app_lock (id, verifier) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET verifier = excluded.verifier",
+            [verifier.to_bytes()],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the app is locked and the wrong passwords typed since the last unlock.
+    ///
+    /// # Errors
+    /// [`Error::ValueOutOfRange`] if a stored value is damaged; [`Error::Database`].
+    pub fn lock_state(&self) -> Result<LockState, Error> {
+        let row: Option<(bool, i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT locked, failures, last_failure_at FROM app_lock WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((locked, failures, last_failure_at)) = row else {
+            return Ok(LockState::default());
+        };
+        Ok(LockState {
+            locked,
+            attempts: UnlockAttempts {
+                failures: u32::try_from(failures)
+                    .map_err(|_| Error::ValueOutOfRange("stored unlock failures"))?,
+                last_failure_at: u64::try_from(last_failure_at)
+                    .map_err(|_| Error::ValueOutOfRange("stored unlock failure time"))?,
+            },
+        })
+    }
+
+    /// Saves whether the app is locked and the wrong passwords typed; the verifier is kept.
+    ///
+    /// # Errors
+    /// [`Error::ValueOutOfRange`] if the failure time is above `i64::MAX`; [`Error::Database`].
+    pub fn save_lock_state(&mut self, state: &LockState) -> Result<(), Error> {
+        let at = i64::try_from(state.attempts.last_failure_at)
+            .map_err(|_| Error::ValueOutOfRange("unlock failure time"))?;
+        self.conn.execute(
+            "INSERT INTO app_lock (id, locked, failures, last_failure_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET locked = excluded.locked,
+                 failures = excluded.failures, last_failure_at = excluded.last_failure_at",
+            params![state.locked, state.attempts.failures, at],
+        )?;
+        Ok(())
     }
 
     /// A value from the `meta` table (store-level facts such as `created_with`).

@@ -17,8 +17,8 @@ use rand_core::OsRng;
 
 use crate::profile::{DATABASE_FILE, KCV_FILE, PROFILE_ID_FILE};
 use crate::{
-    Error, KEYCHAIN_SERVICE, Keychain, PinnedHead, RevokedMark, SCHEMA_VERSION, SavedSession,
-    Store, StoreKey,
+    Error, KEYCHAIN_SERVICE, Keychain, LockState, PinnedHead, RevokedMark, SCHEMA_VERSION,
+    SavedSession, Store, StoreKey,
 };
 
 fn mock() -> (Arc<keyring_core::mock::Store>, Keychain) {
@@ -496,7 +496,7 @@ fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
     // Back to how version 3 kept a mark: `at reason` in `meta`.
     let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
     conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; DROP TABLE revocation; DROP TABLE device_label;
+        "PRAGMA key = \"x'{}'\"; DROP TABLE revocation; DROP TABLE device_label; DROP TABLE app_lock;
          INSERT INTO meta (key, value) VALUES ('revoked', CAST('1700000000 lost' AS BLOB));
          PRAGMA user_version = 3;",
         hex::encode([4u8; 32])
@@ -639,4 +639,98 @@ fn sync_keys_are_kept_per_epoch_and_a_second_key_for_an_epoch_is_refused() {
     let older = store.sync_key_at(1).unwrap().unwrap();
     assert_eq!(*older.to_bytes(), *first.to_bytes());
     assert!(store.sync_key_at(3).unwrap().is_none());
+}
+
+#[test]
+fn the_lock_and_the_password_verifier_survive_a_restart() {
+    use enigm_core::unlock::{PasswordVerifier, UnlockAttempts};
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = StoreKey::generate();
+    let mut store = Store::open_with_key(dir.path(), &key).unwrap();
+    assert_eq!(store.lock_state().unwrap(), LockState::default());
+    assert!(store.password_verifier().unwrap().is_none());
+
+    let locked = LockState {
+        locked: true,
+        attempts: UnlockAttempts {
+            failures: 4,
+            last_failure_at: 1_700_000_000,
+        },
+    };
+    // The lock may be saved before any verifier exists (an older profile), and saving a
+    // verifier later keeps it.
+    store.save_lock_state(&locked).unwrap();
+    let first = PasswordVerifier::create(b"first", &mut OsRng).unwrap();
+    store.save_password_verifier(&first).unwrap();
+    let second = PasswordVerifier::create(b"second", &mut OsRng).unwrap();
+    store.save_password_verifier(&second).unwrap();
+    store.close().unwrap();
+
+    let mut store = Store::open_with_key(dir.path(), &key).unwrap();
+    assert_eq!(store.lock_state().unwrap(), locked);
+    let verifier = store.password_verifier().unwrap().unwrap();
+    assert!(verifier.verify(b"second"));
+    assert!(!verifier.verify(b"first"));
+    store.save_lock_state(&LockState::default()).unwrap();
+    assert_eq!(store.lock_state().unwrap(), LockState::default());
+    assert!(store.password_verifier().unwrap().is_some());
+
+    // A removed device keeps no hash of the password.
+    store.save_lock_state(&locked).unwrap();
+    store
+        .mark_revoked(&RevokedMark {
+            at: 1,
+            reason: "revoked".into(),
+            by: None,
+            replaced_by: None,
+        })
+        .unwrap();
+    assert!(store.password_verifier().unwrap().is_none());
+    assert_eq!(store.lock_state().unwrap(), LockState::default());
+}
+
+#[test]
+fn a_damaged_password_verifier_is_reported_not_trusted() {
+    let key = StoreKey::from_bytes([5u8; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    Store::open_with_key(dir.path(), &key)
+        .unwrap()
+        .close()
+        .unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; INSERT INTO app_lock (id, verifier) VALUES (1, x'0102');",
+        hex::encode([5u8; 32])
+    ))
+    .unwrap();
+    drop(conn);
+    let store = Store::open_with_key(dir.path(), &key).unwrap();
+    assert!(matches!(
+        store.password_verifier(),
+        Err(Error::ValueOutOfRange(_))
+    ));
+}
+
+#[test]
+fn a_profile_from_before_the_lock_is_migrated_unlocked_and_without_a_verifier() {
+    let key = StoreKey::from_bytes([4u8; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &key).unwrap();
+    store.set_account_id([9; 16]).unwrap();
+    store.close().unwrap();
+    // What a version 4 store looks like: no app_lock table.
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; DROP TABLE app_lock; PRAGMA user_version = 4;",
+        hex::encode([4u8; 32])
+    ))
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open_with_key(dir.path(), &key).unwrap();
+    assert_eq!(store.info().schema_version, SCHEMA_VERSION);
+    assert_eq!(store.account_id().unwrap(), Some([9; 16]));
+    assert_eq!(store.lock_state().unwrap(), LockState::default());
+    assert!(store.password_verifier().unwrap().is_none());
 }

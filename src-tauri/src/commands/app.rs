@@ -3,7 +3,7 @@
 use tauri::{AppHandle, State};
 
 use crate::error::IpcError;
-use crate::ipc::{AppStatus, SessionView, StoreStatus};
+use crate::ipc::{AppStatus, LockView, SessionView, StoreStatus};
 use crate::profile::Profile;
 
 /// Opens (or creates) this computer's profile and reports on it; starts following the session
@@ -14,15 +14,16 @@ pub async fn app_status(
     profile: State<'_, Profile>,
 ) -> Result<AppStatus, IpcError> {
     let opened = profile.open().await?;
-    let session = match &opened.engine {
+    let (session, lock) = match &opened.engine {
         Some(engine) => {
             let state = engine.session_state().await?;
+            // Locked or not: a revocation must reach this computer and erase its keys.
             if matches!(state, enigm_core::session::SessionState::Active { .. }) {
                 profile.start_watch(&app, engine.clone());
             }
-            SessionView::from(state)
+            (SessionView::from(state), engine.lock_status().await?.into())
         }
-        None => SessionView::SignedOut,
+        None => (SessionView::SignedOut, LockView::default()),
     };
     Ok(AppStatus {
         app_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -37,5 +38,6 @@ pub async fn app_status(
         },
         has_account: opened.has_account,
         session,
+        lock,
     })
 }

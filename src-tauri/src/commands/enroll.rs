@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 use crate::error::IpcError;
-use crate::ipc::{EnrollmentOutcomeView, EnrollmentProgress, EnrollmentRequestView};
+use crate::ipc::{DeviceItem, EnrollmentOutcomeView, EnrollmentProgress, EnrollmentRequestView};
 use crate::profile::Profile;
 
 /// The event the window listens to while an enrollment runs.
@@ -86,14 +86,20 @@ impl EnrollmentFlow {
         Ok(())
     }
 
-    /// Shows the code and waits for the user's answer; no answer (the flow ended) is a no.
-    async fn ask(&self, app: &AppHandle, code: enigm_client::ShortCodeView) -> bool {
+    /// Shows the code (with the device a replacement removes, on the approving side) and waits
+    /// for the user's answer; no answer (the flow ended) is a no.
+    async fn ask(
+        &self,
+        app: &AppHandle,
+        code: enigm_client::ShortCodeView,
+        replaces: Option<enigm_client::ReplacedView>,
+    ) -> bool {
         let (answer, answered) = oneshot::channel();
         match self.slots.lock() {
             Ok(mut slots) => slots.confirm = Some(answer),
             Err(_) => return false,
         }
-        emit(app, EnrollmentProgress::code(code));
+        emit(app, EnrollmentProgress::code(code, replaces));
         answered.await.unwrap_or(false)
     }
 }
@@ -123,7 +129,8 @@ pub fn notify_request(app: &AppHandle) {
     }
 }
 
-/// Adds this computer to the account of `username` on `server`: posts the request, shows the
+/// Adds this computer to the account of `username` on `server`, as the replacement of device
+/// `replaces` when given (an id from `replaceable_devices`): posts the request, shows the
 /// short code when the other device has accepted, and ends with the outcome. Active means this
 /// computer now belongs to the account and follows its session.
 #[tauri::command]
@@ -134,6 +141,7 @@ pub async fn enroll_this_computer(
     server: String,
     username: String,
     password: String,
+    replaces: Option<String>,
 ) -> Result<EnrollmentOutcomeView, IpcError> {
     let password = Zeroizing::new(password);
     let engine = profile.bind(&server).await?;
@@ -143,14 +151,15 @@ pub async fn enroll_this_computer(
     let task = engine.clone();
     let outcome = tauri::async_runtime::spawn(async move {
         let _running = running;
-        let run = task.enroll(
+        let run = task.enroll_replacing(
             username.trim(),
             &password,
             std::env::consts::OS,
+            replaces.as_deref(),
             |event| match event {
                 EnrollEvent::Request { .. } => emit(&events, EnrollmentProgress::Requested),
             },
-            |code| async move { flow.ask(&asking, code).await },
+            |code| async move { flow.ask(&asking, code, None).await },
         );
         tokio::select! {
             outcome = run => outcome,
@@ -167,6 +176,39 @@ pub async fn enroll_this_computer(
         profile.start_watch(&app, engine);
     }
     Ok(outcome.into())
+}
+
+/// The devices of the account of `username` on `server` that this computer may replace, after
+/// signing in with a session that can only enroll (known by fingerprint: their labels are
+/// sealed to the account's devices).
+#[tauri::command]
+pub async fn replaceable_devices(
+    profile: State<'_, Profile>,
+    server: String,
+    username: String,
+    password: String,
+) -> Result<Vec<DeviceItem>, IpcError> {
+    let password = Zeroizing::new(password);
+    let engine = profile.bind(&server).await?;
+    let devices = engine
+        .replaceable_devices(username.trim(), &password)
+        .await?;
+    devices.into_iter().map(DeviceItem::try_from).collect()
+}
+
+/// Gives up joining an account (started with `enroll_this_computer`, not finished): the
+/// request is cancelled, and this computer's profile is erased so it can create or join
+/// another account. Refused while an enrollment runs, and for a computer already in an account.
+#[tauri::command]
+pub async fn abandon_joining(
+    profile: State<'_, Profile>,
+    flow: State<'_, EnrollmentFlow>,
+) -> Result<(), IpcError> {
+    let _running = flow.begin()?;
+    if let Some(engine) = profile.open().await?.engine {
+        engine.abandon_joining().await?;
+    }
+    profile.erase().await
 }
 
 /// The account's open requests from new devices, for this (active) computer to decide on.
@@ -192,11 +234,9 @@ pub async fn approve_enrollment(
     let flow = flow.inner().clone();
     let outcome = tauri::async_runtime::spawn(async move {
         let _running = running;
-        let run =
-            engine.approve_enrollment(
-                &request_id,
-                |code| async move { flow.ask(&app, code).await },
-            );
+        let run = engine.approve_enrollment_showing(&request_id, |code, replaces| async move {
+            flow.ask(&app, code, replaces).await
+        });
         tokio::select! {
             outcome = run => outcome,
             _ = cancelled => {

@@ -4,6 +4,7 @@ pub mod account;
 pub mod app;
 pub mod devices;
 pub mod enroll;
+pub mod lock;
 pub mod recover;
 pub mod session;
 
@@ -32,6 +33,10 @@ mod tests {
         "begin_recovery",
         "finish_recovery",
         "cancel_recovery",
+        "lock_app",
+        "unlock_app",
+        "replaceable_devices",
+        "abandon_joining",
     ];
 
     /// A command missing from the build's app manifest or from the window's capability is

@@ -31,7 +31,26 @@ has_account: boolean,
 /**
  * The session as this computer last knew it.
  */
-session: SessionView, };
+session: SessionView, 
+/**
+ * Whether the app is locked (it then shows only the Locked screen).
+ */
+lock: LockView, };
+
+export type LockView = { 
+/**
+ * The account is hidden until the password is given again.
+ */
+locked: boolean, 
+/**
+ * The password is checked on this computer; otherwise unlocking signs in with the
+ * service once, which needs the username.
+ */
+offline_unlock: boolean, 
+/**
+ * Seconds before the next unlock attempt is accepted (0: now).
+ */
+retry_in: number, };
 
 export type StoreStatus = { 
 /**
@@ -259,7 +278,12 @@ code: string,
 /**
  * The seven emoji, in order.
  */
-emoji: Array<EmojiView>, };
+emoji: Array<EmojiView>, 
+/**
+ * On the approving device: the device this new one replaces (checked against this
+ * computer's verified ledger), which approving removes.
+ */
+replaces: ReplacedDeviceView | null, };
 
 export type EnrollmentOutcomeView = "active" | "rejected" | "expired" | "cancelled";
 
@@ -283,7 +307,25 @@ created_at: number,
 /**
  * Where it stands (`requested`, `accepted`, ...).
  */
-state: string, };
+state: string, 
+/**
+ * The device it asks to replace, if any: approving removes that device.
+ */
+replaces: ReplacedDeviceView | null, };
+
+export type ReplacedDeviceView = { 
+/**
+ * Its device id (hex).
+ */
+device_id: string, 
+/**
+ * Its short fingerprint.
+ */
+fingerprint: string, 
+/**
+ * Its label, when this computer can decrypt it.
+ */
+label: string | null, };
 
 export type RecoveryWordList = { 
 /**

@@ -13,6 +13,7 @@ import type {
   EnrollmentRequestView,
   DeviceTimelineView,
   IpcError,
+  LockView,
   NewRecoveryPhrase,
   PhraseCheck,
   RecoveryWordList,
@@ -103,8 +104,33 @@ export function regenerateRecoveryPhrase(): Promise<NewRecoveryPhrase> {
  * ends, with its outcome; progress and the short code arrive meanwhile through
  * {@link onEnrollmentProgress}.
  */
-export function enrollThisComputer(server: string, username: string, password: string): Promise<EnrollmentOutcomeView> {
-  return invoke<EnrollmentOutcomeView>('enroll_this_computer', { server, username, password });
+export function enrollThisComputer(
+  server: string,
+  username: string,
+  password: string,
+  replaces: string | null = null,
+): Promise<EnrollmentOutcomeView> {
+  return invoke<EnrollmentOutcomeView>('enroll_this_computer', { server, username, password, replaces });
+}
+
+/** Signs in to join the account and lists the devices this computer may replace (by fingerprint). */
+export function replaceableDevices(server: string, username: string, password: string): Promise<DeviceItem[]> {
+  return invoke<DeviceItem[]>('replaceable_devices', { server, username, password });
+}
+
+/** Gives up joining: cancels the request and erases this computer's half-joined profile. */
+export function abandonJoining(): Promise<void> {
+  return invoke<void>('abandon_joining');
+}
+
+/** Locks the app until the account password is given again. */
+export function lockApp(): Promise<LockView> {
+  return invoke<LockView>('lock_app');
+}
+
+/** Unlocks the app; `username` only when this computer cannot check the password itself. */
+export function unlockApp(username: string | null, password: string): Promise<LockView> {
+  return invoke<LockView>('unlock_app', { username, password });
 }
 
 /** The account's open requests from new devices. */

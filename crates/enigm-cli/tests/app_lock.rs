@@ -1,0 +1,251 @@
+//! The app's Lock in the engine against the real `enigm server`: the password is checked on
+//! this device (it works with the service down), wrong passwords make the next try wait and
+//! say for how long, the lock and the wait survive a restart, and a profile from before the
+//! Lock unlocks by signing in with the service, saying so when it cannot be reached.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::ServerProcess;
+use enigm_client::{ClientError, Engine, LockStatus, ServiceClient};
+use enigm_core::unlock::UnlockAttempts;
+use enigm_store::{LockState, Store, StoreKey};
+use zeroize::Zeroizing;
+
+const PASSWORD: &str = "correct horse battery staple 42";
+
+fn password(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(text.to_owned())
+}
+
+/// A profile in a fresh directory with a known store key, so the test can look inside.
+struct Profile {
+    dir: tempfile::TempDir,
+    key: [u8; StoreKey::LEN],
+}
+
+impl Profile {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            key: *StoreKey::generate().as_bytes(),
+        }
+    }
+
+    fn store(&self) -> Store {
+        Store::open_with_key(self.dir.path(), &StoreKey::from_bytes(self.key)).unwrap()
+    }
+
+    /// A fresh engine over the profile, as after a restart of the app.
+    fn engine(&self, url: &str) -> Engine {
+        Engine::with_store(self.store(), ServiceClient::new(url).unwrap())
+    }
+
+    /// Moves the last wrong password into the past, instead of sleeping through the wait.
+    fn age_last_failure(&self, seconds: u64) {
+        let mut store = self.store();
+        let mut state = store.lock_state().unwrap();
+        state.attempts.last_failure_at -= seconds;
+        store.save_lock_state(&state).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_password_unlocks_offline_and_wrong_ones_wait_longer_each_time() {
+    let mut server = ServerProcess::start();
+    let url = format!("http://{}", server.addr);
+    let profile = Profile::new();
+    let engine = profile.engine(&url);
+    assert_eq!(
+        engine.lock().await.unwrap_err().code(),
+        "no_account",
+        "nothing to hide before there is an account"
+    );
+    engine
+        .register("lena.lock", &password(PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.lock_status().await.unwrap(),
+        LockStatus {
+            locked: false,
+            offline_unlock: true,
+            retry_in: 0
+        }
+    );
+    engine.lock().await.unwrap();
+    assert!(engine.lock_status().await.unwrap().locked);
+
+    // The service is gone: the password is still checked, here.
+    server.kill();
+    for _ in 0..2 {
+        let error = engine.unlock(None, &password("wrong")).await.unwrap_err();
+        assert!(matches!(
+            error,
+            ClientError::UnlockWrongPassword { wait: 0 }
+        ));
+        assert_eq!(error.to_string(), "that is not your account password");
+    }
+    let error = engine.unlock(None, &password("wrong")).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "that is not your account password; try again in 5 seconds"
+    );
+    // Even the right password waits, and nothing is checked meanwhile.
+    let error = engine.unlock(None, &password(PASSWORD)).await.unwrap_err();
+    assert_eq!(error.code(), "unlock_delayed");
+    assert!(matches!(error, ClientError::UnlockDelayed { wait: 1..=5 }));
+    let status = engine.lock_status().await.unwrap();
+    assert!(status.locked && (1..=5).contains(&status.retry_in));
+
+    // A restart keeps the lock and the count: the next wrong password waits twice as long.
+    drop(engine);
+    let engine = profile.engine(&url);
+    assert!(engine.lock_status().await.unwrap().locked);
+    profile.age_last_failure(5);
+    let error = engine.unlock(None, &password("wrong")).await.unwrap_err();
+    assert!(matches!(
+        error,
+        ClientError::UnlockWrongPassword { wait: 10 }
+    ));
+    assert_eq!(
+        profile.store().lock_state().unwrap().attempts.failures,
+        4,
+        "a wrong password is counted even across restarts"
+    );
+
+    profile.age_last_failure(10);
+    engine.unlock(None, &password(PASSWORD)).await.unwrap();
+    assert_eq!(
+        profile.store().lock_state().unwrap(),
+        LockState::default(),
+        "unlocking forgets the wrong passwords"
+    );
+    // Unlocking what is not locked changes nothing.
+    engine.unlock(None, &password("wrong")).await.unwrap();
+    assert_eq!(profile.store().lock_state().unwrap(), LockState::default());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_from_before_the_lock_unlocks_by_signing_in() {
+    let mut server = ServerProcess::start();
+    let url = format!("http://{}", server.addr);
+    let profile = Profile::new();
+    let engine = profile.engine(&url);
+    engine
+        .register("olga.older", &password(PASSWORD))
+        .await
+        .unwrap();
+    engine.lock().await.unwrap();
+    drop(engine);
+    // What a profile written before the Lock holds: no verifier.
+    let conn = rusqlite::Connection::open(profile.dir.path().join("store.db")).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; UPDATE app_lock SET verifier = NULL;",
+        hex::encode(profile.key)
+    ))
+    .unwrap();
+    drop(conn);
+
+    let engine = profile.engine(&url);
+    let status = engine.lock_status().await.unwrap();
+    assert!(status.locked && !status.offline_unlock);
+    assert_eq!(
+        engine
+            .unlock(None, &password(PASSWORD))
+            .await
+            .unwrap_err()
+            .code(),
+        "unlock_needs_username"
+    );
+    // The service checks the password: a wrong one counts like any other.
+    let error = engine
+        .unlock(Some("olga.older"), &password("wrong"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        ClientError::UnlockWrongPassword { wait: 0 }
+    ));
+    assert_eq!(profile.store().lock_state().unwrap().attempts.failures, 1);
+
+    // Another account's username and password do not unlock this one.
+    let other = Profile::new();
+    other
+        .engine(&url)
+        .register("otto.other", &password("other password 1234"))
+        .await
+        .unwrap();
+    let error = engine
+        .unlock(Some("otto.other"), &password("other password 1234"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "unlock_wrong_password");
+    assert!(engine.lock_status().await.unwrap().locked);
+
+    engine
+        .unlock(Some("olga.older"), &password(PASSWORD))
+        .await
+        .unwrap();
+    let status = engine.lock_status().await.unwrap();
+    assert!(!status.locked);
+    assert!(
+        status.offline_unlock,
+        "signing in saved a verifier for next time"
+    );
+
+    // Offline, the older profile says it needs the service once.
+    drop(engine);
+    let conn = rusqlite::Connection::open(profile.dir.path().join("store.db")).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; UPDATE app_lock SET verifier = NULL, locked = 1;",
+        hex::encode(profile.key)
+    ))
+    .unwrap();
+    drop(conn);
+    server.kill();
+    let engine = profile.engine(&url);
+    let error = engine
+        .unlock(Some("olga.older"), &password(PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "unlock_needs_service");
+    assert!(error.to_string().contains("cannot be reached"));
+    assert_eq!(
+        profile.store().lock_state().unwrap().attempts,
+        UnlockAttempts::default(),
+        "an unreachable service is not a wrong password"
+    );
+}
+
+/// The same with the real OS keychain, as the app runs: the store's key comes from the Secret
+/// Service, and a restarted engine starts locked and unlocks with the service down.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+async fn with_the_real_keychain_a_restart_starts_locked_and_unlocks_offline() {
+    let mut server = ServerProcess::start();
+    let url = format!("http://{}", server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &url).await.unwrap();
+    engine
+        .register("kira.keychain", &password(PASSWORD))
+        .await
+        .unwrap();
+    engine.lock().await.unwrap();
+    drop(engine);
+    server.kill();
+
+    let engine = Engine::open(dir.path(), &url).await.unwrap();
+    let status = engine.lock_status().await.unwrap();
+    assert!(status.locked && status.offline_unlock);
+    assert_eq!(
+        engine
+            .unlock(None, &password("nope"))
+            .await
+            .unwrap_err()
+            .code(),
+        "unlock_wrong_password"
+    );
+    engine.unlock(None, &password(PASSWORD)).await.unwrap();
+    assert!(!engine.lock_status().await.unwrap().locked);
+}
