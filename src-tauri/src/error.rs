@@ -11,6 +11,11 @@ pub struct IpcError {
     pub code: String,
     /// One or two plain sentences: what happened and what to do.
     pub message: String,
+    /// Seconds until the service accepts another attempt, when it said (`rate_limited`): the
+    /// window counts down to it rather than showing a number that goes stale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub retry_after: Option<u64>,
 }
 
 impl IpcError {
@@ -20,6 +25,7 @@ impl IpcError {
         Self {
             code: "internal".to_owned(),
             message: "Something went wrong inside Enigm. Please try again.".to_owned(),
+            retry_after: None,
         }
     }
 
@@ -28,6 +34,7 @@ impl IpcError {
         Self {
             code: code.to_owned(),
             message: message.to_owned(),
+            retry_after: None,
         }
     }
 }
@@ -37,6 +44,7 @@ impl From<enigm_store::Error> for IpcError {
         Self {
             code: error.code().to_owned(),
             message: error.to_string(),
+            retry_after: None,
         }
     }
 }
@@ -45,15 +53,23 @@ impl From<enigm_client::ClientError> for IpcError {
     fn from(error: enigm_client::ClientError) -> Self {
         let code = error.code().to_owned();
         tracing::info!(code, "a command was refused");
-        // The engine's own sentences are written for the CLI; these few name CLI commands.
+        let retry_after = error.retry_after();
+        // The engine's own sentences are written for the CLI; these few name CLI commands, and
+        // the service's "retry in N seconds" would go stale on screen (the window counts down).
         let message = match code.as_str() {
             "internal" => return Self::internal(&error),
             "signed_out" => "You are signed out. Sign in to continue.".to_owned(),
             "no_account" => "This computer does not belong to an account yet.".to_owned(),
             "already_registered" => "This computer already belongs to an account.".to_owned(),
+            "rate_limited" if retry_after.is_some() => "Too many attempts.".to_owned(),
+            "rate_limited" => "Too many attempts. Wait a few minutes, then try again.".to_owned(),
             _ => capitalized(&error.to_string()),
         };
-        Self { code, message }
+        Self {
+            code,
+            message,
+            retry_after,
+        }
     }
 }
 
@@ -88,5 +104,30 @@ mod tests {
         assert!(!error.message.contains("enigm account"));
         let error = IpcError::from(ClientError::Task);
         assert_eq!(error.code, "internal");
+    }
+
+    #[test]
+    fn a_rate_limit_carries_the_wait_instead_of_a_sentence_that_goes_stale() {
+        let limited = |retry_after| {
+            IpcError::from(ClientError::Service {
+                status: 429,
+                code: "rate_limited".to_owned(),
+                message: "too many attempts; retry in 30 seconds".to_owned(),
+                retry_after,
+            })
+        };
+        let error = limited(Some(30));
+        assert_eq!(error.code, "rate_limited");
+        assert_eq!(error.retry_after, Some(30));
+        assert!(!error.message.contains("30"), "{}", error.message);
+        assert_eq!(
+            serde_json::to_value(&error).unwrap()["retry_after"],
+            serde_json::json!(30)
+        );
+        let error = limited(None);
+        assert_eq!(error.retry_after, None);
+        assert!(error.message.contains("Wait"), "{}", error.message);
+        let json = serde_json::to_value(&error).unwrap();
+        assert!(json.get("retry_after").is_none(), "{json}");
     }
 }

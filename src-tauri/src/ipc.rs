@@ -481,6 +481,9 @@ pub enum SessionUpdate {
     },
     /// A new device asks to join the account.
     EnrollmentRequested,
+    /// A request moved on or closed (cancelled by the new device, say): the open requests on
+    /// screen are read again.
+    EnrollmentUpdated,
     /// Someone started a recovery of the account.
     RecoveryStarted,
     /// Another device joined, was replaced or was removed: every device tells its user.
@@ -507,6 +510,7 @@ impl SessionUpdate {
             Self::State { .. } => "state",
             Self::Devices { .. } => "devices",
             Self::EnrollmentRequested => "enrollment_requested",
+            Self::EnrollmentUpdated => "enrollment_updated",
             Self::RecoveryStarted => "recovery_started",
             Self::DeviceNews { .. } => "device_news",
             Self::Offline { .. } => "offline",
@@ -524,6 +528,7 @@ impl SessionUpdate {
                 list: DeviceListView::new(list.clone(), true)?,
             },
             WatchUpdate::EnrollmentRequest { .. } => Self::EnrollmentRequested,
+            WatchUpdate::EnrollmentUpdated { .. } => Self::EnrollmentUpdated,
             WatchUpdate::RecoveryStarted => Self::RecoveryStarted,
             WatchUpdate::Offline { retry_in_ms } => Self::Offline {
                 retry_in_ms: *retry_in_ms,

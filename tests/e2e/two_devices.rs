@@ -1,15 +1,21 @@
 //! Two computers, end to end: one real `enigm server`, two app instances with their own
 //! profiles, displays and tauri-drivers. The account is created on the first; the second asks
-//! to join ("Add this computer"); the first raises the request at once and the user compares
-//! the short code, read from both windows, before confirming on both. Both then list two
-//! active devices. The first names itself and removes the second, which shows that it was
-//! removed, and by whom, within two seconds of the service learning it. The new screens are saved at 800x600 as
+//! to join ("Add this computer") and the first raises the request at once (pushed). Before it
+//! is let in, the ways it can be kept out: the first rejects (the second says so, nothing is
+//! added); the second cancels while waiting (the first's panel goes within two seconds, by
+//! push); the first sees a different code and says so (both screens end, nothing is added).
+//! Then the user compares the short code, read from both windows, and confirms on both: both
+//! list two active devices. The first names itself and removes the second, which shows that it
+//! was removed, and by whom, within two seconds of the service learning it. The screens are
+//! saved at 800x600 as
 //! `two-NN-*.png` in `target/e2e-screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
-use enigm_e2e::{App, STEP_TIMEOUT, Screens, click, create_account, find, start_server, type_into};
+use enigm_e2e::{
+    App, STEP_TIMEOUT, Screens, click, create_account, find, gone, start_server, type_into,
+};
 use thirtyfour::prelude::*;
 
 const USERNAME: &str = "e2e-bob";
@@ -17,7 +23,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app and CLI, tauri-driver, WebKitWebDriver, Xvfb and a Secret Service session; run by cargo xtask test"]
-async fn a_second_computer_joins_after_comparing_the_code_and_learns_its_removal_at_once() {
+async fn a_second_computer_is_kept_out_until_the_codes_match_then_joins_and_learns_its_removal() {
     let work = tempfile::tempdir().unwrap();
     let (_service, url) = start_server(&work.path().join("server"));
     let mut screens = Screens::new("two");
@@ -39,7 +45,8 @@ async fn run(
     first.set_window_rect(0, 0, 800, 600).await?;
     second.set_window_rect(0, 0, 800, 600).await?;
 
-    // The second computer asks to join.
+    // The second computer asks to join; the first raises it by itself (pushed by the service),
+    // with what the user can check. The first says no.
     click(
         second,
         "//button[.//strong[normalize-space()='Add this computer']]",
@@ -48,24 +55,77 @@ async fn run(
     let server = find(second, "//input[@id='server']").await;
     assert_eq!(server.value().await?.as_deref(), Some(url));
     type_into(second, "username", USERNAME).await?;
-    type_into(second, "password", PASSWORD).await?;
     screens.save(second, "add-computer").await;
-    click(
-        second,
-        "//button[@type='submit'][normalize-space()='Add this computer']",
-    )
-    .await?;
-    find(second, "//section[@data-step='requested']").await;
+    let request = ask_to_join(first, second).await?;
     screens.save(second, "add-computer-waiting").await;
-
-    // The first raises it by itself (pushed by the service), with what the user can check.
-    let request = find(first, "//*[@data-testid='enrollment-request']").await;
     let about = request.text().await?;
     assert!(
         about.contains("Linux") && about.contains("just now"),
         "{about}"
     );
     screens.save(first, "approve-request").await;
+    request
+        .find(By::XPath(".//button[normalize-space()='Reject']"))
+        .await?
+        .click()
+        .await?;
+    find(second, &outcome("enroll-outcome", "rejected")).await;
+    screens.save(second, "add-computer-rejected").await;
+    find(first, &outcome("approve-outcome", "declined")).await;
+    assert!(
+        first.find_all(By::XPath(REQUEST)).await?.is_empty(),
+        "the rejected request is no longer offered"
+    );
+    screens.save(first, "approve-rejected").await;
+    dismiss(first).await?;
+    one_device(first).await?;
+
+    // The second asks again and cancels while waiting: the first's request goes by push.
+    click(second, "//button[normalize-space()='Try again']").await?;
+    ask_to_join(first, second).await?;
+    click(second, "//button[normalize-space()='Cancel']").await?;
+    // Shown once the service has recorded the cancel.
+    find(second, &outcome("enroll-outcome", "cancelled")).await;
+    let took = gone(
+        first,
+        REQUESTS_PANEL,
+        Duration::from_secs(2),
+        "the cancelled request",
+    )
+    .await;
+    eprintln!("the cancelled request left the first computer's screen after {took:?}");
+    screens.save(second, "add-computer-cancelled").await;
+    one_device(first).await?;
+
+    // The third request: the codes are compared, and the first sees a different one. Both
+    // screens end: the second stops showing its code without being answered.
+    click(second, "//button[normalize-space()='Try again']").await?;
+    ask_to_join(first, second)
+        .await?
+        .find(By::XPath(".//button[normalize-space()='Compare code']"))
+        .await?
+        .click()
+        .await?;
+    assert_eq!(short_code(first).await?, short_code(second).await?);
+    click(first, "//button[normalize-space()='Codes differ']").await?;
+    find(first, &outcome("approve-outcome", "mismatch")).await;
+    screens.save(first, "approve-mismatch").await;
+    find(second, &outcome("enroll-outcome", "cancelled")).await;
+    assert!(
+        second
+            .find_all(By::XPath("//*[@data-testid='short-code']"))
+            .await?
+            .is_empty()
+    );
+    screens
+        .save(second, "add-computer-other-side-differs")
+        .await;
+    dismiss(first).await?;
+    one_device(first).await?;
+
+    // The fourth request is let in.
+    click(second, "//button[normalize-space()='Try again']").await?;
+    let request = ask_to_join(first, second).await?;
     request
         .find(By::XPath(".//button[normalize-space()='Compare code']"))
         .await?
@@ -145,6 +205,49 @@ async fn run(
         .await?;
     assert!(by.starts_with("Removed by Office desk ("), "{by}");
     screens.save(second, "removed").await;
+    Ok(())
+}
+
+/// A request from a new device on the trusted device's panel.
+const REQUEST: &str = "//*[@data-testid='enrollment-request']";
+/// The trusted device's panel of requests (and of the approval under way).
+const REQUESTS_PANEL: &str = "//*[@data-testid='enrollment-requests']";
+
+/// On the second computer's form (username already typed), types the password and asks to
+/// join; waits until it waits for the first, and returns the request the first raises.
+async fn ask_to_join(first: &WebDriver, second: &WebDriver) -> WebDriverResult<WebElement> {
+    type_into(second, "password", PASSWORD).await?;
+    click(
+        second,
+        "//button[@type='submit'][normalize-space()='Add this computer']",
+    )
+    .await?;
+    find(second, "//section[@data-step='requested']").await;
+    Ok(find(first, REQUEST).await)
+}
+
+/// The XPath of an enrollment's outcome `kind` (`data-outcome`) in element `testid`.
+fn outcome(testid: &str, kind: &str) -> String {
+    format!("//*[@data-testid='{testid}'][@data-outcome='{kind}']")
+}
+
+/// Dismisses the outcome on the trusted device; with no request open, the panel goes.
+async fn dismiss(first: &WebDriver) -> WebDriverResult<()> {
+    click(
+        first,
+        &format!("{REQUESTS_PANEL}//button[normalize-space()='Dismiss']"),
+    )
+    .await?;
+    gone(first, REQUESTS_PANEL, STEP_TIMEOUT, "the requests panel").await;
+    Ok(())
+}
+
+/// The first computer still lists only itself, verified.
+async fn one_device(first: &WebDriver) -> WebDriverResult<()> {
+    find(first, "//*[@data-testid='verified']").await;
+    let rows = first.find_all(By::Css("[data-testid='device']")).await?;
+    assert_eq!(rows.len(), 1, "no device was added");
+    assert!(rows[0].text().await?.contains("This computer"));
     Ok(())
 }
 

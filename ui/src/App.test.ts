@@ -10,6 +10,7 @@ afterEach(() => {
   cleanup();
   clearMocks();
   vi.restoreAllMocks();
+  vi.useRealTimers();
 });
 
 const words = Array.from({ length: 24 }, (_, index) => `word${index + 1}`);
@@ -112,6 +113,39 @@ describe('sign in', () => {
     await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'right' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
     expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
+  });
+});
+
+describe('too many attempts', () => {
+  it('says when to try again, counts down, and waits until then', async () => {
+    // Only the clock is fake: the countdown's own timer runs, reading the time set here.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const attempts: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === 'app_status') return status(true, { state: 'signed_out' });
+      if (cmd === 'sign_in') {
+        attempts.push(args);
+        throw { code: 'rate_limited', message: 'Too many attempts.', retry_after: 42 };
+      }
+      return undefined;
+    });
+    render(App);
+    await fireEvent.input(await screen.findByLabelText('Username'), { target: { value: 'alice' } });
+    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'nope' } });
+    const button = screen.getByRole('button', { name: 'Sign in' }) as HTMLButtonElement;
+    await fireEvent.click(button);
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toMatch(/Too many attempts\.\s+Try again in 42 seconds\./);
+    expect(button.disabled).toBe(true);
+
+    vi.setSystemTime(Date.now() + 30_000);
+    expect(await screen.findByText('Try again in 12 seconds.')).toBeTruthy();
+    await fireEvent.submit(button.form as HTMLFormElement);
+    expect(attempts).toHaveLength(1);
+
+    vi.setSystemTime(Date.now() + 12_000);
+    expect(await screen.findByText('You can try again now.')).toBeTruthy();
+    expect(button.disabled).toBe(false);
   });
 });
 

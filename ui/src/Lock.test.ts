@@ -58,7 +58,7 @@ function backend(initial: Partial<LockView> = {}) {
   return {
     sent: (cmd: string) => calls.filter((call) => call.cmd === cmd).map((call) => call.args),
     revoke: () => {
-      session = { state: 'revoked', at: 1_800_000_000 };
+      session = { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null };
     },
   };
 }
@@ -143,7 +143,10 @@ describe('lock', () => {
     render(App);
     await screen.findByRole('heading', { name: 'Enigm is locked' });
     ipc.revoke();
-    await emit('session-update', { event: 'state', session: { state: 'revoked', at: 1_800_000_000 } });
+    await emit('session-update', {
+      event: 'state',
+      session: { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null },
+    });
     expect(await screen.findByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
     expect(screen.queryByRole('heading', { name: 'Enigm is locked' })).toBeNull();
   });

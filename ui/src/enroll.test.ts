@@ -1,7 +1,7 @@
 // Enrollment by approval in the window: adding this computer, and approving from a trusted one.
 // The backend is mocked; what is checked is what the user sees and what reaches the backend.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
@@ -160,7 +160,7 @@ describe('add this computer', () => {
     expect(screen.getByRole('button', { name: 'Cancelling…' })).toBeTruthy();
     ipc.finish('cancelled');
     expect(await screen.findByRole('heading', { name: 'Adding this computer was cancelled' })).toBeTruthy();
-    expect(screen.getByText('Nothing was added to your account.')).toBeTruthy();
+    expect(screen.getByText(/Nothing was added to your account\./)).toBeTruthy();
   });
 
   it.each([
@@ -337,6 +337,16 @@ describe('approving from a trusted device', () => {
       device: { ...newDevice, fingerprint: '9999-8888-7777', label: 'Phone' },
     });
     await vi.waitFor(() => expect(screen.getAllByTestId('notice')).toHaveLength(1));
+  });
+
+  it('drops a request from the panel when the service says it changed (the new device cancelled)', async () => {
+    const ipc = backend({ hasAccount: true, requests: [request] });
+    render(App);
+    await screen.findByTestId('enrollment-request');
+    ipc.setRequests([{ ...request, state: 'cancelled' }]);
+    await emit('session-update', { event: 'enrollment_updated' });
+    await waitFor(() => expect(screen.queryByTestId('enrollment-requests')).toBeNull());
+    expect(ipc.sent('enrollment_requests')).toHaveLength(2);
   });
 
   it('rejects a request without comparing, and a mismatch is not an approval', async () => {

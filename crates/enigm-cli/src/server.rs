@@ -37,6 +37,15 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "ENIGM_ENROLLMENT_MAX_OPEN", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=100))]
     enrollment_max_open: u64,
+    /// Sign-in attempts an account gets before each further one must wait (the counter resets
+    /// on a successful sign-in).
+    #[arg(long, env = "ENIGM_LOGIN_FREE_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    login_free_attempts: u32,
+    /// Seconds the first of those waits lasts; each further attempt doubles it.
+    #[arg(long, env = "ENIGM_LOGIN_BACKOFF_SECS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    login_backoff_secs: u64,
 }
 
 impl From<ServerError> for CliError {
@@ -91,6 +100,8 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         config.enrollment_ttl_secs = args.enrollment_ttl_secs;
         config.session_ttl_secs = args.session_ttl_secs;
         config.enrollment_max_open = args.enrollment_max_open;
+        config.account_backoff.free = args.login_free_attempts;
+        config.account_backoff.base_secs = args.login_backoff_secs;
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
         config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;

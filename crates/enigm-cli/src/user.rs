@@ -404,6 +404,9 @@ fn print_update(json: bool, update: &WatchUpdate) -> Result<(), CliError> {
             WatchUpdate::EnrollmentRequest { id } => {
                 format!("A new device asks to join your account (request {id}).")
             }
+            WatchUpdate::EnrollmentUpdated { id, state } => {
+                format!("Enrollment request {id} is now {state}.")
+            }
             WatchUpdate::RecoveryStarted => {
                 "Someone is recovering your account with the recovery phrase.".to_owned()
             }

@@ -245,8 +245,8 @@ async fn the_approver_refuses_an_old_reveal_and_a_mac_from_another_run() {
     assert_eq!(account_id(&a).await.1, devices, "nothing was added");
 }
 
-/// A by hand, honest up to and including the append of `AddDevice` for request `id`.
-fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) {
+/// A by hand accepts request `id`; returns its SAS state.
+fn accept(a: &Raw, account_id: [u8; 16], id: &str) -> enigm_core::sas::ExistingDeviceOffered {
     let view = a.call("GET", &format!("/v1/enrollments/{id}"), &Value::Null);
     let new_device = enigm_core::identity::DevicePublicKeys {
         signing: SigningPublicKey::from_bytes(&b32(&view["signing_key"])).unwrap(),
@@ -268,6 +268,12 @@ fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) {
         &format!("/v1/enrollments/{id}/accept"),
         &json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) }),
     );
+    offered
+}
+
+/// A by hand, honest up to and including the append of `AddDevice` for request `id`.
+fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) {
+    let offered = accept(a, account_id, id);
     let view = a.wait_for(id, "revealed");
     let confirmed = offered
         .receive_new_device_key(SasPublicKey::from_bytes(b32(&view["new_ephemeral"])))
@@ -319,11 +325,12 @@ fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) {
 }
 
 /// A registered account with its first device signed in by hand (A), and B's engine enrolling
-/// in the background: its request id and the run.
-async fn start_against_raw_approver(
+/// in the background, `confirm` answering for its user: its request id and the run.
+async fn start_against_raw_approver<Fut: Future<Output = bool> + Send>(
     server: &ServerProcess,
     dir: &Path,
     username: &str,
+    confirm: impl FnOnce(enigm_client::ShortCodeView) -> Fut + Send + 'static,
 ) -> (
     Raw,
     [u8; 16],
@@ -356,7 +363,7 @@ async fn start_against_raw_approver(
                     sender.send(id.clone()).unwrap();
                 }
             },
-            async |_| true,
+            confirm,
         )
         .await
     });
@@ -369,7 +376,7 @@ async fn the_new_device_refuses_a_sealed_key_for_another_device() {
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().unwrap();
     let (a, account_id, id, b_key, run) =
-        start_against_raw_approver(&server, dir.path(), "wrong.key").await;
+        start_against_raw_approver(&server, dir.path(), "wrong.key", async |_| true).await;
     tokio::task::block_in_place(|| {
         approve_until_appended(&a, account_id, &id);
         // The key sealed to some other device.
@@ -393,11 +400,72 @@ async fn an_approver_that_appends_but_never_hands_over_is_reported_as_such() {
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().unwrap();
     let (a, account_id, id, _, run) =
-        start_against_raw_approver(&server, dir.path(), "no.handover").await;
+        start_against_raw_approver(&server, dir.path(), "no.handover", async |_| true).await;
     tokio::task::block_in_place(|| {
         approve_until_appended(&a, account_id, &id);
         a.call("POST", &format!("/v1/enrollments/{id}/cancel"), &json!({}));
     });
     let error = run.await.unwrap().unwrap_err();
     assert_eq!(error.code(), "enrolled_without_sync_key");
+}
+
+/// While one side shows the code, the other gives up (it saw different codes, or cancelled):
+/// the side still showing it learns at once that the request is over, instead of waiting for
+/// an answer that no longer matters. Nothing is added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_on_screen_ends_when_the_other_side_gives_up() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+
+    // The approving engine shows the code; the new device (by hand) cancels.
+    let a = approver(&dir.path().join("a"), &server, "gave.up").await;
+    let (account, devices) = account_id(&a).await;
+    let b = tokio::task::block_in_place(|| {
+        Raw::sign_in(&server, "gave.up", DeviceSecrets::generate(&mut OsRng))
+    });
+    let (id, committed) = tokio::task::block_in_place(|| request(&b));
+    let (shown, on_screen) = tokio::sync::oneshot::channel();
+    let run = {
+        let (a, id) = (a.clone(), id.clone());
+        // The code goes on screen and its user is still comparing: no answer comes.
+        let confirm = async move |_| {
+            let _ = shown.send(());
+            std::future::pending::<bool>().await
+        };
+        tokio::spawn(async move { a.approve_enrollment(&id, confirm).await })
+    };
+    tokio::task::block_in_place(|| reveal(&b, account, &id, committed, None));
+    on_screen.await.unwrap();
+    tokio::task::block_in_place(|| {
+        b.call("POST", &format!("/v1/enrollments/{id}/cancel"), &json!({}));
+    });
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the approver kept showing the code of a cancelled request")
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, enigm_client::EnrollmentOutcome::Cancelled);
+    assert_eq!(account_id(&a).await.1, devices, "nothing was added");
+
+    // The new device's engine shows the code; the approver (by hand) cancels.
+    let (shown, on_screen) = tokio::sync::oneshot::channel();
+    let confirm = async move |_| {
+        let _ = shown.send(());
+        std::future::pending::<bool>().await
+    };
+    let (a, account_id, id, _, run) =
+        start_against_raw_approver(&server, dir.path(), "gave.up.too", confirm).await;
+    tokio::task::block_in_place(|| {
+        accept(&a, account_id, &id);
+    });
+    on_screen.await.unwrap();
+    tokio::task::block_in_place(|| {
+        a.call("POST", &format!("/v1/enrollments/{id}/cancel"), &json!({}));
+    });
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the new device kept showing the code of a cancelled request")
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, enigm_client::EnrollmentOutcome::Cancelled);
 }

@@ -46,6 +46,7 @@ use enigm_core::sas::{
 };
 use enigm_core::sync_key::SealedSyncKey;
 use futures_util::StreamExt;
+use futures_util::future::Either;
 use rand_core::OsRng;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -461,7 +462,14 @@ impl Engine {
         if let Some(outcome) = revealed.state.outcome() {
             return self.finish_closed(outcome).await;
         }
-        if !confirm(exchanged.short_code().into()).await {
+        let answer = self
+            .answer_unless_closed(&id, &wake, confirm(exchanged.short_code().into()))
+            .await;
+        let same = match answer {
+            Ok(same) => same,
+            Err(outcome) => return self.finish_closed(outcome).await,
+        };
+        if !same {
             tracing::info!("the user reported different codes; cancelling the enrollment");
             self.cancel_request(&id).await?;
             self.set_pending(None).await?;
@@ -784,7 +792,18 @@ impl Engine {
             Ok(exchanged) => exchanged,
             Err(error) => return Err(self.refuse(request_id, error).await),
         };
-        if !confirm(exchanged.short_code().into(), replaced).await {
+        let answer = self
+            .answer_unless_closed(
+                request_id,
+                &wake,
+                confirm(exchanged.short_code().into(), replaced),
+            )
+            .await;
+        let same = match answer {
+            Ok(same) => same,
+            Err(outcome) => return Ok(outcome),
+        };
+        if !same {
             tracing::info!("the user reported different codes; cancelling the enrollment");
             self.cancel_request(request_id).await?;
             return Ok(EnrollmentOutcome::Rejected);
@@ -1139,6 +1158,40 @@ impl Engine {
             let view = self.relay_view(id).await?;
             if view.state != stage {
                 return Ok(view);
+            }
+            wake.wait().await;
+        }
+    }
+
+    /// The user's answer to the code on screen, unless request `id` closes first (the other
+    /// side cancelled or saw different codes, or the request expired): then how it closed, so
+    /// that neither screen keeps asking about a request that is over.
+    async fn answer_unless_closed(
+        &self,
+        id: &str,
+        wake: &Wake,
+        answer: impl Future<Output = bool>,
+    ) -> Result<bool, EnrollmentOutcome> {
+        let answer = std::pin::pin!(answer);
+        let closed = std::pin::pin!(self.wait_closed(id, wake));
+        match futures_util::future::select(answer, closed).await {
+            Either::Left((same, _)) => Ok(same),
+            Either::Right((outcome, _)) => Err(outcome),
+        }
+    }
+
+    /// Polls (woken early by push) until request `id` is closed, and returns how. A look that
+    /// fails is retried: while the user reads the code, only a closed request ends the wait.
+    async fn wait_closed(&self, id: &str, wake: &Wake) -> EnrollmentOutcome {
+        loop {
+            if let Ok(view) = self.relay_view(id).await
+                && let Some(outcome) = view.state.outcome()
+            {
+                tracing::info!(
+                    outcome = outcome.as_str(),
+                    "the enrollment closed while its code was shown"
+                );
+                return outcome;
             }
             wake.wait().await;
         }

@@ -272,6 +272,15 @@ impl ClientError {
         }
     }
 
+    /// Seconds the service asked to wait before another attempt (`Retry-After`, sent with
+    /// `rate_limited` and while it is unavailable).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Service { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// Whether the service refused because this session is over (the caller should sign in
     /// again).
     pub fn is_session_over(&self) -> bool {
@@ -333,6 +342,15 @@ mod tests {
             "the session has expired; sign in again"
         );
         assert!(!ClientError::WrongPassword.is_session_over());
+        assert_eq!(service.retry_after(), None);
+        let limited = ClientError::Service {
+            status: 429,
+            code: "rate_limited".into(),
+            message: "too many attempts; retry in 4 seconds".into(),
+            retry_after: Some(4),
+        };
+        assert_eq!(limited.retry_after(), Some(4));
+        assert_eq!(ClientError::WrongPassword.retry_after(), None);
     }
 
     #[test]

@@ -63,6 +63,14 @@ pub enum WatchUpdate {
         /// The request id.
         id: String,
     },
+    /// An enrollment request moved on or closed (accepted, rejected, cancelled, ...): a list of
+    /// open requests on screen is stale.
+    EnrollmentUpdated {
+        /// The request id.
+        id: String,
+        /// Its new state on the relay.
+        state: String,
+    },
     /// Someone started a recovery of the account with the recovery phrase.
     RecoveryStarted,
     /// The push connection is down; the engine retries after `retry_in_ms`.
@@ -93,6 +101,10 @@ enum PushEvent {
     RecoveryStarted,
     EnrollmentRequested {
         id: String,
+    },
+    EnrollmentUpdated {
+        id: String,
+        state: String,
     },
     #[serde(other)]
     Other,
@@ -315,6 +327,9 @@ impl Engine {
                 }
                 PushEvent::EnrollmentRequested { id } => {
                     observer(&WatchUpdate::EnrollmentRequest { id });
+                }
+                PushEvent::EnrollmentUpdated { id, state } => {
+                    observer(&WatchUpdate::EnrollmentUpdated { id, state });
                 }
                 PushEvent::RecoveryStarted => {
                     recovering = true;

@@ -1,5 +1,5 @@
-//! End-to-end tests of the desktop app (first_run.rs, two_devices.rs, restore.rs): what they
-//! share.
+//! End-to-end tests of the desktop app (first_run.rs, two_devices.rs, restore.rs, dark.rs):
+//! what they share.
 //!
 //! A real `enigm server` on loopback and real debug app instances, each with its own profile,
 //! started through its own tauri-driver (and WebKitWebDriver behind it) under its own Xvfb
@@ -60,10 +60,16 @@ pub fn env_path(name: &str) -> PathBuf {
 
 /// Starts `enigm server` on an ephemeral loopback port and returns it with its URL.
 pub fn start_server(data: &Path) -> (Group, String) {
+    start_server_with(data, &[])
+}
+
+/// [`start_server`] with extra `enigm server` flags (lower limits, say).
+pub fn start_server_with(data: &Path, flags: &[&str]) -> (Group, String) {
     let mut server = spawn_group(
         Command::new(env_path("ENIGM_BIN"))
             .args(["server", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null()),
@@ -139,6 +145,16 @@ fn wait_for_port(port: u16, driver: &mut Group) {
     }
 }
 
+/// The desktop theme an app instance starts under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Theme {
+    /// GTK's default.
+    Light,
+    /// GTK's dark variant (`GTK_THEME=Adwaita:dark`), which WebKitGTK passes on to the page as
+    /// `prefers-color-scheme: dark`.
+    Dark,
+}
+
 /// One app instance: its own profile, display and tauri-driver, and the WebDriver session.
 pub struct App {
     /// The WebDriver session driving the app's window.
@@ -149,20 +165,29 @@ pub struct App {
 impl App {
     /// Starts the app with profile directory `profile`, talking to the service at `server`.
     pub async fn launch(profile: &Path, server: &str) -> Self {
+        Self::launch_themed(profile, server, Theme::Light).await
+    }
+
+    /// [`App::launch`] under `theme`.
+    pub async fn launch_themed(profile: &Path, server: &str, theme: Theme) -> Self {
         let port = free_port();
         let native_port = free_port();
-        let mut processes = spawn_group(
-            Command::new("xvfb-run")
-                .args(["-a", "-s", "-screen 0 1280x800x24"])
-                .arg(env_path("TAURI_DRIVER"))
-                .args(["--port", &port.to_string()])
-                .args(["--native-port", &native_port.to_string()])
-                .env("ENIGM_PROFILE", profile)
-                .env("ENIGM_SERVER", server)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit()),
-        );
+        let mut command = Command::new("xvfb-run");
+        command
+            .args(["-a", "-s", "-screen 0 1280x800x24"])
+            .arg(env_path("TAURI_DRIVER"))
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .env("ENIGM_PROFILE", profile)
+            .env("ENIGM_SERVER", server)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        match theme {
+            Theme::Light => command.env_remove("GTK_THEME"),
+            Theme::Dark => command.env("GTK_THEME", "Adwaita:dark"),
+        };
+        let mut processes = spawn_group(&mut command);
         wait_for_port(port, &mut processes);
 
         let mut capabilities = Capabilities::new();
@@ -207,6 +232,27 @@ pub async fn find(driver: &WebDriver, xpath: &str) -> WebElement {
         .first()
         .await
         .unwrap_or_else(|error| panic!("{xpath} did not appear: {error}"))
+}
+
+/// Waits until nothing matching `xpath` is shown, for at most `within`; panics naming `what`
+/// otherwise. Returns how long it took.
+pub async fn gone(driver: &WebDriver, xpath: &str, within: Duration, what: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mut shown = false;
+        for element in driver.find_all(By::XPath(xpath)).await.unwrap() {
+            // An element removed between the two calls is gone too.
+            shown |= element.is_displayed().await.unwrap_or(false);
+        }
+        if !shown {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{what} was still shown after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Clicks the first element matching `xpath` once it appears.

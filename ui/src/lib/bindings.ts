@@ -9,7 +9,12 @@ code: string,
 /**
  * One or two plain sentences: what happened and what to do.
  */
-message: string, };
+message: string, 
+/**
+ * Seconds until the service accepts another attempt, when it said (`rate_limited`): the
+ * window counts down to it rather than showing a number that goes stale.
+ */
+retry_after?: number, };
 
 export type AppStatus = { 
 /**
@@ -244,7 +249,7 @@ session: SessionView, } | { "event": "devices",
 /**
  * The verified list.
  */
-list: DeviceListView, } | { "event": "enrollment_requested" } | { "event": "recovery_started" } | { "event": "device_news", 
+list: DeviceListView, } | { "event": "enrollment_requested" } | { "event": "enrollment_updated" } | { "event": "recovery_started" } | { "event": "device_news", 
 /**
  * What happened.
  */

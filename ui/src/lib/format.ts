@@ -25,3 +25,10 @@ export function deviceName(device: { label: string | null; fingerprint: string; 
   if (device.label) return device.label;
   return device.this_device ? 'This computer' : `Device ${device.fingerprint.slice(0, 9)}`;
 }
+
+/** "1 second", "42 seconds", "3 minutes": a wait of `seconds`, rounded up to whole minutes past 90 seconds. */
+export function formatWait(seconds: number): string {
+  if (seconds <= 90) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAgo, formatTime } from './format';
+import { formatAgo, formatTime, formatWait } from './format';
 import { pickPositions, sameWord } from './phrase';
 import { passwordStrength } from './strength';
 
@@ -33,5 +33,15 @@ describe('coarse times', () => {
     expect(formatAgo(now - 60, now)).toBe('a minute ago');
     expect(formatAgo(now - 14 * 60, now)).toBe('14 minutes ago');
     expect(formatAgo(now - 2 * 3600, now)).toBe(formatTime(now - 2 * 3600));
+  });
+});
+
+describe('waits', () => {
+  it('counts seconds while short, whole minutes (rounded up) after a minute and a half', () => {
+    expect(formatWait(1)).toBe('1 second');
+    expect(formatWait(42)).toBe('42 seconds');
+    expect(formatWait(90)).toBe('90 seconds');
+    expect(formatWait(91)).toBe('2 minutes');
+    expect(formatWait(15 * 60)).toBe('15 minutes');
   });
 });

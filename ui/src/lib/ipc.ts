@@ -176,8 +176,8 @@ export function toIpcError(error: unknown): IpcError {
     typeof (error as { code?: unknown }).code === 'string' &&
     typeof (error as { message?: unknown }).message === 'string'
   ) {
-    const { code, message } = error as IpcError;
-    return { code, message };
+    const { code, message, retry_after } = error as IpcError;
+    return typeof retry_after === 'number' && retry_after >= 0 ? { code, message, retry_after } : { code, message };
   }
   return { code: 'internal', message: 'Something went wrong inside Enigm. Please try again.' };
 }
