@@ -1,15 +1,24 @@
 //! The app's Lock in the engine against the real `enigm server`: the password is checked on
 //! this device (it works with the service down), wrong passwords make the next try wait and
 //! say for how long, the lock and the wait survive a restart, and a profile from before the
-//! Lock unlocks by signing in with the service, saying so when it cannot be reached.
+//! Lock unlocks by signing in with the service, saying so when it cannot be reached. Locking
+//! stops nothing: a revocation while locked still reaches the device and erases its keys.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use common::ServerProcess;
-use enigm_client::{ClientError, Engine, LockStatus, ServiceClient};
+use std::time::Duration;
+
+use common::enigm::{self, Session, add_device, append, ledger};
+use common::{Http, ServerProcess};
+use enigm_client::{ClientError, Engine, LockStatus, ServiceClient, WatchUpdate};
+use enigm_core::identity::DeviceSecrets;
+use enigm_core::ledger::{EntryKind, RevokeReason};
+use enigm_core::request::SessionId;
+use enigm_core::session::SessionState;
 use enigm_core::unlock::UnlockAttempts;
 use enigm_store::{LockState, Store, StoreKey};
+use rand_core::OsRng;
 use zeroize::Zeroizing;
 
 const PASSWORD: &str = "correct horse battery staple 42";
@@ -215,6 +224,69 @@ async fn a_profile_from_before_the_lock_unlocks_by_signing_in() {
         profile.store().lock_state().unwrap().attempts,
         UnlockAttempts::default(),
         "an unreachable service is not a wrong password"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revocation_while_locked_still_erases_this_devices_keys() {
+    let server = ServerProcess::start();
+    let url = format!("http://{}", server.addr);
+    let http = Http::new(server.addr);
+    let profile = Profile::new();
+    let this = DeviceSecrets::generate(&mut OsRng);
+    profile.store().save_device_secrets(&this).unwrap();
+    let engine = profile.engine(&url);
+    engine
+        .register("rita.revoked", &password(PASSWORD))
+        .await
+        .unwrap();
+    engine.lock().await.unwrap();
+
+    // A second device of the account, added with this one's session as an approval would.
+    let account_id = profile.store().account_id().unwrap().unwrap();
+    let saved = profile.store().session().unwrap().unwrap();
+    let session = Session {
+        id: SessionId::from_bytes(saved.session_id),
+        kind: saved.kind,
+    };
+    let other = add_device(&http, &session, account_id, &this);
+    let other_session = enigm::login(&http, "rita.revoked", PASSWORD, &other).unwrap();
+
+    let (online, mut connected) = tokio::sync::mpsc::unbounded_channel();
+    let watching = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            engine
+                .watch(|update| {
+                    if matches!(update, WatchUpdate::Online) {
+                        let _ = online.send(());
+                    }
+                })
+                .await
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(30), connected.recv())
+        .await
+        .expect("the locked app keeps its push connection");
+    let state = ledger(&http, &other_session, &other);
+    let mut revoke = state.next_entry(EntryKind::Revoke {
+        device: this.device_id(),
+        reason: RevokeReason::Lost,
+    });
+    revoke.sign_device(&account_id, &other);
+    append(&http, &other_session, &other, &revoke);
+
+    let ended = tokio::time::timeout(Duration::from_secs(30), watching)
+        .await
+        .expect("the locked app hears the revocation")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(ended, SessionState::Revoked { .. }), "{ended:?}");
+    let store = profile.store();
+    assert!(store.device_secrets().unwrap().is_none(), "keys erased");
+    assert!(
+        store.password_verifier().unwrap().is_none(),
+        "no hash of the password is kept either"
     );
 }
 
