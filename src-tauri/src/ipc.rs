@@ -689,6 +689,8 @@ pub struct EnrollmentRequestView {
     pub state: String,
     /// The device it asks to replace, if any: approving removes that device.
     pub replaces: Option<ReplacedDeviceView>,
+    /// It replaces this computer, which therefore cannot approve it (another device must).
+    pub replaces_this_device: bool,
 }
 
 impl From<enigm_client::EnrollmentRequest> for EnrollmentRequestView {
@@ -702,6 +704,7 @@ impl From<enigm_client::EnrollmentRequest> for EnrollmentRequestView {
             replaces: request
                 .replaces
                 .map(|device| ReplacedDeviceView::new(device, request.replaces_label)),
+            replaces_this_device: request.replaces_this_device,
         }
     }
 }

@@ -8,8 +8,8 @@
 //! account's devices, sees the account's devices listed after signing in, and starts over,
 //! which takes the app back to the first screen with nothing of that account left. After
 //! restoring, a second CLI profile asks to join as the replacement of this computer: the app
-//! says which device approving would remove, in the request and beside the code, and the user
-//! refuses by saying the codes differ.
+//! says this computer cannot approve its own replacement, offers only Reject, and the user
+//! rejects it.
 //!
 //! Screens are saved as PNGs in `target/e2e-screenshots/`, the timeline, the replacement
 //! chooser and the approval with a replacement also at 800x600.
@@ -138,9 +138,9 @@ async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> W
     Ok(())
 }
 
-/// A second CLI profile asks to join as the replacement of this computer: the app says which
-/// device approving removes, in the request and next to the code; the user says the codes
-/// differ, so nothing is added or removed.
+/// A second CLI profile asks to join as the replacement of this computer: the app says this
+/// computer cannot approve it and offers only Reject; the user rejects it, so nothing is added
+/// or removed.
 async fn refuse_replacement(
     driver: &WebDriver,
     screens: &mut Screens,
@@ -184,38 +184,30 @@ async fn refuse_replacement(
         .unwrap();
     let waited = tokio::task::spawn_blocking(move || enroll.wait_with_output());
 
+    // This computer is the one the request would remove, so it cannot approve it (its session
+    // would end before it handed the account key over): the panel says so and offers Reject.
     let card = find(driver, "//*[@data-testid='enrollment-request']").await;
-    let replaces = card
-        .find(By::Css(format!(
-            "[data-testid='replaces'][data-device='{device_id}']"
-        )))
+    let note = card
+        .find(By::Css("[data-testid='replaces-this-device']"))
         .await?
         .text()
         .await?;
     assert!(
-        replaces.contains("This new device replaces E2E desk")
-            && replaces.contains("which will be removed"),
-        "{replaces}"
+        note.contains("asks to replace this computer")
+            && note.contains("approve it from another of your devices"),
+        "{note}"
     );
-    screens.save(driver, "approve-replacement-request").await;
-    click(driver, "//button[normalize-space()='Compare code']").await?;
-    find(driver, "//*[@data-testid='short-code-digits']").await;
-    let beside = find(driver, "//*[@data-testid='replaces']")
-        .await
-        .text()
-        .await?;
-    assert!(beside.contains("E2E desk"), "{beside}");
+    assert!(
+        card.find_all(By::XPath(".//button[normalize-space()='Compare code']"))
+            .await?
+            .is_empty()
+    );
     driver.set_window_rect(0, 0, 800, 600).await?;
     screens
-        .save(driver, "approve-replacement-code-800x600")
+        .save(driver, "approve-replacement-request-800x600")
         .await;
     driver.set_window_rect(0, 0, 960, 660).await?;
-    click(driver, "//button[normalize-space()='Codes differ']").await?;
-    find(
-        driver,
-        "//*[@data-testid='approve-outcome'][@data-outcome='mismatch']",
-    )
-    .await;
+    click(driver, "//button[normalize-space()='Reject']").await?;
 
     let output = waited.await.unwrap().unwrap();
     let text = String::from_utf8(output.stdout).unwrap();

@@ -272,7 +272,21 @@ describe('approving from a trusted device', () => {
     created_at: Math.floor(Date.now() / 1000) - 5,
     state: 'requested',
     replaces: null,
+    replaces_this_device: false,
   };
+
+  it('does not offer to approve a request that replaces this computer', async () => {
+    const replaces = { device_id: 'aaaa', fingerprint: 'AAAA-BBBB-CCCC', label: 'This laptop' };
+    const ipc = backend({ hasAccount: true, requests: [{ ...request, replaces, replaces_this_device: true }] });
+    render(App);
+    const card = await screen.findByTestId('enrollment-request');
+    expect(within(card).getByTestId('replaces-this-device').textContent).toContain(
+      'approve it from another of your devices',
+    );
+    expect(within(card).queryByRole('button', { name: 'Compare code' })).toBeNull();
+    await fireEvent.click(within(card).getByRole('button', { name: 'Reject' }));
+    expect(ipc.sent('reject_enrollment')).toHaveLength(1);
+  });
 
   it('raises a request when the service pushes one, compares the code and approves', async () => {
     const ipc = backend({ hasAccount: true });

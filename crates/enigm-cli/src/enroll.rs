@@ -115,11 +115,14 @@ pub(crate) fn requests(global: &Global) -> Result<(), CliError> {
             "REQUEST", "PLATFORM", "FINGERPRINT", "STATE", "REPLACES"
         )];
         lines.extend(requests.iter().map(|request: &EnrollmentRequest| {
-            let replaces = match (&request.replaces, &request.replaces_label) {
+            let mut replaces = match (&request.replaces, &request.replaces_label) {
                 (Some(id), Some(label)) => format!("{} ({label})", id.to_hex()),
                 (Some(id), None) => id.to_hex(),
                 (None, _) => "-".to_owned(),
             };
+            if request.replaces_this_device {
+                replaces.push_str(" (this device: approve it from another one)");
+            }
             format!(
                 "{:<34} {:<10} {:<19} {:<18} {}",
                 request.id, request.platform, request.fingerprint, request.state, replaces

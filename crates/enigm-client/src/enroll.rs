@@ -155,6 +155,9 @@ pub struct EnrollmentRequest {
     pub replaces: Option<DeviceId>,
     /// That device's label, when this device can decrypt it.
     pub replaces_label: Option<String>,
+    /// Whether the device it replaces is this one, which cannot approve it
+    /// ([`ClientError::SelfReplacement`]): another device of the account must.
+    pub replaces_this_device: bool,
 }
 
 /// The device an enrollment replaces, as the approving device shows it next to the code.
@@ -621,6 +624,7 @@ impl Engine {
             requests: Vec<RelayView>,
         }
         let listed: Listed = self.signed(Method::GET, "/v1/enrollments", None).await?;
+        let own_id = self.device().await?.device_id();
         let labels = if listed.requests.iter().any(|view| view.replaces.is_some()) {
             let state = self.sync_state().await?;
             self.labels(&state).await.unwrap_or_default()
@@ -641,6 +645,7 @@ impl Engine {
                     state: stage_name(view.state).to_owned(),
                     replaces,
                     replaces_label: replaces.and_then(|old| label_of(&labels, old)),
+                    replaces_this_device: replaces == Some(own_id),
                 })
             })
             .collect()

@@ -316,7 +316,11 @@ state: string,
 /**
  * The device it asks to replace, if any: approving removes that device.
  */
-replaces: ReplacedDeviceView | null, };
+replaces: ReplacedDeviceView | null, 
+/**
+ * It replaces this computer, which therefore cannot approve it (another device must).
+ */
+replaces_this_device: boolean, };
 
 export type ReplacedDeviceView = { 
 /**
