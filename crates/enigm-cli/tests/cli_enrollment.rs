@@ -15,7 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::ServerProcess;
-use common::cli::{enigm, failed, failed_code, ok, url};
+use common::cli::{enigm, failed, failed_code, ok, register, url};
 use common::hostile::{HostileService, Tamper};
 use common::running::{self, PASSWORD, Running};
 use enigm_store::{Keychain, Store};
@@ -34,18 +34,7 @@ fn sign_up(server: &ServerProcess, name: &str) -> Pair {
     let a = dir.path().join("a");
     let b = dir.path().join("b");
     let username = format!("{name}.enroll");
-    ok(&enigm(
-        &a,
-        server,
-        &[
-            "account",
-            "register",
-            "--username",
-            &username,
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    ));
+    ok(&register(&a, server, &username, PASSWORD));
     assert_eq!(
         sync_key(&a).map(|(epoch, _)| epoch),
         Some(1),

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use common::cli::{enigm, failed, ok, run};
+use common::cli::{enigm, failed, ok, register, run};
 use common::{ServerProcess, contains, read_tree};
 use enigm_core::recovery::RecoveryPhrase;
 use enigm_store::{Keychain, Store};
@@ -26,19 +26,8 @@ const PASSWORD: &str = "the first password 123";
 const NEW_PASSWORD: &str = "a new password after recovery 456";
 
 /// Registers `username` on `profile`: (recovery phrase, device id).
-fn register(profile: &Path, server: &ServerProcess, username: &str) -> (String, String) {
-    let registered = ok(&enigm(
-        profile,
-        server,
-        &[
-            "account",
-            "register",
-            "--username",
-            username,
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    ));
+fn sign_up(profile: &Path, server: &ServerProcess, username: &str) -> (String, String) {
+    let registered = ok(&register(profile, server, username, PASSWORD));
     (
         registered["recovery_phrase"].as_str().unwrap().to_owned(),
         registered["device_id"].as_str().unwrap().to_owned(),
@@ -176,7 +165,7 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().unwrap();
     let (laptop, desktop) = (dir.path().join("laptop"), dir.path().join("desktop"));
-    let (phrase, laptop_id) = register(&laptop, &server, USERNAME);
+    let (phrase, laptop_id) = sign_up(&laptop, &server, USERNAME);
     let watch = Watch::start(&laptop, &server);
     assert_eq!(watch.next_news()["state"], "active");
     watch.wait_connected();
@@ -256,8 +245,8 @@ fn phrase_mistakes_another_accounts_phrase_and_unknown_names_change_nothing() {
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().unwrap();
     let (laptop, desktop) = (dir.path().join("laptop"), dir.path().join("desktop"));
-    let (phrase, laptop_id) = register(&laptop, &server, USERNAME);
-    let (other_phrase, _) = register(&dir.path().join("other"), &server, "Someone.Else");
+    let (phrase, laptop_id) = sign_up(&laptop, &server, USERNAME);
+    let (other_phrase, _) = sign_up(&dir.path().join("other"), &server, "Someone.Else");
     let before = ok(&enigm(&laptop, &server, &["device", "list"], ""));
 
     // Mistakes in the words are caught offline, each with its own code; a misspelt word gets
@@ -325,7 +314,7 @@ fn a_rotated_phrase_replaces_the_old_one() {
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().unwrap();
     let (laptop, desktop) = (dir.path().join("laptop"), dir.path().join("desktop"));
-    let (old_phrase, laptop_id) = register(&laptop, &server, USERNAME);
+    let (old_phrase, laptop_id) = sign_up(&laptop, &server, USERNAME);
 
     let rotated = ok(&enigm(&laptop, &server, &["recovery", "rotate"], ""));
     let new_phrase = rotated["recovery_phrase"].as_str().unwrap().to_owned();

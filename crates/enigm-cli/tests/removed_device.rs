@@ -13,18 +13,12 @@ mod common;
 use std::path::Path;
 
 use common::ServerProcess;
-use common::cli::{enigm, failed, ok, run};
+use common::cli::{enigm, failed, ok, register, run, store};
 use common::hostile::{HostileService, Tamper};
 use common::running::{self, PASSWORD, Running};
 use enigm_core::identity::DeviceId;
 use enigm_core::ledger::{EntryKind, LedgerEntry, Remover};
-use enigm_store::{Keychain, Store};
 use rand_core::{OsRng, RngCore};
-
-/// The profile's store, opened with its key from the real keychain.
-fn store(profile: &Path) -> Store {
-    Store::open(profile, &Keychain::platform().unwrap()).unwrap()
-}
 
 fn device_id(profile: &Path) -> String {
     store(profile)
@@ -44,18 +38,7 @@ fn a_removed_device_hears_who_removed_it_and_why_listening_or_not() {
         ["laptop", "phone", "tablet", "watch"].map(|name| dir.path().join(name));
     let username = format!("rae-{:08x}", OsRng.next_u32());
     let cli = |profile: &Path, args: &[&str]| enigm(profile, &server, args, "");
-    ok(&enigm(
-        &laptop,
-        &server,
-        &[
-            "account",
-            "register",
-            "--username",
-            &username,
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    ));
+    ok(&register(&laptop, &server, &username, PASSWORD));
     for device in [&phone, &tablet, &watch] {
         running::enroll_and_approve(&server, &laptop, device, &username);
     }

@@ -20,7 +20,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::cli::{failed, failed_code, ok};
+use common::cli::{failed, failed_code, ok, store};
 use common::enigm::{self, Account, Device, Session, b64, login, sign_up, unb64};
 use common::hostile::{HostileService, Tamper};
 use common::push::{connect, next_event};
@@ -31,7 +31,6 @@ use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
 use enigm_core::sync_key::{SealedItem, SealedSyncKey, SyncKey};
 use enigm_server::push::PushEvent;
-use enigm_store::{Keychain, Store};
 use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 
@@ -428,11 +427,6 @@ async fn sync_key_epochs_copies_and_shared_items_on_postgres() {
 /// One run of the CLI on `profile` against the service at `server`.
 fn cli_run(profile: &Path, server: &str, args: &[&str], stdin: &str) -> Output {
     common::cli::run(Some(profile), Some(server), args, stdin)
-}
-
-/// The profile's store, opened with its key from the real keychain.
-fn store(profile: &Path) -> Store {
-    Store::open(profile, &Keychain::platform().unwrap()).unwrap()
 }
 
 /// The labels a device list shows, by device id.

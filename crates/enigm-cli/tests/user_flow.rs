@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{enigm, failed_code, ok, one_json_line};
+use common::cli::{enigm, failed_code, ok, one_json_line, register};
 use common::enigm::{self as client, append, ledger};
 use common::{Http, ServerProcess, contains, read_tree};
 use enigm_core::identity::DeviceSecrets;
@@ -23,21 +23,6 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(10);
 const PASSWORD: &str = "correct horse battery staple 42";
 
-fn register(profile: &Path, server: &ServerProcess, username: &str) -> Value {
-    ok(&enigm(
-        profile,
-        server,
-        &[
-            "account",
-            "register",
-            "--username",
-            username,
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    ))
-}
-
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn register_shows_the_phrase_once_and_lists_this_device_verified() {
@@ -45,7 +30,7 @@ fn register_shows_the_phrase_once_and_lists_this_device_verified() {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("a");
 
-    let registered = register(&profile, &server, "Alice.Flow");
+    let registered = ok(&register(&profile, &server, "Alice.Flow", PASSWORD));
     let phrase = registered["recovery_phrase"].as_str().unwrap().to_owned();
     assert_eq!(phrase.split(' ').count(), 24);
     enigm_core::recovery::RecoveryPhrase::parse(&phrase).unwrap();
@@ -104,35 +89,13 @@ fn bad_input_gets_a_precise_error_and_changes_nothing() {
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("a");
-    register(&profile, &server, "bob.flow");
+    ok(&register(&profile, &server, "bob.flow", PASSWORD));
 
     // Registering the profile again, or the same username from another profile.
-    let again = enigm(
-        &profile,
-        &server,
-        &[
-            "account",
-            "register",
-            "--username",
-            "bob.flow2",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    let again = register(&profile, &server, "bob.flow2", PASSWORD);
     assert_eq!(failed_code(&again), "already_registered");
     let other = dir.path().join("b");
-    let taken = enigm(
-        &other,
-        &server,
-        &[
-            "account",
-            "register",
-            "--username",
-            "BOB.flow",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    let taken = register(&other, &server, "BOB.flow", PASSWORD);
     assert_eq!(failed_code(&taken), "username_taken");
 
     // A wrong password and an unknown username are the same error.
@@ -216,7 +179,7 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
     let http = Http::new(server.addr);
     let dir = tempfile::tempdir().unwrap();
     let (laptop, phone) = (dir.path().join("laptop"), dir.path().join("phone"));
-    register(&laptop, &server, "dave.flow");
+    ok(&register(&laptop, &server, "dave.flow", PASSWORD));
 
     // The phone signs in: not in the ledger yet, so its session can only enroll.
     let login = |profile: &Path| {
@@ -369,7 +332,7 @@ fn a_session_in_use_is_refreshed_and_an_idle_one_expires() {
     let server = ServerProcess::start_in(&data.path().join("data"), &["--session-ttl-secs", "3"]);
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("a");
-    register(&profile, &server, "erin.refresh");
+    ok(&register(&profile, &server, "erin.refresh", PASSWORD));
 
     // Used every half second for longer than the session's whole lifetime: still signed in,
     // because each use refreshes a session close to its expiry.

@@ -34,6 +34,14 @@ fn profile_user(dir: &Path) -> String {
         .to_owned()
 }
 
+/// Changes the encrypted database behind the store's back, as an older build or damage would
+/// have left it.
+fn rewrite(dir: &Path, key: [u8; 32], sql: &str) {
+    let conn = rusqlite::Connection::open(dir.join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\"; {sql}", hex::encode(key)))
+        .unwrap();
+}
+
 fn entry(store: &keyring_core::mock::Store, dir: &Path) -> keyring_core::Entry {
     store
         .build(KEYCHAIN_SERVICE, &profile_user(dir), None)
@@ -265,13 +273,7 @@ fn newer_schema_is_refused() {
         .unwrap()
         .close()
         .unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; PRAGMA user_version = 99;",
-        hex::encode([3u8; 32])
-    ))
-    .unwrap();
-    drop(conn);
+    rewrite(dir.path(), [3u8; 32], "PRAGMA user_version = 99;");
     match Store::open_with_key(dir.path(), &key) {
         Err(Error::NewerSchema { found, supported }) => {
             assert_eq!((found, supported), (99, SCHEMA_VERSION));
@@ -494,15 +496,13 @@ fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
         .close()
         .unwrap();
     // Back to how version 3 kept a mark: `at reason` in `meta`.
-    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; DROP TABLE revocation; DROP TABLE device_label; DROP TABLE app_lock;
+    rewrite(
+        dir.path(),
+        [4u8; 32],
+        "DROP TABLE revocation; DROP TABLE device_label; DROP TABLE app_lock;
          INSERT INTO meta (key, value) VALUES ('revoked', CAST('1700000000 lost' AS BLOB));
          PRAGMA user_version = 3;",
-        hex::encode([4u8; 32])
-    ))
-    .unwrap();
-    drop(conn);
+    );
     let store = Store::open_with_key(dir.path(), &key).unwrap();
     assert_eq!(store.info().schema_version, SCHEMA_VERSION);
     assert_eq!(
@@ -698,13 +698,11 @@ fn a_damaged_password_verifier_is_reported_not_trusted() {
         .unwrap()
         .close()
         .unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; INSERT INTO app_lock (id, verifier) VALUES (1, x'0102');",
-        hex::encode([5u8; 32])
-    ))
-    .unwrap();
-    drop(conn);
+    rewrite(
+        dir.path(),
+        [5u8; 32],
+        "INSERT INTO app_lock (id, verifier) VALUES (1, x'0102');",
+    );
     let store = Store::open_with_key(dir.path(), &key).unwrap();
     assert!(matches!(
         store.password_verifier(),
@@ -720,13 +718,11 @@ fn a_profile_from_before_the_lock_is_migrated_unlocked_and_without_a_verifier() 
     store.set_account_id([9; 16]).unwrap();
     store.close().unwrap();
     // What a version 4 store looks like: no app_lock table.
-    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; DROP TABLE app_lock; PRAGMA user_version = 4;",
-        hex::encode([4u8; 32])
-    ))
-    .unwrap();
-    drop(conn);
+    rewrite(
+        dir.path(),
+        [4u8; 32],
+        "DROP TABLE app_lock; PRAGMA user_version = 4;",
+    );
 
     let store = Store::open_with_key(dir.path(), &key).unwrap();
     assert_eq!(store.info().schema_version, SCHEMA_VERSION);

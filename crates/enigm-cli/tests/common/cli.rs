@@ -49,6 +49,27 @@ pub fn enigm(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str)
     run(Some(profile), Some(&url(server)), args, stdin)
 }
 
+/// `account register --username USERNAME --password-stdin` on `profile`, `password` on stdin.
+pub fn register(profile: &Path, server: &ServerProcess, username: &str, password: &str) -> Output {
+    enigm(
+        profile,
+        server,
+        &[
+            "account",
+            "register",
+            "--username",
+            username,
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
+}
+
+/// The profile's store, opened with its key from the real keychain.
+pub fn store(profile: &Path) -> enigm_store::Store {
+    enigm_store::Store::open(profile, &enigm_store::Keychain::platform().unwrap()).unwrap()
+}
+
 /// The one JSON line a command printed.
 pub fn one_json_line(output: &Output) -> Value {
     let text = String::from_utf8(output.stdout.clone()).unwrap();
