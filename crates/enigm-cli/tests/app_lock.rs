@@ -3,9 +3,8 @@
 //! say for how long, the lock and the wait survive a restart, and a profile from before the
 //! Lock unlocks by signing in with the service, saying so when it cannot be reached. Locking
 //! stops nothing: a revocation while locked still reaches the device and erases its keys.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

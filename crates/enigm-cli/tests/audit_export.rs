@@ -2,9 +2,8 @@
 //! caller's own chain signed with its audit key, `enigm audit verify` accepts it offline, and
 //! names precisely what broke when a record is altered or dropped, the signature is damaged,
 //! or another key signed it. The export carries pseudonyms only.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -8,9 +8,8 @@
 //! --replaces`) supersedes the device it names, which then hears it was replaced, and moves the
 //! sync key on without it; naming a device that cannot be replaced, or a relay that shows
 //! another one, changes nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,9 +3,8 @@
 //! lost one, which hears it live and loses its keys; the old password stops working. Mistakes in
 //! the phrase, another account's phrase and an unknown username each get a precise error and
 //! change nothing; a rotated phrase replaces the old one; `recovery check` works offline.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

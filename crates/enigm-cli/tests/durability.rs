@@ -3,9 +3,8 @@
 //! no acknowledged entry and leaves no partial one, on SQLite and on PostgreSQL (ignored
 //! unless `ENIGM_TEST_POSTGRES_URL` is set; `cargo xtask test` sets it).
 // The helpers below are test code too: a failed step should stop the test loudly.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 

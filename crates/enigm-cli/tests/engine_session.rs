@@ -2,9 +2,8 @@
 //! recovery epoch, and signing out ends the session at the service (the old session is refused
 //! afterwards) and here; with the service down, the session is forgotten here and the answer
 //! says the service was not told.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::enigm::{self, Session, SignOptions};
 use common::{Http, ServerProcess};

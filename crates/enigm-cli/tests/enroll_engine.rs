@@ -3,9 +3,8 @@
 //! driven through the raw protocol against the real `enigm server`. A reveal that does not match
 //! the commitment (an old reveal), a MAC from another run, and a sealed key for another device
 //! are each refused with a precise error, the request is cancelled, and the ledger is unchanged.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -7,9 +7,8 @@
 //! Every test runs on SQLite and on PostgreSQL (in a schema of its own); the PostgreSQL variants
 //! are ignored unless asked for (`--include-ignored`, with `ENIGM_TEST_POSTGRES_URL` set, as
 //! `cargo xtask test` does).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,8 @@
 //! The engine against a hostile service (DESIGN §4, §15): a proxy in front of the real
 //! `enigm server` rewrites ledger pages, and the engine must refuse each lie with a clear
 //! error, pin nothing from it, and carry on normally once the service is honest again.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::enigm::{self, add_device, append, ledger};
 use common::hostile::{HostileService, Tamper};

@@ -5,9 +5,8 @@
 //!
 //! Needs a PostgreSQL server: `cargo xtask test` starts one and sets `ENIGM_TEST_POSTGRES_URL`.
 //! Plain `cargo test` skips these tests (ignored); asked for without the variable, they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::enigm::{self, SignOptions, b64, login, register, signed, unb64};
 use common::{Http, ServerProcess};

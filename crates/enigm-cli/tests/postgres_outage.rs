@@ -7,9 +7,8 @@
 //!
 //! Needs a PostgreSQL server: `cargo xtask test` starts one and sets `ENIGM_TEST_POSTGRES_URL`.
 //! Plain `cargo test` skips this test (ignored); asked for without the variable, it fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

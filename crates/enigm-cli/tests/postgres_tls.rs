@@ -7,9 +7,8 @@
 //! Needs Debian's PostgreSQL server binaries (`/usr/lib/postgresql/N/bin`) and `openssl`, as
 //! `cargo xtask test` has; ignored by plain `cargo test`, and failing loudly when asked for
 //! without them. As root the cluster runs as the `postgres` system user (initdb refuses root).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,9 +1,8 @@
 //! Push over WebSocket against the real `enigm server`: revoking a device closes its socket at
 //! once with `session_ended`, the other devices are told, and upgrades are signed requests
 //! (unauthenticated or replayed ones get 401).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::enigm::{SignOptions, append, b64, ledger, login, register, signed};
 use common::push::{

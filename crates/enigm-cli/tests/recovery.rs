@@ -3,9 +3,8 @@
 //! every earlier session ends (live sockets close with reason `recovery`), the old password
 //! stops working, a device that was not revoked signs in again and keeps working. Refusals
 //! change nothing: a wrong recovery key, a replayed recovery id, a stale head, a rotated phrase.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

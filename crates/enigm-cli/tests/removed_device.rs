@@ -6,9 +6,8 @@
 //! engine checks the entry against its own verified ledger before naming the remover, erases
 //! the keys, and a hostile service that swaps the entry gets the removal recorded without a
 //! remover.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! The real `enigm server` over loopback: startup line, health, error shapes, limits, shutdown.
 
-mod common;
+use crate::common;
 
 use common::{Http, ServerProcess};
 

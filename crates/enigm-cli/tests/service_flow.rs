@@ -2,7 +2,7 @@
 //! signed requests and their refusals, the ledger, rate limits, and what ends up on disk and in
 //! the logs.
 
-mod common;
+use crate::common;
 
 use common::enigm::{self, SignOptions, b64, login, login_start, register, signed, unb64};
 use common::{Http, ServerProcess, contains, read_tree};

@@ -13,9 +13,8 @@
 //! (ignored unless asked for, like user_flow.rs): registration creates epoch 1, labels are
 //! shared encrypted, a revocation moves the epoch on without the revoked device, and a hostile
 //! copy is refused.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

@@ -4,9 +4,8 @@
 //! confirmed at a prompt on both devices. Against the real service, with profiles in the real
 //! OS keychain.
 #![cfg(unix)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,9 +2,8 @@
 //! the real OS keychain (a throwaway gnome-keyring in a private D-Bus session under
 //! `cargo xtask test`): register, sign in, the verified device list, device changes, and the
 //! precise one-line errors scripts rely on.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

@@ -1,7 +1,6 @@
 //! A small Enigm client for tests: OPAQUE registration and login with the real client side of
 //! enigm-core, the genesis entry, signed requests, and a device with its session that tests
 //! speaking the protocol directly share.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,7 +41,6 @@ pub fn now() -> u64 {
 /// A registered account as its first device knows it.
 pub struct Account {
     pub username: String,
-    pub password: String,
     pub account_id: [u8; 16],
     pub device: DeviceSecrets,
     /// The recovery phrase shown at registration.
@@ -97,7 +95,6 @@ pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Accou
     assert_eq!(reply.json()["account_id"], hex::encode(account_id));
     Ok(Account {
         username: username.to_owned(),
-        password: password.to_owned(),
         account_id,
         device,
         phrase,

@@ -4,7 +4,6 @@
 //! rollback), a forged entry (an injected device), or entries withheld behind the true head; or
 //! it hands a device a sync-key copy of its choosing (`GET /v1/sync-keys/mine`), shows an
 //! enrollment request naming another device to replace, or swallows an approver's hand-over.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

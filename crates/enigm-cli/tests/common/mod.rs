@@ -1,7 +1,6 @@
 //! Test harness: spawns the real `enigm server` on an ephemeral loopback port, captures its
 //! stderr, and talks to it with a minimal HTTP/1.1 client that records every request body it
 //! sends (so tests can search them for secrets).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,6 +1,5 @@
 //! Push sockets for tests: open `/v1/push` as a session, read events within a deadline (never
 //! sleeping), and the ledger steps that make the service push.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

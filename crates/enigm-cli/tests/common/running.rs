@@ -1,7 +1,6 @@
 //! Long-running `enigm` commands (`device enroll`, `device approve`) whose JSON lines a test
 //! reads as they come, answering the code question on stdin; and one whole enrollment by
 //! approval, both users saying yes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
