@@ -624,14 +624,33 @@ impl Store {
     }
 
     /// Keeps the labels of the account's devices this device could read, replacing the ones
-    /// kept before, so that a removed device can still name the device that removed it.
+    /// kept before, so that a removed device can still name the device that removed it. The
+    /// labels are read on every device list: when they have not changed, nothing is written.
     ///
     /// # Errors
     /// [`Error::Database`] if the writes fail (the old labels stay then).
     pub fn save_labels(&mut self, labels: &[(DeviceId, String)]) -> Result<(), Error> {
+        let mut wanted: Vec<(&[u8], &str)> = labels
+            .iter()
+            .map(|(device, label)| (device.as_bytes().as_slice(), label.as_str()))
+            .collect();
+        wanted.sort_unstable();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let kept = tx
+            .prepare("SELECT device_id, label FROM device_label ORDER BY device_id, label")?
+            .query_map([], |row| {
+                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let unchanged = kept
+            .iter()
+            .map(|(device, label)| (device.as_slice(), label.as_str()))
+            .eq(wanted.iter().copied());
+        if unchanged {
+            return Ok(());
+        }
         tx.execute("DELETE FROM device_label", [])?;
         for (device, label) in labels {
             tx.execute(
@@ -641,6 +660,12 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Rows this connection has changed since it opened: how tests see that nothing was written.
+    #[cfg(test)]
+    pub(crate) fn total_changes(&self) -> u64 {
+        self.conn.total_changes()
     }
 
     /// The label last read for `device`, if any.

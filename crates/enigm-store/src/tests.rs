@@ -518,6 +518,39 @@ fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
 }
 
 #[test]
+fn labels_are_replaced_as_a_set_and_unchanged_labels_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let (laptop, phone) = (DeviceId::from_bytes([5; 16]), DeviceId::from_bytes([6; 16]));
+    store
+        .save_labels(&[(phone, "Phone".into()), (laptop, "Laptop".into())])
+        .unwrap();
+    let writes = store.total_changes();
+    store
+        .save_labels(&[(laptop, "Laptop".into()), (phone, "Phone".into())])
+        .unwrap();
+    assert_eq!(
+        store.total_changes(),
+        writes,
+        "the same labels, in any order"
+    );
+
+    store
+        .save_labels(&[(laptop, "Work laptop".into())])
+        .unwrap();
+    assert!(store.total_changes() > writes);
+    assert_eq!(
+        store.label(&laptop).unwrap().as_deref(),
+        Some("Work laptop")
+    );
+    assert_eq!(
+        store.label(&phone).unwrap(),
+        None,
+        "a label no longer read is dropped"
+    );
+}
+
+#[test]
 fn the_session_is_saved_replaced_and_cleared() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
