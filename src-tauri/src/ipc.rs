@@ -240,6 +240,8 @@ pub struct DeviceItem {
     /// Ledger position of its last state change.
     #[ts(type = "number")]
     pub changed_at: u64,
+    /// When the service last saw it, to the day ("today", "3 days ago"); `None` when unknown.
+    pub last_seen: Option<String>,
 }
 
 /// The account's devices, from a ledger this computer verified itself.
@@ -278,6 +280,7 @@ impl TryFrom<DeviceView> for DeviceItem {
     type Error = IpcError;
 
     fn try_from(view: DeviceView) -> Result<Self, IpcError> {
+        let last_seen = view.last_seen(enigm_client::today());
         Ok(Self {
             device_id: view.device_id.to_hex(),
             fingerprint: view.fingerprint,
@@ -286,6 +289,7 @@ impl TryFrom<DeviceView> for DeviceItem {
             this_device: view.this_device,
             origin: view.origin.to_owned(),
             changed_at: view.changed_at,
+            last_seen,
         })
     }
 }
@@ -1202,6 +1206,7 @@ mod tests {
             changed_at: 0,
             replaces: None,
             replaced_by: None,
+            last_seen_day: None,
         }
     }
 

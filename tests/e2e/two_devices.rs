@@ -175,6 +175,11 @@ async fn run(
         "//li[@data-testid='device']//span[contains(@class, 'name')][normalize-space()='Office desk']",
     )
     .await;
+    // Both have been seen today, as the service counts days (yesterday across midnight UTC).
+    let seen = "//li[@data-testid='device']//span[contains(@class, 'seen')]\
+                [normalize-space()='Seen today' or normalize-space()='Seen yesterday']";
+    let seen = second.find_all(By::XPath(seen)).await?.len();
+    assert_eq!(seen, 2, "each device's row says when it was last seen");
 
     // The first removes the second; the second says so within two seconds of the service
     // recording it (the first shows it revoked once the service has).

@@ -169,6 +169,7 @@ describe('devices', () => {
     const badge = rows[1]?.querySelector('[data-state="active"]');
     expect(badge?.getAttribute('title')).toContain('can use the account');
     expect(badge?.textContent).toContain('Active');
+    expect(rows[1]?.textContent).toContain('Seen 3 days ago');
     expect(screen.getByTestId('verified').textContent).toContain('Device list verified');
 
     await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Remove…' }));
@@ -194,6 +195,20 @@ describe('devices', () => {
     expect(warning.getAttribute('role')).toBe('alert');
     expect(warning.textContent).toContain('failed verification');
     expect(screen.queryByText('Device list verified')).toBeNull();
+  });
+
+  it('says nothing about when a device was seen when the service has not said', async () => {
+    const unseen = { ...twoDevices, devices: twoDevices.devices.map((device) => ({ ...device, last_seen: null })) };
+    mockIPC((cmd) => {
+      if (cmd === 'app_status') return status(true, active);
+      if (cmd === 'list_devices') return unseen;
+      return undefined;
+    });
+    render(App);
+    const rows = await screen.findAllByTestId('device');
+    expect(rows).toHaveLength(2);
+    expect(rows[1]?.textContent).toContain('Work laptop');
+    expect(rows[1]?.textContent).not.toContain('Seen');
   });
 
   it('shows the last verified list and an offline banner when the service is unreachable', async () => {

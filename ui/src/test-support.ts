@@ -26,6 +26,7 @@ export const twoDevices: DeviceListView = {
       this_device: true,
       origin: 'genesis',
       changed_at: 0,
+      last_seen: 'today',
     },
     {
       device_id: 'bbbb1111',
@@ -35,6 +36,7 @@ export const twoDevices: DeviceListView = {
       this_device: false,
       origin: 'enrollment',
       changed_at: 1,
+      last_seen: '3 days ago',
     },
   ],
   head_seq: 1,

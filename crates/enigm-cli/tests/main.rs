@@ -14,6 +14,7 @@ mod engine_session;
 mod enroll_engine;
 mod enrollment;
 mod hostile_service;
+mod last_seen;
 mod postgres_nodes;
 mod postgres_outage;
 mod postgres_tls;

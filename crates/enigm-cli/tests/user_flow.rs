@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{enigm, failed_code, ok, one_json_line, register};
+use common::cli::{enigm, failed_code, human, ok, one_json_line, register};
 use common::enigm::{self as client, append, ledger};
 use common::{Http, ServerProcess, contains, read_tree};
 use enigm_core::identity::DeviceSecrets;
@@ -43,6 +43,17 @@ fn register_shows_the_phrase_once_and_lists_this_device_verified() {
     assert_eq!(devices[0]["device_id"], device_id.as_str());
     assert_eq!(devices[0]["state"], "active");
     assert_eq!(devices[0]["this_device"], true);
+    // The service saw it today, to the day (yesterday if the run crossed midnight UTC).
+    let today = client::now() / 86_400;
+    let seen = devices[0]["last_seen_day"].as_u64().unwrap();
+    assert!((today - 1..=today).contains(&seen), "{seen} {today}");
+    let table = human(&profile, &server, &["device", "list"]);
+    let row = table.lines().find(|line| line.starts_with(&device_id));
+    let row = row.unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains(" today ") || row.contains(" yesterday "),
+        "{table}"
+    );
 
     let status = ok(&enigm(&profile, &server, &["session", "status"], ""));
     assert_eq!(status["device_state"], "active");
@@ -51,15 +62,7 @@ fn register_shows_the_phrase_once_and_lists_this_device_verified() {
 
     let verified = ok(&enigm(&profile, &server, &["ledger", "verify"], ""));
     assert_eq!(verified["verified"], true);
-    let text = Command::new(env!("CARGO_BIN_EXE_enigm"))
-        .arg("--profile")
-        .arg(&profile)
-        .arg("--server")
-        .arg(format!("http://{}", server.addr))
-        .args(["ledger", "show"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(text.stdout).unwrap();
+    let text = human(&profile, &server, &["ledger", "show"]);
     let fingerprint = enigm_core::identity::DeviceId::from_hex(&device_id)
         .unwrap()
         .fingerprint();

@@ -617,7 +617,25 @@ impl Engine {
             .map(|device| device.device_id());
         let mut list = DeviceList::from_state(state, this);
         self.add_labels(state, &mut list).await;
+        self.add_last_seen(&mut list).await;
         Ok(list)
+    }
+
+    /// Fills in when each device was last seen, as the service reports it. Best effort, like
+    /// the labels: signed out, offline or refused leaves every device's day unknown.
+    async fn add_last_seen(&self, list: &mut DeviceList) {
+        match self
+            .signed::<SeenList>(Method::GET, "/v1/devices/seen", None)
+            .await
+        {
+            Ok(seen) => list.set_last_seen(
+                seen.devices
+                    .into_iter()
+                    .filter_map(|item| Some((DeviceId::from_hex(&item.device_id)?, item.seen_day))),
+                today(),
+            ),
+            Err(error) => tracing::debug!(code = error.code(), "device activity unavailable"),
+        }
     }
 
     /// All ledger entries from `since`, following pages.
@@ -785,6 +803,27 @@ pub(crate) fn unb64(text: &str) -> Result<Vec<u8>, ClientError> {
     BASE64URL_NOPAD
         .decode(text.as_bytes())
         .map_err(|_| ClientError::MalformedResponse("base64"))
+}
+
+/// The grain of the service's "last seen" days.
+const SECS_PER_DAY: u64 = 86_400;
+
+/// `GET /v1/devices/seen`.
+#[derive(Deserialize)]
+struct SeenList {
+    devices: Vec<SeenDevice>,
+}
+
+#[derive(Deserialize)]
+struct SeenDevice {
+    device_id: String,
+    seen_day: u64,
+}
+
+/// Today as days since the Unix epoch (UTC) from the system clock: what "last seen" is
+/// measured against.
+pub fn today() -> u64 {
+    now() / SECS_PER_DAY
 }
 
 /// Seconds since the epoch from the system clock (the engine is I/O; the core takes time in).

@@ -34,7 +34,7 @@ mod view;
 mod watch;
 
 pub use api::ServiceClient;
-pub use engine::{DeviceChange, Engine, Registered, SignOut};
+pub use engine::{DeviceChange, Engine, Registered, SignOut, today};
 pub use enroll::{
     EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ReplacedView, ShortCodeView,
 };

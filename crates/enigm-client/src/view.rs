@@ -41,6 +41,9 @@ pub struct DeviceView {
     /// The device that replaced it, if any.
     #[serde(serialize_with = "hex_opt")]
     pub replaced_by: Option<DeviceId>,
+    /// The last day (days since the Unix epoch, UTC) the service saw it make a request: the
+    /// service's word, not the ledger's, and coarse on purpose. `None` when unknown.
+    pub last_seen_day: Option<u64>,
 }
 
 /// The head a device list was verified at.
@@ -77,6 +80,22 @@ pub enum DeviceNews {
     Removed,
 }
 
+impl DeviceView {
+    /// When it was last seen, as people say it ("today", "3 days ago", "2 months ago"): as
+    /// coarse as the day it comes from. `None` when unknown.
+    pub fn last_seen(&self, today: u64) -> Option<String> {
+        let days = today.saturating_sub(self.last_seen_day?);
+        Some(match days {
+            0 => "today".to_owned(),
+            1 => "yesterday".to_owned(),
+            2..=13 => format!("{days} days ago"),
+            14..=59 => format!("{} weeks ago", days / 7),
+            60..=729 => format!("{} months ago", days / 30),
+            _ => format!("{} years ago", days / 365),
+        })
+    }
+}
+
 impl DeviceList {
     /// The view of a verified state; `this` is the engine's own device.
     pub fn from_state(state: &LedgerState, this: Option<DeviceId>) -> Self {
@@ -101,6 +120,7 @@ impl DeviceList {
                 changed_at: record.changed_at,
                 replaces: record.replaces,
                 replaced_by: record.replaced_by,
+                last_seen_day: None,
             })
             .collect();
         devices.sort_by_key(|device| (device.added_at, device.device_id.to_hex()));
@@ -112,6 +132,19 @@ impl DeviceList {
                 hash: head.hash.0,
             },
             verified: true,
+        }
+    }
+
+    /// Adds the days the service says each device was last seen. A day after `today` cannot be
+    /// true and is left out, and so is a device the list does not know.
+    pub fn set_last_seen(&mut self, seen: impl IntoIterator<Item = (DeviceId, u64)>, today: u64) {
+        for (device, day) in seen {
+            if day > today {
+                continue;
+            }
+            if let Some(view) = self.devices.iter_mut().find(|v| v.device_id == device) {
+                view.last_seen_day = Some(day);
+            }
         }
     }
 
@@ -255,6 +288,7 @@ mod tests {
             changed_at: u64::from(n),
             replaces: None,
             replaced_by: None,
+            last_seen_day: None,
         };
         let list = |devices: Vec<DeviceView>| DeviceList {
             devices,
@@ -294,5 +328,40 @@ mod tests {
             ]
         );
         assert!(after.news_since(&after).is_empty());
+    }
+
+    #[test]
+    fn last_seen_days_are_kept_only_for_listed_devices_and_never_in_the_future() {
+        let device = DeviceSecrets::generate(&mut OsRng);
+        let recovery = ed25519_dalek::SigningKey::generate(&mut OsRng);
+        let state = verify_chain(&[LedgerEntry::genesis([5; 16], &device, &recovery)]).unwrap();
+        let mut list = DeviceList::from_state(&state, Some(device.device_id()));
+        assert_eq!(list.devices[0].last_seen_day, None);
+
+        let stranger = DeviceId::from_bytes([9; 16]);
+        list.set_last_seen([(stranger, 20_000), (device.device_id(), 20_001)], 20_000);
+        assert_eq!(
+            list.devices.len(),
+            1,
+            "a device the ledger does not know is not added"
+        );
+        assert_eq!(
+            list.devices[0].last_seen_day, None,
+            "tomorrow cannot be true"
+        );
+
+        list.set_last_seen([(device.device_id(), 19_999)], 20_000);
+        assert_eq!(list.devices[0].last_seen_day, Some(19_999));
+        let seen = |today: u64| list.devices[0].last_seen(today).unwrap();
+        assert_eq!(seen(19_999), "today");
+        assert_eq!(seen(20_000), "yesterday");
+        assert_eq!(seen(20_012), "13 days ago");
+        assert_eq!(seen(20_013), "2 weeks ago");
+        assert_eq!(seen(20_058), "8 weeks ago");
+        assert_eq!(seen(20_059), "2 months ago");
+        assert_eq!(seen(20_728), "24 months ago");
+        assert_eq!(seen(20_729), "2 years ago");
+        let json = serde_json::to_value(&list).unwrap();
+        assert_eq!(json["devices"][0]["last_seen_day"], 19_999);
     }
 }

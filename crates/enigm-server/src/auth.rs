@@ -118,6 +118,7 @@ impl FromRequest<AppState> for Authenticated {
                 AuthFailure::SessionBeforeRecovery,
             ));
         }
+        note_seen(state, &session, &ledger, now).await?;
         Ok(Self {
             session,
             account,
@@ -126,6 +127,28 @@ impl FromRequest<AppState> for Authenticated {
             now,
         })
     }
+}
+
+/// The grain of "last seen": a device's activity is kept to the day (UTC), no finer.
+const SECS_PER_DAY: u64 = 86_400;
+
+/// Records the session's device as seen today, once a day per session, when the ledger knows
+/// the device (a key that has only asked to enroll leaves no trace).
+pub(crate) async fn note_seen(
+    state: &AppState,
+    session: &SessionRecord,
+    ledger: &LedgerState,
+    now: u64,
+) -> Result<(), ServerError> {
+    let today = now / SECS_PER_DAY;
+    if session.seen_day < today
+        && ledger
+            .device(&DeviceId::from_bytes(session.device_id))
+            .is_some()
+    {
+        state.storage().record_seen(session, today).await?;
+    }
+    Ok(())
 }
 
 impl Authenticated {

@@ -150,7 +150,11 @@ origin: string,
 /**
  * Ledger position of its last state change.
  */
-changed_at: number, };
+changed_at: number, 
+/**
+ * When the service last saw it, to the day ("today", "3 days ago"); `None` when unknown.
+ */
+last_seen: string | null, };
 
 export type DeviceListView = { 
 /**

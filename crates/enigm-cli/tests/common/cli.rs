@@ -44,6 +44,21 @@ pub fn url(server: &ServerProcess) -> String {
     format!("http://{}", server.addr)
 }
 
+/// What a person sees: `enigm --profile DIR --server URL ARGS` without `--json`; its output
+/// as text. Panics unless it succeeds.
+pub fn human(profile: &Path, server: &ServerProcess, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .arg("--profile")
+        .arg(profile)
+        .args(["--server", &url(server)])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// One finished run on `profile` against `server`.
 pub fn enigm(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str) -> Output {
     run(Some(profile), Some(&url(server)), args, stdin)

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod audit;
+mod devices;
 mod enrollments;
 mod health;
 mod json;
@@ -46,6 +47,7 @@ const RESOURCES: &[&[Endpoint]] = &[
     enrollments::ENDPOINTS,
     recovery::ENDPOINTS,
     sync_keys::ENDPOINTS,
+    devices::ENDPOINTS,
 ];
 
 /// One endpoint: a method on a path (axum and OpenAPI share the `{param}` syntax) and the

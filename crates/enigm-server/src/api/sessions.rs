@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 use super::accounts::{HeadJson, lookup_key};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, note_seen};
 use crate::error::{AuthFailure, ServerError};
 use crate::protocol::session_binding_message;
 use crate::state::AppState;
@@ -387,20 +387,20 @@ async fn login_finish(
     };
     let session_id = SessionId::generate(&mut OsRng);
     let expires_at = now.saturating_add(state.config().session_ttl_secs);
-    state
-        .storage()
-        .insert_session(SessionRecord {
-            session_id: *session_id.as_bytes(),
-            account_id,
-            device_key: *device_key.as_bytes(),
-            device_id: *device_id.as_bytes(),
-            kind,
-            issued_at: now,
-            expires_at,
-            strong_auth_at: now,
-            recovery_epoch: started_epoch,
-        })
-        .await?;
+    let session = SessionRecord {
+        session_id: *session_id.as_bytes(),
+        account_id,
+        device_key: *device_key.as_bytes(),
+        device_id: *device_id.as_bytes(),
+        kind,
+        issued_at: now,
+        expires_at,
+        strong_auth_at: now,
+        recovery_epoch: started_epoch,
+        seen_day: 0,
+    };
+    state.storage().insert_session(session.clone()).await?;
+    note_seen(&state, &session, &ledger, now).await?;
     state
         .audit(
             AuditAction::LoginSucceeded,

@@ -45,6 +45,7 @@ macro_rules! storage_conformance {
             check!(concurrent_ledger_appends_let_exactly_one_win);
             check!(audit_chain_positions_are_taken_once);
             check!(purge_removes_only_expired_rows);
+            check!(last_seen_days_only_move_forward);
             // Enrollment relay.
             check!(enrollment_inserts_respect_device_and_account_limits);
             check!(concurrent_enrollment_inserts_stop_at_the_limit);
@@ -96,6 +97,7 @@ fn session(id: u8, device: u8) -> SessionRecord {
         expires_at: 200,
         strong_auth_at: 100,
         recovery_epoch: 0,
+        seen_day: 0,
     }
 }
 
@@ -206,6 +208,58 @@ pub(crate) async fn sessions_round_trip_refresh_and_end<S: Storage>(storage: Arc
     assert!(!storage.delete_session(&[1; 16]).await.unwrap());
     assert!(!storage.refresh_session(&[1; 16], 600).await.unwrap());
     assert_eq!(storage.session(&[1; 16]).await.unwrap(), None);
+}
+
+pub(crate) async fn last_seen_days_only_move_forward<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    create_sample_account(&*storage, 2).await;
+    let (first, second) = (session(1, 3), session(2, 4));
+    storage.insert_session(first.clone()).await.unwrap();
+    storage.insert_session(second.clone()).await.unwrap();
+    assert_eq!(storage.seen_days(&[1; 16]).await.unwrap(), vec![]);
+
+    storage.record_seen(&first, 20_000).await.unwrap();
+    storage.record_seen(&second, 19_990).await.unwrap();
+    let day_of = |id: u8| {
+        let storage = Arc::clone(&storage);
+        async move { storage.session(&[id; 16]).await.unwrap().unwrap().seen_day }
+    };
+    assert_eq!(
+        day_of(1).await,
+        20_000,
+        "the session remembers the day it wrote"
+    );
+    assert_eq!(
+        storage.seen_days(&[1; 16]).await.unwrap(),
+        vec![([3; 16], 20_000), ([4; 16], 19_990)]
+    );
+
+    // An older day (a second session of the same device, a slow node) never moves it back.
+    let other_session = session(9, 3);
+    storage.insert_session(other_session.clone()).await.unwrap();
+    storage.record_seen(&other_session, 19_000).await.unwrap();
+    storage.record_seen(&first, 19_500).await.unwrap();
+    assert_eq!(day_of(1).await, 20_000);
+    storage.record_seen(&second, 20_001).await.unwrap();
+    assert_eq!(
+        storage.seen_days(&[1; 16]).await.unwrap(),
+        vec![([3; 16], 20_000), ([4; 16], 20_001)]
+    );
+
+    // Another account's devices are not listed; ending a session keeps the day.
+    let mut elsewhere = session(5, 6);
+    elsewhere.account_id = [2; 16];
+    storage.insert_session(elsewhere.clone()).await.unwrap();
+    storage.record_seen(&elsewhere, 20_002).await.unwrap();
+    assert!(storage.delete_session(&[1; 16]).await.unwrap());
+    assert_eq!(
+        storage.seen_days(&[1; 16]).await.unwrap(),
+        vec![([3; 16], 20_000), ([4; 16], 20_001)]
+    );
+    assert_eq!(
+        storage.seen_days(&[2; 16]).await.unwrap(),
+        vec![([6; 16], 20_002)]
+    );
 }
 
 pub(crate) async fn nonces_are_accepted_once_even_concurrently<S: Storage>(storage: Arc<S>) {

@@ -153,6 +153,9 @@ pub struct SessionRecord {
     pub strong_auth_at: u64,
     /// The account's recovery epoch at login.
     pub recovery_epoch: u64,
+    /// The last day (days since the Unix epoch, UTC) this session recorded its device as seen;
+    /// 0 before its first request. Lets a device be written down once a day, not per request.
+    pub seen_day: u64,
 }
 
 /// A rate-limit counter.
@@ -593,6 +596,13 @@ pub trait Storage: Send + Sync + 'static {
     async fn shared_items(&self, account_id: &AccountId) -> Result<Vec<SharedItem>, ServerError>;
 
     // --- end of account sync key ---
+
+    /// Records that the session's device made a request on `day` (days since the Unix epoch,
+    /// UTC), on the session and as the device's last seen day. A day never moves backwards.
+    async fn record_seen(&self, session: &SessionRecord, day: u64) -> Result<(), ServerError>;
+
+    /// The last day each device of the account was seen, by device id.
+    async fn seen_days(&self, account_id: &AccountId) -> Result<Vec<([u8; 16], u64)>, ServerError>;
 }
 
 /// Database integers are signed; our counters and times are not. Both backends store them

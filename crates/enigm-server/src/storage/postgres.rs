@@ -169,6 +169,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, name)
     );
 ",
+    "
+    -- coarse last seen: the day each device last made a request, written once a day per
+    -- session (the session remembers the day it wrote).
+    ALTER TABLE sessions ADD COLUMN seen_day BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE device_seen (
+        account_id BYTEA NOT NULL REFERENCES accounts (account_id),
+        device_id  BYTEA NOT NULL CHECK (length(device_id) = 16),
+        seen_day   BIGINT NOT NULL,
+        PRIMARY KEY (account_id, device_id)
+    );
+",
 ];
 
 /// The advisory lock (64-bit key space) held while migrating: "enigm" + "mig" in ASCII.
@@ -661,8 +672,8 @@ impl Storage for PostgresStorage {
             client
                 .execute(
                     "INSERT INTO sessions (session_id, account_id, device_key, device_id, kind,
-                         issued_at, expires_at, strong_auth_at, recovery_epoch)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                         issued_at, expires_at, strong_auth_at, recovery_epoch, seen_day)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     &[
                         &session.session_id.as_slice(),
                         &session.account_id.as_slice(),
@@ -673,6 +684,7 @@ impl Storage for PostgresStorage {
                         &to_sql(session.expires_at)?,
                         &to_sql(session.strong_auth_at)?,
                         &to_sql(session.recovery_epoch)?,
+                        &to_sql(session.seen_day)?,
                     ],
                 )
                 .await
@@ -688,7 +700,7 @@ impl Storage for PostgresStorage {
             let row = client
                 .query_opt(
                     "SELECT account_id, device_key, device_id, kind, issued_at, expires_at,
-                         strong_auth_at, recovery_epoch
+                         strong_auth_at, recovery_epoch, seen_day
                      FROM sessions WHERE session_id = $1",
                     &[&session_id.as_slice()],
                 )
@@ -713,6 +725,7 @@ impl Storage for PostgresStorage {
                 expires_at: from_sql(get(&row, 5)?)?,
                 strong_auth_at: from_sql(get(&row, 6)?)?,
                 recovery_epoch: from_sql(get(&row, 7)?)?,
+                seen_day: from_sql(get(&row, 8)?)?,
             }))
         })
         .await
@@ -1466,6 +1479,51 @@ impl Storage for PostgresStorage {
     }
 
     // --- end of account sync key ---
+
+    async fn record_seen(&self, session: &SessionRecord, day: u64) -> Result<(), ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            tx.execute(
+                "UPDATE sessions SET seen_day = $2 WHERE session_id = $1 AND seen_day < $2",
+                &[&session.session_id.as_slice(), &to_sql(day)?],
+            )
+            .await
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO device_seen (account_id, device_id, seen_day) VALUES ($1, $2, $3)
+                 ON CONFLICT (account_id, device_id) DO UPDATE SET seen_day = excluded.seen_day
+                     WHERE excluded.seen_day > device_seen.seen_day",
+                &[
+                    &session.account_id.as_slice(),
+                    &session.device_id.as_slice(),
+                    &to_sql(day)?,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)
+        })
+        .await
+    }
+
+    async fn seen_days(&self, account_id: &AccountId) -> Result<Vec<([u8; 16], u64)>, ServerError> {
+        bounded(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT device_id, seen_day FROM device_seen
+                     WHERE account_id = $1 ORDER BY device_id",
+                    &[&account_id.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            rows.iter()
+                .map(|row| Ok((fixed(get(row, 0)?)?, from_sql(get(row, 1)?)?)))
+                .collect()
+        })
+        .await
+    }
 }
 
 /// Locks the account row for the rest of `tx` and reads its ledger head and current sync epoch

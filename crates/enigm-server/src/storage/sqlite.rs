@@ -148,6 +148,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, name)
     ) STRICT, WITHOUT ROWID;
 ",
+    "
+    -- coarse last seen: the day each device last made a request, written once a day per
+    -- session (the session remembers the day it wrote).
+    ALTER TABLE sessions ADD COLUMN seen_day INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE device_seen (
+        account_id BLOB NOT NULL REFERENCES accounts (account_id),
+        device_id  BLOB NOT NULL CHECK (length(device_id) = 16),
+        seen_day   INTEGER NOT NULL,
+        PRIMARY KEY (account_id, device_id)
+    ) STRICT, WITHOUT ROWID;
+",
 ];
 
 /// The service's SQLite database.
@@ -492,8 +503,8 @@ impl Storage for SqliteStorage {
         self.with(move |conn| {
             conn.execute(
                 "INSERT INTO sessions (session_id, account_id, device_key, device_id, kind,
-                     issued_at, expires_at, strong_auth_at, recovery_epoch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     issued_at, expires_at, strong_auth_at, recovery_epoch, seen_day)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     session.session_id.as_slice(),
                     session.account_id.as_slice(),
@@ -504,6 +515,7 @@ impl Storage for SqliteStorage {
                     to_sql(session.expires_at)?,
                     to_sql(session.strong_auth_at)?,
                     to_sql(session.recovery_epoch)?,
+                    to_sql(session.seen_day)?,
                 ],
             )
             .map_err(db)?;
@@ -515,11 +527,11 @@ impl Storage for SqliteStorage {
     async fn session(&self, session_id: &[u8; 16]) -> Result<Option<SessionRecord>, ServerError> {
         let id = *session_id;
         self.with(move |conn| {
-            type Row = (Vec<u8>, Vec<u8>, Vec<u8>, String, i64, i64, i64, i64);
+            type Row = (Vec<u8>, Vec<u8>, Vec<u8>, String, i64, i64, i64, i64, i64);
             let row: Option<Row> = conn
                 .query_row(
                     "SELECT account_id, device_key, device_id, kind, issued_at, expires_at,
-                         strong_auth_at, recovery_epoch
+                         strong_auth_at, recovery_epoch, seen_day
                      FROM sessions WHERE session_id = ?1",
                     params![id.as_slice()],
                     |row| {
@@ -532,12 +544,14 @@ impl Storage for SqliteStorage {
                             row.get(5)?,
                             row.get(6)?,
                             row.get(7)?,
+                            row.get(8)?,
                         ))
                     },
                 )
                 .optional()
                 .map_err(db)?;
-            let Some((account, key, device, kind, issued, expires, strong, epoch)) = row else {
+            let Some((account, key, device, kind, issued, expires, strong, epoch, seen)) = row
+            else {
                 return Ok(None);
             };
             let kind = match kind.as_str() {
@@ -555,6 +569,7 @@ impl Storage for SqliteStorage {
                 expires_at: from_sql(expires)?,
                 strong_auth_at: from_sql(strong)?,
                 recovery_epoch: from_sql(epoch)?,
+                seen_day: from_sql(seen)?,
             }))
         })
         .await
@@ -1276,6 +1291,53 @@ impl Storage for SqliteStorage {
     }
 
     // --- end of account sync key ---
+
+    async fn record_seen(&self, session: &SessionRecord, day: u64) -> Result<(), ServerError> {
+        let (session_id, account_id, device_id) =
+            (session.session_id, session.account_id, session.device_id);
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            tx.execute(
+                "UPDATE sessions SET seen_day = ?2 WHERE session_id = ?1 AND seen_day < ?2",
+                params![session_id.as_slice(), to_sql(day)?],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO device_seen (account_id, device_id, seen_day) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, device_id) DO UPDATE SET seen_day = excluded.seen_day
+                     WHERE excluded.seen_day > device_seen.seen_day",
+                params![account_id.as_slice(), device_id.as_slice(), to_sql(day)?],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn seen_days(&self, account_id: &AccountId) -> Result<Vec<([u8; 16], u64)>, ServerError> {
+        let account_id = *account_id;
+        self.with(move |conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT device_id, seen_day FROM device_seen
+                     WHERE account_id = ?1 ORDER BY device_id",
+                )
+                .map_err(db)?;
+            let rows = statement
+                .query_map(params![account_id.as_slice()], |row| {
+                    Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(db)?;
+            rows.map(|row| {
+                let (device, day) = row.map_err(db)?;
+                Ok((fixed(device)?, from_sql(day)?))
+            })
+            .collect()
+        })
+        .await
+    }
 }
 
 const ENROLLMENT_COLUMNS: &str =

@@ -1,0 +1,55 @@
+//! Coarse device activity: `GET /v1/devices/seen` -> `{devices: [{device_id, seen_day}]}`, the
+//! last day (days since the Unix epoch, UTC) each device of the account made a request.
+//!
+//! Kept to the day on purpose: enough to spot a device nobody has used for months, too coarse
+//! to tell when someone is at their computer. Only the account's own trusted devices may read
+//! it, and the client shows it as the service's word, beside the verified ledger, never in it.
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::on;
+use enigm_core::trust::Operation;
+use serde::Serialize;
+
+use super::{Endpoint, Verb};
+use crate::auth::Authenticated;
+use crate::error::ServerError;
+use crate::state::AppState;
+
+/// The device endpoints.
+pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
+    verb: Verb::Get,
+    path: "/v1/devices/seen",
+    handler: |filter| on(filter, seen),
+}];
+
+#[derive(Serialize)]
+struct SeenReply {
+    devices: Vec<SeenDevice>,
+}
+
+#[derive(Serialize)]
+struct SeenDevice {
+    device_id: String,
+    seen_day: u64,
+}
+
+async fn seen(
+    State(state): State<AppState>,
+    request: Authenticated,
+) -> Result<Json<SeenReply>, ServerError> {
+    request.authorize(Operation::Sync)?;
+    let days = state
+        .storage()
+        .seen_days(&request.account.account_id)
+        .await?;
+    Ok(Json(SeenReply {
+        devices: days
+            .into_iter()
+            .map(|(device, seen_day)| SeenDevice {
+                device_id: hex::encode(device),
+                seen_day,
+            })
+            .collect(),
+    }))
+}
