@@ -658,12 +658,14 @@ impl EnrollmentProgress {
 pub enum EnrollmentOutcomeView {
     /// The new device is in the account and holds its sync key.
     Active,
-    /// The approving device (or its user, on a code mismatch) said no.
+    /// The approving device said no.
     Rejected,
     /// The request passed its time.
     Expired,
-    /// A side cancelled, or the user said the codes differ.
+    /// A side gave up.
     Cancelled,
+    /// A user, on either side, saw a different code: nothing was added.
+    CodesDiffer,
 }
 
 impl From<enigm_client::EnrollmentOutcome> for EnrollmentOutcomeView {
@@ -673,6 +675,7 @@ impl From<enigm_client::EnrollmentOutcome> for EnrollmentOutcomeView {
             enigm_client::EnrollmentOutcome::Rejected => Self::Rejected,
             enigm_client::EnrollmentOutcome::Expired => Self::Expired,
             enigm_client::EnrollmentOutcome::Cancelled => Self::Cancelled,
+            enigm_client::EnrollmentOutcome::CodesDiffer => Self::CodesDiffer,
         }
     }
 }

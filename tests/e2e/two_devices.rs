@@ -98,7 +98,7 @@ async fn run(
     one_device(first).await?;
 
     // The third request: the codes are compared, and the first sees a different one. Both
-    // screens end: the second stops showing its code without being answered.
+    // screens end and say so: the second stops showing its code without being answered.
     click(second, "//button[normalize-space()='Try again']").await?;
     ask_to_join(first, second)
         .await?
@@ -108,9 +108,10 @@ async fn run(
         .await?;
     assert_eq!(short_code(first).await?, short_code(second).await?);
     click(first, "//button[normalize-space()='Codes differ']").await?;
-    find(first, &outcome("approve-outcome", "mismatch")).await;
+    find(first, &outcome("approve-outcome", "codes_differ")).await;
     screens.save(first, "approve-mismatch").await;
-    find(second, &outcome("enroll-outcome", "cancelled")).await;
+    // The second hears why, not just that it was cancelled.
+    find(second, &outcome("enroll-outcome", "codes_differ")).await;
     assert!(
         second
             .find_all(By::XPath("//*[@data-testid='short-code']"))

@@ -144,9 +144,9 @@ describe('add this computer', () => {
     await emit('enrollment-progress', code);
     await fireEvent.click(await screen.findByRole('button', { name: 'Codes differ' }));
     expect(ipc.sent('confirm_short_code')).toEqual([{ same: false }]);
-    ipc.finish('cancelled');
+    ipc.finish('codes_differ');
     const outcome = await screen.findByTestId('enroll-outcome');
-    expect(outcome.dataset.outcome).toBe('mismatch');
+    expect(outcome.dataset.outcome).toBe('codes_differ');
     expect(screen.getByRole('heading', { name: 'The codes were different' })).toBeTruthy();
     await fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
     expect((screen.getByLabelText('Username') as HTMLInputElement).value).toBe('alice');
@@ -371,8 +371,10 @@ describe('approving from a trusted device', () => {
     await emit('enrollment-progress', code);
     await fireEvent.click(await screen.findByRole('button', { name: 'Codes differ' }));
     expect(ipc.sent('confirm_short_code')).toEqual([{ same: false }]);
-    ipc.finish('rejected');
-    expect((await screen.findByTestId('approve-outcome')).dataset.outcome).toBe('mismatch');
+    ipc.finish('codes_differ');
+    const ended = await screen.findByTestId('approve-outcome');
+    expect(ended.dataset.outcome).toBe('codes_differ');
+    expect(ended.textContent).toContain('someone else may know your password');
     await fireEvent.click(screen.getByRole('button', { name: 'Dismiss' }));
 
     const again = await screen.findByTestId('enrollment-request');

@@ -235,6 +235,11 @@ fn print_outcome(
             "The request expired before it was finished; nothing was added."
         }
         (EnrollmentOutcome::Cancelled, _) => "The enrollment was cancelled; nothing was added.",
+        (EnrollmentOutcome::CodesDiffer, _) => {
+            "The codes were different, so nothing was added. Different codes mean the two devices \
+             were not talking to each other directly: ask again, and compare with your own \
+             devices only."
+        }
     };
     print(global, &json!({ "event": outcome.as_str() }), text)
 }

@@ -236,12 +236,12 @@ fn a_mismatch_on_either_side_or_an_interrupt_cancels_and_a_retry_completes() {
     let server = ServerProcess::start();
     let pair = sign_up(&server, "mismatch");
 
-    // B's user sees a different code.
+    // B's user sees a different code: both sides say so, not just "cancelled".
     let (_, mut b, mut a) = codes_shown(&server, &pair, &url(&server));
     a.answer("yes");
     b.answer("no");
-    b.expect_event("cancelled");
-    a.expect_event("cancelled");
+    b.expect_event("codes_differ");
+    a.expect_event("codes_differ");
     a.succeeded();
     b.succeeded();
     assert_not_added(&server, &pair);
@@ -249,9 +249,9 @@ fn a_mismatch_on_either_side_or_an_interrupt_cancels_and_a_retry_completes() {
     // A's user sees a different code.
     let (_, mut b, mut a) = codes_shown(&server, &pair, &url(&server));
     a.answer("no");
-    a.expect_event("rejected");
+    a.expect_event("codes_differ");
     b.answer("yes");
-    b.expect_event("cancelled");
+    b.expect_event("codes_differ");
     a.succeeded();
     b.succeeded();
     assert_not_added(&server, &pair);

@@ -458,13 +458,15 @@ async fn a_code_on_screen_ends_when_the_other_side_gives_up() {
         accept(&a, account_id, &id);
     });
     on_screen.await.unwrap();
+    // The approver's user saw a different code: the new device says so, not just "cancelled".
     tokio::task::block_in_place(|| {
-        a.call("POST", &format!("/v1/enrollments/{id}/cancel"), &json!({}));
+        let body = json!({ "reason": "codes_differ" });
+        a.call("POST", &format!("/v1/enrollments/{id}/cancel"), &body);
     });
     let outcome = tokio::time::timeout(Duration::from_secs(10), run)
         .await
         .expect("the new device kept showing the code of a cancelled request")
         .unwrap()
         .unwrap();
-    assert_eq!(outcome, enigm_client::EnrollmentOutcome::Cancelled);
+    assert_eq!(outcome, enigm_client::EnrollmentOutcome::CodesDiffer);
 }

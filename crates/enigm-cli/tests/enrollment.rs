@@ -662,12 +662,33 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
         409,
         "enrollment_conflict",
     );
-    let reply = b.post(&http, &path(&second.id, "cancel"), json!({}), 200);
-    assert_eq!(
-        (reply["state"].as_str(), reply["cancelled_by"].as_str()),
-        (Some("cancelled"), Some("new_device"))
+    // B's user saw a different code. A reason the service does not know changes nothing.
+    b.refused(
+        &http,
+        "POST",
+        &path(&second.id, "cancel"),
+        json!({ "reason": "bored" }),
+        400,
+        "malformed_request",
     );
+    let reply = b.post(
+        &http,
+        &path(&second.id, "cancel"),
+        json!({ "reason": "codes_differ" }),
+        200,
+    );
+    assert_eq!(
+        (
+            reply["state"].as_str(),
+            reply["cancelled_by"].as_str(),
+            reply["cancel_reason"].as_str()
+        ),
+        (Some("cancelled"), Some("new_device"), Some("codes_differ"))
+    );
+    // A repeat is answered as done; the first reason stands, and A reads it.
     b.post(&http, &path(&second.id, "cancel"), json!({}), 200);
+    let seen_by_a = a.get(&http, &format!("/v1/enrollments/{}", second.id));
+    assert_eq!(seen_by_a["cancel_reason"], "codes_differ");
     let mac = json!({ "mac": b64(&[0; 32]), "head": { "seq": 0, "hash": "00".repeat(32) } });
     a.refused(
         &http,
@@ -682,6 +703,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     let third = request(&http, &b);
     let reply = a.post(&http, &path(&third.id, "cancel"), json!({}), 200);
     assert_eq!(reply["cancelled_by"], "existing_device");
+    assert_eq!(reply["cancel_reason"], "withdrawn");
     b.refused(
         &http,
         "POST",

@@ -83,12 +83,15 @@ pub enum EnrollEvent {
 pub enum EnrollmentOutcome {
     /// The new device is in the ledger and holds the account sync key.
     Active,
-    /// The existing device (or its user, on a code mismatch) said no.
+    /// The existing device said no.
     Rejected,
     /// The request passed its time on the relay.
     Expired,
-    /// Either side cancelled (the new device's user reported a mismatch, or a side gave up).
+    /// Either side gave up.
     Cancelled,
+    /// A user, on either side, saw a code that differs from the other device's: nothing was
+    /// added, and someone may be in between.
+    CodesDiffer,
 }
 
 impl EnrollmentOutcome {
@@ -99,6 +102,7 @@ impl EnrollmentOutcome {
             Self::Rejected => "rejected",
             Self::Expired => "expired",
             Self::Cancelled => "cancelled",
+            Self::CodesDiffer => "codes_differ",
         }
     }
 }
@@ -227,6 +231,16 @@ struct NewDeviceMacJson {
     signature: String,
 }
 
+/// Why a side cancelled a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CancelReason {
+    /// It gave up or was interrupted.
+    Withdrawn,
+    /// Its user saw a code that differs from the other device's.
+    CodesDiffer,
+}
+
 /// A request as the relay shows it (`GET /v1/enrollments/{id}`).
 #[derive(Deserialize)]
 struct RelayView {
@@ -242,10 +256,21 @@ struct RelayView {
     new_ephemeral: Option<String>,
     approver_mac: Option<ApproverMacJson>,
     new_device_mac: Option<NewDeviceMacJson>,
+    cancel_reason: Option<CancelReason>,
     sealed_key: Option<String>,
 }
 
 impl RelayView {
+    /// How the request ended; `None` while it is open.
+    fn outcome(&self) -> Option<EnrollmentOutcome> {
+        match (self.state.outcome(), self.cancel_reason) {
+            (Some(EnrollmentOutcome::Cancelled), Some(CancelReason::CodesDiffer)) => {
+                Some(EnrollmentOutcome::CodesDiffer)
+            }
+            (outcome, _) => outcome,
+        }
+    }
+
     /// The new device's keys as the request carries them.
     fn new_device(&self) -> Result<DevicePublicKeys, ClientError> {
         Ok(DevicePublicKeys {
@@ -423,7 +448,7 @@ impl Engine {
         {
             // Left by a run killed before it could remember it: nothing can finish it now.
             Err(ClientError::EnrollmentAlreadyOpen { id }) => {
-                self.cancel_request(&id).await?;
+                self.cancel_request(&id, CancelReason::Withdrawn).await?;
                 self.signed(Method::POST, "/v1/enrollments", Some(&body))
                     .await?
             }
@@ -462,7 +487,7 @@ impl Engine {
                 &json!({ "ephemeral": b64(ephemeral.as_bytes()) }),
             )
             .await?;
-        if let Some(outcome) = revealed.state.outcome() {
+        if let Some(outcome) = revealed.outcome() {
             return self.finish_closed(outcome).await;
         }
         let answer = self
@@ -474,9 +499,9 @@ impl Engine {
         };
         if !same {
             tracing::info!("the user reported different codes; cancelling the enrollment");
-            self.cancel_request(&id).await?;
+            self.cancel_request(&id, CancelReason::CodesDiffer).await?;
             self.set_pending(None).await?;
-            return Ok(EnrollmentOutcome::Cancelled);
+            return Ok(EnrollmentOutcome::CodesDiffer);
         }
         let confirmed = exchanged.confirm();
 
@@ -531,7 +556,6 @@ impl Engine {
             )
             .await?;
         if let Some(outcome) = answered
-            .state
             .outcome()
             .filter(|o| *o != EnrollmentOutcome::Active)
         {
@@ -598,7 +622,7 @@ impl Engine {
     /// The service's refusals other than "already closed".
     pub async fn cancel_enrollment(&self) -> Result<(), ClientError> {
         if let Some(id) = self.pending().await? {
-            self.cancel_request(&id).await?;
+            self.cancel_request(&id, CancelReason::Withdrawn).await?;
             self.set_pending(None).await?;
         }
         Ok(())
@@ -610,7 +634,8 @@ impl Engine {
     /// [`ClientError::UnknownEnrollment`] for a malformed id; the service's refusals.
     pub async fn cancel_enrollment_request(&self, request_id: &str) -> Result<(), ClientError> {
         check_id(request_id)?;
-        self.cancel_request(request_id).await
+        self.cancel_request(request_id, CancelReason::Withdrawn)
+            .await
     }
 
     /// The account's open enrollment requests, for an active device to decide on.
@@ -724,7 +749,7 @@ impl Engine {
         match view.state {
             Stage::Requested => {}
             Stage::Completed | Stage::Rejected | Stage::Cancelled | Stage::Expired => {
-                return Ok(view.state.outcome().unwrap_or(EnrollmentOutcome::Cancelled));
+                return Ok(view.outcome().unwrap_or(EnrollmentOutcome::Cancelled));
             }
             Stage::Accepted | Stage::Revealed | Stage::ApproverConfirmed | Stage::Confirmed
                 if view.approver_id()? != Some(own_id) =>
@@ -745,7 +770,8 @@ impl Engine {
             Stage::Accepted | Stage::Revealed | Stage::ApproverConfirmed | Stage::Confirmed => {
                 // This device's SAS secrets died with an earlier run: nothing can finish it.
                 tracing::warn!("an interrupted approval cannot continue; cancelling it");
-                self.cancel_request(request_id).await?;
+                self.cancel_request(request_id, CancelReason::Withdrawn)
+                    .await?;
                 return Ok(EnrollmentOutcome::Cancelled);
             }
         }
@@ -756,7 +782,8 @@ impl Engine {
             Some(old) if old == own_id => return Err(ClientError::SelfReplacement),
             Some(old) => {
                 if let Err(error) = check_replaceable(&state, old) {
-                    self.cancel_request(request_id).await?;
+                    self.cancel_request(request_id, CancelReason::Withdrawn)
+                        .await?;
                     return Err(error);
                 }
                 let labels = self.labels(&state).await.unwrap_or_default();
@@ -778,7 +805,7 @@ impl Engine {
                 &json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) }),
             )
             .await?;
-        if let Some(outcome) = accepted.state.outcome() {
+        if let Some(outcome) = accepted.outcome() {
             return Ok(outcome);
         }
         tracing::info!("enrollment accepted");
@@ -810,8 +837,9 @@ impl Engine {
         };
         if !same {
             tracing::info!("the user reported different codes; cancelling the enrollment");
-            self.cancel_request(request_id).await?;
-            return Ok(EnrollmentOutcome::Rejected);
+            self.cancel_request(request_id, CancelReason::CodesDiffer)
+                .await?;
+            return Ok(EnrollmentOutcome::CodesDiffer);
         }
         let confirmed = exchanged.confirm();
         let state = self.sync_state().await?;
@@ -833,7 +861,7 @@ impl Engine {
                 }),
             )
             .await?;
-        if let Some(outcome) = answered.state.outcome() {
+        if let Some(outcome) = answered.outcome() {
             return Ok(outcome);
         }
 
@@ -861,7 +889,8 @@ impl Engine {
         // device verify a ledger its approver never saw.
         let state = self.sync_state().await?;
         if state.head() != head {
-            self.cancel_request(request_id).await?;
+            self.cancel_request(request_id, CancelReason::Withdrawn)
+                .await?;
             return Err(ClientError::EnrollmentStaleHead);
         }
         let mut entry = state.next_entry(EntryKind::AddDevice {
@@ -887,7 +916,8 @@ impl Engine {
             .await;
         match appended {
             Err(error) if error.code() == "ledger_conflict" => {
-                self.cancel_request(request_id).await?;
+                self.cancel_request(request_id, CancelReason::Withdrawn)
+                    .await?;
                 return Err(ClientError::EnrollmentStaleHead);
             }
             other => {
@@ -943,10 +973,7 @@ impl Engine {
                 "the sync key rotation after a replacement failed"
             );
         }
-        Ok(completed
-            .state
-            .outcome()
-            .unwrap_or(EnrollmentOutcome::Active))
+        Ok(completed.outcome().unwrap_or(EnrollmentOutcome::Active))
     }
 
     /// Picks up the request an earlier run of this profile left: finishes it when only the
@@ -978,7 +1005,7 @@ impl Engine {
             }
             Stage::Requested | Stage::Accepted | Stage::Revealed | Stage::ApproverConfirmed => {
                 tracing::info!("cancelling an interrupted enrollment request");
-                self.cancel_request(&id).await?;
+                self.cancel_request(&id, CancelReason::Withdrawn).await?;
                 self.set_pending(None).await?;
                 Ok(None)
             }
@@ -1068,7 +1095,7 @@ impl Engine {
         &self,
         view: &RelayView,
     ) -> Result<EnrollmentOutcome, ClientError> {
-        match view.state.outcome() {
+        match view.outcome() {
             Some(outcome) if outcome != EnrollmentOutcome::Active => {
                 self.finish_closed(outcome).await
             }
@@ -1100,7 +1127,7 @@ impl Engine {
             code = error.code(),
             "an enrollment message was refused; cancelling the request"
         );
-        if let Err(cancel) = self.cancel_request(id).await {
+        if let Err(cancel) = self.cancel_request(id, CancelReason::Withdrawn).await {
             tracing::warn!(code = cancel.code(), "cancelling the enrollment failed");
         }
         // Best effort: the request is closed either way.
@@ -1119,10 +1146,11 @@ impl Engine {
         Ok(device)
     }
 
-    /// Cancels request `id` on the relay; one that is already closed is fine.
-    async fn cancel_request(&self, id: &str) -> Result<(), ClientError> {
+    /// Cancels request `id` on the relay, saying why; one that is already closed is fine.
+    async fn cancel_request(&self, id: &str, reason: CancelReason) -> Result<(), ClientError> {
+        let body = json!({ "reason": reason });
         let cancelled: Result<serde_json::Value, ClientError> = self
-            .signed(Method::POST, &step(id, "cancel"), Some(&json!({})))
+            .signed(Method::POST, &step(id, "cancel"), Some(&body))
             .await;
         match cancelled {
             Err(error) if error.code() == "enrollment_closed" || error.code() == "not_found" => {
@@ -1190,7 +1218,7 @@ impl Engine {
     async fn wait_closed(&self, id: &str, wake: &Wake) -> EnrollmentOutcome {
         loop {
             if let Ok(view) = self.relay_view(id).await
-                && let Some(outcome) = view.state.outcome()
+                && let Some(outcome) = view.outcome()
             {
                 tracing::info!(
                     outcome = outcome.as_str(),
@@ -1228,8 +1256,7 @@ impl Engine {
 
 /// Existing device: a request that closed while waiting.
 fn approver_closed(view: &RelayView) -> Result<EnrollmentOutcome, ClientError> {
-    view.state
-        .outcome()
+    view.outcome()
         .filter(|outcome| *outcome != EnrollmentOutcome::Active)
         .ok_or(ClientError::MalformedResponse(
             "the enrollment request moved out of turn",
@@ -1348,5 +1375,31 @@ mod tests {
         assert_eq!(Stage::Confirmed.outcome(), None);
         let stage: Stage = serde_json::from_value(json!("approver_confirmed")).unwrap();
         assert_eq!(stage_name(stage), "approver_confirmed");
+    }
+
+    #[test]
+    fn a_cancellation_over_different_codes_is_an_outcome_of_its_own() {
+        let view = |state: &str, reason: serde_json::Value| -> RelayView {
+            serde_json::from_value(json!({
+                "id": "ab", "state": state, "created_at": 1, "platform": "linux",
+                "signing_key": "", "agreement_key": "", "commitment": "",
+                "cancel_reason": reason,
+            }))
+            .unwrap()
+        };
+        let outcome = |state: &str, reason| view(state, reason).outcome();
+        assert_eq!(
+            outcome("cancelled", json!("codes_differ")),
+            Some(EnrollmentOutcome::CodesDiffer)
+        );
+        assert_eq!(
+            outcome("cancelled", json!("withdrawn")),
+            Some(EnrollmentOutcome::Cancelled)
+        );
+        assert_eq!(
+            outcome("rejected", json!(null)),
+            Some(EnrollmentOutcome::Rejected)
+        );
+        assert_eq!(outcome("revealed", json!(null)), None);
     }
 }

@@ -70,6 +70,18 @@ pub(crate) enum Role {
     ExistingDevice,
 }
 
+/// Why a side withdrew: both sides show it, because different codes may mean that someone is
+/// in between.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CancelReason {
+    /// It gave up or was interrupted (requests stored before reasons existed read as this).
+    #[default]
+    Withdrawn,
+    /// Its user saw a code that differs from the other device's.
+    CodesDiffer,
+}
+
 /// Who takes a step: a side, and the device acting for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Actor {
@@ -196,6 +208,9 @@ pub(crate) enum RelayState {
     Cancelled {
         /// The side that withdrew.
         by: Role,
+        /// Why.
+        #[serde(default)]
+        reason: CancelReason,
     },
     /// `expires_at` passed before completion.
     Expired,
@@ -227,8 +242,8 @@ pub(crate) enum Step {
         /// The sealed key.
         sealed_key: Vec<u8>,
     },
-    /// Either side: withdraw.
-    Cancel,
+    /// Either side: withdraw, saying why.
+    Cancel(CancelReason),
 }
 
 /// The result of a step that was accepted.
@@ -442,7 +457,7 @@ fn side_of(step: &Step) -> Option<Role> {
             Some(Role::ExistingDevice)
         }
         Step::Reveal { .. } | Step::NewDeviceMac(_) => Some(Role::NewDevice),
-        Step::Cancel => None,
+        Step::Cancel(_) => None,
     }
 }
 
@@ -591,14 +606,15 @@ pub(crate) fn transition(
                 Err(EnrollmentRefusal::Closed(state.as_str()))
             }
         },
-        Step::Cancel => match &state {
-            RelayState::Cancelled { by } if *by == actor.role => Ok(Transition::Repeated),
+        Step::Cancel(reason) => match &state {
+            RelayState::Cancelled { by, .. } if *by == actor.role => Ok(Transition::Repeated),
             RelayState::Requested
             | RelayState::Accepted(_)
             | RelayState::Revealed(_)
             | RelayState::ApproverConfirmed(_)
             | RelayState::Confirmed(_) => Ok(Transition::Changed(RelayState::Cancelled {
                 by: actor.role,
+                reason: *reason,
             })),
             RelayState::Completed(_)
             | RelayState::Rejected { .. }
@@ -814,7 +830,10 @@ mod tests {
         );
         // Once A accepted, another existing device can neither continue nor cancel.
         let accepted = run(&happy_path()[..2]);
-        for step in [Step::ApproverMac(approver_mac(3)), Step::Cancel] {
+        for step in [
+            Step::ApproverMac(approver_mac(3)),
+            Step::Cancel(CancelReason::Withdrawn),
+        ] {
             assert_eq!(
                 transition(&accepted, EXPIRES, NOW, A2, &step),
                 Err(EnrollmentRefusal::WrongParty)
@@ -835,10 +854,16 @@ mod tests {
             Ok(Transition::Repeated)
         );
         assert_eq!(
-            transition(&rejected, EXPIRES, NOW, B, &Step::Cancel),
+            transition(
+                &rejected,
+                EXPIRES,
+                NOW,
+                B,
+                &Step::Cancel(CancelReason::Withdrawn)
+            ),
             Err(EnrollmentRefusal::Closed("rejected"))
         );
-        for canceller in [A, B] {
+        for (canceller, reason) in [(A, CancelReason::Withdrawn), (B, CancelReason::CodesDiffer)] {
             let cancelled = run(&[
                 (
                     A,
@@ -847,13 +872,22 @@ mod tests {
                         signing_key: [0xaa; 32],
                     },
                 ),
-                (canceller, Step::Cancel),
+                (canceller, Step::Cancel(reason)),
             ]);
-            assert_eq!(cancelled, RelayState::Cancelled { by: canceller.role });
             assert_eq!(
-                transition(&cancelled, EXPIRES, NOW, canceller, &Step::Cancel),
-                Ok(Transition::Repeated)
+                cancelled,
+                RelayState::Cancelled {
+                    by: canceller.role,
+                    reason
+                }
             );
+            // A repeat is answered as done, whatever reason it gives: the first one stands.
+            for again in [CancelReason::Withdrawn, CancelReason::CodesDiffer] {
+                assert_eq!(
+                    transition(&cancelled, EXPIRES, NOW, canceller, &Step::Cancel(again)),
+                    Ok(Transition::Repeated)
+                );
+            }
             assert_eq!(
                 transition(
                     &cancelled,
@@ -867,7 +901,13 @@ mod tests {
         }
         let done = run(&happy_path());
         assert_eq!(
-            transition(&done, EXPIRES, NOW, B, &Step::Cancel),
+            transition(
+                &done,
+                EXPIRES,
+                NOW,
+                B,
+                &Step::Cancel(CancelReason::CodesDiffer)
+            ),
             Err(EnrollmentRefusal::Closed("completed"))
         );
     }
@@ -912,12 +952,22 @@ mod tests {
             RelayState::Rejected { by: Bytes([1; 16]) },
             RelayState::Cancelled {
                 by: Role::NewDevice,
+                reason: CancelReason::CodesDiffer,
             },
             RelayState::Expired,
         ] {
             let text = serde_json::to_string(&state).unwrap();
             assert_eq!(serde_json::from_str::<RelayState>(&text).unwrap(), state);
         }
+        // A cancellation stored before reasons existed still reads.
+        assert_eq!(
+            serde_json::from_str::<RelayState>(r#"{"state":"cancelled","by":"existing_device"}"#)
+                .unwrap(),
+            RelayState::Cancelled {
+                by: Role::ExistingDevice,
+                reason: CancelReason::Withdrawn,
+            }
+        );
     }
 
     #[test]
@@ -962,7 +1012,8 @@ mod tests {
             (0u8..2).prop_map(|tag| Step::Complete {
                 sealed_key: vec![tag; 4]
             }),
-            Just(Step::Cancel),
+            Just(Step::Cancel(CancelReason::Withdrawn)),
+            Just(Step::Cancel(CancelReason::CodesDiffer)),
         ]
     }
 

@@ -294,7 +294,7 @@ emoji: Array<EmojiView>,
  */
 replaces: ReplacedDeviceView | null, };
 
-export type EnrollmentOutcomeView = "active" | "rejected" | "expired" | "cancelled";
+export type EnrollmentOutcomeView = "active" | "rejected" | "expired" | "cancelled" | "codes_differ";
 
 export type EnrollmentRequestView = { 
 /**

@@ -41,7 +41,7 @@
 //! 6. **B** reads `completed` and its `sealed_key` (shown to B only), verifies the ledger and
 //!    signs in again for a full session.
 //!
-//! Either side may `POST .../cancel` `{}` while the request is open (before acceptance any
+//! Either side may `POST .../cancel` `{}` (or `{reason: "codes_differ"}`) while the request is open (before acceptance any
 //! active device; after, the approver). A request expires `expires_at` (10 minutes by default)
 //! after creation: from then on it reads and acts as `expired` on every node; the node that
 //! created it also records the expiry then, pushes it and audits it. Finished and expired
@@ -53,7 +53,9 @@
 //! signing_key, agreement_key, commitment, replaces, approver: {device_id, signing_key,
 //! ephemeral} | null,
 //! new_ephemeral, approver_mac: {mac, head: {seq, hash}} | null, new_device_mac: {mac,
-//! signature} | null, cancelled_by, sealed_key}` with `null` for what is not posted yet.
+//! signature} | null, cancelled_by, cancel_reason, sealed_key}` with `null` for what is not
+//! posted yet; `cancel_reason` is `withdrawn`, or `codes_differ` when the side that cancelled
+//! saw a code different from the other's (both sides warn: someone may be in between).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -73,8 +75,8 @@ use serde_json::{Value, json};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
 use crate::enrollment::{
-    Actor, ApproverMac, Bytes, EnrollmentRefusal, MAX_SEALED_KEY_LEN, NewDeviceMac, RETENTION_SECS,
-    Relay, RelayState, Request, Role, Step, Transition, transition, valid_platform,
+    Actor, ApproverMac, Bytes, CancelReason, EnrollmentRefusal, MAX_SEALED_KEY_LEN, NewDeviceMac,
+    RETENTION_SECS, Relay, RelayState, Request, Role, Step, Transition, transition, valid_platform,
 };
 use crate::error::{ServerError, SyncKeyRefusal};
 use crate::push::{Audience, PushEvent};
@@ -153,6 +155,14 @@ struct EphemeralBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmptyBody {}
+
+/// `POST .../cancel`: `{}`, or `{"reason": "codes_differ"}` when the user saw different codes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    #[serde(default)]
+    reason: CancelReason,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -585,8 +595,12 @@ async fn cancel(
     request: Authenticated,
 ) -> Result<Json<Value>, ServerError> {
     apply(&state, &request, &id, |_, _| {
-        parse_empty(&request.body)?;
-        Ok(Step::Cancel)
+        let reason = if request.body.is_empty() {
+            CancelReason::Withdrawn
+        } else {
+            parse_json::<CancelBody>(&request.body)?.reason
+        };
+        Ok(Step::Cancel(reason))
     })
     .await
 }
@@ -643,7 +657,7 @@ fn audit_action(step: &Step) -> Option<AuditAction> {
     match step {
         Step::Accept { .. } => Some(AuditAction::EnrollmentApproved),
         Step::Reject => Some(AuditAction::EnrollmentRejected),
-        Step::Cancel => Some(AuditAction::EnrollmentCancelled),
+        Step::Cancel(_) => Some(AuditAction::EnrollmentCancelled),
         Step::Complete { .. } => Some(AuditAction::EnrollmentCompleted),
         Step::Reveal { .. } | Step::ApproverMac(_) | Step::NewDeviceMac(_) => None,
     }
@@ -769,8 +783,8 @@ fn view(stored: &StoredEnrollment, relay: &Relay, role: Role, now: u64) -> Value
             "signature": encode_b64(&confirmed.new_mac.signature.0),
         })
     });
-    let (cancelled_by, sealed_key) = match &state {
-        RelayState::Cancelled { by } => (Some(*by), None),
+    let (cancelled, sealed_key) = match &state {
+        RelayState::Cancelled { by, reason } => (Some((*by, *reason)), None),
         RelayState::Completed(completed) => (
             None,
             match role {
@@ -802,7 +816,8 @@ fn view(stored: &StoredEnrollment, relay: &Relay, role: Role, now: u64) -> Value
         "new_ephemeral": new_ephemeral,
         "approver_mac": approver_mac,
         "new_device_mac": new_device_mac,
-        "cancelled_by": cancelled_by,
+        "cancelled_by": cancelled.map(|(by, _)| by),
+        "cancel_reason": cancelled.map(|(_, reason)| reason),
         "sealed_key": sealed_key,
     })
 }
