@@ -28,6 +28,7 @@ fn main() {
             "cancel_recovery",
             "lock_app",
             "unlock_app",
+            "set_auto_lock",
             "replaceable_devices",
             "abandon_joining",
         ]));

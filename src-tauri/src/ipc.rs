@@ -43,6 +43,8 @@ pub struct LockView {
     /// Seconds before the next unlock attempt is accepted (0: now).
     #[ts(type = "number")]
     pub retry_in: u64,
+    /// Minutes without use after which the window locks itself; 0 never.
+    pub auto_lock_minutes: u32,
 }
 
 impl From<enigm_client::LockStatus> for LockView {
@@ -51,6 +53,7 @@ impl From<enigm_client::LockStatus> for LockView {
             locked: status.locked,
             offline_unlock: status.offline_unlock,
             retry_in: status.retry_in,
+            auto_lock_minutes: status.auto_lock_minutes,
         }
     }
 }

@@ -57,6 +57,7 @@ pub fn run() {
             commands::recover::cancel_recovery,
             commands::lock::lock_app,
             commands::lock::unlock_app,
+            commands::lock::set_auto_lock,
             commands::enroll::replaceable_devices,
             commands::enroll::abandon_joining,
         ])

@@ -6,7 +6,7 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
 import type { LockView, SessionView } from './lib/bindings';
-import { active, status, twoDevices } from './test-support';
+import { active, status, twoDevices, unlocked } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -18,7 +18,7 @@ afterEach(() => {
 /** A backend that checks the password like the engine: three free tries, then a wait. */
 function backend(initial: Partial<LockView> = {}) {
   const calls: { cmd: string; args: unknown }[] = [];
-  let lock: LockView = { locked: false, offline_unlock: true, retry_in: 0, ...initial };
+  let lock: LockView = { ...unlocked, ...initial };
   let session: SessionView = active;
   let failures = 0;
   mockIPC(
@@ -33,6 +33,9 @@ function backend(initial: Partial<LockView> = {}) {
         case 'lock_app':
           lock = { ...lock, locked: true };
           return lock;
+        case 'set_auto_lock':
+          lock = { ...lock, auto_lock_minutes: (args as { minutes: number }).minutes };
+          return lock;
         case 'unlock_app': {
           const { username, password } = args as { username: string | null; password: string };
           if (!lock.offline_unlock && username === null) {
@@ -46,7 +49,7 @@ function backend(initial: Partial<LockView> = {}) {
               message: `That is not your account password${failures >= 3 ? '; try again in 5 seconds' : ''}.`,
             };
           }
-          lock = { locked: false, offline_unlock: true, retry_in: 0 };
+          lock = { ...lock, locked: false, retry_in: 0 };
           return lock;
         }
         default:
@@ -136,6 +139,44 @@ describe('lock', () => {
     await fireEvent.click(unlock);
     expect(ipc.sent('unlock_app')).toEqual([{ username: 'alice', password: 'right' }]);
     expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
+  });
+
+  it('locks by itself after the chosen minutes without use, and not while the window is used', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    const ipc = backend({ auto_lock_minutes: 5 });
+    render(App);
+    await screen.findAllByTestId('device');
+    // Used every four minutes for twelve minutes: never five minutes idle.
+    for (let i = 0; i < 3; i++) {
+      await vi.advanceTimersByTimeAsync(4 * 60_000);
+      await fireEvent.pointerMove(window);
+    }
+    expect(ipc.sent('lock_app')).toHaveLength(0);
+    expect(screen.getByRole('navigation', { name: 'Main' })).toBeTruthy();
+
+    await vi.advanceTimersByTimeAsync(5 * 60_000 + 5_000);
+    expect(await screen.findByRole('heading', { name: 'Enigm is locked' })).toBeTruthy();
+    expect(ipc.sent('lock_app')).toHaveLength(1);
+    // Locked, it does not lock again however long it stays unused.
+    await vi.advanceTimersByTimeAsync(30 * 60_000);
+    expect(ipc.sent('lock_app')).toHaveLength(1);
+  });
+
+  it('lets Settings choose when it locks by itself, or never', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    const ipc = backend();
+    render(App);
+    await screen.findAllByTestId('device');
+    await fireEvent.click(screen.getByRole('button', { name: /Settings/ }));
+    const choice = screen.getByLabelText('Lock when unused for') as HTMLSelectElement;
+    expect(choice.selectedOptions[0]?.textContent).toBe('15 minutes');
+    await fireEvent.change(choice, { target: { value: '60' } });
+    await fireEvent.change(choice, { target: { value: '0' } });
+    expect(ipc.sent('set_auto_lock')).toEqual([{ minutes: 60 }, { minutes: 0 }]);
+    await vi.waitFor(() => expect(choice.selectedOptions[0]?.textContent).toBe('Never'));
+
+    await vi.advanceTimersByTimeAsync(8 * 60 * 60_000);
+    expect(ipc.sent('lock_app')).toHaveLength(0);
   });
 
   it('shows the removed screen when this device is revoked while locked', async () => {

@@ -59,6 +59,28 @@ impl Profile {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_inactivity_lock_is_kept_in_the_encrypted_store_and_at_most_a_day() {
+    // Nothing here talks to the service.
+    let url = "http://127.0.0.1:9";
+    let profile = Profile::new();
+    let engine = profile.engine(url);
+    assert_eq!(engine.lock_status().await.unwrap().auto_lock_minutes, 15);
+    engine.set_auto_lock(60).await.unwrap();
+    let refused = engine.set_auto_lock(24 * 60 + 1).await.unwrap_err();
+    assert_eq!(refused.code(), "invalid_auto_lock");
+    drop(engine);
+
+    let engine = profile.engine(url);
+    assert_eq!(
+        engine.lock_status().await.unwrap().auto_lock_minutes,
+        60,
+        "kept across a restart; the refused value changed nothing"
+    );
+    engine.set_auto_lock(0).await.unwrap();
+    assert_eq!(engine.lock_status().await.unwrap().auto_lock_minutes, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_password_unlocks_offline_and_wrong_ones_wait_longer_each_time() {
     let mut server = ServerProcess::start();
     let url = format!("http://{}", server.addr);
@@ -78,7 +100,8 @@ async fn the_password_unlocks_offline_and_wrong_ones_wait_longer_each_time() {
         LockStatus {
             locked: false,
             offline_unlock: true,
-            retry_in: 0
+            retry_in: 0,
+            auto_lock_minutes: enigm_client::DEFAULT_AUTO_LOCK_MINUTES,
         }
     );
     engine.lock().await.unwrap();

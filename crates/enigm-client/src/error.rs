@@ -133,6 +133,10 @@ pub enum ClientError {
     #[error("{0}")]
     InvalidLabel(&'static str),
 
+    /// The inactivity lock asked for is longer than a day.
+    #[error("the app can lock after at most a day (1440 minutes) without use, or never (0)")]
+    InvalidAutoLock,
+
     /// A background task of the engine failed.
     #[error("an internal task failed")]
     Task,
@@ -251,6 +255,7 @@ impl ClientError {
             },
             Self::SyncKeyRefused(_) => "sync_key_refused",
             Self::InvalidLabel(_) => "invalid_label",
+            Self::InvalidAutoLock => "invalid_auto_lock",
             Self::Task => "internal",
             Self::EnrollmentAlreadyOpen { .. } => "enrollment_already_open",
             Self::SyncEpochConflict { .. } => "sync_epoch_conflict",

@@ -40,7 +40,7 @@ pub use enroll::{
 };
 pub use error::ClientError;
 pub use history::{Actor, EntryView, LedgerHistory};
-pub use lock::LockStatus;
+pub use lock::{DEFAULT_AUTO_LOCK_MINUTES, LockStatus};
 pub use recover::{Recovered, RecoveryCandidate, check_phrase};
 pub use view::{DeviceList, DeviceNews, DeviceView, HeadView};
 pub use watch::WatchUpdate;

@@ -9,6 +9,9 @@
 //!
 //! Locking changes nothing else: the session and its push watch keep running, so a revocation
 //! while locked still erases this device's keys.
+//!
+//! The app also locks itself after some minutes without use ([`LockStatus::auto_lock_minutes`],
+//! kept in the store; the app watches for activity, since only it sees the keyboard and mouse).
 
 use enigm_core::unlock::{PasswordVerifier, UnlockAttempts};
 use enigm_store::LockState;
@@ -28,7 +31,18 @@ pub struct LockStatus {
     pub offline_unlock: bool,
     /// Seconds before the next unlock attempt is accepted (0: now).
     pub retry_in: u64,
+    /// Minutes without use after which the app locks itself; 0 never.
+    pub auto_lock_minutes: u32,
 }
+
+/// The store's `meta` key of [`LockStatus::auto_lock_minutes`].
+const AUTO_LOCK_KEY: &str = "auto_lock_minutes";
+
+/// Until the user chooses otherwise, the app locks after a quarter of an hour without use.
+pub const DEFAULT_AUTO_LOCK_MINUTES: u32 = 15;
+
+/// The longest wait before locking that can be set: a day.
+pub(crate) const MAX_AUTO_LOCK_MINUTES: u32 = 24 * 60;
 
 impl Engine {
     /// Saves a verifier of `password`, the account's password this engine just used
@@ -57,11 +71,37 @@ impl Engine {
     /// The store's errors.
     pub async fn lock_status(&self) -> Result<LockStatus, ClientError> {
         let (state, offline_unlock) = self.lock_parts().await?;
+        let saved = self
+            .with_store_blocking(|store| store.meta(AUTO_LOCK_KEY))
+            .await?;
         Ok(LockStatus {
             locked: state.locked,
             offline_unlock,
             retry_in: state.attempts.wait_at(now()),
+            auto_lock_minutes: saved.map_or(DEFAULT_AUTO_LOCK_MINUTES, |bytes| {
+                parse_minutes(&bytes).unwrap_or_else(|| {
+                    tracing::warn!("the saved inactivity lock is unreadable; using the default");
+                    DEFAULT_AUTO_LOCK_MINUTES
+                })
+            }),
         })
+    }
+
+    /// Sets how many minutes without use lock the app (0: never).
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidAutoLock`] for more than a day (nothing is saved); the
+    /// store's errors.
+    pub async fn set_auto_lock(&self, minutes: u32) -> Result<(), ClientError> {
+        if minutes > MAX_AUTO_LOCK_MINUTES {
+            return Err(ClientError::InvalidAutoLock);
+        }
+        self.with_store_blocking(move |store| {
+            store.set_meta(AUTO_LOCK_KEY, minutes.to_string().as_bytes())
+        })
+        .await?;
+        tracing::info!(minutes, "inactivity lock set");
+        Ok(())
     }
 
     /// Locks the app until [`Engine::unlock`] gets the account password; the lock is saved,
@@ -172,5 +212,28 @@ impl Engine {
             Ok((store.lock_state()?, verifier))
         })
         .await
+    }
+}
+
+/// Minutes as the store keeps them (decimal), if they are a value that can be set.
+fn parse_minutes(bytes: &[u8]) -> Option<u32> {
+    std::str::from_utf8(bytes)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|minutes| *minutes <= MAX_AUTO_LOCK_MINUTES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_minutes_are_read_only_when_they_could_have_been_set() {
+        assert_eq!(parse_minutes(b"0"), Some(0));
+        assert_eq!(parse_minutes(b"1440"), Some(1440));
+        for bad in [&b"1441"[..], b"-5", b"15 ", b"", b"\xff"] {
+            assert_eq!(parse_minutes(bad), None, "{bad:?}");
+        }
     }
 }

@@ -16,6 +16,17 @@ pub async fn lock_app(profile: State<'_, Profile>) -> Result<LockView, IpcError>
     Ok(engine.lock_status().await?.into())
 }
 
+/// Sets how many minutes without use lock the app (0: never; at most a day).
+#[tauri::command]
+pub async fn set_auto_lock(
+    profile: State<'_, Profile>,
+    minutes: u32,
+) -> Result<LockView, IpcError> {
+    let engine = profile.engine().await?;
+    engine.set_auto_lock(minutes).await?;
+    Ok(engine.lock_status().await?.into())
+}
+
 /// Unlocks the app with `password`; `username` is needed only when this computer cannot
 /// check the password by itself (a profile from before the Lock).
 #[tauri::command]

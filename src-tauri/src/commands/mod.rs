@@ -35,6 +35,7 @@ mod tests {
         "cancel_recovery",
         "lock_app",
         "unlock_app",
+        "set_auto_lock",
         "replaceable_devices",
         "abandon_joining",
     ];

@@ -55,7 +55,11 @@ offline_unlock: boolean,
 /**
  * Seconds before the next unlock attempt is accepted (0: now).
  */
-retry_in: number, };
+retry_in: number, 
+/**
+ * Minutes without use after which the window locks itself; 0 never.
+ */
+auto_lock_minutes: number, };
 
 export type StoreStatus = { 
 /**

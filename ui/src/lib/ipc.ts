@@ -128,6 +128,11 @@ export function lockApp(): Promise<LockView> {
   return invoke<LockView>('lock_app');
 }
 
+/** Sets how many minutes without use lock the app (0: never). */
+export function setAutoLock(minutes: number): Promise<LockView> {
+  return invoke<LockView>('set_auto_lock', { minutes });
+}
+
 /** Unlocks the app; `username` only when this computer cannot check the password itself. */
 export function unlockApp(username: string | null, password: string): Promise<LockView> {
   return invoke<LockView>('unlock_app', { username, password });
