@@ -28,6 +28,7 @@ use enigm_core::opaque::{
 use enigm_core::recovery::RecoveryPhrase;
 use enigm_core::request::{SessionId, session_binding_message};
 use enigm_core::session::refresh_due;
+use enigm_core::trust::Timestamp;
 use enigm_store::{Keychain, PinnedHead, SavedSession, Store};
 use rand_core::{OsRng, RngCore};
 use reqwest::Method;
@@ -805,9 +806,6 @@ pub(crate) fn unb64(text: &str) -> Result<Vec<u8>, ClientError> {
         .map_err(|_| ClientError::MalformedResponse("base64"))
 }
 
-/// The grain of the service's "last seen" days.
-const SECS_PER_DAY: u64 = 86_400;
-
 /// `GET /v1/devices/seen`.
 #[derive(Deserialize)]
 struct SeenList {
@@ -823,7 +821,7 @@ struct SeenDevice {
 /// Today as days since the Unix epoch (UTC) from the system clock: what "last seen" is
 /// measured against.
 pub fn today() -> u64 {
-    now() / SECS_PER_DAY
+    Timestamp(now()).day()
 }
 
 /// Seconds since the epoch from the system clock (the engine is I/O; the core takes time in).

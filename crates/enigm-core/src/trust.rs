@@ -52,6 +52,12 @@ impl Timestamp {
     pub const fn seconds_since(self, earlier: Timestamp) -> u64 {
         self.0.saturating_sub(earlier.0)
     }
+
+    /// Its day as days since the Unix epoch (UTC): the grain of a device's "last seen", which
+    /// the service keeps no finer so that it cannot tell when someone is at their computer.
+    pub const fn day(self) -> u64 {
+        self.0 / 86_400
+    }
 }
 
 /// What a request wants to do. Each maps to a set of requirements in [`evaluate`].
@@ -830,6 +836,14 @@ mod device_state_name {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_starts_at_midnight_utc() {
+        // 2026-12-03 is day 20_790: its first and last second, and the next day's first.
+        assert_eq!(Timestamp(1_796_256_000).day(), 20_790);
+        assert_eq!(Timestamp(1_796_342_399).day(), 20_790);
+        assert_eq!(Timestamp(1_796_342_400).day(), 20_791);
+    }
 
     #[test]
     fn reason_codes_match_their_serialized_tag() {

@@ -9,7 +9,8 @@
 //! a replay is refused on every node). It then loads the account's verified ledger and refuses
 //! a device the ledger marks removed with `device_removed` / `device_replaced` and the entry
 //! that removed it (before the recovery-epoch check, so a device a recovery revoked hears that
-//! rather than `session_before_recovery`). The
+//! rather than `session_before_recovery`), and notes the device as seen today (once a day per
+//! session: `GET /v1/devices/seen`). The
 //! handler must still call [`Authenticated::authorize`] with its operation: trust is evaluated
 //! with enigm-core's `evaluate` on every request, and a deny or step-up is refused with the
 //! decision's reason codes.
@@ -129,9 +130,6 @@ impl FromRequest<AppState> for Authenticated {
     }
 }
 
-/// The grain of "last seen": a device's activity is kept to the day (UTC), no finer.
-const SECS_PER_DAY: u64 = 86_400;
-
 /// Records the session's device as seen today, once a day per session, when the ledger knows
 /// the device (a key that has only asked to enroll leaves no trace).
 pub(crate) async fn note_seen(
@@ -140,7 +138,7 @@ pub(crate) async fn note_seen(
     ledger: &LedgerState,
     now: u64,
 ) -> Result<(), ServerError> {
-    let today = now / SECS_PER_DAY;
+    let today = Timestamp(now).day();
     if session.seen_day < today
         && ledger
             .device(&DeviceId::from_bytes(session.device_id))
