@@ -121,12 +121,11 @@ async fn read(
 ) -> Result<Json<LedgerPage>, ServerError> {
     request.authorize(natural_operation(request.session.kind))?;
     let query = parse_query(uri.query())?;
-    let mut entries = state
+    let entries = state
         .storage()
         .ledger_entries(&request.account.account_id, query.since, PAGE + 1)
         .await?;
-    let more = entries.len() > PAGE;
-    entries.truncate(PAGE);
+    let (entries, more) = page_at_head(entries, request.account.head);
     Ok(Json(LedgerPage {
         entries: entries
             .iter()
@@ -135,6 +134,17 @@ async fn read(
         head: head_json(request.account.head),
         more,
     }))
+}
+
+/// One page of `entries` (read after `head`), cut at `head`: an append that landed between
+/// reading the head and reading the entries belongs to a later head, and sending it with this
+/// one would look to the client like a service withholding entries. The reader gets it on its
+/// next read.
+fn page_at_head(mut entries: Vec<StoredEntry>, head: StoredHead) -> (Vec<StoredEntry>, bool) {
+    entries.retain(|entry| entry.seq <= head.seq);
+    let more = entries.len() > PAGE;
+    entries.truncate(PAGE);
+    (entries, more)
 }
 
 /// The operation an entry needs, or a refusal for kinds that have their own flow.
@@ -251,6 +261,37 @@ async fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_ends_at_the_head_its_request_read() {
+        let stored = |seq: u64| StoredEntry {
+            seq,
+            hash: [0; 32],
+            bytes: vec![],
+        };
+        let head = |seq: u64| StoredHead { seq, hash: [0; 32] };
+        let seqs = |(page, more): (Vec<StoredEntry>, bool)| {
+            (page.iter().map(|entry| entry.seq).collect::<Vec<_>>(), more)
+        };
+        // Entry 3 was appended after the request read head 2: it waits for the next read.
+        assert_eq!(
+            seqs(page_at_head((0..4).map(stored).collect(), head(2))),
+            (vec![0, 1, 2], false)
+        );
+        let page = PAGE as u64;
+        assert!(
+            page_at_head((0..=page).map(stored).collect(), head(page)).1,
+            "more up to the head"
+        );
+        assert_eq!(
+            seqs(page_at_head(
+                (0..=page).map(stored).collect(),
+                head(page - 1)
+            )),
+            ((0..page).collect(), false),
+            "nothing more at this head"
+        );
+    }
 
     #[test]
     fn query_is_strict() {
