@@ -169,20 +169,36 @@ pub fn check_installed_package(root: &Path, session: &KeychainSession) -> Result
         .context("no .deb was made")?;
     run(setup::privileged("dpkg").arg("--install").arg(deb))?;
     let installed = InstalledPackage;
-    let result = session.run(
-        cmd("cargo", root)
-            .args([
-                "test",
-                "--package",
-                "enigm-tests",
-                "--test",
-                "app_smoke",
-                "--locked",
-                "--",
-                "--include-ignored",
-            ])
-            .env("ENIGM_APP_BIN", "/usr/bin/enigm-app"),
-    );
+    let mut smoke = cmd("cargo", root);
+    smoke.env("ENIGM_APP_BIN", "/usr/bin/enigm-app");
+    // Selected from the same packages as the main test run, nextest reuses its build; a build of
+    // enigm-tests alone unifies features differently and recompiled half the graph (2 min cold).
+    if crate::shell::has_cargo_subcommand("nextest") {
+        smoke.args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--exclude",
+            "enigm-e2e",
+            "--locked",
+            "--run-ignored",
+            "all",
+            "-E",
+            "binary(app_smoke)",
+        ]);
+    } else {
+        smoke.args([
+            "test",
+            "--package",
+            "enigm-tests",
+            "--test",
+            "app_smoke",
+            "--locked",
+            "--",
+            "--include-ignored",
+        ]);
+    }
+    let result = session.run(&mut smoke);
     drop(installed);
     result
 }
