@@ -694,7 +694,9 @@ impl Engine {
         change: DeviceChange,
     ) -> Result<DeviceView, ClientError> {
         let state = self.sync_state().await?;
-        let device = self.device_list(&state).await?.resolve(target)?.device_id;
+        let device = DeviceList::from_state(&state, None)
+            .resolve(target)?
+            .device_id;
         let (account_id, secrets) = self
             .with_store_blocking(|store| Ok((store.account_id()?, store.device_secrets()?)))
             .await?;

@@ -302,7 +302,9 @@ impl Engine {
     ) -> Result<DeviceView, ClientError> {
         let label = normalize_label(label)?;
         let state = self.sync_state().await?;
-        let device = self.device_list(&state).await?.resolve(target)?.device_id;
+        let device = DeviceList::from_state(&state, None)
+            .resolve(target)?
+            .device_id;
         let mut attempt = 0;
         loop {
             attempt += 1;
