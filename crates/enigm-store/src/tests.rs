@@ -42,6 +42,17 @@ fn rewrite(dir: &Path, key: [u8; 32], sql: &str) {
         .unwrap();
 }
 
+/// A new, empty store under `key`, closed and then changed behind its back with `sql`.
+fn rewritten_store(key: [u8; 32], sql: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open_with_key(dir.path(), &StoreKey::from_bytes(key))
+        .unwrap()
+        .close()
+        .unwrap();
+    rewrite(dir.path(), key, sql);
+    dir
+}
+
 fn entry(store: &keyring_core::mock::Store, dir: &Path) -> keyring_core::Entry {
     store
         .build(KEYCHAIN_SERVICE, &profile_user(dir), None)
@@ -267,14 +278,8 @@ fn missing_database_is_not_silently_recreated() {
 
 #[test]
 fn newer_schema_is_refused() {
-    let key = StoreKey::from_bytes([3u8; 32]);
-    let dir = tempfile::tempdir().unwrap();
-    Store::open_with_key(dir.path(), &key)
-        .unwrap()
-        .close()
-        .unwrap();
-    rewrite(dir.path(), [3u8; 32], "PRAGMA user_version = 99;");
-    match Store::open_with_key(dir.path(), &key) {
+    let dir = rewritten_store([3u8; 32], "PRAGMA user_version = 99;");
+    match Store::open_with_key(dir.path(), &StoreKey::from_bytes([3u8; 32])) {
         Err(Error::NewerSchema { found, supported }) => {
             assert_eq!((found, supported), (99, SCHEMA_VERSION));
         }
@@ -489,21 +494,14 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
 
 #[test]
 fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
-    let key = StoreKey::from_bytes([4u8; 32]);
-    let dir = tempfile::tempdir().unwrap();
-    Store::open_with_key(dir.path(), &key)
-        .unwrap()
-        .close()
-        .unwrap();
     // Back to how version 3 kept a mark: `at reason` in `meta`.
-    rewrite(
-        dir.path(),
+    let dir = rewritten_store(
         [4u8; 32],
         "DROP TABLE revocation; DROP TABLE device_label; DROP TABLE app_lock;
          INSERT INTO meta (key, value) VALUES ('revoked', CAST('1700000000 lost' AS BLOB));
          PRAGMA user_version = 3;",
     );
-    let store = Store::open_with_key(dir.path(), &key).unwrap();
+    let store = Store::open_with_key(dir.path(), &StoreKey::from_bytes([4u8; 32])).unwrap();
     assert_eq!(store.info().schema_version, SCHEMA_VERSION);
     assert_eq!(
         store.revoked().unwrap(),
@@ -725,18 +723,11 @@ fn the_lock_and_the_password_verifier_survive_a_restart() {
 
 #[test]
 fn a_damaged_password_verifier_is_reported_not_trusted() {
-    let key = StoreKey::from_bytes([5u8; 32]);
-    let dir = tempfile::tempdir().unwrap();
-    Store::open_with_key(dir.path(), &key)
-        .unwrap()
-        .close()
-        .unwrap();
-    rewrite(
-        dir.path(),
+    let dir = rewritten_store(
         [5u8; 32],
         "INSERT INTO app_lock (id, verifier) VALUES (1, x'0102');",
     );
-    let store = Store::open_with_key(dir.path(), &key).unwrap();
+    let store = Store::open_with_key(dir.path(), &StoreKey::from_bytes([5u8; 32])).unwrap();
     assert!(matches!(
         store.password_verifier(),
         Err(Error::ValueOutOfRange(_))
