@@ -41,10 +41,11 @@
 //! 6. **B** reads `completed` and its `sealed_key` (shown to B only), verifies the ledger and
 //!    signs in again for a full session.
 //!
-//! Either side may `POST .../cancel` `{}` (or `{reason: "codes_differ"}`) while the request is open (before acceptance any
-//! active device; after, the approver). A request expires `expires_at` (10 minutes by default)
-//! after creation: from then on it reads and acts as `expired` on every node; the node that
-//! created it also records the expiry then, pushes it and audits it. Finished and expired
+//! Either side may `POST .../cancel` `{}` (or `{reason: "codes_differ"}`) while the request is
+//! open (before acceptance any active device; after, the approver). A request expires
+//! `expires_at` (10 minutes by default) after creation: from then on it reads and acts as
+//! `expired` on every node; the node that created it also records the expiry then, pushes it
+//! and audits it. Finished and expired
 //! requests stay readable for an hour, then are purged. Every step is pushed to the account's
 //! trusted sessions and to B's sockets as `enrollment_updated {id, state}`; creation,
 //! acceptance, rejection, cancellation, completion and expiry are audited, with pseudonyms only.
