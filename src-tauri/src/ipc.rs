@@ -152,6 +152,8 @@ pub enum RestrictionView {
     InReview,
     /// The account is locked for now.
     AccountLocked,
+    /// The service refuses this device, though its own device list does not show it removed.
+    RefusedByService,
 }
 
 impl From<SessionState> for SessionView {
@@ -165,6 +167,7 @@ impl From<SessionState> for SessionView {
                     Restriction::Suspended => RestrictionView::Suspended,
                     Restriction::InReview => RestrictionView::InReview,
                     Restriction::AccountLocked => RestrictionView::AccountLocked,
+                    Restriction::RefusedByService => RestrictionView::RefusedByService,
                 },
             },
             SessionState::Revoked(Revocation {

@@ -10,7 +10,7 @@ use enigm_client::{
     ClientError, DeviceChange, DeviceList, DeviceView, Engine, EntryView, HeadView, WatchUpdate,
 };
 use enigm_core::ledger::RevokeReason;
-use enigm_core::session::SessionState;
+use enigm_core::session::{Restriction, SessionState};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -384,6 +384,11 @@ fn print_update(json: bool, update: &WatchUpdate) -> Result<(), CliError> {
                 SessionState::SignedOut => "Signed out.".to_owned(),
                 SessionState::Enrolling => "Waiting to be added to the account.".to_owned(),
                 SessionState::Active { .. } => "This device is active.".to_owned(),
+                SessionState::Restricted {
+                    reason: Restriction::RefusedByService,
+                } => "The Enigm service refuses this device, but its own verified device list \
+                      does not show it removed; nothing was erased."
+                    .to_owned(),
                 SessionState::Restricted { .. } => {
                     "This device is suspended; another device of the account can resume it."
                         .to_owned()

@@ -1,6 +1,7 @@
 //! The engine against a hostile service (DESIGN §4, §15): a proxy in front of the real
 //! `enigm server` rewrites ledger pages, and the engine must refuse each lie with a clear
-//! error, pin nothing from it, and carry on normally once the service is honest again.
+//! error, pin nothing from it, and carry on normally once the service is honest again; nor can
+//! it make a device erase itself by claiming the device was removed.
 
 use crate::common;
 
@@ -9,7 +10,7 @@ use common::hostile::{HostileService, Tamper};
 use common::{Http, ServerProcess};
 use enigm_client::{Engine, ServiceClient};
 use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::{EntryKind, RevokeReason};
+use enigm_core::ledger::{EntryKind, Remover, RevokeReason};
 use enigm_store::{Store, StoreKey};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
@@ -101,6 +102,104 @@ async fn every_ledger_lie_is_refused_and_nothing_is_pinned() {
         .find(|device| device.device_id == phone.device_id())
         .unwrap();
     assert_eq!(phone_view.state, "revoked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_that_refuses_an_active_device_cannot_make_it_erase_itself() {
+    let server = ServerProcess::start();
+    let hostile = HostileService::start(server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let key = *StoreKey::generate().as_bytes();
+    let open = || Store::open_with_key(dir.path(), &StoreKey::from_bytes(key)).unwrap();
+    let laptop = DeviceSecrets::generate(&mut OsRng);
+    open().save_device_secrets(&laptop).unwrap();
+    let engine = Engine::with_store(open(), ServiceClient::new(&hostile.url()).unwrap());
+    let username = "dora.refused";
+    engine
+        .register(username, &Zeroizing::new(PASSWORD.to_owned()))
+        .await
+        .unwrap();
+    let http = Http::new(server.addr);
+    let session = enigm::login(&http, username, PASSWORD, &laptop).unwrap();
+    let account_id = ledger(&http, &session, &laptop).account_id().to_owned();
+    let phone = add_device(&http, &session, account_id, &laptop);
+    assert_eq!(engine.sync().await.unwrap().head.seq, 1);
+    let kept = |what: &str| {
+        let store = open();
+        assert_eq!(
+            store.device_secrets().unwrap().map(|keys| keys.device_id()),
+            Some(laptop.device_id()),
+            "{what}: the device keys are kept"
+        );
+        assert!(store.session().unwrap().is_some(), "{what}: session kept");
+        assert!(store.sync_key().unwrap().is_some(), "{what}: sync key kept");
+        assert!(
+            store.password_verifier().unwrap().is_some(),
+            "{what}: Lock kept"
+        );
+        assert!(
+            store.revoked().unwrap().is_none(),
+            "{what}: no removal mark"
+        );
+    };
+
+    // The service claims the laptop was removed, with no entry, then with a forged one (its
+    // revocation signed by a key the ledger does not know): nothing is erased, and the engine
+    // says the service refuses this device.
+    let intruder = DeviceSecrets::generate(&mut OsRng);
+    let mut forged = ledger(&http, &session, &laptop).next_entry(EntryKind::Revoke {
+        device: laptop.device_id(),
+        reason: RevokeReason::Stolen,
+    });
+    forged.sign_device(&account_id, &intruder);
+    for (what, entry) in [("no entry", None), ("forged entry", Some(forged.encode()))] {
+        hostile.set(Tamper::RefuseAsRemoved { entry });
+        let error = engine.sync().await.unwrap_err();
+        assert_eq!(error.code(), "service_refuses_device", "{what}: {error}");
+        assert!(error.to_string().contains("nothing was erased"), "{error}");
+        kept(what);
+    }
+    // The live watch hears the refusal at its push socket and reports the refusing state.
+    let ended = engine.watch(|_| {}).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&ended).unwrap(),
+        serde_json::json!({ "state": "restricted", "reason": "refused_by_service" })
+    );
+    kept("watch");
+
+    // Honest again: the device carries on.
+    hostile.set(Tamper::Honest);
+    assert_eq!(engine.sync().await.unwrap().head.seq, 1);
+
+    // A genuine revocation still erases, even by a device this one has not seen yet: the
+    // phone adds a tablet, the tablet revokes the laptop. The laptop verifies the tablet's
+    // signature from the ledger it reads itself (up to its removal).
+    let phone_session = enigm::login(&http, username, PASSWORD, &phone).unwrap();
+    let tablet = add_device(&http, &phone_session, account_id, &phone);
+    let tablet_session = enigm::login(&http, username, PASSWORD, &tablet).unwrap();
+    let mut revoke = ledger(&http, &tablet_session, &tablet).next_entry(EntryKind::Revoke {
+        device: laptop.device_id(),
+        reason: RevokeReason::Lost,
+    });
+    revoke.sign_device(&account_id, &tablet);
+    append(&http, &tablet_session, &tablet, &revoke);
+    let error = engine.sync().await.unwrap_err();
+    assert_eq!(error.code(), "device_revoked", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains(&tablet.device_id().fingerprint()),
+        "{error}"
+    );
+    let store = open();
+    assert!(store.device_secrets().unwrap().is_none(), "keys erased");
+    assert!(store.sync_key().unwrap().is_none(), "sync key erased");
+    assert!(store.password_verifier().unwrap().is_none(), "Lock erased");
+    let mark = store.revoked().unwrap().unwrap();
+    assert_eq!(
+        (mark.by, mark.reason.as_str()),
+        (Some(Remover::Device(tablet.device_id())), "lost")
+    );
 }
 
 /// The raw bytes of entry `seq` as the real service has them.

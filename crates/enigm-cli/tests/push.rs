@@ -1,6 +1,7 @@
 //! Push over WebSocket against the real `enigm server`: revoking a device closes its socket at
 //! once with `session_ended`, the other devices are told, and upgrades are signed requests
-//! (unauthenticated or replayed ones get 401).
+//! (unauthenticated or replayed ones get 401). A removed device is refused everything but the
+//! ledger up to its removal.
 
 use crate::common;
 
@@ -86,6 +87,40 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     assert_eq!(refused.error_code(), "device_removed");
     let again = open(&server, Some(&upgrade_header(&phone_session, &phone))).await;
     assert_http_status(again, 403);
+    // It may still read the ledger up to the entry that removed it, and no further, to verify
+    // its removal itself; a device that was not removed has nothing to read there.
+    add_device(&http, &account, &laptop_session);
+    let read_removal = |session, device| {
+        signed(
+            &http,
+            session,
+            device,
+            "GET",
+            "/v1/ledger/removal?since=1",
+            b"",
+            &SignOptions::default(),
+        )
+    };
+    let page = read_removal(&phone_session, &phone);
+    assert_eq!(page.status, 200);
+    let page = page.json();
+    assert_eq!(page["head"]["seq"], revoke.seq);
+    assert_eq!(page["head"]["hash"], revoke.hash().to_hex());
+    assert_eq!(
+        page["entries"].as_array().unwrap().last().unwrap(),
+        &serde_json::json!(b64(&revoke.encode())),
+        "nothing written after the removal: {page}"
+    );
+    assert_ne!(
+        ledger(&http, &laptop_session, laptop).head().seq,
+        revoke.seq,
+        "the tablet came later"
+    );
+    let not_removed = read_removal(&laptop_session, laptop);
+    assert_eq!(
+        (not_removed.status, not_removed.error_code().as_str()),
+        (404, "not_found")
+    );
 
     // The restricted session heard none of the account's events: the first thing it gets is
     // the end of its own session when it signs out.

@@ -3,9 +3,10 @@
 //!
 //! A device that was not listening hears it on its next command, which the service refuses
 //! with the entry that removed it; a listening one hears it on its push socket. Either way the
-//! engine checks the entry against its own verified ledger before naming the remover, erases
-//! the keys, and a hostile service that swaps the entry gets the removal recorded without a
-//! remover.
+//! engine checks the entry against its own verified ledger (or the ledger up to its removal,
+//! read again) before it erases the keys and names the remover. A hostile service that swaps
+//! the entry changes nothing, and one that refuses an active device cannot make it erase
+//! itself.
 
 use crate::common;
 
@@ -120,9 +121,9 @@ fn a_removed_device_hears_who_removed_it_and_why_listening_or_not() {
         status.1
     );
 
-    // A hostile service hands the watch a forged entry (its revocation, carrying the laptop's
-    // signature taken from another entry): the removal stands, its keys are erased, and no
-    // remover is recorded.
+    // A hostile service hands the watch a forged entry in place of its real revocation (the
+    // laptop's signature taken from another entry): the watch does not take it, reads the
+    // ledger up to its removal itself, and finds the real one.
     let hostile = HostileService::start(server.addr);
     let watch_id = device_id(&watch);
     ok(&cli(
@@ -155,12 +156,41 @@ fn a_removed_device_hears_who_removed_it_and_why_listening_or_not() {
     ));
     assert_eq!(code, "device_revoked");
     assert!(
-        message.contains("Enigm could not confirm which device did it"),
+        message.starts_with(&by_laptop) && message.ends_with(": compromised"),
         "{message}"
     );
     let watch_store = store(&watch);
     assert!(watch_store.device_secrets().unwrap().is_none());
     assert!(watch_store.sync_key().unwrap().is_none());
     let mark = watch_store.revoked().unwrap().unwrap();
-    assert_eq!((mark.by, mark.reason.as_str()), (None, "revoked"));
+    assert_eq!(
+        (mark.by, mark.reason.as_str()),
+        (
+            Some(Remover::Device(DeviceId::from_hex(&laptop_id).unwrap())),
+            "compromised"
+        )
+    );
+
+    // A hostile service that claims the laptop, still active, was removed gets one line
+    // saying the service refuses this device, and erases nothing: the keychain entry still
+    // opens the store, and the keys and the sync key are in it.
+    hostile.set(Tamper::RefuseAsRemoved { entry: None });
+    let refused = run(Some(&laptop), Some(&hostile.url()), &["device", "list"], "");
+    let (code, message) = failed(&refused);
+    assert_eq!(code, "service_refuses_device");
+    assert!(message.contains("nothing was erased"), "{message}");
+    let laptop_store = store(&laptop);
+    assert_eq!(
+        laptop_store
+            .device_secrets()
+            .unwrap()
+            .map(|keys| keys.device_id().to_hex()),
+        Some(laptop_id.clone())
+    );
+    assert!(laptop_store.sync_key().unwrap().is_some());
+    assert!(laptop_store.session().unwrap().is_some());
+    assert!(laptop_store.revoked().unwrap().is_none());
+    drop(laptop_store);
+    // With the real service the laptop carries on.
+    ok(&cli(&laptop, &["device", "list"]));
 }

@@ -61,6 +61,26 @@ pub struct Registered {
     pub device_id: DeviceId,
 }
 
+/// Which of the service's ledger reads a sync uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LedgerRead {
+    /// `GET /v1/ledger`, the account's ledger; a refusal of this device as removed is settled.
+    Account,
+    /// `GET /v1/ledger/removal`, the one read the service serves a removed device: up to the
+    /// entry that removed it. A refusal is passed on (the caller is settling one).
+    UpToRemoval,
+}
+
+/// What a signed request does when the service refuses this device as removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Removals {
+    /// Settle it (`removal.rs`): erase this device when the removal verifies, otherwise report
+    /// [`ClientError::ServiceRefusesDevice`].
+    Settle,
+    /// Hand [`ClientError::RemovedByService`] back: the caller is settling one already.
+    PassOn,
+}
+
 /// How a sign-out ended: either way this computer no longer holds the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignOut {
@@ -356,8 +376,8 @@ impl Engine {
             )
             .await;
         let session = match session {
-            Err(ClientError::RemovedByService { replaced, entry }) => {
-                return Err(self.removed(replaced, entry).await);
+            Err(ClientError::RemovedByService { entry, .. }) => {
+                return Err(self.removed(entry).await);
             }
             other => other?,
         };
@@ -451,9 +471,22 @@ impl Engine {
         Ok(())
     }
 
-    /// A signed request with the saved session.
+    /// A signed request with the saved session; a refusal of this device as removed is settled
+    /// (see [`Removals::Settle`]).
     pub(crate) async fn signed<T: serde::de::DeserializeOwned>(
         &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ClientError> {
+        self.signed_with(Removals::Settle, method, path, body).await
+    }
+
+    /// A signed request with the saved session, treating a refusal of this device as removed
+    /// as `removals` says.
+    async fn signed_with<T: serde::de::DeserializeOwned>(
+        &self,
+        removals: Removals,
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
@@ -472,11 +505,11 @@ impl Engine {
             }
             Ok(_) | Err(_) => {}
         }
-        match result {
-            Err(ClientError::RemovedByService { replaced, entry }) => {
-                Err(self.removed(replaced, entry).await)
+        match (result, removals) {
+            (Err(ClientError::RemovedByService { entry, .. }), Removals::Settle) => {
+                Err(self.removed(entry).await)
             }
-            other => other,
+            (other, Removals::Settle | Removals::PassOn) => other,
         }
     }
 
@@ -537,6 +570,14 @@ impl Engine {
 
     /// [`Engine::sync`]'s verified state itself, for callers that build on it.
     pub(crate) async fn sync_state(&self) -> Result<LedgerState, ClientError> {
+        self.sync_state_with(LedgerRead::Account).await
+    }
+
+    /// [`Engine::sync_state`] through `read`.
+    pub(crate) async fn sync_state_with(
+        &self,
+        read: LedgerRead,
+    ) -> Result<LedgerState, ClientError> {
         let account_id = self
             .with_store_blocking(|store| store.account_id())
             .await?
@@ -544,7 +585,7 @@ impl Engine {
         let local = self.local_state().await?;
         // Re-fetch the pinned entry too, so a service that rewrote it is caught as a fork.
         let since = local.as_ref().map_or(0, |(state, _)| state.head().seq);
-        let (presented, service_head) = self.fetch_ledger(since).await?;
+        let (presented, service_head) = self.fetch_ledger(since, read).await?;
         let (state, first_new, new_entries) = match local {
             Some((mut state, stored)) => {
                 let pinned = state.head();
@@ -595,7 +636,7 @@ impl Engine {
             .with_store_blocking(|store| store.account_id())
             .await?
             .ok_or(ClientError::NoAccount)?;
-        let (entries, service_head) = self.fetch_ledger(0).await?;
+        let (entries, service_head) = self.fetch_ledger(0, LedgerRead::Account).await?;
         let state = verify_chain(&entries).map_err(ClientError::LedgerRejected)?;
         if state.account_id() != &account_id {
             return Err(ClientError::LedgerInconsistent(
@@ -640,12 +681,20 @@ impl Engine {
     }
 
     /// All ledger entries from `since`, following pages.
-    async fn fetch_ledger(&self, since: u64) -> Result<(Vec<LedgerEntry>, Head), ClientError> {
+    async fn fetch_ledger(
+        &self,
+        since: u64,
+        read: LedgerRead,
+    ) -> Result<(Vec<LedgerEntry>, Head), ClientError> {
+        let (path, removals) = match read {
+            LedgerRead::Account => ("/v1/ledger", Removals::Settle),
+            LedgerRead::UpToRemoval => ("/v1/ledger/removal", Removals::PassOn),
+        };
         let mut entries = Vec::new();
         let mut next = since;
         for _ in 0..MAX_LEDGER_PAGES {
             let page: LedgerPage = self
-                .signed(Method::GET, &format!("/v1/ledger?since={next}"), None)
+                .signed_with(removals, Method::GET, &format!("{path}?since={next}"), None)
                 .await?;
             for text in &page.entries {
                 let entry =
@@ -785,7 +834,9 @@ impl Engine {
         match ended {
             Ok(()) => Ok(SignOut::Ended),
             Err(error) if error.is_session_over() => Ok(SignOut::Ended),
-            Err(ClientError::Unreachable(_)) => Ok(SignOut::ForgottenLocally),
+            Err(ClientError::Unreachable(_) | ClientError::ServiceRefusesDevice) => {
+                Ok(SignOut::ForgottenLocally)
+            }
             Err(error) => Err(error),
         }
     }

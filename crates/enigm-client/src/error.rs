@@ -76,7 +76,8 @@ pub enum ClientError {
 
     /// The service refused this device as removed (`replaced`: by a newer device), handing the
     /// ledger entry it says removed it. The engine turns it into [`ClientError::DeviceRevoked`]
-    /// or [`ClientError::DeviceReplaced`] after checking the entry and erasing the keys.
+    /// or [`ClientError::DeviceReplaced`] once it verified the removal and erased the keys, or
+    /// into [`ClientError::ServiceRefusesDevice`] when the removal does not verify.
     #[error("the service says this device was removed from the account")]
     RemovedByService {
         /// The service's code was `device_replaced`.
@@ -84,6 +85,21 @@ pub enum ClientError {
         /// The removing entry (base64url), unverified.
         entry: Option<String>,
     },
+
+    /// The service refuses this device as removed, but no entry removing it verifies against
+    /// the ledger this device verified itself (the one the service handed over, or the ledger
+    /// it fetched again). A service alone cannot remove a device (DESIGN §14): nothing is
+    /// erased, and the device stays as it was until its own ledger shows the removal.
+    #[error(
+        "the Enigm service refuses this device, but this device's own verified device list does \
+         not show it removed; nothing was erased. If no device of yours removed it, the service \
+         is misbehaving"
+    )]
+    ServiceRefusesDevice,
+
+    /// The app is locked: this step waits until the account password is given again.
+    #[error("Enigm is locked; unlock it with your account password first")]
+    Locked,
 
     /// The device a replacement names cannot be replaced in its current state (the ledger
     /// rules of enigm-core: only an active device can be).
@@ -241,6 +257,8 @@ impl ClientError {
             Self::RemovedByService {
                 replaced: false, ..
             } => "device_removed",
+            Self::ServiceRefusesDevice => "service_refuses_device",
+            Self::Locked => "locked",
             Self::NotReplaceable(_) => "not_replaceable",
             Self::EnrollmentReplacesMismatch => "enrollment_replaces_mismatch",
             Self::SelfReplacement => "enrollment_self_replacement",

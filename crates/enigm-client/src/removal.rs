@@ -1,59 +1,74 @@
-//! A removed device learns who removed it, when and why (DESIGN §6).
+//! A removed device learns who removed it, when and why (DESIGN §6); a service alone cannot
+//! remove a device (DESIGN §14).
 //!
 //! The service refuses a removed device's every signed request (and ends its push socket) with
-//! the ledger entry that removed it. The engine does not take the service's word for who did
-//! it: it checks the entry with enigm-core's `verify_removal` against the ledger this device
-//! verified itself. Verified, the profile's revoked mark records the remover and the reason;
-//! otherwise only that the device was removed (the service refusing it is reason enough to
-//! stop). Either way the keys are erased.
+//! the ledger entry that removed it. The engine does not take the service's word for it: it
+//! checks the entry with enigm-core's `verify_removal` against the ledger this device verified
+//! itself. When the entry does not verify there (a remover this device has not seen yet, or no
+//! entry at all), it syncs the ledger up to its removal (`GET /v1/ledger/removal`, the one read
+//! the service serves a removed device) and verifies that instead: a removal the verified
+//! ledger shows counts too. Only a verified removal erases the keys, session, sync
+//! keys and Lock, and the profile's revoked mark records the remover and the reason. Otherwise
+//! nothing is erased and the caller gets [`ClientError::ServiceRefusesDevice`]: a hostile
+//! service can refuse to serve a device, but cannot make it destroy its own keys.
 
 use enigm_core::identity::DeviceId;
-use enigm_core::ledger::{LedgerEntry, Removal, RemovalCause, Remover, verify_removal};
+use enigm_core::ledger::{
+    LedgerEntry, LedgerState, Removal, RemovalCause, Remover, verify_removal,
+};
+use enigm_core::lifecycle::DeviceState;
 use enigm_core::session::{DeviceName, RemovedBy, Revocation};
 use enigm_store::{RevokedMark, Store};
 
-use crate::engine::{now, unb64};
+use crate::engine::{LedgerRead, now, unb64};
 use crate::{ClientError, Engine};
 
 /// The mark's reason when a newer device replaced this one.
 pub(crate) const REPLACED: &str = "replaced";
 
 impl Engine {
-    /// Erases this device after the service refused it as removed (`replaced`: its code was
-    /// `device_replaced`), recording what `entry` proves, and returns the error that says it:
-    /// [`ClientError::DeviceRevoked`] or [`ClientError::DeviceReplaced`] (or the store's error
-    /// when the erasure failed).
-    pub(crate) async fn removed(&self, replaced: bool, entry: Option<String>) -> ClientError {
-        match self.record_removal(replaced, entry).await {
+    /// Settles the service's refusal of this device as removed: erases this device when the
+    /// removal verifies (`entry`, the service's proof, against the verified ledger, or the
+    /// ledger synced again) and returns the error that says it,
+    /// [`ClientError::DeviceRevoked`] or [`ClientError::DeviceReplaced`];
+    /// [`ClientError::ServiceRefusesDevice`] with everything kept when it does not verify (or
+    /// the store's error when the erasure failed).
+    pub(crate) async fn removed(&self, entry: Option<String>) -> ClientError {
+        match self.record_removal(entry).await {
             Ok(error) | Err(error) => error,
         }
     }
 
-    async fn record_removal(
-        &self,
-        replaced: bool,
-        entry: Option<String>,
-    ) -> Result<ClientError, ClientError> {
-        // A local ledger that no longer verifies proves nothing; the removal stands anyway.
-        let local = self.local_state().await.ok().flatten();
-        let me = self
+    async fn record_removal(&self, entry: Option<String>) -> Result<ClientError, ClientError> {
+        let Some(me) = self
             .with_store_blocking(|store| store.device_secrets())
             .await?
-            .map(|secrets| secrets.device_id());
-        let proven = match (local, me, entry) {
-            (Some((state, _)), Some(me), Some(text)) => unb64(&text)
+            .map(|secrets| secrets.device_id())
+        else {
+            // Nothing left to erase: a profile whose keys are gone already has its mark.
+            return Err(ClientError::ServiceRefusesDevice);
+        };
+        // A local ledger that no longer verifies proves nothing.
+        let local = self.local_state().await.ok().flatten();
+        let handed = match (&local, entry) {
+            (Some((state, _)), Some(text)) => unb64(&text)
                 .ok()
                 .and_then(|bytes| LedgerEntry::decode(&bytes).ok())
-                .and_then(|entry| verify_removal(&state, me, &entry).ok()),
-            (None | Some(_), None | Some(_), None | Some(_)) => None,
+                .and_then(|entry| verify_removal(state, me, &entry).ok()),
+            (None | Some(_), None) | (None, Some(_)) => None,
         };
-        if proven.is_none() {
+        let proven = match handed {
+            Some(removal) => Some(removal),
+            None => self.removal_in_synced_ledger(me).await,
+        };
+        let Some(removal) = proven else {
             tracing::warn!(
-                "the service gave no removing entry this device could verify; who removed it \
-                 stays unknown"
+                "the service refuses this device, but no removing entry verifies against its \
+                 own ledger; nothing is erased"
             );
-        }
-        let mark = mark_for(proven, replaced, now());
+            return Ok(ClientError::ServiceRefusesDevice);
+        };
+        let mark = mark_for(removal, now());
         let reason = mark.reason.clone();
         let error = self
             .with_store_blocking(move |store| {
@@ -69,19 +84,50 @@ impl Engine {
         );
         Ok(error)
     }
+
+    /// The removal of `me` as the ledger the service serves a removed device (up to the entry
+    /// that removed it) shows it, verified and pinned like any sync; `None` when that read
+    /// fails or the verified ledger does not show `me` removed.
+    async fn removal_in_synced_ledger(&self, me: DeviceId) -> Option<Removal> {
+        // Boxed: a sync can end up here (it settles refusals), and this sync is one.
+        let state = match Box::pin(self.sync_state_with(LedgerRead::UpToRemoval)).await {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::info!(
+                    code = error.code(),
+                    "the ledger could not be synced to check the removal"
+                );
+                return None;
+            }
+        };
+        let seq = removed_at(&state, me)?;
+        let bytes = self
+            .with_store_blocking(move |store| store.ledger_entries())
+            .await
+            .ok()?
+            .into_iter()
+            .nth(usize::try_from(seq).ok()?)?;
+        let entry = LedgerEntry::decode(&bytes).ok()?;
+        verify_removal(&state, me, &entry).ok()
+    }
 }
 
-/// The mark to record: what `proven` says, or only that the device was removed.
-fn mark_for(proven: Option<Removal>, replaced: bool, at: u64) -> RevokedMark {
-    let Some(Removal { by, cause }) = proven else {
-        let reason = if replaced { REPLACED } else { "revoked" };
-        return RevokedMark {
-            at,
-            reason: reason.to_owned(),
-            by: None,
-            replaced_by: None,
-        };
-    };
+/// Where the verified `state` removed device `me` (revoked, replaced, or retired after either),
+/// if it did.
+fn removed_at(state: &LedgerState, me: DeviceId) -> Option<u64> {
+    let record = state.device(&me)?;
+    match record.state {
+        DeviceState::Revoked | DeviceState::Replaced | DeviceState::Retired => record.removed_at,
+        DeviceState::Pending
+        | DeviceState::Review
+        | DeviceState::Active
+        | DeviceState::Suspended => None,
+    }
+}
+
+/// The mark to record for a verified removal.
+fn mark_for(removal: Removal, at: u64) -> RevokedMark {
+    let Removal { by, cause } = removal;
     let (reason, replaced_by) = match cause {
         RemovalCause::Revoked(reason) => (reason.as_str(), None),
         RemovalCause::Replaced(new) => (REPLACED, Some(new)),
@@ -139,15 +185,14 @@ mod tests {
     use enigm_core::ledger::RevokeReason;
 
     #[test]
-    fn the_mark_keeps_only_what_was_proven() {
+    fn the_mark_keeps_what_was_proven() {
         let laptop = DeviceId::from_bytes([1; 16]);
         let desk = DeviceId::from_bytes([2; 16]);
         let revoked = mark_for(
-            Some(Removal {
+            Removal {
                 by: Remover::Device(laptop),
                 cause: RemovalCause::Revoked(RevokeReason::Stolen),
-            }),
-            false,
+            },
             7,
         );
         assert_eq!(
@@ -155,23 +200,26 @@ mod tests {
             ("stolen", Some(Remover::Device(laptop)), None)
         );
         let replaced = mark_for(
-            Some(Removal {
+            Removal {
                 by: Remover::Device(laptop),
                 cause: RemovalCause::Replaced(desk),
-            }),
-            false,
+            },
             7,
         );
         assert_eq!(
             (replaced.reason.as_str(), replaced.replaced_by),
             (REPLACED, Some(desk))
         );
-        // Unproven: the service's code decides only between revoked and replaced.
-        let unproven = mark_for(None, true, 9);
-        assert_eq!(
-            (unproven.at, unproven.reason.as_str(), unproven.by),
-            (9, REPLACED, None)
+        let recovered = mark_for(
+            Removal {
+                by: Remover::Recovery,
+                cause: RemovalCause::Recovered,
+            },
+            9,
         );
-        assert_eq!(mark_for(None, false, 9).reason, "revoked");
+        assert_eq!(
+            (recovered.at, recovered.reason.as_str(), recovered.by),
+            (9, "recovery", Some(Remover::Recovery))
+        );
     }
 }

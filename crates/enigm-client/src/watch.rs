@@ -3,9 +3,10 @@
 //!
 //! Ledger news is never taken on the service's word: a `ledger_appended` or
 //! `device_state_changed` event makes the engine sync and verify, and the observer sees the
-//! verified device list. A `session_ended` with reason `revoked` erases this device's keys (the
-//! service also refuses the device from then on); the profile keeps the mark of when and why,
-//! and who removed it when the entry the event carries verifies (see `removal.rs`).
+//! verified device list. A `session_ended` with reason `revoked` erases this device's keys once
+//! the removal verifies against this device's own ledger (see `removal.rs`); the profile keeps
+//! the mark of when and why, and who removed it. A removal that does not verify erases nothing:
+//! the state becomes `restricted` (`refused_by_service`).
 //! A recovery elsewhere (`recovery_started`, the `Recover` entry's events, then
 //! `session_ended{recovery}`) ends this session: the old session can no longer read the ledger,
 //! so the engine does not try; the state becomes `recovering_elsewhere` (sign in again with the
@@ -16,7 +17,7 @@
 use std::time::Duration;
 
 use enigm_core::request::sign_request;
-use enigm_core::session::{Restriction, SessionEnd, SessionEvent, SessionState};
+use enigm_core::session::{Restriction, Revocation, SessionEnd, SessionEvent, SessionState};
 use futures_util::StreamExt;
 use rand_core::OsRng;
 use reqwest::Method;
@@ -129,21 +130,47 @@ impl Engine {
         .await
     }
 
-    /// Erases this device as the service told it was removed (see [`Engine::removed`]) and
-    /// moves `state` to `revoked` with what it could verify.
+    /// Settles the service's word that this device was removed (see [`Engine::removed`]):
+    /// moves `state` to `revoked` with what it verified (the keys are erased), or to
+    /// `restricted` (`refused_by_service`, everything kept) when the removal does not verify.
     async fn end_as_removed(
         &self,
         state: SessionState,
-        replaced: bool,
         entry: Option<String>,
     ) -> Result<SessionState, ClientError> {
-        match self.removed(replaced, entry).await {
+        match self.removed(entry).await {
             ClientError::DeviceRevoked(revocation) | ClientError::DeviceReplaced(revocation) => {
                 self.transition(
                     state,
                     SessionEvent::Ended(SessionEnd::DeviceRemoved(*revocation)),
                 )
             }
+            ClientError::ServiceRefusesDevice => self.transition(
+                state,
+                SessionEvent::Restricted(Restriction::RefusedByService),
+            ),
+            failed => Err(failed),
+        }
+    }
+
+    /// The revocation a recovery made of this device, verified: the session still stands for
+    /// one more request, which the service refuses with the `Recover` entry. `None` when the
+    /// removal does not verify (nothing is erased then).
+    async fn removal_by_recovery(&self) -> Result<Option<Revocation>, ClientError> {
+        let asked: Result<serde_json::Value, ClientError> =
+            self.signed(Method::GET, "/v1/ledger", None).await;
+        let settled = match asked {
+            Err(settled @ (ClientError::DeviceRevoked(_) | ClientError::DeviceReplaced(_))) => {
+                settled
+            }
+            Err(ClientError::ServiceRefusesDevice) => return Ok(None),
+            Ok(_) | Err(_) => self.removed(None).await,
+        };
+        match settled {
+            ClientError::DeviceRevoked(revocation) | ClientError::DeviceReplaced(revocation) => {
+                Ok(Some(*revocation))
+            }
+            ClientError::ServiceRefusesDevice => Ok(None),
             failed => Err(failed),
         }
     }
@@ -194,8 +221,8 @@ impl Engine {
                     continue;
                 }
                 // Refused at the upgrade: this device was removed while it was not listening.
-                Err(ClientError::RemovedByService { replaced, entry }) => {
-                    state = self.end_as_removed(state, replaced, entry).await?;
+                Err(ClientError::RemovedByService { entry, .. }) => {
+                    state = self.end_as_removed(state, entry).await?;
                     observer(&WatchUpdate::State {
                         state: state.clone(),
                     });
@@ -209,6 +236,17 @@ impl Engine {
                     state = self.transition(
                         state,
                         SessionEvent::Ended(SessionEnd::DeviceRemoved(*revocation)),
+                    )?;
+                    observer(&WatchUpdate::State {
+                        state: state.clone(),
+                    });
+                    continue;
+                }
+                // Refused by a request made while listening, and the removal did not verify.
+                Err(ClientError::ServiceRefusesDevice) => {
+                    state = self.transition(
+                        state,
+                        SessionEvent::Restricted(Restriction::RefusedByService),
                     )?;
                     observer(&WatchUpdate::State {
                         state: state.clone(),
@@ -338,36 +376,26 @@ impl Engine {
                 PushEvent::SessionEnded { reason, entry } => {
                     let event = match reason.as_str() {
                         "revoked" => {
-                            *state = self.end_as_removed(state.clone(), false, entry).await?;
+                            *state = self.end_as_removed(state.clone(), entry).await?;
                             observer(&WatchUpdate::State {
                                 state: state.clone(),
                             });
                             return Ok(());
                         }
                         "recovery" if revoked_by_recovery => {
-                            // The session still stands for one more request, which the service
-                            // refuses with the `Recover` entry that revoked this device.
-                            let asked: Result<serde_json::Value, ClientError> =
-                                self.signed(Method::GET, "/v1/ledger", None).await;
-                            let revocation = match asked {
-                                Err(
-                                    ClientError::DeviceRevoked(revocation)
-                                    | ClientError::DeviceReplaced(revocation),
-                                ) => *revocation,
-                                Ok(_) | Err(_) => match self.removed(false, None).await {
-                                    ClientError::DeviceRevoked(revocation)
-                                    | ClientError::DeviceReplaced(revocation) => *revocation,
-                                    failed => return Err(failed),
-                                },
-                            };
-                            *state = self.transition(
-                                state.clone(),
-                                SessionEvent::Ended(SessionEnd::Recovery),
-                            )?;
-                            observer(&WatchUpdate::State {
-                                state: state.clone(),
-                            });
-                            SessionEvent::Ended(SessionEnd::DeviceRemoved(revocation))
+                            match self.removal_by_recovery().await? {
+                                Some(revocation) => {
+                                    *state = self.transition(
+                                        state.clone(),
+                                        SessionEvent::Ended(SessionEnd::Recovery),
+                                    )?;
+                                    observer(&WatchUpdate::State {
+                                        state: state.clone(),
+                                    });
+                                    SessionEvent::Ended(SessionEnd::DeviceRemoved(revocation))
+                                }
+                                None => SessionEvent::Ended(SessionEnd::Recovery),
+                            }
                         }
                         "suspended" => SessionEvent::Restricted(Restriction::Suspended),
                         "recovery" => SessionEvent::Ended(SessionEnd::Recovery),

@@ -31,6 +31,9 @@ pub enum Restriction {
     InReview,
     /// The account is locked for now.
     AccountLocked,
+    /// The service refuses this device as removed, but the device's own verified ledger does
+    /// not show it removed: nothing was erased (a service alone cannot remove a device).
+    RefusedByService,
 }
 
 /// A device of the account as a person recognizes it.
@@ -59,8 +62,8 @@ pub enum RemovedBy {
 pub struct Revocation {
     /// When this device learned it (seconds since the epoch; ledger entries carry no time).
     pub at: u64,
-    /// Who removed it; `None` when the service gave no removing entry that this device could
-    /// verify (the removal stands: the service refuses the device either way).
+    /// Who removed it, as the removing entry this device verified says; `None` only in a mark
+    /// recorded by an older version, which took the service's word for the removal.
     pub by: Option<RemovedBy>,
     /// Why: a revocation reason (`lost`, `stolen`, ...), `replaced`, `recovery`, `rejected`;
     /// `revoked` or `replaced` alone when unconfirmed.

@@ -9,8 +9,8 @@
 //! a replay is refused on every node). It then loads the account's verified ledger and refuses
 //! a device the ledger marks removed with `device_removed` / `device_replaced` and the entry
 //! that removed it (before the recovery-epoch check, so a device a recovery revoked hears that
-//! rather than `session_before_recovery`), and notes the device as seen today (once a day per
-//! session: `GET /v1/devices/seen`). The
+//! rather than `session_before_recovery`), except for `GET /v1/ledger/removal`, and notes the
+//! device as seen today (once a day per session: `GET /v1/devices/seen`). The
 //! handler must still call [`Authenticated::authorize`] with its operation: trust is evaluated
 //! with enigm-core's `evaluate` on every request, and a deny or step-up is refused with the
 //! decision's reason codes.
@@ -33,6 +33,10 @@ use crate::error::{AuthFailure, ServerError};
 use crate::protocol::{parse_authorization, verify_signed_request};
 use crate::state::AppState;
 use crate::storage::{AccountRecord, AccountStatus, SessionRecord};
+
+/// The one route a removed device may still use: the ledger up to the entry that removed it
+/// (`api/ledger.rs`).
+const REMOVAL_READ: &str = "/v1/ledger/removal";
 
 /// An authentic request: its session, account, verified ledger and body.
 pub(crate) struct Authenticated {
@@ -107,10 +111,13 @@ impl FromRequest<AppState> for Authenticated {
             .ok_or(ServerError::Unauthenticated(AuthFailure::UnknownSession))?;
         let ledger = state.ledger(&account.account_id).await?;
         // A removed device keeps its sessions until they expire, so that its next request
-        // (signed: only the key holder hears it) says what happened, with the proof.
+        // (signed: only the key holder hears it) says what happened, with the proof. It may
+        // still read the ledger up to its removal (`GET /v1/ledger/removal`), so that it can
+        // verify a removal signed by a device it has not seen yet before it erases its keys.
         if let Some(removed) = state
             .removal(&account.account_id, &ledger, session.device_id)
             .await?
+            && !(method == "GET" && path.split('?').next() == Some(REMOVAL_READ))
         {
             return Err(removed);
         }
@@ -162,6 +169,23 @@ impl Authenticated {
             Ok(())
         } else {
             Err(ServerError::Refused(decision))
+        }
+    }
+
+    /// Where the verified ledger removed this device (revoked, replaced, or retired after
+    /// either), if it did: only `GET /v1/ledger/removal` gets this far for a removed device.
+    pub(crate) fn removed_at(&self) -> Option<u64> {
+        let record = self
+            .ledger
+            .device(&DeviceId::from_bytes(self.session.device_id))?;
+        match record.state {
+            DeviceState::Revoked | DeviceState::Replaced | DeviceState::Retired => {
+                record.removed_at
+            }
+            DeviceState::Pending
+            | DeviceState::Review
+            | DeviceState::Active
+            | DeviceState::Suspended => None,
         }
     }
 

@@ -122,7 +122,7 @@ label: string | null,
  */
 fingerprint: string, } | { "kind": "recovery" } | { "kind": "organization" };
 
-export type RestrictionView = "suspended" | "in_review" | "account_locked";
+export type RestrictionView = "suspended" | "in_review" | "account_locked" | "refused_by_service";
 
 export type DeviceState = "pending" | "review" | "active" | "suspended" | "revoked" | "replaced" | "retired";
 

@@ -3,7 +3,8 @@
 //! compromised or buggy service could: a rewritten past entry (a fork), a shorter history (a
 //! rollback), a forged entry (an injected device), or entries withheld behind the true head; or
 //! it hands a device a sync-key copy of its choosing (`GET /v1/sync-keys/mine`), shows an
-//! enrollment request naming another device to replace, or swallows an approver's hand-over.
+//! enrollment request naming another device to replace, swallows an approver's hand-over, or
+//! refuses a device as removed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -44,6 +45,10 @@ pub enum Tamper {
     /// Put `bytes` in place of the removing entry a `device_removed`/`device_replaced` refusal
     /// carries.
     RemovalEntry { bytes: Vec<u8> },
+    /// Refuse every signed request (the push socket and ledger reads included) with 403
+    /// `device_removed`, carrying `entry` as the removing entry when given, without forwarding
+    /// it: a service that claims an active device was removed.
+    RefuseAsRemoved { entry: Option<Vec<u8>> },
 }
 
 /// The proxy; it serves until the test process ends.
@@ -138,6 +143,31 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
             }
             continue;
         }
+        let refusal = match &*tamper.lock().unwrap() {
+            Tamper::RefuseAsRemoved { entry } if !headers.is_empty() => {
+                let mut error = json!({
+                    "code": "device_removed",
+                    "message": "this device was removed from the account",
+                });
+                if let Some(entry) = entry {
+                    error["entry"] = json!(b64(entry));
+                }
+                Some(json!({ "error": error }).to_string())
+            }
+            _ => None,
+        };
+        if let Some(out) = refusal {
+            let head = format!(
+                "HTTP/1.1 403 X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                out.len()
+            );
+            if writer.write_all(head.as_bytes()).is_err()
+                || writer.write_all(out.as_bytes()).is_err()
+            {
+                return;
+            }
+            continue;
+        }
         let hold = match &*tamper.lock().unwrap() {
             Tamper::HoldCompletions { held } if method == "POST" && path.ends_with("/complete") => {
                 Some(held.clone())
@@ -216,7 +246,8 @@ fn rewrite(page: &Value, since: u64, tamper: &Tamper) -> Value {
         | Tamper::RefuseRotations
         | Tamper::EnrollmentReplaces { .. }
         | Tamper::HoldCompletions { .. }
-        | Tamper::RemovalEntry { .. } => {
+        | Tamper::RemovalEntry { .. }
+        | Tamper::RefuseAsRemoved { .. } => {
             return page.clone();
         }
         Tamper::Replace { seq, bytes } => {

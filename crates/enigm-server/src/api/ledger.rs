@@ -6,6 +6,11 @@
 //! the ledger itself to resolve and check the device it names before asking (the ledger holds
 //! public keys and states only; labels stay sealed under the sync key).
 //!
+//! `GET /v1/ledger/removal?since=N` is the same page for a removed device, which the service
+//! refuses everything else, but only up to the entry that removed it (that entry is its head):
+//! the device verifies its removal from the ledger itself before it erases its keys
+//! (DESIGN §14). A device that was not removed gets 404 `not_found`.
+//!
 //! `POST /v1/ledger` `{entries: [b64url…]}` appends entries that extend the current head. Each
 //! is decoded strictly and applied with `LedgerState::apply` (signatures, signer rules,
 //! lifecycle); the append then runs as a compare-and-swap on the head, in one transaction with
@@ -48,6 +53,11 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Post,
         path: "/v1/ledger",
         handler: |filter| on(filter, append),
+    },
+    Endpoint {
+        verb: Verb::Get,
+        path: "/v1/ledger/removal",
+        handler: |filter| on(filter, read_removal),
     },
 ];
 
@@ -120,18 +130,52 @@ async fn read(
     request: Authenticated,
 ) -> Result<Json<LedgerPage>, ServerError> {
     request.authorize(natural_operation(request.session.kind))?;
+    let head = request.account.head;
+    read_up_to(&state, &request, &uri, head).await
+}
+
+/// `GET /v1/ledger/removal`: a removed device's read, up to the entry that removed it (that
+/// entry is the page's head). It learns nothing written after its removal, and everything it
+/// needs to verify the removal itself; a device that was not removed has nothing to read here.
+async fn read_removal(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    request: Authenticated,
+) -> Result<Json<LedgerPage>, ServerError> {
+    let seq = request.removed_at().ok_or(ServerError::NotFound)?;
+    let head = state
+        .storage()
+        .ledger_entries(&request.account.account_id, seq, 1)
+        .await?
+        .into_iter()
+        .find(|stored| stored.seq == seq)
+        .map(|stored| StoredHead {
+            seq,
+            hash: stored.hash,
+        })
+        .ok_or_else(|| ServerError::Internal("removing entry missing".into()))?;
+    read_up_to(&state, &request, &uri, head).await
+}
+
+/// One page of the ledger from the query's `since`, cut at `head`.
+async fn read_up_to(
+    state: &AppState,
+    request: &Authenticated,
+    uri: &axum::http::Uri,
+    head: StoredHead,
+) -> Result<Json<LedgerPage>, ServerError> {
     let query = parse_query(uri.query())?;
     let entries = state
         .storage()
         .ledger_entries(&request.account.account_id, query.since, PAGE + 1)
         .await?;
-    let (entries, more) = page_at_head(entries, request.account.head);
+    let (entries, more) = page_at_head(entries, head);
     Ok(Json(LedgerPage {
         entries: entries
             .iter()
             .map(|entry| encode_b64(&entry.bytes))
             .collect(),
-        head: head_json(request.account.head),
+        head: head_json(head),
         more,
     }))
 }
