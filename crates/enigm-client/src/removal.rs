@@ -40,13 +40,18 @@ impl Engine {
     }
 
     async fn record_removal(&self, entry: Option<String>) -> Result<ClientError, ClientError> {
-        let Some(me) = self
-            .with_store_blocking(|store| store.device_secrets())
-            .await?
-            .map(|secrets| secrets.device_id())
-        else {
-            // Nothing left to erase: a profile whose keys are gone already has its mark.
-            return Err(ClientError::ServiceRefusesDevice);
+        // The same news may arrive twice (a refusal, then the push): the first mark stands.
+        let known = self
+            .with_store_blocking(|store| {
+                Ok(match store.revoked()? {
+                    Some(mark) => Err(removal_error(store, &mark)?),
+                    None => Ok(store.device_secrets()?.map(|secrets| secrets.device_id())),
+                })
+            })
+            .await?;
+        let Some(me) = known? else {
+            // No keys and no mark: nothing to erase, and nothing verified.
+            return Ok(ClientError::ServiceRefusesDevice);
         };
         // A local ledger that no longer verifies proves nothing.
         let local = self.local_state().await.ok().flatten();
