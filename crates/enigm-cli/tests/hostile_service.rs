@@ -202,6 +202,65 @@ async fn a_service_that_refuses_an_active_device_cannot_make_it_erase_itself() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_device_pins_nothing_from_a_ledger_that_skips_the_vouched_head() {
+    let server = ServerProcess::start();
+    let hostile = HostileService::start(server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let username = "joan.joining";
+    let password = Zeroizing::new(PASSWORD.to_owned());
+    let laptop = Engine::with_store(
+        Store::open_with_key(&dir.path().join("laptop"), &StoreKey::generate()).unwrap(),
+        ServiceClient::new(&format!("http://{}", server.addr)).unwrap(),
+    );
+    laptop.register(username, &password).await.unwrap();
+
+    // The joining desk talks to a service that shows it the ledger as it was before the
+    // approval: a valid ledger, but not the one the laptop vouched for with this desk added.
+    hostile.set(Tamper::RollBackTo { seq: 0 });
+    let desk_dir = dir.path().join("desk");
+    let key = *StoreKey::generate().as_bytes();
+    let desk = Engine::with_store(
+        Store::open_with_key(&desk_dir, &StoreKey::from_bytes(key)).unwrap(),
+        ServiceClient::new(&hostile.url()).unwrap(),
+    );
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let joining = tokio::spawn({
+        let (desk, password) = (desk.clone(), password.clone());
+        async move {
+            let mut sender = Some(sender);
+            desk.enroll(
+                username,
+                &password,
+                "linux",
+                |event| {
+                    let enigm_client::EnrollEvent::Request { id } = event;
+                    if let Some(sender) = sender.take() {
+                        sender.send(id.clone()).unwrap();
+                    }
+                },
+                async |_| true,
+            )
+            .await
+        }
+    });
+    let id = receiver.await.unwrap();
+    laptop
+        .approve_enrollment(&id, async |_| true)
+        .await
+        .unwrap();
+    let error = joining.await.unwrap().unwrap_err();
+    assert_eq!(error.code(), "ledger_rejected", "{error}");
+    assert!(error.to_string().contains("vouched"), "{error}");
+    let store = Store::open_with_key(&desk_dir, &StoreKey::from_bytes(key)).unwrap();
+    assert_eq!(store.pinned_head().unwrap(), None, "nothing pinned");
+    assert!(store.ledger_entries().unwrap().is_empty(), "nothing stored");
+    assert!(store.sync_key().unwrap().is_none(), "no sync key kept");
+    drop(store);
+    // The desk is not stuck: it can give up joining.
+    desk.abandon_joining().await.unwrap();
+}
+
 /// The raw bytes of entry `seq` as the real service has them.
 fn fetch_entry(
     http: &Http,

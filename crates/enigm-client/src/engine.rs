@@ -71,6 +71,24 @@ pub(crate) enum LedgerRead {
     UpToRemoval,
 }
 
+/// A ledger the service presented beyond the pinned head, verified but not pinned yet.
+pub(crate) struct Presented {
+    /// The verified state at the presented head.
+    pub(crate) state: LedgerState,
+    /// The sequence number of the first new entry (as many entries were stored before).
+    first_new: u64,
+    /// The entries beyond the pinned head.
+    new_entries: Vec<LedgerEntry>,
+}
+
+impl Presented {
+    /// Entry `seq`, if it is one of the new ones.
+    pub(crate) fn new_entry(&self, seq: u64) -> Option<&LedgerEntry> {
+        let index = usize::try_from(seq.checked_sub(self.first_new)?).ok()?;
+        self.new_entries.get(index)
+    }
+}
+
 /// What a signed request does when the service refuses this device as removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Removals {
@@ -334,6 +352,23 @@ impl Engine {
         username: &str,
         password: &Zeroizing<String>,
     ) -> Result<SavedSession, ClientError> {
+        let saved = self.sign_in(username, password).await?;
+        if saved.kind == "full" {
+            self.sync().await?;
+        }
+        Ok(saved)
+    }
+
+    /// [`Engine::login`] without the sync that follows a full session: for a device that must
+    /// check the ledger against what it was told before it pins anything (a joining device).
+    ///
+    /// # Errors
+    /// As [`Engine::login`].
+    pub(crate) async fn sign_in(
+        &self,
+        username: &str,
+        password: &Zeroizing<String>,
+    ) -> Result<SavedSession, ClientError> {
         let device = self.device().await?;
         let start = ClientLogin::start(&mut OsRng, password.as_bytes())
             .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
@@ -406,9 +441,6 @@ impl Engine {
         .await?;
         tracing::info!(kind = %saved.kind, "signed in");
         self.remember_password(password).await?;
-        if saved.kind == "full" {
-            self.sync().await?;
-        }
         Ok(saved)
     }
 
@@ -578,6 +610,18 @@ impl Engine {
         &self,
         read: LedgerRead,
     ) -> Result<LedgerState, ClientError> {
+        let presented = self.presented(read).await?;
+        self.pin(&presented).await?;
+        Ok(presented.state)
+    }
+
+    /// What the service presents beyond the pinned head (through `read`), verified against the
+    /// pin but not pinned yet: [`Engine::pin`] pins it once the caller's own checks pass.
+    ///
+    /// # Errors
+    /// [`ClientError::LedgerRejected`] for a fork, a rollback, a bad signature or rule, or a
+    /// head the entries do not reach (hidden entries); the service's refusals.
+    pub(crate) async fn presented(&self, read: LedgerRead) -> Result<Presented, ClientError> {
         let account_id = self
             .with_store_blocking(|store| store.account_id())
             .await?
@@ -612,17 +656,35 @@ impl Engine {
                 "the service's head is not where its entries lead (entries withheld)",
             ));
         }
-        let head = PinnedHead {
-            seq: state.head().seq,
-            hash: state.head().hash.0,
-        };
-        if !new_entries.is_empty() {
-            let bytes: Vec<Vec<u8>> = new_entries.iter().map(LedgerEntry::encode).collect();
-            self.with_store_blocking(move |store| store.append_ledger(first_new, &bytes, head))
-                .await?;
-            tracing::info!(seq = head.seq, "ledger verified and pinned");
+        Ok(Presented {
+            state,
+            first_new,
+            new_entries,
+        })
+    }
+
+    /// Stores `presented`'s new entries and pins its head, in one store transaction.
+    ///
+    /// # Errors
+    /// The store's errors (nothing is pinned then).
+    pub(crate) async fn pin(&self, presented: &Presented) -> Result<(), ClientError> {
+        if presented.new_entries.is_empty() {
+            return Ok(());
         }
-        Ok(state)
+        let head = PinnedHead {
+            seq: presented.state.head().seq,
+            hash: presented.state.head().hash.0,
+        };
+        let first_new = presented.first_new;
+        let bytes: Vec<Vec<u8>> = presented
+            .new_entries
+            .iter()
+            .map(LedgerEntry::encode)
+            .collect();
+        self.with_store_blocking(move |store| store.append_ledger(first_new, &bytes, head))
+            .await?;
+        tracing::info!(seq = head.seq, "ledger verified and pinned");
+        Ok(())
     }
 
     /// The service's whole ledger, verified here but not pinned: what a device that is not in

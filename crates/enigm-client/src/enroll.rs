@@ -55,7 +55,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use zeroize::Zeroizing;
 
-use crate::engine::{b64, unb64};
+use crate::engine::{LedgerRead, b64, unb64};
 use crate::view::{DeviceList, DeviceView, hex_opt};
 use crate::{ClientError, Engine};
 
@@ -1016,9 +1016,9 @@ impl Engine {
         }
     }
 
-    /// New device, after both MACs: waits for the hand-over, signs in for a full session
-    /// (which syncs and pins the ledger), checks the ledger extends the vouched head with this
-    /// device's entry, and keeps the sync key.
+    /// New device, after both MACs: waits for the hand-over, signs in for a full session,
+    /// checks the service's ledger extends the vouched head with this device's entry before it
+    /// pins anything, and keeps the sync key.
     async fn finish_new_device(
         &self,
         id: &str,
@@ -1029,11 +1029,20 @@ impl Engine {
         let view = self.wait_past(id, Stage::Confirmed, wake).await?;
         if view.state != Stage::Completed {
             // The approver may have appended this device and died before the hand-over.
-            let session = self.login(username, password).await?;
-            self.set_pending(None).await?;
+            let session = self.sign_in(username, password).await?;
             if session.kind == "full" {
+                if let (Some(approver_mac), Some(approver)) =
+                    (&view.approver_mac, view.approver_id()?)
+                {
+                    let claim_hash = hex32(&approver_mac.head.hash)?;
+                    self.pin_vouched(approver_mac.head.seq, claim_hash, approver)
+                        .await?;
+                }
+                self.sync().await?;
+                self.set_pending(None).await?;
                 return Err(ClientError::EnrolledWithoutSyncKey);
             }
+            self.set_pending(None).await?;
             return self.closed_or_out_of_turn(&view).await;
         }
         let (Some(approver_mac), Some(sealed), Some(approver)) =
@@ -1047,26 +1056,58 @@ impl Engine {
         let claim_hash = hex32(&approver_mac.head.hash)?;
         let sealed = SealedSyncKey::from_bytes(&unb64(sealed)?)
             .map_err(ClientError::EnrollmentVerification)?;
-        let session = self.login(username, password).await?;
+        let session = self.sign_in(username, password).await?;
         if session.kind != "full" {
             return Err(ClientError::LedgerInconsistent(
                 "the enrollment completed but this device is not in the ledger",
             ));
         }
+        self.pin_vouched(claim_seq, claim_hash, approver).await?;
+        // What a full sign-in does next: the sync key and the labels, on the ledger just pinned.
+        self.sync().await?;
         let device = self.device().await?;
         let account_id = self.account_id().await?;
-        let entries = self
+        let key = sealed
+            .open(&account_id, &device)
+            .map_err(ClientError::EnrollmentVerification)?;
+        self.with_store_blocking(move |store| store.save_sync_key(&key))
+            .await?;
+        self.set_pending(None).await?;
+        tracing::info!("enrolled: this device is active");
+        Ok(EnrollmentOutcome::Active)
+    }
+
+    /// New device, signed in as a device of the account: verifies the service's ledger and
+    /// pins it only when it adds this device, approved by `approver`, right on the head the
+    /// approver vouched for (`claim_seq`, `claim_hash`). Otherwise nothing is pinned, so the
+    /// profile can still give up joining or retry.
+    ///
+    /// # Errors
+    /// [`ClientError::LedgerRejected`] when the ledger does not verify or does not add this
+    /// device on the vouched head; the service's refusals; the store's errors.
+    async fn pin_vouched(
+        &self,
+        claim_seq: u64,
+        claim_hash: [u8; 32],
+        approver: DeviceId,
+    ) -> Result<(), ClientError> {
+        let presented = self.presented(LedgerRead::Account).await?;
+        let stored = self
             .with_store_blocking(|store| store.ledger_entries())
             .await?;
         let entry_at = |seq: u64| -> Result<LedgerEntry, ClientError> {
+            if let Some(entry) = presented.new_entry(seq) {
+                return Ok(entry.clone());
+            }
             let bytes = usize::try_from(seq)
                 .ok()
-                .and_then(|index| entries.get(index))
+                .and_then(|index| stored.get(index))
                 .ok_or(ClientError::LedgerInconsistent(
                     "the ledger does not reach the head the approving device vouched for",
                 ))?;
             LedgerEntry::decode(bytes).map_err(ClientError::LedgerRejected)
         };
+        let device = self.device().await?;
         let vouched = entry_at(claim_seq)?;
         let added = entry_at(claim_seq.saturating_add(1))?;
         let extends = vouched.hash().0 == claim_hash
@@ -1080,14 +1121,7 @@ impl Engine {
                 "the ledger does not add this device on the head the approving device vouched for",
             ));
         }
-        let key = sealed
-            .open(&account_id, &device)
-            .map_err(ClientError::EnrollmentVerification)?;
-        self.with_store_blocking(move |store| store.save_sync_key(&key))
-            .await?;
-        self.set_pending(None).await?;
-        tracing::info!("enrolled: this device is active");
-        Ok(EnrollmentOutcome::Active)
+        self.pin(&presented).await
     }
 
     /// New device: a request that closed (or moved out of turn) while waiting.
