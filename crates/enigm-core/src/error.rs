@@ -207,6 +207,13 @@ pub enum Error {
         /// Sequence number of the offending entry.
         seq: u64,
     },
+    /// A device entering the ledger has a low-order X25519 agreement key: anything sealed to it
+    /// would be sealed under an all-zero shared secret, readable by anyone.
+    #[error("ledger entry {seq} introduces a device whose agreement key is a low-order point")]
+    LedgerLowOrderAgreementKey {
+        /// Sequence number of the offending entry.
+        seq: u64,
+    },
     /// The presented ledger disagrees with the pinned head at the same sequence number.
     #[error("ledger fork at entry {seq}: the presented history differs from the verified one")]
     LedgerFork {

@@ -153,9 +153,19 @@ pub struct AgreementPublicKey(x25519_dalek::PublicKey);
 
 impl AgreementPublicKey {
     /// Wraps a 32-byte X25519 public key. Low-order points are caught at agreement time
-    /// ([`Error::NonContributoryKeyAgreement`]), where the check is exact.
+    /// ([`Error::NonContributoryKeyAgreement`]), and refused when a device enters the ledger
+    /// ([`AgreementPublicKey::is_low_order`]), so no device is sealed to one.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(x25519_dalek::PublicKey::from(bytes))
+    }
+
+    /// Whether this is a low-order point (the all-zero key among them): X25519 with it gives
+    /// the all-zero shared secret whatever the other side's secret, so a secret sealed to it is
+    /// readable by anyone. Checked as X25519 does, with a fixed scalar: a clamped scalar is a
+    /// multiple of the cofactor, so the product is the identity exactly for low-order points.
+    pub fn is_low_order(&self) -> bool {
+        let probe = x25519_dalek::StaticSecret::from([0x42; 32]);
+        !probe.diffie_hellman(&self.0).was_contributory()
     }
 
     /// The 32-byte encoding.
@@ -386,5 +396,24 @@ mod tests {
         assert_eq!(*ab, *ba);
         let zero = AgreementPublicKey::from_bytes([0; 32]);
         assert_eq!(a.agree(&zero), Err(Error::NonContributoryKeyAgreement));
+    }
+
+    #[test]
+    fn low_order_agreement_keys_are_told_apart_from_honest_ones() {
+        let order_8: [u8; 32] =
+            hex::decode("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        for weak in [[0u8; 32], one, order_8] {
+            assert!(
+                AgreementPublicKey::from_bytes(weak).is_low_order(),
+                "{weak:?}"
+            );
+        }
+        let honest = DeviceSecrets::generate(&mut OsRng).public().agreement;
+        assert!(!honest.is_low_order());
     }
 }

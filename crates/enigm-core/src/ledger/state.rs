@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 use ed25519_dalek::Signature;
 
 use crate::Error;
-use crate::identity::{DeviceId, DevicePublicKeys, SigningPublicKey};
+use crate::identity::{AgreementPublicKey, DeviceId, DevicePublicKeys, SigningPublicKey};
 use crate::lifecycle::{DeviceState, LifecycleEvent, transition};
 
 use super::entry::{AccountId, EntryHash, EntryKind, LedgerEntry, RevokeReason, Signer};
@@ -205,6 +205,7 @@ impl LedgerState {
             |_| Err(Error::LedgerUnexpectedSignature { seq }),
         )?;
         require_torsion_free(seq, &first_device.signing)?;
+        require_contributory(seq, &first_device.agreement)?;
         require_torsion_free(seq, recovery_pub)?;
         let state = transition(
             DeviceState::Pending,
@@ -420,6 +421,7 @@ impl LedgerState {
             return Err(Error::LedgerDuplicateDevice { seq });
         }
         require_torsion_free(seq, &keys.signing)?;
+        require_contributory(seq, &keys.agreement)?;
         let state = transition(
             DeviceState::Pending,
             LifecycleEvent::Approve { needs_review },
@@ -590,6 +592,16 @@ fn require_torsion_free(seq: u64, key: &SigningPublicKey) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::LedgerKeyNotTorsionFree { seq })
+    }
+}
+
+/// Refuses a low-order agreement key: every secret sealed to a device (the account sync key)
+/// is sealed to the key the ledger holds for it, so the ledger is where such keys are stopped.
+fn require_contributory(seq: u64, key: &AgreementPublicKey) -> Result<(), Error> {
+    if key.is_low_order() {
+        Err(Error::LedgerLowOrderAgreementKey { seq })
+    } else {
+        Ok(())
     }
 }
 
@@ -1014,6 +1026,36 @@ mod tests {
             ),
             Err(Error::LedgerBadSignature { seq: 2 })
         );
+    }
+
+    #[test]
+    fn low_order_agreement_keys_cannot_enter_the_ledger() {
+        // The all-zero point (order 2 on the curve's twist and curve alike) and a point of
+        // order 8: sealing to either gives an all-zero shared secret, whatever the sender's key.
+        let order_8: [u8; 32] =
+            hex::decode("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        for weak in [[0u8; 32], order_8] {
+            let keys = DevicePublicKeys {
+                signing: device(5).public().signing,
+                agreement: AgreementPublicKey::from_bytes(weak),
+            };
+            let mut history = History::new();
+            let entry = history.draft(
+                EntryKind::AddDevice {
+                    device: keys,
+                    approved_by: id(1),
+                    replaces: None,
+                },
+                &[Key::Device(&device(1)), Key::Device(&device(5))],
+            );
+            assert_eq!(
+                history.state.apply(&[entry]),
+                Err(Error::LedgerLowOrderAgreementKey { seq: 1 })
+            );
+        }
     }
 
     #[test]
