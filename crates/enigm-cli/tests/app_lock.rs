@@ -2,7 +2,8 @@
 //! this device (it works with the service down), wrong passwords make the next try wait and
 //! say for how long, the lock and the wait survive a restart, and a profile from before the
 //! Lock unlocks by signing in with the service, saying so when it cannot be reached. Locking
-//! stops nothing: a revocation while locked still reaches the device and erases its keys.
+//! stops nothing: a revocation while locked still reaches the device and erases its keys; but a
+//! locked app is sent no device list, and the steps of joining an account wait for the unlock.
 
 use crate::common;
 
@@ -278,18 +279,24 @@ async fn a_revocation_while_locked_still_erases_this_devices_keys() {
     let watching = tokio::spawn({
         let engine = engine.clone();
         async move {
-            engine
+            let mut updates = Vec::new();
+            let ended = engine
                 .watch(|update| {
                     if matches!(update, WatchUpdate::Online) {
                         let _ = online.send(());
                     }
+                    updates.push(update.clone());
                 })
-                .await
+                .await;
+            (ended, updates)
         }
     });
     tokio::time::timeout(Duration::from_secs(30), connected.recv())
         .await
         .expect("the locked app keeps its push connection");
+    // The device list changes while the app is locked: the engine follows it, but the window
+    // is sent nothing of it (no labels, no devices) until it is unlocked.
+    add_device(&http, &other_session, account_id, &other);
     let state = ledger(&http, &other_session, &other);
     let mut revoke = state.next_entry(EntryKind::Revoke {
         device: this.device_id(),
@@ -298,18 +305,68 @@ async fn a_revocation_while_locked_still_erases_this_devices_keys() {
     revoke.sign_device(&account_id, &other);
     append(&http, &other_session, &other, &revoke);
 
-    let ended = tokio::time::timeout(Duration::from_secs(30), watching)
+    let (ended, updates) = tokio::time::timeout(Duration::from_secs(30), watching)
         .await
         .expect("the locked app hears the revocation")
-        .unwrap()
         .unwrap();
+    let ended = ended.unwrap();
     assert!(matches!(ended, SessionState::Revoked { .. }), "{ended:?}");
+    assert!(
+        !updates
+            .iter()
+            .any(|update| matches!(update, WatchUpdate::Devices { .. })),
+        "a device list reached the locked window: {updates:?}"
+    );
     let store = profile.store();
     assert!(store.device_secrets().unwrap().is_none(), "keys erased");
     assert!(
         store.password_verifier().unwrap().is_none(),
         "no hash of the password is kept either"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn joining_steps_wait_until_the_app_is_unlocked() {
+    let server = ServerProcess::start();
+    let url = format!("http://{}", server.addr);
+    let username = "jill.joining";
+    tokio::task::block_in_place(|| enigm::register(&Http::new(server.addr), username, PASSWORD));
+    let profile = Profile::new();
+    let engine = profile.engine(&url);
+    // Listing what it could replace signs the desk in to enroll: it has an account to hide.
+    let devices = engine
+        .replaceable_devices(username, &password(PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 1);
+    engine.lock().await.unwrap();
+
+    let error = engine
+        .replaceable_devices(username, &password(PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "locked", "replaceable_devices: {error}");
+    let error = engine
+        .enroll(
+            username,
+            &password(PASSWORD),
+            "linux",
+            |_| {},
+            async |_| true,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "locked", "enroll: {error}");
+    let error = engine.abandon_joining().await.unwrap_err();
+    assert_eq!(error.code(), "locked", "abandon_joining: {error}");
+    let store = profile.store();
+    assert!(store.session().unwrap().is_some(), "nothing was signed out");
+    assert!(store.lock_state().unwrap().locked, "still locked");
+    drop(store);
+
+    // Unlocked, the desk can give up joining.
+    engine.unlock(None, &password(PASSWORD)).await.unwrap();
+    engine.abandon_joining().await.unwrap();
 }
 
 /// The same with the real OS keychain, as the app runs: the store's key comes from the Secret

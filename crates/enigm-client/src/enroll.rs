@@ -420,7 +420,9 @@ impl Engine {
         F: FnOnce(ShortCodeView) -> Fut,
         Fut: Future<Output = bool>,
     {
-        let session = self.login(username, password).await?;
+        self.ensure_unlocked().await?;
+        // No sync yet: a resumed request checks the ledger against the vouched head first.
+        let session = self.sign_in(username, password).await?;
         if let Some(outcome) = self.resume_pending(username, password).await? {
             return Ok(outcome);
         }
@@ -578,6 +580,7 @@ impl Engine {
         username: &str,
         password: &Zeroizing<String>,
     ) -> Result<Vec<DeviceView>, ClientError> {
+        self.ensure_unlocked().await?;
         let session = self.login(username, password).await?;
         if session.kind == "full" {
             return Err(ClientError::AlreadyRegistered);
@@ -599,6 +602,7 @@ impl Engine {
     /// [`ClientError::NotAllowed`] when this device already belongs to the account (it is
     /// removed from the device list instead); the store's errors.
     pub async fn abandon_joining(&self) -> Result<(), ClientError> {
+        self.ensure_unlocked().await?;
         if self.has_verified_ledger().await? {
             return Err(ClientError::NotAllowed(
                 "this computer already belongs to the account; remove it from the device list instead",

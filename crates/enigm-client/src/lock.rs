@@ -8,7 +8,11 @@
 //! Lock has no verifier: unlocking it signs in with the service instead, which then saves one.
 //!
 //! Locking changes nothing else: the session and its push watch keep running, so a revocation
-//! while locked still erases this device's keys.
+//! while locked still erases this device's keys. But nothing of the account reaches a locked
+//! window: the watch sends it no device list (the list carries the devices' labels), and the
+//! steps of joining an account (enrolling, listing the devices to replace, giving up) are
+//! refused with [`ClientError::Locked`] until the password is given again. The app's other
+//! commands check the Lock before they reach the engine.
 //!
 //! The app also locks itself after some minutes without use ([`LockStatus::auto_lock_minutes`],
 //! kept in the store; the app watches for activity, since only it sees the keyboard and mouse).
@@ -62,6 +66,28 @@ impl Engine {
         .map_err(|_| ClientError::Task)?
         .map_err(ClientError::Protocol)?;
         self.with_store_blocking(move |store| store.save_password_verifier(&verifier))
+            .await
+    }
+
+    /// Refuses with [`ClientError::Locked`] while the app is locked: for the steps that act on
+    /// the account behind the Lock (joining it, listing its devices to replace, giving up
+    /// joining, which erases the profile).
+    ///
+    /// # Errors
+    /// [`ClientError::Locked`]; the store's errors.
+    pub(crate) async fn ensure_unlocked(&self) -> Result<(), ClientError> {
+        if self.is_locked().await? {
+            return Err(ClientError::Locked);
+        }
+        Ok(())
+    }
+
+    /// Whether the app is locked now.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub(crate) async fn is_locked(&self) -> Result<bool, ClientError> {
+        self.with_store_blocking(|store| Ok(store.lock_state()?.locked))
             .await
     }
 

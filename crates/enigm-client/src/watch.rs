@@ -3,10 +3,11 @@
 //!
 //! Ledger news is never taken on the service's word: a `ledger_appended` or
 //! `device_state_changed` event makes the engine sync and verify, and the observer sees the
-//! verified device list. A `session_ended` with reason `revoked` erases this device's keys once
-//! the removal verifies against this device's own ledger (see `removal.rs`); the profile keeps
-//! the mark of when and why, and who removed it. A removal that does not verify erases nothing:
-//! the state becomes `restricted` (`refused_by_service`).
+//! verified device list (not while the app is locked: the list carries the devices' labels).
+//! A `session_ended` with reason `revoked` erases this device's keys once the removal verifies
+//! against this device's own ledger (see `removal.rs`); the profile keeps the mark of when and
+//! why, and who removed it. A removal that does not verify erases nothing: the state becomes
+//! `restricted` (`refused_by_service`).
 //! A recovery elsewhere (`recovery_started`, the `Recover` entry's events, then
 //! `session_ended{recovery}`) ends this session: the old session can no longer read the ledger,
 //! so the engine does not try; the state becomes `recovering_elsewhere` (sign in again with the
@@ -315,6 +316,22 @@ impl Engine {
         }
     }
 
+    /// Syncs the ledger (and with it this device's newest sync key), and tells the observer the
+    /// verified list unless the app is locked: the list carries the devices' labels, and a
+    /// locked window shows nothing of the account (it reads the list again once unlocked).
+    async fn sync_and_show(
+        &self,
+        observer: &mut impl FnMut(&WatchUpdate),
+    ) -> Result<(), ClientError> {
+        // Asked before the sync too: a removal it verifies erases the Lock with the keys.
+        let locked = self.is_locked().await?;
+        let list = self.sync().await?;
+        if !locked && !self.is_locked().await? {
+            observer(&WatchUpdate::Devices { list });
+        }
+        Ok(())
+    }
+
     /// One connection: open, then handle events until it closes.
     async fn listen(
         &self,
@@ -333,9 +350,7 @@ impl Engine {
         let mut revoked_by_recovery = false;
         // Whatever happened while offline: catch up once.
         if matches!(state, SessionState::Active { .. }) {
-            observer(&WatchUpdate::Devices {
-                list: self.sync().await?,
-            });
+            self.sync_and_show(observer).await?;
         }
         while let Some(message) = socket.next().await {
             let Ok(Message::Text(text)) = message else {
@@ -358,9 +373,7 @@ impl Engine {
                 | PushEvent::SyncKeyRotated
                 | PushEvent::SharedUpdated => {
                     if matches!(state, SessionState::Active { .. }) {
-                        observer(&WatchUpdate::Devices {
-                            list: self.sync().await?,
-                        });
+                        self.sync_and_show(observer).await?;
                     }
                 }
                 PushEvent::EnrollmentRequested { id } => {
