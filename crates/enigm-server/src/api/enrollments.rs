@@ -281,10 +281,8 @@ async fn create(
     let config = state.config();
     throttle(
         &state,
-        &[(
-            &format!("enroll:{}", hex::encode(account_id)),
-            config.enrollment_backoff,
-        )],
+        &format!("enroll:{}", hex::encode(account_id)),
+        config.enrollment_backoff,
     )
     .await?;
 
