@@ -90,6 +90,27 @@ impl AppState {
         ))
     }
 
+    /// Audits a change that storage has already committed. The change stands whatever
+    /// happens here, so a failed audit write must not turn its answer into an error (the
+    /// client would retry what happened, and the push and follow-ups would be skipped): the
+    /// loss is logged, loudly, instead.
+    pub(crate) async fn audit_committed(
+        &self,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        account: &AccountId,
+        device: Option<&[u8; 16]>,
+    ) {
+        if let Err(error) = self.audit(action, outcome, account, device).await {
+            let account = pseudonym(&self.secrets().service_logs, PseudonymKind::Account, account);
+            tracing::error!(
+                %account,
+                code = error.code(),
+                "a committed change was not audited: the audit trail misses a record"
+            );
+        }
+    }
+
     /// The audit chain of `account` (an account pseudonym) from record 0, signed by the
     /// service's audit key: at most [`MAX_EXPORT_RECORDS`] records, as of now.
     pub(crate) async fn audit_export(

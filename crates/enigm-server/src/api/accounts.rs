@@ -308,13 +308,13 @@ async fn register_finish(
         CreateOutcome::Created => {
             tracing::info!(%account, "account registered");
             state
-                .audit(
+                .audit_committed(
                     AuditAction::AccountRegistered,
                     AuditOutcome::Success,
                     &account_id,
                     Some(genesis_device.as_bytes()),
                 )
-                .await?;
+                .await;
             Ok((
                 StatusCode::CREATED,
                 Json(RegisterFinishReply {

@@ -337,13 +337,13 @@ async fn create(
         }
     }
     state
-        .audit(
+        .audit_committed(
             AuditAction::EnrollmentRequested,
             AuditOutcome::Success,
             &account_id,
             Some(&request.session.device_id),
         )
-        .await?;
+        .await;
     log_step(&state, &stored, "requested");
     tokio::spawn(expire_later(state.clone(), id, expires_at));
     let event = PushEvent::EnrollmentRequested {
@@ -716,13 +716,13 @@ async fn announce(
 ) -> Result<(), ServerError> {
     if let Some(action) = action {
         state
-            .audit(
+            .audit_committed(
                 action,
                 AuditOutcome::Success,
                 &stored.account_id,
                 Some(&stored.device_id),
             )
-            .await?;
+            .await;
     }
     log_step(state, stored, next.as_str());
     let event = PushEvent::EnrollmentUpdated {

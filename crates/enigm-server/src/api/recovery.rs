@@ -372,7 +372,7 @@ async fn finish(
         .reset_rate_limit(&account_limit_key(&pending.lookup_key))
         .await?;
     state
-        .audit(
+        .audit_committed(
             AuditAction::LedgerAppended {
                 kind: entry_code(&entry.kind)?,
             },
@@ -380,15 +380,15 @@ async fn finish(
             &account_id,
             Some(new_device_id.as_bytes()),
         )
-        .await?;
+        .await;
     state
-        .audit(
+        .audit_committed(
             AuditAction::RecoveryCompleted,
             AuditOutcome::Success,
             &account_id,
             Some(new_device_id.as_bytes()),
         )
-        .await?;
+        .await;
     let logs = &state.secrets().service_logs;
     tracing::info!(
         account = %pseudonym(logs, PseudonymKind::Account, &account_id),

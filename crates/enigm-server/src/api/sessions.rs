@@ -160,13 +160,13 @@ async fn end(
     )
     .await;
     state
-        .audit(
+        .audit_committed(
             AuditAction::SessionEnded,
             AuditOutcome::Success,
             &request.account.account_id,
             Some(&request.session.device_id),
         )
-        .await?;
+        .await;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -568,13 +568,13 @@ async fn login_finish(
     state.storage().insert_session(session.clone()).await?;
     note_seen(&state, &session, &ledger, now).await?;
     state
-        .audit(
+        .audit_committed(
             AuditAction::LoginSucceeded,
             AuditOutcome::Success,
             &account_id,
             Some(device_id.as_bytes()),
         )
-        .await?;
+        .await;
     let logs = &state.secrets().service_logs;
     tracing::info!(
         account = %pseudonym(logs, PseudonymKind::Account, &account_id),

@@ -256,13 +256,13 @@ async fn rotate(
         }
     }
     state
-        .audit(
+        .audit_committed(
             AuditAction::SyncKeyRotated,
             AuditOutcome::Success,
             &account_id,
             Some(&request.session.device_id),
         )
-        .await?;
+        .await;
     tracing::info!(
         account = %request.account_pseudonym(&state),
         epoch = body.epoch,
