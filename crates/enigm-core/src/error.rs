@@ -291,6 +291,10 @@ pub enum Error {
     /// An audit export's signature does not verify: it was altered after signing.
     #[error("audit export signature is invalid")]
     AuditExportBadSignature,
+    /// An audit export's records run past the chain head it names, or reach it with another
+    /// hash, or its `complete` flag contradicts them.
+    #[error("audit export does not match the chain head it names")]
+    AuditExportHeadMismatch,
     /// An OPAQUE protocol message has the wrong length or is not a valid encoding.
     #[error("OPAQUE message is malformed")]
     OpaqueMalformedMessage,
