@@ -92,10 +92,10 @@ impl AppState {
         ))
     }
 
-    /// Audits a change that storage has already committed. The change stands whatever
-    /// happens here, so a failed audit write must not turn its answer into an error (the
-    /// client would retry what happened, and the push and follow-ups would be skipped): the
-    /// loss is logged, loudly, instead.
+    /// Audits a change that storage has already committed, or an event audited off the
+    /// request path. The change stands whatever happens here, so a failed audit write must not
+    /// turn its answer into an error (the client would retry what happened, and the push and
+    /// follow-ups would be skipped): the loss is logged, loudly, instead.
     pub(crate) async fn audit_committed(
         &self,
         action: AuditAction,

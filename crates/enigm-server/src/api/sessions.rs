@@ -347,25 +347,23 @@ async fn proven_device(
 fn audit_wait(state: &AppState, lookup_key: [u8; 32], budget: Budget) {
     let state = state.clone();
     tokio::spawn(async move {
-        let audited = async {
-            if let Some(account) = state.storage().account_by_lookup_key(&lookup_key).await? {
-                let device = match &budget {
-                    Budget::Account => None,
-                    Budget::Device(device) => Some(device),
-                };
+        let device = match &budget {
+            Budget::Account => None,
+            Budget::Device(device) => Some(device),
+        };
+        match state.storage().account_by_lookup_key(&lookup_key).await {
+            Ok(Some(account)) => {
                 state
-                    .audit(
+                    .audit_committed(
                         AuditAction::LoginRateLimited,
                         AuditOutcome::Denied,
                         &account.account_id,
                         device,
                     )
-                    .await?;
+                    .await;
             }
-            Ok::<(), ServerError>(())
-        };
-        if let Err(error) = audited.await {
-            tracing::warn!(code = error.code(), "a login wait was not audited");
+            Ok(None) => {}
+            Err(error) => tracing::warn!(code = error.code(), "a login wait was not audited"),
         }
     });
 }
@@ -504,14 +502,19 @@ async fn login_finish(
             }
         }
         if let Some(account_id) = pending.account_id {
-            state
-                .audit(
-                    AuditAction::LoginFailed,
-                    AuditOutcome::Denied,
-                    &account_id,
-                    None,
-                )
-                .await?;
+            // Off the request path: only existing accounts are audited, and the write must not
+            // show in the response time.
+            let state = state.clone();
+            tokio::spawn(async move {
+                state
+                    .audit_committed(
+                        AuditAction::LoginFailed,
+                        AuditOutcome::Denied,
+                        &account_id,
+                        None,
+                    )
+                    .await;
+            });
         }
         return Err(ServerError::InvalidCredentials);
     };
