@@ -9,7 +9,9 @@ use common::hostile::{HostileService, Tamper};
 use common::{Http, ServerProcess};
 use enigm_client::{Engine, ServiceClient};
 use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::{EntryKind, RevokeReason};
+use enigm_core::ledger::{EntryHash, EntryKind, Head, RevokeReason};
+use enigm_core::sync_copy::SignedSyncKey;
+use enigm_core::sync_key::SyncKey;
 use enigm_store::{Store, StoreKey};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
@@ -121,4 +123,86 @@ fn fetch_entry(
     )
     .json();
     enigm::unb64(page["entries"][seq].as_str().unwrap())
+}
+
+/// A hostile service hands the laptop a sync key of its own choosing, sealed to the laptop's
+/// real X25519 key (which the service knows): unsigned, signed by a stranger, by a device
+/// revoked since (naming a head where it was still active), for another account, or naming a
+/// head the laptop never verified. The engine refuses each as `sync_key_refused`, keeps the key
+/// it holds, and syncs normally once the service is honest again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_sync_key_sealed_to_the_device_is_refused_and_nothing_is_stored() {
+    let server = ServerProcess::start();
+    let hostile = HostileService::start(server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let laptop = DeviceSecrets::generate(&mut OsRng);
+    store.save_device_secrets(&laptop).unwrap();
+    let engine = Engine::with_store(store, ServiceClient::new(&hostile.url()).unwrap());
+    engine
+        .register("dave.hostile", &Zeroizing::new(PASSWORD.to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(engine.sync_epoch().await.unwrap(), 1);
+    let http = Http::new(server.addr);
+    let session = enigm::login(&http, "dave.hostile", PASSWORD, &laptop).unwrap();
+    let account_id = ledger(&http, &session, &laptop).account_id().to_owned();
+
+    // The phone joins (the laptop's sync hands it a copy) and is revoked again.
+    let phone = add_device(&http, &session, account_id, &laptop);
+    engine.sync().await.unwrap();
+    let while_active = ledger(&http, &session, &laptop).head();
+    let mut revoke = ledger(&http, &session, &laptop).next_entry(EntryKind::Revoke {
+        device: phone.device_id(),
+        reason: RevokeReason::Stolen,
+    });
+    revoke.sign_device(&account_id, &laptop);
+    append(&http, &session, &laptop, &revoke);
+    let head = engine.sync().await.unwrap().head;
+    let held = engine.sync_epoch().await.unwrap();
+    let head = Head {
+        seq: head.seq,
+        hash: EntryHash(head.hash),
+    };
+
+    let foreign = SyncKey::generate(&mut OsRng, held + 1);
+    let signed = |by: &DeviceSecrets, account: &[u8; 16], head: Head| {
+        SignedSyncKey::seal(&foreign, &mut OsRng, account, &laptop.public(), by, head)
+            .as_bytes()
+            .to_vec()
+    };
+    let stranger = DeviceSecrets::generate(&mut OsRng);
+    let forked = Head {
+        seq: 1,
+        hash: EntryHash([7; 32]),
+    };
+    for (what, sealed) in [
+        (
+            "unsigned",
+            foreign
+                .seal_to(&mut OsRng, &account_id, &laptop.public())
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("a stranger", signed(&stranger, &account_id, head)),
+        (
+            "the revoked phone",
+            signed(&phone, &account_id, while_active),
+        ),
+        ("another account", signed(&laptop, &[9; 16], head)),
+        ("another history", signed(&laptop, &account_id, forked)),
+    ] {
+        hostile.set(Tamper::SyncKeyCopy { sealed });
+        let error = engine.sync().await.unwrap_err();
+        assert_eq!(error.code(), "sync_key_refused", "{what}: {error}");
+        assert_eq!(
+            engine.sync_epoch().await.unwrap(),
+            held,
+            "{what}: the foreign key was stored"
+        );
+    }
+
+    hostile.set(Tamper::Honest);
+    engine.sync().await.unwrap();
+    assert_eq!(engine.sync_epoch().await.unwrap(), held);
 }

@@ -3,15 +3,18 @@
 //! the devices share encrypted under it.
 //!
 //! Nothing here takes the service's word for a key: a rotation seals the new key to the public
-//! keys of the devices active in the ledger this engine verified itself, and a fetched copy is
-//! saved only once it opens with this device's own secret and names this device and the epoch
-//! the service claims ([`ClientError::SyncKeyRefused`] otherwise). The service sees sealed
-//! copies and ciphertext only.
+//! keys of the devices active in the ledger this engine verified itself and signs each copy
+//! with this device's key, stating the head it verified; a fetched copy is saved only once its
+//! signer is a device active in this engine's own verified ledger at that head (and still),
+//! its signature verifies, and it opens with this device's own secret and names this device
+//! and the epoch the service claims ([`ClientError::SyncKeyRefused`] otherwise, and nothing is
+//! saved). The service sees signed, sealed copies and ciphertext only.
 
 use enigm_core::identity::{DeviceId, DeviceSecrets};
-use enigm_core::ledger::LedgerState;
+use enigm_core::ledger::{LedgerEntry, LedgerState};
 use enigm_core::lifecycle::DeviceState;
-use enigm_core::sync_key::{SealedItem, SealedSyncKey, SyncKey};
+use enigm_core::sync_copy::SignedSyncKey;
+use enigm_core::sync_key::{SealedItem, SyncKey};
 use rand_core::OsRng;
 use reqwest::Method;
 use serde::Deserialize;
@@ -105,14 +108,16 @@ impl Engine {
         Ok(key.map_or(0, |key| key.epoch()))
     }
 
-    /// Fetches this device's newest copy of the sync key, opens it and saves it. Returns the
-    /// epoch this device now holds (0 when the service has no copy for it).
+    /// Fetches this device's newest copy of the sync key, checks who signed it, opens it and
+    /// saves it. Returns the epoch this device now holds (0 when the service has no copy for
+    /// it). A copy of an epoch this device already holds is left unopened: it could only repeat
+    /// the key this device has (and its signer may have left the account since).
     ///
     /// # Errors
-    /// [`ClientError::SyncKeyRefused`] when the copy is malformed, names another device or
-    /// another epoch than the service says, or does not open (nothing is saved); the store's
-    /// `sync_key_conflict` for a second, different key at an epoch already held; the service's
-    /// refusals.
+    /// [`ClientError::SyncKeyRefused`] when the copy is malformed or unsigned, its signer is
+    /// not a device active in this engine's verified ledger at the head it names (and still),
+    /// its signature does not verify, or it names another device or another epoch than the
+    /// service says, or does not open (nothing is saved); the service's refusals.
     pub async fn refresh_sync_key(&self) -> Result<u64, ClientError> {
         let reply: Result<MineReply, ClientError> =
             self.signed(Method::GET, "/v1/sync-keys/mine", None).await;
@@ -120,21 +125,58 @@ impl Engine {
             Err(error) if error.code() == "no_sync_key" => return self.sync_epoch().await,
             other => other?,
         };
-        let (account_id, secrets) = self.identity().await?;
-        let sealed = SealedSyncKey::from_bytes(&unb64(&reply.sealed)?)
+        let copy = SignedSyncKey::from_bytes(&unb64(&reply.sealed)?)
             .map_err(ClientError::SyncKeyRefused)?;
-        if sealed.epoch() != reply.epoch {
+        if copy.epoch() != reply.epoch {
             return Err(ClientError::SyncKeyRefused(
                 enigm_core::Error::SyncKeyMalformed,
             ));
         }
-        let key = sealed
-            .open(&account_id, &secrets)
-            .map_err(ClientError::SyncKeyRefused)?;
+        let epoch = copy.epoch();
+        let held = self
+            .with_store_blocking(move |store| store.sync_key_at(epoch))
+            .await?;
+        if held.is_some() {
+            return self.sync_epoch().await;
+        }
+        let key = self.open_copy(&copy).await?;
         let epoch = key.epoch();
         self.with_store_blocking(move |store| store.save_sync_key(&key))
             .await?;
         Ok(self.sync_epoch().await?.max(epoch))
+    }
+
+    /// Opens a copy of the sync key handed to this device, once [`SignedSyncKey::verify`]
+    /// accepts it against the ledger this engine verified. A copy naming a head this engine has
+    /// not verified yet (its signer saw a newer ledger) is checked again after a sync.
+    ///
+    /// # Errors
+    /// [`ClientError::SyncKeyRefused`] when the copy's signer, signature, head or sealed key
+    /// is refused; the ledger's and the store's errors.
+    pub(crate) async fn open_copy(&self, copy: &SignedSyncKey) -> Result<SyncKey, ClientError> {
+        let (account_id, secrets) = self.identity().await?;
+        let entries = self.verified_entries().await?;
+        let opened = match copy.open(&account_id, &secrets, &entries) {
+            Err(enigm_core::Error::SyncKeyCopyHeadAhead { .. }) => {
+                self.sync_state().await?;
+                let entries = self.verified_entries().await?;
+                copy.open(&account_id, &secrets, &entries)
+            }
+            other => other,
+        };
+        opened.map_err(ClientError::SyncKeyRefused)
+    }
+
+    /// The ledger entries this engine verified and pinned, from genesis.
+    async fn verified_entries(&self) -> Result<Vec<LedgerEntry>, ClientError> {
+        let stored = self
+            .with_store_blocking(|store| store.ledger_entries())
+            .await?;
+        stored
+            .iter()
+            .map(|bytes| LedgerEntry::decode(bytes))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ClientError::LedgerRejected)
     }
 
     /// Starts the next sync-key epoch: a new key sealed to every device active in the locally
@@ -145,7 +187,7 @@ impl Engine {
     /// [`ClientError::SyncKeyRefused`] for a hostile copy met while catching up; the ledger's
     /// and the service's refusals (after [`MAX_ROTATION_ATTEMPTS`] lost races, the last one).
     pub async fn rotate_sync_key(&self) -> Result<u64, ClientError> {
-        let (account_id, _) = self.identity().await?;
+        let (account_id, secrets) = self.identity().await?;
         let mut attempt = 0;
         // A device without a copy (a recovered one) learns the account's epoch from the
         // service's refusal; epochs only grow, so building on it is safe.
@@ -159,7 +201,14 @@ impl Engine {
                 .devices()
                 .filter(|(_, record)| record.state == DeviceState::Active)
                 .map(|(id, record)| {
-                    let sealed = key.seal_to(&mut OsRng, &account_id, &record.keys);
+                    let sealed = SignedSyncKey::seal(
+                        &key,
+                        &mut OsRng,
+                        &account_id,
+                        &record.keys,
+                        &secrets,
+                        state.head(),
+                    );
                     json!({ "device_id": id.to_hex(), "sealed": b64(sealed.as_bytes()) })
                 })
                 .collect();
