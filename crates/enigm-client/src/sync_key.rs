@@ -9,11 +9,17 @@
 //! its signature verifies, and it opens with this device's own secret and names this device
 //! and the epoch the service claims ([`ClientError::SyncKeyRefused`] otherwise, and nothing is
 //! saved). The service sees signed, sealed copies and ciphertext only.
+//!
+//! The head a copy's signer names is also how devices compare what the service shows them: a
+//! validly signed copy naming a ledger entry the service does not show this device (a later
+//! one, or another one at that seq) means the service withholds or forks the ledger. The
+//! engine keeps that head as a warning ([`Engine::withheld_head`]) and every sync refuses with
+//! [`ClientError::LedgerWithheld`] until the service shows that entry.
 
 use enigm_core::identity::{DeviceId, DeviceSecrets};
-use enigm_core::ledger::{LedgerEntry, LedgerState};
+use enigm_core::ledger::{EntryHash, Head, LedgerEntry, LedgerState};
 use enigm_core::lifecycle::DeviceState;
-use enigm_core::sync_copy::SignedSyncKey;
+use enigm_core::sync_copy::{SignedSyncKey, check_peer_head};
 use enigm_core::sync_key::{SealedItem, SyncKey};
 use rand_core::OsRng;
 use reqwest::Method;
@@ -35,6 +41,27 @@ const ROTATION_OWED: &str = "sync_key_rotation_owed";
 
 /// The prefix of a device label's item name.
 const LABEL_PREFIX: &str = "label.";
+/// Store meta key: the ledger head (`seq(8, BE) || hash(32)`) another device signed that the
+/// service did not show this device; empty or absent when there is none.
+const WITHHELD_HEAD: &str = "ledger_withheld_head";
+
+/// A head stored under [`WITHHELD_HEAD`].
+fn decode_head(bytes: &[u8]) -> Option<Head> {
+    let (seq, hash) = bytes.split_first_chunk::<8>()?;
+    let hash: [u8; 32] = hash.try_into().ok()?;
+    Some(Head {
+        seq: u64::from_be_bytes(*seq),
+        hash: EntryHash(hash),
+    })
+}
+
+/// [`ClientError::LedgerWithheld`] for a head another device saw, against `entries`.
+fn withheld(seen: &Head, entries: &[LedgerEntry]) -> ClientError {
+    ClientError::LedgerWithheld {
+        seen: seen.seq,
+        served: entries.last().map_or(0, |entry| entry.seq),
+    }
+}
 
 #[derive(Deserialize)]
 struct MineReply {
@@ -117,7 +144,9 @@ impl Engine {
     /// [`ClientError::SyncKeyRefused`] when the copy is malformed or unsigned, its signer is
     /// not a device active in this engine's verified ledger at the head it names (and still),
     /// its signature does not verify, or it names another device or another epoch than the
-    /// service says, or does not open (nothing is saved); the service's refusals.
+    /// service says, or does not open (nothing is saved); [`ClientError::LedgerWithheld`] when
+    /// the copy's signer saw a ledger head the service does not show this device (even for an
+    /// epoch already held); the service's refusals.
     pub async fn refresh_sync_key(&self) -> Result<u64, ClientError> {
         let reply: Result<MineReply, ClientError> =
             self.signed(Method::GET, "/v1/sync-keys/mine", None).await;
@@ -137,7 +166,11 @@ impl Engine {
             .with_store_blocking(move |store| store.sync_key_at(epoch))
             .await?;
         if held.is_some() {
-            return self.sync_epoch().await;
+            // Still a signed statement of the head its signer saw.
+            return match self.verify_copy(&copy).await {
+                Ok(()) | Err(ClientError::SyncKeyRefused(_)) => self.sync_epoch().await,
+                Err(error) => Err(error),
+            };
         }
         let key = self.open_copy(&copy).await?;
         let epoch = key.epoch();
@@ -146,25 +179,99 @@ impl Engine {
         Ok(self.sync_epoch().await?.max(epoch))
     }
 
-    /// Opens a copy of the sync key handed to this device, once [`SignedSyncKey::verify`]
-    /// accepts it against the ledger this engine verified. A copy naming a head this engine has
-    /// not verified yet (its signer saw a newer ledger) is checked again after a sync.
+    /// Opens a copy of the sync key handed to this device, once [`Engine::verify_copy`]
+    /// accepts it.
     ///
     /// # Errors
-    /// [`ClientError::SyncKeyRefused`] when the copy's signer, signature, head or sealed key
-    /// is refused; the ledger's and the store's errors.
+    /// As [`Engine::verify_copy`]; [`ClientError::SyncKeyRefused`] when it does not open.
     pub(crate) async fn open_copy(&self, copy: &SignedSyncKey) -> Result<SyncKey, ClientError> {
+        self.verify_copy(copy).await?;
         let (account_id, secrets) = self.identity().await?;
-        let entries = self.verified_entries().await?;
-        let opened = match copy.open(&account_id, &secrets, &entries) {
-            Err(enigm_core::Error::SyncKeyCopyHeadAhead { .. }) => {
-                self.sync_state().await?;
+        copy.sealed()
+            .open(&account_id, &secrets)
+            .map_err(ClientError::SyncKeyRefused)
+    }
+
+    /// Checks a copy with [`SignedSyncKey::verify`] against the ledger this engine verified.
+    /// A validly signed copy naming a head this engine has not verified (its signer saw a
+    /// newer ledger) is checked again after a sync; if the service still does not show that
+    /// head, or shows another entry there, the service is withholding the ledger from this
+    /// device: the head is kept as a warning that [`Engine::check_withheld`] enforces.
+    ///
+    /// # Errors
+    /// [`ClientError::LedgerWithheld`]; [`ClientError::SyncKeyRefused`] when the copy's signer,
+    /// signature or head is refused; the ledger's and the store's errors.
+    async fn verify_copy(&self, copy: &SignedSyncKey) -> Result<(), ClientError> {
+        let (account_id, _) = self.identity().await?;
+        let mut verified = copy.verify(&account_id, &self.verified_entries().await?);
+        if matches!(
+            verified,
+            Err(enigm_core::Error::SyncKeyCopyHeadAhead { .. })
+        ) {
+            self.sync_state().await?;
+            verified = copy.verify(&account_id, &self.verified_entries().await?);
+        }
+        match verified {
+            Ok(()) => Ok(()),
+            Err(
+                enigm_core::Error::SyncKeyCopyHeadAhead { .. }
+                | enigm_core::Error::SyncKeyCopyHeadForked { .. },
+            ) => {
+                let seen = copy.head();
+                let mut bytes = seen.seq.to_be_bytes().to_vec();
+                bytes.extend_from_slice(&seen.hash.0);
+                self.with_store_blocking(move |store| store.set_meta(WITHHELD_HEAD, &bytes))
+                    .await?;
+                tracing::warn!(
+                    seen = seen.seq,
+                    "another device signed a ledger head the service does not show this device"
+                );
                 let entries = self.verified_entries().await?;
-                copy.open(&account_id, &secrets, &entries)
+                Err(withheld(&seen, &entries))
             }
-            other => other,
+            Err(error) => Err(ClientError::SyncKeyRefused(error)),
+        }
+    }
+
+    /// The warning state: the seq of a ledger entry another device signed that the service has
+    /// not shown this device yet (every sync refuses with [`ClientError::LedgerWithheld`] while
+    /// there is one), or `None`.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn withheld_head(&self) -> Result<Option<u64>, ClientError> {
+        let stored = self
+            .with_store_blocking(|store| store.meta(WITHHELD_HEAD))
+            .await?
+            .unwrap_or_default();
+        Ok(decode_head(&stored).map(|head| head.seq))
+    }
+
+    /// Refuses to go on while a head another device signed ([`Engine::verify_copy`]) is not in
+    /// the ledger this engine verified, and lifts the warning once it is. Every sync runs it,
+    /// so nothing that depends on the device list proceeds on a ledger the service withholds.
+    ///
+    /// # Errors
+    /// [`ClientError::LedgerWithheld`]; the store's errors.
+    pub(crate) async fn check_withheld(&self) -> Result<(), ClientError> {
+        let stored = self
+            .with_store_blocking(|store| store.meta(WITHHELD_HEAD))
+            .await?
+            .unwrap_or_default();
+        let Some(seen) = decode_head(&stored) else {
+            return Ok(());
         };
-        opened.map_err(ClientError::SyncKeyRefused)
+        let entries = self.verified_entries().await?;
+        if check_peer_head(&entries, &seen).is_err() {
+            return Err(withheld(&seen, &entries));
+        }
+        self.with_store_blocking(|store| store.set_meta(WITHHELD_HEAD, b""))
+            .await?;
+        tracing::info!(
+            seq = seen.seq,
+            "the service now shows the head another device saw"
+        );
+        Ok(())
     }
 
     /// The ledger entries this engine verified and pinned, from genesis.

@@ -194,15 +194,7 @@ impl SignedSyncKey {
         let message = copy_message(account_id, &self.sealed, &self.signer, &self.head);
         key.verify(&message, &self.signature)
             .map_err(|_| Error::SyncKeyCopyBadSignature)?;
-        let Some(index) = at_claimed else {
-            return Err(Error::SyncKeyCopyHeadAhead {
-                claimed,
-                verified: state.head().seq,
-            });
-        };
-        if verified[index].hash() != self.head.hash {
-            return Err(Error::SyncKeyCopyHeadForked { seq: claimed });
-        }
+        check_peer_head(verified, &self.head)?;
         if !active_at_claimed {
             return Err(Error::SyncKeyCopySignerNotActive);
         }
@@ -222,6 +214,28 @@ impl SignedSyncKey {
         self.verify(account_id, verified)?;
         self.sealed.open(account_id, recipient)
     }
+}
+
+/// Checks a head a peer device signed against `verified`, this device's verified ledger from
+/// its genesis: the peer's head must be one of its entries. Once a signed copy showed a peer's
+/// head this device was not served, the device holds on to it and runs this after every sync:
+/// until the service shows that entry, it is withholding (or forking) the ledger.
+///
+/// # Errors
+/// [`Error::SyncKeyCopyHeadAhead`] when `seen` is after the last entry of `verified` (or it is
+/// empty); [`Error::SyncKeyCopyHeadForked`] when the entry at its seq has another hash.
+pub fn check_peer_head(verified: &[LedgerEntry], seen: &Head) -> Result<(), Error> {
+    let entry = usize::try_from(seen.seq)
+        .ok()
+        .and_then(|index| verified.get(index))
+        .ok_or(Error::SyncKeyCopyHeadAhead {
+            claimed: seen.seq,
+            verified: verified.last().map_or(0, |entry| entry.seq),
+        })?;
+    if entry.hash() != seen.hash {
+        return Err(Error::SyncKeyCopyHeadForked { seq: seen.seq });
+    }
+    Ok(())
 }
 
 /// Whether `device` is active in `state`.
@@ -423,6 +437,31 @@ mod tests {
             copy(&device(1), ahead, &ACCOUNT).verify(&ACCOUNT, &[]),
             Err(Error::LedgerEmpty)
         );
+    }
+
+    #[test]
+    fn a_peer_head_is_reached_only_by_that_very_entry() {
+        let mut history = history();
+        let seen = history.state.head();
+        check_peer_head(&history.entries, &seen).unwrap();
+        let before = &history.entries[..history.entries.len() - 1];
+        assert_eq!(
+            check_peer_head(before, &seen),
+            Err(Error::SyncKeyCopyHeadAhead {
+                claimed: seen.seq,
+                verified: seen.seq - 1,
+            })
+        );
+        // Other entries at that seq (a view the service forked) never reach it.
+        let mut other = History::new();
+        other.add(2, 1).unwrap();
+        other.add(4, 1).unwrap();
+        assert_eq!(
+            check_peer_head(&other.entries, &seen),
+            Err(Error::SyncKeyCopyHeadForked { seq: seen.seq })
+        );
+        history.add(4, 1).unwrap();
+        check_peer_head(&history.entries, &seen).unwrap();
     }
 
     #[test]
