@@ -130,7 +130,8 @@ impl SignedSyncKey {
         &self.bytes
     }
 
-    /// The sealed key inside.
+    /// The sealed key inside. Opening it directly skips the sender check: a device keeps a key
+    /// only through [`SignedSyncKey::open`] (or after [`SignedSyncKey::verify`]).
     pub fn sealed(&self) -> &SealedSyncKey {
         &self.sealed
     }
