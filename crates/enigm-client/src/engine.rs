@@ -524,6 +524,8 @@ impl Engine {
     /// # Errors
     /// [`ClientError::LedgerRejected`] for a fork, a rollback, a bad signature or rule, or a
     /// head the entries do not reach (hidden entries); nothing is stored then.
+    /// [`ClientError::LedgerWithheld`] while another device has signed a head the service does
+    /// not show this device (what it does show is verified and pinned all the same).
     pub async fn sync(&self) -> Result<DeviceList, ClientError> {
         let state = self.sync_state().await?;
         self.refresh_sync_key().await?;
@@ -591,6 +593,8 @@ impl Engine {
                 .await?;
             tracing::info!(seq = head.seq, "ledger verified and pinned");
         }
+        // Another device signed a head this one was not shown: refuse until it is shown.
+        self.check_withheld().await?;
         Ok(state)
     }
 
