@@ -197,6 +197,19 @@ describe('devices', () => {
     expect(screen.queryByText('Device list verified')).toBeNull();
   });
 
+  it('warns when another device has seen a device list the service hides from this computer', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'app_status') return status(true, active);
+      throw { code: 'ledger_withheld', message: 'Another device of this account has seen the device list up to entry 3.' };
+    });
+    render(App);
+    const warning = await screen.findByTestId('ledger-withheld');
+    expect(warning.getAttribute('role')).toBe('alert');
+    expect(warning.textContent).toContain('may be hiding');
+    expect(warning.textContent).toContain('up to entry 3');
+    expect(screen.queryByText('Device list verified')).toBeNull();
+  });
+
   it('says nothing about when a device was seen when the service has not said', async () => {
     const unseen = { ...twoDevices, devices: twoDevices.devices.map((device) => ({ ...device, last_seen: null })) };
     mockIPC((cmd) => {

@@ -710,10 +710,11 @@ impl Client {
                 }),
             )
             .await?;
-        let response = RegistrationResponse::deserialize(&unb64(
-            &reply.expect(200)?.text("registration_response")?,
-        )?)
-        .map_err(opaque)?;
+        let reply = reply.expect(200)?;
+        let registration_id = reply.text("registration_id")?;
+        let response =
+            RegistrationResponse::deserialize(&unb64(&reply.text("registration_response")?)?)
+                .map_err(opaque)?;
         let state = start.state;
         let finish = tokio::task::spawn_blocking(move || {
             state.finish(
@@ -730,6 +731,7 @@ impl Client {
             .post_json(
                 "/v1/accounts/register/finish",
                 &json!({
+                    "registration_id": registration_id,
                     "username": username,
                     "registration_upload": b64(&finish.message.serialize()),
                     "genesis": b64(&genesis.encode()),

@@ -72,10 +72,13 @@ fn verify(global: &Global, args: &VerifyArgs) -> Result<(), CliError> {
         .map_err(|error| failure(&export, pinned.as_ref(), error))?;
     let signer = hex::encode(export.service_key.as_bytes());
     let count = export.records.len();
+    let length = export.chain_length();
     let line = if global.json {
         serde_json::json!({
             "ok": true,
             "records": count,
+            "complete": export.complete(),
+            "chain_length": length,
             "exported_at": export.exported_at,
             "service_key": signer,
             "key_pinned": pinned.is_some(),
@@ -87,7 +90,15 @@ fn verify(global: &Global, args: &VerifyArgs) -> Result<(), CliError> {
         } else {
             " (key not pinned: pass --key to check it is the service's)"
         };
-        format!("ok: {count} records, chain intact, signed by {signer}{unpinned}")
+        let whole = if export.complete() {
+            "chain intact".to_owned()
+        } else {
+            format!(
+                "chain intact as far as it goes, but CUT: the chain held {length} records when \
+                 exported"
+            )
+        };
+        format!("ok: {count} records, {whole}, signed by {signer}{unpinned}")
     };
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}").map_err(|error| CliError {
@@ -128,8 +139,13 @@ fn failure(export: &AuditExport, pinned: Option<&SigningPublicKey>, error: CoreE
         ),
         CoreError::AuditExportBadSignature => (
             "bad_signature",
-            "bad signature: the records, their count or the export time changed after signing"
+            "bad signature: the records, their count, the chain head or the export time changed \
+             after signing"
                 .to_owned(),
+        ),
+        CoreError::AuditExportHeadMismatch => (
+            "head_mismatch",
+            "the records do not end where the export says the chain ended".to_owned(),
         ),
         other => (
             "invalid_export",

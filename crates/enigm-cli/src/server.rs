@@ -61,6 +61,7 @@ impl From<ServerError> for CliError {
             | ServerError::InvalidCredentials
             | ServerError::LoginExpired
             | ServerError::RecoveryExpired
+            | ServerError::RegistrationExpired
             | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)

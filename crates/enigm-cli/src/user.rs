@@ -334,18 +334,26 @@ pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), Cl
         SessionCommand::Status => {
             let status = with_engine(global, async |engine| {
                 let status = engine.session_status().await?;
-                Ok((status, engine.sync_epoch().await?))
+                let withheld = engine.withheld_head().await?;
+                Ok((status, engine.sync_epoch().await?, withheld))
             })
-            .map(|(mut status, epoch)| {
+            .map(|(mut status, epoch, withheld)| {
                 status["sync_epoch"] = json!(epoch);
+                status["ledger_withheld"] = json!(withheld.map(|seen| json!({ "seen": seen })));
                 status
             })?;
-            let text = format!(
+            let mut text = format!(
                 "device: {}\nsession: {}\nsync key epoch: {}",
                 status["device_state"].as_str().unwrap_or("unknown"),
                 status["session"]["kind"].as_str().unwrap_or("unknown"),
                 status["sync_epoch"],
             );
+            if let Some(seen) = status["ledger_withheld"]["seen"].as_u64() {
+                text.push_str(&format!(
+                    "\nwarning: another device has seen the device list up to entry {seen}, \
+                     which the service does not show this computer"
+                ));
+            }
             print(global, &status, &text)
         }
         SessionCommand::Watch => {

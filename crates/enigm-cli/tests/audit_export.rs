@@ -82,6 +82,9 @@ fn exports_verify_offline_and_tampering_is_named() {
     assert_eq!(records[0]["seq"], 0);
     assert_eq!(records[0]["action"], "account_registered");
     assert_eq!(export["service_key"], key);
+    // The whole chain: its head is the last record.
+    assert_eq!(export["complete"], true);
+    assert_eq!(export["head"]["seq"], 3);
 
     // Pseudonyms only: no username, account id, device id or device key of this run.
     let raw = String::from_utf8(reply.body.clone()).unwrap();
@@ -151,11 +154,26 @@ fn exports_verify_offline_and_tampering_is_named() {
         "enigm: record 1 is missing or out of place: record 2 stands where it belongs"
     );
 
-    // The last record altered or cut off: only the signature can tell.
+    // The last record altered: the signed head names another hash.
     let mut last = export.clone();
     last["records"][3]["outcome"] = "denied".into();
+    let path = write(dir.path(), "last.json", &last);
+    assert_eq!(
+        one_failure_line(&verify(&[&path, "--key", &key])),
+        "enigm: the records do not end where the export says the chain ended"
+    );
+    // Cut off at the end, or the head moved back to pass for whole: only the signature can
+    // tell.
     let mut cut = export.clone();
     cut["records"].as_array_mut().unwrap().pop();
+    let mut moved = cut.clone();
+    moved["head"]["seq"] = 2.into();
+    moved["head"]["hash"] = hex::encode(
+        serde_json::from_value::<enigm_core::audit::AuditRecord>(cut["records"][2].clone())
+            .unwrap()
+            .hash(),
+    )
+    .into();
     // One byte of the signature flipped.
     let mut flipped = export.clone();
     let mut signature = flipped["signature"].as_str().unwrap().to_owned();
@@ -163,15 +181,15 @@ fn exports_verify_offline_and_tampering_is_named() {
     signature.replace_range(0..1, first);
     flipped["signature"] = signature.into();
     for (name, tampered) in [
-        ("last.json", last),
         ("cut.json", cut),
+        ("moved.json", moved),
         ("flip.json", flipped),
     ] {
         let path = write(dir.path(), name, &tampered);
         assert_eq!(
             one_failure_line(&verify(&[&path, "--key", &key])),
-            "enigm: bad signature: the records, their count or the export time changed after \
-             signing",
+            "enigm: bad signature: the records, their count, the chain head or the export time \
+             changed after signing",
             "{name}"
         );
     }
@@ -196,4 +214,47 @@ fn exports_verify_offline_and_tampering_is_named() {
 
     // The service logged no username.
     assert!(!server.stderr().contains(USERNAME));
+}
+
+#[test]
+fn a_cut_export_is_reported_as_cut() {
+    use enigm_core::audit::{AuditAction, AuditExport, AuditOutcome, AuditRecord, ChainHead};
+    use enigm_core::pseudonym::{Audience, PseudonymKind, audience_key, pseudonym};
+
+    let key = audience_key(&[3; 32], &Audience::ServiceLogs);
+    let actor = pseudonym(&key, PseudonymKind::Account, &[1]);
+    let mut records: Vec<AuditRecord> = Vec::new();
+    for _ in 0..3 {
+        let next = AuditRecord::next(
+            records.last(),
+            1_800_000_000,
+            actor.clone(),
+            AuditAction::LoginSucceeded,
+            None,
+            AuditOutcome::Success,
+        );
+        records.push(next);
+    }
+    let head = ChainHead {
+        seq: 2,
+        hash: records[2].hash(),
+    };
+    let signer = SigningKey::generate(&mut OsRng);
+    let export = AuditExport::sign(records[..2].to_vec(), Some(head), 1, &signer);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "cut.json",
+        &serde_json::to_value(&export).unwrap(),
+    );
+    let key = hex::encode(signer.verifying_key().as_bytes());
+    let output = verify(&[&path, "--key", &key]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        text(&output.stdout).trim_end(),
+        format!(
+            "ok: 2 records, chain intact as far as it goes, but CUT: the chain held 3 records \
+             when exported, signed by {key}"
+        )
+    );
 }

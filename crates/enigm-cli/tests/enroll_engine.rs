@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 use common::enigm::{Session, SignOptions, b64, login, signed, unb64};
 use common::{Http, ServerProcess};
 use enigm_client::{ClientError, Engine, ServiceClient};
-use enigm_core::identity::{DeviceId, DeviceSecrets, SigningPublicKey};
-use enigm_core::ledger::{EntryHash, EntryKind, LedgerEntry};
+use enigm_core::identity::{DeviceId, DevicePublicKeys, DeviceSecrets, SigningPublicKey};
+use enigm_core::ledger::{EntryHash, EntryKind, Head, LedgerEntry};
 use enigm_core::sas::{
     EnrollmentContext, LedgerHeadClaim, NewDeviceCommitted, NewDeviceKeysExchanged, SasMac,
     SasPublicKey,
 };
+use enigm_core::sync_copy::SignedSyncKey;
 use enigm_core::sync_key::SyncKey;
 use enigm_store::{Store, StoreKey};
 use rand_core::{OsRng, RngCore};
@@ -271,7 +272,7 @@ fn accept(a: &Raw, account_id: [u8; 16], id: &str) -> enigm_core::sas::ExistingD
 }
 
 /// A by hand, honest up to and including the append of `AddDevice` for request `id`.
-fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) {
+fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) -> (DevicePublicKeys, Head) {
     let offered = accept(a, account_id, id);
     let view = a.wait_for(id, "revealed");
     let confirmed = offered
@@ -321,6 +322,11 @@ fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) {
         "/v1/ledger",
         &json!({ "entries": [b64(&add.encode())] }),
     );
+    let head = Head {
+        seq: add.seq,
+        hash: add.hash(),
+    };
+    (verified.device, head)
 }
 
 /// A registered account with its first device signed in by hand (A), and B's engine enrolling
@@ -377,11 +383,17 @@ async fn the_new_device_refuses_a_sealed_key_for_another_device() {
     let (a, account_id, id, b_key, run) =
         start_against_raw_approver(&server, dir.path(), "wrong.key", async |_| true).await;
     tokio::task::block_in_place(|| {
-        approve_until_appended(&a, account_id, &id);
-        // The key sealed to some other device.
+        let (_, head) = approve_until_appended(&a, account_id, &id);
+        // The key sealed to some other device (signed by A as it should be).
         let elsewhere = DeviceSecrets::generate(&mut OsRng);
-        let sealed =
-            SyncKey::generate(&mut OsRng, 1).seal_to(&mut OsRng, &account_id, &elsewhere.public());
+        let sealed = SignedSyncKey::seal(
+            &SyncKey::generate(&mut OsRng, 1),
+            &mut OsRng,
+            &account_id,
+            &elsewhere.public(),
+            &a.secrets,
+            head,
+        );
         a.call(
             "POST",
             &format!("/v1/enrollments/{id}/complete"),
@@ -390,6 +402,38 @@ async fn the_new_device_refuses_a_sealed_key_for_another_device() {
     });
     let error = run.await.unwrap().unwrap_err();
     assert_eq!(error.code(), "enrollment_wrong_recipient");
+    let store = Store::open_with_key(&dir.path().join("b"), &StoreKey::from_bytes(b_key)).unwrap();
+    assert!(store.sync_key().unwrap().is_none(), "no foreign key kept");
+}
+
+/// The hand-over is sealed to B's real key, but signed by someone other than its approver's
+/// device in the ledger B verified (as a service that swapped in its own key would): B refuses
+/// it as `sync_key_refused` and keeps no key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_device_refuses_a_hand_over_no_device_of_its_ledger_signed() {
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, account_id, id, b_key, run) =
+        start_against_raw_approver(&server, dir.path(), "unsigned.key", async |_| true).await;
+    tokio::task::block_in_place(|| {
+        let (b, head) = approve_until_appended(&a, account_id, &id);
+        let stranger = DeviceSecrets::generate(&mut OsRng);
+        let sealed = SignedSyncKey::seal(
+            &SyncKey::generate(&mut OsRng, 1),
+            &mut OsRng,
+            &account_id,
+            &b,
+            &stranger,
+            head,
+        );
+        a.call(
+            "POST",
+            &format!("/v1/enrollments/{id}/complete"),
+            &json!({ "sealed_key": b64(sealed.as_bytes()) }),
+        );
+    });
+    let error = run.await.unwrap().unwrap_err();
+    assert_eq!(error.code(), "sync_key_refused", "{error}");
     let store = Store::open_with_key(&dir.path().join("b"), &StoreKey::from_bytes(b_key)).unwrap();
     assert!(store.sync_key().unwrap().is_none(), "no foreign key kept");
 }

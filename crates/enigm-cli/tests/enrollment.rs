@@ -20,13 +20,14 @@ use enigm_core::identity::{
     AgreementPublicKey, DeviceId, DevicePublicKeys, DeviceSecrets, SigningPublicKey,
 };
 use enigm_core::ledger::{
-    EntryHash, EntryKind, EntrySignature, LedgerEntry, LedgerState, Signer, verify_chain,
+    EntryHash, EntryKind, EntrySignature, Head, LedgerEntry, LedgerState, Signer, verify_chain,
 };
 use enigm_core::sas::{
     Commitment, EnrollmentContext, ExistingDeviceOffered, LedgerHeadClaim, NewDeviceCommitted,
     SasMac, SasPublicKey,
 };
-use enigm_core::sync_key::{SealedSyncKey, SyncKey};
+use enigm_core::sync_copy::SignedSyncKey;
+use enigm_core::sync_key::SyncKey;
 use enigm_server::push::PushEvent;
 use futures_util::StreamExt;
 use rand_core::{OsRng, RngCore};
@@ -179,10 +180,22 @@ async fn happy_path(server: &ServerProcess) {
     let b = new_device(&http, &account);
     // The account's sync key is at epoch 1, held by A.
     let sync_key = SyncKey::generate(&mut OsRng, 1);
+    // Signed by A; the relay checks neither the signature nor the (placeholder) head.
     let seal = |key: &SyncKey, to: &DeviceSecrets| {
-        key.seal_to(&mut OsRng, &account.account_id, &to.public())
-            .as_bytes()
-            .to_vec()
+        let head = Head {
+            seq: 0,
+            hash: EntryHash::ZERO,
+        };
+        SignedSyncKey::seal(
+            key,
+            &mut OsRng,
+            &account.account_id,
+            &to.public(),
+            &a.secrets,
+            head,
+        )
+        .as_bytes()
+        .to_vec()
     };
     let first = json!({ "epoch": 1, "copies": [{
         "device_id": a.secrets.device_id().to_hex(),
@@ -415,9 +428,12 @@ async fn happy_path(server: &ServerProcess) {
     // The handed-over key is also B's copy of the current epoch, and opens for B.
     let copy = b_full.get(&http, "/v1/sync-keys/mine");
     assert_eq!(copy["epoch"], 1);
-    let copy = SealedSyncKey::from_bytes(&unb64(copy["sealed"].as_str().unwrap())).unwrap();
+    let copy = SignedSyncKey::from_bytes(&unb64(copy["sealed"].as_str().unwrap())).unwrap();
     assert_eq!(copy.as_bytes(), sealed.as_slice());
-    let opened = copy.open(&account.account_id, &b_full.secrets).unwrap();
+    let opened = copy
+        .sealed()
+        .open(&account.account_id, &b_full.secrets)
+        .unwrap();
     assert_eq!(opened.to_bytes(), sync_key.to_bytes());
     let after = ledger(&http, &b_full);
     assert_eq!(after.head().hash, add.hash());

@@ -8,9 +8,11 @@ use crate::common;
 use common::enigm::{self, add_device, append, ledger};
 use common::hostile::{HostileService, Tamper};
 use common::{Http, ServerProcess};
-use enigm_client::{Engine, ServiceClient};
+use enigm_client::{DeviceChange, Engine, ServiceClient};
 use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::{EntryKind, Remover, RevokeReason};
+use enigm_core::ledger::{EntryHash, EntryKind, Head, Remover, RevokeReason};
+use enigm_core::sync_copy::SignedSyncKey;
+use enigm_core::sync_key::SyncKey;
 use enigm_store::{Store, StoreKey};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
@@ -279,4 +281,200 @@ fn fetch_entry(
     )
     .json();
     enigm::unb64(page["entries"][seq].as_str().unwrap())
+}
+
+/// A hostile service hands the laptop a sync key of its own choosing, sealed to the laptop's
+/// real X25519 key (which the service knows): unsigned, signed by a stranger, by a device
+/// revoked since (naming a head where it was still active), or for another account. The
+/// engine refuses each as `sync_key_refused`, keeps the key it holds, and syncs normally once
+/// the service is honest again. (A validly signed copy naming a head the laptop was not shown
+/// is `ledger_withheld`, below.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_sync_key_sealed_to_the_device_is_refused_and_nothing_is_stored() {
+    let server = ServerProcess::start();
+    let hostile = HostileService::start(server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let laptop = DeviceSecrets::generate(&mut OsRng);
+    store.save_device_secrets(&laptop).unwrap();
+    let engine = Engine::with_store(store, ServiceClient::new(&hostile.url()).unwrap());
+    engine
+        .register("dave.hostile", &Zeroizing::new(PASSWORD.to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(engine.sync_epoch().await.unwrap(), 1);
+    let http = Http::new(server.addr);
+    let session = enigm::login(&http, "dave.hostile", PASSWORD, &laptop).unwrap();
+    let account_id = ledger(&http, &session, &laptop).account_id().to_owned();
+
+    // The phone joins (the laptop's sync hands it a copy) and is revoked again.
+    let phone = add_device(&http, &session, account_id, &laptop);
+    engine.sync().await.unwrap();
+    let while_active = ledger(&http, &session, &laptop).head();
+    let mut revoke = ledger(&http, &session, &laptop).next_entry(EntryKind::Revoke {
+        device: phone.device_id(),
+        reason: RevokeReason::Stolen,
+    });
+    revoke.sign_device(&account_id, &laptop);
+    append(&http, &session, &laptop, &revoke);
+    let head = engine.sync().await.unwrap().head;
+    let held = engine.sync_epoch().await.unwrap();
+    let head = Head {
+        seq: head.seq,
+        hash: EntryHash(head.hash),
+    };
+
+    let foreign = SyncKey::generate(&mut OsRng, held + 1);
+    let signed = |by: &DeviceSecrets, account: &[u8; 16], head: Head| {
+        SignedSyncKey::seal(&foreign, &mut OsRng, account, &laptop.public(), by, head)
+            .as_bytes()
+            .to_vec()
+    };
+    let stranger = DeviceSecrets::generate(&mut OsRng);
+    for (what, sealed) in [
+        (
+            "unsigned",
+            foreign
+                .seal_to(&mut OsRng, &account_id, &laptop.public())
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("a stranger", signed(&stranger, &account_id, head)),
+        (
+            "the revoked phone",
+            signed(&phone, &account_id, while_active),
+        ),
+        ("another account", signed(&laptop, &[9; 16], head)),
+    ] {
+        hostile.set(Tamper::SyncKeyCopy { sealed });
+        let error = engine.sync().await.unwrap_err();
+        assert_eq!(error.code(), "sync_key_refused", "{what}: {error}");
+        assert_eq!(
+            engine.sync_epoch().await.unwrap(),
+            held,
+            "{what}: the foreign key was stored"
+        );
+    }
+
+    hostile.set(Tamper::Honest);
+    engine.sync().await.unwrap();
+    assert_eq!(engine.sync_epoch().await.unwrap(), held);
+}
+
+/// The phone revokes the tablet and starts the next sync-key epoch; a hostile service hides
+/// that entry from the laptop (showing it a consistent, older ledger) but relays the phone's
+/// signed copy, which names the newer head. The laptop says the ledger is withheld, keeps no
+/// key, and refuses what depends on the device list until the service shows that entry; then
+/// it carries on and sees the revocation.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_a_peer_signed_that_the_service_hides_is_reported_as_withheld() {
+    let server = ServerProcess::start();
+    let hostile = HostileService::start(server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let laptop = DeviceSecrets::generate(&mut OsRng);
+    store.save_device_secrets(&laptop).unwrap();
+    let engine = Engine::with_store(store, ServiceClient::new(&hostile.url()).unwrap());
+    engine
+        .register("frank.hostile", &Zeroizing::new(PASSWORD.to_owned()))
+        .await
+        .unwrap();
+    let http = Http::new(server.addr);
+    let session = enigm::login(&http, "frank.hostile", PASSWORD, &laptop).unwrap();
+    let account_id = ledger(&http, &session, &laptop).account_id().to_owned();
+    let phone = add_device(&http, &session, account_id, &laptop);
+    let tablet = add_device(&http, &session, account_id, &laptop);
+    // The laptop's sync hands both a copy of the next epoch.
+    let shown = engine.sync().await.unwrap().head.seq;
+    let held = engine.sync_epoch().await.unwrap();
+
+    hostile.set(Tamper::RollBackTo { seq: shown });
+    let phone = enigm::Device {
+        session: enigm::login(&http, "frank.hostile", PASSWORD, &phone).unwrap(),
+        secrets: phone,
+    };
+    let mut revoke = ledger(&http, &phone.session, &phone.secrets).next_entry(EntryKind::Revoke {
+        device: tablet.device_id(),
+        reason: RevokeReason::Stolen,
+    });
+    revoke.sign_device(&account_id, &phone.secrets);
+    append(&http, &phone.session, &phone.secrets, &revoke);
+    let head = ledger(&http, &phone.session, &phone.secrets).head();
+    let next = SyncKey::generate(&mut OsRng, held + 1);
+    let copies: Vec<serde_json::Value> = [&laptop, &phone.secrets]
+        .into_iter()
+        .map(|to| {
+            let copy = SignedSyncKey::seal(
+                &next,
+                &mut OsRng,
+                &account_id,
+                &to.public(),
+                &phone.secrets,
+                head,
+            );
+            serde_json::json!({
+                "device_id": to.device_id().to_hex(),
+                "sealed": enigm::b64(copy.as_bytes()),
+            })
+        })
+        .collect();
+    phone.post(
+        &http,
+        "/v1/sync-keys",
+        serde_json::json!({ "epoch": held + 1, "copies": copies }),
+        201,
+    );
+
+    let error = engine.sync().await.unwrap_err();
+    assert_eq!(error.code(), "ledger_withheld", "{error}");
+    assert!(
+        error.to_string().contains(&format!("entry {}", head.seq)),
+        "{error}"
+    );
+    assert_eq!(engine.sync_epoch().await.unwrap(), held, "no key kept");
+    assert_eq!(engine.withheld_head().await.unwrap(), Some(head.seq));
+    // The warning stands: nothing that builds on the device list goes on.
+    assert_eq!(engine.sync().await.unwrap_err().code(), "ledger_withheld");
+    let tablet_id = tablet.device_id().to_hex();
+    let suspend = engine
+        .change_device(&tablet_id, DeviceChange::Suspend)
+        .await;
+    assert_eq!(suspend.unwrap_err().code(), "ledger_withheld");
+    let rename = engine.rename_device(&tablet_id, "Tablet").await;
+    assert_eq!(rename.unwrap_err().code(), "ledger_withheld");
+
+    // Honest again: the laptop reaches the head the phone saw, and the warning lifts.
+    hostile.set(Tamper::Honest);
+    let list = engine.sync().await.unwrap();
+    assert_eq!(list.head.seq, head.seq);
+    let tablet_view = list
+        .devices
+        .iter()
+        .find(|device| device.device_id == tablet.device_id())
+        .unwrap();
+    assert_eq!(tablet_view.state, "revoked");
+    assert_eq!(engine.sync_epoch().await.unwrap(), held + 1);
+    assert_eq!(engine.withheld_head().await.unwrap(), None);
+
+    // The phone signed another entry at a seq the laptop verified: the service showed the two
+    // different histories. That never heals by itself.
+    let forked = Head {
+        seq: head.seq,
+        hash: EntryHash([7; 32]),
+    };
+    let sealed = SignedSyncKey::seal(
+        &SyncKey::generate(&mut OsRng, held + 2),
+        &mut OsRng,
+        &account_id,
+        &laptop.public(),
+        &phone.secrets,
+        forked,
+    );
+    hostile.set(Tamper::SyncKeyCopy {
+        sealed: sealed.as_bytes().to_vec(),
+    });
+    assert_eq!(engine.sync().await.unwrap_err().code(), "ledger_withheld");
+    hostile.set(Tamper::Honest);
+    assert_eq!(engine.sync().await.unwrap_err().code(), "ledger_withheld");
+    assert_eq!(engine.sync_epoch().await.unwrap(), held + 1);
 }

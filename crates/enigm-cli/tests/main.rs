@@ -13,6 +13,7 @@ mod durability;
 mod engine_session;
 mod enroll_engine;
 mod enrollment;
+mod guessing;
 mod hostile_service;
 mod last_seen;
 mod postgres_nodes;

@@ -222,3 +222,45 @@ async fn unauthenticated_and_replayed_upgrades_are_refused() {
     // The first socket is unaffected and closes cleanly when the client leaves.
     futures_util::SinkExt::close(&mut first).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fails() {
+    let server = ServerProcess::start();
+    let http = Http::new(server.addr);
+    let account = register(&http, "audit.outage", PASSWORD);
+    let laptop = &account.device;
+    let laptop_session = login(&http, "audit.outage", PASSWORD, laptop).unwrap();
+    let phone = add_device(&http, &account, &laptop_session);
+    let phone_session = login(&http, "audit.outage", PASSWORD, &phone).unwrap();
+    let mut phone_socket = connect(&server, &phone_session, &phone).await;
+
+    // From now on every audit write fails, as on a full or broken disk.
+    let database = rusqlite::Connection::open(server.data_dir.join("enigm.db")).unwrap();
+    database
+        .execute_batch(
+            "CREATE TRIGGER audit_outage BEFORE INSERT ON audit
+             BEGIN SELECT RAISE(ABORT, 'audit outage'); END;",
+        )
+        .unwrap();
+
+    let state = ledger(&http, &laptop_session, laptop);
+    let mut revoke = state.next_entry(EntryKind::Revoke {
+        device: phone.device_id(),
+        reason: RevokeReason::Stolen,
+    });
+    revoke.sign_device(&account.account_id, laptop);
+    // The append committed: the answer says so (not 500), and the phone is told and closed.
+    append(&http, &laptop_session, laptop, &revoke);
+    assert_eq!(
+        next_event(&mut phone_socket).await,
+        PushEvent::SessionEnded {
+            reason: EndReason::Revoked,
+            entry: Some(b64(&revoke.encode())),
+        }
+    );
+    expect_closed(&mut phone_socket, EndReason::Revoked).await;
+    assert!(
+        server.stderr().contains("audit"),
+        "the lost audit record is logged"
+    );
+}

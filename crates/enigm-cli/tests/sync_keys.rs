@@ -4,8 +4,9 @@
 //! write none of it; every refusal is precise and changes nothing; rotations are pushed and
 //! audited with pseudonyms only.
 //!
-//! The copies are real sealed keys (enigm-core's `SyncKey::seal_to`): the service reads their
-//! public header (epoch, recipient) and can open none of them. Every test runs on SQLite and on
+//! The copies are real signed, sealed keys (enigm-core's `SignedSyncKey::seal`): the service
+//! reads their public header (epoch, recipient, signer, head), checks neither signature nor
+//! head, and can open none of them. Every test runs on SQLite and on
 //! PostgreSQL (in a schema of its own); the PostgreSQL variants are ignored unless asked for
 //! (`--run-ignored`, with `ENIGM_TEST_POSTGRES_URL` set, as `cargo xtask test` does).
 //!
@@ -27,20 +28,30 @@ use common::running;
 use common::{Http, ServerProcess, contains};
 use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::{EntryKind, RevokeReason};
-use enigm_core::sync_key::{SealedItem, SealedSyncKey, SyncKey};
+use enigm_core::ledger::{EntryHash, EntryKind, Head, RevokeReason};
+use enigm_core::sync_copy::SignedSyncKey;
+use enigm_core::sync_key::{SealedItem, SyncKey};
 use enigm_server::push::PushEvent;
 use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
-/// A fresh key of `epoch` sealed to `to`.
-fn sealed(account: &Account, epoch: u64, to: &DeviceSecrets) -> Vec<u8> {
-    SyncKey::generate(&mut OsRng, epoch)
-        .seal_to(&mut OsRng, &account.account_id, &to.public())
+/// `key` sealed to `to` and signed by `by`. The head is a placeholder: the service checks
+/// neither it nor the signature (the recipient does; see the engine tests below).
+fn seal(account: &Account, key: &SyncKey, to: &DeviceSecrets, by: &DeviceSecrets) -> Vec<u8> {
+    let head = Head {
+        seq: 0,
+        hash: EntryHash::ZERO,
+    };
+    SignedSyncKey::seal(key, &mut OsRng, &account.account_id, &to.public(), by, head)
         .as_bytes()
         .to_vec()
+}
+
+/// A fresh key of `epoch` sealed to `to`, signed by `to`.
+fn sealed(account: &Account, epoch: u64, to: &DeviceSecrets) -> Vec<u8> {
+    seal(account, &SyncKey::generate(&mut OsRng, epoch), to, to)
 }
 
 /// A copy for `for_` (named by its id) holding `sealed`.
@@ -98,10 +109,7 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     assert_eq!(stale["error"]["epoch"], 0);
 
     // The first epoch is 1, with exactly A's copy, sealed to A at epoch 1.
-    let a_copy1 = epoch1
-        .seal_to(&mut OsRng, &account.account_id, &a.secrets.public())
-        .as_bytes()
-        .to_vec();
+    let a_copy1 = seal(&account, &epoch1, &a.secrets, &a.secrets);
     let skipped = refuse(
         &a,
         rotation(
@@ -130,6 +138,11 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     let mut truncated = a_copy1.clone();
     truncated.pop();
     let upper = json!({ "device_id": a.id().to_uppercase(), "sealed": b64(&a_copy1) });
+    let unsigned = SignedSyncKey::from_bytes(&a_copy1)
+        .unwrap()
+        .sealed()
+        .as_bytes()
+        .to_vec();
     for malformed in [
         rotation(
             0,
@@ -137,6 +150,7 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
         ),
         rotation(1, vec![]),
         rotation(1, vec![copy_of(&a.secrets, &truncated)]),
+        rotation(1, vec![copy_of(&a.secrets, &unsigned)]),
         rotation(1, vec![copy_of(&a.secrets, &[1; 2000])]),
         rotation(1, vec![upper]),
         json!({ "epoch": 1, "copies": [copy_of(&a.secrets, &a_copy1)], "extra": true }),
@@ -186,12 +200,7 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     let mut a_socket = connect(&server, &a.session, &a.secrets).await;
     let mut b_socket = connect(&server, &b.session, &b.secrets).await;
     let epoch2 = SyncKey::generate(&mut OsRng, 2);
-    let seal2 = |to: &Device| {
-        epoch2
-            .seal_to(&mut OsRng, &account.account_id, &to.secrets.public())
-            .as_bytes()
-            .to_vec()
-    };
+    let seal2 = |to: &Device| seal(&account, &epoch2, &to.secrets, &b.secrets);
     let (a_copy2, b_copy2) = (seal2(&a), seal2(&b));
     refuse(
         &a,
@@ -296,8 +305,9 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
     wanted.sort_unstable();
     assert_eq!(found, wanted);
     // What B reads opens with B's key of that epoch, and only there.
-    let b_key = SealedSyncKey::from_bytes(&b_copy2)
+    let b_key = SignedSyncKey::from_bytes(&b_copy2)
         .unwrap()
+        .sealed()
         .open(&account.account_id, &b.secrets)
         .unwrap();
     let phone = items.iter().find(|item| item["name"] == name_b).unwrap();
@@ -320,12 +330,7 @@ async fn epochs_copies_and_shared_items(server: ServerProcess) {
         },
     );
     let epoch3 = SyncKey::generate(&mut OsRng, 3);
-    let seal3 = |to: &Device| {
-        epoch3
-            .seal_to(&mut OsRng, &account.account_id, &to.secrets.public())
-            .as_bytes()
-            .to_vec()
-    };
+    let seal3 = |to: &Device| seal(&account, &epoch3, &to.secrets, &a.secrets);
     let a_copy3 = seal3(&a);
     b.refused(&http, "GET", mine, Value::Null, 403, "trust_denied");
     b.refused(&http, "GET", "/v1/shared", Value::Null, 403, "trust_denied");
@@ -629,21 +634,23 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     assert!(phone_store.device_secrets().unwrap().is_none());
     assert!(phone_store.sync_key().unwrap().is_none());
 
-    // A hostile service handing the laptop a copy sealed to another device, or a tampered one,
-    // is refused precisely and changes nothing.
+    // A hostile service handing the laptop a copy sealed to another device, a tampered one, or
+    // one signed by the revoked phone (whose keys an attacker holding it has) is refused
+    // precisely and changes nothing, even when the rest of the copy is made as a device would.
     let stranger = DeviceSecrets::generate(&mut OsRng);
     let epoch4 = SyncKey::generate(&mut OsRng, 4);
-    let wrong_recipient = epoch4
-        .seal_to(&mut OsRng, &account_id, &stranger.public())
-        .as_bytes()
-        .to_vec();
-    let mut tampered = epoch4
-        .seal_to(&mut OsRng, &account_id, &laptop_secrets.public())
-        .as_bytes()
-        .to_vec();
+    let head = enigm::ledger(&http, &laptop_device.session, &laptop_secrets).head();
+    let copy = |to: &DeviceSecrets, by: &DeviceSecrets| {
+        SignedSyncKey::seal(&epoch4, &mut OsRng, &account_id, &to.public(), by, head)
+            .as_bytes()
+            .to_vec()
+    };
+    let wrong_recipient = copy(&stranger, &laptop_secrets);
+    let from_the_phone = copy(&laptop_secrets, &phone_secrets);
+    let mut tampered = copy(&laptop_secrets, &laptop_secrets);
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    for sealed in [wrong_recipient, tampered] {
+    for sealed in [wrong_recipient, tampered, from_the_phone] {
         hostile.set(Tamper::SyncKeyCopy { sealed });
         let output = cli_run(&laptop, &hostile.url(), &["device", "list"], "");
         assert_eq!(failed_code(&output), "sync_key_refused");

@@ -263,7 +263,8 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
             panic!("no update in time ({error}); watch said {text:?}")
         })
     };
-    assert_eq!(next(WAIT)["state"], "active");
+    let first = next(WAIT);
+    assert_eq!(first["state"], "active", "{first}");
     // Online, then the catch-up sync's verified list.
     let mut update = next(WAIT);
     while update["event"] != "devices" {
@@ -329,6 +330,7 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn a_session_in_use_is_refreshed_and_an_idle_one_expires() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start_in(&data.path().join("data"), &["--session-ttl-secs", "3"]);
@@ -364,4 +366,41 @@ fn a_session_in_use_is_refreshed_and_an_idle_one_expires() {
         &format!("{PASSWORD}\n"),
     );
     assert_eq!(ok(&status)["session"]["kind"], "full");
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn this_computer_signs_in_while_a_stranger_keeps_the_accounts_budget_spent() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(
+        &data.path().join("data"),
+        &["--login-free-attempts", "2", "--login-backoff-secs", "600"],
+    );
+    let http = Http::new(server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("a");
+    ok(&register(&profile, &server, "owner.budget", PASSWORD));
+    for _ in 0..10 {
+        client::login_start(&http, "owner.budget", "guess");
+    }
+    assert_eq!(
+        client::login_start(&http, "owner.budget", PASSWORD)
+            .reply
+            .error_code(),
+        "rate_limited"
+    );
+    // The engine signs its login start with this computer's key, which the ledger holds.
+    let login = ok(&enigm(
+        &profile,
+        &server,
+        &[
+            "account",
+            "login",
+            "--username",
+            "owner.budget",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    ));
+    assert_eq!(login["session"]["kind"], "full", "{login}");
 }

@@ -26,7 +26,7 @@ use enigm_core::opaque::{
     ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
 };
 use enigm_core::recovery::RecoveryPhrase;
-use enigm_core::request::{SessionId, session_binding_message};
+use enigm_core::request::{SessionId, login_start_message, session_binding_message};
 use enigm_core::session::refresh_due;
 use enigm_core::trust::Timestamp;
 use enigm_store::{Keychain, PinnedHead, SavedSession, Store};
@@ -124,6 +124,7 @@ pub enum DeviceChange {
 
 #[derive(Deserialize)]
 struct RegisterStartReply {
+    registration_id: String,
     registration_response: String,
 }
 
@@ -296,6 +297,7 @@ impl Engine {
             .post(
                 "/v1/accounts/register/finish",
                 &json!({
+                    "registration_id": reply.registration_id,
                     "username": username,
                     "registration_upload": b64(&finish.message.serialize()),
                     "genesis": b64(&genesis.encode()),
@@ -372,13 +374,21 @@ impl Engine {
         let device = self.device().await?;
         let start = ClientLogin::start(&mut OsRng, password.as_bytes())
             .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
+        // Signed by this device, the start draws on the device's own guess budget when the
+        // account's ledger holds it, so a stranger spending the account's cannot lock us out.
+        let request = start.message.serialize();
+        let timestamp = now();
+        let signature = device.sign(&login_start_message(timestamp, &request));
         let reply: LoginStartReply = self
             .api
             .post(
                 "/v1/sessions/login/start",
                 &json!({
                     "username": username,
-                    "credential_request": b64(&start.message.serialize()),
+                    "credential_request": b64(&request),
+                    "device_key": b64(device.public().signing.as_bytes()),
+                    "device_timestamp": timestamp,
+                    "device_signature": b64(&signature.to_bytes()),
                 }),
             )
             .await?;
@@ -579,6 +589,8 @@ impl Engine {
     /// # Errors
     /// [`ClientError::LedgerRejected`] for a fork, a rollback, a bad signature or rule, or a
     /// head the entries do not reach (hidden entries); nothing is stored then.
+    /// [`ClientError::LedgerWithheld`] while another device has signed a head the service does
+    /// not show this device (what it does show is verified and pinned all the same).
     pub async fn sync(&self) -> Result<DeviceList, ClientError> {
         let state = self.sync_state().await?;
         self.refresh_sync_key().await?;
@@ -612,6 +624,12 @@ impl Engine {
     ) -> Result<LedgerState, ClientError> {
         let presented = self.presented(read).await?;
         self.pin(&presented).await?;
+        match read {
+            // Another device signed a head this one was not shown: refuse until it is shown.
+            LedgerRead::Account => self.check_withheld().await?,
+            // A removed device reads only up to its removal: newer heads are expected.
+            LedgerRead::UpToRemoval => {}
+        }
         Ok(presented.state)
     }
 

@@ -4,11 +4,13 @@
 //! The new device ([`Engine::enroll`]) signs in with a session that can only enroll, posts a
 //! request with its commitment, waits for an approver, reveals, shows the short code, MACs its
 //! keys and countersigns `AddDevice` once the user confirmed, waits for the hand-over, then
-//! verifies the ledger up to its own entry, pins it and keeps the sealed account sync key.
+//! verifies the ledger up to its own entry, pins it and keeps the sealed account sync key once
+//! its signature shows it comes from a device active in that ledger.
 //! The existing device lists requests ([`Engine::enrollment_requests`]), rejects
 //! ([`Engine::reject_enrollment`]) or approves ([`Engine::approve_enrollment`]): it checks the
 //! commitment, shows the code, MACs the head it vouches for, verifies the new device's MAC and
-//! countersignature, appends `AddDevice` on exactly that head and seals the sync key to it.
+//! countersignature, appends `AddDevice` on exactly that head and seals the sync key to it,
+//! signed with its own key and naming the head that holds the new device.
 //!
 //! Replacement (DESIGN §5) is an enrollment that names the device it supersedes: the new device
 //! resolves the name in the service's ledger, verified here, and asks only for a device
@@ -44,7 +46,7 @@ use enigm_core::sas::{
     Commitment, EnrollmentContext, ExistingDeviceOffered, LedgerHeadClaim, NewDeviceCommitted,
     SasMac, SasPublicKey, ShortCode,
 };
-use enigm_core::sync_key::SealedSyncKey;
+use enigm_core::sync_copy::SignedSyncKey;
 use futures_util::StreamExt;
 use futures_util::future::Either;
 use rand_core::OsRng;
@@ -944,12 +946,22 @@ impl Engine {
         replaces: Option<DeviceId>,
     ) -> Result<EnrollmentOutcome, ClientError> {
         let mut retried = false;
+        // Signed as this device, on the ledger it verified with the new device in it.
+        let device = self.device().await?;
+        let (state, _) = self.local_state().await?.ok_or(ClientError::NoAccount)?;
         let completed: RelayView = loop {
             let key = self
                 .with_store_blocking(|store| store.sync_key())
                 .await?
                 .ok_or(ClientError::NoSyncKey)?;
-            let sealed = key.seal_to(&mut OsRng, account_id, new_device);
+            let sealed = SignedSyncKey::seal(
+                &key,
+                &mut OsRng,
+                account_id,
+                new_device,
+                &device,
+                state.head(),
+            );
             let posted = self
                 .post_step(
                     request_id,
@@ -1058,8 +1070,8 @@ impl Engine {
         };
         let claim_seq = approver_mac.head.seq;
         let claim_hash = hex32(&approver_mac.head.hash)?;
-        let sealed = SealedSyncKey::from_bytes(&unb64(sealed)?)
-            .map_err(ClientError::EnrollmentVerification)?;
+        let sealed =
+            SignedSyncKey::from_bytes(&unb64(sealed)?).map_err(ClientError::SyncKeyRefused)?;
         let session = self.sign_in(username, password).await?;
         if session.kind != "full" {
             return Err(ClientError::LedgerInconsistent(
@@ -1070,10 +1082,12 @@ impl Engine {
         // What a full sign-in does next: the sync key and the labels, on the ledger just pinned.
         self.sync().await?;
         let device = self.device().await?;
-        let account_id = self.account_id().await?;
-        let key = sealed
-            .open(&account_id, &device)
-            .map_err(ClientError::EnrollmentVerification)?;
+        if sealed.recipient() != device.device_id() {
+            return Err(ClientError::EnrollmentVerification(
+                enigm_core::Error::SyncKeyWrongRecipient,
+            ));
+        }
+        let key = self.open_copy(&sealed).await?;
         self.with_store_blocking(move |store| store.save_sync_key(&key))
             .await?;
         self.set_pending(None).await?;

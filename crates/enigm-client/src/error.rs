@@ -140,10 +140,29 @@ pub enum ClientError {
     #[error("{}", phrase_message(.0))]
     Phrase(#[source] enigm_core::Error),
 
-    /// A sealed copy of the account sync key was refused: malformed, sealed to another device,
-    /// or it does not open (a hostile or broken service). Nothing was saved.
+    /// A sealed copy of the account sync key was refused: malformed or unsigned, not signed by
+    /// a device active in this device's verified ledger at the head it names, sealed to another
+    /// device, or it does not open (a hostile or broken service). Nothing was saved.
     #[error("the account sync key from the service was refused: {0}")]
     SyncKeyRefused(#[source] enigm_core::Error),
+
+    /// Another device of the account signed a view of the device list that the service does not
+    /// show this device: a later entry (`seen` after `served`), or another entry at the same
+    /// place. The service may be hiding a change such as a revoked device, so nothing that
+    /// depends on the device list is done until it shows that entry. The warning is kept in the
+    /// store and lifts by itself once a sync reaches the entry the other device saw.
+    #[error(
+        "another device of this account has seen the device list up to entry {seen}, but the \
+         Enigm service shows this computer a different list (up to entry {served}); it may be \
+         hiding a change such as a removed device, so nothing that depends on the device list \
+         is done until it shows the same list"
+    )]
+    LedgerWithheld {
+        /// The seq of the entry the other device signed.
+        seen: u64,
+        /// The head seq of the ledger the service shows this device.
+        served: u64,
+    },
 
     /// A device label is not acceptable.
     #[error("{0}")]
@@ -272,6 +291,7 @@ impl ClientError {
                 _ => "protocol_error",
             },
             Self::SyncKeyRefused(_) => "sync_key_refused",
+            Self::LedgerWithheld { .. } => "ledger_withheld",
             Self::InvalidLabel(_) => "invalid_label",
             Self::InvalidAutoLock => "invalid_auto_lock",
             Self::Task => "internal",

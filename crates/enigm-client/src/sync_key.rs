@@ -3,15 +3,24 @@
 //! the devices share encrypted under it.
 //!
 //! Nothing here takes the service's word for a key: a rotation seals the new key to the public
-//! keys of the devices active in the ledger this engine verified itself, and a fetched copy is
-//! saved only once it opens with this device's own secret and names this device and the epoch
-//! the service claims ([`ClientError::SyncKeyRefused`] otherwise). The service sees sealed
-//! copies and ciphertext only.
+//! keys of the devices active in the ledger this engine verified itself and signs each copy
+//! with this device's key, stating the head it verified; a fetched copy is saved only once its
+//! signer is a device active in this engine's own verified ledger at that head (and still),
+//! its signature verifies, and it opens with this device's own secret and names this device
+//! and the epoch the service claims ([`ClientError::SyncKeyRefused`] otherwise, and nothing is
+//! saved). The service sees signed, sealed copies and ciphertext only.
+//!
+//! The head a copy's signer names is also how devices compare what the service shows them: a
+//! validly signed copy naming a ledger entry the service does not show this device (a later
+//! one, or another one at that seq) means the service withholds or forks the ledger. The
+//! engine keeps that head as a warning ([`Engine::withheld_head`]) and every sync refuses with
+//! [`ClientError::LedgerWithheld`] until the service shows that entry.
 
 use enigm_core::identity::{DeviceId, DeviceSecrets};
-use enigm_core::ledger::LedgerState;
+use enigm_core::ledger::{EntryHash, Head, LedgerEntry, LedgerState};
 use enigm_core::lifecycle::DeviceState;
-use enigm_core::sync_key::{SealedItem, SealedSyncKey, SyncKey};
+use enigm_core::sync_copy::{SignedSyncKey, check_peer_head};
+use enigm_core::sync_key::{SealedItem, SyncKey};
 use rand_core::OsRng;
 use reqwest::Method;
 use serde::Deserialize;
@@ -32,6 +41,27 @@ const ROTATION_OWED: &str = "sync_key_rotation_owed";
 
 /// The prefix of a device label's item name.
 const LABEL_PREFIX: &str = "label.";
+/// Store meta key: the ledger head (`seq(8, BE) || hash(32)`) another device signed that the
+/// service did not show this device; empty or absent when there is none.
+const WITHHELD_HEAD: &str = "ledger_withheld_head";
+
+/// A head stored under [`WITHHELD_HEAD`].
+fn decode_head(bytes: &[u8]) -> Option<Head> {
+    let (seq, hash) = bytes.split_first_chunk::<8>()?;
+    let hash: [u8; 32] = hash.try_into().ok()?;
+    Some(Head {
+        seq: u64::from_be_bytes(*seq),
+        hash: EntryHash(hash),
+    })
+}
+
+/// [`ClientError::LedgerWithheld`] for a head another device saw, against `entries`.
+fn withheld(seen: &Head, entries: &[LedgerEntry]) -> ClientError {
+    ClientError::LedgerWithheld {
+        seen: seen.seq,
+        served: entries.last().map_or(0, |entry| entry.seq),
+    }
+}
 
 #[derive(Deserialize)]
 struct MineReply {
@@ -105,14 +135,18 @@ impl Engine {
         Ok(key.map_or(0, |key| key.epoch()))
     }
 
-    /// Fetches this device's newest copy of the sync key, opens it and saves it. Returns the
-    /// epoch this device now holds (0 when the service has no copy for it).
+    /// Fetches this device's newest copy of the sync key, checks who signed it, opens it and
+    /// saves it. Returns the epoch this device now holds (0 when the service has no copy for
+    /// it). A copy of an epoch this device already holds is left unopened: it could only repeat
+    /// the key this device has (and its signer may have left the account since).
     ///
     /// # Errors
-    /// [`ClientError::SyncKeyRefused`] when the copy is malformed, names another device or
-    /// another epoch than the service says, or does not open (nothing is saved); the store's
-    /// `sync_key_conflict` for a second, different key at an epoch already held; the service's
-    /// refusals.
+    /// [`ClientError::SyncKeyRefused`] when the copy is malformed or unsigned, its signer is
+    /// not a device active in this engine's verified ledger at the head it names (and still),
+    /// its signature does not verify, or it names another device or another epoch than the
+    /// service says, or does not open (nothing is saved); [`ClientError::LedgerWithheld`] when
+    /// the copy's signer saw a ledger head the service does not show this device (even for an
+    /// epoch already held); the service's refusals.
     pub async fn refresh_sync_key(&self) -> Result<u64, ClientError> {
         let reply: Result<MineReply, ClientError> =
             self.signed(Method::GET, "/v1/sync-keys/mine", None).await;
@@ -120,21 +154,136 @@ impl Engine {
             Err(error) if error.code() == "no_sync_key" => return self.sync_epoch().await,
             other => other?,
         };
-        let (account_id, secrets) = self.identity().await?;
-        let sealed = SealedSyncKey::from_bytes(&unb64(&reply.sealed)?)
+        let copy = SignedSyncKey::from_bytes(&unb64(&reply.sealed)?)
             .map_err(ClientError::SyncKeyRefused)?;
-        if sealed.epoch() != reply.epoch {
+        if copy.epoch() != reply.epoch {
             return Err(ClientError::SyncKeyRefused(
                 enigm_core::Error::SyncKeyMalformed,
             ));
         }
-        let key = sealed
-            .open(&account_id, &secrets)
-            .map_err(ClientError::SyncKeyRefused)?;
+        let epoch = copy.epoch();
+        let held = self
+            .with_store_blocking(move |store| store.sync_key_at(epoch))
+            .await?;
+        if held.is_some() {
+            // Still a signed statement of the head its signer saw.
+            return match self.verify_copy(&copy).await {
+                Ok(()) | Err(ClientError::SyncKeyRefused(_)) => self.sync_epoch().await,
+                Err(error) => Err(error),
+            };
+        }
+        let key = self.open_copy(&copy).await?;
         let epoch = key.epoch();
         self.with_store_blocking(move |store| store.save_sync_key(&key))
             .await?;
         Ok(self.sync_epoch().await?.max(epoch))
+    }
+
+    /// Opens a copy of the sync key handed to this device, once [`Engine::verify_copy`]
+    /// accepts it.
+    ///
+    /// # Errors
+    /// As [`Engine::verify_copy`]; [`ClientError::SyncKeyRefused`] when it does not open.
+    pub(crate) async fn open_copy(&self, copy: &SignedSyncKey) -> Result<SyncKey, ClientError> {
+        self.verify_copy(copy).await?;
+        let (account_id, secrets) = self.identity().await?;
+        copy.sealed()
+            .open(&account_id, &secrets)
+            .map_err(ClientError::SyncKeyRefused)
+    }
+
+    /// Checks a copy with [`SignedSyncKey::verify`] against the ledger this engine verified.
+    /// A validly signed copy naming a head this engine has not verified (its signer saw a
+    /// newer ledger) is checked again after a sync; if the service still does not show that
+    /// head, or shows another entry there, the service is withholding the ledger from this
+    /// device: the head is kept as a warning that [`Engine::check_withheld`] enforces.
+    ///
+    /// # Errors
+    /// [`ClientError::LedgerWithheld`]; [`ClientError::SyncKeyRefused`] when the copy's signer,
+    /// signature or head is refused; the ledger's and the store's errors.
+    async fn verify_copy(&self, copy: &SignedSyncKey) -> Result<(), ClientError> {
+        let (account_id, _) = self.identity().await?;
+        let mut verified = copy.verify(&account_id, &self.verified_entries().await?);
+        if matches!(
+            verified,
+            Err(enigm_core::Error::SyncKeyCopyHeadAhead { .. })
+        ) {
+            self.sync_state().await?;
+            verified = copy.verify(&account_id, &self.verified_entries().await?);
+        }
+        match verified {
+            Ok(()) => Ok(()),
+            Err(
+                enigm_core::Error::SyncKeyCopyHeadAhead { .. }
+                | enigm_core::Error::SyncKeyCopyHeadForked { .. },
+            ) => {
+                let seen = copy.head();
+                let mut bytes = seen.seq.to_be_bytes().to_vec();
+                bytes.extend_from_slice(&seen.hash.0);
+                self.with_store_blocking(move |store| store.set_meta(WITHHELD_HEAD, &bytes))
+                    .await?;
+                tracing::warn!(
+                    seen = seen.seq,
+                    "another device signed a ledger head the service does not show this device"
+                );
+                let entries = self.verified_entries().await?;
+                Err(withheld(&seen, &entries))
+            }
+            Err(error) => Err(ClientError::SyncKeyRefused(error)),
+        }
+    }
+
+    /// The warning state: the seq of a ledger entry another device signed that the service has
+    /// not shown this device yet (every sync refuses with [`ClientError::LedgerWithheld`] while
+    /// there is one), or `None`.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn withheld_head(&self) -> Result<Option<u64>, ClientError> {
+        let stored = self
+            .with_store_blocking(|store| store.meta(WITHHELD_HEAD))
+            .await?
+            .unwrap_or_default();
+        Ok(decode_head(&stored).map(|head| head.seq))
+    }
+
+    /// Refuses to go on while a head another device signed ([`Engine::verify_copy`]) is not in
+    /// the ledger this engine verified, and lifts the warning once it is. Every sync runs it,
+    /// so nothing that depends on the device list proceeds on a ledger the service withholds.
+    ///
+    /// # Errors
+    /// [`ClientError::LedgerWithheld`]; the store's errors.
+    pub(crate) async fn check_withheld(&self) -> Result<(), ClientError> {
+        let stored = self
+            .with_store_blocking(|store| store.meta(WITHHELD_HEAD))
+            .await?
+            .unwrap_or_default();
+        let Some(seen) = decode_head(&stored) else {
+            return Ok(());
+        };
+        let entries = self.verified_entries().await?;
+        if check_peer_head(&entries, &seen).is_err() {
+            return Err(withheld(&seen, &entries));
+        }
+        self.with_store_blocking(|store| store.set_meta(WITHHELD_HEAD, b""))
+            .await?;
+        tracing::info!(
+            seq = seen.seq,
+            "the service now shows the head another device saw"
+        );
+        Ok(())
+    }
+
+    /// The ledger entries this engine verified and pinned, from genesis.
+    async fn verified_entries(&self) -> Result<Vec<LedgerEntry>, ClientError> {
+        let stored = self
+            .with_store_blocking(|store| store.ledger_entries())
+            .await?;
+        stored
+            .iter()
+            .map(|bytes| LedgerEntry::decode(bytes))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ClientError::LedgerRejected)
     }
 
     /// Starts the next sync-key epoch: a new key sealed to every device active in the locally
@@ -145,7 +294,7 @@ impl Engine {
     /// [`ClientError::SyncKeyRefused`] for a hostile copy met while catching up; the ledger's
     /// and the service's refusals (after [`MAX_ROTATION_ATTEMPTS`] lost races, the last one).
     pub async fn rotate_sync_key(&self) -> Result<u64, ClientError> {
-        let (account_id, _) = self.identity().await?;
+        let (account_id, secrets) = self.identity().await?;
         let mut attempt = 0;
         // A device without a copy (a recovered one) learns the account's epoch from the
         // service's refusal; epochs only grow, so building on it is safe.
@@ -159,7 +308,14 @@ impl Engine {
                 .devices()
                 .filter(|(_, record)| record.state == DeviceState::Active)
                 .map(|(id, record)| {
-                    let sealed = key.seal_to(&mut OsRng, &account_id, &record.keys);
+                    let sealed = SignedSyncKey::seal(
+                        &key,
+                        &mut OsRng,
+                        &account_id,
+                        &record.keys,
+                        &secrets,
+                        state.head(),
+                    );
                     json!({ "device_id": id.to_hex(), "sealed": b64(sealed.as_bytes()) })
                 })
                 .collect();

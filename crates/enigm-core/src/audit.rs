@@ -36,7 +36,7 @@ use crate::pseudonym::Pseudonym;
 const RECORD_DOMAIN: &[u8] = b"enigm/audit/v1";
 
 /// Domain tag of the message an export's signature covers.
-const EXPORT_DOMAIN: &[u8] = b"enigm/audit-export/v1";
+const EXPORT_DOMAIN: &[u8] = b"enigm/audit-export/v2";
 
 /// The longest [`AuditCode`], in bytes.
 pub const MAX_AUDIT_CODE_LEN: usize = 48;
@@ -335,13 +335,28 @@ pub fn verify_audit_chain(records: &[AuditRecord]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Where an audit chain ended when it was exported: its last record's position and hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The last record's sequence number.
+    pub seq: u64,
+    /// The last record's hash.
+    pub hash: [u8; 32],
+}
+
 /// A signed, offline-verifiable audit export. JSON via serde: hashes, the key and the signature
 /// as lower-case hex. The service's own public key is the one raw key an export carries.
+///
+/// An export holds the chain from record 0, at most as far as the service sends in one export,
+/// and names (signed) where the chain ended when it was made, so a reader can tell a whole
+/// chain from a cut one ([`AuditExport::complete`]) instead of taking the first part for all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ExportWire", into = "ExportWire")]
 pub struct AuditExport {
     /// The chain, from record 0.
     pub records: Vec<AuditRecord>,
+    /// Where the chain ended when exported (`None`: it had no record).
+    pub head: Option<ChainHead>,
     /// When the export was made, unix seconds.
     pub exported_at: u64,
     /// The service key that signed it.
@@ -351,30 +366,54 @@ pub struct AuditExport {
 }
 
 impl AuditExport {
-    /// Signs `records` as exported at `exported_at` with the service's key. Does not check the
-    /// chain: a broken chain still fails [`AuditExport::verify`].
-    pub fn sign(records: Vec<AuditRecord>, exported_at: u64, signer: &SigningKey) -> Self {
+    /// Signs `records`, from a chain that ended at `head`, as exported at `exported_at` with
+    /// the service's key. Does not check the chain: a broken chain, or records that do not lead
+    /// to `head`, still fail [`AuditExport::verify`].
+    pub fn sign(
+        records: Vec<AuditRecord>,
+        head: Option<ChainHead>,
+        exported_at: u64,
+        signer: &SigningKey,
+    ) -> Self {
         let service_key = SigningPublicKey::from(signer);
-        let message = Self::message(&records, exported_at, &service_key);
+        let message = Self::message(&records, head, exported_at, &service_key);
         let signature = signer.sign(&message);
         Self {
             records,
+            head,
             exported_at,
             service_key,
             signature,
         }
     }
 
+    /// Whether the export holds the whole chain, up to its head.
+    pub fn complete(&self) -> bool {
+        self.chain_length() == self.records.len() as u64
+    }
+
+    /// How many records the chain held when exported.
+    pub fn chain_length(&self) -> u64 {
+        self.head.map_or(0, |head| head.seq.saturating_add(1))
+    }
+
     /// The exact bytes the signature covers:
-    /// `"enigm/audit-export/v1" || u64_be(exported_at) || service_key (32) || u64_be(count)
-    /// || SHA-256(hash(record 0) || hash(record 1) || ...)`.
+    /// `"enigm/audit-export/v2" || u64_be(exported_at) || service_key (32) || u64_be(count)
+    /// || SHA-256(hash(record 0) || hash(record 1) || ...) || head`, where `head` is `0x00`
+    /// for an empty chain, else `0x01 || u64_be(seq) || hash (32)`.
     pub fn signed_message(&self) -> Vec<u8> {
-        Self::message(&self.records, self.exported_at, &self.service_key)
+        Self::message(
+            &self.records,
+            self.head,
+            self.exported_at,
+            &self.service_key,
+        )
     }
 
     /// See [`AuditExport::signed_message`].
     fn message(
         records: &[AuditRecord],
+        head: Option<ChainHead>,
         exported_at: u64,
         service_key: &SigningPublicKey,
     ) -> Vec<u8> {
@@ -382,23 +421,34 @@ impl AuditExport {
         for record in records {
             digest.update(record.hash());
         }
-        let mut out = Vec::with_capacity(EXPORT_DOMAIN.len() + 8 + 32 + 8 + 32);
+        let mut out = Vec::with_capacity(EXPORT_DOMAIN.len() + 8 + 32 + 8 + 32 + 41);
         out.extend_from_slice(EXPORT_DOMAIN);
         out.extend_from_slice(&exported_at.to_be_bytes());
         out.extend_from_slice(service_key.as_bytes());
         out.extend_from_slice(&(records.len() as u64).to_be_bytes());
         out.extend_from_slice(&digest.finalize());
+        match head {
+            None => out.push(0),
+            Some(head) => {
+                out.push(1);
+                out.extend_from_slice(&head.seq.to_be_bytes());
+                out.extend_from_slice(&head.hash);
+            }
+        }
         out
     }
 
     /// Verifies the export offline: the signer is `expected_key` (when given; without it the
     /// export only proves it was signed by the key it names), the records form one chain from
-    /// record 0, and the signature covers exactly these records, this time and this key.
+    /// record 0 that ends at the named head or stops short of it, and the signature covers
+    /// exactly these records, this head, this time and this key.
     ///
     /// # Errors
     /// [`Error::AuditExportWrongKey`] if signed by another key than `expected_key`;
     /// [`Error::AuditWrongSeq`] or [`Error::AuditBrokenChain`] from [`verify_audit_chain`];
-    /// [`Error::AuditExportBadSignature`] if the signature does not verify strictly.
+    /// [`Error::AuditExportHeadMismatch`] if the records run past the head, or reach it with
+    /// another hash; [`Error::AuditExportBadSignature`] if the signature does not verify
+    /// strictly.
     pub fn verify(&self, expected_key: Option<&SigningPublicKey>) -> Result<(), Error> {
         if let Some(expected) = expected_key
             && expected != &self.service_key
@@ -406,17 +456,32 @@ impl AuditExport {
             return Err(Error::AuditExportWrongKey);
         }
         verify_audit_chain(&self.records)?;
+        let held = self.records.len() as u64;
+        let consistent = match (self.head, self.records.last()) {
+            (None, None) => true,
+            (None, Some(_)) => false,
+            (Some(head), last) => {
+                held < self.chain_length()
+                    || last.is_some_and(|last| last.seq == head.seq && last.hash() == head.hash)
+            }
+        };
+        if !consistent {
+            return Err(Error::AuditExportHeadMismatch);
+        }
         self.service_key
             .verify(&self.signed_message(), &self.signature)
             .map_err(|_| Error::AuditExportBadSignature)
     }
 }
 
-/// The JSON shape of [`AuditExport`].
+/// The JSON shape of [`AuditExport`]. `complete` is derived from the rest, for a reader of the
+/// raw JSON; coming in, it is ignored, and the signed head decides ([`AuditExport::verify`]).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportWire {
     records: Vec<AuditRecord>,
+    head: Option<HeadWire>,
+    complete: bool,
     exported_at: u64,
     #[serde(with = "hex32")]
     service_key: [u8; 32],
@@ -424,9 +489,23 @@ struct ExportWire {
     signature: [u8; 64],
 }
 
+/// The JSON shape of [`ChainHead`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeadWire {
+    seq: u64,
+    #[serde(with = "hex32")]
+    hash: [u8; 32],
+}
+
 impl From<AuditExport> for ExportWire {
     fn from(export: AuditExport) -> Self {
         Self {
+            complete: export.complete(),
+            head: export.head.map(|head| HeadWire {
+                seq: head.seq,
+                hash: head.hash,
+            }),
             records: export.records,
             exported_at: export.exported_at,
             service_key: *export.service_key.as_bytes(),
@@ -441,6 +520,10 @@ impl TryFrom<ExportWire> for AuditExport {
     fn try_from(wire: ExportWire) -> Result<Self, Error> {
         Ok(Self {
             records: wire.records,
+            head: wire.head.map(|head| ChainHead {
+                seq: head.seq,
+                hash: head.hash,
+            }),
             exported_at: wire.exported_at,
             service_key: SigningPublicKey::from_bytes(&wire.service_key)?,
             signature: Signature::from_bytes(&wire.signature),
@@ -638,10 +721,70 @@ mod tests {
         );
     }
 
+    /// A whole chain, signed with its own head.
+    fn signed(records: Vec<AuditRecord>, at: u64, key: &SigningKey) -> AuditExport {
+        let head = records.last().map(|last| ChainHead {
+            seq: last.seq,
+            hash: last.hash(),
+        });
+        AuditExport::sign(records, head, at, key)
+    }
+
+    #[test]
+    fn a_cut_export_says_so_and_cannot_pass_for_a_whole_one() {
+        let key = SigningKey::generate(&mut OsRng);
+        let public = SigningPublicKey::from(&key);
+        let records = chain(5);
+        let head = Some(ChainHead {
+            seq: 4,
+            hash: records[4].hash(),
+        });
+        let cut = AuditExport::sign(records[..3].to_vec(), head, 1, &key);
+        cut.verify(Some(&public)).unwrap();
+        assert!(!cut.complete());
+        assert_eq!(cut.chain_length(), 5);
+        let json = serde_json::to_value(&cut).unwrap();
+        assert_eq!(json["complete"], false);
+        // Claiming the cut export is whole: the flag in the JSON is not what decides, and a
+        // head moved back to where the records stop breaks the signature.
+        let mut whole = json.clone();
+        whole["complete"] = serde_json::json!(true);
+        assert!(
+            !serde_json::from_value::<AuditExport>(whole)
+                .unwrap()
+                .complete()
+        );
+        let mut moved = cut.clone();
+        moved.head = Some(ChainHead {
+            seq: 2,
+            hash: records[2].hash(),
+        });
+        assert!(moved.complete());
+        assert_eq!(
+            moved.verify(Some(&public)),
+            Err(Error::AuditExportBadSignature)
+        );
+        // Records past the head, or reaching it with another hash, do not verify.
+        let short_head = Some(ChainHead {
+            seq: 1,
+            hash: records[1].hash(),
+        });
+        let past = AuditExport::sign(records.clone(), short_head, 1, &key);
+        assert_eq!(past.verify(None), Err(Error::AuditExportHeadMismatch));
+        let other_hash = Some(ChainHead {
+            seq: 4,
+            hash: [7; 32],
+        });
+        let forked = AuditExport::sign(records, other_hash, 1, &key);
+        assert_eq!(forked.verify(None), Err(Error::AuditExportHeadMismatch));
+        let headless = AuditExport::sign(chain(1), None, 1, &key);
+        assert_eq!(headless.verify(None), Err(Error::AuditExportHeadMismatch));
+    }
+
     #[test]
     fn export_signs_verifies_and_round_trips_as_json() {
         let key = SigningKey::generate(&mut OsRng);
-        let export = AuditExport::sign(chain(5), 1_800_000_000, &key);
+        let export = signed(chain(5), 1_800_000_000, &key);
         let public = SigningPublicKey::from(&key);
         export.verify(Some(&public)).unwrap();
         export.verify(None).unwrap();
@@ -653,16 +796,14 @@ mod tests {
         assert!(json.contains("\"login_failed\""));
         assert!(json.contains("\"request_stale\""));
         assert!(json.contains(&data_encoding::HEXLOWER.encode(public.as_bytes())));
-        AuditExport::sign(Vec::new(), 1, &key)
-            .verify(Some(&public))
-            .unwrap();
+        signed(Vec::new(), 1, &key).verify(Some(&public)).unwrap();
     }
 
     #[test]
     fn export_tampering_is_refused() {
         let key = SigningKey::generate(&mut OsRng);
         let public = SigningPublicKey::from(&key);
-        let export = AuditExport::sign(chain(5), 1_800_000_000, &key);
+        let export = signed(chain(5), 1_800_000_000, &key);
 
         let mut t = export.clone();
         t.records[1].at += 1;
@@ -670,10 +811,10 @@ mod tests {
             t.verify(Some(&public)),
             Err(Error::AuditBrokenChain { seq: 2 })
         );
-        // The last record has no successor: only the signature catches it.
+        // The last record has no successor: the signed head catches it.
         let mut t = export.clone();
         t.records[4].outcome = AuditOutcome::Denied;
-        assert_eq!(t.verify(Some(&public)), Err(Error::AuditExportBadSignature));
+        assert_eq!(t.verify(Some(&public)), Err(Error::AuditExportHeadMismatch));
         let mut t = export.clone();
         t.records.pop();
         assert_eq!(t.verify(Some(&public)), Err(Error::AuditExportBadSignature));
@@ -702,7 +843,7 @@ mod tests {
         // Signed by another key: refused against the expected key, and a swapped-in key
         // field does not make the old signature verify.
         let other = SigningKey::generate(&mut OsRng);
-        let forged = AuditExport::sign(chain(5), 1_800_000_000, &other);
+        let forged = signed(chain(5), 1_800_000_000, &other);
         assert_eq!(
             forged.verify(Some(&public)),
             Err(Error::AuditExportWrongKey)
@@ -718,7 +859,7 @@ mod tests {
     #[test]
     fn json_rejects_bad_input() {
         let key = SigningKey::generate(&mut OsRng);
-        let export = AuditExport::sign(chain(2), 1, &key);
+        let export = signed(chain(2), 1, &key);
         let json = serde_json::to_value(&export).unwrap();
         let mut extra = json.clone();
         extra["unknown"] = serde_json::json!(1);

@@ -298,6 +298,10 @@ pub enum Error {
     /// An audit export's signature does not verify: it was altered after signing.
     #[error("audit export signature is invalid")]
     AuditExportBadSignature,
+    /// An audit export's records run past the chain head it names, or reach it with another
+    /// hash, or its `complete` flag contradicts them.
+    #[error("audit export does not match the chain head it names")]
+    AuditExportHeadMismatch,
     /// An OPAQUE protocol message has the wrong length or is not a valid encoding.
     #[error("OPAQUE message is malformed")]
     OpaqueMalformedMessage,
@@ -339,5 +343,33 @@ pub enum Error {
         have: u64,
         /// The epoch the item was written under.
         need: u64,
+    },
+
+    // --- signed sync-key copies (sync_copy.rs) ---
+    /// A sync-key copy was checked against the ledger of another account.
+    #[error("the sync key copy was checked against another account's ledger")]
+    SyncKeyCopyWrongAccount,
+    /// A sync-key copy's signer is not a device active in this device's verified ledger, now
+    /// and at the head the copy names.
+    #[error("the sync key copy was not signed by a device active in the verified ledger")]
+    SyncKeyCopySignerNotActive,
+    /// A sync-key copy's signature does not verify under its signer's key.
+    #[error("the sync key copy's signature is invalid")]
+    SyncKeyCopyBadSignature,
+    /// A validly signed sync-key copy names a ledger head after the one this device verified:
+    /// its signer saw entries this device was not shown.
+    #[error("the sync key copy names ledger head {claimed}, this device verified up to {verified}")]
+    SyncKeyCopyHeadAhead {
+        /// The seq the signer verified.
+        claimed: u64,
+        /// The seq this device verified.
+        verified: u64,
+    },
+    /// A validly signed sync-key copy names another entry at a seq this device verified: its
+    /// signer was shown a different history.
+    #[error("the sync key copy names another ledger entry at seq {seq} than this device verified")]
+    SyncKeyCopyHeadForked {
+        /// The seq of the differing entry.
+        seq: u64,
     },
 }

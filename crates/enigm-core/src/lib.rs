@@ -16,6 +16,7 @@ pub mod recovery;
 pub mod request;
 pub mod sas;
 pub mod session;
+pub mod sync_copy;
 pub mod sync_key;
 pub mod trust;
 pub mod unlock;

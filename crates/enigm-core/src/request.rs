@@ -395,9 +395,32 @@ pub fn session_binding_message(
     message
 }
 
+/// Domain separator of a device-signed login start.
+pub const LOGIN_START_DOMAIN: &[u8] = b"enigm/login-start/v1";
+
+/// The message an enrolled device signs to start a login on its own guess budget (DESIGN §14):
+/// `domain || timestamp (u64 big-endian) || SHA-256(credential_request)`. It covers this very
+/// OPAQUE request, so a signature buys no other guess, and a timestamp the service checks
+/// against its clock, so it is not good for long.
+pub fn login_start_message(timestamp: u64, credential_request: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(LOGIN_START_DOMAIN.len() + 8 + 32);
+    message.extend_from_slice(LOGIN_START_DOMAIN);
+    message.extend_from_slice(&timestamp.to_be_bytes());
+    message.extend_from_slice(&Sha256::digest(credential_request));
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_start_message_depends_on_time_and_request() {
+        let base = login_start_message(1, b"request");
+        assert!(base.starts_with(LOGIN_START_DOMAIN));
+        assert_ne!(base, login_start_message(2, b"request"));
+        assert_ne!(base, login_start_message(1, b"another"));
+    }
 
     #[test]
     fn session_binding_depends_on_every_input() {

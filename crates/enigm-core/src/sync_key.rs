@@ -38,7 +38,7 @@ const SEAL_HEADER_LEN: usize = PREFIX_LEN + 16 + 32;
 /// AEAD tag length of both ciphers.
 const TAG_LEN: usize = 16;
 /// Length of a sealed key.
-const SEALED_LEN: usize = SEAL_HEADER_LEN + 32 + TAG_LEN;
+pub(crate) const SEALED_LEN: usize = SEAL_HEADER_LEN + 32 + TAG_LEN;
 /// Everything of an item before the ciphertext.
 const ITEM_HEADER_LEN: usize = PREFIX_LEN + 24;
 /// Largest shared item plaintext: labels and settings are small; this bounds what a hostile

@@ -10,7 +10,9 @@
 //! ([`crate::storage::Storage::append_audit`]), retrying when another node took it first, so
 //! nodes sharing a database extend one chain per account.
 
-use enigm_core::audit::{AuditAction, AuditCode, AuditExport, AuditOutcome, AuditRecord};
+use enigm_core::audit::{
+    AuditAction, AuditCode, AuditExport, AuditOutcome, AuditRecord, ChainHead,
+};
 use enigm_core::ledger::EntryKind;
 use enigm_core::pseudonym::{Pseudonym, PseudonymKind, pseudonym};
 
@@ -90,15 +92,59 @@ impl AppState {
         ))
     }
 
+    /// Audits a change that storage has already committed, or an event audited off the
+    /// request path. The change stands whatever happens here, so a failed audit write must not
+    /// turn its answer into an error (the client would retry what happened, and the push and
+    /// follow-ups would be skipped): the loss is logged, loudly, instead.
+    pub(crate) async fn audit_committed(
+        &self,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        account: &AccountId,
+        device: Option<&[u8; 16]>,
+    ) {
+        if let Err(error) = self.audit(action, outcome, account, device).await {
+            let account = pseudonym(
+                &self.secrets().service_logs,
+                PseudonymKind::Account,
+                account,
+            );
+            tracing::error!(
+                %account,
+                code = error.code(),
+                "a committed change was not audited: the audit trail misses a record"
+            );
+        }
+    }
+
     /// The audit chain of `account` (an account pseudonym) from record 0, signed by the
-    /// service's audit key: at most [`MAX_EXPORT_RECORDS`] records, as of now.
+    /// service's audit key: at most [`MAX_EXPORT_RECORDS`] records, and the head the chain had
+    /// when read, so a longer chain's export says it is cut ([`AuditExport::complete`]).
     pub(crate) async fn audit_export(
         &self,
         account: &Pseudonym,
     ) -> Result<AuditExport, ServerError> {
+        self.audit_export_at_most(account, MAX_EXPORT_RECORDS).await
+    }
+
+    /// [`AppState::audit_export`] with its bound given.
+    async fn audit_export_at_most(
+        &self,
+        account: &Pseudonym,
+        max_records: usize,
+    ) -> Result<AuditExport, ServerError> {
+        // The head first: records appended after it are left for the next export, so the
+        // records never run past the head they are signed with.
+        let head = self
+            .storage()
+            .audit_head(account.as_str())
+            .await?
+            .map(|(seq, hash)| ChainHead { seq, hash });
+        let length = head.map_or(0, |head| head.seq.saturating_add(1));
+        let limit = usize::try_from(length).map_or(max_records, |length| length.min(max_records));
         let stored = self
             .storage()
-            .audit_records(account.as_str(), 0, MAX_EXPORT_RECORDS)
+            .audit_records(account.as_str(), 0, limit)
             .await?;
         let records = stored
             .iter()
@@ -119,6 +165,7 @@ impl AppState {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(AuditExport::sign(
             records,
+            head,
             self.now(),
             &self.secrets().audit_signing,
         ))
@@ -236,5 +283,13 @@ mod tests {
         other_export.verify(Some(&service_key)).unwrap();
         assert_eq!(other_export.records.len(), 1);
         assert_eq!(other_export.records[0].seq, 0);
+        assert!(export.complete() && other_export.complete());
+
+        // A chain longer than one export holds is sent cut, and says so, signed.
+        let cut = state.audit_export_at_most(&actor, 2).await.unwrap();
+        cut.verify(Some(&service_key)).unwrap();
+        assert_eq!(cut.records, records[..2]);
+        assert!(!cut.complete());
+        assert_eq!(cut.chain_length(), 3);
     }
 }

@@ -158,6 +158,9 @@ pub enum ServerError {
     /// The recovery id is unknown, already used, or expired.
     #[error("recovery expired")]
     RecoveryExpired,
+    /// The registration id is not one this service issued for this username, or it expired.
+    #[error("registration expired")]
+    RegistrationExpired,
     /// The recovery key's proof or authorization does not verify under the recovery key the
     /// account's ledger pins (or the username is unknown: one variant for both, so a response
     /// never tells which).
@@ -239,6 +242,7 @@ impl ServerError {
             ServerError::InvalidCredentials
             | ServerError::LoginExpired
             | ServerError::RecoveryExpired
+            | ServerError::RegistrationExpired
             | ServerError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ServerError::Refused(_)
             | ServerError::DeviceRemoved { .. }
@@ -273,6 +277,7 @@ impl ServerError {
             ServerError::InvalidCredentials => "invalid_credentials",
             ServerError::LoginExpired => "login_expired",
             ServerError::RecoveryExpired => "recovery_expired",
+            ServerError::RegistrationExpired => "registration_expired",
             ServerError::RecoveryRefused => "recovery_refused",
             ServerError::UsernameTaken => "username_taken",
             ServerError::Unauthenticated(failure) => failure.code(),
@@ -314,6 +319,11 @@ impl ServerError {
             }
             ServerError::RecoveryExpired => {
                 "this recovery is unknown, already used or expired; start again".into()
+            }
+            ServerError::RegistrationExpired => {
+                "this registration was not started for this username here, or it expired; start \
+                 again"
+                    .into()
             }
             ServerError::RecoveryRefused => {
                 "the recovery phrase does not match this account's recovery key".into()
@@ -373,6 +383,7 @@ impl ServerError {
             | ServerError::Enrollment(_)
             | ServerError::SyncKey(_)
             | ServerError::RecoveryExpired
+            | ServerError::RegistrationExpired
             | ServerError::RecoveryRefused
             | ServerError::LedgerConflict { .. }
             | ServerError::NotFound
@@ -431,6 +442,7 @@ impl ServerError {
             | ServerError::InvalidCredentials
             | ServerError::LoginExpired
             | ServerError::RecoveryExpired
+            | ServerError::RegistrationExpired
             | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)

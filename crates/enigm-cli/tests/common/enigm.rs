@@ -13,7 +13,7 @@ use enigm_core::opaque::{
     ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
 };
 use enigm_core::recovery::RecoveryPhrase;
-use enigm_core::request::{SessionId, sign_request};
+use enigm_core::request::{SessionId, login_start_message, sign_request};
 use enigm_server::protocol::session_binding_message;
 use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
@@ -56,6 +56,28 @@ pub fn register(http: &Http, username: &str, password: &str) -> Account {
 
 /// Registers `username` with `password`; the finish reply when it is not 201.
 pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Account, Response> {
+    try_register_with(http, username, password, str::to_owned)
+}
+
+/// A `registration_id` the service issues for `username`.
+pub fn registration_id(http: &Http, username: &str) -> String {
+    let start = ClientRegistration::start(&mut OsRng, b"any").unwrap();
+    let reply = http.post_json(
+        "/v1/accounts/register/start",
+        &json!({ "username": username, "registration_request": b64(&start.message.serialize()) }),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    reply.json()["registration_id"].as_str().unwrap().to_owned()
+}
+
+/// Registers as [`try_register`] does, finishing with the registration id `choose_id` makes of
+/// the one the start returned.
+pub fn try_register_with(
+    http: &Http,
+    username: &str,
+    password: &str,
+    choose_id: impl FnOnce(&str) -> String,
+) -> Result<Account, Response> {
     let mut account_id = [0u8; 16];
     OsRng.fill_bytes(&mut account_id);
     let device = DeviceSecrets::generate(&mut OsRng);
@@ -67,6 +89,7 @@ pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Accou
         &json!({ "username": username, "registration_request": b64(&start.message.serialize()) }),
     );
     assert_eq!(reply.status, 200, "{:?}", reply.json());
+    let registration_id = choose_id(reply.json()["registration_id"].as_str().unwrap());
     let response = RegistrationResponse::deserialize(&unb64(
         reply.json()["registration_response"].as_str().unwrap(),
     ))
@@ -84,6 +107,7 @@ pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Accou
     let reply = http.post_json(
         "/v1/accounts/register/finish",
         &json!({
+            "registration_id": registration_id,
             "username": username,
             "registration_upload": b64(&finish.message.serialize()),
             "genesis": b64(&genesis.encode()),
@@ -111,11 +135,47 @@ pub struct LoginStarted {
 
 /// `POST /v1/sessions/login/start`.
 pub fn login_start(http: &Http, username: &str, password: &str) -> LoginStarted {
+    start_login(http, username, password, None)
+}
+
+/// `POST /v1/sessions/login/start` signed by `device` (so that it draws on the device's own
+/// guess budget when the ledger holds it); the reply.
+pub fn device_login_start(
+    http: &Http,
+    username: &str,
+    password: &str,
+    device: &DeviceSecrets,
+) -> Response {
+    start_login(http, username, password, Some((device, now()))).reply
+}
+
+/// [`device_login_start`] with the signed timestamp given.
+pub fn device_login_start_with(
+    http: &Http,
+    username: &str,
+    password: &str,
+    device: &DeviceSecrets,
+    timestamp: u64,
+) -> Response {
+    start_login(http, username, password, Some((device, timestamp))).reply
+}
+
+fn start_login(
+    http: &Http,
+    username: &str,
+    password: &str,
+    signer: Option<(&DeviceSecrets, u64)>,
+) -> LoginStarted {
     let start = ClientLogin::start(&mut OsRng, password.as_bytes()).unwrap();
-    let reply = http.post_json(
-        "/v1/sessions/login/start",
-        &json!({ "username": username, "credential_request": b64(&start.message.serialize()) }),
-    );
+    let request = start.message.serialize();
+    let mut body = json!({ "username": username, "credential_request": b64(&request) });
+    if let Some((device, timestamp)) = signer {
+        let signature = device.sign(&login_start_message(timestamp, &request));
+        body["device_key"] = json!(b64(device.public().signing.as_bytes()));
+        body["device_timestamp"] = json!(timestamp);
+        body["device_signature"] = json!(b64(&signature.to_bytes()));
+    }
+    let reply = http.post_json("/v1/sessions/login/start", &body);
     let login_id = if reply.status == 200 {
         reply.json()["login_id"].as_str().unwrap().to_owned()
     } else {
@@ -142,7 +202,31 @@ pub fn login(
     password: &str,
     device: &DeviceSecrets,
 ) -> Result<Session, Response> {
-    let started = login_start(http, username, password);
+    finish_login(
+        http,
+        login_start(http, username, password),
+        password,
+        device,
+    )
+}
+
+/// Logs in as [`login`] does, with a start signed by `device`.
+pub fn device_login(
+    http: &Http,
+    username: &str,
+    password: &str,
+    device: &DeviceSecrets,
+) -> Result<Session, Response> {
+    let started = start_login(http, username, password, Some((device, now())));
+    finish_login(http, started, password, device)
+}
+
+fn finish_login(
+    http: &Http,
+    started: LoginStarted,
+    password: &str,
+    device: &DeviceSecrets,
+) -> Result<Session, Response> {
     if started.reply.status != 200 {
         return Err(started.reply);
     }

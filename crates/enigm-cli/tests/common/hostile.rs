@@ -30,8 +30,8 @@ pub enum Tamper {
     Inject { bytes: Vec<u8> },
     /// Drop the last entry but keep announcing the real head.
     Withhold,
-    /// Answer `GET /v1/sync-keys/mine` with `sealed` as the device's copy, at the epoch its
-    /// header names (ledger pages are forwarded unchanged).
+    /// Answer `GET /v1/sync-keys/mine` with `sealed` as the device's copy (signed or not), at
+    /// the epoch its header names (ledger pages are forwarded unchanged).
     SyncKeyCopy { sealed: Vec<u8> },
     /// Answer every sync-key rotation (`POST /v1/sync-keys`) with 503 without forwarding it, as
     /// a service that is down at the wrong moment would.

@@ -1,13 +1,24 @@
 //! Account registration over OPAQUE (DESIGN §3, §4).
 //!
 //! `POST /v1/accounts/register/start` `{username, registration_request}` ->
-//! `{registration_response}`; `POST /v1/accounts/register/finish`
-//! `{username, registration_upload, genesis}` -> 201 `{account_id, head: {seq, hash}}`.
-//! Bytes are unpadded base64url. The genesis ledger entry is verified with enigm-core before
-//! anything is stored, and the account, its OPAQUE record and its genesis are written in one
-//! transaction. The username is used only to compute its peppered lookup key; it is neither
-//! stored nor logged. Registration starts are throttled per source address (the same backoff
-//! as logins), which also bounds how fast anyone can probe for taken usernames.
+//! `{registration_id, registration_response}`; `POST /v1/accounts/register/finish`
+//! `{registration_id, username, registration_upload, genesis}` -> 201 `{account_id, head:
+//! {seq, hash}}`. Bytes are unpadded base64url. The genesis ledger entry is verified with
+//! enigm-core before anything is stored, and the account, its OPAQUE record and its genesis are
+//! written in one transaction. The username is used only to compute its peppered lookup key; it
+//! is neither stored nor logged.
+//!
+//! A registration start evaluates the OPRF under a one-off key, never under the key of an
+//! existing account of that username: opaque-ke derives the OPRF key from the credential
+//! identifier, and ours is the lookup key followed by a fresh random salt
+//! ([`credential_identifier`]), kept with the record. Otherwise a start for a taken username
+//! would answer exactly what a login start answers, and an attacker holding one login reply could
+//! test a password guess per registration start, never touching the account's guess budget.
+//! The salt travels in the `registration_id` (salt, expiry and an HMAC under the pepper over
+//! them and the lookup key): a finish must come from a start of the same username here (or on
+//! any node sharing the pepper) within [`REGISTRATION_TTL_SECS`], else 401
+//! `registration_expired`. Starts and finishes are throttled per source address, which also
+//! bounds how fast anyone can probe for taken usernames.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -24,6 +35,10 @@ use enigm_core::opaque::{
 };
 use enigm_core::pseudonym::{PseudonymKind, normalize_username, pseudonym, username_lookup_key};
 use serde::{Deserialize, Serialize};
+
+use hmac::{Hmac, Mac};
+use rand_core::{OsRng, RngCore};
+use sha2::Sha256;
 
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::error::ServerError;
@@ -56,12 +71,14 @@ struct RegisterStart {
 
 #[derive(Serialize)]
 struct RegisterStartReply {
+    registration_id: String,
     registration_response: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RegisterFinish {
+    registration_id: String,
     username: String,
     registration_upload: String,
     genesis: String,
@@ -102,6 +119,105 @@ pub(super) fn registration_upload(
     Ok((bytes, upload))
 }
 
+/// How long a registration may sit between its start and its finish.
+const REGISTRATION_TTL_SECS: u64 = 600;
+
+/// Length of the random salt of a credential identifier.
+pub(crate) const SALT_LEN: usize = 16;
+
+/// A `registration_id`: salt, expiry (`u64` big-endian), HMAC-SHA256 tag.
+const REGISTRATION_ID_LEN: usize = SALT_LEN + 8 + 32;
+
+/// Domain separator of the registration id's tag (the leading zero byte keeps it apart from
+/// every normalized username, which the pepper also keys).
+const REGISTRATION_ID_DOMAIN: &[u8] = b"\0enigm/registration-id/v1";
+
+/// The OPAQUE credential identifier of a record: the lookup key, then the record's salt (empty
+/// for accounts registered before salts, and for the dummy record of unknown usernames). The
+/// OPRF key derives from it, so a fresh salt gives a registration or recovery its own key.
+pub(crate) fn credential_identifier(lookup_key: &[u8; 32], salt: &[u8]) -> Vec<u8> {
+    let mut identifier = Vec::with_capacity(lookup_key.len() + salt.len());
+    identifier.extend_from_slice(lookup_key);
+    identifier.extend_from_slice(salt);
+    identifier
+}
+
+/// The registration id's MAC, keyed by the pepper every node shares.
+fn registration_mac(
+    state: &AppState,
+    lookup_key: &[u8; 32],
+    salt_and_expiry: &[u8],
+) -> Result<Hmac<Sha256>, ServerError> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.secrets().pepper.as_slice())
+        .map_err(|_| ServerError::Internal("HMAC key refused".into()))?;
+    mac.update(REGISTRATION_ID_DOMAIN);
+    mac.update(lookup_key);
+    mac.update(salt_and_expiry);
+    Ok(mac)
+}
+
+/// A fresh salt and the registration id that carries it to the finish.
+fn issue_registration_id(
+    state: &AppState,
+    lookup_key: &[u8; 32],
+) -> Result<([u8; SALT_LEN], Vec<u8>), ServerError> {
+    let mut salt = [0u8; SALT_LEN];
+    OsRng.fill_bytes(&mut salt);
+    let mut id = Vec::with_capacity(REGISTRATION_ID_LEN);
+    id.extend_from_slice(&salt);
+    id.extend_from_slice(
+        &state
+            .now()
+            .saturating_add(REGISTRATION_TTL_SECS)
+            .to_be_bytes(),
+    );
+    let tag = registration_mac(state, lookup_key, &id)?
+        .finalize()
+        .into_bytes();
+    id.extend_from_slice(&tag);
+    Ok((salt, id))
+}
+
+/// The salt of a registration id this service issued for `lookup_key` and that has not
+/// expired.
+fn registration_salt(
+    state: &AppState,
+    lookup_key: &[u8; 32],
+    text: &str,
+) -> Result<[u8; SALT_LEN], ServerError> {
+    let id = decode_b64("registration_id", text, REGISTRATION_ID_LEN)?;
+    if id.len() != REGISTRATION_ID_LEN {
+        return Err(ServerError::Malformed(format!(
+            "`registration_id` must be {REGISTRATION_ID_LEN} bytes"
+        )));
+    }
+    let (signed, tag) = id.split_at(SALT_LEN + 8);
+    registration_mac(state, lookup_key, signed)?
+        .verify_slice(tag)
+        .map_err(|_| ServerError::RegistrationExpired)?;
+    let (salt, expiry) = signed.split_at(SALT_LEN);
+    let expires_at = u64::from_be_bytes(
+        expiry
+            .try_into()
+            .map_err(|_| ServerError::RegistrationExpired)?,
+    );
+    if expires_at <= state.now() {
+        return Err(ServerError::RegistrationExpired);
+    }
+    salt.try_into()
+        .map_err(|_| ServerError::RegistrationExpired)
+}
+
+/// Rate-limit key of registration starts from a source address.
+fn start_limit_key(source: &SocketAddr) -> String {
+    format!("reg:{}", source.ip())
+}
+
+/// Rate-limit key of registration finishes from a source address.
+fn finish_limit_key(source: &SocketAddr) -> String {
+    format!("reg:fin:{}", source.ip())
+}
+
 /// The peppered lookup key of a username given as input.
 pub(crate) fn lookup_key(state: &AppState, username: &str) -> Result<[u8; 32], ServerError> {
     if username.len() > MAX_USERNAME_BYTES {
@@ -117,23 +233,41 @@ async fn register_start(
     body: Bytes,
 ) -> Result<Json<RegisterStartReply>, ServerError> {
     let request: RegisterStart = parse_json(&body)?;
-    let source_key = format!("reg:{}", source.ip());
-    throttle(&state, &[(&source_key, state.config().source_backoff)]).await?;
+    throttle(
+        &state,
+        &start_limit_key(&source),
+        state.config().source_backoff,
+    )
+    .await?;
     let key = lookup_key(&state, &request.username)?;
     let message = registration_request(&request.registration_request)?;
-    let started = ServerRegistration::start(state.opaque_setup(), message, &key)
-        .map_err(|_| ServerError::Malformed("the registration request was refused".into()))?;
+    let (salt, registration_id) = issue_registration_id(&state, &key)?;
+    let started = ServerRegistration::start(
+        state.opaque_setup(),
+        message,
+        &credential_identifier(&key, &salt),
+    )
+    .map_err(|_| ServerError::Malformed("the registration request was refused".into()))?;
     Ok(Json(RegisterStartReply {
+        registration_id: encode_b64(&registration_id),
         registration_response: encode_b64(&started.message.serialize()),
     }))
 }
 
 async fn register_finish(
     State(state): State<AppState>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RegisterFinishReply>), ServerError> {
     let request: RegisterFinish = parse_json(&body)?;
+    throttle(
+        &state,
+        &finish_limit_key(&source),
+        state.config().source_backoff,
+    )
+    .await?;
     let key = lookup_key(&state, &request.username)?;
+    let salt = registration_salt(&state, &key, &request.registration_id)?;
     let (_, upload) = registration_upload(&request.registration_upload)?;
     let record = ServerRegistration::finish(upload);
 
@@ -156,6 +290,7 @@ async fn register_finish(
             account_id,
             lookup_key: key,
             opaque_record: record.serialize().to_vec(),
+            opaque_salt: salt.to_vec(),
             genesis: StoredEntry {
                 seq: head.seq,
                 hash: head.hash.0,
@@ -173,13 +308,13 @@ async fn register_finish(
         CreateOutcome::Created => {
             tracing::info!(%account, "account registered");
             state
-                .audit(
+                .audit_committed(
                     AuditAction::AccountRegistered,
                     AuditOutcome::Success,
                     &account_id,
                     Some(genesis_device.as_bytes()),
                 )
-                .await?;
+                .await;
             Ok((
                 StatusCode::CREATED,
                 Json(RegisterFinishReply {

@@ -32,14 +32,16 @@
 //!    (`approved_by` A, `replaces` as requested) and posts `POST .../mac` `{mac, signature}`.
 //! 5. **A** verifies B's MAC (`verify_new_device`), signs the same entry, adds B's signature,
 //!    appends it with `POST /v1/ledger`, then posts `POST .../complete` `{sealed_key}` (the
-//!    account sync key sealed to B's agreement key, at most 1 KiB). The service refuses it
+//!    account sync key sealed to B's agreement key and signed by A over the ledger head that
+//!    holds B, enigm-core's `SignedSyncKey`; at most 1 KiB). The service refuses it
 //!    with 409 `enrollment_not_in_ledger` unless the ledger holds B's keys approved by A
 //!    (replacing what B asked to replace). Once the account has a sync key, the sealed key's
 //!    header must name the current sync epoch (409 `stale_sync_epoch`) and B (409
 //!    `sync_key_copies_mismatch`), and it becomes B's copy
 //!    for `GET /v1/sync-keys/mine` (api/sync_keys.rs).
 //! 6. **B** reads `completed` and its `sealed_key` (shown to B only), verifies the ledger and
-//!    signs in again for a full session.
+//!    signs in again for a full session; it keeps the key only if A's signature verifies under
+//!    the key its own verified ledger holds for A. The service never checks that signature.
 //!
 //! Either side may `POST .../cancel` `{}` (or `{reason: "codes_differ"}`) while the request is
 //! open (before acceptance any active device; after, the approver). A request expires
@@ -67,7 +69,7 @@ use enigm_core::identity::DeviceId;
 use enigm_core::ledger::DeviceOrigin;
 use enigm_core::lifecycle::{self, DeviceState, LifecycleEvent};
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
-use enigm_core::sync_key::SealedSyncKey;
+use enigm_core::sync_copy::SignedSyncKey;
 use enigm_core::trust::{Operation, Reason};
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
@@ -281,10 +283,8 @@ async fn create(
     let config = state.config();
     throttle(
         &state,
-        &[(
-            &format!("enroll:{}", hex::encode(account_id)),
-            config.enrollment_backoff,
-        )],
+        &format!("enroll:{}", hex::encode(account_id)),
+        config.enrollment_backoff,
     )
     .await?;
 
@@ -339,13 +339,13 @@ async fn create(
         }
     }
     state
-        .audit(
+        .audit_committed(
             AuditAction::EnrollmentRequested,
             AuditOutcome::Success,
             &account_id,
             Some(&request.session.device_id),
         )
-        .await?;
+        .await;
     log_step(&state, &stored, "requested");
     tokio::spawn(expire_later(state.clone(), id, expires_at));
     let event = PushEvent::EnrollmentRequested {
@@ -522,8 +522,8 @@ async fn complete(
             && sync_epoch > 0
             && matches!(relay.state, RelayState::Confirmed(_))
         {
-            let sealed = SealedSyncKey::from_bytes(&sealed_key).map_err(|_| {
-                ServerError::Malformed("`sealed_key` is not a sealed sync key".into())
+            let sealed = SignedSyncKey::from_bytes(&sealed_key).map_err(|_| {
+                ServerError::Malformed("`sealed_key` is not a signed, sealed sync key".into())
             })?;
             if sealed.epoch() != sync_epoch {
                 return Err(ServerError::SyncKey(SyncKeyRefusal::StaleEpoch {
@@ -718,13 +718,13 @@ async fn announce(
 ) -> Result<(), ServerError> {
     if let Some(action) = action {
         state
-            .audit(
+            .audit_committed(
                 action,
                 AuditOutcome::Success,
                 &stored.account_id,
                 Some(&stored.device_id),
             )
-            .await?;
+            .await;
     }
     log_step(state, stored, next.as_str());
     let event = PushEvent::EnrollmentUpdated {

@@ -270,13 +270,13 @@ async fn append(
             for entry in &entries {
                 let kind = entry_code(&entry.kind)?;
                 state
-                    .audit(
+                    .audit_committed(
                         AuditAction::LedgerAppended { kind },
                         AuditOutcome::Success,
                         &request.account.account_id,
                         Some(&request.session.device_id),
                     )
-                    .await?;
+                    .await;
             }
             tracing::info!(
                 account = %request.account_pseudonym(&state),

@@ -103,26 +103,22 @@ pub(crate) fn api_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Refuses the attempt if any counter is in its backoff; otherwise counts it on every counter
-/// (it stays counted until a success resets the counter, or it decays).
+/// Spends one attempt from the counter `key`: refused (429, nothing counted) while it waits,
+/// otherwise counted in the same atomic step, so a burst of concurrent attempts cannot
+/// overdraw it. Returns whether this attempt started a wait, which happens once per block
+/// window: the moment worth an audit record, rather than every refused attempt.
 pub(crate) async fn throttle(
     state: &AppState,
-    counters: &[(&str, crate::storage::Backoff)],
-) -> Result<(), ServerError> {
+    key: &str,
+    backoff: crate::storage::Backoff,
+) -> Result<bool, ServerError> {
     let now = state.now();
-    for (key, _) in counters {
-        if let Some(limit) = state.storage().rate_limit(key).await?
-            && limit.blocked_until > now
-        {
-            return Err(ServerError::RateLimited {
-                retry_after: limit.blocked_until - now,
-            });
-        }
+    match state.storage().consume_attempt(key, now, backoff).await? {
+        crate::storage::Attempt::Refused(limit) => Err(ServerError::RateLimited {
+            retry_after: limit.blocked_until - now,
+        }),
+        attempt @ crate::storage::Attempt::Counted(_) => Ok(attempt.started_wait(now)),
     }
-    for (key, backoff) in counters {
-        state.storage().record_failure(key, now, *backoff).await?;
-    }
-    Ok(())
 }
 
 async fn not_found() -> ServerError {

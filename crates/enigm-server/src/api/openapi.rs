@@ -185,6 +185,7 @@ fn every_error() -> Vec<ServerError> {
         ServerError::InvalidCredentials,
         ServerError::LoginExpired,
         ServerError::RecoveryExpired,
+        ServerError::RegistrationExpired,
         ServerError::RecoveryRefused,
         ServerError::UsernameTaken,
         ServerError::Refused(Decision::from_reasons(vec![Reason::DeviceRevoked])),
@@ -253,6 +254,7 @@ fn every_error() -> Vec<ServerError> {
             | ServerError::InvalidCredentials
             | ServerError::LoginExpired
             | ServerError::RecoveryExpired
+            | ServerError::RegistrationExpired
             | ServerError::RecoveryRefused
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)

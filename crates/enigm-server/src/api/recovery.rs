@@ -8,12 +8,15 @@
 //! 1. `POST /v1/recovery/start` `{username, registration_request}` -> `{recovery_id,
 //!    registration_response, expires_at}`. The username is used only for its peppered lookup
 //!    key, exactly as at registration; it is neither stored nor logged. The OPAQUE response is
-//!    a deterministic OPRF evaluation under that key, and a pending recovery is stored for
+//!    an OPRF evaluation under this recovery's own key (the credential identifier is the lookup
+//!    key salted with the recovery id, which the new record keeps), never under the key of the
+//!    current password, so a start is no password oracle; a pending recovery is stored for
 //!    unknown usernames too, so the reply has the same shape whether the account exists or not.
 //!    Nothing about the account changes here (anyone who knows a username can start): every
-//!    start counts against the account (by lookup key) and the source address, with the same
-//!    backoff as logins, until a recovery of the account completes. The random `recovery_id` is
-//!    the challenge of this recovery and is good for `recovery_ttl_secs`.
+//!    start counts against the source address, then against the account's recovery budget
+//!    (by lookup key), which is apart from its login budget so that a stranger spending one
+//!    does not block the other, until a recovery of the account completes. The random
+//!    `recovery_id` is the challenge of this recovery and is good for `recovery_ttl_secs`.
 //! 2. `POST /v1/recovery/ledger` `{recovery_id, recovery_signature}` -> `{account_id, entries,
 //!    head}`. The recovery key signs `enigm_core::recovery::recovery_proof_message(recovery_id)`;
 //!    only when that verifies under the recovery key the account's verified ledger pins does the
@@ -60,7 +63,9 @@ use enigm_core::recovery::{
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{HeadJson, lookup_key, registration_request, registration_upload};
+use super::accounts::{
+    HeadJson, credential_identifier, lookup_key, registration_request, registration_upload,
+};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::audit::{entry_code, reason_code};
 use crate::error::{AuthFailure, ServerError};
@@ -191,19 +196,19 @@ async fn start(
     let key = lookup_key(&state, &request.username)?;
     let message = registration_request(&request.registration_request)?;
     let config = state.config();
-    throttle(
-        &state,
-        &[
-            (&account_limit_key(&key), config.account_backoff),
-            (&source_limit_key(&source), config.source_backoff),
-        ],
-    )
-    .await?;
-    let started = ServerRegistration::start(state.opaque_setup(), message, &key)
-        .map_err(|_| ServerError::Malformed("the registration request was refused".into()))?;
-    let account = state.storage().account_by_lookup_key(&key).await?;
+    throttle(&state, &source_limit_key(&source), config.source_backoff).await?;
+    throttle(&state, &account_limit_key(&key), config.account_backoff).await?;
     let mut recovery_id = [0u8; RECOVERY_ID_LEN];
     OsRng.fill_bytes(&mut recovery_id);
+    // The new record's OPRF key is this recovery's own (the id is its salt), so a start tells
+    // nothing about the current password.
+    let started = ServerRegistration::start(
+        state.opaque_setup(),
+        message,
+        &credential_identifier(&key, &recovery_id),
+    )
+    .map_err(|_| ServerError::Malformed("the registration request was refused".into()))?;
+    let account = state.storage().account_by_lookup_key(&key).await?;
     let expires_at = state.now().saturating_add(config.recovery_ttl_secs);
     state
         .storage()
@@ -353,6 +358,7 @@ async fn finish(
                     bytes: entry_bytes,
                 },
                 opaque_record: record.serialize().to_vec(),
+                opaque_salt: pending.recovery_id.to_vec(),
                 recovery_epoch: after.recovery_epoch(),
             },
         )
@@ -366,7 +372,7 @@ async fn finish(
         .reset_rate_limit(&account_limit_key(&pending.lookup_key))
         .await?;
     state
-        .audit(
+        .audit_committed(
             AuditAction::LedgerAppended {
                 kind: entry_code(&entry.kind)?,
             },
@@ -374,15 +380,15 @@ async fn finish(
             &account_id,
             Some(new_device_id.as_bytes()),
         )
-        .await?;
+        .await;
     state
-        .audit(
+        .audit_committed(
             AuditAction::RecoveryCompleted,
             AuditOutcome::Success,
             &account_id,
             Some(new_device_id.as_bytes()),
         )
-        .await?;
+        .await;
     let logs = &state.secrets().service_logs;
     tracing::info!(
         account = %pseudonym(logs, PseudonymKind::Account, &account_id),

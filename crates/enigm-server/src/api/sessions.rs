@@ -1,12 +1,23 @@
 //! Login over OPAQUE, ending in a session bound to the device's Ed25519 key (DESIGN §3, §6).
 //!
-//! `POST /v1/sessions/login/start` `{username, credential_request}` ->
-//! `{login_id, credential_response}`. Unknown usernames get a response built from a dummy
-//! record (opaque-ke's `ServerLogin::start` with `None`): same shape, same size, and a
-//! consistent OPRF evaluation for the same username, so the reply does not tell whether the
-//! username exists. Every start counts as a failure for the account (by lookup key, known or
-//! not) and for the source address until a finish succeeds; past the free attempts each one
-//! doubles the wait, and a 429 says `retry_after`.
+//! `POST /v1/sessions/login/start` `{username, credential_request, device_key?,
+//! device_timestamp?, device_signature?}` -> `{login_id, credential_response}`. Unknown
+//! usernames get a response built from a dummy record (opaque-ke's `ServerLogin::start` with
+//! `None`): same shape, same size, and a consistent OPRF evaluation for the same username, so
+//! the reply does not tell whether the username exists.
+//!
+//! Every start is a guess: its reply lets the client test one password offline, so starts, not
+//! finishes, are what the guess budget counts. A plain start counts against its source address
+//! first (so a source that is refused spends nothing of the account's budget), then against the
+//! account (by lookup key, known or not), until a finish succeeds; past the free attempts each
+//! one doubles the wait, and a 429 says `retry_after`. The attempt that starts a wait is
+//! audited, once per block window, off the request path (so neither the audit's write nor its
+//! absence for unknown usernames shows in the response time). A start signed by a device the
+//! account's verified ledger holds as active or suspended
+//! ([`enigm_core::request::login_start_message`], within the clock skew) draws on that
+//! device's own budget instead, so a stranger who keeps the account's budget spent cannot lock
+//! its owner out; a signature that does not prove such a device changes nothing and the start
+//! is a plain one (so the answer never tells whether the username exists).
 //!
 //! `POST /v1/sessions/login/finish` `{login_id, credential_finalization, device_key,
 //! device_signature}` -> `{session_id, kind, expires_at, account_id, head}`. The login state is
@@ -36,12 +47,12 @@ use enigm_core::opaque::{
     ServerLogin, ServerLoginStartParameters, ServerRegistration,
 };
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
-use enigm_core::request::SessionId;
+use enigm_core::request::{SessionId, login_start_message};
 use enigm_core::trust::{Operation, SessionKind};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{HeadJson, lookup_key};
+use super::accounts::{HeadJson, credential_identifier, lookup_key};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::{Authenticated, note_seen};
 use crate::error::{AuthFailure, ServerError};
@@ -149,13 +160,13 @@ async fn end(
     )
     .await;
     state
-        .audit(
+        .audit_committed(
             AuditAction::SessionEnded,
             AuditOutcome::Success,
             &request.account.account_id,
             Some(&request.session.device_id),
         )
-        .await?;
+        .await;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -164,6 +175,20 @@ async fn end(
 struct LoginStart {
     username: String,
     credential_request: String,
+    /// An enrolled device's Ed25519 key, with the next two: its signature over
+    /// `login_start_message(device_timestamp, credential_request)`.
+    device_key: Option<String>,
+    device_timestamp: Option<u64>,
+    device_signature: Option<String>,
+}
+
+/// What a login start draws on: the account's shared budget, or an enrolled device's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Budget {
+    /// The account's (by lookup key), after the source address's.
+    Account,
+    /// The device's, which the start proved to hold a key of the account's ledger.
+    Device([u8; 16]),
 }
 
 #[derive(Serialize)]
@@ -196,29 +221,151 @@ fn account_limit_key(lookup_key: &[u8; 32]) -> String {
     format!("acct:{}", hex::encode(&lookup_key[..16]))
 }
 
+/// Rate-limit key of a budget.
+fn budget_limit_key(lookup_key: &[u8; 32], budget: Budget) -> String {
+    match budget {
+        Budget::Account => account_limit_key(lookup_key),
+        Budget::Device(device) => format!(
+            "acct:{}:dev:{}",
+            hex::encode(&lookup_key[..16]),
+            hex::encode(device)
+        ),
+    }
+}
+
 /// Rate-limit key of a source address.
 fn source_limit_key(source: &SocketAddr) -> String {
     format!("src:{}", source.ip())
 }
 
 /// What a pending login stores: the OPAQUE server state, then the account's recovery epoch
-/// when the login started (`u64` big-endian). A recovery replaces the OPAQUE record and moves
-/// the epoch; a login that started before it must not yield a session after it, even when the
-/// finish took its pending login just before the recovery committed.
-fn pending_state(opaque: &[u8], recovery_epoch: u64) -> Vec<u8> {
-    let mut state = Vec::with_capacity(opaque.len() + 8);
+/// when the login started (`u64` big-endian), then the budget it drew on (0, or 1 and the
+/// device id). A recovery replaces the OPAQUE record and moves the epoch; a login that started
+/// before it must not yield a session after it, even when the finish took its pending login
+/// just before the recovery committed. The budget is the one a success resets.
+fn pending_state(opaque: &[u8], recovery_epoch: u64, budget: Budget) -> Vec<u8> {
+    let mut state = Vec::with_capacity(opaque.len() + 8 + 17);
     state.extend_from_slice(opaque);
     state.extend_from_slice(&recovery_epoch.to_be_bytes());
+    match budget {
+        Budget::Account => state.push(0),
+        Budget::Device(device) => {
+            state.push(1);
+            state.extend_from_slice(&device);
+        }
+    }
     state
 }
 
 /// The inverse of [`pending_state`].
-fn split_pending_state(state: &[u8]) -> Result<(&[u8], u64), ServerError> {
+fn split_pending_state(state: &[u8]) -> Result<(&[u8], u64, Budget), ServerError> {
     let unreadable = || ServerError::Internal("stored login state unreadable".into());
-    let split = state.len().checked_sub(8).ok_or_else(unreadable)?;
-    let (opaque, epoch) = state.split_at(split);
+    let (rest, budget) = match state.split_last() {
+        Some((0, rest)) => (rest, Budget::Account),
+        Some(_) => {
+            let split = state.len().checked_sub(17).ok_or_else(unreadable)?;
+            let (rest, tail) = state.split_at(split);
+            let (flag, device) = tail.split_first().ok_or_else(unreadable)?;
+            if *flag != 1 {
+                return Err(unreadable());
+            }
+            (
+                rest,
+                Budget::Device(device.try_into().map_err(|_| unreadable())?),
+            )
+        }
+        None => return Err(unreadable()),
+    };
+    let split = rest.len().checked_sub(8).ok_or_else(unreadable)?;
+    let (opaque, epoch) = rest.split_at(split);
     let epoch: [u8; 8] = epoch.try_into().map_err(|_| unreadable())?;
-    Ok((opaque, u64::from_be_bytes(epoch)))
+    Ok((opaque, u64::from_be_bytes(epoch), budget))
+}
+
+/// The device a signed login start proves, if it proves one: all three fields or none (400
+/// otherwise), a timestamp within the clock skew, a strict signature over this very request,
+/// and a key the account's verified ledger holds as active or suspended. Anything short of that
+/// is `None`, answered like an unsigned start, so the reply never tells whether the username
+/// exists.
+async fn proven_device(
+    state: &AppState,
+    request: &LoginStart,
+    lookup_key: &[u8; 32],
+    credential_request: &[u8],
+) -> Result<Option<[u8; 16]>, ServerError> {
+    let (key, timestamp, signature) = match (
+        &request.device_key,
+        request.device_timestamp,
+        &request.device_signature,
+    ) {
+        (Some(key), Some(timestamp), Some(signature)) => (key, timestamp, signature),
+        (None, None, None) => return Ok(None),
+        _ => {
+            return Err(ServerError::Malformed(
+                "`device_key`, `device_timestamp` and `device_signature` go together".into(),
+            ));
+        }
+    };
+    let key: [u8; 32] = decode_b64("device_key", key, 32)?
+        .try_into()
+        .map_err(|_| ServerError::Malformed("`device_key` must be 32 bytes".into()))?;
+    let signature: [u8; 64] = decode_b64("device_signature", signature, 64)?
+        .try_into()
+        .map_err(|_| ServerError::Malformed("`device_signature` must be 64 bytes".into()))?;
+    let fresh = state.now().abs_diff(timestamp) <= state.config().max_clock_skew_secs;
+    let Ok(key) = SigningPublicKey::from_bytes(&key) else {
+        return Ok(None);
+    };
+    let message = login_start_message(timestamp, credential_request);
+    if !fresh
+        || key
+            .verify(&message, &Signature::from_bytes(&signature))
+            .is_err()
+    {
+        return Ok(None);
+    }
+    let Some(account) = state.storage().account_by_lookup_key(lookup_key).await? else {
+        return Ok(None);
+    };
+    let device = DeviceId::derive(&key);
+    let ledger = state.ledger(&account.account_id).await?;
+    Ok(match ledger.device(&device).map(|record| record.state) {
+        Some(DeviceState::Active | DeviceState::Suspended) => Some(*device.as_bytes()),
+        Some(
+            DeviceState::Pending
+            | DeviceState::Review
+            | DeviceState::Replaced
+            | DeviceState::Revoked
+            | DeviceState::Retired,
+        )
+        | None => None,
+    })
+}
+
+/// Audits that a budget started a wait, if the username is an account's. Run off the request
+/// path: the write (and its absence for unknown usernames) must not show in response times.
+fn audit_wait(state: &AppState, lookup_key: [u8; 32], budget: Budget) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let device = match &budget {
+            Budget::Account => None,
+            Budget::Device(device) => Some(device),
+        };
+        match state.storage().account_by_lookup_key(&lookup_key).await {
+            Ok(Some(account)) => {
+                state
+                    .audit_committed(
+                        AuditAction::LoginRateLimited,
+                        AuditOutcome::Denied,
+                        &account.account_id,
+                        device,
+                    )
+                    .await;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(code = error.code(), "a login wait was not audited"),
+        }
+    });
 }
 
 async fn login_start(
@@ -228,36 +375,31 @@ async fn login_start(
 ) -> Result<Json<LoginStartReply>, ServerError> {
     let request: LoginStart = parse_json(&body)?;
     let key = lookup_key(&state, &request.username)?;
-    let message = decode_b64(
+    let credential_request = decode_b64(
         "credential_request",
         &request.credential_request,
         CREDENTIAL_REQUEST_LEN,
     )?;
-    let message = CredentialRequest::deserialize(&message).map_err(|_| {
+    let message = CredentialRequest::deserialize(&credential_request).map_err(|_| {
         ServerError::Malformed("`credential_request` is not an OPAQUE credential request".into())
     })?;
     let config = state.config();
-    let limited = throttle(
+    let budget = match proven_device(&state, &request, &key, &credential_request).await? {
+        Some(device) => Budget::Device(device),
+        None => {
+            throttle(&state, &source_limit_key(&source), config.source_backoff).await?;
+            Budget::Account
+        }
+    };
+    if throttle(
         &state,
-        &[
-            (&account_limit_key(&key), config.account_backoff),
-            (&source_limit_key(&source), config.source_backoff),
-        ],
+        &budget_limit_key(&key, budget),
+        config.account_backoff,
     )
-    .await;
-    if let Err(ServerError::RateLimited { .. }) = &limited
-        && let Some(account) = state.storage().account_by_lookup_key(&key).await?
+    .await?
     {
-        state
-            .audit(
-                AuditAction::LoginRateLimited,
-                AuditOutcome::Denied,
-                &account.account_id,
-                None,
-            )
-            .await?;
+        audit_wait(&state, key, budget);
     }
-    limited?;
 
     let account = state.storage().account_by_lookup_key(&key).await?;
     let record = match &account {
@@ -267,12 +409,18 @@ async fn login_start(
         ),
         None => None,
     };
+    let identifier = credential_identifier(
+        &key,
+        account
+            .as_ref()
+            .map_or(&[][..], |account| account.opaque_salt.as_slice()),
+    );
     let started = ServerLogin::start(
         &mut OsRng,
         state.opaque_setup(),
         record,
         message,
-        &key,
+        &identifier,
         ServerLoginStartParameters::default(),
     )
     .map_err(|_| ServerError::Malformed("the credential request was refused".into()))?;
@@ -288,6 +436,7 @@ async fn login_start(
             state: pending_state(
                 &started.state.serialize(),
                 account.as_ref().map_or(0, |account| account.recovery_epoch),
+                budget,
             ),
             expires_at: state.now().saturating_add(state.config().login_ttl_secs),
         })
@@ -300,6 +449,7 @@ async fn login_start(
 
 async fn login_finish(
     State(state): State<AppState>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Result<Json<SessionReply>, ServerError> {
     let request: LoginFinish = parse_json(&body)?;
@@ -332,20 +482,39 @@ async fn login_finish(
         .take_pending_login(&login_id, now)
         .await?
         .ok_or(ServerError::LoginExpired)?;
-    let (login, started_epoch) = split_pending_state(&pending.state)?;
+    let (login, started_epoch, budget) = split_pending_state(&pending.state)?;
     let login = ServerLogin::deserialize(login)
         .map_err(|_| ServerError::Internal("stored login state unreadable".into()))?;
     let finished = login.finish(finalization);
     let (Some(account_id), Ok(finished)) = (pending.account_id, finished) else {
+        // A wrong password costs a plain start's source a second attempt (its start already
+        // cost the account one); the answer stays the truth about the password.
+        if budget == Budget::Account {
+            match throttle(
+                &state,
+                &source_limit_key(&source),
+                state.config().source_backoff,
+            )
+            .await
+            {
+                Ok(_) | Err(ServerError::RateLimited { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
         if let Some(account_id) = pending.account_id {
-            state
-                .audit(
-                    AuditAction::LoginFailed,
-                    AuditOutcome::Denied,
-                    &account_id,
-                    None,
-                )
-                .await?;
+            // Off the request path: only existing accounts are audited, and the write must not
+            // show in the response time.
+            let state = state.clone();
+            tokio::spawn(async move {
+                state
+                    .audit_committed(
+                        AuditAction::LoginFailed,
+                        AuditOutcome::Denied,
+                        &account_id,
+                        None,
+                    )
+                    .await;
+            });
         }
         return Err(ServerError::InvalidCredentials);
     };
@@ -359,7 +528,7 @@ async fn login_finish(
         .map_err(|_| ServerError::Unauthenticated(AuthFailure::BadSignature))?;
     state
         .storage()
-        .reset_rate_limit(&account_limit_key(&pending.lookup_key))
+        .reset_rate_limit(&budget_limit_key(&pending.lookup_key, budget))
         .await?;
 
     let account = state
@@ -402,13 +571,13 @@ async fn login_finish(
     state.storage().insert_session(session.clone()).await?;
     note_seen(&state, &session, &ledger, now).await?;
     state
-        .audit(
+        .audit_committed(
             AuditAction::LoginSucceeded,
             AuditOutcome::Success,
             &account_id,
             Some(device_id.as_bytes()),
         )
-        .await?;
+        .await;
     let logs = &state.secrets().service_logs;
     tracing::info!(
         account = %pseudonym(logs, PseudonymKind::Account, &account_id),
@@ -434,11 +603,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pending_state_keeps_the_epoch_the_login_started_in() {
-        let state = pending_state(&[1, 2, 3], 7);
-        assert_eq!(state.len(), 3 + 8);
-        let (opaque, epoch) = split_pending_state(&state).unwrap();
-        assert_eq!((opaque, epoch), (&[1u8, 2, 3][..], 7));
-        assert!(split_pending_state(&[0; 7]).is_err());
+    fn pending_state_keeps_the_epoch_and_the_budget_the_login_started_with() {
+        let state = pending_state(&[1, 2, 3], 7, Budget::Account);
+        assert_eq!(state.len(), 3 + 8 + 1);
+        let split = split_pending_state(&state).unwrap();
+        assert_eq!(split, (&[1u8, 2, 3][..], 7, Budget::Account));
+        let state = pending_state(&[1, 2, 3], 7, Budget::Device([9; 16]));
+        let split = split_pending_state(&state).unwrap();
+        assert_eq!(split, (&[1u8, 2, 3][..], 7, Budget::Device([9; 16])));
+        assert!(split_pending_state(&[0; 8]).is_err());
+        assert!(split_pending_state(&[2; 30]).is_err());
     }
 }

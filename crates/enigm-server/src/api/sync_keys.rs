@@ -21,6 +21,11 @@
 //!   `shared_updated {name}`.
 //! - `GET /v1/shared` -> `{items: [{name, epoch, ciphertext}]}`.
 //!
+//! A copy (`sealed`) is enigm-core's `SignedSyncKey`: the key sealed to its device and signed
+//! by the device that made it over the account, epoch, the ledger head it verified, the
+//! recipient and the sealed bytes. The service checks only its shape; the recipient keeps it
+//! only if the signer is active in its own verified ledger at that head.
+//!
 //! Every endpoint needs the `sync` operation: an active device on a full session. Binary
 //! fields are unpadded base64url, device ids lower-case hex.
 
@@ -33,7 +38,8 @@ use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::identity::DeviceId;
 use enigm_core::lifecycle::DeviceState;
-use enigm_core::sync_key::{SealedItem, SealedSyncKey};
+use enigm_core::sync_copy::SignedSyncKey;
+use enigm_core::sync_key::SealedItem;
 use enigm_core::trust::Operation;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -110,12 +116,13 @@ struct SharedBody {
     ciphertext: String,
 }
 
-/// Decodes a sealed copy: bounded, and shaped as enigm-core's `SealedSyncKey` (whose public
-/// header names its epoch and recipient; the service cannot open it).
-pub(crate) fn decode_sealed(field: &str, text: &str) -> Result<SealedSyncKey, ServerError> {
+/// Decodes a sealed copy: bounded, and shaped as enigm-core's `SignedSyncKey` (whose public
+/// header names its epoch, recipient, signer and ledger head; the service cannot open it and
+/// leaves its signature to the recipient, which checks it against its own verified ledger).
+pub(crate) fn decode_sealed(field: &str, text: &str) -> Result<SignedSyncKey, ServerError> {
     let bytes = decode_b64(field, text, MAX_SEALED_LEN)?;
-    SealedSyncKey::from_bytes(&bytes)
-        .map_err(|_| ServerError::Malformed(format!("`{field}` is not a sealed sync key")))
+    SignedSyncKey::from_bytes(&bytes)
+        .map_err(|_| ServerError::Malformed(format!("`{field}` is not a signed, sealed sync key")))
 }
 
 /// Parses a lower-case hex device id.
@@ -256,13 +263,13 @@ async fn rotate(
         }
     }
     state
-        .audit(
+        .audit_committed(
             AuditAction::SyncKeyRotated,
             AuditOutcome::Success,
             &account_id,
             Some(&request.session.device_id),
         )
-        .await?;
+        .await;
     tracing::info!(
         account = %request.account_pseudonym(&state),
         epoch = body.epoch,
@@ -395,11 +402,27 @@ mod tests {
     fn sealed_copies_are_read_without_opening_them() {
         let key = enigm_core::sync_key::SyncKey::generate(&mut rand_core::OsRng, 7);
         let device = enigm_core::identity::DeviceSecrets::generate(&mut rand_core::OsRng);
-        let sealed = key.seal_to(&mut rand_core::OsRng, &[1; 16], &device.public());
+        let signer = enigm_core::identity::DeviceSecrets::generate(&mut rand_core::OsRng);
+        let head = enigm_core::ledger::Head {
+            seq: 3,
+            hash: enigm_core::ledger::EntryHash([4; 32]),
+        };
+        let sealed = SignedSyncKey::seal(
+            &key,
+            &mut rand_core::OsRng,
+            &[1; 16],
+            &device.public(),
+            &signer,
+            head,
+        );
         let read = decode_sealed("sealed", &encode_b64(sealed.as_bytes())).unwrap();
         assert_eq!(read.epoch(), 7);
         assert_eq!(read.recipient(), device.device_id());
+        assert_eq!(read.signer(), signer.device_id());
+        assert_eq!(read.head(), head);
         assert!(decode_sealed("sealed", &encode_b64(&sealed.as_bytes()[1..])).is_err());
+        // An unsigned copy (the bare sealed key) is not a copy any more.
+        assert!(decode_sealed("sealed", &encode_b64(sealed.sealed().as_bytes())).is_err());
         assert!(decode_sealed("sealed", &encode_b64(&[1; 8])).is_err());
         assert!(decode_sealed("sealed", &encode_b64(&[1; MAX_SEALED_LEN + 1])).is_err());
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use enigm_core::trust::SessionKind;
 
 use super::{
-    AccountStatus, AppendOutcome, Backoff, CreateOutcome, EnrollmentInsert, EpochWrite,
+    AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome, EnrollmentInsert, EpochWrite,
     LedgerEffects, NewAccount, PendingLogin, PendingRecovery, RecoveryCommit, RotationOutcome,
     SessionRecord, SharedItem, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
     StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
@@ -41,6 +41,7 @@ macro_rules! storage_conformance {
             check!(sessions_round_trip_refresh_and_end);
             check!(nonces_are_accepted_once_even_concurrently);
             check!(rate_limits_count_back_off_and_reset);
+            check!(concurrent_attempts_stop_at_the_budget);
             check!(ledger_append_is_compare_and_swap);
             check!(concurrent_ledger_appends_let_exactly_one_win);
             check!(audit_chain_positions_are_taken_once);
@@ -79,6 +80,7 @@ pub(crate) async fn create_sample_account<S: Storage>(storage: &S, id: u8) -> Cr
             account_id: [id; 16],
             lookup_key: [id; 32],
             opaque_record: vec![1, 2, 3],
+            opaque_salt: vec![id; 16],
             genesis: entry(0, id),
             created_at: 1_000,
         })
@@ -116,6 +118,7 @@ pub(crate) async fn accounts_are_created_once_and_found_by_key<S: Storage>(stora
             account_id: [9; 16],
             lookup_key: [1; 32],
             opaque_record: vec![],
+            opaque_salt: vec![],
             genesis: entry(0, 9),
             created_at: 0,
         })
@@ -131,6 +134,7 @@ pub(crate) async fn accounts_are_created_once_and_found_by_key<S: Storage>(stora
         .unwrap();
     assert_eq!(account.account_id, [1; 16]);
     assert_eq!(account.opaque_record, vec![1, 2, 3]);
+    assert_eq!(account.opaque_salt, vec![1; 16]);
     assert_eq!(account.status, AccountStatus::Active);
     assert_eq!(account.recovery_epoch, 0);
     assert_eq!(
@@ -294,31 +298,67 @@ pub(crate) async fn rate_limits_count_back_off_and_reset<S: Storage>(storage: Ar
         max_secs: 100,
         decay_secs: 1_000,
     };
-    assert_eq!(storage.rate_limit("acct:x").await.unwrap(), None);
-    let first = storage.record_failure("acct:x", 50, backoff).await.unwrap();
-    assert_eq!((first.failures, first.blocked_until), (1, 0));
-    let second = storage.record_failure("acct:x", 51, backoff).await.unwrap();
-    assert_eq!((second.failures, second.blocked_until), (2, 61));
-    assert_eq!(storage.rate_limit("acct:x").await.unwrap(), Some(second));
-    assert_eq!(storage.rate_limit("ip:y").await.unwrap(), None);
+    let first = storage
+        .consume_attempt("acct:x", 50, backoff)
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, Attempt::Counted(state) if (state.failures, state.blocked_until) == (1, 0))
+    );
+    let second = storage
+        .consume_attempt("acct:x", 51, backoff)
+        .await
+        .unwrap();
+    let Attempt::Counted(waiting) = second else {
+        panic!("the attempt that starts the wait was refused");
+    };
+    assert_eq!((waiting.failures, waiting.blocked_until), (2, 61));
+    assert_eq!(
+        storage
+            .consume_attempt("acct:x", 60, backoff)
+            .await
+            .unwrap(),
+        Attempt::Refused(waiting),
+        "refused while waiting, nothing counted"
+    );
+    assert!(matches!(
+        storage.consume_attempt("ip:y", 60, backoff).await.unwrap(),
+        Attempt::Counted(state) if state.failures == 1
+    ));
+    storage.reset_rate_limit("acct:x").await.unwrap();
+    assert!(matches!(
+        storage.consume_attempt("acct:x", 60, backoff).await.unwrap(),
+        Attempt::Counted(state) if state.failures == 1
+    ));
+}
 
+pub(crate) async fn concurrent_attempts_stop_at_the_budget<S: Storage>(storage: Arc<S>) {
+    let backoff = Backoff {
+        free: 5,
+        base_secs: 600,
+        max_secs: 600,
+        decay_secs: 3_600,
+    };
     let mut tasks = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..200 {
         let storage = Arc::clone(&storage);
         tasks.push(tokio::spawn(async move {
-            storage.record_failure("ip:y", 60, backoff).await.unwrap()
+            storage
+                .consume_attempt("acct:z", 100, backoff)
+                .await
+                .unwrap()
         }));
     }
+    let mut counted = 0;
     for task in tasks {
-        task.await.unwrap();
+        if matches!(task.await.unwrap(), Attempt::Counted(_)) {
+            counted += 1;
+        }
     }
     assert_eq!(
-        storage.rate_limit("ip:y").await.unwrap().unwrap().failures,
-        8,
-        "concurrent failures are all counted"
+        counted, 6,
+        "five free attempts and the one that starts the wait, however they race"
     );
-    storage.reset_rate_limit("acct:x").await.unwrap();
-    assert_eq!(storage.rate_limit("acct:x").await.unwrap(), None);
 }
 
 pub(crate) async fn ledger_append_is_compare_and_swap<S: Storage>(storage: Arc<S>) {
@@ -752,6 +792,7 @@ fn commit(expected: StoredHead, tag: u8, epoch: u64) -> RecoveryCommit {
         expected,
         entry: entry(expected.seq + 1, tag),
         opaque_record: vec![tag; 5],
+        opaque_salt: vec![tag; 16],
         recovery_epoch: epoch,
     }
 }
@@ -824,6 +865,11 @@ pub(crate) async fn recovery_is_compare_and_swap_and_all_or_nothing<S: Storage>(
     assert_eq!(
         (account.head, account.recovery_epoch, account.opaque_record),
         (head, 1, vec![40; 5])
+    );
+    assert_eq!(
+        account.opaque_salt,
+        vec![40; 16],
+        "the record's salt is replaced with it"
     );
     assert_eq!(account.status, AccountStatus::Active);
     assert_eq!(

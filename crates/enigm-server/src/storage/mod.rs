@@ -5,7 +5,7 @@
 //!
 //! - every check-then-write is one call, done atomically by the backend: nonce insertion
 //!   ([`Storage::insert_nonce`]), taking a pending login ([`Storage::take_pending_login`]),
-//!   rate-limit counting ([`Storage::record_failure`]), the ledger compare-and-swap
+//!   rate-limit counting ([`Storage::consume_attempt`]), the ledger compare-and-swap
 //!   ([`Storage::append_ledger`]), the recovery ([`Storage::complete_recovery`]), the audit
 //!   chain link ([`Storage::append_audit`]), and the enrollment relay's limit check and
 //!   compare-and-set ([`Storage::insert_enrollment`], [`Storage::update_enrollment`]), and the
@@ -82,6 +82,9 @@ pub struct AccountRecord {
     pub lookup_key: [u8; 32],
     /// The serialized OPAQUE registration record (`ServerRegistration`).
     pub opaque_record: Vec<u8>,
+    /// The salt of the record's OPAQUE credential identifier (empty for records made before
+    /// salts existed): see `api::accounts::credential_identifier`.
+    pub opaque_salt: Vec<u8>,
     /// Active, locked or recovering.
     pub status: AccountStatus,
     /// Bumped by every recovery; sessions from an older epoch are stale.
@@ -101,6 +104,8 @@ pub struct NewAccount {
     pub lookup_key: [u8; 32],
     /// The serialized OPAQUE registration record.
     pub opaque_record: Vec<u8>,
+    /// The salt of its OPAQUE credential identifier.
+    pub opaque_salt: Vec<u8>,
     /// The verified genesis entry.
     pub genesis: StoredEntry,
     /// Creation time (seconds since the epoch).
@@ -184,9 +189,39 @@ pub struct Backoff {
     pub decay_secs: u64,
 }
 
+/// What one attempt did to a rate-limit counter ([`Storage::consume_attempt`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// The counter was not waiting; the attempt is counted and may go ahead. The counter as it
+    /// now stands.
+    Counted(RateLimitState),
+    /// The counter is waiting; nothing was counted. The counter as it stands.
+    Refused(RateLimitState),
+}
+
+impl Attempt {
+    /// Whether this attempt started a wait: true once per block window, for the attempt that
+    /// spent the last free try.
+    pub fn started_wait(&self, now: u64) -> bool {
+        match self {
+            Attempt::Counted(state) => state.blocked_until > now,
+            Attempt::Refused(_) => false,
+        }
+    }
+}
+
 impl Backoff {
+    /// One attempt at `now` against `previous`: refused, counting nothing, while it waits;
+    /// otherwise counted. Storage applies this inside one transaction per key.
+    pub fn attempt(&self, previous: Option<RateLimitState>, now: u64) -> Attempt {
+        match previous {
+            Some(state) if state.blocked_until > now => Attempt::Refused(state),
+            Some(_) | None => Attempt::Counted(self.next(previous, now)),
+        }
+    }
+
     /// The counter after one more failure at `now`, starting from `previous`.
-    pub fn next(&self, previous: Option<RateLimitState>, now: u64) -> RateLimitState {
+    fn next(&self, previous: Option<RateLimitState>, now: u64) -> RateLimitState {
         let failures = match previous {
             Some(state) if now.saturating_sub(state.last_failure_at) < self.decay_secs => {
                 state.failures.saturating_add(1)
@@ -255,6 +290,8 @@ pub struct RecoveryCommit {
     pub entry: StoredEntry,
     /// The new OPAQUE registration record, replacing the old one.
     pub opaque_record: Vec<u8>,
+    /// The salt of its OPAQUE credential identifier (the recovery id).
+    pub opaque_salt: Vec<u8>,
     /// The account's new recovery epoch (the ledger's, after the entry).
     pub recovery_epoch: u64,
 }
@@ -438,16 +475,14 @@ pub trait Storage: Send + Sync + 'static {
         expires_at: u64,
     ) -> Result<bool, ServerError>;
 
-    /// The counter for `key`, if any.
-    async fn rate_limit(&self, key: &str) -> Result<Option<RateLimitState>, ServerError>;
-
-    /// Counts one failure for `key` at `now` under `backoff`, atomically; returns the counter.
-    async fn record_failure(
+    /// Applies [`Backoff::attempt`] to the counter for `key` as one atomic step: the check and
+    /// the count cannot be split by a concurrent attempt, so no burst overdraws the budget.
+    async fn consume_attempt(
         &self,
         key: &str,
         now: u64,
         backoff: Backoff,
-    ) -> Result<RateLimitState, ServerError>;
+    ) -> Result<Attempt, ServerError>;
 
     /// Forgets the counter for `key`.
     async fn reset_rate_limit(&self, key: &str) -> Result<(), ServerError>;
@@ -643,6 +678,35 @@ mod tests {
             state = Some(next);
         }
         assert_eq!(waits, vec![0, 0, 1, 2, 4, 8, 10]);
+    }
+
+    #[test]
+    fn an_attempt_while_waiting_is_refused_and_not_counted() {
+        let backoff = Backoff {
+            free: 1,
+            base_secs: 10,
+            max_secs: 100,
+            decay_secs: 600,
+        };
+        let Attempt::Counted(first) = backoff.attempt(None, 0) else {
+            panic!("the free attempt was refused");
+        };
+        let second = backoff.attempt(Some(first), 1);
+        assert!(
+            second.started_wait(1),
+            "the second attempt spends the last free try"
+        );
+        let Attempt::Counted(waiting) = second else {
+            panic!("the attempt that starts the wait was refused");
+        };
+        assert_eq!(
+            backoff.attempt(Some(waiting), 5),
+            Attempt::Refused(waiting),
+            "refused while waiting, and nothing more counted"
+        );
+        let after = backoff.attempt(Some(waiting), 11);
+        assert!(matches!(after, Attempt::Counted(state) if state.failures == 3));
+        assert!(after.started_wait(11), "each block window starts once");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tokio_postgres::Row;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
-    AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
+    AccountId, AccountRecord, AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome,
     EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PendingLogin, PendingRecovery,
     RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
     StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
@@ -179,6 +179,11 @@ const MIGRATIONS: &[&str] = &[
         seen_day   BIGINT NOT NULL,
         PRIMARY KEY (account_id, device_id)
     );
+",
+    "
+    -- salted OPAQUE credential identifiers: registration and recovery evaluate a one-off OPRF
+    -- key, never the account's current one; accounts made before keep the empty salt.
+    ALTER TABLE accounts ADD COLUMN opaque_salt BYTEA NOT NULL DEFAULT '\\x';
 ",
 ];
 
@@ -443,7 +448,7 @@ fn status_columns(status: AccountStatus) -> Result<(&'static str, Option<i64>), 
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, lookup_key, opaque_record, status, locked_until, \
-     recovery_epoch, head_seq, head_hash, created_at";
+     recovery_epoch, head_seq, head_hash, created_at, opaque_salt";
 
 fn account_from_row(row: &Row) -> Result<AccountRecord, ServerError> {
     let status: String = get(row, 3)?;
@@ -460,6 +465,7 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, ServerError> {
         account_id: fixed(get(row, 0)?)?,
         lookup_key: fixed(get(row, 1)?)?,
         opaque_record: get(row, 2)?,
+        opaque_salt: get(row, 9)?,
         status,
         recovery_epoch: from_sql(get(row, 5)?)?,
         head: StoredHead {
@@ -541,8 +547,9 @@ impl Storage for PostgresStorage {
             let inserted = tx
                 .execute(
                     "INSERT INTO accounts (account_id, lookup_key, opaque_record, status,
-                         locked_until, recovery_epoch, head_seq, head_hash, created_at)
-                     VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)
+                         locked_until, recovery_epoch, head_seq, head_hash, created_at,
+                         opaque_salt)
+                     VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)
                      ON CONFLICT DO NOTHING",
                     &[
                         &account.account_id.as_slice(),
@@ -553,6 +560,7 @@ impl Storage for PostgresStorage {
                         &to_sql(account.genesis.seq)?,
                         &account.genesis.hash.as_slice(),
                         &to_sql(account.created_at)?,
+                        &account.opaque_salt,
                     ],
                 )
                 .await
@@ -786,49 +794,43 @@ impl Storage for PostgresStorage {
         .await
     }
 
-    async fn rate_limit(&self, key: &str) -> Result<Option<RateLimitState>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            read_rate_limit(&client, key).await
-        })
-        .await
-    }
-
-    async fn record_failure(
+    async fn consume_attempt(
         &self,
         key: &str,
         now: u64,
         backoff: Backoff,
-    ) -> Result<RateLimitState, ServerError> {
+    ) -> Result<Attempt, ServerError> {
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
-            // Serialise this key's writers (a row lock cannot cover a row not yet inserted).
+            // Serialise this key's attempts, across nodes, from the read to the count (a row
+            // lock cannot cover a row not yet inserted).
             tx.execute(
                 "SELECT pg_advisory_xact_lock($1, hashtext($2))",
                 &[&RATE_LIMIT_LOCK_CLASS, &key],
             )
             .await
             .map_err(db)?;
-            let previous = read_rate_limit(&tx, key).await?;
-            let next = backoff.next(previous, now);
-            tx.execute(
-                "INSERT INTO rate_limits (key, failures, last_failure_at, blocked_until)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-                     last_failure_at = excluded.last_failure_at,
-                     blocked_until = excluded.blocked_until",
-                &[
-                    &key,
-                    &i64::from(next.failures),
-                    &to_sql(next.last_failure_at)?,
-                    &to_sql(next.blocked_until)?,
-                ],
-            )
-            .await
-            .map_err(db)?;
+            let attempt = backoff.attempt(read_rate_limit(&tx, key).await?, now);
+            if let Attempt::Counted(next) = attempt {
+                tx.execute(
+                    "INSERT INTO rate_limits (key, failures, last_failure_at, blocked_until)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+                         last_failure_at = excluded.last_failure_at,
+                         blocked_until = excluded.blocked_until",
+                    &[
+                        &key,
+                        &i64::from(next.failures),
+                        &to_sql(next.last_failure_at)?,
+                        &to_sql(next.blocked_until)?,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            }
             tx.commit().await.map_err(db)?;
-            Ok(next)
+            Ok(attempt)
         })
         .await
     }
@@ -1039,7 +1041,7 @@ impl Storage for PostgresStorage {
             .map_err(db)?;
             tx.execute(
                 "UPDATE accounts SET head_seq = $2, head_hash = $3, opaque_record = $4,
-                     recovery_epoch = $5
+                     recovery_epoch = $5, opaque_salt = $6
                  WHERE account_id = $1",
                 &[
                     &account_id.as_slice(),
@@ -1047,6 +1049,7 @@ impl Storage for PostgresStorage {
                     &entry.hash.as_slice(),
                     &commit.opaque_record,
                     &to_sql(commit.recovery_epoch)?,
+                    &commit.opaque_salt,
                 ],
             )
             .await

@@ -14,7 +14,7 @@ use enigm_core::trust::SessionKind;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AccountId, AccountRecord, AccountStatus, AppendOutcome, Backoff, CreateOutcome,
+    AccountId, AccountRecord, AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome,
     EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PendingLogin, PendingRecovery,
     RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
     StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
@@ -159,6 +159,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, device_id)
     ) STRICT, WITHOUT ROWID;
 ",
+    "
+    -- salted OPAQUE credential identifiers: registration and recovery evaluate a one-off OPRF
+    -- key, never the account's current one; accounts made before keep the empty salt.
+    ALTER TABLE accounts ADD COLUMN opaque_salt BLOB NOT NULL DEFAULT x'';
+",
 ];
 
 /// The service's SQLite database.
@@ -273,7 +278,7 @@ fn status_columns(status: AccountStatus) -> Result<(&'static str, Option<i64>), 
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, lookup_key, opaque_record, status, locked_until, \
-     recovery_epoch, head_seq, head_hash, created_at";
+     recovery_epoch, head_seq, head_hash, created_at, opaque_salt";
 
 type AccountRow = (
     Vec<u8>,
@@ -285,6 +290,7 @@ type AccountRow = (
     i64,
     Vec<u8>,
     i64,
+    Vec<u8>,
 );
 
 fn read_account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
@@ -298,11 +304,12 @@ fn read_account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
         row.get(6)?,
         row.get(7)?,
         row.get(8)?,
+        row.get(9)?,
     ))
 }
 
 fn account_from_row(row: AccountRow) -> Result<AccountRecord, ServerError> {
-    let (id, lookup, record, status, until, epoch, head_seq, head_hash, created) = row;
+    let (id, lookup, record, status, until, epoch, head_seq, head_hash, created, salt) = row;
     let status = match status.as_str() {
         "active" => AccountStatus::Active,
         "locked" => AccountStatus::Locked {
@@ -315,6 +322,7 @@ fn account_from_row(row: AccountRow) -> Result<AccountRecord, ServerError> {
         account_id: fixed(id)?,
         lookup_key: fixed(lookup)?,
         opaque_record: record,
+        opaque_salt: salt,
         status,
         recovery_epoch: from_sql(epoch)?,
         head: StoredHead {
@@ -380,8 +388,8 @@ impl Storage for SqliteStorage {
             let (status, until) = status_columns(AccountStatus::Active)?;
             tx.execute(
                 "INSERT INTO accounts (account_id, lookup_key, opaque_record, status, locked_until,
-                     recovery_epoch, head_seq, head_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)",
+                     recovery_epoch, head_seq, head_hash, created_at, opaque_salt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)",
                 params![
                     account.account_id.as_slice(),
                     account.lookup_key.as_slice(),
@@ -391,6 +399,7 @@ impl Storage for SqliteStorage {
                     to_sql(account.genesis.seq)?,
                     account.genesis.hash.as_slice(),
                     to_sql(account.created_at)?,
+                    account.opaque_salt,
                 ],
             )
             .map_err(db)?;
@@ -628,40 +637,38 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn rate_limit(&self, key: &str) -> Result<Option<RateLimitState>, ServerError> {
-        let key = key.to_owned();
-        self.with(move |conn| read_rate_limit(conn, &key)).await
-    }
-
-    async fn record_failure(
+    async fn consume_attempt(
         &self,
         key: &str,
         now: u64,
         backoff: Backoff,
-    ) -> Result<RateLimitState, ServerError> {
+    ) -> Result<Attempt, ServerError> {
         let key = key.to_owned();
         self.with(move |conn| {
+            // IMMEDIATE takes the write lock before the read: no other attempt can read the
+            // same counter until this one is counted.
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let previous = read_rate_limit(&tx, &key)?;
-            let next = backoff.next(previous, now);
-            tx.execute(
-                "INSERT INTO rate_limits (key, failures, last_failure_at, blocked_until)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-                     last_failure_at = excluded.last_failure_at,
-                     blocked_until = excluded.blocked_until",
-                params![
-                    key,
-                    next.failures,
-                    to_sql(next.last_failure_at)?,
-                    to_sql(next.blocked_until)?
-                ],
-            )
-            .map_err(db)?;
+            let attempt = backoff.attempt(read_rate_limit(&tx, &key)?, now);
+            if let Attempt::Counted(next) = attempt {
+                tx.execute(
+                    "INSERT INTO rate_limits (key, failures, last_failure_at, blocked_until)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+                         last_failure_at = excluded.last_failure_at,
+                         blocked_until = excluded.blocked_until",
+                    params![
+                        key,
+                        next.failures,
+                        to_sql(next.last_failure_at)?,
+                        to_sql(next.blocked_until)?
+                    ],
+                )
+                .map_err(db)?;
+            }
             tx.commit().map_err(db)?;
-            Ok(next)
+            Ok(attempt)
         })
         .await
     }
@@ -851,7 +858,7 @@ impl Storage for SqliteStorage {
             .map_err(db)?;
             tx.execute(
                 "UPDATE accounts SET head_seq = ?2, head_hash = ?3, opaque_record = ?4,
-                     recovery_epoch = ?5
+                     recovery_epoch = ?5, opaque_salt = ?6
                  WHERE account_id = ?1",
                 params![
                     id.as_slice(),
@@ -859,6 +866,7 @@ impl Storage for SqliteStorage {
                     entry.hash.as_slice(),
                     commit.opaque_record,
                     to_sql(commit.recovery_epoch)?,
+                    commit.opaque_salt,
                 ],
             )
             .map_err(db)?;

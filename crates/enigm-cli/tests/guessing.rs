@@ -1,0 +1,317 @@
+//! Online password guessing against the real `enigm server` (DESIGN §3, §14): every route that
+//! evaluates an account's OPAQUE key draws on that account's guess budget, no other route
+//! evaluates it, concurrent attempts cannot overdraw the budget, and a stranger who keeps the
+//! budget spent cannot lock out the owner, whose enrolled device has a budget of its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::common;
+
+use common::enigm::{
+    self, SignOptions, add_device, append, b64, fresh_username, ledger, login_start, now, register,
+    signed, unb64,
+};
+use common::{Http, ServerProcess};
+use enigm_core::audit::{AuditAction, AuditRecord};
+use enigm_core::ledger::{EntryKind, RevokeReason};
+use enigm_core::opaque::{ClientLogin, ClientRegistration};
+use rand_core::{CryptoRng, RngCore};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+const PASSWORD: &str = "correct horse battery staple 42";
+
+/// A repeatable byte stream: two OPAQUE client starts fed the same seed blind the same password
+/// with the same scalar, so the service's two evaluations of it can be compared.
+struct ReplayRng {
+    seed: [u8; 32],
+    counter: u64,
+}
+
+impl ReplayRng {
+    fn new(seed: u8) -> Self {
+        Self {
+            seed: [seed; 32],
+            counter: 0,
+        }
+    }
+}
+
+impl RngCore for ReplayRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut bytes = [0u8; 4];
+        self.fill_bytes(&mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut bytes = [0u8; 8];
+        self.fill_bytes(&mut bytes);
+        u64::from_le_bytes(bytes)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(32) {
+            let block = Sha256::new()
+                .chain_update(self.seed)
+                .chain_update(self.counter.to_be_bytes())
+                .finalize();
+            self.counter += 1;
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for ReplayRng {}
+
+/// The OPRF evaluation (the first 32 bytes of a registration or credential response) that the
+/// service returns for `guess` blinded with the scalar `seed` gives, at `path`.
+fn evaluation(http: &Http, path: &str, username: &str, guess: &str, seed: u8) -> Vec<u8> {
+    let (field, request) = if path.ends_with("login/start") {
+        let start = ClientLogin::start(&mut ReplayRng::new(seed), guess.as_bytes()).unwrap();
+        ("credential_request", start.message.serialize().to_vec())
+    } else {
+        let start = ClientRegistration::start(&mut ReplayRng::new(seed), guess.as_bytes()).unwrap();
+        ("registration_request", start.message.serialize().to_vec())
+    };
+    let reply = http.post_json(path, &json!({ "username": username, field: b64(&request) }));
+    assert_eq!(reply.status, 200, "{path}: {:?}", reply.json());
+    let response = if path.ends_with("login/start") {
+        "credential_response"
+    } else {
+        "registration_response"
+    };
+    unb64(reply.json()[response].as_str().unwrap())[..32].to_vec()
+}
+
+#[test]
+fn registration_and_recovery_starts_evaluate_no_existing_password() {
+    let server = ServerProcess::start();
+    let http = Http::new(server.addr);
+    let username = fresh_username("oracle");
+    register(&http, &username, PASSWORD);
+
+    // What a login start gives for this blinded guess is what the account's envelope opens
+    // with: an attacker holding one login reply needs only more evaluations like it to test
+    // guesses offline. Registration and recovery starts must not give them.
+    let login = evaluation(&http, "/v1/sessions/login/start", &username, "guess", 7);
+    for path in ["/v1/accounts/register/start", "/v1/recovery/start"] {
+        let first = evaluation(&http, path, &username, "guess", 7);
+        assert_ne!(first, login, "{path} evaluates the account's own OPRF key");
+        let again = evaluation(&http, path, &username, "guess", 7);
+        assert_ne!(again, first, "{path} evaluates one key twice");
+    }
+}
+
+#[test]
+fn registration_finishes_only_from_a_start_of_the_same_username() {
+    let server = ServerProcess::start();
+    let http = Http::new(server.addr);
+    let username = fresh_username("bound");
+    // A finish that names no start, a forged one, or another username's, is refused and
+    // creates nothing; the genuine one then still works.
+    let refused = |registration_id: Option<&str>| {
+        let reply = enigm::try_register_with(&http, &username, PASSWORD, |start_id| {
+            registration_id.map_or_else(|| start_id.to_owned(), str::to_owned)
+        });
+        reply.err().unwrap()
+    };
+    let missing = http.post_json(
+        "/v1/accounts/register/finish",
+        &json!({ "username": username, "registration_upload": "", "genesis": "" }),
+    );
+    assert_eq!(
+        (missing.status, missing.error_code().as_str()),
+        (400, "malformed_request")
+    );
+    let forged = refused(Some(&b64(&[0u8; 56])));
+    assert_eq!(
+        (forged.status, forged.error_code().as_str()),
+        (401, "registration_expired"),
+        "{:?}",
+        forged.json()
+    );
+    let other = enigm::registration_id(&http, &fresh_username("other"));
+    let swapped = refused(Some(&other));
+    assert_eq!(swapped.error_code(), "registration_expired");
+    assert_eq!(
+        login_start(&http, &username, PASSWORD).reply.status,
+        200,
+        "nothing was registered (a login start answers alike either way)"
+    );
+    register(&http, &username, PASSWORD);
+}
+
+#[test]
+fn concurrent_login_starts_stop_at_the_account_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(
+        &dir.path().join("data"),
+        &["--login-free-attempts", "3", "--login-backoff-secs", "600"],
+    );
+    let username = Arc::new(fresh_username("race"));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..200)
+        .map(|_| {
+            let (username, accepted) = (Arc::clone(&username), Arc::clone(&accepted));
+            let addr = server.addr;
+            std::thread::spawn(move || {
+                let reply = login_start(&Http::new(addr), &username, PASSWORD).reply;
+                if reply.status == 200 {
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    assert_eq!(reply.error_code(), "rate_limited", "{:?}", reply.json());
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    // Three free attempts and the one that starts the wait.
+    let accepted = accepted.load(Ordering::SeqCst);
+    assert!(
+        accepted <= 4,
+        "{accepted} of 200 concurrent starts got through"
+    );
+}
+
+#[test]
+fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(
+        &dir.path().join("data"),
+        &["--login-free-attempts", "2", "--login-backoff-secs", "600"],
+    );
+    let http = Http::new(server.addr);
+    let username = fresh_username("owner");
+    let account = register(&http, &username, PASSWORD);
+    let owner = enigm::login(&http, &username, PASSWORD, &account.device).unwrap();
+    // A device the owner lost, and the thief's session on it.
+    let stolen = add_device(&http, &owner, account.account_id, &account.device);
+    let thief = enigm::login(&http, &username, PASSWORD, &stolen).unwrap();
+
+    // A stranger keeps the account's budget spent.
+    let mut refusals = 0;
+    for _ in 0..20 {
+        if login_start(&http, &username, "guess").reply.status == 429 {
+            refusals += 1;
+        }
+    }
+    assert!(refusals >= 17, "the stranger was refused {refusals} times");
+    assert_eq!(
+        login_start(&http, &username, PASSWORD).reply.status,
+        429,
+        "an unsigned start, even with the right password, waits like the stranger's"
+    );
+
+    // The owner's enrolled device proves its key and signs in anyway, then revokes the
+    // stolen device, whose session stops working at once.
+    let owner = enigm::device_login(&http, &username, PASSWORD, &account.device).unwrap();
+    assert_eq!(owner.kind, "full");
+    let state = ledger(&http, &owner, &account.device);
+    let mut revoke = state.next_entry(EntryKind::Revoke {
+        device: stolen.device_id(),
+        reason: RevokeReason::Stolen,
+    });
+    revoke.sign_device(&account.account_id, &account.device);
+    append(&http, &owner, &account.device, &revoke);
+    let refused = signed(
+        &http,
+        &thief,
+        &stolen,
+        "GET",
+        "/v1/sessions/current",
+        b"",
+        &SignOptions::default(),
+    );
+    assert_eq!(
+        refused.error_code(),
+        "device_removed",
+        "{:?}",
+        refused.json()
+    );
+
+    // The stolen key has no such way around the limit: it is no longer in the ledger.
+    let thief_again = enigm::device_login(&http, &username, PASSWORD, &stolen)
+        .err()
+        .unwrap();
+    assert_eq!(thief_again.error_code(), "rate_limited");
+}
+
+#[test]
+fn a_device_signed_start_draws_only_on_its_own_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(
+        &dir.path().join("data"),
+        &["--login-free-attempts", "2", "--login-backoff-secs", "600"],
+    );
+    let http = Http::new(server.addr);
+    let username = fresh_username("own-budget");
+    let account = register(&http, &username, PASSWORD);
+    // A device's wrong guesses are limited like anyone's...
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(enigm::device_login_start(&http, &username, "guess", &account.device).status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    // ...and a stale signature proves nothing: such starts are plain ones, drawing on the
+    // account's shared budget, which they then spend like anyone's.
+    let stale: Vec<u16> = (0..4)
+        .map(|_| {
+            enigm::device_login_start_with(
+                &http,
+                &username,
+                PASSWORD,
+                &account.device,
+                now() - 3600,
+            )
+            .status
+        })
+        .collect();
+    assert_eq!(stale, [200, 200, 200, 429]);
+    assert_eq!(login_start(&http, &username, PASSWORD).reply.status, 429);
+}
+
+#[test]
+fn each_block_window_is_audited_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(
+        &dir.path().join("data"),
+        &["--login-free-attempts", "2", "--login-backoff-secs", "600"],
+    );
+    let http = Http::new(server.addr);
+    let username = fresh_username("audited");
+    let account = register(&http, &username, PASSWORD);
+    for _ in 0..40 {
+        login_start(&http, &username, "guess");
+    }
+    let owner = enigm::device_login(&http, &username, PASSWORD, &account.device).unwrap();
+    let export = signed(
+        &http,
+        &owner,
+        &account.device,
+        "GET",
+        "/v1/audit/export",
+        b"",
+        &SignOptions::default(),
+    )
+    .json();
+    let limited = export["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| serde_json::from_value::<AuditRecord>(record.clone()).unwrap())
+        .filter(|record| record.action == AuditAction::LoginRateLimited)
+        .count();
+    assert_eq!(
+        limited, 1,
+        "40 guesses in one block window are one audit record"
+    );
+}
