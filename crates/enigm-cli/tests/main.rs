@@ -6,6 +6,7 @@
 mod common;
 
 mod app_lock;
+mod at_rest;
 mod audit_export;
 mod cli_enrollment;
 mod cli_recovery;

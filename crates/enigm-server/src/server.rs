@@ -70,7 +70,8 @@ impl Server {
                 (Arc::new(storage), Arc::new(bus), Some(listener))
             }
             None => {
-                let path = config.data_dir.join("enigm.db");
+                crate::files::private_database(&config.data_dir)?;
+                let path = config.data_dir.join(crate::files::DATABASE_FILE);
                 let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
                     .await
                     .map_err(|error| ServerError::Internal(error.to_string()))??;

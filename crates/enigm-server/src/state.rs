@@ -7,6 +7,7 @@ use enigm_core::opaque::ServerSetup;
 
 use crate::config::Config;
 use crate::ledger_cache::LedgerCache;
+use crate::login_seal::LoginSeal;
 use crate::push::PushBus;
 use crate::secrets::Secrets;
 use crate::storage::Storage;
@@ -20,6 +21,7 @@ pub(crate) struct AppState {
 struct Inner {
     storage: Arc<dyn Storage>,
     secrets: Secrets,
+    login_seal: LoginSeal,
     opaque_setup: ServerSetup,
     config: Config,
     ledgers: LedgerCache,
@@ -35,10 +37,17 @@ impl AppState {
         config: Config,
         push: Arc<dyn PushBus>,
     ) -> Self {
+        // With PostgreSQL a login may finish on another node, which must open its seal.
+        let login_seal = if config.database.is_some() {
+            LoginSeal::derived(&secrets.pepper)
+        } else {
+            LoginSeal::random()
+        };
         Self {
             inner: Arc::new(Inner {
                 storage,
                 secrets,
+                login_seal,
                 opaque_setup,
                 config,
                 ledgers: LedgerCache::default(),
@@ -70,6 +79,11 @@ impl AppState {
     /// The service secrets.
     pub(crate) fn secrets(&self) -> &Secrets {
         &self.inner.secrets
+    }
+
+    /// The key pending logins are sealed under (`login_seal.rs`).
+    pub(crate) fn login_seal(&self) -> &LoginSeal {
+        &self.inner.login_seal
     }
 
     /// The configuration.

@@ -45,6 +45,7 @@ use super::accounts::{HeadJson, lookup_key};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::{Authenticated, note_seen};
 use crate::error::{AuthFailure, ServerError};
+use crate::login_seal::LoginBinding;
 use crate::protocol::session_binding_message;
 use crate::state::AppState;
 use crate::storage::{PendingLogin, SessionRecord};
@@ -279,16 +280,25 @@ async fn login_start(
 
     let mut login_id = [0u8; 16];
     OsRng.fill_bytes(&mut login_id);
+    let account_id = account.as_ref().map(|account| account.account_id);
+    let sealed = state.login_seal().seal(
+        LoginBinding {
+            login_id: &login_id,
+            lookup_key: &key,
+            account_id: account_id.as_ref(),
+        },
+        &pending_state(
+            &started.state.serialize(),
+            account.as_ref().map_or(0, |account| account.recovery_epoch),
+        ),
+    )?;
     state
         .storage()
         .insert_pending_login(PendingLogin {
             login_id,
             lookup_key: key,
-            account_id: account.as_ref().map(|account| account.account_id),
-            state: pending_state(
-                &started.state.serialize(),
-                account.as_ref().map_or(0, |account| account.recovery_epoch),
-            ),
+            account_id,
+            state: sealed,
             expires_at: state.now().saturating_add(state.config().login_ttl_secs),
         })
         .await?;
@@ -332,7 +342,20 @@ async fn login_finish(
         .take_pending_login(&login_id, now)
         .await?
         .ok_or(ServerError::LoginExpired)?;
-    let (login, started_epoch) = split_pending_state(&pending.state)?;
+    // A seal that does not open (a restart of a one-node service, altered bytes) is a login
+    // this service cannot finish: the client starts over.
+    let opened = state
+        .login_seal()
+        .open(
+            LoginBinding {
+                login_id: &login_id,
+                lookup_key: &pending.lookup_key,
+                account_id: pending.account_id.as_ref(),
+            },
+            &pending.state,
+        )
+        .ok_or(ServerError::LoginExpired)?;
+    let (login, started_epoch) = split_pending_state(&opened)?;
     let login = ServerLogin::deserialize(login)
         .map_err(|_| ServerError::Internal("stored login state unreadable".into()))?;
     let finished = login.finish(finalization);

@@ -126,7 +126,8 @@ pub struct PendingLogin {
     pub lookup_key: [u8; 32],
     /// The account, when the username exists.
     pub account_id: Option<AccountId>,
-    /// The serialized `ServerLogin` state.
+    /// The serialized `ServerLogin` state, sealed above this layer (`login_seal.rs`): it holds
+    /// the login's session key, which must not rest in clear.
     pub state: Vec<u8>,
     /// When the login may no longer be finished.
     pub expires_at: u64,
