@@ -46,6 +46,10 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "ENIGM_LOGIN_BACKOFF_SECS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     login_backoff_secs: u64,
+    /// Entries an account's ledger may hold; appends past it are refused with `ledger_full`.
+    #[arg(long, env = "ENIGM_MAX_LEDGER_ENTRIES", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
+    max_ledger_entries: u64,
 }
 
 impl From<ServerError> for CliError {
@@ -69,6 +73,7 @@ impl From<ServerError> for CliError {
             | ServerError::LedgerConflict { .. }
             | ServerError::Enrollment(_)
             | ServerError::SyncKey(_)
+            | ServerError::Limit(_)
             | ServerError::RateLimited { .. }
             | ServerError::NotFound
             | ServerError::Timeout
@@ -102,6 +107,7 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         config.enrollment_max_open = args.enrollment_max_open;
         config.account_backoff.free = args.login_free_attempts;
         config.account_backoff.base_secs = args.login_backoff_secs;
+        config.max_ledger_entries = args.max_ledger_entries;
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
         config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;

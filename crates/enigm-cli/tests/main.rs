@@ -16,6 +16,7 @@ mod enroll_engine;
 mod enrollment;
 mod hostile_service;
 mod last_seen;
+mod limits;
 mod postgres_nodes;
 mod postgres_outage;
 mod postgres_tls;

@@ -36,5 +36,5 @@ pub mod storage;
 
 pub use config::Config;
 pub use enrollment::EnrollmentRefusal;
-pub use error::{AuthFailure, ServerError};
+pub use error::{AuthFailure, LimitRefusal, ServerError};
 pub use server::Server;

@@ -18,7 +18,8 @@ use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::storage::{PostgresStorage, SqliteStorage, Storage};
 
-/// How often expired nonces, logins, sessions and old enrollment requests are purged.
+/// How often expired nonces, logins, sessions, old enrollment requests and quiet rate-limit
+/// counters are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A bound, ready-to-run service.
@@ -127,9 +128,15 @@ async fn purge_loop(state: AppState) {
     let mut ticker = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticker.tick().await;
-        match state.storage().purge_expired(state.now()).await {
+        let now = state.now();
+        match state.storage().purge_expired(now).await {
             Ok(removed) => tracing::debug!(removed, "purged expired rows"),
             Err(error) => tracing::warn!(%error, "purging expired rows failed"),
+        }
+        let decay = state.config().longest_decay_secs();
+        match state.storage().purge_rate_limits(now, decay).await {
+            Ok(removed) => tracing::debug!(removed, "purged quiet rate-limit counters"),
+            Err(error) => tracing::warn!(%error, "purging rate-limit counters failed"),
         }
     }
 }

@@ -8,7 +8,7 @@ use enigm_core::opaque::ServerSetup;
 use crate::config::Config;
 use crate::ledger_cache::LedgerCache;
 use crate::login_seal::LoginSeal;
-use crate::push::PushBus;
+use crate::push::{PushBus, SessionSockets};
 use crate::secrets::Secrets;
 use crate::storage::Storage;
 
@@ -26,6 +26,7 @@ struct Inner {
     config: Config,
     ledgers: LedgerCache,
     push: Arc<dyn PushBus>,
+    push_sockets: SessionSockets,
 }
 
 impl AppState {
@@ -52,6 +53,7 @@ impl AppState {
                 config,
                 ledgers: LedgerCache::default(),
                 push,
+                push_sockets: SessionSockets::default(),
             }),
         }
     }
@@ -69,6 +71,11 @@ impl AppState {
     /// Push delivery to connected devices.
     pub(crate) fn push(&self) -> &dyn PushBus {
         self.inner.push.as_ref()
+    }
+
+    /// The push sockets each session holds on this node.
+    pub(crate) fn push_sockets(&self) -> &SessionSockets {
+        &self.inner.push_sockets
     }
 
     /// The storage backend.

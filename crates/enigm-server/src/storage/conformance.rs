@@ -41,6 +41,7 @@ macro_rules! storage_conformance {
             check!(sessions_round_trip_refresh_and_end);
             check!(nonces_are_accepted_once_even_concurrently);
             check!(rate_limits_count_back_off_and_reset);
+            check!(quiet_unblocked_rate_limits_are_purged);
             check!(ledger_append_is_compare_and_swap);
             check!(concurrent_ledger_appends_let_exactly_one_win);
             check!(audit_chain_positions_are_taken_once);
@@ -319,6 +320,44 @@ pub(crate) async fn rate_limits_count_back_off_and_reset<S: Storage>(storage: Ar
     );
     storage.reset_rate_limit("acct:x").await.unwrap();
     assert_eq!(storage.rate_limit("acct:x").await.unwrap(), None);
+}
+
+pub(crate) async fn quiet_unblocked_rate_limits_are_purged<S: Storage>(storage: Arc<S>) {
+    let backoff = Backoff {
+        free: 1,
+        base_secs: 500,
+        max_secs: 500,
+        decay_secs: 100,
+    };
+    storage.record_failure("quiet", 10, backoff).await.unwrap();
+    storage
+        .record_failure("blocked", 10, backoff)
+        .await
+        .unwrap();
+    let blocked = storage
+        .record_failure("blocked", 10, backoff)
+        .await
+        .unwrap();
+    assert_eq!(blocked.blocked_until, 510);
+    storage
+        .record_failure("recent", 450, backoff)
+        .await
+        .unwrap();
+
+    assert_eq!(storage.purge_rate_limits(109, 100).await.unwrap(), 0);
+    assert_eq!(storage.purge_rate_limits(110, 100).await.unwrap(), 1);
+    assert_eq!(storage.rate_limit("quiet").await.unwrap(), None);
+    assert!(
+        storage.rate_limit("blocked").await.unwrap().is_some(),
+        "still blocking"
+    );
+    assert_eq!(storage.purge_rate_limits(510, 100).await.unwrap(), 1);
+    assert_eq!(storage.rate_limit("blocked").await.unwrap(), None);
+    assert!(
+        storage.rate_limit("recent").await.unwrap().is_some(),
+        "not quiet yet"
+    );
+    assert_eq!(storage.purge_rate_limits(50, 100).await.unwrap(), 0);
 }
 
 pub(crate) async fn ledger_append_is_compare_and_swap<S: Storage>(storage: Arc<S>) {
