@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use enigm_server::{Config, Server, ServerError};
+use enigm_server::{Cidr, Config, Server, ServerError};
 
 use crate::{CliError, Global};
 
@@ -50,6 +50,11 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "ENIGM_MAX_LEDGER_ENTRIES", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
     max_ledger_entries: u64,
+    /// A reverse proxy (ADDRESS or ADDRESS/PREFIX) whose X-Forwarded-For / Forwarded headers
+    /// name the client for rate limits; repeat for several. Headers from any other peer are
+    /// ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<Cidr>,
 }
 
 impl From<ServerError> for CliError {
@@ -108,6 +113,7 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         config.account_backoff.free = args.login_free_attempts;
         config.account_backoff.base_secs = args.login_backoff_secs;
         config.max_ledger_entries = args.max_ledger_entries;
+        config.trusted_proxies = args.trusted_proxies;
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
         config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;

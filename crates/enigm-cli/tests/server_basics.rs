@@ -76,3 +76,36 @@ fn bad_or_unreachable_database_is_refused_without_the_password() {
         assert!(!stderr.contains("s3cret-pw"), "{stderr}");
     }
 }
+
+#[test]
+fn trusted_proxies_are_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .args(["--trusted-proxy", "10.0.0.0/33"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "no listening line");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ADDRESS/PREFIX"), "{stderr}");
+
+    let server = ServerProcess::start_in(
+        &dir.path().join("data"),
+        &[
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--trusted-proxy",
+            "fd00::/8",
+        ],
+    );
+    let http = Http::new(server.addr);
+    let health = http.request(
+        "GET",
+        "/v1/health",
+        &[("X-Forwarded-For", "203.0.113.9")],
+        b"",
+    );
+    assert_eq!(health.status, 200);
+}

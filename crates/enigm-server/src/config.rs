@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::client_source::Cidr;
 use crate::storage::Backoff;
 
 /// The service's configuration. [`Config::new`] gives the defaults for a listen address and a
@@ -57,6 +58,9 @@ pub struct Config {
     /// Entries an account's ledger may hold; appends past it get 409 `ledger_full`. Every
     /// request verifies against the ledger, so it must not grow without bound.
     pub max_ledger_entries: u64,
+    /// Reverse proxies whose forwarded headers name the client (`--trusted-proxy`); from
+    /// any other peer they are ignored (`client_source.rs`).
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Config {
@@ -113,6 +117,7 @@ impl Config {
             push_sockets_per_session: 4,
             sync_rotations_per_hour: 20,
             max_ledger_entries: 10_000,
+            trusted_proxies: Vec::new(),
         }
     }
 

@@ -20,6 +20,7 @@
 mod api;
 mod audit;
 mod auth;
+mod client_source;
 mod config;
 mod enrollment;
 mod error;
@@ -34,6 +35,7 @@ mod server;
 mod state;
 pub mod storage;
 
+pub use client_source::Cidr;
 pub use config::Config;
 pub use enrollment::EnrollmentRefusal;
 pub use error::{AuthFailure, LimitRefusal, ServerError};

@@ -26,6 +26,7 @@ use enigm_core::pseudonym::{PseudonymKind, normalize_username, pseudonym, userna
 use serde::{Deserialize, Serialize};
 
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
+use crate::client_source::source_key;
 use crate::error::ServerError;
 use crate::state::AppState;
 use crate::storage::{CreateOutcome, NewAccount, StoredEntry};
@@ -117,7 +118,7 @@ async fn register_start(
     body: Bytes,
 ) -> Result<Json<RegisterStartReply>, ServerError> {
     let request: RegisterStart = parse_json(&body)?;
-    let source_key = format!("reg:{}", source.ip());
+    let source_key = format!("reg:{}", source_key(source.ip()));
     throttle(&state, &[(&source_key, state.config().source_backoff)]).await?;
     let key = lookup_key(&state, &request.username)?;
     let message = registration_request(&request.registration_request)?;

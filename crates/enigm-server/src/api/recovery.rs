@@ -63,6 +63,7 @@ use serde::{Deserialize, Serialize};
 use super::accounts::{HeadJson, lookup_key, registration_request, registration_upload};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::audit::{entry_code, reason_code};
+use crate::client_source::source_key;
 use crate::error::{AuthFailure, ServerError};
 use crate::state::AppState;
 use crate::storage::{
@@ -142,7 +143,7 @@ fn account_limit_key(lookup_key: &[u8; 32]) -> String {
 
 /// Rate-limit key of recoveries from a source address.
 fn source_limit_key(source: &SocketAddr) -> String {
-    format!("rec:src:{}", source.ip())
+    format!("rec:src:{}", source_key(source.ip()))
 }
 
 fn recovery_id(text: &str) -> Result<[u8; RECOVERY_ID_LEN], ServerError> {

@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use super::accounts::{HeadJson, lookup_key};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::{Authenticated, note_seen};
+use crate::client_source::source_key;
 use crate::error::{AuthFailure, ServerError};
 use crate::login_seal::LoginBinding;
 use crate::protocol::session_binding_message;
@@ -199,7 +200,7 @@ fn account_limit_key(lookup_key: &[u8; 32]) -> String {
 
 /// Rate-limit key of a source address.
 fn source_limit_key(source: &SocketAddr) -> String {
-    format!("src:{}", source.ip())
+    format!("src:{}", source_key(source.ip()))
 }
 
 /// What a pending login stores: the OPAQUE server state, then the account's recovery epoch
