@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use enigm_server::{Cidr, Config, Server, ServerError};
+use enigm_server::{Cidr, Config, Server, ServerError, TlsFiles};
 
 use crate::{CliError, Global};
 
@@ -55,6 +55,22 @@ pub(crate) struct ServerArgs {
     /// ignored.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<Cidr>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first), so no proxy is needed.
+    #[arg(
+        long,
+        env = "ENIGM_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(
+        long,
+        env = "ENIGM_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 impl From<ServerError> for CliError {
@@ -114,16 +130,19 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         config.account_backoff.base_secs = args.login_backoff_secs;
         config.max_ledger_entries = args.max_ledger_entries;
         config.trusted_proxies = args.trusted_proxies;
+        config.tls = args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key });
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
         config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;
-        let address = server.local_addr();
+        let url = server.url();
         let mut stdout = std::io::stdout().lock();
         let line = if global.json {
-            serde_json::json!({ "event": "listening", "url": format!("http://{address}") })
-                .to_string()
+            serde_json::json!({ "event": "listening", "url": url }).to_string()
         } else {
-            format!("listening on http://{address}")
+            format!("listening on {url}")
         };
         writeln!(stdout, "{line}")
             .and_then(|()| stdout.flush())

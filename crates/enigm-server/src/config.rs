@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::client_source::Cidr;
 use crate::storage::Backoff;
+use crate::tls::TlsFiles;
 
 /// The service's configuration. [`Config::new`] gives the defaults for a listen address and a
 /// data directory; the fields can be adjusted before [`crate::Server::bind`].
@@ -61,6 +62,9 @@ pub struct Config {
     /// Reverse proxies whose forwarded headers name the client (`--trusted-proxy`); from
     /// any other peer they are ignored (`client_source.rs`).
     pub trusted_proxies: Vec<Cidr>,
+    /// The certificate and key to terminate TLS with (`--tls-cert`, `--tls-key`); `None`
+    /// serves plain HTTP (for loopback, or behind a proxy that terminates TLS).
+    pub tls: Option<TlsFiles>,
 }
 
 impl Config {
@@ -118,6 +122,7 @@ impl Config {
             sync_rotations_per_hour: 20,
             max_ledger_entries: 10_000,
             trusted_proxies: Vec::new(),
+            tls: None,
         }
     }
 

@@ -34,9 +34,11 @@ mod secrets;
 mod server;
 mod state;
 pub mod storage;
+mod tls;
 
 pub use client_source::Cidr;
 pub use config::Config;
 pub use enrollment::EnrollmentRefusal;
 pub use error::{AuthFailure, LimitRefusal, ServerError};
 pub use server::Server;
+pub use tls::TlsFiles;
