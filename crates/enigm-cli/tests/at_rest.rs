@@ -4,13 +4,10 @@
 
 use crate::common;
 
-use common::enigm::{self, b64, login_start, register, unb64};
+use common::enigm::{self, login_start, register};
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;
-use enigm_core::opaque::{ClientLoginFinishParameters, CredentialResponse};
-use enigm_server::protocol::session_binding_message;
 use rand_core::OsRng;
-use serde_json::json;
 
 const PASSWORD: &str = "a long enough password";
 
@@ -29,42 +26,6 @@ fn stored_login_state(server: &ServerProcess) -> Vec<u8> {
     let conn = rusqlite::Connection::open(server.data_dir.join("enigm.db")).unwrap();
     conn.query_row("SELECT state FROM pending_logins", [], |row| row.get(0))
         .unwrap()
-}
-
-/// Finishes a started login with the right password; the reply and the OPAQUE session key the
-/// client derived.
-fn finish(
-    http: &Http,
-    started: enigm::LoginStarted,
-    device: &DeviceSecrets,
-) -> (common::Response, Vec<u8>) {
-    let response = CredentialResponse::deserialize(&unb64(
-        started.reply.json()["credential_response"]
-            .as_str()
-            .unwrap(),
-    ))
-    .unwrap();
-    let finished = started
-        .state
-        .finish(
-            PASSWORD.as_bytes(),
-            response,
-            ClientLoginFinishParameters::default(),
-        )
-        .unwrap();
-    let login_id: [u8; 16] = unb64(&started.login_id).try_into().unwrap();
-    let device_key = *device.public().signing.as_bytes();
-    let binding = session_binding_message(&login_id, &finished.session_key, &device_key);
-    let reply = http.post_json(
-        "/v1/sessions/login/finish",
-        &json!({
-            "login_id": started.login_id,
-            "credential_finalization": b64(&finished.message.serialize()),
-            "device_key": b64(&device_key),
-            "device_signature": b64(&device.sign(&binding).to_bytes()),
-        }),
-    );
-    (reply, finished.session_key.to_vec())
 }
 
 #[cfg(unix)]
@@ -146,7 +107,7 @@ fn a_pending_login_keeps_no_session_key_in_the_database() {
     let started = login_start(&http, "judy", PASSWORD);
     assert_eq!(started.reply.status, 200);
     let stored = stored_login_state(&server);
-    let (reply, session_key) = finish(&http, started, &account.device);
+    let (reply, session_key) = enigm::login_finish(&http, started, PASSWORD, &account.device);
     assert_eq!(reply.status, 200, "{:?}", reply.json());
     assert!(
         !stored
@@ -168,7 +129,7 @@ fn a_tampered_pending_login_is_expired() {
     let conn = rusqlite::Connection::open(server.data_dir.join("enigm.db")).unwrap();
     conn.execute("UPDATE pending_logins SET state = ?1", [&stored])
         .unwrap();
-    let (reply, _) = finish(&http, started, &account.device);
+    let (reply, _) = enigm::login_finish(&http, started, PASSWORD, &account.device);
     assert_eq!(reply.status, 401, "{:?}", reply.json());
     assert_eq!(reply.error_code(), "login_expired");
 }
@@ -184,7 +145,7 @@ fn a_login_in_flight_across_a_restart_starts_over() {
     server.stop();
     let restarted = ServerProcess::start_in(&data, &[]);
     let http = Http::new(restarted.addr);
-    let (reply, _) = finish(&http, started, &account.device);
+    let (reply, _) = enigm::login_finish(&http, started, PASSWORD, &account.device);
     assert_eq!(reply.error_code(), "login_expired");
     let device = DeviceSecrets::generate(&mut OsRng);
     enigm::login(&http, "lena", PASSWORD, &device).unwrap();
