@@ -100,7 +100,7 @@ pub(crate) fn private_dir(dir: &Path) -> Result<(), ServerError> {
 }
 
 /// Makes an existing file of the service readable by its user only (mode 0600); `name` is
-/// what an error calls it. A missing file is left missing.
+/// what an error calls it. A missing file is left missing, a symbolic link as it is.
 ///
 /// # Errors
 /// [`ServerError::DataDir`] when its mode cannot be read or changed.
@@ -109,6 +109,9 @@ pub(crate) fn private_file(path: &Path, name: &str) -> Result<(), ServerError> {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = match fs::symlink_metadata(path) {
+            // A link is the operator's (a secret mounted from elsewhere): its target's mode is
+            // theirs to set, and it may well be read-only.
+            Ok(metadata) if metadata.file_type().is_symlink() => return Ok(()),
             Ok(metadata) => metadata.permissions().mode() & 0o777,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(error) => {
@@ -203,6 +206,13 @@ mod tests {
         let error = private_dir(dir.path()).unwrap_err();
         assert!(error.to_string().contains("chmod 700"), "{error}");
         assert_eq!(mode(dir.path()), 0o755);
+        // A secret linked from elsewhere is left to whoever linked it.
+        let elsewhere = dir.path().join("mounted-secret");
+        fs::write(&elsewhere, [0; 32]).unwrap();
+        fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("audit-signing-key")).unwrap();
+        private_file(&dir.path().join("audit-signing-key"), "audit-signing-key").unwrap();
+        assert_eq!(mode(&elsewhere), 0o644);
         // A private directory is used as it is, whatever else it holds.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
         private_dir(dir.path()).unwrap();
