@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use enigm_server::{Config, Server, ServerError};
+use enigm_server::{Cidr, Config, Server, ServerError, TlsFiles};
 
 use crate::{CliError, Global};
 
@@ -46,6 +46,31 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "ENIGM_LOGIN_BACKOFF_SECS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     login_backoff_secs: u64,
+    /// Entries an account's ledger may hold; appends past it are refused with `ledger_full`.
+    #[arg(long, env = "ENIGM_MAX_LEDGER_ENTRIES", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
+    max_ledger_entries: u64,
+    /// A reverse proxy (ADDRESS or ADDRESS/PREFIX) whose X-Forwarded-For / Forwarded headers
+    /// name the client for rate limits; repeat for several. Headers from any other peer are
+    /// ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<Cidr>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first), so no proxy is needed.
+    #[arg(
+        long,
+        env = "ENIGM_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(
+        long,
+        env = "ENIGM_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 impl From<ServerError> for CliError {
@@ -70,6 +95,7 @@ impl From<ServerError> for CliError {
             | ServerError::LedgerConflict { .. }
             | ServerError::Enrollment(_)
             | ServerError::SyncKey(_)
+            | ServerError::Limit(_)
             | ServerError::RateLimited { .. }
             | ServerError::NotFound
             | ServerError::Timeout
@@ -103,16 +129,21 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         config.enrollment_max_open = args.enrollment_max_open;
         config.account_backoff.free = args.login_free_attempts;
         config.account_backoff.base_secs = args.login_backoff_secs;
+        config.max_ledger_entries = args.max_ledger_entries;
+        config.trusted_proxies = args.trusted_proxies;
+        config.tls = args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key });
         config.pepper_hex = std::env::var("ENIGM_PEPPER").ok();
         config.audit_key_hex = std::env::var("ENIGM_AUDIT_KEY").ok();
         let server = Server::bind(config).await?;
-        let address = server.local_addr();
+        let url = server.url();
         let mut stdout = std::io::stdout().lock();
         let line = if global.json {
-            serde_json::json!({ "event": "listening", "url": format!("http://{address}") })
-                .to_string()
+            serde_json::json!({ "event": "listening", "url": url }).to_string()
         } else {
-            format!("listening on http://{address}")
+            format!("listening on {url}")
         };
         writeln!(stdout, "{line}")
             .and_then(|()| stdout.flush())

@@ -315,3 +315,59 @@ fn each_block_window_is_audited_once() {
         "40 guesses in one block window are one audit record"
     );
 }
+
+/// Whether 31 registration starts (the source's free attempts and the one that starts its
+/// wait) go through and one more is refused, all claiming to come from `client` through a
+/// proxy: its own whole budget.
+fn registration_starts_from(http: &Http, client: &str) -> bool {
+    let mut statuses = Vec::new();
+    for n in 0..32 {
+        let start = ClientRegistration::start(&mut ReplayRng::new(n), b"pw").unwrap();
+        let body = json!({
+            "username": fresh_username("proxied"),
+            "registration_request": b64(&start.message.serialize()),
+        })
+        .to_string();
+        let reply = http.request(
+            "POST",
+            "/v1/accounts/register/start",
+            &[("X-Forwarded-For", client)],
+            body.as_bytes(),
+        );
+        statuses.push(reply.status);
+    }
+    statuses[..31].iter().all(|status| *status == 200) && statuses[31] == 429
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_client_has_its_own_source_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(
+        &dir.path().join("data"),
+        &["--trusted-proxy", "127.0.0.1/32"],
+    );
+    let http = Http::new(server.addr);
+    assert!(registration_starts_from(&http, "198.51.100.1"));
+    // Another client behind the same proxy is counted apart...
+    assert!(registration_starts_from(&http, "198.51.100.2"));
+    let other = http.post_json(
+        "/v1/accounts/register/start",
+        &json!({ "username": "x", "registration_request": "" }),
+    );
+    assert_ne!(other.status, 429, "the proxy itself is not a client");
+
+    // ...while a service that does not trust the proxy ignores what it claims.
+    let untrusting = ServerProcess::start();
+    let http = Http::new(untrusting.addr);
+    assert!(registration_starts_from(&http, "198.51.100.1"));
+    let next = http.request(
+        "POST",
+        "/v1/accounts/register/start",
+        &[("X-Forwarded-For", "198.51.100.9")],
+        br#"{"username":"x","registration_request":""}"#,
+    );
+    assert_eq!(
+        next.status, 429,
+        "a forwarded header from an untrusted peer picks no bucket"
+    );
+}

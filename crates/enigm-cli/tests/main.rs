@@ -6,6 +6,7 @@
 mod common;
 
 mod app_lock;
+mod at_rest;
 mod audit_export;
 mod cli_enrollment;
 mod cli_recovery;
@@ -16,6 +17,7 @@ mod enrollment;
 mod guessing;
 mod hostile_service;
 mod last_seen;
+mod limits;
 mod postgres_nodes;
 mod postgres_outage;
 mod postgres_tls;

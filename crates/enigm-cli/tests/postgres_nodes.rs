@@ -305,3 +305,22 @@ async fn push_crosses_nodes() {
         assert!(!log.contains(&hex::encode(phone.device_id().as_bytes())));
     }
 }
+
+/// Pending logins are sealed (issue 13, item 11) under a key every node derives from the
+/// shared pepper, so a login started on one node still finishes on the other.
+#[test]
+#[ignore = "needs PostgreSQL; run by cargo xtask test"]
+fn a_sealed_login_started_on_one_node_finishes_on_another() {
+    let url = common::fresh_postgres_url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
+    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
+    let (http1, http2) = (Http::new(node1.addr), Http::new(node2.addr));
+    let username = fresh_username("sealed");
+    let account = register(&http1, &username, PASSWORD);
+    let started = enigm::login_start(&http1, &username, PASSWORD);
+    assert_eq!(started.reply.status, 200);
+    let (finished, _) = enigm::login_finish(&http2, started, PASSWORD, &account.device);
+    assert_eq!(finished.status, 200, "{:?}", finished.json());
+}

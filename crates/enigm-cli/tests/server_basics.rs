@@ -76,3 +76,132 @@ fn bad_or_unreachable_database_is_refused_without_the_password() {
         assert!(!stderr.contains("s3cret-pw"), "{stderr}");
     }
 }
+
+#[test]
+fn trusted_proxies_are_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .args(["--trusted-proxy", "10.0.0.0/33"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "no listening line");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ADDRESS/PREFIX"), "{stderr}");
+
+    let server = ServerProcess::start_in(
+        &dir.path().join("data"),
+        &[
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--trusted-proxy",
+            "fd00::/8",
+        ],
+    );
+    let http = Http::new(server.addr);
+    let health = http.request(
+        "GET",
+        "/v1/health",
+        &[("X-Forwarded-For", "203.0.113.9")],
+        b"",
+    );
+    assert_eq!(health.status, 200);
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM files in `dir`.
+fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args([
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=enigm",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    (cert, key)
+}
+
+#[test]
+fn serves_https_with_its_own_certificate() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "service");
+    let (_, other_key) = self_signed(dir.path(), "other");
+    let server = |key: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_enigm"))
+            .args(["server", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join("data"))
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(key)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    // A key that is not the certificate's is refused at start.
+    let refused = server(&other_key).wait_with_output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("do not go together"), "{stderr}");
+
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(server(&key));
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let curl = |url: &str| {
+        std::process::Command::new("curl")
+            .args(["--silent", "--show-error", "--max-time", "20", "--cacert"])
+            .arg(&cert)
+            .arg(url)
+            .output()
+            .unwrap()
+    };
+    let health = curl(&format!("{url}/v1/health"));
+    assert!(health.status.success(), "{health:?}");
+    assert!(String::from_utf8_lossy(&health.stdout).contains("\"ok\""));
+    // Handlers that key by the peer address see it over TLS too: a bad body is refused as
+    // malformed, not as an internal error.
+    let login = std::process::Command::new("curl")
+        .args(["--silent", "--max-time", "20", "--cacert"])
+        .arg(&cert)
+        .args(["-H", "content-type: application/json", "--data", "{}"])
+        .arg(format!("{url}/v1/sessions/login/start"))
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&login.stdout);
+    assert!(body.contains("malformed_request"), "{body}");
+    // Plain HTTP on the same port gets no answer.
+    let plain = curl(&format!("{}/v1/health", url.replace("https://", "http://")));
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"ok\""));
+}

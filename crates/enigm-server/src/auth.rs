@@ -85,8 +85,7 @@ impl FromRequest<AppState> for Authenticated {
         }
         let skew = state.config().max_clock_skew_secs;
         verify_signed_request(&auth, &session.device_key, &method, &path, &body, now, skew)?;
-        // A nonce must be remembered as long as its timestamp would still be accepted.
-        let keep_until = auth.timestamp.saturating_add(skew).saturating_add(1);
+        let keep_until = nonce_keep_until(auth.timestamp, skew);
         let fresh = state
             .storage()
             .insert_nonce(&session_id, &auth.nonce, keep_until)
@@ -135,6 +134,20 @@ impl FromRequest<AppState> for Authenticated {
             now,
         })
     }
+}
+
+/// Margin on top of twice the skew window a nonce is kept (clock steps, slow purges).
+const NONCE_MARGIN_SECS: u64 = 60;
+
+/// Until when the nonce of a request stamped `timestamp` must be kept. A request is accepted
+/// while `|now - timestamp| <= skew` by the clock of whichever node receives it, and each node
+/// purges by its own clock: with two nodes up to `skew` apart (either may be off by `skew`
+/// from the stamp and still accept it), a replay can reach a node that still accepts the
+/// timestamp up to `2 * skew` after it, so the nonce is kept that long plus a margin.
+pub(crate) fn nonce_keep_until(timestamp: u64, skew: u64) -> u64 {
+    timestamp
+        .saturating_add(skew.saturating_mul(2))
+        .saturating_add(NONCE_MARGIN_SECS)
 }
 
 /// Records the session's device as seen today, once a day per session, when the ledger knows
@@ -236,5 +249,42 @@ impl Authenticated {
             },
             policy: Policy::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{SqliteStorage, Storage};
+
+    /// A request stamped `stamp` reaches node A, whose clock is `skew` ahead: it accepts and
+    /// records the nonce. Node B's clock is `skew` behind the stamp, so B accepts the same
+    /// timestamp until real time `stamp + 2 * skew`. Purges run by each node's own clock.
+    #[tokio::test]
+    async fn a_replay_to_a_node_with_a_slower_clock_is_still_refused() {
+        let storage = SqliteStorage::open_in_memory().unwrap();
+        let skew = 300;
+        let stamp = 1_000_000;
+        let session = [4; 16];
+        let keep = nonce_keep_until(stamp, skew);
+        assert!(
+            storage
+                .insert_nonce(&session, b"nonce", keep)
+                .await
+                .unwrap()
+        );
+        // Node A purges at real time `stamp + skew + 1`, its clock reading `stamp + 2 * skew + 1`,
+        // one second past where the nonce used to expire.
+        let real = stamp + skew + 1;
+        storage.purge_expired(real + skew).await.unwrap();
+        // Node B still accepts the timestamp (its clock reads `real - skew`)...
+        assert!(real - skew <= stamp + skew);
+        // ...and must still know the nonce.
+        assert!(
+            !storage
+                .insert_nonce(&session, b"nonce", keep)
+                .await
+                .unwrap()
+        );
     }
 }

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::client_source::Cidr;
 use crate::storage::Backoff;
+use crate::tls::TlsFiles;
 
 /// The service's configuration. [`Config::new`] gives the defaults for a listen address and a
 /// data directory; the fields can be adjusted before [`crate::Server::bind`].
@@ -49,9 +51,38 @@ pub struct Config {
     pub enrollment_max_open: u64,
     /// Backoff for creating enrollment requests, per account (every creation counts).
     pub enrollment_backoff: Backoff,
+    /// Push sockets one session may hold open on one node.
+    pub push_sockets_per_session: usize,
+    /// Sync-key rotations an account may make per clock hour (a rotation follows each device
+    /// added or removed, so a real account needs a handful).
+    pub sync_rotations_per_hour: u32,
+    /// Entries an account's ledger may hold; appends past it get 409 `ledger_full`. Every
+    /// request verifies against the ledger, so it must not grow without bound.
+    pub max_ledger_entries: u64,
+    /// Reverse proxies whose forwarded headers name the client (`--trusted-proxy`); from
+    /// any other peer they are ignored (`client_source.rs`).
+    pub trusted_proxies: Vec<Cidr>,
+    /// The certificate and key to terminate TLS with (`--tls-cert`, `--tls-key`); `None`
+    /// serves plain HTTP (for loopback, or behind a proxy that terminates TLS).
+    pub tls: Option<TlsFiles>,
 }
 
 impl Config {
+    /// The longest `decay_secs` of the backoffs: a rate-limit counter quiet for that long and
+    /// not blocking counts for nothing, so it can be purged.
+    pub fn longest_decay_secs(&self) -> u64 {
+        [
+            self.account_backoff,
+            self.source_backoff,
+            self.enrollment_backoff,
+            self.sync_rotation_backoff(),
+        ]
+        .iter()
+        .map(|backoff| backoff.decay_secs)
+        .max()
+        .unwrap_or_default()
+    }
+
     /// The defaults for `listen` and `data_dir`.
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
         Self {
@@ -87,6 +118,24 @@ impl Config {
                 max_secs: 60 * 60,
                 decay_secs: 60 * 60,
             },
+            push_sockets_per_session: 4,
+            sync_rotations_per_hour: 20,
+            max_ledger_entries: 10_000,
+            trusted_proxies: Vec::new(),
+            tls: None,
+        }
+    }
+
+    /// The counter behind [`Config::sync_rotations_per_hour`], kept per account and clock
+    /// hour: the first `sync_rotations_per_hour` attempts pass, the next one waits out the
+    /// hour.
+    pub fn sync_rotation_backoff(&self) -> Backoff {
+        Backoff {
+            // The throttle counts an attempt after checking it, so the free count is one less.
+            free: self.sync_rotations_per_hour.saturating_sub(1),
+            base_secs: 60 * 60,
+            max_secs: 60 * 60,
+            decay_secs: 60 * 60,
         }
     }
 }

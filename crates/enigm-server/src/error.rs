@@ -132,6 +132,66 @@ impl SyncKeyRefusal {
     }
 }
 
+/// A bound on what one account or session may hold or do was reached (issue 13: no growth
+/// without bound). Nothing was changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitRefusal {
+    /// The session already has this many push sockets open on this node.
+    PushSockets {
+        /// Sockets a session may hold.
+        max: usize,
+    },
+    /// The account rotated its sync key as often as one clock hour allows.
+    SyncKeyRotations {
+        /// Seconds until the next hour, when rotations are accepted again.
+        retry_after: u64,
+    },
+    /// The account's ledger holds the most entries the service keeps.
+    LedgerFull {
+        /// Entries a ledger may hold.
+        max: u64,
+    },
+}
+
+impl LimitRefusal {
+    /// The stable code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            LimitRefusal::PushSockets { .. } => "too_many_push_sockets",
+            LimitRefusal::SyncKeyRotations { .. } => "too_many_sync_key_rotations",
+            LimitRefusal::LedgerFull { .. } => "ledger_full",
+        }
+    }
+
+    /// A plain-English sentence for the client.
+    pub fn message(self) -> String {
+        match self {
+            LimitRefusal::PushSockets { max } => format!(
+                "this session already has {max} push connections open; close one before opening \
+                 another"
+            ),
+            LimitRefusal::SyncKeyRotations { retry_after } => format!(
+                "the account's sync key was rotated too often this hour; retry in {retry_after} \
+                 seconds"
+            ),
+            LimitRefusal::LedgerFull { max } => format!(
+                "the account's ledger holds the most entries this service keeps ({max}); no \
+                 entry can be added"
+            ),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            LimitRefusal::PushSockets { .. } | LimitRefusal::SyncKeyRotations { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            LimitRefusal::LedgerFull { .. } => StatusCode::CONFLICT,
+        }
+    }
+}
+
 /// Everything that can go wrong in the service.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -206,6 +266,9 @@ pub enum ServerError {
     /// A sync-key or shared-item request was refused (DESIGN §3).
     #[error("sync key refused: {}", .0.code())]
     SyncKey(SyncKeyRefusal),
+    /// A bound on what an account or session may hold or do was reached.
+    #[error("limit reached: {}", .0.code())]
+    Limit(LimitRefusal),
     /// No such resource (or route).
     #[error("not found")]
     NotFound,
@@ -256,6 +319,7 @@ impl ServerError {
                 }
             }
             ServerError::SyncKey(refusal) => refusal.status(),
+            ServerError::Limit(refusal) => refusal.status(),
             ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::NotFound => StatusCode::NOT_FOUND,
             ServerError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -294,6 +358,7 @@ impl ServerError {
             ServerError::LedgerConflict { .. } => "ledger_conflict",
             ServerError::Enrollment(refusal) => refusal.code(),
             ServerError::SyncKey(refusal) => refusal.code(),
+            ServerError::Limit(refusal) => refusal.code(),
             ServerError::RateLimited { .. } => "rate_limited",
             ServerError::NotFound => "not_found",
             ServerError::Timeout => "timeout",
@@ -350,6 +415,7 @@ impl ServerError {
             }
             ServerError::Enrollment(refusal) => refusal.message(),
             ServerError::SyncKey(refusal) => refusal.message().into(),
+            ServerError::Limit(refusal) => refusal.message(),
             ServerError::RateLimited { retry_after } => {
                 format!("too many attempts; retry in {retry_after} seconds")
             }
@@ -368,8 +434,14 @@ impl ServerError {
     /// Seconds the client should wait before retrying, when it should (`Retry-After`).
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ServerError::RateLimited { retry_after } => Some(*retry_after),
+            ServerError::RateLimited { retry_after }
+            | ServerError::Limit(LimitRefusal::SyncKeyRotations { retry_after }) => {
+                Some(*retry_after)
+            }
             ServerError::Unavailable(_) => Some(RETRY_UNAVAILABLE_SECS),
+            ServerError::Limit(
+                LimitRefusal::PushSockets { .. } | LimitRefusal::LedgerFull { .. },
+            ) => None,
             ServerError::Malformed(_)
             | ServerError::PayloadTooLarge
             | ServerError::InvalidUsername(_)
@@ -427,6 +499,17 @@ impl ServerError {
                 | EnrollmentRefusal::WrongParty
                 | EnrollmentRefusal::NotInLedger
                 | EnrollmentRefusal::SelfReplacement => {}
+            },
+            ServerError::Limit(refusal) => match refusal {
+                LimitRefusal::PushSockets { max } => {
+                    details.insert("max".into(), json!(max));
+                }
+                LimitRefusal::LedgerFull { max } => {
+                    details.insert("max".into(), json!(max));
+                }
+                LimitRefusal::SyncKeyRotations { retry_after } => {
+                    details.insert("retry_after".into(), json!(retry_after));
+                }
             },
             ServerError::SyncKey(refusal) => match refusal {
                 SyncKeyRefusal::EpochConflict { current }

@@ -5,8 +5,12 @@
 //! every use, compares its head with the head in storage (the source of truth, shared by all
 //! nodes): if storage moved on, only the new entries are fetched and applied. A stale cache can
 //! therefore never be used.
+//!
+//! The cache holds at most [`MAX_ACCOUNTS`] accounts and evicts the least recently used one
+//! past that, so the accounts in use stay verified however many others come and go.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 use std::sync::Mutex;
 
 use enigm_core::identity::DeviceId;
@@ -18,16 +22,76 @@ use crate::error::ServerError;
 use crate::state::AppState;
 use crate::storage::AccountId;
 
-/// Accounts kept; past this the cache starts over (simple and bounded).
+/// Accounts kept; past this the least recently used one goes.
 const MAX_ACCOUNTS: usize = 4096;
 
 /// Entries fetched per storage call while catching up.
 const PAGE: usize = 1000;
 
 /// Verified ledger states by account.
-#[derive(Default)]
 pub(crate) struct LedgerCache {
-    states: Mutex<HashMap<AccountId, LedgerState>>,
+    states: Mutex<Lru<AccountId, LedgerState>>,
+}
+
+impl Default for LedgerCache {
+    fn default() -> Self {
+        Self {
+            states: Mutex::new(Lru::new(MAX_ACCOUNTS)),
+        }
+    }
+}
+
+/// A map of at most `capacity` entries that drops the least recently used one (read or
+/// written) to make room. Each use stamps its entry with the next tick; `order` finds the
+/// oldest stamp in O(log n).
+struct Lru<K, V> {
+    capacity: usize,
+    tick: u64,
+    entries: HashMap<K, (V, u64)>,
+    order: BTreeMap<u64, K>,
+}
+
+impl<K: Copy + Eq + Hash, V: Clone> Lru<K, V> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            tick: 0,
+            entries: HashMap::new(),
+            order: BTreeMap::new(),
+        }
+    }
+
+    /// The next stamp, recorded as `key`'s last use.
+    fn touch(&mut self, key: K) -> u64 {
+        self.tick = self.tick.wrapping_add(1);
+        self.order.insert(self.tick, key);
+        self.tick
+    }
+
+    /// A copy of `key`'s value, marking it used.
+    fn get(&mut self, key: &K) -> Option<V> {
+        let old = self.entries.get(key)?.1;
+        self.order.remove(&old);
+        let stamp = self.touch(*key);
+        let (value, used) = self.entries.get_mut(key)?;
+        *used = stamp;
+        Some(value.clone())
+    }
+
+    /// Stores `value` for `key`, marking it used, and drops the least recently used entries
+    /// past the capacity.
+    fn insert(&mut self, key: K, value: V) {
+        let stamp = self.touch(key);
+        if let Some((_, old)) = self.entries.insert(key, (value, stamp)) {
+            self.order.remove(&old);
+        }
+        while self.entries.len() > self.capacity {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            self.entries.remove(&oldest);
+        }
+    }
 }
 
 impl AppState {
@@ -43,8 +107,7 @@ impl AppState {
             .states
             .lock()
             .map_err(|_| ServerError::Internal("ledger cache poisoned".into()))?
-            .get(account_id)
-            .cloned();
+            .get(account_id);
         let mut state: Option<LedgerState> =
             cached.filter(|state| state.head().seq <= account.head.seq);
         if let Some(current) = &state
@@ -97,9 +160,6 @@ impl AppState {
             .states
             .lock()
             .map_err(|_| ServerError::Internal("ledger cache poisoned".into()))?;
-        if states.len() >= MAX_ACCOUNTS {
-            states.clear();
-        }
         states.insert(*account_id, state.clone());
         Ok(state)
     }
@@ -137,5 +197,43 @@ impl AppState {
             replaced,
             entry: encode_b64(&stored.bytes),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_entry_goes_first() {
+        let mut lru = Lru::new(3);
+        for key in [1u8, 2, 3] {
+            lru.insert(key, u32::from(key) * 10);
+        }
+        assert_eq!(lru.get(&1), Some(10), "1 is now the most recently used");
+        lru.insert(4, 40);
+        assert_eq!(lru.get(&2), None, "2 was the least recently used");
+        assert_eq!(lru.get(&3), Some(30));
+        lru.insert(1, 11);
+        lru.insert(5, 50);
+        assert_eq!(lru.get(&4), None, "4 was used before 3, 1 and 5");
+        assert_eq!(
+            [1, 3, 5].map(|key| lru.get(&key)),
+            [Some(11), Some(30), Some(50)]
+        );
+        assert_eq!((lru.entries.len(), lru.order.len()), (3, 3));
+    }
+
+    #[test]
+    fn a_full_cache_keeps_the_accounts_in_use() {
+        let mut lru = Lru::new(MAX_ACCOUNTS);
+        for key in 0..u16::try_from(MAX_ACCOUNTS).unwrap() {
+            lru.insert(key, ());
+            // One busy account used between every other.
+            lru.insert(u16::MAX, ());
+        }
+        assert!(lru.get(&u16::MAX).is_some(), "the busy account stayed");
+        assert_eq!(lru.entries.len(), MAX_ACCOUNTS);
+        assert!(lru.get(&0).is_none(), "the oldest quiet one went");
     }
 }

@@ -20,10 +20,13 @@
 mod api;
 mod audit;
 mod auth;
+mod client_source;
 mod config;
 mod enrollment;
 mod error;
+mod files;
 mod ledger_cache;
+mod login_seal;
 pub mod protocol;
 pub mod push;
 mod push_notify;
@@ -31,8 +34,11 @@ mod secrets;
 mod server;
 mod state;
 pub mod storage;
+mod tls;
 
+pub use client_source::Cidr;
 pub use config::Config;
 pub use enrollment::EnrollmentRefusal;
-pub use error::{AuthFailure, ServerError};
+pub use error::{AuthFailure, LimitRefusal, ServerError};
 pub use server::Server;
+pub use tls::TlsFiles;

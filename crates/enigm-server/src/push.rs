@@ -226,6 +226,59 @@ pub trait PushBus: Send + Sync + 'static {
     fn unsubscribe(&self, account_id: &AccountId, id: u64);
 }
 
+/// The push sockets each session holds open on this node, so one session cannot hold an
+/// unbounded number of them (each costs a task and its buffers). The bound is per node: a
+/// socket is a node's resource, and counting it in the shared database would cost a write per
+/// connect and disconnect.
+#[derive(Clone, Default)]
+pub(crate) struct SessionSockets {
+    open: Arc<Mutex<HashMap<[u8; 16], usize>>>,
+}
+
+impl SessionSockets {
+    /// A place for one more socket of `session_id`, or `None` when it already holds `max`.
+    /// The place is given back when the permit drops.
+    pub(crate) fn acquire(&self, session_id: [u8; 16], max: usize) -> Option<SocketPermit> {
+        let mut open = self.open.lock().ok()?;
+        let count = open.entry(session_id).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(SocketPermit {
+            sockets: self.clone(),
+            session_id,
+        })
+    }
+
+    /// Sockets `session_id` holds.
+    #[cfg(test)]
+    fn held(&self, session_id: &[u8; 16]) -> usize {
+        self.open
+            .lock()
+            .map_or(0, |open| open.get(session_id).copied().unwrap_or(0))
+    }
+}
+
+/// One socket's place in [`SessionSockets`], given back on drop.
+pub(crate) struct SocketPermit {
+    sockets: SessionSockets,
+    session_id: [u8; 16],
+}
+
+impl Drop for SocketPermit {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.sockets.open.lock()
+            && let Some(count) = open.get_mut(&self.session_id)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.session_id);
+            }
+        }
+    }
+}
+
 /// One connection in the hub: who it is and where its events go.
 struct Slot {
     id: u64,
@@ -457,6 +510,27 @@ mod tests {
         assert_eq!(hub.connections(), 0);
         assert!(first.events.recv().await.is_none());
         assert!(second.events.recv().await.is_none());
+    }
+
+    #[test]
+    fn a_session_holds_at_most_max_sockets_until_one_closes() {
+        let sockets = SessionSockets::default();
+        let held: Vec<_> = (0..4).filter_map(|_| sockets.acquire([1; 16], 4)).collect();
+        assert_eq!(held.len(), 4);
+        assert!(
+            sockets.acquire([1; 16], 4).is_none(),
+            "the fifth is refused"
+        );
+        let other = sockets.acquire([2; 16], 4);
+        assert!(other.is_some(), "another session is not affected");
+        drop(held);
+        assert_eq!(sockets.held(&[1; 16]), 0);
+        assert!(sockets.acquire([1; 16], 4).is_some());
+        drop(other);
+        assert!(
+            sockets.open.lock().unwrap().len() <= 1,
+            "closed sessions are forgotten"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!   (64 hex digits) overrides it. Nodes sharing a database must share it, as the pepper.
 //!
 //! Files are created with mode 0600 and `create_new`, so two processes starting at once cannot
-//! both write one; the loser reads the winner's file.
+//! both write one; the loser reads the winner's file. An existing file readable by others is
+//! tightened to 0600, and the directory made private first (`files.rs`).
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -44,8 +45,7 @@ impl Secrets {
         pepper_hex: Option<&str>,
         audit_key_hex: Option<&str>,
     ) -> Result<Self, ServerError> {
-        fs::create_dir_all(dir)
-            .map_err(|e| ServerError::DataDir(format!("cannot create the data directory: {e}")))?;
+        crate::files::private_dir(dir)?;
         let pepper = match pepper_hex {
             Some(text) => from_hex(text, "ENIGM_PEPPER")?,
             None => fixed_secret(dir, "pepper")?,
@@ -111,6 +111,7 @@ pub(crate) fn load_or_create(
             Ok(bytes)
         }
         Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+            crate::files::private_file(&path, name)?;
             let mut bytes = Zeroizing::new(Vec::new());
             fs::File::open(&path)
                 .and_then(|file| file.take(4096).read_to_end(&mut bytes))

@@ -7,7 +7,8 @@ use enigm_core::opaque::ServerSetup;
 
 use crate::config::Config;
 use crate::ledger_cache::LedgerCache;
-use crate::push::PushBus;
+use crate::login_seal::LoginSeal;
+use crate::push::{PushBus, SessionSockets};
 use crate::secrets::Secrets;
 use crate::storage::Storage;
 
@@ -20,10 +21,12 @@ pub(crate) struct AppState {
 struct Inner {
     storage: Arc<dyn Storage>,
     secrets: Secrets,
+    login_seal: LoginSeal,
     opaque_setup: ServerSetup,
     config: Config,
     ledgers: LedgerCache,
     push: Arc<dyn PushBus>,
+    push_sockets: SessionSockets,
 }
 
 impl AppState {
@@ -35,14 +38,22 @@ impl AppState {
         config: Config,
         push: Arc<dyn PushBus>,
     ) -> Self {
+        // With PostgreSQL a login may finish on another node, which must open its seal.
+        let login_seal = if config.database.is_some() {
+            LoginSeal::derived(&secrets.pepper)
+        } else {
+            LoginSeal::random()
+        };
         Self {
             inner: Arc::new(Inner {
                 storage,
                 secrets,
+                login_seal,
                 opaque_setup,
                 config,
                 ledgers: LedgerCache::default(),
                 push,
+                push_sockets: SessionSockets::default(),
             }),
         }
     }
@@ -62,6 +73,11 @@ impl AppState {
         self.inner.push.as_ref()
     }
 
+    /// The push sockets each session holds on this node.
+    pub(crate) fn push_sockets(&self) -> &SessionSockets {
+        &self.inner.push_sockets
+    }
+
     /// The storage backend.
     pub(crate) fn storage(&self) -> &dyn Storage {
         self.inner.storage.as_ref()
@@ -70,6 +86,11 @@ impl AppState {
     /// The service secrets.
     pub(crate) fn secrets(&self) -> &Secrets {
         &self.inner.secrets
+    }
+
+    /// The key pending logins are sealed under (`login_seal.rs`).
+    pub(crate) fn login_seal(&self) -> &LoginSeal {
+        &self.inner.login_seal
     }
 
     /// The configuration.

@@ -188,6 +188,43 @@ fn start_login(
     }
 }
 
+/// Finishes a started login (`POST /v1/sessions/login/finish`) with `password`, which must be
+/// right; the reply and the OPAQUE session key the client derived.
+pub fn login_finish(
+    http: &Http,
+    started: LoginStarted,
+    password: &str,
+    device: &DeviceSecrets,
+) -> (Response, Vec<u8>) {
+    let response = CredentialResponse::deserialize(&unb64(
+        started.reply.json()["credential_response"]
+            .as_str()
+            .unwrap(),
+    ))
+    .unwrap();
+    let finished = started
+        .state
+        .finish(
+            password.as_bytes(),
+            response,
+            ClientLoginFinishParameters::default(),
+        )
+        .unwrap();
+    let login_id: [u8; 16] = unb64(&started.login_id).try_into().unwrap();
+    let device_key = *device.public().signing.as_bytes();
+    let binding = session_binding_message(&login_id, &finished.session_key, &device_key);
+    let reply = http.post_json(
+        "/v1/sessions/login/finish",
+        &json!({
+            "login_id": started.login_id,
+            "credential_finalization": b64(&finished.message.serialize()),
+            "device_key": b64(&device_key),
+            "device_signature": b64(&device.sign(&binding).to_bytes()),
+        }),
+    );
+    (reply, finished.session_key.to_vec())
+}
+
 /// A session as the device holds it.
 #[derive(Debug)]
 pub struct Session {

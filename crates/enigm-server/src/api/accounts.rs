@@ -22,9 +22,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
@@ -41,6 +40,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
+use crate::client_source::ClientSource;
 use crate::error::ServerError;
 use crate::state::AppState;
 use crate::storage::{CreateOutcome, NewAccount, StoredEntry};
@@ -208,14 +208,14 @@ fn registration_salt(
         .map_err(|_| ServerError::RegistrationExpired)
 }
 
-/// Rate-limit key of registration starts from a source address.
-fn start_limit_key(source: &SocketAddr) -> String {
-    format!("reg:{}", source.ip())
+/// Rate-limit key of registration starts from a source.
+fn start_limit_key(source: &ClientSource) -> String {
+    format!("reg:{}", source.key())
 }
 
-/// Rate-limit key of registration finishes from a source address.
-fn finish_limit_key(source: &SocketAddr) -> String {
-    format!("reg:fin:{}", source.ip())
+/// Rate-limit key of registration finishes from a source.
+fn finish_limit_key(source: &ClientSource) -> String {
+    format!("reg:fin:{}", source.key())
 }
 
 /// The peppered lookup key of a username given as input.
@@ -229,7 +229,7 @@ pub(crate) fn lookup_key(state: &AppState, username: &str) -> Result<[u8; 32], S
 
 async fn register_start(
     State(state): State<AppState>,
-    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    source: ClientSource,
     body: Bytes,
 ) -> Result<Json<RegisterStartReply>, ServerError> {
     let request: RegisterStart = parse_json(&body)?;
@@ -256,7 +256,7 @@ async fn register_start(
 
 async fn register_finish(
     State(state): State<AppState>,
-    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    source: ClientSource,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RegisterFinishReply>), ServerError> {
     let request: RegisterFinish = parse_json(&body)?;

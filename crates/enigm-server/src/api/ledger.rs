@@ -16,7 +16,9 @@
 //! lifecycle); the append then runs as a compare-and-swap on the head, in one transaction with
 //! the state it implies (sessions of revoked, replaced or retired devices end; a recovery moves
 //! the epoch). Entries that do not extend the current head, or an append that loses a race,
-//! get 409 `ledger_conflict` with the current head.
+//! get 409 `ledger_conflict` with the current head. An append that would take the ledger past
+//! `Config::max_ledger_entries` (10,000 by default) gets 409 `ledger_full` with that `max`:
+//! every request verifies against the ledger, so no account may grow it without bound.
 
 use axum::Json;
 use axum::extract::State;
@@ -32,7 +34,7 @@ use super::sessions::natural_operation;
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
-use crate::error::ServerError;
+use crate::error::{LimitRefusal, ServerError};
 use crate::state::AppState;
 use crate::storage::{AppendOutcome, LedgerEffects, StoredEntry, StoredHead};
 
@@ -254,6 +256,13 @@ async fn append(
     });
     if !extends {
         return Err(conflict(expected));
+    }
+    // The ledger holds `seq + 1` entries (the genesis is 0); the compare-and-swap below keeps
+    // a concurrent append from passing this check on the same head.
+    let max = state.config().max_ledger_entries;
+    let count = u64::try_from(entries.len()).unwrap_or(u64::MAX);
+    if expected.seq.saturating_add(1).saturating_add(count) > max {
+        return Err(ServerError::Limit(LimitRefusal::LedgerFull { max }));
     }
     let mut after = before.clone();
     after.apply(&entries).map_err(ServerError::InvalidLedger)?;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{RESOURCES, Verb};
 use crate::enrollment::EnrollmentRefusal;
-use crate::error::{AuthFailure, ServerError, SyncKeyRefusal};
+use crate::error::{AuthFailure, LimitRefusal, ServerError, SyncKeyRefusal};
 
 /// The document, read at compile time so that editing it rebuilds the tests.
 const DOCUMENT: &str = include_str!("../../../../docs/openapi.json");
@@ -222,6 +222,9 @@ fn every_error() -> Vec<ServerError> {
         ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch),
         ServerError::SyncKey(SyncKeyRefusal::StaleEpoch { current: 1 }),
         ServerError::SyncKey(SyncKeyRefusal::NoSyncKey),
+        ServerError::Limit(LimitRefusal::PushSockets { max: 4 }),
+        ServerError::Limit(LimitRefusal::SyncKeyRotations { retry_after: 1 }),
+        ServerError::Limit(LimitRefusal::LedgerFull { max: 1 }),
     ];
     let failures = [
         AuthFailure::Missing,
@@ -270,6 +273,7 @@ fn every_error() -> Vec<ServerError> {
             | ServerError::Unavailable(_)
             | ServerError::Enrollment(_)
             | ServerError::SyncKey(_)
+            | ServerError::Limit(_)
             | ServerError::Internal(_) => {}
         }
     }

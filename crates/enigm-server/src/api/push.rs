@@ -8,6 +8,9 @@
 //! `session_ended` and a close frame with code [`CLOSE_SESSION_ENDED`] and the reason as text;
 //! a removed device's `session_ended{revoked}` carries the ledger entry that removed it.
 //!
+//! A session holds at most `Config::push_sockets_per_session` sockets on a node (4 by
+//! default); one more is refused with 429 `too_many_push_sockets` (`max` says the bound).
+//!
 //! Buffers are kept small on purpose: a socket that only receives small events and control
 //! frames needs a few KiB, and the service must hold tens of thousands of idle ones.
 
@@ -28,7 +31,7 @@ use super::sessions::natural_operation;
 use super::{Endpoint, Verb, encode_b64};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
-use crate::error::ServerError;
+use crate::error::{LimitRefusal, ServerError};
 use crate::push::{Audience, EndReason, Listener, PushEvent};
 use crate::state::AppState;
 use crate::storage::AccountId;
@@ -87,13 +90,22 @@ async fn connect(
         },
     };
     let expires_at = request.session.expires_at;
+    let max = state.config().push_sockets_per_session;
+    let permit = state
+        .push_sockets()
+        .acquire(request.session.session_id, max)
+        .ok_or(ServerError::Limit(LimitRefusal::PushSockets { max }))?;
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
-        .on_upgrade(move |socket| serve(state, listener, expires_at, socket)))
+        .on_upgrade(move |socket| async move {
+            // Held while the socket is served; dropped with the callback if the upgrade fails.
+            let _permit = permit;
+            serve(state, listener, expires_at, socket).await;
+        }))
 }
 
 /// Why the service stops serving a socket.

@@ -45,11 +45,9 @@
 //! reaches the service, only the OPAQUE upload. Regenerating the phrase is a `RotateRecovery`
 //! through the ordinary ledger append; the old phrase then fails step 2.
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::on;
 use ed25519_dalek::Signature;
@@ -68,6 +66,7 @@ use super::accounts::{
 };
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::audit::{entry_code, reason_code};
+use crate::client_source::ClientSource;
 use crate::error::{AuthFailure, ServerError};
 use crate::state::AppState;
 use crate::storage::{
@@ -145,9 +144,9 @@ fn account_limit_key(lookup_key: &[u8; 32]) -> String {
     format!("rec:acct:{}", hex::encode(&lookup_key[..16]))
 }
 
-/// Rate-limit key of recoveries from a source address.
-fn source_limit_key(source: &SocketAddr) -> String {
-    format!("rec:src:{}", source.ip())
+/// Rate-limit key of recoveries from a source.
+fn source_limit_key(source: &ClientSource) -> String {
+    format!("rec:src:{}", source.key())
 }
 
 fn recovery_id(text: &str) -> Result<[u8; RECOVERY_ID_LEN], ServerError> {
@@ -189,7 +188,7 @@ async fn refused(
 
 async fn start(
     State(state): State<AppState>,
-    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    source: ClientSource,
     body: Bytes,
 ) -> Result<Json<StartReply>, ServerError> {
     let request: StartRequest = parse_json(&body)?;

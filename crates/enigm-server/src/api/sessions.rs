@@ -32,11 +32,9 @@
 //! recovery (which replaces the password) gets `login_expired`, or a session that is already
 //! stale, never a session of the new epoch.
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::routing::on;
 use ed25519_dalek::Signature;
 use enigm_core::audit::{AuditAction, AuditOutcome};
@@ -55,7 +53,9 @@ use serde::{Deserialize, Serialize};
 use super::accounts::{HeadJson, credential_identifier, lookup_key};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::{Authenticated, note_seen};
+use crate::client_source::ClientSource;
 use crate::error::{AuthFailure, ServerError};
+use crate::login_seal::LoginBinding;
 use crate::protocol::session_binding_message;
 use crate::state::AppState;
 use crate::storage::{PendingLogin, SessionRecord};
@@ -233,9 +233,9 @@ fn budget_limit_key(lookup_key: &[u8; 32], budget: Budget) -> String {
     }
 }
 
-/// Rate-limit key of a source address.
-fn source_limit_key(source: &SocketAddr) -> String {
-    format!("src:{}", source.ip())
+/// Rate-limit key of a source (an address, or an IPv6 /64).
+fn source_limit_key(source: &ClientSource) -> String {
+    format!("src:{}", source.key())
 }
 
 /// What a pending login stores: the OPAQUE server state, then the account's recovery epoch
@@ -370,7 +370,7 @@ fn audit_wait(state: &AppState, lookup_key: [u8; 32], budget: Budget) {
 
 async fn login_start(
     State(state): State<AppState>,
-    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    source: ClientSource,
     body: Bytes,
 ) -> Result<Json<LoginStartReply>, ServerError> {
     let request: LoginStart = parse_json(&body)?;
@@ -427,17 +427,26 @@ async fn login_start(
 
     let mut login_id = [0u8; 16];
     OsRng.fill_bytes(&mut login_id);
+    let account_id = account.as_ref().map(|account| account.account_id);
+    let sealed = state.login_seal().seal(
+        LoginBinding {
+            login_id: &login_id,
+            lookup_key: &key,
+            account_id: account_id.as_ref(),
+        },
+        &pending_state(
+            &started.state.serialize(),
+            account.as_ref().map_or(0, |account| account.recovery_epoch),
+            budget,
+        ),
+    )?;
     state
         .storage()
         .insert_pending_login(PendingLogin {
             login_id,
             lookup_key: key,
-            account_id: account.as_ref().map(|account| account.account_id),
-            state: pending_state(
-                &started.state.serialize(),
-                account.as_ref().map_or(0, |account| account.recovery_epoch),
-                budget,
-            ),
+            account_id,
+            state: sealed,
             expires_at: state.now().saturating_add(state.config().login_ttl_secs),
         })
         .await?;
@@ -449,7 +458,7 @@ async fn login_start(
 
 async fn login_finish(
     State(state): State<AppState>,
-    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    source: ClientSource,
     body: Bytes,
 ) -> Result<Json<SessionReply>, ServerError> {
     let request: LoginFinish = parse_json(&body)?;
@@ -482,7 +491,20 @@ async fn login_finish(
         .take_pending_login(&login_id, now)
         .await?
         .ok_or(ServerError::LoginExpired)?;
-    let (login, started_epoch, budget) = split_pending_state(&pending.state)?;
+    // A seal that does not open (a restart of a one-node service, altered bytes) is a login
+    // this service cannot finish: the client starts over.
+    let opened = state
+        .login_seal()
+        .open(
+            LoginBinding {
+                login_id: &login_id,
+                lookup_key: &pending.lookup_key,
+                account_id: pending.account_id.as_ref(),
+            },
+            &pending.state,
+        )
+        .ok_or(ServerError::LoginExpired)?;
+    let (login, started_epoch, budget) = split_pending_state(&opened)?;
     let login = ServerLogin::deserialize(login)
         .map_err(|_| ServerError::Internal("stored login state unreadable".into()))?;
     let finished = login.finish(finalization);

@@ -8,7 +8,9 @@
 //!   in the ledger, each sealed for that device at that epoch (otherwise 409
 //!   `sync_key_copies_mismatch`). It is stored in one transaction that also checks the ledger
 //!   head did not move (409 `ledger_conflict`: a device joined or left meanwhile). The account's
-//!   trusted sessions get `sync_key_rotated {epoch}`; the rotation is audited.
+//!   trusted sessions get `sync_key_rotated {epoch}`; the rotation is audited. An account may
+//!   attempt `Config::sync_rotations_per_hour` rotations per clock hour (20 by default); past
+//!   that, 429 `too_many_sync_key_rotations` with `retry_after` until the hour ends.
 //! - `GET /v1/sync-keys/mine[?epoch=N]` -> `{epoch, sealed}`: the calling device's newest copy
 //!   (or the one at `N`); 404 `no_sync_key` when it has none.
 //! - `GET /v1/sync-keys/missing` -> `{epoch, devices: [id]}`: the devices active in the ledger
@@ -44,9 +46,9 @@ use enigm_core::trust::Operation;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json};
+use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
-use crate::error::{ServerError, SyncKeyRefusal};
+use crate::error::{LimitRefusal, ServerError, SyncKeyRefusal};
 use crate::push::{Audience, PushEvent};
 use crate::state::AppState;
 use crate::storage::{
@@ -191,6 +193,29 @@ async fn announce(state: &AppState, account_id: &AccountId, event: PushEvent) {
     }
 }
 
+/// Counts a rotation attempt against the account's budget for the current clock hour
+/// (`Config::sync_rotations_per_hour`): a device that rotates in a loop would otherwise store
+/// a full set of copies per request. Past the budget: 429 `too_many_sync_key_rotations` until
+/// the hour ends.
+async fn count_rotation(
+    state: &AppState,
+    account_id: &AccountId,
+    now: u64,
+) -> Result<(), ServerError> {
+    const HOUR: u64 = 60 * 60;
+    let hour = now / HOUR;
+    let key = format!("rotate:{}:{hour}", hex::encode(account_id));
+    match throttle(state, &key, state.config().sync_rotation_backoff()).await {
+        Ok(_) => Ok(()),
+        Err(ServerError::RateLimited { .. }) => {
+            Err(ServerError::Limit(LimitRefusal::SyncKeyRotations {
+                retry_after: (hour + 1) * HOUR - now,
+            }))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// `POST /v1/sync-keys`.
 async fn rotate(
     State(state): State<AppState>,
@@ -219,6 +244,7 @@ async fn rotate(
         });
     }
     let account_id = request.account.account_id;
+    count_rotation(&state, &account_id, request.now).await?;
     let current = state.storage().sync_epoch(&account_id).await?;
     if current.checked_add(1) != Some(body.epoch) {
         return Err(ServerError::SyncKey(SyncKeyRefusal::EpochConflict {

@@ -42,6 +42,7 @@ macro_rules! storage_conformance {
             check!(nonces_are_accepted_once_even_concurrently);
             check!(rate_limits_count_back_off_and_reset);
             check!(concurrent_attempts_stop_at_the_budget);
+            check!(quiet_unblocked_rate_limits_are_purged);
             check!(ledger_append_is_compare_and_swap);
             check!(concurrent_ledger_appends_let_exactly_one_win);
             check!(audit_chain_positions_are_taken_once);
@@ -359,6 +360,41 @@ pub(crate) async fn concurrent_attempts_stop_at_the_budget<S: Storage>(storage: 
         counted, 6,
         "five free attempts and the one that starts the wait, however they race"
     );
+}
+
+pub(crate) async fn quiet_unblocked_rate_limits_are_purged<S: Storage>(storage: Arc<S>) {
+    let backoff = Backoff {
+        free: 1,
+        base_secs: 500,
+        max_secs: 500,
+        decay_secs: 100,
+    };
+    let attempt = |key: &'static str, now: u64| {
+        let storage = Arc::clone(&storage);
+        async move { storage.consume_attempt(key, now, backoff).await.unwrap() }
+    };
+    attempt("quiet", 10).await;
+    attempt("blocked", 10).await;
+    let blocked = attempt("blocked", 10).await;
+    assert!(matches!(blocked, Attempt::Counted(state) if state.blocked_until == 510));
+    attempt("recent", 450).await;
+
+    assert_eq!(storage.purge_rate_limits(109, 100).await.unwrap(), 0);
+    assert_eq!(storage.purge_rate_limits(110, 100).await.unwrap(), 1);
+    assert!(
+        matches!(attempt("blocked", 110).await, Attempt::Refused(_)),
+        "still blocking"
+    );
+    assert_eq!(storage.purge_rate_limits(510, 100).await.unwrap(), 1);
+    assert!(
+        matches!(attempt("blocked", 510).await, Attempt::Counted(state) if state.failures == 1),
+        "a purged counter starts over"
+    );
+    assert!(
+        matches!(attempt("recent", 511).await, Attempt::Counted(state) if state.failures == 2),
+        "not quiet yet"
+    );
+    assert_eq!(storage.purge_rate_limits(50, 100).await.unwrap(), 0);
 }
 
 pub(crate) async fn ledger_append_is_compare_and_swap<S: Storage>(storage: Arc<S>) {

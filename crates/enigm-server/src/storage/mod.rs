@@ -131,7 +131,8 @@ pub struct PendingLogin {
     pub lookup_key: [u8; 32],
     /// The account, when the username exists.
     pub account_id: Option<AccountId>,
-    /// The serialized `ServerLogin` state.
+    /// The serialized `ServerLogin` state, sealed above this layer (`login_seal.rs`): it holds
+    /// the login's session key, which must not rest in clear.
     pub state: Vec<u8>,
     /// When the login may no longer be finished.
     pub expires_at: u64,
@@ -486,6 +487,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Forgets the counter for `key`.
     async fn reset_rate_limit(&self, key: &str) -> Result<(), ServerError>;
+
+    /// Deletes the rate-limit counters that no longer matter at `now`: quiet for `decay_secs`
+    /// (the longest decay of any backoff, so the next failure would start over anyway) and no
+    /// longer blocking. Returns how many went. Without it every source address and username
+    /// ever tried would keep a row.
+    async fn purge_rate_limits(&self, now: u64, decay_secs: u64) -> Result<u64, ServerError>;
 
     /// Ledger entries of an account with `seq >= since`, in order, at most `limit`.
     async fn ledger_entries(

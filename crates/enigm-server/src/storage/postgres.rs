@@ -1158,6 +1158,22 @@ impl Storage for PostgresStorage {
         .await
     }
 
+    async fn purge_rate_limits(&self, now: u64, decay_secs: u64) -> Result<u64, ServerError> {
+        bounded(async {
+            let quiet_since = to_sql(now.saturating_sub(decay_secs))?;
+            let now = to_sql(now)?;
+            let client = self.client().await?;
+            client
+                .execute(
+                    "DELETE FROM rate_limits WHERE last_failure_at <= $1 AND blocked_until <= $2",
+                    &[&quiet_since, &now],
+                )
+                .await
+                .map_err(db)
+        })
+        .await
+    }
+
     async fn purge_expired(&self, now: u64) -> Result<u64, ServerError> {
         bounded(async {
             let now = to_sql(now)?;

@@ -975,6 +975,19 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn purge_rate_limits(&self, now: u64, decay_secs: u64) -> Result<u64, ServerError> {
+        self.with(move |conn| {
+            let removed = conn
+                .execute(
+                    "DELETE FROM rate_limits WHERE last_failure_at <= ?1 AND blocked_until <= ?2",
+                    params![to_sql(now.saturating_sub(decay_secs))?, to_sql(now)?],
+                )
+                .map_err(db)?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+
     async fn purge_expired(&self, now: u64) -> Result<u64, ServerError> {
         self.with(move |conn| {
             let now = to_sql(now)?;
