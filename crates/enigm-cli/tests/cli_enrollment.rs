@@ -37,7 +37,8 @@ fn sign_up(server: &ServerProcess, name: &str) -> Pair {
     assert_eq!(
         sync_key(&a).map(|(epoch, _)| epoch),
         Some(1),
-        "registration starts sync epoch 1"
+        "registration starts sync epoch 1; the service's log:\n{}",
+        server.stderr()
     );
     Pair {
         _dir: dir,
