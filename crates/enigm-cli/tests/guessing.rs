@@ -9,12 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::common;
 
 use common::enigm::{
-    self, SignOptions, add_device, append, b64, fresh_username, ledger, login_start, now, register,
-    signed, unb64,
+    self, SignOptions, add_device, b64, fresh_username, login_start, now, register, signed, unb64,
 };
 use common::{Http, ServerProcess};
 use enigm_core::audit::{AuditAction, AuditRecord};
-use enigm_core::ledger::{EntryKind, RevokeReason};
+use enigm_core::ledger::RevokeReason;
 use enigm_core::opaque::{ClientLogin, ClientRegistration};
 use rand_core::{CryptoRng, RngCore};
 use serde_json::json;
@@ -215,13 +214,14 @@ fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
     // stolen device, whose session stops working at once.
     let owner = enigm::device_login(&http, &username, PASSWORD, &account.device).unwrap();
     assert_eq!(owner.kind, "full");
-    let state = ledger(&http, &owner, &account.device);
-    let mut revoke = state.next_entry(EntryKind::Revoke {
-        device: stolen.device_id(),
-        reason: RevokeReason::Stolen,
-    });
-    revoke.sign_device(&account.account_id, &account.device);
-    append(&http, &owner, &account.device, &revoke);
+    enigm::revoke(
+        &http,
+        &owner,
+        &account.account_id,
+        &account.device,
+        &stolen,
+        RevokeReason::Stolen,
+    );
     let refused = signed(
         &http,
         &thief,

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::enigm::{SignOptions, append, b64, ledger, login, register, signed};
+use common::enigm::{self, SignOptions, append, b64, ledger, login, register, signed};
 use common::push::{
     add_device, assert_http_status, connect, expect_closed, next_event, open, upgrade_header,
 };
@@ -38,13 +38,14 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     let mut newcomer_socket = connect(&server, &newcomer_session, &newcomer).await;
 
     // The laptop revokes the phone.
-    let state = ledger(&http, &laptop_session, laptop);
-    let mut revoke = state.next_entry(EntryKind::Revoke {
-        device: phone.device_id(),
-        reason: RevokeReason::Lost,
-    });
-    revoke.sign_device(&account.account_id, laptop);
-    append(&http, &laptop_session, laptop, &revoke);
+    let revoke = enigm::revoke(
+        &http,
+        &laptop_session,
+        &account.account_id,
+        laptop,
+        &phone,
+        RevokeReason::Lost,
+    );
 
     // The phone is told and closed at once.
     assert_eq!(
@@ -243,14 +244,15 @@ async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fa
         )
         .unwrap();
 
-    let state = ledger(&http, &laptop_session, laptop);
-    let mut revoke = state.next_entry(EntryKind::Revoke {
-        device: phone.device_id(),
-        reason: RevokeReason::Stolen,
-    });
-    revoke.sign_device(&account.account_id, laptop);
-    // The append committed: the answer says so (not 500), and the phone is told and closed.
-    append(&http, &laptop_session, laptop, &revoke);
+    // The append commits: the answer says so (not 500), and the phone is told and closed.
+    let revoke = enigm::revoke(
+        &http,
+        &laptop_session,
+        &account.account_id,
+        laptop,
+        &phone,
+        RevokeReason::Stolen,
+    );
     assert_eq!(
         next_event(&mut phone_socket).await,
         PushEvent::SessionEnded {

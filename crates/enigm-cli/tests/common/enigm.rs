@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use data_encoding::BASE64URL_NOPAD;
 use ed25519_dalek::SigningKey;
 use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, verify_chain};
+use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, RevokeReason, verify_chain};
 use enigm_core::opaque::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration,
     ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
@@ -267,33 +267,7 @@ fn finish_login(
     if started.reply.status != 200 {
         return Err(started.reply);
     }
-    let response = CredentialResponse::deserialize(&unb64(
-        started.reply.json()["credential_response"]
-            .as_str()
-            .unwrap(),
-    ))
-    .unwrap();
-    let finished = started
-        .state
-        .finish(
-            password.as_bytes(),
-            response,
-            ClientLoginFinishParameters::default(),
-        )
-        .expect("client-side OPAQUE finish (wrong password?)");
-    let login_id: [u8; 16] = unb64(&started.login_id).try_into().unwrap();
-    let device_key = *device.public().signing.as_bytes();
-    let binding = session_binding_message(&login_id, &finished.session_key, &device_key);
-    let signature = device.sign(&binding);
-    let reply = http.post_json(
-        "/v1/sessions/login/finish",
-        &json!({
-            "login_id": started.login_id,
-            "credential_finalization": b64(&finished.message.serialize()),
-            "device_key": b64(&device_key),
-            "device_signature": b64(&signature.to_bytes()),
-        }),
-    );
+    let (reply, _) = login_finish(http, started, password, device);
     if reply.status != 200 {
         return Err(reply);
     }
@@ -357,6 +331,25 @@ pub fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &Le
         &SignOptions::default(),
     );
     assert_eq!(reply.status, 201, "{:?}", reply.json());
+}
+
+/// Revokes `device` for `reason` with an entry `by` signs, appended as `session`; the entry.
+pub fn revoke(
+    http: &Http,
+    session: &Session,
+    account_id: &[u8; 16],
+    by: &DeviceSecrets,
+    device: &DeviceSecrets,
+    reason: RevokeReason,
+) -> LedgerEntry {
+    let state = ledger(http, session, by);
+    let mut entry = state.next_entry(EntryKind::Revoke {
+        device: device.device_id(),
+        reason,
+    });
+    entry.sign_device(account_id, by);
+    append(http, session, by, &entry);
+    entry
 }
 
 /// The account's whole ledger as `session` reads it, verified.
