@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::common;
 
@@ -13,8 +14,9 @@ use common::enigm::{
 };
 use common::{Http, ServerProcess};
 use enigm_core::audit::{AuditAction, AuditRecord};
+use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::RevokeReason;
-use enigm_core::opaque::{ClientLogin, ClientRegistration};
+use enigm_core::opaque::{CREDENTIAL_FINALIZATION_LEN, ClientLogin, ClientRegistration};
 use rand_core::{CryptoRng, RngCore};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -279,6 +281,67 @@ fn a_device_signed_start_draws_only_on_its_own_budget() {
     assert_eq!(login_start(&http, &username, PASSWORD).reply.status, 429);
 }
 
+/// The audit records of `account`'s own export, as `device` reads them through `session`.
+fn audit_actions(
+    http: &Http,
+    session: &enigm::Session,
+    device: &DeviceSecrets,
+) -> Vec<AuditAction> {
+    let export = signed(
+        http,
+        session,
+        device,
+        "GET",
+        "/v1/audit/export",
+        b"",
+        &SignOptions::default(),
+    )
+    .json();
+    export["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| {
+            serde_json::from_value::<AuditRecord>(record.clone())
+                .unwrap()
+                .action
+        })
+        .collect()
+}
+
+#[test]
+fn a_failed_login_is_audited_off_the_request_path() {
+    let server = ServerProcess::start();
+    let http = Http::new(server.addr);
+    let username = fresh_username("failed");
+    let account = register(&http, &username, PASSWORD);
+    let started = login_start(&http, &username, PASSWORD);
+    let reply = http.post_json(
+        "/v1/sessions/login/finish",
+        &json!({
+            "login_id": started.login_id,
+            "credential_finalization": b64(&[0u8; CREDENTIAL_FINALIZATION_LEN]),
+            "device_key": b64(account.device.public().signing.as_bytes()),
+            "device_signature": b64(&[0u8; 64]),
+        }),
+    );
+    assert_eq!(reply.error_code(), "invalid_credentials");
+    let owner = enigm::login(&http, &username, PASSWORD, &account.device).unwrap();
+    // Written by a task of its own: it lands soon after the answer, not before it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let actions = audit_actions(&http, &owner, &account.device);
+        if actions.contains(&AuditAction::LoginFailed) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no login_failed record: {actions:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn each_block_window_is_audited_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,27 +356,22 @@ fn each_block_window_is_audited_once() {
         login_start(&http, &username, "guess");
     }
     let owner = enigm::device_login(&http, &username, PASSWORD, &account.device).unwrap();
-    let export = signed(
-        &http,
-        &owner,
-        &account.device,
-        "GET",
-        "/v1/audit/export",
-        b"",
-        &SignOptions::default(),
-    )
-    .json();
-    let limited = export["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|record| serde_json::from_value::<AuditRecord>(record.clone()).unwrap())
-        .filter(|record| record.action == AuditAction::LoginRateLimited)
-        .count();
-    assert_eq!(
-        limited, 1,
-        "40 guesses in one block window are one audit record"
-    );
+    // The record is written by a task of its own, soon after the attempt that started the wait.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let limited = audit_actions(&http, &owner, &account.device)
+            .into_iter()
+            .filter(|action| *action == AuditAction::LoginRateLimited)
+            .count();
+        if limited > 0 || Instant::now() > deadline {
+            assert_eq!(
+                limited, 1,
+                "40 guesses in one block window are one audit record"
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Whether 31 registration starts (the source's free attempts and the one that starts its
