@@ -449,6 +449,8 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_enigm"))
             .args(["server", "--listen", "127.0.0.1:0", "--data"])
             .arg(dir.path().join("data"))
+            // The idle-socket figure opens all its sockets on one session.
+            .args(["--push-sockets-per-session", "100000"])
             .env("ENIGM_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

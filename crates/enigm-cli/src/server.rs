@@ -46,6 +46,11 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "ENIGM_LOGIN_BACKOFF_SECS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     login_backoff_secs: u64,
+    /// Push connections one session may hold at once on a node; more are refused with
+    /// `too_many_push_sockets`.
+    #[arg(long, env = "ENIGM_PUSH_SOCKETS_PER_SESSION", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    push_sockets_per_session: u32,
     /// Entries an account's ledger may hold; appends past it are refused with `ledger_full`.
     #[arg(long, env = "ENIGM_MAX_LEDGER_ENTRIES", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
@@ -128,6 +133,8 @@ pub(crate) fn run(global: &Global, args: ServerArgs) -> Result<(), CliError> {
         config.session_ttl_secs = args.session_ttl_secs;
         config.enrollment_max_open = args.enrollment_max_open;
         config.account_backoff.free = args.login_free_attempts;
+        config.push_sockets_per_session =
+            usize::try_from(args.push_sockets_per_session).unwrap_or(usize::MAX);
         config.account_backoff.base_secs = args.login_backoff_secs;
         config.max_ledger_entries = args.max_ledger_entries;
         config.trusted_proxies = args.trusted_proxies;
