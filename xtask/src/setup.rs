@@ -38,6 +38,9 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "sqlite3",
     // The service's PostgreSQL backend.
     "postgresql",
+    // Tests: certificates for the TLS tests, and a client that is not ours for HTTPS.
+    "openssl",
+    "curl",
 ];
 
 /// Runs every setup step.
