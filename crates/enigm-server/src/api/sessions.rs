@@ -238,15 +238,14 @@ fn source_limit_key(source: &ClientSource) -> String {
     format!("src:{}", source.key())
 }
 
-/// What a pending login stores: the OPAQUE server state, then the account's recovery epoch
-/// when the login started (`u64` big-endian), then the budget it drew on (0, or 1 and the
-/// device id). A recovery replaces the OPAQUE record and moves the epoch; a login that started
-/// before it must not yield a session after it, even when the finish took its pending login
-/// just before the recovery committed. The budget is the one a success resets.
+/// What a pending login stores: the budget it drew on (0, or 1 and the device id), then the
+/// account's recovery epoch when the login started (`u64` big-endian), then the OPAQUE server
+/// state. The budget is the one a success resets; it leads, so that its length is known before
+/// anything after it is read. A recovery replaces the OPAQUE record and moves the epoch; a login
+/// that started before it must not yield a session after it, even when the finish took its
+/// pending login just before the recovery committed.
 fn pending_state(opaque: &[u8], recovery_epoch: u64, budget: Budget) -> Vec<u8> {
-    let mut state = Vec::with_capacity(opaque.len() + 8 + 17);
-    state.extend_from_slice(opaque);
-    state.extend_from_slice(&recovery_epoch.to_be_bytes());
+    let mut state = Vec::with_capacity(17 + 8 + opaque.len());
     match budget {
         Budget::Account => state.push(0),
         Budget::Device(device) => {
@@ -254,30 +253,29 @@ fn pending_state(opaque: &[u8], recovery_epoch: u64, budget: Budget) -> Vec<u8> 
             state.extend_from_slice(&device);
         }
     }
+    state.extend_from_slice(&recovery_epoch.to_be_bytes());
+    state.extend_from_slice(opaque);
     state
 }
 
 /// The inverse of [`pending_state`].
 fn split_pending_state(state: &[u8]) -> Result<(&[u8], u64, Budget), ServerError> {
     let unreadable = || ServerError::Internal("stored login state unreadable".into());
-    let (rest, budget) = match state.split_last() {
-        Some((0, rest)) => (rest, Budget::Account),
-        Some(_) => {
-            let split = state.len().checked_sub(17).ok_or_else(unreadable)?;
-            let (rest, tail) = state.split_at(split);
-            let (flag, device) = tail.split_first().ok_or_else(unreadable)?;
-            if *flag != 1 {
-                return Err(unreadable());
-            }
+    let (budget, rest) = match state.split_first() {
+        Some((0, rest)) => (Budget::Account, rest),
+        Some((1, rest)) if rest.len() >= 16 => {
+            let (device, rest) = rest.split_at(16);
             (
-                rest,
                 Budget::Device(device.try_into().map_err(|_| unreadable())?),
+                rest,
             )
         }
-        None => return Err(unreadable()),
+        Some(_) | None => return Err(unreadable()),
     };
-    let split = rest.len().checked_sub(8).ok_or_else(unreadable)?;
-    let (opaque, epoch) = rest.split_at(split);
+    if rest.len() < 8 {
+        return Err(unreadable());
+    }
+    let (epoch, opaque) = rest.split_at(8);
     let epoch: [u8; 8] = epoch.try_into().map_err(|_| unreadable())?;
     Ok((opaque, u64::from_be_bytes(epoch), budget))
 }
@@ -627,13 +625,23 @@ mod tests {
     #[test]
     fn pending_state_keeps_the_epoch_and_the_budget_the_login_started_with() {
         let state = pending_state(&[1, 2, 3], 7, Budget::Account);
-        assert_eq!(state.len(), 3 + 8 + 1);
+        assert_eq!(state.len(), 1 + 8 + 3);
         let split = split_pending_state(&state).unwrap();
         assert_eq!(split, (&[1u8, 2, 3][..], 7, Budget::Account));
-        let state = pending_state(&[1, 2, 3], 7, Budget::Device([9; 16]));
-        let split = split_pending_state(&state).unwrap();
-        assert_eq!(split, (&[1u8, 2, 3][..], 7, Budget::Device([9; 16])));
+        // Any device id and any OPAQUE state, zero bytes at either end included (a device id
+        // ending in 0 once read as the account's budget: one login in 256 failed).
+        for (device, opaque) in [
+            ([9; 16], vec![1, 2, 3]),
+            ([0; 16], vec![0, 0]),
+            ([255; 16], vec![]),
+        ] {
+            let state = pending_state(&opaque, 7, Budget::Device(device));
+            let split = split_pending_state(&state).unwrap();
+            assert_eq!(split, (&opaque[..], 7, Budget::Device(device)));
+        }
+        assert!(split_pending_state(&[]).is_err());
         assert!(split_pending_state(&[0; 8]).is_err());
+        assert!(split_pending_state(&[1; 20]).is_err());
         assert!(split_pending_state(&[2; 30]).is_err());
     }
 }
