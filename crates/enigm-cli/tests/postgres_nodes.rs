@@ -211,7 +211,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 async fn push_crosses_nodes() {
     use common::enigm::{append, ledger};
-    use common::push::{add_device, connect, expect_closed, next_event};
+    use common::push::{add_device, connect, expect_closed, expect_revoked, next_event};
     use enigm_core::ledger::RevokeReason;
     use enigm_server::push::{EndReason, PushEvent};
 
@@ -237,22 +237,16 @@ async fn push_crosses_nodes() {
     let mut tablet_socket = connect(&node2, &tablet_session, &tablet).await;
     let mut laptop_socket = connect(&node1, &laptop_session, laptop).await;
 
-    let state = ledger(&http1, &laptop_session, laptop);
-    let mut revoke = state.next_entry(EntryKind::Revoke {
-        device: phone.device_id(),
-        reason: RevokeReason::Lost,
-    });
-    revoke.sign_device(&account.account_id, laptop);
-    append(&http1, &laptop_session, laptop, &revoke);
-
-    assert_eq!(
-        next_event(&mut phone_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Revoked,
-            entry: Some(b64(&revoke.encode())),
-        }
+    let revoke = enigm::revoke(
+        &http1,
+        &laptop_session,
+        &account.account_id,
+        laptop,
+        &phone,
+        RevokeReason::Lost,
     );
-    expect_closed(&mut phone_socket, EndReason::Revoked).await;
+
+    expect_revoked(&mut phone_socket, &revoke).await;
     let appended = PushEvent::LedgerAppended {
         seq: revoke.seq,
         hash: revoke.hash().to_hex(),

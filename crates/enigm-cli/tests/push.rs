@@ -7,7 +7,8 @@ use crate::common;
 
 use common::enigm::{self, SignOptions, append, b64, ledger, login, register, signed};
 use common::push::{
-    add_device, assert_http_status, connect, expect_closed, next_event, open, upgrade_header,
+    add_device, assert_http_status, connect, expect_closed, expect_revoked, next_event, open,
+    upgrade_header,
 };
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;
@@ -48,14 +49,7 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     );
 
     // The phone is told and closed at once.
-    assert_eq!(
-        next_event(&mut phone_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Revoked,
-            entry: Some(b64(&revoke.encode())),
-        }
-    );
-    expect_closed(&mut phone_socket, EndReason::Revoked).await;
+    expect_revoked(&mut phone_socket, &revoke).await;
 
     // The laptop hears about the entry and the phone's new state.
     assert_eq!(
@@ -253,14 +247,7 @@ async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fa
         &phone,
         RevokeReason::Stolen,
     );
-    assert_eq!(
-        next_event(&mut phone_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Revoked,
-            entry: Some(b64(&revoke.encode())),
-        }
-    );
-    expect_closed(&mut phone_socket, EndReason::Revoked).await;
+    expect_revoked(&mut phone_socket, &revoke).await;
     assert!(
         server.stderr().contains("audit"),
         "the lost audit record is logged"

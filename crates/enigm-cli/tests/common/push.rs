@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use enigm_core::identity::DeviceSecrets;
+use enigm_core::ledger::LedgerEntry;
 use enigm_server::push::{EndReason, PushEvent};
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
@@ -93,6 +94,18 @@ pub async fn expect_closed(socket: &mut Socket, reason: EndReason) {
         matches!(end, None | Some(Err(_))),
         "after the close frame: {end:?}"
     );
+}
+
+/// Asserts `socket` hears that its device was revoked by `entry`, then closes.
+pub async fn expect_revoked(socket: &mut Socket, entry: &LedgerEntry) {
+    assert_eq!(
+        next_event(socket).await,
+        PushEvent::SessionEnded {
+            reason: EndReason::Revoked,
+            entry: Some(enigm::b64(&entry.encode())),
+        }
+    );
+    expect_closed(socket, EndReason::Revoked).await;
 }
 
 /// Adds a second device approved by the account's first; returns it.
