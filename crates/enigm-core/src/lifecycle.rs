@@ -13,10 +13,13 @@
 
 use core::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Error;
 
-/// Where a device stands in its account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Where a device stands in its account. On the wire it is [`DeviceState::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DeviceState {
     /// Enrollment requested; not yet approved by a trusted device.
     Pending,

@@ -1,0 +1,19 @@
+//! `GET /v1/devices/seen`: when each device of the account last made a request, to the day.
+
+use serde::{Deserialize, Serialize};
+
+/// The days the account's devices were last seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenDevices {
+    /// One per device seen.
+    pub devices: Vec<SeenDevice>,
+}
+
+/// One device's last day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenDevice {
+    /// The device id (hex).
+    pub device_id: String,
+    /// Days since the Unix epoch (UTC).
+    pub seen_day: u64,
+}

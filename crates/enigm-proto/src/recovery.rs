@@ -1,0 +1,72 @@
+//! Account recovery with the recovery key (DESIGN §8): `POST /v1/recovery/{start,ledger,finish}`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::Head;
+
+/// The first step: the username and an OPAQUE registration request for the new password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryStart {
+    /// The username as typed.
+    pub username: String,
+    /// OPAQUE's registration request (base64url).
+    pub registration_request: String,
+}
+
+/// The service's answer to [`RecoveryStart`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryStartReply {
+    /// The recovery in progress (hex); the recovery key signs over it.
+    pub recovery_id: String,
+    /// OPAQUE's registration response (base64url).
+    pub registration_response: String,
+    /// When the recovery must be finished (unix seconds).
+    pub expires_at: u64,
+}
+
+/// The second step: proof of the recovery key, in exchange for the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryLedger {
+    /// From [`RecoveryStartReply`].
+    pub recovery_id: String,
+    /// The recovery key's signature over the disclosure message (base64url).
+    pub recovery_signature: String,
+}
+
+/// The account's whole ledger, for the recovering device to verify.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryLedgerReply {
+    /// The account id (hex).
+    pub account_id: String,
+    /// Every entry (base64url), from the genesis.
+    pub entries: Vec<String>,
+    /// The head.
+    pub head: Head,
+}
+
+/// The last step: the new password's upload and the signed `Recover` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryFinish {
+    /// From [`RecoveryStartReply`].
+    pub recovery_id: String,
+    /// OPAQUE's registration upload (base64url).
+    pub registration_upload: String,
+    /// The `Recover` entry (base64url).
+    pub entry: String,
+    /// The recovery key's signature over the finish message (base64url).
+    pub recovery_signature: String,
+    /// The new device's signature over the same message (base64url).
+    pub device_signature: String,
+}
+
+/// The recovered account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryFinishReply {
+    /// The account id (hex).
+    pub account_id: String,
+    /// The head: the `Recover` entry.
+    pub head: Head,
+}

@@ -1,0 +1,113 @@
+//! Sign-in over OPAQUE and the session (DESIGN §4, §6): `POST /v1/sessions/{start,finish}`,
+//! `GET|DELETE /v1/sessions/current`, `POST /v1/sessions/refresh`; and `GET /v1/health`.
+
+use std::collections::BTreeMap;
+
+use enigm_core::lifecycle::DeviceState;
+use enigm_core::trust::{Decision, Operation, SessionKind};
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::Head;
+
+/// The first login step. An enrolled device also signs the start with its key, so it draws on
+/// its own guess budget rather than the account's (the three `device_*` fields come together).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginStart {
+    /// The username as typed.
+    pub username: String,
+    /// OPAQUE's credential request (base64url).
+    pub credential_request: String,
+    /// The device's Ed25519 key (base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+    /// When the device signed (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_timestamp: Option<u64>,
+    /// The device's signature over `login_start_message(device_timestamp, credential_request)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_signature: Option<String>,
+}
+
+/// The service's answer to [`LoginStart`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginStartReply {
+    /// Ties the finish to this start (opaque to the client).
+    pub login_id: String,
+    /// OPAQUE's credential response (base64url).
+    pub credential_response: String,
+}
+
+/// The second login step: OPAQUE's finalization and the device key the session binds to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginFinish {
+    /// From [`LoginStartReply`].
+    pub login_id: String,
+    /// OPAQUE's credential finalization (base64url).
+    pub credential_finalization: String,
+    /// The device's Ed25519 key (base64url).
+    pub device_key: String,
+    /// Its signature over the session binding message (base64url).
+    pub device_signature: String,
+}
+
+/// A newly issued session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionIssued {
+    /// The session id (hex), which signs every later request.
+    pub session_id: String,
+    /// Full, or restricted to enrollment.
+    pub kind: SessionKind,
+    /// When it expires (unix seconds).
+    pub expires_at: u64,
+    /// The account id (hex).
+    pub account_id: String,
+    /// The ledger head when it was issued.
+    pub head: Head,
+}
+
+/// `POST /v1/sessions/refresh`: the new expiry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshReply {
+    /// When the session now expires (unix seconds).
+    pub expires_at: u64,
+}
+
+/// `GET /v1/sessions/current`: the session, its device and what trust allows it, operation by
+/// operation, as the service evaluates it now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStatus {
+    /// The session.
+    pub session: SessionInfo,
+    /// The account id (hex).
+    pub account_id: String,
+    /// How many times the account was recovered.
+    pub recovery_epoch: u64,
+    /// The session's device id (hex).
+    pub device_id: String,
+    /// The device's state in the ledger.
+    pub device_state: DeviceState,
+    /// Each operation's verdict.
+    pub decisions: BTreeMap<Operation, Decision>,
+}
+
+/// A session's kind and lifetime.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Full, or restricted to enrollment.
+    pub kind: SessionKind,
+    /// When it was issued (unix seconds).
+    pub issued_at: u64,
+    /// When it expires (unix seconds).
+    pub expires_at: u64,
+}
+
+/// `GET /v1/health`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `ok` when the service answers.
+    pub status: String,
+    /// The service's version.
+    pub version: String,
+}
