@@ -43,7 +43,7 @@ pub use session::{
 };
 pub use sync_key::{
     MissingCopies, RotateSyncKey, RotatedSyncKey, SealedCopy, SharedItem, SharedItems, SharedWrite,
-    SharedWritten, SyncKeyCopy,
+    SharedWritten, SyncKeyCopyReply,
 };
 
 /// The value of `Content-Type` for every JSON body.

@@ -32,7 +32,7 @@ pub struct RotatedSyncKey {
 
 /// `GET /v1/sync-keys/mine`: this device's copy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncKeyCopy {
+pub struct SyncKeyCopyReply {
     /// Its epoch.
     pub epoch: u64,
     /// The signed, sealed copy (base64url).

@@ -111,7 +111,7 @@ impl AppState {
             );
             tracing::error!(
                 %account,
-                code = error.code(),
+                code = %error.code(),
                 "a committed change was not audited: the audit trail misses a record"
             );
         }

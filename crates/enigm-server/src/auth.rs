@@ -94,7 +94,7 @@ impl FromRequest<AppState> for Authenticated {
             state
                 .audit(
                     AuditAction::RequestRejected {
-                        reason: reason_code(AuthFailure::Replayed.code())?,
+                        reason: reason_code(AuthFailure::Replayed.code().as_str())?,
                     },
                     AuditOutcome::Denied,
                     &session.account_id,

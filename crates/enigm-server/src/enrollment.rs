@@ -28,6 +28,8 @@
 //!   ([`RelayState::at`]), on every node at once, whether or not anyone has recorded it yet (the
 //!   creating node records it, to push and audit it, but correctness never waits for that).
 
+pub(crate) use enigm_proto::{CancelReason, Party};
+use enigm_proto::{ErrorCode, Stage};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Longest `platform` a new device may declare.
@@ -60,33 +62,11 @@ impl<'de, const N: usize> Deserialize<'de> for Bytes<N> {
     }
 }
 
-/// The two sides of an enrollment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Role {
-    /// B: the device asking to join, on its enrollment-restricted session.
-    NewDevice,
-    /// A: an active device of the account.
-    ExistingDevice,
-}
-
-/// Why a side withdrew: both sides show it, because different codes may mean that someone is
-/// in between.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum CancelReason {
-    /// It gave up or was interrupted (requests stored before reasons existed read as this).
-    #[default]
-    Withdrawn,
-    /// Its user saw a code that differs from the other device's.
-    CodesDiffer,
-}
-
 /// Who takes a step: a side, and the device acting for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Actor {
     /// The side.
-    pub(crate) role: Role,
+    pub(crate) role: Party,
     /// The acting device's id.
     pub(crate) device: [u8; 16],
 }
@@ -207,7 +187,7 @@ pub(crate) enum RelayState {
     /// One side withdrew.
     Cancelled {
         /// The side that withdrew.
-        by: Role,
+        by: Party,
         /// Why.
         #[serde(default)]
         reason: CancelReason,
@@ -268,7 +248,7 @@ pub enum EnrollmentRefusal {
     Conflict,
     /// The request is finished (the wire state: `completed`, `rejected`, `cancelled`,
     /// `expired`).
-    Closed(&'static str),
+    Closed(Stage),
     /// This device may not take this step (wrong side, or not the approver).
     WrongParty,
     /// The account already has the maximum number of open requests.
@@ -290,16 +270,16 @@ pub enum EnrollmentRefusal {
 
 impl EnrollmentRefusal {
     /// The stable code.
-    pub const fn code(&self) -> &'static str {
+    pub const fn code(&self) -> ErrorCode {
         match self {
-            EnrollmentRefusal::OutOfOrder => "enrollment_out_of_order",
-            EnrollmentRefusal::Conflict => "enrollment_conflict",
-            EnrollmentRefusal::Closed(_) => "enrollment_closed",
-            EnrollmentRefusal::WrongParty => "enrollment_wrong_party",
-            EnrollmentRefusal::LimitReached { .. } => "enrollment_limit_reached",
-            EnrollmentRefusal::AlreadyOpen { .. } => "enrollment_already_open",
-            EnrollmentRefusal::NotInLedger => "enrollment_not_in_ledger",
-            EnrollmentRefusal::SelfReplacement => "enrollment_self_replacement",
+            EnrollmentRefusal::OutOfOrder => ErrorCode::EnrollmentOutOfOrder,
+            EnrollmentRefusal::Conflict => ErrorCode::EnrollmentConflict,
+            EnrollmentRefusal::Closed(_) => ErrorCode::EnrollmentClosed,
+            EnrollmentRefusal::WrongParty => ErrorCode::EnrollmentWrongParty,
+            EnrollmentRefusal::LimitReached { .. } => ErrorCode::EnrollmentLimitReached,
+            EnrollmentRefusal::AlreadyOpen { .. } => ErrorCode::EnrollmentAlreadyOpen,
+            EnrollmentRefusal::NotInLedger => ErrorCode::EnrollmentNotInLedger,
+            EnrollmentRefusal::SelfReplacement => ErrorCode::EnrollmentSelfReplacement,
         }
     }
 
@@ -325,7 +305,9 @@ impl EnrollmentRefusal {
             EnrollmentRefusal::Conflict => {
                 "this enrollment step was already taken with a different message".into()
             }
-            EnrollmentRefusal::Closed(state) => format!("this enrollment request is {state}"),
+            EnrollmentRefusal::Closed(stage) => {
+                format!("this enrollment request is {}", stage.as_str())
+            }
             EnrollmentRefusal::WrongParty => {
                 "this device may not take this step of the enrollment".into()
             }
@@ -348,18 +330,18 @@ impl EnrollmentRefusal {
 }
 
 impl RelayState {
-    /// The wire name.
-    pub(crate) const fn as_str(&self) -> &'static str {
+    /// The stage clients see.
+    pub(crate) const fn stage(&self) -> Stage {
         match self {
-            RelayState::Requested => "requested",
-            RelayState::Accepted(_) => "accepted",
-            RelayState::Revealed(_) => "revealed",
-            RelayState::ApproverConfirmed(_) => "approver_confirmed",
-            RelayState::Confirmed(_) => "confirmed",
-            RelayState::Completed(_) => "completed",
-            RelayState::Rejected { .. } => "rejected",
-            RelayState::Cancelled { .. } => "cancelled",
-            RelayState::Expired => "expired",
+            RelayState::Requested => Stage::Requested,
+            RelayState::Accepted(_) => Stage::Accepted,
+            RelayState::Revealed(_) => Stage::Revealed,
+            RelayState::ApproverConfirmed(_) => Stage::ApproverConfirmed,
+            RelayState::Confirmed(_) => Stage::Confirmed,
+            RelayState::Completed(_) => Stage::Completed,
+            RelayState::Rejected { .. } => Stage::Rejected,
+            RelayState::Cancelled { .. } => Stage::Cancelled,
+            RelayState::Expired => Stage::Expired,
         }
     }
 
@@ -451,12 +433,12 @@ impl RelayState {
 }
 
 /// Whether the step belongs to this side.
-fn side_of(step: &Step) -> Option<Role> {
+fn side_of(step: &Step) -> Option<Party> {
     match step {
         Step::Accept { .. } | Step::Reject | Step::ApproverMac(_) | Step::Complete { .. } => {
-            Some(Role::ExistingDevice)
+            Some(Party::ExistingDevice)
         }
-        Step::Reveal { .. } | Step::NewDeviceMac(_) => Some(Role::NewDevice),
+        Step::Reveal { .. } | Step::NewDeviceMac(_) => Some(Party::NewDevice),
         Step::Cancel(_) => None,
     }
 }
@@ -486,7 +468,7 @@ pub(crate) fn transition(
         return Err(EnrollmentRefusal::WrongParty);
     }
     // Once a device accepted, only that device speaks for the existing side.
-    if actor.role == Role::ExistingDevice
+    if actor.role == Party::ExistingDevice
         && let Some(accepted) = state.accepted()
         && accepted.approver.0 != actor.device
     {
@@ -504,7 +486,7 @@ pub(crate) fn transition(
                 approver_ephemeral: Bytes(*ephemeral),
             }))),
             RelayState::Rejected { .. } | RelayState::Cancelled { .. } | RelayState::Expired => {
-                Err(EnrollmentRefusal::Closed(state.as_str()))
+                Err(EnrollmentRefusal::Closed(state.stage()))
             }
             RelayState::Accepted(_)
             | RelayState::Revealed(_)
@@ -527,7 +509,7 @@ pub(crate) fn transition(
             | RelayState::ApproverConfirmed(_)
             | RelayState::Confirmed(_) => Err(EnrollmentRefusal::Conflict),
             RelayState::Completed(_) | RelayState::Cancelled { .. } | RelayState::Expired => {
-                Err(EnrollmentRefusal::Closed(state.as_str()))
+                Err(EnrollmentRefusal::Closed(state.stage()))
             }
         },
         Step::Reveal { ephemeral } => match &state {
@@ -547,7 +529,7 @@ pub(crate) fn transition(
                     .is_some_and(|revealed| revealed.new_ephemeral.0 == *ephemeral),
             ),
             RelayState::Rejected { .. } | RelayState::Cancelled { .. } | RelayState::Expired => {
-                Err(EnrollmentRefusal::Closed(state.as_str()))
+                Err(EnrollmentRefusal::Closed(state.stage()))
             }
         },
         Step::ApproverMac(mac) => match &state {
@@ -566,7 +548,7 @@ pub(crate) fn transition(
                     .is_some_and(|confirmed| confirmed.approver_mac == *mac),
             ),
             RelayState::Rejected { .. } | RelayState::Cancelled { .. } | RelayState::Expired => {
-                Err(EnrollmentRefusal::Closed(state.as_str()))
+                Err(EnrollmentRefusal::Closed(state.stage()))
             }
         },
         Step::NewDeviceMac(mac) => match &state {
@@ -585,7 +567,7 @@ pub(crate) fn transition(
                     .is_some_and(|confirmed| confirmed.new_mac == *mac),
             ),
             RelayState::Rejected { .. } | RelayState::Cancelled { .. } | RelayState::Expired => {
-                Err(EnrollmentRefusal::Closed(state.as_str()))
+                Err(EnrollmentRefusal::Closed(state.stage()))
             }
         },
         Step::Complete { sealed_key } => match &state {
@@ -603,7 +585,7 @@ pub(crate) fn transition(
                 repeat_or_conflict(completed.sealed_key == *sealed_key)
             }
             RelayState::Rejected { .. } | RelayState::Cancelled { .. } | RelayState::Expired => {
-                Err(EnrollmentRefusal::Closed(state.as_str()))
+                Err(EnrollmentRefusal::Closed(state.stage()))
             }
         },
         Step::Cancel(reason) => match &state {
@@ -619,7 +601,7 @@ pub(crate) fn transition(
             RelayState::Completed(_)
             | RelayState::Rejected { .. }
             | RelayState::Cancelled { .. }
-            | RelayState::Expired => Err(EnrollmentRefusal::Closed(state.as_str())),
+            | RelayState::Expired => Err(EnrollmentRefusal::Closed(state.stage())),
         },
     }
 }
@@ -654,15 +636,15 @@ mod tests {
     const EXPIRES: u64 = 1_000;
     const NOW: u64 = 500;
     const A: Actor = Actor {
-        role: Role::ExistingDevice,
+        role: Party::ExistingDevice,
         device: [0xa; 16],
     };
     const A2: Actor = Actor {
-        role: Role::ExistingDevice,
+        role: Party::ExistingDevice,
         device: [0xa2; 16],
     };
     const B: Actor = Actor {
-        role: Role::NewDevice,
+        role: Party::NewDevice,
         device: [0xb; 16],
     };
 
@@ -718,7 +700,7 @@ mod tests {
     fn the_happy_path_reaches_completed_and_every_step_repeats() {
         let steps = happy_path();
         let names: Vec<&str> = (0..=steps.len())
-            .map(|n| run(&steps[..n]).as_str())
+            .map(|n| run(&steps[..n]).stage().as_str())
             .collect();
         assert_eq!(
             names,
@@ -861,7 +843,7 @@ mod tests {
                 B,
                 &Step::Cancel(CancelReason::Withdrawn)
             ),
-            Err(EnrollmentRefusal::Closed("rejected"))
+            Err(EnrollmentRefusal::Closed(Stage::Rejected))
         );
         for (canceller, reason) in [(A, CancelReason::Withdrawn), (B, CancelReason::CodesDiffer)] {
             let cancelled = run(&[
@@ -896,7 +878,7 @@ mod tests {
                     B,
                     &Step::Reveal { ephemeral: [2; 32] }
                 ),
-                Err(EnrollmentRefusal::Closed("cancelled"))
+                Err(EnrollmentRefusal::Closed(Stage::Cancelled))
             );
         }
         let done = run(&happy_path());
@@ -908,7 +890,7 @@ mod tests {
                 B,
                 &Step::Cancel(CancelReason::CodesDiffer)
             ),
-            Err(EnrollmentRefusal::Closed("completed"))
+            Err(EnrollmentRefusal::Closed(Stage::Completed))
         );
     }
 
@@ -925,7 +907,7 @@ mod tests {
                 B,
                 &Step::Reveal { ephemeral: [2; 32] }
             ),
-            Err(EnrollmentRefusal::Closed("expired"))
+            Err(EnrollmentRefusal::Closed(Stage::Expired))
         );
         // A finished request keeps its outcome after the expiry.
         let done = run(&happy_path());
@@ -951,7 +933,7 @@ mod tests {
         for state in [
             RelayState::Rejected { by: Bytes([1; 16]) },
             RelayState::Cancelled {
-                by: Role::NewDevice,
+                by: Party::NewDevice,
                 reason: CancelReason::CodesDiffer,
             },
             RelayState::Expired,
@@ -964,7 +946,7 @@ mod tests {
             serde_json::from_str::<RelayState>(r#"{"state":"cancelled","by":"existing_device"}"#)
                 .unwrap(),
             RelayState::Cancelled {
-                by: Role::ExistingDevice,
+                by: Party::ExistingDevice,
                 reason: CancelReason::Withdrawn,
             }
         );

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enigm_core::trust::Decision;
-use serde_json::{Map, Value, json};
+use enigm_proto::{ErrorBody, ErrorCode, ErrorEnvelope, Head};
 
 /// Seconds a client is asked to wait before retrying when the service is unavailable.
 pub const RETRY_UNAVAILABLE_SECS: u64 = 5;
@@ -41,16 +41,16 @@ pub enum AuthFailure {
 
 impl AuthFailure {
     /// The stable code.
-    pub const fn code(self) -> &'static str {
+    pub const fn code(self) -> ErrorCode {
         match self {
-            AuthFailure::Missing => "missing_authorization",
-            AuthFailure::Malformed => "malformed_authorization",
-            AuthFailure::UnknownSession => "unknown_session",
-            AuthFailure::SessionExpired => "session_expired",
-            AuthFailure::SessionBeforeRecovery => "session_before_recovery",
-            AuthFailure::BadSignature => "bad_signature",
-            AuthFailure::StaleTimestamp => "stale_timestamp",
-            AuthFailure::Replayed => "replayed",
+            AuthFailure::Missing => ErrorCode::MissingAuthorization,
+            AuthFailure::Malformed => ErrorCode::MalformedAuthorization,
+            AuthFailure::UnknownSession => ErrorCode::UnknownSession,
+            AuthFailure::SessionExpired => ErrorCode::SessionExpired,
+            AuthFailure::SessionBeforeRecovery => ErrorCode::SessionBeforeRecovery,
+            AuthFailure::BadSignature => ErrorCode::BadSignature,
+            AuthFailure::StaleTimestamp => ErrorCode::StaleTimestamp,
+            AuthFailure::Replayed => ErrorCode::Replayed,
         }
     }
 
@@ -95,12 +95,12 @@ pub enum SyncKeyRefusal {
 
 impl SyncKeyRefusal {
     /// The stable code.
-    pub const fn code(self) -> &'static str {
+    pub const fn code(self) -> ErrorCode {
         match self {
-            SyncKeyRefusal::EpochConflict { .. } => "sync_epoch_conflict",
-            SyncKeyRefusal::CopiesMismatch => "sync_key_copies_mismatch",
-            SyncKeyRefusal::StaleEpoch { .. } => "stale_sync_epoch",
-            SyncKeyRefusal::NoSyncKey => "no_sync_key",
+            SyncKeyRefusal::EpochConflict { .. } => ErrorCode::SyncEpochConflict,
+            SyncKeyRefusal::CopiesMismatch => ErrorCode::SyncKeyCopiesMismatch,
+            SyncKeyRefusal::StaleEpoch { .. } => ErrorCode::StaleSyncEpoch,
+            SyncKeyRefusal::NoSyncKey => ErrorCode::NoSyncKey,
         }
     }
 
@@ -155,11 +155,11 @@ pub enum LimitRefusal {
 
 impl LimitRefusal {
     /// The stable code.
-    pub const fn code(self) -> &'static str {
+    pub const fn code(self) -> ErrorCode {
         match self {
-            LimitRefusal::PushSockets { .. } => "too_many_push_sockets",
-            LimitRefusal::SyncKeyRotations { .. } => "too_many_sync_key_rotations",
-            LimitRefusal::LedgerFull { .. } => "ledger_full",
+            LimitRefusal::PushSockets { .. } => ErrorCode::TooManyPushSockets,
+            LimitRefusal::SyncKeyRotations { .. } => ErrorCode::TooManySyncKeyRotations,
+            LimitRefusal::LedgerFull { .. } => ErrorCode::LedgerFull,
         }
     }
 
@@ -332,41 +332,41 @@ impl ServerError {
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ServerError::Malformed(_) => "malformed_request",
-            ServerError::PayloadTooLarge => "payload_too_large",
-            ServerError::InvalidUsername(_) => "invalid_username",
-            ServerError::InvalidLedger(_) => "invalid_ledger_entry",
-            ServerError::InvalidCredentials => "invalid_credentials",
-            ServerError::LoginExpired => "login_expired",
-            ServerError::RecoveryExpired => "recovery_expired",
-            ServerError::RegistrationExpired => "registration_expired",
-            ServerError::RecoveryRefused => "recovery_refused",
-            ServerError::UsernameTaken => "username_taken",
+            ServerError::Malformed(_) => ErrorCode::Malformed,
+            ServerError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ServerError::InvalidUsername(_) => ErrorCode::InvalidUsername,
+            ServerError::InvalidLedger(_) => ErrorCode::InvalidLedgerEntry,
+            ServerError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ServerError::LoginExpired => ErrorCode::LoginExpired,
+            ServerError::RecoveryExpired => ErrorCode::RecoveryExpired,
+            ServerError::RegistrationExpired => ErrorCode::RegistrationExpired,
+            ServerError::RecoveryRefused => ErrorCode::RecoveryRefused,
+            ServerError::UsernameTaken => ErrorCode::UsernameTaken,
             ServerError::Unauthenticated(failure) => failure.code(),
             ServerError::Refused(decision) => match decision.outcome {
-                enigm_core::trust::Outcome::StepUp => "step_up_required",
+                enigm_core::trust::Outcome::StepUp => ErrorCode::StepUpRequired,
                 enigm_core::trust::Outcome::Allow | enigm_core::trust::Outcome::Deny => {
-                    "trust_denied"
+                    ErrorCode::TrustDenied
                 }
             },
             ServerError::DeviceRemoved {
                 replaced: false, ..
-            } => "device_removed",
-            ServerError::DeviceRemoved { replaced: true, .. } => "device_replaced",
-            ServerError::LedgerConflict { .. } => "ledger_conflict",
+            } => ErrorCode::DeviceRemoved,
+            ServerError::DeviceRemoved { replaced: true, .. } => ErrorCode::DeviceReplaced,
+            ServerError::LedgerConflict { .. } => ErrorCode::LedgerConflict,
             ServerError::Enrollment(refusal) => refusal.code(),
             ServerError::SyncKey(refusal) => refusal.code(),
             ServerError::Limit(refusal) => refusal.code(),
-            ServerError::RateLimited { .. } => "rate_limited",
-            ServerError::NotFound => "not_found",
-            ServerError::Timeout => "timeout",
-            ServerError::Unavailable(_) => "service_unavailable",
+            ServerError::RateLimited { .. } => ErrorCode::RateLimited,
+            ServerError::NotFound => ErrorCode::NotFound,
+            ServerError::Timeout => ErrorCode::Timeout,
+            ServerError::Unavailable(_) => ErrorCode::ServiceUnavailable,
             ServerError::Config(_)
             | ServerError::DataDir(_)
             | ServerError::Storage(_)
-            | ServerError::Internal(_) => "internal",
+            | ServerError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -467,33 +467,33 @@ impl ServerError {
         }
     }
 
-    /// Extra machine-readable fields merged into the error object.
-    fn details(&self) -> Map<String, Value> {
-        let mut details = Map::new();
+    /// The reply body: the code, the public message, and the details some codes carry.
+    pub fn body(&self) -> ErrorEnvelope {
+        let mut error = ErrorBody::new(self.code(), self.public_message());
         match self {
             ServerError::RateLimited { .. } | ServerError::Unavailable(_) => {
-                details.insert("retry_after".into(), json!(self.retry_after()));
+                error.retry_after = self.retry_after();
             }
             ServerError::LedgerConflict { seq, hash } => {
-                details.insert("head".into(), json!({ "seq": seq, "hash": hash }));
+                error.head = Some(Head {
+                    seq: *seq,
+                    hash: hash.clone(),
+                });
             }
             ServerError::Refused(decision) => {
-                let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code()).collect();
-                details.insert("reasons".into(), json!(codes));
+                error.reasons = Some(
+                    decision
+                        .reasons
+                        .iter()
+                        .map(|reason| reason.code().to_owned())
+                        .collect(),
+                );
             }
-            ServerError::DeviceRemoved { entry, .. } => {
-                details.insert("entry".into(), json!(entry));
-            }
+            ServerError::DeviceRemoved { entry, .. } => error.entry = Some(entry.clone()),
             ServerError::Enrollment(refusal) => match refusal {
-                EnrollmentRefusal::Closed(state) => {
-                    details.insert("state".into(), json!(state));
-                }
-                EnrollmentRefusal::AlreadyOpen { id } => {
-                    details.insert("id".into(), json!(id));
-                }
-                EnrollmentRefusal::LimitReached { max } => {
-                    details.insert("max".into(), json!(max));
-                }
+                EnrollmentRefusal::Closed(stage) => error.state = Some(*stage),
+                EnrollmentRefusal::AlreadyOpen { id } => error.id = Some(id.clone()),
+                EnrollmentRefusal::LimitReached { max } => error.max = Some(*max),
                 EnrollmentRefusal::OutOfOrder
                 | EnrollmentRefusal::Conflict
                 | EnrollmentRefusal::WrongParty
@@ -501,21 +501,15 @@ impl ServerError {
                 | EnrollmentRefusal::SelfReplacement => {}
             },
             ServerError::Limit(refusal) => match refusal {
-                LimitRefusal::PushSockets { max } => {
-                    details.insert("max".into(), json!(max));
-                }
-                LimitRefusal::LedgerFull { max } => {
-                    details.insert("max".into(), json!(max));
-                }
+                LimitRefusal::PushSockets { max } => error.max = u64::try_from(*max).ok(),
+                LimitRefusal::LedgerFull { max } => error.max = Some(*max),
                 LimitRefusal::SyncKeyRotations { retry_after } => {
-                    details.insert("retry_after".into(), json!(retry_after));
+                    error.retry_after = Some(*retry_after);
                 }
             },
             ServerError::SyncKey(refusal) => match refusal {
                 SyncKeyRefusal::EpochConflict { current }
-                | SyncKeyRefusal::StaleEpoch { current } => {
-                    details.insert("epoch".into(), json!(current));
-                }
+                | SyncKeyRefusal::StaleEpoch { current } => error.epoch = Some(*current),
                 SyncKeyRefusal::CopiesMismatch | SyncKeyRefusal::NoSyncKey => {}
             },
             ServerError::Malformed(_)
@@ -536,16 +530,7 @@ impl ServerError {
             | ServerError::Storage(_)
             | ServerError::Internal(_) => {}
         }
-        details
-    }
-
-    /// The JSON body.
-    pub fn body(&self) -> Value {
-        let mut error = Map::new();
-        error.insert("code".into(), json!(self.code()));
-        error.insert("message".into(), json!(self.public_message()));
-        error.extend(self.details());
-        json!({ "error": error })
+        ErrorEnvelope { error }
     }
 }
 
@@ -553,12 +538,12 @@ impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = self.status();
         if let ServerError::Unavailable(_) = &self {
-            tracing::warn!(code = self.code(), error = %self, "request failed");
+            tracing::warn!(code = %self.code(), error = %self, "request failed");
         } else if status.is_server_error() {
             // Internal texts come from storage and our own code: no usernames, keys or ids.
-            tracing::error!(code = self.code(), error = %self, "request failed");
+            tracing::error!(code = %self.code(), error = %self, "request failed");
         } else {
-            tracing::debug!(code = self.code(), "request refused");
+            tracing::debug!(code = %self.code(), "request refused");
         }
         let mut response = (status, Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after()
@@ -573,12 +558,24 @@ impl IntoResponse for ServerError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// The body as the client receives it.
+    trait BodyJson {
+        fn body_json(&self) -> Value;
+    }
+
+    impl BodyJson for ServerError {
+        fn body_json(&self) -> Value {
+            serde_json::to_value(self.body()).unwrap()
+        }
+    }
     use enigm_core::trust::Reason;
 
     #[test]
     fn internal_errors_hide_their_cause() {
         let error = ServerError::Storage("disk I/O error at /secret/path".into());
-        let body = error.body().to_string();
+        let body = error.body_json().to_string();
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body.contains("secret"), "{body}");
         assert_eq!(
@@ -589,7 +586,7 @@ mod tests {
 
     #[test]
     fn details_are_machine_readable() {
-        let body = ServerError::RateLimited { retry_after: 8 }.body();
+        let body = ServerError::RateLimited { retry_after: 8 }.body_json();
         assert_eq!(body["error"]["code"], "rate_limited");
         assert_eq!(body["error"]["retry_after"], 8);
 
@@ -597,16 +594,19 @@ mod tests {
             seq: 3,
             hash: "ab".into(),
         }
-        .body();
+        .body_json();
         assert_eq!(body["error"]["head"]["seq"], 3);
 
         let decision = Decision::from_reasons(vec![Reason::DeviceRevoked]);
-        let body = ServerError::Refused(decision).body();
+        let body = ServerError::Refused(decision).body_json();
         assert_eq!(body["error"]["code"], "trust_denied");
         assert_eq!(body["error"]["reasons"][0], "device_revoked");
 
         let decision = Decision::from_reasons(vec![Reason::StepUpRequired]);
-        assert_eq!(ServerError::Refused(decision).code(), "step_up_required");
+        assert_eq!(
+            ServerError::Refused(decision).code(),
+            ErrorCode::StepUpRequired
+        );
     }
 
     #[test]
@@ -614,7 +614,7 @@ mod tests {
         let error =
             ServerError::Unavailable("postgres pool: connection refused at 10.0.0.7".into());
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let body = error.body();
+        let body = error.body_json();
         assert_eq!(body["error"]["code"], "service_unavailable");
         assert_eq!(body["error"]["retry_after"], RETRY_UNAVAILABLE_SECS);
         assert!(!body.to_string().contains("10.0.0.7"), "{body}");
@@ -628,18 +628,18 @@ mod tests {
 
     #[test]
     fn enrollment_refusals_have_stable_codes_and_details() {
-        let error = ServerError::Enrollment(EnrollmentRefusal::Closed("expired"));
+        let error = ServerError::Enrollment(EnrollmentRefusal::Closed(enigm_proto::Stage::Expired));
         assert_eq!(error.status(), StatusCode::CONFLICT);
-        assert_eq!(error.body()["error"]["code"], "enrollment_closed");
-        assert_eq!(error.body()["error"]["state"], "expired");
+        assert_eq!(error.body_json()["error"]["code"], "enrollment_closed");
+        assert_eq!(error.body_json()["error"]["state"], "expired");
         let error = ServerError::Enrollment(EnrollmentRefusal::WrongParty);
         assert_eq!(error.status(), StatusCode::FORBIDDEN);
-        assert_eq!(error.code(), "enrollment_wrong_party");
+        assert_eq!(error.code(), ErrorCode::EnrollmentWrongParty);
         let error = ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen { id: "ab".into() });
-        assert_eq!(error.body()["error"]["id"], "ab");
+        assert_eq!(error.body_json()["error"]["id"], "ab");
         assert_eq!(
             ServerError::Enrollment(EnrollmentRefusal::OutOfOrder).code(),
-            "enrollment_out_of_order"
+            ErrorCode::EnrollmentOutOfOrder
         );
     }
 
@@ -647,27 +647,27 @@ mod tests {
     fn recovery_refusals_have_their_own_codes() {
         let expired = ServerError::RecoveryExpired;
         assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(expired.body()["error"]["code"], "recovery_expired");
+        assert_eq!(expired.body_json()["error"]["code"], "recovery_expired");
         let refused = ServerError::RecoveryRefused;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-        assert_eq!(refused.body()["error"]["code"], "recovery_refused");
+        assert_eq!(refused.body_json()["error"]["code"], "recovery_refused");
     }
 
     #[test]
     fn sync_key_refusals_have_stable_codes_and_the_current_epoch() {
         let error = ServerError::SyncKey(SyncKeyRefusal::EpochConflict { current: 3 });
         assert_eq!(error.status(), StatusCode::CONFLICT);
-        assert_eq!(error.body()["error"]["code"], "sync_epoch_conflict");
-        assert_eq!(error.body()["error"]["epoch"], 3);
+        assert_eq!(error.body_json()["error"]["code"], "sync_epoch_conflict");
+        assert_eq!(error.body_json()["error"]["epoch"], 3);
         let error = ServerError::SyncKey(SyncKeyRefusal::StaleEpoch { current: 4 });
-        assert_eq!(error.body()["error"]["code"], "stale_sync_epoch");
-        assert_eq!(error.body()["error"]["epoch"], 4);
+        assert_eq!(error.body_json()["error"]["code"], "stale_sync_epoch");
+        assert_eq!(error.body_json()["error"]["epoch"], 4);
         let error = ServerError::SyncKey(SyncKeyRefusal::NoSyncKey);
         assert_eq!(error.status(), StatusCode::NOT_FOUND);
-        assert_eq!(error.code(), "no_sync_key");
+        assert_eq!(error.code(), ErrorCode::NoSyncKey);
         assert_eq!(
             ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch).code(),
-            "sync_key_copies_mismatch"
+            ErrorCode::SyncKeyCopiesMismatch
         );
     }
 
@@ -675,6 +675,6 @@ mod tests {
     fn auth_failures_are_401_with_their_own_code() {
         let error = ServerError::Unauthenticated(AuthFailure::Replayed);
         assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(error.body()["error"]["code"], "replayed");
+        assert_eq!(error.body_json()["error"]["code"], "replayed");
     }
 }

@@ -18,6 +18,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+pub use enigm_proto::{EndReason, PushEvent};
+
 use crate::error::ServerError;
 use crate::storage::AccountId;
 
@@ -28,125 +30,17 @@ pub const QUEUE_CAPACITY: usize = 8;
 /// ledger entry in base64url; every other event is far smaller.
 pub const MAX_EVENT_BYTES: usize = 256 + (enigm_core::ledger::MAX_ENTRY_LEN * 4).div_ceil(3);
 
-/// Why a session ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndReason {
-    /// The device was revoked, replaced or retired in the ledger.
-    Revoked,
-    /// The device was suspended in the ledger.
-    Suspended,
-    /// The account was recovered: every earlier session is stale.
-    Recovery,
-    /// The session signed out.
-    SignedOut,
-    /// The session expired.
-    Expired,
-}
-
-impl EndReason {
-    /// The wire name (also the close frame's reason text).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Revoked => "revoked",
-            EndReason::Suspended => "suspended",
-            EndReason::Recovery => "recovery",
-            EndReason::SignedOut => "signed_out",
-            EndReason::Expired => "expired",
-        }
+/// Encodes `event` as its JSON text frame.
+///
+/// # Errors
+/// [`ServerError::Internal`] if it cannot be encoded or exceeds [`MAX_EVENT_BYTES`].
+pub fn encode_event(event: &PushEvent) -> Result<String, ServerError> {
+    let text = serde_json::to_string(event)
+        .map_err(|error| ServerError::Internal(format!("push encoding: {error}")))?;
+    if text.len() > MAX_EVENT_BYTES {
+        return Err(ServerError::Internal("push event too large".into()));
     }
-}
-
-/// One push event: a JSON object with a `type` tag.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum PushEvent {
-    /// An entry was appended to the account's ledger.
-    LedgerAppended {
-        /// Its sequence number.
-        seq: u64,
-        /// Its hash (hex).
-        hash: String,
-        /// Its kind, as an audit code (`device_revoked`, …).
-        kind: String,
-    },
-    /// A device of the account changed lifecycle state.
-    DeviceStateChanged {
-        /// The device id (hex).
-        device_id: String,
-        /// The new state (`active`, `suspended`, `revoked`, …).
-        state: String,
-    },
-    /// This connection's session ended; the socket closes right after.
-    SessionEnded {
-        /// Why.
-        reason: EndReason,
-        /// For `revoked`: the ledger entry that removed the device (base64url), which the
-        /// device checks against its own ledger to learn who removed it and why.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        entry: Option<String>,
-    },
-    /// The account was recovered with its recovery key (sent to every session, before the
-    /// events of the `Recover` entry and the `session_ended` that follows: DESIGN §8). (Braced,
-    /// like `Wipe`: serde refuses unknown fields only in struct variants, and the wire format is
-    /// the same `{"type":"recovery_started"}`.)
-    RecoveryStarted {},
-    /// A new device asks to be enrolled (DESIGN §7); sent to the account's trusted sessions.
-    EnrollmentRequested {
-        /// The request id (hex).
-        id: String,
-    },
-    /// An enrollment request moved to another state; sent to the account's trusted sessions
-    /// and to the requesting device.
-    EnrollmentUpdated {
-        /// The request id (hex).
-        id: String,
-        /// The new state (`accepted`, `revealed`, …, `completed`, `rejected`, `cancelled`).
-        state: String,
-    },
-    /// This device must delete its secrets (DESIGN §10).
-    Wipe {},
-    /// The account sync key moved to a new epoch (DESIGN §3); sent to the account's trusted
-    /// sessions, which fetch their copy.
-    SyncKeyRotated {
-        /// The new epoch.
-        epoch: u64,
-    },
-    /// A shared item was written (DESIGN §3); sent to the account's trusted sessions.
-    SharedUpdated {
-        /// The item's name.
-        name: String,
-    },
-}
-
-impl PushEvent {
-    /// The JSON text frame.
-    ///
-    /// # Errors
-    /// [`ServerError::Internal`] if it cannot be encoded or exceeds [`MAX_EVENT_BYTES`].
-    pub fn encode(&self) -> Result<String, ServerError> {
-        let text = serde_json::to_string(self)
-            .map_err(|error| ServerError::Internal(format!("push encoding: {error}")))?;
-        if text.len() > MAX_EVENT_BYTES {
-            return Err(ServerError::Internal("push event too large".into()));
-        }
-        Ok(text)
-    }
-
-    /// The reason, when this event ends the session.
-    pub fn ends_session(&self) -> Option<EndReason> {
-        match self {
-            PushEvent::SessionEnded { reason, .. } => Some(*reason),
-            PushEvent::LedgerAppended { .. }
-            | PushEvent::DeviceStateChanged { .. }
-            | PushEvent::RecoveryStarted {}
-            | PushEvent::EnrollmentRequested { .. }
-            | PushEvent::EnrollmentUpdated { .. }
-            | PushEvent::Wipe {}
-            | PushEvent::SyncKeyRotated { .. }
-            | PushEvent::SharedUpdated { .. } => None,
-        }
-    }
+    Ok(text)
 }
 
 /// Which connections of an account an event is for.
@@ -332,7 +226,7 @@ impl PushHub {
         event: &PushEvent,
     ) -> Result<(), ServerError> {
         let outbound = Outbound {
-            text: Arc::from(event.encode()?),
+            text: Arc::from(encode_event(event)?),
             ends: event.ends_session(),
         };
         let mut accounts = self
@@ -397,6 +291,8 @@ impl PushBus for PushHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use enigm_core::lifecycle::DeviceState;
+    use enigm_proto::Stage;
     use proptest::prelude::*;
 
     const ACCOUNT: AccountId = [1; 16];
@@ -552,7 +448,7 @@ mod tests {
             appended(u64::MAX),
             PushEvent::DeviceStateChanged {
                 device_id: "cd".repeat(16),
-                state: "suspended".into(),
+                state: DeviceState::Suspended,
             },
             PushEvent::SessionEnded {
                 reason: EndReason::SignedOut,
@@ -564,27 +460,26 @@ mod tests {
             },
             PushEvent::EnrollmentUpdated {
                 id: "ef".repeat(16),
-                state: "approver_confirmed".into(),
+                state: Stage::ApproverConfirmed,
             },
             PushEvent::Wipe {},
         ];
         for event in &events {
-            let text = event.encode().unwrap();
+            let text = encode_event(&event).unwrap();
             assert!(text.len() <= MAX_EVENT_BYTES, "{text}");
             assert_eq!(&serde_json::from_str::<PushEvent>(&text).unwrap(), event);
         }
         assert_eq!(
-            events[2].encode().unwrap(),
+            encode_event(&events[2]).unwrap(),
             r#"{"type":"session_ended","reason":"signed_out"}"#
         );
-        assert_eq!(events[6].encode().unwrap(), r#"{"type":"wipe"}"#);
+        assert_eq!(encode_event(&events[6]).unwrap(), r#"{"type":"wipe"}"#);
         assert!(
-            events[4]
-                .encode()
+            encode_event(&events[4])
                 .unwrap()
                 .starts_with(r#"{"type":"enrollment_requested","id":"#)
         );
-        let text = events[1].encode().unwrap();
+        let text = encode_event(&events[1]).unwrap();
         assert!(text.starts_with(r#"{"type":"device_state_changed","device_id":""#));
         for reason in [
             EndReason::Revoked,
@@ -601,24 +496,30 @@ mod tests {
         let oversized = PushEvent::EnrollmentRequested {
             id: "x".repeat(MAX_EVENT_BYTES),
         };
-        assert!(oversized.encode().is_err());
+        assert!(encode_event(&oversized).is_err());
         // The largest removing entry still fits.
         let largest = PushEvent::SessionEnded {
             reason: EndReason::Revoked,
             entry: Some("A".repeat((enigm_core::ledger::MAX_ENTRY_LEN * 4).div_ceil(3))),
         };
-        assert!(largest.encode().is_ok());
+        assert!(encode_event(&largest).is_ok());
     }
 
     fn any_reason() -> impl Strategy<Value = EndReason> {
-        prop_oneof![
-            Just(EndReason::Revoked),
-            Just(EndReason::Suspended),
-            Just(EndReason::Recovery),
-            Just(EndReason::SignedOut),
-            Just(EndReason::Expired),
-        ]
+        proptest::sample::select(EndReason::ALL.to_vec())
     }
+
+    const STAGES: [Stage; 9] = [
+        Stage::Requested,
+        Stage::Accepted,
+        Stage::Revealed,
+        Stage::ApproverConfirmed,
+        Stage::Confirmed,
+        Stage::Completed,
+        Stage::Rejected,
+        Stage::Cancelled,
+        Stage::Expired,
+    ];
 
     fn any_event() -> impl Strategy<Value = PushEvent> {
         // Any text, including quotes, escapes and non-ASCII, up to past the size limit.
@@ -626,13 +527,14 @@ mod tests {
         prop_oneof![
             (any::<u64>(), text(), text())
                 .prop_map(|(seq, hash, kind)| PushEvent::LedgerAppended { seq, hash, kind }),
-            (text(), text())
+            (text(), proptest::sample::select(DeviceState::ALL.to_vec()))
                 .prop_map(|(device_id, state)| PushEvent::DeviceStateChanged { device_id, state }),
             (any_reason(), proptest::option::of(text()))
                 .prop_map(|(reason, entry)| PushEvent::SessionEnded { reason, entry }),
             Just(PushEvent::RecoveryStarted {}),
             text().prop_map(|id| PushEvent::EnrollmentRequested { id }),
-            (text(), text()).prop_map(|(id, state)| PushEvent::EnrollmentUpdated { id, state }),
+            (text(), proptest::sample::select(STAGES.to_vec()))
+                .prop_map(|(id, state)| PushEvent::EnrollmentUpdated { id, state }),
             Just(PushEvent::Wipe {}),
         ]
     }
@@ -641,7 +543,7 @@ mod tests {
         #[test]
         fn events_round_trip_or_are_refused_as_too_large(event in any_event()) {
             let full = serde_json::to_string(&event).unwrap();
-            match event.encode() {
+            match encode_event(&event) {
                 Ok(text) => {
                     prop_assert!(text.len() <= MAX_EVENT_BYTES);
                     prop_assert_eq!(&text, &full);

@@ -33,7 +33,7 @@ use enigm_core::opaque::{
     ServerRegistration,
 };
 use enigm_core::pseudonym::{PseudonymKind, normalize_username, pseudonym, username_lookup_key};
-use serde::{Deserialize, Serialize};
+use enigm_proto::{Head, RegisterFinish, RegisterFinishReply, RegisterStart, RegisterStartReply};
 
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
@@ -61,41 +61,6 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
 
 /// Longest username accepted as input, in bytes, before normalisation.
 const MAX_USERNAME_BYTES: usize = 256;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterStart {
-    username: String,
-    registration_request: String,
-}
-
-#[derive(Serialize)]
-struct RegisterStartReply {
-    registration_id: String,
-    registration_response: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterFinish {
-    registration_id: String,
-    username: String,
-    registration_upload: String,
-    genesis: String,
-}
-
-#[derive(Serialize)]
-struct RegisterFinishReply {
-    account_id: String,
-    head: HeadJson,
-}
-
-/// A ledger head in JSON: `{seq, hash}` with the hash in lower-case hex.
-#[derive(Serialize)]
-pub(crate) struct HeadJson {
-    pub(crate) seq: u64,
-    pub(crate) hash: String,
-}
 
 /// The `registration_request` field of registration and recovery: base64url, then OPAQUE.
 pub(super) fn registration_request(text: &str) -> Result<RegistrationRequest, ServerError> {
@@ -319,7 +284,7 @@ async fn register_finish(
                 StatusCode::CREATED,
                 Json(RegisterFinishReply {
                     account_id: hex::encode(account_id),
-                    head: HeadJson {
+                    head: Head {
                         seq: head.seq,
                         hash: head.hash.to_hex(),
                     },

@@ -13,7 +13,7 @@ use axum::routing::on;
 use enigm_core::audit::AuditExport;
 use enigm_core::identity::SigningPublicKey;
 use enigm_core::trust::Operation;
-use serde_json::{Value, json};
+use enigm_proto::{AuditKey, AuditRecordView, AuditRecords};
 
 use super::{Endpoint, Verb};
 use crate::auth::Authenticated;
@@ -53,16 +53,19 @@ async fn export(
 }
 
 /// The public key audit exports are signed with, as hex.
-async fn service_key(State(state): State<AppState>) -> Json<Value> {
+async fn service_key(State(state): State<AppState>) -> Json<AuditKey> {
     let key = SigningPublicKey::from(&state.secrets().audit_signing);
-    Json(json!({ "key": hex::encode(key.as_bytes()), "algorithm": "ed25519" }))
+    Json(AuditKey {
+        key: hex::encode(key.as_bytes()),
+        algorithm: "ed25519".to_owned(),
+    })
 }
 
 async fn own_records(
     State(state): State<AppState>,
     uri: axum::http::Uri,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<AuditRecords>, ServerError> {
     request.authorize(Operation::Sync)?;
     let since = match uri.query() {
         None | Some("") => 0,
@@ -76,14 +79,16 @@ async fn own_records(
         .storage()
         .audit_records(account.as_str(), since, PAGE)
         .await?;
-    let records: Vec<Value> = records
+    let records = records
         .iter()
-        .map(|record| {
-            let body: Value = serde_json::from_slice(&record.bytes).unwrap_or(Value::Null);
-            json!({ "seq": record.seq, "hash": hex::encode(record.hash), "record": body })
+        .map(|record| AuditRecordView {
+            seq: record.seq,
+            hash: hex::encode(record.hash),
+            record: serde_json::from_slice(&record.bytes).ok(),
         })
         .collect();
-    Ok(Json(
-        json!({ "account": account.as_str(), "records": records }),
-    ))
+    Ok(Json(AuditRecords {
+        account: account.as_str().to_owned(),
+        records,
+    }))
 }

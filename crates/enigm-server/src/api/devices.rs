@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::on;
 use enigm_core::trust::Operation;
-use serde::Serialize;
+use enigm_proto::{SeenDevice, SeenDevices};
 
 use super::{Endpoint, Verb};
 use crate::auth::Authenticated;
@@ -23,27 +23,16 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
     handler: |filter| on(filter, seen),
 }];
 
-#[derive(Serialize)]
-struct SeenReply {
-    devices: Vec<SeenDevice>,
-}
-
-#[derive(Serialize)]
-struct SeenDevice {
-    device_id: String,
-    seen_day: u64,
-}
-
 async fn seen(
     State(state): State<AppState>,
     request: Authenticated,
-) -> Result<Json<SeenReply>, ServerError> {
+) -> Result<Json<SeenDevices>, ServerError> {
     request.authorize(Operation::Sync)?;
     let days = state
         .storage()
         .seen_days(&request.account.account_id)
         .await?;
-    Ok(Json(SeenReply {
+    Ok(Json(SeenDevices {
         devices: days
             .into_iter()
             .map(|(device, seen_day)| SeenDevice {

@@ -71,15 +71,18 @@ use enigm_core::lifecycle::{self, DeviceState, LifecycleEvent};
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
 use enigm_core::sync_copy::SignedSyncKey;
 use enigm_core::trust::{Operation, Reason};
+use enigm_proto::{
+    ApproverView, Cancel, Complete, CreateEnrollment, Empty, EnrollmentList, EnrollmentView,
+    Ephemeral, Head,
+};
 use rand_core::{OsRng, RngCore};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
 use crate::enrollment::{
     Actor, ApproverMac, Bytes, CancelReason, EnrollmentRefusal, MAX_SEALED_KEY_LEN, NewDeviceMac,
-    RETENTION_SECS, Relay, RelayState, Request, Role, Step, Transition, transition, valid_platform,
+    Party, RETENTION_SECS, Relay, RelayState, Request, Step, Transition, transition,
+    valid_platform,
 };
 use crate::error::{ServerError, SyncKeyRefusal};
 use crate::push::{Audience, PushEvent};
@@ -138,62 +141,6 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    commitment: String,
-    signing_key: String,
-    agreement_key: String,
-    platform: String,
-    #[serde(default)]
-    replaces: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EphemeralBody {
-    ephemeral: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EmptyBody {}
-
-/// `POST .../cancel`: `{}`, or `{"reason": "codes_differ"}` when the user saw different codes.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CancelBody {
-    #[serde(default)]
-    reason: CancelReason,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HeadBody {
-    seq: u64,
-    hash: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ApproverMacBody {
-    mac: String,
-    head: HeadBody,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewDeviceMacBody {
-    mac: String,
-    signature: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CompleteBody {
-    sealed_key: String,
-}
-
 /// Decodes a base64url field of exactly `N` bytes.
 fn fixed_b64<const N: usize>(field: &str, text: &str) -> Result<[u8; N], ServerError> {
     decode_b64(field, text, N)?
@@ -214,7 +161,7 @@ fn parse_empty(body: &[u8]) -> Result<(), ServerError> {
     if body.is_empty() {
         return Ok(());
     }
-    parse_json::<EmptyBody>(body).map(|_| ())
+    parse_json::<Empty>(body).map(|_| ())
 }
 
 /// Reads a stored relay record.
@@ -244,9 +191,9 @@ fn authorize_new_device(request: &Authenticated) -> Result<(), ServerError> {
 async fn create(
     State(state): State<AppState>,
     request: Authenticated,
-) -> Result<(StatusCode, Json<Value>), ServerError> {
+) -> Result<(StatusCode, Json<EnrollmentView>), ServerError> {
     request.authorize(Operation::Enroll)?;
-    let body: CreateBody = parse_json(&request.body)?;
+    let body: CreateEnrollment = parse_json(&request.body)?;
     let commitment = fixed_b64::<32>("commitment", &body.commitment)?;
     let signing_key = fixed_b64::<32>("signing_key", &body.signing_key)?;
     let agreement_key = fixed_b64::<32>("agreement_key", &body.agreement_key)?;
@@ -325,7 +272,7 @@ async fn create(
             if open.request == relay.request {
                 return Ok((
                     StatusCode::OK,
-                    Json(view(&existing, &open, Role::NewDevice, now)),
+                    Json(view(&existing, &open, Party::NewDevice, now)),
                 ));
             }
             return Err(ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen {
@@ -360,7 +307,7 @@ async fn create(
     }
     Ok((
         StatusCode::CREATED,
-        Json(view(&stored, &relay, Role::NewDevice, now)),
+        Json(view(&stored, &relay, Party::NewDevice, now)),
     ))
 }
 
@@ -368,7 +315,7 @@ async fn create(
 async fn list(
     State(state): State<AppState>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentList>, ServerError> {
     request.authorize(Operation::ApproveEnrollment)?;
     let open = state
         .storage()
@@ -377,10 +324,10 @@ async fn list(
     let requests = open
         .iter()
         .map(|stored| {
-            decode(stored).map(|relay| view(stored, &relay, Role::ExistingDevice, request.now))
+            decode(stored).map(|relay| view(stored, &relay, Party::ExistingDevice, request.now))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({ "requests": requests })))
+    Ok(Json(EnrollmentList { requests }))
 }
 
 /// Loads request `id` for the device behind `request`: 404 unless it belongs to the same
@@ -401,10 +348,10 @@ async fn load(
     let device = request.session.device_id;
     let role = if device == stored.device_id {
         authorize_new_device(request)?;
-        Role::NewDevice
+        Party::NewDevice
     } else {
         request.authorize(Operation::ApproveEnrollment)?;
-        Role::ExistingDevice
+        Party::ExistingDevice
     };
     Ok((stored, relay, Actor { role, device }))
 }
@@ -414,7 +361,7 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentView>, ServerError> {
     let (stored, relay, actor) = load(&state, &request, &id).await?;
     Ok(Json(view(&stored, &relay, actor.role, request.now)))
 }
@@ -424,9 +371,9 @@ async fn accept(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentView>, ServerError> {
     apply(&state, &request, &id, |actor, relay| {
-        let body: EphemeralBody = parse_json(&request.body)?;
+        let body: Ephemeral = parse_json(&request.body)?;
         if relay.request.replaces.map(|id| id.0) == Some(actor.device) {
             return Err(ServerError::Enrollment(EnrollmentRefusal::SelfReplacement));
         }
@@ -443,7 +390,7 @@ async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentView>, ServerError> {
     apply(&state, &request, &id, |_, _| {
         parse_empty(&request.body)?;
         Ok(Step::Reject)
@@ -456,9 +403,9 @@ async fn reveal(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentView>, ServerError> {
     apply(&state, &request, &id, |_, _| {
-        let body: EphemeralBody = parse_json(&request.body)?;
+        let body: Ephemeral = parse_json(&request.body)?;
         Ok(Step::Reveal {
             ephemeral: fixed_b64("ephemeral", &body.ephemeral)?,
         })
@@ -472,10 +419,10 @@ async fn mac(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentView>, ServerError> {
     apply(&state, &request, &id, |actor, _| match actor.role {
-        Role::ExistingDevice => {
-            let body: ApproverMacBody = parse_json(&request.body)?;
+        Party::ExistingDevice => {
+            let body: enigm_proto::ApproverMac = parse_json(&request.body)?;
             let hash: [u8; 32] = hex::decode(&body.head.hash)
                 .ok()
                 .and_then(|bytes| bytes.try_into().ok())
@@ -488,8 +435,8 @@ async fn mac(
                 head_hash: Bytes(hash),
             }))
         }
-        Role::NewDevice => {
-            let body: NewDeviceMacBody = parse_json(&request.body)?;
+        Party::NewDevice => {
+            let body: enigm_proto::NewDeviceMac = parse_json(&request.body)?;
             Ok(Step::NewDeviceMac(NewDeviceMac {
                 mac: Bytes(fixed_b64("mac", &body.mac)?),
                 signature: Bytes(fixed_b64("signature", &body.signature)?),
@@ -507,18 +454,18 @@ async fn complete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentView>, ServerError> {
     let account_id = request.account.account_id;
     let sync_epoch = state.storage().sync_epoch(&account_id).await?;
     let mut handover = None;
     let view = apply(&state, &request, &id, |actor, relay| {
-        let body: CompleteBody = parse_json(&request.body)?;
+        let body: Complete = parse_json(&request.body)?;
         let sealed_key = decode_b64("sealed_key", &body.sealed_key, MAX_SEALED_KEY_LEN)?;
         if sealed_key.is_empty() {
             return Err(ServerError::Malformed("`sealed_key` is empty".into()));
         }
         // A repeat of a completion is answered as such, whatever the epoch is by now.
-        if actor.role == Role::ExistingDevice
+        if actor.role == Party::ExistingDevice
             && sync_epoch > 0
             && matches!(relay.state, RelayState::Confirmed(_))
         {
@@ -545,7 +492,7 @@ async fn complete(
         let step = Step::Complete { sealed_key };
         // Only the approver's completion of a confirmed request needs the ledger check; every
         // other case is for the transition function to refuse.
-        if actor.role == Role::ExistingDevice
+        if actor.role == Party::ExistingDevice
             && matches!(relay.state, RelayState::Confirmed(_))
             && relay
                 .state
@@ -594,12 +541,12 @@ async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentView>, ServerError> {
     apply(&state, &request, &id, |_, _| {
         let reason = if request.body.is_empty() {
             CancelReason::Withdrawn
         } else {
-            parse_json::<CancelBody>(&request.body)?.reason
+            parse_json::<Cancel>(&request.body)?.reason
         };
         Ok(Step::Cancel(reason))
     })
@@ -615,7 +562,7 @@ async fn apply(
     request: &Authenticated,
     id: &str,
     make_step: impl FnOnce(&Actor, &Relay) -> Result<Step, ServerError>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EnrollmentView>, ServerError> {
     let (mut stored, mut relay, actor) = load(state, request, id).await?;
     let step = make_step(&actor, &relay)?;
     let now = request.now;
@@ -726,10 +673,10 @@ async fn announce(
             )
             .await;
     }
-    log_step(state, stored, next.as_str());
+    log_step(state, stored, next.stage().as_str());
     let event = PushEvent::EnrollmentUpdated {
         id: hex::encode(stored.id),
-        state: next.as_str().to_owned(),
+        state: next.stage(),
     };
     for audience in [
         Audience::TrustedSessions,
@@ -758,39 +705,40 @@ fn log_step(state: &AppState, stored: &StoredEnrollment, step: &str) {
 }
 
 /// The request as the given side sees it at `now` (the sealed key is for the new device).
-fn view(stored: &StoredEnrollment, relay: &Relay, role: Role, now: u64) -> Value {
+fn view(stored: &StoredEnrollment, relay: &Relay, party: Party, now: u64) -> EnrollmentView {
     let request = &relay.request;
     let state = relay.state.clone().at(stored.expires_at, now);
-    let approver = state.accepted().map(|accepted| {
-        json!({
-            "device_id": hex::encode(accepted.approver.0),
-            "signing_key": encode_b64(&accepted.approver_key.0),
-            "ephemeral": encode_b64(&accepted.approver_ephemeral.0),
-        })
+    let approver = state.accepted().map(|accepted| ApproverView {
+        device_id: hex::encode(accepted.approver.0),
+        signing_key: encode_b64(&accepted.approver_key.0),
+        ephemeral: encode_b64(&accepted.approver_ephemeral.0),
     });
     let new_ephemeral = state
         .revealed()
         .map(|revealed| encode_b64(&revealed.new_ephemeral.0));
     let approver_mac = state.approver_confirmed().map(|confirmed| {
         let mac = &confirmed.approver_mac;
-        json!({
-            "mac": encode_b64(&mac.mac.0),
-            "head": { "seq": mac.head_seq, "hash": hex::encode(mac.head_hash.0) },
-        })
+        enigm_proto::ApproverMac {
+            mac: encode_b64(&mac.mac.0),
+            head: Head {
+                seq: mac.head_seq,
+                hash: hex::encode(mac.head_hash.0),
+            },
+        }
     });
-    let new_device_mac = state.confirmed().map(|confirmed| {
-        json!({
-            "mac": encode_b64(&confirmed.new_mac.mac.0),
-            "signature": encode_b64(&confirmed.new_mac.signature.0),
-        })
-    });
+    let new_device_mac = state
+        .confirmed()
+        .map(|confirmed| enigm_proto::NewDeviceMac {
+            mac: encode_b64(&confirmed.new_mac.mac.0),
+            signature: encode_b64(&confirmed.new_mac.signature.0),
+        });
     let (cancelled, sealed_key) = match &state {
         RelayState::Cancelled { by, reason } => (Some((*by, *reason)), None),
         RelayState::Completed(completed) => (
             None,
-            match role {
-                Role::NewDevice => Some(encode_b64(&completed.sealed_key)),
-                Role::ExistingDevice => None,
+            match party {
+                Party::NewDevice => Some(encode_b64(&completed.sealed_key)),
+                Party::ExistingDevice => None,
             },
         ),
         RelayState::Requested
@@ -801,26 +749,26 @@ fn view(stored: &StoredEnrollment, relay: &Relay, role: Role, now: u64) -> Value
         | RelayState::Rejected { .. }
         | RelayState::Expired => (None, None),
     };
-    json!({
-        "id": hex::encode(stored.id),
-        "state": state.as_str(),
-        "created_at": stored.created_at,
-        "expires_at": stored.expires_at,
-        "platform": request.platform,
-        "device_id": hex::encode(stored.device_id),
-        "fingerprint": DeviceId::from_bytes(stored.device_id).fingerprint(),
-        "signing_key": encode_b64(&request.signing_key.0),
-        "agreement_key": encode_b64(&request.agreement_key.0),
-        "commitment": encode_b64(&request.commitment.0),
-        "replaces": request.replaces.map(|id| hex::encode(id.0)),
-        "approver": approver,
-        "new_ephemeral": new_ephemeral,
-        "approver_mac": approver_mac,
-        "new_device_mac": new_device_mac,
-        "cancelled_by": cancelled.map(|(by, _)| by),
-        "cancel_reason": cancelled.map(|(_, reason)| reason),
-        "sealed_key": sealed_key,
-    })
+    EnrollmentView {
+        id: hex::encode(stored.id),
+        state: state.stage(),
+        created_at: stored.created_at,
+        expires_at: stored.expires_at,
+        platform: request.platform.clone(),
+        device_id: hex::encode(stored.device_id),
+        fingerprint: DeviceId::from_bytes(stored.device_id).fingerprint(),
+        signing_key: encode_b64(&request.signing_key.0),
+        agreement_key: encode_b64(&request.agreement_key.0),
+        commitment: encode_b64(&request.commitment.0),
+        replaces: request.replaces.map(|id| hex::encode(id.0)),
+        approver,
+        new_ephemeral,
+        approver_mac,
+        new_device_mac,
+        cancelled_by: cancelled.map(|(by, _)| by),
+        cancel_reason: cancelled.map(|(_, reason)| reason),
+        sealed_key,
+    }
 }
 
 #[cfg(test)]
@@ -889,14 +837,14 @@ mod tests {
             }),
         };
         // Finished before its expiry: still completed long after.
-        let new = view(&stored, &relay, Role::NewDevice, 1_000);
-        assert_eq!(new["state"], "completed");
-        assert_eq!(new["sealed_key"], encode_b64(&[14; 48]));
-        assert_eq!(new["approver"]["device_id"], hex::encode([4; 16]));
-        assert_eq!(new["approver_mac"]["head"]["seq"], 1);
-        assert_eq!(new["new_device_mac"]["signature"], encode_b64(&[10; 64]));
-        let existing = view(&stored, &relay, Role::ExistingDevice, 1_000);
-        assert!(existing["sealed_key"].is_null());
-        assert_eq!(existing["new_ephemeral"], encode_b64(&[6; 32]));
+        let new = view(&stored, &relay, Party::NewDevice, 1_000);
+        assert_eq!(new.state, enigm_proto::Stage::Completed);
+        assert_eq!(new.sealed_key, Some(encode_b64(&[14; 48])));
+        assert_eq!(new.approver.unwrap().device_id, hex::encode([4; 16]));
+        assert_eq!(new.approver_mac.unwrap().head.seq, 1);
+        assert_eq!(new.new_device_mac.unwrap().signature, encode_b64(&[10; 64]));
+        let existing = view(&stored, &relay, Party::ExistingDevice, 1_000);
+        assert!(existing.sealed_key.is_none());
+        assert_eq!(existing.new_ephemeral, Some(encode_b64(&[6; 32])));
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::routing::on;
-use serde_json::{Value, json};
+use enigm_proto::Health;
 
 use super::{Endpoint, Verb};
 
@@ -13,6 +13,9 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
     handler: |filter| on(filter, health),
 }];
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
 }

@@ -27,9 +27,8 @@ use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::ledger::{EntryKind, LedgerEntry, MAX_ENTRY_LEN};
 use enigm_core::trust::Operation;
-use serde::{Deserialize, Serialize};
+use enigm_proto::{Append, AppendReply, Head, LedgerPage};
 
-use super::accounts::HeadJson;
 use super::sessions::natural_operation;
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json};
 use crate::audit::entry_code;
@@ -68,26 +67,8 @@ struct ReadQuery {
     since: u64,
 }
 
-#[derive(Serialize)]
-struct LedgerPage {
-    entries: Vec<String>,
-    head: HeadJson,
-    more: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AppendRequest {
-    entries: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct AppendReply {
-    head: HeadJson,
-}
-
-fn head_json(head: StoredHead) -> HeadJson {
-    HeadJson {
+fn head_json(head: StoredHead) -> Head {
+    Head {
         seq: head.seq,
         hash: hex::encode(head.hash),
     }
@@ -218,7 +199,7 @@ async fn append(
     State(state): State<AppState>,
     request: Authenticated,
 ) -> Result<(StatusCode, Json<AppendReply>), ServerError> {
-    let body: AppendRequest = parse_json(&request.body)?;
+    let body: Append = parse_json(&request.body)?;
     if body.entries.is_empty() || body.entries.len() > MAX_APPEND {
         return Err(ServerError::Malformed(format!(
             "`entries` must hold 1 to {MAX_APPEND} entries"

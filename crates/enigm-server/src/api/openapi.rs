@@ -212,7 +212,7 @@ fn every_error() -> Vec<ServerError> {
         ServerError::Internal(String::new()),
         ServerError::Enrollment(EnrollmentRefusal::OutOfOrder),
         ServerError::Enrollment(EnrollmentRefusal::Conflict),
-        ServerError::Enrollment(EnrollmentRefusal::Closed("expired")),
+        ServerError::Enrollment(EnrollmentRefusal::Closed(enigm_proto::Stage::Expired)),
         ServerError::Enrollment(EnrollmentRefusal::WrongParty),
         ServerError::Enrollment(EnrollmentRefusal::LimitReached { max: 5 }),
         ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen { id: String::new() }),
@@ -296,8 +296,16 @@ fn every_error_code_is_in_the_documents_enum() {
         .collect();
     let sent: BTreeSet<String> = every_error()
         .iter()
-        .map(|error| error.code().to_owned())
+        .map(|error| error.code().as_str().to_owned())
         .collect();
+    let known: BTreeSet<String> = enigm_proto::ErrorCode::ALL
+        .iter()
+        .map(|code| code.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        sent, known,
+        "enigm_proto::ErrorCode must list exactly the codes the service sends"
+    );
     let mut problems = Vec::new();
     for code in sent.difference(&listed) {
         problems.push(format!(

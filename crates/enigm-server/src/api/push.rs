@@ -273,7 +273,7 @@ async fn send(socket: &mut WebSocket, message: Message) -> bool {
 
 /// Sends one event.
 async fn send_event(socket: &mut WebSocket, event: &PushEvent) -> Result<(), ServerError> {
-    let text = event.encode()?;
+    let text = crate::push::encode_event(&event)?;
     if send(socket, Message::Text(Utf8Bytes::from(text))).await {
         Ok(())
     } else {
@@ -426,7 +426,7 @@ async fn announce(
     for (device, device_state) in &changed {
         let event = PushEvent::DeviceStateChanged {
             device_id: hex::encode(device),
-            state: device_state.as_str().to_owned(),
+            state: *device_state,
         };
         bus.publish(account_id, Audience::TrustedSessions, &event)
             .await?;

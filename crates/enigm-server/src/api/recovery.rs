@@ -58,11 +58,14 @@ use enigm_core::pseudonym::{PseudonymKind, pseudonym};
 use enigm_core::recovery::{
     RECOVERY_ID_LEN, recovery_authorization_message, recovery_proof_message,
 };
+use enigm_proto::{
+    Head, RecoveryFinish, RecoveryFinishReply, RecoveryLedger, RecoveryLedgerReply, RecoveryStart,
+    RecoveryStartReply,
+};
 use rand_core::{OsRng, RngCore};
-use serde::{Deserialize, Serialize};
 
 use super::accounts::{
-    HeadJson, credential_identifier, lookup_key, registration_request, registration_upload,
+    credential_identifier, lookup_key, registration_request, registration_upload,
 };
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::audit::{entry_code, reason_code};
@@ -95,50 +98,6 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StartRequest {
-    username: String,
-    registration_request: String,
-}
-
-#[derive(Serialize)]
-struct StartReply {
-    recovery_id: String,
-    registration_response: String,
-    expires_at: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LedgerRequest {
-    recovery_id: String,
-    recovery_signature: String,
-}
-
-#[derive(Serialize)]
-struct LedgerReply {
-    account_id: String,
-    entries: Vec<String>,
-    head: HeadJson,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FinishRequest {
-    recovery_id: String,
-    registration_upload: String,
-    entry: String,
-    recovery_signature: String,
-    device_signature: String,
-}
-
-#[derive(Serialize)]
-struct FinishReply {
-    account_id: String,
-    head: HeadJson,
-}
-
 /// Rate-limit key of recoveries of an account (by lookup key: unknown usernames alike).
 fn account_limit_key(lookup_key: &[u8; 32]) -> String {
     format!("rec:acct:{}", hex::encode(&lookup_key[..16]))
@@ -168,7 +127,7 @@ async fn refused(
     account_id: Option<AccountId>,
 ) -> Result<ServerError, ServerError> {
     if let Some(account_id) = account_id {
-        let reason = reason_code(ServerError::RecoveryRefused.code())?;
+        let reason = reason_code(ServerError::RecoveryRefused.code().as_str())?;
         state
             .audit(
                 AuditAction::RequestRejected { reason },
@@ -190,8 +149,8 @@ async fn start(
     State(state): State<AppState>,
     source: ClientSource,
     body: Bytes,
-) -> Result<Json<StartReply>, ServerError> {
-    let request: StartRequest = parse_json(&body)?;
+) -> Result<Json<RecoveryStartReply>, ServerError> {
+    let request: RecoveryStart = parse_json(&body)?;
     let key = lookup_key(&state, &request.username)?;
     let message = registration_request(&request.registration_request)?;
     let config = state.config();
@@ -218,7 +177,7 @@ async fn start(
             expires_at,
         })
         .await?;
-    Ok(Json(StartReply {
+    Ok(Json(RecoveryStartReply {
         recovery_id: encode_b64(&recovery_id),
         registration_response: encode_b64(&started.message.serialize()),
         expires_at,
@@ -228,8 +187,8 @@ async fn start(
 async fn disclose_ledger(
     State(state): State<AppState>,
     body: Bytes,
-) -> Result<Json<LedgerReply>, ServerError> {
-    let request: LedgerRequest = parse_json(&body)?;
+) -> Result<Json<RecoveryLedgerReply>, ServerError> {
+    let request: RecoveryLedger = parse_json(&body)?;
     let id = recovery_id(&request.recovery_id)?;
     let proof = signature("recovery_signature", &request.recovery_signature)?;
     let now = state.now();
@@ -275,10 +234,10 @@ async fn disclose_ledger(
         .take_while(|entry| entry.seq <= head.seq)
         .map(|entry| encode_b64(&entry.bytes))
         .collect();
-    Ok(Json(LedgerReply {
+    Ok(Json(RecoveryLedgerReply {
         account_id: hex::encode(account_id),
         entries,
-        head: HeadJson {
+        head: Head {
             seq: head.seq,
             hash: head.hash.to_hex(),
         },
@@ -288,8 +247,8 @@ async fn disclose_ledger(
 async fn finish(
     State(state): State<AppState>,
     body: Bytes,
-) -> Result<(StatusCode, Json<FinishReply>), ServerError> {
-    let request: FinishRequest = parse_json(&body)?;
+) -> Result<(StatusCode, Json<RecoveryFinishReply>), ServerError> {
+    let request: RecoveryFinish = parse_json(&body)?;
     let id = recovery_id(&request.recovery_id)?;
     let (upload_bytes, upload) = registration_upload(&request.registration_upload)?;
     let entry_bytes = decode_b64("entry", &request.entry, MAX_ENTRY_LEN)?;
@@ -399,9 +358,9 @@ async fn finish(
     super::push::announce_append(&state, &account_id, &before, &after, &[entry]).await;
     Ok((
         StatusCode::CREATED,
-        Json(FinishReply {
+        Json(RecoveryFinishReply {
             account_id: hex::encode(account_id),
-            head: HeadJson {
+            head: Head {
                 seq: new_head.seq,
                 hash: hex::encode(new_head.hash),
             },

@@ -47,10 +47,13 @@ use enigm_core::opaque::{
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
 use enigm_core::request::{SessionId, login_start_message};
 use enigm_core::trust::{Operation, SessionKind};
+use enigm_proto::{
+    Head, LoginFinish, LoginStart, LoginStartReply, RefreshReply, SessionInfo, SessionIssued,
+    SessionStatus,
+};
 use rand_core::{OsRng, RngCore};
-use serde::{Deserialize, Serialize};
 
-use super::accounts::{HeadJson, credential_identifier, lookup_key};
+use super::accounts::{credential_identifier, lookup_key};
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::{Authenticated, note_seen};
 use crate::client_source::ClientSource;
@@ -92,29 +95,23 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
 /// `GET /v1/sessions/current`: where this session and device stand, with the decision for
 /// every operation (what the client shows in `session status`), and the account's recovery
 /// epoch, so a device can show which recovery its session belongs to.
-async fn current(request: Authenticated) -> Result<Json<serde_json::Value>, ServerError> {
-    let decisions: serde_json::Map<String, serde_json::Value> = Operation::ALL
+async fn current(request: Authenticated) -> Result<Json<SessionStatus>, ServerError> {
+    let decisions = Operation::ALL
         .iter()
-        .map(|operation| {
-            let decision = request.decide(*operation);
-            (
-                operation.as_str().to_owned(),
-                serde_json::to_value(decision).unwrap_or_default(),
-            )
-        })
+        .map(|operation| (*operation, request.decide(*operation)))
         .collect();
-    Ok(Json(serde_json::json!({
-        "session": {
-            "kind": request.session.kind,
-            "issued_at": request.session.issued_at,
-            "expires_at": request.session.expires_at,
+    Ok(Json(SessionStatus {
+        session: SessionInfo {
+            kind: request.session.kind,
+            issued_at: request.session.issued_at,
+            expires_at: request.session.expires_at,
         },
-        "account_id": hex::encode(request.account.account_id),
-        "recovery_epoch": request.account.recovery_epoch,
-        "device_id": hex::encode(request.session.device_id),
-        "device_state": request.device_state().as_str(),
-        "decisions": decisions,
-    })))
+        account_id: hex::encode(request.account.account_id),
+        recovery_epoch: request.account.recovery_epoch,
+        device_id: hex::encode(request.session.device_id),
+        device_state: request.device_state(),
+        decisions,
+    }))
 }
 
 /// The operation a session exists for: enrollment-restricted ones only enroll.
@@ -130,7 +127,7 @@ pub(super) fn natural_operation(kind: SessionKind) -> Operation {
 async fn refresh(
     State(state): State<AppState>,
     request: Authenticated,
-) -> Result<Json<serde_json::Value>, ServerError> {
+) -> Result<Json<RefreshReply>, ServerError> {
     request.authorize(natural_operation(request.session.kind))?;
     let expires_at = request.now.saturating_add(state.config().session_ttl_secs);
     if !state
@@ -140,7 +137,7 @@ async fn refresh(
     {
         return Err(ServerError::Unauthenticated(AuthFailure::UnknownSession));
     }
-    Ok(Json(serde_json::json!({ "expires_at": expires_at })))
+    Ok(Json(RefreshReply { expires_at }))
 }
 
 /// `DELETE /v1/sessions/current`: signs out.
@@ -170,18 +167,6 @@ async fn end(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginStart {
-    username: String,
-    credential_request: String,
-    /// An enrolled device's Ed25519 key, with the next two: its signature over
-    /// `login_start_message(device_timestamp, credential_request)`.
-    device_key: Option<String>,
-    device_timestamp: Option<u64>,
-    device_signature: Option<String>,
-}
-
 /// What a login start draws on: the account's shared budget, or an enrolled device's own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Budget {
@@ -189,31 +174,6 @@ enum Budget {
     Account,
     /// The device's, which the start proved to hold a key of the account's ledger.
     Device([u8; 16]),
-}
-
-#[derive(Serialize)]
-struct LoginStartReply {
-    login_id: String,
-    credential_response: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginFinish {
-    login_id: String,
-    credential_finalization: String,
-    device_key: String,
-    device_signature: String,
-}
-
-/// A newly issued session.
-#[derive(Serialize)]
-struct SessionReply {
-    session_id: String,
-    kind: SessionKind,
-    expires_at: u64,
-    account_id: String,
-    head: HeadJson,
 }
 
 /// Rate-limit key of an account (by lookup key, so unknown usernames are limited alike).
@@ -361,7 +321,7 @@ fn audit_wait(state: &AppState, lookup_key: [u8; 32], budget: Budget) {
                     .await;
             }
             Ok(None) => {}
-            Err(error) => tracing::warn!(code = error.code(), "a login wait was not audited"),
+            Err(error) => tracing::warn!(code = %error.code(), "a login wait was not audited"),
         }
     });
 }
@@ -458,7 +418,7 @@ async fn login_finish(
     State(state): State<AppState>,
     source: ClientSource,
     body: Bytes,
-) -> Result<Json<SessionReply>, ServerError> {
+) -> Result<Json<SessionIssued>, ServerError> {
     let request: LoginFinish = parse_json(&body)?;
     let login_id: [u8; 16] = decode_b64("login_id", &request.login_id, 16)?
         .try_into()
@@ -606,12 +566,12 @@ async fn login_finish(
         "session issued"
     );
     let head = ledger.head();
-    Ok(Json(SessionReply {
+    Ok(Json(SessionIssued {
         session_id: session_id.to_b64url(),
         kind,
         expires_at,
         account_id: hex::encode(account_id),
-        head: HeadJson {
+        head: Head {
             seq: head.seq,
             hash: head.hash.to_hex(),
         },

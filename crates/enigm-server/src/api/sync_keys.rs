@@ -43,8 +43,10 @@ use enigm_core::lifecycle::DeviceState;
 use enigm_core::sync_copy::SignedSyncKey;
 use enigm_core::sync_key::SealedItem;
 use enigm_core::trust::Operation;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use enigm_proto::{
+    MissingCopies, RotateSyncKey, RotatedSyncKey, SharedItems, SharedWrite, SharedWritten,
+    SyncKeyCopyReply,
+};
 
 use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
@@ -96,27 +98,6 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         handler: |filter| on(filter, list_shared),
     },
 ];
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RotateBody {
-    epoch: u64,
-    copies: Vec<CopyBody>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CopyBody {
-    device_id: String,
-    sealed: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SharedBody {
-    epoch: u64,
-    ciphertext: String,
-}
 
 /// Decodes a sealed copy: bounded, and shaped as enigm-core's `SignedSyncKey` (whose public
 /// header names its epoch, recipient, signer and ledger head; the service cannot open it and
@@ -220,9 +201,9 @@ async fn count_rotation(
 async fn rotate(
     State(state): State<AppState>,
     request: Authenticated,
-) -> Result<(StatusCode, Json<Value>), ServerError> {
+) -> Result<(StatusCode, Json<RotatedSyncKey>), ServerError> {
     request.authorize(Operation::Sync)?;
-    let body: RotateBody = parse_json(&request.body)?;
+    let body: RotateSyncKey = parse_json(&request.body)?;
     if body.epoch == 0 {
         return Err(ServerError::Malformed("`epoch` starts at 1".into()));
     }
@@ -307,7 +288,10 @@ async fn rotate(
         PushEvent::SyncKeyRotated { epoch: body.epoch },
     )
     .await;
-    Ok((StatusCode::CREATED, Json(json!({ "epoch": body.epoch }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(RotatedSyncKey { epoch: body.epoch }),
+    ))
 }
 
 /// `GET /v1/sync-keys/mine`.
@@ -315,7 +299,7 @@ async fn mine(
     State(state): State<AppState>,
     uri: axum::http::Uri,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<SyncKeyCopyReply>, ServerError> {
     request.authorize(Operation::Sync)?;
     let epoch = parse_epoch_query(uri.query())?;
     let copy = state
@@ -327,17 +311,17 @@ async fn mine(
         )
         .await?
         .ok_or(ServerError::SyncKey(SyncKeyRefusal::NoSyncKey))?;
-    Ok(Json(json!({
-        "epoch": copy.epoch,
-        "sealed": encode_b64(&copy.sealed),
-    })))
+    Ok(Json(SyncKeyCopyReply {
+        epoch: copy.epoch,
+        sealed: encode_b64(&copy.sealed),
+    }))
 }
 
 /// `GET /v1/sync-keys/missing`.
 async fn missing(
     State(state): State<AppState>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<MissingCopies>, ServerError> {
     request.authorize(Operation::Sync)?;
     let account_id = request.account.account_id;
     let epoch = state.storage().sync_epoch(&account_id).await?;
@@ -356,7 +340,7 @@ async fn missing(
             }
         }
     }
-    Ok(Json(json!({ "epoch": epoch, "devices": devices })))
+    Ok(Json(MissingCopies { epoch, devices }))
 }
 
 /// `PUT /v1/shared/{name}`.
@@ -364,10 +348,10 @@ async fn put_shared(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<SharedWritten>, ServerError> {
     request.authorize(Operation::Sync)?;
     check_item_name(&request, &name)?;
-    let body: SharedBody = parse_json(&request.body)?;
+    let body: SharedWrite = parse_json(&request.body)?;
     let ciphertext = decode_b64("ciphertext", &body.ciphertext, MAX_ITEM_LEN)?;
     let sealed = SealedItem::from_bytes(&ciphertext)
         .map_err(|_| ServerError::Malformed("`ciphertext` is not a sealed item".into()))?;
@@ -394,30 +378,31 @@ async fn put_shared(
         PushEvent::SharedUpdated { name: name.clone() },
     )
     .await;
-    Ok(Json(json!({ "name": name, "epoch": body.epoch })))
+    Ok(Json(SharedWritten {
+        name,
+        epoch: body.epoch,
+    }))
 }
 
 /// `GET /v1/shared`.
 async fn list_shared(
     State(state): State<AppState>,
     request: Authenticated,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<SharedItems>, ServerError> {
     request.authorize(Operation::Sync)?;
     let items = state
         .storage()
         .shared_items(&request.account.account_id)
         .await?;
-    let items: Vec<Value> = items
-        .iter()
-        .map(|item| {
-            json!({
-                "name": item.name,
-                "epoch": item.epoch,
-                "ciphertext": encode_b64(&item.ciphertext),
-            })
+    let items = items
+        .into_iter()
+        .map(|item| enigm_proto::SharedItem {
+            ciphertext: encode_b64(&item.ciphertext),
+            name: item.name,
+            epoch: item.epoch,
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(SharedItems { items }))
 }
 
 #[cfg(test)]
