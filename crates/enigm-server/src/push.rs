@@ -465,7 +465,7 @@ mod tests {
             PushEvent::Wipe {},
         ];
         for event in &events {
-            let text = encode_event(&event).unwrap();
+            let text = encode_event(event).unwrap();
             assert!(text.len() <= MAX_EVENT_BYTES, "{text}");
             assert_eq!(&serde_json::from_str::<PushEvent>(&text).unwrap(), event);
         }

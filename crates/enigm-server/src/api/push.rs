@@ -273,7 +273,7 @@ async fn send(socket: &mut WebSocket, message: Message) -> bool {
 
 /// Sends one event.
 async fn send_event(socket: &mut WebSocket, event: &PushEvent) -> Result<(), ServerError> {
-    let text = crate::push::encode_event(&event)?;
+    let text = crate::push::encode_event(event)?;
     if send(socket, Message::Text(Utf8Bytes::from(text))).await {
         Ok(())
     } else {
