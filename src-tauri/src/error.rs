@@ -113,7 +113,7 @@ mod tests {
         let limited = |retry_after| {
             IpcError::from(ClientError::Service {
                 status: 429,
-                code: "rate_limited".to_owned(),
+                code: enigm_proto::ErrorCode::RateLimited,
                 message: "too many attempts; retry in 30 seconds".to_owned(),
                 retry_after,
             })

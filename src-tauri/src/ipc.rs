@@ -9,7 +9,7 @@ use enigm_core::identity::DeviceId;
 use enigm_core::lifecycle::{self, LifecycleEvent};
 use enigm_core::recovery;
 use enigm_core::session::{DeviceName, RemovedBy, Restriction, Revocation, SessionState};
-use enigm_core::trust::{Decision, Operation, Outcome, Reason};
+use enigm_core::trust::{Operation, Outcome, Reason};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -410,26 +410,9 @@ pub struct SessionStatusView {
     pub decisions: Vec<DecisionView>,
 }
 
-#[derive(Deserialize)]
-struct CurrentSession {
-    session: SessionJson,
-    #[serde(default)]
-    recovery_epoch: Option<u64>,
-    device_state: DeviceState,
-    decisions: std::collections::BTreeMap<String, Decision>,
-}
-
-#[derive(Deserialize)]
-struct SessionJson {
-    kind: String,
-    expires_at: u64,
-}
-
 impl SessionStatusView {
     /// The view of the service's `GET /v1/sessions/current` answer.
-    pub fn from_service(value: serde_json::Value) -> Result<Self, IpcError> {
-        let mut current: CurrentSession =
-            serde_json::from_value(value).map_err(|error| IpcError::internal(&error))?;
+    pub fn from_service(mut current: enigm_proto::SessionStatus) -> Result<Self, IpcError> {
         let mut decisions = Vec::new();
         let mut account_state = AccountState::Active;
         // Enrolling is not protected, and only a new device's concern.
@@ -437,7 +420,7 @@ impl SessionStatusView {
             .into_iter()
             .filter(|operation| operation.is_protected());
         for operation in protected {
-            let Some(decision) = current.decisions.remove(operation.as_str()) else {
+            let Some(decision) = current.decisions.remove(&operation) else {
                 continue;
             };
             for reason in &decision.reasons {
@@ -466,10 +449,10 @@ impl SessionStatusView {
         }
         Ok(Self {
             account_state,
-            device_state: current.device_state,
-            session_kind: current.session.kind,
+            device_state: DeviceState::parse(current.device_state.as_str())?,
+            session_kind: current.session.kind.as_str().to_owned(),
             expires_at: current.session.expires_at,
-            recovery_epoch: current.recovery_epoch,
+            recovery_epoch: Some(current.recovery_epoch),
             decisions,
         })
     }
@@ -1119,6 +1102,7 @@ mod tests {
         let value = serde_json::json!({
             "session": {"kind": "full", "issued_at": 1, "expires_at": 99},
             "account_id": "00",
+            "recovery_epoch": 0,
             "device_id": "00",
             "device_state": "suspended",
             "decisions": {
@@ -1127,7 +1111,7 @@ mod tests {
                 "admin": {"outcome": "deny", "reasons": [{"code": "account_locked", "until": null}]}
             }
         });
-        let view = SessionStatusView::from_service(value).unwrap();
+        let view = SessionStatusView::from_service(serde_json::from_value(value).unwrap()).unwrap();
         assert_eq!(view.device_state, DeviceState::Suspended);
         assert_eq!(view.account_state, AccountState::Locked);
         let order: Vec<&str> = view

@@ -332,29 +332,26 @@ pub(crate) fn device(global: &Global, command: DeviceCommand) -> Result<(), CliE
 pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), CliError> {
     match command {
         SessionCommand::Status => {
-            let status = with_engine(global, async |engine| {
+            let (status, epoch, withheld) = with_engine(global, async |engine| {
                 let status = engine.session_status().await?;
                 let withheld = engine.withheld_head().await?;
                 Ok((status, engine.sync_epoch().await?, withheld))
-            })
-            .map(|(mut status, epoch, withheld)| {
-                status["sync_epoch"] = json!(epoch);
-                status["ledger_withheld"] = json!(withheld.map(|seen| json!({ "seen": seen })));
-                status
             })?;
+            let mut json = to_json(&status)?;
+            json["sync_epoch"] = json!(epoch);
+            json["ledger_withheld"] = json!(withheld.map(|seen| json!({ "seen": seen })));
             let mut text = format!(
-                "device: {}\nsession: {}\nsync key epoch: {}",
-                status["device_state"].as_str().unwrap_or("unknown"),
-                status["session"]["kind"].as_str().unwrap_or("unknown"),
-                status["sync_epoch"],
+                "device: {}\nsession: {}\nsync key epoch: {epoch}",
+                status.device_state.as_str(),
+                status.session.kind.as_str(),
             );
-            if let Some(seen) = status["ledger_withheld"]["seen"].as_u64() {
+            if let Some(seen) = withheld {
                 text.push_str(&format!(
                     "\nwarning: another device has seen the device list up to entry {seen}, \
                      which the service does not show this computer"
                 ));
             }
-            print(global, &status, &text)
+            print(global, &json, &text)
         }
         SessionCommand::Watch => {
             let json = global.json;
@@ -418,7 +415,7 @@ fn print_update(json: bool, update: &WatchUpdate) -> Result<(), CliError> {
                 format!("A new device asks to join your account (request {id}).")
             }
             WatchUpdate::EnrollmentUpdated { id, state } => {
-                format!("Enrollment request {id} is now {state}.")
+                format!("Enrollment request {id} is now {}.", state.as_str())
             }
             WatchUpdate::RecoveryStarted => {
                 "Someone is recovering your account with the recovery phrase.".to_owned()

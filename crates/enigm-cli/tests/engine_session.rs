@@ -67,7 +67,7 @@ async fn signing_out_ends_the_session_at_the_service_and_here() {
         .unwrap();
 
     let status = engine.session_status().await.unwrap();
-    assert_eq!(status["recovery_epoch"], 0, "{status}");
+    assert_eq!(status.recovery_epoch, 0, "{status:?}");
     let session = profile.saved_session().expect("registering signs in");
 
     assert_eq!(engine.sign_out().await.unwrap(), SignOut::Ended);

@@ -156,10 +156,7 @@ fn reveal(
 async fn account_id(engine: &Engine) -> ([u8; 16], usize) {
     let list = engine.sync().await.unwrap();
     let status = engine.session_status().await.unwrap();
-    let account: [u8; 16] = hex::decode(status["account_id"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let account: [u8; 16] = hex::decode(&status.account_id).unwrap().try_into().unwrap();
     (account, list.devices.len())
 }
 

@@ -168,7 +168,7 @@ async fn expect_event(socket: &mut Socket, wanted: &PushEvent) {
 fn updated(id: &str, state: &str) -> PushEvent {
     PushEvent::EnrollmentUpdated {
         id: id.to_owned(),
-        state: state.to_owned(),
+        state: serde_json::from_value(serde_json::json!(state)).unwrap(),
     }
 }
 

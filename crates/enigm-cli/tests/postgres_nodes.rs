@@ -254,7 +254,7 @@ async fn push_crosses_nodes() {
     };
     let changed = PushEvent::DeviceStateChanged {
         device_id: hex::encode(phone.device_id().as_bytes()),
-        state: "revoked".into(),
+        state: enigm_core::lifecycle::DeviceState::Revoked,
     };
     // Node 2's other socket hears it through the database, node 1's socket directly, and
     // each exactly once (the next event is the one after).

@@ -64,7 +64,7 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
         next_event(&mut laptop_socket).await,
         PushEvent::DeviceStateChanged {
             device_id: hex::encode(phone.device_id().as_bytes()),
-            state: "revoked".into(),
+            state: enigm_core::lifecycle::DeviceState::Revoked,
         }
     );
 
@@ -182,7 +182,7 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
         next_event(&mut laptop_socket).await,
         PushEvent::DeviceStateChanged {
             device_id: hex::encode(phone.device_id().as_bytes()),
-            state: "suspended".into(),
+            state: enigm_core::lifecycle::DeviceState::Suspended,
         }
     );
     // A suspended device keeps its session but trust refuses it, sockets included.

@@ -232,9 +232,14 @@ async fn expect_recovery_told(
         };
         heard.insert((device_id, state));
     }
-    let expected: HashSet<(String, String)> = changed
+    let expected: HashSet<(String, enigm_core::lifecycle::DeviceState)> = changed
         .iter()
-        .map(|(id, state)| (id.clone(), (*state).to_owned()))
+        .map(|(id, state)| {
+            (
+                id.clone(),
+                enigm_core::lifecycle::DeviceState::parse(state).unwrap(),
+            )
+        })
         .collect();
     assert_eq!(heard, expected);
     assert_eq!(

@@ -14,6 +14,8 @@ use reqwest::{Method, StatusCode, Url, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use enigm_proto::{ErrorCode, ErrorEnvelope};
+
 use crate::ClientError;
 
 /// How long one request may take before the engine gives up and says the service is
@@ -160,59 +162,47 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Client
     Ok(bytes)
 }
 
-/// The `{"error":{"code","message"}}` body as an error; anything else is malformed.
+/// The error envelope as an error; anything else is malformed. The codes the engine acts on
+/// become their own variants; the rest pass through as [`ClientError::Service`], a code this
+/// build does not know included, as long as it looks like a code.
 pub(crate) fn service_error(
     status: StatusCode,
     body: &[u8],
     retry_after: Option<u64>,
 ) -> ClientError {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        error: Body,
-    }
-    #[derive(serde::Deserialize)]
-    struct Body {
-        code: String,
-        message: String,
-        #[serde(default)]
-        id: Option<String>,
-        #[serde(default)]
-        epoch: Option<u64>,
-        #[serde(default)]
-        entry: Option<String>,
-    }
-    match serde_json::from_slice::<Envelope>(body) {
-        Ok(Envelope { error }) if error.code == "enrollment_already_open" => match error.id {
+    let Ok(ErrorEnvelope { error }) = serde_json::from_slice::<ErrorEnvelope>(body) else {
+        return ClientError::MalformedResponse("an error without the error shape");
+    };
+    match error.code {
+        ErrorCode::EnrollmentAlreadyOpen => match error.id {
             Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 ClientError::EnrollmentAlreadyOpen { id }
             }
             Some(_) | None => ClientError::MalformedResponse("an open request without its id"),
         },
-        Ok(Envelope { error }) if error.code == "sync_epoch_conflict" => match error.epoch {
+        ErrorCode::SyncEpochConflict => match error.epoch {
             Some(current) => ClientError::SyncEpochConflict { current },
             None => ClientError::MalformedResponse("an epoch conflict without the epoch"),
         },
-        Ok(Envelope { error })
-            if error.code == "device_removed" || error.code == "device_replaced" =>
-        {
-            ClientError::RemovedByService {
-                replaced: error.code == "device_replaced",
-                entry: error.entry,
-            }
+        ErrorCode::DeviceRemoved | ErrorCode::DeviceReplaced => ClientError::RemovedByService {
+            replaced: error.code == ErrorCode::DeviceReplaced,
+            entry: error.entry,
+        },
+        ErrorCode::Unknown(ref code) if !is_code(code) => {
+            ClientError::MalformedResponse("an error without the error shape")
         }
-        Ok(Envelope { error }) if is_code(&error.code) && error.message.len() <= 500 => {
-            ClientError::Service {
-                status: status.as_u16(),
-                code: error.code,
-                message: error.message,
-                retry_after,
-            }
-        }
-        Ok(_) | Err(_) => ClientError::MalformedResponse("an error without the error shape"),
+        code if error.message.len() <= 500 => ClientError::Service {
+            status: status.as_u16(),
+            code,
+            message: error.message,
+            retry_after,
+        },
+        _ => ClientError::MalformedResponse("an error without the error shape"),
     }
 }
 
-/// Service codes are short snake_case words; anything else is not passed on to the user.
+/// Codes are short snake_case words; a code this build does not know that is anything else is
+/// not passed on to the user.
 fn is_code(code: &str) -> bool {
     !code.is_empty()
         && code.len() <= 64
@@ -286,8 +276,16 @@ mod tests {
                 retry_after,
                 ..
             } => assert_eq!(
-                (status, code.as_str(), retry_after),
-                (429, "rate_limited", Some(30))
+                (status, code, retry_after),
+                (429, ErrorCode::RateLimited, Some(30))
+            ),
+            other => panic!("{other:?}"),
+        }
+        let newer = br#"{"error":{"code":"quota_exceeded","message":"over quota"}}"#;
+        match service_error(StatusCode::FORBIDDEN, newer, None) {
+            ClientError::Service { code, message, .. } => assert_eq!(
+                (code, message.as_str()),
+                (ErrorCode::Unknown("quota_exceeded".into()), "over quota")
             ),
             other => panic!("{other:?}"),
         }

@@ -29,11 +29,14 @@ use enigm_core::recovery::RecoveryPhrase;
 use enigm_core::request::{SessionId, login_start_message, session_binding_message};
 use enigm_core::session::refresh_due;
 use enigm_core::trust::Timestamp;
+use enigm_proto::{
+    Append, AppendReply, LedgerPage, LoginFinish, LoginStart, LoginStartReply, RefreshReply,
+    RegisterFinish, RegisterFinishReply, RegisterStart, RegisterStartReply, SeenDevices,
+    SessionIssued, SessionStatus,
+};
 use enigm_store::{Keychain, PinnedHead, SavedSession, Store};
 use rand_core::{OsRng, RngCore};
 use reqwest::Method;
-use serde::Deserialize;
-use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::ClientError;
@@ -122,57 +125,16 @@ pub enum DeviceChange {
     Retire,
 }
 
-#[derive(Deserialize)]
-struct RegisterStartReply {
-    registration_id: String,
-    registration_response: String,
-}
-
-#[derive(Deserialize)]
-struct LoginStartReply {
-    login_id: String,
-    credential_response: String,
-}
-
-/// A ledger head as the service sends it (`{"seq", "hash"}`, hash in hex).
-#[derive(Deserialize)]
-pub(crate) struct HeadJson {
-    seq: u64,
-    hash: String,
-}
-
-impl HeadJson {
-    /// The head, or an error naming what was malformed.
-    pub(crate) fn to_head(&self) -> Result<Head, ClientError> {
-        let hash: [u8; 32] = hex::decode(&self.hash)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(ClientError::MalformedResponse("ledger head"))?;
-        Ok(Head {
-            seq: self.seq,
-            hash: enigm_core::ledger::EntryHash(hash),
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct SessionReply {
-    session_id: String,
-    kind: String,
-    expires_at: u64,
-    account_id: String,
-}
-
-#[derive(Deserialize)]
-struct RefreshReply {
-    expires_at: u64,
-}
-
-#[derive(Deserialize)]
-struct LedgerPage {
-    entries: Vec<String>,
-    head: HeadJson,
-    more: bool,
+/// A ledger head as the service sends it, checked: the hash must be 64 hex digits.
+pub(crate) fn wire_head(head: &enigm_proto::Head) -> Result<Head, ClientError> {
+    let hash: [u8; 32] = hex::decode(&head.hash)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(ClientError::MalformedResponse("ledger head"))?;
+    Ok(Head {
+        seq: head.seq,
+        hash: enigm_core::ledger::EntryHash(hash),
+    })
 }
 
 impl Engine {
@@ -275,10 +237,10 @@ impl Engine {
             .api
             .post(
                 "/v1/accounts/register/start",
-                &json!({
-                    "username": username,
-                    "registration_request": b64(&start.message.serialize()),
-                }),
+                &RegisterStart {
+                    username: username.to_owned(),
+                    registration_request: b64(&start.message.serialize()),
+                },
             )
             .await?;
         let response = RegistrationResponse::deserialize(&unb64(&reply.registration_response)?)
@@ -292,16 +254,16 @@ impl Engine {
                 ClientRegistrationFinishParameters::default(),
             )
             .map_err(|_| ClientError::MalformedResponse("registration response"))?;
-        let _: serde_json::Value = self
+        let _: RegisterFinishReply = self
             .api
             .post(
                 "/v1/accounts/register/finish",
-                &json!({
-                    "registration_id": reply.registration_id,
-                    "username": username,
-                    "registration_upload": b64(&finish.message.serialize()),
-                    "genesis": b64(&genesis.encode()),
-                }),
+                &RegisterFinish {
+                    registration_id: reply.registration_id,
+                    username: username.to_owned(),
+                    registration_upload: b64(&finish.message.serialize()),
+                    genesis: b64(&genesis.encode()),
+                },
             )
             .await?;
         let head = PinnedHead {
@@ -383,13 +345,13 @@ impl Engine {
             .api
             .post(
                 "/v1/sessions/login/start",
-                &json!({
-                    "username": username,
-                    "credential_request": b64(&request),
-                    "device_key": b64(device.public().signing.as_bytes()),
-                    "device_timestamp": timestamp,
-                    "device_signature": b64(&signature.to_bytes()),
-                }),
+                &LoginStart {
+                    username: username.to_owned(),
+                    credential_request: b64(&request),
+                    device_key: Some(b64(device.public().signing.as_bytes())),
+                    device_timestamp: Some(timestamp),
+                    device_signature: Some(b64(&signature.to_bytes())),
+                },
             )
             .await?;
         let response = CredentialResponse::deserialize(&unb64(&reply.credential_response)?)
@@ -408,16 +370,16 @@ impl Engine {
         let device_key = *device.public().signing.as_bytes();
         let binding = session_binding_message(&login_id, &finished.session_key, &device_key);
         let signature = device.sign(&binding);
-        let session: Result<SessionReply, ClientError> = self
+        let session: Result<SessionIssued, ClientError> = self
             .api
             .post(
                 "/v1/sessions/login/finish",
-                &json!({
-                    "login_id": reply.login_id,
-                    "credential_finalization": b64(&finished.message.serialize()),
-                    "device_key": b64(&device_key),
-                    "device_signature": b64(&signature.to_bytes()),
-                }),
+                &LoginFinish {
+                    login_id: reply.login_id,
+                    credential_finalization: b64(&finished.message.serialize()),
+                    device_key: b64(&device_key),
+                    device_signature: b64(&signature.to_bytes()),
+                },
             )
             .await;
         let session = match session {
@@ -434,7 +396,7 @@ impl Engine {
             session_id: *SessionId::from_b64url(&session.session_id)
                 .map_err(|_| ClientError::MalformedResponse("session id"))?
                 .as_bytes(),
-            kind: session.kind,
+            kind: session.kind.as_str().to_owned(),
             expires_at: session.expires_at,
         };
         let to_save = saved.clone();
@@ -522,6 +484,17 @@ impl Engine {
         body: Option<&serde_json::Value>,
     ) -> Result<T, ClientError> {
         self.signed_with(Removals::Settle, method, path, body).await
+    }
+
+    /// [`Engine::signed`] with a typed request body.
+    pub(crate) async fn signed_json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_value(body).map_err(|_| ClientError::Task)?;
+        self.signed(method, path, Some(&body)).await
     }
 
     /// A signed request with the saved session, treating a refusal of this device as removed
@@ -747,7 +720,7 @@ impl Engine {
     /// the labels: signed out, offline or refused leaves every device's day unknown.
     async fn add_last_seen(&self, list: &mut DeviceList) {
         match self
-            .signed::<SeenList>(Method::GET, "/v1/devices/seen", None)
+            .signed::<SeenDevices>(Method::GET, "/v1/devices/seen", None)
             .await
         {
             Ok(seen) => list.set_last_seen(
@@ -788,7 +761,7 @@ impl Engine {
                 entries.push(entry);
             }
             if !page.more {
-                return Ok((entries, page.head.to_head()?));
+                return Ok((entries, wire_head(&page.head)?));
             }
             if page.entries.is_empty() {
                 return Err(ClientError::MalformedResponse(
@@ -873,11 +846,13 @@ impl Engine {
                 "the ledger rules do not allow this change for this device in its current state",
             ));
         }
-        let _: serde_json::Value = self
-            .signed(
+        let _: AppendReply = self
+            .signed_json(
                 Method::POST,
                 "/v1/ledger",
-                Some(&json!({ "entries": [b64(&entry.encode())] })),
+                &Append {
+                    entries: vec![b64(&entry.encode())],
+                },
             )
             .await?;
         Ok(())
@@ -887,7 +862,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`ClientError::SignedOut`]; the service's refusals.
-    pub async fn session_status(&self) -> Result<serde_json::Value, ClientError> {
+    pub async fn session_status(&self) -> Result<SessionStatus, ClientError> {
         self.signed(Method::GET, "/v1/sessions/current", None).await
     }
 
@@ -937,18 +912,6 @@ pub(crate) fn unb64(text: &str) -> Result<Vec<u8>, ClientError> {
     BASE64URL_NOPAD
         .decode(text.as_bytes())
         .map_err(|_| ClientError::MalformedResponse("base64"))
-}
-
-/// `GET /v1/devices/seen`.
-#[derive(Deserialize)]
-struct SeenList {
-    devices: Vec<SeenDevice>,
-}
-
-#[derive(Deserialize)]
-struct SeenDevice {
-    device_id: String,
-    seen_day: u64,
 }
 
 /// Today as days since the Unix epoch (UTC) from the system clock: what "last seen" is

@@ -3,6 +3,7 @@
 //! carries a secret, a path or a raw key.
 
 use enigm_core::session::Revocation;
+use enigm_proto::ErrorCode;
 
 /// What went wrong in the engine.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +18,7 @@ pub enum ClientError {
         /// HTTP status.
         status: u16,
         /// The service's stable error code.
-        code: String,
+        code: ErrorCode,
         /// The service's message.
         message: String,
         /// Seconds to wait before retrying, when the service said so.
@@ -260,7 +261,7 @@ impl ClientError {
     pub fn code(&self) -> &str {
         match self {
             Self::Store(error) => error.code(),
-            Self::Service { code, .. } => code,
+            Self::Service { code, .. } => code.as_str(),
             Self::Unreachable(_) => "service_unreachable",
             Self::MalformedResponse(_) => "malformed_response",
             Self::InvalidServerUrl(_) => "invalid_server_url",
@@ -328,9 +329,21 @@ impl ClientError {
     /// again).
     pub fn is_session_over(&self) -> bool {
         matches!(
-            self.code(),
-            "unknown_session" | "session_expired" | "session_before_recovery"
+            self.service_code(),
+            Some(
+                ErrorCode::UnknownSession
+                    | ErrorCode::SessionExpired
+                    | ErrorCode::SessionBeforeRecovery
+            )
         )
+    }
+
+    /// The service's code, when the service refused.
+    pub fn service_code(&self) -> Option<&ErrorCode> {
+        match self {
+            Self::Service { code, .. } => Some(code),
+            _ => None,
+        }
     }
 }
 
@@ -375,7 +388,7 @@ mod tests {
         assert_eq!(store.code(), "key_missing");
         let service = ClientError::Service {
             status: 401,
-            code: "session_expired".into(),
+            code: ErrorCode::SessionExpired,
             message: "the session has expired; sign in again".into(),
             retry_after: None,
         };
@@ -388,7 +401,7 @@ mod tests {
         assert_eq!(service.retry_after(), None);
         let limited = ClientError::Service {
             status: 429,
-            code: "rate_limited".into(),
+            code: ErrorCode::RateLimited,
             message: "too many attempts; retry in 4 seconds".into(),
             retry_after: Some(4),
         };

@@ -33,13 +33,15 @@ use enigm_core::recovery::{
     RECOVERY_ID_LEN, RecoveryKey, RecoveryPhrase, recovery_authorization_message,
     recovery_proof_message,
 };
+use enigm_proto::{
+    RecoveryFinish, RecoveryFinishReply, RecoveryLedger, RecoveryLedgerReply, RecoveryStart,
+    RecoveryStartReply,
+};
 use enigm_store::PinnedHead;
 use rand_core::{OsRng, RngCore};
-use serde::Deserialize;
-use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::engine::{HeadJson, b64, unb64};
+use crate::engine::{b64, unb64, wire_head};
 use crate::{ClientError, DeviceList, Engine};
 
 /// Checks what the user typed as a recovery phrase, offline: 24 words, each in the BIP39 list
@@ -78,25 +80,6 @@ struct Disclosed {
     registration_response: Vec<u8>,
     entries: Vec<LedgerEntry>,
     state: LedgerState,
-}
-
-#[derive(Deserialize)]
-struct StartReply {
-    recovery_id: String,
-    registration_response: String,
-}
-
-#[derive(Deserialize)]
-struct LedgerReply {
-    account_id: String,
-    entries: Vec<String>,
-    head: HeadJson,
-}
-
-#[derive(Deserialize)]
-struct FinishReply {
-    account_id: String,
-    head: HeadJson,
 }
 
 impl Engine {
@@ -198,28 +181,28 @@ impl Engine {
     ) -> Result<Disclosed, ClientError> {
         let start = ClientRegistration::start(&mut OsRng, password)
             .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
-        let reply: StartReply = self
+        let reply: RecoveryStartReply = self
             .api()
             .post(
                 "/v1/recovery/start",
-                &json!({
-                    "username": username,
-                    "registration_request": b64(&start.message.serialize()),
-                }),
+                &RecoveryStart {
+                    username: username.to_owned(),
+                    registration_request: b64(&start.message.serialize()),
+                },
             )
             .await?;
         let id: [u8; RECOVERY_ID_LEN] = unb64(&reply.recovery_id)?
             .try_into()
             .map_err(|_| ClientError::MalformedResponse("recovery id"))?;
         let proof = key.sign(&recovery_proof_message(&id));
-        let ledger: LedgerReply = self
+        let ledger: RecoveryLedgerReply = self
             .api()
             .post(
                 "/v1/recovery/ledger",
-                &json!({
-                    "recovery_id": b64(&id),
-                    "recovery_signature": b64(&proof.to_bytes()),
-                }),
+                &RecoveryLedger {
+                    recovery_id: b64(&id),
+                    recovery_signature: b64(&proof.to_bytes()),
+                },
             )
             .await?;
         let entries = ledger
@@ -233,7 +216,7 @@ impl Engine {
                 "the disclosed device list does not belong to this recovery phrase",
             ));
         }
-        if state.head() != ledger.head.to_head()? {
+        if state.head() != wire_head(&ledger.head)? {
             return Err(ClientError::LedgerInconsistent(
                 "the service's head is not where its entries lead (entries withheld)",
             ));
@@ -307,20 +290,20 @@ impl RecoveryCandidate {
         let upload = finished.message.serialize();
         let message =
             recovery_authorization_message(&account_id, &disclosed.id, &upload, &entry.hash());
-        let reply: FinishReply = engine
+        let reply: RecoveryFinishReply = engine
             .api()
             .post(
                 "/v1/recovery/finish",
-                &json!({
-                    "recovery_id": b64(&disclosed.id),
-                    "registration_upload": b64(&upload),
-                    "entry": b64(&entry.encode()),
-                    "recovery_signature": b64(&self.key.sign(&message).to_bytes()),
-                    "device_signature": b64(&device.sign(&message).to_bytes()),
-                }),
+                &RecoveryFinish {
+                    recovery_id: b64(&disclosed.id),
+                    registration_upload: b64(&upload),
+                    entry: b64(&entry.encode()),
+                    recovery_signature: b64(&self.key.sign(&message).to_bytes()),
+                    device_signature: b64(&device.sign(&message).to_bytes()),
+                },
             )
             .await?;
-        let head = reply.head.to_head()?;
+        let head = wire_head(&reply.head)?;
         if head.seq != entry.seq
             || head.hash != entry.hash()
             || reply.account_id != hex::encode(account_id)

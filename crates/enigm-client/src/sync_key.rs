@@ -21,10 +21,12 @@ use enigm_core::ledger::{EntryHash, Head, LedgerEntry, LedgerState};
 use enigm_core::lifecycle::DeviceState;
 use enigm_core::sync_copy::{SignedSyncKey, check_peer_head};
 use enigm_core::sync_key::{SealedItem, SyncKey};
+use enigm_proto::{
+    ErrorCode, MissingCopies, RotateSyncKey, RotatedSyncKey, SealedCopy, SharedItems, SharedWrite,
+    SharedWritten, SyncKeyCopyReply,
+};
 use rand_core::OsRng;
 use reqwest::Method;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::engine::{b64, unb64};
 use crate::view::DeviceList;
@@ -61,30 +63,6 @@ fn withheld(seen: &Head, entries: &[LedgerEntry]) -> ClientError {
         seen: seen.seq,
         served: entries.last().map_or(0, |entry| entry.seq),
     }
-}
-
-#[derive(Deserialize)]
-struct MineReply {
-    epoch: u64,
-    sealed: String,
-}
-
-#[derive(Deserialize)]
-struct MissingReply {
-    epoch: u64,
-    devices: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct SharedList {
-    items: Vec<SharedItemJson>,
-}
-
-#[derive(Deserialize)]
-struct SharedItemJson {
-    name: String,
-    epoch: u64,
-    ciphertext: String,
 }
 
 /// The item name of a device's label.
@@ -148,10 +126,12 @@ impl Engine {
     /// the copy's signer saw a ledger head the service does not show this device (even for an
     /// epoch already held); the service's refusals.
     pub async fn refresh_sync_key(&self) -> Result<u64, ClientError> {
-        let reply: Result<MineReply, ClientError> =
+        let reply: Result<SyncKeyCopyReply, ClientError> =
             self.signed(Method::GET, "/v1/sync-keys/mine", None).await;
         let reply = match reply {
-            Err(error) if error.code() == "no_sync_key" => return self.sync_epoch().await,
+            Err(error) if error.service_code() == Some(&ErrorCode::NoSyncKey) => {
+                return self.sync_epoch().await;
+            }
             other => other?,
         };
         let copy = SignedSyncKey::from_bytes(&unb64(&reply.sealed)?)
@@ -304,7 +284,7 @@ impl Engine {
             let state = self.sync_state().await?;
             let held = self.refresh_sync_key().await?;
             let key = SyncKey::generate(&mut OsRng, held.max(newest_elsewhere).saturating_add(1));
-            let copies: Vec<serde_json::Value> = state
+            let copies: Vec<SealedCopy> = state
                 .devices()
                 .filter(|(_, record)| record.state == DeviceState::Active)
                 .map(|(id, record)| {
@@ -316,13 +296,18 @@ impl Engine {
                         &secrets,
                         state.head(),
                     );
-                    json!({ "device_id": id.to_hex(), "sealed": b64(sealed.as_bytes()) })
+                    SealedCopy {
+                        device_id: id.to_hex(),
+                        sealed: b64(sealed.as_bytes()),
+                    }
                 })
                 .collect();
-            let body = json!({ "epoch": key.epoch(), "copies": copies });
-            let posted: Result<serde_json::Value, ClientError> = self
-                .signed(Method::POST, "/v1/sync-keys", Some(&body))
-                .await;
+            let body = RotateSyncKey {
+                epoch: key.epoch(),
+                copies,
+            };
+            let posted: Result<RotatedSyncKey, ClientError> =
+                self.signed_json(Method::POST, "/v1/sync-keys", &body).await;
             match posted {
                 Ok(_) => break self.adopt_rotation(key, &state).await,
                 Err(ClientError::SyncEpochConflict { current })
@@ -333,8 +318,8 @@ impl Engine {
                 Err(error)
                     if attempt < MAX_ROTATION_ATTEMPTS
                         && matches!(
-                            error.code(),
-                            "ledger_conflict" | "sync_key_copies_mismatch"
+                            error.service_code(),
+                            Some(ErrorCode::LedgerConflict | ErrorCode::SyncKeyCopiesMismatch)
                         ) => {}
                 Err(error) => break Err(error),
             }
@@ -386,7 +371,7 @@ impl Engine {
         if held == 0 {
             return Ok(());
         }
-        let reply: MissingReply = self
+        let reply: MissingCopies = self
             .signed(Method::GET, "/v1/sync-keys/missing", None)
             .await?;
         if reply.epoch != held {
@@ -437,9 +422,12 @@ impl Engine {
         let sealed = key
             .encrypt(&mut OsRng, &account_id, &name, label.as_bytes())
             .map_err(ClientError::Protocol)?;
-        let body = json!({ "epoch": key.epoch(), "ciphertext": b64(sealed.as_bytes()) });
-        let _: serde_json::Value = self
-            .signed(Method::PUT, &format!("/v1/shared/{name}"), Some(&body))
+        let body = SharedWrite {
+            epoch: key.epoch(),
+            ciphertext: b64(sealed.as_bytes()),
+        };
+        let _: SharedWritten = self
+            .signed_json(Method::PUT, &format!("/v1/shared/{name}"), &body)
             .await?;
         Ok(())
     }
@@ -472,7 +460,8 @@ impl Engine {
             match self.put_label(&key, &device, &label).await {
                 Ok(()) => break,
                 Err(error)
-                    if attempt < MAX_ROTATION_ATTEMPTS && error.code() == "stale_sync_epoch" => {}
+                    if attempt < MAX_ROTATION_ATTEMPTS
+                        && error.service_code() == Some(&ErrorCode::StaleSyncEpoch) => {}
                 Err(error) => return Err(error),
             }
         }
@@ -493,7 +482,7 @@ impl Engine {
         state: &LedgerState,
     ) -> Result<Vec<(DeviceId, String)>, ClientError> {
         let (account_id, _) = self.identity().await?;
-        let list: SharedList = self.signed(Method::GET, "/v1/shared", None).await?;
+        let list: SharedItems = self.signed(Method::GET, "/v1/shared", None).await?;
         let mut labels = Vec::new();
         for item in list.items {
             let Some(device) = item

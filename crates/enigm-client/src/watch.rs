@@ -17,12 +17,14 @@
 
 use std::time::Duration;
 
+use enigm_core::lifecycle::DeviceState;
 use enigm_core::request::sign_request;
 use enigm_core::session::{Restriction, Revocation, SessionEnd, SessionEvent, SessionState};
+use enigm_proto::{EndReason, ErrorCode, PushEvent, Stage};
 use futures_util::StreamExt;
 use rand_core::OsRng;
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -70,8 +72,8 @@ pub enum WatchUpdate {
     EnrollmentUpdated {
         /// The request id.
         id: String,
-        /// Its new state on the relay.
-        state: String,
+        /// Its new stage on the relay.
+        state: Stage,
     },
     /// Someone started a recovery of the account with the recovery phrase.
     RecoveryStarted,
@@ -82,34 +84,6 @@ pub enum WatchUpdate {
     },
     /// The push connection is up.
     Online,
-}
-
-/// The service's push events, as far as the engine needs them.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum PushEvent {
-    LedgerAppended,
-    DeviceStateChanged {
-        device_id: String,
-        state: String,
-    },
-    SyncKeyRotated,
-    SharedUpdated,
-    SessionEnded {
-        reason: String,
-        #[serde(default)]
-        entry: Option<String>,
-    },
-    RecoveryStarted,
-    EnrollmentRequested {
-        id: String,
-    },
-    EnrollmentUpdated {
-        id: String,
-        state: String,
-    },
-    #[serde(other)]
-    Other,
 }
 
 impl Engine {
@@ -203,7 +177,7 @@ impl Engine {
                 }
                 Ok(()) => {}
                 // The account was recovered while this device was not listening.
-                Err(error) if error.code() == "session_before_recovery" => {
+                Err(error) if error.service_code() == Some(&ErrorCode::SessionBeforeRecovery) => {
                     state = self.transition(state, SessionEvent::Ended(SessionEnd::Recovery))?;
                     self.with_store_blocking(enigm_store::Store::clear_session)
                         .await?;
@@ -364,14 +338,15 @@ impl Engine {
                     device_id,
                     state: changed_to,
                 } if recovering => {
-                    revoked_by_recovery |= device_id == this_device && changed_to == "revoked";
+                    revoked_by_recovery |=
+                        device_id == this_device && changed_to == DeviceState::Revoked;
                 }
-                PushEvent::LedgerAppended if recovering => {}
+                PushEvent::LedgerAppended { .. } if recovering => {}
                 // A sync fetches this device's newest sync key too, and labels come with the list.
-                PushEvent::LedgerAppended
+                PushEvent::LedgerAppended { .. }
                 | PushEvent::DeviceStateChanged { .. }
-                | PushEvent::SyncKeyRotated
-                | PushEvent::SharedUpdated => {
+                | PushEvent::SyncKeyRotated { .. }
+                | PushEvent::SharedUpdated { .. } => {
                     if matches!(state, SessionState::Active { .. }) {
                         self.sync_and_show(observer).await?;
                     }
@@ -382,20 +357,20 @@ impl Engine {
                 PushEvent::EnrollmentUpdated { id, state } => {
                     observer(&WatchUpdate::EnrollmentUpdated { id, state });
                 }
-                PushEvent::RecoveryStarted => {
+                PushEvent::RecoveryStarted {} => {
                     recovering = true;
                     observer(&WatchUpdate::RecoveryStarted);
                 }
                 PushEvent::SessionEnded { reason, entry } => {
-                    let event = match reason.as_str() {
-                        "revoked" => {
+                    let event = match reason {
+                        EndReason::Revoked => {
                             *state = self.end_as_removed(state.clone(), entry).await?;
                             observer(&WatchUpdate::State {
                                 state: state.clone(),
                             });
                             return Ok(());
                         }
-                        "recovery" if revoked_by_recovery => {
+                        EndReason::Recovery if revoked_by_recovery => {
                             match self.removal_by_recovery().await? {
                                 Some(revocation) => {
                                     *state = self.transition(
@@ -410,9 +385,11 @@ impl Engine {
                                 None => SessionEvent::Ended(SessionEnd::Recovery),
                             }
                         }
-                        "suspended" => SessionEvent::Restricted(Restriction::Suspended),
-                        "recovery" => SessionEvent::Ended(SessionEnd::Recovery),
-                        _ => SessionEvent::Ended(SessionEnd::Expired),
+                        EndReason::Suspended => SessionEvent::Restricted(Restriction::Suspended),
+                        EndReason::Recovery => SessionEvent::Ended(SessionEnd::Recovery),
+                        EndReason::SignedOut | EndReason::Expired => {
+                            SessionEvent::Ended(SessionEnd::Expired)
+                        }
                     };
                     if !matches!(event, SessionEvent::Ended(SessionEnd::DeviceRemoved(_))) {
                         self.with_store_blocking(enigm_store::Store::clear_session)
@@ -424,7 +401,9 @@ impl Engine {
                     });
                     return Ok(());
                 }
-                PushEvent::Other => {}
+                // Remote wipe (DESIGN §10) needs the user's opt-in, which this client does not
+                // offer yet: a wipe request is ignored.
+                PushEvent::Wipe {} => {}
             }
         }
         Ok(())

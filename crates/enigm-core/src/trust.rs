@@ -168,6 +168,16 @@ pub enum SessionKind {
     EnrollmentRestricted,
 }
 
+impl SessionKind {
+    /// The wire name, also what the client's store keeps.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Full => "full",
+            SessionKind::EnrollmentRestricted => "enrollment_restricted",
+        }
+    }
+}
+
 /// The facts about the request's session that trust depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Session {

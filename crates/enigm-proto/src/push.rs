@@ -49,9 +49,10 @@ impl EndReason {
     }
 }
 
-/// One push event: a JSON object with a `type` tag.
+/// One push event: a JSON object with a `type` tag. Fields a newer service adds are ignored;
+/// an event type this build does not know fails to decode, and clients skip it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum PushEvent {
     /// An entry was appended to the account's ledger.
     LedgerAppended {
@@ -79,9 +80,7 @@ pub enum PushEvent {
         entry: Option<String>,
     },
     /// The account was recovered with its recovery key (sent to every session, before the
-    /// events of the `Recover` entry and the `session_ended` that follows: DESIGN §8). (Braced,
-    /// like `Wipe`: serde refuses unknown fields only in struct variants, and the wire format is
-    /// the same `{"type":"recovery_started"}`.)
+    /// events of the `Recover` entry and the `session_ended` that follows: DESIGN §8).
     RecoveryStarted {},
     /// A new device asks to be enrolled (DESIGN §7); sent to the account's trusted sessions.
     EnrollmentRequested {

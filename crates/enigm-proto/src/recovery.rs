@@ -17,7 +17,7 @@ pub struct RecoveryStart {
 /// The service's answer to [`RecoveryStart`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryStartReply {
-    /// The recovery in progress (hex); the recovery key signs over it.
+    /// The recovery in progress (base64url); the recovery key signs over it.
     pub recovery_id: String,
     /// OPAQUE's registration response (base64url).
     pub registration_response: String,

@@ -32,7 +32,7 @@ pub struct LoginStart {
 /// The service's answer to [`LoginStart`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginStartReply {
-    /// Ties the finish to this start (opaque to the client).
+    /// Ties the finish to this start (base64url).
     pub login_id: String,
     /// OPAQUE's credential response (base64url).
     pub credential_response: String,
@@ -55,7 +55,7 @@ pub struct LoginFinish {
 /// A newly issued session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionIssued {
-    /// The session id (hex), which signs every later request.
+    /// The session id (base64url), which every later request names.
     pub session_id: String,
     /// Full, or restricted to enrollment.
     pub kind: SessionKind,
