@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 
 /// The key audit exports are signed with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditKey {
     /// The Ed25519 public key (hex).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub key: String,
     /// Always `ed25519`.
     pub algorithm: String,
@@ -15,6 +17,7 @@ pub struct AuditKey {
 
 /// A page of the account's audit records.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecords {
     /// The account's pseudonym (records never name the account itself).
     pub account: String,
@@ -24,11 +27,14 @@ pub struct AuditRecords {
 
 /// One record with its place in the chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecordView {
     /// Its sequence number in the account's chain.
     pub seq: u64,
     /// Its hash (hex).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub hash: String,
     /// The record (enigm-core's `AuditRecord`; `null` if it no longer decodes).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub record: Option<enigm_core::audit::AuditRecord>,
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The days the account's devices were last seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeenDevices {
     /// One per device seen.
     pub devices: Vec<SeenDevice>,
@@ -11,8 +12,10 @@ pub struct SeenDevices {
 
 /// One device's last day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeenDevice {
     /// The device id (hex).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub device_id: String,
     /// Days since the Unix epoch (UTC).
     pub seen_day: u64,

@@ -7,6 +7,7 @@ use crate::ledger::Head;
 
 /// Where a request stands on the relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// The new device asked; waiting for an existing device.
@@ -48,6 +49,7 @@ impl Stage {
 
 /// A side of an enrollment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
     /// The device asking to join, on its enrollment-restricted session.
@@ -59,6 +61,7 @@ pub enum Party {
 /// Why a side withdrew: both sides show it, because different codes may mean that someone is
 /// in between.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// It gave up or was interrupted (requests stored before reasons existed read as this).
@@ -70,36 +73,46 @@ pub enum CancelReason {
 
 /// `POST /v1/enrollments`: the new device's request, committing to its ephemeral key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateEnrollment {
     /// The SAS commitment (base64url, 32 bytes).
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub commitment: String,
     /// The new device's Ed25519 key (base64url).
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub signing_key: String,
     /// The new device's X25519 key (base64url).
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub agreement_key: String,
     /// Its platform class, shown on the approving device.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9._ -]+$"))]
     pub platform: String,
     /// The device it replaces (hex), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub replaces: Option<String>,
 }
 
 /// `POST …/accept` and `…/reveal`: a side's ephemeral X25519 key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Ephemeral {
     /// The key (base64url).
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub ephemeral: String,
 }
 
 /// `POST …/reject`, which carries nothing: `{}` or an empty body.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
 /// `POST …/cancel`: `{}`, or the reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Cancel {
     /// Why.
@@ -110,9 +123,11 @@ pub struct Cancel {
 /// `POST …/approver-mac`: the approver's key-confirmation MAC over its key and the head it
 /// vouches for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApproverMac {
     /// The MAC (base64url).
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub mac: String,
     /// The head the approver vouches for.
     pub head: Head,
@@ -120,24 +135,30 @@ pub struct ApproverMac {
 
 /// `POST …/device-mac`: the new device's MAC and its signature over the `AddDevice` entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewDeviceMac {
     /// The MAC (base64url).
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub mac: String,
     /// The signature (base64url).
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$"))]
     pub signature: String,
 }
 
 /// `POST …/complete`: the account sync key sealed to the new device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Complete {
     /// The sealed key (base64url).
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$"))]
     pub sealed_key: String,
 }
 
 /// `GET /v1/enrollments`: the account's open requests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentList {
     /// The requests, as the existing device sees them.
     pub requests: Vec<EnrollmentView>,
@@ -145,8 +166,10 @@ pub struct EnrollmentList {
 
 /// A request as one side sees it: everything posted so far (`null` until posted).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentView {
     /// The request id (hex).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub id: String,
     /// Where it stands.
     pub state: Stage,
@@ -157,6 +180,7 @@ pub struct EnrollmentView {
     /// The new device's platform class.
     pub platform: String,
     /// The new device's id (hex).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub device_id: String,
     /// The new device's fingerprint, as the service computes it (the approver recomputes it).
     pub fingerprint: String,
@@ -186,8 +210,10 @@ pub struct EnrollmentView {
 
 /// The approving device as the relay shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApproverView {
     /// Its id (hex).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub device_id: String,
     /// Its Ed25519 key (base64url).
     pub signing_key: String,

@@ -4,17 +4,21 @@ use serde::{Deserialize, Serialize};
 
 /// A ledger head: the last entry's sequence number and hash (lower-case hex).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Head {
     /// Its sequence number; 0 is the genesis.
     pub seq: u64,
     /// Its hash, 64 hex digits.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub hash: String,
 }
 
 /// A page of the ledger: entries from `since`, the head, and whether more follow.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerPage {
     /// Encoded entries (base64url), in order.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub entries: Vec<String>,
     /// The head the page reads up to (for a removal read, the removing entry).
     pub head: Head,
@@ -24,14 +28,17 @@ pub struct LedgerPage {
 
 /// `POST /v1/ledger`: entries that extend the current head.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Append {
     /// Encoded entries (base64url), in order.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 16, value_type = Vec<String>))]
     pub entries: Vec<String>,
 }
 
 /// The head after an append.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppendReply {
     /// The new head.
     pub head: Head,

@@ -20,6 +20,8 @@ mod error;
 mod ledger;
 mod push;
 mod recovery;
+#[cfg(feature = "openapi")]
+mod schema;
 mod session;
 mod sync_key;
 

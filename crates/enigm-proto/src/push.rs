@@ -8,6 +8,7 @@ use crate::enrollment::Stage;
 
 /// Why a session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The device was revoked, replaced or retired in the ledger.
@@ -52,6 +53,7 @@ impl EndReason {
 /// One push event: a JSON object with a `type` tag. Fields a newer service adds are ignored;
 /// an event type this build does not know fails to decode, and clients skip it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PushEvent {
     /// An entry was appended to the account's ledger.
@@ -68,6 +70,7 @@ pub enum PushEvent {
         /// The device id (hex).
         device_id: String,
         /// The new state.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DeviceState))]
         state: DeviceState,
     },
     /// This connection's session ended; the socket closes right after.
