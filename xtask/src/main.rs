@@ -24,6 +24,7 @@ commands:
   test     set up, then fmt, clippy, UI checks and every test (real keychain, real WebView)
   bundle   the release .deb and .rpm, with their sizes
   bench    benchmarks (criterion, the service, the release app) as one table
+  openapi  rewrite docs/openapi.json from the service's endpoint tables and enigm-proto
   setup    install missing system and npm packages only";
 
 fn main() -> Result<()> {
@@ -35,6 +36,17 @@ fn main() -> Result<()> {
         "test" => test(&root),
         "bench" => bench::run(&root),
         "setup" => setup::all(&root),
+        "openapi" => run(cmd("cargo", &root)
+            .env("UPDATE_OPENAPI", "1")
+            .args([
+                "test",
+                "--package",
+                "enigm-server",
+                "--lib",
+                "--locked",
+                "--",
+            ])
+            .arg("api::openapi::tests::the_committed_document_is_the_generated_one")),
         "" | "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -103,6 +103,7 @@ impl From<ServerError> for CliError {
             | ServerError::Limit(_)
             | ServerError::RateLimited { .. }
             | ServerError::NotFound
+            | ServerError::MethodNotAllowed
             | ServerError::Timeout
             | ServerError::Internal(_) => "server",
         };

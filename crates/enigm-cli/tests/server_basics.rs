@@ -19,6 +19,16 @@ fn serves_health_and_stops_on_sigterm() {
 }
 
 #[test]
+fn serves_the_document_it_was_built_with() {
+    let server = ServerProcess::start();
+    let served = Http::new(server.addr).get("/v1/openapi.json");
+    assert_eq!(served.status, 200);
+    let committed: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/openapi.json")).unwrap();
+    assert_eq!(served.json(), committed);
+}
+
+#[test]
 fn errors_have_one_shape() {
     let server = ServerProcess::start();
     let http = Http::new(server.addr);
@@ -28,9 +38,11 @@ fn errors_have_one_shape() {
     assert_eq!(missing.error_code(), "not_found");
     assert!(missing.json()["error"]["message"].is_string());
 
+    // A path that exists, with a method it does not take: 405, so a client can tell a typo in
+    // the path from a wrong method.
     let wrong_method = http.request("DELETE", "/v1/health", &[], b"");
-    assert_eq!(wrong_method.status, 404, "{:?}", wrong_method.json());
-    assert_eq!(wrong_method.error_code(), "not_found");
+    assert_eq!(wrong_method.status, 405, "{:?}", wrong_method.json());
+    assert_eq!(wrong_method.error_code(), "method_not_allowed");
 
     let huge = vec![b'x'; 1024 * 1024];
     let too_large = http.request("POST", "/v1/health", &[], &huge);

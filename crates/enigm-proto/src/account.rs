@@ -13,7 +13,10 @@ pub struct RegisterStart {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub username: String,
     /// OPAQUE's registration request.
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub registration_request: String,
 }
 
@@ -22,7 +25,10 @@ pub struct RegisterStart {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterStartReply {
     /// Ties the finish to this start (opaque to the client).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{75}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{75}$")
+    )]
     pub registration_id: String,
     /// OPAQUE's registration response.
     #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
@@ -35,16 +41,25 @@ pub struct RegisterStartReply {
 #[serde(deny_unknown_fields)]
 pub struct RegisterFinish {
     /// From [`RegisterStartReply`].
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{75}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{75}$")
+    )]
     pub registration_id: String,
     /// The same username as the start.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub username: String,
     /// OPAQUE's registration upload.
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{256}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{256}$")
+    )]
     pub registration_upload: String,
     /// The genesis entry (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,2731}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,2731}$")
+    )]
     pub genesis: String,
 }
 

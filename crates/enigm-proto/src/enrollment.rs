@@ -77,16 +77,28 @@ pub enum CancelReason {
 #[serde(deny_unknown_fields)]
 pub struct CreateEnrollment {
     /// The SAS commitment (base64url, 32 bytes).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub commitment: String,
     /// The new device's Ed25519 key (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub signing_key: String,
     /// The new device's X25519 key (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub agreement_key: String,
     /// Its platform class, shown on the approving device.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9._ -]+$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9._ -]+$")
+    )]
     pub platform: String,
     /// The device it replaces (hex), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,7 +112,10 @@ pub struct CreateEnrollment {
 #[serde(deny_unknown_fields)]
 pub struct Ephemeral {
     /// The key (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub ephemeral: String,
 }
 
@@ -127,7 +142,10 @@ pub struct Cancel {
 #[serde(deny_unknown_fields)]
 pub struct ApproverMac {
     /// The MAC (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub mac: String,
     /// The head the approver vouches for.
     pub head: Head,
@@ -139,10 +157,16 @@ pub struct ApproverMac {
 #[serde(deny_unknown_fields)]
 pub struct NewDeviceMac {
     /// The MAC (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub mac: String,
     /// The signature (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+    )]
     pub signature: String,
 }
 
@@ -152,7 +176,10 @@ pub struct NewDeviceMac {
 #[serde(deny_unknown_fields)]
 pub struct Complete {
     /// The sealed key (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$")
+    )]
     pub sealed_key: String,
 }
 

@@ -91,8 +91,10 @@ error_codes! {
     LedgerConflict => "ledger_conflict",
     /// Too many attempts: wait `retry_after` seconds.
     RateLimited => "rate_limited",
-    /// No such resource, or the method is not served on it.
+    /// No such resource.
     NotFound => "not_found",
+    /// The path exists, but not with this method.
+    MethodNotAllowed => "method_not_allowed",
     /// The request took too long.
     Timeout => "timeout",
     /// The service cannot serve now (its database is unreachable).

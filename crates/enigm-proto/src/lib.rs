@@ -21,7 +21,7 @@ mod ledger;
 mod push;
 mod recovery;
 #[cfg(feature = "openapi")]
-mod schema;
+pub mod schema;
 mod session;
 mod sync_key;
 

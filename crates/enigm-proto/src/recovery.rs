@@ -13,7 +13,10 @@ pub struct RecoveryStart {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub username: String,
     /// OPAQUE's registration request (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub registration_request: String,
 }
 
@@ -22,7 +25,10 @@ pub struct RecoveryStart {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryStartReply {
     /// The recovery in progress (base64url); the recovery key signs over it.
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+    )]
     pub recovery_id: String,
     /// OPAQUE's registration response (base64url).
     #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
@@ -37,10 +43,16 @@ pub struct RecoveryStartReply {
 #[serde(deny_unknown_fields)]
 pub struct RecoveryLedger {
     /// From [`RecoveryStartReply`].
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+    )]
     pub recovery_id: String,
     /// The recovery key's signature over the disclosure message (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+    )]
     pub recovery_signature: String,
 }
 
@@ -63,19 +75,34 @@ pub struct RecoveryLedgerReply {
 #[serde(deny_unknown_fields)]
 pub struct RecoveryFinish {
     /// From [`RecoveryStartReply`].
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+    )]
     pub recovery_id: String,
     /// OPAQUE's registration upload (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{256}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{256}$")
+    )]
     pub registration_upload: String,
     /// The `Recover` entry (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,2731}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,2731}$")
+    )]
     pub entry: String,
     /// The recovery key's signature over the finish message (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+    )]
     pub recovery_signature: String,
     /// The new device's signature over the same message (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+    )]
     pub device_signature: String,
 }
 

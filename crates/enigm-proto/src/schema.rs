@@ -37,3 +37,39 @@ pub enum DeviceState {
     /// Archived.
     Retired,
 }
+
+/// `POST /v1/enrollments/{id}/mac`: the approver's MAC with the head it vouches for, or the
+/// new device's MAC with its signature (the service tells them apart by who posts).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum EnrollmentMac {
+    /// From the approving device.
+    Approver(crate::ApproverMac),
+    /// From the new device.
+    NewDevice(crate::NewDeviceMac),
+}
+
+/// `GET /v1/audit/export`: enigm-core's signed `AuditExport`, whose encoding is part of what
+/// it signs.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuditExport {
+    /// The account's audit records, from record 0.
+    records: Vec<Object>,
+    /// Where the chain ended when exported (`null`: it had no record).
+    head: Option<Object>,
+    /// When the export was made (unix seconds).
+    exported_at: u64,
+    /// The service's Ed25519 audit key (hex).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    service_key: String,
+    /// Its signature over the export (hex).
+    #[schema(pattern = "^[0-9a-f]{128}$")]
+    signature: String,
+}
+
+/// Any JSON object (audit records and heads, whose fields enigm-core defines).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Object {}

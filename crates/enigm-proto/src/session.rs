@@ -19,18 +19,27 @@ pub struct LoginStart {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub username: String,
     /// OPAQUE's credential request (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{128}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{128}$")
+    )]
     pub credential_request: String,
     /// The device's Ed25519 key (base64url).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub device_key: Option<String>,
     /// When the device signed (unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_timestamp: Option<u64>,
     /// The device's signature over `login_start_message(device_timestamp, credential_request)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+    )]
     pub device_signature: Option<String>,
 }
 
@@ -39,7 +48,10 @@ pub struct LoginStart {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginStartReply {
     /// Ties the finish to this start (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+    )]
     pub login_id: String,
     /// OPAQUE's credential response (base64url).
     #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
@@ -52,16 +64,28 @@ pub struct LoginStartReply {
 #[serde(deny_unknown_fields)]
 pub struct LoginFinish {
     /// From [`LoginStartReply`].
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+    )]
     pub login_id: String,
     /// OPAQUE's credential finalization (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+    )]
     pub credential_finalization: String,
     /// The device's Ed25519 key (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
     pub device_key: String,
     /// Its signature over the session binding message (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+    )]
     pub device_signature: String,
 }
 

@@ -24,7 +24,10 @@ pub struct SealedCopy {
     #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub device_id: String,
     /// The signed, sealed copy (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$")
+    )]
     pub sealed: String,
 }
 
@@ -66,7 +69,10 @@ pub struct SharedWrite {
     /// The epoch it is sealed under.
     pub epoch: u64,
     /// The sealed item (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$")
+    )]
     pub ciphertext: String,
 }
 

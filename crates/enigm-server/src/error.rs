@@ -272,6 +272,10 @@ pub enum ServerError {
     /// No such resource (or route).
     #[error("not found")]
     NotFound,
+
+    /// The path exists, but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// The request took longer than the service allows.
     #[error("request timed out")]
     Timeout,
@@ -322,6 +326,7 @@ impl ServerError {
             ServerError::Limit(refusal) => refusal.status(),
             ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::NotFound => StatusCode::NOT_FOUND,
+            ServerError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ServerError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ServerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServerError::Config(_)
@@ -361,6 +366,7 @@ impl ServerError {
             ServerError::Limit(refusal) => refusal.code(),
             ServerError::RateLimited { .. } => ErrorCode::RateLimited,
             ServerError::NotFound => ErrorCode::NotFound,
+            ServerError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ServerError::Timeout => ErrorCode::Timeout,
             ServerError::Unavailable(_) => ErrorCode::ServiceUnavailable,
             ServerError::Config(_)
@@ -420,6 +426,7 @@ impl ServerError {
                 format!("too many attempts; retry in {retry_after} seconds")
             }
             ServerError::NotFound => "not found".into(),
+            ServerError::MethodNotAllowed => "this path does not take this method".into(),
             ServerError::Timeout => "the request took too long".into(),
             ServerError::Unavailable(_) => format!(
                 "the service is temporarily unavailable; retry in {RETRY_UNAVAILABLE_SECS} seconds"
@@ -459,6 +466,7 @@ impl ServerError {
             | ServerError::RecoveryRefused
             | ServerError::LedgerConflict { .. }
             | ServerError::NotFound
+            | ServerError::MethodNotAllowed
             | ServerError::Timeout
             | ServerError::Config(_)
             | ServerError::DataDir(_)
@@ -524,6 +532,7 @@ impl ServerError {
             | ServerError::UsernameTaken
             | ServerError::Unauthenticated(_)
             | ServerError::NotFound
+            | ServerError::MethodNotAllowed
             | ServerError::Timeout
             | ServerError::Config(_)
             | ServerError::DataDir(_)

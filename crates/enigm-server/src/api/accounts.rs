@@ -39,7 +39,7 @@ use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 
-use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
+use super::{Doc, Endpoint, Reply, Verb, body, decode_b64, encode_b64, parse_json, throttle};
 use crate::client_source::ClientSource;
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -51,11 +51,35 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Post,
         path: "/v1/accounts/register/start",
         handler: |filter| on(filter, register_start),
+        doc: Doc {
+            id: "registerStart",
+            summary: "First OPAQUE registration message, evaluated under a one-off OPRF key (the lookup key salted with a fresh random salt), never an existing account's key, so a start for a taken username is no password oracle. Throttled per source address.",
+            signed: false,
+            query: &[],
+            request: Some(body::<RegisterStart>()),
+            reply: Reply::Json {
+                statuses: &[(200, "The server's registration response.")],
+                body: Some(body::<RegisterStartReply>()),
+            },
+            errors: &[400, 408, 413, 429, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/accounts/register/finish",
         handler: |filter| on(filter, register_finish),
+        doc: Doc {
+            id: "registerFinish",
+            summary: "Stores the OPAQUE record (with the start's salt) and the verified genesis ledger entry in one transaction. Needs the registration id of a start of the same username that has not expired (401 `registration_expired`). Throttled per source address.",
+            signed: false,
+            query: &[],
+            request: Some(body::<RegisterFinish>()),
+            reply: Reply::Json {
+                statuses: &[(201, "The account exists.")],
+                body: Some(body::<RegisterFinishReply>()),
+            },
+            errors: &[400, 401, 408, 409, 413, 429, 500, 503],
+        },
     },
 ];
 

@@ -15,7 +15,7 @@ use enigm_core::identity::SigningPublicKey;
 use enigm_core::trust::Operation;
 use enigm_proto::{AuditKey, AuditRecordView, AuditRecords};
 
-use super::{Endpoint, Verb};
+use super::{Doc, Endpoint, Query, Reply, Verb, body};
 use crate::auth::Authenticated;
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -29,16 +29,55 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Get,
         path: "/v1/audit",
         handler: |filter| on(filter, own_records),
+        doc: Doc {
+            id: "ownAuditRecords",
+            summary: "The caller's account's hash-chained audit records (pseudonyms only), 500 per page.",
+            signed: true,
+            query: &[Query {
+                name: "since",
+                description: "Return records with `seq >= since` (default 0). The only query parameter accepted, given at most once.",
+            }],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "The records.")],
+                body: Some(body::<AuditRecords>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Get,
         path: "/v1/audit/export",
         handler: |filter| on(filter, export),
+        doc: Doc {
+            id: "exportOwnAudit",
+            summary: "The caller's account's whole audit chain, signed by the service's audit key.",
+            signed: true,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "The signed export.")],
+                body: Some(body::<enigm_proto::schema::AuditExport>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Get,
         path: "/v1/audit/key",
         handler: |filter| on(filter, service_key),
+        doc: Doc {
+            id: "auditKey",
+            summary: "The public key audit exports are signed with (no authentication): pin it.",
+            signed: false,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "The key.")],
+                body: Some(body::<AuditKey>()),
+            },
+            errors: &[500],
+        },
     },
 ];
 

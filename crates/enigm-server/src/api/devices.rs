@@ -11,7 +11,7 @@ use axum::routing::on;
 use enigm_core::trust::Operation;
 use enigm_proto::{SeenDevice, SeenDevices};
 
-use super::{Endpoint, Verb};
+use super::{Doc, Endpoint, Reply, Verb, body};
 use crate::auth::Authenticated;
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -21,6 +21,21 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
     verb: Verb::Get,
     path: "/v1/devices/seen",
     handler: |filter| on(filter, seen),
+    doc: Doc {
+        id: "listDeviceLastSeen",
+        summary: "The last day each of the account's devices made a request (coarse on purpose: to the day, UTC).",
+        signed: true,
+        query: &[],
+        request: None,
+        reply: Reply::Json {
+            statuses: &[(
+                200,
+                "The devices seen, by device id. A device never seen since this was recorded is absent.",
+            )],
+            body: Some(body::<SeenDevices>()),
+        },
+        errors: &[400, 401, 403, 408, 413, 500, 503],
+    },
 }];
 
 async fn seen(

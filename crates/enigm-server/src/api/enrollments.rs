@@ -77,7 +77,7 @@ use enigm_proto::{
 };
 use rand_core::{OsRng, RngCore};
 
-use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
+use super::{Doc, Endpoint, Reply, Verb, body, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
 use crate::enrollment::{
     Actor, ApproverMac, Bytes, CancelReason, EnrollmentRefusal, MAX_SEALED_KEY_LEN, NewDeviceMac,
@@ -98,46 +98,175 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Get,
         path: "/v1/enrollments",
         handler: |filter| on(filter, list),
+        doc: Doc {
+            id: "listEnrollments",
+            summary: "The account's open, unexpired requests (an active device).",
+            signed: true,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "Open requests, oldest first.")],
+                body: Some(body::<EnrollmentList>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/enrollments",
         handler: |filter| on(filter, create),
+        doc: Doc {
+            id: "createEnrollment",
+            summary: "A new device (enrollment-restricted session) asks to join.",
+            signed: true,
+            query: &[],
+            request: Some(body::<CreateEnrollment>()),
+            reply: Reply::Json {
+                statuses: &[
+                    (200, "This device's identical open request, again."),
+                    (201, "Created."),
+                ],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 408, 409, 413, 429, 500],
+        },
     },
     Endpoint {
         verb: Verb::Get,
         path: "/v1/enrollments/{id}",
         handler: |filter| on(filter, show),
+        doc: Doc {
+            id: "getEnrollment",
+            summary: "One request, as the new device or an active device of the account sees it.",
+            signed: true,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "The request.")],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 413, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/enrollments/{id}/accept",
         handler: |filter| on(filter, accept),
+        doc: Doc {
+            id: "acceptEnrollment",
+            summary: "An active device approves and sends its ephemeral key.",
+            signed: true,
+            query: &[],
+            request: Some(body::<Ephemeral>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The request after the step (the same for a repeated message).",
+                )],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/enrollments/{id}/reject",
         handler: |filter| on(filter, reject),
+        doc: Doc {
+            id: "rejectEnrollment",
+            summary: "An active device declines.",
+            signed: true,
+            query: &[],
+            request: Some(body::<Empty>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The request after the step (the same for a repeated message).",
+                )],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/enrollments/{id}/reveal",
         handler: |filter| on(filter, reveal),
+        doc: Doc {
+            id: "revealEnrollment",
+            summary: "The new device reveals its ephemeral key.",
+            signed: true,
+            query: &[],
+            request: Some(body::<Ephemeral>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The request after the step (the same for a repeated message).",
+                )],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/enrollments/{id}/mac",
         handler: |filter| on(filter, mac),
+        doc: Doc {
+            id: "postEnrollmentMac",
+            summary: "A SAS MAC: the approver's `{mac, head}`, or the new device's `{mac, signature}`.",
+            signed: true,
+            query: &[],
+            request: Some(body::<enigm_proto::schema::EnrollmentMac>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The request after the step (the same for a repeated message).",
+                )],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/enrollments/{id}/complete",
         handler: |filter| on(filter, complete),
+        doc: Doc {
+            id: "completeEnrollment",
+            summary: "The approver hands over the sealed account sync key, once AddDevice is in the ledger; once the account has a sync key it must be sealed at the current epoch (409 `stale_sync_epoch`) and becomes the new device's copy.",
+            signed: true,
+            query: &[],
+            request: Some(body::<Complete>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The request after the step (the same for a repeated message).",
+                )],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/enrollments/{id}/cancel",
         handler: |filter| on(filter, cancel),
+        doc: Doc {
+            id: "cancelEnrollment",
+            summary: "Either side withdraws.",
+            signed: true,
+            query: &[],
+            request: Some(body::<Cancel>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The request after the step (the same for a repeated message).",
+                )],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
+        },
     },
 ];
 

@@ -30,7 +30,7 @@ use enigm_core::trust::Operation;
 use enigm_proto::{Append, AppendReply, Head, LedgerPage};
 
 use super::sessions::natural_operation;
-use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json};
+use super::{Doc, Endpoint, Query, Reply, Verb, body, decode_b64, encode_b64, parse_json};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
 use crate::error::{LimitRefusal, ServerError};
@@ -49,16 +49,58 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Get,
         path: "/v1/ledger",
         handler: |filter| on(filter, read),
+        doc: Doc {
+            id: "readLedger",
+            summary: "The account's ledger entries from `since`, 500 per page.",
+            signed: true,
+            query: &[Query {
+                name: "since",
+                description: "Return records with `seq >= since` (default 0). The only query parameter accepted, given at most once.",
+            }],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "A page of entries.")],
+                body: Some(body::<LedgerPage>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/ledger",
         handler: |filter| on(filter, append),
+        doc: Doc {
+            id: "appendLedger",
+            summary: "Appends 1 to 16 entries that extend the current head (compare-and-swap, one transaction with its effects).",
+            signed: true,
+            query: &[],
+            request: Some(body::<Append>()),
+            reply: Reply::Json {
+                statuses: &[(201, "Appended; the new head.")],
+                body: Some(body::<AppendReply>()),
+            },
+            errors: &[400, 401, 403, 408, 409, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Get,
         path: "/v1/ledger/removal",
         handler: |filter| on(filter, read_removal),
+        doc: Doc {
+            id: "readLedgerToRemoval",
+            summary: "A removed device's read of the ledger from `since`, up to the entry that removed it, 500 per page.",
+            signed: true,
+            query: &[Query {
+                name: "since",
+                description: "Return records with `seq >= since` (default 0). The only query parameter accepted, given at most once.",
+            }],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "A page of entries.")],
+                body: Some(body::<LedgerPage>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 413, 500, 503],
+        },
     },
 ];
 

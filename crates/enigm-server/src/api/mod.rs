@@ -13,8 +13,9 @@ mod enrollments;
 mod health;
 mod json;
 mod ledger;
-#[cfg(test)]
 mod openapi;
+#[cfg(test)]
+mod openapi_checks;
 mod push;
 mod recovery;
 mod sessions;
@@ -35,23 +36,25 @@ use crate::state::AppState;
 
 pub(crate) use json::{decode_b64, encode_b64, parse_json};
 
-/// Every resource of the service. A new resource adds its table here, and its endpoints to
-/// `docs/openapi.json` (a test compares the two).
-const RESOURCES: &[&[Endpoint]] = &[
-    health::ENDPOINTS,
-    accounts::ENDPOINTS,
-    sessions::ENDPOINTS,
-    ledger::ENDPOINTS,
-    push::ENDPOINTS,
-    audit::ENDPOINTS,
-    enrollments::ENDPOINTS,
-    recovery::ENDPOINTS,
-    sync_keys::ENDPOINTS,
-    devices::ENDPOINTS,
+/// Every resource of the service with its OpenAPI tag. A new resource adds its table here; the
+/// document is generated from the tables.
+const RESOURCES: &[(&str, &[Endpoint])] = &[
+    ("health", health::ENDPOINTS),
+    ("health", openapi::ENDPOINTS),
+    ("accounts", accounts::ENDPOINTS),
+    ("sessions", sessions::ENDPOINTS),
+    ("ledger", ledger::ENDPOINTS),
+    ("push", push::ENDPOINTS),
+    ("audit", audit::ENDPOINTS),
+    ("enrollments", enrollments::ENDPOINTS),
+    ("recovery", recovery::ENDPOINTS),
+    ("sync", sync_keys::ENDPOINTS),
+    ("devices", devices::ENDPOINTS),
 ];
 
-/// One endpoint: a method on a path (axum and OpenAPI share the `{param}` syntax) and the
-/// handler, given the method filter so the method is named once, in [`Endpoint::verb`].
+/// One endpoint: a method on a path (axum and OpenAPI share the `{param}` syntax), the
+/// handler, given the method filter so the method is named once, in [`Endpoint::verb`], and
+/// what the document says of it.
 pub(crate) struct Endpoint {
     /// The method.
     pub(crate) verb: Verb,
@@ -59,6 +62,78 @@ pub(crate) struct Endpoint {
     pub(crate) path: &'static str,
     /// Builds the handler's method router for [`Endpoint::verb`]'s filter.
     pub(crate) handler: fn(MethodFilter) -> MethodRouter<AppState>,
+    /// Its entry in the OpenAPI document.
+    pub(crate) doc: Doc,
+}
+
+/// An operation as the OpenAPI document describes it; the schemas come from the body types.
+pub(crate) struct Doc {
+    /// The `operationId`.
+    pub(crate) id: &'static str,
+    /// One or two sentences.
+    pub(crate) summary: &'static str,
+    /// Whether the request must be signed by a session's device key.
+    pub(crate) signed: bool,
+    /// The query parameters (all optional integers).
+    pub(crate) query: &'static [Query],
+    /// The request body, if any.
+    pub(crate) request: Option<Body>,
+    /// The success reply.
+    pub(crate) reply: Reply,
+    /// The error statuses it may answer, each a response component.
+    pub(crate) errors: &'static [u16],
+}
+
+/// An optional integer query parameter.
+pub(crate) struct Query {
+    /// Its name.
+    pub(crate) name: &'static str,
+    /// What it selects.
+    pub(crate) description: &'static str,
+}
+
+/// A JSON body: an enigm-proto type's schema name and the schemas it needs.
+pub(crate) struct Body {
+    /// The component name.
+    pub(crate) name: fn() -> std::borrow::Cow<'static, str>,
+    /// Adds the type's schema and those it refers to.
+    pub(crate) schemas: fn(
+        &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ),
+}
+
+/// The body of type `T`.
+pub(crate) const fn body<T: utoipa::ToSchema>() -> Body {
+    Body {
+        name: T::name,
+        schemas: add_schema::<T>,
+    }
+}
+
+fn add_schema<T: utoipa::ToSchema>(
+    schemas: &mut Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )>,
+) {
+    T::schemas(schemas);
+    schemas.push((T::name().into_owned(), T::schema()));
+}
+
+/// A success reply.
+pub(crate) enum Reply {
+    /// JSON with these statuses and descriptions (no body: `204` and the like).
+    Json {
+        /// Status and description of each success.
+        statuses: &'static [(u16, &'static str)],
+        /// The body, if any.
+        body: Option<Body>,
+    },
+    /// A WebSocket upgrade whose frames are push events.
+    Upgrade,
 }
 
 /// The methods the API uses.
@@ -90,7 +165,7 @@ impl Verb {
 pub(crate) fn api_router(state: AppState) -> Router {
     let max_body = state.config().max_body_bytes;
     let mut router = Router::new();
-    for endpoint in RESOURCES.iter().copied().flatten() {
+    for endpoint in RESOURCES.iter().flat_map(|(_, endpoints)| endpoints.iter()) {
         // Endpoints sharing a path merge into one method router.
         router = router.route(endpoint.path, (endpoint.handler)(endpoint.verb.filter()));
     }
@@ -148,7 +223,8 @@ async fn normalize_errors(request: Request, next: Next) -> Response {
     let error = match response.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ServerError::PayloadTooLarge,
         StatusCode::REQUEST_TIMEOUT => ServerError::Timeout,
-        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ServerError::NotFound,
+        StatusCode::NOT_FOUND => ServerError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ServerError::MethodNotAllowed,
         StatusCode::BAD_REQUEST
         | StatusCode::UNSUPPORTED_MEDIA_TYPE
         | StatusCode::UNPROCESSABLE_ENTITY => {

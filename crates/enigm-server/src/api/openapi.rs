@@ -1,37 +1,314 @@
-//! Keeps `docs/openapi.json` in step with the service: every endpoint in [`super::RESOURCES`]
-//! is documented and every documented operation is served, every error code the service can
-//! send is in the document's `ErrorCode` enum and nothing else is, and every `$ref` resolves.
-//!
-//! A failure names the route and the place to fix, e.g. "POST /v1/enroll is served
-//! (crates/enigm-server/src/api/enroll.rs) but not documented: add `paths./v1/enroll.post` to
-//! docs/openapi.json".
+//! The OpenAPI 3.1 document, generated: the paths from the endpoint tables ([`super::Doc`] on
+//! every [`super::Endpoint`]), the bodies' schemas from enigm-proto's types. Served at
+//! `GET /v1/openapi.json` and committed as `docs/openapi.json`, which a test keeps equal to
+//! what this module builds (`UPDATE_OPENAPI=1 cargo test -p enigm-server openapi` rewrites it;
+//! `cargo xtask openapi` runs that).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use enigm_core::trust::{Decision, Reason};
-use serde_json::Value;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::on;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
-use super::{RESOURCES, Verb};
-use crate::enrollment::EnrollmentRefusal;
-use crate::error::{AuthFailure, LimitRefusal, ServerError, SyncKeyRefusal};
+use super::{Body, Doc, Endpoint, Query, RESOURCES, Reply, Verb};
 
-/// The document, read at compile time so that editing it rebuilds the tests.
-const DOCUMENT: &str = include_str!("../../../../docs/openapi.json");
+/// The document endpoint.
+pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
+    verb: Verb::Get,
+    path: "/v1/openapi.json",
+    handler: |filter| on(filter, serve),
+    doc: Doc {
+        id: "openApi",
+        summary: "This document.",
+        signed: false,
+        query: &[],
+        request: None,
+        reply: Reply::Json {
+            statuses: &[(200, "The OpenAPI 3.1 document of this service.")],
+            body: None,
+        },
+        errors: &[],
+    },
+}];
 
-/// Where the document lives, for messages.
-const DOCUMENT_PATH: &str = "docs/openapi.json";
+/// The document as served, built once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    serde_json::to_string_pretty(&document()).unwrap_or_else(|_| "{}".to_owned()) + "\n"
+});
 
-/// The operation keys of an OpenAPI path item.
-const HTTP_METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
-fn document() -> Value {
-    serde_json::from_str(DOCUMENT)
-        .unwrap_or_else(|error| panic!("{DOCUMENT_PATH} is not JSON: {error}"))
+async fn serve() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document_text(),
+    )
 }
 
-fn method_key(verb: Verb) -> &'static str {
+/// The generated document, as committed in `docs/openapi.json`.
+fn document_text() -> &'static str {
+    DOCUMENT.as_str()
+}
+
+/// The error responses an operation may list, by status: a component each.
+const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
+    (
+        400,
+        "Malformed",
+        "`malformed_request`, `invalid_username` or `invalid_ledger_entry`: the request is not \
+         what the endpoint accepts; nothing changed.",
+    ),
+    (
+        401,
+        "Unauthenticated",
+        "`invalid_credentials`, `login_expired`, `registration_expired`, `recovery_expired` or \
+         an authorization failure (`missing_authorization`, `malformed_authorization`, \
+         `unknown_session`, `session_expired`, `session_before_recovery`, `bad_signature`, \
+         `stale_timestamp`, `replayed`).",
+    ),
+    (
+        403,
+        "Refused",
+        "`trust_denied` or `step_up_required` (with `reasons`); `device_removed` or \
+         `device_replaced` (with `entry`, the ledger entry that removed the device); \
+         `recovery_refused`; `enrollment_wrong_party` or `enrollment_self_replacement`.",
+    ),
+    (
+        404,
+        "NotFound",
+        "`not_found`: no such resource (or, for a removal read, this device was not removed).",
+    ),
+    (
+        408,
+        "Timeout",
+        "`timeout`: the request took longer than the service allows.",
+    ),
+    (
+        409,
+        "Conflict",
+        "`username_taken`; `ledger_conflict` (with the current `head`) or `ledger_full` (with \
+         `max`); an enrollment step refused by the relay (`enrollment_out_of_order`, \
+         `enrollment_conflict`, `enrollment_closed` with `state`, `enrollment_limit_reached` \
+         with `max`, `enrollment_already_open` with `id`, `enrollment_not_in_ledger`); a sync \
+         key conflict (`sync_epoch_conflict` or `stale_sync_epoch` with `epoch`, \
+         `sync_key_copies_mismatch`, `no_sync_key`). Nothing changed.",
+    ),
+    (
+        413,
+        "PayloadTooLarge",
+        "`payload_too_large`: the body exceeds the service's limit (64 KiB by default).",
+    ),
+    (
+        429,
+        "RateLimited",
+        "`rate_limited` or `too_many_sync_key_rotations`, with `retry_after` seconds (also the \
+         `Retry-After` header); `too_many_push_sockets` with `max`.",
+    ),
+    (
+        500,
+        "Internal",
+        "`internal`: a failure on the service's side; the message says nothing more.",
+    ),
+    (
+        503,
+        "Unavailable",
+        "`service_unavailable`: the database cannot be reached or did not answer in time; retry \
+         after `retry_after` seconds (also the `Retry-After` header). The cause is never sent.",
+    ),
+];
+
+/// The description of the API as a whole.
+const DESCRIPTION: &str = "The HTTP API of `enigm server` (DESIGN.md §3-§6, §13-§14). Bytes \
+     travel as unpadded base64url, hashes and ids as lower-case hex. Every error is \
+     `{\"error\":{\"code\",\"message\",...}}` with a stable `code` (see `ErrorCode`); messages \
+     never echo input. Protected endpoints take a signed request (`EnigmSignature`). Generated \
+     from the service's endpoint tables and enigm-proto's types \
+     (crates/enigm-server/src/api/openapi.rs); a method a path does not serve is answered 405.";
+
+/// How a signed request is signed.
+const SIGNATURE: &str = "`Authorization: Enigm session=<b64url>, ts=<u64>, nonce=<b64url>, \
+     sig=<b64url>`: the device key's Ed25519 signature over `\"enigm/request/v1\" || \
+     u64_be(len(method)) || method || u64_be(len(path)) || path-with-query || SHA-256(body) || \
+     u64_be(ts) || nonce || session` (enigm_core::request). The timestamp must be within 60 s \
+     of the service's clock and each nonce is accepted once per session.";
+
+/// Builds the document.
+fn document() -> Value {
+    let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
+    let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+    for (tag, endpoints) in RESOURCES {
+        for endpoint in *endpoints {
+            let operation = operation(tag, endpoint, &mut schemas);
+            paths
+                .entry(endpoint.path)
+                .or_default()
+                .insert(method(endpoint.verb).to_owned(), operation);
+        }
+    }
+    for (name, schema) in [
+        named::<enigm_proto::ErrorEnvelope>(&mut schemas),
+        named::<enigm_proto::PushEvent>(&mut schemas),
+    ] {
+        schemas.push((name, schema));
+    }
+    let mut components = Map::new();
+    for (name, schema) in schemas {
+        components.insert(name, to_value(&schema));
+    }
+    let responses: Map<String, Value> = ERROR_RESPONSES
+        .iter()
+        .map(|(_, name, description)| ((*name).to_owned(), error_response(description)))
+        .collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Enigm service API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": DESCRIPTION,
+            "license": { "name": "AGPL-3.0-only", "identifier": "AGPL-3.0-only" },
+        },
+        "servers": [{
+            "url": "http://127.0.0.1:8080",
+            "description": "`enigm server` default listen address",
+        }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "EnigmSignature": { "type": "http", "scheme": "Enigm", "description": SIGNATURE },
+            },
+            "responses": responses,
+            "schemas": components,
+        },
+    })
+}
+
+/// One operation.
+fn operation(tag: &str, endpoint: &Endpoint, schemas: &mut Vec<(String, RefOr<Schema>)>) -> Value {
+    let doc = &endpoint.doc;
+    let mut operation = json!({
+        "tags": [tag],
+        "operationId": doc.id,
+        "summary": doc.summary,
+    });
+    if doc.signed {
+        operation["security"] = json!([{ "EnigmSignature": [] }]);
+    }
+    let mut parameters: Vec<Value> = path_parameters(endpoint.path);
+    parameters.extend(doc.query.iter().map(query_parameter));
+    let mut responses = Map::new();
+    match &doc.reply {
+        Reply::Json { statuses, body } => {
+            let content = body.as_ref().map(|body| content(body, schemas));
+            for (status, description) in *statuses {
+                let mut response = json!({ "description": description });
+                if let Some(content) = &content {
+                    response["content"] = content.clone();
+                }
+                responses.insert(status.to_string(), response);
+            }
+        }
+        Reply::Upgrade => {
+            parameters.extend([
+                header_parameter("Upgrade", json!({ "const": "websocket" })),
+                header_parameter("Sec-WebSocket-Key", json!({ "type": "string" })),
+                header_parameter("Sec-WebSocket-Version", json!({ "const": "13" })),
+            ]);
+            responses.insert(
+                "101".to_owned(),
+                json!({
+                    "description": "Switched to WebSocket; frames are `PushEvent`s.",
+                    "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/PushEvent" },
+                    } },
+                }),
+            );
+        }
+    }
+    for status in doc.errors {
+        let name = ERROR_RESPONSES
+            .iter()
+            .find(|(code, _, _)| code == status)
+            .map_or("Internal", |(_, name, _)| name);
+        responses.insert(
+            status.to_string(),
+            json!({ "$ref": format!("#/components/responses/{name}") }),
+        );
+    }
+    if !parameters.is_empty() {
+        operation["parameters"] = Value::Array(parameters);
+    }
+    if let Some(body) = &doc.request {
+        operation["requestBody"] = json!({ "required": true, "content": content(body, schemas) });
+    }
+    operation["responses"] = Value::Object(responses);
+    operation
+}
+
+/// `application/json` content of `body`'s schema, collecting the schemas it refers to.
+fn content(body: &Body, schemas: &mut Vec<(String, RefOr<Schema>)>) -> Value {
+    let name = (body.name)();
+    (body.schemas)(schemas);
+    json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } })
+}
+
+/// `T`'s name and schema, after the schemas `T` refers to.
+fn named<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> (String, RefOr<Schema>) {
+    T::schemas(schemas);
+    (T::name().into_owned(), T::schema())
+}
+
+/// The path's `{id}` and `{name}` parameters.
+fn path_parameters(path: &str) -> Vec<Value> {
+    let mut parameters = Vec::new();
+    if path.contains("{id}") {
+        parameters.push(json!({
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The request id (32 hex digits).",
+            "schema": { "type": "string", "pattern": "^[0-9a-f]{32}$" },
+        }));
+    }
+    if path.contains("{name}") {
+        parameters.push(json!({
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "The item's name: `label.` and the id of a device the account's \
+                            ledger knows.",
+            "schema": { "type": "string", "pattern": "^label\\.[0-9a-f]{32}$" },
+        }));
+    }
+    parameters
+}
+
+fn query_parameter(query: &Query) -> Value {
+    json!({
+        "name": query.name,
+        "in": "query",
+        "required": false,
+        "description": query.description,
+        "schema": { "type": "integer", "format": "int64", "minimum": 0 },
+    })
+}
+
+fn header_parameter(name: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "header", "required": true, "schema": schema })
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": {
+            "schema": { "$ref": "#/components/schemas/ErrorEnvelope" },
+        } },
+    })
+}
+
+fn method(verb: Verb) -> &'static str {
     match verb {
         Verb::Get => "get",
         Verb::Post => "post",
@@ -40,347 +317,26 @@ fn method_key(verb: Verb) -> &'static str {
     }
 }
 
-/// The API's source files: (path relative to the repository root, text).
-fn api_sources() -> Vec<(String, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
-    let mut sources: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
-        .map(|path| {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&path).unwrap();
-            (format!("crates/enigm-server/src/api/{name}"), text)
-        })
-        .collect();
-    sources.sort();
-    sources
+fn to_value(schema: &RefOr<Schema>) -> Value {
+    serde_json::to_value(schema).unwrap_or(Value::Null)
 }
 
-/// The file whose endpoint table names `path`.
-fn defined_in(sources: &[(String, String)], path: &str) -> String {
-    let literal = format!("path: \"{path}\"");
-    sources
-        .iter()
-        .filter(|(_, text)| text.contains(&literal))
-        .map(|(file, _)| file.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Every (method, path) the service serves, with the file that defines it.
-fn served() -> BTreeMap<(String, String), String> {
-    let sources = api_sources();
-    let mut served = BTreeMap::new();
-    for endpoint in RESOURCES.iter().copied().flatten() {
-        let key = (
-            method_key(endpoint.verb).to_owned(),
-            endpoint.path.to_owned(),
-        );
-        let previous = served.insert(key, defined_in(&sources, endpoint.path));
+    /// The committed copy is what the service serves; a change to a type or a table that is
+    /// not committed with its document fails here.
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, document_text()).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
-            previous.is_none(),
-            "{} {} is listed twice in the endpoint tables",
-            method_key(endpoint.verb).to_uppercase(),
-            endpoint.path
+            committed == document_text(),
+            "docs/openapi.json is stale: run `cargo xtask openapi`"
         );
     }
-    served
-}
-
-/// Every (method, path) the document describes.
-fn documented(document: &Value) -> BTreeSet<(String, String)> {
-    let paths = document["paths"]
-        .as_object()
-        .unwrap_or_else(|| panic!("{DOCUMENT_PATH} has no `paths` object"));
-    let mut documented = BTreeSet::new();
-    for (path, item) in paths {
-        let item = item
-            .as_object()
-            .unwrap_or_else(|| panic!("{DOCUMENT_PATH}: `paths.{path}` is not an object"));
-        for method in item
-            .keys()
-            .filter(|key| HTTP_METHODS.contains(&key.as_str()))
-        {
-            documented.insert((method.clone(), path.clone()));
-        }
-    }
-    documented
-}
-
-#[test]
-fn every_served_route_is_documented_and_every_documented_route_is_served() {
-    let document = document();
-    let served = served();
-    let documented = documented(&document);
-    let mut problems = Vec::new();
-    for ((method, path), file) in &served {
-        if !documented.contains(&(method.clone(), path.clone())) {
-            problems.push(format!(
-                "{} {path} is served ({file}) but not documented: add `paths.{path}.{method}` \
-                 to {DOCUMENT_PATH}",
-                method.to_uppercase()
-            ));
-        }
-    }
-    for (method, path) in &documented {
-        if !served.contains_key(&(method.clone(), path.clone())) {
-            problems.push(format!(
-                "{DOCUMENT_PATH} documents {} {path} (`paths.{path}.{method}`) but no endpoint \
-                 serves it: add it to the ENDPOINTS table of its resource in \
-                 crates/enigm-server/src/api/ (and the table to RESOURCES in api/mod.rs), or \
-                 remove it from the document",
-                method.to_uppercase()
-            ));
-        }
-    }
-    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
-}
-
-#[test]
-fn routes_are_only_registered_through_the_endpoint_tables() {
-    // A router built by hand (`.route`, `.merge`, `.nest`) would serve endpoints the tables,
-    // and so the document's test, do not see.
-    let mut problems = Vec::new();
-    for (file, text) in api_sources() {
-        if file.ends_with("/openapi.rs") {
-            continue;
-        }
-        for (number, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or_default();
-            let by_hand = [
-                ".route(",
-                ".route_service(",
-                ".merge(",
-                ".nest(",
-                ".nest_service(",
-            ]
-            .iter()
-            .any(|call| code.contains(call));
-            let the_table_loop =
-                file.ends_with("/mod.rs") && code.contains(".route(endpoint.path,");
-            if by_hand && !the_table_loop {
-                problems.push(format!(
-                    "{file}:{}: `{}` registers a route by hand: list it as an `Endpoint` in \
-                     the file's ENDPOINTS table (added to RESOURCES in api/mod.rs) and document \
-                     it in {DOCUMENT_PATH}",
-                    number + 1,
-                    line.trim()
-                ));
-            }
-        }
-    }
-    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
-}
-
-/// One of each error the service can send. The match below has no wildcard, so a new variant
-/// does not compile until it is added here (and its code to the document).
-fn every_error() -> Vec<ServerError> {
-    let core = || enigm_core::Error::InvalidSessionId;
-    let errors = vec![
-        ServerError::Malformed(String::new()),
-        ServerError::PayloadTooLarge,
-        ServerError::InvalidUsername(core()),
-        ServerError::InvalidLedger(core()),
-        ServerError::InvalidCredentials,
-        ServerError::LoginExpired,
-        ServerError::RecoveryExpired,
-        ServerError::RegistrationExpired,
-        ServerError::RecoveryRefused,
-        ServerError::UsernameTaken,
-        ServerError::Refused(Decision::from_reasons(vec![Reason::DeviceRevoked])),
-        ServerError::Refused(Decision::from_reasons(vec![Reason::StepUpRequired])),
-        ServerError::DeviceRemoved {
-            replaced: false,
-            entry: String::new(),
-        },
-        ServerError::DeviceRemoved {
-            replaced: true,
-            entry: String::new(),
-        },
-        ServerError::LedgerConflict {
-            seq: 0,
-            hash: String::new(),
-        },
-        ServerError::RateLimited { retry_after: 1 },
-        ServerError::NotFound,
-        ServerError::Timeout,
-        ServerError::Config(String::new()),
-        ServerError::DataDir(String::new()),
-        ServerError::Storage(String::new()),
-        ServerError::Unavailable(String::new()),
-        ServerError::Internal(String::new()),
-        ServerError::Enrollment(EnrollmentRefusal::OutOfOrder),
-        ServerError::Enrollment(EnrollmentRefusal::Conflict),
-        ServerError::Enrollment(EnrollmentRefusal::Closed(enigm_proto::Stage::Expired)),
-        ServerError::Enrollment(EnrollmentRefusal::WrongParty),
-        ServerError::Enrollment(EnrollmentRefusal::LimitReached { max: 5 }),
-        ServerError::Enrollment(EnrollmentRefusal::AlreadyOpen { id: String::new() }),
-        ServerError::Enrollment(EnrollmentRefusal::NotInLedger),
-        ServerError::Enrollment(EnrollmentRefusal::SelfReplacement),
-        ServerError::SyncKey(SyncKeyRefusal::EpochConflict { current: 1 }),
-        ServerError::SyncKey(SyncKeyRefusal::CopiesMismatch),
-        ServerError::SyncKey(SyncKeyRefusal::StaleEpoch { current: 1 }),
-        ServerError::SyncKey(SyncKeyRefusal::NoSyncKey),
-        ServerError::Limit(LimitRefusal::PushSockets { max: 4 }),
-        ServerError::Limit(LimitRefusal::SyncKeyRotations { retry_after: 1 }),
-        ServerError::Limit(LimitRefusal::LedgerFull { max: 1 }),
-    ];
-    let failures = [
-        AuthFailure::Missing,
-        AuthFailure::Malformed,
-        AuthFailure::UnknownSession,
-        AuthFailure::SessionExpired,
-        AuthFailure::SessionBeforeRecovery,
-        AuthFailure::BadSignature,
-        AuthFailure::StaleTimestamp,
-        AuthFailure::Replayed,
-    ];
-    for failure in failures {
-        match failure {
-            AuthFailure::Missing
-            | AuthFailure::Malformed
-            | AuthFailure::UnknownSession
-            | AuthFailure::SessionExpired
-            | AuthFailure::SessionBeforeRecovery
-            | AuthFailure::BadSignature
-            | AuthFailure::StaleTimestamp
-            | AuthFailure::Replayed => {}
-        }
-    }
-    for error in &errors {
-        match error {
-            ServerError::Malformed(_)
-            | ServerError::PayloadTooLarge
-            | ServerError::InvalidUsername(_)
-            | ServerError::InvalidLedger(_)
-            | ServerError::InvalidCredentials
-            | ServerError::LoginExpired
-            | ServerError::RecoveryExpired
-            | ServerError::RegistrationExpired
-            | ServerError::RecoveryRefused
-            | ServerError::UsernameTaken
-            | ServerError::Unauthenticated(_)
-            | ServerError::Refused(_)
-            | ServerError::DeviceRemoved { .. }
-            | ServerError::LedgerConflict { .. }
-            | ServerError::RateLimited { .. }
-            | ServerError::NotFound
-            | ServerError::Timeout
-            | ServerError::Config(_)
-            | ServerError::DataDir(_)
-            | ServerError::Storage(_)
-            | ServerError::Unavailable(_)
-            | ServerError::Enrollment(_)
-            | ServerError::SyncKey(_)
-            | ServerError::Limit(_)
-            | ServerError::Internal(_) => {}
-        }
-    }
-    errors
-        .into_iter()
-        .chain(failures.into_iter().map(ServerError::Unauthenticated))
-        .collect()
-}
-
-#[test]
-fn every_error_code_is_in_the_documents_enum() {
-    let document = document();
-    let listed: BTreeSet<String> = document["components"]["schemas"]["ErrorCode"]["enum"]
-        .as_array()
-        .unwrap_or_else(|| {
-            panic!("{DOCUMENT_PATH} has no `components.schemas.ErrorCode.enum` array")
-        })
-        .iter()
-        .map(|code| code.as_str().unwrap().to_owned())
-        .collect();
-    let sent: BTreeSet<String> = every_error()
-        .iter()
-        .map(|error| error.code().as_str().to_owned())
-        .collect();
-    let known: BTreeSet<String> = enigm_proto::ErrorCode::ALL
-        .iter()
-        .map(|code| code.as_str().to_owned())
-        .collect();
-    assert_eq!(
-        sent, known,
-        "enigm_proto::ErrorCode must list exactly the codes the service sends"
-    );
-    let mut problems = Vec::new();
-    for code in sent.difference(&listed) {
-        problems.push(format!(
-            "the service sends error code `{code}`: add it to \
-             `components.schemas.ErrorCode.enum` in {DOCUMENT_PATH}"
-        ));
-    }
-    for code in listed.difference(&sent) {
-        problems.push(format!(
-            "{DOCUMENT_PATH} lists error code `{code}` in `components.schemas.ErrorCode.enum` \
-             but no ServerError produces it (crates/enigm-server/src/error.rs)"
-        ));
-    }
-    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
-}
-
-/// Every `$ref` in `value`, with where it is.
-fn references(value: &Value, at: &str, found: &mut Vec<(String, String)>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                if key == "$ref"
-                    && let Some(target) = child.as_str()
-                {
-                    found.push((at.to_owned(), target.to_owned()));
-                }
-                references(child, &format!("{at}/{key}"), found);
-            }
-        }
-        Value::Array(items) => {
-            for (index, child) in items.iter().enumerate() {
-                references(child, &format!("{at}/{index}"), found);
-            }
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
-    }
-}
-
-#[test]
-fn the_document_is_openapi_3_1_and_self_consistent() {
-    let document = document();
-    assert!(
-        document["openapi"]
-            .as_str()
-            .is_some_and(|version| version.starts_with("3.1.")),
-        "{DOCUMENT_PATH} must declare `openapi: 3.1.x`"
-    );
-    let mut problems = Vec::new();
-    let mut found = Vec::new();
-    references(&document, "", &mut found);
-    for (at, target) in found {
-        let resolved = target
-            .strip_prefix('#')
-            .and_then(|pointer| document.pointer(pointer));
-        if resolved.is_none() {
-            problems.push(format!(
-                "{DOCUMENT_PATH}: `$ref` {target} at {at} does not resolve"
-            ));
-        }
-    }
-    let mut operation_ids = BTreeSet::new();
-    for (method, path) in documented(&document) {
-        let operation = &document["paths"][&path][&method];
-        let where_ = format!("`paths.{path}.{method}`");
-        match operation["operationId"].as_str() {
-            Some(id) if operation_ids.insert(id.to_owned()) => {}
-            Some(id) => problems.push(format!("{where_}: operationId `{id}` is used twice")),
-            None => problems.push(format!("{where_} has no operationId")),
-        }
-        if operation["responses"]
-            .as_object()
-            .is_none_or(|r| r.is_empty())
-        {
-            problems.push(format!("{where_} has no responses"));
-        }
-    }
-    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }

@@ -28,7 +28,7 @@ use enigm_core::trust::SessionKind;
 use tokio::time::{Instant, MissedTickBehavior, timeout};
 
 use super::sessions::natural_operation;
-use super::{Endpoint, Verb, encode_b64};
+use super::{Doc, Endpoint, Reply, Verb, encode_b64};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
 use crate::error::{LimitRefusal, ServerError};
@@ -71,6 +71,15 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
     verb: Verb::Get,
     path: "/v1/push",
     handler: |filter| on(filter, connect),
+    doc: Doc {
+        id: "push",
+        summary: "WebSocket upgrade (a signed request like any other). The service sends `PushEvent`s as JSON text frames and pings every 30 s; the client sends control frames only. A session that ends gets `session_ended`, then a close frame with code 4001 and the reason as text (4002: ping unanswered, 4008: too slow, 1003: the client sent data).",
+        signed: true,
+        query: &[],
+        request: None,
+        reply: Reply::Upgrade,
+        errors: &[400, 401, 403, 408, 413, 429, 500, 503],
+    },
 }];
 
 /// Checks the signed upgrade request, then hands the socket to [`serve`].

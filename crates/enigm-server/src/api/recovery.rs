@@ -67,7 +67,7 @@ use rand_core::{OsRng, RngCore};
 use super::accounts::{
     credential_identifier, lookup_key, registration_request, registration_upload,
 };
-use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
+use super::{Doc, Endpoint, Reply, Verb, body, decode_b64, encode_b64, parse_json, throttle};
 use crate::audit::{entry_code, reason_code};
 use crate::client_source::ClientSource;
 use crate::error::{AuthFailure, ServerError};
@@ -85,16 +85,58 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Post,
         path: "/v1/recovery/start",
         handler: |filter| on(filter, start),
+        doc: Doc {
+            id: "recoveryStart",
+            summary: "Starts an account recovery (DESIGN §8): the first OPAQUE re-registration message, evaluated under this recovery's own OPRF key (the lookup key salted with the recovery id), never the current password's. Unknown usernames get a reply of the same shape; nothing about the account changes. Throttled per source address, then per account on a recovery budget apart from the login budget.",
+            signed: false,
+            query: &[],
+            request: Some(body::<RecoveryStart>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The recovery id (the challenge the recovery key signs) and the server's registration response.",
+                )],
+                body: Some(body::<RecoveryStartReply>()),
+            },
+            errors: &[400, 408, 413, 429, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/recovery/ledger",
         handler: |filter| on(filter, disclose_ledger),
+        doc: Doc {
+            id: "recoveryLedger",
+            summary: "Discloses the account's ledger to the holder of its recovery key, who signs enigm_core::recovery::recovery_proof_message(recovery_id). A refusal ends the recovery.",
+            signed: false,
+            query: &[],
+            request: Some(body::<RecoveryLedger>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The account id and its whole ledger, for the device to verify.",
+                )],
+                body: Some(body::<RecoveryLedgerReply>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/recovery/finish",
         handler: |filter| on(filter, finish),
+        doc: Doc {
+            id: "recoveryFinish",
+            summary: "Completes the recovery in one transaction: the Recover entry is appended on the current head, the OPAQUE record replaced, the recovery epoch moved (every earlier session ends; sockets close with reason recovery). Both signatures cover enigm_core::recovery::recovery_authorization_message. The recovery id is spent whatever the outcome.",
+            signed: false,
+            query: &[],
+            request: Some(body::<RecoveryFinish>()),
+            reply: Reply::Json {
+                statuses: &[(201, "Recovered; the account id and the new head.")],
+                body: Some(body::<RecoveryFinishReply>()),
+            },
+            errors: &[400, 401, 403, 408, 409, 413, 500],
+        },
     },
 ];
 

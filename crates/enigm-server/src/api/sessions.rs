@@ -54,7 +54,7 @@ use enigm_proto::{
 use rand_core::{OsRng, RngCore};
 
 use super::accounts::{credential_identifier, lookup_key};
-use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
+use super::{Doc, Endpoint, Reply, Verb, body, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::{Authenticated, note_seen};
 use crate::client_source::ClientSource;
 use crate::error::{AuthFailure, ServerError};
@@ -69,26 +69,89 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Post,
         path: "/v1/sessions/login/start",
         handler: |filter| on(filter, login_start),
+        doc: Doc {
+            id: "loginStart",
+            summary: "First OPAQUE login message. Unknown usernames get a reply of the same shape. A plain start counts against its source address, then the account's guess budget; a start signed by a device the account's verified ledger holds as active or suspended (all three `device_*` fields) counts against that device's own budget instead, so a stranger spending the account's cannot lock its owner out. A signature that proves no such device makes it a plain start.",
+            signed: false,
+            query: &[],
+            request: Some(body::<LoginStart>()),
+            reply: Reply::Json {
+                statuses: &[(200, "The server's credential response.")],
+                body: Some(body::<LoginStartReply>()),
+            },
+            errors: &[400, 408, 413, 429, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/sessions/login/finish",
         handler: |filter| on(filter, login_finish),
+        doc: Doc {
+            id: "loginFinish",
+            summary: "Finishes OPAQUE and binds a session to the device key, which signs the session binding message.",
+            signed: false,
+            query: &[],
+            request: Some(body::<LoginFinish>()),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "A session: full for an active or suspended device, enrollment-restricted for an unknown or pending one.",
+                )],
+                body: Some(body::<SessionIssued>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Get,
         path: "/v1/sessions/current",
         handler: |filter| on(filter, current),
+        doc: Doc {
+            id: "currentSession",
+            summary: "Where this session and its device stand, with the trust decision for every operation.",
+            signed: true,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "The session.")],
+                body: Some(body::<SessionStatus>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Delete,
         path: "/v1/sessions/current",
         handler: |filter| on(filter, end),
+        doc: Doc {
+            id: "signOut",
+            summary: "Ends this session; its push sockets get `session_ended` (`signed_out`).",
+            signed: true,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(204, "Signed out.")],
+                body: None,
+            },
+            errors: &[400, 401, 403, 408, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Post,
         path: "/v1/sessions/refresh",
         handler: |filter| on(filter, refresh),
+        doc: Doc {
+            id: "refreshSession",
+            summary: "Moves the session's expiry forward (trust evaluation still bounds its age).",
+            signed: true,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "The new expiry.")],
+                body: Some(body::<RefreshReply>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500, 503],
+        },
     },
 ];
 

@@ -48,7 +48,9 @@ use enigm_proto::{
     SyncKeyCopyReply,
 };
 
-use super::{Endpoint, Verb, decode_b64, encode_b64, parse_json, throttle};
+use super::{
+    Doc, Endpoint, Query, Reply, Verb, body, decode_b64, encode_b64, parse_json, throttle,
+};
 use crate::auth::Authenticated;
 use crate::error::{LimitRefusal, ServerError, SyncKeyRefusal};
 use crate::push::{Audience, PushEvent};
@@ -76,26 +78,92 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
         verb: Verb::Post,
         path: "/v1/sync-keys",
         handler: |filter| on(filter, rotate),
+        doc: Doc {
+            id: "rotateSyncKey",
+            summary: "Starts the next sync key epoch with one sealed copy per device active in the ledger (one transaction, checked against the ledger head); pushes `sync_key_rotated`.",
+            signed: true,
+            query: &[],
+            request: Some(body::<RotateSyncKey>()),
+            reply: Reply::Json {
+                statuses: &[(201, "The new epoch.")],
+                body: Some(body::<RotatedSyncKey>()),
+            },
+            errors: &[400, 401, 403, 408, 409, 413, 429, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Get,
         path: "/v1/sync-keys/mine",
         handler: |filter| on(filter, mine),
+        doc: Doc {
+            id: "readMySyncKey",
+            summary: "The calling device's sealed copy of the account sync key.",
+            signed: true,
+            query: &[Query {
+                name: "epoch",
+                description: "The epoch wanted (default: the newest this device has a copy for). The only query parameter accepted, given at most once.",
+            }],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "The copy.")],
+                body: Some(body::<SyncKeyCopyReply>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Get,
         path: "/v1/sync-keys/missing",
         handler: |filter| on(filter, missing),
+        doc: Doc {
+            id: "readMissingSyncKeyCopies",
+            summary: "The devices active in the ledger that hold no copy of the current sync epoch.",
+            signed: true,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The current epoch (0 before the first) and the active devices without a copy of it.",
+                )],
+                body: Some(body::<MissingCopies>()),
+            },
+            errors: &[401, 403, 408, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Put,
         path: "/v1/shared/{name}",
         handler: |filter| on(filter, put_shared),
+        doc: Doc {
+            id: "putSharedItem",
+            summary: "Stores (or replaces) a shared item, only under the account's current sync epoch; pushes `shared_updated`.",
+            signed: true,
+            query: &[],
+            request: Some(body::<SharedWrite>()),
+            reply: Reply::Json {
+                statuses: &[(200, "Stored.")],
+                body: Some(body::<SharedWritten>()),
+            },
+            errors: &[400, 401, 403, 408, 409, 413, 500, 503],
+        },
     },
     Endpoint {
         verb: Verb::Get,
         path: "/v1/shared",
         handler: |filter| on(filter, list_shared),
+        doc: Doc {
+            id: "listSharedItems",
+            summary: "The items the account's devices share, encrypted under the sync key of their epoch.",
+            signed: true,
+            query: &[],
+            request: None,
+            reply: Reply::Json {
+                statuses: &[(200, "The items, by name.")],
+                body: Some(body::<SharedItems>()),
+            },
+            errors: &[400, 401, 403, 408, 413, 500, 503],
+        },
     },
 ];
 
