@@ -16,7 +16,7 @@ use common::relay::{
     PASSWORD, Requested, accept, b32, connect, create_body, expect_event, id_bytes, new_device,
     request, updated,
 };
-use common::{Http, ServerProcess, contains};
+use common::{Http, ServerProcess, contains, fresh_postgres_url};
 use ed25519_dalek::Signature;
 use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::{DeviceId, DeviceSecrets, SigningPublicKey};
@@ -29,7 +29,7 @@ use enigm_core::sas::{
 use enigm_core::sync_copy::SignedSyncKey;
 use enigm_core::sync_key::SyncKey;
 use enigm_server::push::PushEvent;
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 use serde_json::{Value, json};
 
 /// The account's verified ledger as `device` reads it.
@@ -423,35 +423,12 @@ async fn enrollment_by_approval_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 async fn enrollment_by_approval_end_to_end_on_postgres() {
-    let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run it \
-             with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
-        )
-    });
     // A schema of its own: rate limits and accounts left by other runs on a shared database
     // do not leak in.
-    let url = fresh_schema(&url).await;
+    let url = fresh_postgres_url();
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start_in(&dir.path().join("data"), &["--database", &url]);
     happy_path(&server).await;
-}
-
-/// Creates an empty schema and returns `url` with it as the search path.
-async fn fresh_schema(url: &str) -> String {
-    let schema = format!("enigm_enroll_{:016x}", OsRng.next_u64());
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    let driver = tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
-    drop(client);
-    driver.await.unwrap().unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 
 /// Starts a server on SQLite, or on PostgreSQL in a fresh schema when `postgres`, with
@@ -460,18 +437,8 @@ fn start(postgres: bool, extra: &[&str]) -> (ServerProcess, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
     if postgres {
-        let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-            panic!(
-                "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run \
-                 it with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
-            )
-        });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         args.push("--database".into());
-        args.push(runtime.block_on(fresh_schema(&url)));
+        args.push(fresh_postgres_url());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = ServerProcess::start_in(&dir.path().join("data"), &args);

@@ -174,6 +174,13 @@ pub(super) fn rate_limit(row: &impl Columns) -> Result<RateLimitState, ServerErr
     })
 }
 
+/// The expiry in column `index`, unless it passed at `now` (read before the rest of a pending
+/// row, so an expired row is gone whatever else it holds).
+fn live_until(row: &impl Columns, index: usize, now: u64) -> Result<Option<u64>, ServerError> {
+    let expires_at = from_sql(row.int(index)?)?;
+    Ok(decide::live(expires_at, now).then_some(expires_at))
+}
+
 /// The pending login `login_id` from `lookup_key, account_id, state, expires_at`, unless it
 /// expired at `now`.
 pub(super) fn pending_login(
@@ -181,10 +188,9 @@ pub(super) fn pending_login(
     login_id: [u8; 16],
     now: u64,
 ) -> Result<Option<PendingLogin>, ServerError> {
-    let expires_at = from_sql(row.int(3)?)?;
-    if !decide::live(expires_at, now) {
+    let Some(expires_at) = live_until(row, 3, now)? else {
         return Ok(None);
-    }
+    };
     Ok(Some(PendingLogin {
         login_id,
         lookup_key: fixed(row.bytes(0)?)?,
@@ -201,10 +207,9 @@ pub(super) fn pending_recovery(
     recovery_id: [u8; 16],
     now: u64,
 ) -> Result<Option<PendingRecovery>, ServerError> {
-    let expires_at = from_sql(row.int(2)?)?;
-    if !decide::live(expires_at, now) {
+    let Some(expires_at) = live_until(row, 2, now)? else {
         return Ok(None);
-    }
+    };
     Ok(Some(PendingRecovery {
         recovery_id,
         lookup_key: fixed(row.bytes(0)?)?,
