@@ -292,7 +292,8 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
-/// The row `sql` finds, if any, decoded by `decode`.
+/// The row `sql` finds, if any, decoded by `decode` (a closure around a `codec` function: the
+/// function item itself is not general over the row's lifetime).
 fn one<T>(
     conn: &Connection,
     sql: &str,
