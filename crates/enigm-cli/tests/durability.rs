@@ -92,37 +92,6 @@ fn acknowledged_appends_survive_kill_9() {
     login(&http, "heidi", "a long enough password", &account.device).unwrap();
 }
 
-#[test]
-fn sessions_refresh_and_report_their_expiry() {
-    let server = ServerProcess::start();
-    let http = Http::new(server.addr);
-    let account = register(&http, "ivan", "a long enough password");
-    let session = login(&http, "ivan", "a long enough password", &account.device).unwrap();
-    let before = signed(
-        &http,
-        &session,
-        &account.device,
-        "GET",
-        "/v1/sessions/current",
-        b"",
-        &SignOptions::default(),
-    );
-    let expires = before.json()["session"]["expires_at"].as_u64().unwrap();
-    assert!(expires > enigm::now());
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    let refreshed = signed(
-        &http,
-        &session,
-        &account.device,
-        "POST",
-        "/v1/sessions/refresh",
-        b"",
-        &SignOptions::default(),
-    );
-    assert_eq!(refreshed.status, 200, "{:?}", refreshed.json());
-    assert!(refreshed.json()["expires_at"].as_u64().unwrap() > expires);
-}
-
 /// Clients appending at once, each to its own account.
 const WRITERS: usize = 4;
 

@@ -1,8 +1,9 @@
 //! The enrollment relay (DESIGN §7) against the real `enigm server`: a new device B (restricted
 //! session) and an active device A run enigm-core's SAS through the service, compare the short
 //! codes, exchange MACs, append `AddDevice` and hand over the sealed key; and every way to stop
-//! or abuse it (reject, cancel by either side, expiry, replays, steps out of order, the wrong
-//! device, another account, limits) is refused with a precise code.
+//! or abuse it (reject, cancel by either side, replays, steps out of order, the wrong device,
+//! another account, limits) is refused with a precise code. Expiry is tested in process on a
+//! manual clock (`crates/enigm-server/tests/expiries.rs`).
 //!
 //! Every test runs on SQLite and on PostgreSQL (in a schema of its own); the PostgreSQL variants
 //! are ignored unless asked for (`--include-ignored`, with `ENIGM_TEST_POSTGRES_URL` set, as
@@ -10,78 +11,26 @@
 
 use crate::common;
 
-use std::time::{Duration, Instant};
-
-use common::enigm::{self, Account, Device, SignOptions, b64, login, sign_up, unb64};
-use common::{Http, ServerProcess, contains};
+use common::enigm::{self, Device, b64, login, sign_up, unb64};
+use common::relay::{
+    PASSWORD, Requested, accept, b32, connect, create_body, expect_event, id_bytes, new_device,
+    request, updated,
+};
+use common::{Http, ServerProcess, contains, fresh_postgres_url};
 use ed25519_dalek::Signature;
 use enigm_core::audit::{AuditAction, AuditRecord};
-use enigm_core::identity::{
-    AgreementPublicKey, DeviceId, DevicePublicKeys, DeviceSecrets, SigningPublicKey,
-};
+use enigm_core::identity::{DeviceId, DeviceSecrets, SigningPublicKey};
 use enigm_core::ledger::{
     EntryHash, EntryKind, EntrySignature, Head, LedgerEntry, LedgerState, Signer, verify_chain,
 };
 use enigm_core::sas::{
-    Commitment, EnrollmentContext, ExistingDeviceOffered, LedgerHeadClaim, NewDeviceCommitted,
-    SasMac, SasPublicKey,
+    EnrollmentContext, LedgerHeadClaim, NewDeviceCommitted, SasMac, SasPublicKey,
 };
 use enigm_core::sync_copy::SignedSyncKey;
 use enigm_core::sync_key::SyncKey;
 use enigm_server::push::PushEvent;
-use futures_util::StreamExt;
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-const PASSWORD: &str = "correct horse battery staple 42";
-
-/// A new device signed in to `account`: its session is restricted to enrollment.
-fn new_device(http: &Http, account: &Account) -> Device {
-    let secrets = DeviceSecrets::generate(&mut OsRng);
-    let session = login(http, &account.username, PASSWORD, &secrets).unwrap();
-    assert_eq!(session.kind, "enrollment_restricted");
-    Device { secrets, session }
-}
-
-/// B's side of a request just created.
-struct Requested {
-    id: String,
-    committed: NewDeviceCommitted,
-}
-
-/// B asks to join; returns the id and its SAS state.
-fn request(http: &Http, b: &Device) -> Requested {
-    let committed = NewDeviceCommitted::start(&mut OsRng, b.secrets.public());
-    let reply = b.post(http, "/v1/enrollments", create_body(b, &committed), 201);
-    assert_eq!(reply["state"], "requested");
-    Requested {
-        id: reply["id"].as_str().unwrap().to_owned(),
-        committed,
-    }
-}
-
-fn create_body(b: &Device, committed: &NewDeviceCommitted) -> Value {
-    let keys = b.secrets.public();
-    json!({
-        "commitment": b64(committed.commitment().as_bytes()),
-        "signing_key": b64(keys.signing.as_bytes()),
-        "agreement_key": b64(keys.agreement.as_bytes()),
-        "platform": "linux",
-    })
-}
-
-fn b32(value: &Value) -> [u8; 32] {
-    unb64(value.as_str().unwrap()).try_into().unwrap()
-}
-
-fn id_bytes(id: &str) -> Vec<u8> {
-    hex::decode(id).unwrap()
-}
 
 /// The account's verified ledger as `device` reads it.
 fn ledger(http: &Http, device: &Device) -> LedgerState {
@@ -93,83 +42,6 @@ fn ledger(http: &Http, device: &Device) -> LedgerState {
         .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
         .collect();
     verify_chain(&entries).unwrap()
-}
-
-/// A accepts the request `view` (as listed): its SAS state.
-fn accept(http: &Http, account: &Account, a: &Device, view: &Value) -> ExistingDeviceOffered {
-    let id = view["id"].as_str().unwrap();
-    let context =
-        EnrollmentContext::new(account.account_id, &id_bytes(id), a.secrets.device_id()).unwrap();
-    let new_device = DevicePublicKeys {
-        signing: SigningPublicKey::from_bytes(&b32(&view["signing_key"])).unwrap(),
-        agreement: AgreementPublicKey::from_bytes(b32(&view["agreement_key"])),
-    };
-    let offered = ExistingDeviceOffered::start(
-        &mut OsRng,
-        context,
-        new_device,
-        Commitment::from_bytes(b32(&view["commitment"])),
-    );
-    let reply = a.post(
-        http,
-        &format!("/v1/enrollments/{id}/accept"),
-        json!({ "ephemeral": b64(offered.ephemeral_key().as_bytes()) }),
-        200,
-    );
-    assert_eq!(reply["state"], "accepted");
-    offered
-}
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Opens `/v1/push` as `device`.
-async fn connect(server: &ServerProcess, device: &Device) -> Socket {
-    let header = enigm::authorization(
-        &device.session,
-        &device.secrets,
-        "GET",
-        "/v1/push",
-        b"",
-        &SignOptions::default(),
-    );
-    let mut request = format!("ws://{}/v1/push", server.addr)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Authorization", header.parse().unwrap());
-    let (socket, _) = timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    socket
-}
-
-/// Reads events until `wanted` arrives (other events are skipped), within five seconds.
-async fn expect_event(socket: &mut Socket, wanted: &PushEvent) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let message = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {wanted:?} within five seconds"))
-            .expect("socket ended")
-            .unwrap();
-        if let Message::Text(text) = message
-            && serde_json::from_str::<PushEvent>(text.as_str()).unwrap() == *wanted
-        {
-            return;
-        }
-    }
-}
-
-fn updated(id: &str, state: &str) -> PushEvent {
-    PushEvent::EnrollmentUpdated {
-        id: id.to_owned(),
-        state: serde_json::from_value(serde_json::json!(state)).unwrap(),
-    }
 }
 
 /// The whole flow, both sides driven by enigm-core's SAS types, ending with B in the ledger
@@ -202,9 +74,9 @@ async fn happy_path(server: &ServerProcess) {
         "sealed": b64(&seal(&sync_key, &a.secrets)),
     }] });
     a.post(&http, "/v1/sync-keys", first, 201);
-    let mut a_socket = connect(server, &a).await;
+    let mut a_socket = connect(server.addr, &a).await;
     // B listens on its restricted session.
-    let mut b_socket = connect(server, &b).await;
+    let mut b_socket = connect(server.addr, &b).await;
 
     // 1. B commits and asks.
     let Requested { id, committed } = request(&http, &b);
@@ -551,35 +423,12 @@ async fn enrollment_by_approval_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 async fn enrollment_by_approval_end_to_end_on_postgres() {
-    let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run it \
-             with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
-        )
-    });
     // A schema of its own: rate limits and accounts left by other runs on a shared database
     // do not leak in.
-    let url = fresh_schema(&url).await;
+    let url = fresh_postgres_url();
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start_in(&dir.path().join("data"), &["--database", &url]);
     happy_path(&server).await;
-}
-
-/// Creates an empty schema and returns `url` with it as the search path.
-async fn fresh_schema(url: &str) -> String {
-    let schema = format!("enigm_enroll_{:016x}", OsRng.next_u64());
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    let driver = tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
-    drop(client);
-    driver.await.unwrap().unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 
 /// Starts a server on SQLite, or on PostgreSQL in a fresh schema when `postgres`, with
@@ -588,18 +437,8 @@ fn start(postgres: bool, extra: &[&str]) -> (ServerProcess, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
     if postgres {
-        let url = std::env::var("ENIGM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-            panic!(
-                "ENIGM_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server; run \
-                 it with `cargo xtask test`, or set it to postgres://USER@HOST:PORT/DB"
-            )
-        });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         args.push("--database".into());
-        args.push(runtime.block_on(fresh_schema(&url)));
+        args.push(fresh_postgres_url());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = ServerProcess::start_in(&dir.path().join("data"), &args);
@@ -625,7 +464,6 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(reject_and_cancel_by_either_side_close_the_request);
-on_both_backends!(requests_expire);
 on_both_backends!(steps_out_of_order_wrong_parties_and_other_accounts_are_refused);
 on_both_backends!(open_requests_and_creations_are_limited);
 
@@ -755,73 +593,6 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
             .count(),
         2
     );
-}
-
-fn requests_expire(postgres: bool) {
-    let (server, _dir) = start(postgres, &["--enrollment-ttl-secs", "4"]);
-    let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http, "enroll", PASSWORD);
-    let b = new_device(&http, &account);
-    let requested = request(&http, &b);
-    let view = a.get(&http, &format!("/v1/enrollments/{}", requested.id));
-    let expires_at = view["expires_at"].as_u64().unwrap();
-    let created_at = view["created_at"].as_u64().unwrap();
-    assert_eq!(expires_at - created_at, 4);
-    accept(&http, &account, &a, &view);
-
-    // Poll until the request reads as expired (it must within a few seconds).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let seen = b.get(&http, &format!("/v1/enrollments/{}", requested.id));
-        if seen["state"] == "expired" {
-            assert!(
-                seen["approver"].is_null(),
-                "an expired request shows nothing"
-            );
-            break;
-        }
-        assert_eq!(seen["state"], "accepted");
-        assert!(Instant::now() < deadline, "never expired");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let reveal = json!({ "ephemeral": b64(&[1; 32]) });
-    let closed = b.refused(
-        &http,
-        "POST",
-        &format!("/v1/enrollments/{}/reveal", requested.id),
-        reveal,
-        409,
-        "enrollment_closed",
-    );
-    assert_eq!(closed["error"]["state"], "expired");
-    assert!(
-        a.get(&http, "/v1/enrollments")["requests"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    // The service also records the expiry (audited, and pushed to both sides).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let audit = a.get(&http, "/v1/audit");
-        let expired = audit["records"].as_array().unwrap().iter().any(|record| {
-            serde_json::from_value::<AuditRecord>(record["record"].clone())
-                .unwrap()
-                .action
-                == AuditAction::EnrollmentExpired
-        });
-        if expired {
-            break;
-        }
-        assert!(Instant::now() < deadline, "expiry never recorded");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(
-        b.get(&http, &format!("/v1/enrollments/{}", requested.id))["state"],
-        "expired"
-    );
-    // An expired request does not block the device from asking again.
-    request(&http, &b);
 }
 
 fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: bool) {
@@ -1102,18 +873,4 @@ fn open_requests_and_creations_are_limited(postgres: bool) {
             break;
         }
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expiry_is_pushed_to_both_sides() {
-    let (server, _dir) =
-        tokio::task::block_in_place(|| start(false, &["--enrollment-ttl-secs", "2"]));
-    let http = Http::new(server.addr);
-    let (account, a) = sign_up(&http, "enroll", PASSWORD);
-    let b = new_device(&http, &account);
-    let mut a_socket = connect(&server, &a).await;
-    let mut b_socket = connect(&server, &b).await;
-    let Requested { id, .. } = request(&http, &b);
-    expect_event(&mut a_socket, &updated(&id, "expired")).await;
-    expect_event(&mut b_socket, &updated(&id, "expired")).await;
 }

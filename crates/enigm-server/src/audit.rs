@@ -198,6 +198,7 @@ mod tests {
             ServerSetup::new(&mut OsRng),
             config,
             Arc::new(crate::push::PushHub::default()),
+            crate::Clock::system(),
         );
         let account = [7u8; 16];
         state

@@ -352,6 +352,7 @@ mod tests {
             ServerSetup::new(&mut OsRng),
             config,
             Arc::new(crate::push::PushHub::default()),
+            crate::Clock::system(),
         );
         let router = Router::new()
             .route(

@@ -5,7 +5,8 @@
 //!
 //! The protocol and policy live in enigm-core; this crate is the I/O around them: HTTP (axum),
 //! persistence behind the [`storage::Storage`] trait, the service's secrets, rate limits and
-//! the clock. `enigm server` (crate enigm-cli) is a thin shell over [`Server`].
+//! the clock ([`Clock`]: the system's, or a test's [`ManualClock`]). `enigm server` (crate
+//! enigm-cli) is a thin shell over [`Server`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), enigm_server::ServerError> {
@@ -21,6 +22,7 @@ mod api;
 mod audit;
 mod auth;
 mod client_source;
+mod clock;
 mod config;
 mod enrollment;
 mod error;
@@ -37,6 +39,7 @@ pub mod storage;
 mod tls;
 
 pub use client_source::Cidr;
+pub use clock::{Clock, ManualClock};
 pub use config::Config;
 pub use enrollment::EnrollmentRefusal;
 pub use error::{AuthFailure, LimitRefusal, ServerError};

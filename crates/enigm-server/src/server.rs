@@ -10,6 +10,7 @@ use rand_core::OsRng;
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::push::{PushBus, PushHub};
@@ -48,14 +49,24 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Opens the data directory (secrets, database) and binds the listen address.
+    /// Opens the data directory (secrets, database) and binds the listen address; the service
+    /// runs on the system clock.
+    ///
+    /// # Errors
+    /// As [`Server::bind_with_clock`].
+    pub async fn bind(config: Config) -> Result<Self, ServerError> {
+        Self::bind_with_clock(config, Clock::system()).await
+    }
+
+    /// As [`Server::bind`], with the service reading the time from `clock` (a test's
+    /// [`crate::ManualClock`], so expiries come when the test advances it).
     ///
     /// # Errors
     /// [`ServerError::Config`] for a malformed PostgreSQL URL or a bad pepper,
     /// [`ServerError::DataDir`] / [`ServerError::Storage`] when the data directory or the
     /// database cannot be used, [`ServerError::Config`] when the address cannot be bound or
     /// the TLS certificate or key cannot be used.
-    pub async fn bind(config: Config) -> Result<Self, ServerError> {
+    pub async fn bind_with_clock(config: Config, clock: Clock) -> Result<Self, ServerError> {
         let tls = config
             .tls
             .as_ref()
@@ -101,7 +112,7 @@ impl Server {
             Some(tls) => Bound::Tls(TlsListener::new(tcp, tls)?),
             None => Bound::Plain(tcp),
         };
-        let state = AppState::new(storage, secrets, opaque_setup, config, push);
+        let state = AppState::new(storage, secrets, opaque_setup, config, push, clock);
         Ok(Self {
             listener,
             state,

@@ -1,10 +1,10 @@
 //! What every handler shares: storage, secrets, configuration and the clock.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use enigm_core::opaque::ServerSetup;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::ledger_cache::LedgerCache;
 use crate::login_seal::LoginSeal;
@@ -27,16 +27,19 @@ struct Inner {
     ledgers: LedgerCache,
     push: Arc<dyn PushBus>,
     push_sockets: SessionSockets,
+    clock: Clock,
 }
 
 impl AppState {
-    /// Builds the state; `push` is the node's bus (a [`crate::push::PushHub`] for one node).
+    /// Builds the state; `push` is the node's bus (a [`crate::push::PushHub`] for one node),
+    /// `clock` the time every expiry is decided by.
     pub(crate) fn new(
         storage: Arc<dyn Storage>,
         secrets: Secrets,
         opaque_setup: ServerSetup,
         config: Config,
         push: Arc<dyn PushBus>,
+        clock: Clock,
     ) -> Self {
         // With PostgreSQL a login may finish on another node, which must open its seal.
         let login_seal = if config.database.is_some() {
@@ -54,6 +57,7 @@ impl AppState {
                 ledgers: LedgerCache::default(),
                 push,
                 push_sockets: SessionSockets::default(),
+                clock,
             }),
         }
     }
@@ -98,10 +102,13 @@ impl AppState {
         &self.inner.config
     }
 
-    /// Seconds since the Unix epoch, from the system clock.
+    /// The service's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Seconds since the Unix epoch, from the service's clock.
     pub(crate) fn now(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs())
+        self.inner.clock.now()
     }
 }

@@ -744,8 +744,7 @@ fn audit_action(step: &Step) -> Option<AuditAction> {
 /// both sides. Expiry does not depend on this (an open request past its time *is* expired,
 /// [`RelayState::at`]); it only makes it visible at once, and a restart merely loses the push.
 async fn expire_later(state: AppState, id: [u8; 16], expires_at: u64) {
-    let wait = expires_at.saturating_sub(state.now());
-    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    state.clock().sleep_until(expires_at).await;
     if let Err(error) = expire(&state, id).await {
         tracing::warn!(%error, "enrollment: recording an expiry failed");
     }

@@ -16,12 +16,17 @@
 //! - values are plain bytes and integers; protocol meaning (OPAQUE, ledger, audit encodings) is
 //!   decided above this layer, so a backend never parses protocol data.
 //!
-//! Every backend runs the same suite (`conformance.rs`, the `storage_conformance!` macro).
+//! What a backend decides in Rust rather than in SQL (the compare-and-swap outcomes, the epoch
+//! and limit checks, how rows decode) is shared: `decide.rs` and `codec.rs`, so each backend
+//! keeps only its SQL. Every backend runs the same suite (`conformance.rs`, the
+//! `storage_conformance!` macro).
 
 #[cfg(test)]
 #[macro_use]
 pub(crate) mod conformance;
 
+mod codec;
+mod decide;
 mod postgres;
 mod postgres_tls;
 mod sqlite;
@@ -645,24 +650,6 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The last day each device of the account was seen, by device id.
     async fn seen_days(&self, account_id: &AccountId) -> Result<Vec<([u8; 16], u64)>, ServerError>;
-}
-
-/// Database integers are signed; our counters and times are not. Both backends store them
-/// through these three, so a value out of range is the same error everywhere.
-fn to_sql(value: u64) -> Result<i64, ServerError> {
-    i64::try_from(value).map_err(|_| ServerError::Storage("integer out of range".into()))
-}
-
-/// Reads a non-negative integer column.
-fn from_sql(value: i64) -> Result<u64, ServerError> {
-    u64::try_from(value).map_err(|_| ServerError::Storage("negative integer in database".into()))
-}
-
-/// Reads a fixed-size byte column.
-fn fixed<const N: usize>(bytes: Vec<u8>) -> Result<[u8; N], ServerError> {
-    bytes
-        .try_into()
-        .map_err(|_| ServerError::Storage("byte column of unexpected length in database".into()))
 }
 
 #[cfg(test)]

@@ -27,16 +27,19 @@ use async_trait::async_trait;
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
 };
-use enigm_core::trust::SessionKind;
 use tokio_postgres::Row;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::codec::{
+    self, ACCOUNT_COLUMNS, Columns, ENROLLMENT_COLUMNS, SESSION_COLUMNS, sql_limit, to_sql,
+};
+use super::decide::{self, Decision};
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome,
     EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PendingLogin, PendingRecovery,
     RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
     StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
-    SyncKeyRotation, fixed, from_sql, to_sql,
+    SyncKeyRotation,
 };
 use crate::error::ServerError;
 
@@ -439,47 +442,24 @@ impl PostgresStorage {
     }
 }
 
-fn status_columns(status: AccountStatus) -> Result<(&'static str, Option<i64>), ServerError> {
-    Ok(match status {
-        AccountStatus::Active => ("active", None),
-        AccountStatus::Locked { until } => ("locked", until.map(to_sql).transpose()?),
-        AccountStatus::Recovering => ("recovering", None),
-    })
-}
-
-const ACCOUNT_COLUMNS: &str = "account_id, lookup_key, opaque_record, status, locked_until, \
-     recovery_epoch, head_seq, head_hash, created_at, opaque_salt";
-
-fn account_from_row(row: &Row) -> Result<AccountRecord, ServerError> {
-    let status: String = get(row, 3)?;
-    let until: Option<i64> = get(row, 4)?;
-    let status = match status.as_str() {
-        "active" => AccountStatus::Active,
-        "locked" => AccountStatus::Locked {
-            until: until.map(from_sql).transpose()?,
-        },
-        "recovering" => AccountStatus::Recovering,
-        _ => return Err(ServerError::Storage("unknown account status".into())),
-    };
-    Ok(AccountRecord {
-        account_id: fixed(get(row, 0)?)?,
-        lookup_key: fixed(get(row, 1)?)?,
-        opaque_record: get(row, 2)?,
-        opaque_salt: get(row, 9)?,
-        status,
-        recovery_epoch: from_sql(get(row, 5)?)?,
-        head: StoredHead {
-            seq: from_sql(get(row, 6)?)?,
-            hash: fixed(get(row, 7)?)?,
-        },
-        created_at: from_sql(get(row, 8)?)?,
-    })
-}
-
-fn kind_column(kind: SessionKind) -> &'static str {
-    match kind {
-        SessionKind::Full => "full",
-        SessionKind::EnrollmentRestricted => "enrollment",
+impl Columns for Row {
+    fn int(&self, index: usize) -> Result<i64, ServerError> {
+        get(self, index)
+    }
+    fn maybe_int(&self, index: usize) -> Result<Option<i64>, ServerError> {
+        get(self, index)
+    }
+    fn bytes(&self, index: usize) -> Result<Vec<u8>, ServerError> {
+        get(self, index)
+    }
+    fn maybe_bytes(&self, index: usize) -> Result<Option<Vec<u8>>, ServerError> {
+        get(self, index)
+    }
+    fn text(&self, index: usize) -> Result<String, ServerError> {
+        get(self, index)
+    }
+    fn flag(&self, index: usize) -> Result<bool, ServerError> {
+        get(self, index)
     }
 }
 
@@ -494,46 +474,24 @@ async fn read_rate_limit(
         )
         .await
         .map_err(db)?;
-    row.map(|row| {
-        let failures: i64 = get(&row, 0)?;
-        Ok(RateLimitState {
-            failures: u32::try_from(failures)
-                .map_err(|_| ServerError::Storage("failure count out of range".into()))?,
-            last_failure_at: from_sql(get(&row, 1)?)?,
-            blocked_until: from_sql(get(&row, 2)?)?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(codec::rate_limit).transpose()
 }
 
-/// A pending recovery from its row, unless it expired at `now`.
-fn recovery_from_row(
-    recovery_id: [u8; 16],
-    row: Option<&Row>,
-    now: u64,
-) -> Result<Option<PendingRecovery>, ServerError> {
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let expires_at = from_sql(get(row, 2)?)?;
-    if now >= expires_at {
-        return Ok(None);
-    }
-    let account_id: Option<Vec<u8>> = get(row, 1)?;
-    Ok(Some(PendingRecovery {
-        recovery_id,
-        lookup_key: fixed(get(row, 0)?)?,
-        account_id: account_id.map(fixed).transpose()?,
-        expires_at,
-    }))
-}
-
-fn entry_from_row(row: &Row) -> Result<StoredEntry, ServerError> {
-    Ok(StoredEntry {
-        seq: from_sql(get(row, 0)?)?,
-        hash: fixed(get(row, 1)?)?,
-        bytes: get(row, 2)?,
-    })
+/// Locks the account row for the rest of `tx` and reads its ledger head: a concurrent writer
+/// of the account waits, then reads the head this one wrote.
+async fn lock_head(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account_id: &AccountId,
+) -> Result<StoredHead, ServerError> {
+    let row = tx
+        .query_opt(
+            "SELECT head_seq, head_hash FROM accounts WHERE account_id = $1 FOR UPDATE",
+            &[&account_id.as_slice()],
+        )
+        .await
+        .map_err(db)?
+        .ok_or(ServerError::NotFound)?;
+    codec::head(&row)
 }
 
 #[async_trait]
@@ -542,7 +500,7 @@ impl Storage for PostgresStorage {
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
-            let (status, until) = status_columns(AccountStatus::Active)?;
+            let (status, until) = codec::status_columns(AccountStatus::Active)?;
             // No conflict target: a clash on the id or on the lookup key both mean "exists".
             let inserted = tx
                 .execute(
@@ -598,7 +556,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            row.as_ref().map(account_from_row).transpose()
+            row.as_ref().map(codec::account).transpose()
         })
         .await
     }
@@ -613,7 +571,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            row.as_ref().map(account_from_row).transpose()
+            row.as_ref().map(codec::account).transpose()
         })
         .await
     }
@@ -655,21 +613,8 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let expires_at = from_sql(get(&row, 3)?)?;
-            if now >= expires_at {
-                return Ok(None);
-            }
-            let account_id: Option<Vec<u8>> = get(&row, 1)?;
-            Ok(Some(PendingLogin {
-                login_id: *login_id,
-                lookup_key: fixed(get(&row, 0)?)?,
-                account_id: account_id.map(fixed).transpose()?,
-                state: get(&row, 2)?,
-                expires_at,
-            }))
+            let taken = row.map(|row| codec::pending_login(&row, *login_id, now));
+            Ok(taken.transpose()?.flatten())
         })
         .await
     }
@@ -687,7 +632,7 @@ impl Storage for PostgresStorage {
                         &session.account_id.as_slice(),
                         &session.device_key.as_slice(),
                         &session.device_id.as_slice(),
-                        &kind_column(session.kind),
+                        &codec::kind_column(session.kind),
                         &to_sql(session.issued_at)?,
                         &to_sql(session.expires_at)?,
                         &to_sql(session.strong_auth_at)?,
@@ -707,34 +652,12 @@ impl Storage for PostgresStorage {
             let client = self.client().await?;
             let row = client
                 .query_opt(
-                    "SELECT account_id, device_key, device_id, kind, issued_at, expires_at,
-                         strong_auth_at, recovery_epoch, seen_day
-                     FROM sessions WHERE session_id = $1",
+                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = $1"),
                     &[&session_id.as_slice()],
                 )
                 .await
                 .map_err(db)?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let kind: String = get(&row, 3)?;
-            let kind = match kind.as_str() {
-                "full" => SessionKind::Full,
-                "enrollment" => SessionKind::EnrollmentRestricted,
-                _ => return Err(ServerError::Storage("unknown session kind".into())),
-            };
-            Ok(Some(SessionRecord {
-                session_id: *session_id,
-                account_id: fixed(get(&row, 0)?)?,
-                device_key: fixed(get(&row, 1)?)?,
-                device_id: fixed(get(&row, 2)?)?,
-                kind,
-                issued_at: from_sql(get(&row, 4)?)?,
-                expires_at: from_sql(get(&row, 5)?)?,
-                strong_auth_at: from_sql(get(&row, 6)?)?,
-                recovery_epoch: from_sql(get(&row, 7)?)?,
-                seen_day: from_sql(get(&row, 8)?)?,
-            }))
+            row.map(|row| codec::session(&row, *session_id)).transpose()
         })
         .await
     }
@@ -855,16 +778,15 @@ impl Storage for PostgresStorage {
     ) -> Result<Vec<StoredEntry>, ServerError> {
         bounded(async {
             let client = self.client().await?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = client
                 .query(
                     "SELECT seq, hash, bytes FROM ledger_entries
                      WHERE account_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-                    &[&account_id.as_slice(), &to_sql(since)?, &limit],
+                    &[&account_id.as_slice(), &to_sql(since)?, &sql_limit(limit)],
                 )
                 .await
                 .map_err(db)?;
-            rows.iter().map(entry_from_row).collect()
+            rows.iter().map(codec::entry).collect()
         })
         .await
     }
@@ -879,28 +801,10 @@ impl Storage for PostgresStorage {
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
-            // The row lock makes a concurrent append wait, then read the head it wrote.
-            let row = tx
-                .query_opt(
-                    "SELECT head_seq, head_hash FROM accounts WHERE account_id = $1 FOR UPDATE",
-                    &[&account_id.as_slice()],
-                )
-                .await
-                .map_err(db)?
-                .ok_or(ServerError::NotFound)?;
-            let head = StoredHead {
-                seq: from_sql(get(&row, 0)?)?,
-                hash: fixed(get(&row, 1)?)?,
-            };
-            if head != expected {
-                return Ok(AppendOutcome::Conflict(head));
-            }
-            let Some(last) = entries.last() else {
-                return Ok(AppendOutcome::Appended(head));
-            };
-            let new_head = StoredHead {
-                seq: last.seq,
-                hash: last.hash,
+            let head = lock_head(&tx, account_id).await?;
+            let new_head = match decide::append(head, expected, &entries) {
+                Decision::Write(new_head) => new_head,
+                Decision::Answer(outcome) => return Ok(outcome),
             };
             for entry in &entries {
                 tx.execute(
@@ -978,7 +882,8 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            recovery_from_row(*recovery_id, row.as_ref(), now)
+            let found = row.map(|row| codec::pending_recovery(&row, *recovery_id, now));
+            Ok(found.transpose()?.flatten())
         })
         .await
     }
@@ -998,7 +903,8 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            recovery_from_row(*recovery_id, row.as_ref(), now)
+            let found = row.map(|row| codec::pending_recovery(&row, *recovery_id, now));
+            Ok(found.transpose()?.flatten())
         })
         .await
     }
@@ -1012,22 +918,13 @@ impl Storage for PostgresStorage {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
             // The same row lock as a ledger append: recoveries and appends serialise.
-            let row = tx
-                .query_opt(
-                    "SELECT head_seq, head_hash FROM accounts WHERE account_id = $1 FOR UPDATE",
-                    &[&account_id.as_slice()],
-                )
-                .await
-                .map_err(db)?
-                .ok_or(ServerError::NotFound)?;
-            let head = StoredHead {
-                seq: from_sql(get(&row, 0)?)?,
-                hash: fixed(get(&row, 1)?)?,
-            };
-            if head != commit.expected {
-                return Ok(AppendOutcome::Conflict(head));
-            }
+            let head = lock_head(&tx, account_id).await?;
             let entry = &commit.entry;
+            let new_head = match decide::append(head, commit.expected, std::slice::from_ref(entry))
+            {
+                Decision::Write(new_head) => new_head,
+                Decision::Answer(outcome) => return Ok(outcome),
+            };
             tx.execute(
                 "INSERT INTO ledger_entries (account_id, seq, hash, bytes) VALUES ($1, $2, $3, $4)",
                 &[
@@ -1045,8 +942,8 @@ impl Storage for PostgresStorage {
                  WHERE account_id = $1",
                 &[
                     &account_id.as_slice(),
-                    &to_sql(entry.seq)?,
-                    &entry.hash.as_slice(),
+                    &to_sql(new_head.seq)?,
+                    &new_head.hash.as_slice(),
                     &commit.opaque_record,
                     &to_sql(commit.recovery_epoch)?,
                     &commit.opaque_salt,
@@ -1063,10 +960,7 @@ impl Storage for PostgresStorage {
                     .map_err(db)?;
             }
             tx.commit().await.map_err(db)?;
-            Ok(AppendOutcome::Appended(StoredHead {
-                seq: entry.seq,
-                hash: entry.hash,
-            }))
+            Ok(AppendOutcome::Appended(new_head))
         })
         .await
     }
@@ -1083,8 +977,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            row.map(|row| Ok((from_sql(get(&row, 0)?)?, fixed(get(&row, 1)?)?)))
-                .transpose()
+            row.as_ref().map(codec::audit_head).transpose()
         })
         .await
     }
@@ -1107,7 +1000,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            if from_sql(get(&row, 0)?)? != record.seq {
+            if codec::count(&row)? != record.seq {
                 return Ok(false);
             }
             tx.execute(
@@ -1135,32 +1028,22 @@ impl Storage for PostgresStorage {
     ) -> Result<Vec<StoredAudit>, ServerError> {
         bounded(async {
             let client = self.client().await?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = client
                 .query(
                     "SELECT seq, hash, bytes FROM audit
                      WHERE account = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-                    &[&account, &to_sql(since)?, &limit],
+                    &[&account, &to_sql(since)?, &sql_limit(limit)],
                 )
                 .await
                 .map_err(db)?;
-            rows.iter()
-                .map(|row| {
-                    Ok(StoredAudit {
-                        seq: from_sql(get(row, 0)?)?,
-                        hash: fixed(get(row, 1)?)?,
-                        account: account.to_owned(),
-                        bytes: get(row, 2)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(|row| codec::audit(row, account)).collect()
         })
         .await
     }
 
     async fn purge_rate_limits(&self, now: u64, decay_secs: u64) -> Result<u64, ServerError> {
         bounded(async {
-            let quiet_since = to_sql(now.saturating_sub(decay_secs))?;
+            let quiet_since = to_sql(decide::quiet_since(now, decay_secs))?;
             let now = to_sql(now)?;
             let client = self.client().await?;
             client
@@ -1216,7 +1099,7 @@ impl Storage for PostgresStorage {
             .await
             .map_err(db)?
             .ok_or(ServerError::NotFound)?;
-            let existing = tx
+            let device_open = tx
                 .query_opt(
                     &format!(
                         "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
@@ -1227,10 +1110,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            if let Some(row) = existing {
-                return Ok(EnrollmentInsert::DeviceHasOpen(enrollment_from_row(&row)?));
-            }
-            let row = tx
+            let account_open = tx
                 .query_one(
                     "SELECT COUNT(*) FROM enrollments
                      WHERE account_id = $1 AND open AND expires_at > $2",
@@ -1238,8 +1118,11 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            if from_sql(get(&row, 0)?)? >= max_open {
-                return Ok(EnrollmentInsert::LimitReached);
+            let device_open = device_open.as_ref().map(codec::enrollment).transpose()?;
+            if let Decision::Answer(refused) =
+                decide::enrollment_insert(device_open, codec::count(&account_open)?, max_open)
+            {
+                return Ok(refused);
             }
             tx.execute(
                 "INSERT INTO enrollments (id, account_id, device_id, version, open, created_at,
@@ -1276,7 +1159,7 @@ impl Storage for PostgresStorage {
                 .await
                 .map_err(db)?
                 .as_ref()
-                .map(enrollment_from_row)
+                .map(codec::enrollment)
                 .transpose()
         })
         .await
@@ -1300,7 +1183,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            rows.iter().map(enrollment_from_row).collect()
+            rows.iter().map(codec::enrollment).collect()
         })
         .await
     }
@@ -1339,7 +1222,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            from_sql(get(&row, 0)?)
+            codec::count(&row)
         })
         .await
     }
@@ -1353,11 +1236,8 @@ impl Storage for PostgresStorage {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
             let (head, current) = lock_sync_state(&tx, account_id).await?;
-            if head != rotation.expected_head {
-                return Ok(RotationOutcome::HeadMoved(head));
-            }
-            if current.checked_add(1) != Some(rotation.epoch) {
-                return Ok(RotationOutcome::EpochTaken { current });
+            if let Decision::Answer(refused) = decide::rotation(head, current, &rotation) {
+                return Ok(refused);
             }
             let epoch = to_sql(rotation.epoch)?;
             for copy in &rotation.copies {
@@ -1390,8 +1270,8 @@ impl Storage for PostgresStorage {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
             let (_, current) = lock_sync_state(&tx, account_id).await?;
-            if current != epoch {
-                return Ok(EpochWrite::Stale { current });
+            if let Decision::Answer(stale) = decide::epoch_write(current, epoch) {
+                return Ok(stale);
             }
             tx.execute(
                 "INSERT INTO sync_key_copies (account_id, epoch, device_id, sealed)
@@ -1430,13 +1310,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            row.map(|row| {
-                Ok(StoredSyncKey {
-                    epoch: from_sql(get(&row, 0)?)?,
-                    sealed: get(&row, 1)?,
-                })
-            })
-            .transpose()
+            row.as_ref().map(codec::sync_key).transpose()
         })
         .await
     }
@@ -1450,8 +1324,8 @@ impl Storage for PostgresStorage {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
             let (_, current) = lock_sync_state(&tx, account_id).await?;
-            if current != item.epoch {
-                return Ok(EpochWrite::Stale { current });
+            if let Decision::Answer(stale) = decide::epoch_write(current, item.epoch) {
+                return Ok(stale);
             }
             tx.execute(
                 "INSERT INTO shared_items (account_id, name, epoch, ciphertext)
@@ -1484,15 +1358,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            rows.iter()
-                .map(|row| {
-                    Ok(SharedItem {
-                        name: get(row, 0)?,
-                        epoch: from_sql(get(row, 1)?)?,
-                        ciphertext: get(row, 2)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(codec::shared_item).collect()
         })
         .await
     }
@@ -1537,9 +1403,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(db)?;
-            rows.iter()
-                .map(|row| Ok((fixed(get(row, 0)?)?, from_sql(get(row, 1)?)?)))
-                .collect()
+            rows.iter().map(codec::seen_day).collect()
         })
         .await
     }
@@ -1551,18 +1415,7 @@ async fn lock_sync_state(
     tx: &deadpool_postgres::Transaction<'_>,
     account_id: &AccountId,
 ) -> Result<(StoredHead, u64), ServerError> {
-    let row = tx
-        .query_opt(
-            "SELECT head_seq, head_hash FROM accounts WHERE account_id = $1 FOR UPDATE",
-            &[&account_id.as_slice()],
-        )
-        .await
-        .map_err(db)?
-        .ok_or(ServerError::NotFound)?;
-    let head = StoredHead {
-        seq: from_sql(get(&row, 0)?)?,
-        hash: fixed(get(&row, 1)?)?,
-    };
+    let head = lock_head(tx, account_id).await?;
     let row = tx
         .query_one(
             "SELECT COALESCE(MAX(epoch), 0) FROM sync_key_copies WHERE account_id = $1",
@@ -1570,24 +1423,7 @@ async fn lock_sync_state(
         )
         .await
         .map_err(db)?;
-    Ok((head, from_sql(get(&row, 0)?)?))
-}
-
-const ENROLLMENT_COLUMNS: &str =
-    "id, account_id, device_id, version, open, created_at, expires_at, purge_after, data";
-
-fn enrollment_from_row(row: &Row) -> Result<StoredEnrollment, ServerError> {
-    Ok(StoredEnrollment {
-        id: fixed(get(row, 0)?)?,
-        account_id: fixed(get(row, 1)?)?,
-        device_id: fixed(get(row, 2)?)?,
-        version: from_sql(get(row, 3)?)?,
-        open: get(row, 4)?,
-        created_at: from_sql(get(row, 5)?)?,
-        expires_at: from_sql(get(row, 6)?)?,
-        purge_after: from_sql(get(row, 7)?)?,
-        data: get(row, 8)?,
-    })
+    Ok((head, codec::count(&row)?))
 }
 
 #[cfg(test)]

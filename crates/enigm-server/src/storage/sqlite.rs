@@ -10,15 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use enigm_core::trust::SessionKind;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::codec::{
+    self, ACCOUNT_COLUMNS, Columns, ENROLLMENT_COLUMNS, SESSION_COLUMNS, sql_limit, to_sql,
+};
+use super::decide::{self, Decision};
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome,
     EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PendingLogin, PendingRecovery,
-    RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
-    StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
-    SyncKeyRotation, fixed, from_sql, to_sql,
+    RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage, StoredAudit,
+    StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
 };
 use crate::error::ServerError;
 
@@ -269,103 +271,78 @@ fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
     tx.commit().map_err(db)
 }
 
-fn status_columns(status: AccountStatus) -> Result<(&'static str, Option<i64>), ServerError> {
-    Ok(match status {
-        AccountStatus::Active => ("active", None),
-        AccountStatus::Locked { until } => ("locked", until.map(to_sql).transpose()?),
-        AccountStatus::Recovering => ("recovering", None),
-    })
-}
-
-const ACCOUNT_COLUMNS: &str = "account_id, lookup_key, opaque_record, status, locked_until, \
-     recovery_epoch, head_seq, head_hash, created_at, opaque_salt";
-
-type AccountRow = (
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    String,
-    Option<i64>,
-    i64,
-    i64,
-    Vec<u8>,
-    i64,
-    Vec<u8>,
-);
-
-fn read_account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-    ))
-}
-
-fn account_from_row(row: AccountRow) -> Result<AccountRecord, ServerError> {
-    let (id, lookup, record, status, until, epoch, head_seq, head_hash, created, salt) = row;
-    let status = match status.as_str() {
-        "active" => AccountStatus::Active,
-        "locked" => AccountStatus::Locked {
-            until: until.map(from_sql).transpose()?,
-        },
-        "recovering" => AccountStatus::Recovering,
-        _ => return Err(ServerError::Storage("unknown account status".into())),
-    };
-    Ok(AccountRecord {
-        account_id: fixed(id)?,
-        lookup_key: fixed(lookup)?,
-        opaque_record: record,
-        opaque_salt: salt,
-        status,
-        recovery_epoch: from_sql(epoch)?,
-        head: StoredHead {
-            seq: from_sql(head_seq)?,
-            hash: fixed(head_hash)?,
-        },
-        created_at: from_sql(created)?,
-    })
-}
-
-fn kind_column(kind: SessionKind) -> &'static str {
-    match kind {
-        SessionKind::Full => "full",
-        SessionKind::EnrollmentRestricted => "enrollment",
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, index: usize) -> Result<i64, ServerError> {
+        self.get(index).map_err(db)
+    }
+    fn maybe_int(&self, index: usize) -> Result<Option<i64>, ServerError> {
+        self.get(index).map_err(db)
+    }
+    fn bytes(&self, index: usize) -> Result<Vec<u8>, ServerError> {
+        self.get(index).map_err(db)
+    }
+    fn maybe_bytes(&self, index: usize) -> Result<Option<Vec<u8>>, ServerError> {
+        self.get(index).map_err(db)
+    }
+    fn text(&self, index: usize) -> Result<String, ServerError> {
+        self.get(index).map_err(db)
+    }
+    fn flag(&self, index: usize) -> Result<bool, ServerError> {
+        self.get(index).map_err(db)
     }
 }
 
-fn current_head(conn: &Connection, account_id: &AccountId) -> Result<StoredHead, ServerError> {
-    let (seq, hash): (i64, Vec<u8>) = conn
-        .query_row(
-            "SELECT head_seq, head_hash FROM accounts WHERE account_id = ?1",
-            params![account_id.as_slice()],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+/// The row `sql` finds, if any, decoded by `decode` (a closure around a `codec` function: the
+/// function item itself is not general over the row's lifetime).
+fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, ServerError>,
+) -> Result<Option<T>, ServerError> {
+    conn.query_row(sql, params, |row| Ok(decode(row)))
         .optional()
         .map_err(db)?
-        .ok_or(ServerError::NotFound)?;
-    Ok(StoredHead {
-        seq: from_sql(seq)?,
-        hash: fixed(hash)?,
-    })
+        .transpose()
+}
+
+/// Every row `sql` finds, in order, decoded by `decode`.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    mut decode: impl FnMut(&rusqlite::Row<'_>) -> Result<T, ServerError>,
+) -> Result<Vec<T>, ServerError> {
+    let mut statement = conn.prepare_cached(sql).map_err(db)?;
+    let rows = statement
+        .query_map(params, |row| Ok(decode(row)))
+        .map_err(db)?;
+    rows.map(|row| row.map_err(db)?).collect()
+}
+
+/// The single integer `sql` returns (a count, an epoch, a next position).
+fn number(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<u64, ServerError> {
+    one(conn, sql, params, |row| codec::count(row))?
+        .ok_or_else(|| ServerError::Storage("aggregate returned no row".into()))
+}
+
+fn current_head(conn: &Connection, account_id: &AccountId) -> Result<StoredHead, ServerError> {
+    one(
+        conn,
+        "SELECT head_seq, head_hash FROM accounts WHERE account_id = ?1",
+        params![account_id.as_slice()],
+        |row| codec::head(row),
+    )?
+    .ok_or(ServerError::NotFound)
 }
 
 /// The account's current sync epoch (0 before the first rotation).
 fn current_sync_epoch(conn: &Connection, account_id: &AccountId) -> Result<u64, ServerError> {
-    let epoch: i64 = conn
-        .query_row(
-            "SELECT COALESCE(MAX(epoch), 0) FROM sync_key_copies WHERE account_id = ?1",
-            params![account_id.as_slice()],
-            |row| row.get(0),
-        )
-        .map_err(db)?;
-    from_sql(epoch)
+    number(
+        conn,
+        "SELECT COALESCE(MAX(epoch), 0) FROM sync_key_copies WHERE account_id = ?1",
+        params![account_id.as_slice()],
+    )
 }
 
 #[async_trait]
@@ -385,7 +362,7 @@ impl Storage for SqliteStorage {
             if taken {
                 return Ok(CreateOutcome::AlreadyExists);
             }
-            let (status, until) = status_columns(AccountStatus::Active)?;
+            let (status, until) = codec::status_columns(AccountStatus::Active)?;
             tx.execute(
                 "INSERT INTO accounts (account_id, lookup_key, opaque_record, status, locked_until,
                      recovery_epoch, head_seq, head_hash, created_at, opaque_salt)
@@ -425,15 +402,12 @@ impl Storage for SqliteStorage {
     ) -> Result<Option<AccountRecord>, ServerError> {
         let key = *lookup_key;
         self.with(move |conn| {
-            conn.query_row(
+            one(
+                conn,
                 &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lookup_key = ?1"),
                 params![key.as_slice()],
-                read_account_row,
+                |row| codec::account(row),
             )
-            .optional()
-            .map_err(db)?
-            .map(account_from_row)
-            .transpose()
         })
         .await
     }
@@ -441,15 +415,12 @@ impl Storage for SqliteStorage {
     async fn account(&self, account_id: &AccountId) -> Result<Option<AccountRecord>, ServerError> {
         let id = *account_id;
         self.with(move |conn| {
-            conn.query_row(
+            one(
+                conn,
                 &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1"),
                 params![id.as_slice()],
-                read_account_row,
+                |row| codec::account(row),
             )
-            .optional()
-            .map_err(db)?
-            .map(account_from_row)
-            .transpose()
         })
         .await
     }
@@ -480,30 +451,14 @@ impl Storage for SqliteStorage {
     ) -> Result<Option<PendingLogin>, ServerError> {
         let id = *login_id;
         self.with(move |conn| {
-            type Row = (Vec<u8>, Option<Vec<u8>>, Vec<u8>, i64);
-            let row: Option<Row> = conn
-                .query_row(
-                    "DELETE FROM pending_logins WHERE login_id = ?1
-                     RETURNING lookup_key, account_id, state, expires_at",
-                    params![id.as_slice()],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-                )
-                .optional()
-                .map_err(db)?;
-            let Some((lookup_key, account_id, state, expires_at)) = row else {
-                return Ok(None);
-            };
-            let expires_at = from_sql(expires_at)?;
-            if now >= expires_at {
-                return Ok(None);
-            }
-            Ok(Some(PendingLogin {
-                login_id: id,
-                lookup_key: fixed(lookup_key)?,
-                account_id: account_id.map(fixed).transpose()?,
-                state,
-                expires_at,
-            }))
+            let taken = one(
+                conn,
+                "DELETE FROM pending_logins WHERE login_id = ?1
+                 RETURNING lookup_key, account_id, state, expires_at",
+                params![id.as_slice()],
+                |row| codec::pending_login(row, id, now),
+            )?;
+            Ok(taken.flatten())
         })
         .await
     }
@@ -519,7 +474,7 @@ impl Storage for SqliteStorage {
                     session.account_id.as_slice(),
                     session.device_key.as_slice(),
                     session.device_id.as_slice(),
-                    kind_column(session.kind),
+                    codec::kind_column(session.kind),
                     to_sql(session.issued_at)?,
                     to_sql(session.expires_at)?,
                     to_sql(session.strong_auth_at)?,
@@ -536,50 +491,12 @@ impl Storage for SqliteStorage {
     async fn session(&self, session_id: &[u8; 16]) -> Result<Option<SessionRecord>, ServerError> {
         let id = *session_id;
         self.with(move |conn| {
-            type Row = (Vec<u8>, Vec<u8>, Vec<u8>, String, i64, i64, i64, i64, i64);
-            let row: Option<Row> = conn
-                .query_row(
-                    "SELECT account_id, device_key, device_id, kind, issued_at, expires_at,
-                         strong_auth_at, recovery_epoch, seen_day
-                     FROM sessions WHERE session_id = ?1",
-                    params![id.as_slice()],
-                    |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                            row.get(5)?,
-                            row.get(6)?,
-                            row.get(7)?,
-                            row.get(8)?,
-                        ))
-                    },
-                )
-                .optional()
-                .map_err(db)?;
-            let Some((account, key, device, kind, issued, expires, strong, epoch, seen)) = row
-            else {
-                return Ok(None);
-            };
-            let kind = match kind.as_str() {
-                "full" => SessionKind::Full,
-                "enrollment" => SessionKind::EnrollmentRestricted,
-                _ => return Err(ServerError::Storage("unknown session kind".into())),
-            };
-            Ok(Some(SessionRecord {
-                session_id: id,
-                account_id: fixed(account)?,
-                device_key: fixed(key)?,
-                device_id: fixed(device)?,
-                kind,
-                issued_at: from_sql(issued)?,
-                expires_at: from_sql(expires)?,
-                strong_auth_at: from_sql(strong)?,
-                recovery_epoch: from_sql(epoch)?,
-                seen_day: from_sql(seen)?,
-            }))
+            one(
+                conn,
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?1"),
+                params![id.as_slice()],
+                |row| codec::session(row, id),
+            )
         })
         .await
     }
@@ -660,7 +577,7 @@ impl Storage for SqliteStorage {
                          blocked_until = excluded.blocked_until",
                     params![
                         key,
-                        next.failures,
+                        i64::from(next.failures),
                         to_sql(next.last_failure_at)?,
                         to_sql(next.blocked_until)?
                     ],
@@ -691,32 +608,13 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<StoredEntry>, ServerError> {
         let id = *account_id;
         self.with(move |conn| {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT seq, hash, bytes FROM ledger_entries
-                     WHERE account_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
-                )
-                .map_err(db)?;
-            let rows = statement
-                .query_map(params![id.as_slice(), to_sql(since)?, limit], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, Vec<u8>>(1)?,
-                        row.get::<_, Vec<u8>>(2)?,
-                    ))
-                })
-                .map_err(db)?;
-            let mut entries = Vec::new();
-            for row in rows {
-                let (seq, hash, bytes) = row.map_err(db)?;
-                entries.push(StoredEntry {
-                    seq: from_sql(seq)?,
-                    hash: fixed(hash)?,
-                    bytes,
-                });
-            }
-            Ok(entries)
+            all(
+                conn,
+                "SELECT seq, hash, bytes FROM ledger_entries
+                 WHERE account_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+                params![id.as_slice(), to_sql(since)?, sql_limit(limit)],
+                |row| codec::entry(row),
+            )
         })
         .await
     }
@@ -733,16 +631,9 @@ impl Storage for SqliteStorage {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let head = current_head(&tx, &id)?;
-            if head != expected {
-                return Ok(AppendOutcome::Conflict(head));
-            }
-            let Some(last) = entries.last() else {
-                return Ok(AppendOutcome::Appended(head));
-            };
-            let new_head = StoredHead {
-                seq: last.seq,
-                hash: last.hash,
+            let new_head = match decide::append(current_head(&tx, &id)?, expected, &entries) {
+                Decision::Write(new_head) => new_head,
+                Decision::Answer(outcome) => return Ok(outcome),
             };
             for entry in &entries {
                 tx.execute(
@@ -796,16 +687,14 @@ impl Storage for SqliteStorage {
     ) -> Result<Option<PendingRecovery>, ServerError> {
         let id = *recovery_id;
         self.with(move |conn| {
-            let row = conn
-                .query_row(
-                    "SELECT lookup_key, account_id, expires_at FROM pending_recoveries
-                     WHERE recovery_id = ?1",
-                    params![id.as_slice()],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()
-                .map_err(db)?;
-            recovery_from_row(id, row, now)
+            let found = one(
+                conn,
+                "SELECT lookup_key, account_id, expires_at FROM pending_recoveries
+                 WHERE recovery_id = ?1",
+                params![id.as_slice()],
+                |row| codec::pending_recovery(row, id, now),
+            )?;
+            Ok(found.flatten())
         })
         .await
     }
@@ -817,16 +706,14 @@ impl Storage for SqliteStorage {
     ) -> Result<Option<PendingRecovery>, ServerError> {
         let id = *recovery_id;
         self.with(move |conn| {
-            let row = conn
-                .query_row(
-                    "DELETE FROM pending_recoveries WHERE recovery_id = ?1
-                     RETURNING lookup_key, account_id, expires_at",
-                    params![id.as_slice()],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()
-                .map_err(db)?;
-            recovery_from_row(id, row, now)
+            let found = one(
+                conn,
+                "DELETE FROM pending_recoveries WHERE recovery_id = ?1
+                 RETURNING lookup_key, account_id, expires_at",
+                params![id.as_slice()],
+                |row| codec::pending_recovery(row, id, now),
+            )?;
+            Ok(found.flatten())
         })
         .await
     }
@@ -841,11 +728,13 @@ impl Storage for SqliteStorage {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let head = current_head(&tx, &id)?;
-            if head != commit.expected {
-                return Ok(AppendOutcome::Conflict(head));
-            }
             let entry = &commit.entry;
+            let head = current_head(&tx, &id)?;
+            let new_head = match decide::append(head, commit.expected, std::slice::from_ref(entry))
+            {
+                Decision::Write(new_head) => new_head,
+                Decision::Answer(outcome) => return Ok(outcome),
+            };
             tx.execute(
                 "INSERT INTO ledger_entries (account_id, seq, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -862,8 +751,8 @@ impl Storage for SqliteStorage {
                  WHERE account_id = ?1",
                 params![
                     id.as_slice(),
-                    to_sql(entry.seq)?,
-                    entry.hash.as_slice(),
+                    to_sql(new_head.seq)?,
+                    new_head.hash.as_slice(),
                     commit.opaque_record,
                     to_sql(commit.recovery_epoch)?,
                     commit.opaque_salt,
@@ -878,10 +767,7 @@ impl Storage for SqliteStorage {
                 .map_err(db)?;
             }
             tx.commit().map_err(db)?;
-            Ok(AppendOutcome::Appended(StoredHead {
-                seq: entry.seq,
-                hash: entry.hash,
-            }))
+            Ok(AppendOutcome::Appended(new_head))
         })
         .await
     }
@@ -891,16 +777,12 @@ impl Storage for SqliteStorage {
     async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
         let account = account.to_owned();
         self.with(move |conn| {
-            let row: Option<(i64, Vec<u8>)> = conn
-                .query_row(
-                    "SELECT seq, hash FROM audit WHERE account = ?1 ORDER BY seq DESC LIMIT 1",
-                    [&account],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()
-                .map_err(db)?;
-            row.map(|(seq, hash)| Ok((from_sql(seq)?, fixed(hash)?)))
-                .transpose()
+            one(
+                conn,
+                "SELECT seq, hash FROM audit WHERE account = ?1 ORDER BY seq DESC LIMIT 1",
+                [&account],
+                |row| codec::audit_head(row),
+            )
         })
         .await
     }
@@ -910,14 +792,12 @@ impl Storage for SqliteStorage {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let next: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit WHERE account = ?1",
-                    [&record.account],
-                    |row| row.get(0),
-                )
-                .map_err(db)?;
-            if from_sql(next)? != record.seq {
+            let next = number(
+                &tx,
+                "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit WHERE account = ?1",
+                [&record.account],
+            )?;
+            if next != record.seq {
                 return Ok(false);
             }
             tx.execute(
@@ -944,33 +824,13 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<StoredAudit>, ServerError> {
         let account = account.to_owned();
         self.with(move |conn| {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT seq, hash, bytes FROM audit
-                     WHERE account = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
-                )
-                .map_err(db)?;
-            let rows = statement
-                .query_map(params![account, to_sql(since)?, limit], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, Vec<u8>>(1)?,
-                        row.get::<_, Vec<u8>>(2)?,
-                    ))
-                })
-                .map_err(db)?;
-            let mut records = Vec::new();
-            for row in rows {
-                let (seq, hash, bytes) = row.map_err(db)?;
-                records.push(StoredAudit {
-                    seq: from_sql(seq)?,
-                    hash: fixed(hash)?,
-                    account: account.clone(),
-                    bytes,
-                });
-            }
-            Ok(records)
+            all(
+                conn,
+                "SELECT seq, hash, bytes FROM audit
+                 WHERE account = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+                params![account, to_sql(since)?, sql_limit(limit)],
+                |row| codec::audit(row, &account),
+            )
         })
         .await
     }
@@ -980,7 +840,7 @@ impl Storage for SqliteStorage {
             let removed = conn
                 .execute(
                     "DELETE FROM rate_limits WHERE last_failure_at <= ?1 AND blocked_until <= ?2",
-                    params![to_sql(now.saturating_sub(decay_secs))?, to_sql(now)?],
+                    params![to_sql(decide::quiet_since(now, decay_secs))?, to_sql(now)?],
                 )
                 .map_err(db)?;
             Ok(removed as u64)
@@ -1028,31 +888,26 @@ impl Storage for SqliteStorage {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let existing = tx
-                .query_row(
-                    &format!(
-                        "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
-                         WHERE device_id = ?1 AND open = 1 AND expires_at > ?2
-                         ORDER BY created_at LIMIT 1"
-                    ),
-                    params![enrollment.device_id.as_slice(), now],
-                    read_enrollment_row,
-                )
-                .optional()
-                .map_err(db)?;
-            if let Some(row) = existing {
-                return Ok(EnrollmentInsert::DeviceHasOpen(enrollment_from_row(row)?));
-            }
-            let open: i64 = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM enrollments
-                     WHERE account_id = ?1 AND open = 1 AND expires_at > ?2",
-                    params![enrollment.account_id.as_slice(), now],
-                    |row| row.get(0),
-                )
-                .map_err(db)?;
-            if from_sql(open)? >= max_open {
-                return Ok(EnrollmentInsert::LimitReached);
+            let device_open = one(
+                &tx,
+                &format!(
+                    "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
+                     WHERE device_id = ?1 AND open = 1 AND expires_at > ?2
+                     ORDER BY created_at LIMIT 1"
+                ),
+                params![enrollment.device_id.as_slice(), now],
+                |row| codec::enrollment(row),
+            )?;
+            let account_open = number(
+                &tx,
+                "SELECT COUNT(*) FROM enrollments
+                 WHERE account_id = ?1 AND open = 1 AND expires_at > ?2",
+                params![enrollment.account_id.as_slice(), now],
+            )?;
+            if let Decision::Answer(refused) =
+                decide::enrollment_insert(device_open, account_open, max_open)
+            {
+                return Ok(refused);
             }
             tx.execute(
                 "INSERT INTO enrollments (id, account_id, device_id, version, open, created_at,
@@ -1080,15 +935,12 @@ impl Storage for SqliteStorage {
     async fn enrollment(&self, id: &[u8; 16]) -> Result<Option<StoredEnrollment>, ServerError> {
         let id = *id;
         self.with(move |conn| {
-            conn.query_row(
+            one(
+                conn,
                 &format!("SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE id = ?1"),
                 params![id.as_slice()],
-                read_enrollment_row,
+                |row| codec::enrollment(row),
             )
-            .optional()
-            .map_err(db)?
-            .map(enrollment_from_row)
-            .transpose()
         })
         .await
     }
@@ -1100,21 +952,16 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<StoredEnrollment>, ServerError> {
         let id = *account_id;
         self.with(move |conn| {
-            let mut statement = conn
-                .prepare_cached(&format!(
+            all(
+                conn,
+                &format!(
                     "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
                      WHERE account_id = ?1 AND open = 1 AND expires_at > ?2
                      ORDER BY created_at, id"
-                ))
-                .map_err(db)?;
-            let rows = statement
-                .query_map(params![id.as_slice(), to_sql(now)?], read_enrollment_row)
-                .map_err(db)?;
-            let mut enrollments = Vec::new();
-            for row in rows {
-                enrollments.push(enrollment_from_row(row.map_err(db)?)?);
-            }
-            Ok(enrollments)
+                ),
+                params![id.as_slice(), to_sql(now)?],
+                |row| codec::enrollment(row),
+            )
         })
         .await
     }
@@ -1157,13 +1004,9 @@ impl Storage for SqliteStorage {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let head = current_head(&tx, &id)?;
-            if head != rotation.expected_head {
-                return Ok(RotationOutcome::HeadMoved(head));
-            }
-            let current = current_sync_epoch(&tx, &id)?;
-            if current.checked_add(1) != Some(rotation.epoch) {
-                return Ok(RotationOutcome::EpochTaken { current });
+            let (head, current) = (current_head(&tx, &id)?, current_sync_epoch(&tx, &id)?);
+            if let Decision::Answer(refused) = decide::rotation(head, current, &rotation) {
+                return Ok(refused);
             }
             for copy in &rotation.copies {
                 tx.execute(
@@ -1196,8 +1039,8 @@ impl Storage for SqliteStorage {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
             let current = current_sync_epoch(&tx, &id)?;
-            if current != epoch {
-                return Ok(EpochWrite::Stale { current });
+            if let Decision::Answer(stale) = decide::epoch_write(current, epoch) {
+                return Ok(stale);
             }
             tx.execute(
                 "INSERT INTO sync_key_copies (account_id, epoch, device_id, sealed)
@@ -1225,23 +1068,14 @@ impl Storage for SqliteStorage {
         let (id, device) = (*account_id, *device_id);
         self.with(move |conn| {
             let epoch = epoch.map(to_sql).transpose()?;
-            let row: Option<(i64, Vec<u8>)> = conn
-                .query_row(
-                    "SELECT epoch, sealed FROM sync_key_copies
-                     WHERE account_id = ?1 AND device_id = ?2 AND (?3 IS NULL OR epoch = ?3)
-                     ORDER BY epoch DESC LIMIT 1",
-                    params![id.as_slice(), device.as_slice(), epoch],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()
-                .map_err(db)?;
-            row.map(|(epoch, sealed)| {
-                Ok(StoredSyncKey {
-                    epoch: from_sql(epoch)?,
-                    sealed,
-                })
-            })
-            .transpose()
+            one(
+                conn,
+                "SELECT epoch, sealed FROM sync_key_copies
+                 WHERE account_id = ?1 AND device_id = ?2 AND (?3 IS NULL OR epoch = ?3)
+                 ORDER BY epoch DESC LIMIT 1",
+                params![id.as_slice(), device.as_slice(), epoch],
+                |row| codec::sync_key(row),
+            )
         })
         .await
     }
@@ -1257,8 +1091,8 @@ impl Storage for SqliteStorage {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
             let current = current_sync_epoch(&tx, &id)?;
-            if current != item.epoch {
-                return Ok(EpochWrite::Stale { current });
+            if let Decision::Answer(stale) = decide::epoch_write(current, item.epoch) {
+                return Ok(stale);
             }
             tx.execute(
                 "INSERT INTO shared_items (account_id, name, epoch, ciphertext)
@@ -1282,31 +1116,13 @@ impl Storage for SqliteStorage {
     async fn shared_items(&self, account_id: &AccountId) -> Result<Vec<SharedItem>, ServerError> {
         let id = *account_id;
         self.with(move |conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT name, epoch, ciphertext FROM shared_items
-                     WHERE account_id = ?1 ORDER BY name",
-                )
-                .map_err(db)?;
-            let rows = statement
-                .query_map(params![id.as_slice()], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, Vec<u8>>(2)?,
-                    ))
-                })
-                .map_err(db)?;
-            let mut items = Vec::new();
-            for row in rows {
-                let (name, epoch, ciphertext) = row.map_err(db)?;
-                items.push(SharedItem {
-                    name,
-                    epoch: from_sql(epoch)?,
-                    ciphertext,
-                });
-            }
-            Ok(items)
+            all(
+                conn,
+                "SELECT name, epoch, ciphertext FROM shared_items
+                 WHERE account_id = ?1 ORDER BY name",
+                params![id.as_slice()],
+                |row| codec::shared_item(row),
+            )
         })
         .await
     }
@@ -1340,99 +1156,28 @@ impl Storage for SqliteStorage {
     async fn seen_days(&self, account_id: &AccountId) -> Result<Vec<([u8; 16], u64)>, ServerError> {
         let account_id = *account_id;
         self.with(move |conn| {
-            let mut statement = conn
-                .prepare(
-                    "SELECT device_id, seen_day FROM device_seen
-                     WHERE account_id = ?1 ORDER BY device_id",
-                )
-                .map_err(db)?;
-            let rows = statement
-                .query_map(params![account_id.as_slice()], |row| {
-                    Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?))
-                })
-                .map_err(db)?;
-            rows.map(|row| {
-                let (device, day) = row.map_err(db)?;
-                Ok((fixed(device)?, from_sql(day)?))
-            })
-            .collect()
+            all(
+                conn,
+                "SELECT device_id, seen_day FROM device_seen
+                 WHERE account_id = ?1 ORDER BY device_id",
+                params![account_id.as_slice()],
+                |row| codec::seen_day(row),
+            )
         })
         .await
     }
 }
 
-const ENROLLMENT_COLUMNS: &str =
-    "id, account_id, device_id, version, open, created_at, expires_at, purge_after, data";
-
-type EnrollmentRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, bool, i64, i64, i64, Vec<u8>);
-
-fn read_enrollment_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EnrollmentRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
-}
-
-fn enrollment_from_row(row: EnrollmentRow) -> Result<StoredEnrollment, ServerError> {
-    let (id, account, device, version, open, created, expires, purge, data) = row;
-    Ok(StoredEnrollment {
-        id: fixed(id)?,
-        account_id: fixed(account)?,
-        device_id: fixed(device)?,
-        version: from_sql(version)?,
-        open,
-        created_at: from_sql(created)?,
-        expires_at: from_sql(expires)?,
-        purge_after: from_sql(purge)?,
-        data,
-    })
-}
-
-/// A pending recovery from its row, unless it expired at `now`.
-fn recovery_from_row(
-    recovery_id: [u8; 16],
-    row: Option<(Vec<u8>, Option<Vec<u8>>, i64)>,
-    now: u64,
-) -> Result<Option<PendingRecovery>, ServerError> {
-    let Some((lookup_key, account_id, expires_at)) = row else {
-        return Ok(None);
-    };
-    let expires_at = from_sql(expires_at)?;
-    if now >= expires_at {
-        return Ok(None);
-    }
-    Ok(Some(PendingRecovery {
-        recovery_id,
-        lookup_key: fixed(lookup_key)?,
-        account_id: account_id.map(fixed).transpose()?,
-        expires_at,
-    }))
-}
-
-fn read_rate_limit(conn: &Connection, key: &str) -> Result<Option<RateLimitState>, ServerError> {
-    let row: Option<(u32, i64, i64)> = conn
-        .query_row(
-            "SELECT failures, last_failure_at, blocked_until FROM rate_limits WHERE key = ?1",
-            params![key],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
-        .optional()
-        .map_err(db)?;
-    row.map(|(failures, last, blocked)| {
-        Ok(RateLimitState {
-            failures,
-            last_failure_at: from_sql(last)?,
-            blocked_until: from_sql(blocked)?,
-        })
-    })
-    .transpose()
+fn read_rate_limit(
+    conn: &Connection,
+    key: &str,
+) -> Result<Option<super::RateLimitState>, ServerError> {
+    one(
+        conn,
+        "SELECT failures, last_failure_at, blocked_until FROM rate_limits WHERE key = ?1",
+        params![key],
+        |row| codec::rate_limit(row),
+    )
 }
 
 #[cfg(test)]

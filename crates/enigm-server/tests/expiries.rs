@@ -1,0 +1,242 @@
+//! The service's expiries, in process on a manual clock: sessions and enrollment requests end
+//! when the clock passes their time, and the test moves the clock there instead of sleeping
+//! through it. The service listens on a loopback port and the tests speak HTTP and push to it
+//! with the same harness as enigm-cli's integration tests, whose files are included here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// The harness serves many tests; this binary uses part of it.
+#[allow(dead_code)]
+#[path = "../../enigm-cli/tests/common/enigm.rs"]
+mod enigm;
+#[allow(dead_code)]
+#[path = "../../enigm-cli/tests/common/relay.rs"]
+mod relay;
+#[allow(dead_code)]
+#[path = "../../enigm-cli/tests/common/service.rs"]
+mod service;
+
+use std::net::SocketAddr;
+
+use enigm::{SignOptions, b64, login, register, sign_up, signed};
+use enigm_core::audit::{AuditAction, AuditRecord};
+use enigm_server::{Config, ManualClock, Server};
+use relay::{PASSWORD, accept, connect, expect_event, new_device, request, updated};
+use serde_json::json;
+use service::{Http, Response, fresh_postgres_url};
+
+/// The service in process, on a runtime and thread of its own, reading a manual clock.
+struct Service {
+    addr: SocketAddr,
+    clock: ManualClock,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    /// Starts the service on a fresh data directory with the defaults as `configure` leaves
+    /// them, its clock reading the system time.
+    fn start(configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
+        configure(&mut config);
+        let clock = ManualClock::from_system_time();
+        let service_clock = clock.clock();
+        let (bound, addr) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let server = Server::bind_with_clock(config, service_clock)
+                    .await
+                    .unwrap();
+                bound.send(server.local_addr()).unwrap();
+                server
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr.recv().expect("the service did not start");
+        Self {
+            addr,
+            clock,
+            stop: Some(stop),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A signed request without a body as `device` on its session.
+fn call(http: &Http, device: &enigm::Device, method: &str, path: &str) -> Response {
+    let options = SignOptions::default();
+    signed(
+        http,
+        &device.session,
+        &device.secrets,
+        method,
+        path,
+        b"",
+        &options,
+    )
+}
+
+#[test]
+fn sessions_refresh_and_report_their_expiry() {
+    let service = Service::start(|_| {});
+    let http = Http::new(service.addr);
+    let account = register(&http, "ivan", PASSWORD);
+    let session = login(&http, "ivan", PASSWORD, &account.device).unwrap();
+    let before = signed(
+        &http,
+        &session,
+        &account.device,
+        "GET",
+        "/v1/sessions/current",
+        b"",
+        &SignOptions::default(),
+    );
+    let expires = before.json()["session"]["expires_at"].as_u64().unwrap();
+    assert!(expires > service.clock.now());
+    service.clock.advance(1);
+    let refreshed = signed(
+        &http,
+        &session,
+        &account.device,
+        "POST",
+        "/v1/sessions/refresh",
+        b"",
+        &SignOptions::default(),
+    );
+    assert_eq!(refreshed.status, 200, "{:?}", refreshed.json());
+    assert!(refreshed.json()["expires_at"].as_u64().unwrap() > expires);
+}
+
+#[test]
+fn a_refreshed_session_lives_on_and_an_idle_one_ends_at_its_lifetime() {
+    let service = Service::start(|config| config.session_ttl_secs = 3);
+    let http = Http::new(service.addr);
+    let (_, device) = sign_up(&http, "refresh", PASSWORD);
+    // Refreshed a second before it would end: it lives on past its first expiry.
+    service.clock.advance(2);
+    assert_eq!(
+        call(&http, &device, "POST", "/v1/sessions/refresh").status,
+        200
+    );
+    service.clock.advance(2);
+    assert_eq!(
+        call(&http, &device, "GET", "/v1/sessions/current").status,
+        200
+    );
+    // Left alone for its whole lifetime, it ends, and says why.
+    service.clock.advance(1);
+    let ended = call(&http, &device, "GET", "/v1/sessions/current");
+    assert_eq!(
+        (ended.status, ended.error_code().as_str()),
+        (401, "session_expired")
+    );
+}
+
+/// An accepted request that nobody finishes expires at its time: it then shows nothing of its
+/// approver, refuses further steps, leaves the open list, is audited and pushed, and does not
+/// stop the device from asking again.
+async fn requests_expire(postgres: bool) {
+    let service = Service::start(|config| {
+        // Longer than a push may take to arrive, so only the clock can expire it in time; within
+        // the clock skew the service allows the (real-time) signed requests that follow.
+        config.enrollment_ttl_secs = 30;
+        if postgres {
+            config.database = Some(fresh_postgres_url());
+        }
+    });
+    let http = Http::new(service.addr);
+    let (account, a) = sign_up(&http, "enroll", PASSWORD);
+    let b = new_device(&http, &account);
+    let mut a_socket = connect(service.addr, &a).await;
+    let requested = request(&http, &b);
+    let path = format!("/v1/enrollments/{}", requested.id);
+    let view = a.get(&http, &path);
+    let expires_at = view["expires_at"].as_u64().unwrap();
+    let created_at = view["created_at"].as_u64().unwrap();
+    assert_eq!(expires_at - created_at, 30);
+    accept(&http, &account, &a, &view);
+
+    // A second before its time it is still open; at its time it is expired.
+    service.clock.advance(expires_at - 1 - service.clock.now());
+    assert_eq!(b.get(&http, &path)["state"], "accepted");
+    service.clock.advance(1);
+    let seen = b.get(&http, &path);
+    assert_eq!(seen["state"], "expired");
+    assert!(
+        seen["approver"].is_null(),
+        "an expired request shows nothing"
+    );
+    let reveal = json!({ "ephemeral": b64(&[1; 32]) });
+    let closed = b.refused(
+        &http,
+        "POST",
+        &format!("{path}/reveal"),
+        reveal,
+        409,
+        "enrollment_closed",
+    );
+    assert_eq!(closed["error"]["state"], "expired");
+    assert!(
+        a.get(&http, "/v1/enrollments")["requests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The service also records the expiry: audited, then pushed to both sides.
+    expect_event(&mut a_socket, &updated(&requested.id, "expired")).await;
+    let audit = a.get(&http, "/v1/audit");
+    let expired = audit["records"].as_array().unwrap().iter().any(|record| {
+        serde_json::from_value::<AuditRecord>(record["record"].clone())
+            .unwrap()
+            .action
+            == AuditAction::EnrollmentExpired
+    });
+    assert!(expired, "expiry not audited: {audit}");
+    assert_eq!(b.get(&http, &path)["state"], "expired");
+    // An expired request does not block the device from asking again.
+    request(&http, &b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_expire_on_sqlite() {
+    requests_expire(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL; run by cargo xtask test"]
+async fn requests_expire_on_postgres() {
+    requests_expire(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_is_pushed_to_both_sides() {
+    // The default ten minutes: only the clock can bring the expiry within the test's wait.
+    let service = Service::start(|_| {});
+    let http = Http::new(service.addr);
+    let (account, a) = sign_up(&http, "enroll", PASSWORD);
+    let b = new_device(&http, &account);
+    let mut a_socket = connect(service.addr, &a).await;
+    let mut b_socket = connect(service.addr, &b).await;
+    let relay::Requested { id, .. } = request(&http, &b);
+    service.clock.advance(10 * 60);
+    expect_event(&mut a_socket, &updated(&id, "expired")).await;
+    expect_event(&mut b_socket, &updated(&id, "expired")).await;
+}
