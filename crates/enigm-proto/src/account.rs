@@ -10,12 +10,18 @@ use crate::ledger::Head;
 #[serde(deny_unknown_fields)]
 pub struct RegisterStart {
     /// The username as typed (the service normalizes it and never stores it).
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+    )]
     pub username: String,
     /// OPAQUE's registration request.
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub registration_request: String,
 }
@@ -27,7 +33,10 @@ pub struct RegisterStartReply {
     /// Ties the finish to this start (opaque to the client).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{75}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{74}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub registration_id: String,
     /// OPAQUE's registration response.
@@ -43,11 +52,17 @@ pub struct RegisterFinish {
     /// From [`RegisterStartReply`].
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{75}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{74}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub registration_id: String,
-    /// The same username as the start.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
+    /// The same username as the start (see [`RegisterStart::username`]).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+    )]
     pub username: String,
     /// OPAQUE's registration upload.
     #[cfg_attr(
@@ -58,7 +73,12 @@ pub struct RegisterFinish {
     /// The genesis entry (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,2731}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+            min_length = 2,
+            max_length = 2731
+        )
     )]
     pub genesis: String,
 }

@@ -79,19 +79,28 @@ pub struct CreateEnrollment {
     /// The SAS commitment (base64url, 32 bytes).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub commitment: String,
     /// The new device's Ed25519 key (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub signing_key: String,
     /// The new device's X25519 key (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub agreement_key: String,
     /// Its platform class, shown on the approving device.
@@ -114,7 +123,10 @@ pub struct Ephemeral {
     /// The key (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub ephemeral: String,
 }
@@ -144,7 +156,10 @@ pub struct ApproverMac {
     /// The MAC (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub mac: String,
     /// The head the approver vouches for.
@@ -159,13 +174,16 @@ pub struct NewDeviceMac {
     /// The MAC (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub mac: String,
     /// The signature (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
     )]
     pub signature: String,
 }
@@ -178,7 +196,12 @@ pub struct Complete {
     /// The sealed key (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+            min_length = 2,
+            max_length = 1366
+        )
     )]
     pub sealed_key: String,
 }

@@ -9,13 +9,21 @@ use crate::ledger::Head;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecoveryStart {
-    /// The username as typed.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
+    /// The username as typed: 3 to 64 letters and digits, or `.`, `_`, `-` after the first.
+    /// The service also takes the letters and digits of every script (case-folded, NFKC); the
+    /// pattern shows the ASCII ones.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+    )]
     pub username: String,
     /// OPAQUE's registration request (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub registration_request: String,
 }
@@ -27,7 +35,7 @@ pub struct RecoveryStartReply {
     /// The recovery in progress (base64url); the recovery key signs over it.
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
     )]
     pub recovery_id: String,
     /// OPAQUE's registration response (base64url).
@@ -45,13 +53,13 @@ pub struct RecoveryLedger {
     /// From [`RecoveryStartReply`].
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
     )]
     pub recovery_id: String,
     /// The recovery key's signature over the disclosure message (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
     )]
     pub recovery_signature: String,
 }
@@ -77,7 +85,7 @@ pub struct RecoveryFinish {
     /// From [`RecoveryStartReply`].
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
     )]
     pub recovery_id: String,
     /// OPAQUE's registration upload (base64url).
@@ -89,19 +97,24 @@ pub struct RecoveryFinish {
     /// The `Recover` entry (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,2731}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+            min_length = 2,
+            max_length = 2731
+        )
     )]
     pub entry: String,
     /// The recovery key's signature over the finish message (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
     )]
     pub recovery_signature: String,
     /// The new device's signature over the same message (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
     )]
     pub device_signature: String,
 }

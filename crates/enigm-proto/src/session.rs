@@ -15,8 +15,13 @@ use crate::ledger::Head;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginStart {
-    /// The username as typed.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
+    /// The username as typed: 3 to 64 letters and digits, or `.`, `_`, `-` after the first.
+    /// The service also takes the letters and digits of every script (case-folded, NFKC); the
+    /// pattern shows the ASCII ones.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+    )]
     pub username: String,
     /// OPAQUE's credential request (base64url).
     #[cfg_attr(
@@ -28,7 +33,10 @@ pub struct LoginStart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub device_key: Option<String>,
     /// When the device signed (unix seconds).
@@ -38,7 +46,7 @@ pub struct LoginStart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
     )]
     pub device_signature: Option<String>,
 }
@@ -50,7 +58,7 @@ pub struct LoginStartReply {
     /// Ties the finish to this start (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
     )]
     pub login_id: String,
     /// OPAQUE's credential response (base64url).
@@ -66,25 +74,28 @@ pub struct LoginFinish {
     /// From [`LoginStartReply`].
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{22}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
     )]
     pub login_id: String,
     /// OPAQUE's credential finalization (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
     )]
     pub credential_finalization: String,
     /// The device's Ed25519 key (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{43}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+        )
     )]
     pub device_key: String,
     /// Its signature over the session binding message (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{86}$")
+        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
     )]
     pub device_signature: String,
 }

@@ -26,7 +26,12 @@ pub struct SealedCopy {
     /// The signed, sealed copy (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+            min_length = 2,
+            max_length = 1366
+        )
     )]
     pub sealed: String,
 }
@@ -71,7 +76,12 @@ pub struct SharedWrite {
     /// The sealed item (base64url).
     #[cfg_attr(
         feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{1,1366}$")
+        schema(
+            content_encoding = "base64url",
+            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+            min_length = 2,
+            max_length = 1366
+        )
     )]
     pub ciphertext: String,
 }

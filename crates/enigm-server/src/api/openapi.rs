@@ -212,6 +212,7 @@ fn operation(tag: &str, endpoint: &Endpoint, schemas: &mut Vec<(String, RefOr<Sc
         }
         Reply::Upgrade => {
             parameters.extend([
+                header_parameter("Connection", json!({ "const": "Upgrade" })),
                 header_parameter("Upgrade", json!({ "const": "websocket" })),
                 header_parameter("Sec-WebSocket-Key", json!({ "type": "string" })),
                 header_parameter("Sec-WebSocket-Version", json!({ "const": "13" })),
