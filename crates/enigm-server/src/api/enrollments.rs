@@ -63,7 +63,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::on;
+use axum::routing::{MethodFilter, MethodRouter, on};
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::identity::DeviceId;
 use enigm_core::ledger::DeviceOrigin;
@@ -77,7 +77,7 @@ use enigm_proto::{
 };
 use rand_core::{OsRng, RngCore};
 
-use super::{Doc, Endpoint, Reply, Verb, body, decode_b64, encode_b64, parse_json, throttle};
+use super::{Body, Doc, Endpoint, Reply, Verb, body, decode_b64, encode_b64, parse_json, throttle};
 use crate::auth::Authenticated;
 use crate::enrollment::{
     Actor, ApproverMac, Bytes, CancelReason, EnrollmentRefusal, MAX_SEALED_KEY_LEN, NewDeviceMac,
@@ -148,127 +148,80 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
             errors: &[400, 401, 403, 404, 408, 413, 500],
         },
     },
-    Endpoint {
-        verb: Verb::Post,
-        path: "/v1/enrollments/{id}/accept",
-        handler: |filter| on(filter, accept),
-        doc: Doc {
-            id: "acceptEnrollment",
-            summary: "An active device approves and sends its ephemeral key.",
-            signed: true,
-            query: &[],
-            request: Some(body::<Ephemeral>()),
-            reply: Reply::Json {
-                statuses: &[(
-                    200,
-                    "The request after the step (the same for a repeated message).",
-                )],
-                body: Some(body::<EnrollmentView>()),
-            },
-            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
-        },
-    },
-    Endpoint {
-        verb: Verb::Post,
-        path: "/v1/enrollments/{id}/reject",
-        handler: |filter| on(filter, reject),
-        doc: Doc {
-            id: "rejectEnrollment",
-            summary: "An active device declines.",
-            signed: true,
-            query: &[],
-            request: Some(body::<Empty>()),
-            reply: Reply::Json {
-                statuses: &[(
-                    200,
-                    "The request after the step (the same for a repeated message).",
-                )],
-                body: Some(body::<EnrollmentView>()),
-            },
-            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
-        },
-    },
-    Endpoint {
-        verb: Verb::Post,
-        path: "/v1/enrollments/{id}/reveal",
-        handler: |filter| on(filter, reveal),
-        doc: Doc {
-            id: "revealEnrollment",
-            summary: "The new device reveals its ephemeral key.",
-            signed: true,
-            query: &[],
-            request: Some(body::<Ephemeral>()),
-            reply: Reply::Json {
-                statuses: &[(
-                    200,
-                    "The request after the step (the same for a repeated message).",
-                )],
-                body: Some(body::<EnrollmentView>()),
-            },
-            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
-        },
-    },
-    Endpoint {
-        verb: Verb::Post,
-        path: "/v1/enrollments/{id}/mac",
-        handler: |filter| on(filter, mac),
-        doc: Doc {
-            id: "postEnrollmentMac",
-            summary: "A SAS MAC: the approver's `{mac, head}`, or the new device's `{mac, signature}`.",
-            signed: true,
-            query: &[],
-            request: Some(body::<enigm_proto::schema::EnrollmentMac>()),
-            reply: Reply::Json {
-                statuses: &[(
-                    200,
-                    "The request after the step (the same for a repeated message).",
-                )],
-                body: Some(body::<EnrollmentView>()),
-            },
-            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
-        },
-    },
-    Endpoint {
-        verb: Verb::Post,
-        path: "/v1/enrollments/{id}/complete",
-        handler: |filter| on(filter, complete),
-        doc: Doc {
-            id: "completeEnrollment",
-            summary: "The approver hands over the sealed account sync key, once AddDevice is in the ledger; once the account has a sync key it must be sealed at the current epoch (409 `stale_sync_epoch`) and becomes the new device's copy.",
-            signed: true,
-            query: &[],
-            request: Some(body::<Complete>()),
-            reply: Reply::Json {
-                statuses: &[(
-                    200,
-                    "The request after the step (the same for a repeated message).",
-                )],
-                body: Some(body::<EnrollmentView>()),
-            },
-            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
-        },
-    },
-    Endpoint {
-        verb: Verb::Post,
-        path: "/v1/enrollments/{id}/cancel",
-        handler: |filter| on(filter, cancel),
-        doc: Doc {
-            id: "cancelEnrollment",
-            summary: "Either side withdraws.",
-            signed: true,
-            query: &[],
-            request: Some(body::<Cancel>()),
-            reply: Reply::Json {
-                statuses: &[(
-                    200,
-                    "The request after the step (the same for a repeated message).",
-                )],
-                body: Some(body::<EnrollmentView>()),
-            },
-            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
-        },
-    },
+    step(
+        "/v1/enrollments/{id}/accept",
+        |filter| on(filter, accept),
+        "acceptEnrollment",
+        "An active device approves and sends its ephemeral key.",
+        body::<Ephemeral>(),
+    ),
+    step(
+        "/v1/enrollments/{id}/reject",
+        |filter| on(filter, reject),
+        "rejectEnrollment",
+        "An active device declines.",
+        body::<Empty>(),
+    ),
+    step(
+        "/v1/enrollments/{id}/reveal",
+        |filter| on(filter, reveal),
+        "revealEnrollment",
+        "The new device reveals its ephemeral key.",
+        body::<Ephemeral>(),
+    ),
+    step(
+        "/v1/enrollments/{id}/mac",
+        |filter| on(filter, mac),
+        "postEnrollmentMac",
+        "A SAS MAC: the approver's `{mac, head}`, or the new device's `{mac, signature}`.",
+        body::<enigm_proto::schema::EnrollmentMac>(),
+    ),
+    step(
+        "/v1/enrollments/{id}/complete",
+        |filter| on(filter, complete),
+        "completeEnrollment",
+        "The approver hands over the sealed account sync key, once AddDevice is in the ledger; once the account has a sync key it must be sealed at the current epoch (409 `stale_sync_epoch`) and becomes the new device's copy.",
+        body::<Complete>(),
+    ),
+    step(
+        "/v1/enrollments/{id}/cancel",
+        |filter| on(filter, cancel),
+        "cancelEnrollment",
+        "Either side withdraws.",
+        body::<Cancel>(),
+    ),
 ];
+
+/// A step on an open request: signed, posted to `path`, answered with the request as it stands
+/// after the step.
+const fn step(
+    path: &'static str,
+    handler: fn(MethodFilter) -> MethodRouter<AppState>,
+    id: &'static str,
+    summary: &'static str,
+    request: Body,
+) -> Endpoint {
+    Endpoint {
+        verb: Verb::Post,
+        path,
+        handler,
+        doc: Doc {
+            id,
+            summary,
+            signed: true,
+            query: &[],
+            request: Some(request),
+            reply: Reply::Json {
+                statuses: &[(
+                    200,
+                    "The request after the step (the same for a repeated message).",
+                )],
+                body: Some(body::<EnrollmentView>()),
+            },
+            errors: &[400, 401, 403, 404, 408, 409, 413, 500],
+        },
+    }
+}
 
 /// Decodes a base64url field of exactly `N` bytes.
 fn fixed_b64<const N: usize>(field: &str, text: &str) -> Result<[u8; N], ServerError> {
