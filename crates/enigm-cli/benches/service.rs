@@ -33,6 +33,10 @@ use enigm_core::opaque::{
     ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
 };
 use enigm_core::request::{SessionId, sign_request};
+use enigm_proto::{
+    Append, LoginFinish, LoginStart, LoginStartReply, RegisterFinish, RegisterStart,
+    RegisterStartReply, SessionIssued,
+};
 use enigm_server::protocol::session_binding_message;
 use futures_util::{SinkExt, StreamExt};
 use rand_core::{OsRng, RngCore};
@@ -539,11 +543,9 @@ impl Reply {
         }
     }
 
-    fn text(&self, field: &str) -> Result<String> {
-        self.json()?[field]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| fail(format!("no `{field}` in the reply")))
+    /// The body as the enigm-proto type `T`.
+    fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        Ok(serde_json::from_slice(&self.body)?)
     }
 }
 
@@ -663,8 +665,8 @@ impl Client {
         })
     }
 
-    async fn post_json(&self, path: &str, body: &Value) -> Result<Reply> {
-        self.request("POST", path, None, body.to_string().as_bytes())
+    async fn post_json(&self, path: &str, body: &impl serde::Serialize) -> Result<Reply> {
+        self.request("POST", path, None, &serde_json::to_vec(body)?)
             .await
     }
 
@@ -688,7 +690,9 @@ impl Client {
         device: &DeviceSecrets,
         entry: &LedgerEntry,
     ) -> Result<()> {
-        let body = json!({ "entries": [b64(&entry.encode())] }).to_string();
+        let body = serde_json::to_string(&Append {
+            entries: vec![b64(&entry.encode())],
+        })?;
         let reply = self
             .signed(session, device, "POST", "/v1/ledger", body.as_bytes())
             .await?;
@@ -706,17 +710,16 @@ impl Client {
         let reply = self
             .post_json(
                 "/v1/accounts/register/start",
-                &json!({
-                    "username": username,
-                    "registration_request": b64(&start.message.serialize()),
-                }),
+                &RegisterStart {
+                    username: username.to_owned(),
+                    registration_request: b64(&start.message.serialize()),
+                },
             )
             .await?;
-        let reply = reply.expect(200)?;
-        let registration_id = reply.text("registration_id")?;
-        let response =
-            RegistrationResponse::deserialize(&unb64(&reply.text("registration_response")?)?)
-                .map_err(opaque)?;
+        let started: RegisterStartReply = reply.expect(200)?.decode()?;
+        let registration_id = started.registration_id;
+        let response = RegistrationResponse::deserialize(&unb64(&started.registration_response)?)
+            .map_err(opaque)?;
         let state = start.state;
         let finish = tokio::task::spawn_blocking(move || {
             state.finish(
@@ -732,12 +735,12 @@ impl Client {
         let reply = self
             .post_json(
                 "/v1/accounts/register/finish",
-                &json!({
-                    "registration_id": registration_id,
-                    "username": username,
-                    "registration_upload": b64(&finish.message.serialize()),
-                    "genesis": b64(&genesis.encode()),
-                }),
+                &RegisterFinish {
+                    registration_id,
+                    username: username.to_owned(),
+                    registration_upload: b64(&finish.message.serialize()),
+                    genesis: b64(&genesis.encode()),
+                },
             )
             .await?;
         reply.expect(201)?;
@@ -755,17 +758,19 @@ impl Client {
         let reply = self
             .post_json(
                 "/v1/sessions/login/start",
-                &json!({
-                    "username": account.username,
-                    "credential_request": b64(&start.message.serialize()),
-                }),
+                &LoginStart {
+                    username: account.username.clone(),
+                    credential_request: b64(&start.message.serialize()),
+                    device_key: None,
+                    device_timestamp: None,
+                    device_signature: None,
+                },
             )
             .await?;
-        reply.expect(200)?;
-        let login_id = reply.text("login_id")?;
-        let response =
-            CredentialResponse::deserialize(&unb64(&reply.text("credential_response")?)?)
-                .map_err(opaque)?;
+        let started: LoginStartReply = reply.expect(200)?.decode()?;
+        let login_id = started.login_id;
+        let response = CredentialResponse::deserialize(&unb64(&started.credential_response)?)
+            .map_err(opaque)?;
         let state = start.state;
         let finished = tokio::task::spawn_blocking(move || {
             state.finish(
@@ -785,17 +790,17 @@ impl Client {
         let reply = self
             .post_json(
                 "/v1/sessions/login/finish",
-                &json!({
-                    "login_id": login_id,
-                    "credential_finalization": b64(&finished.message.serialize()),
-                    "device_key": b64(&device_key),
-                    "device_signature": b64(&signature.to_bytes()),
-                }),
+                &LoginFinish {
+                    login_id,
+                    credential_finalization: b64(&finished.message.serialize()),
+                    device_key: b64(&device_key),
+                    device_signature: b64(&signature.to_bytes()),
+                },
             )
             .await?;
-        reply.expect(200)?;
+        let issued: SessionIssued = reply.expect(200)?.decode()?;
         Ok(Session {
-            id: SessionId::from_b64url(&reply.text("session_id")?)?,
+            id: SessionId::from_b64url(&issued.session_id)?,
         })
     }
 

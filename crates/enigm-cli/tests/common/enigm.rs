@@ -14,9 +14,13 @@ use enigm_core::opaque::{
 };
 use enigm_core::recovery::RecoveryPhrase;
 use enigm_core::request::{SessionId, login_start_message, sign_request};
+use enigm_proto::{
+    Append, LoginFinish, LoginStart, LoginStartReply, RegisterFinish, RegisterFinishReply,
+    RegisterStart, RegisterStartReply,
+};
 use enigm_server::protocol::session_binding_message;
 use rand_core::{OsRng, RngCore};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Http, Response};
 
@@ -64,10 +68,13 @@ pub fn registration_id(http: &Http, username: &str) -> String {
     let start = ClientRegistration::start(&mut OsRng, b"any").unwrap();
     let reply = http.post_json(
         "/v1/accounts/register/start",
-        &json!({ "username": username, "registration_request": b64(&start.message.serialize()) }),
+        &RegisterStart {
+            username: username.to_owned(),
+            registration_request: b64(&start.message.serialize()),
+        },
     );
     assert_eq!(reply.status, 200, "{:?}", reply.json());
-    reply.json()["registration_id"].as_str().unwrap().to_owned()
+    reply.decode::<RegisterStartReply>().registration_id
 }
 
 /// Registers as [`try_register`] does, finishing with the registration id `choose_id` makes of
@@ -86,14 +93,16 @@ pub fn try_register_with(
     let start = ClientRegistration::start(&mut OsRng, password.as_bytes()).unwrap();
     let reply = http.post_json(
         "/v1/accounts/register/start",
-        &json!({ "username": username, "registration_request": b64(&start.message.serialize()) }),
+        &RegisterStart {
+            username: username.to_owned(),
+            registration_request: b64(&start.message.serialize()),
+        },
     );
     assert_eq!(reply.status, 200, "{:?}", reply.json());
-    let registration_id = choose_id(reply.json()["registration_id"].as_str().unwrap());
-    let response = RegistrationResponse::deserialize(&unb64(
-        reply.json()["registration_response"].as_str().unwrap(),
-    ))
-    .unwrap();
+    let started: RegisterStartReply = reply.decode();
+    let registration_id = choose_id(&started.registration_id);
+    let response =
+        RegistrationResponse::deserialize(&unb64(&started.registration_response)).unwrap();
     let finish = start
         .state
         .finish(
@@ -106,17 +115,20 @@ pub fn try_register_with(
     let genesis = LedgerEntry::genesis(account_id, &device, &recovery);
     let reply = http.post_json(
         "/v1/accounts/register/finish",
-        &json!({
-            "registration_id": registration_id,
-            "username": username,
-            "registration_upload": b64(&finish.message.serialize()),
-            "genesis": b64(&genesis.encode()),
-        }),
+        &RegisterFinish {
+            registration_id,
+            username: username.to_owned(),
+            registration_upload: b64(&finish.message.serialize()),
+            genesis: b64(&genesis.encode()),
+        },
     );
     if reply.status != 201 {
         return Err(reply);
     }
-    assert_eq!(reply.json()["account_id"], hex::encode(account_id));
+    assert_eq!(
+        reply.decode::<RegisterFinishReply>().account_id,
+        hex::encode(account_id)
+    );
     Ok(Account {
         username: username.to_owned(),
         account_id,
@@ -168,16 +180,22 @@ fn start_login(
 ) -> LoginStarted {
     let start = ClientLogin::start(&mut OsRng, password.as_bytes()).unwrap();
     let request = start.message.serialize();
-    let mut body = json!({ "username": username, "credential_request": b64(&request) });
+    let mut body = LoginStart {
+        username: username.to_owned(),
+        credential_request: b64(&request),
+        device_key: None,
+        device_timestamp: None,
+        device_signature: None,
+    };
     if let Some((device, timestamp)) = signer {
         let signature = device.sign(&login_start_message(timestamp, &request));
-        body["device_key"] = json!(b64(device.public().signing.as_bytes()));
-        body["device_timestamp"] = json!(timestamp);
-        body["device_signature"] = json!(b64(&signature.to_bytes()));
+        body.device_key = Some(b64(device.public().signing.as_bytes()));
+        body.device_timestamp = Some(timestamp);
+        body.device_signature = Some(b64(&signature.to_bytes()));
     }
     let reply = http.post_json("/v1/sessions/login/start", &body);
     let login_id = if reply.status == 200 {
-        reply.json()["login_id"].as_str().unwrap().to_owned()
+        reply.decode::<LoginStartReply>().login_id
     } else {
         String::new()
     };
@@ -197,9 +215,10 @@ pub fn login_finish(
     device: &DeviceSecrets,
 ) -> (Response, Vec<u8>) {
     let response = CredentialResponse::deserialize(&unb64(
-        started.reply.json()["credential_response"]
-            .as_str()
-            .unwrap(),
+        &started
+            .reply
+            .decode::<LoginStartReply>()
+            .credential_response,
     ))
     .unwrap();
     let finished = started
@@ -215,12 +234,12 @@ pub fn login_finish(
     let binding = session_binding_message(&login_id, &finished.session_key, &device_key);
     let reply = http.post_json(
         "/v1/sessions/login/finish",
-        &json!({
-            "login_id": started.login_id,
-            "credential_finalization": b64(&finished.message.serialize()),
-            "device_key": b64(&device_key),
-            "device_signature": b64(&device.sign(&binding).to_bytes()),
-        }),
+        &LoginFinish {
+            login_id: started.login_id,
+            credential_finalization: b64(&finished.message.serialize()),
+            device_key: b64(&device_key),
+            device_signature: b64(&device.sign(&binding).to_bytes()),
+        },
     );
     (reply, finished.session_key.to_vec())
 }
@@ -320,7 +339,10 @@ pub fn signed(
 
 /// Appends `entry` as `session`; panics unless 201.
 pub fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &LedgerEntry) {
-    let body = json!({ "entries": [b64(&entry.encode())] }).to_string();
+    let body = serde_json::to_string(&Append {
+        entries: vec![b64(&entry.encode())],
+    })
+    .unwrap();
     let reply = signed(
         http,
         session,

@@ -29,6 +29,17 @@ impl Response {
             .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
     }
 
+    /// The body as the enigm-proto type `T`; panics if it is not one.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "not a {}: {error}: {}",
+                std::any::type_name::<T>(),
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
     /// `error.code` of an error body.
     pub fn error_code(&self) -> String {
         self.json()["error"]["code"]
@@ -118,8 +129,8 @@ impl Http {
     }
 
     /// `POST path` with a JSON body.
-    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {
-        self.request("POST", path, &[], body.to_string().as_bytes())
+    pub fn post_json(&self, path: &str, body: &impl serde::Serialize) -> Response {
+        self.request("POST", path, &[], &serde_json::to_vec(body).unwrap())
     }
 
     /// Every byte sent so far.
