@@ -191,8 +191,7 @@ async fn the_password_is_checked_online_only_and_the_store_keeps_nothing_derived
     assert_eq!(
         error.to_string(),
         "the Enigm service cannot be reached, and your account password cannot be checked \
-         offline (this computer keeps nothing that could check it); connect to the network and \
-         try again"
+         offline; connect to the network and try again"
     );
     assert!(engine.lock_status().await.unwrap().locked);
     // Without the keychain there is no PIN to fall back on.

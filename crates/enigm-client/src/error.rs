@@ -291,7 +291,7 @@ pub enum ClientError {
     /// cannot be reached.
     #[error(
         "the Enigm service cannot be reached, and your account password cannot be checked \
-         offline (this computer keeps nothing that could check it); {}",
+         offline; {}",
         if *pin_set { "unlock with your PIN, or connect to the network and try again" }
         else { "connect to the network and try again" }
     )]
