@@ -100,6 +100,9 @@ pub struct LockState {
     pub attempts: UnlockAttempts,
 }
 
+/// The keychain secret that keys a PIN's verifier. Zeroized on drop.
+pub type PinSecret = Zeroizing<[u8; PIN_SECRET_LEN]>;
+
 /// An open, encrypted profile store.
 pub struct Store {
     conn: Connection,
@@ -724,7 +727,7 @@ impl Store {
     /// # Errors
     /// [`Error::ValueOutOfRange`] if the stored verifier is malformed; [`Error::KeyMissing`]
     /// if the keychain secret is gone; the keychain's other errors; [`Error::Database`].
-    pub fn pin(&self) -> Result<Option<(PinVerifier, Zeroizing<[u8; PIN_SECRET_LEN]>)>, Error> {
+    pub fn pin(&self) -> Result<Option<(PinVerifier, PinSecret)>, Error> {
         let stored: Option<Option<Vec<u8>>> = self
             .conn
             .query_row(
