@@ -150,8 +150,9 @@ async fn run_first_run(
 
     // Locked without a PIN: nothing of the account shows; the password is checked online, a
     // wrong one is refused and says so.
-    lock(driver).await?;
+    // Resized first: the lock's own round trip lets the window settle before the shot.
     driver.set_window_rect(0, 0, 800, 600).await?;
+    lock(driver).await?;
     screens.save(driver, "locked-800x600").await;
     unlock(driver, "not my password").await?;
     let error = find(
@@ -170,17 +171,22 @@ async fn run_first_run(
     find(driver, "//h1[normalize-space()='Settings']").await;
 
     // A PIN, set in Settings, unlocks this computer (offline too).
+    driver.set_window_rect(0, 0, 800, 600).await?;
     type_into(driver, "new-pin", PIN).await?;
     click(driver, "//button[normalize-space()='Set PIN']").await?;
     find(driver, "//*[@data-testid='pin-saved']").await;
     find(driver, "//button[normalize-space()='Remove PIN']").await;
-    screens.save(driver, "settings-pin").await;
-    driver.set_window_rect(0, 0, 800, 600).await?;
     screens.save(driver, "settings-pin-800x600").await;
     lock(driver).await?;
     find(driver, "//input[@id='pin']").await;
     screens.save(driver, "locked-pin-800x600").await;
     driver.set_window_rect(0, 0, 960, 660).await?;
+    click(
+        driver,
+        "//button[normalize-space()='Use your password instead']",
+    )
+    .await?;
+    click(driver, "//button[normalize-space()='Use your PIN instead']").await?;
     screens.save(driver, "locked-pin").await;
     // The password still works instead, checked online.
     click(
@@ -190,6 +196,8 @@ async fn run_first_run(
     .await?;
     unlock(driver, PASSWORD).await?;
     find(driver, "//h1[normalize-space()='Settings']").await;
+    find(driver, "//button[normalize-space()='Remove PIN']").await;
+    screens.save(driver, "settings-pin").await;
 
     // Signing out ends the session and shows the sign-in screen; signing in again returns.
     click(driver, "//button[normalize-space()='Sign out']").await?;
