@@ -627,12 +627,32 @@ fn wipe_removes_the_key_and_the_files_only_when_asked() {
     let (mock_store, keychain) = mock();
     let dir = created(&keychain);
     let user_entry = entry(&mock_store, dir.path());
+    // With an unlock PIN set, its keychain secret goes too.
+    let pin = enigm_core::unlock::Pin::parse("123456").unwrap();
+    let verifier = enigm_core::unlock::PinVerifier::create(&pin, &[3; 32], &mut OsRng).unwrap();
+    let mut store = Store::open(dir.path(), &keychain).unwrap();
+    store.save_pin(&verifier, &[3; 32]).unwrap();
+    store.close().unwrap();
+    let pin_entry = mock_store
+        .build(
+            KEYCHAIN_SERVICE,
+            &format!(
+                "{}{}",
+                profile_user(dir.path()),
+                crate::keychain::PIN_ENTRY_SUFFIX
+            ),
+            None,
+        )
+        .unwrap();
+    assert!(pin_entry.get_secret().is_ok());
     fs::write(dir.path().join("unrelated.txt"), b"keep").unwrap();
     Store::wipe_profile(dir.path(), &keychain).unwrap();
-    assert!(matches!(
-        user_entry.get_secret(),
-        Err(keyring_core::Error::NoEntry)
-    ));
+    for entry in [&user_entry, &pin_entry] {
+        assert!(matches!(
+            entry.get_secret(),
+            Err(keyring_core::Error::NoEntry)
+        ));
+    }
     for name in [DATABASE_FILE, KCV_FILE, PROFILE_ID_FILE] {
         assert!(!dir.path().join(name).exists(), "{name}");
     }
