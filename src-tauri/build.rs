@@ -29,6 +29,9 @@ fn main() {
             "lock_app",
             "unlock_app",
             "set_auto_lock",
+            "unlock_with_pin",
+            "set_pin",
+            "remove_pin",
             "replaceable_devices",
             "abandon_joining",
         ]));

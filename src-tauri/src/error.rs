@@ -61,7 +61,7 @@ impl From<enigm_client::ClientError> for IpcError {
             "signed_out" => "You are signed out. Sign in to continue.".to_owned(),
             "no_account" => "This computer does not belong to an account yet.".to_owned(),
             "already_registered" => "This computer already belongs to an account.".to_owned(),
-            "locked" => "Enigm is locked. Unlock it with your account password.".to_owned(),
+            "locked" => "Enigm is locked. Unlock it with your PIN or your account password.".to_owned(),
             "service_refuses_device" => "The Enigm service refuses this computer, but your own device list does not show it removed, so nothing was erased. If none of your devices removed it, the service is misbehaving.".to_owned(),
             "rate_limited" if retry_after.is_some() => "Too many attempts.".to_owned(),
             "rate_limited" => "Too many attempts. Wait a few minutes, then try again.".to_owned(),

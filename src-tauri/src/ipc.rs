@@ -35,12 +35,14 @@ pub struct AppStatus {
 /// Where the app's Lock stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, TS)]
 pub struct LockView {
-    /// The account is hidden until the password is given again.
+    /// The account is hidden until the PIN or the password is given again.
     pub locked: bool,
-    /// The password is checked on this computer; otherwise unlocking signs in with the
-    /// service once, which needs the username.
-    pub offline_unlock: bool,
-    /// Seconds before the next unlock attempt is accepted (0: now).
+    /// A device unlock PIN is set (it unlocks offline); the password always works too, checked
+    /// online by the service.
+    pub pin_set: bool,
+    /// Unlocking with the password needs the username too.
+    pub needs_username: bool,
+    /// Seconds before the next PIN is accepted (0: now).
     #[ts(type = "number")]
     pub retry_in: u64,
     /// Minutes without use after which the window locks itself; 0 never.
@@ -51,7 +53,8 @@ impl From<enigm_client::LockStatus> for LockView {
     fn from(status: enigm_client::LockStatus) -> Self {
         Self {
             locked: status.locked,
-            offline_unlock: status.offline_unlock,
+            pin_set: status.pin_set,
+            needs_username: status.needs_username,
             retry_in: status.retry_in,
             auto_lock_minutes: status.auto_lock_minutes,
         }

@@ -58,6 +58,9 @@ pub fn run() {
             commands::lock::lock_app,
             commands::lock::unlock_app,
             commands::lock::set_auto_lock,
+            commands::lock::unlock_with_pin,
+            commands::lock::set_pin,
+            commands::lock::remove_pin,
             commands::enroll::replaceable_devices,
             commands::enroll::abandon_joining,
         ])

@@ -98,7 +98,7 @@ impl Profile {
         if engine.lock_status().await?.locked {
             return Err(IpcError::new(
                 "locked",
-                "Enigm is locked. Unlock it with your account password.",
+                "Enigm is locked. Unlock it with your PIN or your account password.",
             ));
         }
         Ok(engine)

@@ -2,11 +2,14 @@
 //! profile in a private Secret Service session, driven through tauri-driver and WebKitWebDriver
 //! under Xvfb. The user creates an account, confirms three words of the recovery phrase and
 //! lands on the device list: one active device, "This computer", verified. The session shows
-//! the recovery epoch; the user replaces the recovery phrase, locks the app (a wrong password is
-//! refused, the right one unlocks), signs out and back in, and, while the service is down,
-//! locks again, unlocks offline, locks once more and quits. The app restarts locked, unlocks
-//! offline and signs out. The device list, session and Locked screens are also shot at the
-//! smallest window size (800x600). Every screen is saved as a PNG in `target/e2e-screenshots/`
+//! the recovery epoch; the user replaces the recovery phrase, locks the app (without a PIN the
+//! password is asked for, checked online: a wrong one is refused, the right one unlocks), sets
+//! a PIN in Settings, locks again (the PIN is asked for; "Use your password instead" works
+//! online), signs out and back in, and, while the service is down, locks again: the password
+//! cannot be checked offline and says so, the PIN unlocks; locks once more and quits. The app
+//! restarts locked, unlocks offline with the PIN and signs out. The device list, session,
+//! Settings' PIN control and Locked screens are also shot at the smallest window size
+//! (800x600). Every screen is saved as a PNG in `target/e2e-screenshots/`
 //! for a person to look at.
 //!
 //! `cargo xtask test` runs it after the other tests, with `ENIGM_APP_BIN`, `ENIGM_BIN`,
@@ -22,6 +25,7 @@ use enigm_e2e::{
 use thirtyfour::prelude::*;
 
 const PASSWORD: &str = "correct horse battery staple";
+const PIN: &str = "482916";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app and CLI, tauri-driver, WebKitWebDriver, Xvfb and a Secret Service session; run by cargo xtask test"]
@@ -64,10 +68,20 @@ async fn unlock(driver: &WebDriver, password: &str) -> WebDriverResult<()> {
     .await
 }
 
+/// Types the PIN on the Locked screen and unlocks.
+async fn unlock_with_pin(driver: &WebDriver, pin: &str) -> WebDriverResult<()> {
+    type_into(driver, "pin", pin).await?;
+    click(
+        driver,
+        "//button[@type='submit'][normalize-space()='Unlock']",
+    )
+    .await
+}
+
 async fn after_restart(driver: &WebDriver, screens: &mut Screens) -> WebDriverResult<()> {
     find(driver, "//h1[normalize-space()='Enigm is locked']").await;
     screens.save(driver, "restarted-locked").await;
-    unlock(driver, PASSWORD).await?;
+    unlock_with_pin(driver, PIN).await?;
     find(driver, "//*[@data-testid='offline']").await;
 
     // Offline, signing out forgets the session here and says the service was not told.
@@ -134,9 +148,11 @@ async fn run_first_run(
     );
     screens.save(driver, "settings").await;
 
-    // Locked: nothing of the account shows; a wrong password is refused and says so.
-    lock(driver).await?;
+    // Locked without a PIN: nothing of the account shows; the password is checked online, a
+    // wrong one is refused and says so.
+    // Resized first: the lock's own round trip lets the window settle before the shot.
     driver.set_window_rect(0, 0, 800, 600).await?;
+    lock(driver).await?;
     screens.save(driver, "locked-800x600").await;
     unlock(driver, "not my password").await?;
     let error = find(
@@ -153,6 +169,35 @@ async fn run_first_run(
     driver.set_window_rect(0, 0, 960, 660).await?;
     unlock(driver, PASSWORD).await?;
     find(driver, "//h1[normalize-space()='Settings']").await;
+
+    // A PIN, set in Settings, unlocks this computer (offline too).
+    driver.set_window_rect(0, 0, 800, 600).await?;
+    type_into(driver, "new-pin", PIN).await?;
+    click(driver, "//button[normalize-space()='Set PIN']").await?;
+    find(driver, "//*[@data-testid='pin-saved']").await;
+    find(driver, "//button[normalize-space()='Remove PIN']").await;
+    screens.save(driver, "settings-pin-800x600").await;
+    lock(driver).await?;
+    find(driver, "//input[@id='pin']").await;
+    screens.save(driver, "locked-pin-800x600").await;
+    driver.set_window_rect(0, 0, 960, 660).await?;
+    click(
+        driver,
+        "//button[normalize-space()='Use your password instead']",
+    )
+    .await?;
+    click(driver, "//button[normalize-space()='Use your PIN instead']").await?;
+    screens.save(driver, "locked-pin").await;
+    // The password still works instead, checked online.
+    click(
+        driver,
+        "//button[normalize-space()='Use your password instead']",
+    )
+    .await?;
+    unlock(driver, PASSWORD).await?;
+    find(driver, "//h1[normalize-space()='Settings']").await;
+    find(driver, "//button[normalize-space()='Remove PIN']").await;
+    screens.save(driver, "settings-pin").await;
 
     // Signing out ends the session and shows the sign-in screen; signing in again returns.
     click(driver, "//button[normalize-space()='Sign out']").await?;
@@ -175,9 +220,27 @@ async fn run_first_run(
     );
     screens.save(driver, "offline").await;
 
-    // The password is checked on this computer: unlocking works with the service down.
+    // Offline, the password cannot be checked and the screen says so; the PIN unlocks.
     lock(driver).await?;
+    click(
+        driver,
+        "//button[normalize-space()='Use your password instead']",
+    )
+    .await?;
     unlock(driver, PASSWORD).await?;
+    let error = find(
+        driver,
+        "//*[@data-testid='unlock-error'][@data-code='unlock_needs_service']",
+    )
+    .await;
+    let error = error.text().await?;
+    assert!(
+        error.contains("cannot be checked offline") && error.contains("unlock with your PIN"),
+        "{error}"
+    );
+    screens.save(driver, "locked-offline-password").await;
+    click(driver, "//button[normalize-space()='Use your PIN instead']").await?;
+    unlock_with_pin(driver, PIN).await?;
     find(driver, "//h1[normalize-space()='Settings']").await;
     // Quit locked: the restart must start locked.
     lock(driver).await?;

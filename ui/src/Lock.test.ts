@@ -1,5 +1,5 @@
-// The Lock: the app hides the account behind the Locked screen until the password is typed
-// again. The backend is mocked; what is checked is what the user sees and what reaches it.
+// The Lock: the app hides the account behind the Locked screen until the PIN or the password
+// is typed again. The backend is mocked; what is checked is what the user sees and what reaches it.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
@@ -15,8 +15,9 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** A backend that checks the password like the engine: three free tries, then a wait. */
-function backend(initial: Partial<LockView> = {}) {
+/** A backend that checks like the engine: the password online (refused when `offline`), the
+ * PIN here with three free tries, then a wait, and the fifth wrong one in a row erases it. */
+function backend(initial: Partial<LockView> = {}, offline = false) {
   const calls: { cmd: string; args: unknown }[] = [];
   let lock: LockView = { ...unlocked, ...initial };
   let session: SessionView = active;
@@ -36,19 +37,53 @@ function backend(initial: Partial<LockView> = {}) {
         case 'set_auto_lock':
           lock = { ...lock, auto_lock_minutes: (args as { minutes: number }).minutes };
           return lock;
+        case 'set_pin': {
+          if (lock.locked) throw { code: 'locked', message: 'Enigm is locked.' };
+          if (!/^[0-9]{6,12}$/.test((args as { pin: string }).pin)) {
+            throw { code: 'invalid_pin', message: 'A PIN is 6 to 12 digits (0-9), nothing else.' };
+          }
+          lock = { ...lock, pin_set: true };
+          return lock;
+        }
+        case 'remove_pin':
+          lock = { ...lock, pin_set: false };
+          return lock;
         case 'unlock_app': {
           const { username, password } = args as { username: string | null; password: string };
-          if (!lock.offline_unlock && username === null) {
+          if (lock.needs_username && username === null) {
             throw { code: 'unlock_needs_username', message: 'Enter your username too.' };
           }
-          if (password !== 'right') {
-            failures++;
-            lock = { ...lock, retry_in: failures >= 3 ? 5 : 0 };
+          if (offline) {
             throw {
-              code: 'unlock_wrong_password',
-              message: `That is not your account password${failures >= 3 ? '; try again in 5 seconds' : ''}.`,
+              code: 'unlock_needs_service',
+              message: 'The Enigm service cannot be reached, and your account password cannot be checked offline.',
             };
           }
+          if (password !== 'right') {
+            throw { code: 'unlock_wrong_password', message: 'That is not your account password.' };
+          }
+          lock = { ...lock, locked: false, retry_in: 0, needs_username: false };
+          return lock;
+        }
+        case 'unlock_with_pin': {
+          const { pin } = args as { pin: string };
+          if (!lock.pin_set) throw { code: 'no_pin', message: 'No PIN is set on this computer.' };
+          if (pin !== '424242') {
+            failures++;
+            if (failures >= 5) {
+              lock = { ...lock, pin_set: false, retry_in: 0 };
+              throw {
+                code: 'pin_erased',
+                message: 'That was the 5th wrong PIN in a row, so the PIN was turned off on this computer.',
+              };
+            }
+            lock = { ...lock, retry_in: failures >= 3 ? 5 : 0 };
+            throw {
+              code: 'unlock_wrong_pin',
+              message: `That is not this computer's PIN${failures >= 3 ? '; try again in 5 seconds' : ''}.`,
+            };
+          }
+          failures = 0;
           lock = { ...lock, locked: false, retry_in: 0 };
           return lock;
         }
@@ -71,8 +106,13 @@ async function typePassword(value: string) {
   await fireEvent.click(screen.getByRole('button', { name: 'Unlock' }));
 }
 
+async function typePin(value: string) {
+  await fireEvent.input(screen.getByLabelText('PIN'), { target: { value } });
+  await fireEvent.click(screen.getByRole('button', { name: 'Unlock' }));
+}
+
 describe('lock', () => {
-  it('locks from Settings and with Ctrl+L, hiding every section until unlocked', async () => {
+  it('locks from Settings and with Ctrl+L, and without a PIN asks for the password, checked online', async () => {
     const ipc = backend();
     render(App);
     await screen.findAllByTestId('device');
@@ -82,9 +122,20 @@ describe('lock', () => {
     expect(screen.queryByRole('navigation', { name: 'Main' })).toBeNull();
     expect(screen.queryByText('Work laptop')).toBeNull();
     expect(ipc.sent('lock_app')).toHaveLength(1);
+    expect(screen.queryByLabelText('PIN')).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Use your PIN instead' })).toBeNull();
+    expect(screen.getByTestId('unlock-online').textContent).toContain('Your Enigm service checks your password');
 
+    await typePassword('wrong');
+    const error = await screen.findByTestId('unlock-error');
+    expect(error.textContent).toContain('That is not your account password.');
+    expect(error.dataset.code).toBe('unlock_wrong_password');
+    expect(screen.queryByTestId('unlock-wait')).toBeNull();
     await typePassword('right');
-    expect(ipc.sent('unlock_app')).toEqual([{ username: null, password: 'right' }]);
+    expect(ipc.sent('unlock_app')).toEqual([
+      { username: null, password: 'wrong' },
+      { username: null, password: 'right' },
+    ]);
     expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
 
     await fireEvent.keyDown(window, { key: 'l', ctrlKey: true });
@@ -95,27 +146,48 @@ describe('lock', () => {
     expect(ipc.sent('lock_app')).toHaveLength(2);
   });
 
-  it('starts locked after a restart, says a password is wrong and counts the wait down', async () => {
+  it('says the password cannot be checked offline and, with a PIN, goes back to the PIN', async () => {
+    const ipc = backend({ locked: true, pin_set: true }, true);
+    render(App);
+    expect(await screen.findByRole('heading', { name: 'Enigm is locked' })).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Use your password instead' }));
+    expect(screen.queryByLabelText('PIN')).toBeNull();
+    expect(screen.getByTestId('unlock-online').textContent).toContain('Offline, use your PIN.');
+    await typePassword('right');
+    const error = await screen.findByTestId('unlock-error');
+    expect(error.dataset.code).toBe('unlock_needs_service');
+    expect(error.textContent).toContain('cannot be checked offline');
+    expect(screen.queryByRole('navigation', { name: 'Main' })).toBeNull();
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Use your PIN instead' }));
+    expect(screen.queryByTestId('unlock-error')).toBeNull();
+    await typePin('424242');
+    expect(ipc.sent('unlock_with_pin')).toEqual([{ pin: '424242' }]);
+    expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
+  });
+
+  it('with a PIN asks for it after a restart, says a PIN is wrong and counts the wait down', async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
-    const ipc = backend({ locked: true });
+    const ipc = backend({ locked: true, pin_set: true });
     render(App);
     expect(await screen.findByRole('heading', { name: 'Enigm is locked' })).toBeTruthy();
     expect(ipc.sent('list_devices')).toHaveLength(0);
+    expect(screen.queryByLabelText('Password')).toBeNull();
     expect(screen.queryByTestId('unlock-online')).toBeNull();
-    expect(screen.queryByLabelText('Username')).toBeNull();
+    expect(screen.getByRole('button', { name: 'Use your password instead' })).toBeTruthy();
 
-    await typePassword('wrong');
+    await typePin('000000');
     const error = await screen.findByTestId('unlock-error');
-    expect(error.textContent).toContain('That is not your account password.');
-    expect((screen.getByLabelText('Password') as HTMLInputElement).value).toBe('');
-    await typePassword('wrong');
-    await vi.waitFor(() => expect(ipc.sent('unlock_app')).toHaveLength(2));
-    await typePassword('wrong');
+    expect(error.textContent).toContain("That is not this computer's PIN.");
+    expect((screen.getByLabelText('PIN') as HTMLInputElement).value).toBe('');
+    await typePin('000001');
+    await vi.waitFor(() => expect(ipc.sent('unlock_with_pin')).toHaveLength(2));
+    await typePin('000002');
     await vi.waitFor(() =>
       expect(screen.getByTestId('unlock-error').textContent).toContain('try again in 5 seconds'),
     );
     expect((await screen.findByTestId('unlock-wait')).textContent).toContain('try again in 5 seconds');
-    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'right' } });
+    await fireEvent.input(screen.getByLabelText('PIN'), { target: { value: '424242' } });
     const button = screen.getByRole('button', { name: /Wait 5 seconds/ }) as HTMLButtonElement;
     expect(button.disabled).toBe(true);
 
@@ -125,13 +197,34 @@ describe('lock', () => {
     expect(screen.queryByTestId('unlock-wait')).toBeNull();
     await fireEvent.click(screen.getByRole('button', { name: 'Unlock' }));
     expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
-    expect(ipc.sent('unlock_app')).toHaveLength(4);
+    expect(ipc.sent('unlock_with_pin')).toHaveLength(4);
+    expect(ipc.sent('unlock_app')).toHaveLength(0);
   });
 
-  it('asks an older profile for the username too, and says why', async () => {
-    const ipc = backend({ locked: true, offline_unlock: false });
+  it('after the fifth wrong PIN says the PIN was turned off and asks for the password', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    const ipc = backend({ locked: true, pin_set: true });
     render(App);
-    expect((await screen.findByTestId('unlock-online')).textContent).toContain('signs in with your Enigm service');
+    await screen.findByRole('heading', { name: 'Enigm is locked' });
+    for (const [index, pin] of ['000000', '000001', '000002', '000003', '000004'].entries()) {
+      await typePin(pin);
+      await vi.waitFor(() => expect(ipc.sent('unlock_with_pin')).toHaveLength(index + 1));
+      await vi.advanceTimersByTimeAsync(5000);
+    }
+    const error = await screen.findByTestId('unlock-error');
+    await vi.waitFor(() => expect(error.dataset.code).toBe('pin_erased'));
+    expect(error.textContent).toContain('the PIN was turned off');
+    await vi.waitFor(() => expect(screen.queryByLabelText('PIN')).toBeNull());
+    expect(screen.getByLabelText('Password')).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Use your PIN instead' })).toBeNull();
+    await typePassword('right');
+    expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
+  });
+
+  it('asks a profile that does not know its username for it too', async () => {
+    const ipc = backend({ locked: true, needs_username: true });
+    render(App);
+    await screen.findByTestId('unlock-online');
     await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'right' } });
     const unlock = screen.getByRole('button', { name: 'Unlock' }) as HTMLButtonElement;
     expect(unlock.disabled).toBe(true);
@@ -139,6 +232,46 @@ describe('lock', () => {
     await fireEvent.click(unlock);
     expect(ipc.sent('unlock_app')).toEqual([{ username: 'alice', password: 'right' }]);
     expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
+  });
+
+  it('lets Settings set, change and remove the PIN, and shows why a PIN is refused', async () => {
+    const ipc = backend();
+    render(App);
+    await screen.findAllByTestId('device');
+    await fireEvent.click(screen.getByRole('button', { name: /Settings/ }));
+    expect(screen.getByTestId('pin-state').textContent).toContain('No PIN is set');
+    expect(screen.queryByRole('button', { name: 'Remove PIN' })).toBeNull();
+    const setButton = screen.getByRole('button', { name: 'Set PIN' }) as HTMLButtonElement;
+    expect(setButton.disabled).toBe(true);
+
+    await fireEvent.input(screen.getByLabelText('Choose a PIN'), { target: { value: '1234' } });
+    await fireEvent.click(setButton);
+    expect((await screen.findByRole('alert')).textContent).toContain('A PIN is 6 to 12 digits');
+    expect(screen.getByTestId('pin-state').textContent).toContain('No PIN is set');
+
+    await fireEvent.input(screen.getByLabelText('Choose a PIN'), { target: { value: '424242' } });
+    await fireEvent.click(setButton);
+    expect((await screen.findByTestId('pin-saved')).textContent).toContain('PIN set.');
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.getByTestId('pin-state').textContent).toContain('A PIN is set');
+    expect((screen.getByLabelText('New PIN') as HTMLInputElement).value).toBe('');
+
+    await fireEvent.input(screen.getByLabelText('New PIN'), { target: { value: '13572468' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Change PIN' }));
+    await vi.waitFor(() => expect(screen.getByTestId('pin-saved').textContent).toBe('PIN changed.'));
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Remove PIN' }));
+    await vi.waitFor(() => expect(screen.getByTestId('pin-saved').textContent).toContain('PIN removed.'));
+    expect(screen.getByTestId('pin-state').textContent).toContain('No PIN is set');
+    expect(ipc.sent('set_pin')).toEqual([{ pin: '1234' }, { pin: '424242' }, { pin: '13572468' }]);
+    expect(ipc.sent('remove_pin')).toHaveLength(1);
+
+    // The Locked screen now offers the PIN only when one is set.
+    await fireEvent.input(screen.getByLabelText('Choose a PIN'), { target: { value: '424242' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Set PIN' }));
+    await screen.findByRole('button', { name: 'Remove PIN' });
+    await fireEvent.click(screen.getByRole('button', { name: /Lock now/ }));
+    expect(await screen.findByLabelText('PIN')).toBeTruthy();
   });
 
   it('locks by itself after the chosen minutes without use, and not while the window is used', async () => {

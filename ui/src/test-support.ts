@@ -1,7 +1,13 @@
 // Fixtures for the component tests: what the backend answers, in the generated types.
 import type { AppStatus, DeviceListView, LockView, SessionView } from './lib/bindings';
 
-export const unlocked: LockView = { locked: false, offline_unlock: true, retry_in: 0, auto_lock_minutes: 15 };
+export const unlocked: LockView = {
+  locked: false,
+  pin_set: false,
+  needs_username: false,
+  retry_in: 0,
+  auto_lock_minutes: 15,
+};
 
 export function status(hasAccount: boolean, session: SessionView, lock: LockView = unlocked): AppStatus {
   return {

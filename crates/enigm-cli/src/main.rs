@@ -66,6 +66,9 @@ enum Command {
     Server(server::ServerArgs),
     /// Audit exports: verify one offline.
     Audit(audit::AuditArgs),
+    /// Unlock this profile after the app locked it: the account password from stdin (checked
+    /// online by the service) or, with --pin, this computer's PIN (checked here, offline).
+    Unlock(user::UnlockArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Recovery(command) => recover::recovery(&global, command),
         Command::Server(args) => server::run(&global, args),
         Command::Audit(args) => audit::run(&global, args),
+        Command::Unlock(args) => user::unlock(&global, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -190,25 +190,76 @@ fn profile_dir(global: &Global) -> Result<PathBuf, CliError> {
 
 /// Reads the password: a hidden prompt on a terminal, else one line of stdin.
 pub(crate) fn read_password() -> Result<Zeroizing<String>, CliError> {
+    read_secret("Password: ", "password")
+}
+
+/// Reads one secret (`what`, for the messages): a hidden `prompt` on a terminal, else one line
+/// of stdin.
+fn read_secret(prompt: &str, what: &str) -> Result<Zeroizing<String>, CliError> {
     let stdin = std::io::stdin();
-    let password =
-        if stdin.is_terminal() {
-            Zeroizing::new(rpassword::prompt_password("Password: ").map_err(|_| {
-                CliError::new("stdin", "could not read the password from the terminal")
-            })?)
-        } else {
-            let mut line = Zeroizing::new(String::new());
-            stdin
-                .lock()
-                .take(MAX_SECRET_LINE as u64)
-                .read_line(&mut line)
-                .map_err(|_| CliError::new("stdin", "could not read the password from stdin"))?;
-            Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())
-        };
-    if password.is_empty() {
-        return Err(CliError::new("empty_password", "the password is empty"));
+    let secret = if stdin.is_terminal() {
+        Zeroizing::new(rpassword::prompt_password(prompt).map_err(|_| {
+            CliError::new(
+                "stdin",
+                format!("could not read the {what} from the terminal"),
+            )
+        })?)
+    } else {
+        let mut line = Zeroizing::new(String::new());
+        stdin
+            .lock()
+            .take(MAX_SECRET_LINE as u64)
+            .read_line(&mut line)
+            .map_err(|_| CliError::new("stdin", format!("could not read the {what} from stdin")))?;
+        Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    if secret.is_empty() {
+        return Err(CliError::new(
+            &format!("empty_{what}"),
+            format!("the {what} is empty"),
+        ));
     }
-    Ok(password)
+    Ok(secret)
+}
+
+/// `enigm unlock [--username U] [--pin]`: the account password (checked online by the
+/// service) or, with `--pin`, this computer's PIN (checked here), from stdin.
+#[derive(Debug, Args)]
+pub(crate) struct UnlockArgs {
+    /// The account's username, when this profile does not know it yet (password only).
+    #[arg(long, conflicts_with = "pin")]
+    username: Option<String>,
+    /// Read this computer's PIN from stdin instead of the account password (works offline).
+    #[arg(long)]
+    pin: bool,
+}
+
+/// `enigm unlock`: a profile the app locked unlocks, so that commands such as `device enroll`,
+/// which wait for the unlock, work from the CLI too.
+pub(crate) fn unlock(global: &Global, args: &UnlockArgs) -> Result<(), CliError> {
+    let secret = if args.pin {
+        read_secret("PIN: ", "pin")?
+    } else {
+        read_password()?
+    };
+    let was_locked = with_engine(global, async |engine| {
+        let was_locked = engine.lock_status().await?.locked;
+        if args.pin {
+            engine.unlock_with_pin(&secret).await?;
+        } else {
+            engine.unlock(args.username.as_deref(), &secret).await?;
+        }
+        Ok(was_locked)
+    })?;
+    print(
+        global,
+        &json!({ "unlocked": true, "was_locked": was_locked }),
+        if was_locked {
+            "Unlocked."
+        } else {
+            "Enigm was not locked."
+        },
+    )
 }
 
 /// Prints `value` as JSON with `--json`, else `text`.

@@ -1,9 +1,11 @@
-//! The app's Lock in the engine against the real `enigm server`: the password is checked on
-//! this device (it works with the service down), wrong passwords make the next try wait and
-//! say for how long, the lock and the wait survive a restart, and a profile from before the
-//! Lock unlocks by signing in with the service, saying so when it cannot be reached. Locking
-//! stops nothing: a revocation while locked still reaches the device and erases its keys; but a
-//! locked app is sent no device list, and the steps of joining an account wait for the unlock.
+//! The app's Lock in the engine against the real `enigm server`: the account password is
+//! never kept on the device (the decrypted store holds nothing derived from it) and unlocking
+//! with it is checked online by the service, with a precise error when the service cannot be
+//! reached; an optional device PIN (real keychain) unlocks offline, wrong PINs wait longer each
+//! time and the fifth in a row erases it, in the store and the keychain. The lock survives a
+//! restart. Locking stops nothing: a revocation while locked still reaches the device and
+//! erases its keys; but a locked app is sent no device list, and the steps of joining an
+//! account wait for the unlock.
 
 use crate::common;
 
@@ -16,8 +18,7 @@ use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
 use enigm_core::request::SessionId;
 use enigm_core::session::SessionState;
-use enigm_core::unlock::UnlockAttempts;
-use enigm_store::{LockState, Store, StoreKey};
+use enigm_store::{Keychain, LockState, Store, StoreKey};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
@@ -49,14 +50,6 @@ impl Profile {
     fn engine(&self, url: &str) -> Engine {
         Engine::with_store(self.store(), ServiceClient::new(url).unwrap())
     }
-
-    /// Moves the last wrong password into the past, instead of sleeping through the wait.
-    fn age_last_failure(&self, seconds: u64) {
-        let mut store = self.store();
-        let mut state = store.lock_state().unwrap();
-        state.attempts.last_failure_at -= seconds;
-        store.save_lock_state(&state).unwrap();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -81,8 +74,36 @@ async fn the_inactivity_lock_is_kept_in_the_encrypted_store_and_at_most_a_day() 
     assert_eq!(engine.lock_status().await.unwrap().auto_lock_minutes, 0);
 }
 
+/// The columns of the decrypted store's `app_lock` table, and its one row as text.
+fn app_lock_contents(profile: &Profile) -> (Vec<String>, String) {
+    let conn = rusqlite::Connection::open(profile.dir.path().join("store.db")).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\";",
+        hex::encode(profile.key)
+    ))
+    .unwrap();
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('app_lock')")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let select = columns
+        .iter()
+        .map(|column| format!("quote({column})"))
+        .collect::<Vec<_>>()
+        .join(" || ',' || ");
+    let row: String = conn
+        .query_row(&format!("SELECT {select} FROM app_lock"), [], |row| {
+            row.get(0)
+        })
+        .unwrap_or_default();
+    (columns, row)
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_password_unlocks_offline_and_wrong_ones_wait_longer_each_time() {
+async fn the_password_is_checked_online_only_and_the_store_keeps_nothing_derived_from_it() {
     let mut server = ServerProcess::start();
     let url = format!("http://{}", server.addr);
     let profile = Profile::new();
@@ -96,114 +117,52 @@ async fn the_password_unlocks_offline_and_wrong_ones_wait_longer_each_time() {
         .register("lena.lock", &password(PASSWORD))
         .await
         .unwrap();
+    engine.lock().await.unwrap();
+    engine.unlock(None, &password(PASSWORD)).await.unwrap();
+    // Registered, signed in, unlocked: the decrypted store holds the lock's state and nothing
+    // else (no verifier of the account password, as before).
+    let (columns, row) = app_lock_contents(&profile);
+    assert_eq!(
+        columns,
+        [
+            "id",
+            "locked",
+            "failures",
+            "last_failure_at",
+            "pin_verifier"
+        ],
+        "app_lock row: {row}"
+    );
+    assert_eq!(row, "1,0,0,0,NULL");
     assert_eq!(
         engine.lock_status().await.unwrap(),
         LockStatus {
             locked: false,
-            offline_unlock: true,
+            pin_set: false,
+            needs_username: false,
             retry_in: 0,
             auto_lock_minutes: enigm_client::DEFAULT_AUTO_LOCK_MINUTES,
         }
     );
+
     engine.lock().await.unwrap();
     assert!(engine.lock_status().await.unwrap().locked);
-
-    // The service is gone: the password is still checked, here.
-    server.kill();
-    for _ in 0..2 {
+    // The service checks the password: a wrong one is refused and nothing is counted here.
+    for _ in 0..4 {
         let error = engine.unlock(None, &password("wrong")).await.unwrap_err();
-        assert!(matches!(
-            error,
-            ClientError::UnlockWrongPassword { wait: 0 }
-        ));
-        assert_eq!(error.to_string(), "that is not your account password");
+        assert!(matches!(error, ClientError::UnlockWrongPassword), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "that is not your account password (the Enigm service checked it)"
+        );
     }
-    let error = engine.unlock(None, &password("wrong")).await.unwrap_err();
     assert_eq!(
-        error.to_string(),
-        "that is not your account password; try again in 5 seconds"
+        profile.store().lock_state().unwrap().attempts,
+        Default::default(),
+        "the service's budget counts password guesses, not this device"
     );
-    // Even the right password waits, and nothing is checked meanwhile.
-    let error = engine.unlock(None, &password(PASSWORD)).await.unwrap_err();
-    assert_eq!(error.code(), "unlock_delayed");
-    assert!(matches!(error, ClientError::UnlockDelayed { wait: 1..=5 }));
-    let status = engine.lock_status().await.unwrap();
-    assert!(status.locked && (1..=5).contains(&status.retry_in));
-
-    // A restart keeps the lock and the count: the next wrong password waits twice as long.
-    drop(engine);
-    let engine = profile.engine(&url);
-    assert!(engine.lock_status().await.unwrap().locked);
-    profile.age_last_failure(5);
-    let error = engine.unlock(None, &password("wrong")).await.unwrap_err();
-    assert!(matches!(
-        error,
-        ClientError::UnlockWrongPassword { wait: 10 }
-    ));
-    assert_eq!(
-        profile.store().lock_state().unwrap().attempts.failures,
-        4,
-        "a wrong password is counted even across restarts"
-    );
-
-    profile.age_last_failure(10);
-    engine.unlock(None, &password(PASSWORD)).await.unwrap();
-    assert_eq!(
-        profile.store().lock_state().unwrap(),
-        LockState::default(),
-        "unlocking forgets the wrong passwords"
-    );
-    // Unlocking what is not locked changes nothing.
-    engine.unlock(None, &password("wrong")).await.unwrap();
-    assert_eq!(profile.store().lock_state().unwrap(), LockState::default());
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_profile_from_before_the_lock_unlocks_by_signing_in() {
-    let mut server = ServerProcess::start();
-    let url = format!("http://{}", server.addr);
-    let profile = Profile::new();
-    let engine = profile.engine(&url);
-    engine
-        .register("olga.older", &password(PASSWORD))
-        .await
-        .unwrap();
-    engine.lock().await.unwrap();
-    drop(engine);
-    // What a profile written before the Lock holds: no verifier.
-    let conn = rusqlite::Connection::open(profile.dir.path().join("store.db")).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; UPDATE app_lock SET verifier = NULL;",
-        hex::encode(profile.key)
-    ))
-    .unwrap();
-    drop(conn);
-
-    let engine = profile.engine(&url);
-    let status = engine.lock_status().await.unwrap();
-    assert!(status.locked && !status.offline_unlock);
-    assert_eq!(
-        engine
-            .unlock(None, &password(PASSWORD))
-            .await
-            .unwrap_err()
-            .code(),
-        "unlock_needs_username"
-    );
-    // The service checks the password: a wrong one counts like any other.
-    let error = engine
-        .unlock(Some("olga.older"), &password("wrong"))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        error,
-        ClientError::UnlockWrongPassword { wait: 0 }
-    ));
-    assert_eq!(profile.store().lock_state().unwrap().attempts.failures, 1);
-
     // Another account's username and password do not unlock this one.
-    let other = Profile::new();
-    other
+    Profile::new()
         .engine(&url)
         .register("otto.other", &password("other password 1234"))
         .await
@@ -215,38 +174,77 @@ async fn a_profile_from_before_the_lock_unlocks_by_signing_in() {
     assert_eq!(error.code(), "unlock_wrong_password");
     assert!(engine.lock_status().await.unwrap().locked);
 
+    // A restart keeps the lock; the right password unlocks, checked by the service.
+    drop(engine);
+    let engine = profile.engine(&url);
+    assert!(engine.lock_status().await.unwrap().locked);
+    engine.unlock(None, &password(PASSWORD)).await.unwrap();
+    assert_eq!(profile.store().lock_state().unwrap(), LockState::default());
+    // Unlocking what is not locked changes nothing.
+    engine.unlock(None, &password("wrong")).await.unwrap();
+
+    // The service is gone: the password cannot be checked, and the engine says so.
+    engine.lock().await.unwrap();
+    server.kill();
+    let error = engine.unlock(None, &password(PASSWORD)).await.unwrap_err();
+    assert_eq!(error.code(), "unlock_needs_service");
+    assert_eq!(
+        error.to_string(),
+        "the Enigm service cannot be reached, and your account password cannot be checked \
+         offline; connect to the network and try again"
+    );
+    assert!(engine.lock_status().await.unwrap().locked);
+    // Without the keychain there is no PIN to fall back on.
+    assert_eq!(
+        engine
+            .unlock_with_pin(&password("123456"))
+            .await
+            .unwrap_err()
+            .code(),
+        "no_pin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_that_does_not_know_its_username_asks_for_it_once() {
+    let server = ServerProcess::start();
+    let url = format!("http://{}", server.addr);
+    let profile = Profile::new();
+    let engine = profile.engine(&url);
     engine
-        .unlock(Some("olga.older"), &password(PASSWORD))
+        .register("olga.older", &password(PASSWORD))
         .await
         .unwrap();
-    let status = engine.lock_status().await.unwrap();
-    assert!(!status.locked);
-    assert!(
-        status.offline_unlock,
-        "signing in saved a verifier for next time"
-    );
-
-    // Offline, the older profile says it needs the service once.
+    engine.lock().await.unwrap();
     drop(engine);
+    // What a profile from before this change holds: no username.
     let conn = rusqlite::Connection::open(profile.dir.path().join("store.db")).unwrap();
     conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; UPDATE app_lock SET verifier = NULL, locked = 1;",
+        "PRAGMA key = \"x'{}'\"; DELETE FROM meta WHERE key = 'username';",
         hex::encode(profile.key)
     ))
     .unwrap();
     drop(conn);
-    server.kill();
+
     let engine = profile.engine(&url);
-    let error = engine
-        .unlock(Some("olga.older"), &password(PASSWORD))
-        .await
-        .unwrap_err();
-    assert_eq!(error.code(), "unlock_needs_service");
-    assert!(error.to_string().contains("cannot be reached"));
+    let status = engine.lock_status().await.unwrap();
+    assert!(status.locked && status.needs_username && !status.pin_set);
     assert_eq!(
-        profile.store().lock_state().unwrap().attempts,
-        UnlockAttempts::default(),
-        "an unreachable service is not a wrong password"
+        engine
+            .unlock(None, &password(PASSWORD))
+            .await
+            .unwrap_err()
+            .code(),
+        "unlock_needs_username"
+    );
+    engine
+        .unlock(Some(" olga.older "), &password(PASSWORD))
+        .await
+        .unwrap();
+    let status = engine.lock_status().await.unwrap();
+    assert!(
+        !status.locked && !status.needs_username,
+        "kept for next time"
     );
 }
 
@@ -319,10 +317,7 @@ async fn a_revocation_while_locked_still_erases_this_devices_keys() {
     );
     let store = profile.store();
     assert!(store.device_secrets().unwrap().is_none(), "keys erased");
-    assert!(
-        store.password_verifier().unwrap().is_none(),
-        "no hash of the password is kept either"
-    );
+    assert!(!store.has_pin().unwrap(), "no PIN is kept either");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -369,11 +364,22 @@ async fn joining_steps_wait_until_the_app_is_unlocked() {
     engine.abandon_joining().await.unwrap();
 }
 
-/// The same with the real OS keychain, as the app runs: the store's key comes from the Secret
-/// Service, and a restarted engine starts locked and unlocks with the service down.
+/// Moves the last wrong PIN of the profile in `dir` (its key in the real keychain) into the
+/// past, instead of sleeping through the wait.
+fn age_last_failure(dir: &std::path::Path, seconds: u64) {
+    let mut store = Store::open(dir, &Keychain::platform().unwrap()).unwrap();
+    let mut state = store.lock_state().unwrap();
+    state.attempts.last_failure_at -= seconds;
+    store.save_lock_state(&state).unwrap();
+}
+
+/// The PIN with the real OS keychain, as the app runs: set only while unlocked, it unlocks with
+/// the service down (where the password cannot), wrong PINs wait longer each time, and the
+/// fifth wrong one in a row erases it, its keychain secret too.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
-async fn with_the_real_keychain_a_restart_starts_locked_and_unlocks_offline() {
+async fn with_the_real_keychain_the_pin_unlocks_offline_and_five_wrong_ones_erase_it() {
+    const PIN: &str = "482916";
     let mut server = ServerProcess::start();
     let url = format!("http://{}", server.addr);
     let dir = tempfile::tempdir().unwrap();
@@ -382,21 +388,204 @@ async fn with_the_real_keychain_a_restart_starts_locked_and_unlocks_offline() {
         .register("kira.keychain", &password(PASSWORD))
         .await
         .unwrap();
-    engine.lock().await.unwrap();
-    drop(engine);
-    server.kill();
-
-    let engine = Engine::open(dir.path(), &url).await.unwrap();
+    for bad in ["12345", "1234567890123", "12345a"] {
+        let error = engine.set_pin(&password(bad)).await.unwrap_err();
+        assert_eq!(error.code(), "invalid_pin", "{bad}");
+        assert_eq!(
+            error.to_string(),
+            "a PIN is 6 to 12 digits (0-9), nothing else"
+        );
+    }
+    engine.set_pin(&password("111111")).await.unwrap();
+    engine.set_pin(&password(PIN)).await.unwrap();
     let status = engine.lock_status().await.unwrap();
-    assert!(status.locked && status.offline_unlock);
+    assert!(status.pin_set && !status.locked);
+    let profile_id = {
+        let store = Store::open(dir.path(), &Keychain::platform().unwrap()).unwrap();
+        store.profile_id()
+    };
+    assert!(
+        Keychain::platform()
+            .unwrap()
+            .load_pin_secret(&profile_id)
+            .is_ok(),
+        "the PIN's secret is in the keychain"
+    );
+
+    engine.lock().await.unwrap();
+    // Changing or removing the PIN needs the app unlocked.
     assert_eq!(
         engine
-            .unlock(None, &password("nope"))
+            .set_pin(&password("222222"))
             .await
             .unwrap_err()
             .code(),
-        "unlock_wrong_password"
+        "locked"
     );
-    engine.unlock(None, &password(PASSWORD)).await.unwrap();
+    assert_eq!(engine.remove_pin().await.unwrap_err().code(), "locked");
+    drop(engine);
+    server.kill();
+
+    // Restarted, with the service down: the password cannot be checked; the PIN can.
+    let engine = Engine::open(dir.path(), &url).await.unwrap();
+    let status = engine.lock_status().await.unwrap();
+    assert!(status.locked && status.pin_set);
+    let error = engine.unlock(None, &password(PASSWORD)).await.unwrap_err();
+    assert_eq!(error.code(), "unlock_needs_service");
+    assert!(
+        error
+            .to_string()
+            .ends_with("unlock with your PIN, or connect to the network and try again"),
+        "{error}"
+    );
+    assert_eq!(
+        engine
+            .unlock_with_pin(&password("11111"))
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_pin",
+        "a malformed PIN is not counted"
+    );
+    assert_eq!(
+        engine
+            .unlock_with_pin(&password("111111"))
+            .await
+            .unwrap_err()
+            .code(),
+        "unlock_wrong_pin",
+        "the replaced PIN no longer works"
+    );
+    engine.unlock_with_pin(&password(PIN)).await.unwrap();
     assert!(!engine.lock_status().await.unwrap().locked);
+
+    // Five wrong PINs in a row: waits after the third and fourth, then the PIN is erased.
+    engine.lock().await.unwrap();
+    let mut waits = Vec::new();
+    for wrong in ["000000", "000001", "000002", "000003"] {
+        match engine.unlock_with_pin(&password(wrong)).await.unwrap_err() {
+            ClientError::UnlockWrongPin { wait, left } => waits.push((wait, left)),
+            other => panic!("{other}"),
+        }
+        let wait = waits.last().unwrap().0;
+        if wait > 0 {
+            let error = engine.unlock_with_pin(&password(PIN)).await.unwrap_err();
+            assert_eq!(error.code(), "unlock_delayed", "even the right PIN waits");
+            age_last_failure(dir.path(), wait);
+        }
+    }
+    assert_eq!(waits, [(0, 4), (0, 3), (5, 2), (10, 1)]);
+    let error = engine
+        .unlock_with_pin(&password("000004"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "pin_erased");
+    assert!(
+        error
+            .to_string()
+            .contains("unlock with your account password (this needs the Enigm service)"),
+        "{error}"
+    );
+    let status = engine.lock_status().await.unwrap();
+    assert!(status.locked && !status.pin_set);
+    assert!(
+        matches!(
+            Keychain::platform().unwrap().load_pin_secret(&profile_id),
+            Err(enigm_store::Error::KeyMissing)
+        ),
+        "the PIN's keychain secret is erased"
+    );
+    // The right PIN no longer unlocks; the account password (online) is needed.
+    let error = engine.unlock_with_pin(&password(PIN)).await.unwrap_err();
+    assert_eq!(error.code(), "no_pin");
+    assert!(
+        error
+            .to_string()
+            .contains("unlock with your account password"),
+        "{error}"
+    );
+    assert_eq!(
+        engine
+            .unlock(None, &password(PASSWORD))
+            .await
+            .unwrap_err()
+            .code(),
+        "unlock_needs_service"
+    );
+    drop(engine);
+
+    // With the service back (same data, another port), the password unlocks, online; a new
+    // PIN can be set, and removed with its keychain secret.
+    let back = ServerProcess::start_in(&server.data_dir, &[]);
+    let engine = Engine::open(dir.path(), &format!("http://{}", back.addr))
+        .await
+        .unwrap();
+    engine.unlock(None, &password(PASSWORD)).await.unwrap();
+    engine.set_pin(&password(PIN)).await.unwrap();
+    assert!(engine.lock_status().await.unwrap().pin_set);
+    engine.remove_pin().await.unwrap();
+    assert!(!engine.lock_status().await.unwrap().pin_set);
+    assert!(matches!(
+        Keychain::platform().unwrap().load_pin_secret(&profile_id),
+        Err(enigm_store::Error::KeyMissing)
+    ));
+}
+
+/// `enigm unlock` through the real binary, on a profile the app locked (real keychain): the
+/// password, checked online, or with `--pin` the PIN, checked offline; each refusal precise.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+async fn the_cli_unlocks_a_profile_the_app_locked_with_the_password_online_or_the_pin() {
+    use common::cli::{enigm as run_cli, failed, ok, register};
+
+    const PIN: &str = "73915482";
+    let mut server = ServerProcess::start();
+    let url = format!("http://{}", server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile");
+    ok(&register(&profile, &server, "cleo.cli", PASSWORD));
+    // The app sets a PIN and locks.
+    let engine = Engine::open(&profile, &url).await.unwrap();
+    engine.set_pin(&password(PIN)).await.unwrap();
+    engine.lock().await.unwrap();
+    drop(engine);
+    let unlock = |server: &ServerProcess, args: &[&str], stdin: &str| {
+        let mut all = vec!["unlock"];
+        all.extend(args);
+        run_cli(&profile, server, &all, &format!("{stdin}\n"))
+    };
+    let locked = || common::cli::store(&profile).lock_state().unwrap().locked;
+
+    let (code, message) = failed(&unlock(&server, &[], "not the password"));
+    assert_eq!(code, "unlock_wrong_password", "{message}");
+    assert!(locked());
+    let unlocked = ok(&unlock(&server, &[], PASSWORD));
+    assert_eq!(
+        unlocked,
+        serde_json::json!({"unlocked": true, "was_locked": true})
+    );
+    assert!(!locked());
+    // Unlocking what is not locked says so.
+    let again = ok(&unlock(&server, &["--pin"], PIN));
+    assert_eq!(again["was_locked"], false);
+
+    // Locked again, with the service down: the password cannot be checked, the PIN can.
+    let engine = Engine::open(&profile, &url).await.unwrap();
+    engine.lock().await.unwrap();
+    drop(engine);
+    server.kill();
+    let (code, message) = failed(&unlock(&server, &[], PASSWORD));
+    assert_eq!(code, "unlock_needs_service");
+    assert!(message.contains("unlock with your PIN"), "{message}");
+    let (code, _) = failed(&unlock(&server, &["--pin"], "12ab56"));
+    assert_eq!(code, "invalid_pin");
+    let (code, message) = failed(&unlock(&server, &["--pin"], "000000"));
+    assert_eq!(code, "unlock_wrong_pin");
+    assert!(message.contains("4 tries left"), "{message}");
+    let (code, _) = failed(&unlock(&server, &["--pin"], ""));
+    assert_eq!(code, "empty_pin");
+    assert!(locked());
+    let unlocked = ok(&unlock(&server, &["--pin"], PIN));
+    assert_eq!(unlocked["was_locked"], true);
+    assert!(!locked());
 }

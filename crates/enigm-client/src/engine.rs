@@ -41,6 +41,7 @@ use zeroize::Zeroizing;
 
 use crate::ClientError;
 use crate::api::{ServiceClient, Signer};
+use crate::lock::USERNAME_KEY;
 use crate::removal::removal_error;
 use crate::view::{DeviceList, DeviceView};
 
@@ -277,13 +278,6 @@ impl Engine {
         })
         .await?;
         tracing::info!("account registered");
-        // Best effort: the phrase must reach the user; without a verifier, unlocking signs in.
-        if let Err(error) = self.remember_password(password).await {
-            tracing::warn!(
-                code = error.code(),
-                "registered, but the password verifier is not saved"
-            );
-        }
         // The account exists now: the phrase must reach the user even if signing in fails
         // (rate limit, network); the next command then asks to sign in.
         match self.login(username, password).await {
@@ -400,6 +394,7 @@ impl Engine {
             expires_at: session.expires_at,
         };
         let to_save = saved.clone();
+        let name = username.to_owned();
         self.with_store_blocking(move |store| {
             match store.account_id()? {
                 Some(stored) if stored != account_id => {
@@ -408,11 +403,13 @@ impl Engine {
                 Some(_) => {}
                 None => store.set_account_id(account_id)?,
             }
+            // The username, so that unlocking (which signs in again) asks only the password.
+            // Nothing derived from the password is kept: the service checks it each time.
+            store.set_meta(USERNAME_KEY, name.as_bytes())?;
             store.save_session(&to_save)
         })
         .await?;
         tracing::info!(kind = %saved.kind, "signed in");
-        self.remember_password(password).await?;
         Ok(saved)
     }
 

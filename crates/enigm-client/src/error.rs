@@ -98,8 +98,8 @@ pub enum ClientError {
     )]
     ServiceRefusesDevice,
 
-    /// The app is locked: this step waits until the account password is given again.
-    #[error("Enigm is locked; unlock it with your account password first")]
+    /// The app is locked: this step waits until the PIN or the account password is given again.
+    #[error("Enigm is locked; unlock it with your PIN or your account password first")]
     Locked,
 
     /// The device a replacement names cannot be replaced in its current state (the ledger
@@ -227,33 +227,79 @@ pub enum ClientError {
     )]
     NoSyncKey,
 
-    /// The password typed to unlock the app is not the account's password.
-    #[error("that is not your account password{}", retry_hint(*wait))]
-    UnlockWrongPassword {
+    /// The password typed to unlock the app is not the account's password: the service
+    /// checked it (this device keeps nothing that could).
+    #[error("that is not your account password (the Enigm service checked it)")]
+    UnlockWrongPassword,
+
+    /// The PIN typed to unlock the app is not this computer's PIN.
+    #[error("that is not this computer's PIN; {left} {} left before the PIN is turned off{}",
+        if *left == 1 { "try" } else { "tries" }, retry_hint(*wait))]
+    UnlockWrongPin {
         /// Seconds before the next attempt is accepted (0: now).
         wait: u64,
+        /// Wrong PINs left before the PIN is erased.
+        left: u32,
     },
 
-    /// Unlocking was tried again before the wait after earlier wrong passwords was over.
-    #[error("too many wrong passwords{}", retry_hint(*wait))]
+    /// Unlocking with the PIN was tried again before the wait after earlier wrong PINs was
+    /// over.
+    #[error("too many wrong PINs{}", retry_hint(*wait))]
     UnlockDelayed {
         /// Seconds left before the next attempt is accepted.
         wait: u64,
     },
 
-    /// This profile has no password verifier yet (it predates the Lock), so unlocking signs in
-    /// with the service, which needs the username.
+    /// That was the last wrong PIN allowed in a row: the PIN (its verifier and its keychain
+    /// secret) was erased, and the account password, checked by the service, is needed.
     #[error(
-        "this computer cannot check your password by itself yet; enter your username too, to          sign in with the Enigm service once"
+        "that was the {tries}th wrong PIN in a row, so the PIN was turned off on this computer; \
+         unlock with your account password (this needs the Enigm service) and set a new PIN in \
+         Settings",
+        tries = enigm_core::unlock::PIN_TRIES
+    )]
+    PinErased,
+
+    /// No PIN is set on this computer (never set, removed, or turned off after wrong ones).
+    #[error(
+        "no PIN is set on this computer (it is turned off after {tries} wrong PINs in a row); \
+         unlock with your account password",
+        tries = enigm_core::unlock::PIN_TRIES
+    )]
+    NoPin,
+
+    /// The PIN's secret is gone from the OS keychain (or its verifier is damaged), so the PIN
+    /// cannot be checked; it was turned off.
+    #[error(
+        "this computer's PIN can no longer be checked (its secret is missing from the OS \
+         keychain), so it was turned off; unlock with your account password"
+    )]
+    PinUnusable,
+
+    /// A PIN that is not 6 to 12 digits.
+    #[error("{0}")]
+    InvalidPin(enigm_core::Error),
+
+    /// This computer does not know the account's username (a profile that has not signed in
+    /// since it started keeping it), and unlocking signs in with the service, which needs it.
+    #[error(
+        "enter your username too: unlocking signs in with the Enigm service, and this computer \
+         does not know your username yet"
     )]
     UnlockNeedsUsername,
 
-    /// This profile has no password verifier yet and the service, which would check the
-    /// password instead, cannot be reached.
+    /// The service, which checks the account password (this device keeps nothing that could),
+    /// cannot be reached.
     #[error(
-        "this computer cannot check your password by itself yet, and the Enigm service, which          would check it, cannot be reached; connect to the network and try again"
+        "the Enigm service cannot be reached, and your account password cannot be checked \
+         offline; {}",
+        if *pin_set { "unlock with your PIN, or connect to the network and try again" }
+        else { "connect to the network and try again" }
     )]
-    UnlockNeedsService,
+    UnlockNeedsService {
+        /// A PIN is set: it unlocks offline.
+        pin_set: bool,
+    },
 }
 
 impl ClientError {
@@ -309,10 +355,15 @@ impl ClientError {
             Self::UnknownEnrollment => "unknown_enrollment",
             Self::EnrolledWithoutSyncKey => "enrolled_without_sync_key",
             Self::NoSyncKey => "no_sync_key",
-            Self::UnlockWrongPassword { .. } => "unlock_wrong_password",
+            Self::UnlockWrongPassword => "unlock_wrong_password",
+            Self::UnlockWrongPin { .. } => "unlock_wrong_pin",
             Self::UnlockDelayed { .. } => "unlock_delayed",
+            Self::PinErased => "pin_erased",
+            Self::NoPin => "no_pin",
+            Self::PinUnusable => "pin_unusable",
+            Self::InvalidPin(_) => "invalid_pin",
             Self::UnlockNeedsUsername => "unlock_needs_username",
-            Self::UnlockNeedsService => "unlock_needs_service",
+            Self::UnlockNeedsService { .. } => "unlock_needs_service",
         }
     }
 
@@ -410,25 +461,33 @@ mod tests {
     }
 
     #[test]
-    fn unlock_errors_say_when_to_try_again() {
-        let wrong = ClientError::UnlockWrongPassword { wait: 0 };
-        assert_eq!(wrong.code(), "unlock_wrong_password");
-        assert_eq!(wrong.to_string(), "that is not your account password");
+    fn unlock_errors_say_when_to_try_again_and_what_to_do() {
+        let wrong = ClientError::UnlockWrongPin { wait: 0, left: 4 };
+        assert_eq!(wrong.code(), "unlock_wrong_pin");
         assert_eq!(
-            ClientError::UnlockWrongPassword { wait: 5 }.to_string(),
-            "that is not your account password; try again in 5 seconds"
+            wrong.to_string(),
+            "that is not this computer's PIN; 4 tries left before the PIN is turned off"
+        );
+        assert_eq!(
+            ClientError::UnlockWrongPin { wait: 10, left: 1 }.to_string(),
+            "that is not this computer's PIN; 1 try left before the PIN is turned off; \
+             try again in 10 seconds"
         );
         assert_eq!(
             ClientError::UnlockDelayed { wait: 1 }.to_string(),
-            "too many wrong passwords; try again in 1 second"
-        );
-        assert_eq!(
-            ClientError::UnlockDelayed { wait: 900 }.to_string(),
-            "too many wrong passwords; try again in 15 minutes"
+            "too many wrong PINs; try again in 1 second"
         );
         assert_eq!(
             ClientError::UnlockDelayed { wait: 121 }.to_string(),
-            "too many wrong passwords; try again in 3 minutes"
+            "too many wrong PINs; try again in 3 minutes"
         );
+        assert!(ClientError::PinErased.to_string().starts_with(
+            "that was the 5th wrong PIN in a row, so the PIN was turned off on this computer"
+        ));
+        let offline = ClientError::UnlockNeedsService { pin_set: true }.to_string();
+        assert!(offline.contains("cannot be checked offline"), "{offline}");
+        assert!(offline.contains("unlock with your PIN"), "{offline}");
+        let offline = ClientError::UnlockNeedsService { pin_set: false }.to_string();
+        assert!(!offline.contains("PIN"), "{offline}");
     }
 }

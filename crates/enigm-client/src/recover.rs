@@ -328,12 +328,6 @@ impl RecoveryCandidate {
             seq = head.seq,
             "account recovered; ledger verified and pinned"
         );
-        if let Err(error) = engine.remember_password(new_password).await {
-            tracing::warn!(
-                code = error.code(),
-                "recovered, but the password verifier is not saved"
-            );
-        }
         // The recovery is done: signing in may still fail (rate limit, network), and the user
         // then signs in with the new password.
         // A recovered device starts a new sync-key epoch, sealed to the devices still trusted:

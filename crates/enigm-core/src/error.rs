@@ -312,11 +312,14 @@ pub enum Error {
 
     // --- unlocking the app (unlock.rs) ---
     /// Argon2 refused to hash (parameters it does not accept).
-    #[error("the password could not be hashed")]
-    PasswordHashFailed,
-    /// A stored password verifier has another length or version, or parameters out of range.
-    #[error("the stored password verifier is malformed")]
-    MalformedPasswordVerifier,
+    #[error("the PIN could not be hashed")]
+    PinHashFailed,
+    /// A stored PIN verifier has another length or version, or parameters out of range.
+    #[error("the stored PIN verifier is malformed")]
+    MalformedPinVerifier,
+    /// A device unlock PIN that is not 6 to 12 digits.
+    #[error("a PIN is 6 to 12 digits (0-9), nothing else")]
+    InvalidPin,
 
     // --- account sync key (sync_key.rs) ---
     /// A sealed sync key or shared item has the wrong length or an unknown version.

@@ -6,12 +6,17 @@
 //! selects: Secret Service on Linux, the login Keychain on macOS, Credential Manager on Windows.
 //! Tests hand in any `keyring_core` store instead, usually `keyring_core::mock::Store`.
 //!
+//! While the user has set a device unlock PIN, a second entry beside it (user = the profile id
+//! plus [`PIN_ENTRY_SUFFIX`]) holds the 32-byte secret that keys the PIN's verifier, so the
+//! store file alone is not enough to test PIN guesses.
+//!
 //! Every call here blocks (D-Bus round trips, possibly a user prompt). Async callers must run
 //! them on a blocking thread (`tokio::task::spawn_blocking`), never on an async worker.
 
 use std::fmt;
 use std::sync::Arc;
 
+use enigm_core::unlock::PIN_SECRET_LEN;
 use keyring_core::{CredentialStore, Entry};
 use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
@@ -21,6 +26,10 @@ use crate::profile::ProfileId;
 
 /// The keychain service name under which every profile key is stored.
 pub const KEYCHAIN_SERVICE: &str = "enigm";
+
+/// Appended to the profile id to name the entry of its device unlock PIN secret
+/// (`enigm_core::unlock::PinVerifier`), kept only while a PIN is set.
+pub const PIN_ENTRY_SUFFIX: &str = ".unlock-pin";
 
 /// A profile's 256-bit SQLCipher key. Zeroized on drop; `Debug` never prints it.
 #[derive(Clone)]
@@ -138,6 +147,56 @@ impl Keychain {
             )));
         }
         Ok(())
+    }
+
+    /// The entry of the profile's device unlock PIN secret: the same service, the profile id
+    /// with a suffix as user name, so it sits beside the store key.
+    fn pin_entry(&self, profile: &ProfileId) -> Result<Entry, Error> {
+        Ok(self.store.build(
+            KEYCHAIN_SERVICE,
+            &format!("{}{PIN_ENTRY_SUFFIX}", profile.to_hex()),
+            None,
+        )?)
+    }
+
+    /// Reads the secret that keys the profile's PIN verifier. Blocking.
+    ///
+    /// # Errors
+    /// [`Error::KeyMissing`] if there is no entry, [`Error::WrongKey`] if it is not 32 bytes;
+    /// the keychain's other errors.
+    pub fn load_pin_secret(
+        &self,
+        profile: &ProfileId,
+    ) -> Result<Zeroizing<[u8; PIN_SECRET_LEN]>, Error> {
+        let secret = Zeroizing::new(self.pin_entry(profile)?.get_secret()?);
+        let bytes: [u8; PIN_SECRET_LEN] =
+            secret.as_slice().try_into().map_err(|_| Error::WrongKey)?;
+        Ok(Zeroizing::new(bytes))
+    }
+
+    /// Stores the secret of a new PIN and reads it back, like [`Keychain::save`]. Blocking.
+    pub(crate) fn save_pin_secret(
+        &self,
+        profile: &ProfileId,
+        secret: &[u8; PIN_SECRET_LEN],
+    ) -> Result<(), Error> {
+        let entry = self.pin_entry(profile)?;
+        entry.set_secret(secret)?;
+        let read_back = Zeroizing::new(entry.get_secret()?);
+        if read_back.as_slice() != secret.as_slice() {
+            return Err(Error::KeychainFailure(keyring_core::Error::BadStoreFormat(
+                "the keychain did not return the PIN secret just stored".to_owned(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes the PIN secret; a missing entry is fine. Blocking.
+    pub(crate) fn delete_pin_secret(&self, profile: &ProfileId) -> Result<(), Error> {
+        match self.pin_entry(profile)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Deletes the profile's key entry (used only by an explicit wipe). Blocking.

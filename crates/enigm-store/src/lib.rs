@@ -46,7 +46,7 @@ pub use error::Error;
 pub use keychain::{KEYCHAIN_SERVICE, Keychain, StoreKey};
 pub use profile::ProfileId;
 pub use schema::LATEST as SCHEMA_VERSION;
-pub use store::{LockState, PinnedHead, RevokedMark, SavedSession, Store, StoreInfo};
+pub use store::{LockState, PinSecret, PinnedHead, RevokedMark, SavedSession, Store, StoreInfo};
 
 #[cfg(test)]
 mod tests;

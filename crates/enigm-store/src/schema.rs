@@ -99,6 +99,15 @@ const MIGRATIONS: &[&str] = &[
         last_failure_at INTEGER NOT NULL DEFAULT 0 CHECK (last_failure_at >= 0)
     ) STRICT;
     ",
+    // v6: the account password is never kept on the device (docs/security.md, issue 13 item
+    // 9): the password verifier is deleted (secure_delete overwrites it in the file) and its
+    // column dropped; an optional device unlock PIN's verifier (enigm_core::unlock::PinVerifier,
+    // keyed by a keychain secret) takes its place. The wrong-try counter now counts wrong PINs.
+    "
+    UPDATE app_lock SET verifier = NULL, failures = 0, last_failure_at = 0;
+    ALTER TABLE app_lock DROP COLUMN verifier;
+    ALTER TABLE app_lock ADD COLUMN pin_verifier BLOB;
+    ",
 ];
 
 /// The newest schema version this build understands.

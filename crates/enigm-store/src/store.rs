@@ -25,7 +25,7 @@ use std::time::Duration;
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::Remover;
 use enigm_core::sync_key::SyncKey;
-use enigm_core::unlock::{PasswordVerifier, UnlockAttempts};
+use enigm_core::unlock::{PIN_SECRET_LEN, PinVerifier, UnlockAttempts};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
@@ -91,20 +91,26 @@ pub struct RevokedMark {
 /// A `revocation` row: `at`, `reason`, `removed_by`, `replaced_by`.
 type MarkRow = (i64, String, Option<String>, Option<Vec<u8>>);
 
-/// Whether the app is locked, and the wrong passwords typed to unlock it since the last success.
+/// Whether the app is locked, and the wrong PINs typed to unlock it since the last success.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LockState {
-    /// The app hides the account until the password is typed again.
+    /// The app hides the account until the PIN or the account password is given again.
     pub locked: bool,
-    /// Wrong passwords since the last unlock.
+    /// Wrong PINs since the last unlock.
     pub attempts: UnlockAttempts,
 }
+
+/// The keychain secret that keys a PIN's verifier. Zeroized on drop.
+pub type PinSecret = Zeroizing<[u8; PIN_SECRET_LEN]>;
 
 /// An open, encrypted profile store.
 pub struct Store {
     conn: Connection,
     info: StoreInfo,
     profile_id: ProfileId,
+    /// The keychain the key came from, which also keeps the PIN secret; `None` for a store
+    /// opened with a given key (it cannot hold a PIN).
+    keychain: Option<Keychain>,
 }
 
 /// Where the key comes from.
@@ -136,6 +142,13 @@ impl KeySource<'_> {
                 Err(other) => Err(other),
             },
             Self::Given(key) => Ok(key.clone()),
+        }
+    }
+
+    fn keychain(self) -> Option<Keychain> {
+        match self {
+            Self::Keychain(keychain) => Some(keychain.clone()),
+            Self::Given(_) => None,
         }
     }
 
@@ -249,6 +262,7 @@ impl Store {
             conn,
             info,
             profile_id,
+            keychain: source.keychain(),
         })
     }
 
@@ -550,7 +564,8 @@ impl Store {
     }
 
     /// Records that this device was removed from its account and erases what it could still
-    /// use: its private keys, its account sync keys and its session, in one transaction, then
+    /// use: its private keys, its account sync keys, its session and its Lock (the PIN, whose
+    /// keychain secret goes too), in one transaction, then
     /// checkpoints the log so the old pages do not linger in it. The account id, the verified
     /// ledger and the device labels stay, so the profile can still say what happened.
     /// Idempotent: the first mark stands.
@@ -581,6 +596,12 @@ impl Store {
         tx.commit()?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        if let Some(keychain) = &self.keychain
+            && let Err(error) = keychain.delete_pin_secret(&self.profile_id)
+        {
+            // The PIN's verifier is gone with the lock row; its secret alone unlocks nothing.
+            tracing::warn!(code = error.code(), "the PIN secret stays in the keychain");
+        }
         Ok(())
     }
 
@@ -683,42 +704,85 @@ impl Store {
             .optional()?)
     }
 
-    /// The verifier of the account password, when this profile saved one (profiles from before
-    /// the Lock have none until the next sign-in).
+    /// Whether a device unlock PIN is set (its verifier is saved; the keychain secret is read
+    /// only to check a PIN).
     ///
     /// # Errors
-    /// [`Error::ValueOutOfRange`] if the stored verifier is malformed; [`Error::Database`].
-    pub fn password_verifier(&self) -> Result<Option<PasswordVerifier>, Error> {
-        let stored: Option<Option<Vec<u8>>> = self
+    /// [`Error::Database`].
+    pub fn has_pin(&self) -> Result<bool, Error> {
+        let stored: Option<bool> = self
             .conn
-            .query_row("SELECT verifier FROM app_lock WHERE id = 1", [], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT pin_verifier IS NOT NULL FROM app_lock WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
             .optional()?;
-        stored
-            .flatten()
-            .map(|bytes| {
-                PasswordVerifier::from_bytes(&bytes)
-                    .map_err(|_| Error::ValueOutOfRange("stored password verifier"))
-            })
-            .transpose()
+        Ok(stored.unwrap_or(false))
     }
 
-    /// Saves the verifier of the account password, replacing any earlier one (the password may
-    /// have changed). The lock state is unchanged.
+    /// The PIN's verifier and the keychain secret that keys it, when a PIN is set. Blocking
+    /// (keychain).
     ///
     /// # Errors
-    /// [`Error::Database`] if the write fails.
-    pub fn save_password_verifier(&mut self, verifier: &PasswordVerifier) -> Result<(), Error> {
+    /// [`Error::ValueOutOfRange`] if the stored verifier is malformed; [`Error::KeyMissing`]
+    /// if the keychain secret is gone; the keychain's other errors; [`Error::Database`].
+    pub fn pin(&self) -> Result<Option<(PinVerifier, PinSecret)>, Error> {
+        let stored: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT pin_verifier FROM app_lock WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(bytes) = stored.flatten() else {
+            return Ok(None);
+        };
+        let verifier = PinVerifier::from_bytes(&bytes)
+            .map_err(|_| Error::ValueOutOfRange("stored PIN verifier"))?;
+        let keychain = self.keychain.as_ref().ok_or(Error::KeychainUnavailable)?;
+        let secret = keychain.load_pin_secret(&self.profile_id)?;
+        Ok(Some((verifier, secret)))
+    }
+
+    /// Sets the device unlock PIN, replacing any earlier one: the secret goes to the keychain
+    /// (read back), then the verifier to the store. The lock state is unchanged. Blocking.
+    ///
+    /// # Errors
+    /// [`Error::KeychainUnavailable`] for a store opened with a given key; the keychain's
+    /// errors (nothing is saved in the store then); [`Error::Database`].
+    pub fn save_pin(
+        &mut self,
+        verifier: &PinVerifier,
+        secret: &[u8; PIN_SECRET_LEN],
+    ) -> Result<(), Error> {
+        let keychain = self.keychain.as_ref().ok_or(Error::KeychainUnavailable)?;
+        keychain.save_pin_secret(&self.profile_id, secret)?;
         self.conn.execute(
-            "INSERT INTO app_lock (id, verifier) VALUES (1, ?1)
-             ON CONFLICT (id) DO UPDATE SET verifier = excluded.verifier",
+            "INSERT INTO app_lock (id, pin_verifier) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET pin_verifier = excluded.pin_verifier",
             [verifier.to_bytes()],
         )?;
         Ok(())
     }
 
-    /// Whether the app is locked and the wrong passwords typed since the last unlock.
+    /// Erases the device unlock PIN: the verifier from the store (overwritten in the file,
+    /// `secure_delete`), then the secret from the keychain. Removing no PIN is fine. Blocking.
+    ///
+    /// # Errors
+    /// [`Error::Database`]; the keychain's errors (the verifier is already gone then, and
+    /// useless without the secret).
+    pub fn remove_pin(&mut self) -> Result<(), Error> {
+        self.conn
+            .execute("UPDATE app_lock SET pin_verifier = NULL WHERE id = 1", [])?;
+        if let Some(keychain) = &self.keychain {
+            keychain.delete_pin_secret(&self.profile_id)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the app is locked and the wrong PINs typed since the last unlock.
     ///
     /// # Errors
     /// [`Error::ValueOutOfRange`] if a stored value is damaged; [`Error::Database`].
@@ -745,7 +809,7 @@ impl Store {
         })
     }
 
-    /// Saves whether the app is locked and the wrong passwords typed; the verifier is kept.
+    /// Saves whether the app is locked and the wrong PINs typed; the PIN is kept.
     ///
     /// # Errors
     /// [`Error::ValueOutOfRange`] if the failure time is above `i64::MAX`; [`Error::Database`].
@@ -807,6 +871,7 @@ impl Store {
     pub fn wipe_profile(dir: &Path, keychain: &Keychain) -> Result<(), Error> {
         let profile = ProfileDir::new(dir);
         if let Some(id) = profile.read_profile_id()? {
+            keychain.delete_pin_secret(&id)?;
             keychain.delete(&id)?;
         }
         profile.remove_files()

@@ -627,12 +627,32 @@ fn wipe_removes_the_key_and_the_files_only_when_asked() {
     let (mock_store, keychain) = mock();
     let dir = created(&keychain);
     let user_entry = entry(&mock_store, dir.path());
+    // With an unlock PIN set, its keychain secret goes too.
+    let pin = enigm_core::unlock::Pin::parse("123456").unwrap();
+    let verifier = enigm_core::unlock::PinVerifier::create(&pin, &[3; 32], &mut OsRng).unwrap();
+    let mut store = Store::open(dir.path(), &keychain).unwrap();
+    store.save_pin(&verifier, &[3; 32]).unwrap();
+    store.close().unwrap();
+    let pin_entry = mock_store
+        .build(
+            KEYCHAIN_SERVICE,
+            &format!(
+                "{}{}",
+                profile_user(dir.path()),
+                crate::keychain::PIN_ENTRY_SUFFIX
+            ),
+            None,
+        )
+        .unwrap();
+    assert!(pin_entry.get_secret().is_ok());
     fs::write(dir.path().join("unrelated.txt"), b"keep").unwrap();
     Store::wipe_profile(dir.path(), &keychain).unwrap();
-    assert!(matches!(
-        user_entry.get_secret(),
-        Err(keyring_core::Error::NoEntry)
-    ));
+    for entry in [&user_entry, &pin_entry] {
+        assert!(matches!(
+            entry.get_secret(),
+            Err(keyring_core::Error::NoEntry)
+        ));
+    }
     for name in [DATABASE_FILE, KCV_FILE, PROFILE_ID_FILE] {
         assert!(!dir.path().join(name).exists(), "{name}");
     }
@@ -673,14 +693,15 @@ fn sync_keys_are_kept_per_epoch_and_a_second_key_for_an_epoch_is_refused() {
 }
 
 #[test]
-fn the_lock_and_the_password_verifier_survive_a_restart() {
-    use enigm_core::unlock::{PasswordVerifier, UnlockAttempts};
+fn the_lock_and_the_pin_survive_a_restart_and_the_pin_secret_lives_in_the_keychain() {
+    use enigm_core::unlock::{Pin, PinVerifier, UnlockAttempts};
 
+    let (mock_store, keychain) = mock();
     let dir = tempfile::tempdir().unwrap();
-    let key = StoreKey::generate();
-    let mut store = Store::open_with_key(dir.path(), &key).unwrap();
+    let mut store = Store::open(dir.path(), &keychain).unwrap();
     assert_eq!(store.lock_state().unwrap(), LockState::default());
-    assert!(store.password_verifier().unwrap().is_none());
+    assert!(!store.has_pin().unwrap());
+    assert!(store.pin().unwrap().is_none());
 
     let locked = LockState {
         locked: true,
@@ -689,26 +710,57 @@ fn the_lock_and_the_password_verifier_survive_a_restart() {
             last_failure_at: 1_700_000_000,
         },
     };
-    // The lock may be saved before any verifier exists (an older profile), and saving a
-    // verifier later keeps it.
     store.save_lock_state(&locked).unwrap();
-    let first = PasswordVerifier::create(b"first", &mut OsRng).unwrap();
-    store.save_password_verifier(&first).unwrap();
-    let second = PasswordVerifier::create(b"second", &mut OsRng).unwrap();
-    store.save_password_verifier(&second).unwrap();
+    let pin = Pin::parse("424242").unwrap();
+    let first = PinVerifier::create(&pin, &[1; 32], &mut OsRng).unwrap();
+    store.save_pin(&first, &[1; 32]).unwrap();
+    let second = PinVerifier::create(&pin, &[2; 32], &mut OsRng).unwrap();
+    store.save_pin(&second, &[2; 32]).unwrap();
     store.close().unwrap();
 
-    let mut store = Store::open_with_key(dir.path(), &key).unwrap();
-    assert_eq!(store.lock_state().unwrap(), locked);
-    let verifier = store.password_verifier().unwrap().unwrap();
-    assert!(verifier.verify(b"second"));
-    assert!(!verifier.verify(b"first"));
-    store.save_lock_state(&LockState::default()).unwrap();
-    assert_eq!(store.lock_state().unwrap(), LockState::default());
-    assert!(store.password_verifier().unwrap().is_some());
+    let pin_entry = mock_store
+        .build(
+            KEYCHAIN_SERVICE,
+            &format!(
+                "{}{}",
+                profile_user(dir.path()),
+                crate::keychain::PIN_ENTRY_SUFFIX
+            ),
+            None,
+        )
+        .unwrap();
+    assert_eq!(pin_entry.get_secret().unwrap(), [2; 32]);
+    let mut store = Store::open(dir.path(), &keychain).unwrap();
+    assert_eq!(
+        store.lock_state().unwrap(),
+        locked,
+        "saving the PIN kept the lock"
+    );
+    assert!(store.has_pin().unwrap());
+    let (verifier, secret) = store.pin().unwrap().unwrap();
+    assert_eq!(*secret, [2; 32]);
+    assert!(verifier.verify(&pin, &secret));
 
-    // A removed device keeps no hash of the password.
-    store.save_lock_state(&locked).unwrap();
+    // Without its keychain secret the verifier is useless, and says why.
+    pin_entry.delete_credential().unwrap();
+    assert!(matches!(store.pin(), Err(Error::KeyMissing)));
+    store.save_pin(&second, &[2; 32]).unwrap();
+
+    store.remove_pin().unwrap();
+    assert!(!store.has_pin().unwrap());
+    assert!(matches!(
+        pin_entry.get_secret(),
+        Err(keyring_core::Error::NoEntry)
+    ));
+    store.remove_pin().unwrap();
+    assert_eq!(
+        store.lock_state().unwrap(),
+        locked,
+        "removing the PIN kept the lock"
+    );
+
+    // A removed device keeps no PIN, in the store or the keychain.
+    store.save_pin(&second, &[2; 32]).unwrap();
     store
         .mark_revoked(&RevokedMark {
             at: 1,
@@ -717,25 +769,94 @@ fn the_lock_and_the_password_verifier_survive_a_restart() {
             replaced_by: None,
         })
         .unwrap();
-    assert!(store.password_verifier().unwrap().is_none());
+    assert!(!store.has_pin().unwrap());
+    assert!(matches!(
+        pin_entry.get_secret(),
+        Err(keyring_core::Error::NoEntry)
+    ));
     assert_eq!(store.lock_state().unwrap(), LockState::default());
 }
 
 #[test]
-fn a_damaged_password_verifier_is_reported_not_trusted() {
-    let dir = rewritten_store(
-        [5u8; 32],
-        "INSERT INTO app_lock (id, verifier) VALUES (1, x'0102');",
-    );
-    let store = Store::open_with_key(dir.path(), &StoreKey::from_bytes([5u8; 32])).unwrap();
+fn a_store_opened_with_a_given_key_cannot_hold_a_pin() {
+    use enigm_core::unlock::{Pin, PinVerifier};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let verifier =
+        PinVerifier::create(&Pin::parse("123456").unwrap(), &[1; 32], &mut OsRng).unwrap();
     assert!(matches!(
-        store.password_verifier(),
-        Err(Error::ValueOutOfRange(_))
+        store.save_pin(&verifier, &[1; 32]),
+        Err(Error::KeychainUnavailable)
     ));
+    assert!(!store.has_pin().unwrap());
 }
 
 #[test]
-fn a_profile_from_before_the_lock_is_migrated_unlocked_and_without_a_verifier() {
+fn a_damaged_pin_verifier_is_reported_not_trusted() {
+    let dir = rewritten_store(
+        [5u8; 32],
+        "INSERT INTO app_lock (id, pin_verifier) VALUES (1, x'0102');",
+    );
+    let store = Store::open_with_key(dir.path(), &StoreKey::from_bytes([5u8; 32])).unwrap();
+    assert!(store.has_pin().unwrap());
+    assert!(matches!(store.pin(), Err(Error::ValueOutOfRange(_))));
+}
+
+/// The `app_lock` table of schema 5, which kept a verifier of the account password.
+const APP_LOCK_V5: &str = "
+    DROP TABLE app_lock;
+    CREATE TABLE app_lock (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        verifier        BLOB,
+        locked          INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),
+        failures        INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+        last_failure_at INTEGER NOT NULL DEFAULT 0 CHECK (last_failure_at >= 0)
+    ) STRICT;";
+
+#[test]
+fn the_migration_deletes_the_saved_password_verifier_and_keeps_the_lock() {
+    let key = [6u8; 32];
+    let dir = rewritten_store(
+        key,
+        &format!(
+            "{APP_LOCK_V5}
+             INSERT INTO app_lock (id, verifier, locked, failures, last_failure_at)
+                 VALUES (1, x'01DEADBEEFDEADBEEF', 1, 2, 1700000000);
+             PRAGMA user_version = 5;"
+        ),
+    );
+    let store = Store::open_with_key(dir.path(), &StoreKey::from_bytes(key)).unwrap();
+    assert_eq!(store.info().schema_version, SCHEMA_VERSION);
+    assert_eq!(
+        store.lock_state().unwrap(),
+        LockState {
+            locked: true,
+            attempts: Default::default(),
+        },
+        "still locked (it unlocks with the password, online); wrong passwords no longer count"
+    );
+    assert!(!store.has_pin().unwrap());
+    store.close().unwrap();
+
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(key)))
+        .unwrap();
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('app_lock')")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !columns.iter().any(|name| name == "verifier"),
+        "the password verifier is still kept: {columns:?}"
+    );
+}
+
+#[test]
+fn a_profile_from_before_the_lock_is_migrated_unlocked_and_without_a_pin() {
     let key = StoreKey::from_bytes([4u8; 32]);
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_with_key(dir.path(), &key).unwrap();
@@ -752,5 +873,5 @@ fn a_profile_from_before_the_lock_is_migrated_unlocked_and_without_a_verifier() 
     assert_eq!(store.info().schema_version, SCHEMA_VERSION);
     assert_eq!(store.account_id().unwrap(), Some([9; 16]));
     assert_eq!(store.lock_state().unwrap(), LockState::default());
-    assert!(store.password_verifier().unwrap().is_none());
+    assert!(!store.has_pin().unwrap());
 }

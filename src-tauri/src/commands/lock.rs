@@ -1,5 +1,5 @@
-//! Locking the app and unlocking it with the account password (the engine checks it, offline
-//! when it can).
+//! Locking the app and unlocking it with the account password (checked online by the service)
+//! or this computer's PIN (checked here, offline); setting and removing the PIN.
 
 use tauri::State;
 use zeroize::Zeroizing;
@@ -27,8 +27,8 @@ pub async fn set_auto_lock(
     Ok(engine.lock_status().await?.into())
 }
 
-/// Unlocks the app with `password`; `username` is needed only when this computer cannot
-/// check the password by itself (a profile from before the Lock).
+/// Unlocks the app with `password`, checked online by the service; `username` is needed only
+/// when this computer does not know it yet.
 #[tauri::command]
 pub async fn unlock_app(
     profile: State<'_, Profile>,
@@ -38,5 +38,34 @@ pub async fn unlock_app(
     let password = Zeroizing::new(password);
     let engine = profile.engine_while_locked().await?;
     engine.unlock(username.as_deref(), &password).await?;
+    Ok(engine.lock_status().await?.into())
+}
+
+/// Unlocks the app with this computer's PIN, checked here (works offline).
+#[tauri::command]
+pub async fn unlock_with_pin(
+    profile: State<'_, Profile>,
+    pin: String,
+) -> Result<LockView, IpcError> {
+    let pin = Zeroizing::new(pin);
+    let engine = profile.engine_while_locked().await?;
+    engine.unlock_with_pin(&pin).await?;
+    Ok(engine.lock_status().await?.into())
+}
+
+/// Sets or changes this computer's unlock PIN (6 to 12 digits); only while unlocked.
+#[tauri::command]
+pub async fn set_pin(profile: State<'_, Profile>, pin: String) -> Result<LockView, IpcError> {
+    let pin = Zeroizing::new(pin);
+    let engine = profile.engine().await?;
+    engine.set_pin(&pin).await?;
+    Ok(engine.lock_status().await?.into())
+}
+
+/// Removes this computer's unlock PIN; only while unlocked.
+#[tauri::command]
+pub async fn remove_pin(profile: State<'_, Profile>) -> Result<LockView, IpcError> {
+    let engine = profile.engine().await?;
+    engine.remove_pin().await?;
     Ok(engine.lock_status().await?.into())
 }

@@ -36,6 +36,9 @@ mod tests {
         "lock_app",
         "unlock_app",
         "set_auto_lock",
+        "unlock_with_pin",
+        "set_pin",
+        "remove_pin",
         "replaceable_devices",
         "abandon_joining",
     ];

@@ -44,16 +44,20 @@ lock: LockView, };
 
 export type LockView = { 
 /**
- * The account is hidden until the password is given again.
+ * The account is hidden until the PIN or the password is given again.
  */
 locked: boolean, 
 /**
- * The password is checked on this computer; otherwise unlocking signs in with the
- * service once, which needs the username.
+ * A device unlock PIN is set (it unlocks offline); the password always works too, checked
+ * online by the service.
  */
-offline_unlock: boolean, 
+pin_set: boolean, 
 /**
- * Seconds before the next unlock attempt is accepted (0: now).
+ * Unlocking with the password needs the username too.
+ */
+needs_username: boolean, 
+/**
+ * Seconds before the next PIN is accepted (0: now).
  */
 retry_in: number, 
 /**

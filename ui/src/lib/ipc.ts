@@ -123,7 +123,7 @@ export function abandonJoining(): Promise<void> {
   return invoke<void>('abandon_joining');
 }
 
-/** Locks the app until the account password is given again. */
+/** Locks the app until the PIN or the account password is given again. */
 export function lockApp(): Promise<LockView> {
   return invoke<LockView>('lock_app');
 }
@@ -133,9 +133,25 @@ export function setAutoLock(minutes: number): Promise<LockView> {
   return invoke<LockView>('set_auto_lock', { minutes });
 }
 
-/** Unlocks the app; `username` only when this computer cannot check the password itself. */
+/** Unlocks the app with the account password, checked online by the service; `username` only
+ * when this computer does not know it yet. */
 export function unlockApp(username: string | null, password: string): Promise<LockView> {
   return invoke<LockView>('unlock_app', { username, password });
+}
+
+/** Unlocks the app with this computer's PIN, checked here (works offline). */
+export function unlockWithPin(pin: string): Promise<LockView> {
+  return invoke<LockView>('unlock_with_pin', { pin });
+}
+
+/** Sets or changes this computer's unlock PIN (only while unlocked). */
+export function setPin(pin: string): Promise<LockView> {
+  return invoke<LockView>('set_pin', { pin });
+}
+
+/** Removes this computer's unlock PIN (only while unlocked). */
+export function removePin(): Promise<LockView> {
+  return invoke<LockView>('remove_pin');
 }
 
 /** The account's open requests from new devices. */
