@@ -4,6 +4,7 @@
 //! keychain or the disk, and map errors to `{code, message}`. No protocol or policy logic lives
 //! here; it lives in enigm-core and is shared with the CLI and the service.
 
+#[macro_use]
 mod commands;
 mod error;
 mod ipc;
@@ -12,6 +13,13 @@ mod profile;
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
+
+/// Tauri's handler for the commands of [`app_commands`].
+macro_rules! handlers {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        tauri::generate_handler![$(commands::$module::$name),*]
+    };
+}
 
 /// Starts the app: logging, the profile, the window and its commands.
 pub fn run() {
@@ -33,37 +41,7 @@ pub fn run() {
             tauri::Manager::manage(app, profile);
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app::app_status,
-            commands::account::create_account,
-            commands::account::sign_in,
-            commands::devices::list_devices,
-            commands::devices::change_device,
-            commands::session::session_status,
-            commands::session::sign_out,
-            commands::session::regenerate_recovery_phrase,
-            commands::enroll::enroll_this_computer,
-            commands::enroll::enrollment_requests,
-            commands::enroll::approve_enrollment,
-            commands::enroll::reject_enrollment,
-            commands::enroll::confirm_short_code,
-            commands::enroll::cancel_enrollment,
-            commands::devices::rename_device,
-            commands::devices::device_history,
-            commands::recover::recovery_words,
-            commands::recover::check_recovery_phrase,
-            commands::recover::begin_recovery,
-            commands::recover::finish_recovery,
-            commands::recover::cancel_recovery,
-            commands::lock::lock_app,
-            commands::lock::unlock_app,
-            commands::lock::set_auto_lock,
-            commands::lock::unlock_with_pin,
-            commands::lock::set_pin,
-            commands::lock::remove_pin,
-            commands::enroll::replaceable_devices,
-            commands::enroll::abandon_joining,
-        ])
+        .invoke_handler(app_commands!(handlers))
         .run(tauri::generate_context!());
     if let Err(error) = result {
         tracing::error!(%error, "the app stopped with an error");

@@ -1,4 +1,8 @@
-//! Tauri commands, one module per domain; each is a few lines over the engine.
+//! Tauri commands, one module per domain; each is a few lines over the engine. Their names
+//! are listed once, in `list.rs`.
+
+#[macro_use]
+mod list;
 
 pub mod account;
 pub mod app;
@@ -10,62 +14,54 @@ pub mod session;
 
 #[cfg(test)]
 mod tests {
-    /// Every command `lib.rs` registers.
-    const COMMANDS: &[&str] = &[
-        "app_status",
-        "create_account",
-        "sign_in",
-        "list_devices",
-        "change_device",
-        "session_status",
-        "sign_out",
-        "regenerate_recovery_phrase",
-        "enroll_this_computer",
-        "enrollment_requests",
-        "approve_enrollment",
-        "reject_enrollment",
-        "confirm_short_code",
-        "cancel_enrollment",
-        "rename_device",
-        "device_history",
-        "recovery_words",
-        "check_recovery_phrase",
-        "begin_recovery",
-        "finish_recovery",
-        "cancel_recovery",
-        "lock_app",
-        "unlock_app",
-        "set_auto_lock",
-        "unlock_with_pin",
-        "set_pin",
-        "remove_pin",
-        "replaceable_devices",
-        "abandon_joining",
-    ];
+    use std::collections::BTreeSet;
 
-    /// A command missing from the build's app manifest or from the window's capability is
-    /// refused at runtime; catch it here instead.
-    #[test]
-    fn every_command_is_in_the_acl() {
+    /// Every command, from the one list.
+    const COMMANDS: &[&str] = app_commands!(command_names);
+
+    fn read(path: &str) -> String {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let build = std::fs::read_to_string(root.join("src-tauri/build.rs")).unwrap();
-        let capability =
-            std::fs::read_to_string(root.join("src-tauri/capabilities/main.json")).unwrap();
-        let lib = std::fs::read_to_string(root.join("src-tauri/src/lib.rs")).unwrap();
-        for command in COMMANDS {
-            assert!(
-                build.contains(&format!("\"{command}\"")),
-                "{command} not in build.rs"
-            );
-            let permission = format!("\"allow-{}\"", command.replace('_', "-"));
-            assert!(
-                capability.contains(&permission),
-                "{permission} not in main.json"
-            );
-            assert!(
-                lib.contains(&format!("::{command}")),
-                "{command} not registered"
-            );
+        std::fs::read_to_string(root.join(path)).unwrap()
+    }
+
+    /// The window may call exactly the listed commands (and listen to events): a command
+    /// missing from the capability is refused at runtime, an extra one is attack surface.
+    #[test]
+    fn the_window_may_call_exactly_the_listed_commands() {
+        let capability: serde_json::Value =
+            serde_json::from_str(&read("src-tauri/capabilities/main.json")).unwrap();
+        let allowed: BTreeSet<String> = capability["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|permission| permission.as_str()?.strip_prefix("allow-"))
+            .map(|name| name.replace('-', "_"))
+            .collect();
+        let listed: BTreeSet<String> = COMMANDS.iter().map(|name| (*name).to_owned()).collect();
+        assert_eq!(allowed, listed, "src-tauri/capabilities/main.json");
+    }
+
+    /// The UI invokes exactly the listed commands, each from its one wrapper in ipc.ts.
+    #[test]
+    fn the_ui_wraps_exactly_the_listed_commands() {
+        let ipc = read("ui/src/lib/ipc.ts");
+        let mut invoked = BTreeSet::new();
+        for piece in ipc.split("invoke").skip(1) {
+            let Some(start) = piece.find('(') else {
+                continue;
+            };
+            let call = &piece[start + 1..];
+            if let Some(name) = call
+                .strip_prefix('\'')
+                .and_then(|rest| rest.split('\'').next())
+            {
+                assert!(
+                    invoked.insert(name.to_owned()),
+                    "{name} is invoked twice in ipc.ts"
+                );
+            }
         }
+        let listed: BTreeSet<String> = COMMANDS.iter().map(|name| (*name).to_owned()).collect();
+        assert_eq!(invoked, listed, "ui/src/lib/ipc.ts");
     }
 }
