@@ -47,6 +47,3 @@ pub use sync_key::{
     MissingCopies, RotateSyncKey, RotatedSyncKey, SealedCopy, SharedItem, SharedItems, SharedWrite,
     SharedWritten, SyncKeyCopyReply,
 };
-
-/// The value of `Content-Type` for every JSON body.
-pub const JSON: &str = "application/json";
