@@ -10,19 +10,10 @@ use crate::ledger::Head;
 #[serde(deny_unknown_fields)]
 pub struct RegisterStart {
     /// The username as typed (the service normalizes it and never stores it).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Username))]
     pub username: String,
     /// OPAQUE's registration request.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub registration_request: String,
 }
 
@@ -31,16 +22,10 @@ pub struct RegisterStart {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterStartReply {
     /// Ties the finish to this start (opaque to the client).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{74}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url56))]
     pub registration_id: String,
     /// OPAQUE's registration response.
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url))]
     pub registration_response: String,
 }
 
@@ -50,36 +35,16 @@ pub struct RegisterStartReply {
 #[serde(deny_unknown_fields)]
 pub struct RegisterFinish {
     /// From [`RegisterStartReply`].
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{74}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url56))]
     pub registration_id: String,
     /// The same username as the start (see [`RegisterStart::username`]).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Username))]
     pub username: String,
     /// OPAQUE's registration upload.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{256}$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url192))]
     pub registration_upload: String,
     /// The genesis entry (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-            min_length = 2,
-            max_length = 2731
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::LedgerEntryText))]
     pub genesis: String,
 }
 
@@ -88,7 +53,7 @@ pub struct RegisterFinish {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterFinishReply {
     /// The account id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub account_id: String,
     /// The ledger head: the genesis.
     pub head: Head,

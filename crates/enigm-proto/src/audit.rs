@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditKey {
     /// The Ed25519 public key (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex32))]
     pub key: String,
     /// Always `ed25519`.
     pub algorithm: String,
@@ -32,7 +32,7 @@ pub struct AuditRecordView {
     /// Its sequence number in the account's chain.
     pub seq: u64,
     /// Its hash (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex32))]
     pub hash: String,
     /// The record (enigm-core's `AuditRecord`; `null` if it no longer decodes).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]

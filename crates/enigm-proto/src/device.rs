@@ -15,7 +15,7 @@ pub struct SeenDevices {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeenDevice {
     /// The device id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub device_id: String,
     /// Days since the Unix epoch (UTC).
     pub seen_day: u64,

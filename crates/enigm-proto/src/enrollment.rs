@@ -77,31 +77,13 @@ pub enum CancelReason {
 #[serde(deny_unknown_fields)]
 pub struct CreateEnrollment {
     /// The SAS commitment (base64url, 32 bytes).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub commitment: String,
     /// The new device's Ed25519 key (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub signing_key: String,
     /// The new device's X25519 key (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub agreement_key: String,
     /// Its platform class, shown on the approving device.
     #[cfg_attr(
@@ -111,7 +93,7 @@ pub struct CreateEnrollment {
     pub platform: String,
     /// The device it replaces (hex), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Hex16>))]
     pub replaces: Option<String>,
 }
 
@@ -121,13 +103,7 @@ pub struct CreateEnrollment {
 #[serde(deny_unknown_fields)]
 pub struct Ephemeral {
     /// The key (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub ephemeral: String,
 }
 
@@ -154,13 +130,7 @@ pub struct Cancel {
 #[serde(deny_unknown_fields)]
 pub struct ApproverMac {
     /// The MAC (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub mac: String,
     /// The head the approver vouches for.
     pub head: Head,
@@ -172,19 +142,10 @@ pub struct ApproverMac {
 #[serde(deny_unknown_fields)]
 pub struct NewDeviceMac {
     /// The MAC (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub mac: String,
     /// The signature (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url64))]
     pub signature: String,
 }
 
@@ -194,15 +155,7 @@ pub struct NewDeviceMac {
 #[serde(deny_unknown_fields)]
 pub struct Complete {
     /// The sealed key (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-            min_length = 2,
-            max_length = 1366
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::SealedText))]
     pub sealed_key: String,
 }
 
@@ -219,7 +172,7 @@ pub struct EnrollmentList {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentView {
     /// The request id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub id: String,
     /// Where it stands.
     pub state: Stage,
@@ -230,7 +183,7 @@ pub struct EnrollmentView {
     /// The new device's platform class.
     pub platform: String,
     /// The new device's id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub device_id: String,
     /// The new device's fingerprint, as the service computes it (the approver recomputes it).
     pub fingerprint: String,
@@ -263,7 +216,7 @@ pub struct EnrollmentView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApproverView {
     /// Its id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub device_id: String,
     /// Its Ed25519 key (base64url).
     pub signing_key: String,

@@ -9,7 +9,7 @@ pub struct Head {
     /// Its sequence number; 0 is the genesis.
     pub seq: u64,
     /// Its hash, 64 hex digits.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex32))]
     pub hash: String,
 }
 
@@ -18,7 +18,7 @@ pub struct Head {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerPage {
     /// Encoded entries (base64url), in order.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schema::LedgerEntryText>))]
     pub entries: Vec<String>,
     /// The head the page reads up to (for a removal read, the removing entry).
     pub head: Head,
@@ -32,7 +32,10 @@ pub struct LedgerPage {
 #[serde(deny_unknown_fields)]
 pub struct Append {
     /// Encoded entries (base64url), in order.
-    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 16, value_type = Vec<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_items = 1, max_items = 16, value_type = Vec<crate::schema::LedgerEntryText>)
+    )]
     pub entries: Vec<String>,
 }
 

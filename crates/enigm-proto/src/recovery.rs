@@ -9,22 +9,11 @@ use crate::ledger::Head;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecoveryStart {
-    /// The username as typed: 3 to 64 letters and digits, or `.`, `_`, `-` after the first.
-    /// The service also takes the letters and digits of every script (case-folded, NFKC); the
-    /// pattern shows the ASCII ones.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
-    )]
+    /// The username as typed.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Username))]
     pub username: String,
     /// OPAQUE's registration request (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub registration_request: String,
 }
 
@@ -33,13 +22,10 @@ pub struct RecoveryStart {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryStartReply {
     /// The recovery in progress (base64url); the recovery key signs over it.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url16))]
     pub recovery_id: String,
     /// OPAQUE's registration response (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url))]
     pub registration_response: String,
     /// When the recovery must be finished (unix seconds).
     pub expires_at: u64,
@@ -51,16 +37,10 @@ pub struct RecoveryStartReply {
 #[serde(deny_unknown_fields)]
 pub struct RecoveryLedger {
     /// From [`RecoveryStartReply`].
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url16))]
     pub recovery_id: String,
     /// The recovery key's signature over the disclosure message (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url64))]
     pub recovery_signature: String,
 }
 
@@ -69,9 +49,10 @@ pub struct RecoveryLedger {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryLedgerReply {
     /// The account id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub account_id: String,
     /// Every entry (base64url), from the genesis.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schema::LedgerEntryText>))]
     pub entries: Vec<String>,
     /// The head.
     pub head: Head,
@@ -83,39 +64,19 @@ pub struct RecoveryLedgerReply {
 #[serde(deny_unknown_fields)]
 pub struct RecoveryFinish {
     /// From [`RecoveryStartReply`].
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url16))]
     pub recovery_id: String,
     /// OPAQUE's registration upload (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{256}$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url192))]
     pub registration_upload: String,
     /// The `Recover` entry (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-            min_length = 2,
-            max_length = 2731
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::LedgerEntryText))]
     pub entry: String,
     /// The recovery key's signature over the finish message (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url64))]
     pub recovery_signature: String,
     /// The new device's signature over the same message (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url64))]
     pub device_signature: String,
 }
 
@@ -124,7 +85,7 @@ pub struct RecoveryFinish {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryFinishReply {
     /// The account id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub account_id: String,
     /// The head: the `Recover` entry.
     pub head: Head,

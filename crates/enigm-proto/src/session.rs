@@ -15,39 +15,22 @@ use crate::ledger::Head;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginStart {
-    /// The username as typed: 3 to 64 letters and digits, or `.`, `_`, `-` after the first.
-    /// The service also takes the letters and digits of every script (case-folded, NFKC); the
-    /// pattern shows the ASCII ones.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
-    )]
+    /// The username as typed.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Username))]
     pub username: String,
     /// OPAQUE's credential request (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{128}$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url96))]
     pub credential_request: String,
     /// The device's Ed25519 key (base64url).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Base64Url32>))]
     pub device_key: Option<String>,
     /// When the device signed (unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_timestamp: Option<u64>,
     /// The device's signature over `login_start_message(device_timestamp, credential_request)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Base64Url64>))]
     pub device_signature: Option<String>,
 }
 
@@ -56,13 +39,10 @@ pub struct LoginStart {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginStartReply {
     /// Ties the finish to this start (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url16))]
     pub login_id: String,
     /// OPAQUE's credential response (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url))]
     pub credential_response: String,
 }
 
@@ -72,31 +52,16 @@ pub struct LoginStartReply {
 #[serde(deny_unknown_fields)]
 pub struct LoginFinish {
     /// From [`LoginStartReply`].
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url16))]
     pub login_id: String,
     /// OPAQUE's credential finalization (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url64))]
     pub credential_finalization: String,
     /// The device's Ed25519 key (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url32))]
     pub device_key: String,
     /// Its signature over the session binding message (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]{85}[AQgw]$")
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url64))]
     pub device_signature: String,
 }
 
@@ -105,7 +70,7 @@ pub struct LoginFinish {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionIssued {
     /// The session id (base64url), which every later request names.
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url))]
     pub session_id: String,
     /// Full, or restricted to enrollment.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::SessionKind))]
@@ -113,7 +78,7 @@ pub struct SessionIssued {
     /// When it expires (unix seconds).
     pub expires_at: u64,
     /// The account id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub account_id: String,
     /// The ledger head when it was issued.
     pub head: Head,
@@ -135,12 +100,12 @@ pub struct SessionStatus {
     /// The session.
     pub session: SessionInfo,
     /// The account id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub account_id: String,
     /// How many times the account was recovered.
     pub recovery_epoch: u64,
     /// The session's device id (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub device_id: String,
     /// The device's state in the ledger.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DeviceState))]

@@ -21,18 +21,10 @@ pub struct RotateSyncKey {
 #[serde(deny_unknown_fields)]
 pub struct SealedCopy {
     /// The recipient device (hex).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
     pub device_id: String,
     /// The signed, sealed copy (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-            min_length = 2,
-            max_length = 1366
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::SealedText))]
     pub sealed: String,
 }
 
@@ -51,7 +43,7 @@ pub struct SyncKeyCopyReply {
     /// Its epoch.
     pub epoch: u64,
     /// The signed, sealed copy (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url))]
     pub sealed: String,
 }
 
@@ -62,7 +54,7 @@ pub struct MissingCopies {
     /// The current epoch (0: no sync key yet).
     pub epoch: u64,
     /// Device ids (hex).
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schema::Hex16>))]
     pub devices: Vec<String>,
 }
 
@@ -74,15 +66,7 @@ pub struct SharedWrite {
     /// The epoch it is sealed under.
     pub epoch: u64,
     /// The sealed item (base64url).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            content_encoding = "base64url",
-            pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-            min_length = 2,
-            max_length = 1366
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::SealedText))]
     pub ciphertext: String,
 }
 
@@ -113,6 +97,6 @@ pub struct SharedItem {
     /// The epoch it is sealed under.
     pub epoch: u64,
     /// The sealed item (base64url).
-    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64url"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Base64Url))]
     pub ciphertext: String,
 }
