@@ -7,6 +7,7 @@
 mod app;
 mod bench;
 mod e2e;
+mod fuzz;
 mod postgres;
 mod setup;
 mod shell;
@@ -21,9 +22,12 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   run      set up, build, start the local service and the app against it
-  test     set up, then fmt, clippy, UI checks and every test (real keychain, real WebView)
+  test     set up, then fmt, clippy, UI checks, every test (real keychain, real WebView)
+           and 15 s of each fuzz target
   bundle   the release .deb and .rpm, with their sizes
   bench    benchmarks (criterion, the service, the release app) as one table
+  fuzz     every libFuzzer target of fuzz/ for 60 s each (needs the nightly toolchain);
+           --seconds N for another duration, --seeds to rewrite the committed seed corpus
   openapi  rewrite docs/openapi.json from the service's endpoint tables and enigm-proto
   setup    install missing system and npm packages only";
 
@@ -35,6 +39,10 @@ fn main() -> Result<()> {
         "bundle" => app::bundle_command(&root),
         "test" => test(&root),
         "bench" => bench::run(&root),
+        "fuzz" => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            fuzz::command(&root, fuzz::parse_args(&args)?)
+        }
         "setup" => setup::all(&root),
         "openapi" => run(cmd("cargo", &root)
             .env("UPDATE_OPENAPI", "1")
@@ -121,6 +129,9 @@ fn test(root: &Path) -> Result<()> {
     run(cmd("cargo", root).args(["test", "--workspace", "--locked", "--doc"]))?;
     app::check_installed_package(root, &session)?;
     e2e::run_tests(root, &session)?;
+    // Bounded: one build of the fuzz crate, then a few seconds per target (`cargo xtask fuzz`
+    // runs longer).
+    fuzz::run_all(root, fuzz::TEST_SECONDS)?;
     println!("\nxtask test: all checks passed");
     Ok(())
 }
