@@ -34,6 +34,7 @@ fn main() {
             "remove_pin",
             "replaceable_devices",
             "abandon_joining",
+            "download_activity",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         println!("cargo::error=tauri-build failed: {error:#}");

@@ -63,6 +63,7 @@ pub fn run() {
             commands::lock::remove_pin,
             commands::enroll::replaceable_devices,
             commands::enroll::abandon_joining,
+            commands::activity::download_activity,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

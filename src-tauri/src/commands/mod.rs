@@ -1,6 +1,7 @@
 //! Tauri commands, one module per domain; each is a few lines over the engine.
 
 pub mod account;
+pub mod activity;
 pub mod app;
 pub mod devices;
 pub mod enroll;
@@ -41,6 +42,7 @@ mod tests {
         "remove_pin",
         "replaceable_devices",
         "abandon_joining",
+        "download_activity",
     ];
 
     /// A command missing from the build's app manifest or from the window's capability is
