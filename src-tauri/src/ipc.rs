@@ -336,6 +336,15 @@ impl From<enigm_client::SignOut> for SignOutView {
     }
 }
 
+/// Where "Download activity" saved the account's signed audit trail.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct SavedActivity {
+    /// The file, in the user's Downloads folder.
+    pub path: String,
+    /// How many records it holds.
+    pub records: u32,
+}
+
 /// A change to a device of the account.
 #[derive(Clone, Copy, Debug, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -1048,6 +1057,7 @@ mod tests {
             CreatedAccount::decl(&cfg),
             NewRecoveryPhrase::decl(&cfg),
             SignOutView::decl(&cfg),
+            SavedActivity::decl(&cfg),
             DeviceAction::decl(&cfg),
             OutcomeView::decl(&cfg),
             ReasonView::decl(&cfg),

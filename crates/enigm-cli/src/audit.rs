@@ -1,3 +1,6 @@
+//! `enigm audit export [--out FILE]`: fetches this account's audit trail signed by the
+//! service (`GET /v1/audit/export`, through the engine) and writes it as JSON, to keep.
+//!
 //! `enigm audit verify FILE [--key HEX | --key-file FILE]`: checks a signed audit export
 //! offline (DESIGN §13, §16): every record links to the one before it from record 0, and the
 //! service's signature covers exactly these records. With a pinned key (from
@@ -15,6 +18,7 @@ use enigm_core::Error as CoreError;
 use enigm_core::audit::AuditExport;
 use enigm_core::identity::SigningPublicKey;
 
+use crate::user::{print, with_engine};
 use crate::{CliError, Global};
 
 /// The largest export file read, in bytes (about 300 bytes per record).
@@ -32,8 +36,18 @@ pub(crate) struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
+    /// Save this account's audit trail, signed by the service, as JSON (stdout, or --out).
+    Export(ExportArgs),
     /// Verify a signed audit export offline: chain links, hashes and the service's signature.
     Verify(VerifyArgs),
+}
+
+/// `enigm audit export [--out FILE]`.
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// Write the export to this file (replacing it) instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// `enigm audit verify FILE`.
@@ -52,8 +66,37 @@ struct VerifyArgs {
 /// Runs `enigm audit ...`.
 pub(crate) fn run(global: &Global, args: AuditArgs) -> Result<(), CliError> {
     match args.command {
+        AuditCommand::Export(args) => export(global, &args),
         AuditCommand::Verify(args) => verify(global, &args),
     }
+}
+
+/// Fetches the signed export and writes it: to `--out` with one line saying where, else to
+/// stdout as the export itself (already JSON, so `--json` changes nothing there).
+fn export(global: &Global, args: &ExportArgs) -> Result<(), CliError> {
+    let export = with_engine(global, async |engine| engine.audit_export().await)?;
+    let mut bytes = serde_json::to_vec_pretty(&export)
+        .map_err(|error| CliError::new("internal", format!("cannot encode the export: {error}")))?;
+    bytes.push(b'\n');
+    let Some(path) = &args.out else {
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(&bytes)
+            .and_then(|()| stdout.flush())
+            .map_err(|error| CliError::new("stdout", format!("cannot write to stdout: {error}")));
+    };
+    std::fs::write(path, &bytes).map_err(|error| {
+        CliError::new(
+            "unwritable_file",
+            format!("cannot write {}: {error}", path.display()),
+        )
+    })?;
+    let count = export.records.len();
+    print(
+        global,
+        &serde_json::json!({ "saved": path, "records": count }),
+        &format!("saved {count} records to {}", path.display()),
+    )
 }
 
 fn verify(global: &Global, args: &VerifyArgs) -> Result<(), CliError> {

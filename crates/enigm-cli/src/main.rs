@@ -1,6 +1,6 @@
 //! `enigm`: the Enigm engine headless (DESIGN §16): the user subcommands over the engine
-//! (enigm-client), `server` over the service (enigm-server) and `audit verify` (offline, over
-//! enigm-core), sharing the global options declared here.
+//! (enigm-client), `server` over the service (enigm-server) and `audit` (export through the
+//! engine, verify offline over enigm-core), sharing the global options declared here.
 
 mod audit;
 mod enroll;
@@ -64,7 +64,7 @@ enum Command {
     Recovery(recover::RecoveryCommand),
     /// Run the Enigm service.
     Server(server::ServerArgs),
-    /// Audit exports: verify one offline.
+    /// Audit exports: save this account's, or verify one offline.
     Audit(audit::AuditArgs),
     /// Unlock this profile after the app locked it: the account password from stdin (checked
     /// online by the service) or, with --pin, this computer's PIN (checked here, offline).

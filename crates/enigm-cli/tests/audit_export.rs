@@ -1,7 +1,8 @@
 //! Signed audit exports end to end (DESIGN §9, §13): the real `enigm server` exports the
 //! caller's own chain signed with its audit key, `enigm audit verify` accepts it offline, and
 //! names precisely what broke when a record is altered or dropped, the signature is damaged,
-//! or another key signed it. The export carries pseudonyms only.
+//! or another key signed it. The export carries pseudonyms only. A user saves their own with
+//! `enigm audit export` (through the engine, real keychain) and it verifies the same way.
 
 use crate::common;
 
@@ -257,4 +258,114 @@ fn a_cut_export_is_reported_as_cut() {
              when exported, signed by {key}"
         )
     );
+}
+
+/// The position of the last digit of the `n`th (0-based) `"at": NUMBER` in `text`.
+fn nth_at_last_digit(text: &str, n: usize) -> usize {
+    let (start, _) = text.match_indices("\"at\": ").nth(n).unwrap();
+    let digits = start + "\"at\": ".len();
+    digits + text[digits..].find(|c: char| !c.is_ascii_digit()).unwrap() - 1
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
+fn a_user_exports_their_own_trail_with_the_cli_and_verifies_it_offline() {
+    use common::cli::{enigm, failed, ok, register};
+    use common::running::{self, PASSWORD as RUNNING_PASSWORD};
+
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let [laptop, phone] = ["laptop", "phone"].map(|name| dir.path().join(name));
+    let username = format!("audit-{:08x}", rand_core::RngCore::next_u32(&mut OsRng));
+    ok(&register(&laptop, &server, &username, RUNNING_PASSWORD));
+    running::enroll_and_approve(&server, &laptop, &phone, &username);
+    let phone_id = common::cli::store(&phone)
+        .device_secrets()
+        .unwrap()
+        .unwrap()
+        .device_id()
+        .to_hex();
+    ok(&enigm(
+        &laptop,
+        &server,
+        &["device", "revoke", &phone_id, "--reason", "lost"],
+        "",
+    ));
+
+    // To a file: one line says where and how many.
+    let file = dir.path().join("my-activity.json");
+    let file_text = file.to_str().unwrap();
+    let saved = ok(&enigm(
+        &laptop,
+        &server,
+        &["audit", "export", "--out", file_text],
+        "",
+    ));
+    assert_eq!(saved["saved"], file_text);
+    let written: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let records = written["records"].as_array().unwrap();
+    assert_eq!(saved["records"], records.len());
+    let actions: Vec<String> = records.iter().map(|r| r["action"].to_string()).collect();
+    assert_eq!(actions[0], "\"account_registered\"");
+    assert!(
+        actions.iter().any(|a| a.contains("\"device_revoked\"")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a.contains("enrollment_approved")),
+        "{actions:?}"
+    );
+    // To stdout: the export itself, the same chain.
+    let output = enigm(&laptop, &server, &["audit", "export"], "");
+    assert!(output.status.success(), "{output:?}");
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        printed["records"].as_array().unwrap()[..records.len()],
+        records[..]
+    );
+
+    // Offline (the service is gone), pinned to the service's published key.
+    let key = Http::new(server.addr).get("/v1/audit/key").json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(server);
+    let output = verify(&[file_text, "--key", &key]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "ok: {} records, chain intact, signed by {key}\n",
+            records.len()
+        )
+    );
+
+    // One byte of record 1 changed (the last digit of its time): named precisely.
+    let original = std::fs::read_to_string(&file).unwrap();
+    let mut bytes = original.clone().into_bytes();
+    let at = nth_at_last_digit(&original, 1);
+    bytes[at] = if bytes[at] == b'9' {
+        b'0'
+    } else {
+        bytes[at] + 1
+    };
+    let differing = bytes
+        .iter()
+        .zip(original.as_bytes())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(differing, 1);
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, &bytes).unwrap();
+    assert_eq!(
+        one_failure_line(&verify(&[tampered.to_str().unwrap(), "--key", &key])),
+        "enigm: record 2 does not link to record 1: record 1 was altered"
+    );
+    let (code, _) = failed(
+        &Command::new(env!("CARGO_BIN_EXE_enigm"))
+            .args(["--json", "audit", "verify", tampered.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, "broken_chain");
 }

@@ -12,7 +12,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use common::cli::{enigm, failed, ok, register, run};
+use common::cli::{enigm, failed, ok, register, run, url};
+use common::hostile::HostileService;
 use common::{ServerProcess, contains, read_tree};
 use enigm_core::recovery::RecoveryPhrase;
 use enigm_store::{Keychain, Store};
@@ -41,16 +42,57 @@ fn recover(
     phrase: &str,
     lost: &[&str],
 ) -> Output {
+    recover_via(profile, &url(server), username, phrase, lost)
+}
+
+/// [`recover`] through the service at `server_url` (a proxy that keeps the replies).
+fn recover_via(
+    profile: &Path,
+    server_url: &str,
+    username: &str,
+    phrase: &str,
+    lost: &[&str],
+) -> Output {
     let mut args = vec!["account", "recover", "--username", username, "--stdin"];
     for device in lost {
         args.extend(["--lost", device]);
     }
-    enigm(
-        profile,
-        server,
+    run(
+        Some(profile),
+        Some(server_url),
         &args,
         &format!("{phrase}\n{NEW_PASSWORD}\n"),
     )
+}
+
+/// Every sync-key epoch whose key a reply body hands over: the `epoch` of each object carrying
+/// a sealed copy (`sealed`), and the epoch in each sealed copy's own header (its bytes 1..9),
+/// wherever they sit in the JSON. Items sealed under a key (`ciphertext`) do not count: they
+/// are not the key.
+fn key_epochs_handed_over(body: &[u8]) -> Vec<u64> {
+    fn walk(value: &Value, found: &mut Vec<u64>) {
+        match value {
+            Value::Object(fields) => {
+                if fields.contains_key("sealed") {
+                    found.extend(fields.get("epoch").and_then(Value::as_u64));
+                }
+                if let Some(sealed) = fields.get("sealed").and_then(Value::as_str)
+                    && let Ok(bytes) = data_encoding::BASE64URL_NOPAD.decode(sealed.as_bytes())
+                    && let Some(header) = bytes.get(1..9)
+                {
+                    found.push(u64::from_be_bytes(header.try_into().unwrap()));
+                }
+                fields.values().for_each(|field| walk(field, found));
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        walk(&value, &mut found);
+    }
+    found
 }
 
 /// `account login` on `profile` with `password`.
@@ -67,6 +109,15 @@ fn login(profile: &Path, server: &ServerProcess, password: &str) -> Output {
         ],
         &format!("{password}\n"),
     )
+}
+
+/// The account sync key of `epoch` in the profile's store, if it holds one.
+fn held_key_at(profile: &Path, epoch: u64) -> Option<enigm_core::sync_key::SyncKey> {
+    let keychain = Keychain::platform().unwrap();
+    Store::open(profile, &keychain)
+        .unwrap()
+        .sync_key_at(epoch)
+        .unwrap()
 }
 
 /// Whether the profile's store (its key in the real keychain) holds the device's private keys,
@@ -168,13 +219,24 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     let watch = Watch::start(&laptop, &server);
     assert_eq!(watch.next_news()["state"], "active");
     watch.wait_connected();
+    // Registration made sync-key epoch 1; the laptop holds it, and seals its label under it.
+    let epoch1 = held_key_at(&laptop, 1).unwrap();
+    ok(&enigm(
+        &laptop,
+        &server,
+        &["device", "rename", &laptop_id, "--label", "Old laptop"],
+        "",
+    ));
+    // The desktop talks to the service through a proxy that keeps every reply it received.
+    let proxy = HostileService::start(server.addr);
+    let desktop_cli = |args: &[&str]| run(Some(&desktop), Some(&proxy.url()), args, "");
 
     // The laptop is lost; on a new desktop the user types the phrase (upper case, extra spaces:
     // as people type) and marks the laptop lost by a prefix of its id.
     let typed = phrase.to_uppercase().replace(' ', "   ");
-    let recovered = ok(&recover(
+    let recovered = ok(&recover_via(
         &desktop,
-        &server,
+        &proxy.url(),
         USERNAME,
         &typed,
         &[&laptop_id[..8]],
@@ -187,7 +249,7 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
 
     // The desktop's own view, verified from the service: the laptop revoked, itself active, the
     // Recover entry as head; and its session is a full one.
-    let list = ok(&enigm(&desktop, &server, &["device", "list"], ""));
+    let list = ok(&desktop_cli(&["device", "list"]));
     assert_eq!(list["verified"], true);
     assert_eq!(list["head"]["seq"], 1);
     assert_eq!(list["head"], recovered["head"]);
@@ -196,12 +258,47 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     assert_eq!(this["state"], "active");
     assert_eq!(this["this_device"], true);
     assert_eq!(this["origin"], "recovery");
-    let status = ok(&enigm(&desktop, &server, &["session", "status"], ""));
+    let status = ok(&desktop_cli(&["session", "status"]));
     assert_eq!(status["device_state"], "active");
     // It starts a new account sync key epoch (registration made epoch 1), sealed to the devices
-    // still trusted, and holds no earlier one.
+    // still trusted, and holds no earlier one: epoch 1 is not in its store, and no reply it
+    // received handed it over (no sealed copy of epoch 1, not the key itself). The laptop's
+    // label, sealed under epoch 1, does reach it in `GET /v1/shared`, as ciphertext it cannot
+    // open.
     assert_eq!(held_keys(&desktop), (true, Some(2)));
     assert_eq!(status["sync_epoch"], 2);
+    assert!(
+        held_key_at(&desktop, 1).is_none(),
+        "the desktop holds epoch 1"
+    );
+    let replies = proxy.replies();
+    assert!(
+        replies
+            .iter()
+            .any(|(_, path, _)| path.starts_with("/v1/recovery")),
+        "the proxy saw the recovery"
+    );
+    let key1 = epoch1.to_bytes();
+    for (method, path, body) in &replies {
+        let epochs = key_epochs_handed_over(body);
+        assert!(
+            !epochs.contains(&1),
+            "{method} {path} handed over epoch 1: {epochs:?}"
+        );
+        for needle in [
+            hex::encode(*key1),
+            data_encoding::BASE64URL_NOPAD.encode(&*key1),
+        ] {
+            assert!(
+                !contains(body, needle.as_bytes()),
+                "{method} {path} carries the epoch-1 key"
+            );
+        }
+        assert!(
+            !contains(body, &*key1),
+            "{method} {path} carries the epoch-1 key"
+        );
+    }
 
     // The laptop's watch says a recovery happened, then that this device is revoked, and ends.
     assert_eq!(watch.next_news()["event"], "recovery_started");

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use data_encoding::BASE64URL_NOPAD;
+use enigm_core::audit::AuditExport;
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::{
     EntryKind, Head, LedgerEntry, LedgerState, RevokeReason, check_presented_head, compare_heads,
@@ -861,6 +862,22 @@ impl Engine {
     /// [`ClientError::SignedOut`]; the service's refusals.
     pub async fn session_status(&self) -> Result<SessionStatus, ClientError> {
         self.signed(Method::GET, "/v1/sessions/current", None).await
+    }
+
+    /// The account's whole audit trail, signed by the service (`GET /v1/audit/export`), for
+    /// the user to keep and check offline (`enigm audit verify`). It is checked against the key
+    /// it names before it is handed over, so a damaged export is refused now rather than found
+    /// out later; whether that key is the service's is for the verifier to pin.
+    ///
+    /// # Errors
+    /// [`ClientError::SignedOut`]; [`ClientError::MalformedResponse`] when the export does not
+    /// verify; the service's refusals.
+    pub async fn audit_export(&self) -> Result<AuditExport, ClientError> {
+        let export: AuditExport = self.signed(Method::GET, "/v1/audit/export", None).await?;
+        export
+            .verify(None)
+            .map_err(|_| ClientError::MalformedResponse("an audit export that does not verify"))?;
+        Ok(export)
     }
 
     /// Signs this computer out: the service ends the session (`DELETE /v1/sessions/current`),

@@ -490,4 +490,142 @@ mod tests {
         let offline = ClientError::UnlockNeedsService { pin_set: false }.to_string();
         assert!(!offline.contains("PIN"), "{offline}");
     }
+
+    /// One value of every variant: the match has no wildcard, so a new variant must be added
+    /// here (and its message checked) before this compiles.
+    fn one_of_each() -> Vec<ClientError> {
+        let revocation = || {
+            Box::new(Revocation {
+                at: 1_796_000_000,
+                by: None,
+                reason: "lost".into(),
+                replaced_by: None,
+            })
+        };
+        let all = vec![
+            ClientError::Store(enigm_store::Error::KeyMissing),
+            ClientError::Service {
+                status: 401,
+                code: ErrorCode::SessionExpired,
+                message: "the session has expired; sign in again".into(),
+                retry_after: None,
+            },
+            ClientError::Unreachable("https://enigm.example".into()),
+            ClientError::MalformedResponse("ledger"),
+            ClientError::InvalidServerUrl("the service address must start with https://"),
+            ClientError::WrongPassword,
+            ClientError::LedgerRejected(enigm_core::Error::SasMacMismatch),
+            ClientError::LedgerInconsistent("the head does not extend the pinned head"),
+            ClientError::Protocol(enigm_core::Error::SasMacMismatch),
+            ClientError::AlreadyRegistered,
+            ClientError::NoAccount,
+            ClientError::SignedOut,
+            ClientError::DeviceRevoked(revocation()),
+            ClientError::DeviceReplaced(revocation()),
+            ClientError::RemovedByService {
+                replaced: false,
+                entry: None,
+            },
+            ClientError::ServiceRefusesDevice,
+            ClientError::Locked,
+            ClientError::NotReplaceable("suspended"),
+            ClientError::EnrollmentReplacesMismatch,
+            ClientError::SelfReplacement,
+            ClientError::UnknownDevice("K3PQ".into()),
+            ClientError::AmbiguousDevice("K".into()),
+            ClientError::NotAllowed("that device is already removed"),
+            ClientError::Phrase(enigm_core::Error::RecoveryPhraseChecksum),
+            ClientError::SyncKeyRefused(enigm_core::Error::SyncKeyWrongRecipient),
+            ClientError::LedgerWithheld { seen: 7, served: 5 },
+            ClientError::InvalidLabel("a device label is at most 64 characters"),
+            ClientError::InvalidAutoLock,
+            ClientError::Task,
+            ClientError::EnrollmentAlreadyOpen { id: "00".into() },
+            ClientError::SyncEpochConflict { current: 3 },
+            ClientError::EnrollmentVerification(enigm_core::Error::SasMacMismatch),
+            ClientError::EnrollmentStaleHead,
+            ClientError::EnrolledWithoutSyncKey,
+            ClientError::UnknownEnrollment,
+            ClientError::NoSyncKey,
+            ClientError::UnlockWrongPassword,
+            ClientError::UnlockWrongPin { wait: 10, left: 1 },
+            ClientError::UnlockDelayed { wait: 121 },
+            ClientError::PinErased,
+            ClientError::NoPin,
+            ClientError::PinUnusable,
+            ClientError::InvalidPin(enigm_core::Error::SasMacMismatch),
+            ClientError::UnlockNeedsUsername,
+            ClientError::UnlockNeedsService { pin_set: true },
+            ClientError::UnlockNeedsService { pin_set: false },
+        ];
+        for error in &all {
+            match error {
+                ClientError::Store(_)
+                | ClientError::Service { .. }
+                | ClientError::Unreachable(_)
+                | ClientError::MalformedResponse(_)
+                | ClientError::InvalidServerUrl(_)
+                | ClientError::WrongPassword
+                | ClientError::LedgerRejected(_)
+                | ClientError::LedgerInconsistent(_)
+                | ClientError::Protocol(_)
+                | ClientError::AlreadyRegistered
+                | ClientError::NoAccount
+                | ClientError::SignedOut
+                | ClientError::DeviceRevoked(_)
+                | ClientError::DeviceReplaced(_)
+                | ClientError::RemovedByService { .. }
+                | ClientError::ServiceRefusesDevice
+                | ClientError::Locked
+                | ClientError::NotReplaceable(_)
+                | ClientError::EnrollmentReplacesMismatch
+                | ClientError::SelfReplacement
+                | ClientError::UnknownDevice(_)
+                | ClientError::AmbiguousDevice(_)
+                | ClientError::NotAllowed(_)
+                | ClientError::Phrase(_)
+                | ClientError::SyncKeyRefused(_)
+                | ClientError::LedgerWithheld { .. }
+                | ClientError::InvalidLabel(_)
+                | ClientError::InvalidAutoLock
+                | ClientError::Task
+                | ClientError::EnrollmentAlreadyOpen { .. }
+                | ClientError::SyncEpochConflict { .. }
+                | ClientError::EnrollmentVerification(_)
+                | ClientError::EnrollmentStaleHead
+                | ClientError::EnrolledWithoutSyncKey
+                | ClientError::UnknownEnrollment
+                | ClientError::NoSyncKey
+                | ClientError::UnlockWrongPassword
+                | ClientError::UnlockWrongPin { .. }
+                | ClientError::UnlockDelayed { .. }
+                | ClientError::PinErased
+                | ClientError::NoPin
+                | ClientError::PinUnusable
+                | ClientError::InvalidPin(_)
+                | ClientError::UnlockNeedsUsername
+                | ClientError::UnlockNeedsService { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn no_message_has_a_double_space_or_loose_ends() {
+        for error in one_of_each() {
+            let message = error.to_string();
+            assert!(
+                !message.contains("  "),
+                "double space in {}: {message:?}",
+                error.code()
+            );
+            assert_eq!(
+                message.trim(),
+                message,
+                "loose space in {}: {message:?}",
+                error.code()
+            );
+            assert!(!message.is_empty(), "empty message for {}", error.code());
+        }
+    }
 }

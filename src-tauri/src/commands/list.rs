@@ -37,6 +37,7 @@ macro_rules! app_commands {
             lock::remove_pin,
             enroll::replaceable_devices,
             enroll::abandon_joining,
+            activity::download_activity,
         }
     };
 }

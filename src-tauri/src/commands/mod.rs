@@ -5,6 +5,7 @@
 mod list;
 
 pub mod account;
+pub mod activity;
 pub mod app;
 pub mod devices;
 pub mod enroll;

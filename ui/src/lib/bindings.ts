@@ -197,6 +197,16 @@ words: Array<string>, };
 
 export type SignOutView = "ended" | "forgotten_locally";
 
+export type SavedActivity = { 
+/**
+ * The file, in the user's Downloads folder.
+ */
+path: string, 
+/**
+ * How many records it holds.
+ */
+records: number, };
+
 export type DeviceAction = "suspend" | "resume" | "revoke" | "retire";
 
 export type OutcomeView = "allow" | "step_up" | "deny";

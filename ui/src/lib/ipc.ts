@@ -17,6 +17,7 @@ import type {
   NewRecoveryPhrase,
   PhraseCheck,
   RecoveryWordList,
+  SavedActivity,
   SessionStatusView,
   SessionUpdate,
   SignOutView,
@@ -87,6 +88,11 @@ export function cancelRecovery(): Promise<void> {
 /** The service's decisions for this session and device. */
 export function sessionStatus(): Promise<SessionStatusView> {
   return invoke<SessionStatusView>('session_status');
+}
+
+/** Saves the account's activity record, signed by the service, to the Downloads folder. */
+export function downloadActivity(): Promise<SavedActivity> {
+  return invoke<SavedActivity>('download_activity');
 }
 
 /** Signs this computer out; `forgotten_locally` when the service could not be told. */

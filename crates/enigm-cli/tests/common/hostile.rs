@@ -4,7 +4,8 @@
 //! rollback), a forged entry (an injected device), or entries withheld behind the true head; or
 //! it hands a device a sync-key copy of its choosing (`GET /v1/sync-keys/mine`), shows an
 //! enrollment request naming another device to replace, swallows an approver's hand-over, or
-//! refuses a device as removed.
+//! refuses a device as removed. It keeps every reply it sent (method, path, body), so a test
+//! can search what a client received.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -51,11 +52,15 @@ pub enum Tamper {
     RefuseAsRemoved { entry: Option<Vec<u8>> },
 }
 
+/// One reply the proxy sent: the request's method and path, and the body as sent.
+pub type Reply = (String, String, Vec<u8>);
+
 /// The proxy; it serves until the test process ends.
 pub struct HostileService {
     /// Where clients connect.
     pub addr: SocketAddr,
     tamper: Arc<Mutex<Tamper>>,
+    replies: Arc<Mutex<Vec<Reply>>>,
 }
 
 impl HostileService {
@@ -64,16 +69,27 @@ impl HostileService {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let tamper = Arc::new(Mutex::new(Tamper::Honest));
-        let shared = Arc::clone(&tamper);
+        let replies = Arc::new(Mutex::new(Vec::new()));
+        let (shared, log) = (Arc::clone(&tamper), Arc::clone(&replies));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let tamper = Arc::clone(&shared);
+                let replies = Arc::clone(&log);
                 let http = Http::new(upstream);
-                std::thread::spawn(move || serve(stream, &http, &tamper));
+                std::thread::spawn(move || serve(stream, &http, &tamper, &replies));
             }
         });
-        Self { addr, tamper }
+        Self {
+            addr,
+            tamper,
+            replies,
+        }
+    }
+
+    /// Every reply sent so far, in order.
+    pub fn replies(&self) -> Vec<Reply> {
+        self.replies.lock().unwrap().clone()
     }
 
     /// Its URL.
@@ -88,7 +104,7 @@ impl HostileService {
 }
 
 /// Serves one keep-alive connection, request after request.
-fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
+fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>, replies: &Mutex<Vec<Reply>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     loop {
@@ -136,6 +152,7 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
                 "HTTP/1.1 503 X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
                 out.len()
             );
+            record(replies, &method, &path, out.as_bytes());
             if writer.write_all(head.as_bytes()).is_err()
                 || writer.write_all(out.as_bytes()).is_err()
             {
@@ -161,6 +178,7 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
                 "HTTP/1.1 403 X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
                 out.len()
             );
+            record(replies, &method, &path, out.as_bytes());
             if writer.write_all(head.as_bytes()).is_err()
                 || writer.write_all(out.as_bytes()).is_err()
             {
@@ -225,10 +243,19 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>) {
             status,
             out.len()
         );
+        record(replies, &method, &path, &out);
         if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&out).is_err() {
             return;
         }
     }
+}
+
+/// Keeps one reply.
+fn record(replies: &Mutex<Vec<Reply>>, method: &str, path: &str, body: &[u8]) {
+    replies
+        .lock()
+        .unwrap()
+        .push((method.to_owned(), path.to_owned(), body.to_vec()));
 }
 
 /// The page a hostile service would serve instead of `page` (which starts at `since`).
