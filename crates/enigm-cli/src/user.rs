@@ -11,6 +11,7 @@ use enigm_client::{
 };
 use enigm_core::ledger::RevokeReason;
 use enigm_core::session::{Restriction, SessionState};
+use enigm_core::trust::SessionKind;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -308,7 +309,7 @@ pub(crate) fn account(global: &Global, command: AccountCommand) -> Result<(), Cl
             let session = with_engine(global, async |engine| {
                 engine.login(&credentials.username, &password).await
             })?;
-            let text = if session.kind == "full" {
+            let text = if session.kind == SessionKind::Full {
                 "Signed in."
             } else {
                 "Signed in; this device is not part of the account yet and can only enroll."

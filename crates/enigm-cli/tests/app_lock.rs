@@ -268,7 +268,7 @@ async fn a_revocation_while_locked_still_erases_this_devices_keys() {
     let saved = profile.store().session().unwrap().unwrap();
     let session = Session {
         id: SessionId::from_bytes(saved.session_id),
-        kind: saved.kind,
+        kind: saved.kind.as_str().to_owned(),
     };
     let other = add_device(&http, &session, account_id, &this);
     let other_session = enigm::login(&http, "rita.revoked", PASSWORD, &other).unwrap();

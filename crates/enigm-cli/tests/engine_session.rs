@@ -50,7 +50,7 @@ impl Profile {
     fn saved_session(&self) -> Option<Session> {
         self.store().session().unwrap().map(|saved| Session {
             id: SessionId::from_bytes(saved.session_id),
-            kind: saved.kind,
+            kind: saved.kind.as_str().to_owned(),
         })
     }
 }

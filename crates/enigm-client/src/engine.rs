@@ -29,6 +29,7 @@ use enigm_core::opaque::{
 use enigm_core::recovery::RecoveryPhrase;
 use enigm_core::request::{SessionId, login_start_message, session_binding_message};
 use enigm_core::session::refresh_due;
+use enigm_core::trust::SessionKind;
 use enigm_core::trust::Timestamp;
 use enigm_proto::{
     Append, AppendReply, LedgerPage, LoginFinish, LoginStart, LoginStartReply, RefreshReply,
@@ -312,7 +313,7 @@ impl Engine {
         password: &Zeroizing<String>,
     ) -> Result<SavedSession, ClientError> {
         let saved = self.sign_in(username, password).await?;
-        if saved.kind == "full" {
+        if saved.kind == SessionKind::Full {
             self.sync().await?;
         }
         Ok(saved)
@@ -391,7 +392,7 @@ impl Engine {
             session_id: *SessionId::from_b64url(&session.session_id)
                 .map_err(|_| ClientError::MalformedResponse("session id"))?
                 .as_bytes(),
-            kind: session.kind.as_str().to_owned(),
+            kind: session.kind,
             expires_at: session.expires_at,
         };
         let to_save = saved.clone();
@@ -410,7 +411,7 @@ impl Engine {
             store.save_session(&to_save)
         })
         .await?;
-        tracing::info!(kind = %saved.kind, "signed in");
+        tracing::info!(kind = saved.kind.as_str(), "signed in");
         Ok(saved)
     }
 

@@ -47,6 +47,7 @@ use enigm_core::sas::{
     SasMac, SasPublicKey, ShortCode,
 };
 use enigm_core::sync_copy::SignedSyncKey;
+use enigm_core::trust::SessionKind;
 use enigm_proto::{
     Append, AppendReply, ApproverMac, Cancel, CancelReason, Complete, CreateEnrollment, Empty,
     EnrollmentList, EnrollmentView, Ephemeral, ErrorCode, NewDeviceMac, PushEvent, Stage,
@@ -367,7 +368,7 @@ impl Engine {
         if let Some(outcome) = self.resume_pending(username, password).await? {
             return Ok(outcome);
         }
-        if session.kind == "full" {
+        if session.kind == SessionKind::Full {
             return Err(ClientError::AlreadyRegistered);
         }
         let replaces = match replaces {
@@ -525,7 +526,7 @@ impl Engine {
     ) -> Result<Vec<DeviceView>, ClientError> {
         self.ensure_unlocked().await?;
         let session = self.login(username, password).await?;
-        if session.kind == "full" {
+        if session.kind == SessionKind::Full {
             return Err(ClientError::AlreadyRegistered);
         }
         let state = self.unpinned_state().await?;
@@ -994,7 +995,7 @@ impl Engine {
         if view.state != Stage::Completed {
             // The approver may have appended this device and died before the hand-over.
             let session = self.sign_in(username, password).await?;
-            if session.kind == "full" {
+            if session.kind == SessionKind::Full {
                 if let (Some(approver_mac), Some(approver)) =
                     (&view.approver_mac, view.approver_id()?)
                 {
@@ -1021,7 +1022,7 @@ impl Engine {
         let sealed =
             SignedSyncKey::from_bytes(&unb64(sealed)?).map_err(ClientError::SyncKeyRefused)?;
         let session = self.sign_in(username, password).await?;
-        if session.kind != "full" {
+        if session.kind != SessionKind::Full {
             return Err(ClientError::LedgerInconsistent(
                 "the enrollment completed but this device is not in the ledger",
             ));

@@ -20,6 +20,7 @@ use std::time::Duration;
 use enigm_core::lifecycle::DeviceState;
 use enigm_core::request::sign_request;
 use enigm_core::session::{Restriction, Revocation, SessionEnd, SessionEvent, SessionState};
+use enigm_core::trust::SessionKind;
 use enigm_proto::{EndReason, ErrorCode, PushEvent, Stage};
 use futures_util::StreamExt;
 use rand_core::OsRng;
@@ -96,9 +97,11 @@ impl Engine {
             Ok(match (store.revoked()?, store.session()?) {
                 (Some(mark), _) => SessionState::Revoked(revocation(store, &mark)?),
                 (None, None) => SessionState::SignedOut,
-                (None, Some(session)) if session.kind == "full" => SessionState::Active {
-                    expires_at: session.expires_at,
-                },
+                (None, Some(session)) if session.kind == SessionKind::Full => {
+                    SessionState::Active {
+                        expires_at: session.expires_at,
+                    }
+                }
                 (None, Some(_)) => SessionState::Enrolling,
             })
         })

@@ -169,12 +169,20 @@ pub enum SessionKind {
 }
 
 impl SessionKind {
+    /// Both kinds.
+    pub const ALL: [SessionKind; 2] = [SessionKind::Full, SessionKind::EnrollmentRestricted];
+
     /// The wire name, also what the client's store keeps.
     pub const fn as_str(self) -> &'static str {
         match self {
             SessionKind::Full => "full",
             SessionKind::EnrollmentRestricted => "enrollment_restricted",
         }
+    }
+
+    /// Parses [`SessionKind::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 

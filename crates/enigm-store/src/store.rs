@@ -25,6 +25,7 @@ use std::time::Duration;
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::Remover;
 use enigm_core::sync_key::SyncKey;
+use enigm_core::trust::SessionKind;
 use enigm_core::unlock::{PIN_SECRET_LEN, PinVerifier, UnlockAttempts};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use zeroize::Zeroizing;
@@ -68,8 +69,8 @@ pub struct PinnedHead {
 pub struct SavedSession {
     /// The session id the service issued.
     pub session_id: [u8; 16],
-    /// `full` or `enrollment` (the service's session kind).
-    pub kind: String,
+    /// Full, or restricted to enrolling (the service's session kind).
+    pub kind: SessionKind,
     /// When the service stops honouring it unless refreshed (seconds since the epoch).
     pub expires_at: u64,
 }
@@ -452,7 +453,8 @@ impl Store {
                 session_id: session_id
                     .try_into()
                     .map_err(|_| Error::ValueOutOfRange("stored session id"))?,
-                kind,
+                kind: SessionKind::parse(&kind)
+                    .ok_or(Error::ValueOutOfRange("stored session kind"))?,
                 expires_at: u64::try_from(expires_at)
                     .map_err(|_| Error::ValueOutOfRange("stored session expiry"))?,
             })
@@ -471,7 +473,11 @@ impl Store {
             "INSERT INTO session (id, session_id, kind, expires_at) VALUES (1, ?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET session_id = excluded.session_id,
                  kind = excluded.kind, expires_at = excluded.expires_at",
-            params![session.session_id.as_slice(), session.kind, expires_at],
+            params![
+                session.session_id.as_slice(),
+                session.kind.as_str(),
+                expires_at
+            ],
         )?;
         Ok(())
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::Remover;
 use enigm_core::sync_key::SyncKey;
+use enigm_core::trust::SessionKind;
 use keyring_core::CredentialStore;
 use keyring_core::api::CredentialStoreApi;
 use rand_core::OsRng;
@@ -447,7 +448,7 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     store
         .save_session(&SavedSession {
             session_id: [4; 16],
-            kind: "full".into(),
+            kind: SessionKind::Full,
             expires_at: 10,
         })
         .unwrap();
@@ -555,7 +556,7 @@ fn the_session_is_saved_replaced_and_cleared() {
     assert_eq!(store.session().unwrap(), None);
     let mut session = SavedSession {
         session_id: [4; 16],
-        kind: "full".into(),
+        kind: SessionKind::Full,
         expires_at: 1_000,
     };
     store.save_session(&session).unwrap();
@@ -801,6 +802,17 @@ fn a_damaged_pin_verifier_is_reported_not_trusted() {
     let store = Store::open_with_key(dir.path(), &StoreKey::from_bytes([5u8; 32])).unwrap();
     assert!(store.has_pin().unwrap());
     assert!(matches!(store.pin(), Err(Error::ValueOutOfRange(_))));
+}
+
+#[test]
+fn a_session_of_an_unknown_kind_is_reported_not_guessed() {
+    let dir = rewritten_store(
+        [7u8; 32],
+        "INSERT INTO session (id, session_id, kind, expires_at)
+         VALUES (1, x'04040404040404040404040404040404', 'admin', 9);",
+    );
+    let store = Store::open_with_key(dir.path(), &StoreKey::from_bytes([7u8; 32])).unwrap();
+    assert!(matches!(store.session(), Err(Error::ValueOutOfRange(_))));
 }
 
 /// The `app_lock` table of schema 5, which kept a verifier of the account password.
