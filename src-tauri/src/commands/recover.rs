@@ -120,7 +120,7 @@ pub async fn cancel_recovery(pending: State<'_, PendingRecovery>) -> Result<(), 
 /// The service refuses an unknown username and a phrase that is not the account's alike, so
 /// the message names both.
 fn refused(error: enigm_client::ClientError) -> IpcError {
-    if error.code() == "recovery_refused" {
+    if error.service_code() == Some(&enigm_proto::ErrorCode::RecoveryRefused) {
         return IpcError::new(
             "recovery_refused",
             "The service did not accept this recovery phrase for this username. Check the username, then each word against what you wrote down.",
