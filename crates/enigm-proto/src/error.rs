@@ -149,14 +149,11 @@ impl<'de> Deserialize<'de> for ErrorCode {
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for ErrorCode {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some(
-                "Stable error codes. A client treats a code it does not know as a failure \
-                 with the service's message.",
-            ))
-            .enum_values(Some(ErrorCode::ALL.iter().map(ErrorCode::as_str)))
-            .into()
+        crate::schema::string_enum(
+            "Stable error codes. A client treats a code it does not know as a failure with \
+             the service's message.",
+            ErrorCode::ALL.iter().map(ErrorCode::as_str),
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! Schemas for the fields whose types live in enigm-core (which has no OpenAPI dependency):
-//! the same wire names, declared once more for the document only. A test in the service holds
-//! them to the core's enums.
+//! their wire names are read from the core's own lists, so the document cannot drift from
+//! them. Also the named string formats the document's fields refer to.
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -64,39 +64,47 @@ string_schemas! {
     Username: "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$", base64url: false;
 }
 
-/// What a session was issued for.
-#[derive(ToSchema)]
-#[schema(as = SessionKind)]
-#[allow(dead_code)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionKind {
-    /// After a full login of an active device.
-    Full,
-    /// For a device that is enrolling: it may do nothing else.
-    EnrollmentRestricted,
+/// A string schema listing `values`, for enums whose wire names their own type knows.
+pub(crate) fn string_enum<'a>(
+    description: &str,
+    values: impl IntoIterator<Item = &'a str>,
+) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values))
+        .into()
 }
 
-/// Where a device stands in its account (DESIGN §5).
-#[derive(ToSchema)]
-#[schema(as = DeviceState)]
-#[allow(dead_code)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceState {
-    /// Enrollment requested.
-    Pending,
-    /// Approved, awaiting the organization.
-    Review,
-    /// Trusted.
-    Active,
-    /// Trust withdrawn for now.
-    Suspended,
-    /// Removed for good.
-    Revoked,
-    /// Superseded by a successor.
-    Replaced,
-    /// Archived.
-    Retired,
+/// What a session was issued for: enigm-core's `SessionKind`, its wire names read from it.
+pub struct SessionKind;
+
+impl PartialSchema for SessionKind {
+    fn schema() -> RefOr<Schema> {
+        string_enum(
+            "What a session was issued for: `full` after a full login of an active device, \
+             `enrollment_restricted` for a device that is enrolling and may do nothing else.",
+            enigm_core::trust::SessionKind::ALL.map(enigm_core::trust::SessionKind::as_str),
+        )
+    }
 }
+
+impl ToSchema for SessionKind {}
+
+/// Where a device stands in its account (DESIGN §5): enigm-core's `DeviceState`, its wire
+/// names read from it.
+pub struct DeviceState;
+
+impl PartialSchema for DeviceState {
+    fn schema() -> RefOr<Schema> {
+        string_enum(
+            "Where a device stands in its account (DESIGN §5).",
+            enigm_core::lifecycle::DeviceState::ALL.map(enigm_core::lifecycle::DeviceState::as_str),
+        )
+    }
+}
+
+impl ToSchema for DeviceState {}
 
 /// `POST /v1/enrollments/{id}/mac`: the approver's MAC with the head it vouches for, or the
 /// new device's MAC with its signature (the service tells them apart by who posts).

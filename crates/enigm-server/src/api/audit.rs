@@ -15,7 +15,7 @@ use enigm_core::identity::SigningPublicKey;
 use enigm_core::trust::Operation;
 use enigm_proto::{AuditKey, AuditRecordView, AuditRecords};
 
-use super::{Doc, Endpoint, Query, Reply, Verb, body};
+use super::{Doc, Endpoint, Reply, SINCE, Verb, body};
 use crate::auth::Authenticated;
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -33,10 +33,7 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
             id: "ownAuditRecords",
             summary: "The caller's account's hash-chained audit records (pseudonyms only), 500 per page.",
             signed: true,
-            query: &[Query {
-                name: "since",
-                description: "Return records with `seq >= since` (default 0). The only query parameter accepted, given at most once.",
-            }],
+            query: &[SINCE],
             request: None,
             reply: Reply::Json {
                 statuses: &[(200, "The records.")],

@@ -30,7 +30,7 @@ use enigm_core::trust::Operation;
 use enigm_proto::{Append, AppendReply, Head, LedgerPage};
 
 use super::sessions::natural_operation;
-use super::{Doc, Endpoint, Query, Reply, Verb, body, decode_b64, encode_b64, parse_json};
+use super::{Doc, Endpoint, Reply, SINCE, Verb, body, decode_b64, encode_b64, parse_json};
 use crate::audit::entry_code;
 use crate::auth::Authenticated;
 use crate::error::{LimitRefusal, ServerError};
@@ -53,10 +53,7 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
             id: "readLedger",
             summary: "The account's ledger entries from `since`, 500 per page.",
             signed: true,
-            query: &[Query {
-                name: "since",
-                description: "Return records with `seq >= since` (default 0). The only query parameter accepted, given at most once.",
-            }],
+            query: &[SINCE],
             request: None,
             reply: Reply::Json {
                 statuses: &[(200, "A page of entries.")],
@@ -90,10 +87,7 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
             id: "readLedgerToRemoval",
             summary: "A removed device's read of the ledger from `since`, up to the entry that removed it, 500 per page.",
             signed: true,
-            query: &[Query {
-                name: "since",
-                description: "Return records with `seq >= since` (default 0). The only query parameter accepted, given at most once.",
-            }],
+            query: &[SINCE],
             request: None,
             reply: Reply::Json {
                 statuses: &[(200, "A page of entries.")],

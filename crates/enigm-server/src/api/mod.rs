@@ -92,6 +92,13 @@ pub(crate) struct Query {
     pub(crate) description: &'static str,
 }
 
+/// `since`, of the paged reads (ledger, audit records).
+pub(crate) const SINCE: Query = Query {
+    name: "since",
+    description: "Return records with `seq >= since` (default 0). The only query parameter \
+                  accepted, given at most once.",
+};
+
 /// A JSON body: an enigm-proto type's schema name and the schemas it needs.
 pub(crate) struct Body {
     /// The component name.

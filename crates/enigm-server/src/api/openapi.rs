@@ -11,11 +11,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::on;
 use serde_json::{Map, Value, json};
-use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 
-use super::{Body, Doc, Endpoint, Query, RESOURCES, Reply, Verb};
+use super::{Body, Doc, Endpoint, Query, RESOURCES, Reply, Verb, add_schema};
 
 /// The document endpoint.
 pub(super) const ENDPOINTS: &[Endpoint] = &[Endpoint {
@@ -148,12 +147,8 @@ fn document() -> Value {
                 .insert(method(endpoint.verb).to_owned(), operation);
         }
     }
-    for (name, schema) in [
-        named::<enigm_proto::ErrorEnvelope>(&mut schemas),
-        named::<enigm_proto::PushEvent>(&mut schemas),
-    ] {
-        schemas.push((name, schema));
-    }
+    add_schema::<enigm_proto::ErrorEnvelope>(&mut schemas);
+    add_schema::<enigm_proto::PushEvent>(&mut schemas);
     let mut components = Map::new();
     for (name, schema) in schemas {
         components.insert(name, to_value(&schema));
@@ -253,12 +248,6 @@ fn content(body: &Body, schemas: &mut Vec<(String, RefOr<Schema>)>) -> Value {
     let name = (body.name)();
     (body.schemas)(schemas);
     json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } })
-}
-
-/// `T`'s name and schema, after the schemas `T` refers to.
-fn named<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> (String, RefOr<Schema>) {
-    T::schemas(schemas);
-    (T::name().into_owned(), T::schema())
 }
 
 /// The path's `{id}` and `{name}` parameters.
