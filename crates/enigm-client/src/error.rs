@@ -300,6 +300,11 @@ pub enum ClientError {
         /// A PIN is set: it unlocks offline.
         pin_set: bool,
     },
+
+    /// Changing the password: the current password given is not the account's (nothing
+    /// changed).
+    #[error("the current password is wrong; the password was not changed")]
+    CurrentPasswordWrong,
 }
 
 impl ClientError {
@@ -364,6 +369,7 @@ impl ClientError {
             Self::InvalidPin(_) => "invalid_pin",
             Self::UnlockNeedsUsername => "unlock_needs_username",
             Self::UnlockNeedsService { .. } => "unlock_needs_service",
+            Self::CurrentPasswordWrong => "current_password_wrong",
         }
     }
 

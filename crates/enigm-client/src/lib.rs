@@ -27,6 +27,7 @@ mod enroll;
 mod error;
 mod history;
 mod lock;
+mod password;
 mod recover;
 mod removal;
 mod sync_key;
