@@ -17,6 +17,7 @@ mod enrollment;
 mod guessing;
 mod hostile_service;
 mod last_seen;
+mod password_change;
 mod limits;
 mod postgres_nodes;
 mod postgres_outage;
