@@ -9,24 +9,40 @@ use crate::common;
 
 use std::path::Path;
 
-use common::{ServerProcess, fresh_postgres_url};
 use common::cli::{enigm, failed_code, ok, register};
 use common::running::{PASSWORD, Running, enroll_and_approve};
+use common::{ServerProcess, fresh_postgres_url};
 
 const NEW_PASSWORD: &str = "a new password for a new year";
 
 /// `account login` with `password`.
-fn login(profile: &Path, server: &ServerProcess, username: &str, password: &str) -> std::process::Output {
+fn login(
+    profile: &Path,
+    server: &ServerProcess,
+    username: &str,
+    password: &str,
+) -> std::process::Output {
     enigm(
         profile,
         server,
-        &["account", "login", "--username", username, "--password-stdin"],
+        &[
+            "account",
+            "login",
+            "--username",
+            username,
+            "--password-stdin",
+        ],
         &format!("{password}\n"),
     )
 }
 
 /// `account password` with the current and the new password on stdin.
-fn change(profile: &Path, server: &ServerProcess, current: &str, new: &str) -> std::process::Output {
+fn change(
+    profile: &Path,
+    server: &ServerProcess,
+    current: &str,
+    new: &str,
+) -> std::process::Output {
     enigm(
         profile,
         server,

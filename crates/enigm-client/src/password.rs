@@ -93,10 +93,7 @@ impl Engine {
                 },
             )
             .await?;
-        tracing::info!(
-            sessions_ended = changed.sessions_ended,
-            "password changed"
-        );
+        tracing::info!(sessions_ended = changed.sessions_ended, "password changed");
         Ok(changed.sessions_ended)
     }
 }

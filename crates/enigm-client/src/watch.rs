@@ -391,9 +391,9 @@ impl Engine {
                         EndReason::Suspended => SessionEvent::Restricted(Restriction::Suspended),
                         EndReason::Recovery => SessionEvent::Ended(SessionEnd::Recovery),
                         // The password changed elsewhere: signed out, to sign in with the new one.
-                        EndReason::SignedOut
-                        | EndReason::Expired
-                        | EndReason::PasswordChanged => SessionEvent::Ended(SessionEnd::Expired),
+                        EndReason::SignedOut | EndReason::Expired | EndReason::PasswordChanged => {
+                            SessionEvent::Ended(SessionEnd::Expired)
+                        }
                     };
                     if !matches!(event, SessionEvent::Ended(SessionEnd::DeviceRemoved(_))) {
                         self.with_store_blocking(enigm_store::Store::clear_session)

@@ -26,9 +26,7 @@ use axum::routing::on;
 use enigm_core::audit::{AuditAction, AuditOutcome};
 use enigm_core::opaque::ServerRegistration;
 use enigm_core::trust::Operation;
-use enigm_proto::{
-    EndReason, PasswordChanged, PasswordFinish, PasswordStart, PasswordStartReply,
-};
+use enigm_proto::{EndReason, PasswordChanged, PasswordFinish, PasswordStart, PasswordStartReply};
 
 use super::accounts::{
     credential_identifier, issue_registration_id, registration_request, registration_salt,

@@ -655,7 +655,10 @@ async fn login_finish(
     // A password change that committed between the check above and the insert did not see
     // this session to end it: look again, and take it back.
     let after = state.storage().account(&account_id).await?;
-    if after.as_ref().is_none_or(|after| after.opaque_salt != started.salt) {
+    if after
+        .as_ref()
+        .is_none_or(|after| after.opaque_salt != started.salt)
+    {
         state.storage().delete_session(&session.session_id).await?;
         return Err(ServerError::LoginExpired);
     }
@@ -701,7 +704,10 @@ mod tests {
         let state = pending_state(&[1, 2, 3], &credential, Budget::Account);
         assert_eq!(state.len(), 1 + 8 + 1 + 16 + 3);
         let split = split_pending_state(&state).unwrap();
-        assert_eq!(split, (&[1u8, 2, 3][..], credential.clone(), Budget::Account));
+        assert_eq!(
+            split,
+            (&[1u8, 2, 3][..], credential.clone(), Budget::Account)
+        );
         let unsalted = Credential {
             recovery_epoch: 0,
             salt: Vec::new(),

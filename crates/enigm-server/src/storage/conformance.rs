@@ -11,9 +11,9 @@ use enigm_core::trust::SessionKind;
 
 use super::{
     AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome, EnrollmentInsert, EpochWrite,
-    LedgerEffects, NewAccount, PasswordCommit, PendingLogin, PendingRecovery, RecoveryCommit, RotationOutcome,
-    SessionRecord, SharedItem, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
-    StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
+    LedgerEffects, NewAccount, PasswordCommit, PendingLogin, PendingRecovery, RecoveryCommit,
+    RotationOutcome, SessionRecord, SharedItem, Storage, StoredAudit, StoredEnrollment,
+    StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
 };
 
 /// Expands to one test per conformance check for the storage `$make` builds (an expression,
@@ -1284,7 +1284,10 @@ pub(crate) async fn a_password_change_keeps_one_session_and_drops_pending_logins
     let account = storage.account(&[1; 16]).await.unwrap().unwrap();
     assert_eq!(account.opaque_record, vec![4, 5, 6]);
     assert_eq!(account.opaque_salt, vec![8; 16]);
-    assert_eq!(account.recovery_epoch, 0, "a password change is no recovery");
+    assert_eq!(
+        account.recovery_epoch, 0,
+        "a password change is no recovery"
+    );
     assert!(storage.session(&[1; 16]).await.unwrap().is_none());
     assert!(storage.session(&[3; 16]).await.unwrap().is_none());
     assert_eq!(
@@ -1293,7 +1296,11 @@ pub(crate) async fn a_password_change_keeps_one_session_and_drops_pending_logins
         "the changing session stays"
     );
     assert!(
-        storage.take_pending_login(&[20; 16], 50).await.unwrap().is_none(),
+        storage
+            .take_pending_login(&[20; 16], 50)
+            .await
+            .unwrap()
+            .is_none(),
         "a login started with the old password cannot finish"
     );
     // The other account is untouched.
@@ -1301,7 +1308,13 @@ pub(crate) async fn a_password_change_keeps_one_session_and_drops_pending_logins
         storage.session(&[9; 16]).await.unwrap(),
         Some(other_account)
     );
-    assert!(storage.take_pending_login(&[21; 16], 50).await.unwrap().is_some());
+    assert!(
+        storage
+            .take_pending_login(&[21; 16], 50)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let untouched = storage.account(&[2; 16]).await.unwrap().unwrap();
     assert_eq!(untouched.opaque_record, vec![1, 2, 3]);
 

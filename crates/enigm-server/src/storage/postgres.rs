@@ -36,9 +36,9 @@ use super::codec::{
 use super::decide::{self, Decision};
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome,
-    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PasswordCommit, PendingLogin, PendingRecovery,
-    RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
-    StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
+    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PasswordCommit, PendingLogin,
+    PendingRecovery, RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem,
+    Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
     SyncKeyRotation,
 };
 use crate::error::ServerError;

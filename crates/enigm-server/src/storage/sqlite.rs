@@ -18,9 +18,10 @@ use super::codec::{
 use super::decide::{self, Decision};
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome,
-    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PasswordCommit, PendingLogin, PendingRecovery,
-    RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage, StoredAudit,
-    StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
+    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PasswordCommit, PendingLogin,
+    PendingRecovery, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
+    StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
+    SyncKeyRotation,
 };
 use crate::error::ServerError;
 
