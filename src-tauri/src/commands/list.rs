@@ -38,6 +38,7 @@ macro_rules! app_commands {
             enroll::replaceable_devices,
             enroll::abandon_joining,
             activity::download_activity,
+            account::change_password,
         }
     };
 }

@@ -100,6 +100,14 @@ export function signOut(): Promise<SignOutView> {
   return invoke<SignOutView>('sign_out');
 }
 
+/**
+ * Changes the account's password: `current` is checked by signing in again, then `next` is set.
+ * Every other session of the account ends (its devices sign in again); resolves to how many.
+ */
+export function changePassword(current: string, next: string): Promise<number> {
+  return invoke<number>('change_password', { current, new: next });
+}
+
 /** Replaces the account's recovery phrase; the new one comes back once, the old one stops working. */
 export function regenerateRecoveryPhrase(): Promise<NewRecoveryPhrase> {
   return invoke<NewRecoveryPhrase>('regenerate_recovery_phrase');
