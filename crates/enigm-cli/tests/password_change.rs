@@ -74,12 +74,15 @@ fn the_password_changes_on_every_device_and_other_sessions_end(postgres: bool) {
     );
     ok(&enigm(&phone, &server, &["device", "list"], ""));
 
-    // The phone watches its session live.
+    // Both watch their sessions live.
     let mut watching = Running::start(&phone, &server, &["session", "watch"], "");
-    loop {
-        let line = watching.next();
-        if line["event"] == "online" {
-            break;
+    let mut changing = Running::start(&laptop, &server, &["session", "watch"], "");
+    for running in [&mut watching, &mut changing] {
+        loop {
+            let line = running.next();
+            if line["event"] == "online" {
+                break;
+            }
         }
     }
 
@@ -104,8 +107,20 @@ fn the_password_changes_on_every_device_and_other_sessions_end(postgres: bool) {
         "signed_out"
     );
 
-    // The laptop, which changed it, stays signed in.
+    // The laptop, which changed it, stays signed in: its watch, whose session the change's
+    // fresh sign-in replaced, listens on with the new one instead of signing out.
     ok(&enigm(&laptop, &server, &["device", "list"], ""));
+    loop {
+        let line = changing.next();
+        assert_ne!(
+            line["event"], "state",
+            "the changing device's watch ended: {line}"
+        );
+        if line["event"] == "online" {
+            break;
+        }
+    }
+    changing.kill9();
 
     // The old password fails everywhere; the new one works everywhere.
     for profile in [&phone, &laptop] {
