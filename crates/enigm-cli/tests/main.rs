@@ -19,6 +19,7 @@ mod hostile_service;
 mod last_seen;
 mod limits;
 mod password_change;
+mod phrase_rotation;
 mod postgres_nodes;
 mod postgres_outage;
 mod postgres_tls;

@@ -28,6 +28,7 @@ mod error;
 mod history;
 mod lock;
 mod password;
+mod phrase_rotation;
 mod recover;
 mod removal;
 mod sync_key;
