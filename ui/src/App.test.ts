@@ -65,6 +65,7 @@ describe('first run and account creation', () => {
     }
     await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
     expect((await screen.findByRole('alert')).textContent).toContain('does not match');
+    expect(calls, 'nothing is put in force before the words match').not.toContain('confirm_recovery_phrase');
     expect(calls.filter((call) => call.cmd === 'app_status')).toHaveLength(1);
 
     for (const input of inputs) {
@@ -451,6 +452,7 @@ describe('regenerating the recovery phrase', () => {
     await fireEvent.input(inputs[0] as HTMLInputElement, { target: { value: 'wrong' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
     expect((await screen.findByRole('alert')).textContent).toContain('does not match');
+    expect(calls, 'nothing is put in force before the words match').not.toContain('confirm_recovery_phrase');
     for (const input of inputs) {
       const position = Number(input.id.replace('word-', ''));
       await fireEvent.input(input, { target: { value: words[position] } });
@@ -459,6 +461,7 @@ describe('regenerating the recovery phrase', () => {
     expect((await screen.findByTestId('phrase-replaced')).textContent).toContain('old one no longer works');
     expect(screen.queryByRole('list', { name: 'Recovery phrase' })).toBeNull();
     expect(calls.filter((cmd) => cmd === 'regenerate_recovery_phrase')).toHaveLength(1);
+    expect(calls.filter((cmd) => cmd === 'confirm_recovery_phrase')).toHaveLength(1);
     expect(clipboard).not.toHaveBeenCalled();
   });
 

@@ -93,5 +93,8 @@ fn the_old_phrase_still_recovers_after_a_new_one_was_only_shown() {
         Engine::fresh_recovery_phrase()
     });
     let recovered = ok(&recover(&dir.path().join("desktop"), &server, &old));
-    assert_eq!(recovered["head"]["seq"], 1, "the Recover entry, on the genesis");
+    assert_eq!(
+        recovered["head"]["seq"], 1,
+        "the Recover entry, on the genesis"
+    );
 }

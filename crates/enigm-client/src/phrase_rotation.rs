@@ -28,7 +28,10 @@ impl Engine {
     /// the account (not active); the service's refusals (`ledger_conflict` when the ledger
     /// moved meanwhile: run it again); [`ClientError::Unreachable`] when the entry's fate is
     /// unknown and the ledger does not show it.
-    pub async fn replace_recovery_phrase(&self, phrase: &RecoveryPhrase) -> Result<(), ClientError> {
+    pub async fn replace_recovery_phrase(
+        &self,
+        phrase: &RecoveryPhrase,
+    ) -> Result<(), ClientError> {
         let state = self.sync_state().await?;
         let key = phrase.recovery_key();
         if state.recovery_key() == &key.public() {

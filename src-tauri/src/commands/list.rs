@@ -39,6 +39,7 @@ macro_rules! app_commands {
             enroll::abandon_joining,
             activity::download_activity,
             account::change_password,
+            session::confirm_recovery_phrase,
         }
     };
 }

@@ -108,9 +108,14 @@ export function changePassword(current: string, next: string): Promise<number> {
   return invoke<number>('change_password', { current, new: next });
 }
 
-/** Replaces the account's recovery phrase; the new one comes back once, the old one stops working. */
+/** A new recovery phrase, shown once; not in force (the old one still works) until confirmed. */
 export function regenerateRecoveryPhrase(): Promise<NewRecoveryPhrase> {
   return invoke<NewRecoveryPhrase>('regenerate_recovery_phrase');
+}
+
+/** Puts the new recovery phrase in force once three of its words were typed back; the old one stops working. */
+export function confirmRecoveryPhrase(words: string[]): Promise<void> {
+  return invoke<void>('confirm_recovery_phrase', { words });
 }
 
 /**
