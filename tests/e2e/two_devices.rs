@@ -8,7 +8,8 @@
 //! list two active devices. The mismatch warns that someone may know the password and offers
 //! Change password; the first then changes it, the second is signed out at once and signs in
 //! with the new one (the old one refused). The first names itself and removes the second, which shows that it
-//! was removed, and by whom, within two seconds of the service learning it. The screens are
+//! was removed, and by whom, within two seconds of the service learning it, and is set up again
+//! from the first-run choices (the service address kept). The screens are
 //! saved at 800x600 as
 //! `two-NN-*.png` in `target/e2e-screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -254,6 +255,33 @@ async fn run(
         .await?;
     assert!(by.starts_with("Removed by Office desk ("), "{by}");
     screens.save(second, "removed").await;
+
+    // The way on: set this computer up again, from the first-run choices, on the same service.
+    click(
+        second,
+        "//button[normalize-space()='Set up this computer again']",
+    )
+    .await?;
+    find(second, "//h1[normalize-space()='Welcome to Enigm']").await;
+    for choice in ["Add this computer", "Create account", "Restore"] {
+        find(
+            second,
+            &format!("//button[.//strong[normalize-space()='{choice}']]"),
+        )
+        .await;
+    }
+    screens.save(second, "set-up-again").await;
+    click(
+        second,
+        "//button[.//strong[normalize-space()='Add this computer']]",
+    )
+    .await?;
+    let server = find(second, "//input[@id='server']").await;
+    assert_eq!(
+        server.value().await?.as_deref(),
+        Some(url),
+        "the service is kept"
+    );
     Ok(())
 }
 

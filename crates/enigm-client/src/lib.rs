@@ -31,6 +31,7 @@ mod password;
 mod phrase_rotation;
 mod recover;
 mod removal;
+mod set_up_again;
 mod sync_key;
 mod view;
 mod watch;

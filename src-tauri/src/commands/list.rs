@@ -40,6 +40,7 @@ macro_rules! app_commands {
             activity::download_activity,
             account::change_password,
             session::confirm_recovery_phrase,
+            app::set_up_again,
         }
     };
 }

@@ -95,6 +95,11 @@ export function downloadActivity(): Promise<SavedActivity> {
   return invoke<SavedActivity>('download_activity');
 }
 
+/** Erases a removed computer's profile so it can be set up again from the first-run choices. */
+export function setUpAgain(): Promise<void> {
+  return invoke<void>('set_up_again');
+}
+
 /** Signs this computer out; `forgotten_locally` when the service could not be told. */
 export function signOut(): Promise<SignOutView> {
   return invoke<SignOutView>('sign_out');
