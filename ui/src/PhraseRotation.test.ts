@@ -65,6 +65,7 @@ describe('a new recovery phrase is checked before the old one is retired', () =>
     await fireEvent.click(screen.getByRole('button', { name: 'Cancel and keep the old phrase' }));
     expect(screen.queryByRole('list', { name: 'Recovery phrase' })).toBeNull();
     expect(screen.queryByTestId('phrase-replaced')).toBeNull();
+    expect(screen.getByTestId('phrase-kept').textContent).toContain('your old recovery phrase still works');
     expect(ipc.sent('confirm_recovery_phrase')).toHaveLength(0);
   });
 
