@@ -185,7 +185,9 @@ describe('add this computer', () => {
 
   it('replaces a device the user picks from the account, after signing in', async () => {
     const old: DeviceItem = { ...twoDevices.devices[1]!, label: null, device_id: 'bbbb1111' };
-    const ipc = backend({ replaceable: [old] });
+    // Another active device stays to approve the replacement.
+    const other: DeviceItem = { ...twoDevices.devices[0]!, this_device: false };
+    const ipc = backend({ replaceable: [old, other] });
     render(App);
     await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
     await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
