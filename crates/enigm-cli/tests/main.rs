@@ -28,6 +28,7 @@ mod recovery;
 mod removed_device;
 mod server_basics;
 mod service_flow;
+mod set_up_again;
 mod sync_keys;
 mod terminal;
 mod user_flow;
