@@ -563,6 +563,7 @@ mod tests {
             ClientError::UnlockNeedsUsername,
             ClientError::UnlockNeedsService { pin_set: true },
             ClientError::UnlockNeedsService { pin_set: false },
+            ClientError::CurrentPasswordWrong,
         ];
         for error in &all {
             match error {
@@ -610,7 +611,8 @@ mod tests {
                 | ClientError::PinUnusable
                 | ClientError::InvalidPin(_)
                 | ClientError::UnlockNeedsUsername
-                | ClientError::UnlockNeedsService { .. } => {}
+                | ClientError::UnlockNeedsService { .. }
+                | ClientError::CurrentPasswordWrong => {}
             }
         }
         all
