@@ -113,6 +113,16 @@ async fn run_first_run(
     // The narrowest window the app allows: nothing may be cut off or overlap.
     driver.set_window_rect(0, 0, 800, 600).await?;
     screens.save(driver, "devices-800x600").await;
+    // Where people look for it: "Add a device" says what to do on the new computer.
+    click(driver, "//button[normalize-space()='Add a device']").await?;
+    let help = find(driver, "//*[@data-testid='add-device-help']").await;
+    assert!(help.text().await?.contains("Add this computer"));
+    screens.save(driver, "devices-add-a-device-800x600").await;
+    click(
+        driver,
+        "//*[@data-testid='add-device-help']//button[normalize-space()='Close']",
+    )
+    .await?;
     open_section(driver, "Session", "What this device may do").await?;
     let epoch = find(driver, "//*[@data-testid='recovery-epoch']").await;
     assert_eq!(epoch.text().await?.trim(), "0 (never recovered)");
