@@ -123,7 +123,7 @@ async fn run_first_run(
         "//*[@data-testid='add-device-help']//button[normalize-space()='Close']",
     )
     .await?;
-    open_section(driver, "Session", "What this device may do").await?;
+    open_section(driver, "Session", "What this computer may do").await?;
     let epoch = find(driver, "//*[@data-testid='recovery-epoch']").await;
     assert_eq!(epoch.text().await?.trim(), "0 (never recovered)");
     screens.save(driver, "session-800x600").await;

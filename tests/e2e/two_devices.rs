@@ -240,7 +240,7 @@ async fn run(
     )
     .await;
     let recorded = Instant::now();
-    let removed = "//h1[normalize-space()='This device was removed from your account']";
+    let removed = "//h1[normalize-space()='This computer was removed from your account']";
     while second.find_all(By::XPath(removed)).await?.is_empty() {
         assert!(
             recorded.elapsed() < Duration::from_secs(2),

@@ -263,7 +263,7 @@ describe('live updates', () => {
         replaced_by: null,
       },
     });
-    expect(await screen.findByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
+    expect(await screen.findByRole('heading', { name: 'This computer was removed from your account' })).toBeTruthy();
     expect(screen.getByTestId('removed-by').textContent).toContain('Removed by Work laptop (ABCD EFGH IJKL MNOP) on');
     expect(screen.getByTestId('removed-reason').textContent).toBe('The device was reported lost.');
   });

@@ -77,7 +77,7 @@ describe('replacing the only active computer', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
     const note = await screen.findByTestId('only-active-device');
     expect(note.textContent).toContain('Work laptop is the only active device of your account');
-    expect(screen.queryByRole('button', { name: 'Replace this device' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Replace the chosen device' })).toBeNull();
     await fireEvent.click(screen.getByRole('button', { name: 'Restore with the recovery phrase' }));
     expect(await screen.findByRole('heading', { name: 'Restore your account' })).toBeTruthy();
     expect(calls).toContain('abandon_joining');

@@ -32,7 +32,7 @@ describe('the removed screen', () => {
       return undefined;
     });
     render(App);
-    await screen.findByRole('heading', { name: 'This device was removed from your account' });
+    await screen.findByRole('heading', { name: 'This computer was removed from your account' });
     expect(screen.getByText(/set this computer up from the start/)).toBeTruthy();
     await fireEvent.click(screen.getByRole('button', { name: 'Set up this computer again' }));
     expect(await screen.findByRole('heading', { name: 'Welcome to Enigm' })).toBeTruthy();
@@ -51,7 +51,7 @@ describe('the removed screen', () => {
     render(App);
     await fireEvent.click(await screen.findByRole('button', { name: 'Set up this computer again' }));
     expect((await screen.findByRole('alert')).textContent).toContain('The keychain is locked');
-    expect(screen.getByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
+    expect(screen.getByRole('heading', { name: 'This computer was removed from your account' })).toBeTruthy();
     expect((screen.getByRole('button', { name: 'Set up this computer again' }) as HTMLButtonElement).disabled).toBe(false);
   });
 });
