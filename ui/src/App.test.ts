@@ -343,6 +343,13 @@ describe('session and settings', () => {
       decisions: [
         { operation: 'sync', outcome: 'allow', reasons: [] },
         {
+          operation: 'change_devices',
+          outcome: 'step_up',
+          reasons: [{ code: 'step_up_required', message: 'This action needs you to confirm your password again.' }],
+        },
+        { operation: 'messaging', outcome: 'allow', reasons: [] },
+        { operation: 'enroll', outcome: 'deny', reasons: [{ code: 'device_already_enrolled', message: 'Already in.' }] },
+        {
           operation: 'admin',
           outcome: 'deny',
           reasons: [{ code: 'not_admin', message: 'This account is not an administrator of an organization.' }],
@@ -362,9 +369,15 @@ describe('session and settings', () => {
     const rows = within(list).getAllByRole('listitem');
     expect(rows[0]?.textContent).toContain('Sync with your other devices');
     expect(rows[0]?.textContent).toContain('Allowed');
-    expect(list.textContent).toContain('Not allowed');
-    expect(list.textContent).toContain('not an administrator');
-    expect(screen.getByTestId('recovery-epoch').textContent).toContain('2 (recovered 2 times)');
+    expect(list.textContent).toContain('Needs your password');
+    expect(list.textContent).toContain('confirm your password again');
+    // Only what this app offers a person: no messages, no joining an account it is in, no
+    // organization administration on a personal account, so no red "Not allowed" for nothing.
+    expect(list.querySelectorAll(':scope > li')).toHaveLength(2);
+    expect(list.textContent).not.toContain('Not allowed');
+    expect(list.textContent).not.toContain('messages');
+    expect(screen.getByTestId('recovery-epoch').textContent).toBe('2 times');
+    expect(screen.queryByText('Recovery epoch')).toBeNull();
 
     await fireEvent.keyDown(within(nav).getByRole('button', { name: 'Session' }), { key: 'ArrowDown' });
     await fireEvent.keyDown(within(nav).getByRole('button', { name: 'Recovery' }), { key: 'ArrowDown' });
