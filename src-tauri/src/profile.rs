@@ -200,11 +200,8 @@ impl Profile {
                     forward(&app, SessionUpdate::new(update));
                     if let WatchUpdate::Devices { list } = update {
                         if let Some(before) = &last_list {
-                            match SessionUpdate::news(list, before) {
-                                Ok(news) => {
-                                    news.into_iter().for_each(|item| forward(&app, Ok(item)))
-                                }
-                                Err(error) => forward(&app, Err(error)),
+                            for news in SessionUpdate::news(list, before) {
+                                forward(&app, news);
                             }
                         }
                         last_list = Some(list.clone());
@@ -230,18 +227,13 @@ impl Profile {
 }
 
 /// Sends one live update to the window (and raises a notification for an enrollment request).
-fn forward(app: &AppHandle, update: Result<SessionUpdate, IpcError>) {
-    match update {
-        Ok(update) => {
-            if matches!(update, SessionUpdate::EnrollmentRequested) {
-                crate::commands::enroll::notify_request(app);
-            }
-            tracing::debug!(kind = update.kind(), "session update");
-            if let Err(error) = app.emit(SESSION_UPDATE_EVENT, update) {
-                tracing::warn!(%error, "a session update could not reach the window");
-            }
-        }
-        Err(error) => tracing::warn!(code = error.code, "a session update was dropped"),
+fn forward(app: &AppHandle, update: SessionUpdate) {
+    if matches!(update, SessionUpdate::EnrollmentRequested) {
+        crate::commands::enroll::notify_request(app);
+    }
+    tracing::debug!(kind = update.kind(), "session update");
+    if let Err(error) = app.emit(SESSION_UPDATE_EVENT, update) {
+        tracing::warn!(%error, "a session update could not reach the window");
     }
 }
 

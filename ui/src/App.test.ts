@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { SessionStatusView, SessionView } from './lib/bindings';
+import type { SessionStatusView, SessionState } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -376,7 +376,7 @@ describe('session and settings', () => {
 
 describe('signing out', () => {
   it('ends the session at the service and shows the sign-in screen', async () => {
-    let session: SessionView = active;
+    let session: SessionState = active;
     const calls: string[] = [];
     mockIPC((cmd) => {
       calls.push(cmd);
@@ -397,7 +397,7 @@ describe('signing out', () => {
   });
 
   it('says so when only this computer forgot the session', async () => {
-    let session: SessionView = active;
+    let session: SessionState = active;
     mockIPC((cmd) => {
       if (cmd === 'app_status') return status(true, session);
       if (cmd === 'list_devices') return twoDevices;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { DeviceListView, DeviceTimelineView } from './lib/bindings';
+import type { DeviceList, DeviceTimelineView } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -38,7 +38,7 @@ const history: DeviceTimelineView = {
 
 describe('renaming a device', () => {
   it('sends the new label, shows it, and shows a refused label without losing the text', async () => {
-    let devices: DeviceListView = twoDevices;
+    let devices: DeviceList = twoDevices;
     const renames: unknown[] = [];
     mockIPC((cmd, args) => {
       if (cmd === 'app_status') return status(true, active);

@@ -5,7 +5,7 @@ import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { LockView, SessionView } from './lib/bindings';
+import type { LockStatus, SessionState } from './lib/bindings';
 import { active, status, twoDevices, unlocked } from './test-support';
 
 afterEach(() => {
@@ -17,10 +17,10 @@ afterEach(() => {
 
 /** A backend that checks like the engine: the password online (refused when `offline`), the
  * PIN here with three free tries, then a wait, and the fifth wrong one in a row erases it. */
-function backend(initial: Partial<LockView> = {}, offline = false) {
+function backend(initial: Partial<LockStatus> = {}, offline = false) {
   const calls: { cmd: string; args: unknown }[] = [];
-  let lock: LockView = { ...unlocked, ...initial };
-  let session: SessionView = active;
+  let lock: LockStatus = { ...unlocked, ...initial };
+  let session: SessionState = active;
   let failures = 0;
   mockIPC(
     (cmd, args) => {

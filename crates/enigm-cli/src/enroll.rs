@@ -115,17 +115,25 @@ pub(crate) fn requests(global: &Global) -> Result<(), CliError> {
             "REQUEST", "PLATFORM", "FINGERPRINT", "STATE", "REPLACES"
         )];
         lines.extend(requests.iter().map(|request: &EnrollmentRequest| {
-            let mut replaces = match (&request.replaces, &request.replaces_label) {
-                (Some(id), Some(label)) => format!("{} ({label})", id.to_hex()),
-                (Some(id), None) => id.to_hex(),
-                (None, _) => "-".to_owned(),
+            let mut replaces = match &request.replaces {
+                Some(ReplacedView {
+                    device_id,
+                    label: Some(label),
+                    ..
+                }) => format!("{} ({label})", device_id.to_hex()),
+                Some(replaced) => replaced.device_id.to_hex(),
+                None => "-".to_owned(),
             };
             if request.replaces_this_device {
                 replaces.push_str(" (this device: approve it from another one)");
             }
             format!(
                 "{:<34} {:<10} {:<19} {:<18} {}",
-                request.id, request.platform, request.fingerprint, request.state, replaces
+                request.id,
+                request.platform,
+                request.fingerprint,
+                request.state.as_str(),
+                replaces
             )
         }));
         lines.push("Approve one with: enigm device approve REQUEST".to_owned());

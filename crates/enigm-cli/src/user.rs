@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use enigm_client::{
-    ClientError, DeviceChange, DeviceList, DeviceView, Engine, EntryView, HeadView, WatchUpdate,
+    Change, ClientError, DeviceChange, DeviceList, DeviceView, Engine, EntryView, HeadView,
+    WatchUpdate,
 };
 use enigm_core::ledger::RevokeReason;
 use enigm_core::session::{Restriction, SessionState};
@@ -461,7 +462,7 @@ fn print_update(json: bool, update: &WatchUpdate) -> Result<(), CliError> {
             WatchUpdate::Devices { list } => format!(
                 "Device list verified at entry {}: {} active.",
                 list.head.seq,
-                list.devices.iter().filter(|d| d.state == "active").count()
+                list.devices.iter().filter(|d| d.state.is_active()).count()
             ),
             WatchUpdate::EnrollmentRequest { id } => {
                 format!("A new device asks to join your account (request {id}).")
@@ -510,7 +511,7 @@ fn verified_line(head: &HeadView) -> String {
     format!(
         "ledger verified: {count} {}, head {}",
         if count == 1 { "entry" } else { "entries" },
-        hex::encode(&head.hash[..8])
+        hex::encode(&head.hash.0[..8])
     )
 }
 
@@ -520,17 +521,17 @@ fn entry_line(entry: &EntryView) -> String {
         .device
         .map_or_else(String::new, |device| device.fingerprint());
     let what = match entry.kind {
-        "genesis" => format!("account created by {device}"),
-        "add_device" => match entry.replaces {
+        Change::Genesis => format!("account created by {device}"),
+        Change::AddDevice => match entry.replaces {
             Some(old) => format!("{device} added, replacing {}", old.fingerprint()),
             None => format!("{device} added"),
         },
-        "recover" => format!("recovered with the recovery phrase on {device}"),
-        "revoke" => format!(
+        Change::Recover => format!("recovered with the recovery phrase on {device}"),
+        Change::Revoke => format!(
             "{device} revoked ({})",
-            entry.reason.unwrap_or("unspecified")
+            entry.reason.map_or("unspecified", RevokeReason::as_str)
         ),
-        "review" => format!(
+        Change::Review => format!(
             "{device} {} by the organization",
             if entry.approved == Some(true) {
                 "approved"
@@ -538,17 +539,16 @@ fn entry_line(entry: &EntryView) -> String {
                 "refused"
             }
         ),
-        "rotate_recovery" => "recovery phrase replaced".to_owned(),
-        "join_organization" => "joined an organization".to_owned(),
-        "leave_organization" => "left its organization".to_owned(),
-        "suspend" => format!("{device} suspended"),
-        "resume" => format!("{device} resumed"),
-        "retire" => format!("{device} retired"),
-        other => format!("{device} {other}"),
+        Change::RotateRecovery => "recovery phrase replaced".to_owned(),
+        Change::JoinOrganization => "joined an organization".to_owned(),
+        Change::LeaveOrganization => "left its organization".to_owned(),
+        Change::Suspend => format!("{device} suspended"),
+        Change::Resume => format!("{device} resumed"),
+        Change::Retire => format!("{device} retired"),
     };
     let by = match (entry.kind, entry.by) {
-        ("genesis", _) | (_, None) => String::new(),
-        ("add_device", Some(by)) => format!(", approved by {}", by.fingerprint()),
+        (Change::Genesis, _) | (_, None) => String::new(),
+        (Change::AddDevice, Some(by)) => format!(", approved by {}", by.fingerprint()),
         (_, Some(by)) => format!(", by {}", by.fingerprint()),
     };
     let revoked: Vec<String> = entry.revoked.iter().map(|d| d.fingerprint()).collect();

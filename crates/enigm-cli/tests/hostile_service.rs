@@ -103,7 +103,7 @@ async fn every_ledger_lie_is_refused_and_nothing_is_pinned() {
         .iter()
         .find(|device| device.device_id == phone.device_id())
         .unwrap();
-    assert_eq!(phone_view.state, "revoked");
+    assert_eq!(phone_view.state.as_str(), "revoked");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -316,7 +316,7 @@ async fn a_foreign_sync_key_sealed_to_the_device_is_refused_and_nothing_is_store
     let held = engine.sync_epoch().await.unwrap();
     let head = Head {
         seq: head.seq,
-        hash: EntryHash(head.hash),
+        hash: head.hash,
     };
 
     let foreign = SyncKey::generate(&mut OsRng, held + 1);
@@ -447,7 +447,7 @@ async fn a_head_a_peer_signed_that_the_service_hides_is_reported_as_withheld() {
         .iter()
         .find(|device| device.device_id == tablet.device_id())
         .unwrap();
-    assert_eq!(tablet_view.state, "revoked");
+    assert_eq!(tablet_view.state.as_str(), "revoked");
     assert_eq!(engine.sync_epoch().await.unwrap(), held + 1);
     assert_eq!(engine.withheld_head().await.unwrap(), None);
 

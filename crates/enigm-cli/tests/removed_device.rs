@@ -70,7 +70,7 @@ fn a_removed_device_hears_who_removed_it_and_why_listening_or_not() {
     assert!(phone_store.session().unwrap().is_none());
     assert!(phone_store.sync_key().unwrap().is_none());
     let mark = phone_store.revoked().unwrap().unwrap();
-    assert_eq!(mark.reason, "lost");
+    assert_eq!(mark.reason.as_str(), "lost");
     assert_eq!(
         mark.by,
         Some(Remover::Device(DeviceId::from_hex(&laptop_id).unwrap()))

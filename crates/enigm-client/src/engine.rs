@@ -106,7 +106,8 @@ enum Removals {
 }
 
 /// How a sign-out ended: either way this computer no longer holds the session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
 pub enum SignOut {
     /// The service ended the session (its push sockets heard `signed_out`), or had already.
     Ended,

@@ -59,10 +59,11 @@ use reqwest::Method;
 use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
+use ts_rs::TS;
 use zeroize::Zeroizing;
 
 use crate::engine::{LedgerRead, b64, unb64};
-use crate::view::{DeviceList, DeviceView, hex_opt};
+use crate::view::{DeviceList, DeviceView};
 use crate::{ClientError, Engine};
 
 /// How often the relay is polled when no push arrives.
@@ -84,7 +85,7 @@ pub enum EnrollEvent {
 }
 
 /// How an enrollment ended, on either side.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentOutcome {
     /// The new device is in the ledger and holds the account sync key.
@@ -114,7 +115,7 @@ impl EnrollmentOutcome {
 }
 
 /// One emoji of the short code with its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct EmojiView {
     /// The emoji.
     pub symbol: &'static str,
@@ -123,7 +124,7 @@ pub struct EmojiView {
 }
 
 /// The short code both devices show: six digits grouped `482 913` and seven emoji.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct ShortCodeView {
     /// The digits in two groups of three.
     pub code: String,
@@ -148,7 +149,7 @@ impl From<ShortCode> for ShortCodeView {
 }
 
 /// A pending request as an existing device shows it before the user decides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct EnrollmentRequest {
     /// The request id.
     pub id: String,
@@ -158,26 +159,34 @@ pub struct EnrollmentRequest {
     pub fingerprint: String,
     /// When it was asked (seconds since the epoch, the service's clock).
     pub created_at: u64,
-    /// Where it stands on the relay (`requested`, `accepted`, ...).
-    pub state: String,
-    /// The device the new one asks to replace, if any.
-    #[serde(serialize_with = "hex_opt")]
-    pub replaces: Option<DeviceId>,
-    /// That device's label, when this device can decrypt it.
-    pub replaces_label: Option<String>,
+    /// Where it stands on the relay.
+    pub state: Stage,
+    /// The device the new one asks to replace, if any: approving removes it.
+    pub replaces: Option<ReplacedView>,
     /// Whether the device it replaces is this one, which cannot approve it
     /// ([`ClientError::SelfReplacement`]): another device of the account must.
     pub replaces_this_device: bool,
 }
 
 /// The device an enrollment replaces, as the approving device shows it next to the code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct ReplacedView {
     /// Its device id.
-    #[serde(serialize_with = "crate::view::hex_id")]
     pub device_id: DeviceId,
+    /// Its short fingerprint.
+    pub fingerprint: String,
     /// Its label, when this device can decrypt it.
     pub label: Option<String>,
+}
+
+impl ReplacedView {
+    fn new(device_id: DeviceId, labels: &[(DeviceId, String)]) -> Self {
+        Self {
+            device_id,
+            fingerprint: device_id.fingerprint(),
+            label: label_of(labels, device_id),
+        }
+    }
 }
 
 /// The outcome of a closed request; `None` while it is open.
@@ -611,9 +620,8 @@ impl Engine {
                     platform: view.platform.clone(),
                     fingerprint: DeviceId::derive(&keys.signing).fingerprint(),
                     created_at: view.created_at,
-                    state: view.state.as_str().to_owned(),
-                    replaces,
-                    replaces_label: replaces.and_then(|old| label_of(&labels, old)),
+                    state: view.state,
+                    replaces: replaces.map(|old| ReplacedView::new(old, &labels)),
                     replaces_this_device: replaces == Some(own_id),
                 })
             })
@@ -731,10 +739,7 @@ impl Engine {
                     return Err(error);
                 }
                 let labels = self.labels(&state).await.unwrap_or_default();
-                Some(ReplacedView {
-                    device_id: old,
-                    label: label_of(&labels, old),
-                })
+                Some(ReplacedView::new(old, &labels))
             }
             None => None,
         };

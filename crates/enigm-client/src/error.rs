@@ -498,7 +498,7 @@ mod tests {
             Box::new(Revocation {
                 at: 1_796_000_000,
                 by: None,
-                reason: "lost".into(),
+                reason: enigm_core::session::RemovalReason::Lost,
                 replaced_by: None,
             })
         };

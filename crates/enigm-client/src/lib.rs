@@ -27,9 +27,12 @@ mod enroll;
 mod error;
 mod history;
 mod lock;
+mod phrase;
 mod recover;
 mod removal;
+mod status;
 mod sync_key;
+mod timeline;
 mod view;
 mod watch;
 
@@ -39,8 +42,11 @@ pub use enroll::{
     EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ReplacedView, ShortCodeView,
 };
 pub use error::ClientError;
-pub use history::{Actor, EntryView, LedgerHistory};
+pub use history::{Actor, Change, EntryView, LedgerHistory};
 pub use lock::{DEFAULT_AUTO_LOCK_MINUTES, LockStatus};
+pub use phrase::{PhraseCheck, PhraseStatus, RecoveryWordList, WordCheck};
 pub use recover::{Recovered, RecoveryCandidate, check_phrase};
-pub use view::{DeviceList, DeviceNews, DeviceView, HeadView};
+pub use status::{AccountState, DecisionView, ReasonView, SessionStatusView};
+pub use timeline::{DeviceTimelineView, TimelineLane, TimelineMark, TimelineSegment};
+pub use view::{DeviceAction, DeviceList, DeviceNews, DeviceView, HeadView, JoinedBy};
 pub use watch::WatchUpdate;

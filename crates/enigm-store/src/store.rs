@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::Remover;
+use enigm_core::session::RemovalReason;
 use enigm_core::sync_key::SyncKey;
 use enigm_core::trust::SessionKind;
 use enigm_core::unlock::{PIN_SECRET_LEN, PinVerifier, UnlockAttempts};
@@ -80,8 +81,8 @@ pub struct SavedSession {
 pub struct RevokedMark {
     /// When the device learned it (seconds since the epoch).
     pub at: u64,
-    /// A short lower-case reason (`revoked`, `lost`, `replaced`, ...).
-    pub reason: String,
+    /// Why.
+    pub reason: RemovalReason,
     /// Who removed it, as this device verified from the removing ledger entry; `None` when it
     /// could not verify it.
     pub by: Option<Remover>,
@@ -597,7 +598,7 @@ impl Store {
             "INSERT INTO revocation (id, at, reason, removed_by, replaced_by)
              VALUES (1, ?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO NOTHING",
-            params![at, mark.reason, by, replaced_by],
+            params![at, mark.reason.as_str(), by, replaced_by],
         )?;
         tx.commit()?;
         self.conn
@@ -644,7 +645,7 @@ impl Store {
         };
         Ok(Some(RevokedMark {
             at: u64::try_from(at).map_err(|_| damaged())?,
-            reason,
+            reason: RemovalReason::parse(&reason).ok_or_else(damaged)?,
             by,
             replaced_by,
         }))

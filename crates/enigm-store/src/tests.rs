@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::Remover;
+use enigm_core::session::RemovalReason;
 use enigm_core::sync_key::SyncKey;
 use enigm_core::trust::SessionKind;
 use keyring_core::CredentialStore;
@@ -466,7 +467,7 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     store.save_labels(&[(laptop, "Laptop".into())]).unwrap();
     let mark = RevokedMark {
         at: 1_700_000_000,
-        reason: "replaced".into(),
+        reason: RemovalReason::Replaced,
         by: Some(Remover::Device(laptop)),
         replaced_by: Some(DeviceId::from_bytes([6; 16])),
     };
@@ -474,7 +475,7 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     store
         .mark_revoked(&RevokedMark {
             at: 1,
-            reason: "later".into(),
+            reason: RemovalReason::Stolen,
             by: None,
             replaced_by: None,
         })
@@ -508,7 +509,7 @@ fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
         store.revoked().unwrap(),
         Some(RevokedMark {
             at: 1_700_000_000,
-            reason: "lost".into(),
+            reason: RemovalReason::Lost,
             by: None,
             replaced_by: None,
         })
@@ -765,7 +766,7 @@ fn the_lock_and_the_pin_survive_a_restart_and_the_pin_secret_lives_in_the_keycha
     store
         .mark_revoked(&RevokedMark {
             at: 1,
-            reason: "revoked".into(),
+            reason: RemovalReason::Revoked,
             by: None,
             replaced_by: None,
         })

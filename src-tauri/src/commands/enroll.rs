@@ -8,14 +8,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use enigm_client::{Engine, EnrollEvent, EnrollmentOutcome};
+use enigm_client::{DeviceView, Engine, EnrollEvent, EnrollmentOutcome, EnrollmentRequest};
 use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_notification::NotificationExt;
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 use crate::error::IpcError;
-use crate::ipc::{DeviceItem, EnrollmentOutcomeView, EnrollmentProgress, EnrollmentRequestView};
+use crate::ipc::EnrollmentProgress;
 use crate::profile::Profile;
 
 /// The event the window listens to while an enrollment runs.
@@ -142,7 +142,7 @@ pub async fn enroll_this_computer(
     username: String,
     password: String,
     replaces: Option<String>,
-) -> Result<EnrollmentOutcomeView, IpcError> {
+) -> Result<EnrollmentOutcome, IpcError> {
     let password = Zeroizing::new(password);
     let engine = profile.bind(&server).await?;
     let (running, cancelled) = flow.begin()?;
@@ -175,7 +175,7 @@ pub async fn enroll_this_computer(
         profile.mark_account().await;
         profile.start_watch(&app, engine);
     }
-    Ok(outcome.into())
+    Ok(outcome)
 }
 
 /// The devices of the account of `username` on `server` that this computer may replace, after
@@ -187,13 +187,12 @@ pub async fn replaceable_devices(
     server: String,
     username: String,
     password: String,
-) -> Result<Vec<DeviceItem>, IpcError> {
+) -> Result<Vec<DeviceView>, IpcError> {
     let password = Zeroizing::new(password);
     let engine = profile.bind(&server).await?;
-    let devices = engine
+    Ok(engine
         .replaceable_devices(username.trim(), &password)
-        .await?;
-    devices.into_iter().map(DeviceItem::try_from).collect()
+        .await?)
 }
 
 /// Gives up joining an account (started with `enroll_this_computer`, not finished): the
@@ -215,10 +214,9 @@ pub async fn abandon_joining(
 #[tauri::command]
 pub async fn enrollment_requests(
     profile: State<'_, Profile>,
-) -> Result<Vec<EnrollmentRequestView>, IpcError> {
+) -> Result<Vec<EnrollmentRequest>, IpcError> {
     let engine = profile.engine().await?;
-    let requests = engine.enrollment_requests().await?;
-    Ok(requests.into_iter().map(Into::into).collect())
+    Ok(engine.enrollment_requests().await?)
 }
 
 /// Approves request `request_id` once the user has compared the short code on both screens.
@@ -228,7 +226,7 @@ pub async fn approve_enrollment(
     profile: State<'_, Profile>,
     flow: State<'_, EnrollmentFlow>,
     request_id: String,
-) -> Result<EnrollmentOutcomeView, IpcError> {
+) -> Result<EnrollmentOutcome, IpcError> {
     let engine: Engine = profile.engine().await?;
     let (running, cancelled) = flow.begin()?;
     let flow = flow.inner().clone();
@@ -247,7 +245,7 @@ pub async fn approve_enrollment(
     })
     .await
     .map_err(|error| IpcError::internal(&error))??;
-    Ok(outcome.into())
+    Ok(outcome)
 }
 
 /// Rejects request `request_id`: that device is not added.

@@ -15,8 +15,8 @@ use tauri::{AppHandle, State};
 use zeroize::Zeroizing;
 
 use crate::error::IpcError;
-use crate::ipc::{DeviceListView, PhraseCheck, RecoveryWordList};
 use crate::profile::Profile;
+use enigm_client::{DeviceList, PhraseCheck, RecoveryWordList};
 
 /// The recovery the user has begun, holding the recovery key until it finishes or is cancelled.
 #[derive(Default)]
@@ -48,7 +48,7 @@ pub async fn begin_recovery(
     server: String,
     username: String,
     words: Vec<String>,
-) -> Result<DeviceListView, IpcError> {
+) -> Result<DeviceList, IpcError> {
     let generation = pending.generation.fetch_add(1, Ordering::SeqCst) + 1;
     pending.candidate.lock().await.take();
     let phrase = check_phrase(&Zeroizing::new(words.join(" ")))?;
@@ -61,7 +61,7 @@ pub async fn begin_recovery(
     if pending.generation.load(Ordering::SeqCst) != generation {
         return Err(IpcError::new("cancelled", "The restore was cancelled."));
     }
-    let devices = DeviceListView::new(candidate.devices().clone(), true)?;
+    let devices = candidate.devices().clone();
     *pending.candidate.lock().await = Some(candidate);
     Ok(devices)
 }
@@ -76,7 +76,7 @@ pub async fn finish_recovery(
     pending: State<'_, PendingRecovery>,
     password: String,
     lost: Vec<String>,
-) -> Result<DeviceListView, IpcError> {
+) -> Result<DeviceList, IpcError> {
     let password = Zeroizing::new(password);
     let Some(candidate) = pending.candidate.lock().await.take() else {
         return Err(IpcError::new(
@@ -106,7 +106,7 @@ pub async fn finish_recovery(
     let recovered = candidate.finish(&password, &lost).await?;
     profile.mark_account().await;
     profile.start_watch(&app, profile.engine().await?);
-    DeviceListView::new(recovered.devices, true)
+    Ok(recovered.devices)
 }
 
 /// Drops a begun recovery (and makes one still being begun keep nothing).

@@ -6,21 +6,21 @@ import type {
   AppStatus,
   CreatedAccount,
   DeviceAction,
-  DeviceItem,
-  DeviceListView,
-  EnrollmentOutcomeView,
+  DeviceView,
+  DeviceList,
+  EnrollmentOutcome,
   EnrollmentProgress,
-  EnrollmentRequestView,
+  EnrollmentRequest,
   DeviceTimelineView,
   IpcError,
-  LockView,
+  LockStatus,
   NewRecoveryPhrase,
   PhraseCheck,
   RecoveryWordList,
   SavedActivity,
   SessionStatusView,
   SessionUpdate,
-  SignOutView,
+  SignOut,
 } from './bindings';
 
 export type * from './bindings';
@@ -41,18 +41,18 @@ export function signIn(username: string, password: string): Promise<void> {
 }
 
 /** The account's devices, verified on this computer. */
-export function listDevices(): Promise<DeviceListView> {
-  return invoke<DeviceListView>('list_devices');
+export function listDevices(): Promise<DeviceList> {
+  return invoke<DeviceList>('list_devices');
 }
 
 /** Suspends, resumes, revokes or retires a device; returns it in its new state. */
-export function changeDevice(deviceId: string, action: DeviceAction): Promise<DeviceItem> {
-  return invoke<DeviceItem>('change_device', { deviceId, action });
+export function changeDevice(deviceId: string, action: DeviceAction): Promise<DeviceView> {
+  return invoke<DeviceView>('change_device', { deviceId, action });
 }
 
 /** Gives a device a new label (encrypted by the backend); returns the device. */
-export function renameDevice(deviceId: string, label: string): Promise<DeviceItem> {
-  return invoke<DeviceItem>('rename_device', { deviceId, label });
+export function renameDevice(deviceId: string, label: string): Promise<DeviceView> {
+  return invoke<DeviceView>('rename_device', { deviceId, label });
 }
 
 /** The devices' verified history, one lane per device. */
@@ -71,13 +71,13 @@ export function checkRecoveryPhrase(words: string[]): Promise<PhraseCheck> {
 }
 
 /** Proves the phrase for `username` at `server`; returns the account's verified devices. */
-export function beginRecovery(server: string, username: string, words: string[]): Promise<DeviceListView> {
-  return invoke<DeviceListView>('begin_recovery', { server, username, words });
+export function beginRecovery(server: string, username: string, words: string[]): Promise<DeviceList> {
+  return invoke<DeviceList>('begin_recovery', { server, username, words });
 }
 
 /** Finishes the begun recovery with a new password, revoking the `lost` devices. */
-export function finishRecovery(password: string, lost: string[]): Promise<DeviceListView> {
-  return invoke<DeviceListView>('finish_recovery', { password, lost });
+export function finishRecovery(password: string, lost: string[]): Promise<DeviceList> {
+  return invoke<DeviceList>('finish_recovery', { password, lost });
 }
 
 /** Drops a begun recovery. */
@@ -96,8 +96,8 @@ export function downloadActivity(): Promise<SavedActivity> {
 }
 
 /** Signs this computer out; `forgotten_locally` when the service could not be told. */
-export function signOut(): Promise<SignOutView> {
-  return invoke<SignOutView>('sign_out');
+export function signOut(): Promise<SignOut> {
+  return invoke<SignOut>('sign_out');
 }
 
 /** Replaces the account's recovery phrase; the new one comes back once, the old one stops working. */
@@ -115,13 +115,13 @@ export function enrollThisComputer(
   username: string,
   password: string,
   replaces: string | null = null,
-): Promise<EnrollmentOutcomeView> {
-  return invoke<EnrollmentOutcomeView>('enroll_this_computer', { server, username, password, replaces });
+): Promise<EnrollmentOutcome> {
+  return invoke<EnrollmentOutcome>('enroll_this_computer', { server, username, password, replaces });
 }
 
 /** Signs in to join the account and lists the devices this computer may replace (by fingerprint). */
-export function replaceableDevices(server: string, username: string, password: string): Promise<DeviceItem[]> {
-  return invoke<DeviceItem[]>('replaceable_devices', { server, username, password });
+export function replaceableDevices(server: string, username: string, password: string): Promise<DeviceView[]> {
+  return invoke<DeviceView[]>('replaceable_devices', { server, username, password });
 }
 
 /** Gives up joining: cancels the request and erases this computer's half-joined profile. */
@@ -130,44 +130,44 @@ export function abandonJoining(): Promise<void> {
 }
 
 /** Locks the app until the PIN or the account password is given again. */
-export function lockApp(): Promise<LockView> {
-  return invoke<LockView>('lock_app');
+export function lockApp(): Promise<LockStatus> {
+  return invoke<LockStatus>('lock_app');
 }
 
 /** Sets how many minutes without use lock the app (0: never). */
-export function setAutoLock(minutes: number): Promise<LockView> {
-  return invoke<LockView>('set_auto_lock', { minutes });
+export function setAutoLock(minutes: number): Promise<LockStatus> {
+  return invoke<LockStatus>('set_auto_lock', { minutes });
 }
 
 /** Unlocks the app with the account password, checked online by the service; `username` only
  * when this computer does not know it yet. */
-export function unlockApp(username: string | null, password: string): Promise<LockView> {
-  return invoke<LockView>('unlock_app', { username, password });
+export function unlockApp(username: string | null, password: string): Promise<LockStatus> {
+  return invoke<LockStatus>('unlock_app', { username, password });
 }
 
 /** Unlocks the app with this computer's PIN, checked here (works offline). */
-export function unlockWithPin(pin: string): Promise<LockView> {
-  return invoke<LockView>('unlock_with_pin', { pin });
+export function unlockWithPin(pin: string): Promise<LockStatus> {
+  return invoke<LockStatus>('unlock_with_pin', { pin });
 }
 
 /** Sets or changes this computer's unlock PIN (only while unlocked). */
-export function setPin(pin: string): Promise<LockView> {
-  return invoke<LockView>('set_pin', { pin });
+export function setPin(pin: string): Promise<LockStatus> {
+  return invoke<LockStatus>('set_pin', { pin });
 }
 
 /** Removes this computer's unlock PIN (only while unlocked). */
-export function removePin(): Promise<LockView> {
-  return invoke<LockView>('remove_pin');
+export function removePin(): Promise<LockStatus> {
+  return invoke<LockStatus>('remove_pin');
 }
 
 /** The account's open requests from new devices. */
-export function enrollmentRequests(): Promise<EnrollmentRequestView[]> {
-  return invoke<EnrollmentRequestView[]>('enrollment_requests');
+export function enrollmentRequests(): Promise<EnrollmentRequest[]> {
+  return invoke<EnrollmentRequest[]>('enrollment_requests');
 }
 
 /** Approves a request once the codes were compared; the short code arrives as progress. */
-export function approveEnrollment(requestId: string): Promise<EnrollmentOutcomeView> {
-  return invoke<EnrollmentOutcomeView>('approve_enrollment', { requestId });
+export function approveEnrollment(requestId: string): Promise<EnrollmentOutcome> {
+  return invoke<EnrollmentOutcome>('approve_enrollment', { requestId });
 }
 
 /** Rejects a request: that device is not added. */

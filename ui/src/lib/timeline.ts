@@ -1,6 +1,6 @@
 // Words and geometry for the device timeline; the lanes and their states come from the backend,
 // which replays the verified ledger through the core's lifecycle.
-import type { ActorView, DeviceState, DeviceTimelineView, TimelineLane, TimelineSegment } from './bindings';
+import type { Actor, DeviceState, DeviceTimelineView, TimelineLane, TimelineSegment } from './bindings';
 import { deviceName } from './format';
 
 /** One change in the history, as a sentence, for the text alternative. */
@@ -44,7 +44,7 @@ export function stateWord(state: DeviceState): string {
 }
 
 /** Who made a change, named for people. */
-export function actorName(timeline: DeviceTimelineView, actor: ActorView, by: string | null): string {
+export function actorName(timeline: DeviceTimelineView, actor: Actor, by: string | null): string {
   switch (actor) {
     case 'recovery_key':
       return 'the recovery phrase';
