@@ -8,12 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use enigm_client::{DeviceList, Engine, ServiceClient, WatchUpdate};
+use enigm_client::{ClientError, DeviceList, Engine, ServiceClient, WatchUpdate};
 use enigm_store::{Keychain, Store, StoreInfo};
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::error::IpcError;
+use crate::error::{AppCode, IpcError};
 use crate::ipc::SessionUpdate;
 
 /// Where the app saves the service address inside the profile store.
@@ -96,10 +96,7 @@ impl Profile {
     pub async fn engine(&self) -> Result<Engine, IpcError> {
         let engine = self.engine_while_locked().await?;
         if engine.lock_status().await?.locked {
-            return Err(IpcError::new(
-                "locked",
-                "Enigm is locked. Unlock it with your PIN or your account password.",
-            ));
+            return Err(ClientError::Locked.into());
         }
         Ok(engine)
     }
@@ -110,13 +107,10 @@ impl Profile {
         match (opened.engine, opened.has_account) {
             (Some(engine), _) => Ok(engine),
             (None, true) => Err(IpcError::new(
-                "server_unknown",
+                AppCode::ServerUnknown,
                 "This computer belongs to an account, but the address of its Enigm service is not known. Start Enigm with ENIGM_SERVER set to it.",
             )),
-            (None, false) => Err(IpcError::new(
-                "no_account",
-                "This computer does not belong to an account yet.",
-            )),
+            (None, false) => Err(ClientError::NoAccount.into()),
         }
     }
 
@@ -133,7 +127,7 @@ impl Profile {
         }
         if opened.has_account {
             return Err(IpcError::new(
-                "server_mismatch",
+                AppCode::ServerMismatch,
                 "This computer belongs to an account on another Enigm service.",
             ));
         }

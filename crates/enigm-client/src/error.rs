@@ -303,6 +303,59 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Every code [`ClientError::code`] returns besides the store's and the service's, which
+    /// it passes through: the engine's part of the closed set the app's TypeScript knows.
+    pub const CODES: [&'static str; 48] = [
+        "service_unreachable",
+        "malformed_response",
+        "invalid_server_url",
+        "wrong_password",
+        "ledger_rejected",
+        "protocol_error",
+        "already_registered",
+        "no_account",
+        "signed_out",
+        "device_revoked",
+        "device_replaced",
+        "device_removed",
+        "service_refuses_device",
+        "locked",
+        "not_replaceable",
+        "enrollment_replaces_mismatch",
+        "enrollment_self_replacement",
+        "unknown_device",
+        "ambiguous_device",
+        "not_allowed",
+        "phrase_word_count",
+        "phrase_unknown_word",
+        "phrase_checksum",
+        "sync_key_refused",
+        "ledger_withheld",
+        "invalid_label",
+        "invalid_auto_lock",
+        "internal",
+        "enrollment_already_open",
+        "sync_epoch_conflict",
+        "enrollment_commitment_mismatch",
+        "enrollment_mac_mismatch",
+        "enrollment_wrong_device",
+        "enrollment_wrong_recipient",
+        "enrollment_verification_failed",
+        "enrollment_stale_head",
+        "unknown_enrollment",
+        "enrolled_without_sync_key",
+        "no_sync_key",
+        "unlock_wrong_password",
+        "unlock_wrong_pin",
+        "unlock_delayed",
+        "pin_erased",
+        "no_pin",
+        "pin_unusable",
+        "invalid_pin",
+        "unlock_needs_username",
+        "unlock_needs_service",
+    ];
+
     /// The stable code, the same across the CLI (`--json`) and the app.
     pub fn code(&self) -> &str {
         match self {
@@ -608,6 +661,29 @@ mod tests {
             }
         }
         all
+    }
+
+    #[test]
+    fn every_code_is_listed_once() {
+        for error in one_of_each() {
+            let code = error.code();
+            let listed = match &error {
+                ClientError::Store(_) => enigm_store::Error::CODES.contains(&code),
+                ClientError::Service { code: service, .. } => {
+                    ErrorCode::ALL.contains(service) && service.as_str() == code
+                }
+                _ => ClientError::CODES.contains(&code),
+            };
+            assert!(listed, "{code} is not in its list");
+        }
+        let mut sorted = ClientError::CODES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            ClientError::CODES.len(),
+            "a code is listed twice"
+        );
     }
 
     #[test]

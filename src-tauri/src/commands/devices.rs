@@ -1,12 +1,13 @@
 //! The account's devices: the verified list, changes to a device, labels, and their history.
 
-use enigm_client::{ClientError, DeviceChange};
+use enigm_client::{
+    ClientError, DeviceAction, DeviceChange, DeviceList, DeviceTimelineView, DeviceView,
+};
 use enigm_core::ledger::RevokeReason;
 use tauri::State;
 
 use crate::error::IpcError;
 use crate::profile::Profile;
-use enigm_client::{DeviceAction, DeviceList, DeviceTimelineView, DeviceView};
 
 /// The device list, verified against the service; the copy verified last time when the
 /// service cannot be reached (`synced` false). A ledger that fails verification is an error.
@@ -37,8 +38,8 @@ pub async fn change_device(
         DeviceAction::Revoke => DeviceChange::Revoke(RevokeReason::Unspecified),
         DeviceAction::Retire => DeviceChange::Retire,
         DeviceAction::Rename => {
-            return Err(IpcError::new(
-                "not_allowed",
+            return Err(IpcError::explained(
+                &ClientError::NotAllowed("renaming takes a label"),
                 "A new name is given with Rename, not as a change.",
             ));
         }

@@ -14,7 +14,7 @@ use tauri_plugin_notification::NotificationExt;
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
-use crate::error::IpcError;
+use crate::error::{AppCode, IpcError};
 use crate::ipc::EnrollmentProgress;
 use crate::profile::Profile;
 
@@ -51,7 +51,7 @@ impl EnrollmentFlow {
         let mut slots = self.slots.lock().map_err(|_| poisoned())?;
         if slots.running {
             return Err(IpcError::new(
-                "enrollment_busy",
+                AppCode::EnrollmentBusy,
                 "Another enrollment is already in progress on this computer. Finish or cancel it first.",
             ));
         }
@@ -70,7 +70,7 @@ impl EnrollmentFlow {
         match answer.map(|answer| answer.send(same)) {
             Some(Ok(())) => Ok(()),
             Some(Err(_)) | None => Err(IpcError::new(
-                "no_code_shown",
+                AppCode::NoCodeShown,
                 "No code is waiting for your answer; the enrollment may have ended.",
             )),
         }

@@ -9,14 +9,15 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use enigm_client::{RecoveryCandidate, check_phrase};
+use enigm_client::{
+    ClientError, DeviceList, PhraseCheck, RecoveryCandidate, RecoveryWordList, check_phrase,
+};
 use enigm_core::identity::DeviceId;
 use tauri::{AppHandle, State};
 use zeroize::Zeroizing;
 
-use crate::error::IpcError;
+use crate::error::{AppCode, IpcError};
 use crate::profile::Profile;
-use enigm_client::{DeviceList, PhraseCheck, RecoveryWordList};
 
 /// The recovery the user has begun, holding the recovery key until it finishes or is cancelled.
 #[derive(Default)]
@@ -59,7 +60,10 @@ pub async fn begin_recovery(
         .await
         .map_err(refused)?;
     if pending.generation.load(Ordering::SeqCst) != generation {
-        return Err(IpcError::new("cancelled", "The restore was cancelled."));
+        return Err(IpcError::new(
+            AppCode::Cancelled,
+            "The restore was cancelled.",
+        ));
     }
     let devices = candidate.devices().clone();
     *pending.candidate.lock().await = Some(candidate);
@@ -80,7 +84,7 @@ pub async fn finish_recovery(
     let password = Zeroizing::new(password);
     let Some(candidate) = pending.candidate.lock().await.take() else {
         return Err(IpcError::new(
-            "recovery_not_started",
+            AppCode::RecoveryNotStarted,
             "This restore is no longer open. Enter your recovery phrase again.",
         ));
     };
@@ -96,8 +100,8 @@ pub async fn finish_recovery(
                         .any(|d| d.device_id == *id)
                 })
                 .ok_or_else(|| {
-                    IpcError::new(
-                        "unknown_device",
+                    IpcError::explained(
+                        &ClientError::UnknownDevice(id.clone()),
                         "A device marked lost is not of this account.",
                     )
                 })
@@ -121,8 +125,8 @@ pub async fn cancel_recovery(pending: State<'_, PendingRecovery>) -> Result<(), 
 /// the message names both.
 fn refused(error: enigm_client::ClientError) -> IpcError {
     if error.service_code() == Some(&enigm_proto::ErrorCode::RecoveryRefused) {
-        return IpcError::new(
-            "recovery_refused",
+        return IpcError::explained(
+            &error,
             "The service did not accept this recovery phrase for this username. Check the username, then each word against what you wrote down.",
         );
     }

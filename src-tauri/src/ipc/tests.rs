@@ -60,6 +60,15 @@ fn typescript() -> String {
         out.push_str(declaration);
         out.push('\n');
     }
+    let codes: Vec<String> = IpcError::codes()
+        .into_iter()
+        .map(|code| format!("\"{code}\""))
+        .collect();
+    out.push_str("\n/**\n * Every code an IpcError may carry: the engine's, the store's, the service's and the app's.\n */\n");
+    out.push_str(&format!(
+        "export type IpcErrorCode = {};\n",
+        codes.join(" | ")
+    ));
     out
 }
 
@@ -99,7 +108,9 @@ fn every_named_type_is_declared() {
             .filter(|word| word.starts_with(|c: char| c.is_ascii_uppercase()))
         {
             assert!(
-                declared.contains(&word) || ["Array", "Record"].contains(&word),
+                declared.contains(&word)
+                    || ["Array", "Record"].contains(&word)
+                    || word == "IpcErrorCode",
                 "{word} is named but not declared"
             );
         }
