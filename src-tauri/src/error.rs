@@ -20,8 +20,6 @@ pub enum AppCode {
     ServerMismatch,
     /// Another enrollment runs on this computer.
     EnrollmentBusy,
-    /// No short code waits for an answer.
-    NoCodeShown,
     /// There is no Downloads folder to save to.
     NoDownloadsFolder,
     /// A file could not be saved.
@@ -37,11 +35,10 @@ pub enum AppCode {
 impl AppCode {
     /// Every app code.
     #[cfg(test)]
-    pub const ALL: [AppCode; 9] = [
+    pub const ALL: [AppCode; 8] = [
         Self::ServerUnknown,
         Self::ServerMismatch,
         Self::EnrollmentBusy,
-        Self::NoCodeShown,
         Self::NoDownloadsFolder,
         Self::SaveFailed,
         Self::Cancelled,
@@ -55,7 +52,6 @@ impl AppCode {
             Self::ServerUnknown => "server_unknown",
             Self::ServerMismatch => "server_mismatch",
             Self::EnrollmentBusy => "enrollment_busy",
-            Self::NoCodeShown => "no_code_shown",
             Self::NoDownloadsFolder => "no_downloads_folder",
             Self::SaveFailed => "save_failed",
             Self::Cancelled => "cancelled",

@@ -546,7 +546,7 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
         assert_eq!(listed(list, &b_id)["state"], "replaced");
         assert_eq!(listed(list, &b_id)["replaced_by"], c_id.as_str());
         assert_eq!(listed(list, &c_id)["state"], "active");
-        assert_eq!(listed(list, &c_id)["replaces"]["device_id"], b_id.as_str());
+        assert_eq!(listed(list, &c_id)["replaces"], b_id.as_str());
     }
     // A new sync epoch that C holds and B never got.
     let (epoch, key) = sync_key(&pair.a).unwrap();

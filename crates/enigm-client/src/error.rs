@@ -227,6 +227,11 @@ pub enum ClientError {
     )]
     NoSyncKey,
 
+    /// An answer about the short code came when no code waits for one (the enrollment ended,
+    /// or has not shown its code yet).
+    #[error("no code is waiting for your answer; the enrollment may have ended")]
+    NoCodeShown,
+
     /// The password typed to unlock the app is not the account's password: the service
     /// checked it (this device keeps nothing that could).
     #[error("that is not your account password (the Enigm service checked it)")]
@@ -305,7 +310,7 @@ pub enum ClientError {
 impl ClientError {
     /// Every code [`ClientError::code`] returns besides the store's and the service's, which
     /// it passes through: the engine's part of the closed set the app's TypeScript knows.
-    pub const CODES: [&'static str; 48] = [
+    pub const CODES: [&'static str; 49] = [
         "service_unreachable",
         "malformed_response",
         "invalid_server_url",
@@ -345,6 +350,7 @@ impl ClientError {
         "unknown_enrollment",
         "enrolled_without_sync_key",
         "no_sync_key",
+        "no_code_shown",
         "unlock_wrong_password",
         "unlock_wrong_pin",
         "unlock_delayed",
@@ -408,6 +414,7 @@ impl ClientError {
             Self::UnknownEnrollment => "unknown_enrollment",
             Self::EnrolledWithoutSyncKey => "enrolled_without_sync_key",
             Self::NoSyncKey => "no_sync_key",
+            Self::NoCodeShown => "no_code_shown",
             Self::UnlockWrongPassword => "unlock_wrong_password",
             Self::UnlockWrongPin { .. } => "unlock_wrong_pin",
             Self::UnlockDelayed { .. } => "unlock_delayed",
@@ -600,6 +607,7 @@ mod tests {
             ClientError::EnrolledWithoutSyncKey,
             ClientError::UnknownEnrollment,
             ClientError::NoSyncKey,
+            ClientError::NoCodeShown,
             ClientError::UnlockWrongPassword,
             ClientError::UnlockWrongPin { wait: 10, left: 1 },
             ClientError::UnlockDelayed { wait: 121 },
@@ -649,6 +657,7 @@ mod tests {
                 | ClientError::EnrolledWithoutSyncKey
                 | ClientError::UnknownEnrollment
                 | ClientError::NoSyncKey
+                | ClientError::NoCodeShown
                 | ClientError::UnlockWrongPassword
                 | ClientError::UnlockWrongPin { .. }
                 | ClientError::UnlockDelayed { .. }

@@ -25,6 +25,7 @@ mod api;
 mod engine;
 mod enroll;
 mod error;
+mod handle;
 mod history;
 mod lock;
 mod phrase;
@@ -42,6 +43,7 @@ pub use enroll::{
     EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ReplacedView, ShortCodeView,
 };
 pub use error::ClientError;
+pub use handle::{EnrollmentControl, EnrollmentHandle, EnrollmentStep};
 pub use history::{Actor, Change, EntryView, LedgerHistory};
 pub use lock::{DEFAULT_AUTO_LOCK_MINUTES, LockStatus};
 pub use phrase::{PhraseCheck, PhraseStatus, RecoveryWordList, WordCheck};
