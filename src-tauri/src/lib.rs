@@ -16,7 +16,10 @@ use tracing_subscriber::EnvFilter;
 
 /// Tauri's handler for the commands of [`app_commands`].
 macro_rules! handlers {
-    ($($module:ident::$name:ident),* $(,)?) => {
+    ($(
+        $(#[doc = $doc:literal])*
+        $module:ident::$name:ident($($injected:ident),*; $($arg:ident: $ty:ty),*) -> $reply:ty
+    ),* $(,)?) => {
         tauri::generate_handler![$(commands::$module::$name),*]
     };
 }

@@ -221,14 +221,18 @@ pub async fn reject_enrollment(
 
 /// The user's answer to "Same code on both screens?"; `false` ends the enrollment.
 #[tauri::command]
-pub fn confirm_short_code(flow: State<'_, EnrollmentFlow>, same: bool) -> Result<(), IpcError> {
+pub async fn confirm_short_code(
+    flow: State<'_, EnrollmentFlow>,
+    same: bool,
+) -> Result<(), IpcError> {
     flow.answer(same)
 }
 
 /// Cancels the running enrollment, here and on the service; nothing running is fine.
 #[tauri::command]
-pub fn cancel_enrollment(flow: State<'_, EnrollmentFlow>) {
+pub async fn cancel_enrollment(flow: State<'_, EnrollmentFlow>) -> Result<(), IpcError> {
     flow.cancel();
+    Ok(())
 }
 
 #[cfg(test)]

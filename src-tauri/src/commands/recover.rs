@@ -29,15 +29,15 @@ pub struct PendingRecovery {
 
 /// The phrase's word list, for completing what is typed.
 #[tauri::command]
-pub fn recovery_words() -> RecoveryWordList {
-    RecoveryWordList::english()
+pub async fn recovery_words() -> Result<RecoveryWordList, IpcError> {
+    Ok(RecoveryWordList::english())
 }
 
 /// Checks the words typed so far (one per field): each word, then the checksum. Offline.
 #[tauri::command]
-pub fn check_recovery_phrase(words: Vec<String>) -> PhraseCheck {
+pub async fn check_recovery_phrase(words: Vec<String>) -> Result<PhraseCheck, IpcError> {
     let words = Zeroizing::new(words);
-    PhraseCheck::new(&words)
+    Ok(PhraseCheck::new(&words))
 }
 
 /// Proves the phrase to the service at `server` for `username` and returns the account's
