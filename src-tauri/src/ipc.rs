@@ -177,4 +177,4 @@ impl EnrollmentProgress {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

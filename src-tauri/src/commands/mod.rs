@@ -161,7 +161,7 @@ mod tests {
         let imports: Vec<String> = types.into_iter().collect();
         format!(
             "// Generated from the command list in src-tauri/src/commands/list.rs; do not edit.\n\
-             // Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib commands`.\n\
+             // Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib`.\n\
              import {{ invoke }} from '@tauri-apps/api/core';\n\
              import type {{ {} }} from './bindings';\n{functions}",
             imports.join(", ")
@@ -171,16 +171,7 @@ mod tests {
     /// The checked-in wrappers are what the list generates.
     #[test]
     fn the_command_wrappers_are_up_to_date() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/commands.ts");
-        let generated = typescript();
-        if std::env::var_os("UPDATE_BINDINGS").is_some() {
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            checked_in == generated,
-            "ui/src/lib/commands.ts is stale: run `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib commands`"
-        );
+        crate::ipc::tests::assert_generated("commands.ts", &typescript());
     }
 
     /// The window may call exactly the listed commands (and listen to events): a command

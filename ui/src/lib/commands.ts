@@ -1,5 +1,5 @@
 // Generated from the command list in src-tauri/src/commands/list.rs; do not edit.
-// Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib commands`.
+// Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib`.
 import { invoke } from '@tauri-apps/api/core';
 import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, SavedActivity, SessionStatusView, SignOut } from './bindings';
 
