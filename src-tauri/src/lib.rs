@@ -39,7 +39,7 @@ pub fn run() {
         .manage(commands::enroll::EnrollmentFlow::default())
         .manage(commands::recover::PendingRecovery::default())
         .setup(|app| {
-            let profile = profile::Profile::locate(app.handle())?;
+            let profile = profile::Profile::locate()?;
             tracing::info!("profile located");
             tauri::Manager::manage(app, profile);
             Ok(())

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use enigm_client::{ClientError, DeviceList, Engine, ServiceClient, WatchUpdate};
 use enigm_store::{Keychain, Store, StoreInfo};
 use tauri::async_runtime::JoinHandle;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter};
 
 use crate::error::{AppCode, IpcError};
 use crate::ipc::SessionUpdate;
@@ -44,11 +44,12 @@ pub struct Opened {
 }
 
 impl Profile {
-    /// Finds the profile directory for this instance.
-    pub fn locate(app: &AppHandle) -> Result<Self, tauri::Error> {
+    /// Finds the profile directory for this instance: `ENIGM_PROFILE`, or the profile this
+    /// computer's user shares with the CLI.
+    pub fn locate() -> Result<Self, tauri::Error> {
         let dir = match std::env::var_os("ENIGM_PROFILE") {
             Some(dir) => PathBuf::from(dir),
-            None => app.path().app_data_dir()?.join("profiles").join("default"),
+            None => enigm_client::default_profile_dir().ok_or(tauri::Error::UnknownPath)?,
         };
         Ok(Self {
             dir,
@@ -242,4 +243,21 @@ async fn blocking<T: Send + 'static>(
     tauri::async_runtime::spawn_blocking(work)
         .await
         .map_err(|error| IpcError::internal(&error))?
+}
+
+#[cfg(test)]
+mod tests {
+    /// The default profile is named after the app's bundle identifier, as Tauri names the
+    /// app's data directory: the app and the CLI must agree on it to share one device.
+    #[test]
+    fn the_shared_profile_is_named_after_the_bundle_identifier() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).unwrap_or_default();
+        assert_eq!(config["identifier"], enigm_client::APP_IDENTIFIER);
+        let dir = enigm_client::default_profile_dir().unwrap_or_default();
+        assert!(
+            dir.ends_with("org.enigm.desktop/profiles/default"),
+            "{dir:?}"
+        );
+    }
 }

@@ -173,21 +173,31 @@ pub(crate) fn with_engine<T>(
         .map_err(CliError::from)
 }
 
-/// `--profile`, `ENIGM_PROFILE`, or the platform's data directory.
+/// `--profile`, `ENIGM_PROFILE`, or the profile the desktop app uses, so that one computer is
+/// one device of the account. A profile the CLI made in its former default place, before it
+/// shared the app's, keeps being used (with a note) until it is moved.
 fn profile_dir(global: &Global) -> Result<PathBuf, CliError> {
     if let Some(dir) = &global.profile {
         return Ok(dir.clone());
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .ok_or_else(|| {
-            CliError::new(
-                "no_profile",
-                "no profile directory: pass --profile DIR or set ENIGM_PROFILE",
-            )
-        })?;
-    Ok(data.join("enigm/profiles/default"))
+    let shared = enigm_client::default_profile_dir().ok_or_else(|| {
+        CliError::new(
+            "no_profile",
+            "no profile directory: pass --profile DIR or set ENIGM_PROFILE",
+        )
+    })?;
+    if let Some(former) = enigm_client::former_cli_profile_dir()
+        && !shared.exists()
+        && former.exists()
+    {
+        eprintln!(
+            "note: using the profile an earlier enigm kept in {}; the desktop app uses {}. Move              it there to use one device from both.",
+            former.display(),
+            shared.display()
+        );
+        return Ok(former);
+    }
+    Ok(shared)
 }
 
 /// Reads the password: a hidden prompt on a terminal, else one line of stdin.

@@ -18,6 +18,7 @@ mod guessing;
 mod hostile_service;
 mod last_seen;
 mod limits;
+mod one_profile;
 mod postgres_nodes;
 mod postgres_outage;
 mod postgres_tls;

@@ -27,6 +27,7 @@ mod enroll;
 mod error;
 mod handle;
 mod history;
+mod location;
 mod lock;
 mod phrase;
 mod recover;
@@ -45,6 +46,7 @@ pub use enroll::{
 pub use error::ClientError;
 pub use handle::{EnrollmentControl, EnrollmentHandle, EnrollmentStep};
 pub use history::{Actor, Change, EntryView, LedgerHistory};
+pub use location::{APP_IDENTIFIER, default_profile_dir, former_cli_profile_dir};
 pub use lock::{DEFAULT_AUTO_LOCK_MINUTES, LockStatus};
 pub use phrase::{PhraseCheck, PhraseStatus, RecoveryWordList, WordCheck};
 pub use recover::{Recovered, RecoveryCandidate, check_phrase};
