@@ -567,7 +567,11 @@ fn entry_line(entry: &EntryView) -> String {
     } else {
         format!("; revoked {}", revoked.join(", "))
     };
-    format!("#{:<3} {what}{by}{revoked}", entry.seq)
+    // The signer's own clock: a date for people, never an order.
+    let when = entry.signed_at.map_or_else(String::new, |at| {
+        format!(" (around {})", enigm_core::session::utc_minute(at))
+    });
+    format!("#{:<3} {what}{by}{revoked}{when}", entry.seq)
 }
 
 pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {

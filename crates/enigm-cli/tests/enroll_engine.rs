@@ -301,11 +301,14 @@ fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) -> (DevicePub
     let verified = confirmed
         .verify_new_device(&SasMac::from_bytes(b32(&view["new_device_mac"]["mac"])))
         .unwrap();
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: verified.device,
-        approved_by: a.secrets.device_id(),
-        replaces: None,
-    });
+    // Dated with the request's time, as the new device dated its signature.
+    let mut add = state
+        .next_entry(EntryKind::AddDevice {
+            device: verified.device,
+            approved_by: a.secrets.device_id(),
+            replaces: None,
+        })
+        .signed_at(view["created_at"].as_u64().unwrap());
     add.sign_device(&account_id, &a.secrets);
     let signature: [u8; 64] = unb64(view["new_device_mac"]["signature"].as_str().unwrap())
         .try_into()

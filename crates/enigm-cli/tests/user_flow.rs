@@ -67,7 +67,7 @@ fn register_shows_the_phrase_once_and_lists_this_device_verified() {
         .unwrap()
         .fingerprint();
     assert!(
-        text.starts_with(&format!("#0   account created by {fingerprint}\n")),
+        text.starts_with(&format!("#0   account created by {fingerprint} (around ")),
         "{text}"
     );
     assert!(text.contains("\nledger verified: 1 entry, head "), "{text}");

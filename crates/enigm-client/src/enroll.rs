@@ -62,10 +62,15 @@ use tokio_tungstenite::tungstenite::Message;
 use ts_rs::TS;
 use zeroize::Zeroizing;
 
-use crate::engine::{LedgerRead, b64, unb64};
+use crate::engine::{LedgerRead, b64, now, unb64};
 use crate::view::{DeviceList, DeviceView};
 use crate::{ClientError, Engine};
 
+/// How far ahead of this device's clock a request's time may be (clocks differ a little).
+const MAX_CLOCK_AHEAD_SECS: u64 = 5 * 60;
+
+/// How old a request may be when its device is added: far longer than the relay keeps one.
+const MAX_REQUEST_AGE_SECS: u64 = 24 * 60 * 60;
 /// How often the relay is polled when no push arrives.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Wait before reopening a lost push socket (polling goes on meanwhile).
@@ -489,6 +494,8 @@ impl Engine {
                 .abandon(&id, ClientError::EnrollmentReplacesMismatch)
                 .await);
         }
+        // Dated when the request was made: both devices sign the entry, and that is the one
+        // time both know (the approver checks it against its own clock).
         let entry = LedgerEntry::new(
             claim.seq.saturating_add(1),
             EntryHash(claim.hash),
@@ -498,7 +505,8 @@ impl Engine {
                 // What this device asked for, never what the relay says it asked for.
                 replaces,
             },
-        );
+        )
+        .signed_at(view.created_at);
         let signature = device.sign(&entry.signing_message(&account_id));
         let answered: EnrollmentView = self
             .post_step(
@@ -847,11 +855,25 @@ impl Engine {
                 .await?;
             return Err(ClientError::EnrollmentStaleHead);
         }
-        let mut entry = state.next_entry(EntryKind::AddDevice {
-            device: verified.device,
-            approved_by: own_id,
-            replaces,
-        });
+        // The new device dated its signature with the request's time; a time this device's
+        // clock finds implausible is the relay's invention, not a date to sign.
+        let now = now();
+        if view.created_at > now.saturating_add(MAX_CLOCK_AHEAD_SECS)
+            || now > view.created_at.saturating_add(MAX_REQUEST_AGE_SECS)
+        {
+            self.cancel_request(request_id, CancelReason::Withdrawn)
+                .await?;
+            return Err(ClientError::MalformedResponse(
+                "the request is dated far from this device's clock",
+            ));
+        }
+        let mut entry = state
+            .next_entry(EntryKind::AddDevice {
+                device: verified.device,
+                approved_by: own_id,
+                replaces,
+            })
+            .signed_at(view.created_at);
         entry.sign_device(&account_id, &device);
         entry.insert_signature(EntrySignature {
             signer: Signer::Device(DeviceId::derive(&verified.device.signing)),

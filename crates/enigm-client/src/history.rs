@@ -59,6 +59,10 @@ pub struct EntryView {
     pub hash: EntryHash,
     /// What happened.
     pub kind: Change,
+    /// When, by the clock of the device that made it (seconds since the epoch): signed, but
+    /// only that device's word, so shown as "around"; `None` for entries made before entries
+    /// carried a time.
+    pub signed_at: Option<u64>,
     /// The device the entry is about, if any.
     pub device: Option<DeviceId>,
     /// Who made the change.
@@ -113,6 +117,7 @@ impl EntryView {
             seq: entry.seq,
             hash: entry.hash(),
             kind: Change::Genesis,
+            signed_at: entry.signed_at,
             device: None,
             actor,
             by,
@@ -206,10 +211,12 @@ mod tests {
         add.sign_device(&account, &second);
         let mut state = state;
         state.apply(std::slice::from_ref(&add)).unwrap();
-        let mut revoke = state.next_entry(EntryKind::Revoke {
-            device: second.device_id(),
-            reason: RevokeReason::Lost,
-        });
+        let mut revoke = state
+            .next_entry(EntryKind::Revoke {
+                device: second.device_id(),
+                reason: RevokeReason::Lost,
+            })
+            .signed_at(1_796_284_860);
         revoke.sign_device(&account, &first);
         state.apply(std::slice::from_ref(&revoke)).unwrap();
         let third = DeviceSecrets::generate(&mut OsRng);
@@ -223,7 +230,8 @@ mod tests {
 
         let views: Vec<EntryView> = [&genesis, &add, &revoke, &recover]
             .into_iter()
-            .map(EntryView::from_entry)
+            .map(|entry| LedgerEntry::decode(&entry.encode()).unwrap())
+            .map(|entry| EntryView::from_entry(&entry))
             .collect();
         assert_eq!(
             views.iter().map(|v| v.kind).collect::<Vec<_>>(),
@@ -237,6 +245,9 @@ mod tests {
         assert_eq!(views[1].device, Some(second.device_id()));
         assert_eq!(views[1].by, Some(first.device_id()));
         assert_eq!(views[2].reason, Some(RevokeReason::Lost));
+        // A dated entry keeps its signer's time through encoding; an undated one has none.
+        assert_eq!(views[2].signed_at, Some(1_796_284_860));
+        assert_eq!(views[1].signed_at, None);
         assert_eq!(views[2].by, Some(first.device_id()));
         assert_eq!(views[3].actor, Actor::RecoveryKey);
         assert_eq!(views[3].by, None);

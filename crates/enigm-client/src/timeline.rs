@@ -22,6 +22,9 @@ pub struct TimelineSegment {
     pub state: DeviceState,
     /// The entry's kind.
     pub change: Change,
+    /// When, by the clock of the device that made the change (shown as "around"); `None` for
+    /// entries made before entries carried a time.
+    pub signed_at: Option<u64>,
     /// Who made the change.
     pub actor: Actor,
     /// The device that made it, when a device did.
@@ -52,6 +55,9 @@ pub struct TimelineMark {
     pub seq: u64,
     /// The entry's kind (`rotate_recovery`, `join_organization`, `leave_organization`).
     pub kind: Change,
+    /// When, by the clock of the device that made it; `None` for entries made before entries
+    /// carried a time.
+    pub signed_at: Option<u64>,
     /// Who made the change.
     pub actor: Actor,
     /// The device that made it, when a device did.
@@ -86,6 +92,7 @@ impl DeviceTimelineView {
                 from_seq: entry.seq,
                 state,
                 change: entry.kind,
+                signed_at: entry.signed_at,
                 actor: entry.actor,
                 by: entry.by,
                 reason: entry.reason,
@@ -135,6 +142,7 @@ impl DeviceTimelineView {
                 (kind, _) => marks.push(TimelineMark {
                     seq: entry.seq,
                     kind,
+                    signed_at: entry.signed_at,
                     actor: entry.actor,
                     by: entry.by,
                 }),
@@ -217,6 +225,7 @@ mod tests {
             seq,
             hash: EntryHash::ZERO,
             kind,
+            signed_at: Some(1_796_000_000 + seq),
             device: device.map(id),
             actor,
             by: (actor == Actor::Device).then(|| id(1)),
@@ -322,6 +331,8 @@ mod tests {
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!(json["lanes"][1]["segments"][0]["by"], id(1).to_hex());
         assert_eq!(json["lanes"][1]["segments"][2]["change"], "recover");
+        assert_eq!(json["lanes"][1]["segments"][2]["signed_at"], 1_796_000_003);
+        assert_eq!(view.marks[0].signed_at, Some(1_796_000_004));
     }
 
     #[test]

@@ -475,6 +475,11 @@ seq: number,
  */
 kind: Change, 
 /**
+ * When, by the clock of the device that made it; `None` for entries made before entries
+ * carried a time.
+ */
+signed_at: number | null, 
+/**
  * Who made the change.
  */
 actor: Actor, 
@@ -496,6 +501,11 @@ state: DeviceState,
  * The entry's kind.
  */
 change: Change, 
+/**
+ * When, by the clock of the device that made the change (shown as "around"); `None` for
+ * entries made before entries carried a time.
+ */
+signed_at: number | null, 
 /**
  * Who made the change.
  */
