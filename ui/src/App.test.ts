@@ -4,6 +4,7 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
 import type { SessionStatusView, SessionState } from './lib/bindings';
+import { formatTime } from './lib/format';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -257,20 +258,24 @@ describe('live updates', () => {
       session: {
         state: 'revoked',
         at: 1_800_000_000,
+        signed_at: 1_799_999_000,
         by: { kind: 'device', label: 'Work laptop', fingerprint: 'ABCD EFGH IJKL MNOP' },
         reason: 'lost',
         replaced_by: null,
       },
     });
     expect(await screen.findByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
-    expect(screen.getByTestId('removed-by').textContent).toContain('Removed by Work laptop (ABCD EFGH IJKL MNOP) on');
+    // When the remover's entry says, by its clock: "around", not when this computer heard.
+    expect(screen.getByTestId('removed-by').textContent).toContain(
+      `Removed by Work laptop (ABCD EFGH IJKL MNOP) around ${formatTime(1_799_999_000)}.`,
+    );
     expect(screen.getByTestId('removed-reason').textContent).toBe('The device was reported lost.');
   });
 
   it('says plainly when it could not confirm who removed this device', async () => {
     mockIPC((cmd) => {
       if (cmd === 'app_status')
-        return status(true, { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null });
+        return status(true, { state: 'revoked', at: 1_800_000_000, signed_at: null, by: null, reason: 'revoked', replaced_by: null });
       return undefined;
     });
     render(App);
@@ -286,6 +291,7 @@ describe('live updates', () => {
         return status(true, {
           state: 'revoked',
           at: 1_800_000_000,
+          signed_at: null,
           by: { kind: 'device', label: null, fingerprint: 'ABCD EFGH IJKL MNOP' },
           reason: 'replaced',
           replaced_by: { label: 'Desk', fingerprint: 'QRST UVWX YZ23 4567' },

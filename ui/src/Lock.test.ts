@@ -96,7 +96,7 @@ function backend(initial: Partial<LockStatus> = {}, offline = false) {
   return {
     sent: (cmd: string) => calls.filter((call) => call.cmd === cmd).map((call) => call.args),
     revoke: () => {
-      session = { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null };
+      session = { state: 'revoked', at: 1_800_000_000, signed_at: null, by: null, reason: 'revoked', replaced_by: null };
     },
   };
 }
@@ -319,7 +319,7 @@ describe('lock', () => {
     ipc.revoke();
     await emit('session-update', {
       event: 'state',
-      session: { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null },
+      session: { state: 'revoked', at: 1_800_000_000, signed_at: null, by: null, reason: 'revoked', replaced_by: null },
     });
     expect(await screen.findByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
     expect(screen.queryByRole('heading', { name: 'Enigm is locked' })).toBeNull();

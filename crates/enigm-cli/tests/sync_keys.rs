@@ -610,7 +610,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     assert_eq!(code, "device_revoked");
     assert!(
         message.starts_with(&format!(
-            "this device was revoked by Work laptop ({laptop_fingerprint}) on "
+            "this device was revoked by Work laptop ({laptop_fingerprint}) around "
         )) && message.ends_with(" UTC: lost"),
         "{message}"
     );

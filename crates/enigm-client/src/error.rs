@@ -557,6 +557,7 @@ mod tests {
         let revocation = || {
             Box::new(Revocation {
                 at: 1_796_000_000,
+                signed_at: None,
                 by: None,
                 reason: enigm_core::session::RemovalReason::Lost,
                 replaced_by: None,

@@ -129,7 +129,11 @@ fn removed_at(state: &LedgerState, me: DeviceId) -> Option<u64> {
 
 /// The mark to record for a verified removal.
 fn mark_for(removal: Removal, at: u64) -> RevokedMark {
-    let Removal { by, cause } = removal;
+    let Removal {
+        by,
+        cause,
+        signed_at,
+    } = removal;
     let (reason, replaced_by) = match cause {
         RemovalCause::Revoked(reason) => (reason.into(), None),
         RemovalCause::Replaced(new) => (RemovalReason::Replaced, Some(new)),
@@ -138,6 +142,7 @@ fn mark_for(removal: Removal, at: u64) -> RevokedMark {
     };
     RevokedMark {
         at,
+        signed_at,
         reason,
         by: Some(by),
         replaced_by,
@@ -157,6 +162,7 @@ pub(crate) fn revocation(
     };
     Ok(Revocation {
         at: mark.at,
+        signed_at: mark.signed_at,
         by: match mark.by {
             Some(Remover::Device(device)) => Some(RemovedBy::Device(name(device)?)),
             Some(Remover::Recovery) => Some(RemovedBy::Recovery),
@@ -194,17 +200,29 @@ mod tests {
             Removal {
                 by: Remover::Device(laptop),
                 cause: RemovalCause::Revoked(RevokeReason::Stolen),
+                signed_at: Some(5),
             },
             7,
         );
         assert_eq!(
-            (revoked.reason, revoked.by, revoked.replaced_by),
-            (RemovalReason::Stolen, Some(Remover::Device(laptop)), None)
+            (
+                revoked.reason,
+                revoked.by,
+                revoked.replaced_by,
+                revoked.signed_at
+            ),
+            (
+                RemovalReason::Stolen,
+                Some(Remover::Device(laptop)),
+                None,
+                Some(5)
+            )
         );
         let replaced = mark_for(
             Removal {
                 by: Remover::Device(laptop),
                 cause: RemovalCause::Replaced(desk),
+                signed_at: None,
             },
             7,
         );
@@ -216,6 +234,7 @@ mod tests {
             Removal {
                 by: Remover::Recovery,
                 cause: RemovalCause::Recovered,
+                signed_at: None,
             },
             9,
         );

@@ -137,8 +137,11 @@ impl From<RevokeReason> for RemovalReason {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Revocation {
-    /// When this device learned it (seconds since the epoch; ledger entries carry no time).
+    /// When this device learned it (seconds since the epoch).
     pub at: u64,
+    /// When the removal was made, by the clock of whoever made it (the removing entry's
+    /// signed time): shown as "around"; `None` when the entry carries no time.
+    pub signed_at: Option<u64>,
     /// Who removed it, as the removing entry this device verified says; `None` only in a mark
     /// recorded by an older version, which took the service's word for the removal.
     pub by: Option<RemovedBy>,
@@ -163,6 +166,11 @@ impl Revocation {
     /// HF4T) on 2026-12-03 08:01 UTC: lost`.
     pub fn describe(&self) -> String {
         let when = utc_minute(self.at);
+        // The remover's own clock when the entry says; else when this device learned it.
+        let on = match self.signed_at {
+            Some(signed_at) => format!("around {}", utc_minute(signed_at)),
+            None => format!("on {when}"),
+        };
         let removed = match &self.replaced_by {
             Some(new) => format!("replaced by {}", new.describe()),
             None if self.reason == RemovalReason::Replaced => {
@@ -195,7 +203,7 @@ impl Revocation {
             | RemovalReason::Decommissioned
             | RemovalReason::Rejected => format!(": {}", self.reason.as_str()),
         };
-        format!("this device was {removed}{by} on {when}{reason}")
+        format!("this device was {removed}{by} {on}{reason}")
     }
 }
 
@@ -376,6 +384,7 @@ mod tests {
     fn revocation(at: u64) -> Revocation {
         Revocation {
             at,
+            signed_at: None,
             by: Some(RemovedBy::Device(DeviceName {
                 label: Some("Laptop".into()),
                 fingerprint: "ABCD EFGH IJKL MNOP".into(),
@@ -485,6 +494,12 @@ mod tests {
             revocation.describe(),
             "this device was revoked with the recovery phrase on 2026-12-03 08:01 UTC"
         );
+        revocation.signed_at = Some(1_796_284_800);
+        assert_eq!(
+            revocation.describe(),
+            "this device was revoked with the recovery phrase around 2026-12-03 08:00 UTC"
+        );
+        revocation.signed_at = None;
         revocation.by = None;
         revocation.reason = RemovalReason::Revoked;
         assert_eq!(
@@ -550,6 +565,7 @@ mod tests {
             serde_json::json!({
                 "state": "revoked",
                 "at": 5,
+                "signed_at": null,
                 "by": { "kind": "device", "label": "Laptop", "fingerprint": "ABCD EFGH IJKL MNOP" },
                 "reason": "lost",
                 "replaced_by": null,

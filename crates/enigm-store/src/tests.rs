@@ -467,6 +467,7 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     store.save_labels(&[(laptop, "Laptop".into())]).unwrap();
     let mark = RevokedMark {
         at: 1_700_000_000,
+        signed_at: Some(1_699_999_940),
         reason: RemovalReason::Replaced,
         by: Some(Remover::Device(laptop)),
         replaced_by: Some(DeviceId::from_bytes([6; 16])),
@@ -475,6 +476,7 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     store
         .mark_revoked(&RevokedMark {
             at: 1,
+            signed_at: None,
             reason: RemovalReason::Stolen,
             by: None,
             replaced_by: None,
@@ -509,6 +511,7 @@ fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
         store.revoked().unwrap(),
         Some(RevokedMark {
             at: 1_700_000_000,
+            signed_at: None,
             reason: RemovalReason::Lost,
             by: None,
             replaced_by: None,
@@ -766,6 +769,7 @@ fn the_lock_and_the_pin_survive_a_restart_and_the_pin_secret_lives_in_the_keycha
     store
         .mark_revoked(&RevokedMark {
             at: 1,
+            signed_at: None,
             reason: RemovalReason::Revoked,
             by: None,
             replaced_by: None,
@@ -836,6 +840,7 @@ fn the_migration_deletes_the_saved_password_verifier_and_keeps_the_lock() {
             "{APP_LOCK_V5}
              INSERT INTO app_lock (id, verifier, locked, failures, last_failure_at)
                  VALUES (1, x'01DEADBEEFDEADBEEF', 1, 2, 1700000000);
+             ALTER TABLE revocation DROP COLUMN signed_at;
              PRAGMA user_version = 5;"
         ),
     );
@@ -879,7 +884,8 @@ fn a_profile_from_before_the_lock_is_migrated_unlocked_and_without_a_pin() {
     rewrite(
         dir.path(),
         [4u8; 32],
-        "DROP TABLE app_lock; PRAGMA user_version = 4;",
+        "DROP TABLE app_lock; ALTER TABLE revocation DROP COLUMN signed_at;
+         PRAGMA user_version = 4;",
     );
 
     let store = Store::open_with_key(dir.path(), &key).unwrap();

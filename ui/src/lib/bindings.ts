@@ -336,9 +336,14 @@ export type Restriction = "suspended" | "in_review" | "account_locked" | "refuse
 
 export type Revocation = { 
 /**
- * When this device learned it (seconds since the epoch; ledger entries carry no time).
+ * When this device learned it (seconds since the epoch).
  */
 at: number, 
+/**
+ * When the removal was made, by the clock of whoever made it (the removing entry's
+ * signed time): shown as "around"; `None` when the entry carries no time.
+ */
+signed_at: number | null, 
 /**
  * Who removed it, as the removing entry this device verified says; `None` only in a mark
  * recorded by an older version, which took the service's word for the removal.
