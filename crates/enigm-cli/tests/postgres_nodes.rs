@@ -233,9 +233,9 @@ async fn push_crosses_nodes() {
     let tablet_session = login(&http1, &username, PASSWORD, &tablet).unwrap();
 
     // The phone and the tablet listen on node 2; the laptop, which revokes, on node 1.
-    let mut phone_socket = connect(&node2, &phone_session, &phone).await;
-    let mut tablet_socket = connect(&node2, &tablet_session, &tablet).await;
-    let mut laptop_socket = connect(&node1, &laptop_session, laptop).await;
+    let mut phone_socket = connect(node2.addr, &phone_session, &phone).await;
+    let mut tablet_socket = connect(node2.addr, &tablet_session, &tablet).await;
+    let mut laptop_socket = connect(node1.addr, &laptop_session, laptop).await;
 
     let revoke = enigm::revoke(
         &http1,

@@ -13,7 +13,7 @@ use common::enigm::{
     unb64,
 };
 use common::push::{Socket, connect, expect_closed, next_event};
-use common::{Http, Response, ServerProcess, contains, read_tree};
+use common::{Http, Response, Service, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, Signer, verify_chain};
 use enigm_core::opaque::{
@@ -256,20 +256,20 @@ async fn expect_recovery_told(
 
 #[tokio::test]
 async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_session() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
     let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
     let phone = add_device(&http, &laptop_session, account.account_id, laptop);
     let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
-    let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
-    let mut phone_socket = connect(&server, &phone_session, &phone).await;
+    let mut laptop_socket = connect(server.addr, &laptop_session, laptop).await;
+    let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
     // A device still enrolling holds a restricted session: it is told too, and ended.
     let newcomer = DeviceSecrets::generate(&mut OsRng);
     let newcomer_session = login(&http, USERNAME, PASSWORD, &newcomer).unwrap();
     assert_eq!(newcomer_session.kind, "enrollment_restricted");
-    let mut newcomer_socket = connect(&server, &newcomer_session, &newcomer).await;
+    let mut newcomer_socket = connect(server.addr, &newcomer_session, &newcomer).await;
 
     // The user lost the laptop and forgot the password. On a new computer they type the
     // username and the 24 words (as shown at registration; typed back, parsed by enigm-core).
@@ -385,7 +385,7 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
     }
     let first_words: String = words.split(' ').take(3).collect::<Vec<_>>().join(" ");
     assert!(!contains(&sent, first_words.as_bytes()));
-    let logs = server.stderr();
+    let logs = server.logs();
     assert!(logs.contains("account recovered"), "{logs}");
     let disk = read_tree(&server.data_dir);
     for text in [USERNAME, &USERNAME.to_lowercase(), words.as_str()] {
@@ -396,7 +396,7 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
 
 #[test]
 fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
@@ -544,7 +544,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
 
 #[test]
 fn a_stale_head_is_a_conflict_and_a_rotated_phrase_no_longer_recovers() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let laptop = &account.device;

@@ -10,7 +10,7 @@ use common::push::{
     add_device, assert_http_status, connect, expect_closed, expect_revoked, next_event, open,
     upgrade_header,
 };
-use common::{Http, ServerProcess};
+use common::{Http, Service};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
 use enigm_server::push::{EndReason, PushEvent};
@@ -21,7 +21,7 @@ const PASSWORD: &str = "correct horse battery staple 42";
 
 #[tokio::test]
 async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
@@ -34,9 +34,9 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     let newcomer_session = login(&http, USERNAME, PASSWORD, &newcomer).unwrap();
     assert_eq!(newcomer_session.kind, "enrollment_restricted");
 
-    let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
-    let mut phone_socket = connect(&server, &phone_session, &phone).await;
-    let mut newcomer_socket = connect(&server, &newcomer_session, &newcomer).await;
+    let mut laptop_socket = connect(server.addr, &laptop_session, laptop).await;
+    let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
+    let mut newcomer_socket = connect(server.addr, &newcomer_session, &newcomer).await;
 
     // The laptop revokes the phone.
     let revoke = enigm::revoke(
@@ -80,7 +80,7 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     );
     assert_eq!(refused.status, 403);
     assert_eq!(refused.error_code(), "device_removed");
-    let again = open(&server, Some(&upgrade_header(&phone_session, &phone))).await;
+    let again = open(server.addr, Some(&upgrade_header(&phone_session, &phone))).await;
     assert_http_status(again, 403);
     // It may still read the ledger up to the entry that removed it, and no further, to verify
     // its removal itself; a device that was not removed has nothing to read there.
@@ -139,21 +139,21 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     expect_closed(&mut newcomer_socket, EndReason::SignedOut).await;
 
     // The events above are compared whole, so they carried nothing else; nor do the logs.
-    let logs = server.stderr();
+    let logs = server.logs();
     assert!(!logs.contains(USERNAME), "username in logs");
 }
 
 #[tokio::test]
 async fn suspending_a_device_closes_its_socket_and_refuses_it() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
     let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
     let phone = add_device(&http, &account, &laptop_session);
     let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
-    let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
-    let mut phone_socket = connect(&server, &phone_session, &phone).await;
+    let mut laptop_socket = connect(server.addr, &laptop_session, laptop).await;
+    let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
 
     let state = ledger(&http, &laptop_session, laptop);
     let mut suspend = state.next_entry(EntryKind::Suspend {
@@ -196,23 +196,23 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
         &SignOptions::default(),
     );
     assert_eq!(refused.status, 403, "{:?}", refused.json());
-    let again = open(&server, Some(&upgrade_header(&phone_session, &phone))).await;
+    let again = open(server.addr, Some(&upgrade_header(&phone_session, &phone))).await;
     assert_http_status(again, 403);
 }
 
 #[tokio::test]
 async fn unauthenticated_and_replayed_upgrades_are_refused() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let session = login(&http, USERNAME, PASSWORD, &account.device).unwrap();
 
-    assert_http_status(open(&server, None).await, 401);
-    assert_http_status(open(&server, Some("Enigm nonsense")).await, 401);
+    assert_http_status(open(server.addr, None).await, 401);
+    assert_http_status(open(server.addr, Some("Enigm nonsense")).await, 401);
 
     let header = upgrade_header(&session, &account.device);
-    let mut first = open(&server, Some(&header)).await.unwrap();
-    assert_http_status(open(&server, Some(&header)).await, 401);
+    let mut first = open(server.addr, Some(&header)).await.unwrap();
+    assert_http_status(open(server.addr, Some(&header)).await, 401);
 
     // The first socket is unaffected and closes cleanly when the client leaves.
     futures_util::SinkExt::close(&mut first).await.unwrap();
@@ -220,14 +220,14 @@ async fn unauthenticated_and_replayed_upgrades_are_refused() {
 
 #[tokio::test]
 async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fails() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, "audit.outage", PASSWORD);
     let laptop = &account.device;
     let laptop_session = login(&http, "audit.outage", PASSWORD, laptop).unwrap();
     let phone = add_device(&http, &account, &laptop_session);
     let phone_session = login(&http, "audit.outage", PASSWORD, &phone).unwrap();
-    let mut phone_socket = connect(&server, &phone_session, &phone).await;
+    let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
 
     // From now on every audit write fails, as on a full or broken disk.
     let database = rusqlite::Connection::open(server.data_dir.join("enigm.db")).unwrap();
@@ -249,7 +249,7 @@ async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fa
     );
     expect_revoked(&mut phone_socket, &revoke).await;
     assert!(
-        server.stderr().contains("audit"),
+        server.logs().contains("audit"),
         "the lost audit record is logged"
     );
 }

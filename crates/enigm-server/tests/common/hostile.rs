@@ -1,4 +1,4 @@
-//! A hostile service for client tests: an HTTP/1.1 proxy in front of the real `enigm server`
+//! A hostile service for client tests: an HTTP/1.1 proxy in front of the service
 //! that forwards every request unchanged and rewrites ledger pages (`GET /v1/ledger`) the way a
 //! compromised or buggy service could: a rewritten past entry (a fork), a shorter history (a
 //! rollback), a forged entry (an injected device), or entries withheld behind the true head; or
