@@ -14,7 +14,6 @@ mod cli_enrollment;
 mod cli_recovery;
 mod durability;
 mod postgres_nodes;
-mod postgres_outage;
 mod postgres_tls;
 mod removed_device;
 mod server_basics;

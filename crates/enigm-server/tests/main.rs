@@ -6,11 +6,13 @@
 
 mod common;
 
+mod at_rest;
 mod enrollment;
 mod expiries;
 mod guessing;
 mod last_seen;
 mod limits;
+mod postgres_outage;
 mod push;
 mod recovery;
 mod service_flow;
