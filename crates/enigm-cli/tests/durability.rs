@@ -8,7 +8,7 @@ use crate::common;
 
 use std::sync::mpsc;
 
-use common::enigm::{self, Account, Session, SignOptions, b64, login, register, signed};
+use common::enigm::{self, Account, Session, SignOptions, b64, login, register};
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, verify_chain};
@@ -23,15 +23,7 @@ fn acknowledged_appends_survive_kill_9() {
     let http = Http::new(server.addr);
     let account = register(&http, "heidi", "a long enough password");
     let session = login(&http, "heidi", "a long enough password", &account.device).unwrap();
-    let page = signed(
-        &http,
-        &session,
-        &account.device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+    let page = enigm::send(&http, &session, &account.device, "GET", "/v1/ledger", b"");
     let entries: Vec<LedgerEntry> = page.json()["entries"]
         .as_array()
         .unwrap()
@@ -39,14 +31,7 @@ fn acknowledged_appends_survive_kill_9() {
         .map(|text| LedgerEntry::decode(&enigm::unb64(text.as_str().unwrap())).unwrap())
         .collect();
     let state = verify_chain(&entries).unwrap();
-    let phone = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: phone.public(),
-        approved_by: account.device.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, &account.device);
-    add.sign_device(&account.account_id, &phone);
+    let (_, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
     let body = json!({ "entries": [b64(&add.encode())] }).to_string();
     let header = enigm::authorization(
         &session,
@@ -68,14 +53,13 @@ fn acknowledged_appends_survive_kill_9() {
     let restarted = ServerProcess::start_in(&data, &[]);
     let http = Http::new(restarted.addr);
     // The session and the ledger are still there...
-    let page = signed(
+    let page = enigm::send(
         &http,
         &session,
         &account.device,
         "GET",
         "/v1/ledger?since=1",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(page.status, 200, "{:?}", page.json());
     assert_eq!(page.json()["head"]["seq"], 1);
@@ -105,15 +89,7 @@ fn read_ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> Vec<Ve
     let mut entries = Vec::new();
     loop {
         let path = format!("/v1/ledger?since={}", entries.len());
-        let page = signed(
-            http,
-            session,
-            device,
-            "GET",
-            &path,
-            b"",
-            &SignOptions::default(),
-        );
+        let page = enigm::send(http, session, device, "GET", &path, b"");
         assert_eq!(page.status, 200, "{:?}", page.json());
         let page = page.json();
         for text in page["entries"].as_array().unwrap() {
@@ -201,24 +177,8 @@ fn concurrent_appends_survive_kill_9(extra: &[&str]) {
         // A second device to suspend and resume.
         let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
         let mut state = verify_chain(std::slice::from_ref(&genesis)).unwrap();
-        let phone = DeviceSecrets::generate(&mut OsRng);
-        let mut add = state.next_entry(EntryKind::AddDevice {
-            device: phone.public(),
-            approved_by: account.device.device_id(),
-            replaces: None,
-        });
-        add.sign_device(&account.account_id, &account.device);
-        add.sign_device(&account.account_id, &phone);
-        let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-        let reply = signed(
-            &http,
-            &session,
-            &account.device,
-            "POST",
-            "/v1/ledger",
-            body.as_bytes(),
-            &SignOptions::default(),
-        );
+        let (phone, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
+        let reply = enigm::post_entries(&http, &session, &account.device, &[&add]);
         assert_eq!(reply.status, 201, "{:?}", reply.json());
         state.apply(std::slice::from_ref(&add)).unwrap();
         writers.push((account, session, phone, vec![genesis, add], state));

@@ -8,9 +8,8 @@
 
 use crate::common;
 
-use common::enigm::{self, SignOptions, b64, login, register, signed, unb64};
+use common::enigm::{self, SignOptions, b64, login, register, unb64};
 use common::{Http, ServerProcess};
-use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, verify_chain};
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
@@ -44,15 +43,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     let account = register(&http1, &username, PASSWORD);
     let session = login(&http1, &username, PASSWORD, &account.device).unwrap();
     let device = &account.device;
-    let read = signed(
-        &http2,
-        &session,
-        device,
-        "GET",
-        "/v1/ledger?since=0",
-        b"",
-        &SignOptions::default(),
-    );
+    let read = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=0", b"");
     assert_eq!(read.status, 200, "{:?}", read.json());
 
     // A request accepted by node 1 and replayed against node 2 is refused: shared nonces.
@@ -76,34 +67,10 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     let genesis = LedgerEntry::genesis(account.account_id, device, &account.recovery);
     let mut chain = vec![genesis];
     let state = verify_chain(&chain).unwrap();
-    let phone = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: phone.public(),
-        approved_by: device.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, device);
-    add.sign_device(&account.account_id, &phone);
-    let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-    let appended = signed(
-        &http1,
-        &session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
+    let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
+    let appended = enigm::post_entries(&http1, &session, device, &[&add]);
     assert_eq!(appended.status, 201, "{:?}", appended.json());
-    let seen = signed(
-        &http2,
-        &session,
-        device,
-        "GET",
-        "/v1/ledger?since=1",
-        b"",
-        &SignOptions::default(),
-    );
+    let seen = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=1", b"");
     assert_eq!(seen.status, 200, "{:?}", seen.json());
     let seen = seen.json();
     assert_eq!(seen["head"]["seq"], 1);
@@ -117,14 +84,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     let state = verify_chain(&chain).unwrap();
     let requests: Vec<(Http, String, String)> = (0..8)
         .map(|index| {
-            let newcomer = DeviceSecrets::generate(&mut OsRng);
-            let mut add = state.next_entry(EntryKind::AddDevice {
-                device: newcomer.public(),
-                approved_by: device.device_id(),
-                replaces: None,
-            });
-            add.sign_device(&account.account_id, device);
-            add.sign_device(&account.account_id, &newcomer);
+            let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
             let body = json!({ "entries": [b64(&add.encode())] }).to_string();
             let header = enigm::authorization(
                 &session,
@@ -174,15 +134,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
         assert_eq!(reply.json()["error"]["head"], head);
     }
     for http in [&http1, &http2] {
-        let page = signed(
-            http,
-            &session,
-            device,
-            "GET",
-            "/v1/ledger?since=0",
-            b"",
-            &SignOptions::default(),
-        );
+        let page = enigm::send(http, &session, device, "GET", "/v1/ledger?since=0", b"");
         assert_eq!(page.status, 200, "{:?}", page.json());
         let page = page.json();
         assert_eq!(page["head"], head);

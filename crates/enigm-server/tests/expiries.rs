@@ -29,26 +29,24 @@ fn sessions_refresh_and_report_their_expiry() {
     let http = Http::new(service.addr);
     let account = register(&http, "ivan", PASSWORD);
     let session = login(&http, "ivan", PASSWORD, &account.device).unwrap();
-    let before = signed(
+    let before = enigm::send(
         &http,
         &session,
         &account.device,
         "GET",
         "/v1/sessions/current",
         b"",
-        &SignOptions::default(),
     );
     let expires = before.json()["session"]["expires_at"].as_u64().unwrap();
     assert!(expires > service.clock.now());
     service.clock.advance(1);
-    let refreshed = signed(
+    let refreshed = enigm::send(
         &http,
         &session,
         &account.device,
         "POST",
         "/v1/sessions/refresh",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(refreshed.status, 200, "{:?}", refreshed.json());
     assert!(refreshed.json()["expires_at"].as_u64().unwrap() > expires);

@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 
-use common::enigm::{
-    self, SignOptions, add_device, b64, fresh_username, login_start, now, register, signed, unb64,
-};
+use common::enigm::{self, add_device, b64, fresh_username, login_start, now, register, unb64};
 use common::{Http, Service};
 use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
@@ -222,15 +220,7 @@ fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
         &stolen,
         RevokeReason::Stolen,
     );
-    let refused = signed(
-        &http,
-        &thief,
-        &stolen,
-        "GET",
-        "/v1/sessions/current",
-        b"",
-        &SignOptions::default(),
-    );
+    let refused = enigm::send(&http, &thief, &stolen, "GET", "/v1/sessions/current", b"");
     assert_eq!(
         refused.error_code(),
         "device_removed",
@@ -284,16 +274,7 @@ fn audit_actions(
     session: &enigm::Session,
     device: &DeviceSecrets,
 ) -> Vec<AuditAction> {
-    let export = signed(
-        http,
-        session,
-        device,
-        "GET",
-        "/v1/audit/export",
-        b"",
-        &SignOptions::default(),
-    )
-    .json();
+    let export = enigm::send(http, session, device, "GET", "/v1/audit/export", b"").json();
     export["records"]
         .as_array()
         .unwrap()

@@ -7,8 +7,7 @@ use crate::common;
 use common::enigm::{self, Device, b64, sign_up};
 use common::push::{connect, open, upgrade_header};
 use common::{Http, Service};
-use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::{EntryHash, EntryKind, Head};
+use enigm_core::ledger::{EntryHash, Head};
 use enigm_core::sync_copy::SignedSyncKey;
 use enigm_core::sync_key::SyncKey;
 use rand_core::OsRng;
@@ -130,14 +129,7 @@ fn a_full_ledger_refuses_more_entries() {
     }
     let state = enigm::ledger(&http, &device.session, &device.secrets);
     assert_eq!(state.head().seq, 2);
-    let newcomer = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: newcomer.public(),
-        approved_by: device.secrets.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, &device.secrets);
-    add.sign_device(&account.account_id, &newcomer);
+    let (_, add) = enigm::add_device_entry(&state, &account.account_id, &device.secrets);
     let refused = device.call(
         &http,
         "POST",

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::enigm::{self, SignOptions, append, b64, ledger, login, register, signed};
+use common::enigm::{self, append, b64, ledger, login, register};
 use common::push::{
     add_device, assert_http_status, connect, expect_closed, expect_revoked, next_event, open,
     upgrade_header,
@@ -69,15 +69,7 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     );
 
     // The phone's next request is refused, and so is a new socket.
-    let refused = signed(
-        &http,
-        &phone_session,
-        &phone,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+    let refused = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
     assert_eq!(refused.status, 403);
     assert_eq!(refused.error_code(), "device_removed");
     let again = open(server.addr, Some(&upgrade_header(&phone_session, &phone))).await;
@@ -86,14 +78,13 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     // its removal itself; a device that was not removed has nothing to read there.
     add_device(&http, &account, &laptop_session);
     let read_removal = |session, device| {
-        signed(
+        enigm::send(
             &http,
             session,
             device,
             "GET",
             "/v1/ledger/removal?since=1",
             b"",
-            &SignOptions::default(),
         )
     };
     let page = read_removal(&phone_session, &phone);
@@ -119,14 +110,13 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
 
     // The restricted session heard none of the account's events: the first thing it gets is
     // the end of its own session when it signs out.
-    let signed_out = signed(
+    let signed_out = enigm::send(
         &http,
         &newcomer_session,
         &newcomer,
         "DELETE",
         "/v1/sessions/current",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(signed_out.status, 204);
     assert_eq!(
@@ -186,15 +176,7 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
         }
     );
     // A suspended device keeps its session but trust refuses it, sockets included.
-    let refused = signed(
-        &http,
-        &phone_session,
-        &phone,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+    let refused = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
     assert_eq!(refused.status, 403, "{:?}", refused.json());
     let again = open(server.addr, Some(&upgrade_header(&phone_session, &phone))).await;
     assert_http_status(again, 403);

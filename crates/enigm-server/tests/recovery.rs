@@ -9,8 +9,7 @@ use crate::common;
 use std::collections::HashSet;
 
 use common::enigm::{
-    Session, SignOptions, add_device, append, b64, ledger, login, login_start, register, signed,
-    unb64,
+    self, Session, add_device, append, b64, ledger, login, login_start, register, unb64,
 };
 use common::push::{Socket, connect, expect_closed, next_event};
 use common::{Http, Response, Service, contains, read_tree};
@@ -199,15 +198,7 @@ fn password_accepted(http: &Http, password: &str) -> bool {
 // --- requests and sockets, as in push.rs ---
 
 fn get(http: &Http, session: &Session, device: &DeviceSecrets, path: &str) -> Response {
-    signed(
-        http,
-        session,
-        device,
-        "GET",
-        path,
-        b"",
-        &SignOptions::default(),
-    )
+    enigm::send(http, session, device, "GET", path, b"")
 }
 
 /// What a trusted socket hears about a recovery, in order, then its close.

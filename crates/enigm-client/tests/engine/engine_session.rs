@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::enigm::{self, Session, SignOptions};
+use common::enigm::{self, Session};
 use common::{Http, Service};
 use enigm_client::{Engine, ServiceClient, SignOut};
 use enigm_core::identity::DeviceSecrets;
@@ -80,14 +80,13 @@ async fn signing_out_ends_the_session_at_the_service_and_here() {
         "signed_out"
     );
     let http = Http::new(server.addr);
-    let refused = enigm::signed(
+    let refused = enigm::send(
         &http,
         &session,
         &profile.device,
         "GET",
         "/v1/sessions/current",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(refused.status, 401, "the service still honours the session");
     assert_eq!(refused.error_code(), "unknown_session");

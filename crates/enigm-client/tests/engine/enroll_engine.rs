@@ -9,7 +9,7 @@ use crate::common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::enigm::{Session, SignOptions, b64, login, signed, unb64};
+use common::enigm::{self, Session, b64, login, unb64};
 use common::{Http, Service};
 use enigm_client::{ClientError, Engine, ServiceClient};
 use enigm_core::identity::{DeviceId, DevicePublicKeys, DeviceSecrets, SigningPublicKey};
@@ -77,14 +77,13 @@ impl Raw {
         } else {
             body.to_string().into_bytes()
         };
-        let reply = signed(
+        let reply = enigm::send(
             &self.http,
             &self.session,
             &self.secrets,
             method,
             path,
             &bytes,
-            &SignOptions::default(),
         );
         assert!(reply.status < 300, "{path}: {:?}", reply.json());
         reply.json()

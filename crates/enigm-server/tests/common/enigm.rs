@@ -337,21 +337,43 @@ pub fn signed(
     http.request(method, path, &[("Authorization", &header)], sent)
 }
 
-/// Appends `entry` as `session`; panics unless 201.
-pub fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &LedgerEntry) {
-    let body = serde_json::to_string(&Append {
-        entries: vec![b64(&entry.encode())],
-    })
-    .unwrap();
-    let reply = signed(
+/// Sends a request signed now as `session`, the body as signed.
+pub fn send(
+    http: &Http,
+    session: &Session,
+    device: &DeviceSecrets,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Response {
+    signed(
         http,
         session,
         device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
+        method,
+        path,
+        body,
         &SignOptions::default(),
-    );
+    )
+}
+
+/// `POST /v1/ledger` with `entries` as `session`; the reply, whatever it is.
+pub fn post_entries(
+    http: &Http,
+    session: &Session,
+    device: &DeviceSecrets,
+    entries: &[&LedgerEntry],
+) -> Response {
+    let body = serde_json::to_vec(&Append {
+        entries: entries.iter().map(|entry| b64(&entry.encode())).collect(),
+    })
+    .unwrap();
+    send(http, session, device, "POST", "/v1/ledger", &body)
+}
+
+/// Appends `entry` as `session`; panics unless 201.
+pub fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &LedgerEntry) {
+    let reply = post_entries(http, session, device, &[entry]);
     assert_eq!(reply.status, 201, "{:?}", reply.json());
 }
 
@@ -376,16 +398,7 @@ pub fn revoke(
 
 /// The account's whole ledger as `session` reads it, verified.
 pub fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerState {
-    let page = signed(
-        http,
-        session,
-        device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    )
-    .json();
+    let page = send(http, session, device, "GET", "/v1/ledger", b"").json();
     let entries: Vec<LedgerEntry> = page["entries"]
         .as_array()
         .unwrap()
@@ -393,6 +406,25 @@ pub fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerS
         .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
         .collect();
     verify_chain(&entries).unwrap()
+}
+
+/// A new device's `AddDevice` entry after `state`'s head, approved and signed by `approver`
+/// and signed by the new device, as an enrollment ends; the new device and the entry, not
+/// appended.
+pub fn add_device_entry(
+    state: &LedgerState,
+    account_id: &[u8; 16],
+    approver: &DeviceSecrets,
+) -> (DeviceSecrets, LedgerEntry) {
+    let device = DeviceSecrets::generate(&mut OsRng);
+    let mut add = state.next_entry(EntryKind::AddDevice {
+        device: device.public(),
+        approved_by: approver.device_id(),
+        replaces: None,
+    });
+    add.sign_device(account_id, approver);
+    add.sign_device(account_id, &device);
+    (device, add)
 }
 
 /// Adds a new device approved by `approver` (signed by both, as an enrollment ends); returns
@@ -404,14 +436,7 @@ pub fn add_device(
     approver: &DeviceSecrets,
 ) -> DeviceSecrets {
     let state = ledger(http, session, approver);
-    let device = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: device.public(),
-        approved_by: approver.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account_id, approver);
-    add.sign_device(&account_id, &device);
+    let (device, add) = add_device_entry(&state, &account_id, approver);
     append(http, session, approver, &add);
     device
 }
