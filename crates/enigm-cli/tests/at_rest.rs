@@ -6,21 +6,13 @@
 use crate::common;
 
 use common::enigm::{self, login_start, register};
+#[cfg(unix)]
+use common::mode;
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;
 use rand_core::OsRng;
 
 const PASSWORD: &str = "a long enough password";
-
-/// The permission bits of `path`.
-#[cfg(unix)]
-fn mode(path: &std::path::Path) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    format!(
-        "{:o}",
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-    )
-}
 
 #[cfg(unix)]
 #[test]

@@ -138,12 +138,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
         assert_eq!(page.status, 200, "{:?}", page.json());
         let page = page.json();
         assert_eq!(page["head"], head);
-        let entries: Vec<LedgerEntry> = page["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-            .collect();
+        let entries = enigm::page_entries(&page);
         assert_eq!(entries.len(), 3);
         verify_chain(&entries).unwrap();
     }
@@ -163,7 +158,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 async fn push_crosses_nodes() {
     use common::enigm::{append, ledger};
-    use common::push::{add_device, connect, expect_closed, expect_revoked, next_event};
+    use common::push::{add_device, connect, expect_ended, expect_revoked, next_event};
     use enigm_core::ledger::RevokeReason;
     use enigm_server::push::{EndReason, PushEvent};
 
@@ -230,14 +225,7 @@ async fn push_crosses_nodes() {
             kind: "device_suspended".into(),
         }
     );
-    assert_eq!(
-        next_event(&mut tablet_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Suspended,
-            entry: None,
-        }
-    );
-    expect_closed(&mut tablet_socket, EndReason::Suspended).await;
+    expect_ended(&mut tablet_socket, EndReason::Suspended).await;
 
     // Logs carry pseudonyms only: no username, no account or device id (the nodes log at
     // debug level, where tokio-postgres would print query parameters if not held back).

@@ -6,19 +6,11 @@
 use crate::common;
 
 use common::enigm::{self, login_start, register};
+#[cfg(unix)]
+use common::mode;
 use common::{Http, Service};
 
 const PASSWORD: &str = "a long enough password";
-
-/// The permission bits of `path`.
-#[cfg(unix)]
-fn mode(path: &std::path::Path) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    format!(
-        "{:o}",
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-    )
-}
 
 /// The stored state of the one pending login, read from the database file.
 fn stored_login_state(server: &Service) -> Vec<u8> {

@@ -35,12 +35,7 @@ use serde_json::{Value, json};
 /// The account's verified ledger as `device` reads it.
 fn ledger(http: &Http, device: &Device) -> LedgerState {
     let page = device.get(http, "/v1/ledger");
-    let entries: Vec<LedgerEntry> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&page);
     verify_chain(&entries).unwrap()
 }
 

@@ -7,13 +7,14 @@ use crate::common;
 
 use common::enigm::{self, append, b64, ledger, login, register};
 use common::push::{
-    add_device, assert_http_status, connect, expect_closed, expect_revoked, next_event, open,
-    upgrade_header,
+    add_device, assert_http_status, connect, expect_device_changed, expect_ended, expect_revoked,
+    open, upgrade_header,
 };
 use common::{Http, Service};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
-use enigm_server::push::{EndReason, PushEvent};
+use enigm_core::lifecycle::DeviceState;
+use enigm_server::push::EndReason;
 use rand_core::OsRng;
 
 const USERNAME: &str = "push.tester";
@@ -52,21 +53,14 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     expect_revoked(&mut phone_socket, &revoke).await;
 
     // The laptop hears about the entry and the phone's new state.
-    assert_eq!(
-        next_event(&mut laptop_socket).await,
-        PushEvent::LedgerAppended {
-            seq: revoke.seq,
-            hash: revoke.hash().to_hex(),
-            kind: "device_revoked".into(),
-        }
-    );
-    assert_eq!(
-        next_event(&mut laptop_socket).await,
-        PushEvent::DeviceStateChanged {
-            device_id: hex::encode(phone.device_id().as_bytes()),
-            state: enigm_core::lifecycle::DeviceState::Revoked,
-        }
-    );
+    expect_device_changed(
+        &mut laptop_socket,
+        &revoke,
+        "device_revoked",
+        &phone,
+        DeviceState::Revoked,
+    )
+    .await;
 
     // The phone's next request is refused, and so is a new socket.
     let refused = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
@@ -119,14 +113,7 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
         b"",
     );
     assert_eq!(signed_out.status, 204);
-    assert_eq!(
-        next_event(&mut newcomer_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::SignedOut,
-            entry: None,
-        }
-    );
-    expect_closed(&mut newcomer_socket, EndReason::SignedOut).await;
+    expect_ended(&mut newcomer_socket, EndReason::SignedOut).await;
 
     // The events above are compared whole, so they carried nothing else; nor do the logs.
     let logs = server.logs();
@@ -152,29 +139,15 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
     suspend.sign_device(&account.account_id, laptop);
     append(&http, &laptop_session, laptop, &suspend);
 
-    assert_eq!(
-        next_event(&mut phone_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Suspended,
-            entry: None,
-        }
-    );
-    expect_closed(&mut phone_socket, EndReason::Suspended).await;
-    assert_eq!(
-        next_event(&mut laptop_socket).await,
-        PushEvent::LedgerAppended {
-            seq: suspend.seq,
-            hash: suspend.hash().to_hex(),
-            kind: "device_suspended".into(),
-        }
-    );
-    assert_eq!(
-        next_event(&mut laptop_socket).await,
-        PushEvent::DeviceStateChanged {
-            device_id: hex::encode(phone.device_id().as_bytes()),
-            state: enigm_core::lifecycle::DeviceState::Suspended,
-        }
-    );
+    expect_ended(&mut phone_socket, EndReason::Suspended).await;
+    expect_device_changed(
+        &mut laptop_socket,
+        &suspend,
+        "device_suspended",
+        &phone,
+        DeviceState::Suspended,
+    )
+    .await;
     // A suspended device keeps its session but trust refuses it, sockets included.
     let refused = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
     assert_eq!(refused.status, 403, "{:?}", refused.json());

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use common::enigm::{
     self, Session, add_device, append, b64, ledger, login, login_start, register, unb64,
 };
-use common::push::{Socket, connect, expect_closed, next_event};
+use common::push::{Socket, connect, expect_closed, expect_ended, next_event};
 use common::{Http, Response, Service, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, Signer, verify_chain};
@@ -79,12 +79,7 @@ fn disclose(http: &Http, recovery: &Recovery, key: &RecoveryKey) -> Response {
 fn verified_ledger(reply: &Response, key: &RecoveryKey) -> ([u8; 16], LedgerState) {
     assert_eq!(reply.status, 200, "{:?}", reply.json());
     let body = reply.json();
-    let entries: Vec<LedgerEntry> = body["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&body);
     let state = verify_chain(&entries).unwrap();
     assert_eq!(state.recovery_key(), &key.public());
     assert_eq!(body["head"]["seq"], state.head().seq);
@@ -303,14 +298,7 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
         next_event(&mut newcomer_socket).await,
         PushEvent::RecoveryStarted {}
     );
-    assert_eq!(
-        next_event(&mut newcomer_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Recovery,
-            entry: None,
-        }
-    );
-    expect_closed(&mut newcomer_socket, EndReason::Recovery).await;
+    expect_ended(&mut newcomer_socket, EndReason::Recovery).await;
 
     // Sessions from before the recovery are refused with a precise code; the laptop the
     // recovery revoked is told so, with the `Recover` entry as proof.

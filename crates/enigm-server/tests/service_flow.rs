@@ -39,12 +39,7 @@ fn register_login_ledger_and_nothing_leaks() {
     let page = enigm::send(&http, &session, device, "GET", "/v1/ledger?since=0", b"");
     assert_eq!(page.status, 200, "{:?}", page.json());
     let page = page.json();
-    let entries: Vec<LedgerEntry> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&page);
     let state = verify_chain(&entries).unwrap();
     assert_eq!(page["head"]["seq"], 0);
     assert_eq!(page["head"]["hash"], state.head().hash.to_hex());

@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(unix)]
+pub use secrets::mode;
 pub use secrets::{contains, read_tree};
 use service::IO_TIMEOUT;
 pub use service::{Http, Response, fresh_postgres_url};

@@ -276,12 +276,7 @@ fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) -> (DevicePub
         .unwrap()
         .confirm();
     let page = a.call("GET", "/v1/ledger", &Value::Null);
-    let entries: Vec<LedgerEntry> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&page);
     let state = enigm_core::ledger::verify_chain(&entries).unwrap();
     let claim = LedgerHeadClaim {
         seq: state.head().seq,

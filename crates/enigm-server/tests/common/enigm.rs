@@ -396,15 +396,20 @@ pub fn revoke(
     entry
 }
 
-/// The account's whole ledger as `session` reads it, verified.
-pub fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerState {
-    let page = send(http, session, device, "GET", "/v1/ledger", b"").json();
-    let entries: Vec<LedgerEntry> = page["entries"]
+/// The entries of a ledger page (`GET /v1/ledger`), decoded.
+pub fn page_entries(page: &Value) -> Vec<LedgerEntry> {
+    page["entries"]
         .as_array()
         .unwrap()
         .iter()
         .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+        .collect()
+}
+
+/// The account's whole ledger as `session` reads it, verified.
+pub fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerState {
+    let page = send(http, session, device, "GET", "/v1/ledger", b"").json();
+    let entries = page_entries(&page);
     verify_chain(&entries).unwrap()
 }
 

@@ -8,6 +8,8 @@
 #![allow(dead_code)]
 
 pub use in_process::Service;
+#[cfg(unix)]
+pub use secrets::mode;
 pub use secrets::{contains, read_tree};
 pub use service::{Http, Response, fresh_postgres_url};
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::LedgerEntry;
+use enigm_core::lifecycle::DeviceState;
 use enigm_server::push::{EndReason, PushEvent};
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
@@ -107,6 +108,43 @@ pub async fn expect_revoked(socket: &mut Socket, entry: &LedgerEntry) {
         }
     );
     expect_closed(socket, EndReason::Revoked).await;
+}
+
+/// Asserts `socket` hears that its session ended for `reason` (no entry), then closes.
+pub async fn expect_ended(socket: &mut Socket, reason: EndReason) {
+    assert_eq!(
+        next_event(socket).await,
+        PushEvent::SessionEnded {
+            reason,
+            entry: None,
+        }
+    );
+    expect_closed(socket, reason).await;
+}
+
+/// Asserts `socket` hears `entry` appended (of `kind`), then `device`'s new `state`.
+pub async fn expect_device_changed(
+    socket: &mut Socket,
+    entry: &LedgerEntry,
+    kind: &str,
+    device: &DeviceSecrets,
+    state: DeviceState,
+) {
+    assert_eq!(
+        next_event(socket).await,
+        PushEvent::LedgerAppended {
+            seq: entry.seq,
+            hash: entry.hash().to_hex(),
+            kind: kind.into(),
+        }
+    );
+    assert_eq!(
+        next_event(socket).await,
+        PushEvent::DeviceStateChanged {
+            device_id: hex::encode(device.device_id().as_bytes()),
+            state,
+        }
+    );
 }
 
 /// Adds a second device approved by the account's first; returns it.

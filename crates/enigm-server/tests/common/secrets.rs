@@ -1,5 +1,5 @@
-//! Searching what a test captured (bytes sent, files on disk) for secrets that must not be
-//! there.
+//! What a test captured (bytes sent, files on disk), searched for secrets that must not be
+//! there, and who may read the files.
 
 use std::path::Path;
 
@@ -23,4 +23,14 @@ pub fn read_tree(dir: &Path) -> Vec<u8> {
         }
     }
     all
+}
+
+/// The permission bits of `path`, in octal.
+#[cfg(unix)]
+pub fn mode(path: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    format!(
+        "{:o}",
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    )
 }
