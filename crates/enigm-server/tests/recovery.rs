@@ -16,8 +16,8 @@ use common::{Http, Response, Service, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, Signer, verify_chain};
 use enigm_core::opaque::{
-    ClientLoginFinishParameters, ClientRegistration, ClientRegistrationFinishParameters,
-    CredentialResponse, RegistrationResponse,
+    ClientLoginFinishParameters, ClientRegistration,
+    CredentialResponse,
 };
 use enigm_core::recovery::{
     RecoveryKey, RecoveryPhrase, recovery_authorization_message, recovery_proof_message,
@@ -107,22 +107,13 @@ fn build_finish(
     entry_key: &RecoveryKey,
     authorizing_key: &RecoveryKey,
 ) -> Finish {
-    let response = RegistrationResponse::deserialize(&unb64(
+    let upload = enigm::registration_upload(
+        recovery.registration,
+        password,
         recovery.reply.json()["registration_response"]
             .as_str()
             .unwrap(),
-    ))
-    .unwrap();
-    let finished = recovery
-        .registration
-        .finish(
-            &mut OsRng,
-            password.as_bytes(),
-            response,
-            ClientRegistrationFinishParameters::default(),
-        )
-        .unwrap();
-    let upload = finished.message.serialize().to_vec();
+    );
     let account_id = *ledger.account_id();
     let mut entry = ledger.next_entry(EntryKind::Recover {
         new_device: device.public(),

@@ -63,9 +63,14 @@ pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Accou
     try_register_with(http, username, password, str::to_owned)
 }
 
-/// A `registration_id` the service issues for `username`.
-pub fn registration_id(http: &Http, username: &str) -> String {
-    let start = ClientRegistration::start(&mut OsRng, b"any").unwrap();
+/// `POST /v1/accounts/register/start` for `username` with `password`, which must be
+/// answered 200; the client state and the reply.
+fn start_registration(
+    http: &Http,
+    username: &str,
+    password: &str,
+) -> (ClientRegistration, RegisterStartReply) {
+    let start = ClientRegistration::start(&mut OsRng, password.as_bytes()).unwrap();
     let reply = http.post_json(
         "/v1/accounts/register/start",
         &RegisterStart {
@@ -74,7 +79,33 @@ pub fn registration_id(http: &Http, username: &str) -> String {
         },
     );
     assert_eq!(reply.status, 200, "{:?}", reply.json());
-    reply.decode::<RegisterStartReply>().registration_id
+    (start.state, reply.decode())
+}
+
+/// The OPAQUE registration upload that finishes `registration` with `password`, given the
+/// service's `registration_response` (base64url), as registration and recovery send it.
+pub fn registration_upload(
+    registration: ClientRegistration,
+    password: &str,
+    registration_response: &str,
+) -> Vec<u8> {
+    let response = RegistrationResponse::deserialize(&unb64(registration_response)).unwrap();
+    registration
+        .finish(
+            &mut OsRng,
+            password.as_bytes(),
+            response,
+            ClientRegistrationFinishParameters::default(),
+        )
+        .unwrap()
+        .message
+        .serialize()
+        .to_vec()
+}
+
+/// A `registration_id` the service issues for `username`.
+pub fn registration_id(http: &Http, username: &str) -> String {
+    start_registration(http, username, "any").1.registration_id
 }
 
 /// Registers as [`try_register`] does, finishing with the registration id `choose_id` makes of
@@ -90,35 +121,16 @@ pub fn try_register_with(
     let device = DeviceSecrets::generate(&mut OsRng);
     let phrase = RecoveryPhrase::generate(&mut OsRng);
     let recovery = phrase.recovery_key().signing_key().clone();
-    let start = ClientRegistration::start(&mut OsRng, password.as_bytes()).unwrap();
-    let reply = http.post_json(
-        "/v1/accounts/register/start",
-        &RegisterStart {
-            username: username.to_owned(),
-            registration_request: b64(&start.message.serialize()),
-        },
-    );
-    assert_eq!(reply.status, 200, "{:?}", reply.json());
-    let started: RegisterStartReply = reply.decode();
+    let (registration, started) = start_registration(http, username, password);
     let registration_id = choose_id(&started.registration_id);
-    let response =
-        RegistrationResponse::deserialize(&unb64(&started.registration_response)).unwrap();
-    let finish = start
-        .state
-        .finish(
-            &mut OsRng,
-            password.as_bytes(),
-            response,
-            ClientRegistrationFinishParameters::default(),
-        )
-        .unwrap();
+    let upload = registration_upload(registration, password, &started.registration_response);
     let genesis = LedgerEntry::genesis(account_id, &device, &recovery);
     let reply = http.post_json(
         "/v1/accounts/register/finish",
         &RegisterFinish {
             registration_id,
             username: username.to_owned(),
-            registration_upload: b64(&finish.message.serialize()),
+            registration_upload: b64(&upload),
             genesis: b64(&genesis.encode()),
         },
     );
