@@ -14,7 +14,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 use common::ServerProcess;
-use common::cli::{enigm, failed, failed_code, ok, register, url};
+use common::cli::{enigm, failed, failed_code, listed, login, ok, register, url};
 use common::hostile::{HostileService, Tamper};
 use common::running::{self, PASSWORD, Running};
 use enigm_store::{Keychain, Store};
@@ -185,9 +185,7 @@ fn both_devices_see_the_same_code_and_the_new_device_becomes_active_with_the_syn
         ],
         &format!("{PASSWORD}\n"),
     );
-    assert!(!again.status.success());
-    let line: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(line["error"]["code"], "already_registered");
+    assert_eq!(failed_code(&again), "already_registered");
 }
 
 #[test]
@@ -223,12 +221,9 @@ fn rejected_and_expired_requests_add_nothing() {
         &["device", "approve", &"ab".repeat(16)],
         "",
     );
-    assert!(!missing.status.success());
-    let line: Value = serde_json::from_slice(&missing.stdout).unwrap();
-    assert_eq!(line["error"]["code"], "not_found");
+    assert_eq!(failed_code(&missing), "not_found");
     let malformed = enigm(&pair.a, &server, &["device", "approve", "../ledger"], "");
-    let line: Value = serde_json::from_slice(&malformed.stdout).unwrap();
-    assert_eq!(line["error"]["code"], "unknown_enrollment");
+    assert_eq!(failed_code(&malformed), "unknown_enrollment");
 }
 
 #[test]
@@ -448,16 +443,6 @@ fn own_id(server: &ServerProcess, profile: &Path) -> String {
         .to_owned()
 }
 
-/// The entry of `id` in a `device list`.
-fn listed<'a>(list: &'a Value, id: &str) -> &'a Value {
-    list["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|device| device["device_id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in {list}"))
-}
-
 /// A refused `device enroll --replaces DEVICE` on `profile`: its error code; nothing was asked.
 fn refused_replacement(
     server: &ServerProcess,
@@ -568,18 +553,7 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
         "{message}"
     );
     assert_eq!(sync_key(&pair.b), None);
-    let login = enigm(
-        &pair.b,
-        &server,
-        &[
-            "account",
-            "login",
-            "--username",
-            &pair.username,
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    let login = login(&pair.b, &server, &pair.username, PASSWORD);
     let (code, message) = failed(&login);
     assert_eq!(code, "device_replaced");
     assert!(message.contains("replaced"), "{message}");

@@ -9,7 +9,7 @@ use crate::common;
 use std::path::Path;
 use std::process::Output;
 
-use common::cli::{failed, failed_code, ok, store};
+use common::cli::{failed, failed_code, listed, ok, store};
 use common::enigm::{self, Device, Session, login, unb64};
 use common::hostile::{HostileService, Tamper};
 use common::running;
@@ -157,7 +157,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     // on without the phone, and the labels follow.
     hostile.set(Tamper::Honest);
     let list = ok(&cli_run(&laptop, &hostile.url(), &["device", "list"], ""));
-    assert_eq!(device_state(&list, &phone_id), "revoked");
+    assert_eq!(listed(&list, &phone_id)["state"], "revoked");
     assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 2);
     let shared = laptop_device.expect(&http, "GET", "/v1/shared", Value::Null, 200);
     let epochs: Vec<u64> = shared["items"]
@@ -251,17 +251,6 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     }
     assert_eq!(store(&laptop).sync_key().unwrap().unwrap().epoch(), 2);
     assert_eq!(ok(&run(&laptop, &["session", "status"]))["sync_epoch"], 2);
-}
-
-/// The `state` of the device `id` in a `device list` answer.
-fn device_state<'a>(list: &'a Value, id: &str) -> &'a str {
-    list["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|device| device["device_id"] == id)
-        .and_then(|device| device["state"].as_str())
-        .unwrap()
 }
 
 /// Signs `device` in with the raw protocol.

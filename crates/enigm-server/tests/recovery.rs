@@ -15,10 +15,7 @@ use common::push::{Socket, connect, expect_closed, expect_ended, next_event};
 use common::{Http, Response, Service, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, Signer, verify_chain};
-use enigm_core::opaque::{
-    ClientLoginFinishParameters, ClientRegistration,
-    CredentialResponse,
-};
+use enigm_core::opaque::{ClientLoginFinishParameters, ClientRegistration, CredentialResponse};
 use enigm_core::recovery::{
     RecoveryKey, RecoveryPhrase, recovery_authorization_message, recovery_proof_message,
 };
