@@ -154,12 +154,7 @@ fn both_devices_see_the_same_code_and_the_new_device_becomes_active_with_the_syn
             .is_some_and(|n| !n.is_empty())
     );
     assert_eq!(on_a, on_b, "both devices show the same code");
-    a.answer("yes");
-    b.answer("yes");
-    a.expect_event("active");
-    b.expect_event("active");
-    a.succeeded();
-    b.succeeded();
+    running::confirm_and_finish(a, b);
 
     assert_enrolled(&server, &pair);
     let on_b = devices(&server, &pair.b);
@@ -316,12 +311,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     let mut a = Running::approve(&pair2.a, &server, &retry);
     a.expect_event("sas");
     b.expect_event("sas");
-    a.answer("yes");
-    b.answer("yes");
-    a.expect_event("active");
-    b.expect_event("active");
-    a.succeeded();
-    b.succeeded();
+    running::confirm_and_finish(a, b);
     assert_enrolled(&server, &pair2);
 
     // Right after B confirmed (its MAC may or may not be out): the restart either resumes the
@@ -346,12 +336,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
             let mut a = Running::approve(&pair3.a, &server, &retry);
             a.expect_event("sas");
             b.expect_event("sas");
-            a.answer("yes");
-            b.answer("yes");
-            a.expect_event("active");
-            b.expect_event("active");
-            a.succeeded();
-            b.succeeded();
+            running::confirm_and_finish(a, b);
         }
         other => panic!("unexpected {other}"),
     }
@@ -512,12 +497,7 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
     assert_eq!(code_a["code"], code_c["code"]);
     assert_eq!(code_a["replaces"], b_id.as_str());
     assert_eq!(code_a["replaces_label"], "Old phone");
-    on_a.answer("yes");
-    on_c.answer("yes");
-    on_a.expect_event("active");
-    on_c.expect_event("active");
-    on_a.succeeded();
-    on_c.succeeded();
+    running::confirm_and_finish(on_a, on_c);
 
     // A and C agree: B replaced by C, C active, at the same verified head.
     let c_id = own_id(&server, &c);

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use common::cli::{enigm, failed, listed, ok, register, run, url};
+use common::cli::{enigm, failed, listed, login, ok, register, run, url};
 use common::hostile::HostileService;
 use common::{ServerProcess, contains, read_tree};
 use enigm_core::recovery::RecoveryPhrase;
@@ -93,22 +93,6 @@ fn key_epochs_handed_over(body: &[u8]) -> Vec<u64> {
         walk(&value, &mut found);
     }
     found
-}
-
-/// `account login` on `profile` with `password`.
-fn login(profile: &Path, server: &ServerProcess, password: &str) -> Output {
-    enigm(
-        profile,
-        server,
-        &[
-            "account",
-            "login",
-            "--username",
-            USERNAME,
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    )
 }
 
 /// The account sync key of `epoch` in the profile's store, if it holds one.
@@ -310,10 +294,10 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     // The old password no longer signs in (from a new device); the new one does.
     let other = dir.path().join("other");
     assert_eq!(
-        failed(&login(&other, &server, PASSWORD)).0,
+        failed(&login(&other, &server, USERNAME, PASSWORD)).0,
         "wrong_password"
     );
-    let session = ok(&login(&other, &server, NEW_PASSWORD));
+    let session = ok(&login(&other, &server, USERNAME, NEW_PASSWORD));
     assert_eq!(session["session"]["kind"], "enrollment_restricted");
 
     // The phrase and the new password are in no profile file and no service log.
@@ -384,12 +368,12 @@ fn phrase_mistakes_another_accounts_phrase_and_unknown_names_change_nothing() {
     assert_eq!(after["head"], before["head"]);
     assert_eq!(listed(&after, &laptop_id)["state"], "active");
     assert_eq!(
-        ok(&login(&laptop, &server, PASSWORD))["session"]["kind"],
+        ok(&login(&laptop, &server, USERNAME, PASSWORD))["session"]["kind"],
         "full"
     );
     let third = dir.path().join("third");
     assert_eq!(
-        failed(&login(&third, &server, NEW_PASSWORD)).0,
+        failed(&login(&third, &server, USERNAME, NEW_PASSWORD)).0,
         "wrong_password"
     );
 }
@@ -432,11 +416,11 @@ fn a_rotated_phrase_replaces_the_old_one() {
     let (code, _) = failed(&enigm(&laptop, &server, &["device", "list"], ""));
     assert_eq!(code, "signed_out");
     assert_eq!(
-        failed(&login(&laptop, &server, PASSWORD)).0,
+        failed(&login(&laptop, &server, USERNAME, PASSWORD)).0,
         "wrong_password"
     );
     assert_eq!(
-        ok(&login(&laptop, &server, NEW_PASSWORD))["session"]["kind"],
+        ok(&login(&laptop, &server, USERNAME, NEW_PASSWORD))["session"]["kind"],
         "full"
     );
     let list = ok(&enigm(&laptop, &server, &["device", "list"], ""));

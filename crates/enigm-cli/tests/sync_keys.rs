@@ -9,7 +9,7 @@ use crate::common;
 use std::path::Path;
 use std::process::Output;
 
-use common::cli::{failed, failed_code, listed, ok, store};
+use common::cli::{self, failed, failed_code, listed, ok, store};
 use common::enigm::{self, Device, Session, login, unb64};
 use common::hostile::{HostileService, Tamper};
 use common::running;
@@ -53,20 +53,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     let username = format!("erin-{:08x}", OsRng.next_u32());
     let password = format!("{PASSWORD}\n");
     let run = |profile: &Path, args: &[&str]| cli_run(profile, &url, args, "");
-    let login = |profile: &Path| {
-        ok(&cli_run(
-            profile,
-            &url,
-            &[
-                "account",
-                "login",
-                "--username",
-                &username,
-                "--password-stdin",
-            ],
-            &password,
-        ))
-    };
+    let sign_in = |profile: &Path| ok(&cli::login(profile, &server, &username, PASSWORD));
 
     // Registration creates epoch 1 with the laptop's copy.
     ok(&cli_run(
@@ -86,7 +73,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     // The phone enrolls, approved by the laptop (both compare the code); the laptop hands it
     // the key of epoch 1.
     running::enroll_and_approve(&server, &laptop, &phone, &username);
-    assert_eq!(login(&phone)["session"]["kind"], "full");
+    assert_eq!(sign_in(&phone)["session"]["kind"], "full");
     let laptop_secrets = store(&laptop).device_secrets().unwrap().unwrap();
     let phone_secrets = store(&phone).device_secrets().unwrap().unwrap();
     let (laptop_id, phone_id) = (
@@ -211,18 +198,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     assert!(store(&phone).device_secrets().unwrap().is_none());
     let refused = enigm::login(&http, &username, PASSWORD, &phone_secrets).unwrap_err();
     assert_eq!(refused.error_code(), "device_removed");
-    let relogin = cli_run(
-        &phone,
-        &url,
-        &[
-            "account",
-            "login",
-            "--username",
-            &username,
-            "--password-stdin",
-        ],
-        &password,
-    );
+    let relogin = cli::login(&phone, &server, &username, PASSWORD);
     assert_eq!(failed_code(&relogin), "device_revoked");
     let phone_store = store(&phone);
     assert!(phone_store.device_secrets().unwrap().is_none());
