@@ -1,27 +1,13 @@
 //! The service's expiries, on a manual clock: sessions and enrollment requests end when the
 //! clock passes their time, and the test moves the clock there instead of sleeping through it.
 
-use crate::common::enigm::{self, SignOptions, b64, login, register, sign_up, signed};
+use crate::common::enigm::{self, b64, login, register, sign_up};
 use crate::common::relay::{
     self, PASSWORD, accept, connect, expect_event, new_device, request, updated,
 };
-use crate::common::{Http, Response, Service, fresh_postgres_url};
+use crate::common::{Http, Service, fresh_postgres_url};
 use enigm_core::audit::{AuditAction, AuditRecord};
-use serde_json::json;
-
-/// A signed request without a body as `device` on its session.
-fn call(http: &Http, device: &enigm::Device, method: &str, path: &str) -> Response {
-    let options = SignOptions::default();
-    signed(
-        http,
-        &device.session,
-        &device.secrets,
-        method,
-        path,
-        b"",
-        &options,
-    )
-}
+use serde_json::{Value, json};
 
 #[test]
 fn sessions_refresh_and_report_their_expiry() {
@@ -60,17 +46,21 @@ fn a_refreshed_session_lives_on_and_an_idle_one_ends_at_its_lifetime() {
     // Refreshed a second before it would end: it lives on past its first expiry.
     service.clock.advance(2);
     assert_eq!(
-        call(&http, &device, "POST", "/v1/sessions/refresh").status,
+        device
+            .call(&http, "POST", "/v1/sessions/refresh", &Value::Null)
+            .status,
         200
     );
     service.clock.advance(2);
     assert_eq!(
-        call(&http, &device, "GET", "/v1/sessions/current").status,
+        device
+            .call(&http, "GET", "/v1/sessions/current", &Value::Null)
+            .status,
         200
     );
     // Left alone for its whole lifetime, it ends, and says why.
     service.clock.advance(1);
-    let ended = call(&http, &device, "GET", "/v1/sessions/current");
+    let ended = device.call(&http, "GET", "/v1/sessions/current", &Value::Null);
     assert_eq!(
         (ended.status, ended.error_code().as_str()),
         (401, "session_expired")
