@@ -43,24 +43,16 @@ fn a_refreshed_session_lives_on_and_an_idle_one_ends_at_its_lifetime() {
     let service = Service::start_with(|config| config.session_ttl_secs = 3);
     let http = Http::new(service.addr);
     let (_, device) = sign_up(&http, "refresh", PASSWORD);
+    let refresh = || device.call(&http, "POST", "/v1/sessions/refresh", &Value::Null);
+    let current = || device.call(&http, "GET", "/v1/sessions/current", &Value::Null);
     // Refreshed a second before it would end: it lives on past its first expiry.
     service.clock.advance(2);
-    assert_eq!(
-        device
-            .call(&http, "POST", "/v1/sessions/refresh", &Value::Null)
-            .status,
-        200
-    );
+    assert_eq!(refresh().status, 200);
     service.clock.advance(2);
-    assert_eq!(
-        device
-            .call(&http, "GET", "/v1/sessions/current", &Value::Null)
-            .status,
-        200
-    );
+    assert_eq!(current().status, 200);
     // Left alone for its whole lifetime, it ends, and says why.
     service.clock.advance(1);
-    let ended = device.call(&http, "GET", "/v1/sessions/current", &Value::Null);
+    let ended = current();
     assert_eq!(
         (ended.status, ended.error_code().as_str()),
         (401, "session_expired")
