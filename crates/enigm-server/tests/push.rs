@@ -24,11 +24,9 @@ const PASSWORD: &str = "correct horse battery staple 42";
 async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, laptop_session, phone, phone_session) =
+        enigm::two_devices(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
-    let phone = add_device(&http, &account, &laptop_session);
-    let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
     assert_eq!(phone_session.kind, "full");
     // A device the ledger does not know gets an enrollment-restricted session.
     let newcomer = DeviceSecrets::generate(&mut OsRng);
@@ -124,11 +122,9 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
 async fn suspending_a_device_closes_its_socket_and_refuses_it() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, laptop_session, phone, phone_session) =
+        enigm::two_devices(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
-    let phone = add_device(&http, &account, &laptop_session);
-    let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
     let mut laptop_socket = connect(server.addr, &laptop_session, laptop).await;
     let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
 

@@ -232,11 +232,9 @@ async fn expect_recovery_told(
 async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_session() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, laptop_session, phone, phone_session) =
+        enigm::two_devices(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
-    let phone = add_device(&http, &laptop_session, account.account_id, laptop);
-    let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
     let mut laptop_socket = connect(server.addr, &laptop_session, laptop).await;
     let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
     // A device still enrolling holds a restricted session: it is told too, and ended.

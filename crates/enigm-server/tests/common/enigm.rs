@@ -458,6 +458,20 @@ pub fn add_device(
     device
 }
 
+/// Registers `username` and signs in its first device and a second one the first approved:
+/// the account, the first device's session, the second device and its session.
+pub fn two_devices(
+    http: &Http,
+    username: &str,
+    password: &str,
+) -> (Account, Session, DeviceSecrets, Session) {
+    let account = register(http, username, password);
+    let first_session = login(http, username, password, &account.device).unwrap();
+    let second = add_device(http, &first_session, account.account_id, &account.device);
+    let second_session = login(http, username, password, &second).unwrap();
+    (account, first_session, second, second_session)
+}
+
 /// A device with its session.
 pub struct Device {
     /// Its keys.
