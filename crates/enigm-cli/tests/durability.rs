@@ -8,12 +8,11 @@ use crate::common;
 
 use std::sync::mpsc;
 
-use common::enigm::{self, Account, Session, SignOptions, b64, login, register};
+use common::enigm::{self, Account, Session, b64, login, register};
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, verify_chain};
 use rand_core::{OsRng, RngCore};
-use serde_json::json;
 
 #[test]
 fn acknowledged_appends_survive_kill_9() {
@@ -24,29 +23,11 @@ fn acknowledged_appends_survive_kill_9() {
     let account = register(&http, "heidi", "a long enough password");
     let session = login(&http, "heidi", "a long enough password", &account.device).unwrap();
     let page = enigm::send(&http, &session, &account.device, "GET", "/v1/ledger", b"");
-    let entries: Vec<LedgerEntry> = page.json()["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&enigm::unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&page.json());
     let state = verify_chain(&entries).unwrap();
     let (_, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
-    let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-    let header = enigm::authorization(
-        &session,
-        &account.device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
-    let appended = http.request(
-        "POST",
-        "/v1/ledger",
-        &[("Authorization", &header)],
-        body.as_bytes(),
-    );
+    let (header, body) = enigm::signed_append(&session, &account.device, &[&add]);
+    let appended = http.request("POST", "/v1/ledger", &[("Authorization", &header)], &body);
     assert_eq!(appended.status, 201, "{:?}", appended.json());
     server.kill();
 
@@ -65,12 +46,7 @@ fn acknowledged_appends_survive_kill_9() {
     assert_eq!(page.json()["head"]["seq"], 1);
     assert_eq!(page.json()["entries"][0], b64(&add.encode()));
     // ...and so is the nonce: the acknowledged request cannot be replayed after the crash.
-    let replay = http.request(
-        "POST",
-        "/v1/ledger",
-        &[("Authorization", &header)],
-        body.as_bytes(),
-    );
+    let replay = http.request("POST", "/v1/ledger", &[("Authorization", &header)], &body);
     assert_eq!(replay.error_code(), "replayed");
     // Logging in again works with the same secrets (pepper, OPAQUE setup).
     login(&http, "heidi", "a long enough password", &account.device).unwrap();
@@ -131,21 +107,10 @@ fn write_until_killed(
         };
         let mut entry = state.next_entry(kind);
         entry.sign_device(&account.account_id, &account.device);
-        let body = json!({ "entries": [b64(&entry.encode())] }).to_string();
-        let header = enigm::authorization(
-            session,
-            &account.device,
-            "POST",
-            "/v1/ledger",
-            body.as_bytes(),
-            &SignOptions::default(),
-        );
-        let Some(reply) = http.try_request(
-            "POST",
-            "/v1/ledger",
-            &[("Authorization", &header)],
-            body.as_bytes(),
-        ) else {
+        let (header, body) = enigm::signed_append(session, &account.device, &[&entry]);
+        let Some(reply) =
+            http.try_request("POST", "/v1/ledger", &[("Authorization", &header)], &body)
+        else {
             return Written {
                 acknowledged,
                 in_flight: Some(entry),

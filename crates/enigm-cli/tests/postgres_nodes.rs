@@ -8,11 +8,10 @@
 
 use crate::common;
 
-use common::enigm::{self, SignOptions, b64, login, register, unb64};
+use common::enigm::{self, SignOptions, login, register, unb64};
 use common::{Http, ServerProcess};
 use enigm_core::ledger::{EntryKind, LedgerEntry, verify_chain};
 use rand_core::{OsRng, RngCore};
-use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -82,18 +81,10 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     // Conflicting appends raced through both nodes at once: exactly one wins, the others get
     // 409 with the winner's head, and both nodes then serve the same head.
     let state = verify_chain(&chain).unwrap();
-    let requests: Vec<(Http, String, String)> = (0..8)
+    let requests: Vec<(Http, String, Vec<u8>)> = (0..8)
         .map(|index| {
             let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
-            let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-            let header = enigm::authorization(
-                &session,
-                device,
-                "POST",
-                "/v1/ledger",
-                body.as_bytes(),
-                &SignOptions::default(),
-            );
+            let (header, body) = enigm::signed_append(&session, device, &[&add]);
             let http = if index % 2 == 0 { &http1 } else { &http2 };
             (http.clone(), header, body)
         })
@@ -103,12 +94,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
             .iter()
             .map(|(http, header, body)| {
                 scope.spawn(move || {
-                    http.request(
-                        "POST",
-                        "/v1/ledger",
-                        &[("Authorization", header)],
-                        body.as_bytes(),
-                    )
+                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
                 })
             })
             .collect();

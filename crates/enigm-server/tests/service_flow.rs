@@ -473,18 +473,10 @@ fn concurrent_conflicting_appends_let_exactly_one_win() {
     let session = login(&http, "judy", PASSWORD, &account.device).unwrap();
     let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
     let state = verify_chain(&[genesis]).unwrap();
-    let requests: Vec<(String, String)> = (0..6)
+    let requests: Vec<(String, Vec<u8>)> = (0..6)
         .map(|_| {
             let (_, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
-            let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-            let header = enigm::authorization(
-                &session,
-                &account.device,
-                "POST",
-                "/v1/ledger",
-                body.as_bytes(),
-                &SignOptions::default(),
-            );
+            let (header, body) = enigm::signed_append(&session, &account.device, &[&add]);
             (header, body)
         })
         .collect();
@@ -494,12 +486,7 @@ fn concurrent_conflicting_appends_let_exactly_one_win() {
             .map(|(header, body)| {
                 let http = http.clone();
                 scope.spawn(move || {
-                    http.request(
-                        "POST",
-                        "/v1/ledger",
-                        &[("Authorization", header)],
-                        body.as_bytes(),
-                    )
+                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
                 })
             })
             .collect();

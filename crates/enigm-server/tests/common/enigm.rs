@@ -376,11 +376,41 @@ pub fn post_entries(
     device: &DeviceSecrets,
     entries: &[&LedgerEntry],
 ) -> Response {
-    let body = serde_json::to_vec(&Append {
+    send(
+        http,
+        session,
+        device,
+        "POST",
+        "/v1/ledger",
+        &append_body(entries),
+    )
+}
+
+/// The body of `POST /v1/ledger` appending `entries`.
+fn append_body(entries: &[&LedgerEntry]) -> Vec<u8> {
+    serde_json::to_vec(&Append {
         entries: entries.iter().map(|entry| b64(&entry.encode())).collect(),
     })
-    .unwrap();
-    send(http, session, device, "POST", "/v1/ledger", &body)
+    .unwrap()
+}
+
+/// An append of `entries` signed now as `session` but not sent: its Authorization header and
+/// its body, for a test that sends it later (twice, or many at once, or across a crash).
+pub fn signed_append(
+    session: &Session,
+    device: &DeviceSecrets,
+    entries: &[&LedgerEntry],
+) -> (String, Vec<u8>) {
+    let body = append_body(entries);
+    let header = authorization(
+        session,
+        device,
+        "POST",
+        "/v1/ledger",
+        &body,
+        &SignOptions::default(),
+    );
+    (header, body)
 }
 
 /// Appends `entry` as `session`; panics unless 201.
