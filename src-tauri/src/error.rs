@@ -1,13 +1,71 @@
 //! The one shape in which errors cross IPC: a stable code for the UI to branch on and a message
 //! that is safe to show. Internal details (paths, OS error text) are logged, never sent.
+//!
+//! The code is one of a closed set, [`IpcError::CODES`]: the engine's, the store's and the
+//! service's codes, which pass through, and the few only the app gives ([`AppCode`]). The UI's
+//! TypeScript knows the set as the union `IpcErrorCode`, so comparing with a code that does not
+//! exist fails its type check.
 
+use enigm_client::ClientError;
+use enigm_proto::ErrorCode;
 use serde::Serialize;
 use ts_rs::TS;
+
+/// The codes only the app gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppCode {
+    /// The profile belongs to an account, but its service's address is unknown.
+    ServerUnknown,
+    /// The profile belongs to an account on another service.
+    ServerMismatch,
+    /// Another enrollment runs on this computer.
+    EnrollmentBusy,
+    /// There is no Downloads folder to save to.
+    NoDownloadsFolder,
+    /// A file could not be saved.
+    SaveFailed,
+    /// The user cancelled while it ran.
+    Cancelled,
+    /// The recovery being finished is no longer open.
+    RecoveryNotStarted,
+    /// The service refused with a code this version does not know.
+    ServiceError,
+}
+
+impl AppCode {
+    /// Every app code.
+    #[cfg(test)]
+    pub const ALL: [AppCode; 8] = [
+        Self::ServerUnknown,
+        Self::ServerMismatch,
+        Self::EnrollmentBusy,
+        Self::NoDownloadsFolder,
+        Self::SaveFailed,
+        Self::Cancelled,
+        Self::RecoveryNotStarted,
+        Self::ServiceError,
+    ];
+
+    /// The code the UI sees.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ServerUnknown => "server_unknown",
+            Self::ServerMismatch => "server_mismatch",
+            Self::EnrollmentBusy => "enrollment_busy",
+            Self::NoDownloadsFolder => "no_downloads_folder",
+            Self::SaveFailed => "save_failed",
+            Self::Cancelled => "cancelled",
+            Self::RecoveryNotStarted => "recovery_not_started",
+            Self::ServiceError => "service_error",
+        }
+    }
+}
 
 /// An error as the UI receives it.
 #[derive(Debug, Serialize, PartialEq, Eq, TS)]
 pub struct IpcError {
-    /// Stable, lower-case, machine-readable (the engine's `ClientError::code`).
+    /// Stable, lower-case, machine-readable: one of [`IpcError::CODES`].
+    #[ts(type = "IpcErrorCode")]
     pub code: String,
     /// One or two plain sentences: what happened and what to do.
     pub message: String,
@@ -19,6 +77,18 @@ pub struct IpcError {
 }
 
 impl IpcError {
+    /// Every code an error may carry: the app's, the engine's, the store's and the service's.
+    #[cfg(test)]
+    pub fn codes() -> Vec<&'static str> {
+        let mut codes: Vec<&'static str> = AppCode::ALL.iter().map(|code| code.as_str()).collect();
+        codes.extend(ClientError::CODES);
+        codes.extend(enigm_store::Error::CODES);
+        codes.extend(ErrorCode::ALL.iter().map(ErrorCode::as_str));
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+
     /// An error the user cannot act on; the detail goes to the log only.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
@@ -29,12 +99,21 @@ impl IpcError {
         }
     }
 
-    /// An error with a fixed code and message.
-    pub fn new(code: &str, message: &str) -> Self {
+    /// An error only the app gives.
+    pub fn new(code: AppCode, message: &str) -> Self {
         Self {
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             message: message.to_owned(),
             retry_after: None,
+        }
+    }
+
+    /// The engine's `error`, with the app's own sentence for it.
+    pub fn explained(error: &ClientError, message: &str) -> Self {
+        Self {
+            code: error.code().to_owned(),
+            message: message.to_owned(),
+            retry_after: error.retry_after(),
         }
     }
 }
@@ -49,8 +128,15 @@ impl From<enigm_store::Error> for IpcError {
     }
 }
 
-impl From<enigm_client::ClientError> for IpcError {
-    fn from(error: enigm_client::ClientError) -> Self {
+impl From<ClientError> for IpcError {
+    fn from(error: ClientError) -> Self {
+        if let Some(ErrorCode::Unknown(code)) = error.service_code() {
+            tracing::info!(
+                code,
+                "the service refused with a code this version does not know"
+            );
+            return Self::new(AppCode::ServiceError, &capitalized(&error.to_string()));
+        }
         let code = error.code().to_owned();
         tracing::info!(code, "a command was refused");
         let retry_after = error.retry_after();
@@ -94,7 +180,19 @@ fn capitalized(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use enigm_client::ClientError;
+
+    #[test]
+    fn an_unknown_service_code_is_not_passed_to_the_window() {
+        let error = IpcError::from(ClientError::Service {
+            status: 400,
+            code: ErrorCode::Unknown("quantum_flux".to_owned()),
+            message: "the flux is unstable".to_owned(),
+            retry_after: None,
+        });
+        assert_eq!(error.code, "service_error");
+        assert!(IpcError::codes().contains(&error.code.as_str()));
+        assert!(!IpcError::codes().contains(&"quantum_flux"));
+    }
 
     #[test]
     fn engine_errors_keep_their_code_and_read_as_sentences() {

@@ -16,7 +16,10 @@ use tracing_subscriber::EnvFilter;
 
 /// Tauri's handler for the commands of [`app_commands`].
 macro_rules! handlers {
-    ($($module:ident::$name:ident),* $(,)?) => {
+    ($(
+        $(#[doc = $doc:literal])*
+        $module:ident::$name:ident($($injected:ident),*; $($arg:ident: $ty:ty),*) -> $reply:ty
+    ),* $(,)?) => {
         tauri::generate_handler![$(commands::$module::$name),*]
     };
 }
@@ -36,7 +39,7 @@ pub fn run() {
         .manage(commands::enroll::EnrollmentFlow::default())
         .manage(commands::recover::PendingRecovery::default())
         .setup(|app| {
-            let profile = profile::Profile::locate(app.handle())?;
+            let profile = profile::Profile::locate()?;
             tracing::info!("profile located");
             tauri::Manager::manage(app, profile);
             Ok(())

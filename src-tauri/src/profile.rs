@@ -8,12 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use enigm_client::{DeviceList, Engine, ServiceClient, WatchUpdate};
+use enigm_client::{ClientError, DeviceList, Engine, ServiceClient, WatchUpdate};
 use enigm_store::{Keychain, Store, StoreInfo};
 use tauri::async_runtime::JoinHandle;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter};
 
-use crate::error::IpcError;
+use crate::error::{AppCode, IpcError};
 use crate::ipc::SessionUpdate;
 
 /// Where the app saves the service address inside the profile store.
@@ -44,11 +44,12 @@ pub struct Opened {
 }
 
 impl Profile {
-    /// Finds the profile directory for this instance.
-    pub fn locate(app: &AppHandle) -> Result<Self, tauri::Error> {
+    /// Finds the profile directory for this instance: `ENIGM_PROFILE`, or the profile this
+    /// computer's user shares with the CLI.
+    pub fn locate() -> Result<Self, tauri::Error> {
         let dir = match std::env::var_os("ENIGM_PROFILE") {
             Some(dir) => PathBuf::from(dir),
-            None => app.path().app_data_dir()?.join("profiles").join("default"),
+            None => enigm_client::default_profile_dir().ok_or(tauri::Error::UnknownPath)?,
         };
         Ok(Self {
             dir,
@@ -96,10 +97,7 @@ impl Profile {
     pub async fn engine(&self) -> Result<Engine, IpcError> {
         let engine = self.engine_while_locked().await?;
         if engine.lock_status().await?.locked {
-            return Err(IpcError::new(
-                "locked",
-                "Enigm is locked. Unlock it with your PIN or your account password.",
-            ));
+            return Err(ClientError::Locked.into());
         }
         Ok(engine)
     }
@@ -110,13 +108,10 @@ impl Profile {
         match (opened.engine, opened.has_account) {
             (Some(engine), _) => Ok(engine),
             (None, true) => Err(IpcError::new(
-                "server_unknown",
+                AppCode::ServerUnknown,
                 "This computer belongs to an account, but the address of its Enigm service is not known. Start Enigm with ENIGM_SERVER set to it.",
             )),
-            (None, false) => Err(IpcError::new(
-                "no_account",
-                "This computer does not belong to an account yet.",
-            )),
+            (None, false) => Err(ClientError::NoAccount.into()),
         }
     }
 
@@ -133,7 +128,7 @@ impl Profile {
         }
         if opened.has_account {
             return Err(IpcError::new(
-                "server_mismatch",
+                AppCode::ServerMismatch,
                 "This computer belongs to an account on another Enigm service.",
             ));
         }
@@ -200,11 +195,8 @@ impl Profile {
                     forward(&app, SessionUpdate::new(update));
                     if let WatchUpdate::Devices { list } = update {
                         if let Some(before) = &last_list {
-                            match SessionUpdate::news(list, before) {
-                                Ok(news) => {
-                                    news.into_iter().for_each(|item| forward(&app, Ok(item)))
-                                }
-                                Err(error) => forward(&app, Err(error)),
+                            for news in SessionUpdate::news(list, before) {
+                                forward(&app, news);
                             }
                         }
                         last_list = Some(list.clone());
@@ -230,18 +222,13 @@ impl Profile {
 }
 
 /// Sends one live update to the window (and raises a notification for an enrollment request).
-fn forward(app: &AppHandle, update: Result<SessionUpdate, IpcError>) {
-    match update {
-        Ok(update) => {
-            if matches!(update, SessionUpdate::EnrollmentRequested) {
-                crate::commands::enroll::notify_request(app);
-            }
-            tracing::debug!(kind = update.kind(), "session update");
-            if let Err(error) = app.emit(SESSION_UPDATE_EVENT, update) {
-                tracing::warn!(%error, "a session update could not reach the window");
-            }
-        }
-        Err(error) => tracing::warn!(code = error.code, "a session update was dropped"),
+fn forward(app: &AppHandle, update: SessionUpdate) {
+    if matches!(update, SessionUpdate::EnrollmentRequested) {
+        crate::commands::enroll::notify_request(app);
+    }
+    tracing::debug!(kind = update.kind(), "session update");
+    if let Err(error) = app.emit(SESSION_UPDATE_EVENT, update) {
+        tracing::warn!(%error, "a session update could not reach the window");
     }
 }
 
@@ -256,4 +243,21 @@ async fn blocking<T: Send + 'static>(
     tauri::async_runtime::spawn_blocking(work)
         .await
         .map_err(|error| IpcError::internal(&error))?
+}
+
+#[cfg(test)]
+mod tests {
+    /// The default profile is named after the app's bundle identifier, as Tauri names the
+    /// app's data directory: the app and the CLI must agree on it to share one device.
+    #[test]
+    fn the_shared_profile_is_named_after_the_bundle_identifier() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).unwrap_or_default();
+        assert_eq!(config["identifier"], enigm_client::APP_IDENTIFIER);
+        let dir = enigm_client::default_profile_dir().unwrap_or_default();
+        assert!(
+            dir.ends_with("org.enigm.desktop/profiles/default"),
+            "{dir:?}"
+        );
+    }
 }

@@ -3,7 +3,8 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { SessionStatusView, SessionView } from './lib/bindings';
+import type { SessionStatusView, SessionState } from './lib/bindings';
+import { formatTime } from './lib/format';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -258,20 +259,24 @@ describe('live updates', () => {
       session: {
         state: 'revoked',
         at: 1_800_000_000,
+        signed_at: 1_799_999_000,
         by: { kind: 'device', label: 'Work laptop', fingerprint: 'ABCD EFGH IJKL MNOP' },
         reason: 'lost',
         replaced_by: null,
       },
     });
     expect(await screen.findByRole('heading', { name: 'This computer was removed from your account' })).toBeTruthy();
-    expect(screen.getByTestId('removed-by').textContent).toContain('Removed by Work laptop (ABCD EFGH IJKL MNOP) on');
+    // When the remover's entry says, by its clock: "around", not when this computer heard.
+    expect(screen.getByTestId('removed-by').textContent).toContain(
+      `Removed by Work laptop (ABCD EFGH IJKL MNOP) around ${formatTime(1_799_999_000)}.`,
+    );
     expect(screen.getByTestId('removed-reason').textContent).toBe('The device was reported lost.');
   });
 
   it('says plainly when it could not confirm who removed this device', async () => {
     mockIPC((cmd) => {
       if (cmd === 'app_status')
-        return status(true, { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null });
+        return status(true, { state: 'revoked', at: 1_800_000_000, signed_at: null, by: null, reason: 'revoked', replaced_by: null });
       return undefined;
     });
     render(App);
@@ -287,6 +292,7 @@ describe('live updates', () => {
         return status(true, {
           state: 'revoked',
           at: 1_800_000_000,
+          signed_at: null,
           by: { kind: 'device', label: null, fingerprint: 'ABCD EFGH IJKL MNOP' },
           reason: 'replaced',
           replaced_by: { label: 'Desk', fingerprint: 'QRST UVWX YZ23 4567' },
@@ -390,7 +396,7 @@ describe('session and settings', () => {
 
 describe('signing out', () => {
   it('ends the session at the service and shows the sign-in screen', async () => {
-    let session: SessionView = active;
+    let session: SessionState = active;
     const calls: string[] = [];
     mockIPC((cmd) => {
       calls.push(cmd);
@@ -411,7 +417,7 @@ describe('signing out', () => {
   });
 
   it('says so when only this computer forgot the session', async () => {
-    let session: SessionView = active;
+    let session: SessionState = active;
     mockIPC((cmd) => {
       if (cmd === 'app_status') return status(true, session);
       if (cmd === 'list_devices') return twoDevices;

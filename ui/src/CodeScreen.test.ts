@@ -5,7 +5,7 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { EnrollmentProgress, EnrollmentRequestView } from './lib/bindings';
+import type { EnrollmentProgress, EnrollmentRequest } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -13,7 +13,7 @@ afterEach(() => {
   clearMocks();
 });
 
-const request: EnrollmentRequestView = {
+const request: EnrollmentRequest = {
   id: 'req-1',
   platform: 'linux',
   fingerprint: '1111-2222-3333',

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { DeviceListView, DeviceTimelineView } from './lib/bindings';
+import type { DeviceList, DeviceTimelineView } from './lib/bindings';
+import { formatTime } from './lib/format';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -19,7 +20,7 @@ const history: DeviceTimelineView = {
       fingerprint: 'AAAA-BBBB-CCCC',
       label: null,
       this_device: true,
-      segments: [{ from_seq: 0, state: 'active', change: 'genesis', actor: 'device', by: 'aaaa0000', reason: null }],
+      segments: [{ from_seq: 0, state: 'active', change: 'genesis', actor: 'device', by: 'aaaa0000', reason: null, signed_at: null }],
     },
     {
       device_id: 'bbbb1111',
@@ -27,18 +28,18 @@ const history: DeviceTimelineView = {
       label: 'Work laptop',
       this_device: false,
       segments: [
-        { from_seq: 1, state: 'active', change: 'add_device', actor: 'device', by: 'aaaa0000', reason: null },
-        { from_seq: 2, state: 'suspended', change: 'suspend', actor: 'device', by: 'aaaa0000', reason: null },
-        { from_seq: 3, state: 'revoked', change: 'recover', actor: 'recovery_key', by: null, reason: null },
+        { from_seq: 1, state: 'active', change: 'add_device', actor: 'device', by: 'aaaa0000', reason: null, signed_at: null },
+        { from_seq: 2, state: 'suspended', change: 'suspend', actor: 'device', by: 'aaaa0000', reason: null, signed_at: 1_796_000_000 },
+        { from_seq: 3, state: 'revoked', change: 'recover', actor: 'recovery_key', by: null, reason: null, signed_at: null },
       ],
     },
   ],
-  marks: [{ seq: 4, kind: 'rotate_recovery', actor: 'device', by: 'aaaa0000' }],
+  marks: [{ seq: 4, kind: 'rotate_recovery', actor: 'device', by: 'aaaa0000', signed_at: null }],
 };
 
 describe('renaming a device', () => {
   it('sends the new label, shows it, and shows a refused label without losing the text', async () => {
-    let devices: DeviceListView = twoDevices;
+    let devices: DeviceList = twoDevices;
     const renames: unknown[] = [];
     mockIPC((cmd, args) => {
       if (cmd === 'app_status') return status(true, active);
@@ -104,7 +105,7 @@ describe('the device timeline', () => {
     expect(lines).toEqual([
       'Change 0: This computer created the account.',
       'Change 1: Work laptop was added, approved by This computer.',
-      'Change 2: Work laptop was suspended by This computer.',
+      `Change 2: Work laptop was suspended by This computer. (around ${formatTime(1_796_000_000)})`,
       'Change 3: Work laptop was removed when the account was restored with the recovery phrase.',
       'Change 4: A new recovery phrase was made by This computer.',
     ]);

@@ -5,7 +5,7 @@ import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { LockView, SessionView } from './lib/bindings';
+import type { LockStatus, SessionState } from './lib/bindings';
 import { active, status, twoDevices, unlocked } from './test-support';
 
 afterEach(() => {
@@ -17,10 +17,10 @@ afterEach(() => {
 
 /** A backend that checks like the engine: the password online (refused when `offline`), the
  * PIN here with three free tries, then a wait, and the fifth wrong one in a row erases it. */
-function backend(initial: Partial<LockView> = {}, offline = false) {
+function backend(initial: Partial<LockStatus> = {}, offline = false) {
   const calls: { cmd: string; args: unknown }[] = [];
-  let lock: LockView = { ...unlocked, ...initial };
-  let session: SessionView = active;
+  let lock: LockStatus = { ...unlocked, ...initial };
+  let session: SessionState = active;
   let failures = 0;
   mockIPC(
     (cmd, args) => {
@@ -96,7 +96,7 @@ function backend(initial: Partial<LockView> = {}, offline = false) {
   return {
     sent: (cmd: string) => calls.filter((call) => call.cmd === cmd).map((call) => call.args),
     revoke: () => {
-      session = { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null };
+      session = { state: 'revoked', at: 1_800_000_000, signed_at: null, by: null, reason: 'revoked', replaced_by: null };
     },
   };
 }
@@ -319,7 +319,7 @@ describe('lock', () => {
     ipc.revoke();
     await emit('session-update', {
       event: 'state',
-      session: { state: 'revoked', at: 1_800_000_000, by: null, reason: 'revoked', replaced_by: null },
+      session: { state: 'revoked', at: 1_800_000_000, signed_at: null, by: null, reason: 'revoked', replaced_by: null },
     });
     expect(await screen.findByRole('heading', { name: 'This computer was removed from your account' })).toBeTruthy();
     expect(screen.queryByRole('heading', { name: 'Enigm is locked' })).toBeNull();

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { DeviceItem, DeviceListView, EnrollmentRequestView } from './lib/bindings';
+import type { DeviceView, DeviceList, EnrollmentRequest } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -13,9 +13,9 @@ afterEach(() => {
   clearMocks();
 });
 
-const thisOnly: DeviceListView = { ...twoDevices, devices: [twoDevices.devices[0]!] };
+const thisOnly: DeviceList = { ...twoDevices, devices: [twoDevices.devices[0]!] };
 
-const replacesMe: EnrollmentRequestView = {
+const replacesMe: EnrollmentRequest = {
   id: 'req-1',
   platform: 'linux',
   fingerprint: '1111-2222-3333',
@@ -25,7 +25,7 @@ const replacesMe: EnrollmentRequestView = {
   replaces_this_device: true,
 };
 
-function approving(list: DeviceListView) {
+function approving(list: DeviceList) {
   mockIPC((cmd) => {
     switch (cmd) {
       case 'app_status':
@@ -62,7 +62,7 @@ describe('replacing the only active computer', () => {
 
   it('on the new computer: offers the restore instead of a replacement nobody could approve', async () => {
     const calls: string[] = [];
-    const only: DeviceItem = { ...twoDevices.devices[1]!, this_device: false };
+    const only: DeviceView = { ...twoDevices.devices[1]!, this_device: false };
     mockIPC((cmd) => {
       calls.push(cmd);
       if (cmd === 'app_status') return status(false, { state: 'signed_out' });

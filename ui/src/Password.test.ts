@@ -6,7 +6,7 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { EnrollmentProgress, EnrollmentRequestView } from './lib/bindings';
+import type { EnrollmentProgress, EnrollmentRequest } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -15,7 +15,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const request: EnrollmentRequestView = {
+const request: EnrollmentRequest = {
   id: 'req-1',
   platform: 'linux',
   fingerprint: '1111-2222-3333',
@@ -26,7 +26,7 @@ const request: EnrollmentRequestView = {
 };
 
 /** A backend whose password is `old` until changed; one other session signed in. */
-function backend(requests: EnrollmentRequestView[] = []) {
+function backend(requests: EnrollmentRequest[] = []) {
   const calls: { cmd: string; args: unknown }[] = [];
   let password = 'old';
   let finish: ((outcome: string) => void) | null = null;
@@ -43,7 +43,7 @@ function backend(requests: EnrollmentRequestView[] = []) {
         case 'approve_enrollment':
           return new Promise((resolve) => (finish = resolve));
         case 'change_password': {
-          const { current, new: next } = args as { current: string; new: string };
+          const { current, newPassword: next } = args as { current: string; newPassword: string };
           if (current !== password) {
             throw { code: 'current_password_wrong', message: 'The current password is wrong; the password was not changed.' };
           }
@@ -94,8 +94,8 @@ describe('change password', () => {
     const done = await screen.findByTestId('password-changed');
     expect(done.textContent).toContain('Your other devices were signed out');
     expect(ipc.sent('change_password')).toEqual([
-      { current: 'wrong', new: 'brand new' },
-      { current: 'old', new: 'brand new' },
+      { current: 'wrong', newPassword: 'brand new' },
+      { current: 'old', newPassword: 'brand new' },
     ]);
     // The fields are cleared: no password stays on screen.
     expect((screen.getByLabelText('Current password') as HTMLInputElement).value).toBe('');

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { SessionView } from './lib/bindings';
+import type { SessionState } from './lib/bindings';
 import { status } from './test-support';
 
 afterEach(() => {
@@ -13,9 +13,10 @@ afterEach(() => {
   clearMocks();
 });
 
-const removed: SessionView = {
+const removed: SessionState = {
   state: 'revoked',
   at: 1_800_000_000,
+  signed_at: null,
   by: { kind: 'device', label: 'Work laptop', fingerprint: 'ABCD EFGH IJKL MNOP' },
   reason: 'lost',
   replaced_by: null,

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { DeviceListView, PhraseCheck, WordCheck } from './lib/bindings';
+import type { DeviceList, PhraseCheck, WordCheck } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -30,7 +30,7 @@ function check(words: string[]): PhraseCheck {
   return { words: checks, status };
 }
 
-const oldDevices: DeviceListView = {
+const oldDevices: DeviceList = {
   ...twoDevices,
   devices: twoDevices.devices.map((device) => ({ ...device, this_device: false })),
 };

@@ -6,11 +6,11 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
 import type {
-  DeviceItem,
-  EnrollmentOutcomeView,
+  DeviceView,
+  EnrollmentOutcome,
   EnrollmentProgress,
-  EnrollmentRequestView,
-  SessionView,
+  EnrollmentRequest,
+  SessionState,
 } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
@@ -37,15 +37,15 @@ const code: EnrollmentProgress = {
 
 /** A backend whose enrollment ends when the test says so; it records every call. */
 function backend(
-  options: { hasAccount?: boolean; requests?: EnrollmentRequestView[]; session?: SessionView; replaceable?: DeviceItem[] } = {},
+  options: { hasAccount?: boolean; requests?: EnrollmentRequest[]; session?: SessionState; replaceable?: DeviceView[] } = {},
 ) {
   const calls: { cmd: string; args: unknown }[] = [];
-  let finish: (outcome: EnrollmentOutcomeView) => void = () => undefined;
+  let finish: (outcome: EnrollmentOutcome) => void = () => undefined;
   let fail: (error: unknown) => void = () => undefined;
   let hasAccount = options.hasAccount ?? false;
   let requests = options.requests ?? [];
   const ended = () =>
-    new Promise<EnrollmentOutcomeView>((resolve, reject) => {
+    new Promise<EnrollmentOutcome>((resolve, reject) => {
       finish = (outcome) => {
         if (outcome === 'active') hasAccount = true;
         resolve(outcome);
@@ -81,10 +81,10 @@ function backend(
   );
   return {
     calls,
-    finish: (outcome: EnrollmentOutcomeView) => finish(outcome),
+    finish: (outcome: EnrollmentOutcome) => finish(outcome),
     fail: (error: unknown) => fail(error),
     sent: (cmd: string) => calls.filter((call) => call.cmd === cmd).map((call) => call.args),
-    setRequests: (open: EnrollmentRequestView[]) => {
+    setRequests: (open: EnrollmentRequest[]) => {
       requests = open;
     },
   };
@@ -184,9 +184,9 @@ describe('add this computer', () => {
   });
 
   it('replaces a device the user picks from the account, after signing in', async () => {
-    const old: DeviceItem = { ...twoDevices.devices[1]!, label: null, device_id: 'bbbb1111' };
+    const old: DeviceView = { ...twoDevices.devices[1]!, label: null, device_id: 'bbbb1111' };
     // Another active device stays to approve the replacement.
-    const other: DeviceItem = { ...twoDevices.devices[0]!, this_device: false };
+    const other: DeviceView = { ...twoDevices.devices[0]!, this_device: false };
     const ipc = backend({ replaceable: [old, other] });
     render(App);
     await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
@@ -267,7 +267,7 @@ describe('add this computer', () => {
 });
 
 describe('approving from a trusted device', () => {
-  const request: EnrollmentRequestView = {
+  const request: EnrollmentRequest = {
     id: 'ab'.repeat(16),
     platform: 'linux',
     fingerprint: '1A2B-3C4D-5E6F',

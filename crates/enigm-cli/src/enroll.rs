@@ -5,14 +5,16 @@
 //! terminal). Ctrl-C cancels the request on the relay before exiting. `device enroll --replaces
 //! DEVICE` enrolls this device as the replacement of another one (DESIGN §5).
 
-use std::cell::RefCell;
 use std::io::{BufRead, IsTerminal, Read, Write};
+use std::sync::Arc;
 
 use clap::Args;
 use enigm_client::{
-    EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ReplacedView, ShortCodeView,
+    ClientError, EnrollEvent, EnrollmentHandle, EnrollmentOutcome, EnrollmentRequest,
+    EnrollmentStep, ReplacedView, ShortCodeView,
 };
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::user::{print, read_password, to_json, with_engine};
 use crate::{CliError, Global};
@@ -65,43 +67,56 @@ pub(crate) struct RequestArgs {
 /// `enigm device enroll`: waits for approval, shows the code, ends with the outcome.
 pub(crate) fn enroll(global: &Global, args: EnrollArgs) -> Result<(), CliError> {
     let password = read_password()?;
-    let json = global.json;
-    let failure = RefCell::new(None);
-    let report = |result: Result<(), CliError>| {
-        if let Err(error) = result {
-            failure.borrow_mut().get_or_insert(error);
-        }
-    };
-    let report = &report;
-    let auto_confirm = args.auto_confirm;
-    let outcome = with_engine(global, async |engine| {
-        let run = engine.enroll_replacing(
-            &args.username,
-            &password,
-            std::env::consts::OS,
-            args.replaces.as_deref(),
-            |event| report(print_event(json, event)),
-            |code| async move {
-                report(print_code(json, &code, None));
-                auto_confirm || ask(json).await
-            },
-        );
-        let finished = tokio::select! {
-            outcome = run => Some(outcome),
-            _ = tokio::signal::ctrl_c() => None,
-        };
-        match finished {
-            Some(outcome) => outcome,
-            None => {
-                engine.cancel_enrollment().await?;
-                Ok(EnrollmentOutcome::Cancelled)
-            }
-        }
+    let (json, auto_confirm) = (global.json, args.auto_confirm);
+    let (outcome, failure) = with_engine(global, async |engine| {
+        let handle = engine.start_enrollment(args.username, password, args.replaces);
+        follow(json, auto_confirm, handle).await
     })?;
-    if let Some(error) = failure.into_inner() {
+    if let Some(error) = failure {
         return Err(error);
     }
     print_outcome(global, outcome, true)
+}
+
+/// Follows a started enrollment at the terminal: prints each step, asks whether the codes
+/// match (unless `auto_confirm`), and cancels it on Ctrl-C, here and on the relay. Returns the
+/// outcome, and the first step that could not be printed.
+async fn follow(
+    json: bool,
+    auto_confirm: bool,
+    mut handle: EnrollmentHandle,
+) -> Result<(EnrollmentOutcome, Option<CliError>), ClientError> {
+    let control = handle.control();
+    let interrupted = Arc::new(Notify::new());
+    let interrupt = (control.clone(), interrupted.clone());
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.0.cancel();
+            interrupt.1.notify_one();
+        }
+    });
+    let mut failure = None;
+    while let Some(step) = handle.next_step().await {
+        let printed = match step {
+            EnrollmentStep::Requested { id } => print_event(json, &EnrollEvent::Request { id }),
+            EnrollmentStep::Code { code, replaces } => {
+                let printed = print_code(json, &code, replaces.as_ref());
+                let same = auto_confirm
+                    || tokio::select! {
+                        same = ask(json) => same,
+                        () = interrupted.notified() => false,
+                    };
+                // Refused only when the enrollment ended meanwhile (cancelled): nothing to do.
+                let _ = control.answer(same);
+                printed
+            }
+        };
+        if let Err(error) = printed {
+            failure.get_or_insert(error);
+        }
+    }
+    ctrl_c.abort();
+    Ok((handle.outcome().await?, failure))
 }
 
 /// `enigm device requests`: the account's open requests.
@@ -115,17 +130,25 @@ pub(crate) fn requests(global: &Global) -> Result<(), CliError> {
             "REQUEST", "PLATFORM", "FINGERPRINT", "STATE", "REPLACES"
         )];
         lines.extend(requests.iter().map(|request: &EnrollmentRequest| {
-            let mut replaces = match (&request.replaces, &request.replaces_label) {
-                (Some(id), Some(label)) => format!("{} ({label})", id.to_hex()),
-                (Some(id), None) => id.to_hex(),
-                (None, _) => "-".to_owned(),
+            let mut replaces = match &request.replaces {
+                Some(ReplacedView {
+                    device_id,
+                    label: Some(label),
+                    ..
+                }) => format!("{} ({label})", device_id.to_hex()),
+                Some(replaced) => replaced.device_id.to_hex(),
+                None => "-".to_owned(),
             };
             if request.replaces_this_device {
                 replaces.push_str(" (this device: approve it from another one)");
             }
             format!(
                 "{:<34} {:<10} {:<19} {:<18} {}",
-                request.id, request.platform, request.fingerprint, request.state, replaces
+                request.id,
+                request.platform,
+                request.fingerprint,
+                request.state.as_str(),
+                replaces
             )
         }));
         lines.push("Approve one with: enigm device approve REQUEST".to_owned());
@@ -137,29 +160,10 @@ pub(crate) fn requests(global: &Global) -> Result<(), CliError> {
 /// `enigm device approve REQUEST_ID`: shows the code, asks, ends with the outcome.
 pub(crate) fn approve(global: &Global, args: &RequestArgs) -> Result<(), CliError> {
     let json = global.json;
-    let failure = RefCell::new(None);
-    let outcome = with_engine(global, async |engine| {
-        let failure = &failure;
-        let run =
-            engine.approve_enrollment_showing(&args.request_id, |code, replaces| async move {
-                if let Err(error) = print_code(json, &code, replaces.as_ref()) {
-                    failure.borrow_mut().get_or_insert(error);
-                }
-                ask(json).await
-            });
-        let finished = tokio::select! {
-            outcome = run => Some(outcome),
-            _ = tokio::signal::ctrl_c() => None,
-        };
-        match finished {
-            Some(outcome) => outcome,
-            None => {
-                engine.cancel_enrollment_request(&args.request_id).await?;
-                Ok(EnrollmentOutcome::Cancelled)
-            }
-        }
+    let (outcome, failure) = with_engine(global, async |engine| {
+        follow(json, false, engine.start_approval(args.request_id.clone())).await
     })?;
-    if let Some(error) = failure.into_inner() {
+    if let Some(error) = failure {
         return Err(error);
     }
     print_outcome(global, outcome, false)

@@ -21,7 +21,9 @@ use clap::{Parser, Subcommand};
     about = "Enigm: accounts, devices and the service"
 )]
 struct Cli {
-    /// Profile directory (the local encrypted store of one device).
+    /// Profile directory (the local encrypted store of one device). By default the desktop
+    /// app's own profile (org.enigm.desktop/profiles/default in the data directory), so the app
+    /// and the CLI on one computer are one device of the account.
     #[arg(long, global = true, env = "ENIGM_PROFILE")]
     profile: Option<PathBuf>,
     /// Service URL, e.g. http://127.0.0.1:8080.

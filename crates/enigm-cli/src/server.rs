@@ -79,33 +79,15 @@ pub(crate) struct ServerArgs {
 }
 
 impl From<ServerError> for CliError {
+    /// Names what an operator starting the service can fix (its configuration, its data
+    /// directory, its database); every other error is the service's own, whatever it is, so a
+    /// new request-time variant needs no decision here.
     fn from(error: ServerError) -> Self {
         let code = match &error {
             ServerError::Config(_) => "config",
             ServerError::DataDir(_) => "data_dir",
             ServerError::Storage(_) | ServerError::Unavailable(_) => "storage",
-            ServerError::Malformed(_)
-            | ServerError::PayloadTooLarge
-            | ServerError::InvalidUsername(_)
-            | ServerError::InvalidLedger(_)
-            | ServerError::InvalidCredentials
-            | ServerError::LoginExpired
-            | ServerError::RecoveryExpired
-            | ServerError::RegistrationExpired
-            | ServerError::RecoveryRefused
-            | ServerError::UsernameTaken
-            | ServerError::Unauthenticated(_)
-            | ServerError::Refused(_)
-            | ServerError::DeviceRemoved { .. }
-            | ServerError::LedgerConflict { .. }
-            | ServerError::Enrollment(_)
-            | ServerError::SyncKey(_)
-            | ServerError::Limit(_)
-            | ServerError::RateLimited { .. }
-            | ServerError::NotFound
-            | ServerError::MethodNotAllowed
-            | ServerError::Timeout
-            | ServerError::Internal(_) => "server",
+            _ => "server",
         };
         Self {
             code: code.to_owned(),

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use enigm_client::{
-    ClientError, DeviceChange, DeviceList, DeviceView, Engine, EntryView, HeadView, WatchUpdate,
+    Change, ClientError, DeviceChange, DeviceList, DeviceView, Engine, EntryView, HeadView,
+    WatchUpdate,
 };
 use enigm_core::ledger::RevokeReason;
 use enigm_core::session::{Restriction, SessionState};
@@ -176,21 +177,31 @@ pub(crate) fn with_engine<T>(
         .map_err(CliError::from)
 }
 
-/// `--profile`, `ENIGM_PROFILE`, or the platform's data directory.
+/// `--profile`, `ENIGM_PROFILE`, or the profile the desktop app uses, so that one computer is
+/// one device of the account. A profile the CLI made in its former default place, before it
+/// shared the app's, keeps being used (with a note) until it is moved.
 fn profile_dir(global: &Global) -> Result<PathBuf, CliError> {
     if let Some(dir) = &global.profile {
         return Ok(dir.clone());
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .ok_or_else(|| {
-            CliError::new(
-                "no_profile",
-                "no profile directory: pass --profile DIR or set ENIGM_PROFILE",
-            )
-        })?;
-    Ok(data.join("enigm/profiles/default"))
+    let shared = enigm_client::default_profile_dir().ok_or_else(|| {
+        CliError::new(
+            "no_profile",
+            "no profile directory: pass --profile DIR or set ENIGM_PROFILE",
+        )
+    })?;
+    if let Some(former) = enigm_client::former_cli_profile_dir()
+        && !shared.exists()
+        && former.exists()
+    {
+        eprintln!(
+            "note: using the profile an earlier enigm kept in {}; the desktop app uses {}. Move              it there to use one device from both.",
+            former.display(),
+            shared.display()
+        );
+        return Ok(former);
+    }
+    Ok(shared)
 }
 
 /// Reads the password: a hidden prompt on a terminal, else one line of stdin.
@@ -501,7 +512,7 @@ fn print_update(json: bool, update: &WatchUpdate) -> Result<(), CliError> {
             WatchUpdate::Devices { list } => format!(
                 "Device list verified at entry {}: {} active.",
                 list.head.seq,
-                list.devices.iter().filter(|d| d.state == "active").count()
+                list.devices.iter().filter(|d| d.state.is_active()).count()
             ),
             WatchUpdate::EnrollmentRequest { id } => {
                 format!("A new device asks to join your account (request {id}).")
@@ -550,7 +561,7 @@ fn verified_line(head: &HeadView) -> String {
     format!(
         "ledger verified: {count} {}, head {}",
         if count == 1 { "entry" } else { "entries" },
-        hex::encode(&head.hash[..8])
+        hex::encode(&head.hash.0[..8])
     )
 }
 
@@ -560,17 +571,17 @@ fn entry_line(entry: &EntryView) -> String {
         .device
         .map_or_else(String::new, |device| device.fingerprint());
     let what = match entry.kind {
-        "genesis" => format!("account created by {device}"),
-        "add_device" => match entry.replaces {
+        Change::Genesis => format!("account created by {device}"),
+        Change::AddDevice => match entry.replaces {
             Some(old) => format!("{device} added, replacing {}", old.fingerprint()),
             None => format!("{device} added"),
         },
-        "recover" => format!("recovered with the recovery phrase on {device}"),
-        "revoke" => format!(
+        Change::Recover => format!("recovered with the recovery phrase on {device}"),
+        Change::Revoke => format!(
             "{device} revoked ({})",
-            entry.reason.unwrap_or("unspecified")
+            entry.reason.map_or("unspecified", RevokeReason::as_str)
         ),
-        "review" => format!(
+        Change::Review => format!(
             "{device} {} by the organization",
             if entry.approved == Some(true) {
                 "approved"
@@ -578,17 +589,16 @@ fn entry_line(entry: &EntryView) -> String {
                 "refused"
             }
         ),
-        "rotate_recovery" => "recovery phrase replaced".to_owned(),
-        "join_organization" => "joined an organization".to_owned(),
-        "leave_organization" => "left its organization".to_owned(),
-        "suspend" => format!("{device} suspended"),
-        "resume" => format!("{device} resumed"),
-        "retire" => format!("{device} retired"),
-        other => format!("{device} {other}"),
+        Change::RotateRecovery => "recovery phrase replaced".to_owned(),
+        Change::JoinOrganization => "joined an organization".to_owned(),
+        Change::LeaveOrganization => "left its organization".to_owned(),
+        Change::Suspend => format!("{device} suspended"),
+        Change::Resume => format!("{device} resumed"),
+        Change::Retire => format!("{device} retired"),
     };
     let by = match (entry.kind, entry.by) {
-        ("genesis", _) | (_, None) => String::new(),
-        ("add_device", Some(by)) => format!(", approved by {}", by.fingerprint()),
+        (Change::Genesis, _) | (_, None) => String::new(),
+        (Change::AddDevice, Some(by)) => format!(", approved by {}", by.fingerprint()),
         (_, Some(by)) => format!(", by {}", by.fingerprint()),
     };
     let revoked: Vec<String> = entry.revoked.iter().map(|d| d.fingerprint()).collect();
@@ -597,7 +607,11 @@ fn entry_line(entry: &EntryView) -> String {
     } else {
         format!("; revoked {}", revoked.join(", "))
     };
-    format!("#{:<3} {what}{by}{revoked}", entry.seq)
+    // The signer's own clock: a date for people, never an order.
+    let when = entry.signed_at.map_or_else(String::new, |at| {
+        format!(" (around {})", enigm_core::session::utc_minute(at))
+    });
+    format!("#{:<3} {what}{by}{revoked}{when}", entry.seq)
 }
 
 pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {

@@ -9,7 +9,7 @@ use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::enigm::{SignOptions, b64, login, register, signed};
+use common::enigm::{self, b64, login, register};
 use common::push::add_device;
 use common::{Http, ServerProcess};
 use ed25519_dalek::SigningKey;
@@ -66,15 +66,7 @@ fn exports_verify_offline_and_tampering_is_named() {
     let key = key_json["key"].as_str().unwrap().to_owned();
     assert_eq!(key.len(), 64);
     assert_eq!(http.get("/v1/audit/export").status, 401);
-    let reply = signed(
-        &http,
-        &session,
-        laptop,
-        "GET",
-        "/v1/audit/export",
-        b"",
-        &SignOptions::default(),
-    );
+    let reply = enigm::send(&http, &session, laptop, "GET", "/v1/audit/export", b"");
     assert_eq!(reply.status, 200, "{:?}", reply.json());
     let export = reply.json();
     let records = export["records"].as_array().unwrap().clone();

@@ -14,7 +14,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 use common::ServerProcess;
-use common::cli::{enigm, failed, failed_code, ok, register, url};
+use common::cli::{enigm, failed, failed_code, listed, login, ok, register, url};
 use common::hostile::{HostileService, Tamper};
 use common::running::{self, PASSWORD, Running};
 use enigm_store::{Keychain, Store};
@@ -154,12 +154,7 @@ fn both_devices_see_the_same_code_and_the_new_device_becomes_active_with_the_syn
             .is_some_and(|n| !n.is_empty())
     );
     assert_eq!(on_a, on_b, "both devices show the same code");
-    a.answer("yes");
-    b.answer("yes");
-    a.expect_event("active");
-    b.expect_event("active");
-    a.succeeded();
-    b.succeeded();
+    running::confirm_and_finish(a, b);
 
     assert_enrolled(&server, &pair);
     let on_b = devices(&server, &pair.b);
@@ -185,9 +180,7 @@ fn both_devices_see_the_same_code_and_the_new_device_becomes_active_with_the_syn
         ],
         &format!("{PASSWORD}\n"),
     );
-    assert!(!again.status.success());
-    let line: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(line["error"]["code"], "already_registered");
+    assert_eq!(failed_code(&again), "already_registered");
 }
 
 #[test]
@@ -223,12 +216,9 @@ fn rejected_and_expired_requests_add_nothing() {
         &["device", "approve", &"ab".repeat(16)],
         "",
     );
-    assert!(!missing.status.success());
-    let line: Value = serde_json::from_slice(&missing.stdout).unwrap();
-    assert_eq!(line["error"]["code"], "not_found");
+    assert_eq!(failed_code(&missing), "not_found");
     let malformed = enigm(&pair.a, &server, &["device", "approve", "../ledger"], "");
-    let line: Value = serde_json::from_slice(&malformed.stdout).unwrap();
-    assert_eq!(line["error"]["code"], "unknown_enrollment");
+    assert_eq!(failed_code(&malformed), "unknown_enrollment");
 }
 
 #[test]
@@ -321,12 +311,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     let mut a = Running::approve(&pair2.a, &server, &retry);
     a.expect_event("sas");
     b.expect_event("sas");
-    a.answer("yes");
-    b.answer("yes");
-    a.expect_event("active");
-    b.expect_event("active");
-    a.succeeded();
-    b.succeeded();
+    running::confirm_and_finish(a, b);
     assert_enrolled(&server, &pair2);
 
     // Right after B confirmed (its MAC may or may not be out): the restart either resumes the
@@ -351,12 +336,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
             let mut a = Running::approve(&pair3.a, &server, &retry);
             a.expect_event("sas");
             b.expect_event("sas");
-            a.answer("yes");
-            b.answer("yes");
-            a.expect_event("active");
-            b.expect_event("active");
-            a.succeeded();
-            b.succeeded();
+            running::confirm_and_finish(a, b);
         }
         other => panic!("unexpected {other}"),
     }
@@ -448,16 +428,6 @@ fn own_id(server: &ServerProcess, profile: &Path) -> String {
         .to_owned()
 }
 
-/// The entry of `id` in a `device list`.
-fn listed<'a>(list: &'a Value, id: &str) -> &'a Value {
-    list["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|device| device["device_id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in {list}"))
-}
-
 /// A refused `device enroll --replaces DEVICE` on `profile`: its error code; nothing was asked.
 fn refused_replacement(
     server: &ServerProcess,
@@ -514,8 +484,8 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
         .to_owned();
     let listed_requests = requests(&server, &pair.a);
     assert_eq!(listed_requests.len(), 1);
-    assert_eq!(listed_requests[0]["replaces"], b_id.as_str());
-    assert_eq!(listed_requests[0]["replaces_label"], "Old phone");
+    assert_eq!(listed_requests[0]["replaces"]["device_id"], b_id.as_str());
+    assert_eq!(listed_requests[0]["replaces"]["label"], "Old phone");
     // B itself may not approve its successor (it would lose its session before handing the
     // sync key over); the request stays open for A.
     let refused = enigm(&pair.b, &server, &["device", "approve", &id], "yes\n");
@@ -527,12 +497,7 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
     assert_eq!(code_a["code"], code_c["code"]);
     assert_eq!(code_a["replaces"], b_id.as_str());
     assert_eq!(code_a["replaces_label"], "Old phone");
-    on_a.answer("yes");
-    on_c.answer("yes");
-    on_a.expect_event("active");
-    on_c.expect_event("active");
-    on_a.succeeded();
-    on_c.succeeded();
+    running::confirm_and_finish(on_a, on_c);
 
     // A and C agree: B replaced by C, C active, at the same verified head.
     let c_id = own_id(&server, &c);
@@ -568,18 +533,7 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
         "{message}"
     );
     assert_eq!(sync_key(&pair.b), None);
-    let login = enigm(
-        &pair.b,
-        &server,
-        &[
-            "account",
-            "login",
-            "--username",
-            &pair.username,
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    let login = login(&pair.b, &server, &pair.username, PASSWORD);
     let (code, message) = failed(&login);
     assert_eq!(code, "device_replaced");
     assert!(message.contains("replaced"), "{message}");

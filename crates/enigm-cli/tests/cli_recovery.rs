@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use common::cli::{enigm, failed, ok, register, run, url};
+use common::cli::{enigm, failed, listed, login, ok, register, run, url};
 use common::hostile::HostileService;
 use common::{ServerProcess, contains, read_tree};
 use enigm_core::recovery::RecoveryPhrase;
@@ -95,22 +95,6 @@ fn key_epochs_handed_over(body: &[u8]) -> Vec<u64> {
     found
 }
 
-/// `account login` on `profile` with `password`.
-fn login(profile: &Path, server: &ServerProcess, password: &str) -> Output {
-    enigm(
-        profile,
-        server,
-        &[
-            "account",
-            "login",
-            "--username",
-            USERNAME,
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    )
-}
-
 /// The account sync key of `epoch` in the profile's store, if it holds one.
 fn held_key_at(profile: &Path, epoch: u64) -> Option<enigm_core::sync_key::SyncKey> {
     let keychain = Keychain::platform().unwrap();
@@ -129,16 +113,6 @@ fn held_keys(profile: &Path) -> (bool, Option<u64>) {
         store.device_secrets().unwrap().is_some(),
         store.sync_key().unwrap().map(|key| key.epoch()),
     )
-}
-
-/// The device with `id` in a `device list`-shaped object.
-fn device<'a>(list: &'a Value, id: &str) -> &'a Value {
-    list["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|device| device["device_id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in {list}"))
 }
 
 /// A running `enigm session watch --json` and its JSON lines.
@@ -244,8 +218,8 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     let desktop_id = recovered["device_id"].as_str().unwrap().to_owned();
     assert_ne!(desktop_id, laptop_id);
     assert_eq!(recovered["verified"], true);
-    assert_eq!(device(&recovered, &laptop_id)["state"], "revoked");
-    assert_eq!(device(&recovered, &desktop_id)["state"], "active");
+    assert_eq!(listed(&recovered, &laptop_id)["state"], "revoked");
+    assert_eq!(listed(&recovered, &desktop_id)["state"], "active");
 
     // The desktop's own view, verified from the service: the laptop revoked, itself active, the
     // Recover entry as head; and its session is a full one.
@@ -253,8 +227,8 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     assert_eq!(list["verified"], true);
     assert_eq!(list["head"]["seq"], 1);
     assert_eq!(list["head"], recovered["head"]);
-    assert_eq!(device(&list, &laptop_id)["state"], "revoked");
-    let this = device(&list, &desktop_id);
+    assert_eq!(listed(&list, &laptop_id)["state"], "revoked");
+    let this = listed(&list, &desktop_id);
     assert_eq!(this["state"], "active");
     assert_eq!(this["this_device"], true);
     assert_eq!(this["origin"], "recovery");
@@ -320,10 +294,10 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
     // The old password no longer signs in (from a new device); the new one does.
     let other = dir.path().join("other");
     assert_eq!(
-        failed(&login(&other, &server, PASSWORD)).0,
+        failed(&login(&other, &server, USERNAME, PASSWORD)).0,
         "wrong_password"
     );
-    let session = ok(&login(&other, &server, NEW_PASSWORD));
+    let session = ok(&login(&other, &server, USERNAME, NEW_PASSWORD));
     assert_eq!(session["session"]["kind"], "enrollment_restricted");
 
     // The phrase and the new password are in no profile file and no service log.
@@ -392,14 +366,14 @@ fn phrase_mistakes_another_accounts_phrase_and_unknown_names_change_nothing() {
     assert_eq!(code, "no_account");
     let after = ok(&enigm(&laptop, &server, &["device", "list"], ""));
     assert_eq!(after["head"], before["head"]);
-    assert_eq!(device(&after, &laptop_id)["state"], "active");
+    assert_eq!(listed(&after, &laptop_id)["state"], "active");
     assert_eq!(
-        ok(&login(&laptop, &server, PASSWORD))["session"]["kind"],
+        ok(&login(&laptop, &server, USERNAME, PASSWORD))["session"]["kind"],
         "full"
     );
     let third = dir.path().join("third");
     assert_eq!(
-        failed(&login(&third, &server, NEW_PASSWORD)).0,
+        failed(&login(&third, &server, USERNAME, NEW_PASSWORD)).0,
         "wrong_password"
     );
 }
@@ -425,7 +399,7 @@ fn a_rotated_phrase_replaces_the_old_one() {
     assert_eq!(watch.next_news()["state"], "active");
     watch.wait_connected();
     let recovered = ok(&recover(&desktop, &server, USERNAME, &new_phrase, &[]));
-    assert_eq!(device(&recovered, &laptop_id)["state"], "active");
+    assert_eq!(listed(&recovered, &laptop_id)["state"], "active");
     assert_eq!(recovered["head"]["seq"], 2);
 
     // The laptop was not marked lost: its watch says the account was recovered elsewhere and
@@ -442,11 +416,11 @@ fn a_rotated_phrase_replaces_the_old_one() {
     let (code, _) = failed(&enigm(&laptop, &server, &["device", "list"], ""));
     assert_eq!(code, "signed_out");
     assert_eq!(
-        failed(&login(&laptop, &server, PASSWORD)).0,
+        failed(&login(&laptop, &server, USERNAME, PASSWORD)).0,
         "wrong_password"
     );
     assert_eq!(
-        ok(&login(&laptop, &server, NEW_PASSWORD))["session"]["kind"],
+        ok(&login(&laptop, &server, USERNAME, NEW_PASSWORD))["session"]["kind"],
         "full"
     );
     let list = ok(&enigm(&laptop, &server, &["device", "list"], ""));

@@ -8,12 +8,11 @@ use crate::common;
 
 use std::sync::mpsc;
 
-use common::enigm::{self, Account, Session, SignOptions, b64, login, register, signed};
+use common::enigm::{self, Account, Session, b64, login, register};
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, verify_chain};
 use rand_core::{OsRng, RngCore};
-use serde_json::json;
 
 #[test]
 fn acknowledged_appends_survive_kill_9() {
@@ -23,70 +22,31 @@ fn acknowledged_appends_survive_kill_9() {
     let http = Http::new(server.addr);
     let account = register(&http, "heidi", "a long enough password");
     let session = login(&http, "heidi", "a long enough password", &account.device).unwrap();
-    let page = signed(
-        &http,
-        &session,
-        &account.device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
-    let entries: Vec<LedgerEntry> = page.json()["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&enigm::unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let page = enigm::send(&http, &session, &account.device, "GET", "/v1/ledger", b"");
+    let entries = enigm::page_entries(&page.json());
     let state = verify_chain(&entries).unwrap();
-    let phone = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: phone.public(),
-        approved_by: account.device.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, &account.device);
-    add.sign_device(&account.account_id, &phone);
-    let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-    let header = enigm::authorization(
-        &session,
-        &account.device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
-    let appended = http.request(
-        "POST",
-        "/v1/ledger",
-        &[("Authorization", &header)],
-        body.as_bytes(),
-    );
+    let (_, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
+    let (header, body) = enigm::signed_append(&session, &account.device, &[&add]);
+    let appended = http.request("POST", "/v1/ledger", &[("Authorization", &header)], &body);
     assert_eq!(appended.status, 201, "{:?}", appended.json());
     server.kill();
 
     let restarted = ServerProcess::start_in(&data, &[]);
     let http = Http::new(restarted.addr);
     // The session and the ledger are still there...
-    let page = signed(
+    let page = enigm::send(
         &http,
         &session,
         &account.device,
         "GET",
         "/v1/ledger?since=1",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(page.status, 200, "{:?}", page.json());
     assert_eq!(page.json()["head"]["seq"], 1);
     assert_eq!(page.json()["entries"][0], b64(&add.encode()));
     // ...and so is the nonce: the acknowledged request cannot be replayed after the crash.
-    let replay = http.request(
-        "POST",
-        "/v1/ledger",
-        &[("Authorization", &header)],
-        body.as_bytes(),
-    );
+    let replay = http.request("POST", "/v1/ledger", &[("Authorization", &header)], &body);
     assert_eq!(replay.error_code(), "replayed");
     // Logging in again works with the same secrets (pepper, OPAQUE setup).
     login(&http, "heidi", "a long enough password", &account.device).unwrap();
@@ -105,15 +65,7 @@ fn read_ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> Vec<Ve
     let mut entries = Vec::new();
     loop {
         let path = format!("/v1/ledger?since={}", entries.len());
-        let page = signed(
-            http,
-            session,
-            device,
-            "GET",
-            &path,
-            b"",
-            &SignOptions::default(),
-        );
+        let page = enigm::send(http, session, device, "GET", &path, b"");
         assert_eq!(page.status, 200, "{:?}", page.json());
         let page = page.json();
         for text in page["entries"].as_array().unwrap() {
@@ -155,21 +107,10 @@ fn write_until_killed(
         };
         let mut entry = state.next_entry(kind);
         entry.sign_device(&account.account_id, &account.device);
-        let body = json!({ "entries": [b64(&entry.encode())] }).to_string();
-        let header = enigm::authorization(
-            session,
-            &account.device,
-            "POST",
-            "/v1/ledger",
-            body.as_bytes(),
-            &SignOptions::default(),
-        );
-        let Some(reply) = http.try_request(
-            "POST",
-            "/v1/ledger",
-            &[("Authorization", &header)],
-            body.as_bytes(),
-        ) else {
+        let (header, body) = enigm::signed_append(session, &account.device, &[&entry]);
+        let Some(reply) =
+            http.try_request("POST", "/v1/ledger", &[("Authorization", &header)], &body)
+        else {
             return Written {
                 acknowledged,
                 in_flight: Some(entry),
@@ -201,24 +142,8 @@ fn concurrent_appends_survive_kill_9(extra: &[&str]) {
         // A second device to suspend and resume.
         let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
         let mut state = verify_chain(std::slice::from_ref(&genesis)).unwrap();
-        let phone = DeviceSecrets::generate(&mut OsRng);
-        let mut add = state.next_entry(EntryKind::AddDevice {
-            device: phone.public(),
-            approved_by: account.device.device_id(),
-            replaces: None,
-        });
-        add.sign_device(&account.account_id, &account.device);
-        add.sign_device(&account.account_id, &phone);
-        let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-        let reply = signed(
-            &http,
-            &session,
-            &account.device,
-            "POST",
-            "/v1/ledger",
-            body.as_bytes(),
-            &SignOptions::default(),
-        );
+        let (phone, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
+        let reply = enigm::post_entries(&http, &session, &account.device, &[&add]);
         assert_eq!(reply.status, 201, "{:?}", reply.json());
         state.apply(std::slice::from_ref(&add)).unwrap();
         writers.push((account, session, phone, vec![genesis, add], state));

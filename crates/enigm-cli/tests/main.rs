@@ -1,6 +1,8 @@
-//! The CLI's and the service's integration tests, as one test binary: every file below used to
-//! link its own copy of the engine, the service and SQLCipher, which cost a link step and
-//! hundreds of megabytes each.
+//! The CLI's integration tests, and the service's where a real process matters (kill -9,
+//! restarts, its flags, two nodes on one database), as one test binary: every file below used
+//! to link its own copy of the engine, the service and SQLCipher, which cost a link step and
+//! hundreds of megabytes each. The service's other tests run it in process (enigm-server's
+//! tests), the engine's likewise (enigm-client's).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -11,23 +13,13 @@ mod audit_export;
 mod cli_enrollment;
 mod cli_recovery;
 mod durability;
-mod engine_session;
-mod enroll_engine;
-mod enrollment;
-mod guessing;
-mod hostile_service;
-mod last_seen;
-mod limits;
+mod one_profile;
 mod password_change;
 mod phrase_rotation;
 mod postgres_nodes;
-mod postgres_outage;
 mod postgres_tls;
-mod push;
-mod recovery;
 mod removed_device;
 mod server_basics;
-mod service_flow;
 mod set_up_again;
 mod sync_keys;
 mod terminal;

@@ -8,12 +8,10 @@
 
 use crate::common;
 
-use common::enigm::{self, SignOptions, b64, login, register, signed, unb64};
+use common::enigm::{self, SignOptions, login, register, unb64};
 use common::{Http, ServerProcess};
-use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, verify_chain};
 use rand_core::{OsRng, RngCore};
-use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -44,15 +42,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     let account = register(&http1, &username, PASSWORD);
     let session = login(&http1, &username, PASSWORD, &account.device).unwrap();
     let device = &account.device;
-    let read = signed(
-        &http2,
-        &session,
-        device,
-        "GET",
-        "/v1/ledger?since=0",
-        b"",
-        &SignOptions::default(),
-    );
+    let read = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=0", b"");
     assert_eq!(read.status, 200, "{:?}", read.json());
 
     // A request accepted by node 1 and replayed against node 2 is refused: shared nonces.
@@ -76,34 +66,10 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     let genesis = LedgerEntry::genesis(account.account_id, device, &account.recovery);
     let mut chain = vec![genesis];
     let state = verify_chain(&chain).unwrap();
-    let phone = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: phone.public(),
-        approved_by: device.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, device);
-    add.sign_device(&account.account_id, &phone);
-    let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-    let appended = signed(
-        &http1,
-        &session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
+    let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
+    let appended = enigm::post_entries(&http1, &session, device, &[&add]);
     assert_eq!(appended.status, 201, "{:?}", appended.json());
-    let seen = signed(
-        &http2,
-        &session,
-        device,
-        "GET",
-        "/v1/ledger?since=1",
-        b"",
-        &SignOptions::default(),
-    );
+    let seen = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=1", b"");
     assert_eq!(seen.status, 200, "{:?}", seen.json());
     let seen = seen.json();
     assert_eq!(seen["head"]["seq"], 1);
@@ -115,25 +81,10 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     // Conflicting appends raced through both nodes at once: exactly one wins, the others get
     // 409 with the winner's head, and both nodes then serve the same head.
     let state = verify_chain(&chain).unwrap();
-    let requests: Vec<(Http, String, String)> = (0..8)
+    let requests: Vec<(Http, String, Vec<u8>)> = (0..8)
         .map(|index| {
-            let newcomer = DeviceSecrets::generate(&mut OsRng);
-            let mut add = state.next_entry(EntryKind::AddDevice {
-                device: newcomer.public(),
-                approved_by: device.device_id(),
-                replaces: None,
-            });
-            add.sign_device(&account.account_id, device);
-            add.sign_device(&account.account_id, &newcomer);
-            let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-            let header = enigm::authorization(
-                &session,
-                device,
-                "POST",
-                "/v1/ledger",
-                body.as_bytes(),
-                &SignOptions::default(),
-            );
+            let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
+            let (header, body) = enigm::signed_append(&session, device, &[&add]);
             let http = if index % 2 == 0 { &http1 } else { &http2 };
             (http.clone(), header, body)
         })
@@ -143,12 +94,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
             .iter()
             .map(|(http, header, body)| {
                 scope.spawn(move || {
-                    http.request(
-                        "POST",
-                        "/v1/ledger",
-                        &[("Authorization", header)],
-                        body.as_bytes(),
-                    )
+                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
                 })
             })
             .collect();
@@ -174,24 +120,11 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
         assert_eq!(reply.json()["error"]["head"], head);
     }
     for http in [&http1, &http2] {
-        let page = signed(
-            http,
-            &session,
-            device,
-            "GET",
-            "/v1/ledger?since=0",
-            b"",
-            &SignOptions::default(),
-        );
+        let page = enigm::send(http, &session, device, "GET", "/v1/ledger?since=0", b"");
         assert_eq!(page.status, 200, "{:?}", page.json());
         let page = page.json();
         assert_eq!(page["head"], head);
-        let entries: Vec<LedgerEntry> = page["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-            .collect();
+        let entries = enigm::page_entries(&page);
         assert_eq!(entries.len(), 3);
         verify_chain(&entries).unwrap();
     }
@@ -211,7 +144,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 async fn push_crosses_nodes() {
     use common::enigm::{append, ledger};
-    use common::push::{add_device, connect, expect_closed, expect_revoked, next_event};
+    use common::push::{add_device, connect, expect_ended, expect_revoked, next_event};
     use enigm_core::ledger::RevokeReason;
     use enigm_server::push::{EndReason, PushEvent};
 
@@ -233,9 +166,9 @@ async fn push_crosses_nodes() {
     let tablet_session = login(&http1, &username, PASSWORD, &tablet).unwrap();
 
     // The phone and the tablet listen on node 2; the laptop, which revokes, on node 1.
-    let mut phone_socket = connect(&node2, &phone_session, &phone).await;
-    let mut tablet_socket = connect(&node2, &tablet_session, &tablet).await;
-    let mut laptop_socket = connect(&node1, &laptop_session, laptop).await;
+    let mut phone_socket = connect(node2.addr, &phone_session, &phone).await;
+    let mut tablet_socket = connect(node2.addr, &tablet_session, &tablet).await;
+    let mut laptop_socket = connect(node1.addr, &laptop_session, laptop).await;
 
     let revoke = enigm::revoke(
         &http1,
@@ -278,14 +211,7 @@ async fn push_crosses_nodes() {
             kind: "device_suspended".into(),
         }
     );
-    assert_eq!(
-        next_event(&mut tablet_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Suspended,
-            entry: None,
-        }
-    );
-    expect_closed(&mut tablet_socket, EndReason::Suspended).await;
+    expect_ended(&mut tablet_socket, EndReason::Suspended).await;
 
     // Logs carry pseudonyms only: no username, no account or device id (the nodes log at
     // debug level, where tokio-postgres would print query parameters if not held back).

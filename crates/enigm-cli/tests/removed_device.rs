@@ -52,7 +52,7 @@ fn a_removed_device_hears_who_removed_it_and_why_listening_or_not() {
         ok(&cli(device, &["device", "list"]));
     }
     let laptop_fingerprint = DeviceId::from_hex(&laptop_id).unwrap().fingerprint();
-    let by_laptop = format!("this device was revoked by Laptop ({laptop_fingerprint}) on ");
+    let by_laptop = format!("this device was revoked by Laptop ({laptop_fingerprint}) around ");
 
     // The phone is revoked while it is not listening: its next command is refused with the
     // remover and the reason, and its keys are gone.
@@ -65,12 +65,14 @@ fn a_removed_device_hears_who_removed_it_and_why_listening_or_not() {
     assert_eq!(code, "device_revoked");
     assert!(message.starts_with(&by_laptop), "{message}");
     assert!(message.ends_with(" UTC: lost"), "{message}");
+    // Dated by the laptop's clock when it revoked: "around", not when the phone heard.
+    assert!(message.contains(") around "), "{message}");
     let phone_store = store(&phone);
     assert!(phone_store.device_secrets().unwrap().is_none());
     assert!(phone_store.session().unwrap().is_none());
     assert!(phone_store.sync_key().unwrap().is_none());
     let mark = phone_store.revoked().unwrap().unwrap();
-    assert_eq!(mark.reason, "lost");
+    assert_eq!(mark.reason.as_str(), "lost");
     assert_eq!(
         mark.by,
         Some(Remover::Device(DeviceId::from_hex(&laptop_id).unwrap()))

@@ -1,8 +1,12 @@
-//! The real `enigm server` over loopback: startup line, health, error shapes, limits, shutdown.
+//! The real `enigm server` over loopback: startup line, health, error shapes, limits, its flags,
+//! shutdown.
 
 use crate::common;
 
+use common::enigm::login_start;
 use common::{Http, ServerProcess};
+
+const PASSWORD: &str = "correct horse battery staple 42";
 
 #[test]
 fn serves_health_and_stops_on_sigterm() {
@@ -216,4 +220,24 @@ fn serves_https_with_its_own_certificate() {
     // Plain HTTP on the same port gets no answer.
     let plain = curl(&format!("{}/v1/health", url.replace("https://", "http://")));
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"ok\""));
+}
+
+#[test]
+fn the_login_limits_follow_the_server_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(
+        &dir.path().join("data"),
+        &["--login-free-attempts", "1", "--login-backoff-secs", "600"],
+    );
+    let http = Http::new(server.addr);
+    // One free attempt, then one that starts the ten-minute wait, then refusals.
+    assert_eq!(login_start(&http, "dave", PASSWORD).reply.status, 200);
+    assert_eq!(login_start(&http, "dave", PASSWORD).reply.status, 200);
+    let limited = login_start(&http, "dave", PASSWORD).reply;
+    assert_eq!(
+        (limited.status, limited.error_code().as_str()),
+        (429, "rate_limited")
+    );
+    let retry_after = limited.json()["error"]["retry_after"].as_u64().unwrap();
+    assert!((599..=600).contains(&retry_after), "{retry_after}");
 }

@@ -106,7 +106,8 @@ enum Removals {
 }
 
 /// How a sign-out ended: either way this computer no longer holds the session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
 pub enum SignOut {
     /// The service ended the session (its push sockets heard `signed_out`), or had already.
     Ended,
@@ -231,8 +232,12 @@ impl Engine {
         let mut account_id = [0u8; 16];
         OsRng.fill_bytes(&mut account_id);
         let phrase = RecoveryPhrase::generate(&mut OsRng);
-        let genesis =
-            LedgerEntry::genesis(account_id, &device, phrase.recovery_key().signing_key());
+        let genesis = LedgerEntry::dated_genesis(
+            account_id,
+            &device,
+            phrase.recovery_key().signing_key(),
+            Some(now()),
+        );
 
         let start = ClientRegistration::start(&mut OsRng, password.as_bytes())
             .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
@@ -810,7 +815,7 @@ impl Engine {
             DeviceChange::Revoke(reason) => EntryKind::Revoke { device, reason },
             DeviceChange::Retire => EntryKind::Retire { device },
         };
-        let mut entry = state.next_entry(kind);
+        let mut entry = state.next_entry(kind).signed_at(now());
         entry.sign_device(&account_id, &secrets);
         self.append(&state, &entry).await?;
         // Whoever left must not read what is written from now on (DESIGN §3); a resumed

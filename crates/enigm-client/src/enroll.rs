@@ -59,12 +59,18 @@ use reqwest::Method;
 use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
+use ts_rs::TS;
 use zeroize::Zeroizing;
 
-use crate::engine::{LedgerRead, b64, unb64};
-use crate::view::{DeviceList, DeviceView, hex_opt};
+use crate::engine::{LedgerRead, b64, now, unb64};
+use crate::view::{DeviceList, DeviceView};
 use crate::{ClientError, Engine};
 
+/// How far ahead of this device's clock a request's time may be (clocks differ a little).
+const MAX_CLOCK_AHEAD_SECS: u64 = 5 * 60;
+
+/// How old a request may be when its device is added: far longer than the relay keeps one.
+const MAX_REQUEST_AGE_SECS: u64 = 24 * 60 * 60;
 /// How often the relay is polled when no push arrives.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Wait before reopening a lost push socket (polling goes on meanwhile).
@@ -84,7 +90,7 @@ pub enum EnrollEvent {
 }
 
 /// How an enrollment ended, on either side.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentOutcome {
     /// The new device is in the ledger and holds the account sync key.
@@ -114,7 +120,7 @@ impl EnrollmentOutcome {
 }
 
 /// One emoji of the short code with its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct EmojiView {
     /// The emoji.
     pub symbol: &'static str,
@@ -123,7 +129,7 @@ pub struct EmojiView {
 }
 
 /// The short code both devices show: six digits grouped `482 913` and seven emoji.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct ShortCodeView {
     /// The digits in two groups of three.
     pub code: String,
@@ -148,7 +154,7 @@ impl From<ShortCode> for ShortCodeView {
 }
 
 /// A pending request as an existing device shows it before the user decides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct EnrollmentRequest {
     /// The request id.
     pub id: String,
@@ -158,26 +164,34 @@ pub struct EnrollmentRequest {
     pub fingerprint: String,
     /// When it was asked (seconds since the epoch, the service's clock).
     pub created_at: u64,
-    /// Where it stands on the relay (`requested`, `accepted`, ...).
-    pub state: String,
-    /// The device the new one asks to replace, if any.
-    #[serde(serialize_with = "hex_opt")]
-    pub replaces: Option<DeviceId>,
-    /// That device's label, when this device can decrypt it.
-    pub replaces_label: Option<String>,
+    /// Where it stands on the relay.
+    pub state: Stage,
+    /// The device the new one asks to replace, if any: approving removes it.
+    pub replaces: Option<ReplacedView>,
     /// Whether the device it replaces is this one, which cannot approve it
     /// ([`ClientError::SelfReplacement`]): another device of the account must.
     pub replaces_this_device: bool,
 }
 
 /// The device an enrollment replaces, as the approving device shows it next to the code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct ReplacedView {
     /// Its device id.
-    #[serde(serialize_with = "crate::view::hex_id")]
     pub device_id: DeviceId,
+    /// Its short fingerprint.
+    pub fingerprint: String,
     /// Its label, when this device can decrypt it.
     pub label: Option<String>,
+}
+
+impl ReplacedView {
+    fn new(device_id: DeviceId, labels: &[(DeviceId, String)]) -> Self {
+        Self {
+            device_id,
+            fingerprint: device_id.fingerprint(),
+            label: label_of(labels, device_id),
+        }
+    }
 }
 
 /// The outcome of a closed request; `None` while it is open.
@@ -480,6 +494,8 @@ impl Engine {
                 .abandon(&id, ClientError::EnrollmentReplacesMismatch)
                 .await);
         }
+        // Dated when the request was made: both devices sign the entry, and that is the one
+        // time both know (the approver checks it against its own clock).
         let entry = LedgerEntry::new(
             claim.seq.saturating_add(1),
             EntryHash(claim.hash),
@@ -489,7 +505,8 @@ impl Engine {
                 // What this device asked for, never what the relay says it asked for.
                 replaces,
             },
-        );
+        )
+        .signed_at(view.created_at);
         let signature = device.sign(&entry.signing_message(&account_id));
         let answered: EnrollmentView = self
             .post_step(
@@ -611,9 +628,8 @@ impl Engine {
                     platform: view.platform.clone(),
                     fingerprint: DeviceId::derive(&keys.signing).fingerprint(),
                     created_at: view.created_at,
-                    state: view.state.as_str().to_owned(),
-                    replaces,
-                    replaces_label: replaces.and_then(|old| label_of(&labels, old)),
+                    state: view.state,
+                    replaces: replaces.map(|old| ReplacedView::new(old, &labels)),
                     replaces_this_device: replaces == Some(own_id),
                 })
             })
@@ -731,10 +747,7 @@ impl Engine {
                     return Err(error);
                 }
                 let labels = self.labels(&state).await.unwrap_or_default();
-                Some(ReplacedView {
-                    device_id: old,
-                    label: label_of(&labels, old),
-                })
+                Some(ReplacedView::new(old, &labels))
             }
             None => None,
         };
@@ -842,11 +855,25 @@ impl Engine {
                 .await?;
             return Err(ClientError::EnrollmentStaleHead);
         }
-        let mut entry = state.next_entry(EntryKind::AddDevice {
-            device: verified.device,
-            approved_by: own_id,
-            replaces,
-        });
+        // The new device dated its signature with the request's time; a time this device's
+        // clock finds implausible is the relay's invention, not a date to sign.
+        let now = now();
+        if view.created_at > now.saturating_add(MAX_CLOCK_AHEAD_SECS)
+            || now > view.created_at.saturating_add(MAX_REQUEST_AGE_SECS)
+        {
+            self.cancel_request(request_id, CancelReason::Withdrawn)
+                .await?;
+            return Err(ClientError::MalformedResponse(
+                "the request is dated far from this device's clock",
+            ));
+        }
+        let mut entry = state
+            .next_entry(EntryKind::AddDevice {
+                device: verified.device,
+                approved_by: own_id,
+                replaces,
+            })
+            .signed_at(view.created_at);
         entry.sign_device(&account_id, &device);
         entry.insert_signature(EntrySignature {
             signer: Signer::Device(DeviceId::derive(&verified.device.signing)),

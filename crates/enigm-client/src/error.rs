@@ -227,6 +227,11 @@ pub enum ClientError {
     )]
     NoSyncKey,
 
+    /// An answer about the short code came when no code waits for one (the enrollment ended,
+    /// or has not shown its code yet).
+    #[error("no code is waiting for your answer; the enrollment may have ended")]
+    NoCodeShown,
+
     /// The password typed to unlock the app is not the account's password: the service
     /// checked it (this device keeps nothing that could).
     #[error("that is not your account password (the Enigm service checked it)")]
@@ -308,6 +313,61 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Every code [`ClientError::code`] returns besides the store's and the service's, which
+    /// it passes through: the engine's part of the closed set the app's TypeScript knows.
+    pub const CODES: [&'static str; 50] = [
+        "service_unreachable",
+        "malformed_response",
+        "invalid_server_url",
+        "wrong_password",
+        "ledger_rejected",
+        "protocol_error",
+        "already_registered",
+        "no_account",
+        "signed_out",
+        "device_revoked",
+        "device_replaced",
+        "device_removed",
+        "service_refuses_device",
+        "locked",
+        "not_replaceable",
+        "enrollment_replaces_mismatch",
+        "enrollment_self_replacement",
+        "unknown_device",
+        "ambiguous_device",
+        "not_allowed",
+        "phrase_word_count",
+        "phrase_unknown_word",
+        "phrase_checksum",
+        "sync_key_refused",
+        "ledger_withheld",
+        "invalid_label",
+        "invalid_auto_lock",
+        "internal",
+        "enrollment_already_open",
+        "sync_epoch_conflict",
+        "enrollment_commitment_mismatch",
+        "enrollment_mac_mismatch",
+        "enrollment_wrong_device",
+        "enrollment_wrong_recipient",
+        "enrollment_verification_failed",
+        "enrollment_stale_head",
+        "unknown_enrollment",
+        "enrolled_without_sync_key",
+        "no_sync_key",
+        "no_code_shown",
+        "unlock_wrong_password",
+        "unlock_wrong_pin",
+        "unlock_delayed",
+        "pin_erased",
+        "no_pin",
+        "pin_unusable",
+        "invalid_pin",
+        "unlock_needs_username",
+        "unlock_needs_service",
+        "current_password_wrong",
+    ];
+
     /// The stable code, the same across the CLI (`--json`) and the app.
     pub fn code(&self) -> &str {
         match self {
@@ -360,6 +420,7 @@ impl ClientError {
             Self::UnknownEnrollment => "unknown_enrollment",
             Self::EnrolledWithoutSyncKey => "enrolled_without_sync_key",
             Self::NoSyncKey => "no_sync_key",
+            Self::NoCodeShown => "no_code_shown",
             Self::UnlockWrongPassword => "unlock_wrong_password",
             Self::UnlockWrongPin { .. } => "unlock_wrong_pin",
             Self::UnlockDelayed { .. } => "unlock_delayed",
@@ -503,8 +564,9 @@ mod tests {
         let revocation = || {
             Box::new(Revocation {
                 at: 1_796_000_000,
+                signed_at: None,
                 by: None,
-                reason: "lost".into(),
+                reason: enigm_core::session::RemovalReason::Lost,
                 replaced_by: None,
             })
         };
@@ -553,6 +615,7 @@ mod tests {
             ClientError::EnrolledWithoutSyncKey,
             ClientError::UnknownEnrollment,
             ClientError::NoSyncKey,
+            ClientError::NoCodeShown,
             ClientError::UnlockWrongPassword,
             ClientError::UnlockWrongPin { wait: 10, left: 1 },
             ClientError::UnlockDelayed { wait: 121 },
@@ -603,6 +666,7 @@ mod tests {
                 | ClientError::EnrolledWithoutSyncKey
                 | ClientError::UnknownEnrollment
                 | ClientError::NoSyncKey
+                | ClientError::NoCodeShown
                 | ClientError::UnlockWrongPassword
                 | ClientError::UnlockWrongPin { .. }
                 | ClientError::UnlockDelayed { .. }
@@ -616,6 +680,29 @@ mod tests {
             }
         }
         all
+    }
+
+    #[test]
+    fn every_code_is_listed_once() {
+        for error in one_of_each() {
+            let code = error.code();
+            let listed = match &error {
+                ClientError::Store(_) => enigm_store::Error::CODES.contains(&code),
+                ClientError::Service { code: service, .. } => {
+                    ErrorCode::ALL.contains(service) && service.as_str() == code
+                }
+                _ => ClientError::CODES.contains(&code),
+            };
+            assert!(listed, "{code} is not in its list");
+        }
+        let mut sorted = ClientError::CODES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            ClientError::CODES.len(),
+            "a code is listed twice"
+        );
     }
 
     #[test]

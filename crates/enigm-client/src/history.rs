@@ -3,14 +3,15 @@
 //! entry this engine verified itself; nothing is taken from the service's say-so.
 
 use enigm_core::identity::DeviceId;
-use enigm_core::ledger::{EntryKind, LedgerEntry, Signer};
+use enigm_core::ledger::{EntryHash, EntryKind, LedgerEntry, RevokeReason, Signer};
 use serde::Serialize;
+use ts_rs::TS;
 
-use crate::view::{HeadView, hex_hash, hex_id_list, hex_opt};
+use crate::view::HeadView;
 use crate::{ClientError, Engine};
 
 /// Who made a change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Actor {
     /// A device of the account (`by` names it).
@@ -21,39 +22,65 @@ pub enum Actor {
     Organization,
 }
 
+/// What a ledger entry changed: its kind, without its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// The account was created with its first device.
+    Genesis,
+    /// A device was added (approved, possibly replacing another).
+    AddDevice,
+    /// A device was suspended.
+    Suspend,
+    /// A suspended device was resumed.
+    Resume,
+    /// A device was revoked.
+    Revoke,
+    /// A removed device was retired.
+    Retire,
+    /// The organization reviewed a device.
+    Review,
+    /// The account was recovered with the recovery phrase.
+    Recover,
+    /// The recovery phrase was replaced.
+    RotateRecovery,
+    /// The account joined an organization.
+    JoinOrganization,
+    /// The account left its organization.
+    LeaveOrganization,
+}
+
 /// One verified ledger entry, in words.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct EntryView {
     /// Position in the chain; 0 created the account.
     pub seq: u64,
     /// The entry's hash.
-    #[serde(serialize_with = "hex_hash")]
-    pub hash: [u8; 32],
-    /// What happened: `genesis`, `add_device`, `suspend`, `resume`, `revoke`, `retire`,
-    /// `review`, `recover`, `rotate_recovery`, `join_organization`, `leave_organization`.
-    pub kind: &'static str,
+    pub hash: EntryHash,
+    /// What happened.
+    pub kind: Change,
+    /// When, by the clock of the device that made it (seconds since the epoch): signed, but
+    /// only that device's word, so shown as "around"; `None` for entries made before entries
+    /// carried a time.
+    pub signed_at: Option<u64>,
     /// The device the entry is about, if any.
-    #[serde(serialize_with = "hex_opt")]
     pub device: Option<DeviceId>,
     /// Who made the change.
     pub actor: Actor,
     /// The device that made it, when a device did.
-    #[serde(serialize_with = "hex_opt")]
     pub by: Option<DeviceId>,
     /// Why a device was revoked.
-    pub reason: Option<&'static str>,
+    pub reason: Option<RevokeReason>,
     /// The device an added device supersedes.
-    #[serde(serialize_with = "hex_opt")]
     pub replaces: Option<DeviceId>,
     /// The devices a recovery revoked.
-    #[serde(serialize_with = "hex_id_list")]
     pub revoked: Vec<DeviceId>,
     /// For a review: whether the organization approved.
     pub approved: Option<bool>,
 }
 
 /// The whole verified history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct LedgerHistory {
     /// Every entry from the account's creation to the head.
     pub entries: Vec<EntryView>,
@@ -88,8 +115,9 @@ impl EntryView {
         };
         let mut view = Self {
             seq: entry.seq,
-            hash: entry.hash().0,
-            kind: "",
+            hash: entry.hash(),
+            kind: Change::Genesis,
+            signed_at: entry.signed_at,
             device: None,
             actor,
             by,
@@ -98,35 +126,35 @@ impl EntryView {
             revoked: Vec::new(),
             approved: None,
         };
-        match &entry.kind {
+        (view.kind, view.device) = match &entry.kind {
             EntryKind::Genesis { first_device, .. } => {
-                (view.kind, view.device) = ("genesis", Some(first_device.device_id()));
+                (Change::Genesis, Some(first_device.device_id()))
             }
             EntryKind::AddDevice {
                 device, replaces, ..
             } => {
-                (view.kind, view.device) = ("add_device", Some(device.device_id()));
                 view.replaces = *replaces;
+                (Change::AddDevice, Some(device.device_id()))
             }
-            EntryKind::Suspend { device } => (view.kind, view.device) = ("suspend", Some(*device)),
-            EntryKind::Resume { device } => (view.kind, view.device) = ("resume", Some(*device)),
-            EntryKind::Retire { device } => (view.kind, view.device) = ("retire", Some(*device)),
+            EntryKind::Suspend { device } => (Change::Suspend, Some(*device)),
+            EntryKind::Resume { device } => (Change::Resume, Some(*device)),
+            EntryKind::Retire { device } => (Change::Retire, Some(*device)),
             EntryKind::Revoke { device, reason } => {
-                (view.kind, view.device) = ("revoke", Some(*device));
-                view.reason = Some(reason.as_str());
+                view.reason = Some(*reason);
+                (Change::Revoke, Some(*device))
             }
             EntryKind::Review { device, approve } => {
-                (view.kind, view.device) = ("review", Some(*device));
                 view.approved = Some(*approve);
+                (Change::Review, Some(*device))
             }
             EntryKind::Recover { new_device, revoke } => {
-                (view.kind, view.device) = ("recover", Some(new_device.device_id()));
                 view.revoked.clone_from(revoke);
+                (Change::Recover, Some(new_device.device_id()))
             }
-            EntryKind::RotateRecovery { .. } => view.kind = "rotate_recovery",
-            EntryKind::JoinOrganization { .. } => view.kind = "join_organization",
-            EntryKind::LeaveOrganization => view.kind = "leave_organization",
-        }
+            EntryKind::RotateRecovery { .. } => (Change::RotateRecovery, None),
+            EntryKind::JoinOrganization { .. } => (Change::JoinOrganization, None),
+            EntryKind::LeaveOrganization => (Change::LeaveOrganization, None),
+        };
         view
     }
 }
@@ -151,7 +179,7 @@ impl Engine {
             entries,
             head: HeadView {
                 seq: head.seq,
-                hash: head.hash.0,
+                hash: head.hash,
             },
             verified: true,
         })
@@ -161,7 +189,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use enigm_core::identity::DeviceSecrets;
-    use enigm_core::ledger::{RevokeReason, verify_chain};
+    use enigm_core::ledger::verify_chain;
     use rand_core::OsRng;
 
     use super::*;
@@ -183,10 +211,12 @@ mod tests {
         add.sign_device(&account, &second);
         let mut state = state;
         state.apply(std::slice::from_ref(&add)).unwrap();
-        let mut revoke = state.next_entry(EntryKind::Revoke {
-            device: second.device_id(),
-            reason: RevokeReason::Lost,
-        });
+        let mut revoke = state
+            .next_entry(EntryKind::Revoke {
+                device: second.device_id(),
+                reason: RevokeReason::Lost,
+            })
+            .signed_at(1_796_284_860);
         revoke.sign_device(&account, &first);
         state.apply(std::slice::from_ref(&revoke)).unwrap();
         let third = DeviceSecrets::generate(&mut OsRng);
@@ -200,15 +230,24 @@ mod tests {
 
         let views: Vec<EntryView> = [&genesis, &add, &revoke, &recover]
             .into_iter()
-            .map(EntryView::from_entry)
+            .map(|entry| LedgerEntry::decode(&entry.encode()).unwrap())
+            .map(|entry| EntryView::from_entry(&entry))
             .collect();
         assert_eq!(
             views.iter().map(|v| v.kind).collect::<Vec<_>>(),
-            ["genesis", "add_device", "revoke", "recover"]
+            [
+                Change::Genesis,
+                Change::AddDevice,
+                Change::Revoke,
+                Change::Recover
+            ]
         );
         assert_eq!(views[1].device, Some(second.device_id()));
         assert_eq!(views[1].by, Some(first.device_id()));
-        assert_eq!(views[2].reason, Some("lost"));
+        assert_eq!(views[2].reason, Some(RevokeReason::Lost));
+        // A dated entry keeps its signer's time through encoding; an undated one has none.
+        assert_eq!(views[2].signed_at, Some(1_796_284_860));
+        assert_eq!(views[1].signed_at, None);
         assert_eq!(views[2].by, Some(first.device_id()));
         assert_eq!(views[3].actor, Actor::RecoveryKey);
         assert_eq!(views[3].by, None);
@@ -217,6 +256,7 @@ mod tests {
 
         let json = serde_json::to_value(&views[3]).unwrap();
         assert_eq!(json["actor"], "recovery_key");
+        assert_eq!(json["kind"], "recover");
         assert_eq!(json["revoked"][0], first.device_id().to_hex());
         assert_eq!(json["hash"], hex::encode(recover.hash().0));
     }

@@ -25,14 +25,19 @@ mod api;
 mod engine;
 mod enroll;
 mod error;
+mod handle;
 mod history;
+mod location;
 mod lock;
 mod password;
+mod phrase;
 mod phrase_rotation;
 mod recover;
 mod removal;
 mod set_up_again;
+mod status;
 mod sync_key;
+mod timeline;
 mod view;
 mod watch;
 
@@ -42,8 +47,13 @@ pub use enroll::{
     EmojiView, EnrollEvent, EnrollmentOutcome, EnrollmentRequest, ReplacedView, ShortCodeView,
 };
 pub use error::ClientError;
-pub use history::{Actor, EntryView, LedgerHistory};
+pub use handle::{EnrollmentControl, EnrollmentHandle, EnrollmentStep};
+pub use history::{Actor, Change, EntryView, LedgerHistory};
+pub use location::{APP_IDENTIFIER, default_profile_dir, former_cli_profile_dir};
 pub use lock::{DEFAULT_AUTO_LOCK_MINUTES, LockStatus};
+pub use phrase::{PhraseCheck, PhraseStatus, RecoveryWordList, WordCheck};
 pub use recover::{Recovered, RecoveryCandidate, check_phrase};
-pub use view::{DeviceList, DeviceNews, DeviceView, HeadView};
+pub use status::{AccountState, DecisionView, ReasonView, SessionStatusView};
+pub use timeline::{DeviceTimelineView, TimelineLane, TimelineMark, TimelineSegment};
+pub use view::{DeviceAction, DeviceList, DeviceNews, DeviceView, HeadView, JoinedBy};
 pub use watch::WatchUpdate;

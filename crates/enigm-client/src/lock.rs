@@ -29,7 +29,7 @@ use crate::engine::now;
 use crate::{ClientError, Engine};
 
 /// Where the Lock stands, for the app to pick its screen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct LockStatus {
     /// The app hides the account until the PIN or the password is given again.
     pub locked: bool,

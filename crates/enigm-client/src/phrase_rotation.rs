@@ -10,6 +10,7 @@ use enigm_core::ledger::{EntryKind, Signer};
 use enigm_core::recovery::RecoveryPhrase;
 use rand_core::OsRng;
 
+use crate::engine::now;
 use crate::{ClientError, Engine};
 
 impl Engine {
@@ -43,9 +44,11 @@ impl Engine {
         let (Some(account_id), Some(secrets)) = (account_id, secrets) else {
             return Err(ClientError::NoAccount);
         };
-        let mut entry = state.next_entry(EntryKind::RotateRecovery {
-            new_recovery_pub: key.public(),
-        });
+        let mut entry = state
+            .next_entry(EntryKind::RotateRecovery {
+                new_recovery_pub: key.public(),
+            })
+            .signed_at(now());
         entry.sign_device(&account_id, &secrets);
         entry.sign_with(&account_id, Signer::NewRecovery, key.signing_key());
         match self.append(&state, &entry).await {

@@ -41,7 +41,7 @@ use enigm_store::PinnedHead;
 use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
 
-use crate::engine::{b64, unb64, wire_head};
+use crate::engine::{b64, now, unb64, wire_head};
 use crate::{ClientError, DeviceList, Engine};
 
 /// Checks what the user typed as a recovery phrase, offline: 24 words, each in the BIP39 list
@@ -327,10 +327,12 @@ fn recover_entry(
     lost: &[DeviceId],
 ) -> Result<LedgerEntry, ClientError> {
     let account_id = *state.account_id();
-    let mut entry = state.next_entry(EntryKind::Recover {
-        new_device: device.public(),
-        revoke: lost.to_vec(),
-    });
+    let mut entry = state
+        .next_entry(EntryKind::Recover {
+            new_device: device.public(),
+            revoke: lost.to_vec(),
+        })
+        .signed_at(now());
     entry.sign_with(&account_id, Signer::Recovery, key.signing_key());
     entry.sign_device(&account_id, device);
     let mut check = state.clone();

@@ -17,14 +17,11 @@ use enigm_core::ledger::{
     LedgerEntry, LedgerState, Removal, RemovalCause, Remover, verify_removal,
 };
 use enigm_core::lifecycle::DeviceState;
-use enigm_core::session::{DeviceName, RemovedBy, Revocation};
+use enigm_core::session::{DeviceName, RemovalReason, RemovedBy, Revocation};
 use enigm_store::{RevokedMark, Store};
 
 use crate::engine::{LedgerRead, now, unb64};
 use crate::{ClientError, Engine};
-
-/// The mark's reason when a newer device replaced this one.
-pub(crate) const REPLACED: &str = "replaced";
 
 impl Engine {
     /// Settles the service's refusal of this device as removed: erases this device when the
@@ -74,7 +71,7 @@ impl Engine {
             return Ok(ClientError::ServiceRefusesDevice);
         };
         let mark = mark_for(removal, now());
-        let reason = mark.reason.clone();
+        let reason = mark.reason.as_str();
         let error = self
             .with_store_blocking(move |store| {
                 store.mark_revoked(&mark)?;
@@ -132,16 +129,21 @@ fn removed_at(state: &LedgerState, me: DeviceId) -> Option<u64> {
 
 /// The mark to record for a verified removal.
 fn mark_for(removal: Removal, at: u64) -> RevokedMark {
-    let Removal { by, cause } = removal;
+    let Removal {
+        by,
+        cause,
+        signed_at,
+    } = removal;
     let (reason, replaced_by) = match cause {
-        RemovalCause::Revoked(reason) => (reason.as_str(), None),
-        RemovalCause::Replaced(new) => (REPLACED, Some(new)),
-        RemovalCause::Recovered => ("recovery", None),
-        RemovalCause::Rejected => ("rejected", None),
+        RemovalCause::Revoked(reason) => (reason.into(), None),
+        RemovalCause::Replaced(new) => (RemovalReason::Replaced, Some(new)),
+        RemovalCause::Recovered => (RemovalReason::Recovery, None),
+        RemovalCause::Rejected => (RemovalReason::Rejected, None),
     };
     RevokedMark {
         at,
-        reason: reason.to_owned(),
+        signed_at,
+        reason,
         by: Some(by),
         replaced_by,
     }
@@ -160,13 +162,14 @@ pub(crate) fn revocation(
     };
     Ok(Revocation {
         at: mark.at,
+        signed_at: mark.signed_at,
         by: match mark.by {
             Some(Remover::Device(device)) => Some(RemovedBy::Device(name(device)?)),
             Some(Remover::Recovery) => Some(RemovedBy::Recovery),
             Some(Remover::Organization) => Some(RemovedBy::Organization),
             None => None,
         },
-        reason: mark.reason.clone(),
+        reason: mark.reason,
         replaced_by: mark.replaced_by.map(name).transpose()?,
     })
 }
@@ -177,7 +180,7 @@ pub(crate) fn removal_error(
     mark: &RevokedMark,
 ) -> Result<ClientError, enigm_store::Error> {
     let revocation = Box::new(revocation(store, mark)?);
-    Ok(if mark.reason == REPLACED {
+    Ok(if mark.reason == RemovalReason::Replaced {
         ClientError::DeviceReplaced(revocation)
     } else {
         ClientError::DeviceRevoked(revocation)
@@ -197,34 +200,47 @@ mod tests {
             Removal {
                 by: Remover::Device(laptop),
                 cause: RemovalCause::Revoked(RevokeReason::Stolen),
+                signed_at: Some(5),
             },
             7,
         );
         assert_eq!(
-            (revoked.reason.as_str(), revoked.by, revoked.replaced_by),
-            ("stolen", Some(Remover::Device(laptop)), None)
+            (
+                revoked.reason,
+                revoked.by,
+                revoked.replaced_by,
+                revoked.signed_at
+            ),
+            (
+                RemovalReason::Stolen,
+                Some(Remover::Device(laptop)),
+                None,
+                Some(5)
+            )
         );
         let replaced = mark_for(
             Removal {
                 by: Remover::Device(laptop),
                 cause: RemovalCause::Replaced(desk),
+                signed_at: None,
             },
             7,
         );
         assert_eq!(
-            (replaced.reason.as_str(), replaced.replaced_by),
-            (REPLACED, Some(desk))
+            (replaced.reason, replaced.replaced_by),
+            (RemovalReason::Replaced, Some(desk))
         );
         let recovered = mark_for(
             Removal {
                 by: Remover::Recovery,
                 cause: RemovalCause::Recovered,
+                signed_at: None,
             },
             9,
         );
         assert_eq!(
-            (recovered.at, recovered.reason.as_str(), recovered.by),
-            (9, "recovery", Some(Remover::Recovery))
+            (recovered.at, recovered.reason, recovered.by),
+            (9, RemovalReason::Recovery, Some(Remover::Recovery))
         );
     }
 }

@@ -1,63 +1,93 @@
 //! What the app and the CLI show about the account's devices: plain data drawn from a verified
-//! ledger state. The JSON shape is the CLI contract of DESIGN §16 (`device list --json`).
+//! ledger state. The JSON shape is the CLI contract of DESIGN §16 (`device list --json`), and
+//! the same types cross the app's IPC (their TypeScript is generated with ts-rs).
 
 use enigm_core::identity::DeviceId;
-use enigm_core::ledger::{DeviceOrigin, LedgerState};
-use enigm_core::lifecycle::DeviceState;
-use serde::Serialize;
+use enigm_core::ledger::{DeviceOrigin, EntryHash, LedgerState};
+use enigm_core::lifecycle::{DeviceState, LifecycleEvent, transition};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::ClientError;
 
 /// Shortest device-id prefix a command accepts, so a typo cannot hit another device by luck.
 const MIN_PREFIX_LEN: usize = 4;
 
+/// How a device joined the account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinedBy {
+    /// It created the account.
+    Genesis,
+    /// A trusted device approved it.
+    Enrollment,
+    /// The recovery phrase made it the account's device.
+    Recovery,
+}
+
+/// A change a person may make to a device of the account from another one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceAction {
+    /// Give it another label.
+    Rename,
+    /// Withdraw its trust for now.
+    Suspend,
+    /// Give a suspended device its trust back.
+    Resume,
+    /// Remove it for good.
+    Revoke,
+    /// Archive a device already removed or replaced.
+    Retire,
+}
+
 /// One device of the account.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct DeviceView {
-    /// The device id.
-    #[serde(serialize_with = "hex_id")]
+    /// The device id (hex): what device commands take.
     pub device_id: DeviceId,
     /// The short fingerprint users compare.
     pub fingerprint: String,
     /// The label, decrypted with the account sync key; `None` when unset, unreachable, or it
     /// does not decrypt for this device (never an error for the whole list).
     pub label: Option<String>,
-    /// Lower-case lifecycle state (`active`, `revoked`, ...).
-    pub state: &'static str,
+    /// Its lifecycle state.
+    pub state: DeviceState,
     /// Whether this is the device running the engine.
     pub this_device: bool,
-    /// How it joined: `genesis`, `enrollment` or `recovery`.
-    pub origin: &'static str,
+    /// How it joined.
+    pub origin: JoinedBy,
     /// The device that approved its enrollment.
-    #[serde(serialize_with = "hex_opt")]
     pub approved_by: Option<DeviceId>,
     /// Ledger time it was added (seq of its entry).
     pub added_at: u64,
     /// Ledger position of its last state change.
     pub changed_at: u64,
     /// The device it replaces, if any.
-    #[serde(serialize_with = "hex_opt")]
     pub replaces: Option<DeviceId>,
     /// The device that replaced it, if any.
-    #[serde(serialize_with = "hex_opt")]
     pub replaced_by: Option<DeviceId>,
     /// The last day (days since the Unix epoch, UTC) the service saw it make a request: the
     /// service's word, not the ledger's, and coarse on purpose. `None` when unknown.
     pub last_seen_day: Option<u64>,
+    /// That day as people say it ("today", "3 days ago"), as of the day the list was read.
+    pub last_seen: Option<String>,
+    /// What this device may do to it, as the lifecycle allows (a device does not suspend,
+    /// resume, remove or retire itself).
+    pub actions: Vec<DeviceAction>,
 }
 
 /// The head a device list was verified at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct HeadView {
     /// Sequence number.
     pub seq: u64,
     /// Entry hash.
-    #[serde(serialize_with = "hex_hash")]
-    pub hash: [u8; 32],
+    pub hash: EntryHash,
 }
 
 /// The account's devices from the verified ledger.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct DeviceList {
     /// Every device the ledger knows, in the order they joined.
     pub devices: Vec<DeviceView>,
@@ -65,11 +95,14 @@ pub struct DeviceList {
     pub head: HeadView,
     /// Always `true`: a list is only built from a ledger that verified.
     pub verified: bool,
+    /// True when just checked with the service; false when the service could not be reached
+    /// and this is the copy verified last time.
+    pub synced: bool,
 }
 
 /// What happened to another device of the account between two verified lists: every device
 /// tells its user when one joins, is replaced or is removed (DESIGN §6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceNews {
     /// It became active: approved, or the device a recovery created.
@@ -81,6 +114,31 @@ pub enum DeviceNews {
 }
 
 impl DeviceView {
+    /// What this device may do to `device` in `state`: rename any device still in the account,
+    /// and make the lifecycle's moves on any other.
+    fn actions(state: DeviceState, this_device: bool) -> Vec<DeviceAction> {
+        let mut actions = Vec::new();
+        if !state.is_terminal() {
+            actions.push(DeviceAction::Rename);
+        }
+        if this_device {
+            return actions;
+        }
+        let moves = [
+            (DeviceAction::Suspend, LifecycleEvent::Suspend),
+            (DeviceAction::Resume, LifecycleEvent::Resume),
+            (DeviceAction::Revoke, LifecycleEvent::Revoke),
+            (DeviceAction::Retire, LifecycleEvent::Retire),
+        ];
+        actions.extend(
+            moves
+                .into_iter()
+                .filter(|(_, event)| transition(state, *event).is_ok())
+                .map(|(action, _)| action),
+        );
+        actions
+    }
+
     /// When it was last seen, as people say it ("today", "3 days ago", "2 months ago"): as
     /// coarse as the day it comes from. `None` when unknown.
     pub fn last_seen(&self, today: u64) -> Option<String> {
@@ -105,12 +163,12 @@ impl DeviceList {
                 device_id: *id,
                 fingerprint: id.fingerprint(),
                 label: None,
-                state: record.state.as_str(),
+                state: record.state,
                 this_device: Some(*id) == this,
                 origin: match record.origin {
-                    DeviceOrigin::Genesis => "genesis",
-                    DeviceOrigin::ApprovedBy(_) => "enrollment",
-                    DeviceOrigin::Recovered => "recovery",
+                    DeviceOrigin::Genesis => JoinedBy::Genesis,
+                    DeviceOrigin::ApprovedBy(_) => JoinedBy::Enrollment,
+                    DeviceOrigin::Recovered => JoinedBy::Recovery,
                 },
                 approved_by: match record.origin {
                     DeviceOrigin::ApprovedBy(approver) => Some(approver),
@@ -121,6 +179,8 @@ impl DeviceList {
                 replaces: record.replaces,
                 replaced_by: record.replaced_by,
                 last_seen_day: None,
+                last_seen: None,
+                actions: DeviceView::actions(record.state, Some(*id) == this),
             })
             .collect();
         devices.sort_by_key(|device| (device.added_at, device.device_id.to_hex()));
@@ -129,9 +189,10 @@ impl DeviceList {
             devices,
             head: HeadView {
                 seq: head.seq,
-                hash: head.hash.0,
+                hash: head.hash,
             },
             verified: true,
+            synced: true,
         }
     }
 
@@ -144,6 +205,7 @@ impl DeviceList {
             }
             if let Some(view) = self.devices.iter_mut().find(|v| v.device_id == device) {
                 view.last_seen_day = Some(day);
+                view.last_seen = view.last_seen(today);
             }
         }
     }
@@ -152,7 +214,6 @@ impl DeviceList {
     /// out (its own removal has a screen of its own), and so is a step that changes nothing
     /// for the user, like retiring a device already revoked.
     pub fn news_since<'a>(&'a self, before: &DeviceList) -> Vec<(DeviceNews, &'a DeviceView)> {
-        let is = |state: &str, wanted: DeviceState| state == wanted.as_str();
         self.devices
             .iter()
             .filter(|device| !device.this_device)
@@ -165,18 +226,16 @@ impl DeviceList {
                 if was == Some(device.state) {
                     return None;
                 }
-                let was_waiting = was.is_none_or(|old| {
-                    is(old, DeviceState::Pending) || is(old, DeviceState::Review)
-                });
-                let was_trusted = was.is_some_and(|old| {
-                    is(old, DeviceState::Active) || is(old, DeviceState::Suspended)
-                });
-                let news = if is(device.state, DeviceState::Active) && was_waiting {
+                let was_waiting =
+                    was.is_none_or(|old| matches!(old, DeviceState::Pending | DeviceState::Review));
+                let was_trusted = was
+                    .is_some_and(|old| matches!(old, DeviceState::Active | DeviceState::Suspended));
+                let news = if device.state == DeviceState::Active && was_waiting {
                     DeviceNews::Joined
-                } else if is(device.state, DeviceState::Replaced) {
+                } else if device.state == DeviceState::Replaced {
                     DeviceNews::Replaced
-                } else if is(device.state, DeviceState::Revoked)
-                    || (is(device.state, DeviceState::Retired) && was_trusted)
+                } else if device.state == DeviceState::Revoked
+                    || (device.state == DeviceState::Retired && was_trusted)
                 {
                     DeviceNews::Removed
                 } else {
@@ -208,37 +267,6 @@ impl DeviceList {
     }
 }
 
-pub(crate) fn hex_id<S: serde::Serializer>(
-    id: &DeviceId,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&id.to_hex())
-}
-
-pub(crate) fn hex_opt<S: serde::Serializer>(
-    id: &Option<DeviceId>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match id {
-        Some(id) => serializer.serialize_str(&id.to_hex()),
-        None => serializer.serialize_none(),
-    }
-}
-
-pub(crate) fn hex_id_list<S: serde::Serializer>(
-    ids: &[DeviceId],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(ids.iter().map(DeviceId::to_hex))
-}
-
-pub(crate) fn hex_hash<S: serde::Serializer>(
-    hash: &[u8; 32],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&hex::encode(hash))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,7 +283,8 @@ mod tests {
         let list = DeviceList::from_state(&state, Some(device.device_id()));
         assert_eq!(list.devices.len(), 1);
         assert!(list.devices[0].this_device);
-        assert_eq!(list.devices[0].state, "active");
+        assert_eq!(list.devices[0].state, DeviceState::Active);
+        assert_eq!(list.devices[0].actions, [DeviceAction::Rename]);
         let hex = device.device_id().to_hex();
         assert_eq!(
             list.resolve(&hex[..6]).unwrap().device_id,
@@ -276,42 +305,46 @@ mod tests {
 
     #[test]
     fn news_tells_who_joined_was_replaced_or_removed_but_not_this_device() {
-        let device = |n: u8, state: &'static str, this_device: bool| DeviceView {
+        use DeviceState::{Active, Pending, Replaced, Retired, Revoked};
+        let device = |n: u8, state: DeviceState, this_device: bool| DeviceView {
             device_id: DeviceId::from_bytes([n; 16]),
             fingerprint: String::new(),
             label: None,
             state,
             this_device,
-            origin: "enrollment",
+            origin: JoinedBy::Enrollment,
             approved_by: None,
             added_at: u64::from(n),
             changed_at: u64::from(n),
             replaces: None,
             replaced_by: None,
             last_seen_day: None,
+            last_seen: None,
+            actions: DeviceView::actions(state, this_device),
         };
         let list = |devices: Vec<DeviceView>| DeviceList {
             devices,
             head: HeadView {
                 seq: 0,
-                hash: [0; 32],
+                hash: EntryHash::ZERO,
             },
             verified: true,
+            synced: true,
         };
         let before = list(vec![
-            device(1, "active", true),
-            device(2, "active", false),
-            device(3, "active", false),
-            device(4, "revoked", false),
-            device(5, "pending", false),
+            device(1, Active, true),
+            device(2, Active, false),
+            device(3, Active, false),
+            device(4, Revoked, false),
+            device(5, Pending, false),
         ]);
         let after = list(vec![
-            device(1, "revoked", true),
-            device(2, "replaced", false),
-            device(3, "revoked", false),
-            device(4, "retired", false),
-            device(5, "active", false),
-            device(6, "active", false),
+            device(1, Revoked, true),
+            device(2, Replaced, false),
+            device(3, Revoked, false),
+            device(4, Retired, false),
+            device(5, Active, false),
+            device(6, Active, false),
         ]);
         let news: Vec<(DeviceNews, u8)> = after
             .news_since(&before)
@@ -352,6 +385,7 @@ mod tests {
 
         list.set_last_seen([(device.device_id(), 19_999)], 20_000);
         assert_eq!(list.devices[0].last_seen_day, Some(19_999));
+        assert_eq!(list.devices[0].last_seen.as_deref(), Some("yesterday"));
         let seen = |today: u64| list.devices[0].last_seen(today).unwrap();
         assert_eq!(seen(19_999), "today");
         assert_eq!(seen(20_000), "yesterday");
@@ -363,5 +397,29 @@ mod tests {
         assert_eq!(seen(20_729), "2 years ago");
         let json = serde_json::to_value(&list).unwrap();
         assert_eq!(json["devices"][0]["last_seen_day"], 19_999);
+        assert_eq!(json["devices"][0]["last_seen"], "yesterday");
+    }
+
+    #[test]
+    fn each_device_offers_exactly_the_moves_the_lifecycle_allows_to_another_device() {
+        use DeviceAction::{Rename, Resume, Retire, Revoke, Suspend};
+        let offered = |state, this| DeviceView::actions(state, this);
+        assert_eq!(
+            offered(DeviceState::Active, false),
+            [Rename, Suspend, Revoke]
+        );
+        assert_eq!(
+            offered(DeviceState::Suspended, false),
+            [Rename, Resume, Revoke]
+        );
+        assert_eq!(offered(DeviceState::Pending, false), [Rename, Revoke]);
+        assert_eq!(offered(DeviceState::Review, false), [Rename, Revoke]);
+        assert_eq!(offered(DeviceState::Revoked, false), [Retire]);
+        assert_eq!(offered(DeviceState::Replaced, false), [Retire]);
+        assert!(offered(DeviceState::Retired, false).is_empty());
+        // This device is never offered a move against itself, whatever its state.
+        for state in DeviceState::ALL {
+            assert!(offered(state, true).iter().all(|action| *action == Rename));
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::Error;
 /// Where a device stands in its account. On the wire it is [`DeviceState::as_str`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DeviceState {
     /// Enrollment requested; not yet approved by a trusted device.
     Pending,

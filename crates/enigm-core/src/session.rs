@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::ledger::RevokeReason;
 
 /// How long before its expiry a client refreshes a session it is using, so a user who keeps
 /// working is never signed out by the clock; an idle session still expires.
@@ -24,6 +25,7 @@ pub const fn refresh_due(expires_at: u64, now: u64) -> bool {
 /// Why a signed-in device may do less than usual.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Restriction {
     /// The device is suspended by one of the account's devices or its organization.
     Suspended,
@@ -38,6 +40,7 @@ pub enum Restriction {
 
 /// A device of the account as a person recognizes it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DeviceName {
     /// Its label, when this device could read it.
     pub label: Option<String>,
@@ -48,6 +51,7 @@ pub struct DeviceName {
 /// Who removed this device, as this device verified it from the removing ledger entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RemovedBy {
     /// Another device of the account.
     Device(DeviceName),
@@ -57,17 +61,92 @@ pub enum RemovedBy {
     Organization,
 }
 
+/// Why a device was removed, as its removal mark records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalReason {
+    /// Revoked, with no reason given.
+    Unspecified,
+    /// Revoked: the device was lost.
+    Lost,
+    /// Revoked: the device was stolen.
+    Stolen,
+    /// Revoked: its keys may be known to someone else.
+    Compromised,
+    /// Revoked: no longer used.
+    Decommissioned,
+    /// A newer device took its place.
+    Replaced,
+    /// A recovery with the recovery phrase marked it lost.
+    Recovery,
+    /// The organization's review rejected it.
+    Rejected,
+    /// Revoked, in a mark an older version recorded without verifying why.
+    Revoked,
+}
+
+impl RemovalReason {
+    /// Every reason (for exhaustive tests and stored-value parsing).
+    pub const ALL: [RemovalReason; 9] = [
+        Self::Unspecified,
+        Self::Lost,
+        Self::Stolen,
+        Self::Compromised,
+        Self::Decommissioned,
+        Self::Replaced,
+        Self::Recovery,
+        Self::Rejected,
+        Self::Revoked,
+    ];
+
+    /// The lower-case name stored in a profile's mark and shown by the CLI.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Lost => "lost",
+            Self::Stolen => "stolen",
+            Self::Compromised => "compromised",
+            Self::Decommissioned => "decommissioned",
+            Self::Replaced => "replaced",
+            Self::Recovery => "recovery",
+            Self::Rejected => "rejected",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Parses [`RemovalReason::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == text)
+    }
+}
+
+impl From<RevokeReason> for RemovalReason {
+    fn from(reason: RevokeReason) -> Self {
+        match reason {
+            RevokeReason::Unspecified => Self::Unspecified,
+            RevokeReason::Lost => Self::Lost,
+            RevokeReason::Stolen => Self::Stolen,
+            RevokeReason::Compromised => Self::Compromised,
+            RevokeReason::Decommissioned => Self::Decommissioned,
+        }
+    }
+}
+
 /// What a removed device knows about its removal.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Revocation {
-    /// When this device learned it (seconds since the epoch; ledger entries carry no time).
+    /// When this device learned it (seconds since the epoch).
     pub at: u64,
+    /// When the removal was made, by the clock of whoever made it (the removing entry's
+    /// signed time): shown as "around"; `None` when the entry carries no time.
+    pub signed_at: Option<u64>,
     /// Who removed it, as the removing entry this device verified says; `None` only in a mark
     /// recorded by an older version, which took the service's word for the removal.
     pub by: Option<RemovedBy>,
-    /// Why: a revocation reason (`lost`, `stolen`, ...), `replaced`, `recovery`, `rejected`;
-    /// `revoked` or `replaced` alone when unconfirmed.
-    pub reason: String,
+    /// Why.
+    pub reason: RemovalReason,
     /// The device that replaced it, when it was replaced (and this device verified which).
     pub replaced_by: Option<DeviceName>,
 }
@@ -87,9 +166,16 @@ impl Revocation {
     /// HF4T) on 2026-12-03 08:01 UTC: lost`.
     pub fn describe(&self) -> String {
         let when = utc_minute(self.at);
+        // The remover's own clock when the entry says; else when this device learned it.
+        let on = match self.signed_at {
+            Some(signed_at) => format!("around {}", utc_minute(signed_at)),
+            None => format!("on {when}"),
+        };
         let removed = match &self.replaced_by {
             Some(new) => format!("replaced by {}", new.describe()),
-            None if self.reason == "replaced" => "replaced by a newer device".to_owned(),
+            None if self.reason == RemovalReason::Replaced => {
+                "replaced by a newer device".to_owned()
+            }
             None => "revoked".to_owned(),
         };
         let by = match &self.by {
@@ -106,11 +192,18 @@ impl Revocation {
             Some(RemovedBy::Recovery) => " with the recovery phrase".to_owned(),
             Some(RemovedBy::Organization) => " by the account's organization".to_owned(),
         };
-        let reason = match self.reason.as_str() {
-            "revoked" | "replaced" | "recovery" | "unspecified" => String::new(),
-            other => format!(": {other}"),
+        let reason = match self.reason {
+            RemovalReason::Revoked
+            | RemovalReason::Replaced
+            | RemovalReason::Recovery
+            | RemovalReason::Unspecified => String::new(),
+            RemovalReason::Lost
+            | RemovalReason::Stolen
+            | RemovalReason::Compromised
+            | RemovalReason::Decommissioned
+            | RemovalReason::Rejected => format!(": {}", self.reason.as_str()),
         };
-        format!("this device was {removed}{by} on {when}{reason}")
+        format!("this device was {removed}{by} {on}{reason}")
     }
 }
 
@@ -151,6 +244,7 @@ pub enum SessionEnd {
 /// The session state of this device.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum SessionState {
     /// No session: sign in (or register, enroll, recover).
     SignedOut,
@@ -290,11 +384,12 @@ mod tests {
     fn revocation(at: u64) -> Revocation {
         Revocation {
             at,
+            signed_at: None,
             by: Some(RemovedBy::Device(DeviceName {
                 label: Some("Laptop".into()),
                 fingerprint: "ABCD EFGH IJKL MNOP".into(),
             })),
-            reason: "lost".into(),
+            reason: RemovalReason::Lost,
             replaced_by: None,
         }
     }
@@ -359,6 +454,20 @@ mod tests {
     }
 
     #[test]
+    fn removal_reasons_keep_their_stored_names() {
+        for reason in RemovalReason::ALL {
+            assert_eq!(RemovalReason::parse(reason.as_str()), Some(reason));
+            let json = serde_json::to_value(reason).unwrap();
+            assert_eq!(json, reason.as_str());
+        }
+        assert_eq!(RemovalReason::parse("later"), None);
+        assert_eq!(
+            RemovalReason::from(RevokeReason::Stolen),
+            RemovalReason::Stolen
+        );
+    }
+
+    #[test]
     fn a_revocation_says_who_when_and_why() {
         assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00 UTC");
@@ -372,7 +481,7 @@ mod tests {
             label: None,
             fingerprint: "QRST UVWX YZ23 4567".into(),
         });
-        revocation.reason = "replaced".into();
+        revocation.reason = RemovalReason::Replaced;
         assert_eq!(
             revocation.describe(),
             "this device was replaced by device QRST UVWX YZ23 4567, approved by Laptop \
@@ -380,13 +489,19 @@ mod tests {
         );
         revocation.by = Some(RemovedBy::Recovery);
         revocation.replaced_by = None;
-        revocation.reason = "recovery".into();
+        revocation.reason = RemovalReason::Recovery;
         assert_eq!(
             revocation.describe(),
             "this device was revoked with the recovery phrase on 2026-12-03 08:01 UTC"
         );
+        revocation.signed_at = Some(1_796_284_800);
+        assert_eq!(
+            revocation.describe(),
+            "this device was revoked with the recovery phrase around 2026-12-03 08:00 UTC"
+        );
+        revocation.signed_at = None;
         revocation.by = None;
-        revocation.reason = "revoked".into();
+        revocation.reason = RemovalReason::Revoked;
         assert_eq!(
             revocation.describe(),
             "this device was revoked (learned 2026-12-03 08:01 UTC); Enigm could not confirm \
@@ -450,6 +565,7 @@ mod tests {
             serde_json::json!({
                 "state": "revoked",
                 "at": 5,
+                "signed_at": null,
                 "by": { "kind": "device", "label": "Laptop", "fingerprint": "ABCD EFGH IJKL MNOP" },
                 "reason": "lost",
                 "replaced_by": null,

@@ -63,6 +63,7 @@ impl Timestamp {
 /// What a request wants to do. Each maps to a set of requirements in [`evaluate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Operation {
     /// Take part in enrollment by approval as the *new* device (DESIGN §7). The only operation
     /// an enrollment-restricted session may perform, and the only one that is not protected.
@@ -162,6 +163,7 @@ impl fmt::Display for Operation {
 /// What a session was issued for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum SessionKind {
     /// Issued to an active device after a full login: may do anything its trust allows.
     Full,
@@ -493,6 +495,7 @@ pub struct TrustInput {
 /// The verdict's kind. Ordered by severity, so the outcome of several reasons is their maximum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Outcome {
     /// The operation may run.
     Allow,

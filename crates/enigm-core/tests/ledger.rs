@@ -17,6 +17,10 @@ use proptest::prelude::*;
 
 const ACCOUNT: AccountId = *b"enigm-golden-acc";
 const GOLDEN: &str = include_str!("vectors/ledger_golden.json");
+const GOLDEN_DATED: &str = include_str!("vectors/ledger_golden_dated.json");
+
+/// The dated golden history's first time; entry `seq` is dated a minute later per entry.
+const DATED_FROM: u64 = 1_796_000_000;
 
 fn device(n: u8) -> DeviceSecrets {
     DeviceSecrets::from_bytes(&[n; 64])
@@ -34,7 +38,20 @@ fn push(
     devices: &[&DeviceSecrets],
     roles: &[(Signer, &SigningKey)],
 ) {
+    push_dated(state, entries, kind, devices, roles, None);
+}
+
+/// [`push`], the entry dated `signed_at` when given.
+fn push_dated(
+    state: &mut LedgerState,
+    entries: &mut Vec<LedgerEntry>,
+    kind: EntryKind,
+    devices: &[&DeviceSecrets],
+    roles: &[(Signer, &SigningKey)],
+    signed_at: Option<u64>,
+) {
     let mut entry = state.next_entry(kind);
+    entry.signed_at = signed_at;
     for secrets in devices {
         entry.sign_device(&ACCOUNT, secrets);
     }
@@ -45,11 +62,21 @@ fn push(
     entries.push(entry);
 }
 
-/// One entry of every kind, from fixed seeds: the golden history.
-fn golden_history() -> Vec<LedgerEntry> {
+/// One entry of every kind, from fixed seeds: the golden history; `dated`, every entry carries
+/// its signer's time (encoding version 2).
+fn golden_history(dated: bool) -> Vec<LedgerEntry> {
+    let time = |seq: u64| dated.then_some(DATED_FROM + 60 * seq);
+    let push = |state: &mut LedgerState,
+                entries: &mut Vec<LedgerEntry>,
+                kind: EntryKind,
+                devices: &[&DeviceSecrets],
+                roles: &[(Signer, &SigningKey)]| {
+        let at = time(state.head().seq + 1);
+        push_dated(state, entries, kind, devices, roles, at);
+    };
     let (d1, d2, d3, d4) = (device(1), device(2), device(3), device(4));
     let (recovery, new_recovery, org) = (raw_key(0x71), raw_key(0x72), raw_key(0x73));
-    let genesis = LedgerEntry::genesis(ACCOUNT, &d1, &recovery);
+    let genesis = LedgerEntry::dated_genesis(ACCOUNT, &d1, &recovery, time(0));
     let mut state = verify_chain(std::slice::from_ref(&genesis)).unwrap();
     let mut entries = vec![genesis];
     let e = &mut entries;
@@ -162,35 +189,95 @@ fn kind_name(kind: &EntryKind) -> &'static str {
     }
 }
 
-fn golden_json(entries: &[LedgerEntry]) -> serde_json::Value {
+fn golden_json(entries: &[LedgerEntry], version: &str) -> serde_json::Value {
     let state = verify_chain(entries).unwrap();
     serde_json::json!({
-        "description": "enigm device ledger v1 golden vectors: device n = DeviceSecrets::from_bytes([n; 64]); recovery = SigningKey([0x71; 32]), new recovery = [0x72; 32], organization = [0x73; 32]; hash = SHA-256(encoding); signatures cover \"enigm/ledger/v1\" || account_id || unsigned encoding",
+        "description": format!("enigm device ledger {version} golden vectors: device n = DeviceSecrets::from_bytes([n; 64]); recovery = SigningKey([0x71; 32]), new recovery = [0x72; 32], organization = [0x73; 32]; hash = SHA-256(encoding); signatures cover \"enigm/ledger/v1\" || account_id || unsigned encoding"),
         "account_id": hex::encode(ACCOUNT),
-        "entries": entries.iter().map(|entry| serde_json::json!({
+        "entries": entries.iter().map(|entry| {
+            let mut vector = serde_json::json!({
             "seq": entry.seq,
             "kind": kind_name(&entry.kind),
             "encoding": hex::encode(entry.encode()),
             "unsigned": hex::encode(entry.unsigned_bytes()),
             "hash": entry.hash().to_hex(),
-        })).collect::<Vec<_>>(),
+        });
+            if let Some(signed_at) = entry.signed_at {
+                vector["signed_at"] = signed_at.into();
+            }
+            vector
+        }).collect::<Vec<_>>(),
         "head": { "seq": state.head().seq, "hash": state.head().hash.to_hex() },
     })
 }
 
 #[test]
 fn golden_vectors_do_not_drift() {
-    let entries = golden_history();
-    let actual = golden_json(&entries);
+    check_golden(&golden_history(false), "v1", GOLDEN, "ledger_golden.json");
+}
+
+/// Entries dated by their signer (encoding version 2) have vectors of their own.
+#[test]
+fn dated_golden_vectors_do_not_drift() {
+    let entries = golden_history(true);
+    assert!(entries.iter().all(|entry| entry.unsigned_bytes()[0] == 2));
+    check_golden(
+        &entries,
+        "v2 (dated)",
+        GOLDEN_DATED,
+        "ledger_golden_dated.json",
+    );
+}
+
+/// An account made before entries carried a time goes on with dated entries: the undated
+/// ones keep their bytes and verify, and the chain verifies through both.
+#[test]
+fn an_undated_history_goes_on_with_dated_entries() {
+    let mut entries = golden_history(false);
+    let mut state = verify_chain(&entries).unwrap();
+    let approver = (1..=5)
+        .map(device)
+        .find(|secrets| {
+            state
+                .device(&secrets.device_id())
+                .is_some_and(|record| record.state == DeviceState::Active)
+        })
+        .unwrap();
+    let newcomer = device(6);
+    let kind = EntryKind::AddDevice {
+        device: newcomer.public(),
+        approved_by: approver.device_id(),
+        replaces: None,
+    };
+    let signed_at = Some(DATED_FROM);
+    push_dated(
+        &mut state,
+        &mut entries,
+        kind,
+        &[&approver, &newcomer],
+        &[],
+        signed_at,
+    );
+    let decoded = decode_entries(&encode_entries(&entries)).unwrap();
+    assert_eq!(decoded, entries);
+    assert_eq!(decoded.last().unwrap().signed_at, signed_at);
+    assert_eq!(verify_chain(&decoded).unwrap().head(), state.head());
+    // The time is signed: changing it voids the signatures.
+    let mut forged = entries.clone();
+    forged.last_mut().unwrap().signed_at = Some(DATED_FROM - 86_400);
+    assert!(verify_chain(&forged).is_err());
+}
+
+/// Fails unless `entries` encode to the vectors in `file` (`golden`, its text); with
+/// `ENIGM_WRITE_GOLDEN` set, rewrites the file instead.
+fn check_golden(entries: &[LedgerEntry], version: &str, golden: &str, file: &str) {
+    let actual = golden_json(entries, version);
     if std::env::var_os("ENIGM_WRITE_GOLDEN").is_some() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/vectors/ledger_golden.json"
-        );
+        let path = format!("{}/tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
         std::fs::write(path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();
         return;
     }
-    let expected: serde_json::Value = serde_json::from_str(GOLDEN).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(golden).unwrap();
     assert_eq!(
         actual, expected,
         "ledger encoding drifted from the golden vectors"
@@ -207,7 +294,7 @@ fn golden_vectors_do_not_drift() {
         assert_eq!(&decoded, entry);
         assert_eq!(decoded.encode(), bytes);
     }
-    assert_eq!(decode_entries(&encode_entries(&entries)).unwrap(), entries);
+    assert_eq!(decode_entries(&encode_entries(entries)).unwrap(), entries);
 }
 
 // --- property tests ------------------------------------------------------------------------

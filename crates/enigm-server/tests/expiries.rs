@@ -1,125 +1,38 @@
-//! The service's expiries, in process on a manual clock: sessions and enrollment requests end
-//! when the clock passes their time, and the test moves the clock there instead of sleeping
-//! through it. The service listens on a loopback port and the tests speak HTTP and push to it
-//! with the same harness as enigm-cli's integration tests, whose files are included here.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The service's expiries, on a manual clock: sessions and enrollment requests end when the
+//! clock passes their time, and the test moves the clock there instead of sleeping through it.
 
-// The harness serves many tests; this binary uses part of it.
-#[allow(dead_code)]
-#[path = "../../enigm-cli/tests/common/enigm.rs"]
-mod enigm;
-#[allow(dead_code)]
-#[path = "../../enigm-cli/tests/common/relay.rs"]
-mod relay;
-#[allow(dead_code)]
-#[path = "../../enigm-cli/tests/common/service.rs"]
-mod service;
-
-use std::net::SocketAddr;
-
-use enigm::{SignOptions, b64, login, register, sign_up, signed};
+use crate::common::enigm::{self, b64, login, register, sign_up};
+use crate::common::relay::{
+    self, PASSWORD, accept, connect, expect_event, new_device, request, updated,
+};
+use crate::common::{Http, Service, fresh_postgres_url};
 use enigm_core::audit::{AuditAction, AuditRecord};
-use enigm_server::{Config, ManualClock, Server};
-use relay::{PASSWORD, accept, connect, expect_event, new_device, request, updated};
-use serde_json::json;
-use service::{Http, Response, fresh_postgres_url};
-
-/// The service in process, on a runtime and thread of its own, reading a manual clock.
-struct Service {
-    addr: SocketAddr,
-    clock: ManualClock,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Service {
-    /// Starts the service on a fresh data directory with the defaults as `configure` leaves
-    /// them, its clock reading the system time.
-    fn start(configure: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
-        configure(&mut config);
-        let clock = ManualClock::from_system_time();
-        let service_clock = clock.clock();
-        let (bound, addr) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let server = Server::bind_with_clock(config, service_clock)
-                    .await
-                    .unwrap();
-                bound.send(server.local_addr()).unwrap();
-                server
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let addr = addr.recv().expect("the service did not start");
-        Self {
-            addr,
-            clock,
-            stop: Some(stop),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// A signed request without a body as `device` on its session.
-fn call(http: &Http, device: &enigm::Device, method: &str, path: &str) -> Response {
-    let options = SignOptions::default();
-    signed(
-        http,
-        &device.session,
-        &device.secrets,
-        method,
-        path,
-        b"",
-        &options,
-    )
-}
+use serde_json::{Value, json};
 
 #[test]
 fn sessions_refresh_and_report_their_expiry() {
-    let service = Service::start(|_| {});
+    let service = Service::start();
     let http = Http::new(service.addr);
     let account = register(&http, "ivan", PASSWORD);
     let session = login(&http, "ivan", PASSWORD, &account.device).unwrap();
-    let before = signed(
+    let before = enigm::send(
         &http,
         &session,
         &account.device,
         "GET",
         "/v1/sessions/current",
         b"",
-        &SignOptions::default(),
     );
     let expires = before.json()["session"]["expires_at"].as_u64().unwrap();
     assert!(expires > service.clock.now());
     service.clock.advance(1);
-    let refreshed = signed(
+    let refreshed = enigm::send(
         &http,
         &session,
         &account.device,
         "POST",
         "/v1/sessions/refresh",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(refreshed.status, 200, "{:?}", refreshed.json());
     assert!(refreshed.json()["expires_at"].as_u64().unwrap() > expires);
@@ -127,23 +40,19 @@ fn sessions_refresh_and_report_their_expiry() {
 
 #[test]
 fn a_refreshed_session_lives_on_and_an_idle_one_ends_at_its_lifetime() {
-    let service = Service::start(|config| config.session_ttl_secs = 3);
+    let service = Service::start_with(|config| config.session_ttl_secs = 3);
     let http = Http::new(service.addr);
     let (_, device) = sign_up(&http, "refresh", PASSWORD);
+    let refresh = || device.call(&http, "POST", "/v1/sessions/refresh", &Value::Null);
+    let current = || device.call(&http, "GET", "/v1/sessions/current", &Value::Null);
     // Refreshed a second before it would end: it lives on past its first expiry.
     service.clock.advance(2);
-    assert_eq!(
-        call(&http, &device, "POST", "/v1/sessions/refresh").status,
-        200
-    );
+    assert_eq!(refresh().status, 200);
     service.clock.advance(2);
-    assert_eq!(
-        call(&http, &device, "GET", "/v1/sessions/current").status,
-        200
-    );
+    assert_eq!(current().status, 200);
     // Left alone for its whole lifetime, it ends, and says why.
     service.clock.advance(1);
-    let ended = call(&http, &device, "GET", "/v1/sessions/current");
+    let ended = current();
     assert_eq!(
         (ended.status, ended.error_code().as_str()),
         (401, "session_expired")
@@ -154,7 +63,7 @@ fn a_refreshed_session_lives_on_and_an_idle_one_ends_at_its_lifetime() {
 /// approver, refuses further steps, leaves the open list, is audited and pushed, and does not
 /// stop the device from asking again.
 async fn requests_expire(postgres: bool) {
-    let service = Service::start(|config| {
+    let service = Service::start_with(|config| {
         // Longer than a push may take to arrive, so only the clock can expire it in time; within
         // the clock skew the service allows the (real-time) signed requests that follow.
         config.enrollment_ttl_secs = 30;
@@ -229,7 +138,7 @@ async fn requests_expire_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_is_pushed_to_both_sides() {
     // The default ten minutes: only the clock can bring the expiry within the test's wait.
-    let service = Service::start(|_| {});
+    let service = Service::start();
     let http = Http::new(service.addr);
     let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);

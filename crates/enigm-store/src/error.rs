@@ -137,6 +137,29 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every code [`Error::code`] returns: the store's part of the closed set the app's
+    /// TypeScript knows.
+    pub const CODES: [&'static str; 18] = [
+        "keychain_unavailable",
+        "keychain_locked",
+        "key_missing",
+        "wrong_key",
+        "store_corrupted",
+        "store_plaintext",
+        "store_newer_schema",
+        "store_missing",
+        "profile_damaged",
+        "cipher_unavailable",
+        "keychain_failure",
+        "already_set",
+        "ledger_gap",
+        "ledger_head_rollback",
+        "sync_key_conflict",
+        "value_out_of_range",
+        "store_io",
+        "store_database",
+    ];
+
     /// A stable, machine-readable code for the `{code, message}` pair the app and CLI show.
     pub fn code(&self) -> &'static str {
         match self {
@@ -188,5 +211,73 @@ impl From<keyring_core::Error> for Error {
             keyring_core::Error::NoDefaultStore => Self::KeychainUnavailable,
             other => Self::KeychainFailure(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value of every variant: the match has no wildcard, so a new variant must be added
+    /// here, and its code to [`Error::CODES`], before this compiles.
+    fn one_of_each() -> Vec<Error> {
+        let all = vec![
+            Error::KeychainUnavailable,
+            Error::KeychainLocked,
+            Error::KeyMissing,
+            Error::WrongKey,
+            Error::Corrupted,
+            Error::PlaintextDatabase,
+            Error::NewerSchema {
+                found: 9,
+                supported: 6,
+            },
+            Error::DatabaseMissing,
+            Error::ProfileDamaged("profile id missing"),
+            Error::CipherUnavailable,
+            Error::KeychainFailure(keyring_core::Error::NoEntry),
+            Error::AlreadySet("device"),
+            Error::LedgerGap {
+                stored: 1,
+                offered: 3,
+            },
+            Error::LedgerHeadRollback {
+                pinned: 3,
+                offered: 1,
+            },
+            Error::SyncKeyConflict { epoch: 2 },
+            Error::ValueOutOfRange("seq"),
+            Error::Io(std::io::Error::other("disk")),
+            Error::Database(rusqlite::Error::InvalidQuery),
+        ];
+        for error in &all {
+            match error {
+                Error::KeychainUnavailable
+                | Error::KeychainLocked
+                | Error::KeyMissing
+                | Error::WrongKey
+                | Error::Corrupted
+                | Error::PlaintextDatabase
+                | Error::NewerSchema { .. }
+                | Error::DatabaseMissing
+                | Error::ProfileDamaged(_)
+                | Error::CipherUnavailable
+                | Error::KeychainFailure(_)
+                | Error::AlreadySet(_)
+                | Error::LedgerGap { .. }
+                | Error::LedgerHeadRollback { .. }
+                | Error::SyncKeyConflict { .. }
+                | Error::ValueOutOfRange(_)
+                | Error::Io(_)
+                | Error::Database(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_code_list_is_exactly_the_codes_returned() {
+        let returned: Vec<&str> = one_of_each().iter().map(Error::code).collect();
+        assert_eq!(returned, Error::CODES);
     }
 }

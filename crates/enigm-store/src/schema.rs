@@ -108,6 +108,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE app_lock DROP COLUMN verifier;
     ALTER TABLE app_lock ADD COLUMN pin_verifier BLOB;
     ",
+    // v7: when the removing ledger entry says it was made (its signer's clock), so a removed
+    // device can say when it was removed, not only when it learned it.
+    "
+    ALTER TABLE revocation ADD COLUMN signed_at INTEGER CHECK (signed_at >= 0);
+    ",
 ];
 
 /// The newest schema version this build understands.

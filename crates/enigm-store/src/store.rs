@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::Remover;
+use enigm_core::session::RemovalReason;
 use enigm_core::sync_key::SyncKey;
 use enigm_core::trust::SessionKind;
 use enigm_core::unlock::{PIN_SECRET_LEN, PinVerifier, UnlockAttempts};
@@ -80,8 +81,10 @@ pub struct SavedSession {
 pub struct RevokedMark {
     /// When the device learned it (seconds since the epoch).
     pub at: u64,
-    /// A short lower-case reason (`revoked`, `lost`, `replaced`, ...).
-    pub reason: String,
+    /// When the removing entry was made, by its signer's clock; `None` when it carries no time.
+    pub signed_at: Option<u64>,
+    /// Why.
+    pub reason: RemovalReason,
     /// Who removed it, as this device verified from the removing ledger entry; `None` when it
     /// could not verify it.
     pub by: Option<Remover>,
@@ -89,8 +92,8 @@ pub struct RevokedMark {
     pub replaced_by: Option<DeviceId>,
 }
 
-/// A `revocation` row: `at`, `reason`, `removed_by`, `replaced_by`.
-type MarkRow = (i64, String, Option<String>, Option<Vec<u8>>);
+/// A `revocation` row: `at`, `reason`, `removed_by`, `replaced_by`, `signed_at`.
+type MarkRow = (i64, String, Option<String>, Option<Vec<u8>>, Option<i64>);
 
 /// Whether the app is locked, and the wrong PINs typed to unlock it since the last success.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -586,6 +589,11 @@ impl Store {
             Remover::Organization => "organization".to_owned(),
         });
         let replaced_by = mark.replaced_by.map(|id| id.as_bytes().to_vec());
+        let signed_at = mark
+            .signed_at
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| Error::ValueOutOfRange("removal time"))?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -594,10 +602,10 @@ impl Store {
         tx.execute("DELETE FROM sync_key", [])?;
         tx.execute("DELETE FROM app_lock", [])?;
         tx.execute(
-            "INSERT INTO revocation (id, at, reason, removed_by, replaced_by)
-             VALUES (1, ?1, ?2, ?3, ?4)
+            "INSERT INTO revocation (id, at, reason, removed_by, replaced_by, signed_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO NOTHING",
-            params![at, mark.reason, by, replaced_by],
+            params![at, mark.reason.as_str(), by, replaced_by, signed_at],
         )?;
         tx.commit()?;
         self.conn
@@ -619,12 +627,20 @@ impl Store {
         let row: Option<MarkRow> = self
             .conn
             .query_row(
-                "SELECT at, reason, removed_by, replaced_by FROM revocation WHERE id = 1",
+                "SELECT at, reason, removed_by, replaced_by, signed_at FROM revocation WHERE id = 1",
                 [],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
             )
             .optional()?;
-        let Some((at, reason, by, replaced_by)) = row else {
+        let Some((at, reason, by, replaced_by, signed_at)) = row else {
             return Ok(None);
         };
         let damaged = || Error::ValueOutOfRange("revocation mark");
@@ -644,7 +660,11 @@ impl Store {
         };
         Ok(Some(RevokedMark {
             at: u64::try_from(at).map_err(|_| damaged())?,
-            reason,
+            signed_at: signed_at
+                .map(u64::try_from)
+                .transpose()
+                .map_err(|_| damaged())?,
+            reason: RemovalReason::parse(&reason).ok_or_else(damaged)?,
             by,
             replaced_by,
         }))

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::Remover;
+use enigm_core::session::RemovalReason;
 use enigm_core::sync_key::SyncKey;
 use enigm_core::trust::SessionKind;
 use keyring_core::CredentialStore;
@@ -466,7 +467,8 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     store.save_labels(&[(laptop, "Laptop".into())]).unwrap();
     let mark = RevokedMark {
         at: 1_700_000_000,
-        reason: "replaced".into(),
+        signed_at: Some(1_699_999_940),
+        reason: RemovalReason::Replaced,
         by: Some(Remover::Device(laptop)),
         replaced_by: Some(DeviceId::from_bytes([6; 16])),
     };
@@ -474,7 +476,8 @@ fn a_revoked_device_loses_its_keys_and_session_but_keeps_its_history() {
     store
         .mark_revoked(&RevokedMark {
             at: 1,
-            reason: "later".into(),
+            signed_at: None,
+            reason: RemovalReason::Stolen,
             by: None,
             replaced_by: None,
         })
@@ -508,7 +511,8 @@ fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
         store.revoked().unwrap(),
         Some(RevokedMark {
             at: 1_700_000_000,
-            reason: "lost".into(),
+            signed_at: None,
+            reason: RemovalReason::Lost,
             by: None,
             replaced_by: None,
         })
@@ -765,7 +769,8 @@ fn the_lock_and_the_pin_survive_a_restart_and_the_pin_secret_lives_in_the_keycha
     store
         .mark_revoked(&RevokedMark {
             at: 1,
-            reason: "revoked".into(),
+            signed_at: None,
+            reason: RemovalReason::Revoked,
             by: None,
             replaced_by: None,
         })
@@ -835,6 +840,7 @@ fn the_migration_deletes_the_saved_password_verifier_and_keeps_the_lock() {
             "{APP_LOCK_V5}
              INSERT INTO app_lock (id, verifier, locked, failures, last_failure_at)
                  VALUES (1, x'01DEADBEEFDEADBEEF', 1, 2, 1700000000);
+             ALTER TABLE revocation DROP COLUMN signed_at;
              PRAGMA user_version = 5;"
         ),
     );
@@ -878,7 +884,8 @@ fn a_profile_from_before_the_lock_is_migrated_unlocked_and_without_a_pin() {
     rewrite(
         dir.path(),
         [4u8; 32],
-        "DROP TABLE app_lock; PRAGMA user_version = 4;",
+        "DROP TABLE app_lock; ALTER TABLE revocation DROP COLUMN signed_at;
+         PRAGMA user_version = 4;",
     );
 
     let store = Store::open_with_key(dir.path(), &key).unwrap();

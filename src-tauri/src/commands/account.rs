@@ -43,15 +43,15 @@ pub async fn sign_in(
 }
 
 /// Changes the account's password: signs in again with `current` (the step-up the service
-/// asks for), then sets `new`; every other session of the account ends. Returns how many.
+/// asks for), then sets `new_password`; every other session of the account ends. Returns how many.
 #[tauri::command]
 pub async fn change_password(
     profile: State<'_, Profile>,
     current: String,
-    new: String,
+    new_password: String,
 ) -> Result<u64, IpcError> {
     let current = Zeroizing::new(current);
-    let new = Zeroizing::new(new);
+    let new = Zeroizing::new(new_password);
     let engine = profile.engine().await?;
     Ok(engine.change_password(&current, &new).await?)
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tauri::{AppHandle, Manager, State};
 
-use crate::error::IpcError;
+use crate::error::{AppCode, IpcError};
 use crate::ipc::SavedActivity;
 use crate::profile::Profile;
 
@@ -47,7 +47,7 @@ fn downloads_dir(app: &AppHandle) -> Result<PathBuf, IpcError> {
         .map_err(|error| {
             tracing::warn!(%error, "no home directory");
             IpcError::new(
-                "no_downloads_folder",
+                AppCode::NoDownloadsFolder,
                 "This computer has no Downloads folder Enigm can find.",
             )
         })
@@ -66,7 +66,7 @@ fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, IpcError> {
     let failed = |error: std::io::Error| {
         tracing::warn!(%error, "saving the activity file failed");
         IpcError::new(
-            "save_failed",
+            AppCode::SaveFailed,
             "Enigm could not save the file to your Downloads folder. Check that it exists and \
              that there is free space, then try again.",
         )

@@ -3,7 +3,10 @@
 use tauri::{AppHandle, State};
 
 use crate::error::IpcError;
-use crate::ipc::{AppStatus, LockView, SessionView, StoreStatus};
+use enigm_client::LockStatus;
+use enigm_core::session::SessionState;
+
+use crate::ipc::{AppStatus, StoreStatus};
 use crate::profile::Profile;
 
 /// Opens (or creates) this computer's profile and reports on it; starts following the session
@@ -18,12 +21,12 @@ pub async fn app_status(
         Some(engine) => {
             let state = engine.session_state().await?;
             // Locked or not: a revocation must reach this computer and erase its keys.
-            if matches!(state, enigm_core::session::SessionState::Active { .. }) {
+            if matches!(state, SessionState::Active { .. }) {
                 profile.start_watch(&app, engine.clone());
             }
-            (SessionView::from(state), engine.lock_status().await?.into())
+            (state, engine.lock_status().await?)
         }
-        None => (SessionView::SignedOut, LockView::default()),
+        None => (SessionState::SignedOut, LockStatus::default()),
     };
     Ok(AppStatus {
         app_version: env!("CARGO_PKG_VERSION").to_owned(),

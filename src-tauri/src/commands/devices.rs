@@ -1,40 +1,51 @@
 //! The account's devices: the verified list, changes to a device, labels, and their history.
 
-use enigm_client::{ClientError, DeviceChange};
+use enigm_client::{
+    ClientError, DeviceAction, DeviceChange, DeviceList, DeviceTimelineView, DeviceView,
+};
 use enigm_core::ledger::RevokeReason;
 use tauri::State;
 
 use crate::error::IpcError;
-use crate::ipc::{DeviceAction, DeviceItem, DeviceListView, DeviceTimelineView};
 use crate::profile::Profile;
 
 /// The device list, verified against the service; the copy verified last time when the
 /// service cannot be reached (`synced` false). A ledger that fails verification is an error.
 #[tauri::command]
-pub async fn list_devices(profile: State<'_, Profile>) -> Result<DeviceListView, IpcError> {
+pub async fn list_devices(profile: State<'_, Profile>) -> Result<DeviceList, IpcError> {
     let engine = profile.engine().await?;
     match engine.sync().await {
-        Ok(list) => DeviceListView::new(list, true),
-        Err(ClientError::Unreachable(_)) => DeviceListView::new(engine.devices().await?, false),
+        Ok(list) => Ok(list),
+        Err(ClientError::Unreachable(_)) => Ok(DeviceList {
+            synced: false,
+            ..engine.devices().await?
+        }),
         Err(error) => Err(error.into()),
     }
 }
 
-/// Suspends, resumes, revokes or retires a device of the account.
+/// Suspends, resumes, revokes or retires a device of the account (renaming has its own
+/// command, which takes the label).
 #[tauri::command]
 pub async fn change_device(
     profile: State<'_, Profile>,
     device_id: String,
     action: DeviceAction,
-) -> Result<DeviceItem, IpcError> {
+) -> Result<DeviceView, IpcError> {
     let change = match action {
         DeviceAction::Suspend => DeviceChange::Suspend,
         DeviceAction::Resume => DeviceChange::Resume,
         DeviceAction::Revoke => DeviceChange::Revoke(RevokeReason::Unspecified),
         DeviceAction::Retire => DeviceChange::Retire,
+        DeviceAction::Rename => {
+            return Err(IpcError::explained(
+                &ClientError::NotAllowed("renaming takes a label"),
+                "A new name is given with Rename, not as a change.",
+            ));
+        }
     };
     let engine = profile.engine().await?;
-    engine.change_device(&device_id, change).await?.try_into()
+    Ok(engine.change_device(&device_id, change).await?)
 }
 
 /// Gives a device a new label, encrypted by the engine under the account sync key so the
@@ -44,9 +55,9 @@ pub async fn rename_device(
     profile: State<'_, Profile>,
     device_id: String,
     label: String,
-) -> Result<DeviceItem, IpcError> {
+) -> Result<DeviceView, IpcError> {
     let engine = profile.engine().await?;
-    engine.rename_device(&device_id, &label).await?.try_into()
+    Ok(engine.rename_device(&device_id, &label).await?)
 }
 
 /// The devices' history from the ledger, verified after syncing, one lane per device.
@@ -54,5 +65,5 @@ pub async fn rename_device(
 pub async fn device_history(profile: State<'_, Profile>) -> Result<DeviceTimelineView, IpcError> {
     let engine = profile.engine().await?;
     let history = engine.ledger_history().await?;
-    DeviceTimelineView::new(&history, &engine.devices().await?)
+    Ok(DeviceTimelineView::new(&history, &engine.devices().await?)?)
 }

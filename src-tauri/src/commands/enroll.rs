@@ -1,21 +1,23 @@
 //! Enrollment by approval (DESIGN §7) from the window: adding this computer to an account, and
 //! deciding on another device's request from a trusted one.
 //!
-//! The engine runs the protocol in a task of its own; these commands start it, tell the window
-//! how it goes by `enrollment-progress` events and hand the user's answer about the short code
-//! to the engine's `confirm` future through a oneshot channel kept in [`EnrollmentFlow`]. One
-//! flow runs at a time; Cancel ends it on the relay as well.
+//! The engine runs the protocol in a task of its own behind an `EnrollmentHandle`; these
+//! commands start it, forward its steps to the window as `enrollment-progress` events and keep
+//! its control in [`EnrollmentFlow`], where the user's answer about the short code and Cancel
+//! (which ends it on the relay as well) reach it. One flow runs at a time.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use enigm_client::{Engine, EnrollEvent, EnrollmentOutcome};
+use enigm_client::{
+    ClientError, DeviceView, EnrollmentControl, EnrollmentHandle, EnrollmentOutcome,
+    EnrollmentRequest, EnrollmentStep,
+};
 use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_notification::NotificationExt;
-use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
-use crate::error::IpcError;
-use crate::ipc::{DeviceItem, EnrollmentOutcomeView, EnrollmentProgress, EnrollmentRequestView};
+use crate::error::{AppCode, IpcError};
+use crate::ipc::EnrollmentProgress;
 use crate::profile::Profile;
 
 /// The event the window listens to while an enrollment runs.
@@ -30,87 +32,84 @@ pub struct EnrollmentFlow {
 #[derive(Default)]
 struct Slots {
     running: bool,
-    cancel: Option<oneshot::Sender<()>>,
-    confirm: Option<oneshot::Sender<bool>>,
+    /// The running enrollment's control, once it started.
+    control: Option<EnrollmentControl>,
+    /// Cancel was asked before the enrollment started: it is cancelled as it starts.
+    cancel_asked: bool,
 }
 
-/// Clears the flow's slots when its task ends, however it ends.
+/// Clears the flow's slots when its command ends, however it ends.
 struct Running(EnrollmentFlow);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Ok(mut slots) = self.0.slots.lock() {
-            *slots = Slots::default();
-        }
+        *self.0.slots() = Slots::default();
     }
 }
 
 impl EnrollmentFlow {
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        // The slots hold only a flag and the control: a panic elsewhere leaves them usable.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Claims the flow for a new run; refused while another runs.
-    fn begin(&self) -> Result<(Running, oneshot::Receiver<()>), IpcError> {
-        let mut slots = self.slots.lock().map_err(|_| poisoned())?;
+    fn begin(&self) -> Result<Running, IpcError> {
+        let mut slots = self.slots();
         if slots.running {
             return Err(IpcError::new(
-                "enrollment_busy",
+                AppCode::EnrollmentBusy,
                 "Another enrollment is already in progress on this computer. Finish or cancel it first.",
             ));
         }
-        let (cancel, cancelled) = oneshot::channel();
         *slots = Slots {
             running: true,
-            cancel: Some(cancel),
-            confirm: None,
+            ..Slots::default()
         };
-        Ok((Running(self.clone()), cancelled))
+        Ok(Running(self.clone()))
+    }
+
+    /// Follows the started enrollment: forwards its steps to the window until it ends, and
+    /// returns its outcome.
+    async fn follow(
+        &self,
+        app: &AppHandle,
+        mut handle: EnrollmentHandle,
+    ) -> Result<EnrollmentOutcome, IpcError> {
+        let control = handle.control();
+        let cancel_asked = {
+            let mut slots = self.slots();
+            slots.control = Some(control.clone());
+            slots.cancel_asked
+        };
+        if cancel_asked {
+            control.cancel();
+        }
+        while let Some(step) = handle.next_step().await {
+            let progress = match step {
+                EnrollmentStep::Requested { .. } => EnrollmentProgress::Requested,
+                EnrollmentStep::Code { code, replaces } => EnrollmentProgress::code(code, replaces),
+            };
+            if let Err(error) = app.emit(ENROLLMENT_PROGRESS_EVENT, progress) {
+                tracing::warn!(%error, "enrollment progress could not reach the window");
+            }
+        }
+        Ok(handle.outcome().await?)
     }
 
     /// Hands the user's answer to the code on screen.
     fn answer(&self, same: bool) -> Result<(), IpcError> {
-        let answer = self.slots.lock().map_err(|_| poisoned())?.confirm.take();
-        match answer.map(|answer| answer.send(same)) {
-            Some(Ok(())) => Ok(()),
-            Some(Err(_)) | None => Err(IpcError::new(
-                "no_code_shown",
-                "No code is waiting for your answer; the enrollment may have ended.",
-            )),
-        }
+        let control = self.slots().control.clone();
+        Ok(control.ok_or(ClientError::NoCodeShown)?.answer(same)?)
     }
 
     /// Asks the running flow to cancel; nothing running is fine.
-    fn cancel(&self) -> Result<(), IpcError> {
-        let cancel = self.slots.lock().map_err(|_| poisoned())?.cancel.take();
-        if let Some(cancel) = cancel {
-            // The flow may have ended meanwhile: then there is nothing left to cancel.
-            let _ = cancel.send(());
+    fn cancel(&self) {
+        let mut slots = self.slots();
+        match &slots.control {
+            Some(control) => control.cancel(),
+            None => slots.cancel_asked = slots.running,
         }
-        Ok(())
-    }
-
-    /// Shows the code (with the device a replacement removes, on the approving side) and waits
-    /// for the user's answer; no answer (the flow ended) is a no.
-    async fn ask(
-        &self,
-        app: &AppHandle,
-        code: enigm_client::ShortCodeView,
-        replaces: Option<enigm_client::ReplacedView>,
-    ) -> bool {
-        let (answer, answered) = oneshot::channel();
-        match self.slots.lock() {
-            Ok(mut slots) => slots.confirm = Some(answer),
-            Err(_) => return false,
-        }
-        emit(app, EnrollmentProgress::code(code, replaces));
-        answered.await.unwrap_or(false)
-    }
-}
-
-fn poisoned() -> IpcError {
-    IpcError::internal(&"the enrollment flow's lock is poisoned")
-}
-
-fn emit(app: &AppHandle, progress: EnrollmentProgress) {
-    if let Err(error) = app.emit(ENROLLMENT_PROGRESS_EVENT, progress) {
-        tracing::warn!(%error, "enrollment progress could not reach the window");
     }
 }
 
@@ -142,40 +141,17 @@ pub async fn enroll_this_computer(
     username: String,
     password: String,
     replaces: Option<String>,
-) -> Result<EnrollmentOutcomeView, IpcError> {
+) -> Result<EnrollmentOutcome, IpcError> {
     let password = Zeroizing::new(password);
     let engine = profile.bind(&server).await?;
-    let (running, cancelled) = flow.begin()?;
-    let flow = flow.inner().clone();
-    let (events, asking) = (app.clone(), app.clone());
-    let task = engine.clone();
-    let outcome = tauri::async_runtime::spawn(async move {
-        let _running = running;
-        let run = task.enroll_replacing(
-            username.trim(),
-            &password,
-            std::env::consts::OS,
-            replaces.as_deref(),
-            |event| match event {
-                EnrollEvent::Request { .. } => emit(&events, EnrollmentProgress::Requested),
-            },
-            |code| async move { flow.ask(&asking, code, None).await },
-        );
-        tokio::select! {
-            outcome = run => outcome,
-            _ = cancelled => {
-                task.cancel_enrollment().await?;
-                Ok(EnrollmentOutcome::Cancelled)
-            }
-        }
-    })
-    .await
-    .map_err(|error| IpcError::internal(&error))??;
+    let _running = flow.begin()?;
+    let handle = engine.start_enrollment(username, password, replaces);
+    let outcome = flow.follow(&app, handle).await?;
     if outcome == EnrollmentOutcome::Active {
         profile.mark_account().await;
         profile.start_watch(&app, engine);
     }
-    Ok(outcome.into())
+    Ok(outcome)
 }
 
 /// The devices of the account of `username` on `server` that this computer may replace, after
@@ -187,13 +163,12 @@ pub async fn replaceable_devices(
     server: String,
     username: String,
     password: String,
-) -> Result<Vec<DeviceItem>, IpcError> {
+) -> Result<Vec<DeviceView>, IpcError> {
     let password = Zeroizing::new(password);
     let engine = profile.bind(&server).await?;
-    let devices = engine
+    Ok(engine
         .replaceable_devices(username.trim(), &password)
-        .await?;
-    devices.into_iter().map(DeviceItem::try_from).collect()
+        .await?)
 }
 
 /// Gives up joining an account (started with `enroll_this_computer`, not finished): the
@@ -215,10 +190,9 @@ pub async fn abandon_joining(
 #[tauri::command]
 pub async fn enrollment_requests(
     profile: State<'_, Profile>,
-) -> Result<Vec<EnrollmentRequestView>, IpcError> {
+) -> Result<Vec<EnrollmentRequest>, IpcError> {
     let engine = profile.engine().await?;
-    let requests = engine.enrollment_requests().await?;
-    Ok(requests.into_iter().map(Into::into).collect())
+    Ok(engine.enrollment_requests().await?)
 }
 
 /// Approves request `request_id` once the user has compared the short code on both screens.
@@ -228,26 +202,10 @@ pub async fn approve_enrollment(
     profile: State<'_, Profile>,
     flow: State<'_, EnrollmentFlow>,
     request_id: String,
-) -> Result<EnrollmentOutcomeView, IpcError> {
-    let engine: Engine = profile.engine().await?;
-    let (running, cancelled) = flow.begin()?;
-    let flow = flow.inner().clone();
-    let outcome = tauri::async_runtime::spawn(async move {
-        let _running = running;
-        let run = engine.approve_enrollment_showing(&request_id, |code, replaces| async move {
-            flow.ask(&app, code, replaces).await
-        });
-        tokio::select! {
-            outcome = run => outcome,
-            _ = cancelled => {
-                engine.cancel_enrollment_request(&request_id).await?;
-                Ok(EnrollmentOutcome::Cancelled)
-            }
-        }
-    })
-    .await
-    .map_err(|error| IpcError::internal(&error))??;
-    Ok(outcome.into())
+) -> Result<EnrollmentOutcome, IpcError> {
+    let engine = profile.engine().await?;
+    let _running = flow.begin()?;
+    flow.follow(&app, engine.start_approval(request_id)).await
 }
 
 /// Rejects request `request_id`: that device is not added.
@@ -263,14 +221,18 @@ pub async fn reject_enrollment(
 
 /// The user's answer to "Same code on both screens?"; `false` ends the enrollment.
 #[tauri::command]
-pub fn confirm_short_code(flow: State<'_, EnrollmentFlow>, same: bool) -> Result<(), IpcError> {
+pub async fn confirm_short_code(
+    flow: State<'_, EnrollmentFlow>,
+    same: bool,
+) -> Result<(), IpcError> {
     flow.answer(same)
 }
 
 /// Cancels the running enrollment, here and on the service; nothing running is fine.
 #[tauri::command]
-pub fn cancel_enrollment(flow: State<'_, EnrollmentFlow>) -> Result<(), IpcError> {
-    flow.cancel()
+pub async fn cancel_enrollment(flow: State<'_, EnrollmentFlow>) -> Result<(), IpcError> {
+    flow.cancel();
+    Ok(())
 }
 
 #[cfg(test)]
@@ -278,16 +240,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_enrollment_runs_at_a_time_and_cancel_reaches_it() {
+    fn one_enrollment_runs_at_a_time() {
         let flow = EnrollmentFlow::default();
-        let (running, mut cancelled) = flow.begin().unwrap();
+        let running = flow.begin().unwrap();
         assert_eq!(flow.begin().err().unwrap().code, "enrollment_busy");
-        flow.cancel().unwrap();
-        assert!(cancelled.try_recv().is_ok());
-        // Cancelling twice, or with nothing running, is not an error.
-        flow.cancel().unwrap();
-        assert_eq!(flow.begin().err().unwrap().code, "enrollment_busy");
+        // Cancelling with nothing started yet is kept for the start; twice is not an error.
+        flow.cancel();
+        flow.cancel();
+        assert!(flow.slots().cancel_asked);
         drop(running);
+        assert!(!flow.slots().cancel_asked);
         assert!(flow.begin().is_ok());
     }
 
@@ -295,12 +257,11 @@ mod tests {
     fn an_answer_without_a_code_on_screen_is_refused() {
         let flow = EnrollmentFlow::default();
         assert_eq!(flow.answer(true).unwrap_err().code, "no_code_shown");
-        let (_running, _cancelled) = flow.begin().unwrap();
+        let _running = flow.begin().unwrap();
         assert_eq!(flow.answer(true).unwrap_err().code, "no_code_shown");
-        let (answer, mut answered) = oneshot::channel();
-        flow.slots.lock().unwrap().confirm = Some(answer);
-        flow.answer(false).unwrap();
-        assert_eq!(answered.try_recv(), Ok(false));
-        assert_eq!(flow.answer(true).unwrap_err().code, "no_code_shown");
+        // Cancel with nothing running is not remembered for the next run.
+        drop(_running);
+        flow.cancel();
+        assert!(!flow.slots().cancel_asked);
     }
 }

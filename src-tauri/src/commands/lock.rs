@@ -4,16 +4,17 @@
 use tauri::State;
 use zeroize::Zeroizing;
 
+use enigm_client::LockStatus;
+
 use crate::error::IpcError;
-use crate::ipc::LockView;
 use crate::profile::Profile;
 
 /// Locks the app: the window shows only the Locked screen until the password is given again.
 #[tauri::command]
-pub async fn lock_app(profile: State<'_, Profile>) -> Result<LockView, IpcError> {
+pub async fn lock_app(profile: State<'_, Profile>) -> Result<LockStatus, IpcError> {
     let engine = profile.engine_while_locked().await?;
     engine.lock().await?;
-    Ok(engine.lock_status().await?.into())
+    Ok(engine.lock_status().await?)
 }
 
 /// Sets how many minutes without use lock the app (0: never; at most a day).
@@ -21,10 +22,10 @@ pub async fn lock_app(profile: State<'_, Profile>) -> Result<LockView, IpcError>
 pub async fn set_auto_lock(
     profile: State<'_, Profile>,
     minutes: u32,
-) -> Result<LockView, IpcError> {
+) -> Result<LockStatus, IpcError> {
     let engine = profile.engine().await?;
     engine.set_auto_lock(minutes).await?;
-    Ok(engine.lock_status().await?.into())
+    Ok(engine.lock_status().await?)
 }
 
 /// Unlocks the app with `password`, checked online by the service; `username` is needed only
@@ -34,11 +35,11 @@ pub async fn unlock_app(
     profile: State<'_, Profile>,
     username: Option<String>,
     password: String,
-) -> Result<LockView, IpcError> {
+) -> Result<LockStatus, IpcError> {
     let password = Zeroizing::new(password);
     let engine = profile.engine_while_locked().await?;
     engine.unlock(username.as_deref(), &password).await?;
-    Ok(engine.lock_status().await?.into())
+    Ok(engine.lock_status().await?)
 }
 
 /// Unlocks the app with this computer's PIN, checked here (works offline).
@@ -46,26 +47,26 @@ pub async fn unlock_app(
 pub async fn unlock_with_pin(
     profile: State<'_, Profile>,
     pin: String,
-) -> Result<LockView, IpcError> {
+) -> Result<LockStatus, IpcError> {
     let pin = Zeroizing::new(pin);
     let engine = profile.engine_while_locked().await?;
     engine.unlock_with_pin(&pin).await?;
-    Ok(engine.lock_status().await?.into())
+    Ok(engine.lock_status().await?)
 }
 
 /// Sets or changes this computer's unlock PIN (6 to 12 digits); only while unlocked.
 #[tauri::command]
-pub async fn set_pin(profile: State<'_, Profile>, pin: String) -> Result<LockView, IpcError> {
+pub async fn set_pin(profile: State<'_, Profile>, pin: String) -> Result<LockStatus, IpcError> {
     let pin = Zeroizing::new(pin);
     let engine = profile.engine().await?;
     engine.set_pin(&pin).await?;
-    Ok(engine.lock_status().await?.into())
+    Ok(engine.lock_status().await?)
 }
 
 /// Removes this computer's unlock PIN; only while unlocked.
 #[tauri::command]
-pub async fn remove_pin(profile: State<'_, Profile>) -> Result<LockView, IpcError> {
+pub async fn remove_pin(profile: State<'_, Profile>) -> Result<LockStatus, IpcError> {
     let engine = profile.engine().await?;
     engine.remove_pin().await?;
-    Ok(engine.lock_status().await?.into())
+    Ok(engine.lock_status().await?)
 }

@@ -9,13 +9,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use enigm_client::{RecoveryCandidate, check_phrase};
+use enigm_client::{
+    ClientError, DeviceList, PhraseCheck, RecoveryCandidate, RecoveryWordList, check_phrase,
+};
 use enigm_core::identity::DeviceId;
 use tauri::{AppHandle, State};
 use zeroize::Zeroizing;
 
-use crate::error::IpcError;
-use crate::ipc::{DeviceListView, PhraseCheck, RecoveryWordList};
+use crate::error::{AppCode, IpcError};
 use crate::profile::Profile;
 
 /// The recovery the user has begun, holding the recovery key until it finishes or is cancelled.
@@ -28,15 +29,15 @@ pub struct PendingRecovery {
 
 /// The phrase's word list, for completing what is typed.
 #[tauri::command]
-pub fn recovery_words() -> RecoveryWordList {
-    RecoveryWordList::english()
+pub async fn recovery_words() -> Result<RecoveryWordList, IpcError> {
+    Ok(RecoveryWordList::english())
 }
 
 /// Checks the words typed so far (one per field): each word, then the checksum. Offline.
 #[tauri::command]
-pub fn check_recovery_phrase(words: Vec<String>) -> PhraseCheck {
+pub async fn check_recovery_phrase(words: Vec<String>) -> Result<PhraseCheck, IpcError> {
     let words = Zeroizing::new(words);
-    PhraseCheck::new(&words)
+    Ok(PhraseCheck::new(&words))
 }
 
 /// Proves the phrase to the service at `server` for `username` and returns the account's
@@ -48,7 +49,7 @@ pub async fn begin_recovery(
     server: String,
     username: String,
     words: Vec<String>,
-) -> Result<DeviceListView, IpcError> {
+) -> Result<DeviceList, IpcError> {
     let generation = pending.generation.fetch_add(1, Ordering::SeqCst) + 1;
     pending.candidate.lock().await.take();
     let phrase = check_phrase(&Zeroizing::new(words.join(" ")))?;
@@ -59,9 +60,12 @@ pub async fn begin_recovery(
         .await
         .map_err(refused)?;
     if pending.generation.load(Ordering::SeqCst) != generation {
-        return Err(IpcError::new("cancelled", "The restore was cancelled."));
+        return Err(IpcError::new(
+            AppCode::Cancelled,
+            "The restore was cancelled.",
+        ));
     }
-    let devices = DeviceListView::new(candidate.devices().clone(), true)?;
+    let devices = candidate.devices().clone();
     *pending.candidate.lock().await = Some(candidate);
     Ok(devices)
 }
@@ -76,11 +80,11 @@ pub async fn finish_recovery(
     pending: State<'_, PendingRecovery>,
     password: String,
     lost: Vec<String>,
-) -> Result<DeviceListView, IpcError> {
+) -> Result<DeviceList, IpcError> {
     let password = Zeroizing::new(password);
     let Some(candidate) = pending.candidate.lock().await.take() else {
         return Err(IpcError::new(
-            "recovery_not_started",
+            AppCode::RecoveryNotStarted,
             "This restore is no longer open. Enter your recovery phrase again.",
         ));
     };
@@ -96,8 +100,8 @@ pub async fn finish_recovery(
                         .any(|d| d.device_id == *id)
                 })
                 .ok_or_else(|| {
-                    IpcError::new(
-                        "unknown_device",
+                    IpcError::explained(
+                        &ClientError::UnknownDevice(id.clone()),
                         "A device marked lost is not of this account.",
                     )
                 })
@@ -106,7 +110,7 @@ pub async fn finish_recovery(
     let recovered = candidate.finish(&password, &lost).await?;
     profile.mark_account().await;
     profile.start_watch(&app, profile.engine().await?);
-    DeviceListView::new(recovered.devices, true)
+    Ok(recovered.devices)
 }
 
 /// Drops a begun recovery (and makes one still being begun keep nothing).
@@ -121,8 +125,8 @@ pub async fn cancel_recovery(pending: State<'_, PendingRecovery>) -> Result<(), 
 /// the message names both.
 fn refused(error: enigm_client::ClientError) -> IpcError {
     if error.service_code() == Some(&enigm_proto::ErrorCode::RecoveryRefused) {
-        return IpcError::new(
-            "recovery_refused",
+        return IpcError::explained(
+            &error,
             "The service did not accept this recovery phrase for this username. Check the username, then each word against what you wrote down.",
         );
     }

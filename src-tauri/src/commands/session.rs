@@ -6,23 +6,25 @@ use tauri::State;
 use zeroize::Zeroizing;
 
 use crate::error::IpcError;
-use crate::ipc::{NewRecoveryPhrase, SessionStatusView, SignOutView};
+use enigm_client::{SessionStatusView, SignOut};
+
+use crate::ipc::NewRecoveryPhrase;
 use crate::profile::Profile;
 
 /// The service's evaluation of this session and device.
 #[tauri::command]
 pub async fn session_status(profile: State<'_, Profile>) -> Result<SessionStatusView, IpcError> {
     let engine = profile.engine().await?;
-    SessionStatusView::from_service(engine.session_status().await?)
+    Ok(engine.session_status().await?.into())
 }
 
 /// Signs this computer out; offline, the session is forgotten here and the answer says so.
 #[tauri::command]
-pub async fn sign_out(profile: State<'_, Profile>) -> Result<SignOutView, IpcError> {
+pub async fn sign_out(profile: State<'_, Profile>) -> Result<SignOut, IpcError> {
     let engine = profile.engine().await?;
     let outcome = engine.sign_out().await?;
     profile.stop_watch();
-    Ok(outcome.into())
+    Ok(outcome)
 }
 
 /// Makes a new recovery phrase and returns it, once; it is not in force (the old one still

@@ -1,10 +1,13 @@
 // Words and geometry for the device timeline; the lanes and their states come from the backend,
 // which replays the verified ledger through the core's lifecycle.
-import type { ActorView, DeviceState, DeviceTimelineView, TimelineLane, TimelineSegment } from './bindings';
+import type { Actor, DeviceState, DeviceTimelineView, TimelineLane, TimelineSegment } from './bindings';
 import { deviceName } from './format';
 
-/** One change in the history, as a sentence, for the text alternative. */
-export type HistoryLine = { seq: number; text: string };
+/**
+ * One change in the history, as a sentence, for the text alternative; `when` is the time the
+ * device that made it signed (its own clock: shown as "around", never used for order).
+ */
+export type HistoryLine = { seq: number; text: string; when: number | null };
 
 /** The tone a state is drawn in (always with its word and a tooltip, never by color alone). */
 export function tone(state: DeviceState): 'ok' | 'warn' | 'danger' | 'muted' {
@@ -44,7 +47,7 @@ export function stateWord(state: DeviceState): string {
 }
 
 /** Who made a change, named for people. */
-export function actorName(timeline: DeviceTimelineView, actor: ActorView, by: string | null): string {
+export function actorName(timeline: DeviceTimelineView, actor: Actor, by: string | null): string {
   switch (actor) {
     case 'recovery_key':
       return 'the recovery phrase';
@@ -92,7 +95,11 @@ export function describe(timeline: DeviceTimelineView, lane: TimelineLane, segme
 /** Every change, oldest first, as sentences. */
 export function historyLines(timeline: DeviceTimelineView): HistoryLine[] {
   const lines: HistoryLine[] = timeline.lanes.flatMap((lane) =>
-    lane.segments.map((segment) => ({ seq: segment.from_seq, text: describe(timeline, lane, segment) })),
+    lane.segments.map((segment) => ({
+      seq: segment.from_seq,
+      text: describe(timeline, lane, segment),
+      when: segment.signed_at,
+    })),
   );
   for (const mark of timeline.marks) {
     const who = actorName(timeline, mark.actor, mark.by);
@@ -104,7 +111,7 @@ export function historyLines(timeline: DeviceTimelineView): HistoryLine[] {
           : mark.kind === 'leave_organization'
             ? 'The account left its organization.'
             : `The account changed (${mark.kind}).`;
-    lines.push({ seq: mark.seq, text });
+    lines.push({ seq: mark.seq, text, when: mark.signed_at });
   }
   return lines.sort((a, b) => a.seq - b.seq);
 }

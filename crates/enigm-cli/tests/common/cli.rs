@@ -80,6 +80,22 @@ pub fn register(profile: &Path, server: &ServerProcess, username: &str, password
     )
 }
 
+/// `account login --username USERNAME --password-stdin` on `profile`, `password` on stdin.
+pub fn login(profile: &Path, server: &ServerProcess, username: &str, password: &str) -> Output {
+    enigm(
+        profile,
+        server,
+        &[
+            "account",
+            "login",
+            "--username",
+            username,
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
+}
+
 /// The profile's store, opened with its key from the real keychain.
 pub fn store(profile: &Path) -> enigm_store::Store {
     enigm_store::Store::open(profile, &enigm_store::Keychain::platform().unwrap()).unwrap()
@@ -117,4 +133,14 @@ pub fn failed(output: &Output) -> (String, String) {
 /// The error code of a failed command.
 pub fn failed_code(output: &Output) -> String {
     failed(output).0
+}
+
+/// The entry of the device `id` in a `device list` answer.
+pub fn listed<'a>(list: &'a Value, id: &str) -> &'a Value {
+    list["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|device| device["device_id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {list}"))
 }

@@ -1,6 +1,10 @@
-//! Test harness: spawns the real `enigm server` on an ephemeral loopback port, captures its
-//! stderr, and talks to it with a minimal HTTP/1.1 client that records every request body it
-//! sends (so tests can search them for secrets; `service.rs`).
+//! Test harness: spawns the real `enigm server` on an ephemeral loopback port and captures its
+//! stderr; the CLI run as a person or a script does (`cli.rs`, `running.rs`). The HTTP client,
+//! the protocol spoken directly and the hostile proxy are the service's test harness
+//! (`crates/enigm-server/tests/common`), included here.
+
+// The service's harness serves three test binaries; this one uses part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -9,6 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(unix)]
+pub use secrets::mode;
+pub use secrets::{contains, read_tree};
 use service::IO_TIMEOUT;
 pub use service::{Http, Response, fresh_postgres_url};
 
@@ -123,32 +130,17 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Whether `needle` occurs anywhere in `haystack`.
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && haystack
-            .windows(needle.len())
-            .any(|window| window == needle)
-}
-
-/// Every file under `dir`, concatenated (for secret greps).
-pub fn read_tree(dir: &Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            all.extend(read_tree(&path));
-        } else {
-            all.extend(std::fs::read(&path).unwrap());
-        }
-    }
-    all
-}
-
 pub mod cli;
+#[path = "../../../enigm-server/tests/common/enigm.rs"]
 pub mod enigm;
+#[path = "../../../enigm-server/tests/common/hostile.rs"]
 pub mod hostile;
+#[path = "../../../enigm-server/tests/common/push.rs"]
 pub mod push;
+#[path = "../../../enigm-server/tests/common/relay.rs"]
 pub mod relay;
 pub mod running;
+#[path = "../../../enigm-server/tests/common/secrets.rs"]
+mod secrets;
+#[path = "../../../enigm-server/tests/common/service.rs"]
 mod service;

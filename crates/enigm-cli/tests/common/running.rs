@@ -159,6 +159,17 @@ impl DrainStderr for Child {
     }
 }
 
+/// Both users say yes to the code `approver` and `new` show: both devices end active and their
+/// commands exit cleanly.
+pub fn confirm_and_finish(mut approver: Running, mut new: Running) {
+    approver.answer("yes");
+    new.answer("yes");
+    approver.expect_event("active");
+    new.expect_event("active");
+    approver.succeeded();
+    new.succeeded();
+}
+
 /// Runs one whole enrollment of `new` approved by `approver` from a fresh `device enroll`, both
 /// users saying yes after checking both show the same code.
 pub fn enroll_and_approve(server: &ServerProcess, approver: &Path, new: &Path, username: &str) {
@@ -168,10 +179,5 @@ pub fn enroll_and_approve(server: &ServerProcess, approver: &Path, new: &Path, u
     let on_a = a.expect_event("sas");
     let on_b = b.expect_event("sas");
     assert_eq!(on_a, on_b);
-    a.answer("yes");
-    b.answer("yes");
-    a.expect_event("active");
-    b.expect_event("active");
-    a.succeeded();
-    b.succeeded();
+    confirm_and_finish(a, b);
 }

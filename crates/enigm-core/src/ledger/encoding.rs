@@ -1,4 +1,4 @@
-//! The canonical, versioned binary encoding of ledger entries (version 1).
+//! The canonical, versioned binary encoding of ledger entries (versions 1 and 2).
 //!
 //! Every entry has exactly one encoding, because its hash and its signatures are computed over
 //! bytes: fixed field order, fixed-width big-endian integers, explicit one-byte tags and counts,
@@ -7,7 +7,8 @@
 //! unsorted signatures, oversize inputs, invalid keys), and it never panics.
 //!
 //! ```text
-//! entry     = version:u8(=1) seq:u64 prev_hash:[32] kind:u8 body  sig_count:u8 signature*
+//! entry     = version:u8(=1) seq:u64 prev_hash:[32]                kind:u8 body  sig_count:u8 signature*
+//!           | version:u8(=2) seq:u64 prev_hash:[32] signed_at:u64  kind:u8 body  sig_count:u8 signature*
 //! signature = signer:u8 (device_id:[16] if signer = 0) sig:[64]
 //! keys      = ed25519:[32] x25519:[32]
 //! body      0 Genesis           account_id:[16] keys recovery_pub:[32]
@@ -29,8 +30,13 @@ use crate::identity::{AgreementPublicKey, DeviceId, DevicePublicKeys, SigningPub
 
 use super::entry::{EntryHash, EntryKind, EntrySignature, LedgerEntry, RevokeReason, Signer};
 
-/// The encoding version this build writes and the only one it reads.
-pub const ENCODING_VERSION: u8 = 1;
+/// The encoding version this build writes for an entry that carries its signer's clock time
+/// (version 2). Entries without one keep version 1, the only version older builds read, so an
+/// old entry's bytes, hash and signatures never change.
+pub const ENCODING_VERSION: u8 = 2;
+
+/// The version of an entry without its signer's time.
+const UNTIMED_VERSION: u8 = 1;
 
 /// Largest encoded entry accepted. The largest legal entry (a `Recover` revoking
 /// [`MAX_REVOKE_LIST`] devices with [`MAX_SIGNATURES`] signatures) is about 1.5 KiB.
@@ -66,9 +72,15 @@ const SIGNER_NEW_RECOVERY: u8 = 3;
 /// Encodes everything but the signature list.
 pub(crate) fn encode_unsigned(entry: &LedgerEntry) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    out.push(ENCODING_VERSION);
+    out.push(match entry.signed_at {
+        Some(_) => ENCODING_VERSION,
+        None => UNTIMED_VERSION,
+    });
     out.extend_from_slice(&entry.seq.to_be_bytes());
     out.extend_from_slice(&entry.prev_hash.0);
+    if let Some(signed_at) = entry.signed_at {
+        out.extend_from_slice(&signed_at.to_be_bytes());
+    }
     encode_kind(&mut out, &entry.kind);
     out
 }
@@ -199,11 +211,14 @@ pub(crate) fn decode_entry(bytes: &[u8]) -> Result<LedgerEntry, Error> {
     }
     let mut reader = Reader { rest: bytes };
     let version = reader.u8()?;
-    if version != ENCODING_VERSION {
+    if version != ENCODING_VERSION && version != UNTIMED_VERSION {
         return Err(Error::LedgerUnsupportedVersion { version });
     }
     let seq = u64::from_be_bytes(reader.array()?);
     let prev_hash = EntryHash(reader.array()?);
+    let signed_at = (version == ENCODING_VERSION)
+        .then(|| reader.array().map(u64::from_be_bytes))
+        .transpose()?;
     let kind = decode_kind(&mut reader)?;
     let count = usize::from(reader.u8()?);
     if count > MAX_SIGNATURES {
@@ -226,6 +241,7 @@ pub(crate) fn decode_entry(bytes: &[u8]) -> Result<LedgerEntry, Error> {
     Ok(LedgerEntry {
         seq,
         prev_hash,
+        signed_at,
         kind,
         signatures,
     })

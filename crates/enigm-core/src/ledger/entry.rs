@@ -46,7 +46,9 @@ impl fmt::Debug for EntryHash {
 /// Why a device was revoked. A closed set rather than free text: the ledger is read by the
 /// service and by every device, so it must not become a channel for arbitrary (possibly
 /// identifying) text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum RevokeReason {
     /// No reason given.
     Unspecified,
@@ -179,6 +181,11 @@ pub struct LedgerEntry {
     pub seq: u64,
     /// Hash of the entry at `seq - 1` ([`EntryHash::ZERO`] for genesis).
     pub prev_hash: EntryHash,
+    /// When its first signer made it, by that device's clock (seconds since the epoch): signed
+    /// with the entry, so nobody can change it afterwards, but only the signer's word. It dates
+    /// the change for people ("around 14:03"); order comes from `seq` alone. `None` in entries
+    /// made before entries carried it (encoding version 1).
+    pub signed_at: Option<u64>,
     /// The change.
     pub kind: EntryKind,
     /// Signatures, kept sorted by signer so the encoding is canonical.
@@ -191,9 +198,18 @@ impl LedgerEntry {
         Self {
             seq,
             prev_hash,
+            signed_at: None,
             kind,
             signatures: Vec::new(),
         }
+    }
+
+    /// Dates the entry with the signer's clock (seconds since the epoch), before it is signed:
+    /// the signatures cover the time, so dating a signed entry voids them.
+    #[must_use]
+    pub fn signed_at(mut self, secs: u64) -> Self {
+        self.signed_at = Some(secs);
+        self
     }
 
     /// A complete, signed genesis: the first device and the recovery key both sign it, so the
@@ -202,6 +218,16 @@ impl LedgerEntry {
         account_id: AccountId,
         first_device: &DeviceSecrets,
         recovery: &SigningKey,
+    ) -> Self {
+        Self::dated_genesis(account_id, first_device, recovery, None)
+    }
+
+    /// [`LedgerEntry::genesis`], dated `signed_at` by the first device's clock when given.
+    pub fn dated_genesis(
+        account_id: AccountId,
+        first_device: &DeviceSecrets,
+        recovery: &SigningKey,
+        signed_at: Option<u64>,
     ) -> Self {
         let mut entry = Self::new(
             0,
@@ -212,6 +238,7 @@ impl LedgerEntry {
                 recovery_pub: SigningPublicKey::from(recovery),
             },
         );
+        entry.signed_at = signed_at;
         entry.sign_device(&account_id, first_device);
         entry.sign_with(&account_id, Signer::Recovery, recovery);
         entry

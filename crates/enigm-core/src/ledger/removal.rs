@@ -43,6 +43,8 @@ pub struct Removal {
     pub by: Remover,
     /// How.
     pub cause: RemovalCause,
+    /// When the removing entry was made, by its signer's clock (`LedgerEntry::signed_at`).
+    pub signed_at: Option<u64>,
 }
 
 /// Checks that `entry` removes `device` and is signed by who made the removal, under the key
@@ -122,7 +124,11 @@ pub fn verify_removal(
         &signature.signature,
     )
     .map_err(|_| Error::LedgerBadSignature { seq })?;
-    Ok(Removal { by, cause })
+    Ok(Removal {
+        by,
+        cause,
+        signed_at: entry.signed_at,
+    })
 }
 
 /// The remover of a revocation: the device or the organization that signed it.
@@ -164,6 +170,7 @@ mod tests {
             Ok(Removal {
                 by: Remover::Device(id(1)),
                 cause: RemovalCause::Revoked(RevokeReason::Lost),
+                signed_at: None,
             })
         );
         // It does not remove device 1, whatever the service says.
@@ -222,6 +229,7 @@ mod tests {
             Ok(Removal {
                 by: Remover::Device(id(1)),
                 cause: RemovalCause::Replaced(id(3)),
+                signed_at: None,
             })
         );
         assert!(verify_removal(&state, id(1), &add).is_err());
@@ -248,6 +256,7 @@ mod tests {
             Ok(Removal {
                 by: Remover::Recovery,
                 cause: RemovalCause::Recovered,
+                signed_at: None,
             })
         );
         let other = recovery_key(8);

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Independent check of ledger_golden.json, sharing no code with the Rust implementation.
 
-For every entry: hash == SHA-256(encoding); the encoding starts with version 1, the big-endian
-seq and the previous entry's hash; the unsigned bytes are a prefix of the encoding; and every
-signature verifies (Ed25519, python `cryptography`) over
+For every entry: hash == SHA-256(encoding); the encoding starts with its version (1, or 2 for
+an entry dated by its signer), the big-endian seq and the previous entry's hash, then for
+version 2 the big-endian signed_at the vector names; the unsigned bytes are a prefix of the
+encoding; and every signature verifies (Ed25519, python `cryptography`) over
 "enigm/ledger/v1" || account_id || unsigned, under the key the entry or the history names.
-Run: python3 crates/enigm-core/tests/vectors/ledger_golden_check.py
+Run: python3 crates/enigm-core/tests/vectors/ledger_golden_check.py [FILE]
+(ledger_golden.json by default; ledger_golden_dated.json for the dated vectors).
 """
 import hashlib
 import json
@@ -15,7 +17,7 @@ import sys
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-golden = json.load(open(os.path.join(HERE, "ledger_golden.json")))
+golden = json.load(open(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "ledger_golden.json")))
 account = bytes.fromhex(golden["account_id"])
 
 
@@ -39,9 +41,13 @@ for entry in golden["entries"]:
     unsigned = bytes.fromhex(entry["unsigned"])
     assert hashlib.sha256(enc).hexdigest() == entry["hash"], entry["seq"]
     assert enc.startswith(unsigned)
-    assert enc[0] == 1
     assert int.from_bytes(enc[1:9], "big") == entry["seq"]
     assert enc[9:41] == prev, entry["seq"]
+    if "signed_at" in entry:
+        assert enc[0] == 2, entry["seq"]
+        assert int.from_bytes(enc[41:49], "big") == entry["signed_at"], entry["seq"]
+    else:
+        assert enc[0] == 1, entry["seq"]
     prev = bytes.fromhex(entry["hash"])
     message = b"enigm/ledger/v1" + account + unsigned
     rest = enc[len(unsigned):]

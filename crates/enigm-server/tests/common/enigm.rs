@@ -63,9 +63,14 @@ pub fn try_register(http: &Http, username: &str, password: &str) -> Result<Accou
     try_register_with(http, username, password, str::to_owned)
 }
 
-/// A `registration_id` the service issues for `username`.
-pub fn registration_id(http: &Http, username: &str) -> String {
-    let start = ClientRegistration::start(&mut OsRng, b"any").unwrap();
+/// `POST /v1/accounts/register/start` for `username` with `password`, which must be
+/// answered 200; the client state and the reply.
+fn start_registration(
+    http: &Http,
+    username: &str,
+    password: &str,
+) -> (ClientRegistration, RegisterStartReply) {
+    let start = ClientRegistration::start(&mut OsRng, password.as_bytes()).unwrap();
     let reply = http.post_json(
         "/v1/accounts/register/start",
         &RegisterStart {
@@ -74,7 +79,33 @@ pub fn registration_id(http: &Http, username: &str) -> String {
         },
     );
     assert_eq!(reply.status, 200, "{:?}", reply.json());
-    reply.decode::<RegisterStartReply>().registration_id
+    (start.state, reply.decode())
+}
+
+/// The OPAQUE registration upload that finishes `registration` with `password`, given the
+/// service's `registration_response` (base64url), as registration and recovery send it.
+pub fn registration_upload(
+    registration: ClientRegistration,
+    password: &str,
+    registration_response: &str,
+) -> Vec<u8> {
+    let response = RegistrationResponse::deserialize(&unb64(registration_response)).unwrap();
+    registration
+        .finish(
+            &mut OsRng,
+            password.as_bytes(),
+            response,
+            ClientRegistrationFinishParameters::default(),
+        )
+        .unwrap()
+        .message
+        .serialize()
+        .to_vec()
+}
+
+/// A `registration_id` the service issues for `username`.
+pub fn registration_id(http: &Http, username: &str) -> String {
+    start_registration(http, username, "any").1.registration_id
 }
 
 /// Registers as [`try_register`] does, finishing with the registration id `choose_id` makes of
@@ -90,35 +121,16 @@ pub fn try_register_with(
     let device = DeviceSecrets::generate(&mut OsRng);
     let phrase = RecoveryPhrase::generate(&mut OsRng);
     let recovery = phrase.recovery_key().signing_key().clone();
-    let start = ClientRegistration::start(&mut OsRng, password.as_bytes()).unwrap();
-    let reply = http.post_json(
-        "/v1/accounts/register/start",
-        &RegisterStart {
-            username: username.to_owned(),
-            registration_request: b64(&start.message.serialize()),
-        },
-    );
-    assert_eq!(reply.status, 200, "{:?}", reply.json());
-    let started: RegisterStartReply = reply.decode();
+    let (registration, started) = start_registration(http, username, password);
     let registration_id = choose_id(&started.registration_id);
-    let response =
-        RegistrationResponse::deserialize(&unb64(&started.registration_response)).unwrap();
-    let finish = start
-        .state
-        .finish(
-            &mut OsRng,
-            password.as_bytes(),
-            response,
-            ClientRegistrationFinishParameters::default(),
-        )
-        .unwrap();
+    let upload = registration_upload(registration, password, &started.registration_response);
     let genesis = LedgerEntry::genesis(account_id, &device, &recovery);
     let reply = http.post_json(
         "/v1/accounts/register/finish",
         &RegisterFinish {
             registration_id,
             username: username.to_owned(),
-            registration_upload: b64(&finish.message.serialize()),
+            registration_upload: b64(&upload),
             genesis: b64(&genesis.encode()),
         },
     );
@@ -337,21 +349,73 @@ pub fn signed(
     http.request(method, path, &[("Authorization", &header)], sent)
 }
 
-/// Appends `entry` as `session`; panics unless 201.
-pub fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &LedgerEntry) {
-    let body = serde_json::to_string(&Append {
-        entries: vec![b64(&entry.encode())],
-    })
-    .unwrap();
-    let reply = signed(
+/// Sends a request signed now as `session`, the body as signed.
+pub fn send(
+    http: &Http,
+    session: &Session,
+    device: &DeviceSecrets,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Response {
+    signed(
+        http,
+        session,
+        device,
+        method,
+        path,
+        body,
+        &SignOptions::default(),
+    )
+}
+
+/// `POST /v1/ledger` with `entries` as `session`; the reply, whatever it is.
+pub fn post_entries(
+    http: &Http,
+    session: &Session,
+    device: &DeviceSecrets,
+    entries: &[&LedgerEntry],
+) -> Response {
+    send(
         http,
         session,
         device,
         "POST",
         "/v1/ledger",
-        body.as_bytes(),
+        &append_body(entries),
+    )
+}
+
+/// The body of `POST /v1/ledger` appending `entries`.
+fn append_body(entries: &[&LedgerEntry]) -> Vec<u8> {
+    serde_json::to_vec(&Append {
+        entries: entries.iter().map(|entry| b64(&entry.encode())).collect(),
+    })
+    .unwrap()
+}
+
+/// An append of `entries` signed now as `session` but not sent: its Authorization header and
+/// its body, for a test that sends it later (twice, or many at once, or across a crash).
+pub fn signed_append(
+    session: &Session,
+    device: &DeviceSecrets,
+    entries: &[&LedgerEntry],
+) -> (String, Vec<u8>) {
+    let body = append_body(entries);
+    let header = authorization(
+        session,
+        device,
+        "POST",
+        "/v1/ledger",
+        &body,
         &SignOptions::default(),
     );
+    (header, body)
+}
+
+/// Appends `entry` as `session`; panics unless 201.
+pub fn append(http: &Http, session: &Session, device: &DeviceSecrets, entry: &LedgerEntry) {
+    let reply = post_entries(http, session, device, &[entry]);
     assert_eq!(reply.status, 201, "{:?}", reply.json());
 }
 
@@ -374,25 +438,40 @@ pub fn revoke(
     entry
 }
 
-/// The account's whole ledger as `session` reads it, verified.
-pub fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerState {
-    let page = signed(
-        http,
-        session,
-        device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    )
-    .json();
-    let entries: Vec<LedgerEntry> = page["entries"]
+/// The entries of a ledger page (`GET /v1/ledger`), decoded.
+pub fn page_entries(page: &Value) -> Vec<LedgerEntry> {
+    page["entries"]
         .as_array()
         .unwrap()
         .iter()
         .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+        .collect()
+}
+
+/// The account's whole ledger as `session` reads it, verified.
+pub fn ledger(http: &Http, session: &Session, device: &DeviceSecrets) -> LedgerState {
+    let page = send(http, session, device, "GET", "/v1/ledger", b"").json();
+    let entries = page_entries(&page);
     verify_chain(&entries).unwrap()
+}
+
+/// A new device's `AddDevice` entry after `state`'s head, approved and signed by `approver`
+/// and signed by the new device, as an enrollment ends; the new device and the entry, not
+/// appended.
+pub fn add_device_entry(
+    state: &LedgerState,
+    account_id: &[u8; 16],
+    approver: &DeviceSecrets,
+) -> (DeviceSecrets, LedgerEntry) {
+    let device = DeviceSecrets::generate(&mut OsRng);
+    let mut add = state.next_entry(EntryKind::AddDevice {
+        device: device.public(),
+        approved_by: approver.device_id(),
+        replaces: None,
+    });
+    add.sign_device(account_id, approver);
+    add.sign_device(account_id, &device);
+    (device, add)
 }
 
 /// Adds a new device approved by `approver` (signed by both, as an enrollment ends); returns
@@ -404,16 +483,23 @@ pub fn add_device(
     approver: &DeviceSecrets,
 ) -> DeviceSecrets {
     let state = ledger(http, session, approver);
-    let device = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: device.public(),
-        approved_by: approver.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account_id, approver);
-    add.sign_device(&account_id, &device);
+    let (device, add) = add_device_entry(&state, &account_id, approver);
     append(http, session, approver, &add);
     device
+}
+
+/// Registers `username` and signs in its first device and a second one the first approved:
+/// the account, the first device's session, the second device and its session.
+pub fn two_devices(
+    http: &Http,
+    username: &str,
+    password: &str,
+) -> (Account, Session, DeviceSecrets, Session) {
+    let account = register(http, username, password);
+    let first_session = login(http, username, password, &account.device).unwrap();
+    let second = add_device(http, &first_session, account.account_id, &account.device);
+    let second_session = login(http, username, password, &second).unwrap();
+    (account, first_session, second, second_session)
 }
 
 /// A device with its session.

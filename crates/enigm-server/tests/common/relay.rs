@@ -1,7 +1,6 @@
 //! The enrollment relay's steps as tests drive them over HTTP (DESIGN §7): a new device B signs
 //! in restricted and asks to join, an active device A accepts with enigm-core's SAS types, and
-//! both listen on their push sockets. Shared by the relay's tests here and enigm-server's
-//! in-process ones (`crates/enigm-server/tests/expiries.rs`).
+//! both listen on their push sockets.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 
-use common::enigm::{
-    self, SignOptions, add_device, b64, fresh_username, login_start, now, register, signed, unb64,
-};
-use common::{Http, ServerProcess};
+use common::enigm::{self, add_device, b64, fresh_username, login_start, now, register, unb64};
+use common::{Http, Service};
 use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::RevokeReason;
@@ -93,7 +91,7 @@ fn evaluation(http: &Http, path: &str, username: &str, guess: &str, seed: u8) ->
 
 #[test]
 fn registration_and_recovery_starts_evaluate_no_existing_password() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let username = fresh_username("oracle");
     register(&http, &username, PASSWORD);
@@ -112,7 +110,7 @@ fn registration_and_recovery_starts_evaluate_no_existing_password() {
 
 #[test]
 fn registration_finishes_only_from_a_start_of_the_same_username() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let username = fresh_username("bound");
     // A finish that names no start, a forged one, or another username's, is refused and
@@ -151,11 +149,10 @@ fn registration_finishes_only_from_a_start_of_the_same_username() {
 
 #[test]
 fn concurrent_login_starts_stop_at_the_account_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(
-        &dir.path().join("data"),
-        &["--login-free-attempts", "3", "--login-backoff-secs", "600"],
-    );
+    let server = Service::start_with(|config| {
+        config.account_backoff.free = 3;
+        config.account_backoff.base_secs = 600;
+    });
     let username = Arc::new(fresh_username("race"));
     let accepted = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..200)
@@ -185,11 +182,10 @@ fn concurrent_login_starts_stop_at_the_account_budget() {
 
 #[test]
 fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(
-        &dir.path().join("data"),
-        &["--login-free-attempts", "2", "--login-backoff-secs", "600"],
-    );
+    let server = Service::start_with(|config| {
+        config.account_backoff.free = 2;
+        config.account_backoff.base_secs = 600;
+    });
     let http = Http::new(server.addr);
     let username = fresh_username("owner");
     let account = register(&http, &username, PASSWORD);
@@ -224,15 +220,7 @@ fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
         &stolen,
         RevokeReason::Stolen,
     );
-    let refused = signed(
-        &http,
-        &thief,
-        &stolen,
-        "GET",
-        "/v1/sessions/current",
-        b"",
-        &SignOptions::default(),
-    );
+    let refused = enigm::send(&http, &thief, &stolen, "GET", "/v1/sessions/current", b"");
     assert_eq!(
         refused.error_code(),
         "device_removed",
@@ -249,11 +237,10 @@ fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
 
 #[test]
 fn a_device_signed_start_draws_only_on_its_own_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(
-        &dir.path().join("data"),
-        &["--login-free-attempts", "2", "--login-backoff-secs", "600"],
-    );
+    let server = Service::start_with(|config| {
+        config.account_backoff.free = 2;
+        config.account_backoff.base_secs = 600;
+    });
     let http = Http::new(server.addr);
     let username = fresh_username("own-budget");
     let account = register(&http, &username, PASSWORD);
@@ -287,16 +274,7 @@ fn audit_actions(
     session: &enigm::Session,
     device: &DeviceSecrets,
 ) -> Vec<AuditAction> {
-    let export = signed(
-        http,
-        session,
-        device,
-        "GET",
-        "/v1/audit/export",
-        b"",
-        &SignOptions::default(),
-    )
-    .json();
+    let export = enigm::send(http, session, device, "GET", "/v1/audit/export", b"").json();
     export["records"]
         .as_array()
         .unwrap()
@@ -311,7 +289,7 @@ fn audit_actions(
 
 #[test]
 fn a_failed_login_is_audited_off_the_request_path() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let username = fresh_username("failed");
     let account = register(&http, &username, PASSWORD);
@@ -344,11 +322,10 @@ fn a_failed_login_is_audited_off_the_request_path() {
 
 #[test]
 fn each_block_window_is_audited_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(
-        &dir.path().join("data"),
-        &["--login-free-attempts", "2", "--login-backoff-secs", "600"],
-    );
+    let server = Service::start_with(|config| {
+        config.account_backoff.free = 2;
+        config.account_backoff.base_secs = 600;
+    });
     let http = Http::new(server.addr);
     let username = fresh_username("audited");
     let account = register(&http, &username, PASSWORD);
@@ -399,11 +376,9 @@ fn registration_starts_from(http: &Http, client: &str) -> bool {
 
 #[test]
 fn behind_a_trusted_proxy_each_client_has_its_own_source_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(
-        &dir.path().join("data"),
-        &["--trusted-proxy", "127.0.0.1/32"],
-    );
+    let server = Service::start_with(|config| {
+        config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]
+    });
     let http = Http::new(server.addr);
     assert!(registration_starts_from(&http, "198.51.100.1"));
     // Another client behind the same proxy is counted apart...
@@ -415,7 +390,7 @@ fn behind_a_trusted_proxy_each_client_has_its_own_source_budget() {
     assert_ne!(other.status, 429, "the proxy itself is not a client");
 
     // ...while a service that does not trust the proxy ignores what it claims.
-    let untrusting = ServerProcess::start();
+    let untrusting = Service::start();
     let http = Http::new(untrusting.addr);
     assert!(registration_starts_from(&http, "198.51.100.1"));
     let next = http.request(

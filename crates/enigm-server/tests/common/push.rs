@@ -1,10 +1,12 @@
 //! Push sockets for tests: open `/v1/push` as a session, read events within a deadline (never
 //! sleeping), and the ledger steps that make the service push.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::LedgerEntry;
+use enigm_core::lifecycle::DeviceState;
 use enigm_server::push::{EndReason, PushEvent};
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
@@ -14,8 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::Http;
 use super::enigm::{self, Account, Session, SignOptions};
-use super::{Http, ServerProcess};
 
 /// How long a socket may take to see an event.
 pub const PROMPT: Duration = Duration::from_secs(1);
@@ -27,8 +29,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Opens `/v1/push` with this Authorization header (none when `None`).
-pub async fn open(server: &ServerProcess, header: Option<&str>) -> Result<Socket, WsError> {
-    let mut request = format!("ws://{}/v1/push", server.addr)
+pub async fn open(server: SocketAddr, header: Option<&str>) -> Result<Socket, WsError> {
+    let mut request = format!("ws://{server}/v1/push")
         .into_client_request()
         .unwrap();
     if let Some(header) = header {
@@ -55,7 +57,7 @@ pub fn upgrade_header(session: &Session, device: &DeviceSecrets) -> String {
 }
 
 /// Opens `/v1/push` as this session.
-pub async fn connect(server: &ServerProcess, session: &Session, device: &DeviceSecrets) -> Socket {
+pub async fn connect(server: SocketAddr, session: &Session, device: &DeviceSecrets) -> Socket {
     open(server, Some(&upgrade_header(session, device)))
         .await
         .unwrap()
@@ -106,6 +108,43 @@ pub async fn expect_revoked(socket: &mut Socket, entry: &LedgerEntry) {
         }
     );
     expect_closed(socket, EndReason::Revoked).await;
+}
+
+/// Asserts `socket` hears that its session ended for `reason` (no entry), then closes.
+pub async fn expect_ended(socket: &mut Socket, reason: EndReason) {
+    assert_eq!(
+        next_event(socket).await,
+        PushEvent::SessionEnded {
+            reason,
+            entry: None,
+        }
+    );
+    expect_closed(socket, reason).await;
+}
+
+/// Asserts `socket` hears `entry` appended (of `kind`), then `device`'s new `state`.
+pub async fn expect_device_changed(
+    socket: &mut Socket,
+    entry: &LedgerEntry,
+    kind: &str,
+    device: &DeviceSecrets,
+    state: DeviceState,
+) {
+    assert_eq!(
+        next_event(socket).await,
+        PushEvent::LedgerAppended {
+            seq: entry.seq,
+            hash: entry.hash().to_hex(),
+            kind: kind.into(),
+        }
+    );
+    assert_eq!(
+        next_event(socket).await,
+        PushEvent::DeviceStateChanged {
+            device_id: hex::encode(device.device_id().as_bytes()),
+            state,
+        }
+    );
 }
 
 /// Adds a second device approved by the account's first; returns it.

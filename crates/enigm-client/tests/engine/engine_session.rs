@@ -1,12 +1,12 @@
-//! The engine's session against the real `enigm server`: the status names the account's
+//! The engine's session against the service: the status names the account's
 //! recovery epoch, and signing out ends the session at the service (the old session is refused
 //! afterwards) and here; with the service down, the session is forgotten here and the answer
 //! says the service was not told.
 
 use crate::common;
 
-use common::enigm::{self, Session, SignOptions};
-use common::{Http, ServerProcess};
+use common::enigm::{self, Session};
+use common::{Http, Service};
 use enigm_client::{Engine, ServiceClient, SignOut};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::request::SessionId;
@@ -57,7 +57,7 @@ impl Profile {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_out_ends_the_session_at_the_service_and_here() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let url = format!("http://{}", server.addr);
     let profile = Profile::new();
     let engine = profile.engine(&url);
@@ -80,14 +80,13 @@ async fn signing_out_ends_the_session_at_the_service_and_here() {
         "signed_out"
     );
     let http = Http::new(server.addr);
-    let refused = enigm::signed(
+    let refused = enigm::send(
         &http,
         &session,
         &profile.device,
         "GET",
         "/v1/sessions/current",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(refused.status, 401, "the service still honours the session");
     assert_eq!(refused.error_code(), "unknown_session");
@@ -107,7 +106,7 @@ async fn signing_out_ends_the_session_at_the_service_and_here() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_out_offline_forgets_the_session_here_and_says_so() {
-    let mut server = ServerProcess::start();
+    let mut server = Service::start();
     let url = format!("http://{}", server.addr);
     let profile = Profile::new();
     let engine = profile.engine(&url);
@@ -115,7 +114,7 @@ async fn signing_out_offline_forgets_the_session_here_and_says_so() {
         .register("erin.offline", &Zeroizing::new(PASSWORD.to_owned()))
         .await
         .unwrap();
-    server.kill();
+    server.stop();
 
     assert_eq!(engine.sign_out().await.unwrap(), SignOut::ForgottenLocally);
     assert!(

@@ -16,7 +16,7 @@ use common::relay::{
     PASSWORD, Requested, accept, b32, connect, create_body, expect_event, id_bytes, new_device,
     request, updated,
 };
-use common::{Http, ServerProcess, contains, fresh_postgres_url};
+use common::{Http, Service, contains, fresh_postgres_url};
 use ed25519_dalek::Signature;
 use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::{DeviceId, DeviceSecrets, SigningPublicKey};
@@ -35,18 +35,13 @@ use serde_json::{Value, json};
 /// The account's verified ledger as `device` reads it.
 fn ledger(http: &Http, device: &Device) -> LedgerState {
     let page = device.get(http, "/v1/ledger");
-    let entries: Vec<LedgerEntry> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&page);
     verify_chain(&entries).unwrap()
 }
 
 /// The whole flow, both sides driven by enigm-core's SAS types, ending with B in the ledger
 /// and holding the sealed key; then replays of every step.
-async fn happy_path(server: &ServerProcess) {
+async fn happy_path(server: &Service) {
     let http = Http::new(server.addr);
     let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
@@ -397,7 +392,7 @@ async fn happy_path(server: &ServerProcess) {
         assert!(actions.contains(&wanted), "{wanted:?} in {actions:?}");
     }
     // Logs name no username, device id or key.
-    let logs = server.stderr();
+    let logs = server.logs();
     for secret in [
         account.username.as_bytes(),
         b.secrets.device_id().to_hex().as_bytes(),
@@ -416,7 +411,7 @@ fn offered_key(view: &Value) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrollment_by_approval_end_to_end() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     happy_path(&server).await;
 }
 
@@ -425,24 +420,7 @@ async fn enrollment_by_approval_end_to_end() {
 async fn enrollment_by_approval_end_to_end_on_postgres() {
     // A schema of its own: rate limits and accounts left by other runs on a shared database
     // do not leak in.
-    let url = fresh_postgres_url();
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(&dir.path().join("data"), &["--database", &url]);
-    happy_path(&server).await;
-}
-
-/// Starts a server on SQLite, or on PostgreSQL in a fresh schema when `postgres`, with
-/// `extra` arguments; the directory must outlive the server.
-fn start(postgres: bool, extra: &[&str]) -> (ServerProcess, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut args: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
-    if postgres {
-        args.push("--database".into());
-        args.push(fresh_postgres_url());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = ServerProcess::start_in(&dir.path().join("data"), &args);
-    (server, dir)
+    happy_path(&Service::on_backend(true)).await;
 }
 
 /// One `#[test]` on SQLite and one, ignored unless asked for, on PostgreSQL.
@@ -468,7 +446,7 @@ on_both_backends!(steps_out_of_order_wrong_parties_and_other_accounts_are_refuse
 on_both_backends!(open_requests_and_creations_are_limited);
 
 fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
-    let (server, _dir) = start(postgres, &[]);
+    let server = Service::on_backend(postgres);
     let http = Http::new(server.addr);
     let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
@@ -596,7 +574,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
 }
 
 fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: bool) {
-    let (server, _dir) = start(postgres, &[]);
+    let server = Service::on_backend(postgres);
     let http = Http::new(server.addr);
     let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
@@ -803,7 +781,12 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
 }
 
 fn open_requests_and_creations_are_limited(postgres: bool) {
-    let (server, _dir) = start(postgres, &["--enrollment-max-open", "2"]);
+    let server = Service::start_with(|config| {
+        config.enrollment_max_open = 2;
+        if postgres {
+            config.database = Some(fresh_postgres_url());
+        }
+    });
     let http = Http::new(server.addr);
     let (account, _a) = sign_up(&http, "enroll", PASSWORD);
     let first = new_device(&http, &account);

@@ -1,6 +1,6 @@
 //! The engine's enrollment against a relay peer that lies: one side is the real engine
 //! (enigm-client, its store opened with a test key, no keychain needed), the other a device
-//! driven through the raw protocol against the real `enigm server`. A reveal that does not match
+//! driven through the raw protocol against the service. A reveal that does not match
 //! the commitment (an old reveal), a MAC from another run, and a sealed key for another device
 //! are each refused with a precise error, the request is cancelled, and the ledger is unchanged.
 
@@ -9,8 +9,8 @@ use crate::common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::enigm::{Session, SignOptions, b64, login, signed, unb64};
-use common::{Http, ServerProcess};
+use common::enigm::{self, Session, b64, login, unb64};
+use common::{Http, Service};
 use enigm_client::{ClientError, Engine, ServiceClient};
 use enigm_core::identity::{DeviceId, DevicePublicKeys, DeviceSecrets, SigningPublicKey};
 use enigm_core::ledger::{EntryHash, EntryKind, Head, LedgerEntry};
@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 const PASSWORD: &str = "correct horse battery staple 42";
 
 /// An engine on a fresh profile in `dir`, its store key given (no keychain), and the key.
-fn engine(dir: &Path, server: &ServerProcess) -> (Engine, [u8; 32]) {
+fn engine(dir: &Path, server: &Service) -> (Engine, [u8; 32]) {
     let mut key = [0u8; 32];
     OsRng.fill_bytes(&mut key);
     let store = Store::open_with_key(dir, &StoreKey::from_bytes(key)).unwrap();
@@ -38,7 +38,7 @@ fn engine(dir: &Path, server: &ServerProcess) -> (Engine, [u8; 32]) {
 
 /// A registered engine holding a sync key (registration creates epoch 1 once the sync-key
 /// engine lands; until then the test seeds it).
-async fn approver(dir: &Path, server: &ServerProcess, username: &str) -> Engine {
+async fn approver(dir: &Path, server: &Service, username: &str) -> Engine {
     let (engine, key) = engine(dir, server);
     engine
         .register(username, &Zeroizing::new(PASSWORD.to_owned()))
@@ -61,7 +61,7 @@ struct Raw {
 }
 
 impl Raw {
-    fn sign_in(server: &ServerProcess, username: &str, secrets: DeviceSecrets) -> Self {
+    fn sign_in(server: &Service, username: &str, secrets: DeviceSecrets) -> Self {
         let http = Http::new(server.addr);
         let session = login(&http, username, PASSWORD, &secrets).unwrap();
         Self {
@@ -77,14 +77,13 @@ impl Raw {
         } else {
             body.to_string().into_bytes()
         };
-        let reply = signed(
+        let reply = enigm::send(
             &self.http,
             &self.session,
             &self.secrets,
             method,
             path,
             &bytes,
-            &SignOptions::default(),
         );
         assert!(reply.status < 300, "{path}: {:?}", reply.json());
         reply.json()
@@ -162,7 +161,7 @@ async fn account_id(engine: &Engine) -> ([u8; 16], usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_approver_refuses_an_old_reveal_and_a_mac_from_another_run() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let dir = tempfile::tempdir().unwrap();
     let a = approver(&dir.path().join("a"), &server, "old.reveal").await;
     let (account, devices) = account_id(&a).await;
@@ -277,12 +276,7 @@ fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) -> (DevicePub
         .unwrap()
         .confirm();
     let page = a.call("GET", "/v1/ledger", &Value::Null);
-    let entries: Vec<LedgerEntry> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&page);
     let state = enigm_core::ledger::verify_chain(&entries).unwrap();
     let claim = LedgerHeadClaim {
         seq: state.head().seq,
@@ -301,11 +295,14 @@ fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) -> (DevicePub
     let verified = confirmed
         .verify_new_device(&SasMac::from_bytes(b32(&view["new_device_mac"]["mac"])))
         .unwrap();
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: verified.device,
-        approved_by: a.secrets.device_id(),
-        replaces: None,
-    });
+    // Dated with the request's time, as the new device dated its signature.
+    let mut add = state
+        .next_entry(EntryKind::AddDevice {
+            device: verified.device,
+            approved_by: a.secrets.device_id(),
+            replaces: None,
+        })
+        .signed_at(view["created_at"].as_u64().unwrap());
     add.sign_device(&account_id, &a.secrets);
     let signature: [u8; 64] = unb64(view["new_device_mac"]["signature"].as_str().unwrap())
         .try_into()
@@ -329,7 +326,7 @@ fn approve_until_appended(a: &Raw, account_id: [u8; 16], id: &str) -> (DevicePub
 /// A registered account with its first device signed in by hand (A), and B's engine enrolling
 /// in the background, `confirm` answering for its user: its request id and the run.
 async fn start_against_raw_approver<Fut: Future<Output = bool> + Send>(
-    server: &ServerProcess,
+    server: &Service,
     dir: &Path,
     username: &str,
     confirm: impl FnOnce(enigm_client::ShortCodeView) -> Fut + Send + 'static,
@@ -375,7 +372,7 @@ async fn start_against_raw_approver<Fut: Future<Output = bool> + Send>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_new_device_refuses_a_sealed_key_for_another_device() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let dir = tempfile::tempdir().unwrap();
     let (a, account_id, id, b_key, run) =
         start_against_raw_approver(&server, dir.path(), "wrong.key", async |_| true).await;
@@ -408,7 +405,7 @@ async fn the_new_device_refuses_a_sealed_key_for_another_device() {
 /// it as `sync_key_refused` and keeps no key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_new_device_refuses_a_hand_over_no_device_of_its_ledger_signed() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let dir = tempfile::tempdir().unwrap();
     let (a, account_id, id, b_key, run) =
         start_against_raw_approver(&server, dir.path(), "unsigned.key", async |_| true).await;
@@ -437,7 +434,7 @@ async fn the_new_device_refuses_a_hand_over_no_device_of_its_ledger_signed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approver_that_appends_but_never_hands_over_is_reported_as_such() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let dir = tempfile::tempdir().unwrap();
     let (a, account_id, id, _, run) =
         start_against_raw_approver(&server, dir.path(), "no.handover", async |_| true).await;
@@ -454,7 +451,7 @@ async fn an_approver_that_appends_but_never_hands_over_is_reported_as_such() {
 /// an answer that no longer matters. Nothing is added.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_on_screen_ends_when_the_other_side_gives_up() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let dir = tempfile::tempdir().unwrap();
 
     // The approving engine shows the code; the new device (by hand) cancels.

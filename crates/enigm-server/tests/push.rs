@@ -5,15 +5,16 @@
 
 use crate::common;
 
-use common::enigm::{self, SignOptions, append, b64, ledger, login, register, signed};
+use common::enigm::{self, append, b64, ledger, login, register};
 use common::push::{
-    add_device, assert_http_status, connect, expect_closed, expect_revoked, next_event, open,
-    upgrade_header,
+    add_device, assert_http_status, connect, expect_device_changed, expect_ended, expect_revoked,
+    open, upgrade_header,
 };
-use common::{Http, ServerProcess};
+use common::{Http, Service};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
-use enigm_server::push::{EndReason, PushEvent};
+use enigm_core::lifecycle::DeviceState;
+use enigm_server::push::EndReason;
 use rand_core::OsRng;
 
 const USERNAME: &str = "push.tester";
@@ -21,22 +22,20 @@ const PASSWORD: &str = "correct horse battery staple 42";
 
 #[tokio::test]
 async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, laptop_session, phone, phone_session) =
+        enigm::two_devices(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
-    let phone = add_device(&http, &account, &laptop_session);
-    let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
     assert_eq!(phone_session.kind, "full");
     // A device the ledger does not know gets an enrollment-restricted session.
     let newcomer = DeviceSecrets::generate(&mut OsRng);
     let newcomer_session = login(&http, USERNAME, PASSWORD, &newcomer).unwrap();
     assert_eq!(newcomer_session.kind, "enrollment_restricted");
 
-    let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
-    let mut phone_socket = connect(&server, &phone_session, &phone).await;
-    let mut newcomer_socket = connect(&server, &newcomer_session, &newcomer).await;
+    let mut laptop_socket = connect(server.addr, &laptop_session, laptop).await;
+    let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
+    let mut newcomer_socket = connect(server.addr, &newcomer_session, &newcomer).await;
 
     // The laptop revokes the phone.
     let revoke = enigm::revoke(
@@ -52,48 +51,32 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     expect_revoked(&mut phone_socket, &revoke).await;
 
     // The laptop hears about the entry and the phone's new state.
-    assert_eq!(
-        next_event(&mut laptop_socket).await,
-        PushEvent::LedgerAppended {
-            seq: revoke.seq,
-            hash: revoke.hash().to_hex(),
-            kind: "device_revoked".into(),
-        }
-    );
-    assert_eq!(
-        next_event(&mut laptop_socket).await,
-        PushEvent::DeviceStateChanged {
-            device_id: hex::encode(phone.device_id().as_bytes()),
-            state: enigm_core::lifecycle::DeviceState::Revoked,
-        }
-    );
+    expect_device_changed(
+        &mut laptop_socket,
+        &revoke,
+        "device_revoked",
+        &phone,
+        DeviceState::Revoked,
+    )
+    .await;
 
     // The phone's next request is refused, and so is a new socket.
-    let refused = signed(
-        &http,
-        &phone_session,
-        &phone,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+    let refused = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
     assert_eq!(refused.status, 403);
     assert_eq!(refused.error_code(), "device_removed");
-    let again = open(&server, Some(&upgrade_header(&phone_session, &phone))).await;
+    let again = open(server.addr, Some(&upgrade_header(&phone_session, &phone))).await;
     assert_http_status(again, 403);
     // It may still read the ledger up to the entry that removed it, and no further, to verify
     // its removal itself; a device that was not removed has nothing to read there.
     add_device(&http, &account, &laptop_session);
     let read_removal = |session, device| {
-        signed(
+        enigm::send(
             &http,
             session,
             device,
             "GET",
             "/v1/ledger/removal?since=1",
             b"",
-            &SignOptions::default(),
         )
     };
     let page = read_removal(&phone_session, &phone);
@@ -119,41 +102,31 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
 
     // The restricted session heard none of the account's events: the first thing it gets is
     // the end of its own session when it signs out.
-    let signed_out = signed(
+    let signed_out = enigm::send(
         &http,
         &newcomer_session,
         &newcomer,
         "DELETE",
         "/v1/sessions/current",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(signed_out.status, 204);
-    assert_eq!(
-        next_event(&mut newcomer_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::SignedOut,
-            entry: None,
-        }
-    );
-    expect_closed(&mut newcomer_socket, EndReason::SignedOut).await;
+    expect_ended(&mut newcomer_socket, EndReason::SignedOut).await;
 
     // The events above are compared whole, so they carried nothing else; nor do the logs.
-    let logs = server.stderr();
+    let logs = server.logs();
     assert!(!logs.contains(USERNAME), "username in logs");
 }
 
 #[tokio::test]
 async fn suspending_a_device_closes_its_socket_and_refuses_it() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, laptop_session, phone, phone_session) =
+        enigm::two_devices(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
-    let phone = add_device(&http, &account, &laptop_session);
-    let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
-    let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
-    let mut phone_socket = connect(&server, &phone_session, &phone).await;
+    let mut laptop_socket = connect(server.addr, &laptop_session, laptop).await;
+    let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
 
     let state = ledger(&http, &laptop_session, laptop);
     let mut suspend = state.next_entry(EntryKind::Suspend {
@@ -162,57 +135,35 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
     suspend.sign_device(&account.account_id, laptop);
     append(&http, &laptop_session, laptop, &suspend);
 
-    assert_eq!(
-        next_event(&mut phone_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Suspended,
-            entry: None,
-        }
-    );
-    expect_closed(&mut phone_socket, EndReason::Suspended).await;
-    assert_eq!(
-        next_event(&mut laptop_socket).await,
-        PushEvent::LedgerAppended {
-            seq: suspend.seq,
-            hash: suspend.hash().to_hex(),
-            kind: "device_suspended".into(),
-        }
-    );
-    assert_eq!(
-        next_event(&mut laptop_socket).await,
-        PushEvent::DeviceStateChanged {
-            device_id: hex::encode(phone.device_id().as_bytes()),
-            state: enigm_core::lifecycle::DeviceState::Suspended,
-        }
-    );
-    // A suspended device keeps its session but trust refuses it, sockets included.
-    let refused = signed(
-        &http,
-        &phone_session,
+    expect_ended(&mut phone_socket, EndReason::Suspended).await;
+    expect_device_changed(
+        &mut laptop_socket,
+        &suspend,
+        "device_suspended",
         &phone,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+        DeviceState::Suspended,
+    )
+    .await;
+    // A suspended device keeps its session but trust refuses it, sockets included.
+    let refused = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
     assert_eq!(refused.status, 403, "{:?}", refused.json());
-    let again = open(&server, Some(&upgrade_header(&phone_session, &phone))).await;
+    let again = open(server.addr, Some(&upgrade_header(&phone_session, &phone))).await;
     assert_http_status(again, 403);
 }
 
 #[tokio::test]
 async fn unauthenticated_and_replayed_upgrades_are_refused() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let session = login(&http, USERNAME, PASSWORD, &account.device).unwrap();
 
-    assert_http_status(open(&server, None).await, 401);
-    assert_http_status(open(&server, Some("Enigm nonsense")).await, 401);
+    assert_http_status(open(server.addr, None).await, 401);
+    assert_http_status(open(server.addr, Some("Enigm nonsense")).await, 401);
 
     let header = upgrade_header(&session, &account.device);
-    let mut first = open(&server, Some(&header)).await.unwrap();
-    assert_http_status(open(&server, Some(&header)).await, 401);
+    let mut first = open(server.addr, Some(&header)).await.unwrap();
+    assert_http_status(open(server.addr, Some(&header)).await, 401);
 
     // The first socket is unaffected and closes cleanly when the client leaves.
     futures_util::SinkExt::close(&mut first).await.unwrap();
@@ -220,14 +171,14 @@ async fn unauthenticated_and_replayed_upgrades_are_refused() {
 
 #[tokio::test]
 async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fails() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, "audit.outage", PASSWORD);
     let laptop = &account.device;
     let laptop_session = login(&http, "audit.outage", PASSWORD, laptop).unwrap();
     let phone = add_device(&http, &account, &laptop_session);
     let phone_session = login(&http, "audit.outage", PASSWORD, &phone).unwrap();
-    let mut phone_socket = connect(&server, &phone_session, &phone).await;
+    let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
 
     // From now on every audit write fails, as on a full or broken disk.
     let database = rusqlite::Connection::open(server.data_dir.join("enigm.db")).unwrap();
@@ -249,7 +200,7 @@ async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fa
     );
     expect_revoked(&mut phone_socket, &revoke).await;
     assert!(
-        server.stderr().contains("audit"),
+        server.logs().contains("audit"),
         "the lost audit record is logged"
     );
 }

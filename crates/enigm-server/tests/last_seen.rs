@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::enigm::{self, Device, login, now, sign_up};
-use common::{Http, ServerProcess};
+use common::{Http, Service};
 use enigm_core::identity::DeviceSecrets;
 use rand_core::OsRng;
 use serde_json::Value;
@@ -49,7 +49,7 @@ fn assert_seen(list: &[(String, u64)], devices: &[&str], from: u64) {
 
 #[test]
 fn devices_are_seen_to_the_day_once_the_ledger_knows_them_and_only_by_their_account() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let from = today();
     let (account, laptop) = sign_up(&http, "seen", PASSWORD);

@@ -6,9 +6,8 @@ use crate::common;
 
 use common::enigm::{self, Device, b64, sign_up};
 use common::push::{connect, open, upgrade_header};
-use common::{Http, ServerProcess};
-use enigm_core::identity::DeviceSecrets;
-use enigm_core::ledger::{EntryHash, EntryKind, Head};
+use common::{Http, Service};
+use enigm_core::ledger::{EntryHash, Head};
 use enigm_core::sync_copy::SignedSyncKey;
 use enigm_core::sync_key::SyncKey;
 use rand_core::OsRng;
@@ -24,15 +23,15 @@ fn hour() -> u64 {
 
 #[tokio::test]
 async fn a_session_holds_at_most_four_push_sockets() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let (account, device) = sign_up(&http, "sockets", PASSWORD);
     let mut sockets = Vec::new();
     for _ in 0..4 {
-        sockets.push(connect(&server, &device.session, &device.secrets).await);
+        sockets.push(connect(server.addr, &device.session, &device.secrets).await);
     }
     let fifth = open(
-        &server,
+        server.addr,
         Some(&upgrade_header(&device.session, &device.secrets)),
     )
     .await;
@@ -49,14 +48,14 @@ async fn a_session_holds_at_most_four_push_sockets() {
     }
     // Another session of the account is not affected.
     let other = enigm::login(&http, &account.username, PASSWORD, &device.secrets).unwrap();
-    let _other_socket = connect(&server, &other, &device.secrets).await;
+    let _other_socket = connect(server.addr, &other, &device.secrets).await;
     // A closed socket gives its place back (once the service has seen the close).
     let mut first = sockets.remove(0);
     first.close(None).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let again = open(
-            &server,
+            server.addr,
             Some(&upgrade_header(&device.session, &device.secrets)),
         )
         .await;
@@ -73,7 +72,7 @@ async fn a_session_holds_at_most_four_push_sockets() {
 
 #[test]
 fn sync_key_rotations_are_bounded_per_hour() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let (account, device) = sign_up(&http, "rotations", PASSWORD);
     let rotate = |device: &Device, epoch: u64| {
@@ -121,8 +120,7 @@ fn sync_key_rotations_are_bounded_per_hour() {
 
 #[test]
 fn a_full_ledger_refuses_more_entries() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(&dir.path().join("data"), &["--max-ledger-entries", "3"]);
+    let server = Service::start_with(|config| config.max_ledger_entries = 3);
     let http = Http::new(server.addr);
     let (account, device) = sign_up(&http, "full", PASSWORD);
     // The genesis and two more fill it.
@@ -131,14 +129,7 @@ fn a_full_ledger_refuses_more_entries() {
     }
     let state = enigm::ledger(&http, &device.session, &device.secrets);
     assert_eq!(state.head().seq, 2);
-    let newcomer = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: newcomer.public(),
-        approved_by: device.secrets.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, &device.secrets);
-    add.sign_device(&account.account_id, &newcomer);
+    let (_, add) = enigm::add_device_entry(&state, &account.account_id, &device.secrets);
     let refused = device.call(
         &http,
         "POST",

@@ -13,8 +13,8 @@ use crate::common;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use common::enigm::{SignOptions, login, register, signed};
-use common::{Http, ServerProcess};
+use common::enigm::{self, login, register};
+use common::{Http, Service};
 use rand_core::{OsRng, RngCore};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -74,23 +74,12 @@ async fn an_unreachable_database_is_503_with_retry_after_then_recovers() {
     let relay = Relay::start("127.0.0.1:0".parse().unwrap(), upstream).await;
     let relayed = format!("{scheme_user}@{}/{database}", relay.listen);
 
-    let dir = tempfile::tempdir().unwrap();
-    let node = ServerProcess::start_in(&dir.path().join("data"), &["--database", &relayed]);
+    let node = Service::start_with(|config| config.database = Some(relayed));
     let http = Http::new(node.addr);
     let username = format!("outage-{:016x}", OsRng.next_u64());
     let account = register(&http, &username, PASSWORD);
     let session = login(&http, &username, PASSWORD, &account.device).unwrap();
-    let read = |http: &Http| {
-        signed(
-            http,
-            &session,
-            &account.device,
-            "GET",
-            "/v1/ledger",
-            b"",
-            &SignOptions::default(),
-        )
-    };
+    let read = |http: &Http| enigm::send(http, &session, &account.device, "GET", "/v1/ledger", b"");
     assert_eq!(read(&http).status, 200);
 
     relay.cut();
@@ -113,7 +102,7 @@ async fn an_unreachable_database_is_503_with_retry_after_then_recovers() {
     assert_eq!(back.status, 200, "{:?}", back.json());
     relay.cut();
 
-    let log = node.stderr();
+    let log = node.logs();
     assert!(log.contains("service_unavailable"), "the outage is logged");
     assert!(!log.contains(&username), "username in the log");
 }

@@ -1,7 +1,6 @@
 //! The HTTP side of the test harness, apart from the `enigm` binary: a minimal HTTP/1.1 client
 //! that records every request body it sends (so tests can search them for secrets), and a
-//! fresh PostgreSQL schema per test. enigm-server's in-process tests include this file too
-//! (`crates/enigm-server/tests/expiries.rs`), so both crates' tests speak to the service alike.
+//! fresh PostgreSQL schema per test.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

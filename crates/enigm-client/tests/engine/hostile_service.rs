@@ -1,5 +1,5 @@
-//! The engine against a hostile service (DESIGN §4, §15): a proxy in front of the real
-//! `enigm server` rewrites ledger pages, and the engine must refuse each lie with a clear
+//! The engine against a hostile service (DESIGN §4, §15): a proxy in front of the service
+//! rewrites ledger pages, and the engine must refuse each lie with a clear
 //! error, pin nothing from it, and carry on normally once the service is honest again; nor can
 //! it make a device erase itself by claiming the device was removed.
 
@@ -7,7 +7,7 @@ use crate::common;
 
 use common::enigm::{self, add_device, append, ledger};
 use common::hostile::{HostileService, Tamper};
-use common::{Http, ServerProcess};
+use common::{Http, Service};
 use enigm_client::{DeviceChange, Engine, ServiceClient};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryHash, EntryKind, Head, Remover, RevokeReason};
@@ -36,7 +36,7 @@ async fn refused(engine: &Engine, what: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_ledger_lie_is_refused_and_nothing_is_pinned() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let hostile = HostileService::start(server.addr);
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
@@ -103,12 +103,12 @@ async fn every_ledger_lie_is_refused_and_nothing_is_pinned() {
         .iter()
         .find(|device| device.device_id == phone.device_id())
         .unwrap();
-    assert_eq!(phone_view.state, "revoked");
+    assert_eq!(phone_view.state.as_str(), "revoked");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_that_refuses_an_active_device_cannot_make_it_erase_itself() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let hostile = HostileService::start(server.addr);
     let dir = tempfile::tempdir().unwrap();
     let key = *StoreKey::generate().as_bytes();
@@ -201,7 +201,7 @@ async fn a_service_that_refuses_an_active_device_cannot_make_it_erase_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joining_device_pins_nothing_from_a_ledger_that_skips_the_vouched_head() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let hostile = HostileService::start(server.addr);
     let dir = tempfile::tempdir().unwrap();
     let username = "joan.joining";
@@ -286,7 +286,7 @@ fn fetch_entry(
 /// is `ledger_withheld`, below.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_foreign_sync_key_sealed_to_the_device_is_refused_and_nothing_is_stored() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let hostile = HostileService::start(server.addr);
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
@@ -316,7 +316,7 @@ async fn a_foreign_sync_key_sealed_to_the_device_is_refused_and_nothing_is_store
     let held = engine.sync_epoch().await.unwrap();
     let head = Head {
         seq: head.seq,
-        hash: EntryHash(head.hash),
+        hash: head.hash,
     };
 
     let foreign = SyncKey::generate(&mut OsRng, held + 1);
@@ -363,7 +363,7 @@ async fn a_foreign_sync_key_sealed_to_the_device_is_refused_and_nothing_is_store
 /// it carries on and sees the revocation.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_head_a_peer_signed_that_the_service_hides_is_reported_as_withheld() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let hostile = HostileService::start(server.addr);
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
@@ -447,7 +447,7 @@ async fn a_head_a_peer_signed_that_the_service_hides_is_reported_as_withheld() {
         .iter()
         .find(|device| device.device_id == tablet.device_id())
         .unwrap();
-    assert_eq!(tablet_view.state, "revoked");
+    assert_eq!(tablet_view.state.as_str(), "revoked");
     assert_eq!(engine.sync_epoch().await.unwrap(), held + 1);
     assert_eq!(engine.withheld_head().await.unwrap(), None);
 

@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::enigm::{self, SignOptions, b64, login, login_start, register, signed, unb64};
-use common::{Http, ServerProcess, contains, read_tree};
+use common::{Http, Service, contains, read_tree};
 use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, verify_chain};
@@ -20,7 +20,7 @@ const PASSWORD: &str = "correct horse battery staple 42";
 
 #[test]
 fn register_login_ledger_and_nothing_leaks() {
-    let mut server = ServerProcess::start();
+    let mut server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     // The same username, differently cased, is the same account.
@@ -29,97 +29,36 @@ fn register_login_ledger_and_nothing_leaks() {
     let session = login(&http, USERNAME, PASSWORD, &account.device).unwrap();
     let device = &account.device;
 
-    let status = signed(
-        &http,
-        &session,
-        device,
-        "GET",
-        "/v1/sessions/current",
-        b"",
-        &SignOptions::default(),
-    );
+    let status = enigm::send(&http, &session, device, "GET", "/v1/sessions/current", b"");
     assert_eq!(status.status, 200, "{:?}", status.json());
     let status = status.json();
     assert_eq!(status["device_state"], "active");
     assert_eq!(status["decisions"]["sync"]["outcome"], "allow");
 
     // Read the ledger: the genesis, verifiable by the client.
-    let page = signed(
-        &http,
-        &session,
-        device,
-        "GET",
-        "/v1/ledger?since=0",
-        b"",
-        &SignOptions::default(),
-    );
+    let page = enigm::send(&http, &session, device, "GET", "/v1/ledger?since=0", b"");
     assert_eq!(page.status, 200, "{:?}", page.json());
     let page = page.json();
-    let entries: Vec<LedgerEntry> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&page);
     let state = verify_chain(&entries).unwrap();
     assert_eq!(page["head"]["seq"], 0);
     assert_eq!(page["head"]["hash"], state.head().hash.to_hex());
 
     // Append: add a phone approved by the laptop.
-    let phone = DeviceSecrets::generate(&mut OsRng);
-    let mut add = state.next_entry(EntryKind::AddDevice {
-        device: phone.public(),
-        approved_by: device.device_id(),
-        replaces: None,
-    });
-    add.sign_device(&account.account_id, device);
-    add.sign_device(&account.account_id, &phone);
-    let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-    let appended = signed(
-        &http,
-        &session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
+    let (phone, add) = enigm::add_device_entry(&state, &account.account_id, device);
+    let appended = enigm::post_entries(&http, &session, device, &[&add]);
     assert_eq!(appended.status, 201, "{:?}", appended.json());
     assert_eq!(appended.json()["head"]["seq"], 1);
     assert_eq!(appended.json()["head"]["hash"], add.hash().to_hex());
 
-    let since = signed(
-        &http,
-        &session,
-        device,
-        "GET",
-        "/v1/ledger?since=1",
-        b"",
-        &SignOptions::default(),
-    );
+    let since = enigm::send(&http, &session, device, "GET", "/v1/ledger?since=1", b"");
     let since = since.json();
     assert_eq!(since["entries"].as_array().unwrap().len(), 1);
     assert_eq!(unb64(since["entries"][0].as_str().unwrap()), add.encode());
 
     // A conflicting append (built on the old head) gets 409 with the current head.
-    let tablet = DeviceSecrets::generate(&mut OsRng);
-    let mut rival = state.next_entry(EntryKind::AddDevice {
-        device: tablet.public(),
-        approved_by: device.device_id(),
-        replaces: None,
-    });
-    rival.sign_device(&account.account_id, device);
-    rival.sign_device(&account.account_id, &tablet);
-    let body = json!({ "entries": [b64(&rival.encode())] }).to_string();
-    let conflict = signed(
-        &http,
-        &session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
+    let (tablet, rival) = enigm::add_device_entry(&state, &account.account_id, device);
+    let conflict = enigm::post_entries(&http, &session, device, &[&rival]);
     assert_eq!(conflict.status, 409, "{:?}", conflict.json());
     assert_eq!(conflict.error_code(), "ledger_conflict");
     assert_eq!(conflict.json()["error"]["head"]["seq"], 1);
@@ -135,16 +74,7 @@ fn register_login_ledger_and_nothing_leaks() {
         device: phone.device_id(),
     });
     forged.sign_device(&account.account_id, &tablet);
-    let body = json!({ "entries": [b64(&forged.encode())] }).to_string();
-    let refused = signed(
-        &http,
-        &session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
+    let refused = enigm::post_entries(&http, &session, device, &[&forged]);
     assert_eq!(refused.status, 400, "{:?}", refused.json());
     assert_eq!(refused.error_code(), "invalid_ledger_entry");
 
@@ -156,26 +86,9 @@ fn register_login_ledger_and_nothing_leaks() {
         reason: enigm_core::ledger::RevokeReason::Lost,
     });
     revoke.sign_device(&account.account_id, device);
-    let body = json!({ "entries": [b64(&revoke.encode())] }).to_string();
-    let revoked = signed(
-        &http,
-        &session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body.as_bytes(),
-        &SignOptions::default(),
-    );
+    let revoked = enigm::post_entries(&http, &session, device, &[&revoke]);
     assert_eq!(revoked.status, 201, "{:?}", revoked.json());
-    let gone = signed(
-        &http,
-        &phone_session,
-        &phone,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+    let gone = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
     // Its session is kept so that its next request, signed with its key, hears what happened:
     // refused, with the entry that removed it as proof.
     assert_eq!(gone.status, 403);
@@ -187,28 +100,19 @@ fn register_login_ledger_and_nothing_leaks() {
     assert_eq!(again.error_code(), "device_removed");
     assert_eq!(again.json()["error"]["entry"], proof.as_str());
     // Without the phone's key the kept session tells nothing.
-    let stranger = signed(
+    let stranger = enigm::send(
         &http,
         &phone_session,
         &DeviceSecrets::generate(&mut OsRng),
         "GET",
         "/v1/ledger",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(stranger.status, 401);
     assert_eq!(stranger.error_code(), "bad_signature");
 
     // The audit trail: the caller's own records, pseudonyms only.
-    let audit = signed(
-        &http,
-        &session,
-        device,
-        "GET",
-        "/v1/audit",
-        b"",
-        &SignOptions::default(),
-    );
+    let audit = enigm::send(&http, &session, device, "GET", "/v1/audit", b"");
     assert_eq!(audit.status, 200, "{:?}", audit.json());
     let audit = audit.json();
     let pseudonym = audit["account"].as_str().unwrap().to_owned();
@@ -253,7 +157,7 @@ fn register_login_ledger_and_nothing_leaks() {
 
     // Neither the data directory nor the logs hold the username or the device keys.
     server.stop();
-    let stderr = server.stderr();
+    let stderr = server.logs();
     assert!(stderr.contains("session issued"), "logging works: {stderr}");
     let files = read_tree(&server.data_dir);
     let lower = USERNAME.to_lowercase();
@@ -283,7 +187,7 @@ fn register_login_ledger_and_nothing_leaks() {
 
 #[test]
 fn wrong_password_and_unknown_username_look_the_same() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     register(&http, "bob", PASSWORD);
 
@@ -356,7 +260,7 @@ fn wrong_password_and_unknown_username_look_the_same() {
 
 #[test]
 fn signed_requests_refuse_replays_stale_times_and_tampering() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, "carol", PASSWORD);
     let session = login(&http, "carol", PASSWORD, &account.device).unwrap();
@@ -435,28 +339,12 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
     );
     assert_eq!(moved.error_code(), "bad_signature");
     let stranger = DeviceSecrets::generate(&mut OsRng);
-    let wrong_key = signed(
-        &http,
-        &session,
-        &stranger,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+    let wrong_key = enigm::send(&http, &session, &stranger, "GET", "/v1/ledger", b"");
     assert_eq!(wrong_key.error_code(), "bad_signature");
 
     // Strict schema on a signed request: unknown fields are refused without echoing them.
     let body = br#"{"entries":[],"carol":1}"#;
-    let strict = signed(
-        &http,
-        &session,
-        device,
-        "POST",
-        "/v1/ledger",
-        body,
-        &SignOptions::default(),
-    );
+    let strict = enigm::send(&http, &session, device, "POST", "/v1/ledger", body);
     assert_eq!(
         (strict.status, strict.error_code().as_str()),
         (400, "malformed_request")
@@ -468,25 +356,9 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
     let newcomer = DeviceSecrets::generate(&mut OsRng);
     let restricted = login(&http, "carol", PASSWORD, &newcomer).unwrap();
     assert_eq!(restricted.kind, "enrollment_restricted");
-    let ledger = signed(
-        &http,
-        &restricted,
-        &newcomer,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+    let ledger = enigm::send(&http, &restricted, &newcomer, "GET", "/v1/ledger", b"");
     assert_eq!(ledger.status, 200, "{:?}", ledger.json());
-    let denied = signed(
-        &http,
-        &restricted,
-        &newcomer,
-        "GET",
-        "/v1/shared",
-        b"",
-        &SignOptions::default(),
-    );
+    let denied = enigm::send(&http, &restricted, &newcomer, "GET", "/v1/shared", b"");
     assert_eq!(
         (denied.status, denied.error_code().as_str()),
         (403, "trust_denied")
@@ -497,43 +369,33 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
             .unwrap()
             .contains(&json!("session_restricted"))
     );
-    let status = signed(
+    let status = enigm::send(
         &http,
         &restricted,
         &newcomer,
         "GET",
         "/v1/sessions/current",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(status.json()["decisions"]["enroll"]["outcome"], "allow");
 
     // Sign out: the session is gone.
-    let out = signed(
+    let out = enigm::send(
         &http,
         &session,
         device,
         "DELETE",
         "/v1/sessions/current",
         b"",
-        &SignOptions::default(),
     );
     assert_eq!(out.status, 204);
-    let after = signed(
-        &http,
-        &session,
-        device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
+    let after = enigm::send(&http, &session, device, "GET", "/v1/ledger", b"");
     assert_eq!(after.error_code(), "unknown_session");
 }
 
 #[test]
 fn login_attempts_back_off_per_account() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     // Unknown usernames are limited exactly like known ones.
     let mut statuses = Vec::new();
@@ -555,28 +417,8 @@ fn login_attempts_back_off_per_account() {
 }
 
 #[test]
-fn the_login_limits_follow_the_server_flags() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(
-        &dir.path().join("data"),
-        &["--login-free-attempts", "1", "--login-backoff-secs", "600"],
-    );
-    let http = Http::new(server.addr);
-    // One free attempt, then one that starts the ten-minute wait, then refusals.
-    assert_eq!(login_start(&http, "dave", PASSWORD).reply.status, 200);
-    assert_eq!(login_start(&http, "dave", PASSWORD).reply.status, 200);
-    let limited = login_start(&http, "dave", PASSWORD).reply;
-    assert_eq!(
-        (limited.status, limited.error_code().as_str()),
-        (429, "rate_limited")
-    );
-    let retry_after = limited.json()["error"]["retry_after"].as_u64().unwrap();
-    assert!((599..=600).contains(&retry_after), "{retry_after}");
-}
-
-#[test]
 fn registration_refuses_bad_input_precisely() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let short = http.post_json(
         "/v1/accounts/register/start",
@@ -604,7 +446,7 @@ fn registration_refuses_bad_input_precisely() {
 
 #[test]
 fn registration_is_throttled_per_source() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let request = |name: &str| {
         let start = enigm_core::opaque::ClientRegistration::start(&mut OsRng, b"pw").unwrap();
@@ -625,31 +467,16 @@ fn registration_is_throttled_per_source() {
 
 #[test]
 fn concurrent_conflicting_appends_let_exactly_one_win() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, "judy", PASSWORD);
     let session = login(&http, "judy", PASSWORD, &account.device).unwrap();
     let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
     let state = verify_chain(&[genesis]).unwrap();
-    let requests: Vec<(String, String)> = (0..6)
+    let requests: Vec<(String, Vec<u8>)> = (0..6)
         .map(|_| {
-            let newcomer = DeviceSecrets::generate(&mut OsRng);
-            let mut add = state.next_entry(EntryKind::AddDevice {
-                device: newcomer.public(),
-                approved_by: account.device.device_id(),
-                replaces: None,
-            });
-            add.sign_device(&account.account_id, &account.device);
-            add.sign_device(&account.account_id, &newcomer);
-            let body = json!({ "entries": [b64(&add.encode())] }).to_string();
-            let header = enigm::authorization(
-                &session,
-                &account.device,
-                "POST",
-                "/v1/ledger",
-                body.as_bytes(),
-                &SignOptions::default(),
-            );
+            let (_, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
+            let (header, body) = enigm::signed_append(&session, &account.device, &[&add]);
             (header, body)
         })
         .collect();
@@ -659,12 +486,7 @@ fn concurrent_conflicting_appends_let_exactly_one_win() {
             .map(|(header, body)| {
                 let http = http.clone();
                 scope.spawn(move || {
-                    http.request(
-                        "POST",
-                        "/v1/ledger",
-                        &[("Authorization", header)],
-                        body.as_bytes(),
-                    )
+                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
                 })
             })
             .collect();

@@ -9,17 +9,13 @@ use crate::common;
 use std::collections::HashSet;
 
 use common::enigm::{
-    Session, SignOptions, add_device, append, b64, ledger, login, login_start, register, signed,
-    unb64,
+    self, Session, add_device, append, b64, ledger, login, login_start, register, unb64,
 };
-use common::push::{Socket, connect, expect_closed, next_event};
-use common::{Http, Response, ServerProcess, contains, read_tree};
+use common::push::{Socket, connect, expect_closed, expect_ended, next_event};
+use common::{Http, Response, Service, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, Signer, verify_chain};
-use enigm_core::opaque::{
-    ClientLoginFinishParameters, ClientRegistration, ClientRegistrationFinishParameters,
-    CredentialResponse, RegistrationResponse,
-};
+use enigm_core::opaque::{ClientLoginFinishParameters, ClientRegistration, CredentialResponse};
 use enigm_core::recovery::{
     RecoveryKey, RecoveryPhrase, recovery_authorization_message, recovery_proof_message,
 };
@@ -80,12 +76,7 @@ fn disclose(http: &Http, recovery: &Recovery, key: &RecoveryKey) -> Response {
 fn verified_ledger(reply: &Response, key: &RecoveryKey) -> ([u8; 16], LedgerState) {
     assert_eq!(reply.status, 200, "{:?}", reply.json());
     let body = reply.json();
-    let entries: Vec<LedgerEntry> = body["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|text| LedgerEntry::decode(&unb64(text.as_str().unwrap())).unwrap())
-        .collect();
+    let entries = enigm::page_entries(&body);
     let state = verify_chain(&entries).unwrap();
     assert_eq!(state.recovery_key(), &key.public());
     assert_eq!(body["head"]["seq"], state.head().seq);
@@ -113,22 +104,13 @@ fn build_finish(
     entry_key: &RecoveryKey,
     authorizing_key: &RecoveryKey,
 ) -> Finish {
-    let response = RegistrationResponse::deserialize(&unb64(
+    let upload = enigm::registration_upload(
+        recovery.registration,
+        password,
         recovery.reply.json()["registration_response"]
             .as_str()
             .unwrap(),
-    ))
-    .unwrap();
-    let finished = recovery
-        .registration
-        .finish(
-            &mut OsRng,
-            password.as_bytes(),
-            response,
-            ClientRegistrationFinishParameters::default(),
-        )
-        .unwrap();
-    let upload = finished.message.serialize().to_vec();
+    );
     let account_id = *ledger.account_id();
     let mut entry = ledger.next_entry(EntryKind::Recover {
         new_device: device.public(),
@@ -199,15 +181,7 @@ fn password_accepted(http: &Http, password: &str) -> bool {
 // --- requests and sockets, as in push.rs ---
 
 fn get(http: &Http, session: &Session, device: &DeviceSecrets, path: &str) -> Response {
-    signed(
-        http,
-        session,
-        device,
-        "GET",
-        path,
-        b"",
-        &SignOptions::default(),
-    )
+    enigm::send(http, session, device, "GET", path, b"")
 }
 
 /// What a trusted socket hears about a recovery, in order, then its close.
@@ -256,20 +230,18 @@ async fn expect_recovery_told(
 
 #[tokio::test]
 async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_session() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, laptop_session, phone, phone_session) =
+        enigm::two_devices(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
-    let phone = add_device(&http, &laptop_session, account.account_id, laptop);
-    let phone_session = login(&http, USERNAME, PASSWORD, &phone).unwrap();
-    let mut laptop_socket = connect(&server, &laptop_session, laptop).await;
-    let mut phone_socket = connect(&server, &phone_session, &phone).await;
+    let mut laptop_socket = connect(server.addr, &laptop_session, laptop).await;
+    let mut phone_socket = connect(server.addr, &phone_session, &phone).await;
     // A device still enrolling holds a restricted session: it is told too, and ended.
     let newcomer = DeviceSecrets::generate(&mut OsRng);
     let newcomer_session = login(&http, USERNAME, PASSWORD, &newcomer).unwrap();
     assert_eq!(newcomer_session.kind, "enrollment_restricted");
-    let mut newcomer_socket = connect(&server, &newcomer_session, &newcomer).await;
+    let mut newcomer_socket = connect(server.addr, &newcomer_session, &newcomer).await;
 
     // The user lost the laptop and forgot the password. On a new computer they type the
     // username and the 24 words (as shown at registration; typed back, parsed by enigm-core).
@@ -312,14 +284,7 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
         next_event(&mut newcomer_socket).await,
         PushEvent::RecoveryStarted {}
     );
-    assert_eq!(
-        next_event(&mut newcomer_socket).await,
-        PushEvent::SessionEnded {
-            reason: EndReason::Recovery,
-            entry: None,
-        }
-    );
-    expect_closed(&mut newcomer_socket, EndReason::Recovery).await;
+    expect_ended(&mut newcomer_socket, EndReason::Recovery).await;
 
     // Sessions from before the recovery are refused with a precise code; the laptop the
     // recovery revoked is told so, with the `Recover` entry as proof.
@@ -385,7 +350,7 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
     }
     let first_words: String = words.split(' ').take(3).collect::<Vec<_>>().join(" ");
     assert!(!contains(&sent, first_words.as_bytes()));
-    let logs = server.stderr();
+    let logs = server.logs();
     assert!(logs.contains("account recovered"), "{logs}");
     let disk = read_tree(&server.data_dir);
     for text in [USERNAME, &USERNAME.to_lowercase(), words.as_str()] {
@@ -396,7 +361,7 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
 
 #[test]
 fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
@@ -544,7 +509,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
 
 #[test]
 fn a_stale_head_is_a_conflict_and_a_rotated_phrase_no_longer_recovers() {
-    let server = ServerProcess::start();
+    let server = Service::start();
     let http = Http::new(server.addr);
     let account = register(&http, USERNAME, PASSWORD);
     let laptop = &account.device;

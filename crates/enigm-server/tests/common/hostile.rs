@@ -1,4 +1,4 @@
-//! A hostile service for client tests: an HTTP/1.1 proxy in front of the real `enigm server`
+//! A hostile service for client tests: an HTTP/1.1 proxy in front of the service
 //! that forwards every request unchanged and rewrites ledger pages (`GET /v1/ledger`) the way a
 //! compromised or buggy service could: a rewritten past entry (a fork), a shorter history (a
 //! rollback), a forged entry (an injected device), or entries withheld behind the true head; or
@@ -148,14 +148,7 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>, replies: &Mutex
                 "message": "the service is unavailable; retry later",
             }})
             .to_string();
-            let head = format!(
-                "HTTP/1.1 503 X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                out.len()
-            );
-            record(replies, &method, &path, out.as_bytes());
-            if writer.write_all(head.as_bytes()).is_err()
-                || writer.write_all(out.as_bytes()).is_err()
-            {
+            if !reply(&mut writer, replies, (&method, &path), 503, out.as_bytes()) {
                 return;
             }
             continue;
@@ -174,14 +167,7 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>, replies: &Mutex
             _ => None,
         };
         if let Some(out) = refusal {
-            let head = format!(
-                "HTTP/1.1 403 X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                out.len()
-            );
-            record(replies, &method, &path, out.as_bytes());
-            if writer.write_all(head.as_bytes()).is_err()
-                || writer.write_all(out.as_bytes()).is_err()
-            {
+            if !reply(&mut writer, replies, (&method, &path), 403, out.as_bytes()) {
                 return;
             }
             continue;
@@ -238,24 +224,30 @@ fn serve(stream: TcpStream, http: &Http, tamper: &Mutex<Tamper>, replies: &Mutex
                 .to_string()
                 .into_bytes();
         }
-        let head = format!(
-            "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            status,
-            out.len()
-        );
-        record(replies, &method, &path, &out);
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&out).is_err() {
+        if !reply(&mut writer, replies, (&method, &path), status, &out) {
             return;
         }
     }
 }
 
-/// Keeps one reply.
-fn record(replies: &Mutex<Vec<Reply>>, method: &str, path: &str, body: &[u8]) {
+/// Sends the client `status` with the JSON `body` as the reply to `request` (method, path),
+/// and keeps it; false when the client is gone.
+fn reply(
+    writer: &mut TcpStream,
+    replies: &Mutex<Vec<Reply>>,
+    (method, path): (&str, &str),
+    status: u16,
+    body: &[u8],
+) -> bool {
     replies
         .lock()
         .unwrap()
         .push((method.to_owned(), path.to_owned(), body.to_vec()));
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    writer.write_all(head.as_bytes()).is_ok() && writer.write_all(body).is_ok()
 }
 
 /// The page a hostile service would serve instead of `page` (which starts at `since`).

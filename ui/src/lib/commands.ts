@@ -1,0 +1,239 @@
+// Generated from the command list in src-tauri/src/commands/list.rs; do not edit.
+// Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib`.
+import { invoke } from '@tauri-apps/api/core';
+import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, SavedActivity, SessionStatusView, SignOut } from './bindings';
+
+/**
+ * Opens (or creates) this computer's profile and reports its store, account and session.
+ */
+export function appStatus(): Promise<AppStatus> {
+  return invoke<AppStatus>('app_status');
+}
+
+/**
+ * Creates an account with this computer as its first device; the phrase comes back once.
+ */
+export function createAccount(server: string, username: string, password: string): Promise<CreatedAccount> {
+  return invoke<CreatedAccount>('create_account', { server, username, password });
+}
+
+/**
+ * Signs in to this computer's account.
+ */
+export function signIn(username: string, password: string): Promise<void> {
+  return invoke<void>('sign_in', { username, password });
+}
+
+/**
+ * The account's devices, verified on this computer.
+ */
+export function listDevices(): Promise<DeviceList> {
+  return invoke<DeviceList>('list_devices');
+}
+
+/**
+ * Suspends, resumes, revokes or retires a device; returns it in its new state.
+ */
+export function changeDevice(deviceId: string, action: DeviceAction): Promise<DeviceView> {
+  return invoke<DeviceView>('change_device', { deviceId, action });
+}
+
+/**
+ * Gives a device a new label (encrypted by the backend); returns the device.
+ */
+export function renameDevice(deviceId: string, label: string): Promise<DeviceView> {
+  return invoke<DeviceView>('rename_device', { deviceId, label });
+}
+
+/**
+ * The devices' verified history, one lane per device.
+ */
+export function deviceHistory(): Promise<DeviceTimelineView> {
+  return invoke<DeviceTimelineView>('device_history');
+}
+
+/**
+ * The service's decisions for this session and device.
+ */
+export function sessionStatus(): Promise<SessionStatusView> {
+  return invoke<SessionStatusView>('session_status');
+}
+
+/**
+ * Signs this computer out; `forgotten_locally` when the service could not be told.
+ */
+export function signOut(): Promise<SignOut> {
+  return invoke<SignOut>('sign_out');
+}
+
+/**
+ * A new recovery phrase, shown once; not in force (the old one still works) until it is confirmed.
+ */
+export function regenerateRecoveryPhrase(): Promise<NewRecoveryPhrase> {
+  return invoke<NewRecoveryPhrase>('regenerate_recovery_phrase');
+}
+
+/**
+ * Adds this computer to the account of `username` on `server`, replacing device `replaces` when
+ * given. Resolves when the enrollment ends, with its outcome; progress and the short code arrive
+ * meanwhile through `onEnrollmentProgress`.
+ */
+export function enrollThisComputer(server: string, username: string, password: string, replaces: string | null): Promise<EnrollmentOutcome> {
+  return invoke<EnrollmentOutcome>('enroll_this_computer', { server, username, password, replaces });
+}
+
+/**
+ * Signs in to join the account and lists the devices this computer may replace (by fingerprint).
+ */
+export function replaceableDevices(server: string, username: string, password: string): Promise<Array<DeviceView>> {
+  return invoke<Array<DeviceView>>('replaceable_devices', { server, username, password });
+}
+
+/**
+ * Gives up joining: cancels the request and erases this computer's half-joined profile.
+ */
+export function abandonJoining(): Promise<void> {
+  return invoke<void>('abandon_joining');
+}
+
+/**
+ * The account's open requests from new devices.
+ */
+export function enrollmentRequests(): Promise<Array<EnrollmentRequest>> {
+  return invoke<Array<EnrollmentRequest>>('enrollment_requests');
+}
+
+/**
+ * Approves a request once the codes were compared; the short code arrives as progress.
+ */
+export function approveEnrollment(requestId: string): Promise<EnrollmentOutcome> {
+  return invoke<EnrollmentOutcome>('approve_enrollment', { requestId });
+}
+
+/**
+ * Rejects a request: that device is not added.
+ */
+export function rejectEnrollment(requestId: string): Promise<void> {
+  return invoke<void>('reject_enrollment', { requestId });
+}
+
+/**
+ * The user's answer to "Same code on both screens?"; `false` ends the enrollment.
+ */
+export function confirmShortCode(same: boolean): Promise<void> {
+  return invoke<void>('confirm_short_code', { same });
+}
+
+/**
+ * Cancels the running enrollment, on this computer and on the service.
+ */
+export function cancelEnrollment(): Promise<void> {
+  return invoke<void>('cancel_enrollment');
+}
+
+/**
+ * The recovery phrase's word list, for completing typed words.
+ */
+export function recoveryWords(): Promise<RecoveryWordList> {
+  return invoke<RecoveryWordList>('recovery_words');
+}
+
+/**
+ * Checks the typed recovery words, one per field: each word, then the checksum.
+ */
+export function checkRecoveryPhrase(words: Array<string>): Promise<PhraseCheck> {
+  return invoke<PhraseCheck>('check_recovery_phrase', { words });
+}
+
+/**
+ * Proves the phrase for `username` at `server`; returns the account's verified devices.
+ */
+export function beginRecovery(server: string, username: string, words: Array<string>): Promise<DeviceList> {
+  return invoke<DeviceList>('begin_recovery', { server, username, words });
+}
+
+/**
+ * Finishes the begun recovery with a new password, revoking the `lost` devices.
+ */
+export function finishRecovery(password: string, lost: Array<string>): Promise<DeviceList> {
+  return invoke<DeviceList>('finish_recovery', { password, lost });
+}
+
+/**
+ * Drops a begun recovery.
+ */
+export function cancelRecovery(): Promise<void> {
+  return invoke<void>('cancel_recovery');
+}
+
+/**
+ * Locks the app until the PIN or the account password is given again.
+ */
+export function lockApp(): Promise<LockStatus> {
+  return invoke<LockStatus>('lock_app');
+}
+
+/**
+ * Unlocks the app with the account password, checked online by the service; `username` only
+ * when this computer does not know it yet.
+ */
+export function unlockApp(username: string | null, password: string): Promise<LockStatus> {
+  return invoke<LockStatus>('unlock_app', { username, password });
+}
+
+/**
+ * Sets how many minutes without use lock the app (0: never).
+ */
+export function setAutoLock(minutes: number): Promise<LockStatus> {
+  return invoke<LockStatus>('set_auto_lock', { minutes });
+}
+
+/**
+ * Unlocks the app with this computer's PIN, checked here (works offline).
+ */
+export function unlockWithPin(pin: string): Promise<LockStatus> {
+  return invoke<LockStatus>('unlock_with_pin', { pin });
+}
+
+/**
+ * Sets or changes this computer's unlock PIN (only while unlocked).
+ */
+export function setPin(pin: string): Promise<LockStatus> {
+  return invoke<LockStatus>('set_pin', { pin });
+}
+
+/**
+ * Removes this computer's unlock PIN (only while unlocked).
+ */
+export function removePin(): Promise<LockStatus> {
+  return invoke<LockStatus>('remove_pin');
+}
+
+/**
+ * Saves the account's activity record, signed by the service, to the Downloads folder.
+ */
+export function downloadActivity(): Promise<SavedActivity> {
+  return invoke<SavedActivity>('download_activity');
+}
+
+/**
+ * Changes the account's password: `current` is checked by signing in again, then `new` is set.
+ * Every other session of the account ends (its devices sign in again); resolves to how many.
+ */
+export function changePassword(current: string, newPassword: string): Promise<number> {
+  return invoke<number>('change_password', { current, newPassword });
+}
+
+/**
+ * Puts the new recovery phrase in force once three of its words were typed back; the old one stops working.
+ */
+export function confirmRecoveryPhrase(words: Array<string>): Promise<void> {
+  return invoke<void>('confirm_recovery_phrase', { words });
+}
+
+/**
+ * Erases a removed computer's profile so it can be set up again from the first-run choices.
+ */
+export function setUpAgain(): Promise<void> {
+  return invoke<void>('set_up_again');
+}
