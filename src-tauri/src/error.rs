@@ -122,7 +122,7 @@ impl From<enigm_store::Error> for IpcError {
     fn from(error: enigm_store::Error) -> Self {
         Self {
             code: error.code().to_owned(),
-            message: error.to_string(),
+            message: capitalized(&error.to_string()),
             retry_after: None,
         }
     }
@@ -204,6 +204,14 @@ mod tests {
         assert!(!error.message.contains("enigm account"));
         let error = IpcError::from(ClientError::Task);
         assert_eq!(error.code, "internal");
+        // The store's too (a locked keychain is shown at start).
+        let error = IpcError::from(enigm_store::Error::KeychainLocked);
+        assert!(
+            error.message.starts_with("The OS keychain is locked"),
+            "{}",
+            error.message
+        );
+        assert!(error.message.ends_with('.'), "{}", error.message);
     }
 
     #[test]

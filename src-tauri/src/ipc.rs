@@ -50,7 +50,7 @@ pub struct CreatedAccount {
     pub words: Vec<String>,
 }
 
-/// A new recovery phrase, shown once; the old one no longer works.
+/// A new recovery phrase, shown once; not in force (the old one still works) until confirmed.
 #[derive(Serialize, TS)]
 pub struct NewRecoveryPhrase {
     /// The recovery phrase's words in order.

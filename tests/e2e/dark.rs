@@ -79,7 +79,7 @@ async fn run(driver: &WebDriver, url: &str, screens: &mut Screens) -> WebDriverR
 
     create_account(driver, url, USERNAME, PASSWORD, Some(screens)).await?;
     screens.save(driver, "devices").await;
-    open_section(driver, "Session", "What this device may do").await?;
+    open_section(driver, "Session", "What this computer may do").await?;
     screens.save(driver, "session").await;
     open_section(driver, "Recovery", "Recovery").await?;
     screens.save(driver, "recovery").await;

@@ -2,7 +2,9 @@
 //! profile in a private Secret Service session, driven through tauri-driver and WebKitWebDriver
 //! under Xvfb. The user creates an account, confirms three words of the recovery phrase and
 //! lands on the device list: one active device, "This computer", verified. The session shows
-//! the recovery epoch; the user replaces the recovery phrase, locks the app (without a PIN the
+//! the recovery epoch; the user makes a new recovery phrase and cancels once it is shown (nothing
+//! changes), then replaces it, in force once three of its words are typed back; locks the app
+//! (without a PIN the
 //! password is asked for, checked online: a wrong one is refused, the right one unlocks), sets
 //! a PIN in Settings, locks again (the PIN is asked for; "Use your password instead" works
 //! online), signs out and back in, and, while the service is down, locks again: the password
@@ -111,14 +113,25 @@ async fn run_first_run(
     // The narrowest window the app allows: nothing may be cut off or overlap.
     driver.set_window_rect(0, 0, 800, 600).await?;
     screens.save(driver, "devices-800x600").await;
-    open_section(driver, "Session", "What this device may do").await?;
+    // Where people look for it: "Add a device" says what to do on the new computer.
+    click(driver, "//button[normalize-space()='Add a device']").await?;
+    let help = find(driver, "//*[@data-testid='add-device-help']").await;
+    assert!(help.text().await?.contains("Add this computer"));
+    screens.save(driver, "devices-add-a-device-800x600").await;
+    click(
+        driver,
+        "//*[@data-testid='add-device-help']//button[normalize-space()='Close']",
+    )
+    .await?;
+    open_section(driver, "Session", "What this computer may do").await?;
     let epoch = find(driver, "//*[@data-testid='recovery-epoch']").await;
-    assert_eq!(epoch.text().await?.trim(), "0 (never recovered)");
+    assert_eq!(epoch.text().await?.trim(), "Never");
     screens.save(driver, "session-800x600").await;
     driver.set_window_rect(0, 0, 960, 660).await?;
     screens.save(driver, "session").await;
 
-    // A new recovery phrase: asked first, shown once, three words retyped.
+    // A new recovery phrase: asked first, shown once, three words retyped, and only then in
+    // force. Cancelled once it is shown, nothing changed: the old phrase stays.
     open_section(driver, "Recovery", "Recovery").await?;
     screens.save(driver, "recovery").await;
     click(
@@ -129,7 +142,29 @@ async fn run_first_run(
     find(driver, "//p[@id='regenerate-question']").await;
     screens.save(driver, "recovery-confirm").await;
     click(driver, "//button[normalize-space()='Make a new phrase']").await?;
+    let shown_only = phrase_words(driver).await?;
+    click(
+        driver,
+        "//button[normalize-space()='Cancel and keep the old phrase']",
+    )
+    .await?;
+    find(driver, "//*[@data-testid='phrase-kept']").await;
+    assert!(
+        driver
+            .find_all(By::XPath("//*[@data-testid='phrase-replaced']"))
+            .await?
+            .is_empty(),
+        "a cancelled phrase replaced nothing"
+    );
+    screens.save(driver, "recovery-cancelled").await;
+    click(
+        driver,
+        "//button[normalize-space()='Regenerate recovery phrase']",
+    )
+    .await?;
+    click(driver, "//button[normalize-space()='Make a new phrase']").await?;
     let new_words = phrase_words(driver).await?;
+    assert_ne!(new_words, shown_only, "each try makes its own phrase");
     assert_eq!(new_words.len(), words.len());
     assert_ne!(new_words, words, "a new phrase");
     screens.save(driver, "recovery-new-phrase").await;

@@ -5,11 +5,13 @@
 //! device can no longer act. Then this computer is renamed, and the device timeline is drawn.
 //!
 //! Before restoring, the user first tries "Add this computer" as the replacement of one of the
-//! account's devices, sees the account's devices listed after signing in, and starts over,
-//! which takes the app back to the first screen with nothing of that account left. After
-//! restoring, a second CLI profile asks to join as the replacement of this computer: the app
-//! says this computer cannot approve its own replacement, offers only Reject, and the user
-//! rejects it.
+//! account's devices; the account's only active device cannot approve its own replacement, so
+//! the app says so and offers the restore with the phrase instead. The user starts over, which
+//! takes the app back to the first screen with nothing of that account left, then tries again
+//! and takes the offered restore. After restoring, a second CLI profile asks to join as the
+//! replacement of this computer, now the only active one: the app says this computer cannot
+//! approve it and no other device could, points to a restore on the new computer, offers only
+//! Reject, and the user rejects it.
 //!
 //! Screens are saved as PNGs in `target/e2e-screenshots/`, the timeline, the replacement
 //! chooser and the approval with a replacement also at 800x600.
@@ -118,11 +120,24 @@ async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> W
         "//h1[normalize-space()='Which device does this computer replace?']",
     )
     .await;
-    let choices = driver.find_all(By::Css("input[name='replaces']")).await?;
-    assert_eq!(choices.len(), 1, "the CLI's device, the only active one");
-    choices[0].click().await?;
+    // The CLI's device is the only active one: nothing could approve its replacement, so the
+    // screen says so and offers the restore with the phrase instead of a dead end.
+    let note = find(driver, "//*[@data-testid='only-active-device']").await;
+    let note = note.text().await?;
+    assert!(
+        note.contains("is the only active device of your account"),
+        "{note}"
+    );
+    assert!(
+        driver
+            .find_all(By::Css("input[name='replaces']"))
+            .await?
+            .is_empty()
+    );
     driver.set_window_rect(0, 0, 800, 600).await?;
-    screens.save(driver, "add-replace-choose-800x600").await;
+    screens
+        .save(driver, "add-replace-only-device-800x600")
+        .await;
     driver.set_window_rect(0, 0, 960, 660).await?;
 
     click(driver, "//button[normalize-space()='Back']").await?;
@@ -134,6 +149,34 @@ async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> W
         "//*[@role='alertdialog']//button[normalize-space()='Start over']",
     )
     .await?;
+    find(driver, "//h1[normalize-space()='Welcome to Enigm']").await;
+
+    // Again, and this time the way out it offers: the restore with the recovery phrase.
+    click(
+        driver,
+        "//button[.//strong[normalize-space()='Add this computer']]",
+    )
+    .await?;
+    type_into(driver, "username", "e2e-bob").await?;
+    type_into(driver, "password", OLD_PASSWORD).await?;
+    click(
+        driver,
+        "//label[normalize-space()='This computer replaces one of my devices']/input",
+    )
+    .await?;
+    click(
+        driver,
+        "//button[@type='submit'][normalize-space()='Continue']",
+    )
+    .await?;
+    click(
+        driver,
+        "//button[normalize-space()='Restore with the recovery phrase']",
+    )
+    .await?;
+    find(driver, "//h1[normalize-space()='Restore your account']").await;
+    screens.save(driver, "restore-instead").await;
+    click(driver, "//button[normalize-space()='Back']").await?;
     find(driver, "//h1[normalize-space()='Welcome to Enigm']").await;
     Ok(())
 }
@@ -192,9 +235,16 @@ async fn refuse_replacement(
         .await?
         .text()
         .await?;
+    // The account has no other active device (the CLI's was marked lost): the panel says so
+    // and points to the restore on the new computer, not to a device that does not exist.
     assert!(
         note.contains("asks to replace this computer")
-            && note.contains("approve it from another of your devices"),
+            && note.contains("no other active device")
+            && note.contains("recovery phrase"),
+        "{note}"
+    );
+    assert!(
+        !note.contains("approve it from another of your devices"),
         "{note}"
     );
     assert!(

@@ -5,8 +5,11 @@
 //! added); the second cancels while waiting (the first's panel goes within two seconds, by
 //! push); the first sees a different code and says so (both screens end, nothing is added).
 //! Then the user compares the short code, read from both windows, and confirms on both: both
-//! list two active devices. The first names itself and removes the second, which shows that it
-//! was removed, and by whom, within two seconds of the service learning it. The screens are
+//! list two active devices. The mismatch warns that someone may know the password and offers
+//! Change password; the first then changes it, the second is signed out at once and signs in
+//! with the new one (the old one refused). The first names itself and removes the second, which shows that it
+//! was removed, and by whom, within two seconds of the service learning it, and is set up again
+//! from the first-run choices (the service address kept). The screens are
 //! saved at 800x600 as
 //! `two-NN-*.png` in `target/e2e-screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,12 +17,14 @@
 use std::time::{Duration, Instant};
 
 use enigm_e2e::{
-    App, STEP_TIMEOUT, Screens, click, create_account, find, gone, start_server, type_into,
+    App, STEP_TIMEOUT, Screens, click, create_account, find, gone, open_section, start_server,
+    type_into,
 };
 use thirtyfour::prelude::*;
 
 const USERNAME: &str = "e2e-bob";
 const PASSWORD: &str = "correct horse battery staple";
+const NEW_PASSWORD: &str = "a password nobody else knows";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app and CLI, tauri-driver, WebKitWebDriver, Xvfb and a Secret Service session; run by cargo xtask test"]
@@ -108,7 +113,9 @@ async fn run(
         .await?;
     assert_eq!(short_code(first).await?, short_code(second).await?);
     click(first, "//button[normalize-space()='Codes differ']").await?;
-    find(first, &outcome("approve-outcome", "codes_differ")).await;
+    let mismatch = find(first, &outcome("approve-outcome", "codes_differ")).await;
+    // A warning (someone may know the password) whose action is to change it.
+    assert_eq!(mismatch.attr("role").await?.as_deref(), Some("alert"));
     screens.save(first, "approve-mismatch").await;
     // The second hears why, not just that it was cancelled.
     find(second, &outcome("enroll-outcome", "codes_differ")).await;
@@ -121,7 +128,17 @@ async fn run(
     screens
         .save(second, "add-computer-other-side-differs")
         .await;
-    dismiss(first).await?;
+    // The warning's way out: Change password, in Settings, ready to type.
+    click(
+        first,
+        &format!("{REQUESTS_PANEL}//button[normalize-space()='Change password']"),
+    )
+    .await?;
+    find(first, "//h2[normalize-space()='Password']").await;
+    let focused = first.active_element().await?;
+    assert_eq!(focused.id().await?.as_deref(), Some("current-password"));
+    screens.save(first, "change-password").await;
+    open_section(first, "Devices", "Devices").await?;
     one_device(first).await?;
 
     // The fourth request is let in.
@@ -157,6 +174,33 @@ async fn run(
     screens.save(first, "approved-devices").await;
     two_active_devices(second).await?;
     screens.save(second, "joined-devices").await;
+
+    // The first changes the password: the second is signed out at once (pushed) and signs in
+    // with the new one; the old one no longer works.
+    change_password(first, PASSWORD, NEW_PASSWORD).await?;
+    screens.save(first, "password-changed").await;
+    find(second, "//h1[normalize-space()='Sign in']").await;
+    screens.save(second, "signed-out-by-password-change").await;
+    type_into(second, "username", USERNAME).await?;
+    type_into(second, "password", PASSWORD).await?;
+    click(
+        second,
+        "//button[@type='submit'][normalize-space()='Sign in']",
+    )
+    .await?;
+    find(second, "//*[@role='alert']").await;
+    find(second, "//input[@id='password']")
+        .await
+        .clear()
+        .await?;
+    type_into(second, "password", NEW_PASSWORD).await?;
+    click(
+        second,
+        "//button[@type='submit'][normalize-space()='Sign in']",
+    )
+    .await?;
+    two_active_devices(second).await?;
+    open_section(first, "Devices", "Devices").await?;
 
     // The first names itself; the second's list shows the name (pushed as a shared item), so
     // the second can still name the first once it is refused.
@@ -196,7 +240,7 @@ async fn run(
     )
     .await;
     let recorded = Instant::now();
-    let removed = "//h1[normalize-space()='This device was removed from your account']";
+    let removed = "//h1[normalize-space()='This computer was removed from your account']";
     while second.find_all(By::XPath(removed)).await?.is_empty() {
         assert!(
             recorded.elapsed() < Duration::from_secs(2),
@@ -211,6 +255,55 @@ async fn run(
         .await?;
     assert!(by.starts_with("Removed by Office desk ("), "{by}");
     screens.save(second, "removed").await;
+
+    // The way on: set this computer up again, from the first-run choices, on the same service.
+    click(
+        second,
+        "//button[normalize-space()='Set up this computer again']",
+    )
+    .await?;
+    find(second, "//h1[normalize-space()='Welcome to Enigm']").await;
+    for choice in ["Add this computer", "Create account", "Restore"] {
+        find(
+            second,
+            &format!("//button[.//strong[normalize-space()='{choice}']]"),
+        )
+        .await;
+    }
+    screens.save(second, "set-up-again").await;
+    click(
+        second,
+        "//button[.//strong[normalize-space()='Add this computer']]",
+    )
+    .await?;
+    let server = find(second, "//input[@id='server']").await;
+    assert_eq!(
+        server.value().await?.as_deref(),
+        Some(url),
+        "the service is kept"
+    );
+    Ok(())
+}
+
+/// In Settings, changes the account's password from `current` to `new`.
+async fn change_password(driver: &WebDriver, current: &str, new: &str) -> WebDriverResult<()> {
+    open_section(driver, "Settings", "Settings").await?;
+    type_into(driver, "current-password", current).await?;
+    type_into(driver, "next-password", new).await?;
+    type_into(driver, "next-password-again", new).await?;
+    click(
+        driver,
+        "//button[@type='submit'][normalize-space()='Change password']",
+    )
+    .await?;
+    let done = find(driver, "//*[@data-testid='password-changed']").await;
+    assert!(
+        done.text()
+            .await?
+            .contains("Your other devices were signed out"),
+        "{}",
+        done.text().await?
+    );
     Ok(())
 }
 

@@ -66,6 +66,7 @@ describe('first run and account creation', () => {
     }
     await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
     expect((await screen.findByRole('alert')).textContent).toContain('does not match');
+    expect(calls, 'nothing is put in force before the words match').not.toContain('confirm_recovery_phrase');
     expect(calls.filter((call) => call.cmd === 'app_status')).toHaveLength(1);
 
     for (const input of inputs) {
@@ -264,7 +265,7 @@ describe('live updates', () => {
         replaced_by: null,
       },
     });
-    expect(await screen.findByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
+    expect(await screen.findByRole('heading', { name: 'This computer was removed from your account' })).toBeTruthy();
     // When the remover's entry says, by its clock: "around", not when this computer heard.
     expect(screen.getByTestId('removed-by').textContent).toContain(
       `Removed by Work laptop (ABCD EFGH IJKL MNOP) around ${formatTime(1_799_999_000)}.`,
@@ -348,6 +349,13 @@ describe('session and settings', () => {
       decisions: [
         { operation: 'sync', outcome: 'allow', reasons: [] },
         {
+          operation: 'change_devices',
+          outcome: 'step_up',
+          reasons: [{ code: 'step_up_required', message: 'This action needs you to confirm your password again.' }],
+        },
+        { operation: 'messaging', outcome: 'allow', reasons: [] },
+        { operation: 'enroll', outcome: 'deny', reasons: [{ code: 'device_already_enrolled', message: 'Already in.' }] },
+        {
           operation: 'admin',
           outcome: 'deny',
           reasons: [{ code: 'not_admin', message: 'This account is not an administrator of an organization.' }],
@@ -367,9 +375,15 @@ describe('session and settings', () => {
     const rows = within(list).getAllByRole('listitem');
     expect(rows[0]?.textContent).toContain('Sync with your other devices');
     expect(rows[0]?.textContent).toContain('Allowed');
-    expect(list.textContent).toContain('Not allowed');
-    expect(list.textContent).toContain('not an administrator');
-    expect(screen.getByTestId('recovery-epoch').textContent).toContain('2 (recovered 2 times)');
+    expect(list.textContent).toContain('Needs your password');
+    expect(list.textContent).toContain('confirm your password again');
+    // Only what this app offers a person: no messages, no joining an account it is in, no
+    // organization administration on a personal account, so no red "Not allowed" for nothing.
+    expect(list.querySelectorAll(':scope > li')).toHaveLength(2);
+    expect(list.textContent).not.toContain('Not allowed');
+    expect(list.textContent).not.toContain('messages');
+    expect(screen.getByTestId('recovery-epoch').textContent).toBe('2 times');
+    expect(screen.queryByText('Recovery epoch')).toBeNull();
 
     await fireEvent.keyDown(within(nav).getByRole('button', { name: 'Session' }), { key: 'ArrowDown' });
     await fireEvent.keyDown(within(nav).getByRole('button', { name: 'Recovery' }), { key: 'ArrowDown' });
@@ -457,6 +471,7 @@ describe('regenerating the recovery phrase', () => {
     await fireEvent.input(inputs[0] as HTMLInputElement, { target: { value: 'wrong' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
     expect((await screen.findByRole('alert')).textContent).toContain('does not match');
+    expect(calls, 'nothing is put in force before the words match').not.toContain('confirm_recovery_phrase');
     for (const input of inputs) {
       const position = Number(input.id.replace('word-', ''));
       await fireEvent.input(input, { target: { value: words[position] } });
@@ -465,6 +480,7 @@ describe('regenerating the recovery phrase', () => {
     expect((await screen.findByTestId('phrase-replaced')).textContent).toContain('old one no longer works');
     expect(screen.queryByRole('list', { name: 'Recovery phrase' })).toBeNull();
     expect(calls.filter((cmd) => cmd === 'regenerate_recovery_phrase')).toHaveLength(1);
+    expect(calls.filter((cmd) => cmd === 'confirm_recovery_phrase')).toHaveLength(1);
     expect(clipboard).not.toHaveBeenCalled();
   });
 

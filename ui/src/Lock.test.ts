@@ -321,7 +321,7 @@ describe('lock', () => {
       event: 'state',
       session: { state: 'revoked', at: 1_800_000_000, signed_at: null, by: null, reason: 'revoked', replaced_by: null },
     });
-    expect(await screen.findByRole('heading', { name: 'This device was removed from your account' })).toBeTruthy();
+    expect(await screen.findByRole('heading', { name: 'This computer was removed from your account' })).toBeTruthy();
     expect(screen.queryByRole('heading', { name: 'Enigm is locked' })).toBeNull();
   });
 });

@@ -143,7 +143,7 @@ describe('restoring with the recovery phrase', () => {
       words: good,
     });
     expect(calls.some((call) => call.cmd === 'finish_recovery')).toBe(false);
-    await fireEvent.click(within(rows[1] as HTMLElement).getByRole('checkbox', { name: 'I lost this device' }));
+    await fireEvent.click(within(rows[1] as HTMLElement).getByRole('checkbox', { name: 'Lost: remove it' }));
     await fireEvent.click(screen.getByRole('button', { name: 'Restore, remove 1 lost' }));
 
     expect(await screen.findByText('Device list verified')).toBeTruthy();

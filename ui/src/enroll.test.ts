@@ -185,7 +185,9 @@ describe('add this computer', () => {
 
   it('replaces a device the user picks from the account, after signing in', async () => {
     const old: DeviceView = { ...twoDevices.devices[1]!, label: null, device_id: 'bbbb1111' };
-    const ipc = backend({ replaceable: [old] });
+    // Another active device stays to approve the replacement.
+    const other: DeviceView = { ...twoDevices.devices[0]!, this_device: false };
+    const ipc = backend({ replaceable: [old, other] });
     render(App);
     await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
     await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
@@ -197,7 +199,7 @@ describe('add this computer', () => {
     ]);
     expect(await screen.findByRole('heading', { name: 'Which device does this computer replace?' })).toBeTruthy();
     const choice = screen.getByRole('radio', { name: /DDDD-EEEE-FFFF/ });
-    const replace = screen.getByRole('button', { name: 'Replace this device' }) as HTMLButtonElement;
+    const replace = screen.getByRole('button', { name: 'Replace the chosen device' }) as HTMLButtonElement;
     expect(replace.disabled).toBe(true);
     expect(ipc.sent('enroll_this_computer')).toEqual([]);
     await fireEvent.click(choice);
@@ -222,7 +224,7 @@ describe('add this computer', () => {
     await fireEvent.click(screen.getByLabelText('This computer replaces one of my devices'));
     await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
     expect((await screen.findByRole('status')).textContent).toContain('only an active device can be');
-    expect((screen.getByRole('button', { name: 'Replace this device' }) as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByRole('button', { name: 'Replace the chosen device' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
   it('starts over from a half-joined computer only after confirming, back to the first screen', async () => {

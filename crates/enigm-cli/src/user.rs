@@ -33,6 +33,10 @@ pub(crate) enum AccountCommand {
     Login(Credentials),
     /// Recover the account on this new device with the recovery phrase; sets a new password.
     Recover(crate::recover::RecoverArgs),
+    /// Change the account's password: the current one, then the new one twice (hidden prompts
+    /// at a terminal; else one line each from stdin: current, then new). Every other session
+    /// of the account ends: the other devices sign in again with the new password.
+    Password,
 }
 
 /// `--username U --password-stdin`.
@@ -234,6 +238,23 @@ fn read_secret(prompt: &str, what: &str) -> Result<Zeroizing<String>, CliError> 
     Ok(secret)
 }
 
+/// The current password and the new one: at a terminal, hidden prompts with the new one
+/// asked twice; else one line each from stdin.
+fn read_password_change() -> Result<(Zeroizing<String>, Zeroizing<String>), CliError> {
+    let current = read_secret("Current password: ", "password")?;
+    let new = read_secret("New password: ", "password")?;
+    if std::io::stdin().is_terminal() {
+        let again = read_secret("New password again: ", "password")?;
+        if new != again {
+            return Err(CliError::new(
+                "password_mismatch",
+                "the two new passwords differ; the password was not changed",
+            ));
+        }
+    }
+    Ok((current, new))
+}
+
 /// `enigm unlock [--username U] [--pin]`: the account password (checked online by the
 /// service) or, with `--pin`, this computer's PIN (checked here), from stdin.
 #[derive(Debug, Args)]
@@ -315,6 +336,25 @@ pub(crate) fn account(global: &Global, command: AccountCommand) -> Result<(), Cl
             )
         }
         AccountCommand::Recover(args) => crate::recover::recover(global, &args),
+        AccountCommand::Password => {
+            let (current, new) = read_password_change()?;
+            let ended = with_engine(global, async |engine| {
+                engine.change_password(&current, &new).await
+            })?;
+            let others = match ended {
+                0 => "no other session was signed in".to_owned(),
+                1 => "1 other session ended: that device signs in again with the new password"
+                    .to_owned(),
+                n => format!(
+                    "{n} other sessions ended: those devices sign in again with the new password"
+                ),
+            };
+            print(
+                global,
+                &json!({ "password_changed": true, "sessions_ended": ended }),
+                &format!("Password changed; {others}."),
+            )
+        }
         AccountCommand::Login(credentials) => {
             let password = read_password()?;
             let session = with_engine(global, async |engine| {

@@ -20,17 +20,17 @@ use serde_json::Value;
 
 /// Bound on waiting for a prompt or an answer (debug builds run OPAQUE slowly).
 const WAIT_MS: u64 = 60_000;
-const PASSWORD: &str = "typed at a terminal 2026";
+pub(crate) const PASSWORD: &str = "typed at a terminal 2026";
 
 /// One `enigm` command at a terminal, and everything it showed.
-struct Terminal {
+pub(crate) struct Terminal {
     session: PtySession,
     screen: String,
 }
 
 impl Terminal {
     /// `enigm --profile DIR --server URL ARGS` (human output, no `--json`) on a new terminal.
-    fn start(profile: &Path, server: &ServerProcess, args: &[&str]) -> Self {
+    pub(crate) fn start(profile: &Path, server: &ServerProcess, args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_enigm"));
         command
             .arg("--profile")
@@ -44,7 +44,7 @@ impl Terminal {
     }
 
     /// Waits for `text` on screen; returns what came before it.
-    fn expect(&mut self, text: &str) -> String {
+    pub(crate) fn expect(&mut self, text: &str) -> String {
         let before = self
             .session
             .exp_string(text)
@@ -55,12 +55,12 @@ impl Terminal {
     }
 
     /// Answers a visible question.
-    fn answer(&mut self, line: &str) {
+    pub(crate) fn answer(&mut self, line: &str) {
         self.session.send_line(line).unwrap();
     }
 
     /// Types a secret at a prompt that must have turned the terminal's echo off first.
-    fn type_hidden(&mut self, secret: &str) {
+    pub(crate) fn type_hidden(&mut self, secret: &str) {
         let terminal = self.session.process().get_file_handle().unwrap();
         let deadline = Instant::now() + Duration::from_millis(WAIT_MS);
         while tcgetattr(&terminal)
@@ -79,7 +79,7 @@ impl Terminal {
     }
 
     /// Waits for the command to end; returns its exit code and the whole screen.
-    fn finish(mut self) -> (i32, String) {
+    pub(crate) fn finish(mut self) -> (i32, String) {
         let rest = self.session.exp_eof().unwrap();
         self.screen.push_str(&rest);
         match self.session.process().wait().unwrap() {

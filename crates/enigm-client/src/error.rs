@@ -305,12 +305,17 @@ pub enum ClientError {
         /// A PIN is set: it unlocks offline.
         pin_set: bool,
     },
+
+    /// Changing the password: the current password given is not the account's (nothing
+    /// changed).
+    #[error("the current password is wrong; the password was not changed")]
+    CurrentPasswordWrong,
 }
 
 impl ClientError {
     /// Every code [`ClientError::code`] returns besides the store's and the service's, which
     /// it passes through: the engine's part of the closed set the app's TypeScript knows.
-    pub const CODES: [&'static str; 49] = [
+    pub const CODES: [&'static str; 50] = [
         "service_unreachable",
         "malformed_response",
         "invalid_server_url",
@@ -360,6 +365,7 @@ impl ClientError {
         "invalid_pin",
         "unlock_needs_username",
         "unlock_needs_service",
+        "current_password_wrong",
     ];
 
     /// The stable code, the same across the CLI (`--json`) and the app.
@@ -424,6 +430,7 @@ impl ClientError {
             Self::InvalidPin(_) => "invalid_pin",
             Self::UnlockNeedsUsername => "unlock_needs_username",
             Self::UnlockNeedsService { .. } => "unlock_needs_service",
+            Self::CurrentPasswordWrong => "current_password_wrong",
         }
     }
 
@@ -619,6 +626,7 @@ mod tests {
             ClientError::UnlockNeedsUsername,
             ClientError::UnlockNeedsService { pin_set: true },
             ClientError::UnlockNeedsService { pin_set: false },
+            ClientError::CurrentPasswordWrong,
         ];
         for error in &all {
             match error {
@@ -667,7 +675,8 @@ mod tests {
                 | ClientError::PinUnusable
                 | ClientError::InvalidPin(_)
                 | ClientError::UnlockNeedsUsername
-                | ClientError::UnlockNeedsService { .. } => {}
+                | ClientError::UnlockNeedsService { .. }
+                | ClientError::CurrentPasswordWrong => {}
             }
         }
         all

@@ -127,49 +127,15 @@ impl Engine {
         })
     }
 
-    /// Replaces the recovery phrase: a `RotateRecovery` entry signed by this (active) device and
-    /// by the new recovery key, appended on the head just verified. Returns the new phrase, which
-    /// is stored nowhere: show it once. The old phrase stops working at once.
+    /// Replaces the recovery phrase with a new one, at once: [`Engine::fresh_recovery_phrase`]
+    /// then [`Engine::replace_recovery_phrase`]. Returns the new phrase, which is stored
+    /// nowhere: show it once. The old phrase stops working at once.
     ///
     /// # Errors
-    /// [`ClientError::NotAllowed`] when this device may not change the account (not active);
-    /// the service's refusals (`ledger_conflict` when the ledger moved meanwhile: run it again).
+    /// As [`Engine::replace_recovery_phrase`].
     pub async fn rotate_recovery(&self) -> Result<RecoveryPhrase, ClientError> {
-        let state = self.sync_state().await?;
-        let (account_id, secrets) = self
-            .with_store_blocking(|store| Ok((store.account_id()?, store.device_secrets()?)))
-            .await?;
-        let (Some(account_id), Some(secrets)) = (account_id, secrets) else {
-            return Err(ClientError::NoAccount);
-        };
-        let phrase = RecoveryPhrase::generate(&mut OsRng);
-        let key = phrase.recovery_key();
-        let mut entry = state
-            .next_entry(EntryKind::RotateRecovery {
-                new_recovery_pub: key.public(),
-            })
-            .signed_at(now());
-        entry.sign_device(&account_id, &secrets);
-        entry.sign_with(&account_id, Signer::NewRecovery, key.signing_key());
-        match self.append(&state, &entry).await {
-            Ok(()) => {}
-            // The answer was lost, not the entry: if it landed, the phrase is the account's now
-            // and must reach the user.
-            Err(ClientError::Unreachable(_) | ClientError::MalformedResponse(_)) => {
-                let after = self.sync_state().await?;
-                if after.recovery_key() != &key.public() {
-                    return Err(ClientError::Unreachable(self.api().base_url().to_string()));
-                }
-            }
-            Err(other) => return Err(other),
-        }
-        let after = self.sync_state().await?;
-        if after.recovery_key() != &key.public() {
-            return Err(ClientError::LedgerInconsistent(
-                "the service accepted the new recovery key but the ledger does not pin it",
-            ));
-        }
-        tracing::info!(seq = after.head().seq, "recovery phrase replaced");
+        let phrase = Engine::fresh_recovery_phrase();
+        self.replace_recovery_phrase(&phrase).await?;
         Ok(phrase)
     }
 

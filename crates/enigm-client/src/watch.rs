@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use enigm_core::lifecycle::DeviceState;
-use enigm_core::request::sign_request;
+use enigm_core::request::{SessionId, sign_request};
 use enigm_core::session::{Restriction, Revocation, SessionEnd, SessionEvent, SessionState};
 use enigm_core::trust::SessionKind;
 use enigm_proto::{EndReason, ErrorCode, PushEvent, Stage};
@@ -173,12 +173,15 @@ impl Engine {
                 return Ok(state);
             }
             match self.listen(&mut state, &mut observer, &mut backoff).await {
-                Ok(())
+                Ok(_)
                     if !matches!(state, SessionState::Active { .. } | SessionState::Enrolling) =>
                 {
                     continue;
                 }
-                Ok(()) => {}
+                // This device signed in again (a password change's step-up): listen with the
+                // new session at once.
+                Ok(Closed::Superseded) => continue,
+                Ok(Closed::Ended | Closed::Dropped) => {}
                 // The account was recovered while this device was not listening.
                 Err(error) if error.service_code() == Some(&ErrorCode::SessionBeforeRecovery) => {
                     state = self.transition(state, SessionEvent::Ended(SessionEnd::Recovery))?;
@@ -309,14 +312,22 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the saved session is no longer `opened`: this device signed in again since
+    /// (changing the password signs in again first), so the end of `opened` is not this
+    /// device's.
+    async fn superseded(&self, opened: SessionId) -> Result<bool, ClientError> {
+        let saved = self.with_store_blocking(|store| store.session()).await?;
+        Ok(saved.is_some_and(|saved| saved.session_id != *opened.as_bytes()))
+    }
+
     /// One connection: open, then handle events until it closes.
     async fn listen(
         &self,
         state: &mut SessionState,
         observer: &mut impl FnMut(&WatchUpdate),
         backoff: &mut Duration,
-    ) -> Result<(), ClientError> {
-        let (_, device) = self.signer_parts().await?;
+    ) -> Result<Closed, ClientError> {
+        let (opened, device) = self.signer_parts().await?;
         let mut socket = self.push_socket().await?;
         observer(&WatchUpdate::Online);
         *backoff = FIRST_BACKOFF;
@@ -365,13 +376,20 @@ impl Engine {
                     observer(&WatchUpdate::RecoveryStarted);
                 }
                 PushEvent::SessionEnded { reason, entry } => {
+                    let session_only = matches!(
+                        reason,
+                        EndReason::SignedOut | EndReason::Expired | EndReason::PasswordChanged
+                    );
+                    if session_only && self.superseded(opened).await? {
+                        return Ok(Closed::Superseded);
+                    }
                     let event = match reason {
                         EndReason::Revoked => {
                             *state = self.end_as_removed(state.clone(), entry).await?;
                             observer(&WatchUpdate::State {
                                 state: state.clone(),
                             });
-                            return Ok(());
+                            return Ok(Closed::Ended);
                         }
                         EndReason::Recovery if revoked_by_recovery => {
                             match self.removal_by_recovery().await? {
@@ -390,7 +408,8 @@ impl Engine {
                         }
                         EndReason::Suspended => SessionEvent::Restricted(Restriction::Suspended),
                         EndReason::Recovery => SessionEvent::Ended(SessionEnd::Recovery),
-                        EndReason::SignedOut | EndReason::Expired => {
+                        // The password changed elsewhere: signed out, to sign in with the new one.
+                        EndReason::SignedOut | EndReason::Expired | EndReason::PasswordChanged => {
                             SessionEvent::Ended(SessionEnd::Expired)
                         }
                     };
@@ -402,15 +421,26 @@ impl Engine {
                     observer(&WatchUpdate::State {
                         state: state.clone(),
                     });
-                    return Ok(());
+                    return Ok(Closed::Ended);
                 }
                 // Remote wipe (DESIGN §10) needs the user's opt-in, which this client does not
                 // offer yet: a wipe request is ignored.
                 PushEvent::Wipe {} => {}
             }
         }
-        Ok(())
+        Ok(Closed::Dropped)
     }
+}
+
+/// How one push connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Closed {
+    /// The session reached a state the watch reports (the caller looks at it).
+    Ended,
+    /// The connection dropped; reconnect after a wait.
+    Dropped,
+    /// The session the connection was opened with ended because this device signed in again.
+    Superseded,
 }
 
 #[cfg(test)]

@@ -151,6 +151,9 @@ pub enum AuditAction {
     /// The account sync key moved to a new epoch (a device of the account sealed it to every
     /// active device).
     SyncKeyRotated,
+    /// The account's password was changed from a signed-in session (every other session
+    /// ended).
+    PasswordChanged,
 }
 
 impl AuditAction {
@@ -180,6 +183,7 @@ impl AuditAction {
             AuditAction::WipeReceipt => 21,
             AuditAction::EnrollmentCompleted => 22,
             AuditAction::SyncKeyRotated => 23,
+            AuditAction::PasswordChanged => 24,
         }
     }
 
@@ -208,7 +212,8 @@ impl AuditAction {
             | AuditAction::WipeRequested
             | AuditAction::WipeReceipt
             | AuditAction::EnrollmentCompleted
-            | AuditAction::SyncKeyRotated => None,
+            | AuditAction::SyncKeyRotated
+            | AuditAction::PasswordChanged => None,
         }
     }
 }

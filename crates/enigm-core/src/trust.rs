@@ -78,7 +78,8 @@ pub enum Operation {
     KeyUse,
     /// Approve another device's enrollment request (as the existing, trusted device).
     ApproveEnrollment,
-    /// Suspend, resume, revoke, replace or retire devices; rotate the recovery key.
+    /// Suspend, resume, revoke, replace or retire devices; rotate the recovery key; change
+    /// the account's password (who can act for the account, as much as the device list).
     ChangeDevices,
     /// Act in Enigm Command as an organization administrator.
     Admin,

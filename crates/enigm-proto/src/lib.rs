@@ -18,6 +18,7 @@ mod device;
 mod enrollment;
 mod error;
 mod ledger;
+mod password;
 mod push;
 mod recovery;
 #[cfg(feature = "openapi")]
@@ -34,6 +35,7 @@ pub use enrollment::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use ledger::{Append, AppendReply, Head, LedgerPage};
+pub use password::{PasswordChanged, PasswordFinish, PasswordStart, PasswordStartReply};
 pub use push::{EndReason, PushEvent};
 pub use recovery::{
     RecoveryFinish, RecoveryFinishReply, RecoveryLedger, RecoveryLedgerReply, RecoveryStart,

@@ -21,16 +21,20 @@ pub enum EndReason {
     SignedOut,
     /// The session expired.
     Expired,
+    /// The account's password was changed (on another device, or in another session of this
+    /// one): sign in again with the new password.
+    PasswordChanged,
 }
 
 impl EndReason {
     /// Every reason.
-    pub const ALL: [EndReason; 5] = [
+    pub const ALL: [EndReason; 6] = [
         EndReason::Revoked,
         EndReason::Suspended,
         EndReason::Recovery,
         EndReason::SignedOut,
         EndReason::Expired,
+        EndReason::PasswordChanged,
     ];
 
     /// The wire name (also the close frame's reason text).
@@ -41,6 +45,7 @@ impl EndReason {
             EndReason::Recovery => "recovery",
             EndReason::SignedOut => "signed_out",
             EndReason::Expired => "expired",
+            EndReason::PasswordChanged => "password_changed",
         }
     }
 

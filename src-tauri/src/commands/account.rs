@@ -41,3 +41,17 @@ pub async fn sign_in(
     profile.start_watch(&app, engine);
     Ok(())
 }
+
+/// Changes the account's password: signs in again with `current` (the step-up the service
+/// asks for), then sets `new_password`; every other session of the account ends. Returns how many.
+#[tauri::command]
+pub async fn change_password(
+    profile: State<'_, Profile>,
+    current: String,
+    new_password: String,
+) -> Result<u64, IpcError> {
+    let current = Zeroizing::new(current);
+    let new = Zeroizing::new(new_password);
+    let engine = profile.engine().await?;
+    Ok(engine.change_password(&current, &new).await?)
+}

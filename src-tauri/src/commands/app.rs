@@ -44,3 +44,23 @@ pub async fn app_status(
         lock,
     })
 }
+
+/// Sets up a computer that was removed from its account again: its profile (keys already
+/// erased, the record of the removal) is erased and a new one opened on the same service, so
+/// the window starts from the first-run choices. Refused for a computer that was not removed.
+#[tauri::command]
+pub async fn set_up_again(profile: State<'_, Profile>) -> Result<(), IpcError> {
+    let opened = profile.open().await?;
+    let Some(engine) = opened.engine else {
+        return Err(enigm_client::ClientError::NotAllowed(
+            "this computer belongs to no account yet; choose how to set it up",
+        )
+        .into());
+    };
+    engine.ensure_removed().await?;
+    profile.erase().await?;
+    if let Some(server) = opened.server {
+        profile.bind(&server).await?;
+    }
+    Ok(())
+}

@@ -29,7 +29,7 @@ macro_rules! app_commands {
             session::session_status(profile;) -> SessionStatusView,
             /// Signs this computer out; `forgotten_locally` when the service could not be told.
             session::sign_out(profile;) -> SignOut,
-            /// Replaces the account's recovery phrase; the new one comes back once, the old one stops working.
+            /// A new recovery phrase, shown once; not in force (the old one still works) until it is confirmed.
             session::regenerate_recovery_phrase(profile;) -> NewRecoveryPhrase,
             /// Adds this computer to the account of `username` on `server`, replacing device `replaces` when
             /// given. Resolves when the enrollment ends, with its outcome; progress and the short code arrive
@@ -74,6 +74,13 @@ macro_rules! app_commands {
             lock::remove_pin(profile;) -> LockStatus,
             /// Saves the account's activity record, signed by the service, to the Downloads folder.
             activity::download_activity(app, profile;) -> SavedActivity,
+            /// Changes the account's password: `current` is checked by signing in again, then `new` is set.
+            /// Every other session of the account ends (its devices sign in again); resolves to how many.
+            account::change_password(profile; current: String, new_password: String) -> u64,
+            /// Puts the new recovery phrase in force once three of its words were typed back; the old one stops working.
+            session::confirm_recovery_phrase(profile; words: Vec<String>) -> (),
+            /// Erases a removed computer's profile so it can be set up again from the first-run choices.
+            app::set_up_again(profile;) -> (),
         }
     };
 }

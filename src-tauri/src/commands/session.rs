@@ -1,7 +1,9 @@
 //! Where this session and device stand, with a decision per protected operation; signing
-//! out; replacing the recovery phrase.
+//! out; replacing the recovery phrase, in two steps.
 
+use enigm_client::{Engine, check_phrase};
 use tauri::State;
+use zeroize::Zeroizing;
 
 use crate::error::IpcError;
 use enigm_client::{SessionStatusView, SignOut};
@@ -25,13 +27,16 @@ pub async fn sign_out(profile: State<'_, Profile>) -> Result<SignOut, IpcError> 
     Ok(outcome)
 }
 
-/// Replaces the account's recovery phrase and returns the new one, once.
+/// Makes a new recovery phrase and returns it, once; it is not in force (the old one still
+/// works) until [`confirm_recovery_phrase`] is given it back, after the user retyped three of
+/// its words. Nothing keeps it here meanwhile.
 #[tauri::command]
 pub async fn regenerate_recovery_phrase(
     profile: State<'_, Profile>,
 ) -> Result<NewRecoveryPhrase, IpcError> {
-    let engine = profile.engine().await?;
-    let phrase = engine.rotate_recovery().await?;
+    // Only for an account this computer may act for; the phrase itself changes nothing yet.
+    profile.engine().await?;
+    let phrase = Engine::fresh_recovery_phrase();
     Ok(NewRecoveryPhrase {
         words: phrase
             .words()
@@ -39,4 +44,16 @@ pub async fn regenerate_recovery_phrase(
             .map(str::to_owned)
             .collect(),
     })
+}
+
+/// Puts the new recovery phrase `words` in force (the user proved they wrote it down); the old
+/// one stops working.
+#[tauri::command]
+pub async fn confirm_recovery_phrase(
+    profile: State<'_, Profile>,
+    words: Vec<String>,
+) -> Result<(), IpcError> {
+    let phrase = check_phrase(&Zeroizing::new(words.join(" ")))?;
+    let engine = profile.engine().await?;
+    Ok(engine.replace_recovery_phrase(&phrase).await?)
 }

@@ -67,7 +67,7 @@ export function signOut(): Promise<SignOut> {
 }
 
 /**
- * Replaces the account's recovery phrase; the new one comes back once, the old one stops working.
+ * A new recovery phrase, shown once; not in force (the old one still works) until it is confirmed.
  */
 export function regenerateRecoveryPhrase(): Promise<NewRecoveryPhrase> {
   return invoke<NewRecoveryPhrase>('regenerate_recovery_phrase');
@@ -214,4 +214,26 @@ export function removePin(): Promise<LockStatus> {
  */
 export function downloadActivity(): Promise<SavedActivity> {
   return invoke<SavedActivity>('download_activity');
+}
+
+/**
+ * Changes the account's password: `current` is checked by signing in again, then `new` is set.
+ * Every other session of the account ends (its devices sign in again); resolves to how many.
+ */
+export function changePassword(current: string, newPassword: string): Promise<number> {
+  return invoke<number>('change_password', { current, newPassword });
+}
+
+/**
+ * Puts the new recovery phrase in force once three of its words were typed back; the old one stops working.
+ */
+export function confirmRecoveryPhrase(words: Array<string>): Promise<void> {
+  return invoke<void>('confirm_recovery_phrase', { words });
+}
+
+/**
+ * Erases a removed computer's profile so it can be set up again from the first-run choices.
+ */
+export function setUpAgain(): Promise<void> {
+  return invoke<void>('set_up_again');
 }

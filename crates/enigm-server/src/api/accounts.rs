@@ -146,7 +146,7 @@ fn registration_mac(
 }
 
 /// A fresh salt and the registration id that carries it to the finish.
-fn issue_registration_id(
+pub(super) fn issue_registration_id(
     state: &AppState,
     lookup_key: &[u8; 32],
 ) -> Result<([u8; SALT_LEN], Vec<u8>), ServerError> {
@@ -169,7 +169,7 @@ fn issue_registration_id(
 
 /// The salt of a registration id this service issued for `lookup_key` and that has not
 /// expired.
-fn registration_salt(
+pub(super) fn registration_salt(
     state: &AppState,
     lookup_key: &[u8; 32],
     text: &str,

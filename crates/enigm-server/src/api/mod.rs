@@ -16,6 +16,7 @@ mod ledger;
 mod openapi;
 #[cfg(test)]
 mod openapi_checks;
+mod password;
 mod push;
 mod recovery;
 mod sessions;
@@ -42,6 +43,7 @@ const RESOURCES: &[(&str, &[Endpoint])] = &[
     ("health", health::ENDPOINTS),
     ("health", openapi::ENDPOINTS),
     ("accounts", accounts::ENDPOINTS),
+    ("accounts", password::ENDPOINTS),
     ("sessions", sessions::ENDPOINTS),
     ("ledger", ledger::ENDPOINTS),
     ("push", push::ENDPOINTS),

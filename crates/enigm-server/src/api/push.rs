@@ -203,7 +203,8 @@ async fn serve(state: AppState, listener: Listener, expires_at: u64, mut socket:
             EndReason::Suspended
             | EndReason::Recovery
             | EndReason::SignedOut
-            | EndReason::Expired => None,
+            | EndReason::Expired
+            | EndReason::PasswordChanged => None,
         };
         let _ = send_event(&mut socket, &PushEvent::SessionEnded { reason, entry }).await;
     }

@@ -61,7 +61,7 @@ use crate::error::{AuthFailure, ServerError};
 use crate::login_seal::LoginBinding;
 use crate::protocol::session_binding_message;
 use crate::state::AppState;
-use crate::storage::{PendingLogin, SessionRecord};
+use crate::storage::{AccountRecord, PendingLogin, SessionRecord};
 
 /// The session endpoints.
 pub(super) const ENDPOINTS: &[Endpoint] = &[
@@ -261,14 +261,36 @@ fn source_limit_key(source: &ClientSource) -> String {
     format!("src:{}", source.key())
 }
 
+/// The password a login started against: the account's recovery epoch and the salt of its
+/// OPAQUE record then. A recovery moves the epoch; a password change (or a recovery) gives the
+/// record a new salt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Credential {
+    /// The account's recovery epoch.
+    recovery_epoch: u64,
+    /// The record's salt (empty for unknown usernames and records made before salts).
+    salt: Vec<u8>,
+}
+
+impl Credential {
+    /// The credential `account` holds now (the empty one for an unknown username).
+    fn of(account: Option<&AccountRecord>) -> Self {
+        Self {
+            recovery_epoch: account.map_or(0, |account| account.recovery_epoch),
+            salt: account.map_or_else(Vec::new, |account| account.opaque_salt.clone()),
+        }
+    }
+}
+
 /// What a pending login stores: the budget it drew on (0, or 1 and the device id), then the
-/// account's recovery epoch when the login started (`u64` big-endian), then the OPAQUE server
-/// state. The budget is the one a success resets; it leads, so that its length is known before
-/// anything after it is read. A recovery replaces the OPAQUE record and moves the epoch; a login
-/// that started before it must not yield a session after it, even when the finish took its
-/// pending login just before the recovery committed.
-fn pending_state(opaque: &[u8], recovery_epoch: u64, budget: Budget) -> Vec<u8> {
-    let mut state = Vec::with_capacity(17 + 8 + opaque.len());
+/// account's recovery epoch when the login started (`u64` big-endian), the record's salt (one
+/// length byte, then the salt), then the OPAQUE server state. The budget is the one a success
+/// resets; it leads, so that its length is known before anything after it is read. A recovery
+/// or a password change replaces the OPAQUE record; a login that started before it must not
+/// yield a session after it, even when the finish took its pending login just before the
+/// change committed.
+fn pending_state(opaque: &[u8], credential: &Credential, budget: Budget) -> Vec<u8> {
+    let mut state = Vec::with_capacity(17 + 8 + 1 + credential.salt.len() + opaque.len());
     match budget {
         Budget::Account => state.push(0),
         Budget::Device(device) => {
@@ -276,13 +298,17 @@ fn pending_state(opaque: &[u8], recovery_epoch: u64, budget: Budget) -> Vec<u8> 
             state.extend_from_slice(&device);
         }
     }
-    state.extend_from_slice(&recovery_epoch.to_be_bytes());
+    state.extend_from_slice(&credential.recovery_epoch.to_be_bytes());
+    // Salts are `SALT_LEN` (16) or recovery ids (16) bytes: one length byte is room enough.
+    let salt = &credential.salt[..credential.salt.len().min(usize::from(u8::MAX))];
+    state.push(u8::try_from(salt.len()).unwrap_or(u8::MAX));
+    state.extend_from_slice(salt);
     state.extend_from_slice(opaque);
     state
 }
 
 /// The inverse of [`pending_state`].
-fn split_pending_state(state: &[u8]) -> Result<(&[u8], u64, Budget), ServerError> {
+fn split_pending_state(state: &[u8]) -> Result<(&[u8], Credential, Budget), ServerError> {
     let unreadable = || ServerError::Internal("stored login state unreadable".into());
     let (budget, rest) = match state.split_first() {
         Some((0, rest)) => (Budget::Account, rest),
@@ -295,12 +321,25 @@ fn split_pending_state(state: &[u8]) -> Result<(&[u8], u64, Budget), ServerError
         }
         Some(_) | None => return Err(unreadable()),
     };
-    if rest.len() < 8 {
+    if rest.len() < 9 {
         return Err(unreadable());
     }
-    let (epoch, opaque) = rest.split_at(8);
+    let (epoch, rest) = rest.split_at(8);
     let epoch: [u8; 8] = epoch.try_into().map_err(|_| unreadable())?;
-    Ok((opaque, u64::from_be_bytes(epoch), budget))
+    let (salt_len, rest) = rest.split_first().ok_or_else(unreadable)?;
+    let salt_len = usize::from(*salt_len);
+    if rest.len() < salt_len {
+        return Err(unreadable());
+    }
+    let (salt, opaque) = rest.split_at(salt_len);
+    Ok((
+        opaque,
+        Credential {
+            recovery_epoch: u64::from_be_bytes(epoch),
+            salt: salt.to_vec(),
+        },
+        budget,
+    ))
 }
 
 /// The device a signed login start proves, if it proves one: all three fields or none (400
@@ -457,7 +496,7 @@ async fn login_start(
         },
         &pending_state(
             &started.state.serialize(),
-            account.as_ref().map_or(0, |account| account.recovery_epoch),
+            &Credential::of(account.as_ref()),
             budget,
         ),
     )?;
@@ -525,7 +564,7 @@ async fn login_finish(
             &pending.state,
         )
         .ok_or(ServerError::LoginExpired)?;
-    let (login, started_epoch, budget) = split_pending_state(&opened)?;
+    let (login, started, budget) = split_pending_state(&opened)?;
     let login = ServerLogin::deserialize(login)
         .map_err(|_| ServerError::Internal("stored login state unreadable".into()))?;
     let finished = login.finish(finalization);
@@ -579,8 +618,9 @@ async fn login_finish(
         .account(&account_id)
         .await?
         .ok_or(ServerError::InvalidCredentials)?;
-    if account.recovery_epoch != started_epoch {
-        // A recovery replaced the password between this login's start and its finish.
+    if Credential::of(Some(&account)) != started {
+        // A recovery or a password change replaced the password between this login's start
+        // and its finish.
         return Err(ServerError::LoginExpired);
     }
     let ledger = state.ledger(&account_id).await?;
@@ -608,10 +648,20 @@ async fn login_finish(
         issued_at: now,
         expires_at,
         strong_auth_at: now,
-        recovery_epoch: started_epoch,
+        recovery_epoch: started.recovery_epoch,
         seen_day: 0,
     };
     state.storage().insert_session(session.clone()).await?;
+    // A password change that committed between the check above and the insert did not see
+    // this session to end it: look again, and take it back.
+    let after = state.storage().account(&account_id).await?;
+    if after
+        .as_ref()
+        .is_none_or(|after| after.opaque_salt != started.salt)
+    {
+        state.storage().delete_session(&session.session_id).await?;
+        return Err(ServerError::LoginExpired);
+    }
     note_seen(&state, &session, &ledger, now).await?;
     state
         .audit_committed(
@@ -646,11 +696,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pending_state_keeps_the_epoch_and_the_budget_the_login_started_with() {
-        let state = pending_state(&[1, 2, 3], 7, Budget::Account);
-        assert_eq!(state.len(), 1 + 8 + 3);
+    fn pending_state_keeps_the_credential_and_the_budget_the_login_started_with() {
+        let credential = Credential {
+            recovery_epoch: 7,
+            salt: vec![5; 16],
+        };
+        let state = pending_state(&[1, 2, 3], &credential, Budget::Account);
+        assert_eq!(state.len(), 1 + 8 + 1 + 16 + 3);
         let split = split_pending_state(&state).unwrap();
-        assert_eq!(split, (&[1u8, 2, 3][..], 7, Budget::Account));
+        assert_eq!(
+            split,
+            (&[1u8, 2, 3][..], credential.clone(), Budget::Account)
+        );
+        let unsalted = Credential {
+            recovery_epoch: 0,
+            salt: Vec::new(),
+        };
+        let stored = pending_state(&[4], &unsalted, Budget::Account);
+        let split = split_pending_state(&stored).unwrap();
+        assert_eq!(split, (&[4u8][..], unsalted, Budget::Account));
         // Any device id and any OPAQUE state, zero bytes at either end included (a device id
         // ending in 0 once read as the account's budget: one login in 256 failed).
         for (device, opaque) in [
@@ -658,12 +722,17 @@ mod tests {
             ([0; 16], vec![0, 0]),
             ([255; 16], vec![]),
         ] {
-            let state = pending_state(&opaque, 7, Budget::Device(device));
+            let state = pending_state(&opaque, &credential, Budget::Device(device));
             let split = split_pending_state(&state).unwrap();
-            assert_eq!(split, (&opaque[..], 7, Budget::Device(device)));
+            assert_eq!(
+                split,
+                (&opaque[..], credential.clone(), Budget::Device(device))
+            );
         }
         assert!(split_pending_state(&[]).is_err());
         assert!(split_pending_state(&[0; 8]).is_err());
+        // A salt longer than what follows.
+        assert!(split_pending_state(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 1]).is_err());
         assert!(split_pending_state(&[1; 20]).is_err());
         assert!(split_pending_state(&[2; 30]).is_err());
     }

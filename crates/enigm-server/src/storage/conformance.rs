@@ -11,9 +11,9 @@ use enigm_core::trust::SessionKind;
 
 use super::{
     AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome, EnrollmentInsert, EpochWrite,
-    LedgerEffects, NewAccount, PendingLogin, PendingRecovery, RecoveryCommit, RotationOutcome,
-    SessionRecord, SharedItem, Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead,
-    StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
+    LedgerEffects, NewAccount, PasswordCommit, PendingLogin, PendingRecovery, RecoveryCommit,
+    RotationOutcome, SessionRecord, SharedItem, Storage, StoredAudit, StoredEnrollment,
+    StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
 };
 
 /// Expands to one test per conformance check for the storage `$make` builds (an expression,
@@ -57,6 +57,8 @@ macro_rules! storage_conformance {
             check!(pending_recoveries_are_read_taken_once_and_expire);
             check!(recovery_is_compare_and_swap_and_all_or_nothing);
             check!(a_recovery_and_an_append_racing_let_exactly_one_win);
+            // a password changed from a signed-in session
+            check!(a_password_change_keeps_one_session_and_drops_pending_logins);
             // account sync key (DESIGN §3)
             check!(sync_key_rotation_checks_head_and_epoch);
             check!(concurrent_sync_key_rotations_let_exactly_one_win);
@@ -1240,4 +1242,94 @@ pub(crate) async fn enrolled_copies_and_shared_items_need_the_current_epoch<S: S
         vec![item("label.a", 2, 6), item("label.b", 1, 3)]
     );
     assert!(storage.shared_items(&[2; 16]).await.unwrap().is_empty());
+}
+
+pub(crate) async fn a_password_change_keeps_one_session_and_drops_pending_logins<S: Storage>(
+    storage: Arc<S>,
+) {
+    create_sample_account(&*storage, 1).await;
+    create_sample_account(&*storage, 2).await;
+    // Three sessions of account 1 (two devices), one of account 2.
+    for (id, device) in [(1, 3), (2, 3), (3, 4)] {
+        storage.insert_session(session(id, device)).await.unwrap();
+    }
+    let other_account = SessionRecord {
+        account_id: [2; 16],
+        ..session(9, 5)
+    };
+    storage.insert_session(other_account.clone()).await.unwrap();
+    let login = |id: u8, account: u8| PendingLogin {
+        login_id: [id; 16],
+        lookup_key: [account; 32],
+        account_id: Some([account; 16]),
+        state: vec![7; 10],
+        expires_at: 100,
+    };
+    storage.insert_pending_login(login(20, 1)).await.unwrap();
+    storage.insert_pending_login(login(21, 2)).await.unwrap();
+
+    let mut ended = storage
+        .change_password(
+            &[1; 16],
+            PasswordCommit {
+                opaque_record: vec![4, 5, 6],
+                opaque_salt: vec![8; 16],
+                keep_session: [2; 16],
+            },
+        )
+        .await
+        .unwrap();
+    ended.sort_unstable();
+    assert_eq!(ended, vec![[1; 16], [3; 16]]);
+    let account = storage.account(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!(account.opaque_record, vec![4, 5, 6]);
+    assert_eq!(account.opaque_salt, vec![8; 16]);
+    assert_eq!(
+        account.recovery_epoch, 0,
+        "a password change is no recovery"
+    );
+    assert!(storage.session(&[1; 16]).await.unwrap().is_none());
+    assert!(storage.session(&[3; 16]).await.unwrap().is_none());
+    assert_eq!(
+        storage.session(&[2; 16]).await.unwrap(),
+        Some(session(2, 3)),
+        "the changing session stays"
+    );
+    assert!(
+        storage
+            .take_pending_login(&[20; 16], 50)
+            .await
+            .unwrap()
+            .is_none(),
+        "a login started with the old password cannot finish"
+    );
+    // The other account is untouched.
+    assert_eq!(
+        storage.session(&[9; 16]).await.unwrap(),
+        Some(other_account)
+    );
+    assert!(
+        storage
+            .take_pending_login(&[21; 16], 50)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let untouched = storage.account(&[2; 16]).await.unwrap().unwrap();
+    assert_eq!(untouched.opaque_record, vec![1, 2, 3]);
+
+    // An unknown account: nothing changes, nothing ends.
+    let none = storage
+        .change_password(
+            &[7; 16],
+            PasswordCommit {
+                opaque_record: vec![1],
+                opaque_salt: vec![],
+                keep_session: [2; 16],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert!(storage.account(&[7; 16]).await.unwrap().is_none());
 }

@@ -304,6 +304,17 @@ pub struct RecoveryCommit {
 
 // --- end of account recovery ---
 
+/// A password changed from a signed-in session (see [`Storage::change_password`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordCommit {
+    /// The new OPAQUE registration record, replacing the old one.
+    pub opaque_record: Vec<u8>,
+    /// The salt of its OPAQUE credential identifier (from the change's registration id).
+    pub opaque_salt: Vec<u8>,
+    /// The session that changed it, the only one of the account that stays.
+    pub keep_session: [u8; 16],
+}
+
 // --- account sync key (DESIGN §3) ---
 
 /// One device's sealed copy of the account sync key (opaque bytes to the service).
@@ -550,6 +561,17 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<AppendOutcome, ServerError>;
 
     // --- end of account recovery ---
+
+    /// Replaces the account's OPAQUE record, in one transaction: ends every session of the
+    /// account but `commit.keep_session` (deleted, so their next request is refused) and drops
+    /// the account's pending logins (a login started with the old password cannot finish
+    /// after it changed). Returns the ids of the sessions it ended, to close their sockets; an
+    /// unknown account changes nothing and ends none.
+    async fn change_password(
+        &self,
+        account_id: &AccountId,
+        commit: PasswordCommit,
+    ) -> Result<Vec<[u8; 16]>, ServerError>;
 
     /// The last `(seq, hash)` of the audit chain of one account pseudonym.
     async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError>;

@@ -36,9 +36,9 @@ use super::codec::{
 use super::decide::{self, Decision};
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome,
-    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PendingLogin, PendingRecovery,
-    RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
-    StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
+    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PasswordCommit, PendingLogin,
+    PendingRecovery, RateLimitState, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem,
+    Storage, StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
     SyncKeyRotation,
 };
 use crate::error::ServerError;
@@ -966,6 +966,57 @@ impl Storage for PostgresStorage {
     }
 
     // --- end of account recovery ---
+
+    async fn change_password(
+        &self,
+        account_id: &AccountId,
+        commit: PasswordCommit,
+    ) -> Result<Vec<[u8; 16]>, ServerError> {
+        bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            let changed = tx
+                .execute(
+                    "UPDATE accounts SET opaque_record = $2, opaque_salt = $3 WHERE account_id = $1",
+                    &[
+                        &account_id.as_slice(),
+                        &commit.opaque_record,
+                        &commit.opaque_salt,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            if changed != 1 {
+                return Ok(Vec::new());
+            }
+            let rows = tx
+                .query(
+                    "DELETE FROM sessions WHERE account_id = $1 AND session_id <> $2
+                     RETURNING session_id",
+                    &[&account_id.as_slice(), &commit.keep_session.as_slice()],
+                )
+                .await
+                .map_err(db)?;
+            let mut ended = Vec::with_capacity(rows.len());
+            for row in rows {
+                let bytes: Vec<u8> = row.try_get(0).map_err(db)?;
+                ended.push(
+                    bytes
+                        .try_into()
+                        .map_err(|_| ServerError::Storage("session id unreadable".into()))?,
+                );
+            }
+            tx.execute(
+                "DELETE FROM pending_logins WHERE account_id = $1",
+                &[&account_id.as_slice()],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(ended)
+        })
+        .await
+    }
 
     async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
         bounded(async {

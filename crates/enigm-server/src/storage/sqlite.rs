@@ -18,9 +18,10 @@ use super::codec::{
 use super::decide::{self, Decision};
 use super::{
     AccountId, AccountRecord, AccountStatus, AppendOutcome, Attempt, Backoff, CreateOutcome,
-    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PendingLogin, PendingRecovery,
-    RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage, StoredAudit,
-    StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy, SyncKeyRotation,
+    EnrollmentInsert, EpochWrite, LedgerEffects, NewAccount, PasswordCommit, PendingLogin,
+    PendingRecovery, RecoveryCommit, RotationOutcome, SessionRecord, SharedItem, Storage,
+    StoredAudit, StoredEnrollment, StoredEntry, StoredHead, StoredSyncKey, SyncKeyCopy,
+    SyncKeyRotation,
 };
 use crate::error::ServerError;
 
@@ -773,6 +774,60 @@ impl Storage for SqliteStorage {
     }
 
     // --- end of account recovery ---
+
+    async fn change_password(
+        &self,
+        account_id: &AccountId,
+        commit: PasswordCommit,
+    ) -> Result<Vec<[u8; 16]>, ServerError> {
+        let id = *account_id;
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let changed = tx
+                .execute(
+                    "UPDATE accounts SET opaque_record = ?2, opaque_salt = ?3 WHERE account_id = ?1",
+                    params![id.as_slice(), commit.opaque_record, commit.opaque_salt],
+                )
+                .map_err(db)?;
+            if changed != 1 {
+                return Ok(Vec::new());
+            }
+            let ended = {
+                let mut statement = tx
+                    .prepare(
+                        "DELETE FROM sessions WHERE account_id = ?1 AND session_id != ?2
+                         RETURNING session_id",
+                    )
+                    .map_err(db)?;
+                let rows = statement
+                    .query_map(
+                        params![id.as_slice(), commit.keep_session.as_slice()],
+                        |row| row.get::<_, Vec<u8>>(0),
+                    )
+                    .map_err(db)?;
+                let mut ended = Vec::new();
+                for row in rows {
+                    let bytes = row.map_err(db)?;
+                    ended.push(
+                        bytes
+                            .try_into()
+                            .map_err(|_| ServerError::Storage("session id unreadable".into()))?,
+                    );
+                }
+                ended
+            };
+            tx.execute(
+                "DELETE FROM pending_logins WHERE account_id = ?1",
+                params![id.as_slice()],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(ended)
+        })
+        .await
+    }
 
     async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
         let account = account.to_owned();

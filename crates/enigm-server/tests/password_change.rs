@@ -1,0 +1,232 @@
+//! Changing the password at the HTTP level, in process on a manual clock: a session whose
+//! password was proved more than the step-up window ago is refused (`step_up_required`) and a
+//! fresh sign-in is not; a login started before the change cannot finish after it; the other
+//! sessions end and the changing one stays.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// The harness serves many tests; this binary uses part of it.
+#[allow(dead_code)]
+#[path = "../../enigm-cli/tests/common/enigm.rs"]
+mod enigm;
+#[allow(dead_code)]
+#[path = "../../enigm-cli/tests/common/service.rs"]
+mod service;
+
+use std::net::SocketAddr;
+
+use enigm::{SignOptions, b64, login, login_finish, login_start, register, signed, unb64};
+use enigm_core::opaque::{
+    ClientLoginFinishParameters, ClientRegistration, ClientRegistrationFinishParameters,
+    CredentialResponse, RegistrationResponse,
+};
+use enigm_core::trust::Policy;
+use enigm_proto::{LoginStartReply, PasswordFinish, PasswordStart, PasswordStartReply};
+use enigm_server::{Config, ManualClock, Server};
+use rand_core::OsRng;
+use service::{Http, Response};
+
+const OLD: &str = "the password before";
+const NEW: &str = "the password after";
+
+/// The service in process, on a runtime and thread of its own, reading a manual clock.
+struct Service {
+    addr: SocketAddr,
+    clock: ManualClock,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
+        let clock = ManualClock::from_system_time();
+        let service_clock = clock.clock();
+        let (bound, addr) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let server = Server::bind_with_clock(config, service_clock)
+                    .await
+                    .unwrap();
+                bound.send(server.local_addr()).unwrap();
+                server
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr.recv().expect("the service did not start");
+        Self {
+            addr,
+            clock,
+            stop: Some(stop),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A signed POST with a JSON body, stamped with the service's clock.
+fn post(
+    service: &Service,
+    http: &Http,
+    session: &enigm::Session,
+    device: &enigm_core::identity::DeviceSecrets,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> Response {
+    let options = SignOptions {
+        timestamp: Some(service.clock.now()),
+        ..SignOptions::default()
+    };
+    signed(
+        http,
+        session,
+        device,
+        "POST",
+        path,
+        &serde_json::to_vec(body).unwrap(),
+        &options,
+    )
+}
+
+/// Both steps of a change to `new` with `session`: the start's reply, and the finish's if the
+/// start was accepted.
+fn change(
+    service: &Service,
+    http: &Http,
+    session: &enigm::Session,
+    device: &enigm_core::identity::DeviceSecrets,
+    new: &str,
+) -> (Response, Option<Response>) {
+    let start = ClientRegistration::start(&mut OsRng, new.as_bytes()).unwrap();
+    let started = post(
+        service,
+        http,
+        session,
+        device,
+        "/v1/accounts/password/start",
+        &PasswordStart {
+            registration_request: b64(&start.message.serialize()),
+        },
+    );
+    if started.status != 200 {
+        return (started, None);
+    }
+    let reply: PasswordStartReply = started.decode();
+    let response = RegistrationResponse::deserialize(&unb64(&reply.registration_response)).unwrap();
+    let finish = start
+        .state
+        .finish(
+            &mut OsRng,
+            new.as_bytes(),
+            response,
+            ClientRegistrationFinishParameters::default(),
+        )
+        .unwrap();
+    let finished = post(
+        service,
+        http,
+        session,
+        device,
+        "/v1/accounts/password/finish",
+        &PasswordFinish {
+            registration_id: reply.registration_id,
+            registration_upload: b64(&finish.message.serialize()),
+        },
+    );
+    (started, Some(finished))
+}
+
+#[test]
+fn a_change_needs_a_recent_sign_in_and_ends_every_other_session() {
+    let service = Service::start();
+    let http = Http::new(service.addr);
+    let account = register(&http, "pw.stepup", OLD);
+    let device = &account.device;
+    let earlier = login(&http, "pw.stepup", OLD, device).unwrap();
+
+    // The step-up window passes: the session is still good for reading, not for this.
+    service.clock.advance(Policy::DEFAULT_STEP_UP_WINDOW_SECS);
+    let (refused, _) = change(&service, &http, &earlier, device, NEW);
+    assert_eq!(refused.status, 403, "{:?}", refused.json());
+    assert_eq!(refused.json()["error"]["code"], "step_up_required");
+
+    // A login started with the old password before the change...
+    let pending = login_start(&http, "pw.stepup", OLD);
+    assert_eq!(pending.reply.status, 200);
+
+    // ...and a fresh sign-in, which may change it.
+    let fresh = login(&http, "pw.stepup", OLD, device).unwrap();
+    let (started, finished) = change(&service, &http, &fresh, device, NEW);
+    assert_eq!(started.status, 200, "{:?}", started.json());
+    let finished = finished.unwrap();
+    assert_eq!(finished.status, 200, "{:?}", finished.json());
+    assert_eq!(finished.json()["sessions_ended"], 1);
+
+    // The earlier session ended; the changing one stays.
+    let options = SignOptions {
+        timestamp: Some(service.clock.now()),
+        ..SignOptions::default()
+    };
+    let ended = signed(
+        &http,
+        &earlier,
+        device,
+        "GET",
+        "/v1/sessions/current",
+        b"",
+        &options,
+    );
+    assert_eq!(ended.status, 401);
+    assert_eq!(ended.json()["error"]["code"], "unknown_session");
+    let kept = signed(
+        &http,
+        &fresh,
+        device,
+        "GET",
+        "/v1/sessions/current",
+        b"",
+        &options,
+    );
+    assert_eq!(kept.status, 200, "{:?}", kept.json());
+
+    // The login started before the change cannot finish after it.
+    let (late, _) = login_finish(&http, pending, OLD, device);
+    assert_eq!(late.status, 401, "{:?}", late.json());
+    assert_eq!(late.json()["error"]["code"], "login_expired");
+
+    // The old password fails (OPAQUE does not finish against the new record); the new one
+    // works.
+    let old = login_start(&http, "pw.stepup", OLD);
+    let response = CredentialResponse::deserialize(&unb64(
+        &old.reply.decode::<LoginStartReply>().credential_response,
+    ))
+    .unwrap();
+    assert!(
+        old.state
+            .finish(
+                OLD.as_bytes(),
+                response,
+                ClientLoginFinishParameters::default()
+            )
+            .is_err(),
+        "the old password still signs in"
+    );
+    login(&http, "pw.stepup", NEW, device).unwrap();
+}
