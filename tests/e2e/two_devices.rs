@@ -233,6 +233,13 @@ async fn run(
         "//li[@data-testid='device']//button[normalize-space()='Remove…']",
     )
     .await?;
+    // It asks why, calmly: no longer used unless lost or stolen is chosen.
+    find(
+        first,
+        "//fieldset[.//legend[normalize-space()='Why is it leaving?']]",
+    )
+    .await;
+    screens.save(first, "remove-why").await;
     click(first, "//button[normalize-space()='Remove device']").await?;
     find(
         first,

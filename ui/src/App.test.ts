@@ -5,7 +5,7 @@ import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
 import type { SessionStatusView, SessionState } from './lib/bindings';
 import { formatTime } from './lib/format';
-import { active, status, twoDevices } from './test-support';
+import { active, device, status, twoDevices } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -182,9 +182,50 @@ describe('devices', () => {
     expect(screen.queryByRole('alertdialog')).toBeNull();
     expect(changes).toHaveLength(0);
 
+    // Leaving is a calm "no longer used" unless the person says it was lost or stolen, and the
+    // removed device is told which.
     await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Remove…' }));
+    expect((screen.getByRole('radio', { name: /I no longer use it/ }) as HTMLInputElement).checked).toBe(true);
     await fireEvent.click(screen.getByRole('button', { name: 'Remove device' }));
-    await vi.waitFor(() => expect(changes).toEqual([{ deviceId: 'bbbb1111', action: 'revoke' }]));
+    await vi.waitFor(() =>
+      expect(changes).toEqual([{ deviceId: 'bbbb1111', action: 'revoke', reason: 'decommissioned' }]),
+    );
+    await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Remove…' }));
+    await fireEvent.click(screen.getByRole('radio', { name: /It was stolen/ }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Remove device' }));
+    await vi.waitFor(() => expect(changes[1]).toEqual({ deviceId: 'bbbb1111', action: 'revoke', reason: 'stolen' }));
+  });
+
+  it('retires a removed device, and offers no move against this computer', async () => {
+    const changes: unknown[] = [];
+    const removed = {
+      ...twoDevices,
+      devices: [
+        twoDevices.devices[0]!,
+        device({
+          device_id: 'cccc2222',
+          fingerprint: 'GGGG-HHHH-IIII',
+          label: 'Old phone',
+          state: 'revoked',
+          this_device: false,
+        }),
+      ],
+    };
+    mockIPC((cmd, args) => {
+      if (cmd === 'app_status') return status(true, active);
+      if (cmd === 'list_devices') return removed;
+      if (cmd === 'change_device') {
+        changes.push(args);
+        return removed.devices[1];
+      }
+      return undefined;
+    });
+    render(App);
+    const rows = await screen.findAllByTestId('device');
+    expect(within(rows[0] as HTMLElement).queryByRole('button', { name: 'Retire' })).toBeNull();
+    expect(within(rows[1] as HTMLElement).queryByRole('button', { name: 'Remove…' })).toBeNull();
+    await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Retire' }));
+    await vi.waitFor(() => expect(changes).toEqual([{ deviceId: 'cccc2222', action: 'retire', reason: null }]));
   });
 
   it('warns loudly when the device list fails verification', async () => {

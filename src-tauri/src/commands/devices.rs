@@ -31,11 +31,12 @@ pub async fn change_device(
     profile: State<'_, Profile>,
     device_id: String,
     action: DeviceAction,
+    reason: Option<RevokeReason>,
 ) -> Result<DeviceView, IpcError> {
     let change = match action {
         DeviceAction::Suspend => DeviceChange::Suspend,
         DeviceAction::Resume => DeviceChange::Resume,
-        DeviceAction::Revoke => DeviceChange::Revoke(RevokeReason::Unspecified),
+        DeviceAction::Revoke => DeviceChange::Revoke(reason.unwrap_or(RevokeReason::Unspecified)),
         DeviceAction::Retire => DeviceChange::Retire,
         DeviceAction::Rename => {
             return Err(IpcError::explained(

@@ -19,8 +19,9 @@ macro_rules! app_commands {
             account::sign_in(app, profile; username: String, password: String) -> (),
             /// The account's devices, verified on this computer.
             devices::list_devices(profile;) -> DeviceList,
-            /// Suspends, resumes, revokes or retires a device; returns it in its new state.
-            devices::change_device(profile; device_id: String, action: DeviceAction) -> DeviceView,
+            /// Suspends, resumes, revokes (for `reason`, unspecified when null) or retires a device;
+            /// returns it in its new state.
+            devices::change_device(profile; device_id: String, action: DeviceAction, reason: Option<RevokeReason>) -> DeviceView,
             /// Gives a device a new label (encrypted by the backend); returns the device.
             devices::rename_device(profile; device_id: String, label: String) -> DeviceView,
             /// The devices' verified history, one lane per device.

@@ -21,6 +21,7 @@ mod tests {
         DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome,
         EnrollmentRequest, LockStatus, PhraseCheck, RecoveryWordList, SessionStatusView, SignOut,
     };
+    use enigm_core::ledger::RevokeReason;
     use ts_rs::{Config, TS};
 
     use crate::ipc::{AppStatus, CreatedAccount, NewRecoveryPhrase, SavedActivity};

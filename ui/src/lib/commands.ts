@@ -1,7 +1,7 @@
 // Generated from the command list in src-tauri/src/commands/list.rs; do not edit.
 // Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib`.
 import { invoke } from '@tauri-apps/api/core';
-import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, SavedActivity, SessionStatusView, SignOut } from './bindings';
+import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, RevokeReason, SavedActivity, SessionStatusView, SignOut } from './bindings';
 
 /**
  * Opens (or creates) this computer's profile and reports its store, account and session.
@@ -32,10 +32,11 @@ export function listDevices(): Promise<DeviceList> {
 }
 
 /**
- * Suspends, resumes, revokes or retires a device; returns it in its new state.
+ * Suspends, resumes, revokes (for `reason`, unspecified when null) or retires a device;
+ * returns it in its new state.
  */
-export function changeDevice(deviceId: string, action: DeviceAction): Promise<DeviceView> {
-  return invoke<DeviceView>('change_device', { deviceId, action });
+export function changeDevice(deviceId: string, action: DeviceAction, reason: RevokeReason | null): Promise<DeviceView> {
+  return invoke<DeviceView>('change_device', { deviceId, action, reason });
 }
 
 /**

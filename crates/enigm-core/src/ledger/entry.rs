@@ -46,7 +46,7 @@ impl fmt::Debug for EntryHash {
 /// Why a device was revoked. A closed set rather than free text: the ledger is read by the
 /// service and by every device, so it must not become a channel for arbitrary (possibly
 /// identifying) text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RevokeReason {
