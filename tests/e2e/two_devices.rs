@@ -227,10 +227,11 @@ async fn run(
     assert_eq!(seen, 2, "each device's row says when it was last seen");
 
     // The first removes the second; the second says so within two seconds of the service
-    // recording it (the first shows it revoked once the service has).
+    // recording it (the first shows it revoked once the service has). Its buttons are
+    // disabled until the rename has finished reloading the list.
     click(
         first,
-        "//li[@data-testid='device']//button[normalize-space()='Remove…']",
+        "//li[@data-testid='device']//button[normalize-space()='Remove…'][not(@disabled)]",
     )
     .await?;
     // It asks why, calmly: no longer used unless lost or stolen is chosen.

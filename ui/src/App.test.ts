@@ -311,7 +311,7 @@ describe('live updates', () => {
     expect(screen.getByTestId('removed-by').textContent).toContain(
       `Removed by Work laptop (ABCD EFGH IJKL MNOP) around ${formatTime(1_799_999_000)}.`,
     );
-    expect(screen.getByTestId('removed-reason').textContent).toBe('The device was reported lost.');
+    expect(screen.getByTestId('removed-reason').textContent).toBe('This computer was reported lost.');
   });
 
   it('says plainly when it could not confirm who removed this device', async () => {
