@@ -12,6 +12,7 @@ mod expiries;
 mod guessing;
 mod last_seen;
 mod limits;
+mod password_change;
 mod postgres_outage;
 mod push;
 mod recovery;

@@ -2,84 +2,20 @@
 //! password was proved more than the step-up window ago is refused (`step_up_required`) and a
 //! fresh sign-in is not; a login started before the change cannot finish after it; the other
 //! sessions end and the changing one stays.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-// The harness serves many tests; this binary uses part of it.
-#[allow(dead_code)]
-#[path = "../../enigm-cli/tests/common/enigm.rs"]
-mod enigm;
-#[allow(dead_code)]
-#[path = "../../enigm-cli/tests/common/service.rs"]
-mod service;
-
-use std::net::SocketAddr;
-
-use enigm::{SignOptions, b64, login, login_finish, login_start, register, signed, unb64};
+use crate::common::enigm::{
+    self, SignOptions, b64, login, login_finish, login_start, register, signed, unb64,
+};
+use crate::common::{Http, Response, Service};
 use enigm_core::opaque::{
     ClientLoginFinishParameters, ClientRegistration, ClientRegistrationFinishParameters,
     CredentialResponse, RegistrationResponse,
 };
 use enigm_core::trust::Policy;
 use enigm_proto::{LoginStartReply, PasswordFinish, PasswordStart, PasswordStartReply};
-use enigm_server::{Config, ManualClock, Server};
 use rand_core::OsRng;
-use service::{Http, Response};
 
 const OLD: &str = "the password before";
 const NEW: &str = "the password after";
-
-/// The service in process, on a runtime and thread of its own, reading a manual clock.
-struct Service {
-    addr: SocketAddr,
-    clock: ManualClock,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Service {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
-        let clock = ManualClock::from_system_time();
-        let service_clock = clock.clock();
-        let (bound, addr) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let server = Server::bind_with_clock(config, service_clock)
-                    .await
-                    .unwrap();
-                bound.send(server.local_addr()).unwrap();
-                server
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let addr = addr.recv().expect("the service did not start");
-        Self {
-            addr,
-            clock,
-            stop: Some(stop),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
 
 /// A signed POST with a JSON body, stamped with the service's clock.
 fn post(
