@@ -619,7 +619,6 @@ pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value
 }
 
 pub(crate) fn device_table(list: &DeviceList) -> String {
-    let today = enigm_client::today();
     let mut lines = vec![format!(
         "{:<34} {:<19} {:<10} {:<20} {:<14} {}",
         "DEVICE", "FINGERPRINT", "STATE", "LABEL", "SEEN", ""
@@ -631,7 +630,7 @@ pub(crate) fn device_table(list: &DeviceList) -> String {
             device.fingerprint,
             device.state,
             device.label.as_deref().unwrap_or("-"),
-            device.last_seen(today).as_deref().unwrap_or("-"),
+            device.last_seen.as_deref().unwrap_or("-"),
             if device.this_device {
                 "(this device)"
             } else {
