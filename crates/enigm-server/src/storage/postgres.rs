@@ -28,6 +28,7 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
 };
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::codec::{
@@ -368,34 +369,67 @@ impl PostgresStorage {
 
     /// The schema this service's tables live in (the connection's search path decides).
     pub(crate) async fn current_schema(&self) -> Result<String, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_one("SELECT current_schema()", &[])
-                .await
-                .map_err(db)?;
-            get(&row, 0)
-        })
-        .await
+        let row = self.query_one("SELECT current_schema()", &[]).await?;
+        get(&row, 0)
     }
 
     /// `NOTIFY channel, payload` on a pooled connection; delivered to every listening
     /// connection of the database once this (autocommitted) statement commits, in commit order.
     pub(crate) async fn notify(&self, channel: &str, payload: &str) -> Result<(), ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            client
-                .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
-                .await
-                .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
+            .await?;
+        Ok(())
     }
 
     /// A pooled connection.
     async fn client(&self) -> Result<deadpool_postgres::Object, ServerError> {
         self.pool.get().await.map_err(pool)
+    }
+
+    /// Runs one statement on a pooled connection, within [`CALL_TIMEOUT`]: the rows it changed.
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, ServerError> {
+        bounded(async { self.client().await?.execute(sql, params).await.map_err(db) }).await
+    }
+
+    /// Runs one query that returns at most one row, as [`PostgresStorage::execute`].
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, ServerError> {
+        bounded(async {
+            self.client()
+                .await?
+                .query_opt(sql, params)
+                .await
+                .map_err(db)
+        })
+        .await
+    }
+
+    /// Runs one query that returns exactly one row, as [`PostgresStorage::execute`].
+    async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, ServerError> {
+        bounded(async {
+            self.client()
+                .await?
+                .query_one(sql, params)
+                .await
+                .map_err(db)
+        })
+        .await
+    }
+
+    /// Runs one query and returns all its rows, as [`PostgresStorage::execute`].
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, ServerError> {
+        bounded(async { self.client().await?.query(sql, params).await.map_err(db) }).await
     }
 
     /// Brings the schema to the newest version in one transaction, under an advisory lock so
@@ -547,55 +581,39 @@ impl Storage for PostgresStorage {
         &self,
         lookup_key: &[u8; 32],
     ) -> Result<Option<AccountRecord>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lookup_key = $1"),
-                    &[&lookup_key.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            row.as_ref().map(codec::account).transpose()
-        })
-        .await
+        let row = self
+            .query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lookup_key = $1"),
+                &[&lookup_key.as_slice()],
+            )
+            .await?;
+        row.as_ref().map(codec::account).transpose()
     }
 
     async fn account(&self, account_id: &AccountId) -> Result<Option<AccountRecord>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1"),
-                    &[&account_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            row.as_ref().map(codec::account).transpose()
-        })
-        .await
+        let row = self
+            .query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1"),
+                &[&account_id.as_slice()],
+            )
+            .await?;
+        row.as_ref().map(codec::account).transpose()
     }
 
     async fn insert_pending_login(&self, login: PendingLogin) -> Result<(), ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            client
-                .execute(
-                    "INSERT INTO pending_logins (login_id, lookup_key, account_id, state, expires_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        &login.login_id.as_slice(),
-                        &login.lookup_key.as_slice(),
-                        &login.account_id.as_ref().map(|id| id.as_slice()),
-                        &login.state,
-                        &to_sql(login.expires_at)?,
-                    ],
-                )
-                .await
-                .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.execute(
+            "INSERT INTO pending_logins (login_id, lookup_key, account_id, state, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &login.login_id.as_slice(),
+                &login.lookup_key.as_slice(),
+                &login.account_id.as_ref().map(|id| id.as_slice()),
+                &login.state,
+                &to_sql(login.expires_at)?,
+            ],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn take_pending_login(
@@ -603,63 +621,47 @@ impl Storage for PostgresStorage {
         login_id: &[u8; 16],
         now: u64,
     ) -> Result<Option<PendingLogin>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    "DELETE FROM pending_logins WHERE login_id = $1
-                     RETURNING lookup_key, account_id, state, expires_at",
-                    &[&login_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            let taken = row.map(|row| codec::pending_login(&row, *login_id, now));
-            Ok(taken.transpose()?.flatten())
-        })
-        .await
+        let row = self
+            .query_opt(
+                "DELETE FROM pending_logins WHERE login_id = $1
+                 RETURNING lookup_key, account_id, state, expires_at",
+                &[&login_id.as_slice()],
+            )
+            .await?;
+        let taken = row.map(|row| codec::pending_login(&row, *login_id, now));
+        Ok(taken.transpose()?.flatten())
     }
 
     async fn insert_session(&self, session: SessionRecord) -> Result<(), ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            client
-                .execute(
-                    "INSERT INTO sessions (session_id, account_id, device_key, device_id, kind,
-                         issued_at, expires_at, strong_auth_at, recovery_epoch, seen_day)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    &[
-                        &session.session_id.as_slice(),
-                        &session.account_id.as_slice(),
-                        &session.device_key.as_slice(),
-                        &session.device_id.as_slice(),
-                        &codec::kind_column(session.kind),
-                        &to_sql(session.issued_at)?,
-                        &to_sql(session.expires_at)?,
-                        &to_sql(session.strong_auth_at)?,
-                        &to_sql(session.recovery_epoch)?,
-                        &to_sql(session.seen_day)?,
-                    ],
-                )
-                .await
-                .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.execute(
+            "INSERT INTO sessions (session_id, account_id, device_key, device_id, kind,
+                     issued_at, expires_at, strong_auth_at, recovery_epoch, seen_day)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &session.session_id.as_slice(),
+                &session.account_id.as_slice(),
+                &session.device_key.as_slice(),
+                &session.device_id.as_slice(),
+                &codec::kind_column(session.kind),
+                &to_sql(session.issued_at)?,
+                &to_sql(session.expires_at)?,
+                &to_sql(session.strong_auth_at)?,
+                &to_sql(session.recovery_epoch)?,
+                &to_sql(session.seen_day)?,
+            ],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn session(&self, session_id: &[u8; 16]) -> Result<Option<SessionRecord>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = $1"),
-                    &[&session_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            row.map(|row| codec::session(&row, *session_id)).transpose()
-        })
-        .await
+        let row = self
+            .query_opt(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = $1"),
+                &[&session_id.as_slice()],
+            )
+            .await?;
+        row.map(|row| codec::session(&row, *session_id)).transpose()
     }
 
     async fn refresh_session(
@@ -667,33 +669,23 @@ impl Storage for PostgresStorage {
         session_id: &[u8; 16],
         expires_at: u64,
     ) -> Result<bool, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let changed = client
-                .execute(
-                    "UPDATE sessions SET expires_at = $2 WHERE session_id = $1",
-                    &[&session_id.as_slice(), &to_sql(expires_at)?],
-                )
-                .await
-                .map_err(db)?;
-            Ok(changed == 1)
-        })
-        .await
+        let changed = self
+            .execute(
+                "UPDATE sessions SET expires_at = $2 WHERE session_id = $1",
+                &[&session_id.as_slice(), &to_sql(expires_at)?],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn delete_session(&self, session_id: &[u8; 16]) -> Result<bool, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let changed = client
-                .execute(
-                    "DELETE FROM sessions WHERE session_id = $1",
-                    &[&session_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            Ok(changed == 1)
-        })
-        .await
+        let changed = self
+            .execute(
+                "DELETE FROM sessions WHERE session_id = $1",
+                &[&session_id.as_slice()],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn insert_nonce(
@@ -702,19 +694,14 @@ impl Storage for PostgresStorage {
         nonce: &[u8],
         expires_at: u64,
     ) -> Result<bool, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let inserted = client
-                .execute(
-                    "INSERT INTO nonces (session_id, nonce, expires_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (session_id, nonce) DO NOTHING",
-                    &[&session_id.as_slice(), &nonce, &to_sql(expires_at)?],
-                )
-                .await
-                .map_err(db)?;
-            Ok(inserted == 1)
-        })
-        .await
+        let inserted = self
+            .execute(
+                "INSERT INTO nonces (session_id, nonce, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (session_id, nonce) DO NOTHING",
+                &[&session_id.as_slice(), &nonce, &to_sql(expires_at)?],
+            )
+            .await?;
+        Ok(inserted == 1)
     }
 
     async fn consume_attempt(
@@ -759,15 +746,9 @@ impl Storage for PostgresStorage {
     }
 
     async fn reset_rate_limit(&self, key: &str) -> Result<(), ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            client
-                .execute("DELETE FROM rate_limits WHERE key = $1", &[&key])
-                .await
-                .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.execute("DELETE FROM rate_limits WHERE key = $1", &[&key])
+            .await?;
+        Ok(())
     }
 
     async fn ledger_entries(
@@ -776,19 +757,14 @@ impl Storage for PostgresStorage {
         since: u64,
         limit: usize,
     ) -> Result<Vec<StoredEntry>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let rows = client
-                .query(
-                    "SELECT seq, hash, bytes FROM ledger_entries
-                     WHERE account_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-                    &[&account_id.as_slice(), &to_sql(since)?, &sql_limit(limit)],
-                )
-                .await
-                .map_err(db)?;
-            rows.iter().map(codec::entry).collect()
-        })
-        .await
+        let rows = self
+            .query(
+                "SELECT seq, hash, bytes FROM ledger_entries
+                 WHERE account_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                &[&account_id.as_slice(), &to_sql(since)?, &sql_limit(limit)],
+            )
+            .await?;
+        rows.iter().map(codec::entry).collect()
     }
 
     async fn append_ledger(
@@ -847,24 +823,18 @@ impl Storage for PostgresStorage {
     // --- account recovery (DESIGN §8) ---
 
     async fn insert_pending_recovery(&self, recovery: PendingRecovery) -> Result<(), ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            client
-                .execute(
-                    "INSERT INTO pending_recoveries (recovery_id, lookup_key, account_id, expires_at)
-                     VALUES ($1, $2, $3, $4)",
-                    &[
-                        &recovery.recovery_id.as_slice(),
-                        &recovery.lookup_key.as_slice(),
-                        &recovery.account_id.as_ref().map(|id| id.as_slice()),
-                        &to_sql(recovery.expires_at)?,
-                    ],
-                )
-                .await
-                .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.execute(
+            "INSERT INTO pending_recoveries (recovery_id, lookup_key, account_id, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+            &[
+                &recovery.recovery_id.as_slice(),
+                &recovery.lookup_key.as_slice(),
+                &recovery.account_id.as_ref().map(|id| id.as_slice()),
+                &to_sql(recovery.expires_at)?,
+            ],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn pending_recovery(
@@ -872,20 +842,15 @@ impl Storage for PostgresStorage {
         recovery_id: &[u8; 16],
         now: u64,
     ) -> Result<Option<PendingRecovery>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    "SELECT lookup_key, account_id, expires_at FROM pending_recoveries
-                     WHERE recovery_id = $1",
-                    &[&recovery_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            let found = row.map(|row| codec::pending_recovery(&row, *recovery_id, now));
-            Ok(found.transpose()?.flatten())
-        })
-        .await
+        let row = self
+            .query_opt(
+                "SELECT lookup_key, account_id, expires_at FROM pending_recoveries
+                 WHERE recovery_id = $1",
+                &[&recovery_id.as_slice()],
+            )
+            .await?;
+        let found = row.map(|row| codec::pending_recovery(&row, *recovery_id, now));
+        Ok(found.transpose()?.flatten())
     }
 
     async fn take_pending_recovery(
@@ -893,20 +858,15 @@ impl Storage for PostgresStorage {
         recovery_id: &[u8; 16],
         now: u64,
     ) -> Result<Option<PendingRecovery>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    "DELETE FROM pending_recoveries WHERE recovery_id = $1
-                     RETURNING lookup_key, account_id, expires_at",
-                    &[&recovery_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            let found = row.map(|row| codec::pending_recovery(&row, *recovery_id, now));
-            Ok(found.transpose()?.flatten())
-        })
-        .await
+        let row = self
+            .query_opt(
+                "DELETE FROM pending_recoveries WHERE recovery_id = $1
+                 RETURNING lookup_key, account_id, expires_at",
+                &[&recovery_id.as_slice()],
+            )
+            .await?;
+        let found = row.map(|row| codec::pending_recovery(&row, *recovery_id, now));
+        Ok(found.transpose()?.flatten())
     }
 
     async fn complete_recovery(
@@ -1019,18 +979,13 @@ impl Storage for PostgresStorage {
     }
 
     async fn audit_head(&self, account: &str) -> Result<Option<(u64, [u8; 32])>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    "SELECT seq, hash FROM audit WHERE account = $1 ORDER BY seq DESC LIMIT 1",
-                    &[&account],
-                )
-                .await
-                .map_err(db)?;
-            row.as_ref().map(codec::audit_head).transpose()
-        })
-        .await
+        let row = self
+            .query_opt(
+                "SELECT seq, hash FROM audit WHERE account = $1 ORDER BY seq DESC LIMIT 1",
+                &[&account],
+            )
+            .await?;
+        row.as_ref().map(codec::audit_head).transpose()
     }
 
     async fn append_audit(&self, record: StoredAudit) -> Result<bool, ServerError> {
@@ -1077,19 +1032,14 @@ impl Storage for PostgresStorage {
         since: u64,
         limit: usize,
     ) -> Result<Vec<StoredAudit>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let rows = client
-                .query(
-                    "SELECT seq, hash, bytes FROM audit
-                     WHERE account = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-                    &[&account, &to_sql(since)?, &sql_limit(limit)],
-                )
-                .await
-                .map_err(db)?;
-            rows.iter().map(|row| codec::audit(row, account)).collect()
-        })
-        .await
+        let rows = self
+            .query(
+                "SELECT seq, hash, bytes FROM audit
+                 WHERE account = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                &[&account, &to_sql(since)?, &sql_limit(limit)],
+            )
+            .await?;
+        rows.iter().map(|row| codec::audit(row, account)).collect()
     }
 
     async fn purge_rate_limits(&self, now: u64, decay_secs: u64) -> Result<u64, ServerError> {
@@ -1221,22 +1171,17 @@ impl Storage for PostgresStorage {
         account_id: &AccountId,
         now: u64,
     ) -> Result<Vec<StoredEnrollment>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let rows = client
-                .query(
-                    &format!(
-                        "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
-                         WHERE account_id = $1 AND open AND expires_at > $2
-                         ORDER BY created_at, id"
-                    ),
-                    &[&account_id.as_slice(), &to_sql(now)?],
-                )
-                .await
-                .map_err(db)?;
-            rows.iter().map(codec::enrollment).collect()
-        })
-        .await
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {ENROLLMENT_COLUMNS} FROM enrollments
+                     WHERE account_id = $1 AND open AND expires_at > $2
+                     ORDER BY created_at, id"
+                ),
+                &[&account_id.as_slice(), &to_sql(now)?],
+            )
+            .await?;
+        rows.iter().map(codec::enrollment).collect()
     }
 
     async fn update_enrollment(
@@ -1246,36 +1191,26 @@ impl Storage for PostgresStorage {
         open: bool,
         data: Vec<u8>,
     ) -> Result<bool, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let changed = client
-                .execute(
-                    "UPDATE enrollments SET version = version + 1, open = $3, data = $4
-                     WHERE id = $1 AND version = $2",
-                    &[&id.as_slice(), &to_sql(expected_version)?, &open, &data],
-                )
-                .await
-                .map_err(db)?;
-            Ok(changed == 1)
-        })
-        .await
+        let changed = self
+            .execute(
+                "UPDATE enrollments SET version = version + 1, open = $3, data = $4
+                 WHERE id = $1 AND version = $2",
+                &[&id.as_slice(), &to_sql(expected_version)?, &open, &data],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     // --- account sync key (DESIGN §3) ---
 
     async fn sync_epoch(&self, account_id: &AccountId) -> Result<u64, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let row = client
-                .query_one(
-                    "SELECT COALESCE(MAX(epoch), 0) FROM sync_key_copies WHERE account_id = $1",
-                    &[&account_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            codec::count(&row)
-        })
-        .await
+        let row = self
+            .query_one(
+                "SELECT COALESCE(MAX(epoch), 0) FROM sync_key_copies WHERE account_id = $1",
+                &[&account_id.as_slice()],
+            )
+            .await?;
+        codec::count(&row)
     }
 
     async fn rotate_sync_key(
@@ -1399,19 +1334,14 @@ impl Storage for PostgresStorage {
     }
 
     async fn shared_items(&self, account_id: &AccountId) -> Result<Vec<SharedItem>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let rows = client
-                .query(
-                    "SELECT name, epoch, ciphertext FROM shared_items
-                     WHERE account_id = $1 ORDER BY name",
-                    &[&account_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            rows.iter().map(codec::shared_item).collect()
-        })
-        .await
+        let rows = self
+            .query(
+                "SELECT name, epoch, ciphertext FROM shared_items
+                 WHERE account_id = $1 ORDER BY name",
+                &[&account_id.as_slice()],
+            )
+            .await?;
+        rows.iter().map(codec::shared_item).collect()
     }
 
     // --- end of account sync key ---
@@ -1444,19 +1374,14 @@ impl Storage for PostgresStorage {
     }
 
     async fn seen_days(&self, account_id: &AccountId) -> Result<Vec<([u8; 16], u64)>, ServerError> {
-        bounded(async {
-            let client = self.client().await?;
-            let rows = client
-                .query(
-                    "SELECT device_id, seen_day FROM device_seen
-                     WHERE account_id = $1 ORDER BY device_id",
-                    &[&account_id.as_slice()],
-                )
-                .await
-                .map_err(db)?;
-            rows.iter().map(codec::seen_day).collect()
-        })
-        .await
+        let rows = self
+            .query(
+                "SELECT device_id, seen_day FROM device_seen
+                 WHERE account_id = $1 ORDER BY device_id",
+                &[&account_id.as_slice()],
+            )
+            .await?;
+        rows.iter().map(codec::seen_day).collect()
     }
 }
 
