@@ -105,15 +105,19 @@ pub enum PseudonymKind {
     Organization,
     /// An administrator acting in Command (`adm_…`).
     Admin,
+    /// A signed-in session, as the account's own devices list and end them (`ses_…`): the
+    /// session id itself stays between the service and the device that holds it.
+    Session,
 }
 
 impl PseudonymKind {
     /// Every kind.
-    pub const ALL: [PseudonymKind; 4] = [
+    pub const ALL: [PseudonymKind; 5] = [
         PseudonymKind::Account,
         PseudonymKind::Device,
         PseudonymKind::Organization,
         PseudonymKind::Admin,
+        PseudonymKind::Session,
     ];
 
     /// The visible prefix, without the `_`.
@@ -123,6 +127,7 @@ impl PseudonymKind {
             PseudonymKind::Device => "dev",
             PseudonymKind::Organization => "org",
             PseudonymKind::Admin => "adm",
+            PseudonymKind::Session => "ses",
         }
     }
 
@@ -135,6 +140,7 @@ impl PseudonymKind {
             PseudonymKind::Device => b"dev:",
             PseudonymKind::Organization => b"org:",
             PseudonymKind::Admin => b"adm:",
+            PseudonymKind::Session => b"ses:",
         }
     }
 }

@@ -43,7 +43,7 @@ pub use recovery::{
 };
 pub use session::{
     Health, LoginFinish, LoginStart, LoginStartReply, RefreshReply, SessionInfo, SessionIssued,
-    SessionStatus,
+    SessionList, SessionStatus, SessionSummary, SessionsEnded,
 };
 pub use sync_key::{
     MissingCopies, RotateSyncKey, RotatedSyncKey, SealedCopy, SharedItem, SharedItems, SharedWrite,

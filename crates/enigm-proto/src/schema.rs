@@ -62,6 +62,8 @@ string_schemas! {
     /// service also takes the letters and digits of every script (case-folded, NFKC); the
     /// pattern shows the ASCII ones.
     Username: "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$", base64url: false;
+    /// A session's handle: its pseudonym, `ses_` and 16 lower-case base32 characters.
+    SessionHandle: "^ses_[a-z2-7]{16}$", base64url: false;
 }
 
 /// A string schema listing `values`, for enums whose wire names their own type knows.

@@ -1,5 +1,7 @@
 //! Sign-in over OPAQUE and the session (DESIGN §4, §6): `POST /v1/sessions/{start,finish}`,
-//! `GET|DELETE /v1/sessions/current`, `POST /v1/sessions/refresh`; and `GET /v1/health`.
+//! `GET|DELETE /v1/sessions/current`, `POST /v1/sessions/refresh`; where the account is
+//! signed in, `GET /v1/sessions`, `DELETE /v1/sessions/{id}` and
+//! `POST /v1/sessions/others/end`; and `GET /v1/health`.
 
 use std::collections::BTreeMap;
 
@@ -136,4 +138,42 @@ pub struct Health {
     pub status: String,
     /// The service's version.
     pub version: String,
+}
+
+/// `GET /v1/sessions`: where the account is signed in now, one entry per live session of one
+/// of its trusted devices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionList {
+    /// The sessions, oldest first.
+    pub sessions: Vec<SessionSummary>,
+}
+
+/// One signed-in session, as its account's own devices see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionSummary {
+    /// Its handle (`ses_…`, a pseudonym of the session id, which never leaves the service and
+    /// the device holding it): what `DELETE /v1/sessions/{id}` takes.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::SessionHandle))]
+    pub id: String,
+    /// The device signed in (hex).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hex16))]
+    pub device_id: String,
+    /// When it was issued (unix seconds).
+    pub issued_at: u64,
+    /// When it expires unless refreshed (unix seconds).
+    pub expires_at: u64,
+    /// The day it was last used (days since the Unix epoch, UTC).
+    pub seen_day: u64,
+    /// Whether it is the session that asked.
+    pub current: bool,
+}
+
+/// `POST /v1/sessions/others/end`: how many sessions it ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionsEnded {
+    /// Sessions ended (the asking one stays).
+    pub ended: u64,
 }

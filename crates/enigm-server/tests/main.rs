@@ -17,4 +17,5 @@ mod postgres_outage;
 mod push;
 mod recovery;
 mod service_flow;
+mod signed_in;
 mod sync_keys;

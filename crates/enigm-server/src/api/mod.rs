@@ -20,6 +20,7 @@ mod password;
 mod push;
 mod recovery;
 mod sessions;
+mod signed_in;
 mod sync_keys;
 
 use std::time::Duration;
@@ -45,6 +46,7 @@ const RESOURCES: &[(&str, &[Endpoint])] = &[
     ("accounts", accounts::ENDPOINTS),
     ("accounts", password::ENDPOINTS),
     ("sessions", sessions::ENDPOINTS),
+    ("sessions", signed_in::ENDPOINTS),
     ("ledger", ledger::ENDPOINTS),
     ("push", push::ENDPOINTS),
     ("audit", audit::ENDPOINTS),

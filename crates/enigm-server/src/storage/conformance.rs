@@ -39,6 +39,7 @@ macro_rules! storage_conformance {
             check!(accounts_are_created_once_and_found_by_key);
             check!(pending_logins_are_taken_once_and_expire);
             check!(sessions_round_trip_refresh_and_end);
+            check!(an_accounts_live_sessions_are_listed_oldest_first);
             check!(nonces_are_accepted_once_even_concurrently);
             check!(rate_limits_count_back_off_and_reset);
             check!(concurrent_attempts_stop_at_the_budget);
@@ -215,6 +216,39 @@ pub(crate) async fn sessions_round_trip_refresh_and_end<S: Storage>(storage: Arc
     assert!(!storage.delete_session(&[1; 16]).await.unwrap());
     assert!(!storage.refresh_session(&[1; 16], 600).await.unwrap());
     assert_eq!(storage.session(&[1; 16]).await.unwrap(), None);
+}
+
+pub(crate) async fn an_accounts_live_sessions_are_listed_oldest_first<S: Storage>(storage: Arc<S>) {
+    create_sample_account(&*storage, 1).await;
+    create_sample_account(&*storage, 2).await;
+    let mut newer = session(1, 3);
+    newer.issued_at = 150;
+    let mut expired = session(3, 4);
+    expired.expires_at = 120;
+    let mut elsewhere = session(4, 5);
+    elsewhere.account_id = [2; 16];
+    for record in [newer.clone(), session(2, 4), expired, elsewhere.clone()] {
+        storage.insert_session(record).await.unwrap();
+    }
+    assert_eq!(
+        storage.account_sessions(&[1; 16], 130).await.unwrap(),
+        vec![session(2, 4), newer.clone()],
+        "the account's unexpired sessions, oldest first, and no other account's"
+    );
+    assert_eq!(
+        storage.account_sessions(&[1; 16], 200).await.unwrap(),
+        vec![],
+        "a session is over when its expiry is reached"
+    );
+    assert!(storage.delete_session(&[2; 16]).await.unwrap());
+    assert_eq!(
+        storage.account_sessions(&[1; 16], 130).await.unwrap(),
+        vec![newer]
+    );
+    assert_eq!(
+        storage.account_sessions(&[2; 16], 130).await.unwrap(),
+        vec![elsewhere]
+    );
 }
 
 pub(crate) async fn last_seen_days_only_move_forward<S: Storage>(storage: Arc<S>) {

@@ -473,6 +473,14 @@ pub trait Storage: Send + Sync + 'static {
     /// A session by id (expired ones included: the caller decides).
     async fn session(&self, session_id: &[u8; 16]) -> Result<Option<SessionRecord>, ServerError>;
 
+    /// The account's sessions that have not expired at `now`, oldest first (of every kind and
+    /// recovery epoch: the caller decides which count).
+    async fn account_sessions(
+        &self,
+        account_id: &AccountId,
+        now: u64,
+    ) -> Result<Vec<SessionRecord>, ServerError>;
+
     /// Moves a session's expiry; `false` when the session no longer exists.
     async fn refresh_session(
         &self,

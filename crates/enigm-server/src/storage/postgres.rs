@@ -664,6 +664,25 @@ impl Storage for PostgresStorage {
         row.map(|row| codec::session(&row, *session_id)).transpose()
     }
 
+    async fn account_sessions(
+        &self,
+        account_id: &AccountId,
+        now: u64,
+    ) -> Result<Vec<SessionRecord>, ServerError> {
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS}, session_id FROM sessions
+                     WHERE account_id = $1 AND expires_at > $2 ORDER BY issued_at, session_id"
+                ),
+                &[&account_id.as_slice(), &to_sql(now)?],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| codec::session(row, codec::fixed(row.bytes(9)?)?))
+            .collect()
+    }
+
     async fn refresh_session(
         &self,
         session_id: &[u8; 16],

@@ -502,6 +502,26 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn account_sessions(
+        &self,
+        account_id: &AccountId,
+        now: u64,
+    ) -> Result<Vec<SessionRecord>, ServerError> {
+        let account = *account_id;
+        self.with(move |conn| {
+            all(
+                conn,
+                &format!(
+                    "SELECT {SESSION_COLUMNS}, session_id FROM sessions
+                     WHERE account_id = ?1 AND expires_at > ?2 ORDER BY issued_at, session_id"
+                ),
+                params![account.as_slice(), to_sql(now)?],
+                |row| codec::session(row, codec::fixed(row.bytes(9)?)?),
+            )
+        })
+        .await
+    }
+
     async fn refresh_session(
         &self,
         session_id: &[u8; 16],
