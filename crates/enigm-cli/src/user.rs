@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use enigm_client::{
     Change, ClientError, DeviceChange, DeviceList, DeviceView, Engine, EntryView, HeadView,
-    WatchUpdate,
+    SessionView, SignOut, WatchUpdate,
 };
 use enigm_core::ledger::RevokeReason;
 use enigm_core::session::{Restriction, SessionState};
@@ -127,6 +127,23 @@ pub(crate) enum SessionCommand {
     /// Follow the session live (JSON lines with --json) until it needs you: revoked,
     /// signed out, suspended, or the account recovered elsewhere.
     Watch,
+    /// Where the account is signed in: each trusted device's session, oldest first.
+    List,
+    /// End one session, named as `session list` names it (`ses_…`), or every other one.
+    End(EndArgs),
+    /// Sign this computer out (the keys stay; sign in again with the password).
+    SignOut,
+}
+
+/// `session end (ID | --others)`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct EndArgs {
+    /// The session's name, from `session list`.
+    id: Option<String>,
+    /// End every session but this one ("sign out everywhere else").
+    #[arg(long)]
+    others: bool,
 }
 
 /// `text` with a capital first letter.
@@ -456,6 +473,42 @@ pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), Cl
             }
             print(global, &json, &text)
         }
+        SessionCommand::List => {
+            let sessions = with_engine(global, async |engine| engine.signed_in_sessions().await)?;
+            print(
+                global,
+                &json!({ "sessions": to_json(&sessions)? }),
+                &session_table(&sessions),
+            )
+        }
+        SessionCommand::End(EndArgs { id: Some(id), .. }) => {
+            with_engine(global, async |engine| engine.end_session(&id).await)?;
+            print(global, &json!({ "ended": 1 }), "The session is ended.")
+        }
+        SessionCommand::End(EndArgs { id: None, .. }) => {
+            let ended = with_engine(global, async |engine| engine.end_other_sessions().await)?;
+            let text = match ended {
+                0 => "No other session was signed in.".to_owned(),
+                1 => "1 other session is ended.".to_owned(),
+                n => format!("{n} other sessions are ended."),
+            };
+            print(global, &json!({ "ended": ended }), &text)
+        }
+        SessionCommand::SignOut => {
+            let signed_out = with_engine(global, async |engine| engine.sign_out().await)?;
+            let text = match signed_out {
+                SignOut::Ended => "Signed out.",
+                SignOut::ForgottenLocally => {
+                    "Signed out on this computer; the service could not be reached, so the \
+                     session ends there when it expires."
+                }
+            };
+            print(
+                global,
+                &json!({ "signed_out": to_json(&signed_out)? }),
+                text,
+            )
+        }
         SessionCommand::Watch => {
             let json = global.json;
             let mut failure = None;
@@ -616,6 +669,31 @@ fn entry_line(entry: &EntryView) -> String {
 
 pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {
     serde_json::to_value(value).map_err(|_| CliError::new("internal", "cannot encode the result"))
+}
+
+/// `session list` as a table, this session marked.
+fn session_table(sessions: &[SessionView]) -> String {
+    let mut lines = vec![format!(
+        "{:<21} {:<19} {:<20} {:<14} {}",
+        "SESSION", "DEVICE", "LABEL", "LAST USED", ""
+    )];
+    lines.extend(sessions.iter().map(|session| {
+        format!(
+            "{:<21} {:<19} {:<20} {:<14} {}",
+            session.id,
+            session.fingerprint,
+            session.label.as_deref().unwrap_or("-"),
+            session.last_used,
+            if session.current {
+                "(this session)"
+            } else if session.this_device {
+                "(this device)"
+            } else {
+                ""
+            }
+        )
+    }));
+    lines.join("\n")
 }
 
 pub(crate) fn device_table(list: &DeviceList) -> String {

@@ -21,6 +21,7 @@ mod postgres_tls;
 mod removed_device;
 mod server_basics;
 mod set_up_again;
+mod signed_in;
 mod sync_keys;
 mod terminal;
 mod user_flow;

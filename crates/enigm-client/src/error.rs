@@ -219,6 +219,11 @@ pub enum ClientError {
     #[error("there is no enrollment request with this id")]
     UnknownEnrollment,
 
+    /// The account is not signed in under this name (any more): names are `ses_` and 16
+    /// letters and digits, as the session list gives them.
+    #[error("the account has no session with this name; list them again")]
+    NoSuchSession,
+
     /// This device does not hold the account sync key, so it cannot hand it to a new device
     /// or label devices.
     #[error(
@@ -315,7 +320,7 @@ pub enum ClientError {
 impl ClientError {
     /// Every code [`ClientError::code`] returns besides the store's and the service's, which
     /// it passes through: the engine's part of the closed set the app's TypeScript knows.
-    pub const CODES: [&'static str; 50] = [
+    pub const CODES: [&'static str; 51] = [
         "service_unreachable",
         "malformed_response",
         "invalid_server_url",
@@ -353,6 +358,7 @@ impl ClientError {
         "enrollment_verification_failed",
         "enrollment_stale_head",
         "unknown_enrollment",
+        "no_such_session",
         "enrolled_without_sync_key",
         "no_sync_key",
         "no_code_shown",
@@ -418,6 +424,7 @@ impl ClientError {
             },
             Self::EnrollmentStaleHead => "enrollment_stale_head",
             Self::UnknownEnrollment => "unknown_enrollment",
+            Self::NoSuchSession => "no_such_session",
             Self::EnrolledWithoutSyncKey => "enrolled_without_sync_key",
             Self::NoSyncKey => "no_sync_key",
             Self::NoCodeShown => "no_code_shown",
@@ -614,6 +621,7 @@ mod tests {
             ClientError::EnrollmentStaleHead,
             ClientError::EnrolledWithoutSyncKey,
             ClientError::UnknownEnrollment,
+            ClientError::NoSuchSession,
             ClientError::NoSyncKey,
             ClientError::NoCodeShown,
             ClientError::UnlockWrongPassword,
@@ -665,6 +673,7 @@ mod tests {
                 | ClientError::EnrollmentStaleHead
                 | ClientError::EnrolledWithoutSyncKey
                 | ClientError::UnknownEnrollment
+                | ClientError::NoSuchSession
                 | ClientError::NoSyncKey
                 | ClientError::NoCodeShown
                 | ClientError::UnlockWrongPassword

@@ -142,15 +142,21 @@ impl DeviceView {
     /// When it was last seen, as people say it ("today", "3 days ago", "2 months ago"): as
     /// coarse as the day it comes from. `None` when unknown.
     pub fn last_seen(&self, today: u64) -> Option<String> {
-        let days = today.saturating_sub(self.last_seen_day?);
-        Some(match days {
-            0 => "today".to_owned(),
-            1 => "yesterday".to_owned(),
-            2..=13 => format!("{days} days ago"),
-            14..=59 => format!("{} weeks ago", days / 7),
-            60..=729 => format!("{} months ago", days / 30),
-            _ => format!("{} years ago", days / 365),
-        })
+        Some(days_ago(self.last_seen_day?, today))
+    }
+}
+
+/// Day `day` seen from `today` (both days since the Unix epoch), as people say it: "today",
+/// "yesterday", "3 days ago", "2 weeks ago", "2 months ago", "3 years ago".
+pub(crate) fn days_ago(day: u64, today: u64) -> String {
+    let days = today.saturating_sub(day);
+    match days {
+        0 => "today".to_owned(),
+        1 => "yesterday".to_owned(),
+        2..=13 => format!("{days} days ago"),
+        14..=59 => format!("{} weeks ago", days / 7),
+        60..=729 => format!("{} months ago", days / 30),
+        _ => format!("{} years ago", days / 365),
     }
 }
 
