@@ -30,6 +30,12 @@ macro_rules! app_commands {
             session::session_status(profile;) -> SessionStatusView,
             /// Signs this computer out; `forgotten_locally` when the service could not be told.
             session::sign_out(profile;) -> SignOut,
+            /// Where the account is signed in: each trusted device's session, oldest first.
+            session::signed_in_sessions(profile;) -> Vec<SessionView>,
+            /// Ends the session named `session_id` (as listed); naming this computer's signs it out.
+            session::end_session(profile; session_id: String) -> (),
+            /// Ends every session of the account but this computer's; resolves to how many.
+            session::end_other_sessions(profile;) -> u64,
             /// A new recovery phrase, shown once; not in force (the old one still works) until it is confirmed.
             session::regenerate_recovery_phrase(profile;) -> NewRecoveryPhrase,
             /// Adds this computer to the account of `username` on `server`, replacing device `replaces` when

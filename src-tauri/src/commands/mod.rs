@@ -19,7 +19,8 @@ mod tests {
 
     use enigm_client::{
         DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome,
-        EnrollmentRequest, LockStatus, PhraseCheck, RecoveryWordList, SessionStatusView, SignOut,
+        EnrollmentRequest, LockStatus, PhraseCheck, RecoveryWordList, SessionStatusView,
+        SessionView, SignOut,
     };
     use enigm_core::ledger::RevokeReason;
     use ts_rs::{Config, TS};

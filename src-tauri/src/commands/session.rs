@@ -1,12 +1,13 @@
-//! Where this session and device stand, with a decision per protected operation; signing
-//! out; replacing the recovery phrase, in two steps.
+//! Where this session and device stand, with a decision per protected operation; where the
+//! account is signed in, and ending those sessions; signing out; replacing the recovery phrase,
+//! in two steps.
 
 use enigm_client::{Engine, check_phrase};
 use tauri::State;
 use zeroize::Zeroizing;
 
 use crate::error::IpcError;
-use enigm_client::{SessionStatusView, SignOut};
+use enigm_client::{SessionStatusView, SessionView, SignOut};
 
 use crate::ipc::NewRecoveryPhrase;
 use crate::profile::Profile;
@@ -25,6 +26,28 @@ pub async fn sign_out(profile: State<'_, Profile>) -> Result<SignOut, IpcError> 
     let outcome = engine.sign_out().await?;
     profile.stop_watch();
     Ok(outcome)
+}
+
+/// Where the account is signed in, named with the verified device list.
+#[tauri::command]
+pub async fn signed_in_sessions(profile: State<'_, Profile>) -> Result<Vec<SessionView>, IpcError> {
+    let engine = profile.engine().await?;
+    Ok(engine.signed_in_sessions().await?)
+}
+
+/// Ends one session of the account; the device holding it is signed out at once (this
+/// computer, when it names this computer's session).
+#[tauri::command]
+pub async fn end_session(profile: State<'_, Profile>, session_id: String) -> Result<(), IpcError> {
+    let engine = profile.engine().await?;
+    Ok(engine.end_session(&session_id).await?)
+}
+
+/// Signs the account out everywhere but here; resolves to how many sessions ended.
+#[tauri::command]
+pub async fn end_other_sessions(profile: State<'_, Profile>) -> Result<u64, IpcError> {
+    let engine = profile.engine().await?;
+    Ok(engine.end_other_sessions().await?)
 }
 
 /// Makes a new recovery phrase and returns it, once; it is not in force (the old one still

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use enigm_client::{
     DeviceAction, DeviceTimelineView, EnrollmentOutcome, EnrollmentRequest, PhraseCheck,
-    RecoveryWordList, SessionStatusView, SignOut,
+    RecoveryWordList, SessionStatusView, SessionView, SignOut,
 };
 use ts_rs::{Config, TS, TypeVisitor};
 
@@ -47,6 +47,7 @@ fn typescript() -> String {
     declarations.visit::<DeviceTimelineView>();
     declarations.visit::<SessionStatusView>();
     declarations.visit::<SignOut>();
+    declarations.visit::<SessionView>();
     declarations.visit::<EnrollmentOutcome>();
     declarations.visit::<EnrollmentRequest>();
     declarations.visit::<RecoveryWordList>();

@@ -430,6 +430,40 @@ device: DeviceView, } | { "event": "offline",
  */
 retry_in_ms: number, } | { "event": "online" };
 
+export type SessionView = { 
+/**
+ * Its name (`ses_…`): what [`Engine::end_session`] takes.
+ */
+id: string, 
+/**
+ * The device signed in.
+ */
+device_id: string, 
+/**
+ * That device's short fingerprint.
+ */
+fingerprint: string, 
+/**
+ * That device's label, when set and readable here.
+ */
+label: string | null, 
+/**
+ * Whether that device is this one.
+ */
+this_device: boolean, 
+/**
+ * Whether it is the session this engine signs with: ending it signs this computer out.
+ */
+current: boolean, 
+/**
+ * When it started (seconds since the epoch, the service's clock).
+ */
+started_at: number, 
+/**
+ * When it was last used, as people say it ("today", "3 days ago"); coarse on purpose.
+ */
+last_used: string, };
+
 export type SignOut = "ended" | "forgotten_locally";
 
 export type Stage = "requested" | "accepted" | "revealed" | "approver_confirmed" | "confirmed" | "completed" | "rejected" | "cancelled" | "expired";
@@ -533,4 +567,4 @@ word: string, } | { "state": "unknown" };
 /**
  * Every code an IpcError may carry: the engine's, the store's, the service's and the app's.
  */
-export type IpcErrorCode = "already_registered" | "already_set" | "ambiguous_device" | "bad_signature" | "cancelled" | "cipher_unavailable" | "current_password_wrong" | "device_removed" | "device_replaced" | "device_revoked" | "enrolled_without_sync_key" | "enrollment_already_open" | "enrollment_busy" | "enrollment_closed" | "enrollment_commitment_mismatch" | "enrollment_conflict" | "enrollment_limit_reached" | "enrollment_mac_mismatch" | "enrollment_not_in_ledger" | "enrollment_out_of_order" | "enrollment_replaces_mismatch" | "enrollment_self_replacement" | "enrollment_stale_head" | "enrollment_verification_failed" | "enrollment_wrong_device" | "enrollment_wrong_party" | "enrollment_wrong_recipient" | "internal" | "invalid_auto_lock" | "invalid_credentials" | "invalid_label" | "invalid_ledger_entry" | "invalid_pin" | "invalid_server_url" | "invalid_username" | "key_missing" | "keychain_failure" | "keychain_locked" | "keychain_unavailable" | "ledger_conflict" | "ledger_full" | "ledger_gap" | "ledger_head_rollback" | "ledger_rejected" | "ledger_withheld" | "locked" | "login_expired" | "malformed_authorization" | "malformed_request" | "malformed_response" | "method_not_allowed" | "missing_authorization" | "no_account" | "no_code_shown" | "no_downloads_folder" | "no_pin" | "no_sync_key" | "not_allowed" | "not_found" | "not_replaceable" | "payload_too_large" | "phrase_checksum" | "phrase_unknown_word" | "phrase_word_count" | "pin_erased" | "pin_unusable" | "profile_damaged" | "protocol_error" | "rate_limited" | "recovery_expired" | "recovery_not_started" | "recovery_refused" | "registration_expired" | "replayed" | "save_failed" | "server_mismatch" | "server_unknown" | "service_error" | "service_refuses_device" | "service_unavailable" | "service_unreachable" | "session_before_recovery" | "session_expired" | "signed_out" | "stale_sync_epoch" | "stale_timestamp" | "step_up_required" | "store_corrupted" | "store_database" | "store_io" | "store_missing" | "store_newer_schema" | "store_plaintext" | "sync_epoch_conflict" | "sync_key_conflict" | "sync_key_copies_mismatch" | "sync_key_refused" | "timeout" | "too_many_push_sockets" | "too_many_sync_key_rotations" | "trust_denied" | "unknown_device" | "unknown_enrollment" | "unknown_session" | "unlock_delayed" | "unlock_needs_service" | "unlock_needs_username" | "unlock_wrong_password" | "unlock_wrong_pin" | "username_taken" | "value_out_of_range" | "wrong_key" | "wrong_password";
+export type IpcErrorCode = "already_registered" | "already_set" | "ambiguous_device" | "bad_signature" | "cancelled" | "cipher_unavailable" | "current_password_wrong" | "device_removed" | "device_replaced" | "device_revoked" | "enrolled_without_sync_key" | "enrollment_already_open" | "enrollment_busy" | "enrollment_closed" | "enrollment_commitment_mismatch" | "enrollment_conflict" | "enrollment_limit_reached" | "enrollment_mac_mismatch" | "enrollment_not_in_ledger" | "enrollment_out_of_order" | "enrollment_replaces_mismatch" | "enrollment_self_replacement" | "enrollment_stale_head" | "enrollment_verification_failed" | "enrollment_wrong_device" | "enrollment_wrong_party" | "enrollment_wrong_recipient" | "internal" | "invalid_auto_lock" | "invalid_credentials" | "invalid_label" | "invalid_ledger_entry" | "invalid_pin" | "invalid_server_url" | "invalid_username" | "key_missing" | "keychain_failure" | "keychain_locked" | "keychain_unavailable" | "ledger_conflict" | "ledger_full" | "ledger_gap" | "ledger_head_rollback" | "ledger_rejected" | "ledger_withheld" | "locked" | "login_expired" | "malformed_authorization" | "malformed_request" | "malformed_response" | "method_not_allowed" | "missing_authorization" | "no_account" | "no_code_shown" | "no_downloads_folder" | "no_pin" | "no_such_session" | "no_sync_key" | "not_allowed" | "not_found" | "not_replaceable" | "payload_too_large" | "phrase_checksum" | "phrase_unknown_word" | "phrase_word_count" | "pin_erased" | "pin_unusable" | "profile_damaged" | "protocol_error" | "rate_limited" | "recovery_expired" | "recovery_not_started" | "recovery_refused" | "registration_expired" | "replayed" | "save_failed" | "server_mismatch" | "server_unknown" | "service_error" | "service_refuses_device" | "service_unavailable" | "service_unreachable" | "session_before_recovery" | "session_expired" | "signed_out" | "stale_sync_epoch" | "stale_timestamp" | "step_up_required" | "store_corrupted" | "store_database" | "store_io" | "store_missing" | "store_newer_schema" | "store_plaintext" | "sync_epoch_conflict" | "sync_key_conflict" | "sync_key_copies_mismatch" | "sync_key_refused" | "timeout" | "too_many_push_sockets" | "too_many_sync_key_rotations" | "trust_denied" | "unknown_device" | "unknown_enrollment" | "unknown_session" | "unlock_delayed" | "unlock_needs_service" | "unlock_needs_username" | "unlock_wrong_password" | "unlock_wrong_pin" | "username_taken" | "value_out_of_range" | "wrong_key" | "wrong_password";

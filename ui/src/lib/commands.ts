@@ -1,7 +1,7 @@
 // Generated from the command list in src-tauri/src/commands/list.rs; do not edit.
 // Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib`.
 import { invoke } from '@tauri-apps/api/core';
-import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, RevokeReason, SavedActivity, SessionStatusView, SignOut } from './bindings';
+import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, RevokeReason, SavedActivity, SessionStatusView, SessionView, SignOut } from './bindings';
 
 /**
  * Opens (or creates) this computer's profile and reports its store, account and session.
@@ -65,6 +65,27 @@ export function sessionStatus(): Promise<SessionStatusView> {
  */
 export function signOut(): Promise<SignOut> {
   return invoke<SignOut>('sign_out');
+}
+
+/**
+ * Where the account is signed in: each trusted device's session, oldest first.
+ */
+export function signedInSessions(): Promise<Array<SessionView>> {
+  return invoke<Array<SessionView>>('signed_in_sessions');
+}
+
+/**
+ * Ends the session named `session_id` (as listed); naming this computer's signs it out.
+ */
+export function endSession(sessionId: string): Promise<void> {
+  return invoke<void>('end_session', { sessionId });
+}
+
+/**
+ * Ends every session of the account but this computer's; resolves to how many.
+ */
+export function endOtherSessions(): Promise<number> {
+  return invoke<number>('end_other_sessions');
 }
 
 /**
