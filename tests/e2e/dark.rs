@@ -81,6 +81,11 @@ async fn run(driver: &WebDriver, url: &str, screens: &mut Screens) -> WebDriverR
     screens.save(driver, "devices").await;
     open_section(driver, "Session", "What this computer may do").await?;
     screens.save(driver, "session").await;
+    find(driver, "//li[@data-testid='session'][@data-current='true']")
+        .await
+        .scroll_into_view()
+        .await?;
+    screens.save(driver, "signed-in").await;
     open_section(driver, "Recovery", "Recovery").await?;
     screens.save(driver, "recovery").await;
     open_section(driver, "Settings", "Settings").await?;

@@ -181,24 +181,42 @@ async fn run(
     screens.save(first, "password-changed").await;
     find(second, "//h1[normalize-space()='Sign in']").await;
     screens.save(second, "signed-out-by-password-change").await;
-    type_into(second, "username", USERNAME).await?;
-    type_into(second, "password", PASSWORD).await?;
-    click(
-        second,
-        "//button[@type='submit'][normalize-space()='Sign in']",
-    )
-    .await?;
+    sign_in(second, PASSWORD).await?;
     find(second, "//*[@role='alert']").await;
-    find(second, "//input[@id='password']")
+    sign_in(second, NEW_PASSWORD).await?;
+    two_active_devices(second).await?;
+
+    // Where the account is signed in: the first lists both computers' sessions and signs the
+    // second out from there; the second is at its sign-in screen at once, and signs in again.
+    open_section(first, "Session", "Session").await?;
+    let other = "//li[@data-testid='session'][@data-current='false']";
+    find(first, other).await;
+    let sessions = first
+        .find_all(By::XPath("//li[@data-testid='session']"))
+        .await?
+        .len();
+    assert_eq!(sessions, 2, "one session per computer");
+    find(first, "//h2[@id='signed-in-title']")
         .await
-        .clear()
+        .scroll_into_view()
         .await?;
-    type_into(second, "password", NEW_PASSWORD).await?;
+    screens.save(first, "signed-in").await;
     click(
-        second,
-        "//button[@type='submit'][normalize-space()='Sign in']",
+        first,
+        &format!("{other}//button[normalize-space()='Sign out']"),
     )
     .await?;
+    find(first, "//*[@data-testid='signed-in-notice']").await;
+    find(second, "//h1[normalize-space()='Sign in']").await;
+    screens.save(second, "signed-out-from-elsewhere").await;
+    gone(
+        first,
+        other,
+        Duration::from_secs(5),
+        "the ended session in the list",
+    )
+    .await;
+    sign_in(second, NEW_PASSWORD).await?;
     two_active_devices(second).await?;
     open_section(first, "Devices", "Devices").await?;
 
@@ -291,6 +309,22 @@ async fn run(
         "the service is kept"
     );
     Ok(())
+}
+
+/// On the sign-in screen, signs in as [`USERNAME`] with `password` (typed over what is there).
+async fn sign_in(driver: &WebDriver, password: &str) -> WebDriverResult<()> {
+    for (id, text) in [("username", USERNAME), ("password", password)] {
+        find(driver, &format!("//input[@id='{id}']"))
+            .await
+            .clear()
+            .await?;
+        type_into(driver, id, text).await?;
+    }
+    click(
+        driver,
+        "//button[@type='submit'][normalize-space()='Sign in']",
+    )
+    .await
 }
 
 /// In Settings, changes the account's password from `current` to `new`.
