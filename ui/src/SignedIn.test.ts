@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { SessionStatusView, SessionView } from './lib/bindings';
+import type { IpcError, SessionStatusView, SessionView } from './lib/bindings';
 import { active, status, twoDevices } from './test-support';
 
 afterEach(() => {
@@ -26,8 +26,8 @@ function session(fields: Pick<SessionView, 'id' | 'label' | 'this_device' | 'cur
   return { device_id: 'aaaa0000', fingerprint: 'AAAA-BBBB-CCCC', started_at: 1_800_000_000, last_used: 'today', ...fields };
 }
 
-/** A backend holding `sessions`; ending one drops it, as the service does. */
-function backend(sessions: SessionView[]) {
+/** A backend holding `sessions`; ending one drops it, as the service does, unless `refuse` says why not. */
+function backend(sessions: SessionView[], refuse?: IpcError) {
   const ended: string[] = [];
   let live = [...sessions];
   mockIPC((cmd, args) => {
@@ -41,6 +41,7 @@ function backend(sessions: SessionView[]) {
       case 'signed_in_sessions':
         return live;
       case 'end_session': {
+        if (refuse) throw refuse;
         const id = (args as { sessionId: string }).sessionId;
         ended.push(id);
         live = live.filter((s) => s.id !== id);
@@ -108,27 +109,15 @@ describe('where you are signed in', () => {
   });
 
   it('says why a sign-out failed and changes nothing', async () => {
-    backend([here, phone]);
-    mockIPC((cmd) => {
-      switch (cmd) {
-        case 'app_status':
-          return status(true, active);
-        case 'list_devices':
-          return twoDevices;
-        case 'session_status':
-          return statusView;
-        case 'signed_in_sessions':
-          return [here, phone];
-        case 'end_session':
-          throw { code: 'no_such_session', message: 'The account has no session with this name; list them again.' };
-        default:
-          return undefined;
-      }
+    const ipc = backend([here, phone], {
+      code: 'no_such_session',
+      message: 'The account has no session with this name; list them again.',
     });
     const list = await openSession();
     await fireEvent.click(within(list).getByRole('button', { name: 'Sign out' }));
     expect((await screen.findByRole('alert')).textContent).toContain('no session with this name');
     expect(screen.queryByTestId('signed-in-notice')).toBeNull();
     expect(screen.getAllByTestId('session')).toHaveLength(2);
+    expect(ipc.ended).toEqual([]);
   });
 });

@@ -31,16 +31,40 @@ fn sessions(http: &Http, device: &Device) -> Vec<(String, String, bool)> {
         .collect()
 }
 
+/// Asserts `device` cannot end a session named `name`: 404, as for a name never listed.
+fn ends_nothing(http: &Http, device: &Device, name: &str) {
+    let path = format!("/v1/sessions/{name}");
+    device.refused(http, "DELETE", &path, Value::Null, 404, "not_found");
+}
+
+/// Asserts `device`'s session is over: its next request is refused as unknown.
+fn signed_out(http: &Http, device: &Device) {
+    device.refused(
+        http,
+        "GET",
+        "/v1/sessions",
+        Value::Null,
+        401,
+        "unknown_session",
+    );
+}
+
+/// A new account (username starting with `prefix`) with two devices, each signed in.
+fn laptop_and_phone(http: &Http, prefix: &str) -> (enigm::Account, Device, Device) {
+    let (account, laptop) = sign_up(http, prefix, PASSWORD);
+    let phone = enigm::add_device(http, &laptop.session, account.account_id, &laptop.secrets);
+    let phone = Device {
+        session: login(http, &account.username, PASSWORD, &phone).unwrap(),
+        secrets: phone,
+    };
+    (account, laptop, phone)
+}
+
 #[tokio::test]
 async fn a_session_ended_from_another_device_closes_at_once_and_is_refused_after() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let (account, laptop) = sign_up(&http, "signed-in", PASSWORD);
-    let phone = enigm::add_device(&http, &laptop.session, account.account_id, &laptop.secrets);
-    let phone = Device {
-        session: login(&http, &account.username, PASSWORD, &phone).unwrap(),
-        secrets: phone,
-    };
+    let (account, laptop, phone) = laptop_and_phone(&http, "signed-in");
     // A key that only asked to enroll is not "signed in" anywhere.
     let stranger = DeviceSecrets::generate(&mut OsRng);
     let stranger = login(&http, &account.username, PASSWORD, &stranger).unwrap();
@@ -75,22 +99,8 @@ async fn a_session_ended_from_another_device_closes_at_once_and_is_refused_after
     let (_, elsewhere) = sign_up(&http, "signed-in-elsewhere", PASSWORD);
     assert_eq!(sessions(&http, &elsewhere).len(), 1);
     let phone_handle = &listed[1].0;
-    elsewhere.refused(
-        &http,
-        "DELETE",
-        &format!("/v1/sessions/{phone_handle}"),
-        Value::Null,
-        404,
-        "not_found",
-    );
-    laptop.refused(
-        &http,
-        "DELETE",
-        &format!("/v1/sessions/{}", hex::encode(phone.session.id.as_bytes())),
-        Value::Null,
-        404,
-        "not_found",
-    );
+    ends_nothing(&http, &elsewhere, phone_handle);
+    ends_nothing(&http, &laptop, &hex::encode(phone.session.id.as_bytes()));
 
     // The laptop signs the phone out: its socket hears it and closes, its next request fails.
     let mut phone_socket = connect(server.addr, &phone.session, &phone.secrets).await;
@@ -102,35 +112,16 @@ async fn a_session_ended_from_another_device_closes_at_once_and_is_refused_after
     );
     assert_eq!(ended.status, 204);
     expect_ended(&mut phone_socket, EndReason::SignedOut).await;
-    phone.refused(
-        &http,
-        "GET",
-        "/v1/sessions",
-        Value::Null,
-        401,
-        "unknown_session",
-    );
+    signed_out(&http, &phone);
     assert_eq!(sessions(&http, &laptop).len(), 1);
-    laptop.refused(
-        &http,
-        "DELETE",
-        &format!("/v1/sessions/{phone_handle}"),
-        Value::Null,
-        404,
-        "not_found",
-    );
+    ends_nothing(&http, &laptop, phone_handle);
 }
 
 #[tokio::test]
 async fn signing_out_everywhere_else_keeps_only_the_callers_session() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let (account, laptop) = sign_up(&http, "everywhere-else", PASSWORD);
-    let phone = enigm::add_device(&http, &laptop.session, account.account_id, &laptop.secrets);
-    let phone = Device {
-        session: login(&http, &account.username, PASSWORD, &phone).unwrap(),
-        secrets: phone,
-    };
+    let (account, laptop, phone) = laptop_and_phone(&http, "everywhere-else");
     // A second session of the laptop itself counts as elsewhere too.
     let laptop_again = Device {
         session: login(&http, &account.username, PASSWORD, &laptop.secrets).unwrap(),
@@ -143,14 +134,7 @@ async fn signing_out_everywhere_else_keeps_only_the_callers_session() {
     assert_eq!(ended["ended"], 2);
     expect_ended(&mut phone_socket, EndReason::SignedOut).await;
     for gone in [&phone, &laptop_again] {
-        gone.refused(
-            &http,
-            "GET",
-            "/v1/sessions",
-            Value::Null,
-            401,
-            "unknown_session",
-        );
+        signed_out(&http, gone);
     }
     let left = sessions(&http, &laptop);
     assert_eq!(left.len(), 1);
