@@ -265,9 +265,7 @@ fn a_user_exports_their_own_trail_with_the_cli_and_verifies_it_offline() {
     use common::cli::{enigm, failed, ok, register};
     use common::running::{self, PASSWORD as RUNNING_PASSWORD};
 
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let [laptop, phone] = ["laptop", "phone"].map(|name| dir.path().join(name));
+    let (server, dir, [laptop, phone]) = common::server_and_profiles(["laptop", "phone"]);
     let username = format!("audit-{:08x}", rand_core::RngCore::next_u32(&mut OsRng));
     ok(&register(&laptop, &server, &username, RUNNING_PASSWORD));
     running::enroll_and_approve(&server, &laptop, &phone, &username);

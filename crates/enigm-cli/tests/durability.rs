@@ -16,9 +16,7 @@ use rand_core::{OsRng, RngCore};
 
 #[test]
 fn acknowledged_appends_survive_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = ServerProcess::start_in(&data, &[]);
+    let mut server = ServerProcess::start();
     let http = Http::new(server.addr);
     let account = register(&http, "heidi", "a long enough password");
     let session = login(&http, "heidi", "a long enough password", &account.device).unwrap();
@@ -31,7 +29,7 @@ fn acknowledged_appends_survive_kill_9() {
     assert_eq!(appended.status, 201, "{:?}", appended.json());
     server.kill();
 
-    let restarted = ServerProcess::start_in(&data, &[]);
+    let restarted = server.restart(&[]);
     let http = Http::new(restarted.addr);
     // The session and the ledger are still there...
     let page = enigm::send(
@@ -129,9 +127,7 @@ fn write_until_killed(
 /// restarted on the same data: every acknowledged entry is there, the chain verifies, and
 /// nothing else is, except possibly each writer's in-flight entry, whole.
 fn concurrent_appends_survive_kill_9(extra: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = ServerProcess::start_in(&data, extra);
+    let mut server = ServerProcess::start_with(extra);
     let http = Http::new(server.addr);
     let run = OsRng.next_u64();
     let mut writers = Vec::new();
@@ -171,7 +167,7 @@ fn concurrent_appends_survive_kill_9(extra: &[&str]) {
             .collect()
     });
 
-    let restarted = ServerProcess::start_in(&data, extra);
+    let restarted = server.restart(extra);
     let http = Http::new(restarted.addr);
     for ((account, session, _, setup, _), written) in writers.iter().zip(&results) {
         let stored = read_ledger(&http, session, &account.device);

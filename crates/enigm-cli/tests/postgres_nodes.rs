@@ -20,22 +20,53 @@ fn fresh_username(prefix: &str) -> String {
     format!("{prefix}-{:016x}", OsRng.next_u64())
 }
 
+/// Two nodes on a fresh schema, sharing one data directory for the service's secrets (pepper,
+/// OPAQUE setup), as a deployment would: the first creates them, the second starts once they
+/// exist.
+struct TwoNodes {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    node1: ServerProcess,
+    node2: ServerProcess,
+    http1: Http,
+    http2: Http,
+}
+
+impl TwoNodes {
+    fn start() -> Self {
+        let url = common::fresh_postgres_url();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let node1 = ServerProcess::start_in(&data, &["--database", &url]);
+        let node2 = ServerProcess::start_in(&data, &["--database", &url]);
+        let (http1, http2) = (Http::new(node1.addr), Http::new(node2.addr));
+        Self {
+            _dir: dir,
+            data,
+            node1,
+            node2,
+            http1,
+            http2,
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 fn two_nodes_share_sessions_nonces_and_the_ledger() {
-    let url = common::fresh_postgres_url();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    // The nodes share the service's secrets (pepper, OPAQUE setup), as a deployment would:
-    // the first creates them, the second starts once they exist.
-    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
-    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
+    let nodes = TwoNodes::start();
+    let TwoNodes {
+        data,
+        node1,
+        node2,
+        http1,
+        http2,
+        ..
+    } = &nodes;
     assert!(
         !data.join("enigm.db").exists(),
         "no SQLite file with --database"
     );
-    let http1 = Http::new(node1.addr);
-    let http2 = Http::new(node2.addr);
 
     // Register and log in through node 1; the session is valid on node 2.
     let username = fresh_username("nodes");
@@ -85,7 +116,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
         .map(|index| {
             let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
             let (header, body) = enigm::signed_append(&session, device, &[&add]);
-            let http = if index % 2 == 0 { &http1 } else { &http2 };
+            let http = if index % 2 == 0 { http1 } else { http2 };
             (http.clone(), header, body)
         })
         .collect();
@@ -148,13 +179,14 @@ async fn push_crosses_nodes() {
     use enigm_core::ledger::RevokeReason;
     use enigm_server::push::{EndReason, PushEvent};
 
-    let url = common::fresh_postgres_url();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
-    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
-    let http1 = Http::new(node1.addr);
-    let http2 = Http::new(node2.addr);
+    let nodes = TwoNodes::start();
+    let TwoNodes {
+        node1,
+        node2,
+        http1,
+        http2,
+        ..
+    } = &nodes;
 
     let username = fresh_username("push");
     let account = register(&http1, &username, PASSWORD);
@@ -231,12 +263,8 @@ async fn push_crosses_nodes() {
 #[test]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 fn a_sealed_login_started_on_one_node_finishes_on_another() {
-    let url = common::fresh_postgres_url();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
-    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
-    let (http1, http2) = (Http::new(node1.addr), Http::new(node2.addr));
+    let nodes = TwoNodes::start();
+    let TwoNodes { http1, http2, .. } = &nodes;
     let username = fresh_username("sealed");
     let account = register(&http1, &username, PASSWORD);
     let started = enigm::login_start(&http1, &username, PASSWORD);
