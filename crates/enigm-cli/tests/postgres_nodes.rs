@@ -88,10 +88,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     let first = http1.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
     assert_eq!(first.status, 200, "{:?}", first.json());
     let replay = http2.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    assert_eq!(
-        (replay.status, replay.error_code().as_str()),
-        (401, "replayed")
-    );
+    replay.assert_refused(401, "replayed");
 
     // An append through node 1 is what node 2 serves next.
     let genesis = LedgerEntry::genesis(account.account_id, device, &account.recovery);
@@ -144,10 +141,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     let head = winner.json()["head"].clone();
     assert_eq!(head["seq"], 2);
     for reply in replies.iter().filter(|reply| reply.status != 201) {
-        assert_eq!(
-            (reply.status, reply.error_code().as_str()),
-            (409, "ledger_conflict")
-        );
+        reply.assert_refused(409, "ledger_conflict");
         assert_eq!(reply.json()["error"]["head"], head);
     }
     for http in [&http1, &http2] {

@@ -95,10 +95,7 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
         "the tablet came later"
     );
     let not_removed = read_removal(&laptop_session, laptop);
-    assert_eq!(
-        (not_removed.status, not_removed.error_code().as_str()),
-        (404, "not_found")
-    );
+    not_removed.assert_refused(404, "not_found");
 
     // The restricted session heard none of the account's events: the first thing it gets is
     // the end of its own session when it signs out.

@@ -400,10 +400,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
     assert_eq!(refused_unknown.json(), refused_known.json());
     // One proof attempt per start: the refused recovery is over.
     let over = disclose(&http, &known, &right);
-    assert_eq!(
-        (over.status, over.error_code().as_str()),
-        (401, "recovery_expired")
-    );
+    over.assert_refused(401, "recovery_expired");
 
     // The ledger is disclosed to the right key, but a finish authorized by another key is
     // refused (the entry itself carries the right signature).
@@ -432,10 +429,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
     );
     fixed.recovery_signature = right.sign(&message).to_bytes().to_vec();
     let replay = send_finish(&http, &id, &fixed);
-    assert_eq!(
-        (replay.status, replay.error_code().as_str()),
-        (401, "recovery_expired")
-    );
+    replay.assert_refused(401, "recovery_expired");
 
     // An entry signed by another recovery key, even with a valid authorization, is refused by
     // the ledger rules.
@@ -467,10 +461,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
     );
     unbound.device_signature = desktop.sign(b"something else").to_bytes().to_vec();
     let refused = send_finish(&http, &id, &unbound);
-    assert_eq!(
-        (refused.status, refused.error_code().as_str()),
-        (401, "bad_signature")
-    );
+    refused.assert_refused(401, "bad_signature");
 
     // Nothing changed: the old password, the old session and the head all stand.
     assert!(password_accepted(&http, PASSWORD));
@@ -487,10 +478,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
         &json!({ "recovery_id": "!!", "registration_upload": "", "entry": "",
                  "recovery_signature": "", "device_signature": "" }),
     );
-    assert_eq!(
-        (malformed.status, malformed.error_code().as_str()),
-        (400, "malformed_request")
-    );
+    malformed.assert_refused(400, "malformed_request");
 
     // Starts are throttled per account, unknown usernames alike.
     let mut limited = None;
@@ -561,10 +549,7 @@ fn a_stale_head_is_a_conflict_and_a_rotated_phrase_no_longer_recovers() {
     // The old phrase no longer recovers; the new one does.
     let recovery = start(&http, USERNAME, NEW_PASSWORD);
     let refused = disclose(&http, &recovery, &old_key);
-    assert_eq!(
-        (refused.status, refused.error_code().as_str()),
-        (403, "recovery_refused")
-    );
+    refused.assert_refused(403, "recovery_refused");
     let recovered = recover(&http, &new_phrase, &desktop, vec![]);
     assert_eq!(recovered.status, 201, "{:?}", recovered.json());
     assert!(password_accepted(&http, NEW_PASSWORD));

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use data_encoding::BASE64URL_NOPAD;
 use ed25519_dalek::SigningKey;
+use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, RevokeReason, verify_chain};
 use enigm_core::opaque::{
@@ -549,6 +550,21 @@ impl Device {
     /// `GET` expecting 200; returns the body.
     pub fn get(&self, http: &Http, path: &str) -> Value {
         self.expect(http, "GET", path, Value::Null, 200)
+    }
+
+    /// The actions of the account's audit records, as `GET /v1/audit` shows them to this device.
+    pub fn audit_actions(&self, http: &Http) -> Vec<AuditAction> {
+        let audit = self.get(http, "/v1/audit");
+        audit["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|record| {
+                serde_json::from_value::<AuditRecord>(record["record"].clone())
+                    .unwrap()
+                    .action
+            })
+            .collect()
     }
 
     /// Expects a refusal with `status` and `code`; returns the body.
