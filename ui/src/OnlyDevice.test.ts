@@ -6,7 +6,7 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
 import type { DeviceView, DeviceList, EnrollmentRequest } from './lib/bindings';
-import { enrollmentRequest, signedIn, status, twoDevices } from './test-support';
+import { askToReplace, enrollmentRequest, signedIn, status, twoDevices } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -54,11 +54,7 @@ describe('replacing the only active computer', () => {
       return undefined;
     });
     render(App);
-    await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
-    await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
-    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'pw' } });
-    await fireEvent.click(screen.getByLabelText('This computer replaces one of my devices'));
-    await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    await askToReplace('alice', 'pw');
     const note = await screen.findByTestId('only-active-device');
     expect(note.textContent).toContain('Work laptop is the only active device of your account');
     expect(screen.queryByRole('button', { name: 'Replace the chosen device' })).toBeNull();

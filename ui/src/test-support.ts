@@ -125,3 +125,13 @@ export async function compareCode(code: string) {
   const shown: EnrollmentProgress = { event: 'code', code, emoji: [{ symbol: '🐶', name: 'Dog' }], replaces: null };
   await emit('enrollment-progress', shown);
 }
+
+/** From the first-run screen: Add this computer, signing in as `username` with `password`, as
+ * the replacement of one of the account's devices; then Continue. */
+export async function askToReplace(username: string, password: string) {
+  await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
+  await fireEvent.input(screen.getByLabelText('Username'), { target: { value: username } });
+  await fireEvent.input(screen.getByLabelText('Password'), { target: { value: password } });
+  await fireEvent.click(screen.getByLabelText('This computer replaces one of my devices'));
+  await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+}
