@@ -9,7 +9,7 @@ use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::enigm::{self, b64, login, register};
+use common::enigm::{self, b64, login};
 use common::push::add_device;
 use common::{Http, ServerProcess};
 use ed25519_dalek::SigningKey;
@@ -53,9 +53,8 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
 fn exports_verify_offline_and_tampering_is_named() {
     let server = ServerProcess::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, session) = enigm::signed_up(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
     let phone = add_device(&http, &account, &session);
     login(&http, USERNAME, PASSWORD, &phone).unwrap();
 

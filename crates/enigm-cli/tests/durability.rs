@@ -8,7 +8,7 @@ use crate::common;
 
 use std::sync::mpsc;
 
-use common::enigm::{self, Account, Session, b64, login, register};
+use common::enigm::{self, Account, Session, b64, login};
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, verify_chain};
@@ -18,8 +18,7 @@ use rand_core::{OsRng, RngCore};
 fn acknowledged_appends_survive_kill_9() {
     let mut server = ServerProcess::start();
     let http = Http::new(server.addr);
-    let account = register(&http, "heidi", "a long enough password");
-    let session = login(&http, "heidi", "a long enough password", &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, "heidi", "a long enough password");
     let page = enigm::send(&http, &session, &account.device, "GET", "/v1/ledger", b"");
     let entries = enigm::page_entries(&page.json());
     let state = verify_chain(&entries).unwrap();
@@ -133,8 +132,7 @@ fn concurrent_appends_survive_kill_9(extra: &[&str]) {
     let mut writers = Vec::new();
     for index in 0..WRITERS {
         let username = format!("writer{index}-{run:016x}");
-        let account = register(&http, &username, PASSWORD);
-        let session = login(&http, &username, PASSWORD, &account.device).unwrap();
+        let (account, session) = enigm::signed_up(&http, &username, PASSWORD);
         // A second device to suspend and resume.
         let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
         let mut state = verify_chain(std::slice::from_ref(&genesis)).unwrap();

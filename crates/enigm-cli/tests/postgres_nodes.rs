@@ -8,7 +8,7 @@
 
 use crate::common;
 
-use common::enigm::{self, SignOptions, login, register, unb64};
+use common::enigm::{self, login, register, unb64};
 use common::{Http, ServerProcess};
 use enigm_core::ledger::{EntryKind, LedgerEntry, verify_chain};
 use rand_core::{OsRng, RngCore};
@@ -70,25 +70,13 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
 
     // Register and log in through node 1; the session is valid on node 2.
     let username = fresh_username("nodes");
-    let account = register(&http1, &username, PASSWORD);
-    let session = login(&http1, &username, PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http1, &username, PASSWORD);
     let device = &account.device;
     let read = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=0", b"");
     assert_eq!(read.status, 200, "{:?}", read.json());
 
     // A request accepted by node 1 and replayed against node 2 is refused: shared nonces.
-    let header = enigm::authorization(
-        &session,
-        device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
-    let first = http1.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    assert_eq!(first.status, 200, "{:?}", first.json());
-    let replay = http2.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    replay.assert_refused(401, "replayed");
+    enigm::replay(http1, http2, &session, device).assert_refused(401, "replayed");
 
     // An append through node 1 is what node 2 serves next.
     let genesis = LedgerEntry::genesis(account.account_id, device, &account.recovery);
@@ -117,33 +105,8 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
             (http.clone(), header, body)
         })
         .collect();
-    let replies: Vec<common::Response> = std::thread::scope(|scope| {
-        let handles: Vec<_> = requests
-            .iter()
-            .map(|(http, header, body)| {
-                scope.spawn(move || {
-                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().unwrap())
-            .collect()
-    });
-    let statuses: Vec<u16> = replies.iter().map(|reply| reply.status).collect();
-    assert_eq!(
-        statuses.iter().filter(|status| **status == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    let winner = replies.iter().find(|reply| reply.status == 201).unwrap();
-    let head = winner.json()["head"].clone();
+    let head = enigm::one_append_won(&enigm::race_appends(&requests));
     assert_eq!(head["seq"], 2);
-    for reply in replies.iter().filter(|reply| reply.status != 201) {
-        reply.assert_refused(409, "ledger_conflict");
-        assert_eq!(reply.json()["error"]["head"], head);
-    }
     for http in [&http1, &http2] {
         let page = enigm::send(http, &session, device, "GET", "/v1/ledger?since=0", b"");
         assert_eq!(page.status, 200, "{:?}", page.json());
@@ -183,9 +146,8 @@ async fn push_crosses_nodes() {
     } = &nodes;
 
     let username = fresh_username("push");
-    let account = register(&http1, &username, PASSWORD);
+    let (account, laptop_session) = enigm::signed_up(&http1, &username, PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http1, &username, PASSWORD, laptop).unwrap();
     let phone = add_device(&http1, &account, &laptop_session);
     let phone_session = login(&http1, &username, PASSWORD, &phone).unwrap();
     let tablet = add_device(&http1, &account, &laptop_session);

@@ -1,7 +1,7 @@
 //! The service's expiries, on a manual clock: sessions and enrollment requests end when the
 //! clock passes their time, and the test moves the clock there instead of sleeping through it.
 
-use crate::common::enigm::{self, b64, login, register, sign_up};
+use crate::common::enigm::{self, b64, sign_up};
 use crate::common::relay::{
     self, PASSWORD, accept, connect, expect_event, new_device, request, updated,
 };
@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 fn sessions_refresh_and_report_their_expiry() {
     let service = Service::start();
     let http = Http::new(service.addr);
-    let account = register(&http, "ivan", PASSWORD);
-    let session = login(&http, "ivan", PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, "ivan", PASSWORD);
     let before = enigm::send(
         &http,
         &session,

@@ -187,8 +187,7 @@ fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
     let server = with_free_guesses(2);
     let http = Http::new(server.addr);
     let username = fresh_username("owner");
-    let account = register(&http, &username, PASSWORD);
-    let owner = enigm::login(&http, &username, PASSWORD, &account.device).unwrap();
+    let (account, owner) = enigm::signed_up(&http, &username, PASSWORD);
     // A device the owner lost, and the thief's session on it.
     let stolen = add_device(&http, &owner, account.account_id, &account.device);
     let thief = enigm::login(&http, &username, PASSWORD, &stolen).unwrap();

@@ -3,7 +3,7 @@
 //! fresh sign-in is not; a login started before the change cannot finish after it; the other
 //! sessions end and the changing one stays.
 use crate::common::enigm::{
-    self, SignOptions, b64, login, login_finish, login_start, register, signed, unb64,
+    self, SignOptions, b64, login, login_finish, login_start, signed, unb64,
 };
 use crate::common::{Http, Response, Service};
 use enigm_core::opaque::{
@@ -84,9 +84,8 @@ impl Signed<'_> {
 fn a_change_needs_a_recent_sign_in_and_ends_every_other_session() {
     let service = Service::start();
     let http = Http::new(service.addr);
-    let account = register(&http, "pw.stepup", OLD);
+    let (account, earlier) = enigm::signed_up(&http, "pw.stepup", OLD);
     let device = &account.device;
-    let earlier = login(&http, "pw.stepup", OLD, device).unwrap();
     let as_session = |session| Signed {
         service: &service,
         http: &http,

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::enigm::{self, append, b64, ledger, login, register};
+use common::enigm::{self, append, b64, ledger, login};
 use common::push::{
     add_device, assert_http_status, connect, expect_device_changed, expect_ended, expect_revoked,
     open, upgrade_header,
@@ -152,8 +152,7 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
 async fn unauthenticated_and_replayed_upgrades_are_refused() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
-    let session = login(&http, USERNAME, PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, USERNAME, PASSWORD);
 
     assert_http_status(open(server.addr, None).await, 401);
     assert_http_status(open(server.addr, Some("Enigm nonsense")).await, 401);
@@ -170,9 +169,8 @@ async fn unauthenticated_and_replayed_upgrades_are_refused() {
 async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fails() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, "audit.outage", PASSWORD);
+    let (account, laptop_session) = enigm::signed_up(&http, "audit.outage", PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http, "audit.outage", PASSWORD, laptop).unwrap();
     let phone = add_device(&http, &account, &laptop_session);
     let phone_session = login(&http, "audit.outage", PASSWORD, &phone).unwrap();
     let mut phone_socket = connect(server.addr, &phone_session, &phone).await;

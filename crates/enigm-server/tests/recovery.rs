@@ -8,9 +8,7 @@ use crate::common;
 
 use std::collections::HashSet;
 
-use common::enigm::{
-    self, Session, add_device, append, b64, ledger, login, login_start, register, unb64,
-};
+use common::enigm::{self, Session, add_device, append, b64, ledger, login, login_start, unb64};
 use common::push::{Socket, connect, expect_closed, expect_ended, next_event};
 use common::{Http, Response, Service, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
@@ -363,9 +361,8 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
 fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, session) = enigm::signed_up(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
     let head = ledger(&http, &session, laptop).head();
     let right = account.phrase.recovery_key();
     let wrong = RecoveryPhrase::generate(&mut OsRng).recovery_key();
@@ -499,9 +496,8 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
 fn a_stale_head_is_a_conflict_and_a_rotated_phrase_no_longer_recovers() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, session) = enigm::signed_up(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
     let old_key = account.phrase.recovery_key();
     let desktop = DeviceSecrets::generate(&mut OsRng);
 

@@ -257,8 +257,7 @@ fn wrong_password_and_unknown_username_look_the_same() {
 fn signed_requests_refuse_replays_stale_times_and_tampering() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, "carol", PASSWORD);
-    let session = login(&http, "carol", PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, "carol", PASSWORD);
     let device = &account.device;
 
     let unsigned = http.get("/v1/ledger");
@@ -267,18 +266,7 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
     assert_eq!(garbage.error_code(), "malformed_authorization");
 
     // Replay: the very same request twice.
-    let header = enigm::authorization(
-        &session,
-        device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
-    let first = http.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    assert_eq!(first.status, 200, "{:?}", first.json());
-    let replay = http.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    replay.assert_refused(401, "replayed");
+    enigm::replay(&http, &http, &session, device).assert_refused(401, "replayed");
 
     // Stale and future timestamps.
     for timestamp in [enigm::now() - 3_600, enigm::now() + 3_600] {
@@ -433,41 +421,16 @@ fn registration_is_throttled_per_source() {
 fn concurrent_conflicting_appends_let_exactly_one_win() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, "judy", PASSWORD);
-    let session = login(&http, "judy", PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, "judy", PASSWORD);
     let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
     let state = verify_chain(&[genesis]).unwrap();
-    let requests: Vec<(String, Vec<u8>)> = (0..6)
+    let requests: Vec<(Http, String, Vec<u8>)> = (0..6)
         .map(|_| {
             let (_, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
             let (header, body) = enigm::signed_append(&session, &account.device, &[&add]);
-            (header, body)
+            (http.clone(), header, body)
         })
         .collect();
-    let replies: Vec<common::Response> = std::thread::scope(|scope| {
-        let handles: Vec<_> = requests
-            .iter()
-            .map(|(header, body)| {
-                let http = http.clone();
-                scope.spawn(move || {
-                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().unwrap())
-            .collect()
-    });
-    let won = replies.iter().filter(|reply| reply.status == 201).count();
-    assert_eq!(
-        won,
-        1,
-        "{:?}",
-        replies.iter().map(|r| r.status).collect::<Vec<_>>()
-    );
-    for reply in replies.iter().filter(|reply| reply.status != 201) {
-        reply.assert_refused(409, "ledger_conflict");
-        assert_eq!(reply.json()["error"]["head"]["seq"], 1);
-    }
+    let head = enigm::one_append_won(&enigm::race_appends(&requests));
+    assert_eq!(head["seq"], 1);
 }
