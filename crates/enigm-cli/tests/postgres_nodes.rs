@@ -70,9 +70,9 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
 
     // Register and log in through node 1; the session is valid on node 2.
     let username = fresh_username("nodes");
-    let (account, session) = enigm::signed_up(&http1, &username, PASSWORD);
+    let (account, session) = enigm::signed_up(http1, &username, PASSWORD);
     let device = &account.device;
-    let read = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=0", b"");
+    let read = enigm::send(http2, &session, device, "GET", "/v1/ledger?since=0", b"");
     assert_eq!(read.status, 200, "{:?}", read.json());
 
     // A request accepted by node 1 and replayed against node 2 is refused: shared nonces.
@@ -83,9 +83,9 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
     let mut chain = vec![genesis];
     let state = verify_chain(&chain).unwrap();
     let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
-    let appended = enigm::post_entries(&http1, &session, device, &[&add]);
+    let appended = enigm::post_entries(http1, &session, device, &[&add]);
     assert_eq!(appended.status, 201, "{:?}", appended.json());
-    let seen = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=1", b"");
+    let seen = enigm::send(http2, &session, device, "GET", "/v1/ledger?since=1", b"");
     assert_eq!(seen.status, 200, "{:?}", seen.json());
     let seen = seen.json();
     assert_eq!(seen["head"]["seq"], 1);
@@ -146,12 +146,12 @@ async fn push_crosses_nodes() {
     } = &nodes;
 
     let username = fresh_username("push");
-    let (account, laptop_session) = enigm::signed_up(&http1, &username, PASSWORD);
+    let (account, laptop_session) = enigm::signed_up(http1, &username, PASSWORD);
     let laptop = &account.device;
-    let phone = add_device(&http1, &account, &laptop_session);
-    let phone_session = login(&http1, &username, PASSWORD, &phone).unwrap();
-    let tablet = add_device(&http1, &account, &laptop_session);
-    let tablet_session = login(&http1, &username, PASSWORD, &tablet).unwrap();
+    let phone = add_device(http1, &account, &laptop_session);
+    let phone_session = login(http1, &username, PASSWORD, &phone).unwrap();
+    let tablet = add_device(http1, &account, &laptop_session);
+    let tablet_session = login(http1, &username, PASSWORD, &tablet).unwrap();
 
     // The phone and the tablet listen on node 2; the laptop, which revokes, on node 1.
     let mut phone_socket = connect(node2.addr, &phone_session, &phone).await;
@@ -159,7 +159,7 @@ async fn push_crosses_nodes() {
     let mut laptop_socket = connect(node1.addr, &laptop_session, laptop).await;
 
     let revoke = enigm::revoke(
-        &http1,
+        http1,
         &laptop_session,
         &account.account_id,
         laptop,
@@ -185,12 +185,12 @@ async fn push_crosses_nodes() {
     }
 
     // An append through node 2 now reaches node 1's socket the same way.
-    let state = ledger(&http2, &tablet_session, &tablet);
+    let state = ledger(http2, &tablet_session, &tablet);
     let mut suspend = state.next_entry(EntryKind::Suspend {
         device: tablet.device_id(),
     });
     suspend.sign_device(&account.account_id, laptop);
-    append(&http2, &laptop_session, laptop, &suspend);
+    append(http2, &laptop_session, laptop, &suspend);
     assert_eq!(
         next_event(&mut laptop_socket).await,
         PushEvent::LedgerAppended {
@@ -222,9 +222,9 @@ fn a_sealed_login_started_on_one_node_finishes_on_another() {
     let nodes = TwoNodes::start();
     let TwoNodes { http1, http2, .. } = &nodes;
     let username = fresh_username("sealed");
-    let account = register(&http1, &username, PASSWORD);
-    let started = enigm::login_start(&http1, &username, PASSWORD);
+    let account = register(http1, &username, PASSWORD);
+    let started = enigm::login_start(http1, &username, PASSWORD);
     assert_eq!(started.reply.status, 200);
-    let (finished, _) = enigm::login_finish(&http2, started, PASSWORD, &account.device);
+    let (finished, _) = enigm::login_finish(http2, started, PASSWORD, &account.device);
     assert_eq!(finished.status, 200, "{:?}", finished.json());
 }
