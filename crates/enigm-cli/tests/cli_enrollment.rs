@@ -122,7 +122,7 @@ fn both_devices_see_the_same_code_and_the_new_device_becomes_active_with_the_syn
     let pair = sign_up(&server, "happy");
 
     let mut b = Running::enroll(&pair.b, &server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     let listed = requests(&server, &pair.a);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], id.as_str());
@@ -181,7 +181,7 @@ fn rejected_and_expired_requests_add_nothing() {
 
     // Rejected by A.
     let mut b = Running::enroll(&pair.b, &server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     let rejected = ok(&enigm(&pair.a, &server, &["device", "reject", &id], ""));
     assert_eq!(rejected["state"], "rejected");
     b.expect_event("rejected");
@@ -257,7 +257,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     // After the request: the restarted enroll cancels the stale request and asks again.
     let pair1 = sign_up(&server, "killb1");
     let mut b = Running::enroll(&pair1.b, &server, &pair1.username);
-    let stale = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let stale = b.request_id();
     b.kill9();
     // The retry compares the codes elsewhere (--auto-confirm): it asks nothing.
     let mut b = Running::start(
@@ -273,7 +273,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
         ],
         &format!("{PASSWORD}\n"),
     );
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     assert_ne!(id, stale);
     let listed = requests(&server, &pair1.a);
     assert_eq!(listed.len(), 1, "the stale request is gone: {listed:?}");
@@ -293,7 +293,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     b.kill9();
     a.answer("yes");
     let mut b = Running::enroll(&pair2.b, &server, &pair2.username);
-    let retry = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let retry = b.request_id();
     a.expect_event("cancelled");
     a.succeeded();
     assert_not_added(&server, &pair2);
@@ -353,7 +353,7 @@ fn codes_shown(
     approver_url: &str,
 ) -> (String, Running, Running) {
     let mut b = Running::enroll(&pair.b, server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     let mut a = Running::start_at(&pair.a, approver_url, &["device", "approve", &id], "");
     a.expect_event("sas");
     b.expect_event("sas");
@@ -461,10 +461,7 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
 
     // C asks to replace B by a prefix of its id; A sees which device, with its label.
     let mut on_c = Running::replace(&c, &url(&server), &pair.username, &b_id[..8]);
-    let id = on_c.expect_event("request")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = on_c.request_id();
     let listed_requests = requests(&server, &pair.a);
     assert_eq!(listed_requests.len(), 1);
     assert_eq!(listed_requests[0]["replaces"]["device_id"], b_id.as_str());
@@ -560,10 +557,7 @@ fn a_replacement_of_an_unknown_or_removed_device_or_a_tampered_one_changes_nothi
         replaces: a_id.clone(),
     });
     let mut on_c = Running::replace(&c, &hostile.url(), &pair.username, &b_id);
-    let id = on_c.expect_event("request")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = on_c.request_id();
     let mut on_a = Running::approve(&pair.a, &server, &id);
     assert_eq!(on_a.expect_event("sas")["replaces"], b_id.as_str());
     on_c.expect_event("sas");
