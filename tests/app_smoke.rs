@@ -6,25 +6,15 @@
 #![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use enigm_store::{Keychain, Store};
+use enigm_tests::AppProcess;
 
 /// Generous: a cold WebKit start on a loaded two-core CI machine.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Kills the app's whole process group (xvfb-run, Xvfb, the app, WebKit's helpers) on drop.
-struct AppProcess(Child);
-
-impl Drop for AppProcess {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 #[ignore = "needs the built app (ENIGM_APP_BIN), Xvfb and a Secret Service session; run by cargo xtask test"]

@@ -63,6 +63,16 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
+/// A store written in a fresh directory with `marker`: the directory, its database file and
+/// that file's bytes.
+fn written(marker: &str) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), marker);
+    let db = dir.path().join("store.db");
+    let bytes = fs::read(&db).unwrap();
+    (dir, db, bytes)
+}
+
 /// Every file of the profile directory, concatenated.
 fn all_profile_bytes(dir: &Path) -> Vec<u8> {
     let mut all = Vec::new();
@@ -146,9 +156,7 @@ fn plain_sqlite_cannot_read_the_store() {
 #[test]
 #[ignore = "needs a Secret Service session; run by cargo xtask test"]
 fn overwritten_keychain_entry_is_wrong_key_and_the_file_is_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "wrong-key");
-    let before = fs::read(dir.path().join("store.db")).unwrap();
+    let (dir, db, before) = written("wrong-key");
     let kcv_before = fs::read(dir.path().join("store.kcv")).unwrap();
     let entry = keychain_entry(dir.path());
     let original = entry.get_secret().unwrap();
@@ -157,7 +165,7 @@ fn overwritten_keychain_entry_is_wrong_key_and_the_file_is_untouched() {
     let out = read(dir.path());
     assert!(!out.success);
     assert_eq!(out.error(), Some("wrong_key"), "{out:?}");
-    assert_eq!(fs::read(dir.path().join("store.db")).unwrap(), before);
+    assert_eq!(fs::read(&db).unwrap(), before);
     assert_eq!(fs::read(dir.path().join("store.kcv")).unwrap(), kcv_before);
 
     // Putting the original key back restores access: nothing was lost.
@@ -169,9 +177,7 @@ fn overwritten_keychain_entry_is_wrong_key_and_the_file_is_untouched() {
 #[test]
 #[ignore = "needs a Secret Service session; run by cargo xtask test"]
 fn deleted_keychain_entry_is_key_missing() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "key-missing");
-    let before = fs::read(dir.path().join("store.db")).unwrap();
+    let (dir, db, before) = written("key-missing");
     keychain_entry(dir.path()).delete_credential().unwrap();
 
     let out = read(dir.path());
@@ -181,7 +187,7 @@ fn deleted_keychain_entry_is_key_missing() {
         keychain_entry(dir.path()).get_secret(),
         Err(keyring::Error::NoEntry)
     ));
-    assert_eq!(fs::read(dir.path().join("store.db")).unwrap(), before);
+    assert_eq!(fs::read(&db).unwrap(), before);
 }
 
 /// Runs without a Secret Service on purpose, so it is not ignored: the bus address points at a
@@ -210,9 +216,7 @@ fn unreachable_secret_service_is_keychain_unavailable() {
 #[test]
 #[ignore = "needs a Secret Service session; run by cargo xtask test"]
 fn plaintext_sqlite_in_place_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "plaintext");
-    let db = dir.path().join("store.db");
+    let (dir, db, _) = written("plaintext");
     fs::remove_file(&db).unwrap();
     let status = Command::new("python3")
         .arg("-c")
@@ -237,10 +241,7 @@ fn plaintext_sqlite_in_place_is_refused() {
 #[test]
 #[ignore = "needs a Secret Service session; run by cargo xtask test"]
 fn damaged_database_with_the_right_key_is_corrupted() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "corrupted");
-    let db = dir.path().join("store.db");
-    let good = fs::read(&db).unwrap();
+    let (dir, db, good) = written("corrupted");
 
     // Truncated in the middle of page 1.
     fs::write(&db, &good[..1500]).unwrap();

@@ -21,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use enigm_tests::AppProcess;
 use serde_json::{Value, json};
 
 /// Starts measured per kind of start.
@@ -150,17 +151,6 @@ impl Drop for VirtualDisplay {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// The app's process group (the app and WebKit's helpers), stopped on drop.
-struct AppProcess(Child);
-
-impl Drop for AppProcess {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.0.wait();
     }
 }
 

@@ -94,9 +94,13 @@ async fn a_user_restores_with_the_phrase_and_removes_the_lost_device() {
     assert_eq!(answer["error"]["code"], "device_revoked", "{answer}");
 }
 
-/// "Add this computer" as the replacement of a device: after signing in the account's devices
-/// are listed to choose from; then the user starts over instead, and confirms it.
-async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> WebDriverResult<()> {
+/// "Add this computer" with the account's username and password, ticked as the replacement of
+/// one of its devices, then Continue; the screen is saved as `shot` before it when given.
+async fn add_as_replacement(
+    driver: &WebDriver,
+    screens: &mut Screens,
+    shot: Option<&str>,
+) -> WebDriverResult<()> {
     click(
         driver,
         "//button[.//strong[normalize-space()='Add this computer']]",
@@ -109,12 +113,21 @@ async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> W
         "//label[normalize-space()='This computer replaces one of my devices']/input",
     )
     .await?;
-    screens.save(driver, "add-replacing").await;
+    if let Some(name) = shot {
+        screens.save(driver, name).await;
+    }
     click(
         driver,
         "//button[@type='submit'][normalize-space()='Continue']",
     )
     .await?;
+    Ok(())
+}
+
+/// "Add this computer" as the replacement of a device: after signing in the account's devices
+/// are listed to choose from; then the user starts over instead, and confirms it.
+async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> WebDriverResult<()> {
+    add_as_replacement(driver, screens, Some("add-replacing")).await?;
     find(
         driver,
         "//h1[normalize-space()='Which device does this computer replace?']",
@@ -134,11 +147,9 @@ async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> W
             .await?
             .is_empty()
     );
-    driver.set_window_rect(0, 0, 800, 600).await?;
     screens
-        .save(driver, "add-replace-only-device-800x600")
-        .await;
-    driver.set_window_rect(0, 0, 960, 660).await?;
+        .save_narrow(driver, "add-replace-only-device")
+        .await?;
 
     click(driver, "//button[normalize-space()='Back']").await?;
     click(driver, "//button[normalize-space()='Start over']").await?;
@@ -152,23 +163,7 @@ async fn replace_then_start_over(driver: &WebDriver, screens: &mut Screens) -> W
     find(driver, "//h1[normalize-space()='Welcome to Enigm']").await;
 
     // Again, and this time the way out it offers: the restore with the recovery phrase.
-    click(
-        driver,
-        "//button[.//strong[normalize-space()='Add this computer']]",
-    )
-    .await?;
-    type_into(driver, "username", "e2e-bob").await?;
-    type_into(driver, "password", OLD_PASSWORD).await?;
-    click(
-        driver,
-        "//label[normalize-space()='This computer replaces one of my devices']/input",
-    )
-    .await?;
-    click(
-        driver,
-        "//button[@type='submit'][normalize-space()='Continue']",
-    )
-    .await?;
+    add_as_replacement(driver, screens, None).await?;
     click(
         driver,
         "//button[normalize-space()='Restore with the recovery phrase']",
@@ -252,11 +247,9 @@ async fn refuse_replacement(
             .await?
             .is_empty()
     );
-    driver.set_window_rect(0, 0, 800, 600).await?;
     screens
-        .save(driver, "approve-replacement-request-800x600")
-        .await;
-    driver.set_window_rect(0, 0, 960, 660).await?;
+        .save_narrow(driver, "approve-replacement-request")
+        .await?;
     click(driver, "//button[normalize-space()='Reject']").await?;
 
     let output = waited.await.unwrap().unwrap();

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What one `store-probe` run printed, and how it ended.
@@ -85,4 +85,16 @@ pub fn run_probe(
         success: status.success(),
         stderr,
     })
+}
+
+/// The app started as the leader of its own process group (with xvfb-run and Xvfb when it runs
+/// under them, and WebKit's helpers): the whole group is stopped on drop.
+pub struct AppProcess(pub Child);
+
+impl Drop for AppProcess {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.0.wait();
+    }
 }

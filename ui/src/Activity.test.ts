@@ -2,9 +2,9 @@
 // activity record and the window says where it went, or why it could not. The backend is mocked.
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { clearMocks } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import { active, status, twoDevices } from './test-support';
+import { signedIn } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -13,24 +13,8 @@ afterEach(() => {
 
 /** A backend whose `download_activity` answers with `answer` (thrown when it is an error). */
 function backend(answer: () => unknown) {
-  const calls: string[] = [];
-  mockIPC(
-    (cmd) => {
-      calls.push(cmd);
-      switch (cmd) {
-        case 'app_status':
-          return status(true, active);
-        case 'list_devices':
-          return twoDevices;
-        case 'download_activity':
-          return answer();
-        default:
-          return undefined;
-      }
-    },
-    { shouldMockEvents: true },
-  );
-  return { sent: (cmd: string) => calls.filter((call) => call === cmd).length };
+  const ipc = signedIn((cmd) => (cmd === 'download_activity' ? answer() : undefined), { events: true });
+  return { sent: (cmd: string) => ipc.sent(cmd).length };
 }
 
 async function openSettings() {

@@ -1,9 +1,9 @@
 // "Add a device" on Devices, where people look for it: it says what to do on the new computer.
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { clearMocks } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import { active, status, twoDevices } from './test-support';
+import { signedIn } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -12,13 +12,7 @@ afterEach(() => {
 
 describe('adding a device', () => {
   it('opens the steps to follow on the new computer from the Devices page, and closes them', async () => {
-    const calls: string[] = [];
-    mockIPC((cmd) => {
-      calls.push(cmd);
-      if (cmd === 'app_status') return status(true, active);
-      if (cmd === 'list_devices') return twoDevices;
-      return undefined;
-    });
+    const { calls } = signedIn();
     render(App);
     await screen.findAllByTestId('device');
     const open = screen.getByRole('button', { name: 'Add a device' });
@@ -32,6 +26,7 @@ describe('adding a device', () => {
     expect(screen.queryByTestId('add-device-help')).toBeNull();
     // Only explained here: nothing was asked of the backend.
     const asked = ['app_status', 'list_devices', 'enrollment_requests', 'device_history'];
-    expect(calls.filter((cmd) => !asked.includes(cmd) && !cmd.startsWith('plugin:event|'))).toEqual([]);
+    const commands = calls.map((call) => call.cmd);
+    expect(commands.filter((cmd) => !asked.includes(cmd) && !cmd.startsWith('plugin:event|'))).toEqual([]);
   });
 });

@@ -1,46 +1,30 @@
 // The code screen on the approving device: only the code to compare (no fingerprint above it to
 // compare by mistake), and one line for what each answer does.
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { emit } from '@tauri-apps/api/event';
+import { cleanup, render, screen, within } from '@testing-library/svelte';
+import { clearMocks } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { EnrollmentProgress, EnrollmentRequest } from './lib/bindings';
-import { active, status, twoDevices } from './test-support';
+import { compareCode, enrollmentRequest, signedIn } from './test-support';
 
 afterEach(() => {
   cleanup();
   clearMocks();
 });
 
-const request: EnrollmentRequest = {
-  id: 'req-1',
-  platform: 'linux',
-  fingerprint: '1111-2222-3333',
-  created_at: Math.floor(Date.now() / 1000) - 30,
-  state: 'requested',
-  replaces: null,
-  replaces_this_device: false,
-};
-
 describe('the code screen', () => {
   it('shows the code without the fingerprint and says what each answer does', async () => {
-    mockIPC(
+    signedIn(
       (cmd) => {
-        if (cmd === 'app_status') return status(true, active);
-        if (cmd === 'list_devices') return twoDevices;
-        if (cmd === 'enrollment_requests') return [request];
+        if (cmd === 'enrollment_requests') return [enrollmentRequest()];
         if (cmd === 'approve_enrollment') return new Promise(() => undefined);
         return undefined;
       },
-      { shouldMockEvents: true },
+      { events: true },
     );
     render(App);
-    const card = await screen.findByTestId('enrollment-request');
+    await screen.findByTestId('enrollment-request');
     expect(screen.getByTestId('enrollment-requests').textContent).toContain('Reject refuses the request');
-    await fireEvent.click(within(card).getByRole('button', { name: 'Compare code' }));
-    const code: EnrollmentProgress = { event: 'code', code: '482 913', emoji: [{ symbol: '🐶', name: 'Dog' }], replaces: null };
-    await emit('enrollment-progress', code);
+    await compareCode('482 913');
     await screen.findByRole('button', { name: 'Codes differ' });
     const panel = screen.getByTestId('enrollment-requests');
     expect(panel.textContent).not.toContain('1111-2222-3333');

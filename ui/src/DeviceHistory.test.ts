@@ -4,7 +4,7 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
 import type { DeviceList, DeviceTimelineView } from './lib/bindings';
 import { formatTime } from './lib/format';
-import { active, status, twoDevices } from './test-support';
+import { active, signedIn, status, twoDevices } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -78,9 +78,7 @@ describe('renaming a device', () => {
 
 describe('the device timeline', () => {
   it('draws one lane per device with its states and tells the same history as text', async () => {
-    mockIPC((cmd) => {
-      if (cmd === 'app_status') return status(true, active);
-      if (cmd === 'list_devices') return twoDevices;
+    signedIn((cmd) => {
       if (cmd === 'device_history') return history;
       return undefined;
     });

@@ -6,7 +6,7 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
 import type { DeviceView, DeviceList, EnrollmentRequest } from './lib/bindings';
-import { active, status, twoDevices } from './test-support';
+import { askToReplace, enrollmentRequest, signedIn, status, twoDevices } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -15,29 +15,13 @@ afterEach(() => {
 
 const thisOnly: DeviceList = { ...twoDevices, devices: [twoDevices.devices[0]!] };
 
-const replacesMe: EnrollmentRequest = {
-  id: 'req-1',
-  platform: 'linux',
-  fingerprint: '1111-2222-3333',
-  created_at: Math.floor(Date.now() / 1000) - 30,
-  state: 'requested',
+const replacesMe: EnrollmentRequest = enrollmentRequest({
   replaces: { device_id: 'aaaa0000', fingerprint: 'AAAA-BBBB-CCCC', label: null },
   replaces_this_device: true,
-};
+});
 
 function approving(list: DeviceList) {
-  mockIPC((cmd) => {
-    switch (cmd) {
-      case 'app_status':
-        return status(true, active);
-      case 'list_devices':
-        return list;
-      case 'enrollment_requests':
-        return [replacesMe];
-      default:
-        return undefined;
-    }
-  });
+  signedIn((cmd) => (cmd === 'enrollment_requests' ? [replacesMe] : undefined), { list });
 }
 
 describe('replacing the only active computer', () => {
@@ -70,11 +54,7 @@ describe('replacing the only active computer', () => {
       return undefined;
     });
     render(App);
-    await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
-    await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
-    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'pw' } });
-    await fireEvent.click(screen.getByLabelText('This computer replaces one of my devices'));
-    await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    await askToReplace('alice', 'pw');
     const note = await screen.findByTestId('only-active-device');
     expect(note.textContent).toContain('Work laptop is the only active device of your account');
     expect(screen.queryByRole('button', { name: 'Replace the chosen device' })).toBeNull();

@@ -3,11 +3,10 @@
 // and what reaches it.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { emit } from '@tauri-apps/api/event';
+import { clearMocks } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { EnrollmentProgress, EnrollmentRequest } from './lib/bindings';
-import { active, status, twoDevices } from './test-support';
+import type { EnrollmentRequest } from './lib/bindings';
+import { compareCode, enrollmentRequest, signedIn } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -15,29 +14,13 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const request: EnrollmentRequest = {
-  id: 'req-1',
-  platform: 'linux',
-  fingerprint: '1111-2222-3333',
-  created_at: Math.floor(Date.now() / 1000) - 30,
-  state: 'requested',
-  replaces: null,
-  replaces_this_device: false,
-};
-
 /** A backend whose password is `old` until changed; one other session signed in. */
 function backend(requests: EnrollmentRequest[] = []) {
-  const calls: { cmd: string; args: unknown }[] = [];
   let password = 'old';
   let finish: ((outcome: string) => void) | null = null;
-  mockIPC(
+  const ipc = signedIn(
     (cmd, args) => {
-      calls.push({ cmd, args });
       switch (cmd) {
-        case 'app_status':
-          return status(true, active);
-        case 'list_devices':
-          return twoDevices;
         case 'enrollment_requests':
           return requests;
         case 'approve_enrollment':
@@ -54,12 +37,9 @@ function backend(requests: EnrollmentRequest[] = []) {
           return undefined;
       }
     },
-    { shouldMockEvents: true },
+    { events: true },
   );
-  return {
-    sent: (cmd: string) => calls.filter((call) => call.cmd === cmd).map((call) => call.args),
-    finish: (outcome: string) => finish?.(outcome),
-  };
+  return { sent: ipc.sent, finish: (outcome: string) => finish?.(outcome) };
 }
 
 async function fill(current: string, next: string, again: string) {
@@ -103,17 +83,9 @@ describe('change password', () => {
   });
 
   it('turns a code mismatch into a warning whose action is Change password', async () => {
-    const ipc = backend([request]);
+    const ipc = backend([enrollmentRequest()]);
     render(App);
-    const card = await screen.findByTestId('enrollment-request');
-    await fireEvent.click(within(card).getByRole('button', { name: 'Compare code' }));
-    const code: EnrollmentProgress = {
-      event: 'code',
-      code: '482913',
-      emoji: [{ symbol: '🐶', name: 'Dog' }],
-      replaces: null,
-    };
-    await emit('enrollment-progress', code);
+    await compareCode('482913');
     await fireEvent.click(await screen.findByRole('button', { name: 'Codes differ' }));
     ipc.finish('codes_differ');
     const warning = await screen.findByTestId('approve-outcome');

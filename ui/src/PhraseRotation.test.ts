@@ -3,9 +3,9 @@
 // what is checked is what the user sees and what reaches it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { clearMocks } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import { active, status, twoDevices } from './test-support';
+import { signedIn } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -15,15 +15,9 @@ afterEach(() => {
 const words = Array.from({ length: 24 }, (_, index) => `word${index}`);
 
 function backend(refuseFirstConfirm: boolean) {
-  const calls: { cmd: string; args: unknown }[] = [];
   let refused = false;
-  mockIPC((cmd, args) => {
-    calls.push({ cmd, args });
+  const ipc = signedIn((cmd) => {
     switch (cmd) {
-      case 'app_status':
-        return status(true, active);
-      case 'list_devices':
-        return twoDevices;
       case 'regenerate_recovery_phrase':
         return { words };
       case 'confirm_recovery_phrase':
@@ -36,7 +30,7 @@ function backend(refuseFirstConfirm: boolean) {
         return undefined;
     }
   });
-  return { sent: (cmd: string) => calls.filter((call) => call.cmd === cmd).map((call) => call.args) };
+  return { sent: ipc.sent };
 }
 
 async function showNewPhrase() {

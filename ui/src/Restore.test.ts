@@ -87,6 +87,15 @@ async function fillTheRest() {
   await fireEvent.input(screen.getByLabelText('New password'), { target: { value: 'correct horse battery staple' } });
 }
 
+/** Opens the restore, pastes the good phrase, fills the rest and continues. */
+async function submitGoodPhrase() {
+  await openRestore();
+  await pastePhrase(good.join(' '));
+  await fillTheRest();
+  await vi.waitFor(() => expect(continueButton().disabled).toBe(false));
+  await fireEvent.click(continueButton());
+}
+
 function continueButton(): HTMLButtonElement {
   return screen.getByRole('button', { name: 'Continue' }) as HTMLButtonElement;
 }
@@ -162,11 +171,7 @@ describe('restoring with the recovery phrase', () => {
         };
       },
     });
-    await openRestore();
-    await pastePhrase(good.join(' '));
-    await fillTheRest();
-    await vi.waitFor(() => expect(continueButton().disabled).toBe(false));
-    await fireEvent.click(continueButton());
+    await submitGoodPhrase();
     expect((await screen.findByRole('alert')).textContent).toContain('did not accept this recovery phrase');
     expect(word(24).value).toBe('art');
     expect((screen.getByLabelText('Username') as HTMLInputElement).value).toBe('alice');
@@ -175,11 +180,7 @@ describe('restoring with the recovery phrase', () => {
 
   it('stops waiting for the service on cancel and drops the begun recovery', async () => {
     const calls = backend({ begin_recovery: () => new Promise(() => undefined) });
-    await openRestore();
-    await pastePhrase(good.join(' '));
-    await fillTheRest();
-    await vi.waitFor(() => expect(continueButton().disabled).toBe(false));
-    await fireEvent.click(continueButton());
+    await submitGoodPhrase();
     expect((await screen.findByRole('status')).textContent).toContain('Proving the phrase');
     await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(await screen.findByLabelText('Word 1')).toBeTruthy();

@@ -12,7 +12,7 @@ import type {
   EnrollmentRequest,
   SessionState,
 } from './lib/bindings';
-import { active, status, twoDevices } from './test-support';
+import { active, askToReplace, status, twoDevices } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -90,6 +90,15 @@ function backend(
   };
 }
 
+/** The code is shown and the user says it differs from the other screen's: that answer, and
+ * only it, reaches the backend, and the run ends as `codes_differ`. */
+async function codesDiffer(ipc: ReturnType<typeof backend>) {
+  await emit('enrollment-progress', code);
+  await fireEvent.click(await screen.findByRole('button', { name: 'Codes differ' }));
+  expect(ipc.sent('confirm_short_code')).toEqual([{ same: false }]);
+  ipc.finish('codes_differ');
+}
+
 async function startAdding() {
   render(App);
   await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
@@ -141,10 +150,7 @@ describe('add this computer', () => {
   it('says the codes differed when the user saw different codes, and can ask again', async () => {
     const ipc = backend();
     await startAdding();
-    await emit('enrollment-progress', code);
-    await fireEvent.click(await screen.findByRole('button', { name: 'Codes differ' }));
-    expect(ipc.sent('confirm_short_code')).toEqual([{ same: false }]);
-    ipc.finish('codes_differ');
+    await codesDiffer(ipc);
     const outcome = await screen.findByTestId('enroll-outcome');
     expect(outcome.dataset.outcome).toBe('codes_differ');
     expect(screen.getByRole('heading', { name: 'The codes were different' })).toBeTruthy();
@@ -189,11 +195,7 @@ describe('add this computer', () => {
     const other: DeviceView = { ...twoDevices.devices[0]!, this_device: false };
     const ipc = backend({ replaceable: [old, other] });
     render(App);
-    await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
-    await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
-    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'correct horse battery staple' } });
-    await fireEvent.click(screen.getByLabelText('This computer replaces one of my devices'));
-    await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    await askToReplace('alice', 'correct horse battery staple');
     expect(ipc.sent('replaceable_devices')).toEqual([
       { server: 'http://127.0.0.1:4000', username: 'alice', password: 'correct horse battery staple' },
     ]);
@@ -218,11 +220,7 @@ describe('add this computer', () => {
   it('says when no device of the account can be replaced', async () => {
     backend({ replaceable: [] });
     render(App);
-    await fireEvent.click(await screen.findByRole('button', { name: /Add this computer/ }));
-    await fireEvent.input(screen.getByLabelText('Username'), { target: { value: 'alice' } });
-    await fireEvent.input(screen.getByLabelText('Password'), { target: { value: 'pw' } });
-    await fireEvent.click(screen.getByLabelText('This computer replaces one of my devices'));
-    await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    await askToReplace('alice', 'pw');
     expect((await screen.findByRole('status')).textContent).toContain('only an active device can be');
     expect((screen.getByRole('button', { name: 'Replace the chosen device' }) as HTMLButtonElement).disabled).toBe(true);
   });
@@ -370,10 +368,7 @@ describe('approving from a trusted device', () => {
     render(App);
     const card = await screen.findByTestId('enrollment-request');
     await fireEvent.click(within(card).getByRole('button', { name: 'Compare code' }));
-    await emit('enrollment-progress', code);
-    await fireEvent.click(await screen.findByRole('button', { name: 'Codes differ' }));
-    expect(ipc.sent('confirm_short_code')).toEqual([{ same: false }]);
-    ipc.finish('codes_differ');
+    await codesDiffer(ipc);
     const ended = await screen.findByTestId('approve-outcome');
     expect(ended.dataset.outcome).toBe('codes_differ');
     expect(ended.textContent).toContain('someone else may know your password');

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::shell::{KeychainSession, cmd, has_cargo_subcommand, on_path, run};
+use crate::shell::{KeychainSession, cmd, has_cargo_subcommand, installed_tool, on_path};
 
 /// The tauri-driver release line that matches Tauri 2.12's WebDriver support.
 const TAURI_DRIVER_VERSION: &str = "~2.1";
@@ -66,21 +66,5 @@ pub fn run_tests(root: &Path, session: &KeychainSession) -> Result<()> {
 
 /// `<target>/tools/bin/tauri-driver`, installed with `cargo install` when missing.
 fn tauri_driver(target: &Path) -> Result<PathBuf> {
-    let root = target.join("tools");
-    let driver = root
-        .join("bin")
-        .join(format!("tauri-driver{}", std::env::consts::EXE_SUFFIX));
-    if driver.is_file() {
-        return Ok(driver);
-    }
-    let mut install = cmd("cargo", target.parent().unwrap_or(target));
-    install
-        // Its own build directory: the workspace's target would rebuild our crates' deps.
-        .env_remove("CARGO_TARGET_DIR")
-        .args(["install", "tauri-driver", "--locked", "--version"])
-        .arg(TAURI_DRIVER_VERSION)
-        .arg("--root")
-        .arg(&root);
-    run(&mut install).context("installing tauri-driver failed")?;
-    Ok(driver)
+    installed_tool(target, "tauri-driver", TAURI_DRIVER_VERSION)
 }

@@ -14,7 +14,7 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 
-use crate::shell::{cmd, run};
+use crate::shell::{cmd, installed_tool, run};
 
 /// Every fuzz target (a `[[bin]]` of `fuzz/Cargo.toml`).
 const TARGETS: &[&str] = &[
@@ -189,24 +189,11 @@ fn require_nightly(root: &Path) -> Result<()> {
 
 /// `<target>/tools/bin`, holding cargo-fuzz, installed with `cargo install` when missing.
 fn cargo_fuzz(target: &Path) -> Result<PathBuf> {
-    let root = target.join("tools");
-    let bin = root.join("bin");
-    if bin
-        .join(format!("cargo-fuzz{}", std::env::consts::EXE_SUFFIX))
-        .is_file()
-    {
-        return Ok(bin);
-    }
-    let mut install = cmd("cargo", target.parent().unwrap_or(target));
-    install
-        // Its own build directory: the workspace's target would rebuild our crates' deps.
-        .env_remove("CARGO_TARGET_DIR")
-        .args(["install", "cargo-fuzz", "--locked", "--version"])
-        .arg(CARGO_FUZZ_VERSION)
-        .arg("--root")
-        .arg(&root);
-    run(&mut install).context("installing cargo-fuzz failed")?;
-    Ok(bin)
+    let binary = installed_tool(target, "cargo-fuzz", CARGO_FUZZ_VERSION)?;
+    binary
+        .parent()
+        .map(Path::to_path_buf)
+        .context("cargo-fuzz has no folder")
 }
 
 #[cfg(test)]

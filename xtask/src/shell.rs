@@ -12,6 +12,26 @@ pub fn cmd(program: &str, dir: &Path) -> Command {
     command
 }
 
+/// `<target>/tools/bin/<name>`: the binary of the crate `name` at `version`, installed with
+/// `cargo install` when missing.
+pub fn installed_tool(target: &Path, name: &str, version: &str) -> Result<PathBuf> {
+    let root = target.join("tools");
+    let binary = root
+        .join("bin")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    let mut install = cmd("cargo", target.parent().unwrap_or(target));
+    install
+        // Its own build directory: the workspace's target would rebuild our crates' deps.
+        .env_remove("CARGO_TARGET_DIR")
+        .args(["install", name, "--locked", "--version", version, "--root"])
+        .arg(&root);
+    run(&mut install).with_context(|| format!("installing {name} failed"))?;
+    Ok(binary)
+}
+
 /// Runs `command`, echoing it first; a non-zero exit is an error naming the command.
 pub fn run(command: &mut Command) -> Result<()> {
     let shown = describe(command);

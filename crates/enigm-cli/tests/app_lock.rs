@@ -23,8 +23,7 @@ async fn the_cli_unlocks_a_profile_the_app_locked_with_the_password_online_or_th
     const PIN: &str = "73915482";
     let mut server = ServerProcess::start();
     let url = format!("http://{}", server.addr);
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("profile");
+    let (_home, [profile]) = common::profiles(["profile"]);
     ok(&register(&profile, &server, "cleo.cli", PASSWORD));
     // The app sets a PIN and locks.
     let engine = Engine::open(&profile, &url).await.unwrap();

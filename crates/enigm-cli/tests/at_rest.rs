@@ -68,14 +68,12 @@ fn a_shared_directory_is_refused_not_tightened() {
 
 #[test]
 fn a_login_in_flight_across_a_restart_starts_over() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = ServerProcess::start_in(&data, &[]);
+    let mut server = ServerProcess::start();
     let http = Http::new(server.addr);
     let account = register(&http, "lena", PASSWORD);
     let started = login_start(&http, "lena", PASSWORD);
     server.stop();
-    let restarted = ServerProcess::start_in(&data, &[]);
+    let restarted = server.restart(&[]);
     let http = Http::new(restarted.addr);
     let (reply, _) = enigm::login_finish(&http, started, PASSWORD, &account.device);
     assert_eq!(reply.error_code(), "login_expired");

@@ -9,7 +9,7 @@ use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::enigm::{self, b64, login, register};
+use common::enigm::{self, b64, login};
 use common::push::add_device;
 use common::{Http, ServerProcess};
 use ed25519_dalek::SigningKey;
@@ -53,9 +53,8 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
 fn exports_verify_offline_and_tampering_is_named() {
     let server = ServerProcess::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, session) = enigm::signed_up(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
     let phone = add_device(&http, &account, &session);
     login(&http, USERNAME, PASSWORD, &phone).unwrap();
 
@@ -265,9 +264,7 @@ fn a_user_exports_their_own_trail_with_the_cli_and_verifies_it_offline() {
     use common::cli::{enigm, failed, ok, register};
     use common::running::{self, PASSWORD as RUNNING_PASSWORD};
 
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let [laptop, phone] = ["laptop", "phone"].map(|name| dir.path().join(name));
+    let (server, dir, [laptop, phone]) = common::server_and_profiles(["laptop", "phone"]);
     let username = format!("audit-{:08x}", rand_core::RngCore::next_u32(&mut OsRng));
     ok(&register(&laptop, &server, &username, RUNNING_PASSWORD));
     running::enroll_and_approve(&server, &laptop, &phone, &username);

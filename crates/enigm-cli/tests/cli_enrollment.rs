@@ -14,7 +14,9 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 use common::ServerProcess;
-use common::cli::{enigm, failed, failed_code, listed, login, ok, register, url};
+use common::cli::{
+    enigm, failed, failed_code, listed, listed_this_device, login, ok, register, url,
+};
 use common::hostile::{HostileService, Tamper};
 use common::running::{self, PASSWORD, Running};
 use enigm_store::{Keychain, Store};
@@ -87,13 +89,7 @@ fn assert_enrolled(server: &ServerProcess, pair: &Pair) {
     }
     assert_eq!(on_a["head"], on_b["head"]);
     assert_eq!(on_a["head"]["seq"], 1, "exactly one AddDevice: {on_a}");
-    let b_id = on_b["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|device| device["this_device"] == true)
-        .unwrap()["device_id"]
-        .clone();
+    let b_id = listed_this_device(&on_b, true)["device_id"].clone();
     assert_eq!(on_a["devices"][1]["device_id"], b_id);
     assert_eq!(
         on_a["devices"][1]["approved_by"],
@@ -126,7 +122,7 @@ fn both_devices_see_the_same_code_and_the_new_device_becomes_active_with_the_syn
     let pair = sign_up(&server, "happy");
 
     let mut b = Running::enroll(&pair.b, &server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     let listed = requests(&server, &pair.a);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], id.as_str());
@@ -158,13 +154,7 @@ fn both_devices_see_the_same_code_and_the_new_device_becomes_active_with_the_syn
 
     assert_enrolled(&server, &pair);
     let on_b = devices(&server, &pair.b);
-    let b_view = on_b["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|device| device["this_device"] == true)
-        .unwrap()
-        .clone();
+    let b_view = listed_this_device(&on_b, true).clone();
     assert_eq!(b_view["fingerprint"], fingerprint.as_str());
     assert!(requests(&server, &pair.a).is_empty());
     // Enrolling again from an active device is refused with a precise error.
@@ -191,7 +181,7 @@ fn rejected_and_expired_requests_add_nothing() {
 
     // Rejected by A.
     let mut b = Running::enroll(&pair.b, &server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     let rejected = ok(&enigm(&pair.a, &server, &["device", "reject", &id], ""));
     assert_eq!(rejected["state"], "rejected");
     b.expect_event("rejected");
@@ -199,8 +189,7 @@ fn rejected_and_expired_requests_add_nothing() {
     assert_not_added(&server, &pair);
 
     // Expired: nobody answers; B hears it without a sleep in the test.
-    let dir = tempfile::tempdir().unwrap();
-    let short = ServerProcess::start_in(&dir.path().join("data"), &["--enrollment-ttl-secs", "2"]);
+    let short = ServerProcess::start_with(&["--enrollment-ttl-secs", "2"]);
     let late = sign_up(&short, "expiry");
     let mut b = Running::enroll(&late.b, &short, &late.username);
     b.expect_event("request");
@@ -268,7 +257,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     // After the request: the restarted enroll cancels the stale request and asks again.
     let pair1 = sign_up(&server, "killb1");
     let mut b = Running::enroll(&pair1.b, &server, &pair1.username);
-    let stale = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let stale = b.request_id();
     b.kill9();
     // The retry compares the codes elsewhere (--auto-confirm): it asks nothing.
     let mut b = Running::start(
@@ -284,7 +273,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
         ],
         &format!("{PASSWORD}\n"),
     );
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     assert_ne!(id, stale);
     let listed = requests(&server, &pair1.a);
     assert_eq!(listed.len(), 1, "the stale request is gone: {listed:?}");
@@ -304,7 +293,7 @@ fn kill_9_of_the_new_device_at_each_step_then_a_retry_completes() {
     b.kill9();
     a.answer("yes");
     let mut b = Running::enroll(&pair2.b, &server, &pair2.username);
-    let retry = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let retry = b.request_id();
     a.expect_event("cancelled");
     a.succeeded();
     assert_not_added(&server, &pair2);
@@ -364,7 +353,7 @@ fn codes_shown(
     approver_url: &str,
 ) -> (String, Running, Running) {
     let mut b = Running::enroll(&pair.b, server, &pair.username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     let mut a = Running::start_at(&pair.a, approver_url, &["device", "approve", &id], "");
     a.expect_event("sas");
     b.expect_event("sas");
@@ -417,12 +406,7 @@ fn kill_9_of_the_approving_device_at_each_step_then_a_retry_completes() {
 
 /// The device id `profile` lists as its own.
 fn own_id(server: &ServerProcess, profile: &Path) -> String {
-    devices(server, profile)["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|device| device["this_device"] == true)
-        .unwrap()["device_id"]
+    listed_this_device(&devices(server, profile), true)["device_id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -473,15 +457,11 @@ fn a_replacement_supersedes_the_named_device_and_rotates_the_sync_key() {
         "",
     ));
     let (epoch_before, _) = sync_key(&pair.a).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let c = dir.path().join("c");
+    let (_home, [c]) = common::profiles(["c"]);
 
     // C asks to replace B by a prefix of its id; A sees which device, with its label.
     let mut on_c = Running::replace(&c, &url(&server), &pair.username, &b_id[..8]);
-    let id = on_c.expect_event("request")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = on_c.request_id();
     let listed_requests = requests(&server, &pair.a);
     assert_eq!(listed_requests.len(), 1);
     assert_eq!(listed_requests[0]["replaces"]["device_id"], b_id.as_str());
@@ -552,8 +532,7 @@ fn a_replacement_of_an_unknown_or_removed_device_or_a_tampered_one_changes_nothi
     enroll_and_approve(&server, &pair);
     let a_id = own_id(&server, &pair.a);
     let b_id = own_id(&server, &pair.b);
-    let dir = tempfile::tempdir().unwrap();
-    let c = dir.path().join("c");
+    let (_home, [c]) = common::profiles(["c"]);
 
     // No device has this id, and a too short prefix names none.
     let unknown = if a_id.starts_with("ffff") || b_id.starts_with("ffff") {
@@ -578,10 +557,7 @@ fn a_replacement_of_an_unknown_or_removed_device_or_a_tampered_one_changes_nothi
         replaces: a_id.clone(),
     });
     let mut on_c = Running::replace(&c, &hostile.url(), &pair.username, &b_id);
-    let id = on_c.expect_event("request")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = on_c.request_id();
     let mut on_a = Running::approve(&pair.a, &server, &id);
     assert_eq!(on_a.expect_event("sas")["replaces"], b_id.as_str());
     on_c.expect_event("sas");
@@ -609,9 +585,7 @@ fn a_replacement_of_an_unknown_or_removed_device_or_a_tampered_one_changes_nothi
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn a_device_the_dead_approver_left_without_the_sync_key_gets_it_at_the_next_sync() {
-    let data = tempfile::tempdir().unwrap();
-    let server =
-        ServerProcess::start_in(&data.path().join("data"), &["--enrollment-ttl-secs", "30"]);
+    let server = ServerProcess::start_with(&["--enrollment-ttl-secs", "30"]);
     let pair = sign_up(&server, "heal");
     let (epoch_before, _) = sync_key(&pair.a).unwrap();
 

@@ -6,13 +6,13 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use common::cli::{enigm, failed, listed, login, ok, register, run, url};
+use common::cli::{self, enigm, failed, json_lines, listed, login, ok, register, run, url};
 use common::hostile::HostileService;
 use common::{ServerProcess, contains, read_tree};
 use enigm_core::recovery::RecoveryPhrase;
@@ -123,27 +123,12 @@ struct Watch {
 
 impl Watch {
     fn start(profile: &Path, server: &ServerProcess) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_enigm"))
-            .arg("--json")
-            .arg("--profile")
-            .arg(profile)
-            .args(["--server", &format!("http://{}", server.addr)])
-            .args(["session", "watch"])
+        let mut child = cli::command(Some(profile), Some(&url(server)), &["session", "watch"])
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let (send, lines) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if send.send(serde_json::from_str(&line).unwrap()).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = json_lines(child.stdout.take().unwrap());
         Self { child, lines }
     }
 
@@ -186,9 +171,7 @@ impl Drop for Watch {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_keys() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let (laptop, desktop) = (dir.path().join("laptop"), dir.path().join("desktop"));
+    let (server, dir, [laptop, desktop]) = common::server_and_profiles(["laptop", "desktop"]);
     let (phrase, laptop_id) = sign_up(&laptop, &server, USERNAME);
     let watch = Watch::start(&laptop, &server);
     assert_eq!(watch.next_news()["state"], "active");
@@ -312,9 +295,7 @@ fn recovery_on_a_new_device_revokes_the_lost_one_which_hears_it_and_loses_its_ke
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn phrase_mistakes_another_accounts_phrase_and_unknown_names_change_nothing() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let (laptop, desktop) = (dir.path().join("laptop"), dir.path().join("desktop"));
+    let (server, dir, [laptop, desktop]) = common::server_and_profiles(["laptop", "desktop"]);
     let (phrase, laptop_id) = sign_up(&laptop, &server, USERNAME);
     let (other_phrase, _) = sign_up(&dir.path().join("other"), &server, "Someone.Else");
     let before = ok(&enigm(&laptop, &server, &["device", "list"], ""));
@@ -381,9 +362,7 @@ fn phrase_mistakes_another_accounts_phrase_and_unknown_names_change_nothing() {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn a_rotated_phrase_replaces_the_old_one() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let (laptop, desktop) = (dir.path().join("laptop"), dir.path().join("desktop"));
+    let (server, dir, [laptop, desktop]) = common::server_and_profiles(["laptop", "desktop"]);
     let (old_phrase, laptop_id) = sign_up(&laptop, &server, USERNAME);
 
     let rotated = ok(&enigm(&laptop, &server, &["recovery", "rotate"], ""));
@@ -444,6 +423,24 @@ fn a_rotated_phrase_replaces_the_old_one() {
     assert_eq!(code, "signed_out");
 }
 
+/// `enigm recovery check --stdin` as a person runs it (no `--json`), `words` on stdin.
+fn check_without_json(words: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_enigm"))
+        .args(["recovery", "check", "--stdin"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{words}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn recovery_check_is_offline_and_says_ok_or_one_precise_line() {
     let phrase = RecoveryPhrase::generate(&mut rand_core::OsRng);
@@ -459,19 +456,7 @@ fn recovery_check_is_offline_and_says_ok_or_one_precise_line() {
         checked,
         serde_json::json!({ "ok": true, "words": 24, "checksum": "valid" })
     );
-    let plain = Command::new(env!("CARGO_BIN_EXE_enigm"))
-        .args(["recovery", "check", "--stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    plain
-        .stdin
-        .as_ref()
-        .unwrap()
-        .write_all(format!("{}\n", words.as_str()).as_bytes())
-        .unwrap();
-    let plain = plain.wait_with_output().unwrap();
+    let plain = check_without_json(words.as_str());
     assert!(plain.status.success());
     assert_eq!(
         String::from_utf8(plain.stdout).unwrap(),
@@ -505,20 +490,7 @@ fn recovery_check_is_offline_and_says_ok_or_one_precise_line() {
     }
 
     // Without --json: one line on stderr, naming the word.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_enigm"))
-        .args(["recovery", "check", "--stdin"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{}\n", typo.join(" ")).as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = check_without_json(&typo.join(" "));
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8(output.stderr).unwrap();

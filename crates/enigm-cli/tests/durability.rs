@@ -8,7 +8,7 @@ use crate::common;
 
 use std::sync::mpsc;
 
-use common::enigm::{self, Account, Session, b64, login, register};
+use common::enigm::{self, Account, Session, b64, login};
 use common::{Http, ServerProcess};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, verify_chain};
@@ -16,12 +16,9 @@ use rand_core::{OsRng, RngCore};
 
 #[test]
 fn acknowledged_appends_survive_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = ServerProcess::start_in(&data, &[]);
+    let mut server = ServerProcess::start();
     let http = Http::new(server.addr);
-    let account = register(&http, "heidi", "a long enough password");
-    let session = login(&http, "heidi", "a long enough password", &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, "heidi", "a long enough password");
     let page = enigm::send(&http, &session, &account.device, "GET", "/v1/ledger", b"");
     let entries = enigm::page_entries(&page.json());
     let state = verify_chain(&entries).unwrap();
@@ -31,7 +28,7 @@ fn acknowledged_appends_survive_kill_9() {
     assert_eq!(appended.status, 201, "{:?}", appended.json());
     server.kill();
 
-    let restarted = ServerProcess::start_in(&data, &[]);
+    let restarted = server.restart(&[]);
     let http = Http::new(restarted.addr);
     // The session and the ledger are still there...
     let page = enigm::send(
@@ -129,16 +126,13 @@ fn write_until_killed(
 /// restarted on the same data: every acknowledged entry is there, the chain verifies, and
 /// nothing else is, except possibly each writer's in-flight entry, whole.
 fn concurrent_appends_survive_kill_9(extra: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = ServerProcess::start_in(&data, extra);
+    let mut server = ServerProcess::start_with(extra);
     let http = Http::new(server.addr);
     let run = OsRng.next_u64();
     let mut writers = Vec::new();
     for index in 0..WRITERS {
         let username = format!("writer{index}-{run:016x}");
-        let account = register(&http, &username, PASSWORD);
-        let session = login(&http, &username, PASSWORD, &account.device).unwrap();
+        let (account, session) = enigm::signed_up(&http, &username, PASSWORD);
         // A second device to suspend and resume.
         let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
         let mut state = verify_chain(std::slice::from_ref(&genesis)).unwrap();
@@ -171,7 +165,7 @@ fn concurrent_appends_survive_kill_9(extra: &[&str]) {
             .collect()
     });
 
-    let restarted = ServerProcess::start_in(&data, extra);
+    let restarted = server.restart(extra);
     let http = Http::new(restarted.addr);
     for ((account, session, _, setup, _), written) in writers.iter().zip(&results) {
         let stored = read_ledger(&http, session, &account.device);

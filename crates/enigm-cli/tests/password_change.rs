@@ -9,31 +9,30 @@ use crate::common;
 
 use std::path::Path;
 
-use common::cli::{enigm, failed_code, ok, register};
+use common::cli::{enigm, failed_code, login, ok, register};
 use common::running::{PASSWORD, Running, enroll_and_approve};
 use common::{ServerProcess, fresh_postgres_url};
 
 const NEW_PASSWORD: &str = "a new password for a new year";
 
-/// `account login` with `password`.
-fn login(
+/// `account password` at a terminal, answering its three hidden prompts with `typed`: the
+/// current password, the new one, the new one again.
+fn change_at_terminal(
     profile: &Path,
     server: &ServerProcess,
-    username: &str,
-    password: &str,
-) -> std::process::Output {
-    enigm(
-        profile,
-        server,
-        &[
-            "account",
-            "login",
-            "--username",
-            username,
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    )
+    typed: [&str; 3],
+) -> crate::terminal::Terminal {
+    let mut terminal = crate::terminal::Terminal::start(profile, server, &["account", "password"]);
+    let prompts = [
+        "Current password: ",
+        "New password: ",
+        "New password again: ",
+    ];
+    for (prompt, answer) in prompts.into_iter().zip(typed) {
+        terminal.expect(prompt);
+        terminal.type_hidden(answer);
+    }
+    terminal
 }
 
 /// `account password` with the current and the new password on stdin.
@@ -162,32 +161,19 @@ mod the_password_changes_on_every_device_and_other_sessions_end {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn at_a_terminal_every_password_is_hidden_and_the_new_one_asked_twice() {
-    use crate::terminal::{PASSWORD as TYPED, Terminal};
+    use crate::terminal::PASSWORD as TYPED;
 
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(&dir.path().join("data"), &[]);
-    let profile = dir.path().join("laptop");
+    let server = ServerProcess::start();
+    let (_home, [profile]) = common::profiles(["laptop"]);
     ok(&register(&profile, &server, "pw.terminal", TYPED));
 
-    let mut terminal = Terminal::start(&profile, &server, &["account", "password"]);
-    terminal.expect("Current password: ");
-    terminal.type_hidden(TYPED);
-    terminal.expect("New password: ");
-    terminal.type_hidden(NEW_PASSWORD);
-    terminal.expect("New password again: ");
-    terminal.type_hidden("something else");
+    let terminal = change_at_terminal(&profile, &server, [TYPED, NEW_PASSWORD, "something else"]);
     let (code, screen) = terminal.finish();
     assert_ne!(code, 0, "{screen}");
     assert!(screen.contains("differ"), "{screen}");
     ok(&login(&profile, &server, "pw.terminal", TYPED));
 
-    let mut terminal = Terminal::start(&profile, &server, &["account", "password"]);
-    terminal.expect("Current password: ");
-    terminal.type_hidden(TYPED);
-    terminal.expect("New password: ");
-    terminal.type_hidden(NEW_PASSWORD);
-    terminal.expect("New password again: ");
-    terminal.type_hidden(NEW_PASSWORD);
+    let mut terminal = change_at_terminal(&profile, &server, [TYPED, NEW_PASSWORD, NEW_PASSWORD]);
     terminal.expect("Password changed");
     let (code, screen) = terminal.finish();
     assert_eq!(code, 0, "{screen}");

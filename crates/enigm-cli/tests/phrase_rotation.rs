@@ -6,13 +6,14 @@
 
 use crate::common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::ServerProcess;
 use common::cli::{enigm, failed_code, ok, register, url};
 use common::running::PASSWORD;
 use enigm_client::Engine;
+use enigm_core::recovery::RecoveryPhrase;
 
 const USERNAME: &str = "phrase.twostep";
 
@@ -32,25 +33,58 @@ fn head_seq(profile: &Path, server: &ServerProcess) -> u64 {
         .unwrap()
 }
 
+/// A laptop registered on a fresh server, with the engine's runtime.
+struct Laptop {
+    server: ServerProcess,
+    dir: tempfile::TempDir,
+    profile: PathBuf,
+    /// The phrase shown at registration.
+    old: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Laptop {
+    fn register() -> Self {
+        let (server, dir, [profile]) = common::server_and_profiles(["laptop"]);
+        let registered = ok(&register(&profile, &server, USERNAME, PASSWORD));
+        let old = registered["recovery_phrase"].as_str().unwrap().to_owned();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Self {
+            server,
+            dir,
+            profile,
+            old,
+            runtime,
+        }
+    }
+
+    /// A new phrase is made and shown; the user walks away (the engine is dropped, as in a
+    /// crash or a closed window).
+    fn show_new_phrase(&self) -> RecoveryPhrase {
+        self.runtime.block_on(async {
+            let _engine = Engine::open(&self.profile, &url(&self.server))
+                .await
+                .unwrap();
+            Engine::fresh_recovery_phrase()
+        })
+    }
+}
+
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn a_new_phrase_changes_nothing_until_it_is_put_in_force() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let laptop = dir.path().join("laptop");
-    let registered = ok(&register(&laptop, &server, USERNAME, PASSWORD));
-    let old = registered["recovery_phrase"].as_str().unwrap().to_owned();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-
-    // The new phrase is made and shown; the user walks away (the engine is dropped, as in a
-    // crash or a closed window).
-    let new = runtime.block_on(async {
-        let _engine = Engine::open(&laptop, &url(&server)).await.unwrap();
-        Engine::fresh_recovery_phrase()
-    });
+    let laptop = Laptop::register();
+    let new = laptop.show_new_phrase();
+    let Laptop {
+        server,
+        dir,
+        profile: laptop,
+        old,
+        runtime,
+    } = laptop;
     let new_words = new.words().as_str().to_owned();
     assert_ne!(new_words, old);
     assert_eq!(head_seq(&laptop, &server), 0, "nothing was appended");
@@ -79,20 +113,13 @@ fn a_new_phrase_changes_nothing_until_it_is_put_in_force() {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn the_old_phrase_still_recovers_after_a_new_one_was_only_shown() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let laptop = dir.path().join("laptop");
-    let registered = ok(&register(&laptop, &server, USERNAME, PASSWORD));
-    let old = registered["recovery_phrase"].as_str().unwrap().to_owned();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let _engine = Engine::open(&laptop, &url(&server)).await.unwrap();
-        Engine::fresh_recovery_phrase()
-    });
-    let recovered = ok(&recover(&dir.path().join("desktop"), &server, &old));
+    let laptop = Laptop::register();
+    laptop.show_new_phrase();
+    let recovered = ok(&recover(
+        &laptop.dir.path().join("desktop"),
+        &laptop.server,
+        &laptop.old,
+    ));
     assert_eq!(
         recovered["head"]["seq"], 1,
         "the Recover entry, on the genesis"

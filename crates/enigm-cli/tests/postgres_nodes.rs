@@ -8,7 +8,7 @@
 
 use crate::common;
 
-use common::enigm::{self, SignOptions, login, register, unb64};
+use common::enigm::{self, login, register, unb64};
 use common::{Http, ServerProcess};
 use enigm_core::ledger::{EntryKind, LedgerEntry, verify_chain};
 use rand_core::{OsRng, RngCore};
@@ -20,56 +20,72 @@ fn fresh_username(prefix: &str) -> String {
     format!("{prefix}-{:016x}", OsRng.next_u64())
 }
 
+/// Two nodes on a fresh schema, sharing one data directory for the service's secrets (pepper,
+/// OPAQUE setup), as a deployment would: the first creates them, the second starts once they
+/// exist.
+struct TwoNodes {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    node1: ServerProcess,
+    node2: ServerProcess,
+    http1: Http,
+    http2: Http,
+}
+
+impl TwoNodes {
+    fn start() -> Self {
+        let url = common::fresh_postgres_url();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let node1 = ServerProcess::start_in(&data, &["--database", &url]);
+        let node2 = ServerProcess::start_in(&data, &["--database", &url]);
+        let (http1, http2) = (Http::new(node1.addr), Http::new(node2.addr));
+        Self {
+            _dir: dir,
+            data,
+            node1,
+            node2,
+            http1,
+            http2,
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 fn two_nodes_share_sessions_nonces_and_the_ledger() {
-    let url = common::fresh_postgres_url();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    // The nodes share the service's secrets (pepper, OPAQUE setup), as a deployment would:
-    // the first creates them, the second starts once they exist.
-    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
-    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
+    let nodes = TwoNodes::start();
+    let TwoNodes {
+        data,
+        node1,
+        node2,
+        http1,
+        http2,
+        ..
+    } = &nodes;
     assert!(
         !data.join("enigm.db").exists(),
         "no SQLite file with --database"
     );
-    let http1 = Http::new(node1.addr);
-    let http2 = Http::new(node2.addr);
 
     // Register and log in through node 1; the session is valid on node 2.
     let username = fresh_username("nodes");
-    let account = register(&http1, &username, PASSWORD);
-    let session = login(&http1, &username, PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(http1, &username, PASSWORD);
     let device = &account.device;
-    let read = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=0", b"");
+    let read = enigm::send(http2, &session, device, "GET", "/v1/ledger?since=0", b"");
     assert_eq!(read.status, 200, "{:?}", read.json());
 
     // A request accepted by node 1 and replayed against node 2 is refused: shared nonces.
-    let header = enigm::authorization(
-        &session,
-        device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
-    let first = http1.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    assert_eq!(first.status, 200, "{:?}", first.json());
-    let replay = http2.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    assert_eq!(
-        (replay.status, replay.error_code().as_str()),
-        (401, "replayed")
-    );
+    enigm::replay(http1, http2, &session, device).assert_refused(401, "replayed");
 
     // An append through node 1 is what node 2 serves next.
     let genesis = LedgerEntry::genesis(account.account_id, device, &account.recovery);
     let mut chain = vec![genesis];
     let state = verify_chain(&chain).unwrap();
     let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
-    let appended = enigm::post_entries(&http1, &session, device, &[&add]);
+    let appended = enigm::post_entries(http1, &session, device, &[&add]);
     assert_eq!(appended.status, 201, "{:?}", appended.json());
-    let seen = enigm::send(&http2, &session, device, "GET", "/v1/ledger?since=1", b"");
+    let seen = enigm::send(http2, &session, device, "GET", "/v1/ledger?since=1", b"");
     assert_eq!(seen.status, 200, "{:?}", seen.json());
     let seen = seen.json();
     assert_eq!(seen["head"]["seq"], 1);
@@ -85,40 +101,12 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
         .map(|index| {
             let (_, add) = enigm::add_device_entry(&state, &account.account_id, device);
             let (header, body) = enigm::signed_append(&session, device, &[&add]);
-            let http = if index % 2 == 0 { &http1 } else { &http2 };
+            let http = if index % 2 == 0 { http1 } else { http2 };
             (http.clone(), header, body)
         })
         .collect();
-    let replies: Vec<common::Response> = std::thread::scope(|scope| {
-        let handles: Vec<_> = requests
-            .iter()
-            .map(|(http, header, body)| {
-                scope.spawn(move || {
-                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().unwrap())
-            .collect()
-    });
-    let statuses: Vec<u16> = replies.iter().map(|reply| reply.status).collect();
-    assert_eq!(
-        statuses.iter().filter(|status| **status == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    let winner = replies.iter().find(|reply| reply.status == 201).unwrap();
-    let head = winner.json()["head"].clone();
+    let head = enigm::one_append_won(&enigm::race_appends(&requests));
     assert_eq!(head["seq"], 2);
-    for reply in replies.iter().filter(|reply| reply.status != 201) {
-        assert_eq!(
-            (reply.status, reply.error_code().as_str()),
-            (409, "ledger_conflict")
-        );
-        assert_eq!(reply.json()["error"]["head"], head);
-    }
     for http in [&http1, &http2] {
         let page = enigm::send(http, &session, device, "GET", "/v1/ledger?since=0", b"");
         assert_eq!(page.status, 200, "{:?}", page.json());
@@ -148,22 +136,22 @@ async fn push_crosses_nodes() {
     use enigm_core::ledger::RevokeReason;
     use enigm_server::push::{EndReason, PushEvent};
 
-    let url = common::fresh_postgres_url();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
-    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
-    let http1 = Http::new(node1.addr);
-    let http2 = Http::new(node2.addr);
+    let nodes = TwoNodes::start();
+    let TwoNodes {
+        node1,
+        node2,
+        http1,
+        http2,
+        ..
+    } = &nodes;
 
     let username = fresh_username("push");
-    let account = register(&http1, &username, PASSWORD);
+    let (account, laptop_session) = enigm::signed_up(http1, &username, PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http1, &username, PASSWORD, laptop).unwrap();
-    let phone = add_device(&http1, &account, &laptop_session);
-    let phone_session = login(&http1, &username, PASSWORD, &phone).unwrap();
-    let tablet = add_device(&http1, &account, &laptop_session);
-    let tablet_session = login(&http1, &username, PASSWORD, &tablet).unwrap();
+    let phone = add_device(http1, &account, &laptop_session);
+    let phone_session = login(http1, &username, PASSWORD, &phone).unwrap();
+    let tablet = add_device(http1, &account, &laptop_session);
+    let tablet_session = login(http1, &username, PASSWORD, &tablet).unwrap();
 
     // The phone and the tablet listen on node 2; the laptop, which revokes, on node 1.
     let mut phone_socket = connect(node2.addr, &phone_session, &phone).await;
@@ -171,7 +159,7 @@ async fn push_crosses_nodes() {
     let mut laptop_socket = connect(node1.addr, &laptop_session, laptop).await;
 
     let revoke = enigm::revoke(
-        &http1,
+        http1,
         &laptop_session,
         &account.account_id,
         laptop,
@@ -197,12 +185,12 @@ async fn push_crosses_nodes() {
     }
 
     // An append through node 2 now reaches node 1's socket the same way.
-    let state = ledger(&http2, &tablet_session, &tablet);
+    let state = ledger(http2, &tablet_session, &tablet);
     let mut suspend = state.next_entry(EntryKind::Suspend {
         device: tablet.device_id(),
     });
     suspend.sign_device(&account.account_id, laptop);
-    append(&http2, &laptop_session, laptop, &suspend);
+    append(http2, &laptop_session, laptop, &suspend);
     assert_eq!(
         next_event(&mut laptop_socket).await,
         PushEvent::LedgerAppended {
@@ -231,16 +219,12 @@ async fn push_crosses_nodes() {
 #[test]
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 fn a_sealed_login_started_on_one_node_finishes_on_another() {
-    let url = common::fresh_postgres_url();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let node1 = ServerProcess::start_in(&data, &["--database", &url]);
-    let node2 = ServerProcess::start_in(&data, &["--database", &url]);
-    let (http1, http2) = (Http::new(node1.addr), Http::new(node2.addr));
+    let nodes = TwoNodes::start();
+    let TwoNodes { http1, http2, .. } = &nodes;
     let username = fresh_username("sealed");
-    let account = register(&http1, &username, PASSWORD);
-    let started = enigm::login_start(&http1, &username, PASSWORD);
+    let account = register(http1, &username, PASSWORD);
+    let started = enigm::login_start(http1, &username, PASSWORD);
     assert_eq!(started.reply.status, 200);
-    let (finished, _) = enigm::login_finish(&http2, started, PASSWORD, &account.device);
+    let (finished, _) = enigm::login_finish(http2, started, PASSWORD, &account.device);
     assert_eq!(finished.status, 200, "{:?}", finished.json());
 }

@@ -12,7 +12,6 @@ use crate::common;
 
 use std::path::Path;
 
-use common::ServerProcess;
 use common::cli::{enigm, failed, ok, register, run, store};
 use common::hostile::{HostileService, Tamper};
 use common::running::{self, PASSWORD, Running};
@@ -32,10 +31,8 @@ fn device_id(profile: &Path) -> String {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn a_removed_device_hears_who_removed_it_and_why_listening_or_not() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let [laptop, phone, tablet, watch] =
-        ["laptop", "phone", "tablet", "watch"].map(|name| dir.path().join(name));
+    let (server, _home, [laptop, phone, tablet, watch]) =
+        common::server_and_profiles(["laptop", "phone", "tablet", "watch"]);
     let username = format!("rae-{:08x}", OsRng.next_u32());
     let cli = |profile: &Path, args: &[&str]| enigm(profile, &server, args, "");
     ok(&register(&laptop, &server, &username, PASSWORD));

@@ -224,20 +224,14 @@ fn serves_https_with_its_own_certificate() {
 
 #[test]
 fn the_login_limits_follow_the_server_flags() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(
-        &dir.path().join("data"),
-        &["--login-free-attempts", "1", "--login-backoff-secs", "600"],
-    );
+    let server =
+        ServerProcess::start_with(&["--login-free-attempts", "1", "--login-backoff-secs", "600"]);
     let http = Http::new(server.addr);
     // One free attempt, then one that starts the ten-minute wait, then refusals.
     assert_eq!(login_start(&http, "dave", PASSWORD).reply.status, 200);
     assert_eq!(login_start(&http, "dave", PASSWORD).reply.status, 200);
     let limited = login_start(&http, "dave", PASSWORD).reply;
-    assert_eq!(
-        (limited.status, limited.error_code().as_str()),
-        (429, "rate_limited")
-    );
+    limited.assert_refused(429, "rate_limited");
     let retry_after = limited.json()["error"]["retry_after"].as_u64().unwrap();
     assert!((599..=600).contains(&retry_after), "{retry_after}");
 }

@@ -4,17 +4,14 @@
 
 use crate::common;
 
-use common::ServerProcess;
-use common::cli::{enigm, failed_code, ok, register, url};
+use common::cli::{enigm, failed_code, listed_this_device, ok, register, url};
 use common::running::{PASSWORD, enroll_and_approve};
 use enigm_client::Engine;
 
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn only_a_removed_computer_may_be_set_up_again() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let (laptop, phone) = (dir.path().join("laptop"), dir.path().join("phone"));
+    let (server, _home, [laptop, phone]) = common::server_and_profiles(["laptop", "phone"]);
     ok(&register(&laptop, &server, "again.user", PASSWORD));
     enroll_and_approve(&server, &laptop, &phone, "again.user");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -38,12 +35,7 @@ fn only_a_removed_computer_may_be_set_up_again() {
     );
 
     let list = ok(&enigm(&laptop, &server, &["device", "list"], ""));
-    let phone_id = list["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|device| device["this_device"] == false)
-        .unwrap()["device_id"]
+    let phone_id = listed_this_device(&list, false)["device_id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -48,8 +48,7 @@ fn labels_are_shared_encrypted_and_a_revoked_device_reads_nothing_newer() {
     let server = ServerProcess::start();
     let url = format!("http://{}", server.addr);
     let http = Http::new(server.addr);
-    let dir = tempfile::tempdir().unwrap();
-    let (laptop, phone) = (dir.path().join("laptop"), dir.path().join("phone"));
+    let (_home, [laptop, phone]) = common::profiles(["laptop", "phone"]);
     let username = format!("erin-{:08x}", OsRng.next_u32());
     let password = format!("{PASSWORD}\n");
     let run = |profile: &Path, args: &[&str]| cli_run(profile, &url, args, "");

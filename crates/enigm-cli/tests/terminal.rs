@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::ServerProcess;
-use common::cli::{enigm, ok, url};
+use common::cli::{account_args, enigm, ok, url};
 use nix::sys::termios::{LocalFlags, tcgetattr};
 use rexpect::process::WaitStatus;
 use rexpect::session::PtySession;
@@ -95,17 +95,7 @@ fn register_at_terminal(
     server: &ServerProcess,
     username: &str,
 ) -> (String, Vec<String>) {
-    let mut terminal = Terminal::start(
-        profile,
-        server,
-        &[
-            "account",
-            "register",
-            "--username",
-            username,
-            "--password-stdin",
-        ],
-    );
+    let mut terminal = Terminal::start(profile, server, &account_args("register", username));
     terminal.expect("Password: ");
     terminal.type_hidden(PASSWORD);
     terminal.expect("Your recovery phrase.");
@@ -153,9 +143,7 @@ fn state_of(profile: &Path, server: &ServerProcess, device: &str) -> String {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn recovery_at_a_terminal_asks_word_by_word_hides_every_secret_and_changes_nothing_on_a_mistake() {
-    let server = ServerProcess::start();
-    let home = tempfile::tempdir().unwrap();
-    let (laptop, new_computer) = (home.path().join("laptop"), home.path().join("new"));
+    let (server, _home, [laptop, new_computer]) = common::server_and_profiles(["laptop", "new"]);
     let (lost_device, words) = register_at_terminal(&laptop, &server, "Tess.Terminal");
 
     let recover = |new_password: &str, again: &str| {
@@ -229,9 +217,7 @@ fn recovery_at_a_terminal_asks_word_by_word_hides_every_secret_and_changes_nothi
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn enrollment_at_two_terminals_shows_one_code_on_both_and_asks_each_user() {
-    let server = ServerProcess::start();
-    let home = tempfile::tempdir().unwrap();
-    let (laptop, desktop) = (home.path().join("laptop"), home.path().join("desktop"));
+    let (server, _home, [laptop, desktop]) = common::server_and_profiles(["laptop", "desktop"]);
     register_at_terminal(&laptop, &server, "Eli.Enrolls");
 
     // The first time, the laptop's user says the codes differ: nothing is added.

@@ -5,18 +5,19 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{enigm, failed_code, human, login, ok, one_json_line, register};
+use common::cli::{
+    self, enigm, failed_code, human, json_lines, login, ok, one_json_line, register,
+};
 use common::enigm::{self as client, append, ledger};
 use common::{Http, ServerProcess, contains, read_tree};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::EntryKind;
 use enigm_store::{Keychain, Store};
-use serde_json::Value;
 
 /// Bound on waiting for a live update that does not measure anything.
 const WAIT: Duration = Duration::from_secs(10);
@@ -25,9 +26,7 @@ const PASSWORD: &str = "correct horse battery staple 42";
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn register_shows_the_phrase_once_and_lists_this_device_verified() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("a");
+    let (server, _home, [profile]) = common::server_and_profiles(["a"]);
 
     let registered = ok(&register(&profile, &server, "Alice.Flow", PASSWORD));
     let phrase = registered["recovery_phrase"].as_str().unwrap().to_owned();
@@ -88,15 +87,12 @@ fn register_shows_the_phrase_once_and_lists_this_device_verified() {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn bad_input_gets_a_precise_error_and_changes_nothing() {
-    let server = ServerProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("a");
+    let (server, _home, [profile, other]) = common::server_and_profiles(["a", "b"]);
     ok(&register(&profile, &server, "bob.flow", PASSWORD));
 
     // Registering the profile again, or the same username from another profile.
     let again = register(&profile, &server, "bob.flow2", PASSWORD);
     assert_eq!(failed_code(&again), "already_registered");
-    let other = dir.path().join("b");
     let taken = register(&other, &server, "BOB.flow", PASSWORD);
     assert_eq!(failed_code(&taken), "username_taken");
 
@@ -179,8 +175,7 @@ fn device_secrets(profile: &Path) -> Option<DeviceSecrets> {
 fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
     let server = ServerProcess::start();
     let http = Http::new(server.addr);
-    let dir = tempfile::tempdir().unwrap();
-    let (laptop, phone) = (dir.path().join("laptop"), dir.path().join("phone"));
+    let (_home, [laptop, phone]) = common::profiles(["laptop", "phone"]);
     ok(&register(&laptop, &server, "dave.flow", PASSWORD));
 
     // The phone signs in: not in the ledger yet, so its session can only enroll.
@@ -207,31 +202,15 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
     assert_eq!(list["devices"].as_array().unwrap().len(), 2);
 
     // The phone watches its session.
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_enigm"))
-        .arg("--json")
-        .arg("--profile")
-        .arg(&phone)
-        .args([
-            "--server",
-            &format!("http://{}", server.addr),
-            "session",
-            "watch",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, receive) = std::sync::mpsc::channel::<Value>();
-    let stdout = watch.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if lines.send(serde_json::from_str(&line).unwrap()).is_err() {
-                return;
-            }
-        }
-    });
+    let mut watch = cli::command(
+        Some(&phone),
+        Some(&cli::url(&server)),
+        &["session", "watch"],
+    )
+    .stdin(Stdio::null())
+    .spawn()
+    .unwrap();
+    let receive = json_lines(watch.stdout.take().unwrap());
     let mut stderr = watch.stderr.take().unwrap();
     let said = std::thread::spawn(move || {
         let mut text = String::new();
@@ -308,10 +287,8 @@ fn a_revoked_device_hears_it_at_once_loses_its_keys_and_is_refused() {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn a_session_in_use_is_refreshed_and_an_idle_one_expires() {
-    let data = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(&data.path().join("data"), &["--session-ttl-secs", "3"]);
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("a");
+    let server = ServerProcess::start_with(&["--session-ttl-secs", "3"]);
+    let (_home, [profile]) = common::profiles(["a"]);
     ok(&register(&profile, &server, "erin.refresh", PASSWORD));
 
     // Used every half second for longer than the session's whole lifetime: still signed in,
@@ -336,14 +313,10 @@ fn a_session_in_use_is_refreshed_and_an_idle_one_expires() {
 #[test]
 #[ignore = "needs a Secret Service session (the real keychain); run by cargo xtask test"]
 fn this_computer_signs_in_while_a_stranger_keeps_the_accounts_budget_spent() {
-    let data = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_in(
-        &data.path().join("data"),
-        &["--login-free-attempts", "2", "--login-backoff-secs", "600"],
-    );
+    let server =
+        ServerProcess::start_with(&["--login-free-attempts", "2", "--login-backoff-secs", "600"]);
     let http = Http::new(server.addr);
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("a");
+    let (_home, [profile]) = common::profiles(["a"]);
     ok(&register(&profile, &server, "owner.budget", PASSWORD));
     for _ in 0..10 {
         client::login_start(&http, "owner.budget", "guess");

@@ -22,10 +22,7 @@ use enigm_core::ledger::{
     EntryKind, Head, LedgerEntry, LedgerState, RevokeReason, check_presented_head, compare_heads,
     verify_chain,
 };
-use enigm_core::opaque::{
-    ClientLogin, ClientLoginFinishParameters, ClientRegistration,
-    ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
-};
+use enigm_core::opaque::{ClientLogin, ClientLoginFinishParameters, CredentialResponse};
 use enigm_core::recovery::RecoveryPhrase;
 use enigm_core::request::{SessionId, login_start_message, session_binding_message};
 use enigm_core::session::refresh_due;
@@ -44,6 +41,7 @@ use zeroize::Zeroizing;
 use crate::ClientError;
 use crate::api::{ServiceClient, Signer};
 use crate::lock::USERNAME_KEY;
+use crate::registration;
 use crate::removal::removal_error;
 use crate::view::{DeviceList, DeviceView};
 
@@ -239,29 +237,19 @@ impl Engine {
             Some(now()),
         );
 
-        let start = ClientRegistration::start(&mut OsRng, password.as_bytes())
-            .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
+        let (state, registration_request) = registration::start(password.as_bytes())?;
         let reply: RegisterStartReply = self
             .api
             .post(
                 "/v1/accounts/register/start",
                 &RegisterStart {
                     username: username.to_owned(),
-                    registration_request: b64(&start.message.serialize()),
+                    registration_request,
                 },
             )
             .await?;
-        let response = RegistrationResponse::deserialize(&unb64(&reply.registration_response)?)
-            .map_err(|_| ClientError::MalformedResponse("registration response"))?;
-        let finish = start
-            .state
-            .finish(
-                &mut OsRng,
-                password.as_bytes(),
-                response,
-                ClientRegistrationFinishParameters::default(),
-            )
-            .map_err(|_| ClientError::MalformedResponse("registration response"))?;
+        let response = unb64(&reply.registration_response)?;
+        let upload = registration::finish(state, password.as_bytes(), &response)?;
         let _: RegisterFinishReply = self
             .api
             .post(
@@ -269,7 +257,7 @@ impl Engine {
                 &RegisterFinish {
                     registration_id: reply.registration_id,
                     username: username.to_owned(),
-                    registration_upload: b64(&finish.message.serialize()),
+                    registration_upload: b64(&upload),
                     genesis: b64(&genesis.encode()),
                 },
             )

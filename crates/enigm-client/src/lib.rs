@@ -33,6 +33,7 @@ mod password;
 mod phrase;
 mod phrase_rotation;
 mod recover;
+mod registration;
 mod removal;
 mod set_up_again;
 mod signed_in;

@@ -13,17 +13,14 @@
 //! after the sign-in (network, a start that expired) leaves the old password in force and this
 //! device signed in, so the user can simply try again.
 
-use enigm_core::opaque::{
-    ClientRegistration, ClientRegistrationFinishParameters, RegistrationResponse,
-};
 use enigm_core::trust::SessionKind;
 use enigm_proto::{PasswordChanged, PasswordFinish, PasswordStart, PasswordStartReply};
-use rand_core::OsRng;
 use reqwest::Method;
 use zeroize::Zeroizing;
 
 use crate::engine::{b64, unb64};
 use crate::lock::USERNAME_KEY;
+use crate::registration;
 use crate::{ClientError, Engine};
 
 impl Engine {
@@ -61,35 +58,25 @@ impl Engine {
                 "only a device that is part of the account can change its password",
             ));
         }
-        let start = ClientRegistration::start(&mut OsRng, new.as_bytes())
-            .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
+        let (state, registration_request) = registration::start(new.as_bytes())?;
         let reply: PasswordStartReply = self
             .signed_json(
                 Method::POST,
                 "/v1/accounts/password/start",
                 &PasswordStart {
-                    registration_request: b64(&start.message.serialize()),
+                    registration_request,
                 },
             )
             .await?;
-        let response = RegistrationResponse::deserialize(&unb64(&reply.registration_response)?)
-            .map_err(|_| ClientError::MalformedResponse("registration response"))?;
-        let finish = start
-            .state
-            .finish(
-                &mut OsRng,
-                new.as_bytes(),
-                response,
-                ClientRegistrationFinishParameters::default(),
-            )
-            .map_err(|_| ClientError::MalformedResponse("registration response"))?;
+        let response = unb64(&reply.registration_response)?;
+        let upload = registration::finish(state, new.as_bytes(), &response)?;
         let changed: PasswordChanged = self
             .signed_json(
                 Method::POST,
                 "/v1/accounts/password/finish",
                 &PasswordFinish {
                     registration_id: reply.registration_id,
-                    registration_upload: b64(&finish.message.serialize()),
+                    registration_upload: b64(&upload),
                 },
             )
             .await?;

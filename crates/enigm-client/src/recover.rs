@@ -26,9 +26,7 @@
 
 use enigm_core::identity::{DeviceId, DeviceSecrets};
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, Signer, verify_chain};
-use enigm_core::opaque::{
-    ClientRegistration, ClientRegistrationFinishParameters, RegistrationResponse,
-};
+use enigm_core::opaque::ClientRegistration;
 use enigm_core::recovery::{
     RECOVERY_ID_LEN, RecoveryKey, RecoveryPhrase, recovery_authorization_message,
     recovery_proof_message,
@@ -42,6 +40,7 @@ use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
 
 use crate::engine::{b64, now, unb64, wire_head};
+use crate::registration;
 use crate::{ClientError, DeviceList, Engine};
 
 /// Checks what the user typed as a recovery phrase, offline: 24 words, each in the BIP39 list
@@ -147,15 +146,14 @@ impl Engine {
         key: &RecoveryKey,
         password: &[u8],
     ) -> Result<Disclosed, ClientError> {
-        let start = ClientRegistration::start(&mut OsRng, password)
-            .map_err(|_| ClientError::Protocol(enigm_core::Error::OpaqueFailed))?;
+        let (registration, registration_request) = registration::start(password)?;
         let reply: RecoveryStartReply = self
             .api()
             .post(
                 "/v1/recovery/start",
                 &RecoveryStart {
                     username: username.to_owned(),
-                    registration_request: b64(&start.message.serialize()),
+                    registration_request,
                 },
             )
             .await?;
@@ -196,7 +194,7 @@ impl Engine {
         }
         Ok(Disclosed {
             id,
-            registration: start.state,
+            registration,
             registration_response: unb64(&reply.registration_response)?,
             entries,
             state,
@@ -244,18 +242,11 @@ impl RecoveryCandidate {
         }
         let account_id = *disclosed.state.account_id();
         let entry = recover_entry(&disclosed.state, &self.key, &device, lost)?;
-        let response = RegistrationResponse::deserialize(&disclosed.registration_response)
-            .map_err(|_| ClientError::MalformedResponse("registration response"))?;
-        let finished = disclosed
-            .registration
-            .finish(
-                &mut OsRng,
-                new_password.as_bytes(),
-                response,
-                ClientRegistrationFinishParameters::default(),
-            )
-            .map_err(|_| ClientError::MalformedResponse("registration response"))?;
-        let upload = finished.message.serialize();
+        let upload = registration::finish(
+            disclosed.registration,
+            new_password.as_bytes(),
+            &disclosed.registration_response,
+        )?;
         let message =
             recovery_authorization_message(&account_id, &disclosed.id, &upload, &entry.hash());
         let reply: RecoveryFinishReply = engine

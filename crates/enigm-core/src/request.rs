@@ -471,53 +471,34 @@ mod tests {
         let check = |auth: &RequestAuth, method: &str, path: &str, body: &[u8]| {
             verify_request(&key, auth, method, path, body, NOW, 60)
         };
-        assert_eq!(
-            check(&auth, "PUT", "/a?b=c", b"body"),
-            Err(Error::InvalidSignature)
-        );
-        assert_eq!(
-            check(&auth, "post", "/a?b=c", b"body"),
-            Err(Error::InvalidSignature)
-        );
-        assert_eq!(
-            check(&auth, "POST", "/a?b=d", b"body"),
-            Err(Error::InvalidSignature)
-        );
-        assert_eq!(
-            check(&auth, "POST", "/a", b"body"),
-            Err(Error::InvalidSignature)
-        );
-        assert_eq!(
-            check(&auth, "POST", "/a?b=c", b"bodY"),
-            Err(Error::InvalidSignature)
-        );
-        assert_eq!(
-            check(&auth, "POST", "/a?b=c", b""),
-            Err(Error::InvalidSignature)
-        );
-        // Moving bytes between method and path must not verify (length framing).
-        assert_eq!(
-            check(&auth, "POST/", "a?b=c", b"body"),
-            Err(Error::InvalidSignature)
-        );
-        let mut other = auth;
-        other.timestamp += 1;
-        assert_eq!(
-            check(&other, "POST", "/a?b=c", b"body"),
-            Err(Error::InvalidSignature)
-        );
-        let mut other = auth;
-        other.nonce[0] ^= 1;
-        assert_eq!(
-            check(&other, "POST", "/a?b=c", b"body"),
-            Err(Error::InvalidSignature)
-        );
-        let mut other = auth;
-        other.session = SessionId::generate(&mut OsRng);
-        assert_eq!(
-            check(&other, "POST", "/a?b=c", b"body"),
-            Err(Error::InvalidSignature)
-        );
+        for (method, path, body) in [
+            ("PUT", "/a?b=c", &b"body"[..]),
+            ("post", "/a?b=c", b"body"),
+            ("POST", "/a?b=d", b"body"),
+            ("POST", "/a", b"body"),
+            ("POST", "/a?b=c", b"bodY"),
+            ("POST", "/a?b=c", b""),
+            // Moving bytes between method and path must not verify (length framing).
+            ("POST/", "a?b=c", b"body"),
+        ] {
+            assert_eq!(
+                check(&auth, method, path, body),
+                Err(Error::InvalidSignature),
+                "{method} {path}"
+            );
+        }
+        let mut later = auth;
+        later.timestamp += 1;
+        let mut other_nonce = auth;
+        other_nonce.nonce[0] ^= 1;
+        let mut other_session = auth;
+        other_session.session = SessionId::generate(&mut OsRng);
+        for other in [later, other_nonce, other_session] {
+            assert_eq!(
+                check(&other, "POST", "/a?b=c", b"body"),
+                Err(Error::InvalidSignature)
+            );
+        }
         let stranger = DeviceSecrets::generate(&mut OsRng).public().signing;
         assert_eq!(
             verify_request(&stranger, &auth, "POST", "/a?b=c", b"body", NOW, 60),
@@ -630,51 +611,41 @@ mod tests {
         let s = auth.session.to_b64url();
         let n = BASE64URL_NOPAD.encode(&auth.nonce);
         let g = BASE64URL_NOPAD.encode(&auth.signature.to_bytes());
-        assert_eq!(
-            reason(&good.replacen("Enigm", "Bearer", 1)),
-            "scheme is not `Enigm`"
-        );
-        assert_eq!(reason("Enigm"), "scheme `Enigm` and a space are required");
-        assert_eq!(reason(&format!("{good}, ts=1")), "duplicate field");
-        assert_eq!(reason(&format!("{good}, extra=1")), "unknown field");
-        assert_eq!(reason(&format!("{good},")), "a field is not `name=value`");
-        assert_eq!(
-            reason(&format!("Enigm session={s}, nonce={n}, sig={g}")),
-            "ts is missing"
-        );
-        assert_eq!(
-            reason(&format!("Enigm session={s}, ts=01, nonce={n}, sig={g}")),
-            "ts has leading zeros"
-        );
-        assert_eq!(
-            reason(&format!("Enigm session={s}, ts=+1, nonce={n}, sig={g}")),
-            "ts is not a decimal number"
-        );
-        assert_eq!(
-            reason(&format!(
-                "Enigm session={s}, ts=18446744073709551616, nonce={n}, sig={g}"
-            )),
-            "ts does not fit in 64 bits"
-        );
-        assert_eq!(
-            reason(&format!("Enigm session={s}, ts=1, nonce={n}=, sig={g}")),
-            "nonce is not 16 bytes of base64url"
-        );
-        assert_eq!(
-            reason(&format!("Enigm session={s}A, ts=1, nonce={n}, sig={g}")),
-            "session is not 16 bytes of base64url"
-        );
-        assert_eq!(
-            reason(&format!(
-                "Enigm session={s}, ts=1, nonce={n}, sig={}",
-                &g[1..]
-            )),
-            "sig is not 64 bytes of base64url"
-        );
-        assert_eq!(
-            reason(&"x".repeat(MAX_HEADER_LEN + 1)),
-            "header is too long"
-        );
+        let fields = |ts: &str, session: &str, nonce: &str, sig: &str| {
+            format!("Enigm session={session}, {ts}nonce={nonce}, sig={sig}")
+        };
+        for (header, expected) in [
+            (good.replacen("Enigm", "Bearer", 1), "scheme is not `Enigm`"),
+            (
+                "Enigm".to_owned(),
+                "scheme `Enigm` and a space are required",
+            ),
+            (format!("{good}, ts=1"), "duplicate field"),
+            (format!("{good}, extra=1"), "unknown field"),
+            (format!("{good},"), "a field is not `name=value`"),
+            (fields("", &s, &n, &g), "ts is missing"),
+            (fields("ts=01, ", &s, &n, &g), "ts has leading zeros"),
+            (fields("ts=+1, ", &s, &n, &g), "ts is not a decimal number"),
+            (
+                fields("ts=18446744073709551616, ", &s, &n, &g),
+                "ts does not fit in 64 bits",
+            ),
+            (
+                fields("ts=1, ", &s, &format!("{n}="), &g),
+                "nonce is not 16 bytes of base64url",
+            ),
+            (
+                fields("ts=1, ", &format!("{s}A"), &n, &g),
+                "session is not 16 bytes of base64url",
+            ),
+            (
+                fields("ts=1, ", &s, &n, &g[1..]),
+                "sig is not 64 bytes of base64url",
+            ),
+            ("x".repeat(MAX_HEADER_LEN + 1), "header is too long"),
+        ] {
+            assert_eq!(reason(&header), expected, "{header}");
+        }
         // Non-canonical trailing bits in base64url are refused (one encoding per value).
         assert_eq!(
             SessionId::from_b64url("IiIiIiIiIiIiIiIiIiIiIg"),
@@ -685,8 +656,7 @@ mod tests {
             Err(Error::InvalidSessionId)
         );
         // "ts=0" is canonical and parses.
-        let zero =
-            RequestAuth::parse_header(&format!("Enigm session={s}, ts=0, nonce={n}, sig={g}"));
+        let zero = RequestAuth::parse_header(&fields("ts=0, ", &s, &n, &g));
         assert_eq!(zero.map(|a| a.timestamp), Ok(0));
     }
 

@@ -277,8 +277,7 @@ mod tests {
 
     /// An account of devices 1 (genesis) and 2; device 3 is the receiver, added last.
     fn history() -> History {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let mut history = History::with_two_devices();
         history.add(3, 1).unwrap();
         history
     }

@@ -232,13 +232,14 @@ fn item_aad(account_id: &[u8; 16], item: &str, header: &[u8]) -> Vec<u8> {
     aad
 }
 
-/// Reads `version || epoch` and checks the version.
-fn prefix_epoch(bytes: &[u8]) -> Result<u64, Error> {
+/// Parses public bytes that start with `version || epoch`: the epoch and a copy of the bytes,
+/// if `length_ok` (the caller's check of the whole length) and the version is this one.
+fn parse_versioned(bytes: &[u8], length_ok: bool) -> Result<(u64, Vec<u8>), Error> {
     match bytes.split_first() {
-        Some((&VERSION, rest)) if rest.len() >= 8 => {
+        Some((&VERSION, rest)) if length_ok && rest.len() >= 8 => {
             let mut epoch = [0u8; 8];
             epoch.copy_from_slice(&rest[..8]);
-            Ok(u64::from_be_bytes(epoch))
+            Ok((u64::from_be_bytes(epoch), bytes.to_vec()))
         }
         _ => Err(Error::SyncKeyMalformed),
     }
@@ -257,13 +258,8 @@ impl SealedSyncKey {
     /// # Errors
     /// [`Error::SyncKeyMalformed`] for a wrong length or unknown version.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        if bytes.len() != SEALED_LEN {
-            return Err(Error::SyncKeyMalformed);
-        }
-        Ok(Self {
-            epoch: prefix_epoch(bytes)?,
-            bytes: bytes.to_vec(),
-        })
+        let (epoch, bytes) = parse_versioned(bytes, bytes.len() == SEALED_LEN)?;
+        Ok(Self { epoch, bytes })
     }
 
     /// The bytes to send.
@@ -330,15 +326,9 @@ impl SealedItem {
     /// # Errors
     /// [`Error::SyncKeyMalformed`] for a wrong length or unknown version.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        if bytes.len() < ITEM_HEADER_LEN + TAG_LEN
-            || bytes.len() > ITEM_HEADER_LEN + MAX_ITEM_LEN + TAG_LEN
-        {
-            return Err(Error::SyncKeyMalformed);
-        }
-        Ok(Self {
-            epoch: prefix_epoch(bytes)?,
-            bytes: bytes.to_vec(),
-        })
+        let lengths = ITEM_HEADER_LEN + TAG_LEN..=ITEM_HEADER_LEN + MAX_ITEM_LEN + TAG_LEN;
+        let (epoch, bytes) = parse_versioned(bytes, lengths.contains(&bytes.len()))?;
+        Ok(Self { epoch, bytes })
     }
 
     /// The bytes to send.
@@ -394,19 +384,23 @@ mod tests {
 
         let mut other_recipient = sealed.as_bytes().to_vec();
         other_recipient[PREFIX_LEN..PREFIX_LEN + 16].copy_from_slice(c.device_id().as_bytes());
-        let forged = SealedSyncKey::from_bytes(&other_recipient).expect("well formed");
         assert_eq!(
-            forged.open(&ACCOUNT, &c).map(|k| k.epoch()),
+            open_forged(&other_recipient, &c),
             Err(Error::SyncKeyDecryptFailed)
         );
 
         let mut later_epoch = sealed.as_bytes().to_vec();
         later_epoch[8] ^= 1;
-        let forged = SealedSyncKey::from_bytes(&later_epoch).expect("well formed");
         assert_eq!(
-            forged.open(&ACCOUNT, &b).map(|k| k.epoch()),
+            open_forged(&later_epoch, &b),
             Err(Error::SyncKeyDecryptFailed)
         );
+    }
+
+    /// Opens well-formed sealed `bytes` someone altered, as `device`: the epoch or the error.
+    fn open_forged(bytes: &[u8], device: &DeviceSecrets) -> Result<u64, Error> {
+        let forged = SealedSyncKey::from_bytes(bytes).expect("well formed");
+        forged.open(&ACCOUNT, device).map(|k| k.epoch())
     }
 
     #[test]
@@ -418,9 +412,8 @@ mod tests {
             .as_bytes()
             .to_vec();
         bytes[PREFIX_LEN + 16..SEAL_HEADER_LEN].fill(0);
-        let forged = SealedSyncKey::from_bytes(&bytes).expect("well formed");
         assert_eq!(
-            forged.open(&ACCOUNT, &b).map(|k| k.epoch()),
+            open_forged(&bytes, &b),
             Err(Error::NonContributoryKeyAgreement)
         );
     }

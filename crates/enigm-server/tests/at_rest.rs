@@ -12,6 +12,17 @@ use common::{Http, Service};
 
 const PASSWORD: &str = "a long enough password";
 
+/// A service with one account whose login has started and not finished: the service, a client,
+/// the account and the started login.
+fn pending_login(username: &str) -> (Service, Http, enigm::Account, enigm::LoginStarted) {
+    let server = Service::start();
+    let http = Http::new(server.addr);
+    let account = register(&http, username, PASSWORD);
+    let started = login_start(&http, username, PASSWORD);
+    assert_eq!(started.reply.status, 200);
+    (server, http, account, started)
+}
+
 /// The stored state of the one pending login, read from the database file.
 fn stored_login_state(server: &Service) -> Vec<u8> {
     let conn = rusqlite::Connection::open(server.data_dir.join("enigm.db")).unwrap();
@@ -40,11 +51,7 @@ fn data_directory_and_files_are_private_to_the_service() {
 
 #[test]
 fn a_pending_login_keeps_no_session_key_in_the_database() {
-    let server = Service::start();
-    let http = Http::new(server.addr);
-    let account = register(&http, "judy", PASSWORD);
-    let started = login_start(&http, "judy", PASSWORD);
-    assert_eq!(started.reply.status, 200);
+    let (server, http, account, started) = pending_login("judy");
     let stored = stored_login_state(&server);
     let (reply, session_key) = enigm::login_finish(&http, started, PASSWORD, &account.device);
     assert_eq!(reply.status, 200, "{:?}", reply.json());
@@ -58,10 +65,7 @@ fn a_pending_login_keeps_no_session_key_in_the_database() {
 
 #[test]
 fn a_tampered_pending_login_is_expired() {
-    let server = Service::start();
-    let http = Http::new(server.addr);
-    let account = register(&http, "kim", PASSWORD);
-    let started = login_start(&http, "kim", PASSWORD);
+    let (server, http, account, started) = pending_login("kim");
     let mut stored = stored_login_state(&server);
     let last = stored.len() - 9;
     stored[last] ^= 1;

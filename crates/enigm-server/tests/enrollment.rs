@@ -18,7 +18,7 @@ use common::relay::{
 };
 use common::{Http, Service, contains, fresh_postgres_url};
 use ed25519_dalek::Signature;
-use enigm_core::audit::{AuditAction, AuditRecord};
+use enigm_core::audit::AuditAction;
 use enigm_core::identity::{DeviceId, DeviceSecrets, SigningPublicKey};
 use enigm_core::ledger::{
     EntryHash, EntryKind, EntrySignature, Head, LedgerEntry, LedgerState, Signer, verify_chain,
@@ -83,6 +83,11 @@ async fn happy_path(server: &Service) {
     // Re-posting the same request (a lost reply) answers it again.
     let again = b.post(&http, "/v1/enrollments", create_body(&b, &committed), 200);
     assert_eq!(again["id"], id);
+    let path = |step: &str| format!("/v1/enrollments/{id}/{step}");
+    // A step refused as `POST /v1/enrollments/{id}/{step}`, with its status and error code.
+    let refused = |device: &Device, step: &str, body: Value, status: u16, code: &str| {
+        device.refused(&http, "POST", &path(step), body, status, code)
+    };
 
     // 2. A sees it with what the user needs to decide, and accepts.
     let listed = a.get(&http, "/v1/enrollments");
@@ -117,12 +122,7 @@ async fn happy_path(server: &Service) {
         )
         .unwrap();
     let reveal = json!({ "ephemeral": b64(b_ephemeral.as_bytes()) });
-    let reply = b.post(
-        &http,
-        &format!("/v1/enrollments/{id}/reveal"),
-        reveal.clone(),
-        200,
-    );
+    let reply = b.post(&http, &path("reveal"), reveal.clone(), 200);
     assert_eq!(reply["state"], "revealed");
     expect_event(&mut a_socket, &updated(&id, "revealed")).await;
 
@@ -151,20 +151,8 @@ async fn happy_path(server: &Service) {
     });
     // Out of order: B's MAC before A's.
     let early = json!({ "mac": b64(&[0; 32]), "signature": b64(&[0; 64]) });
-    b.refused(
-        &http,
-        "POST",
-        &format!("/v1/enrollments/{id}/mac"),
-        early,
-        409,
-        "enrollment_out_of_order",
-    );
-    let reply = a.post(
-        &http,
-        &format!("/v1/enrollments/{id}/mac"),
-        approver_mac.clone(),
-        200,
-    );
+    refused(&b, "mac", early, 409, "enrollment_out_of_order");
+    let reply = a.post(&http, &path("mac"), approver_mac.clone(), 200);
     assert_eq!(reply["state"], "approver_confirmed");
     expect_event(&mut b_socket, &updated(&id, "approver_confirmed")).await;
 
@@ -202,12 +190,7 @@ async fn happy_path(server: &Service) {
         "mac": b64(b_mac.as_bytes()),
         "signature": b64(&b_signature.to_bytes()),
     });
-    let reply = b.post(
-        &http,
-        &format!("/v1/enrollments/{id}/mac"),
-        new_device_mac.clone(),
-        200,
-    );
+    let reply = b.post(&http, &path("mac"), new_device_mac.clone(), 200);
     assert_eq!(reply["state"], "confirmed");
 
     // 5. A verifies B's MAC, appends AddDevice with both signatures, hands over the key.
@@ -218,10 +201,9 @@ async fn happy_path(server: &Service) {
     let sealed = seal(&sync_key, &b.secrets);
     let complete = json!({ "sealed_key": b64(&sealed) });
     // Not before the device is in the ledger.
-    a.refused(
-        &http,
-        "POST",
-        &format!("/v1/enrollments/{id}/complete"),
+    refused(
+        &a,
+        "complete",
         complete.clone(),
         409,
         "enrollment_not_in_ledger",
@@ -263,21 +245,15 @@ async fn happy_path(server: &Service) {
             "sync_key_copies_mismatch",
         ),
     ] {
-        a.refused(
-            &http,
-            "POST",
-            &format!("/v1/enrollments/{id}/complete"),
+        refused(
+            &a,
+            "complete",
             json!({ "sealed_key": b64(&seal(&key, to)) }),
             409,
             code,
         );
     }
-    let reply = a.post(
-        &http,
-        &format!("/v1/enrollments/{id}/complete"),
-        complete.clone(),
-        200,
-    );
+    let reply = a.post(&http, &path("complete"), complete.clone(), 200);
     assert_eq!(reply["state"], "completed");
     assert!(reply["sealed_key"].is_null(), "the key is for B only");
     expect_event(&mut b_socket, &updated(&id, "completed")).await;
@@ -313,77 +289,31 @@ async fn happy_path(server: &Service) {
     );
 
     // Replays: every step re-posted as it was is answered with the same state...
-    let path = |step: &str| format!("/v1/enrollments/{id}/{step}");
     let accept_again = json!({ "ephemeral": b64(&offered_key(&seen)) });
-    assert_eq!(
-        a.post(&http, &path("accept"), accept_again, 200)["state"],
-        "completed"
-    );
-    assert_eq!(
-        b.post(&http, &path("reveal"), reveal, 200)["state"],
-        "completed"
-    );
-    assert_eq!(
-        a.post(&http, &path("mac"), approver_mac, 200)["state"],
-        "completed"
-    );
-    assert_eq!(
-        b.post(&http, &path("mac"), new_device_mac, 200)["state"],
-        "completed"
-    );
-    assert_eq!(
-        a.post(&http, &path("complete"), complete, 200)["state"],
-        "completed"
-    );
+    for (device, step, message) in [
+        (&a, "accept", accept_again),
+        (&b, "reveal", reveal),
+        (&a, "mac", approver_mac),
+        (&b, "mac", new_device_mac),
+        (&a, "complete", complete),
+    ] {
+        let replayed = device.post(&http, &path(step), message, 200);
+        assert_eq!(replayed["state"], "completed", "{step}");
+    }
     // ... and a different message for a taken step is a conflict; a finished request is closed.
-    let other = json!({ "ephemeral": b64(&[9; 32]) });
-    a.refused(
-        &http,
-        "POST",
-        &path("accept"),
-        other.clone(),
-        409,
-        "enrollment_conflict",
-    );
-    b.refused(
-        &http,
-        "POST",
-        &path("reveal"),
-        other,
-        409,
-        "enrollment_conflict",
-    );
-    let other = json!({ "sealed_key": b64(&[1; 8]) });
-    a.refused(
-        &http,
-        "POST",
-        &path("complete"),
-        other,
-        409,
-        "enrollment_conflict",
-    );
-    let closed = b.refused(
-        &http,
-        "POST",
-        &path("cancel"),
-        json!({}),
-        409,
-        "enrollment_closed",
-    );
+    let other_key = json!({ "ephemeral": b64(&[9; 32]) });
+    for (device, step, message) in [
+        (&a, "accept", other_key.clone()),
+        (&b, "reveal", other_key),
+        (&a, "complete", json!({ "sealed_key": b64(&[1; 8]) })),
+    ] {
+        refused(device, step, message, 409, "enrollment_conflict");
+    }
+    let closed = refused(&b, "cancel", json!({}), 409, "enrollment_closed");
     assert_eq!(closed["error"]["state"], "completed");
 
     // Audited with pseudonyms: requested, approved, completed.
-    let audit = a.get(&http, "/v1/audit");
-    let actions: Vec<AuditAction> = audit["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|record| {
-            serde_json::from_value::<AuditRecord>(record["record"].clone())
-                .unwrap()
-                .action
-        })
-        .collect();
+    let actions = a.audit_actions(&http);
     for wanted in [
         AuditAction::EnrollmentRequested,
         AuditAction::EnrollmentApproved,
@@ -451,6 +381,10 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     let (account, a) = sign_up(&http, "enroll", PASSWORD);
     let b = new_device(&http, &account);
     let path = |id: &str, step: &str| format!("/v1/enrollments/{id}/{step}");
+    // A step refused as `POST /v1/enrollments/{id}/{step}`, with its status and error code.
+    let refused = |device: &Device, id: &str, step: &str, body: Value, status: u16, code: &str| {
+        device.refused(&http, "POST", &path(id, step), body, status, code)
+    };
 
     // A rejects: B sees it; nothing more can happen; a repeat is fine.
     let first = request(&http, &b);
@@ -462,20 +396,20 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
         "rejected"
     );
     let reveal = json!({ "ephemeral": b64(&[1; 32]) });
-    let closed = b.refused(
-        &http,
-        "POST",
-        &path(&first.id, "reveal"),
+    let closed = refused(
+        &b,
+        &first.id,
+        "reveal",
         reveal.clone(),
         409,
         "enrollment_closed",
     );
     assert_eq!(closed["error"]["state"], "rejected");
     let accept_body = json!({ "ephemeral": b64(&[2; 32]) });
-    a.refused(
-        &http,
-        "POST",
-        &path(&first.id, "accept"),
+    refused(
+        &a,
+        &first.id,
+        "accept",
         accept_body.clone(),
         409,
         "enrollment_closed",
@@ -486,19 +420,19 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     let view = a.get(&http, &format!("/v1/enrollments/{}", second.id));
     accept(&http, &account, &a, &view);
     // Accepted already: rejecting now is a different decision for the same step.
-    a.refused(
-        &http,
-        "POST",
-        &path(&second.id, "reject"),
+    refused(
+        &a,
+        &second.id,
+        "reject",
         json!({}),
         409,
         "enrollment_conflict",
     );
     // B's user saw a different code. A reason the service does not know changes nothing.
-    b.refused(
-        &http,
-        "POST",
-        &path(&second.id, "cancel"),
+    refused(
+        &b,
+        &second.id,
+        "cancel",
         json!({ "reason": "bored" }),
         400,
         "malformed_request",
@@ -522,28 +456,14 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     let seen_by_a = a.get(&http, &format!("/v1/enrollments/{}", second.id));
     assert_eq!(seen_by_a["cancel_reason"], "codes_differ");
     let mac = json!({ "mac": b64(&[0; 32]), "head": { "seq": 0, "hash": "00".repeat(32) } });
-    a.refused(
-        &http,
-        "POST",
-        &path(&second.id, "mac"),
-        mac,
-        409,
-        "enrollment_closed",
-    );
+    refused(&a, &second.id, "mac", mac, 409, "enrollment_closed");
 
     // A cancels before anything else: B's reveal is refused.
     let third = request(&http, &b);
     let reply = a.post(&http, &path(&third.id, "cancel"), json!({}), 200);
     assert_eq!(reply["cancelled_by"], "existing_device");
     assert_eq!(reply["cancel_reason"], "withdrawn");
-    b.refused(
-        &http,
-        "POST",
-        &path(&third.id, "reveal"),
-        reveal,
-        409,
-        "enrollment_closed",
-    );
+    refused(&b, &third.id, "reveal", reveal, 409, "enrollment_closed");
     assert!(
         a.get(&http, "/v1/enrollments")["requests"]
             .as_array()
@@ -552,17 +472,7 @@ fn reject_and_cancel_by_either_side_close_the_request(postgres: bool) {
     );
 
     // The audit trail has the rejection and the cancellations.
-    let audit = a.get(&http, "/v1/audit");
-    let actions: Vec<AuditAction> = audit["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|record| {
-            serde_json::from_value::<AuditRecord>(record["record"].clone())
-                .unwrap()
-                .action
-        })
-        .collect();
+    let actions = a.audit_actions(&http);
     assert!(actions.contains(&AuditAction::EnrollmentRejected));
     assert_eq!(
         actions
@@ -580,51 +490,42 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     let b = new_device(&http, &account);
     let Requested { id, .. } = request(&http, &b);
     let path = |step: &str| format!("/v1/enrollments/{id}/{step}");
+    // A step refused as `POST /v1/enrollments/{id}/{step}`, with its status and error code.
+    let refused = |device: &Device, step: &str, body: Value, status: u16, code: &str| {
+        device.refused(&http, "POST", &path(step), body, status, code)
+    };
 
     // Out of order.
     let reveal = json!({ "ephemeral": b64(&[1; 32]) });
-    b.refused(
-        &http,
-        "POST",
-        &path("reveal"),
-        reveal.clone(),
-        409,
-        "enrollment_out_of_order",
-    );
+    refused(&b, "reveal", reveal.clone(), 409, "enrollment_out_of_order");
     let approver_mac =
         json!({ "mac": b64(&[0; 32]), "head": { "seq": 0, "hash": "00".repeat(32) } });
-    a.refused(
-        &http,
-        "POST",
-        &path("mac"),
+    refused(
+        &a,
+        "mac",
         approver_mac.clone(),
         409,
         "enrollment_out_of_order",
     );
-    a.refused(
-        &http,
-        "POST",
-        &path("complete"),
+    refused(
+        &a,
+        "complete",
         json!({ "sealed_key": b64(&[1; 8]) }),
         409,
         "enrollment_out_of_order",
     );
     // B cannot take A's steps (its restricted session may not approve at all).
     let accept_body = json!({ "ephemeral": b64(&[2; 32]) });
-    b.refused(
-        &http,
-        "POST",
-        &path("accept"),
+    refused(
+        &b,
+        "accept",
         accept_body.clone(),
         403,
         "enrollment_wrong_party",
     );
     // B cannot list the account's requests.
     let reply = b.call(&http, "GET", "/v1/enrollments", &Value::Null);
-    assert_eq!(
-        (reply.status, reply.error_code().as_str()),
-        (403, "trust_denied")
-    );
+    reply.assert_refused(403, "trust_denied");
 
     // A second active device of the account cannot continue what A accepted.
     let phone = DeviceSecrets::generate(&mut OsRng);
@@ -648,35 +549,19 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     };
     let view = a.get(&http, &format!("/v1/enrollments/{id}"));
     accept(&http, &account, &a, &view);
-    phone.refused(
-        &http,
-        "POST",
-        &path("accept"),
-        accept_body,
-        403,
-        "enrollment_wrong_party",
-    );
-    phone.refused(
-        &http,
-        "POST",
-        &path("cancel"),
-        json!({}),
-        403,
-        "enrollment_wrong_party",
-    );
+    refused(&phone, "accept", accept_body, 403, "enrollment_wrong_party");
+    refused(&phone, "cancel", json!({}), 403, "enrollment_wrong_party");
     // Malformed messages change nothing.
-    b.refused(
-        &http,
-        "POST",
-        &path("reveal"),
+    refused(
+        &b,
+        "reveal",
         json!({ "ephemeral": b64(&[1; 31]) }),
         400,
         "malformed_request",
     );
-    b.refused(
-        &http,
-        "POST",
-        &path("reveal"),
+    refused(
+        &b,
+        "reveal",
         json!({ "ephemeral": b64(&[1; 32]), "extra": 1 }),
         400,
         "malformed_request",
@@ -689,10 +574,7 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     // Another account's device sees nothing and can do nothing: 404, as for an unknown id.
     let (_, stranger) = sign_up(&http, "stranger", PASSWORD);
     let reply = stranger.call(&http, "GET", &format!("/v1/enrollments/{id}"), &Value::Null);
-    assert_eq!(
-        (reply.status, reply.error_code().as_str()),
-        (404, "not_found")
-    );
+    reply.assert_refused(404, "not_found");
     for step in ["accept", "reject", "cancel", "mac", "complete"] {
         let reply = stranger.call(&http, "POST", &path(step), &json!({}));
         assert_eq!(
@@ -713,40 +595,29 @@ fn steps_out_of_order_wrong_parties_and_other_accounts_are_refused(postgres: boo
     let reply = a.call(&http, "GET", "/v1/enrollments/not-an-id", &Value::Null);
     assert_eq!(reply.error_code(), "malformed_request");
 
-    // A request must carry the session's own key and a plain platform.
+    // A request must carry the session's own key and a plain platform; `replaces` must name a
+    // device of the account that can be replaced (an active one)...
     let other = new_device(&http, &account);
     let committed = NewDeviceCommitted::start(&mut OsRng, other.secrets.public());
-    let mut body = create_body(&other, &committed);
-    body["signing_key"] = json!(b64(b.secrets.public().signing.as_bytes()));
-    other.refused(
-        &http,
-        "POST",
-        "/v1/enrollments",
-        body,
-        400,
-        "malformed_request",
-    );
-    let mut body = create_body(&other, &committed);
-    body["platform"] = json!("linux\u{1b}[31m");
-    other.refused(
-        &http,
-        "POST",
-        "/v1/enrollments",
-        body,
-        400,
-        "malformed_request",
-    );
-    // `replaces` must name a device of the account that can be replaced (an active one)...
-    let mut body = create_body(&other, &committed);
-    body["replaces"] = json!("ab".repeat(16));
-    other.refused(
-        &http,
-        "POST",
-        "/v1/enrollments",
-        body,
-        400,
-        "malformed_request",
-    );
+    for (field, value) in [
+        (
+            "signing_key",
+            json!(b64(b.secrets.public().signing.as_bytes())),
+        ),
+        ("platform", json!("linux\u{1b}[31m")),
+        ("replaces", json!("ab".repeat(16))),
+    ] {
+        let mut body = create_body(&other, &committed);
+        body[field] = value;
+        other.refused(
+            &http,
+            "POST",
+            "/v1/enrollments",
+            body,
+            400,
+            "malformed_request",
+        );
+    }
     // ... and is shown to the approver as asked.
     let mut body = create_body(&other, &committed);
     body["replaces"] = json!(phone.secrets.device_id().to_hex());
@@ -797,27 +668,17 @@ fn open_requests_and_creations_are_limited(postgres: bool) {
     let one = request(&http, &first);
     request(&http, &second);
     attempts += 2;
-    let committed = NewDeviceCommitted::start(&mut OsRng, third.secrets.public());
-    let refused = third.refused(
-        &http,
-        "POST",
-        "/v1/enrollments",
-        create_body(&third, &committed),
-        409,
-        "enrollment_limit_reached",
-    );
+    // A new request from `device`, refused as a conflict with `code`.
+    let create_refused = |device: &Device, code: &str| {
+        let committed = NewDeviceCommitted::start(&mut OsRng, device.secrets.public());
+        let body = create_body(device, &committed);
+        device.refused(&http, "POST", "/v1/enrollments", body, 409, code)
+    };
+    let refused = create_refused(&third, "enrollment_limit_reached");
     assert_eq!(refused["error"]["max"], 2);
     attempts += 1;
     // One open request per device: a different one names the open one.
-    let committed = NewDeviceCommitted::start(&mut OsRng, first.secrets.public());
-    let refused = first.refused(
-        &http,
-        "POST",
-        "/v1/enrollments",
-        create_body(&first, &committed),
-        409,
-        "enrollment_already_open",
-    );
+    let refused = create_refused(&first, "enrollment_already_open");
     assert_eq!(refused["error"]["id"], one.id);
     attempts += 1;
 
@@ -848,10 +709,7 @@ fn open_requests_and_creations_are_limited(postgres: bool) {
                 200,
             );
         } else {
-            assert_eq!(
-                (reply.status, reply.error_code().as_str()),
-                (429, "rate_limited")
-            );
+            reply.assert_refused(429, "rate_limited");
             assert!(reply.header("retry-after").is_some());
             break;
         }

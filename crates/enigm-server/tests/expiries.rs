@@ -1,20 +1,19 @@
 //! The service's expiries, on a manual clock: sessions and enrollment requests end when the
 //! clock passes their time, and the test moves the clock there instead of sleeping through it.
 
-use crate::common::enigm::{self, b64, login, register, sign_up};
+use crate::common::enigm::{self, b64, sign_up};
 use crate::common::relay::{
     self, PASSWORD, accept, connect, expect_event, new_device, request, updated,
 };
 use crate::common::{Http, Service, fresh_postgres_url};
-use enigm_core::audit::{AuditAction, AuditRecord};
+use enigm_core::audit::AuditAction;
 use serde_json::{Value, json};
 
 #[test]
 fn sessions_refresh_and_report_their_expiry() {
     let service = Service::start();
     let http = Http::new(service.addr);
-    let account = register(&http, "ivan", PASSWORD);
-    let session = login(&http, "ivan", PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, "ivan", PASSWORD);
     let before = enigm::send(
         &http,
         &session,
@@ -53,10 +52,7 @@ fn a_refreshed_session_lives_on_and_an_idle_one_ends_at_its_lifetime() {
     // Left alone for its whole lifetime, it ends, and says why.
     service.clock.advance(1);
     let ended = current();
-    assert_eq!(
-        (ended.status, ended.error_code().as_str()),
-        (401, "session_expired")
-    );
+    ended.assert_refused(401, "session_expired");
 }
 
 /// An accepted request that nobody finishes expires at its time: it then shows nothing of its
@@ -111,14 +107,11 @@ async fn requests_expire(postgres: bool) {
     );
     // The service also records the expiry: audited, then pushed to both sides.
     expect_event(&mut a_socket, &updated(&requested.id, "expired")).await;
-    let audit = a.get(&http, "/v1/audit");
-    let expired = audit["records"].as_array().unwrap().iter().any(|record| {
-        serde_json::from_value::<AuditRecord>(record["record"].clone())
-            .unwrap()
-            .action
-            == AuditAction::EnrollmentExpired
-    });
-    assert!(expired, "expiry not audited: {audit}");
+    let actions = a.audit_actions(&http);
+    assert!(
+        actions.contains(&AuditAction::EnrollmentExpired),
+        "expiry not audited: {actions:?}"
+    );
     assert_eq!(b.get(&http, &path)["state"], "expired");
     // An expired request does not block the device from asking again.
     request(&http, &b);

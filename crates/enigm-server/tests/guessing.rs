@@ -89,6 +89,14 @@ fn evaluation(http: &Http, path: &str, username: &str, guess: &str, seed: u8) ->
     unb64(reply.json()[response].as_str().unwrap())[..32].to_vec()
 }
 
+/// A service that lets an account `free` wrong guesses before a backoff of ten minutes.
+fn with_free_guesses(free: u32) -> Service {
+    Service::start_with(|config| {
+        config.account_backoff.free = free;
+        config.account_backoff.base_secs = 600;
+    })
+}
+
 #[test]
 fn registration_and_recovery_starts_evaluate_no_existing_password() {
     let server = Service::start();
@@ -125,10 +133,7 @@ fn registration_finishes_only_from_a_start_of_the_same_username() {
         "/v1/accounts/register/finish",
         &json!({ "username": username, "registration_upload": "", "genesis": "" }),
     );
-    assert_eq!(
-        (missing.status, missing.error_code().as_str()),
-        (400, "malformed_request")
-    );
+    missing.assert_refused(400, "malformed_request");
     let forged = refused(Some(&b64(&[0u8; 56])));
     assert_eq!(
         (forged.status, forged.error_code().as_str()),
@@ -149,10 +154,7 @@ fn registration_finishes_only_from_a_start_of_the_same_username() {
 
 #[test]
 fn concurrent_login_starts_stop_at_the_account_budget() {
-    let server = Service::start_with(|config| {
-        config.account_backoff.free = 3;
-        config.account_backoff.base_secs = 600;
-    });
+    let server = with_free_guesses(3);
     let username = Arc::new(fresh_username("race"));
     let accepted = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..200)
@@ -182,14 +184,10 @@ fn concurrent_login_starts_stop_at_the_account_budget() {
 
 #[test]
 fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
-    let server = Service::start_with(|config| {
-        config.account_backoff.free = 2;
-        config.account_backoff.base_secs = 600;
-    });
+    let server = with_free_guesses(2);
     let http = Http::new(server.addr);
     let username = fresh_username("owner");
-    let account = register(&http, &username, PASSWORD);
-    let owner = enigm::login(&http, &username, PASSWORD, &account.device).unwrap();
+    let (account, owner) = enigm::signed_up(&http, &username, PASSWORD);
     // A device the owner lost, and the thief's session on it.
     let stolen = add_device(&http, &owner, account.account_id, &account.device);
     let thief = enigm::login(&http, &username, PASSWORD, &stolen).unwrap();
@@ -237,10 +235,7 @@ fn a_stranger_spending_the_budget_cannot_lock_out_the_owners_device() {
 
 #[test]
 fn a_device_signed_start_draws_only_on_its_own_budget() {
-    let server = Service::start_with(|config| {
-        config.account_backoff.free = 2;
-        config.account_backoff.base_secs = 600;
-    });
+    let server = with_free_guesses(2);
     let http = Http::new(server.addr);
     let username = fresh_username("own-budget");
     let account = register(&http, &username, PASSWORD);
@@ -322,10 +317,7 @@ fn a_failed_login_is_audited_off_the_request_path() {
 
 #[test]
 fn each_block_window_is_audited_once() {
-    let server = Service::start_with(|config| {
-        config.account_backoff.free = 2;
-        config.account_backoff.base_secs = 600;
-    });
+    let server = with_free_guesses(2);
     let http = Http::new(server.addr);
     let username = fresh_username("audited");
     let account = register(&http, &username, PASSWORD);

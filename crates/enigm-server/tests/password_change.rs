@@ -3,7 +3,7 @@
 //! fresh sign-in is not; a login started before the change cannot finish after it; the other
 //! sessions end and the changing one stays.
 use crate::common::enigm::{
-    self, SignOptions, b64, login, login_finish, login_start, register, signed, unb64,
+    self, SignOptions, b64, login, login_finish, login_start, signed, unb64,
 };
 use crate::common::{Http, Response, Service};
 use enigm_core::opaque::{
@@ -17,89 +17,85 @@ use rand_core::OsRng;
 const OLD: &str = "the password before";
 const NEW: &str = "the password after";
 
-/// A signed POST with a JSON body, stamped with the service's clock.
-fn post(
-    service: &Service,
-    http: &Http,
-    session: &enigm::Session,
-    device: &enigm_core::identity::DeviceSecrets,
-    path: &str,
-    body: &impl serde::Serialize,
-) -> Response {
-    let options = SignOptions {
-        timestamp: Some(service.clock.now()),
-        ..SignOptions::default()
-    };
-    signed(
-        http,
-        session,
-        device,
-        "POST",
-        path,
-        &serde_json::to_vec(body).unwrap(),
-        &options,
-    )
+/// A device's session on the service, signing with the service's clock.
+struct Signed<'a> {
+    service: &'a Service,
+    http: &'a Http,
+    session: &'a enigm::Session,
+    device: &'a enigm_core::identity::DeviceSecrets,
 }
 
-/// Both steps of a change to `new` with `session`: the start's reply, and the finish's if the
-/// start was accepted.
-fn change(
-    service: &Service,
-    http: &Http,
-    session: &enigm::Session,
-    device: &enigm_core::identity::DeviceSecrets,
-    new: &str,
-) -> (Response, Option<Response>) {
-    let start = ClientRegistration::start(&mut OsRng, new.as_bytes()).unwrap();
-    let started = post(
-        service,
-        http,
-        session,
-        device,
-        "/v1/accounts/password/start",
-        &PasswordStart {
-            registration_request: b64(&start.message.serialize()),
-        },
-    );
-    if started.status != 200 {
-        return (started, None);
-    }
-    let reply: PasswordStartReply = started.decode();
-    let response = RegistrationResponse::deserialize(&unb64(&reply.registration_response)).unwrap();
-    let finish = start
-        .state
-        .finish(
-            &mut OsRng,
-            new.as_bytes(),
-            response,
-            ClientRegistrationFinishParameters::default(),
+impl Signed<'_> {
+    /// A signed POST with a JSON body, stamped with the service's clock.
+    fn post(&self, path: &str, body: &impl serde::Serialize) -> Response {
+        let options = SignOptions {
+            timestamp: Some(self.service.clock.now()),
+            ..SignOptions::default()
+        };
+        let body = serde_json::to_vec(body).unwrap();
+        signed(
+            self.http,
+            self.session,
+            self.device,
+            "POST",
+            path,
+            &body,
+            &options,
         )
-        .unwrap();
-    let finished = post(
-        service,
-        http,
-        session,
-        device,
-        "/v1/accounts/password/finish",
-        &PasswordFinish {
-            registration_id: reply.registration_id,
-            registration_upload: b64(&finish.message.serialize()),
-        },
-    );
-    (started, Some(finished))
+    }
+
+    /// Both steps of a change to `new`: the start's reply, and the finish's if the start was
+    /// accepted.
+    fn change(&self, new: &str) -> (Response, Option<Response>) {
+        let start = ClientRegistration::start(&mut OsRng, new.as_bytes()).unwrap();
+        let started = self.post(
+            "/v1/accounts/password/start",
+            &PasswordStart {
+                registration_request: b64(&start.message.serialize()),
+            },
+        );
+        if started.status != 200 {
+            return (started, None);
+        }
+        let reply: PasswordStartReply = started.decode();
+        let response =
+            RegistrationResponse::deserialize(&unb64(&reply.registration_response)).unwrap();
+        let finish = start
+            .state
+            .finish(
+                &mut OsRng,
+                new.as_bytes(),
+                response,
+                ClientRegistrationFinishParameters::default(),
+            )
+            .unwrap();
+        let finished = self.post(
+            "/v1/accounts/password/finish",
+            &PasswordFinish {
+                registration_id: reply.registration_id,
+                registration_upload: b64(&finish.message.serialize()),
+            },
+        );
+        (started, Some(finished))
+    }
 }
 
 #[test]
 fn a_change_needs_a_recent_sign_in_and_ends_every_other_session() {
     let service = Service::start();
     let http = Http::new(service.addr);
-    let account = register(&http, "pw.stepup", OLD);
+    let (account, earlier) = enigm::signed_up(&http, "pw.stepup", OLD);
     let device = &account.device;
-    let earlier = login(&http, "pw.stepup", OLD, device).unwrap();
+    let as_session = |session| Signed {
+        service: &service,
+        http: &http,
+        session,
+        device,
+    };
 
     // The step-up window passes: the session is still good for reading, not for this.
     service.clock.advance(Policy::DEFAULT_STEP_UP_WINDOW_SECS);
-    let (refused, _) = change(&service, &http, &earlier, device, NEW);
+    let (refused, _) = as_session(&earlier).change(NEW);
     assert_eq!(refused.status, 403, "{:?}", refused.json());
     assert_eq!(refused.json()["error"]["code"], "step_up_required");
 
@@ -109,7 +105,7 @@ fn a_change_needs_a_recent_sign_in_and_ends_every_other_session() {
 
     // ...and a fresh sign-in, which may change it.
     let fresh = login(&http, "pw.stepup", OLD, device).unwrap();
-    let (started, finished) = change(&service, &http, &fresh, device, NEW);
+    let (started, finished) = as_session(&fresh).change(NEW);
     assert_eq!(started.status, 200, "{:?}", started.json());
     let finished = finished.unwrap();
     assert_eq!(finished.status, 200, "{:?}", finished.json());

@@ -13,7 +13,7 @@ use crate::common;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use common::enigm::{self, login, register};
+use common::enigm::{self};
 use common::{Http, Service};
 use rand_core::{OsRng, RngCore};
 use tokio::net::{TcpListener, TcpStream};
@@ -77,8 +77,7 @@ async fn an_unreachable_database_is_503_with_retry_after_then_recovers() {
     let node = Service::start_with(|config| config.database = Some(relayed));
     let http = Http::new(node.addr);
     let username = format!("outage-{:016x}", OsRng.next_u64());
-    let account = register(&http, &username, PASSWORD);
-    let session = login(&http, &username, PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, &username, PASSWORD);
     let read = |http: &Http| enigm::send(http, &session, &account.device, "GET", "/v1/ledger", b"");
     assert_eq!(read(&http).status, 200);
 

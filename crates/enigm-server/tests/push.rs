@@ -5,12 +5,12 @@
 
 use crate::common;
 
-use common::enigm::{self, append, b64, ledger, login, register};
+use common::enigm::{self, Session, append, b64, ledger, login};
 use common::push::{
     add_device, assert_http_status, connect, expect_device_changed, expect_ended, expect_revoked,
     open, upgrade_header,
 };
-use common::{Http, Service};
+use common::{Http, Response, Service};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
 use enigm_core::lifecycle::DeviceState;
@@ -19,6 +19,20 @@ use rand_core::OsRng;
 
 const USERNAME: &str = "push.tester";
 const PASSWORD: &str = "correct horse battery staple 42";
+
+/// `device`'s next request and a new socket of its are both refused (403): the request's reply.
+async fn refused_everywhere(
+    server: &Service,
+    session: &Session,
+    device: &DeviceSecrets,
+) -> Response {
+    let http = Http::new(server.addr);
+    let refused = enigm::send(&http, session, device, "GET", "/v1/ledger", b"");
+    assert_eq!(refused.status, 403, "{:?}", refused.json());
+    let again = open(server.addr, Some(&upgrade_header(session, device))).await;
+    assert_http_status(again, 403);
+    refused
+}
 
 #[tokio::test]
 async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
@@ -61,11 +75,8 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
     .await;
 
     // The phone's next request is refused, and so is a new socket.
-    let refused = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
-    assert_eq!(refused.status, 403);
+    let refused = refused_everywhere(&server, &phone_session, &phone).await;
     assert_eq!(refused.error_code(), "device_removed");
-    let again = open(server.addr, Some(&upgrade_header(&phone_session, &phone))).await;
-    assert_http_status(again, 403);
     // It may still read the ledger up to the entry that removed it, and no further, to verify
     // its removal itself; a device that was not removed has nothing to read there.
     add_device(&http, &account, &laptop_session);
@@ -95,10 +106,7 @@ async fn revoking_a_device_closes_its_socket_and_tells_the_others() {
         "the tablet came later"
     );
     let not_removed = read_removal(&laptop_session, laptop);
-    assert_eq!(
-        (not_removed.status, not_removed.error_code().as_str()),
-        (404, "not_found")
-    );
+    not_removed.assert_refused(404, "not_found");
 
     // The restricted session heard none of the account's events: the first thing it gets is
     // the end of its own session when it signs out.
@@ -145,18 +153,14 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
     )
     .await;
     // A suspended device keeps its session but trust refuses it, sockets included.
-    let refused = enigm::send(&http, &phone_session, &phone, "GET", "/v1/ledger", b"");
-    assert_eq!(refused.status, 403, "{:?}", refused.json());
-    let again = open(server.addr, Some(&upgrade_header(&phone_session, &phone))).await;
-    assert_http_status(again, 403);
+    refused_everywhere(&server, &phone_session, &phone).await;
 }
 
 #[tokio::test]
 async fn unauthenticated_and_replayed_upgrades_are_refused() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
-    let session = login(&http, USERNAME, PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, USERNAME, PASSWORD);
 
     assert_http_status(open(server.addr, None).await, 401);
     assert_http_status(open(server.addr, Some("Enigm nonsense")).await, 401);
@@ -173,9 +177,8 @@ async fn unauthenticated_and_replayed_upgrades_are_refused() {
 async fn a_committed_revocation_is_answered_and_announced_even_when_its_audit_fails() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, "audit.outage", PASSWORD);
+    let (account, laptop_session) = enigm::signed_up(&http, "audit.outage", PASSWORD);
     let laptop = &account.device;
-    let laptop_session = login(&http, "audit.outage", PASSWORD, laptop).unwrap();
     let phone = add_device(&http, &account, &laptop_session);
     let phone_session = login(&http, "audit.outage", PASSWORD, &phone).unwrap();
     let mut phone_socket = connect(server.addr, &phone_session, &phone).await;

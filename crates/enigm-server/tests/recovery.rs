@@ -8,9 +8,7 @@ use crate::common;
 
 use std::collections::HashSet;
 
-use common::enigm::{
-    self, Session, add_device, append, b64, ledger, login, login_start, register, unb64,
-};
+use common::enigm::{self, Session, add_device, append, b64, ledger, login, login_start, unb64};
 use common::push::{Socket, connect, expect_closed, expect_ended, next_event};
 use common::{Http, Response, Service, contains, read_tree};
 use enigm_core::identity::{DeviceId, DeviceSecrets};
@@ -363,9 +361,8 @@ async fn recovery_sets_a_new_password_revokes_the_lost_device_and_ends_every_ses
 fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, session) = enigm::signed_up(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
     let head = ledger(&http, &session, laptop).head();
     let right = account.phrase.recovery_key();
     let wrong = RecoveryPhrase::generate(&mut OsRng).recovery_key();
@@ -400,10 +397,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
     assert_eq!(refused_unknown.json(), refused_known.json());
     // One proof attempt per start: the refused recovery is over.
     let over = disclose(&http, &known, &right);
-    assert_eq!(
-        (over.status, over.error_code().as_str()),
-        (401, "recovery_expired")
-    );
+    over.assert_refused(401, "recovery_expired");
 
     // The ledger is disclosed to the right key, but a finish authorized by another key is
     // refused (the entry itself carries the right signature).
@@ -432,10 +426,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
     );
     fixed.recovery_signature = right.sign(&message).to_bytes().to_vec();
     let replay = send_finish(&http, &id, &fixed);
-    assert_eq!(
-        (replay.status, replay.error_code().as_str()),
-        (401, "recovery_expired")
-    );
+    replay.assert_refused(401, "recovery_expired");
 
     // An entry signed by another recovery key, even with a valid authorization, is refused by
     // the ledger rules.
@@ -467,10 +458,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
     );
     unbound.device_signature = desktop.sign(b"something else").to_bytes().to_vec();
     let refused = send_finish(&http, &id, &unbound);
-    assert_eq!(
-        (refused.status, refused.error_code().as_str()),
-        (401, "bad_signature")
-    );
+    refused.assert_refused(401, "bad_signature");
 
     // Nothing changed: the old password, the old session and the head all stand.
     assert!(password_accepted(&http, PASSWORD));
@@ -487,10 +475,7 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
         &json!({ "recovery_id": "!!", "registration_upload": "", "entry": "",
                  "recovery_signature": "", "device_signature": "" }),
     );
-    assert_eq!(
-        (malformed.status, malformed.error_code().as_str()),
-        (400, "malformed_request")
-    );
+    malformed.assert_refused(400, "malformed_request");
 
     // Starts are throttled per account, unknown usernames alike.
     let mut limited = None;
@@ -511,9 +496,8 @@ fn a_wrong_recovery_key_a_replay_or_an_unknown_username_changes_nothing() {
 fn a_stale_head_is_a_conflict_and_a_rotated_phrase_no_longer_recovers() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, USERNAME, PASSWORD);
+    let (account, session) = enigm::signed_up(&http, USERNAME, PASSWORD);
     let laptop = &account.device;
-    let session = login(&http, USERNAME, PASSWORD, laptop).unwrap();
     let old_key = account.phrase.recovery_key();
     let desktop = DeviceSecrets::generate(&mut OsRng);
 
@@ -561,10 +545,7 @@ fn a_stale_head_is_a_conflict_and_a_rotated_phrase_no_longer_recovers() {
     // The old phrase no longer recovers; the new one does.
     let recovery = start(&http, USERNAME, NEW_PASSWORD);
     let refused = disclose(&http, &recovery, &old_key);
-    assert_eq!(
-        (refused.status, refused.error_code().as_str()),
-        (403, "recovery_refused")
-    );
+    refused.assert_refused(403, "recovery_refused");
     let recovered = recover(&http, &new_phrase, &desktop, vec![]);
     assert_eq!(recovered.status, 201, "{:?}", recovered.json());
     assert!(password_accepted(&http, NEW_PASSWORD));

@@ -230,30 +230,25 @@ fn wrong_password_and_unknown_username_look_the_same() {
                 .is_err()
         );
         // A client that finishes anyway gets one precise answer, the same for both.
-        let reply = http.post_json(
-            "/v1/sessions/login/finish",
-            &json!({
-                "login_id": login_id,
-                "credential_finalization": b64(&[0u8; CREDENTIAL_FINALIZATION_LEN]),
-                "device_key": b64(DeviceSecrets::generate(&mut OsRng).public().signing.as_bytes()),
-                "device_signature": b64(&[0u8; 64]),
-            }),
-        );
+        let finish_anyway = || {
+            http.post_json(
+                "/v1/sessions/login/finish",
+                &json!({
+                    "login_id": login_id,
+                    "credential_finalization": b64(&[0u8; CREDENTIAL_FINALIZATION_LEN]),
+                    "device_key": b64(DeviceSecrets::generate(&mut OsRng).public().signing.as_bytes()),
+                    "device_signature": b64(&[0u8; 64]),
+                }),
+            )
+        };
+        let reply = finish_anyway();
         assert_eq!(reply.status, 401);
         assert_eq!(
             reply.json(),
             json!({"error": {"code": "invalid_credentials", "message": "the username or password is wrong"}})
         );
         // The login id is spent.
-        let reused = http.post_json(
-            "/v1/sessions/login/finish",
-            &json!({
-                "login_id": login_id,
-                "credential_finalization": b64(&[0u8; CREDENTIAL_FINALIZATION_LEN]),
-                "device_key": b64(DeviceSecrets::generate(&mut OsRng).public().signing.as_bytes()),
-                "device_signature": b64(&[0u8; 64]),
-            }),
-        );
+        let reused = finish_anyway();
         assert_eq!(reused.error_code(), "login_expired");
     }
 }
@@ -262,34 +257,16 @@ fn wrong_password_and_unknown_username_look_the_same() {
 fn signed_requests_refuse_replays_stale_times_and_tampering() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, "carol", PASSWORD);
-    let session = login(&http, "carol", PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, "carol", PASSWORD);
     let device = &account.device;
 
     let unsigned = http.get("/v1/ledger");
-    assert_eq!(
-        (unsigned.status, unsigned.error_code().as_str()),
-        (401, "missing_authorization")
-    );
+    unsigned.assert_refused(401, "missing_authorization");
     let garbage = http.request("GET", "/v1/ledger", &[("Authorization", "Bearer abc")], b"");
     assert_eq!(garbage.error_code(), "malformed_authorization");
 
     // Replay: the very same request twice.
-    let header = enigm::authorization(
-        &session,
-        device,
-        "GET",
-        "/v1/ledger",
-        b"",
-        &SignOptions::default(),
-    );
-    let first = http.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    assert_eq!(first.status, 200, "{:?}", first.json());
-    let replay = http.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
-    assert_eq!(
-        (replay.status, replay.error_code().as_str()),
-        (401, "replayed")
-    );
+    enigm::replay(&http, &http, &session, device).assert_refused(401, "replayed");
 
     // Stale and future timestamps.
     for timestamp in [enigm::now() - 3_600, enigm::now() + 3_600] {
@@ -298,10 +275,7 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
             ..SignOptions::default()
         };
         let stale = signed(&http, &session, device, "GET", "/v1/ledger", b"", &options);
-        assert_eq!(
-            (stale.status, stale.error_code().as_str()),
-            (401, "stale_timestamp")
-        );
+        stale.assert_refused(401, "stale_timestamp");
     }
 
     // Tampered body, tampered path, wrong key.
@@ -319,10 +293,7 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
         body,
         &options,
     );
-    assert_eq!(
-        (tampered.status, tampered.error_code().as_str()),
-        (401, "bad_signature")
-    );
+    tampered.assert_refused(401, "bad_signature");
     let header = enigm::authorization(
         &session,
         device,
@@ -345,10 +316,7 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
     // Strict schema on a signed request: unknown fields are refused without echoing them.
     let body = br#"{"entries":[],"carol":1}"#;
     let strict = enigm::send(&http, &session, device, "POST", "/v1/ledger", body);
-    assert_eq!(
-        (strict.status, strict.error_code().as_str()),
-        (400, "malformed_request")
-    );
+    strict.assert_refused(400, "malformed_request");
     assert!(!String::from_utf8_lossy(&strict.body).contains("carol"));
 
     // A key the ledger does not know gets a session that can only enroll: it may read the
@@ -359,10 +327,7 @@ fn signed_requests_refuse_replays_stale_times_and_tampering() {
     let ledger = enigm::send(&http, &restricted, &newcomer, "GET", "/v1/ledger", b"");
     assert_eq!(ledger.status, 200, "{:?}", ledger.json());
     let denied = enigm::send(&http, &restricted, &newcomer, "GET", "/v1/shared", b"");
-    assert_eq!(
-        (denied.status, denied.error_code().as_str()),
-        (403, "trust_denied")
-    );
+    denied.assert_refused(403, "trust_denied");
     assert!(
         denied.json()["error"]["reasons"]
             .as_array()
@@ -406,12 +371,8 @@ fn login_attempts_back_off_per_account() {
     let limited = &statuses[6];
     assert_eq!(limited.status, 429);
     assert_eq!(limited.error_code(), "rate_limited");
-    let retry_after = limited.json()["error"]["retry_after"].as_u64().unwrap();
+    let retry_after = limited.retry_after();
     assert!((1..=2).contains(&retry_after), "{retry_after}");
-    assert_eq!(
-        limited.header("retry-after"),
-        Some(retry_after.to_string().as_str())
-    );
     // Another account is not affected.
     assert_eq!(login_start(&http, "erin", PASSWORD).reply.status, 200);
 }
@@ -424,10 +385,7 @@ fn registration_refuses_bad_input_precisely() {
         "/v1/accounts/register/start",
         &json!({ "username": "x", "registration_request": "" }),
     );
-    assert_eq!(
-        (short.status, short.error_code().as_str()),
-        (400, "invalid_username")
-    );
+    short.assert_refused(400, "invalid_username");
     let junk = http.post_json(
         "/v1/accounts/register/start",
         &json!({ "username": "frank", "registration_request": "!!" }),
@@ -438,10 +396,7 @@ fn registration_refuses_bad_input_precisely() {
 
     register(&http, "grace", PASSWORD);
     let taken = enigm::try_register(&http, "GRACE", PASSWORD).err().unwrap();
-    assert_eq!(
-        (taken.status, taken.error_code().as_str()),
-        (409, "username_taken")
-    );
+    taken.assert_refused(409, "username_taken");
 }
 
 #[test]
@@ -459,54 +414,23 @@ fn registration_is_throttled_per_source() {
         assert_eq!(request(&format!("user{n}")).status, 200, "attempt {n}");
     }
     let limited = request("one-more");
-    assert_eq!(
-        (limited.status, limited.error_code().as_str()),
-        (429, "rate_limited")
-    );
+    limited.assert_refused(429, "rate_limited");
 }
 
 #[test]
 fn concurrent_conflicting_appends_let_exactly_one_win() {
     let server = Service::start();
     let http = Http::new(server.addr);
-    let account = register(&http, "judy", PASSWORD);
-    let session = login(&http, "judy", PASSWORD, &account.device).unwrap();
+    let (account, session) = enigm::signed_up(&http, "judy", PASSWORD);
     let genesis = LedgerEntry::genesis(account.account_id, &account.device, &account.recovery);
     let state = verify_chain(&[genesis]).unwrap();
-    let requests: Vec<(String, Vec<u8>)> = (0..6)
+    let requests: Vec<(Http, String, Vec<u8>)> = (0..6)
         .map(|_| {
             let (_, add) = enigm::add_device_entry(&state, &account.account_id, &account.device);
             let (header, body) = enigm::signed_append(&session, &account.device, &[&add]);
-            (header, body)
+            (http.clone(), header, body)
         })
         .collect();
-    let replies: Vec<common::Response> = std::thread::scope(|scope| {
-        let handles: Vec<_> = requests
-            .iter()
-            .map(|(header, body)| {
-                let http = http.clone();
-                scope.spawn(move || {
-                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().unwrap())
-            .collect()
-    });
-    let won = replies.iter().filter(|reply| reply.status == 201).count();
-    assert_eq!(
-        won,
-        1,
-        "{:?}",
-        replies.iter().map(|r| r.status).collect::<Vec<_>>()
-    );
-    for reply in replies.iter().filter(|reply| reply.status != 201) {
-        assert_eq!(
-            (reply.status, reply.error_code().as_str()),
-            (409, "ledger_conflict")
-        );
-        assert_eq!(reply.json()["error"]["head"]["seq"], 1);
-    }
+    let head = enigm::one_append_won(&enigm::race_appends(&requests));
+    assert_eq!(head["seq"], 1);
 }

@@ -16,7 +16,7 @@ use crate::common;
 use common::enigm::{self, Account, Device, b64, login, sign_up, unb64};
 use common::push::{connect, next_event};
 use common::{Http, Service, contains};
-use enigm_core::audit::{AuditAction, AuditRecord};
+use enigm_core::audit::AuditAction;
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryHash, EntryKind, Head, RevokeReason};
 use enigm_core::sync_copy::SignedSyncKey;
@@ -383,13 +383,10 @@ async fn epochs_copies_and_shared_items(server: Service) {
     );
 
     // Rotations are audited, with pseudonyms only; logs name no username or device id.
-    let audit = a.expect(&http, "GET", "/v1/audit", Value::Null, 200);
-    let rotations = audit["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|record| serde_json::from_value::<AuditRecord>(record["record"].clone()).unwrap())
-        .filter(|record| record.action == AuditAction::SyncKeyRotated)
+    let rotations = a
+        .audit_actions(&http)
+        .into_iter()
+        .filter(|action| *action == AuditAction::SyncKeyRotated)
         .count();
     assert_eq!(rotations, 4);
     let logs = server.logs();

@@ -115,6 +115,13 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
+/// The script that migrates schema `version - 1` to `version`, for tests that rebuild an
+/// older profile.
+#[cfg(test)]
+pub(crate) fn migration(version: u32) -> &'static str {
+    MIGRATIONS[version as usize - 1]
+}
+
 /// The newest schema version this build understands.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
 

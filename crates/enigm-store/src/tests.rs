@@ -61,6 +61,36 @@ fn entry(store: &keyring_core::mock::Store, dir: &Path) -> keyring_core::Entry {
         .unwrap()
 }
 
+/// The keychain entry of the profile's unlock PIN secret.
+fn pin_entry(store: &keyring_core::mock::Store, dir: &Path) -> keyring_core::Entry {
+    let user = format!("{}{}", profile_user(dir), crate::keychain::PIN_ENTRY_SUFFIX);
+    store.build(KEYCHAIN_SERVICE, &user, None).unwrap()
+}
+
+/// A created profile with its file `name` removed, and what opening it again says.
+fn open_without(name: &str) -> (tempfile::TempDir, Result<Store, Error>) {
+    let (_, keychain) = mock();
+    let dir = created(&keychain);
+    fs::remove_file(dir.path().join(name)).unwrap();
+    let opened = Store::open(dir.path(), &keychain);
+    (dir, opened)
+}
+
+/// A new store in a temporary directory, with a random key.
+fn fresh_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    (dir, store)
+}
+
+/// The ledger head `seq` with a hash of `byte`s.
+fn head(seq: u64, byte: u8) -> PinnedHead {
+    PinnedHead {
+        seq,
+        hash: [byte; 32],
+    }
+}
+
 fn created(keychain: &Keychain) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), keychain).unwrap();
@@ -237,44 +267,31 @@ fn plaintext_sqlite_is_refused() {
 #[test]
 fn damaged_files_with_the_right_key_are_corrupted() {
     let (_, keychain) = mock();
-    // Truncated inside page 1.
     let dir = created(&keychain);
     let db = dir.path().join(DATABASE_FILE);
     let bytes = fs::read(&db).unwrap();
-    fs::write(&db, &bytes[..1000]).unwrap();
-    assert!(matches!(
-        Store::open(dir.path(), &keychain),
-        Err(Error::Corrupted)
-    ));
     // Garbled page 1 (after the salt).
     let mut garbled = bytes.clone();
     for byte in &mut garbled[100..600] {
         *byte ^= 0x5A;
     }
-    fs::write(&db, &garbled).unwrap();
-    assert!(matches!(
-        Store::open(dir.path(), &keychain),
-        Err(Error::Corrupted)
-    ));
-    // Truncated to nothing.
-    fs::write(&db, b"").unwrap();
-    assert!(matches!(
-        Store::open(dir.path(), &keychain),
-        Err(Error::Corrupted)
-    ));
+    for (damage, contents) in [
+        ("truncated inside page 1", &bytes[..1000]),
+        ("garbled page 1", &garbled[..]),
+        ("truncated to nothing", &[][..]),
+    ] {
+        fs::write(&db, contents).unwrap();
+        let opened = Store::open(dir.path(), &keychain);
+        assert!(matches!(opened, Err(Error::Corrupted)), "{damage}");
+    }
     // Nothing was "repaired": the empty file is still there.
     assert_eq!(fs::read(&db).unwrap().len(), 0);
 }
 
 #[test]
 fn missing_database_is_not_silently_recreated() {
-    let (_, keychain) = mock();
-    let dir = created(&keychain);
-    fs::remove_file(dir.path().join(DATABASE_FILE)).unwrap();
-    assert!(matches!(
-        Store::open(dir.path(), &keychain),
-        Err(Error::DatabaseMissing)
-    ));
+    let (dir, opened) = open_without(DATABASE_FILE);
+    assert!(matches!(opened, Err(Error::DatabaseMissing)));
     assert!(!dir.path().join(DATABASE_FILE).exists());
 }
 
@@ -325,13 +342,8 @@ fn interrupted_creation_is_finished_not_restarted() {
 
 #[test]
 fn a_store_without_its_profile_id_is_damage() {
-    let (_, keychain) = mock();
-    let dir = created(&keychain);
-    fs::remove_file(dir.path().join(PROFILE_ID_FILE)).unwrap();
-    assert!(matches!(
-        Store::open(dir.path(), &keychain),
-        Err(Error::ProfileDamaged(_))
-    ));
+    let (_dir, opened) = open_without(PROFILE_ID_FILE);
+    assert!(matches!(opened, Err(Error::ProfileDamaged(_))));
 }
 
 #[test]
@@ -360,42 +372,32 @@ fn write_once_values_are_idempotent_and_never_overwritten() {
 
 #[test]
 fn pinned_head_only_moves_forward() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
-    let at = |seq, byte| PinnedHead {
-        seq,
-        hash: [byte; 32],
-    };
-    store.pin_head(at(5, 1)).unwrap();
-    store.pin_head(at(5, 1)).unwrap();
+    let (_dir, mut store) = fresh_store();
+    store.pin_head(head(5, 1)).unwrap();
+    store.pin_head(head(5, 1)).unwrap();
     assert!(matches!(
-        store.pin_head(at(4, 1)),
+        store.pin_head(head(4, 1)),
         Err(Error::LedgerHeadRollback {
             pinned: 5,
             offered: 4
         })
     ));
     assert!(matches!(
-        store.pin_head(at(5, 2)),
+        store.pin_head(head(5, 2)),
         Err(Error::LedgerHeadRollback { .. })
     ));
-    store.pin_head(at(6, 3)).unwrap();
-    assert_eq!(store.pinned_head().unwrap(), Some(at(6, 3)));
+    store.pin_head(head(6, 3)).unwrap();
+    assert_eq!(store.pinned_head().unwrap(), Some(head(6, 3)));
     assert!(matches!(
-        store.pin_head(at(u64::MAX, 3)),
+        store.pin_head(head(u64::MAX, 3)),
         Err(Error::ValueOutOfRange(_))
     ));
-    assert_eq!(store.pinned_head().unwrap(), Some(at(6, 3)));
+    assert_eq!(store.pinned_head().unwrap(), Some(head(6, 3)));
 }
 
 #[test]
 fn ledger_entries_are_stored_with_their_pin_in_order_or_not_at_all() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
-    let head = |seq, byte| PinnedHead {
-        seq,
-        hash: [byte; 32],
-    };
+    let (_dir, mut store) = fresh_store();
     store
         .append_ledger(0, &[b"genesis".to_vec(), b"one".to_vec()], head(1, 1))
         .unwrap();
@@ -522,8 +524,7 @@ fn a_mark_from_schema_3_survives_the_migration_unconfirmed() {
 
 #[test]
 fn labels_are_replaced_as_a_set_and_unchanged_labels_write_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let (_dir, mut store) = fresh_store();
     let (laptop, phone) = (DeviceId::from_bytes([5; 16]), DeviceId::from_bytes([6; 16]));
     store
         .save_labels(&[(phone, "Phone".into()), (laptop, "Laptop".into())])
@@ -555,8 +556,7 @@ fn labels_are_replaced_as_a_set_and_unchanged_labels_write_nothing() {
 
 #[test]
 fn the_session_is_saved_replaced_and_cleared() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let (_dir, mut store) = fresh_store();
     assert_eq!(store.session().unwrap(), None);
     let mut session = SavedSession {
         session_id: [4; 16],
@@ -638,17 +638,7 @@ fn wipe_removes_the_key_and_the_files_only_when_asked() {
     let mut store = Store::open(dir.path(), &keychain).unwrap();
     store.save_pin(&verifier, &[3; 32]).unwrap();
     store.close().unwrap();
-    let pin_entry = mock_store
-        .build(
-            KEYCHAIN_SERVICE,
-            &format!(
-                "{}{}",
-                profile_user(dir.path()),
-                crate::keychain::PIN_ENTRY_SUFFIX
-            ),
-            None,
-        )
-        .unwrap();
+    let pin_entry = pin_entry(&mock_store, dir.path());
     assert!(pin_entry.get_secret().is_ok());
     fs::write(dir.path().join("unrelated.txt"), b"keep").unwrap();
     Store::wipe_profile(dir.path(), &keychain).unwrap();
@@ -723,17 +713,7 @@ fn the_lock_and_the_pin_survive_a_restart_and_the_pin_secret_lives_in_the_keycha
     store.save_pin(&second, &[2; 32]).unwrap();
     store.close().unwrap();
 
-    let pin_entry = mock_store
-        .build(
-            KEYCHAIN_SERVICE,
-            &format!(
-                "{}{}",
-                profile_user(dir.path()),
-                crate::keychain::PIN_ENTRY_SUFFIX
-            ),
-            None,
-        )
-        .unwrap();
+    let pin_entry = pin_entry(&mock_store, dir.path());
     assert_eq!(pin_entry.get_secret().unwrap(), [2; 32]);
     let mut store = Store::open(dir.path(), &keychain).unwrap();
     assert_eq!(
@@ -787,8 +767,7 @@ fn the_lock_and_the_pin_survive_a_restart_and_the_pin_secret_lives_in_the_keycha
 fn a_store_opened_with_a_given_key_cannot_hold_a_pin() {
     use enigm_core::unlock::{Pin, PinVerifier};
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open_with_key(dir.path(), &StoreKey::generate()).unwrap();
+    let (_dir, mut store) = fresh_store();
     let verifier =
         PinVerifier::create(&Pin::parse("123456").unwrap(), &[1; 32], &mut OsRng).unwrap();
     assert!(matches!(
@@ -820,24 +799,16 @@ fn a_session_of_an_unknown_kind_is_reported_not_guessed() {
     assert!(matches!(store.session(), Err(Error::ValueOutOfRange(_))));
 }
 
-/// The `app_lock` table of schema 5, which kept a verifier of the account password.
-const APP_LOCK_V5: &str = "
-    DROP TABLE app_lock;
-    CREATE TABLE app_lock (
-        id              INTEGER PRIMARY KEY CHECK (id = 1),
-        verifier        BLOB,
-        locked          INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),
-        failures        INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
-        last_failure_at INTEGER NOT NULL DEFAULT 0 CHECK (last_failure_at >= 0)
-    ) STRICT;";
-
 #[test]
 fn the_migration_deletes_the_saved_password_verifier_and_keeps_the_lock() {
     let key = [6u8; 32];
+    // The `app_lock` table of schema 5, which kept a verifier of the account password.
+    let app_lock_v5 = crate::schema::migration(5);
     let dir = rewritten_store(
         key,
         &format!(
-            "{APP_LOCK_V5}
+            "DROP TABLE app_lock;
+             {app_lock_v5}
              INSERT INTO app_lock (id, verifier, locked, failures, last_failure_at)
                  VALUES (1, x'01DEADBEEFDEADBEEF', 1, 2, 1700000000);
              ALTER TABLE revocation DROP COLUMN signed_at;

@@ -310,6 +310,14 @@ impl Screens {
             .join(format!("{}-{:02}-{name}.png", self.prefix, self.count));
         driver.screenshot(&path).await.unwrap();
     }
+
+    /// Saves the screen in the narrowest window the app allows (800x600) as `<name>-800x600`,
+    /// then gives the window its usual size back.
+    pub async fn save_narrow(&mut self, driver: &WebDriver, name: &str) -> WebDriverResult<()> {
+        driver.set_window_rect(0, 0, 800, 600).await?;
+        self.save(driver, &format!("{name}-800x600")).await;
+        driver.set_window_rect(0, 0, 960, 660).await
+    }
 }
 
 /// From the first-run screen, creates an account on the service the app was started with and

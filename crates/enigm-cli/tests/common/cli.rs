@@ -1,9 +1,10 @@
 //! The real `enigm` CLI, run with `--json`, and its one-line answers: what every cross-process
 //! test of the CLI contract (DESIGN §16) needs.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc::Receiver;
 
 use serde_json::Value;
 
@@ -64,41 +65,41 @@ pub fn enigm(profile: &Path, server: &ServerProcess, args: &[&str], stdin: &str)
     run(Some(profile), Some(&url(server)), args, stdin)
 }
 
+/// `account VERB --username USERNAME --password-stdin`: how a script registers or signs in.
+pub fn account_args<'a>(verb: &'a str, username: &'a str) -> [&'a str; 5] {
+    ["account", verb, "--username", username, "--password-stdin"]
+}
+
 /// `account register --username USERNAME --password-stdin` on `profile`, `password` on stdin.
 pub fn register(profile: &Path, server: &ServerProcess, username: &str, password: &str) -> Output {
-    enigm(
-        profile,
-        server,
-        &[
-            "account",
-            "register",
-            "--username",
-            username,
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    )
+    let args = account_args("register", username);
+    enigm(profile, server, &args, &format!("{password}\n"))
 }
 
 /// `account login --username USERNAME --password-stdin` on `profile`, `password` on stdin.
 pub fn login(profile: &Path, server: &ServerProcess, username: &str, password: &str) -> Output {
-    enigm(
-        profile,
-        server,
-        &[
-            "account",
-            "login",
-            "--username",
-            username,
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    )
+    let args = account_args("login", username);
+    enigm(profile, server, &args, &format!("{password}\n"))
 }
 
 /// The profile's store, opened with its key from the real keychain.
 pub fn store(profile: &Path) -> enigm_store::Store {
     enigm_store::Store::open(profile, &enigm_store::Keychain::platform().unwrap()).unwrap()
+}
+
+/// The JSON lines a running command prints on `stdout`, as they come (read on a thread of
+/// their own, so the process never blocks on a full pipe).
+pub fn json_lines(stdout: impl Read + Send + 'static) -> Receiver<Value> {
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if send.send(serde_json::from_str(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    lines
 }
 
 /// The one JSON line a command printed.
@@ -137,10 +138,23 @@ pub fn failed_code(output: &Output) -> String {
 
 /// The entry of the device `id` in a `device list` answer.
 pub fn listed<'a>(list: &'a Value, id: &str) -> &'a Value {
+    listed_where(list, id, |device| device["device_id"] == id)
+}
+
+/// The first entry in a `device list` answer whose `this_device` flag is `this_device`: the
+/// device that listed, or (false) another one.
+pub fn listed_this_device(list: &Value, this_device: bool) -> &Value {
+    listed_where(list, "this_device", |device| {
+        device["this_device"] == this_device
+    })
+}
+
+/// The first entry of a `device list` answer that `matches`; `what` names it when none does.
+fn listed_where<'a>(list: &'a Value, what: &str, matches: impl Fn(&Value) -> bool) -> &'a Value {
     list["devices"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|device| device["device_id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in {list}"))
+        .find(|device| matches(device))
+        .unwrap_or_else(|| panic!("{what} not in {list}"))
 }

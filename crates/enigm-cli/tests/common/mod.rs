@@ -33,9 +33,14 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts a server on a fresh temporary data directory.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server on a fresh temporary data directory with extra arguments (its flags).
+    pub fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
-        let mut server = Self::start_in(&data_dir, &[]);
+        let mut server = Self::start_in(&data_dir, extra);
         server._dir = Some(dir);
         server
     }
@@ -88,6 +93,14 @@ impl ServerProcess {
         }
     }
 
+    /// Starts a new server, with `extra` arguments, on the data directory of this one (killed or
+    /// stopped before), and hands it the temporary directory this one kept alive.
+    pub fn restart(mut self, extra: &[&str]) -> Self {
+        let mut next = Self::start_in(&self.data_dir, extra);
+        next._dir = self._dir.take();
+        next
+    }
+
     /// Everything the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
@@ -121,6 +134,23 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// A temporary home holding one profile path per name, for the devices a test plays (the CLI
+/// makes each profile on first use); the paths last as long as the returned directory.
+pub fn profiles<const N: usize>(names: [&str; N]) -> (tempfile::TempDir, [PathBuf; N]) {
+    let home = tempfile::tempdir().unwrap();
+    let paths = names.map(|name| home.path().join(name));
+    (home, paths)
+}
+
+/// A server on a fresh data directory and [`profiles`] for `names`: how most tests of the CLI
+/// begin.
+pub fn server_and_profiles<const N: usize>(
+    names: [&str; N],
+) -> (ServerProcess, tempfile::TempDir, [PathBuf; N]) {
+    let (home, paths) = profiles(names);
+    (ServerProcess::start(), home, paths)
 }
 
 impl Drop for ServerProcess {

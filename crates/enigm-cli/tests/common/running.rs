@@ -114,6 +114,14 @@ impl Running {
         line
     }
 
+    /// The next line, which must be the `request` event of an enrollment: the request's id.
+    pub fn request_id(&mut self) -> String {
+        self.expect_event("request")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Answers the code question.
     pub fn answer(&mut self, text: &str) {
         let stdin = self.stdin.as_mut().unwrap();
@@ -174,7 +182,7 @@ pub fn confirm_and_finish(mut approver: Running, mut new: Running) {
 /// users saying yes after checking both show the same code.
 pub fn enroll_and_approve(server: &ServerProcess, approver: &Path, new: &Path, username: &str) {
     let mut b = Running::enroll(new, server, username);
-    let id = b.expect_event("request")["id"].as_str().unwrap().to_owned();
+    let id = b.request_id();
     let mut a = Running::approve(approver, server, &id);
     let on_a = a.expect_event("sas");
     let on_b = b.expect_event("sas");

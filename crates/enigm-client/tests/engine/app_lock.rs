@@ -11,45 +11,18 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::enigm::{self, Session, add_device, append, ledger};
-use common::{Http, Service};
-use enigm_client::{ClientError, Engine, LockStatus, ServiceClient, WatchUpdate};
-use enigm_core::identity::DeviceSecrets;
+use common::enigm::{self, add_device, append, ledger};
+use common::{Http, Profile, Service};
+use enigm_client::{ClientError, Engine, LockStatus, WatchUpdate};
 use enigm_core::ledger::{EntryKind, RevokeReason};
-use enigm_core::request::SessionId;
 use enigm_core::session::SessionState;
-use enigm_store::{Keychain, LockState, Store, StoreKey};
-use rand_core::OsRng;
+use enigm_store::{Keychain, LockState, Store};
 use zeroize::Zeroizing;
 
-const PASSWORD: &str = "correct horse battery staple 42";
+use common::PASSWORD;
 
 fn password(text: &str) -> Zeroizing<String> {
     Zeroizing::new(text.to_owned())
-}
-
-/// A profile in a fresh directory with a known store key, so the test can look inside.
-struct Profile {
-    dir: tempfile::TempDir,
-    key: [u8; StoreKey::LEN],
-}
-
-impl Profile {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            key: *StoreKey::generate().as_bytes(),
-        }
-    }
-
-    fn store(&self) -> Store {
-        Store::open_with_key(self.dir.path(), &StoreKey::from_bytes(self.key)).unwrap()
-    }
-
-    /// A fresh engine over the profile, as after a restart of the app.
-    fn engine(&self, url: &str) -> Engine {
-        Engine::with_store(self.store(), ServiceClient::new(url).unwrap())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -76,12 +49,7 @@ async fn the_inactivity_lock_is_kept_in_the_encrypted_store_and_at_most_a_day() 
 
 /// The columns of the decrypted store's `app_lock` table, and its one row as text.
 fn app_lock_contents(profile: &Profile) -> (Vec<String>, String) {
-    let conn = rusqlite::Connection::open(profile.dir.path().join("store.db")).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\";",
-        hex::encode(profile.key)
-    ))
-    .unwrap();
+    let conn = profile.database();
     let columns: Vec<String> = conn
         .prepare("SELECT name FROM pragma_table_info('app_lock')")
         .unwrap()
@@ -105,7 +73,7 @@ fn app_lock_contents(profile: &Profile) -> (Vec<String>, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_password_is_checked_online_only_and_the_store_keeps_nothing_derived_from_it() {
     let mut server = Service::start();
-    let url = format!("http://{}", server.addr);
+    let url = server.url();
     let profile = Profile::new();
     let engine = profile.engine(&url);
     assert_eq!(
@@ -113,10 +81,7 @@ async fn the_password_is_checked_online_only_and_the_store_keeps_nothing_derived
         "no_account",
         "nothing to hide before there is an account"
     );
-    engine
-        .register("lena.lock", &password(PASSWORD))
-        .await
-        .unwrap();
+    common::register(&engine, "lena.lock").await;
     engine.lock().await.unwrap();
     engine.unlock(None, &password(PASSWORD)).await.unwrap();
     // Registered, signed in, unlocked: the decrypted store holds the lock's state and nothing
@@ -196,11 +161,7 @@ async fn the_password_is_checked_online_only_and_the_store_keeps_nothing_derived
     assert!(engine.lock_status().await.unwrap().locked);
     // Without the keychain there is no PIN to fall back on.
     assert_eq!(
-        engine
-            .unlock_with_pin(&password("123456"))
-            .await
-            .unwrap_err()
-            .code(),
+        common::error_code(engine.unlock_with_pin(&password("123456"))).await,
         "no_pin"
     );
 }
@@ -208,33 +169,20 @@ async fn the_password_is_checked_online_only_and_the_store_keeps_nothing_derived
 #[tokio::test(flavor = "multi_thread")]
 async fn a_profile_that_does_not_know_its_username_asks_for_it_once() {
     let server = Service::start();
-    let url = format!("http://{}", server.addr);
-    let profile = Profile::new();
-    let engine = profile.engine(&url);
-    engine
-        .register("olga.older", &password(PASSWORD))
-        .await
-        .unwrap();
+    let (profile, engine) = Profile::registered(&server, "olga.older").await;
     engine.lock().await.unwrap();
     drop(engine);
     // What a profile from before this change holds: no username.
-    let conn = rusqlite::Connection::open(profile.dir.path().join("store.db")).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; DELETE FROM meta WHERE key = 'username';",
-        hex::encode(profile.key)
-    ))
-    .unwrap();
+    let conn = profile.database();
+    conn.execute_batch("DELETE FROM meta WHERE key = 'username';")
+        .unwrap();
     drop(conn);
 
-    let engine = profile.engine(&url);
+    let engine = profile.engine(&server.url());
     let status = engine.lock_status().await.unwrap();
     assert!(status.locked && status.needs_username && !status.pin_set);
     assert_eq!(
-        engine
-            .unlock(None, &password(PASSWORD))
-            .await
-            .unwrap_err()
-            .code(),
+        common::error_code(engine.unlock(None, &password(PASSWORD))).await,
         "unlock_needs_username"
     );
     engine
@@ -251,26 +199,15 @@ async fn a_profile_that_does_not_know_its_username_asks_for_it_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revocation_while_locked_still_erases_this_devices_keys() {
     let server = Service::start();
-    let url = format!("http://{}", server.addr);
     let http = Http::new(server.addr);
-    let profile = Profile::new();
-    let this = DeviceSecrets::generate(&mut OsRng);
-    profile.store().save_device_secrets(&this).unwrap();
-    let engine = profile.engine(&url);
-    engine
-        .register("rita.revoked", &password(PASSWORD))
-        .await
-        .unwrap();
+    let (profile, engine) = Profile::registered(&server, "rita.revoked").await;
+    let this = &profile.device;
     engine.lock().await.unwrap();
 
     // A second device of the account, added with this one's session as an approval would.
     let account_id = profile.store().account_id().unwrap().unwrap();
-    let saved = profile.store().session().unwrap().unwrap();
-    let session = Session {
-        id: SessionId::from_bytes(saved.session_id),
-        kind: saved.kind.as_str().to_owned(),
-    };
-    let other = add_device(&http, &session, account_id, &this);
+    let session = profile.saved_session().unwrap();
+    let other = add_device(&http, &session, account_id, this);
     let other_session = enigm::login(&http, "rita.revoked", PASSWORD, &other).unwrap();
 
     let (online, mut connected) = tokio::sync::mpsc::unbounded_channel();
@@ -323,7 +260,7 @@ async fn a_revocation_while_locked_still_erases_this_devices_keys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn joining_steps_wait_until_the_app_is_unlocked() {
     let server = Service::start();
-    let url = format!("http://{}", server.addr);
+    let url = server.url();
     let username = "jill.joining";
     tokio::task::block_in_place(|| enigm::register(&Http::new(server.addr), username, PASSWORD));
     let profile = Profile::new();
@@ -381,13 +318,10 @@ fn age_last_failure(dir: &std::path::Path, seconds: u64) {
 async fn with_the_real_keychain_the_pin_unlocks_offline_and_five_wrong_ones_erase_it() {
     const PIN: &str = "482916";
     let mut server = Service::start();
-    let url = format!("http://{}", server.addr);
+    let url = server.url();
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path(), &url).await.unwrap();
-    engine
-        .register("kira.keychain", &password(PASSWORD))
-        .await
-        .unwrap();
+    common::register(&engine, "kira.keychain").await;
     for bad in ["12345", "1234567890123", "12345a"] {
         let error = engine.set_pin(&password(bad)).await.unwrap_err();
         assert_eq!(error.code(), "invalid_pin", "{bad}");
@@ -415,11 +349,7 @@ async fn with_the_real_keychain_the_pin_unlocks_offline_and_five_wrong_ones_eras
     engine.lock().await.unwrap();
     // Changing or removing the PIN needs the app unlocked.
     assert_eq!(
-        engine
-            .set_pin(&password("222222"))
-            .await
-            .unwrap_err()
-            .code(),
+        common::error_code(engine.set_pin(&password("222222"))).await,
         "locked"
     );
     assert_eq!(engine.remove_pin().await.unwrap_err().code(), "locked");
@@ -439,20 +369,12 @@ async fn with_the_real_keychain_the_pin_unlocks_offline_and_five_wrong_ones_eras
         "{error}"
     );
     assert_eq!(
-        engine
-            .unlock_with_pin(&password("11111"))
-            .await
-            .unwrap_err()
-            .code(),
+        common::error_code(engine.unlock_with_pin(&password("11111"))).await,
         "invalid_pin",
         "a malformed PIN is not counted"
     );
     assert_eq!(
-        engine
-            .unlock_with_pin(&password("111111"))
-            .await
-            .unwrap_err()
-            .code(),
+        common::error_code(engine.unlock_with_pin(&password("111111"))).await,
         "unlock_wrong_pin",
         "the replaced PIN no longer works"
     );
@@ -505,11 +427,7 @@ async fn with_the_real_keychain_the_pin_unlocks_offline_and_five_wrong_ones_eras
         "{error}"
     );
     assert_eq!(
-        engine
-            .unlock(None, &password(PASSWORD))
-            .await
-            .unwrap_err()
-            .code(),
+        common::error_code(engine.unlock(None, &password(PASSWORD))).await,
         "unlock_needs_service"
     );
     drop(engine);

@@ -25,7 +25,7 @@ use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-const PASSWORD: &str = "correct horse battery staple 42";
+use common::PASSWORD;
 
 /// An engine on a fresh profile in `dir`, its store key given (no keychain), and the key.
 fn engine(dir: &Path, server: &Service) -> (Engine, [u8; 32]) {
@@ -40,10 +40,7 @@ fn engine(dir: &Path, server: &Service) -> (Engine, [u8; 32]) {
 /// engine lands; until then the test seeds it).
 async fn approver(dir: &Path, server: &Service, username: &str) -> Engine {
     let (engine, key) = engine(dir, server);
-    engine
-        .register(username, &Zeroizing::new(PASSWORD.to_owned()))
-        .await
-        .unwrap();
+    common::register(&engine, username).await;
     let mut store = Store::open_with_key(dir, &StoreKey::from_bytes(key)).unwrap();
     if store.sync_key().unwrap().is_none() {
         store
@@ -159,15 +156,26 @@ async fn account_id(engine: &Engine) -> ([u8; 16], usize) {
     (account, list.devices.len())
 }
 
+/// An approving engine (A) registered as `username` in `dir`, its account id and device count,
+/// and a new device (B) driven by hand, signed in with a restricted session.
+async fn approver_and_raw_new_device(
+    dir: &Path,
+    server: &Service,
+    username: &str,
+) -> (Engine, [u8; 16], usize, Raw) {
+    let a = approver(&dir.join("a"), server, username).await;
+    let (account, devices) = account_id(&a).await;
+    let new_device = DeviceSecrets::generate(&mut OsRng);
+    let b = tokio::task::block_in_place(|| Raw::sign_in(server, username, new_device));
+    (a, account, devices, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_approver_refuses_an_old_reveal_and_a_mac_from_another_run() {
     let server = Service::start();
     let dir = tempfile::tempdir().unwrap();
-    let a = approver(&dir.path().join("a"), &server, "old.reveal").await;
-    let (account, devices) = account_id(&a).await;
-    let b = tokio::task::block_in_place(|| {
-        Raw::sign_in(&server, "old.reveal", DeviceSecrets::generate(&mut OsRng))
-    });
+    let (a, account, devices, b) =
+        approver_and_raw_new_device(dir.path(), &server, "old.reveal").await;
 
     // A reveal of another ephemeral key than the one committed to.
     let (id, committed) = tokio::task::block_in_place(|| request(&b));
@@ -370,24 +378,21 @@ async fn start_against_raw_approver<Fut: Future<Output = bool> + Send>(
     (a, account.account_id, id, b_key, run)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_new_device_refuses_a_sealed_key_for_another_device() {
+/// A raw approver appends B and hands over the sync key that `seal` makes (from B's key, the
+/// approver, the account and the head B vouched for): B's enrollment fails with `code` and B
+/// keeps no key.
+async fn a_bad_hand_over_is_refused(
+    username: &str,
+    seal: impl FnOnce(&DevicePublicKeys, &DeviceSecrets, &[u8; 16], Head) -> SignedSyncKey,
+    code: &str,
+) {
     let server = Service::start();
     let dir = tempfile::tempdir().unwrap();
     let (a, account_id, id, b_key, run) =
-        start_against_raw_approver(&server, dir.path(), "wrong.key", async |_| true).await;
+        start_against_raw_approver(&server, dir.path(), username, async |_| true).await;
     tokio::task::block_in_place(|| {
-        let (_, head) = approve_until_appended(&a, account_id, &id);
-        // The key sealed to some other device (signed by A as it should be).
-        let elsewhere = DeviceSecrets::generate(&mut OsRng);
-        let sealed = SignedSyncKey::seal(
-            &SyncKey::generate(&mut OsRng, 1),
-            &mut OsRng,
-            &account_id,
-            &elsewhere.public(),
-            &a.secrets,
-            head,
-        );
+        let (b, head) = approve_until_appended(&a, account_id, &id);
+        let sealed = seal(&b, &a.secrets, &account_id, head);
         a.call(
             "POST",
             &format!("/v1/enrollments/{id}/complete"),
@@ -395,9 +400,20 @@ async fn the_new_device_refuses_a_sealed_key_for_another_device() {
         );
     });
     let error = run.await.unwrap().unwrap_err();
-    assert_eq!(error.code(), "enrollment_wrong_recipient");
+    assert_eq!(error.code(), code, "{error}");
     let store = Store::open_with_key(&dir.path().join("b"), &StoreKey::from_bytes(b_key)).unwrap();
     assert!(store.sync_key().unwrap().is_none(), "no foreign key kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_device_refuses_a_sealed_key_for_another_device() {
+    // The key sealed to some other device (signed by A as it should be).
+    let elsewhere = DeviceSecrets::generate(&mut OsRng).public();
+    let seal = |_: &DevicePublicKeys, a: &DeviceSecrets, account_id: &[u8; 16], head| {
+        let key = SyncKey::generate(&mut OsRng, 1);
+        SignedSyncKey::seal(&key, &mut OsRng, account_id, &elsewhere, a, head)
+    };
+    a_bad_hand_over_is_refused("wrong.key", seal, "enrollment_wrong_recipient").await;
 }
 
 /// The hand-over is sealed to B's real key, but signed by someone other than its approver's
@@ -405,31 +421,12 @@ async fn the_new_device_refuses_a_sealed_key_for_another_device() {
 /// it as `sync_key_refused` and keeps no key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_new_device_refuses_a_hand_over_no_device_of_its_ledger_signed() {
-    let server = Service::start();
-    let dir = tempfile::tempdir().unwrap();
-    let (a, account_id, id, b_key, run) =
-        start_against_raw_approver(&server, dir.path(), "unsigned.key", async |_| true).await;
-    tokio::task::block_in_place(|| {
-        let (b, head) = approve_until_appended(&a, account_id, &id);
-        let stranger = DeviceSecrets::generate(&mut OsRng);
-        let sealed = SignedSyncKey::seal(
-            &SyncKey::generate(&mut OsRng, 1),
-            &mut OsRng,
-            &account_id,
-            &b,
-            &stranger,
-            head,
-        );
-        a.call(
-            "POST",
-            &format!("/v1/enrollments/{id}/complete"),
-            &json!({ "sealed_key": b64(sealed.as_bytes()) }),
-        );
-    });
-    let error = run.await.unwrap().unwrap_err();
-    assert_eq!(error.code(), "sync_key_refused", "{error}");
-    let store = Store::open_with_key(&dir.path().join("b"), &StoreKey::from_bytes(b_key)).unwrap();
-    assert!(store.sync_key().unwrap().is_none(), "no foreign key kept");
+    let stranger = DeviceSecrets::generate(&mut OsRng);
+    let seal = |b: &DevicePublicKeys, _: &DeviceSecrets, account_id: &[u8; 16], head| {
+        let key = SyncKey::generate(&mut OsRng, 1);
+        SignedSyncKey::seal(&key, &mut OsRng, account_id, b, &stranger, head)
+    };
+    a_bad_hand_over_is_refused("unsigned.key", seal, "sync_key_refused").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,11 +452,8 @@ async fn a_code_on_screen_ends_when_the_other_side_gives_up() {
     let dir = tempfile::tempdir().unwrap();
 
     // The approving engine shows the code; the new device (by hand) cancels.
-    let a = approver(&dir.path().join("a"), &server, "gave.up").await;
-    let (account, devices) = account_id(&a).await;
-    let b = tokio::task::block_in_place(|| {
-        Raw::sign_in(&server, "gave.up", DeviceSecrets::generate(&mut OsRng))
-    });
+    let (a, account, devices, b) =
+        approver_and_raw_new_device(dir.path(), &server, "gave.up").await;
     let (id, committed) = tokio::task::block_in_place(|| request(&b));
     let (shown, on_screen) = tokio::sync::oneshot::channel();
     let run = {

@@ -18,7 +18,7 @@ use rand_core::OsRng;
 use zeroize::Zeroizing;
 
 const USERNAME: &str = "carol.hostile";
-const PASSWORD: &str = "correct horse battery staple 42";
+use common::PASSWORD;
 
 /// A sync must fail as `ledger_rejected`, naming `what`, and leave the verified view as it was.
 async fn refused(engine: &Engine, what: &str) {
@@ -43,10 +43,7 @@ async fn every_ledger_lie_is_refused_and_nothing_is_pinned() {
     let laptop = DeviceSecrets::generate(&mut OsRng);
     store.save_device_secrets(&laptop).unwrap();
     let engine = Engine::with_store(store, ServiceClient::new(&hostile.url()).unwrap());
-    engine
-        .register(USERNAME, &Zeroizing::new(PASSWORD.to_owned()))
-        .await
-        .unwrap();
+    common::register(&engine, USERNAME).await;
 
     // A second device joins (through the honest path); the engine pins head 1.
     let http = Http::new(server.addr);
@@ -117,10 +114,7 @@ async fn a_service_that_refuses_an_active_device_cannot_make_it_erase_itself() {
     open().save_device_secrets(&laptop).unwrap();
     let engine = Engine::with_store(open(), ServiceClient::new(&hostile.url()).unwrap());
     let username = "dora.refused";
-    engine
-        .register(username, &Zeroizing::new(PASSWORD.to_owned()))
-        .await
-        .unwrap();
+    common::register(&engine, username).await;
     let http = Http::new(server.addr);
     let session = enigm::login(&http, username, PASSWORD, &laptop).unwrap();
     let account_id = ledger(&http, &session, &laptop).account_id().to_owned();
@@ -293,10 +287,7 @@ async fn a_foreign_sync_key_sealed_to_the_device_is_refused_and_nothing_is_store
     let laptop = DeviceSecrets::generate(&mut OsRng);
     store.save_device_secrets(&laptop).unwrap();
     let engine = Engine::with_store(store, ServiceClient::new(&hostile.url()).unwrap());
-    engine
-        .register("dave.hostile", &Zeroizing::new(PASSWORD.to_owned()))
-        .await
-        .unwrap();
+    common::register(&engine, "dave.hostile").await;
     assert_eq!(engine.sync_epoch().await.unwrap(), 1);
     let http = Http::new(server.addr);
     let session = enigm::login(&http, "dave.hostile", PASSWORD, &laptop).unwrap();
@@ -370,10 +361,7 @@ async fn a_head_a_peer_signed_that_the_service_hides_is_reported_as_withheld() {
     let laptop = DeviceSecrets::generate(&mut OsRng);
     store.save_device_secrets(&laptop).unwrap();
     let engine = Engine::with_store(store, ServiceClient::new(&hostile.url()).unwrap());
-    engine
-        .register("frank.hostile", &Zeroizing::new(PASSWORD.to_owned()))
-        .await
-        .unwrap();
+    common::register(&engine, "frank.hostile").await;
     let http = Http::new(server.addr);
     let session = enigm::login(&http, "frank.hostile", PASSWORD, &laptop).unwrap();
     let account_id = ledger(&http, &session, &laptop).account_id().to_owned();

@@ -155,8 +155,7 @@ mod tests {
 
     #[test]
     fn a_signed_revocation_names_its_signer_and_reason() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let history = History::with_two_devices();
         let before = history.state.clone();
         let revoke = history.draft(
             EntryKind::Revoke {
@@ -182,8 +181,7 @@ mod tests {
 
     #[test]
     fn a_forged_or_foreign_signature_proves_nothing() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let history = History::with_two_devices();
         let state = history.state.clone();
         let kind = EntryKind::Revoke {
             device: id(2),
@@ -213,8 +211,7 @@ mod tests {
 
     #[test]
     fn a_replacement_names_the_approver_and_the_new_device() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let history = History::with_two_devices();
         let state = history.state.clone();
         let add = history.draft(
             EntryKind::AddDevice {
@@ -237,8 +234,7 @@ mod tests {
 
     #[test]
     fn a_recovery_is_checked_with_the_recovery_key() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let history = History::with_two_devices();
         let state = history.state.clone();
         let kind = EntryKind::Recover {
             new_device: device(3).public(),

@@ -316,13 +316,8 @@ impl LedgerState {
                 checks
             }
             EntryKind::RotateRecovery { new_recovery_pub } => {
-                let checks = expect_signatures(
-                    entry,
-                    vec![(Signer::NewRecovery, Ok(*new_recovery_pub))],
-                    Authority::ActiveDevice,
-                    |signer| self.authority_key(seq, signer, false),
-                )?;
-                require_torsion_free(seq, new_recovery_pub)?;
+                let checks =
+                    self.new_key_signatures(entry, Signer::NewRecovery, new_recovery_pub)?;
                 self.recovery_key = *new_recovery_pub;
                 checks
             }
@@ -334,13 +329,7 @@ impl LedgerState {
                 if self.organization.is_some() {
                     return Err(Error::LedgerAlreadyInOrganization { seq });
                 }
-                let checks = expect_signatures(
-                    entry,
-                    vec![(Signer::Organization, Ok(*org_pub))],
-                    Authority::ActiveDevice,
-                    |signer| self.authority_key(seq, signer, false),
-                )?;
-                require_torsion_free(seq, org_pub)?;
+                let checks = self.new_key_signatures(entry, Signer::Organization, org_pub)?;
                 self.organization = Some(Organization {
                     key: *org_pub,
                     managed_mode: *managed_mode,
@@ -521,6 +510,24 @@ impl LedgerState {
         }
     }
 
+    /// The signatures of an entry that brings in a new long-term key (`signer`'s): the new key
+    /// itself and an active device; the key must not be of low order.
+    fn new_key_signatures(
+        &self,
+        entry: &LedgerEntry,
+        signer: Signer,
+        key: &SigningPublicKey,
+    ) -> Result<Vec<SignatureCheck>, Error> {
+        let checks = expect_signatures(
+            entry,
+            vec![(signer, Ok(*key))],
+            Authority::ActiveDevice,
+            |signer| self.authority_key(entry.seq, signer, false),
+        )?;
+        require_torsion_free(entry.seq, key)?;
+        Ok(checks)
+    }
+
     /// Resolves the one authorizing signer of an entry.
     fn authority_key(
         &self,
@@ -665,8 +672,7 @@ mod tests {
 
     #[test]
     fn add_device_needs_an_active_approver_and_proof_of_possession() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let history = History::with_two_devices();
         assert_eq!(
             history.state.device(&id(2)).unwrap().origin,
             DeviceOrigin::ApprovedBy(id(1))
@@ -727,8 +733,7 @@ mod tests {
 
     #[test]
     fn suspended_and_revoked_devices_cannot_approve() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let mut history = History::with_two_devices();
         history
             .push(suspend(2), &[Key::Device(&device(1))])
             .unwrap();
@@ -762,8 +767,7 @@ mod tests {
 
     #[test]
     fn duplicate_device_is_refused() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let mut history = History::with_two_devices();
         assert_eq!(
             history.add(2, 1),
             Err(Error::LedgerDuplicateDevice { seq: 2 })
@@ -777,28 +781,17 @@ mod tests {
 
     #[test]
     fn illegal_transitions_are_errors() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
-        assert_eq!(
-            history.push(
-                EntryKind::Resume { device: id(2) },
-                &[Key::Device(&device(1))]
-            ),
-            Err(Error::IllegalTransition {
-                from: DeviceState::Active,
-                event: LifecycleEvent::Resume
-            })
-        );
-        assert_eq!(
-            history.push(
-                EntryKind::Retire { device: id(2) },
-                &[Key::Device(&device(1))]
-            ),
-            Err(Error::IllegalTransition {
-                from: DeviceState::Active,
-                event: LifecycleEvent::Retire
-            })
-        );
+        let mut history = History::with_two_devices();
+        for (kind, event) in [
+            (EntryKind::Resume { device: id(2) }, LifecycleEvent::Resume),
+            (EntryKind::Retire { device: id(2) }, LifecycleEvent::Retire),
+        ] {
+            let from = DeviceState::Active;
+            assert_eq!(
+                history.push(kind, &[Key::Device(&device(1))]),
+                Err(Error::IllegalTransition { from, event })
+            );
+        }
         assert_eq!(
             history.push(suspend(7), &[Key::Device(&device(1))]),
             Err(Error::LedgerUnknownDevice { seq: 2 })
@@ -807,8 +800,7 @@ mod tests {
 
     #[test]
     fn replacement_marks_the_predecessor_replaced() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let mut history = History::with_two_devices();
         let new = device(3);
         history
             .push(
@@ -843,8 +835,7 @@ mod tests {
 
     #[test]
     fn organization_actions_need_a_managed_account() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let mut history = History::with_two_devices();
         let org = org_key();
         assert_eq!(
             history.push(suspend(2), &[Key::Raw(Signer::Organization, &org)]),
@@ -936,8 +927,7 @@ mod tests {
 
     #[test]
     fn recovery_adds_a_device_revokes_lost_ones_and_bumps_the_epoch() {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let mut history = History::with_two_devices();
         let new = device(3);
         let recovery = recovery_key(1);
         let kind = EntryKind::Recover {

@@ -54,6 +54,13 @@ impl History {
         }
     }
 
+    /// Genesis, then device 2 added by device 1.
+    pub(crate) fn with_two_devices() -> Self {
+        let mut history = Self::new();
+        history.add(2, 1).unwrap();
+        history
+    }
+
     /// The next entry, signed, not applied.
     pub(crate) fn draft(&self, kind: EntryKind, keys: &[Key<'_>]) -> LedgerEntry {
         let mut entry = self.state.next_entry(kind);

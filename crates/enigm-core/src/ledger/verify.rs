@@ -395,8 +395,7 @@ mod tests {
 
     /// A history long enough (> BATCH_THRESHOLD signatures) to take the batch path.
     fn long_history() -> History {
-        let mut history = History::new();
-        history.add(2, 1).unwrap();
+        let mut history = History::with_two_devices();
         for _ in 0..20 {
             history
                 .push(

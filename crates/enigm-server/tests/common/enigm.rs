@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use data_encoding::BASE64URL_NOPAD;
 use ed25519_dalek::SigningKey;
+use enigm_core::audit::{AuditAction, AuditRecord};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState, RevokeReason, verify_chain};
 use enigm_core::opaque::{
@@ -349,6 +350,49 @@ pub fn signed(
     http.request(method, path, &[("Authorization", &header)], sent)
 }
 
+/// Sends one request signed now (`GET /v1/ledger`) through `first`, which must accept it, and
+/// the very same request again through `second`: the reply to the replay.
+pub fn replay(first: &Http, second: &Http, session: &Session, device: &DeviceSecrets) -> Response {
+    let options = SignOptions::default();
+    let header = authorization(session, device, "GET", "/v1/ledger", b"", &options);
+    let accepted = first.request("GET", "/v1/ledger", &[("Authorization", &header)], b"");
+    assert_eq!(accepted.status, 200, "{:?}", accepted.json());
+    second.request("GET", "/v1/ledger", &[("Authorization", &header)], b"")
+}
+
+/// Posts every `(client, header, body)` ledger append at once, each from its own thread: the
+/// replies, in the order of `appends`.
+pub fn race_appends(appends: &[(Http, String, Vec<u8>)]) -> Vec<Response> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = appends
+            .iter()
+            .map(|(http, header, body)| {
+                scope.spawn(move || {
+                    http.request("POST", "/v1/ledger", &[("Authorization", header)], body)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    })
+}
+
+/// Of the replies to appends raced from one head: exactly one won (201), and every other is a
+/// `ledger_conflict` naming the winner's head, which is returned.
+pub fn one_append_won(replies: &[Response]) -> Value {
+    let statuses: Vec<u16> = replies.iter().map(|reply| reply.status).collect();
+    let won: Vec<&Response> = replies.iter().filter(|reply| reply.status == 201).collect();
+    assert_eq!(won.len(), 1, "{statuses:?}");
+    let head = won[0].json()["head"].clone();
+    for reply in replies.iter().filter(|reply| reply.status != 201) {
+        reply.assert_refused(409, "ledger_conflict");
+        assert_eq!(reply.json()["error"]["head"], head);
+    }
+    head
+}
+
 /// Sends a request signed now as `session`, the body as signed.
 pub fn send(
     http: &Http,
@@ -551,6 +595,21 @@ impl Device {
         self.expect(http, "GET", path, Value::Null, 200)
     }
 
+    /// The actions of the account's audit records, as `GET /v1/audit` shows them to this device.
+    pub fn audit_actions(&self, http: &Http) -> Vec<AuditAction> {
+        let audit = self.get(http, "/v1/audit");
+        audit["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|record| {
+                serde_json::from_value::<AuditRecord>(record["record"].clone())
+                    .unwrap()
+                    .action
+            })
+            .collect()
+    }
+
     /// Expects a refusal with `status` and `code`; returns the body.
     pub fn refused(
         &self,
@@ -570,6 +629,13 @@ impl Device {
         );
         reply.json()
     }
+}
+
+/// Registers `username` and signs its first device in: the account and the session.
+pub fn signed_up(http: &Http, username: &str, password: &str) -> (Account, Session) {
+    let account = register(http, username, password);
+    let session = login(http, username, password, &account.device).unwrap();
+    (account, session)
 }
 
 /// A username no earlier run on the same database has taken.

@@ -47,6 +47,27 @@ impl Response {
             .to_owned()
     }
 
+    /// Asserts a refusal: `status` with the error code `code`.
+    #[track_caller]
+    pub fn assert_refused(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.error_code().as_str()),
+            (status, code),
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
+
+    /// The wait a refusal asks for, in seconds: the error body's `retry_after`, which the
+    /// `Retry-After` header repeats.
+    #[track_caller]
+    pub fn retry_after(&self) -> u64 {
+        let retry_after = self.json()["error"]["retry_after"].as_u64().unwrap();
+        let header = retry_after.to_string();
+        assert_eq!(self.header("retry-after"), Some(header.as_str()));
+        retry_after
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
