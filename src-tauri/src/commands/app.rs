@@ -17,16 +17,16 @@ pub async fn app_status(
     profile: State<'_, Profile>,
 ) -> Result<AppStatus, IpcError> {
     let opened = profile.open().await?;
-    let (session, lock) = match &opened.engine {
+    let (session, lock, username) = match &opened.engine {
         Some(engine) => {
             let state = engine.session_state().await?;
             // Locked or not: a revocation must reach this computer and erase its keys.
             if matches!(state, SessionState::Active { .. }) {
                 profile.start_watch(&app, engine.clone());
             }
-            (state, engine.lock_status().await?)
+            (state, engine.lock_status().await?, engine.username().await?)
         }
-        None => (SessionState::SignedOut, LockStatus::default()),
+        None => (SessionState::SignedOut, LockStatus::default(), None),
     };
     Ok(AppStatus {
         app_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -42,6 +42,7 @@ pub async fn app_status(
         has_account: opened.has_account,
         session,
         lock,
+        username,
     })
 }
 

@@ -67,6 +67,9 @@ macro_rules! app_commands {
             lock::unlock_app(profile; username: Option<String>, password: String) -> LockStatus,
             /// Sets how many minutes without use lock the app (0: never).
             lock::set_auto_lock(profile; minutes: u32) -> LockStatus,
+            /// For a forgotten password, only while locked: signs this computer out and erases its profile,
+            /// so the account can be restored on it with the recovery phrase.
+            lock::erase_to_restore(profile;) -> (),
             /// Unlocks the app with this computer's PIN, checked here (works offline).
             lock::unlock_with_pin(profile; pin: String) -> LockStatus,
             /// Sets or changes this computer's unlock PIN (only while unlocked).

@@ -190,6 +190,14 @@ export function setAutoLock(minutes: number): Promise<LockStatus> {
 }
 
 /**
+ * For a forgotten password, only while locked: signs this computer out and erases its profile,
+ * so the account can be restored on it with the recovery phrase.
+ */
+export function eraseToRestore(): Promise<void> {
+  return invoke<void>('erase_to_restore');
+}
+
+/**
  * Unlocks the app with this computer's PIN, checked here (works offline).
  */
 export function unlockWithPin(pin: string): Promise<LockStatus> {
