@@ -28,6 +28,8 @@ macro_rules! app_commands {
             devices::device_history(profile;) -> DeviceTimelineView,
             /// The service's decisions for this session and device.
             session::session_status(profile;) -> SessionStatusView,
+            /// Who paused (suspended) this computer, as it verified it; null when unknown or not paused.
+            session::paused_by(profile;) -> Option<RemovedBy>,
             /// Signs this computer out; `forgotten_locally` when the service could not be told.
             session::sign_out(profile;) -> SignOut,
             /// A new recovery phrase, shown once; not in force (the old one still works) until it is confirmed.

@@ -22,6 +22,7 @@ mod tests {
         EnrollmentRequest, LockStatus, PhraseCheck, RecoveryWordList, SessionStatusView, SignOut,
     };
     use enigm_core::ledger::RevokeReason;
+    use enigm_core::session::RemovedBy;
     use ts_rs::{Config, TS};
 
     use crate::ipc::{AppStatus, CreatedAccount, NewRecoveryPhrase, SavedActivity};

@@ -1,7 +1,7 @@
 // Generated from the command list in src-tauri/src/commands/list.rs; do not edit.
 // Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib`.
 import { invoke } from '@tauri-apps/api/core';
-import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, RevokeReason, SavedActivity, SessionStatusView, SignOut } from './bindings';
+import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, RemovedBy, RevokeReason, SavedActivity, SessionStatusView, SignOut } from './bindings';
 
 /**
  * Opens (or creates) this computer's profile and reports its store, account and session.
@@ -58,6 +58,13 @@ export function deviceHistory(): Promise<DeviceTimelineView> {
  */
 export function sessionStatus(): Promise<SessionStatusView> {
   return invoke<SessionStatusView>('session_status');
+}
+
+/**
+ * Who paused (suspended) this computer, as it verified it; null when unknown or not paused.
+ */
+export function pausedBy(): Promise<RemovedBy | null> {
+  return invoke<RemovedBy | null>('paused_by');
 }
 
 /**
