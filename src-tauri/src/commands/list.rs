@@ -24,6 +24,8 @@ macro_rules! app_commands {
             devices::change_device(profile; device_id: String, action: DeviceAction, reason: Option<RevokeReason>) -> DeviceView,
             /// Gives a device a new label (encrypted by the backend); returns the device.
             devices::rename_device(profile; device_id: String, label: String) -> DeviceView,
+            /// Raises a desktop notification of a change to the account's devices (best effort).
+            devices::notify_device_change(app; title: String, body: String) -> (),
             /// The devices' verified history, one lane per device.
             devices::device_history(profile;) -> DeviceTimelineView,
             /// The service's decisions for this session and device.

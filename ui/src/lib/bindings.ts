@@ -89,7 +89,7 @@ label: string | null,
  */
 fingerprint: string, };
 
-export type DeviceNews = "joined" | "replaced" | "removed";
+export type DeviceNews = "joined" | "replaced" | "removed" | "paused" | "resumed";
 
 export type DeviceState = "pending" | "review" | "active" | "suspended" | "revoked" | "replaced" | "retired";
 

@@ -47,6 +47,13 @@ export function renameDevice(deviceId: string, label: string): Promise<DeviceVie
 }
 
 /**
+ * Raises a desktop notification of a change to the account's devices (best effort).
+ */
+export function notifyDeviceChange(title: string, body: string): Promise<void> {
+  return invoke<void>('notify_device_change', { title, body });
+}
+
+/**
  * The devices' verified history, one lane per device.
  */
 export function deviceHistory(): Promise<DeviceTimelineView> {
