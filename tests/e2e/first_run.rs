@@ -253,6 +253,23 @@ async fn run_first_run(
         "the offline banner took {:?}",
         started.elapsed()
     );
+    // The list says when it was last verified, and "Retry now" asks again at once (still down).
+    let when = find(driver, "//*[@data-testid='verified-at']")
+        .await
+        .text()
+        .await?;
+    assert!(when.starts_with("at "), "{when}");
+    click(driver, "//button[normalize-space()='Retry now']").await?;
+    find(
+        driver,
+        "//button[normalize-space()='Retry now'][not(@disabled)]",
+    )
+    .await;
+    find(
+        driver,
+        "//*[@data-testid='verified'][contains(., 'last known')]",
+    )
+    .await;
     screens.save(driver, "offline").await;
 
     // Offline, the password cannot be checked and the screen says so; the PIN unlocks.
