@@ -148,6 +148,10 @@ describe('too many attempts', () => {
     vi.setSystemTime(Date.now() + 12_000);
     expect(await screen.findByText('You can try again now.')).toBeTruthy();
     expect(button.disabled).toBe(false);
+    // No longer an error: not in a red box, and the refusal's text is gone.
+    const over = screen.getByTestId('retry-wait').closest('.alert') as HTMLElement;
+    expect(over.classList.contains('danger')).toBe(false);
+    expect(over.textContent).not.toContain('Too many attempts');
   });
 });
 
