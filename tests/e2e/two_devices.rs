@@ -175,6 +175,12 @@ async fn run(
     two_active_devices(first).await?;
     screens.save(first, "approved-devices").await;
     two_active_devices(second).await?;
+    // The newly joined computer says so.
+    find(
+        second,
+        "//*[@data-testid='notice'][contains(., 'this computer is now one of your account')]",
+    )
+    .await;
     screens.save(second, "joined-devices").await;
 
     // The first changes the password: the second is signed out at once (pushed) and signs in
