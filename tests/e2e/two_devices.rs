@@ -182,6 +182,12 @@ async fn run(
     )
     .await;
     screens.save(second, "joined-devices").await;
+    // It joined under the name it suggested (its own name and platform), which the first shows.
+    find(
+        first,
+        "//li[@data-testid='device']//span[contains(@class, 'name')][contains(., 'Linux')]",
+    )
+    .await;
 
     // The first changes the password: the second is signed out at once (pushed) and signs in
     // with the new one; the old one no longer works.

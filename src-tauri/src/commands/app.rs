@@ -65,3 +65,25 @@ pub async fn set_up_again(profile: State<'_, Profile>) -> Result<(), IpcError> {
     }
     Ok(())
 }
+
+/// The longest name suggested (a device label is at most 64 characters).
+const MAX_SUGGESTED: usize = 64;
+
+/// The name this computer suggests for itself while it joins an account: its own name and
+/// platform ("Dana's ThinkPad, Linux"; its host name when it has no such name), for the user to
+/// keep or change; only the platform when the system has no name for it at all.
+#[tauri::command]
+pub async fn suggested_device_name() -> Result<String, IpcError> {
+    let platform = whoami::platform().to_string();
+    // The "pretty" name when the system has one, else its host name.
+    let own = [whoami::devicename(), whoami::hostname()]
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|name| name.trim().to_owned())
+        .find(|name| !name.is_empty());
+    let name = match own {
+        Some(own) => format!("{own}, {platform}"),
+        None => platform,
+    };
+    Ok(name.chars().take(MAX_SUGGESTED).collect())
+}

@@ -87,6 +87,8 @@ macro_rules! app_commands {
             account::change_password(profile; current: String, new_password: String) -> u64,
             /// Puts the new recovery phrase in force once three of its words were typed back; the old one stops working.
             session::confirm_recovery_phrase(profile; words: Vec<String>) -> (),
+            /// This computer's own name and platform, suggested as its device name while joining.
+            app::suggested_device_name(;) -> String,
             /// Erases a removed computer's profile so it can be set up again from the first-run choices.
             app::set_up_again(profile;) -> (),
         }

@@ -255,6 +255,13 @@ export function confirmRecoveryPhrase(words: Array<string>): Promise<void> {
 }
 
 /**
+ * This computer's own name and platform, suggested as its device name while joining.
+ */
+export function suggestedDeviceName(): Promise<string> {
+  return invoke<string>('suggested_device_name');
+}
+
+/**
  * Erases a removed computer's profile so it can be set up again from the first-run choices.
  */
 export function setUpAgain(): Promise<void> {
