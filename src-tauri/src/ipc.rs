@@ -30,6 +30,9 @@ pub struct AppStatus {
     pub session: SessionState,
     /// Whether the app is locked (it then shows only the Locked screen).
     pub lock: LockStatus,
+    /// The account's username as this profile saved it at sign-in: the Locked screen names the
+    /// account it hides. Local and the user's own; never logged.
+    pub username: Option<String>,
 }
 
 /// The encrypted local store and where its key is kept.

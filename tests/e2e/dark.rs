@@ -150,6 +150,14 @@ async fn run(driver: &WebDriver, url: &str, screens: &mut Screens) -> WebDriverR
     }
     let text = alert.text().await?;
     assert!(text.contains("You can try again now"), "{text}");
+    assert!(
+        !alert
+            .class_name()
+            .await?
+            .unwrap_or_default()
+            .contains("danger"),
+        "not a red box once the wait is over"
+    );
     screens.save(driver, "retry-now").await;
     // The wrong password is still typed: erased key by key, as a user would.
     let field = find(driver, "//input[@id='password']").await;

@@ -9,7 +9,8 @@
 //! a PIN in Settings, locks again (the PIN is asked for; "Use your password instead" works
 //! online), signs out and back in, and, while the service is down, locks again: the password
 //! cannot be checked offline and says so, the PIN unlocks; locks once more and quits. The app
-//! restarts locked, unlocks offline with the PIN and signs out. The device list, session,
+//! restarts locked, unlocks offline with the PIN and signs out, straight to the sign-in screen,
+//! which says the service was not told. The device list, session,
 //! Settings' PIN control and Locked screens are also shot at the smallest window size
 //! (800x600). Every screen is saved as a PNG in `target/e2e-screenshots/`
 //! for a person to look at.
@@ -89,10 +90,14 @@ async fn after_restart(driver: &WebDriver, screens: &mut Screens) -> WebDriverRe
     // Offline, signing out forgets the session here and says the service was not told.
     open_section(driver, "Settings", "Settings").await?;
     click(driver, "//button[normalize-space()='Sign out']").await?;
+    // Straight to signing in (no sidebar), saying so; at 800x600 the button is in view.
     find(driver, "//*[@data-testid='signed-out-locally']").await;
-    screens.save(driver, "signed-out-offline").await;
-    click(driver, "//button[normalize-space()='Continue']").await?;
     find(driver, "//input[@id='password']").await;
+    assert!(driver.find_all(By::XPath("//nav")).await?.is_empty());
+    screens.save(driver, "signed-out-offline").await;
+    driver.set_window_rect(0, 0, 800, 600).await?;
+    find(driver, "//*[@data-testid='signed-out-locally']").await;
+    screens.save(driver, "signed-out-offline-800x600").await;
     Ok(())
 }
 
@@ -253,6 +258,23 @@ async fn run_first_run(
         "the offline banner took {:?}",
         started.elapsed()
     );
+    // The list says when it was last verified, and "Retry now" asks again at once (still down).
+    let when = find(driver, "//*[@data-testid='verified-at']")
+        .await
+        .text()
+        .await?;
+    assert!(when.starts_with("at "), "{when}");
+    click(driver, "//button[normalize-space()='Retry now']").await?;
+    find(
+        driver,
+        "//button[normalize-space()='Retry now'][not(@disabled)]",
+    )
+    .await;
+    find(
+        driver,
+        "//*[@data-testid='verified'][contains(., 'last known')]",
+    )
+    .await;
     screens.save(driver, "offline").await;
 
     // Offline, the password cannot be checked and the screen says so; the PIN unlocks.

@@ -11,7 +11,10 @@
 //! and takes the offered restore. After restoring, a second CLI profile asks to join as the
 //! replacement of this computer, now the only active one: the app says this computer cannot
 //! approve it and no other device could, points to a restore on the new computer, offers only
-//! Reject, and the user rejects it.
+//! Reject, and the user rejects it. Last, the user locks the app and has "forgotten" the
+//! password: the Locked screen names the account, "Forgot your password?" erases this computer's
+//! copy and restores the account on it with the phrase (username filled in), marking this
+//! computer's old entry lost.
 //!
 //! Screens are saved as PNGs in `target/e2e-screenshots/`, the timeline, the replacement
 //! chooser and the approval with a replacement also at 800x600.
@@ -23,7 +26,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use enigm_e2e::{App, Screens, click, enigm, env_path, find, start_server, type_into};
+use enigm_e2e::{
+    App, Screens, click, enigm, env_path, find, open_section, start_server, type_into,
+};
 use thirtyfour::prelude::*;
 
 const OLD_PASSWORD: &str = "old password from the cli";
@@ -71,8 +76,12 @@ async fn a_user_restores_with_the_phrase_and_removes_the_lost_device() {
         }
         Err(error) => Err(error),
     };
+    let forgot = match refused {
+        Ok(()) => forgot_password(&app.driver, &mut screens, &phrase).await,
+        Err(error) => Err(error),
+    };
     app.quit().await;
-    refused.unwrap();
+    forgot.unwrap();
 
     // The CLI's device was marked lost: its session ended with the recovery, and signing in
     // again, even with the new password, is refused as revoked.
@@ -279,27 +288,7 @@ async fn restore(
         .await
         .send_keys("e2e-bob")
         .await?;
-    for (index, word) in phrase.iter().enumerate() {
-        let field = find(driver, &format!("//input[@id='phrase-word-{index}']")).await;
-        // The first word as its four-letter prefix: the backend completes it on leaving.
-        let typed = if index == 0 {
-            &word[..4.min(word.len())]
-        } else {
-            word
-        };
-        field.send_keys(typed).await?;
-    }
-    find(
-        driver,
-        "//*[@data-testid='phrase-status'][contains(., 'the phrase checks out')]",
-    )
-    .await;
-    let first = find(driver, "//input[@id='phrase-word-0']").await;
-    assert_eq!(first.value().await?.as_deref(), Some(phrase[0].as_str()));
-    find(driver, "//input[@id='password']")
-        .await
-        .send_keys(NEW_PASSWORD)
-        .await?;
+    enter_phrase(driver, phrase).await?;
     find(driver, "//p[@id='strength'][contains(., 'Strong')]").await;
     screens.save(driver, "words").await;
     click(
@@ -330,7 +319,11 @@ async fn restore(
     .await?;
 
     let verified = find(driver, "//*[@data-testid='verified']").await;
-    assert_eq!(verified.text().await?.trim(), "Device list verified");
+    let verified = verified.text().await?;
+    assert!(
+        verified.starts_with("Device list verified at "),
+        "{verified}"
+    );
     let rows = driver.find_all(By::Css("[data-testid='device']")).await?;
     assert_eq!(rows.len(), 2);
     let mut states = Vec::new();
@@ -388,5 +381,118 @@ async fn rename(driver: &WebDriver, screens: &mut Screens) -> WebDriverResult<()
     .await;
     assert!(row.text().await?.contains("This computer"));
     screens.save(driver, "renamed").await;
+    Ok(())
+}
+
+/// Types the phrase (the first word as its prefix, completed by the backend) and the new
+/// password on the Restore screen.
+async fn enter_phrase(driver: &WebDriver, phrase: &[String]) -> WebDriverResult<()> {
+    for (index, word) in phrase.iter().enumerate() {
+        let field = find(driver, &format!("//input[@id='phrase-word-{index}']")).await;
+        // The first word as its four-letter prefix: the backend completes it on leaving.
+        let typed = if index == 0 {
+            &word[..4.min(word.len())]
+        } else {
+            word
+        };
+        field.send_keys(typed).await?;
+    }
+    find(
+        driver,
+        "//*[@data-testid='phrase-status'][contains(., 'the phrase checks out')]",
+    )
+    .await;
+    let first = find(driver, "//input[@id='phrase-word-0']").await;
+    assert_eq!(first.value().await?.as_deref(), Some(phrase[0].as_str()));
+    find(driver, "//input[@id='password']")
+        .await
+        .send_keys(NEW_PASSWORD)
+        .await?;
+    Ok(())
+}
+
+/// The Locked screen's way out of a forgotten password: it names the account, and "Forgot your
+/// password?" erases this computer's copy and restores the account here with the phrase,
+/// marking this computer's old entry ("E2E desk", the only one still active) lost. The same new password is chosen, so the
+/// CLI's checks after the flow still hold.
+async fn forgot_password(
+    driver: &WebDriver,
+    screens: &mut Screens,
+    phrase: &[String],
+) -> WebDriverResult<()> {
+    open_section(driver, "Settings", "Settings").await?;
+    click(driver, "//button[normalize-space()='Lock now']").await?;
+    let account = find(driver, "//*[@data-testid='locked-account']").await;
+    assert!(account.text().await?.contains("e2e-bob"));
+    click(
+        driver,
+        "//button[normalize-space()='Forgot your password?']",
+    )
+    .await?;
+    let forgot = find(driver, "//*[@data-testid='forgot']").await;
+    assert!(
+        forgot
+            .text()
+            .await?
+            .contains("Restore with your recovery phrase")
+    );
+    screens.save(driver, "forgot-password").await;
+    driver.set_window_rect(0, 0, 800, 600).await?;
+    find(driver, "//*[@data-testid='forgot']").await;
+    screens.save(driver, "forgot-password-800x600").await;
+    driver.set_window_rect(0, 0, 960, 660).await?;
+    click(driver, "//button[normalize-space()='Erase and restore']").await?;
+
+    find(driver, "//h1[normalize-space()='Restore your account']").await;
+    let username = find(driver, "//input[@id='username']").await;
+    assert_eq!(username.value().await?.as_deref(), Some("e2e-bob"));
+    enter_phrase(driver, phrase).await?;
+    click(
+        driver,
+        "//button[@type='submit'][normalize-space()='Continue']",
+    )
+    .await?;
+    find(
+        driver,
+        "//h1[normalize-space()='Which devices did you lose?']",
+    )
+    .await;
+    click(
+        driver,
+        "//li[@data-testid='restore-device']//input[@type='checkbox']",
+    )
+    .await?;
+    screens.save(driver, "forgot-devices-to-revoke").await;
+    click(
+        driver,
+        "//button[normalize-space()='Restore, remove 1 lost']",
+    )
+    .await?;
+
+    let verified = find(driver, "//*[@data-testid='verified']").await;
+    let verified = verified.text().await?;
+    assert!(
+        verified.starts_with("Device list verified at "),
+        "{verified}"
+    );
+    // The CLI's device and this computer's old entry removed, this computer active again.
+    find(
+        driver,
+        "//li[@data-testid='device'][contains(., 'This computer')][.//*[@data-state='active']]",
+    )
+    .await;
+    let rows = driver.find_all(By::Css("[data-testid='device']")).await?;
+    let mut states = Vec::new();
+    for row in &rows {
+        let state = row
+            .find(By::Css("[data-state]"))
+            .await?
+            .attr("data-state")
+            .await?;
+        states.push(state.unwrap_or_default());
+    }
+    states.sort();
+    assert_eq!(states, ["active", "revoked", "revoked"]);
+    screens.save(driver, "forgot-restored").await;
     Ok(())
 }

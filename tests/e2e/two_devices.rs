@@ -7,7 +7,9 @@
 //! Then the user compares the short code, read from both windows, and confirms on both: both
 //! list two active devices. The mismatch warns that someone may know the password and offers
 //! Change password; the first then changes it, the second is signed out at once and signs in
-//! with the new one (the old one refused). The first names itself and removes the second, which shows that it
+//! with the new one (the old one refused). The first names itself and pauses (suspends) the
+//! second, which shows "This computer is paused" naming the first, then resumes it, and the
+//! second's screen lifts by itself. The first then removes the second, which shows that it
 //! was removed, and by whom, within two seconds of the service learning it, and is set up again
 //! from the first-run choices (the service address kept). The screens are
 //! saved at 800x600 as
@@ -173,7 +175,19 @@ async fn run(
     two_active_devices(first).await?;
     screens.save(first, "approved-devices").await;
     two_active_devices(second).await?;
+    // The newly joined computer says so.
+    find(
+        second,
+        "//*[@data-testid='notice'][contains(., 'this computer is now one of your account')]",
+    )
+    .await;
     screens.save(second, "joined-devices").await;
+    // It joined under the name it suggested (its own name and platform), which the first shows.
+    find(
+        first,
+        "//li[@data-testid='device']//span[contains(@class, 'name')][contains(., 'Linux')]",
+    )
+    .await;
 
     // The first changes the password: the second is signed out at once (pushed) and signs in
     // with the new one; the old one no longer works.
@@ -243,6 +257,8 @@ async fn run(
                 [normalize-space()='Seen today' or normalize-space()='Seen yesterday']";
     let seen = second.find_all(By::XPath(seen)).await?.len();
     assert_eq!(seen, 2, "each device's row says when it was last seen");
+
+    pause_and_resume(first, second, screens).await?;
 
     // The first removes the second; the second says so within two seconds of the service
     // recording it (the first shows it revoked once the service has). Its buttons are
@@ -424,4 +440,109 @@ async fn two_active_devices(driver: &WebDriver) -> WebDriverResult<()> {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The first pauses the second: the second shows the paused screen at once (pushed), naming
+/// the first as its own ledger verifies it, with no way into the account's screens; the first
+/// resumes it and the second's screen lifts by itself (it asks every few seconds), back to its
+/// device list. The paused screen is saved light and, with the app's own dark rules, dark.
+async fn pause_and_resume(
+    first: &WebDriver,
+    second: &WebDriver,
+    screens: &mut Screens,
+) -> WebDriverResult<()> {
+    let other = "//li[@data-testid='device'][not(contains(., 'This computer'))]";
+    click(
+        first,
+        &format!("{other}//button[normalize-space()='Suspend'][not(@disabled)]"),
+    )
+    .await?;
+    find(first, &format!("{other}[.//*[@data-state='suspended']]")).await;
+    find(second, "//h1[normalize-space()='This computer is paused']").await;
+    let by = find(
+        second,
+        "//*[@data-testid='paused-by'][contains(., 'Office desk')]",
+    )
+    .await
+    .text()
+    .await?;
+    assert!(by.starts_with("Paused by Office desk ("), "{by}");
+    assert!(
+        second.find_all(By::XPath("//nav")).await?.is_empty(),
+        "nothing of the account shows while paused"
+    );
+    screens.save(second, "paused").await;
+    in_dark(second, true).await?;
+    screens.save(second, "paused-dark").await;
+    in_dark(second, false).await?;
+
+    click(
+        first,
+        &format!("{other}//button[normalize-space()='Resume'][not(@disabled)]"),
+    )
+    .await?;
+    find(first, &format!("{other}[.//*[@data-state='active']]")).await;
+    find(
+        second,
+        "//*[@data-testid='notice'][contains(., 'This computer was resumed')]",
+    )
+    .await;
+    two_active_devices(second).await?;
+    screens.save(second, "resumed").await;
+    in_dark(second, true).await?;
+    screens.save(second, "resumed-dark").await;
+    in_dark(second, false).await?;
+    Ok(())
+}
+
+/// Applies (or takes away) the app's own dark-theme rules, its `prefers-color-scheme: dark`
+/// media rules copied without their condition, to see a screen dark without a second run.
+async fn in_dark(driver: &WebDriver, dark: bool) -> WebDriverResult<()> {
+    let ret = driver
+        .execute(
+            r#"
+            document.getElementById('e2e-dark')?.remove();
+            const root = document.documentElement.style;
+            for (const name of JSON.parse(root.getPropertyValue('--e2e-dark') || '[]')) root.removeProperty(name);
+            root.removeProperty('--e2e-dark');
+            if (arguments[0]) {
+              const rules = [];
+              const names = [];
+              for (const sheet of document.styleSheets) {
+                for (const rule of sheet.cssRules) {
+                  if (!(rule.media && /prefers-color-scheme:\s*dark/.test(rule.media.mediaText))) continue;
+                  for (const inner of rule.cssRules) {
+                    if (inner.selectorText === ':root') {
+                      for (const name of inner.style) {
+                        root.setProperty(name, inner.style.getPropertyValue(name));
+                        names.push(name);
+                      }
+                    } else {
+                      rules.push(inner.cssText);
+                    }
+                  }
+                }
+              }
+              root.setProperty('color-scheme', 'dark');
+              names.push('color-scheme');
+              root.setProperty('--e2e-dark', JSON.stringify(names));
+              const style = document.createElement('style');
+              style.id = 'e2e-dark';
+              style.textContent = rules.join('\n');
+              document.head.append(style);
+              return getComputedStyle(document.documentElement).getPropertyValue('--color-bg').trim();
+            }
+            return '';
+            "#,
+            vec![serde_json::json!(dark)],
+        )
+        .await?;
+    if dark {
+        assert_eq!(
+            ret.json(),
+            &serde_json::json!("#12141c"),
+            "the app's dark background is in force"
+        );
+    }
+    Ok(())
 }

@@ -148,6 +148,10 @@ describe('too many attempts', () => {
     vi.setSystemTime(Date.now() + 12_000);
     expect(await screen.findByText('You can try again now.')).toBeTruthy();
     expect(button.disabled).toBe(false);
+    // No longer an error: not in a red box, and the refusal's text is gone.
+    const over = screen.getByTestId('retry-wait').closest('.alert') as HTMLElement;
+    expect(over.classList.contains('danger')).toBe(false);
+    expect(over.textContent).not.toContain('Too many attempts');
   });
 });
 
@@ -472,9 +476,10 @@ describe('signing out', () => {
     const nav = await screen.findByRole('navigation', { name: 'Main' });
     await fireEvent.click(within(nav).getByRole('button', { name: 'Settings' }));
     await fireEvent.click(screen.getByRole('button', { name: 'Sign out' }));
+    // Straight to signing in, with no sidebar left, saying the service was not told.
     expect((await screen.findByTestId('signed-out-locally')).textContent).toContain('could not be reached');
-    await fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
-    expect(await screen.findByLabelText('Password')).toBeTruthy();
+    expect(screen.getByLabelText('Password')).toBeTruthy();
+    expect(screen.queryByRole('navigation', { name: 'Main' })).toBeNull();
   });
 });
 

@@ -22,12 +22,23 @@ function backend(initial: Partial<LockStatus> = {}, offline = false) {
   let lock: LockStatus = { ...unlocked, ...initial };
   let session: SessionState = active;
   let failures = 0;
+  let erased = false;
+  let eraseRefusal: { code: string; message: string } | null = null;
   mockIPC(
     (cmd, args) => {
       calls.push({ cmd, args });
       switch (cmd) {
         case 'app_status':
-          return status(true, session, lock);
+          return erased ? status(false, { state: 'signed_out' }) : status(true, session, lock);
+        case 'erase_to_restore':
+          if (!lock.locked) throw { code: 'not_allowed', message: 'This computer is not locked.' };
+          if (eraseRefusal) throw eraseRefusal;
+          erased = true;
+          return undefined;
+        case 'recovery_words':
+          return { count: 24, words: ['abandon', 'ability'] };
+        case 'check_recovery_phrase':
+          return { words: [], status: 'incomplete' };
         case 'list_devices':
           if (lock.locked) throw { code: 'locked', message: 'Enigm is locked.' };
           return twoDevices;
@@ -95,6 +106,9 @@ function backend(initial: Partial<LockStatus> = {}, offline = false) {
   );
   return {
     sent: (cmd: string) => calls.filter((call) => call.cmd === cmd).map((call) => call.args),
+    refuseErase: (refusal: { code: string; message: string }) => {
+      eraseRefusal = refusal;
+    },
     revoke: () => {
       session = { state: 'revoked', at: 1_800_000_000, signed_at: null, by: null, reason: 'revoked', replaced_by: null };
     },
@@ -323,5 +337,40 @@ describe('lock', () => {
     });
     expect(await screen.findByRole('heading', { name: 'This computer was removed from your account' })).toBeTruthy();
     expect(screen.queryByRole('heading', { name: 'Enigm is locked' })).toBeNull();
+  });
+
+  it('names the locked account, and a forgotten password leads to the restore with the phrase', async () => {
+    const ipc = backend({ locked: true });
+    render(App);
+    expect(await screen.findByRole('heading', { name: 'Enigm is locked' })).toBeTruthy();
+    expect(screen.getByTestId('locked-account').textContent).toContain('dana');
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Forgot your password?' }));
+    const forgot = screen.getByTestId('forgot').textContent?.replace(/\s+/g, ' ');
+    expect(forgot).toContain('A new password you set on another of your devices works here too');
+    expect(forgot).toContain('Restore with your recovery phrase');
+    expect(screen.queryByLabelText('Password')).toBeNull();
+    // Back to the form changes nothing.
+    await fireEvent.click(screen.getByRole('button', { name: 'Back' }));
+    expect(screen.getByLabelText('Password')).toBeTruthy();
+    expect(ipc.sent('erase_to_restore')).toHaveLength(0);
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Forgot your password?' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Erase and restore' }));
+    expect(await screen.findByRole('heading', { name: 'Restore your account' })).toBeTruthy();
+    expect(ipc.sent('erase_to_restore')).toHaveLength(1);
+    expect(((await screen.findByLabelText('Username')) as HTMLInputElement).value).toBe('dana');
+    expect(ipc.sent('unlock_app')).toHaveLength(0);
+  });
+
+  it('says why when this computer cannot be erased, and stays locked', async () => {
+    const ipc = backend({ locked: true });
+    ipc.refuseErase({ code: 'keychain_locked', message: 'The keychain is locked; unlock it and try again.' });
+    render(App);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Forgot your password?' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Erase and restore' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('The keychain is locked');
+    expect(screen.getByRole('heading', { name: 'Enigm is locked' })).toBeTruthy();
+    expect((screen.getByRole('button', { name: 'Erase and restore' }) as HTMLButtonElement).disabled).toBe(false);
   });
 });

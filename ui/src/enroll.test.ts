@@ -145,6 +145,7 @@ describe('add this computer', () => {
 
     ipc.finish('active');
     expect(await screen.findByText('Device list verified')).toBeTruthy();
+    expect(screen.getByTestId('notice').textContent).toContain('You’re in: this computer is now one of your account’s devices');
   });
 
   it('says the codes differed when the user saw different codes, and can ask again', async () => {

@@ -28,6 +28,7 @@ export function status(hasAccount: boolean, session: SessionState, lock: LockSta
     has_account: hasAccount,
     session,
     lock,
+    username: hasAccount ? 'dana' : null,
   };
 }
 

@@ -132,7 +132,7 @@ fn two_nodes_share_sessions_nonces_and_the_ledger() {
 #[ignore = "needs PostgreSQL; run by cargo xtask test"]
 async fn push_crosses_nodes() {
     use common::enigm::{append, ledger};
-    use common::push::{add_device, connect, expect_ended, expect_revoked, next_event};
+    use common::push::{add_device, connect, expect_closed, expect_revoked, next_event};
     use enigm_core::ledger::RevokeReason;
     use enigm_server::push::{EndReason, PushEvent};
 
@@ -199,7 +199,14 @@ async fn push_crosses_nodes() {
             kind: "device_suspended".into(),
         }
     );
-    expect_ended(&mut tablet_socket, EndReason::Suspended).await;
+    assert_eq!(
+        next_event(&mut tablet_socket).await,
+        PushEvent::SessionEnded {
+            reason: EndReason::Suspended,
+            entry: Some(enigm::b64(&suspend.encode())),
+        }
+    );
+    expect_closed(&mut tablet_socket, EndReason::Suspended).await;
 
     // Logs carry pseudonyms only: no username, no account or device id (the nodes log at
     // debug level, where tokio-postgres would print query parameters if not held back).

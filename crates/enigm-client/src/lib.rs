@@ -30,6 +30,7 @@ mod history;
 mod location;
 mod lock;
 mod password;
+mod pause;
 mod phrase;
 mod phrase_rotation;
 mod recover;

@@ -113,6 +113,18 @@ impl Engine {
         })
     }
 
+    /// The account's username as this profile saved it at the last sign-in, if any: the Locked
+    /// screen says which account it hides. The user's own, so fine to show; never logged.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn username(&self) -> Result<Option<String>, ClientError> {
+        let saved = self
+            .with_store_blocking(|store| store.meta(USERNAME_KEY))
+            .await?;
+        Ok(saved.and_then(|bytes| String::from_utf8(bytes).ok()))
+    }
+
     /// Sets how many minutes without use lock the app (0: never).
     ///
     /// # Errors

@@ -101,7 +101,7 @@ pub struct DeviceList {
 }
 
 /// What happened to another device of the account between two verified lists: every device
-/// tells its user when one joins, is replaced or is removed (DESIGN §6).
+/// tells its user when one joins, is replaced, is removed, is paused or resumed (DESIGN §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceNews {
@@ -111,6 +111,10 @@ pub enum DeviceNews {
     Replaced,
     /// It was revoked, or retired while still trusted.
     Removed,
+    /// It was suspended: it can do nothing until it is resumed.
+    Paused,
+    /// It was resumed after a suspension.
+    Resumed,
 }
 
 impl DeviceView {
@@ -244,6 +248,11 @@ impl DeviceList {
                     || (device.state == DeviceState::Retired && was_trusted)
                 {
                     DeviceNews::Removed
+                } else if device.state == DeviceState::Suspended {
+                    DeviceNews::Paused
+                } else if device.state == DeviceState::Active && was == Some(DeviceState::Suspended)
+                {
+                    DeviceNews::Resumed
                 } else {
                     return None;
                 };
@@ -310,8 +319,8 @@ mod tests {
     }
 
     #[test]
-    fn news_tells_who_joined_was_replaced_or_removed_but_not_this_device() {
-        use DeviceState::{Active, Pending, Replaced, Retired, Revoked};
+    fn news_tells_who_joined_was_replaced_removed_paused_or_resumed_but_not_this_device() {
+        use DeviceState::{Active, Pending, Replaced, Retired, Revoked, Suspended};
         let device = |n: u8, state: DeviceState, this_device: bool| DeviceView {
             device_id: DeviceId::from_bytes([n; 16]),
             fingerprint: String::new(),
@@ -343,6 +352,8 @@ mod tests {
             device(3, Active, false),
             device(4, Revoked, false),
             device(5, Pending, false),
+            device(7, Active, false),
+            device(8, Suspended, false),
         ]);
         let after = list(vec![
             device(1, Revoked, true),
@@ -351,6 +362,8 @@ mod tests {
             device(4, Retired, false),
             device(5, Active, false),
             device(6, Active, false),
+            device(7, Suspended, false),
+            device(8, Active, false),
         ]);
         let news: Vec<(DeviceNews, u8)> = after
             .news_since(&before)
@@ -364,6 +377,8 @@ mod tests {
                 (DeviceNews::Removed, 3),
                 (DeviceNews::Joined, 5),
                 (DeviceNews::Joined, 6),
+                (DeviceNews::Paused, 7),
+                (DeviceNews::Resumed, 8),
             ]
         );
         assert!(after.news_since(&after).is_empty());

@@ -14,6 +14,10 @@
 //! new password), and then `revoked`, keys erased, when the recovery named this device lost
 //! (the service refuses it from then on, as for any revocation).
 //! Lost connections are retried with exponential backoff; the observer sees `offline` meanwhile.
+//! A suspended device keeps its session (the service refuses it until it is resumed): the state
+//! is `restricted` (`suspended`), the engine keeps who paused it (see `pause.rs`) and asks every
+//! few seconds whether it was resumed, lifting the pause once its own verified ledger shows it
+//! active again.
 
 use std::time::Duration;
 
@@ -39,6 +43,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Bound on opening the socket.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a paused device asks whether it was resumed.
+const PAUSED_POLL: Duration = Duration::from_secs(3);
+/// The state of a paused device.
+const PAUSED: SessionState = SessionState::Restricted {
+    reason: Restriction::Suspended,
+};
 /// Largest frame accepted from the service (its events are at most about 3 KiB: one ledger
 /// entry in base64url and a few fields).
 const MAX_FRAME: usize = 4 * 1024;
@@ -169,6 +179,13 @@ impl Engine {
         });
         let mut backoff = FIRST_BACKOFF;
         loop {
+            if state == PAUSED {
+                // The service refuses a paused device's socket: ask it now and then whether
+                // this device was resumed, and listen again once it was.
+                tokio::time::sleep(PAUSED_POLL).await;
+                state = self.after_pause(state, &mut observer).await?;
+                continue;
+            }
             if !matches!(state, SessionState::Active { .. } | SessionState::Enrolling) {
                 return Ok(state);
             }
@@ -235,10 +252,22 @@ impl Engine {
                     continue;
                 }
                 Err(
-                    ClientError::Unreachable(_)
+                    error @ (ClientError::Unreachable(_)
                     | ClientError::MalformedResponse(_)
-                    | ClientError::Service { .. },
-                ) => {}
+                    | ClientError::Service { .. }),
+                ) => {
+                    // Paused while this device was not listening: the socket is refused.
+                    if error.service_code() == Some(&ErrorCode::TrustDenied)
+                        && self.paused_now().await
+                    {
+                        state = self
+                            .transition(state, SessionEvent::Restricted(Restriction::Suspended))?;
+                        observer(&WatchUpdate::State {
+                            state: state.clone(),
+                        });
+                        continue;
+                    }
+                }
                 Err(other) => return Err(other),
             }
             observer(&WatchUpdate::Offline {
@@ -247,6 +276,57 @@ impl Engine {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+    }
+
+    /// Whether the service holds this device as suspended now (its session status still
+    /// answers a paused device); false when it cannot say.
+    async fn paused_now(&self) -> bool {
+        matches!(
+            self.session_status().await,
+            Ok(status) if status.device_state == DeviceState::Suspended
+        )
+    }
+
+    /// One look, while paused, at whether this device was resumed: the service's session
+    /// status first, then the ledger synced and verified here, which must show this device
+    /// active again before the pause lifts. Returns the state after it.
+    async fn after_pause(
+        &self,
+        state: SessionState,
+        observer: &mut impl FnMut(&WatchUpdate),
+    ) -> Result<SessionState, ClientError> {
+        let next = match self.session_status().await {
+            Ok(status) if status.device_state == DeviceState::Active => {
+                let resumed = self.sync().await.is_ok_and(|list| {
+                    list.devices
+                        .iter()
+                        .any(|device| device.this_device && device.state == DeviceState::Active)
+                });
+                if !resumed {
+                    return Ok(state);
+                }
+                self.forget_pauser().await?;
+                tracing::info!("this device was resumed");
+                SessionEvent::Unrestricted {
+                    expires_at: status.session.expires_at,
+                }
+            }
+            Err(error) if error.is_session_over() => {
+                self.with_store_blocking(enigm_store::Store::clear_session)
+                    .await?;
+                SessionEvent::Ended(SessionEnd::Expired)
+            }
+            Err(
+                ClientError::DeviceRevoked(revocation) | ClientError::DeviceReplaced(revocation),
+            ) => SessionEvent::Ended(SessionEnd::DeviceRemoved(*revocation)),
+            // Still paused, or the service cannot say now: look again later.
+            Ok(_) | Err(_) => return Ok(state),
+        };
+        let state = self.transition(state, next)?;
+        observer(&WatchUpdate::State {
+            state: state.clone(),
+        });
+        Ok(state)
     }
 
     fn transition(
@@ -406,14 +486,23 @@ impl Engine {
                                 None => SessionEvent::Ended(SessionEnd::Recovery),
                             }
                         }
-                        EndReason::Suspended => SessionEvent::Restricted(Restriction::Suspended),
+                        // The session stands (the service refuses it while paused), so this
+                        // device learns of its resume without signing in again.
+                        EndReason::Suspended => {
+                            self.note_pauser(entry).await?;
+                            SessionEvent::Restricted(Restriction::Suspended)
+                        }
                         EndReason::Recovery => SessionEvent::Ended(SessionEnd::Recovery),
                         // The password changed elsewhere: signed out, to sign in with the new one.
                         EndReason::SignedOut | EndReason::Expired | EndReason::PasswordChanged => {
                             SessionEvent::Ended(SessionEnd::Expired)
                         }
                     };
-                    if !matches!(event, SessionEvent::Ended(SessionEnd::DeviceRemoved(_))) {
+                    if !matches!(
+                        event,
+                        SessionEvent::Ended(SessionEnd::DeviceRemoved(_))
+                            | SessionEvent::Restricted(Restriction::Suspended)
+                    ) {
                         self.with_store_blocking(enigm_store::Store::clear_session)
                             .await?;
                     }

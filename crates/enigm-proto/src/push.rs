@@ -83,7 +83,8 @@ pub enum PushEvent {
         /// Why.
         reason: EndReason,
         /// For `revoked`: the ledger entry that removed the device (base64url), which the
-        /// device checks against its own ledger to learn who removed it and why.
+        /// device checks against its own ledger to learn who removed it and why; for
+        /// `suspended`: the entry that suspended it, checked the same way to name who paused it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         entry: Option<String>,
     },

@@ -7,14 +7,14 @@ use crate::common;
 
 use common::enigm::{self, Session, append, b64, ledger, login};
 use common::push::{
-    add_device, assert_http_status, connect, expect_device_changed, expect_ended, expect_revoked,
-    open, upgrade_header,
+    add_device, assert_http_status, connect, expect_closed, expect_device_changed, expect_ended,
+    expect_revoked, next_event, open, upgrade_header,
 };
 use common::{Http, Response, Service};
 use enigm_core::identity::DeviceSecrets;
 use enigm_core::ledger::{EntryKind, RevokeReason};
 use enigm_core::lifecycle::DeviceState;
-use enigm_server::push::EndReason;
+use enigm_server::push::{EndReason, PushEvent};
 use rand_core::OsRng;
 
 const USERNAME: &str = "push.tester";
@@ -143,7 +143,15 @@ async fn suspending_a_device_closes_its_socket_and_refuses_it() {
     suspend.sign_device(&account.account_id, laptop);
     append(&http, &laptop_session, laptop, &suspend);
 
-    expect_ended(&mut phone_socket, EndReason::Suspended).await;
+    // The suspended device is handed the entry that suspended it, to name who did.
+    assert_eq!(
+        next_event(&mut phone_socket).await,
+        PushEvent::SessionEnded {
+            reason: EndReason::Suspended,
+            entry: Some(b64(&suspend.encode())),
+        }
+    );
+    expect_closed(&mut phone_socket, EndReason::Suspended).await;
     expect_device_changed(
         &mut laptop_socket,
         &suspend,

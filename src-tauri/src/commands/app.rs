@@ -17,16 +17,16 @@ pub async fn app_status(
     profile: State<'_, Profile>,
 ) -> Result<AppStatus, IpcError> {
     let opened = profile.open().await?;
-    let (session, lock) = match &opened.engine {
+    let (session, lock, username) = match &opened.engine {
         Some(engine) => {
             let state = engine.session_state().await?;
             // Locked or not: a revocation must reach this computer and erase its keys.
             if matches!(state, SessionState::Active { .. }) {
                 profile.start_watch(&app, engine.clone());
             }
-            (state, engine.lock_status().await?)
+            (state, engine.lock_status().await?, engine.username().await?)
         }
-        None => (SessionState::SignedOut, LockStatus::default()),
+        None => (SessionState::SignedOut, LockStatus::default(), None),
     };
     Ok(AppStatus {
         app_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -42,6 +42,7 @@ pub async fn app_status(
         has_account: opened.has_account,
         session,
         lock,
+        username,
     })
 }
 
@@ -63,4 +64,26 @@ pub async fn set_up_again(profile: State<'_, Profile>) -> Result<(), IpcError> {
         profile.bind(&server).await?;
     }
     Ok(())
+}
+
+/// The longest name suggested (a device label is at most 64 characters).
+const MAX_SUGGESTED: usize = 64;
+
+/// The name this computer suggests for itself while it joins an account: its own name and
+/// platform ("Dana's ThinkPad, Linux"; its host name when it has no such name), for the user to
+/// keep or change; only the platform when the system has no name for it at all.
+#[tauri::command]
+pub async fn suggested_device_name() -> Result<String, IpcError> {
+    let platform = whoami::platform().to_string();
+    // The "pretty" name when the system has one, else its host name.
+    let own = [whoami::devicename(), whoami::hostname()]
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|name| name.trim().to_owned())
+        .find(|name| !name.is_empty());
+    let name = match own {
+        Some(own) => format!("{own}, {platform}"),
+        None => platform,
+    };
+    Ok(name.chars().take(MAX_SUGGESTED).collect())
 }

@@ -1,10 +1,12 @@
-//! The account's devices: the verified list, changes to a device, labels, and their history.
+//! The account's devices: the verified list, changes to a device, labels, their history, and
+//! desktop notifications of their changes.
 
 use enigm_client::{
     ClientError, DeviceAction, DeviceChange, DeviceList, DeviceTimelineView, DeviceView,
 };
 use enigm_core::ledger::RevokeReason;
-use tauri::State;
+use tauri::{AppHandle, State};
+use tauri_plugin_notification::NotificationExt;
 
 use crate::error::IpcError;
 use crate::profile::Profile;
@@ -67,4 +69,26 @@ pub async fn device_history(profile: State<'_, Profile>) -> Result<DeviceTimelin
     let engine = profile.engine().await?;
     let history = engine.ledger_history().await?;
     Ok(DeviceTimelineView::new(&history, &engine.devices().await?)?)
+}
+
+/// The longest notification title and text the window may ask for, in characters.
+const MAX_TITLE: usize = 80;
+const MAX_BODY: usize = 300;
+
+/// Raises a desktop notification about a change to the account's devices, with the text of the
+/// window's own notice; the window asks for none for the changes it made itself. Best effort,
+/// like the join request's: without a notification service nothing is shown and the notice in
+/// the window is enough.
+#[tauri::command]
+pub async fn notify_device_change(
+    app: AppHandle,
+    title: String,
+    body: String,
+) -> Result<(), IpcError> {
+    let title: String = title.chars().take(MAX_TITLE).collect();
+    let body: String = body.chars().take(MAX_BODY).collect();
+    if let Err(error) = app.notification().builder().title(title).body(body).show() {
+        tracing::info!(%error, "no desktop notification for the device change");
+    }
+    Ok(())
 }

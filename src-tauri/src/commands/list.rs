@@ -24,10 +24,14 @@ macro_rules! app_commands {
             devices::change_device(profile; device_id: String, action: DeviceAction, reason: Option<RevokeReason>) -> DeviceView,
             /// Gives a device a new label (encrypted by the backend); returns the device.
             devices::rename_device(profile; device_id: String, label: String) -> DeviceView,
+            /// Raises a desktop notification of a change to the account's devices (best effort).
+            devices::notify_device_change(app; title: String, body: String) -> (),
             /// The devices' verified history, one lane per device.
             devices::device_history(profile;) -> DeviceTimelineView,
             /// The service's decisions for this session and device.
             session::session_status(profile;) -> SessionStatusView,
+            /// Who paused (suspended) this computer, as it verified it; null when unknown or not paused.
+            session::paused_by(profile;) -> Option<RemovedBy>,
             /// Signs this computer out; `forgotten_locally` when the service could not be told.
             session::sign_out(profile;) -> SignOut,
             /// Where the account is signed in: each trusted device's session, oldest first.
@@ -73,6 +77,9 @@ macro_rules! app_commands {
             lock::unlock_app(profile; username: Option<String>, password: String) -> LockStatus,
             /// Sets how many minutes without use lock the app (0: never).
             lock::set_auto_lock(profile; minutes: u32) -> LockStatus,
+            /// For a forgotten password, only while locked: signs this computer out and erases its profile,
+            /// so the account can be restored on it with the recovery phrase.
+            lock::erase_to_restore(profile;) -> (),
             /// Unlocks the app with this computer's PIN, checked here (works offline).
             lock::unlock_with_pin(profile; pin: String) -> LockStatus,
             /// Sets or changes this computer's unlock PIN (only while unlocked).
@@ -86,6 +93,8 @@ macro_rules! app_commands {
             account::change_password(profile; current: String, new_password: String) -> u64,
             /// Puts the new recovery phrase in force once three of its words were typed back; the old one stops working.
             session::confirm_recovery_phrase(profile; words: Vec<String>) -> (),
+            /// This computer's own name and platform, suggested as its device name while joining.
+            app::suggested_device_name(;) -> String,
             /// Erases a removed computer's profile so it can be set up again from the first-run choices.
             app::set_up_again(profile;) -> (),
         }

@@ -4,7 +4,7 @@
 use tauri::State;
 use zeroize::Zeroizing;
 
-use enigm_client::LockStatus;
+use enigm_client::{ClientError, LockStatus};
 
 use crate::error::IpcError;
 use crate::profile::Profile;
@@ -40,6 +40,35 @@ pub async fn unlock_app(
     let engine = profile.engine_while_locked().await?;
     engine.unlock(username.as_deref(), &password).await?;
     Ok(engine.lock_status().await?)
+}
+
+/// The way out of a forgotten password on a locked computer: it is signed out (when the service
+/// can be told) and its profile erased, so the account can be restored on it with the recovery
+/// phrase, which sets a new password. Only while locked (unlocked, the password is known). The
+/// Lock hides the account; it cannot keep someone at this computer from deleting its files, so
+/// this gives nothing away.
+#[tauri::command]
+pub async fn erase_to_restore(profile: State<'_, Profile>) -> Result<(), IpcError> {
+    let opened = profile.open().await?;
+    let engine = profile.engine_while_locked().await?;
+    if !engine.lock_status().await?.locked {
+        return Err(ClientError::NotAllowed(
+            "this computer is not locked; its password is known, so nothing needs erasing",
+        )
+        .into());
+    }
+    if let Err(error) = engine.sign_out().await {
+        tracing::info!(
+            code = error.code(),
+            "could not sign out before erasing; erasing anyway"
+        );
+    }
+    drop(engine);
+    profile.erase().await?;
+    if let Some(server) = opened.server {
+        profile.bind(&server).await?;
+    }
+    Ok(())
 }
 
 /// Unlocks the app with this computer's PIN, checked here (works offline).

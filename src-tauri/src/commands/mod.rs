@@ -23,6 +23,7 @@ mod tests {
         SessionView, SignOut,
     };
     use enigm_core::ledger::RevokeReason;
+    use enigm_core::session::RemovedBy;
     use ts_rs::{Config, TS};
 
     use crate::ipc::{AppStatus, CreatedAccount, NewRecoveryPhrase, SavedActivity};

@@ -1,8 +1,9 @@
 //! Where this session and device stand, with a decision per protected operation; where the
-//! account is signed in, and ending those sessions; signing out; replacing the recovery phrase,
-//! in two steps.
+//! account is signed in, and ending those sessions; signing out; who paused this computer;
+//! replacing the recovery phrase, in two steps.
 
 use enigm_client::{Engine, check_phrase};
+use enigm_core::session::RemovedBy;
 use tauri::State;
 use zeroize::Zeroizing;
 
@@ -17,6 +18,13 @@ use crate::profile::Profile;
 pub async fn session_status(profile: State<'_, Profile>) -> Result<SessionStatusView, IpcError> {
     let engine = profile.engine().await?;
     Ok(engine.session_status().await?.into())
+}
+
+/// Who paused this computer, as it verified the suspending entry; null when unknown or not
+/// paused.
+#[tauri::command]
+pub async fn paused_by(profile: State<'_, Profile>) -> Result<Option<RemovedBy>, IpcError> {
+    Ok(profile.engine().await?.paused_by().await?)
 }
 
 /// Signs this computer out; offline, the session is forgotten here and the answer says so.

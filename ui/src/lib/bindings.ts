@@ -29,7 +29,12 @@ session: SessionState,
 /**
  * Whether the app is locked (it then shows only the Locked screen).
  */
-lock: LockStatus, };
+lock: LockStatus, 
+/**
+ * The account's username as this profile saved it at sign-in: the Locked screen names the
+ * account it hides. Local and the user's own; never logged.
+ */
+username: string | null, };
 
 export type Change = "genesis" | "add_device" | "suspend" | "resume" | "revoke" | "retire" | "review" | "recover" | "rotate_recovery" | "join_organization" | "leave_organization";
 
@@ -84,7 +89,7 @@ label: string | null,
  */
 fingerprint: string, };
 
-export type DeviceNews = "joined" | "replaced" | "removed";
+export type DeviceNews = "joined" | "replaced" | "removed" | "paused" | "resumed";
 
 export type DeviceState = "pending" | "review" | "active" | "suspended" | "revoked" | "replaced" | "retired";
 

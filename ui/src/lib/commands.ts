@@ -1,7 +1,7 @@
 // Generated from the command list in src-tauri/src/commands/list.rs; do not edit.
 // Regenerate with `UPDATE_BINDINGS=1 cargo test -p enigm-app --lib`.
 import { invoke } from '@tauri-apps/api/core';
-import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, RevokeReason, SavedActivity, SessionStatusView, SessionView, SignOut } from './bindings';
+import type { AppStatus, CreatedAccount, DeviceAction, DeviceList, DeviceTimelineView, DeviceView, EnrollmentOutcome, EnrollmentRequest, LockStatus, NewRecoveryPhrase, PhraseCheck, RecoveryWordList, RemovedBy, RevokeReason, SavedActivity, SessionStatusView, SessionView, SignOut } from './bindings';
 
 /**
  * Opens (or creates) this computer's profile and reports its store, account and session.
@@ -47,6 +47,13 @@ export function renameDevice(deviceId: string, label: string): Promise<DeviceVie
 }
 
 /**
+ * Raises a desktop notification of a change to the account's devices (best effort).
+ */
+export function notifyDeviceChange(title: string, body: string): Promise<void> {
+  return invoke<void>('notify_device_change', { title, body });
+}
+
+/**
  * The devices' verified history, one lane per device.
  */
 export function deviceHistory(): Promise<DeviceTimelineView> {
@@ -58,6 +65,13 @@ export function deviceHistory(): Promise<DeviceTimelineView> {
  */
 export function sessionStatus(): Promise<SessionStatusView> {
   return invoke<SessionStatusView>('session_status');
+}
+
+/**
+ * Who paused (suspended) this computer, as it verified it; null when unknown or not paused.
+ */
+export function pausedBy(): Promise<RemovedBy | null> {
+  return invoke<RemovedBy | null>('paused_by');
 }
 
 /**
@@ -211,6 +225,14 @@ export function setAutoLock(minutes: number): Promise<LockStatus> {
 }
 
 /**
+ * For a forgotten password, only while locked: signs this computer out and erases its profile,
+ * so the account can be restored on it with the recovery phrase.
+ */
+export function eraseToRestore(): Promise<void> {
+  return invoke<void>('erase_to_restore');
+}
+
+/**
  * Unlocks the app with this computer's PIN, checked here (works offline).
  */
 export function unlockWithPin(pin: string): Promise<LockStatus> {
@@ -251,6 +273,13 @@ export function changePassword(current: string, newPassword: string): Promise<nu
  */
 export function confirmRecoveryPhrase(words: Array<string>): Promise<void> {
   return invoke<void>('confirm_recovery_phrase', { words });
+}
+
+/**
+ * This computer's own name and platform, suggested as its device name while joining.
+ */
+export function suggestedDeviceName(): Promise<string> {
+  return invoke<string>('suggested_device_name');
 }
 
 /**

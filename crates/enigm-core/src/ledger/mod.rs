@@ -45,7 +45,7 @@ pub use entry::{
     AccountId, EntryHash, EntryKind, EntrySignature, LedgerEntry, RevokeReason, SIGNATURE_DOMAIN,
     Signer,
 };
-pub use removal::{Removal, RemovalCause, Remover, verify_removal};
+pub use removal::{Removal, RemovalCause, Remover, verify_removal, verify_suspension};
 pub use state::{DeviceOrigin, DeviceRecord, Head, LedgerState, Organization};
 pub use verify::{
     BATCH_THRESHOLD, TORSION_ROUNDS, check_presented_head, compare_heads, verify_chain,

@@ -113,7 +113,56 @@ pub fn verify_removal(
             state.organization().map(|org| org.key),
         ),
     };
-    let key: SigningPublicKey = key.ok_or(Error::LedgerUnknownSigner { seq })?;
+    check_signature(state, entry, signer, key)?;
+    Ok(Removal {
+        by,
+        cause,
+        signed_at: entry.signed_at,
+    })
+}
+
+/// Checks that `entry` suspends `device` and is signed by the device or organization that
+/// suspended it, under the key `state` (the device's own verified ledger) holds for them: a
+/// paused device names who paused it from this, not from the service's word.
+///
+/// # Errors
+/// As [`verify_removal`]: [`Error::LedgerUnknownDevice`] when the entry does not suspend
+/// `device`; [`Error::LedgerMissingSignature`], [`Error::LedgerUnknownSigner`],
+/// [`Error::LedgerBadSignature`].
+pub fn verify_suspension(
+    state: &LedgerState,
+    device: DeviceId,
+    entry: &LedgerEntry,
+) -> Result<Remover, Error> {
+    let seq = entry.seq;
+    if !matches!(&entry.kind, EntryKind::Suspend { device: paused } if *paused == device) {
+        return Err(Error::LedgerUnknownDevice { seq });
+    }
+    let by = any_signer(entry)?;
+    let (signer, key) = match by {
+        Remover::Device(id) => (
+            Signer::Device(id),
+            state.device(&id).map(|record| record.keys.signing),
+        ),
+        Remover::Organization => (
+            Signer::Organization,
+            state.organization().map(|org| org.key),
+        ),
+        Remover::Recovery => return Err(Error::LedgerUnknownSigner { seq }),
+    };
+    check_signature(state, entry, signer, key)?;
+    Ok(by)
+}
+
+/// Checks `signer`'s signature on `entry` under `key` (none: the signer is unknown to `state`).
+fn check_signature(
+    state: &LedgerState,
+    entry: &LedgerEntry,
+    signer: Signer,
+    key: Option<SigningPublicKey>,
+) -> Result<(), Error> {
+    let seq = entry.seq;
+    let key = key.ok_or(Error::LedgerUnknownSigner { seq })?;
     let signature = entry
         .signatures
         .iter()
@@ -123,12 +172,7 @@ pub fn verify_removal(
         &entry.signing_message(state.account_id()),
         &signature.signature,
     )
-    .map_err(|_| Error::LedgerBadSignature { seq })?;
-    Ok(Removal {
-        by,
-        cause,
-        signed_at: entry.signed_at,
-    })
+    .map_err(|_| Error::LedgerBadSignature { seq })
 }
 
 /// The remover of a revocation: the device or the organization that signed it.
@@ -151,6 +195,37 @@ mod tests {
 
     fn id(n: u8) -> DeviceId {
         device(n).device_id()
+    }
+
+    #[test]
+    fn a_signed_suspension_names_its_signer_and_nothing_else_passes_for_one() {
+        let mut history = History::new();
+        history.add(2, 1).unwrap();
+        history.add(3, 1).unwrap();
+        let before = history.state.clone();
+        let suspend = history.draft(
+            EntryKind::Suspend { device: id(2) },
+            &[Key::Device(&device(1))],
+        );
+        assert_eq!(
+            verify_suspension(&before, id(2), &suspend),
+            Ok(Remover::Device(id(1)))
+        );
+        // Another device's suspension, a revocation, or one signed by a stranger.
+        assert!(verify_suspension(&before, id(3), &suspend).is_err());
+        let revoke = history.draft(
+            EntryKind::Revoke {
+                device: id(2),
+                reason: RevokeReason::Lost,
+            },
+            &[Key::Device(&device(1))],
+        );
+        assert!(verify_suspension(&before, id(2), &revoke).is_err());
+        let forged = history.draft(
+            EntryKind::Suspend { device: id(2) },
+            &[Key::Device(&device(9))],
+        );
+        assert!(verify_suspension(&before, id(2), &forged).is_err());
     }
 
     #[test]

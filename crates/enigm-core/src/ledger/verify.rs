@@ -104,8 +104,7 @@ impl Collector {
             checked.push(Checked { r, s, k });
         }
         let draws = draws(&self.pending, &checked);
-        subset_sums_torsion_free(&checked, &draws)
-            && self.batch_equation_holds(&checked, &draws)
+        subset_sums_torsion_free(&checked, &draws) && self.batch_equation_holds(&checked, &draws)
     }
 
     /// The batch equation `[8](Σ z·R + Σ z·k·A − (Σ z·s)·B) = 0` over every signature, on the
@@ -171,9 +170,7 @@ fn draws(pending: &[Pending], checked: &[Checked]) -> Vec<Draw> {
 
 /// What `verify_strict` checks per signature and the batch equation does not: `s` canonical,
 /// `R` a canonical encoding of a point that is not of small order. Returns `R` and `s`.
-fn strict_precheck(
-    signature: &ed25519_dalek::Signature,
-) -> Option<(EdwardsPoint, Scalar)> {
+fn strict_precheck(signature: &ed25519_dalek::Signature) -> Option<(EdwardsPoint, Scalar)> {
     let s: Option<Scalar> = Scalar::from_canonical_bytes(*signature.s_bytes()).into();
     let s = s?;
     let r_bytes = signature.r_bytes();

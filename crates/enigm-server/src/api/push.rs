@@ -6,7 +6,8 @@
 //! a data frame from the client, or a queue that overflows closes the socket. When the
 //! session ends (revoked, suspended, recovery, sign-out, expiry) the socket receives
 //! `session_ended` and a close frame with code [`CLOSE_SESSION_ENDED`] and the reason as text;
-//! a removed device's `session_ended{revoked}` carries the ledger entry that removed it.
+//! a removed device's `session_ended{revoked}` carries the ledger entry that removed it, a
+//! suspended one's `session_ended{suspended}` the entry that suspended it.
 //!
 //! A session holds at most `Config::push_sockets_per_session` sockets on a node (4 by
 //! default); one more is refused with 429 `too_many_push_sockets` (`max` says the bound).
@@ -21,7 +22,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::response::Response;
 use axum::routing::on;
 use enigm_core::identity::DeviceId;
-use enigm_core::ledger::{LedgerEntry, LedgerState};
+use enigm_core::ledger::{EntryKind, LedgerEntry, LedgerState};
 use enigm_core::lifecycle::DeviceState;
 use enigm_core::pseudonym::{PseudonymKind, pseudonym};
 use enigm_core::trust::SessionKind;
@@ -411,13 +412,24 @@ async fn announce(
     } else {
         for (device, device_state) in &changed {
             if let Some(reason) = end_reason(*device_state) {
-                // A removed device is handed the entry that removed it, as in the refusal.
-                let entry = after
-                    .device(&DeviceId::from_bytes(*device))
-                    .and_then(|record| record.removed_at)
-                    .filter(|_| reason == EndReason::Revoked)
-                    .and_then(|seq| entries.iter().find(|entry| entry.seq == seq))
-                    .map(|entry| encode_b64(&entry.encode()));
+                // A removed device is handed the entry that removed it, as in the refusal; a
+                // suspended one the entry that suspended it (it can no longer read the ledger,
+                // and checks the entry itself to name who paused it).
+                let id = DeviceId::from_bytes(*device);
+                let entry = match reason {
+                    EndReason::Revoked => after
+                        .device(&id)
+                        .and_then(|record| record.removed_at)
+                        .and_then(|seq| entries.iter().find(|entry| entry.seq == seq)),
+                    EndReason::Suspended => entries.iter().rev().find(|entry| {
+                        matches!(entry.kind, EntryKind::Suspend { device: paused } if paused == id)
+                    }),
+                    EndReason::Recovery
+                    | EndReason::SignedOut
+                    | EndReason::Expired
+                    | EndReason::PasswordChanged => None,
+                }
+                .map(|entry| encode_b64(&entry.encode()));
                 let event = PushEvent::SessionEnded { reason, entry };
                 bus.publish(account_id, Audience::Device(*device), &event)
                     .await?;
