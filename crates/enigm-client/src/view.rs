@@ -193,7 +193,14 @@ impl DeviceList {
                 actions: DeviceView::actions(record.state, Some(*id) == this),
             })
             .collect();
-        devices.sort_by_key(|device| (device.added_at, device.device_id.to_hex()));
+        // This computer first, where people look for it; the others in joining order.
+        devices.sort_by_key(|device| {
+            (
+                !device.this_device,
+                device.added_at,
+                device.device_id.to_hex(),
+            )
+        });
         let head = state.head();
         Self {
             devices,
@@ -316,6 +323,47 @@ mod tests {
         assert_eq!(json["devices"][0]["device_id"], hex);
         assert_eq!(json["verified"], true);
         assert_eq!(json["head"]["seq"], 0);
+    }
+
+    #[test]
+    fn this_computer_comes_first_and_the_others_in_joining_order() {
+        let account = [5; 16];
+        let first = DeviceSecrets::generate(&mut OsRng);
+        let recovery = ed25519_dalek::SigningKey::generate(&mut OsRng);
+        let mut entries = vec![LedgerEntry::genesis(account, &first, &recovery)];
+        let joined: Vec<DeviceSecrets> = (0..2)
+            .map(|_| DeviceSecrets::generate(&mut OsRng))
+            .collect();
+        for device in &joined {
+            let previous = entries.last().unwrap();
+            let mut add = LedgerEntry::new(
+                previous.seq + 1,
+                previous.hash(),
+                enigm_core::ledger::EntryKind::AddDevice {
+                    device: device.public(),
+                    approved_by: first.device_id(),
+                    replaces: None,
+                },
+            );
+            add.sign_device(&account, &first);
+            add.sign_device(&account, device);
+            entries.push(add);
+        }
+        let state = verify_chain(&entries).unwrap();
+        let order = |this: &DeviceSecrets| -> Vec<DeviceId> {
+            DeviceList::from_state(&state, Some(this.device_id()))
+                .devices
+                .iter()
+                .map(|device| device.device_id)
+                .collect()
+        };
+        let ids = [
+            first.device_id(),
+            joined[0].device_id(),
+            joined[1].device_id(),
+        ];
+        assert_eq!(order(&joined[1]), [ids[2], ids[0], ids[1]]);
+        assert_eq!(order(&first), ids);
     }
 
     #[test]
