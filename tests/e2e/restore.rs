@@ -306,24 +306,7 @@ async fn restore(
         .find_all(By::Css("[data-testid='restore-device']"))
         .await?;
     assert_eq!(rows.len(), 1, "the CLI's device, verified with the phrase");
-    rows[0]
-        .find(By::XPath(".//input[@type='checkbox']"))
-        .await?
-        .click()
-        .await?;
-    screens.save(driver, "devices-to-revoke").await;
-    click(
-        driver,
-        "//button[normalize-space()='Restore, remove 1 lost']",
-    )
-    .await?;
-
-    let verified = find(driver, "//*[@data-testid='verified']").await;
-    let verified = verified.text().await?;
-    assert!(
-        verified.starts_with("Device list verified at "),
-        "{verified}"
-    );
+    restore_removing_the_one_lost(driver, screens, "devices-to-revoke").await?;
     let rows = driver.find_all(By::Css("[data-testid='device']")).await?;
     assert_eq!(rows.len(), 2);
     let mut states = Vec::new();
@@ -457,24 +440,7 @@ async fn forgot_password(
         "//h1[normalize-space()='Which devices did you lose?']",
     )
     .await;
-    click(
-        driver,
-        "//li[@data-testid='restore-device']//input[@type='checkbox']",
-    )
-    .await?;
-    screens.save(driver, "forgot-devices-to-revoke").await;
-    click(
-        driver,
-        "//button[normalize-space()='Restore, remove 1 lost']",
-    )
-    .await?;
-
-    let verified = find(driver, "//*[@data-testid='verified']").await;
-    let verified = verified.text().await?;
-    assert!(
-        verified.starts_with("Device list verified at "),
-        "{verified}"
-    );
+    restore_removing_the_one_lost(driver, screens, "forgot-devices-to-revoke").await?;
     // The CLI's device and this computer's old entry removed, this computer active again.
     find(
         driver,
@@ -494,5 +460,32 @@ async fn forgot_password(
     states.sort();
     assert_eq!(states, ["active", "revoked", "revoked"]);
     screens.save(driver, "forgot-restored").await;
+    Ok(())
+}
+
+/// On "Which devices did you lose?", marks the one device listed as lost (saving the screen as
+/// `shot`), restores, and waits until the device list is verified with the phrase.
+async fn restore_removing_the_one_lost(
+    driver: &WebDriver,
+    screens: &mut Screens,
+    shot: &str,
+) -> WebDriverResult<()> {
+    click(
+        driver,
+        "//li[@data-testid='restore-device']//input[@type='checkbox']",
+    )
+    .await?;
+    screens.save(driver, shot).await;
+    click(
+        driver,
+        "//button[normalize-space()='Restore, remove 1 lost']",
+    )
+    .await?;
+    let verified = find(driver, "//*[@data-testid='verified']").await;
+    let verified = verified.text().await?;
+    assert!(
+        verified.starts_with("Device list verified at "),
+        "{verified}"
+    );
     Ok(())
 }

@@ -5,7 +5,7 @@ import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
 import type { SessionStatusView, SessionState } from './lib/bindings';
 import { formatTime } from './lib/format';
-import { active, device, status, twoDevices } from './test-support';
+import { active, device, signedIn, status, twoDevices } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -157,16 +157,8 @@ describe('too many attempts', () => {
 
 describe('devices', () => {
   it('marks this computer, shows verification and asks before removing a device', async () => {
-    const changes: unknown[] = [];
-    mockIPC((cmd, args) => {
-      if (cmd === 'app_status') return status(true, active);
-      if (cmd === 'list_devices') return twoDevices;
-      if (cmd === 'change_device') {
-        changes.push(args);
-        return twoDevices.devices[1];
-      }
-      return undefined;
-    });
+    const ipc = signedIn((cmd) => (cmd === 'change_device' ? twoDevices.devices[1] : undefined));
+    const changes = () => ipc.sent('change_device');
     render(App);
     const rows = await screen.findAllByTestId('device');
     expect(rows[0]?.textContent).toContain('This computer');
@@ -181,10 +173,10 @@ describe('devices', () => {
     await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Remove…' }));
     const dialog = screen.getByRole('alertdialog');
     expect(dialog.textContent).toContain('Work laptop');
-    expect(changes).toHaveLength(0);
+    expect(changes()).toHaveLength(0);
     await fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
     expect(screen.queryByRole('alertdialog')).toBeNull();
-    expect(changes).toHaveLength(0);
+    expect(changes()).toHaveLength(0);
 
     // Leaving is a calm "no longer used" unless the person says it was lost or stolen, and the
     // removed device is told which.
@@ -192,16 +184,15 @@ describe('devices', () => {
     expect((screen.getByRole('radio', { name: /I no longer use it/ }) as HTMLInputElement).checked).toBe(true);
     await fireEvent.click(screen.getByRole('button', { name: 'Remove device' }));
     await vi.waitFor(() =>
-      expect(changes).toEqual([{ deviceId: 'bbbb1111', action: 'revoke', reason: 'decommissioned' }]),
+      expect(changes()).toEqual([{ deviceId: 'bbbb1111', action: 'revoke', reason: 'decommissioned' }]),
     );
     await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Remove…' }));
     await fireEvent.click(screen.getByRole('radio', { name: /It was stolen/ }));
     await fireEvent.click(screen.getByRole('button', { name: 'Remove device' }));
-    await vi.waitFor(() => expect(changes[1]).toEqual({ deviceId: 'bbbb1111', action: 'revoke', reason: 'stolen' }));
+    await vi.waitFor(() => expect(changes()[1]).toEqual({ deviceId: 'bbbb1111', action: 'revoke', reason: 'stolen' }));
   });
 
   it('retires a removed device, and offers no move against this computer', async () => {
-    const changes: unknown[] = [];
     const removed = {
       ...twoDevices,
       devices: [
@@ -215,21 +206,13 @@ describe('devices', () => {
         }),
       ],
     };
-    mockIPC((cmd, args) => {
-      if (cmd === 'app_status') return status(true, active);
-      if (cmd === 'list_devices') return removed;
-      if (cmd === 'change_device') {
-        changes.push(args);
-        return removed.devices[1];
-      }
-      return undefined;
-    });
+    const ipc = signedIn((cmd) => (cmd === 'change_device' ? removed.devices[1] : undefined), { list: removed });
     render(App);
     const rows = await screen.findAllByTestId('device');
     expect(within(rows[0] as HTMLElement).queryByRole('button', { name: 'Retire' })).toBeNull();
     expect(within(rows[1] as HTMLElement).queryByRole('button', { name: 'Remove…' })).toBeNull();
     await fireEvent.click(within(rows[1] as HTMLElement).getByRole('button', { name: 'Retire' }));
-    await vi.waitFor(() => expect(changes).toEqual([{ deviceId: 'cccc2222', action: 'retire', reason: null }]));
+    await vi.waitFor(() => expect(ipc.sent('change_device')).toEqual([{ deviceId: 'cccc2222', action: 'retire', reason: null }]));
   });
 
   it('warns loudly when the device list fails verification', async () => {

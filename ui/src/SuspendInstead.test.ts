@@ -2,9 +2,9 @@
 // saying what that does (it keeps its keys, can do nothing until resumed, nothing is erased).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { clearMocks } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import { active, status, twoDevices } from './test-support';
+import { signedIn, twoDevices } from './test-support';
 
 afterEach(() => {
   cleanup();
@@ -13,16 +13,7 @@ afterEach(() => {
 
 describe('suspend instead of removing', () => {
   it('says what suspending does and suspends instead of removing', async () => {
-    const changes: unknown[] = [];
-    mockIPC((cmd, args) => {
-      if (cmd === 'app_status') return status(true, active);
-      if (cmd === 'list_devices') return twoDevices;
-      if (cmd === 'change_device') {
-        changes.push(args);
-        return twoDevices.devices[1];
-      }
-      return undefined;
-    });
+    const ipc = signedIn((cmd) => (cmd === 'change_device' ? twoDevices.devices[1] : undefined));
     render(App);
     const rows = await screen.findAllByTestId('device');
     const suspend = within(rows[1] as HTMLElement).getByRole('button', { name: 'Suspend' });
@@ -32,6 +23,6 @@ describe('suspend instead of removing', () => {
     expect(hint).toContain('keeps its keys');
     expect(hint).toContain('Nothing is erased');
     await fireEvent.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Suspend instead' }));
-    await vi.waitFor(() => expect(changes).toEqual([{ deviceId: 'bbbb1111', action: 'suspend', reason: null }]));
+    await vi.waitFor(() => expect(ipc.sent('change_device')).toEqual([{ deviceId: 'bbbb1111', action: 'suspend', reason: null }]));
   });
 });
