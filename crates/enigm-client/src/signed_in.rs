@@ -13,7 +13,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::engine::today;
-use crate::view::days_ago;
+use crate::view::{DeviceList, days_ago};
 use crate::{ClientError, Engine, SignOut};
 
 /// One place the account is signed in, as the app and the CLI show it.
@@ -45,7 +45,11 @@ impl Engine {
     pub async fn signed_in_sessions(&self) -> Result<Vec<SessionView>, ClientError> {
         let listed: SessionList = self.signed(Method::GET, "/v1/sessions", None).await?;
         let state = self.sync_state().await?;
-        let devices = self.device_list(&state).await?;
+        // Names only: the full device list would also fetch each device's last-seen day, which
+        // the sessions carry themselves.
+        let this = self.device().await?.device_id();
+        let mut devices = DeviceList::from_state(&state, Some(this));
+        self.add_labels(&state, &mut devices).await;
         let today = today();
         Ok(listed
             .sessions
